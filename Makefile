@@ -1,0 +1,35 @@
+# filmrt — every target uses the virtual environment in .venv/ (created by `make setup`).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# The CPU wheel of PyTorch (on disk on our machines). On a GPU machine, install your CUDA build of
+# torch into .venv first (or: make setup TORCH_SPEC="torch --index-url ...").
+TORCH_SPEC ?= torch==2.13.0
+EXTRAS ?= test
+PYTEST_ARGS ?=
+
+.PHONY: setup test demo lint bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install -q "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install -q -e ".[$(EXTRAS)]"
+	touch $@
+
+test: setup
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+demo: setup
+	$(BIN)/python -m filmrt.pipeline.demo
+
+lint: setup
+	$(BIN)/ruff check filmrt export engine pipeline tests bench
+
+bench: setup
+	$(BIN)/python -m filmrt bench --json bench/results/auto
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""filmrt.export: PyTorch -> ONNX (portable and plugin graphs, staged FILM, FP16)."""

@@ -1,0 +1,36 @@
+"""filmrt: video frame-rate conversion and slow motion with FILM and RIFE, built for throughput.
+
+Python API (the CLI ``filmrt`` is a thin layer over it)::
+
+    import filmrt
+    model = filmrt.load_model("rife-4.25")             # or "film", or a .safetensors path
+    out = model(img0, img1, t)                          # padded NCHW [0,1] float32, t (N,)
+
+    from filmrt.engine import open_interpolator
+    interp = open_interpolator("rife-4.25", backend="auto", device="cpu")
+    mid = interp.interpolate(frames_a, frames_b, [0.5] * n)   # any size; pads and crops
+
+Layout: this core package holds the models, the warp op, padding, weights and the Interpolator
+interface; ``filmrt.export`` (ONNX), ``filmrt.engine`` (runtimes) and ``filmrt.pipeline`` (video)
+build on it and are never imported by it.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .errors import FilmrtError, WeightsNotFound  # noqa: E402
+from .models import default_model_name, load_model, model_names  # noqa: E402
+from .padding import Padding, pad_to_multiple  # noqa: E402
+from .warp import backward_warp  # noqa: E402
+
+__all__ = [
+    "FilmrtError",
+    "WeightsNotFound",
+    "Padding",
+    "backward_warp",
+    "default_model_name",
+    "load_model",
+    "model_names",
+    "pad_to_multiple",
+]

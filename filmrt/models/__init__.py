@@ -1,0 +1,120 @@
+"""Model registry and :func:`load_model`.
+
+Every model is a ``torch.nn.Module`` with the same calling convention:
+
+``forward(img0, img1, t) -> image``: ``img0``, ``img1`` (N, 3, H, W) float32 RGB in [0, 1] with H
+and W already padded to ``model.pad_multiple`` (64); ``t`` (N,) float32 in [0, 1]; returns
+(N, 3, H, W), not clamped. Models also carry ``name`` and ``pad_align`` (see :mod:`filmrt.padding`).
+
+Models whose work splits by lifetime (FILM) also implement the staged protocol used by the
+backends for reuse::
+
+    encode_frame(img) -> state          # per frame     (FILM: image + feature pyramids)
+    encode_pair(state0, state1) -> pair # per pair      (FILM: forward/backward flow pyramids)
+    decode(state0, state1, pair, t)     # per time      (FILM: warp + fusion) -> image
+
+Models are registered by name in ``_REGISTRY`` as ``"module:attribute"`` strings pointing at a
+:class:`ModelSpec`, imported only when the model is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from .. import weights as _weights
+from ..errors import FilmrtError, WeightsNotFound
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    #: builds the module from a config dict (the weights file's ``config`` metadata)
+    build: Callable[[dict], torch.nn.Module]
+    #: one line for ``--help`` and ``filmrt weights list``
+    summary: str
+    #: False for parameter-free models (blend)
+    needs_weights: bool = True
+    #: printed when no weights are found: how to get them
+    how_to_get: str = ""
+    #: config used when the weights file carries none
+    default_config: dict = field(default_factory=dict)
+
+
+_REGISTRY: dict[str, str] = {
+    "film": "filmrt.models.film:SPEC",
+    "rife-4.25": "filmrt.models.rife:SPEC",
+    "blend": "filmrt.models.blend:SPEC",
+}
+ALIASES = {"rife": "rife-4.25"}
+
+
+def model_names() -> list[str]:
+    return list(_REGISTRY)
+
+
+def get_spec(name: str) -> ModelSpec:
+    key = ALIASES.get(name, name)
+    if key not in _REGISTRY:
+        raise FilmrtError(f"unknown model {name!r}; known models: {', '.join(_REGISTRY)}")
+    mod, attr = _REGISTRY[key].split(":")
+    return getattr(importlib.import_module(mod), attr)
+
+
+def default_model_name() -> str:
+    """``film`` when FILM weights are installed, else ``rife-4.25`` (whose weights ship with filmrt)."""
+    return "film" if _weights.find("film") else "rife-4.25"
+
+
+def resolve_weights(name: str, weights: str | os.PathLike | None) -> Path | None:
+    spec = get_spec(name)
+    if weights is not None:
+        p = Path(weights).expanduser()
+        if not p.is_file():
+            raise FilmrtError(f"weights file not found: {p}")
+        return p
+    if not spec.needs_weights:
+        return None
+    found = _weights.find(spec.name)
+    if found is None:
+        raise WeightsNotFound(
+            f"no weights for model {spec.name!r} installed (looked in "
+            f"{', '.join(str(d) for d in _weights.search_dirs())}). {spec.how_to_get}".strip()
+        )
+    return found
+
+
+def load_model(
+    name: str | os.PathLike,
+    weights: str | os.PathLike | None = None,
+    device: str | torch.device = "cpu",
+) -> torch.nn.Module:
+    """Build a model, load its weights, put it in eval mode on ``device``.
+
+    ``name`` is a model name (``film``, ``rife-4.25``, ``blend``) or the path of a safetensors file
+    whose metadata names the model. Without ``weights`` the installed/shipped weights are used.
+    """
+    if str(name).endswith(".safetensors") or (weights is None and Path(str(name)).is_file()):
+        weights, name = Path(name), _weights.info(name).model
+    name = str(name)
+    spec = get_spec(name)
+    path = resolve_weights(spec.name, weights)
+    if path is None:
+        model = spec.build(dict(spec.default_config))
+    else:
+        tensors, wi = _weights.load(path)
+        if wi.model != spec.name:
+            raise FilmrtError(f"{path} holds weights of model {wi.model!r}, not {spec.name!r}")
+        model = spec.build(wi.config or dict(spec.default_config))
+        try:
+            model.load_state_dict(tensors, strict=True)
+        except RuntimeError as e:
+            first = str(e).strip().splitlines()
+            raise FilmrtError(f"{path} does not fit model {spec.name!r}: {' '.join(first[:2])}") from e
+        model.weights_path = str(path)
+    return model.eval().requires_grad_(False).to(device)

@@ -1,0 +1,115 @@
+"""The one warp op: backward bilinear warping with pixel-unit flow and border clamping.
+
+Both models (FILM and RIFE) move pixels the same way. For every output pixel (x, y) they read the
+source image at a displaced position::
+
+    warp(image, flow)[n, c, y, x] = bilinear(image[n, c], x + dx[n, y, x], y + dy[n, y, x])
+
+``flow`` holds (dx, dy) in *pixels of the image's own resolution* (channel 0 = dx, channel 1 = dy).
+A sample position outside the image is clamped to the border (edge replication), so flows that
+point far outside the frame read the nearest edge pixel instead of zeros.
+
+This is exactly ``torch.nn.functional.grid_sample(mode="bilinear", padding_mode="border",
+align_corners=True)`` once the pixel position is normalised to [-1, 1] as ``2 * (x + dx) / (W - 1) - 1``.
+That form is also what the ONNX ``GridSample`` operator computes, which is how the portable ONNX
+graph expresses the warp.
+
+Precision: the sample position ``x + dx`` is always computed in float32 (float64 when the inputs
+are float64, for gradient checks). float16 cannot represent pixel positions exactly beyond 2048,
+so half-precision images are sampled through a float32 grid and the result is cast back.
+
+Implementations. ``backward_warp`` dispatches to a named implementation:
+
+- ``"grid_sample"`` (default, any device, differentiable): the formula above.
+- further ones registered with :func:`register_warp_impl` (a GPU kernel, the ONNX plugin node used
+  while exporting). :func:`use_warp_impl` selects one for a block of code; an implementation
+  registered with ``auto_cuda=True`` is picked automatically for CUDA tensors.
+
+Every implementation is checked against ``shared/fixtures/warp/warp_io.npz``.
+
+Shapes: ``image`` (N, C, H, W) any float dtype; ``flow`` (N, 2, H, W) float; output (N, C, H, W)
+in the image's dtype.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
+
+import torch
+import torch.nn.functional as F
+
+WarpFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def pixel_grid(flow: torch.Tensor) -> torch.Tensor:
+    """Normalised sampling grid (N, H, W, 2) for ``grid_sample(align_corners=True)``.
+
+    ``flow`` is (N, 2, H, W) in pixels; the grid is float32 (float64 if flow is float64).
+    """
+    n, two, h, w = flow.shape
+    if two != 2:
+        raise ValueError(f"flow must have 2 channels (dx, dy), got shape {tuple(flow.shape)}")
+    dtype = torch.float64 if flow.dtype == torch.float64 else torch.float32
+    flow = flow.to(dtype)
+    xs = torch.arange(w, device=flow.device, dtype=dtype).view(1, 1, w)
+    ys = torch.arange(h, device=flow.device, dtype=dtype).view(1, h, 1)
+    # x + dx in pixels, then [0, W-1] -> [-1, 1]. max(.., 1) keeps 1-pixel-wide images finite
+    # (grid_sample maps every position to pixel 0 there anyway).
+    gx = (xs + flow[:, 0]) * (2.0 / max(w - 1, 1)) - 1.0
+    gy = (ys + flow[:, 1]) * (2.0 / max(h - 1, 1)) - 1.0
+    return torch.stack((gx, gy), dim=-1)
+
+
+def warp_grid_sample(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+    """Reference implementation on ``grid_sample``; differentiable in image and flow."""
+    if image.dim() != 4 or flow.dim() != 4 or image.shape[0] != flow.shape[0] or image.shape[-2:] != flow.shape[-2:]:
+        raise ValueError(
+            f"warp needs image (N,C,H,W) and flow (N,2,H,W) of the same N, H, W; "
+            f"got {tuple(image.shape)} and {tuple(flow.shape)}"
+        )
+    grid = pixel_grid(flow)
+    src = image if image.dtype == grid.dtype else image.to(grid.dtype)
+    out = F.grid_sample(src, grid, mode="bilinear", padding_mode="border", align_corners=True)
+    return out if out.dtype == image.dtype else out.to(image.dtype)
+
+
+_IMPLS: dict[str, WarpFn] = {"grid_sample": warp_grid_sample}
+_AUTO_CUDA: list[str] = []
+_state = threading.local()
+
+
+def register_warp_impl(name: str, fn: WarpFn, *, auto_cuda: bool = False) -> None:
+    """Register another implementation of the same contract (e.g. a CUDA kernel)."""
+    _IMPLS[name] = fn
+    if auto_cuda and name not in _AUTO_CUDA:
+        _AUTO_CUDA.append(name)
+
+
+def warp_impls() -> list[str]:
+    return list(_IMPLS)
+
+
+@contextlib.contextmanager
+def use_warp_impl(name: str) -> Iterator[None]:
+    """Use implementation ``name`` for every warp inside the block (this thread only)."""
+    if name not in _IMPLS:
+        raise KeyError(f"unknown warp implementation {name!r}; known: {', '.join(_IMPLS)}")
+    prev = getattr(_state, "name", None)
+    _state.name = name
+    try:
+        yield
+    finally:
+        _state.name = prev
+
+
+def backward_warp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+    """Warp ``image`` (N,C,H,W) backwards by pixel flow (N,2,H,W); border clamp; see module doc."""
+    name = getattr(_state, "name", None)
+    if name is None:
+        if image.is_cuda and _AUTO_CUDA and not torch.jit.is_tracing():
+            name = _AUTO_CUDA[-1]
+        else:
+            name = "grid_sample"
+    return _IMPLS[name](image, flow)

@@ -1,0 +1,1 @@
+"""filmrt.pipeline: decode -> schedule -> interpolate -> encode -> mux, and batch jobs."""

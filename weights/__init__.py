@@ -1,0 +1,1 @@
+"""Weights shipped with filmrt (safetensors + SOURCE notes); see :mod:`filmrt.weights`."""
