@@ -48,3 +48,17 @@ def test_blend_interpolator_contract():
 def test_load_model_unknown_name():
     with pytest.raises(FilmrtError, match="unknown model"):
         filmrt.load_model("nonexistent-model")
+
+
+def test_image_round_trip(tmp_path):
+    from filmrt.imageio import read_image, write_image
+
+    x = torch.rand(3, 5, 7)
+    p = write_image(tmp_path / "a.png", x)
+    y = read_image(p)
+    assert y.shape == (3, 5, 7) and (y - x).abs().max() <= 0.5 / 255 + 1e-6
+    with pytest.raises(FilmrtError, match="not found"):
+        read_image(tmp_path / "missing.png")
+    (tmp_path / "bad.png").write_bytes(b"not a png")
+    with pytest.raises(FilmrtError, match="cannot read"):
+        read_image(tmp_path / "bad.png")
