@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 
 import torch
@@ -18,6 +19,17 @@ from ..errors import FilmrtError
 from ..interpolator import Interpolator
 
 BACKENDS = ("torch", "ort", "trt")
+
+# Backend classes, imported only when used. Each module also exposes
+# ``available(device: torch.device) -> tuple[bool, str]`` (ok, reason when not).
+# Every class is constructed as Cls(model, *, weights, device, precision, max_batch, **options).
+_BACKEND_CLASSES = {
+    "torch": "filmrt.engine.torch_backend:TorchInterpolator",
+    "ort": "filmrt.engine.ort_backend:OrtInterpolator",
+    "trt": "filmrt.engine.trt_backend:TrtInterpolator",
+}
+# Preference of ``auto`` per device type: the first available wins.
+AUTO_ORDER = {"cuda": ["trt", "torch"], "cpu": ["torch"]}
 
 
 def resolve_precision(precision: str | None, device: torch.device) -> str:
@@ -29,7 +41,10 @@ def resolve_precision(precision: str | None, device: torch.device) -> str:
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
-    dev = torch.device(device or "cpu")
+    try:
+        dev = torch.device(device or "cpu")
+    except RuntimeError as e:
+        raise FilmrtError(f"unsupported device {device!r}: use cpu or cuda[:N]") from e
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise FilmrtError("--device cuda asked for, but PyTorch sees no CUDA GPU on this machine")
     if dev.type not in ("cpu", "cuda"):
@@ -37,8 +52,34 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     return dev
 
 
-def _auto_backend(device: torch.device) -> str:
-    # Extended by the ort/trt backends as they land; torch is always available.
+def _backend_module(name: str):
+    mod, _ = _BACKEND_CLASSES[name].split(":")
+    return importlib.import_module(mod)
+
+
+def backend_available(name: str, device: torch.device) -> tuple[bool, str]:
+    """Whether backend ``name`` can run on ``device`` here, and why not."""
+    if name not in _BACKEND_CLASSES:
+        return False, f"unknown backend {name!r}"
+    try:
+        mod = _backend_module(name)
+    except ModuleNotFoundError as e:
+        return False, f"not available: {e}"
+    check = getattr(mod, "available", None)
+    return check(device) if check else (True, "")
+
+
+def pick_backend(backend: str, device: torch.device) -> str:
+    if backend != "auto":
+        if backend not in _BACKEND_CLASSES:
+            raise FilmrtError(f"unknown backend {backend!r}: use auto, {', '.join(BACKENDS)}")
+        ok, why = backend_available(backend, device)
+        if not ok:
+            raise FilmrtError(f"backend {backend!r} cannot run on {device}: {why}")
+        return backend
+    for name in AUTO_ORDER.get(device.type, ["torch"]):
+        if backend_available(name, device)[0]:
+            return name
     return "torch"
 
 
@@ -52,18 +93,18 @@ def open_interpolator(
     max_batch: int = 8,
     **options,
 ) -> Interpolator:
-    """Load ``model`` (name or weights path; None = the default model) on ``backend``."""
+    """Load ``model`` (name or weights path; None = the default model) on ``backend``.
+
+    ``auto`` picks the first available backend of ``AUTO_ORDER`` for the device;
+    ``interp.describe()`` says which one runs.
+    """
     from ..models import default_model_name
 
     dev = resolve_device(device)
     prec = resolve_precision(precision, dev)
-    name = backend if backend != "auto" else _auto_backend(dev)
+    name = pick_backend(backend, dev)
     if model is None:
         model = default_model_name()
-    if name == "torch":
-        from .torch_backend import TorchInterpolator
-
-        return TorchInterpolator(model, weights=weights, device=dev, precision=prec, max_batch=max_batch, **options)
-    if name in BACKENDS:
-        raise FilmrtError(f"backend {name!r} is not available in this build")
-    raise FilmrtError(f"unknown backend {backend!r}: use auto, {', '.join(BACKENDS)}")
+    mod, cls = _BACKEND_CLASSES[name].split(":")
+    klass = getattr(importlib.import_module(mod), cls)
+    return klass(model, weights=weights, device=dev, precision=prec, max_batch=max_batch, **options)

@@ -53,3 +53,9 @@ class TorchInterpolator(Interpolator):
         keys_b: Sequence[Hashable] | None,
     ) -> torch.Tensor:
         return self.model(a.to(self.dtype), b.to(self.dtype), t.to(self.dtype))
+
+
+def available(device: torch.device) -> tuple[bool, str]:
+    if device.type == "cuda" and not torch.cuda.is_available():
+        return False, "PyTorch sees no CUDA GPU"
+    return True, ""
