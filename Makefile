@@ -8,7 +8,7 @@ TORCH_SPEC ?= torch==2.13.0
 EXTRAS ?= test
 PYTEST_ARGS ?=
 
-.PHONY: setup test demo lint bench clean
+.PHONY: setup test demo lint bench bench-quick clean
 
 setup: $(VENV)/.installed
 
@@ -28,8 +28,15 @@ demo: setup
 lint: setup
 	$(BIN)/ruff check filmrt export engine pipeline tests bench
 
+# Throughput on this machine (GPU when PyTorch sees one), peers in the same run; writes
+# bench/results/<date>-<machine>.json and .md. BENCH_ARGS adds options (see `filmrt bench --help`).
+# minterpolate runs through PyAV's bundled libavfilter: no ffmpeg binary is needed.
+BENCH_ARGS ?=
 bench: setup
-	$(BIN)/python -m filmrt bench --json bench/results/auto
+	$(BIN)/python -m filmrt bench --json bench/results/auto $(BENCH_ARGS)
+
+bench-quick: setup
+	$(BIN)/python -m filmrt bench --quick --json bench/results/auto $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,153 @@
+"""``filmrt bench``: a tiny run end to end, and the pieces it is built from.
+
+The tiny run (blend plus the smallest real model at 64x64 and 128x128, one or two repeats, a
+few frames of a small clip for the peers) checks the structure and the sanity of the result:
+positive timings, interpolations/s consistent with the timings, FLOP counts proportional to the
+padded pixel count, files written where asked. Speed itself is the benchmark's business, not a test's.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import torch
+
+from filmrt.pipeline import bench as B
+
+
+def _available(name: str) -> bool:
+    from filmrt.models import get_spec
+
+    try:
+        get_spec(name)
+    except Exception:  # noqa: BLE001 - model not in this checkout yet
+        return False
+    return True
+
+
+def _real_models() -> list[str]:
+    """The cheapest real models in this checkout (RIFE first; FILM runs with random weights)."""
+    return [m for m in ("rife-4.25", "film") if _available(m)]
+
+
+def test_parse_size():
+    assert B.parse_size("1080p") == ("1080p", 1080, 1920)
+    assert B.parse_size("1280x720") == ("1280x720", 720, 1280)
+    assert B.parse_size("64") == ("64x64", 64, 64)
+    with pytest.raises(B.FilmrtError):
+        B.parse_size("huge")
+
+
+def test_measure_counts_and_budget():
+    calls = []
+    tm = B.measure(lambda: calls.append(time.sleep(0.01)), "cpu", warmup=2, repeats=3, budget_s=10, min_time_s=0)
+    assert tm["n"] == 3 and len(calls) == 5 and tm["warm"]
+    assert 5 <= tm["min_ms"] <= tm["median_ms"] <= tm["max_ms"]
+    # a warm-up call longer than the budget is the only sample, flagged as not warm
+    tm = B.measure(lambda: time.sleep(0.05), "cpu", warmup=1, repeats=5, budget_s=0.01)
+    assert tm["n"] == 1 and not tm["warm"] and tm["median_ms"] >= 40
+
+
+def test_reuse_saving_follows_the_stage_costs():
+    f, p, d = 30.0, 50.0, 20.0
+    whole = 2 * f + p + d
+    x2, x4 = B.reuse_saving(f, p, d, whole, 2), B.reuse_saving(f, p, d, whole, 4)
+    assert x2["staged_ms_per_input_frame"] == f + p + d
+    assert x4["naive_ms_per_input_frame"] == 3 * whole
+    assert 0 < x2["saving"] < x4["saving"] < 1
+
+
+class _Staged(torch.nn.Module):
+    """A toy model with the staged protocol: one conv per stage."""
+
+    pad_multiple = 1
+
+    def __init__(self):
+        super().__init__()
+        self.f, self.p, self.d = (torch.nn.Conv2d(c, 4, 3, padding=1) for c in (3, 8, 12))
+
+    def encode_frame(self, x):
+        return self.f(x)
+
+    def encode_pair(self, s0, s1):
+        return self.p(torch.cat([s0, s1], 1))
+
+    def decode(self, s0, s1, pair, t):
+        return self.d(torch.cat([s0, s1, pair], 1))[:, :3]
+
+    def forward(self, a, b, t):
+        s0, s1 = self.encode_frame(a), self.encode_frame(b)
+        return self.decode(s0, s1, self.encode_pair(s0, s1), t)
+
+
+def test_stage_flops_and_times_on_a_toy_model():
+    net = _Staged()
+    fl = B.film_stage_flops(net, 16, 16)
+    # 2 FLOPs per MAC, 9 taps, 16x16 pixels, 4 output channels
+    assert fl == {"features": 2 * 9 * 3 * 4 * 256, "flow": 2 * 9 * 8 * 4 * 256, "fusion": 2 * 9 * 12 * 4 * 256}
+    whole = B.model_flops(net, 16, 16)
+    assert whole["flops"] == 2 * fl["features"] + fl["flow"] + fl["fusion"]
+    a = torch.rand(1, 3, 16, 16)
+    times = B.stage_times(net, a, a, torch.full((1,), 0.5), torch.device("cpu"), warmup=1, repeats=2, budget_s=5)
+    assert all(t["median_ms"] > 0 and t["n"] >= 1 for t in times)
+
+
+def test_result_paths_auto_names_by_date_and_machine(tmp_path):
+    res = {"created_utc": "2026-11-22T05:00:00+00:00", "machine": {"cpu_count": 2, "cpu_affinity": 2, "gpu": None},
+           "settings": {"quick": False}}
+    jp, mp = B.result_paths(str(tmp_path / "auto"), res)
+    assert jp == tmp_path / "2026-11-22-cpu-2core.json" and mp == tmp_path / "2026-11-22-cpu-2core.md"
+    res["machine"]["gpu"] = {"name": "NVIDIA H100 80GB HBM3"}
+    assert B.result_paths(str(tmp_path / "auto"), res)[0].name == "2026-11-22-nvidia-h100-80gb-hbm3.json"
+    assert B.result_paths(str(tmp_path / "x.json"), res)[0] == tmp_path / "x.json"
+
+
+def test_tiny_bench_run(tmp_path, shared):
+    models = ["blend", *_real_models()[:1]]
+    clip = shared / "data" / "clips" / "bikes_640x272_25.mp4"
+    s = B.BenchSettings(
+        models=models, sizes=["64x64", "128x128"], batches=[1], repeats=2, warmup=1, budget_s=5, quick=True,
+        clip=str(clip), t=0.25, e2e_models=["blend"], quality_models=["blend"], quiet=True,
+        command="pytest tiny bench",
+    )
+    res = B.run_bench(s)
+    jp, mp = B.write_results(res, str(tmp_path / "auto"))
+    doc = json.loads(jp.read_text())  # plain JSON, round-trips
+    assert doc["schema"] == B.SCHEMA and doc["command"] == "pytest tiny bench"
+    assert doc["versions"]["torch"] == torch.__version__ and doc["machine"]["cpu_count"] >= 1
+    assert doc["git"]["commit"] is None or len(doc["git"]["commit"]) == 40
+    assert mp.read_text().startswith("# filmrt bench")
+
+    # matmul peak: positive and plausible for a CPU (between 1 GFLOP/s and 100 TFLOP/s)
+    assert doc["matmul_peak"] and all(1e-3 < r["tflops"] < 100 for r in doc["matmul_peak"])
+
+    # model only: every model x size present, positive timings, interp/s consistent with them
+    cells = {(r["model"], r["size"]) for r in doc["model_only"]}
+    assert cells == {(m, z) for m in models for z in ("64x64", "128x128")}, doc["skipped"]
+    for r in doc["model_only"]:
+        tm = r["timing"]
+        assert 0 < tm["min_ms"] <= tm["median_ms"] <= tm["max_ms"] and tm["n"] >= 1
+        assert r["interp_per_s"] == pytest.approx(r["batch"] * 1e3 / r["ms_per_call"])
+
+    # FLOPs: blend has no conv/matmul; a real model's count is proportional to its padded pixels
+    fl = {(r["model"], r["size"]): r for r in doc["flops"]}
+    assert fl[("blend", "64x64")]["flops"] == 0
+    for m in models[1:]:
+        small, big = fl[(m, "64x64")], fl[(m, "128x128")]
+        assert small["flops"] > 0 and big["flops"] == pytest.approx(4 * small["flops"], rel=1e-6)
+        row = next(r for r in doc["model_only"] if r["model"] == m and r["size"] == "128x128")
+        assert row["achieved_tflops"] == pytest.approx(big["flops"] / (row["ms_per_call"] * 1e-3) / 1e12)
+        assert 0 < row["fraction_of_matmul_peak"]
+
+    # peers: minterpolate through PyAV (speed and quality) and blend, scored the same way
+    mi = doc["peers"].get("minterpolate_speed")
+    if mi is not None:
+        assert mi["out_frames"] > mi["in_frames"] > 0 and mi["wall_s"] > 0
+    q = doc["peers"]["quality"]
+    assert q["pairs"] >= 1
+    for name, m in q["methods"].items():
+        assert "error" not in m, (name, m)
+        assert 10 < m["psnr"] < 80 and 0 < m["ssim"] <= 1
+    assert doc["load_average_start"] is None or len(doc["load_average_start"]) == 3
