@@ -107,6 +107,10 @@ class BenchSettings:
     e2e_models: list[str] | None = None  # None: rife-4.25 and blend (+ film when weights installed)
     quality_models: list[str] | None = None  # None: same as e2e models with real weights
     rate_factor: int = 2  # output rate = factor x source rate in the end-to-end comparison
+    e2e_batch: int = 4  # frame pairs per model call in convert
+    #: skip model-only/stage cells above this many counted TFLOP per call (None: no cap;
+    #: quick on CPU: 0.5, which keeps FILM at small sizes only)
+    max_tflop: float | None = None
     quiet: bool = False
     command: str = ""
 
@@ -121,8 +125,10 @@ class BenchSettings:
             s.precisions = ["fp16", "fp32"] if cuda else ["fp32"]
         if s.sizes is None:
             s.sizes = (["720p", "1080p"] if s.quick else ["720p", "1080p", "2160p"]) if cuda else (
-                ["256x256"] if s.quick else ["720p"]
+                ["256x256", "720p"] if s.quick else ["720p"]
             )
+        if s.max_tflop is None and s.quick and not cuda:
+            s.max_tflop = 0.5
         if s.batches is None:
             s.batches = [1, 8] if cuda else [1]
         if s.repeats is None:
@@ -539,6 +545,11 @@ def bench_model_only(s: BenchSettings, dev: torch.device, cache: ModelCache, flo
                     label, h, w = parse_size(size)
                     for batch in s.batches:
                         what = f"{model} {backend} {prec} {label} batch {batch}"
+                        fl = flops.get((model, label))
+                        if s.max_tflop is not None and fl and batch * fl["flops"] > s.max_tflop * 1e12:
+                            skipped.append({"what": f"model-only {what}", "why": f"{batch * fl['flops'] / 1e12:.2f} "
+                                            f"TFLOP per call, above the cap of {s.max_tflop:g} (--max-tflop)"})
+                            continue
                         try:
                             path, wdesc = cache.weights_for(model)
                             interp = open_interpolator(model, weights=path, backend=backend, device=dev,
@@ -567,7 +578,6 @@ def bench_model_only(s: BenchSettings, dev: torch.device, cache: ModelCache, flo
                             "timing": tm, "ms_per_call": tm["median_ms"], "ms_per_interp": tm["median_ms"] / batch,
                             "interp_per_s": batch / sec,
                         }
-                        fl = flops.get((model, label))
                         if fl and fl["flops"]:
                             row["flops_per_interp"] = fl["flops"]
                             row["achieved_tflops"] = batch * fl["flops"] / sec / 1e12
@@ -610,7 +620,7 @@ def reuse_saving(features: float, flow: float, fusion: float, whole: float, fact
 
 
 def bench_film_stages(s: BenchSettings, dev: torch.device, cache: ModelCache, flops_on: bool,
-                      skipped: list[dict]) -> list[dict]:
+                      skipped: list[dict], flops: dict | None = None) -> list[dict]:
     """Per-stage times of models with the staged protocol, and the saving of stage reuse."""
     from ..engine.torch_backend import DTYPES
     from ..models import get_spec
@@ -630,6 +640,11 @@ def bench_film_stages(s: BenchSettings, dev: torch.device, cache: ModelCache, fl
             m = net.to(dev, dt)
             for size in s.sizes:
                 label, h, w = parse_size(size)
+                fl = (flops or {}).get((model, label))
+                if s.max_tflop is not None and fl and fl["flops"] > s.max_tflop * 1e12:
+                    skipped.append({"what": f"stages {model} {prec} {label}", "why": f"{fl['flops'] / 1e12:.2f} TFLOP "
+                                    f"per whole call, above the cap of {s.max_tflop:g} (--max-tflop)"})
+                    continue
                 ph, pw = _padded_hw(h, w, getattr(net, "pad_multiple", 64))
                 gen = torch.Generator().manual_seed(1)
                 a = torch.rand(1, 3, ph, pw, generator=gen).to(dev, dt)
@@ -742,7 +757,8 @@ def minterpolate_transcode(src: str, dst: str, ss: float, t: float, factor: int,
     """
     import av
 
-    t0 = time.perf_counter()
+    la0 = load_average()
+    c0, t0 = time.process_time(), time.perf_counter()
     frames, rate = decode_segment(src, ss, t)
     t_dec = time.perf_counter() - t0
     out_rate = rate * factor
@@ -768,10 +784,20 @@ def minterpolate_transcode(src: str, dst: str, ss: float, t: float, factor: int,
             oc.mux(p)
     t_enc = time.perf_counter() - t2
     return {"in_frames": len(frames), "out_frames": len(outs), "decode_s": t_dec, "filter_s": t_filt,
-            "encode_s": t_enc, "wall_s": time.perf_counter() - t0, "out_rate": str(out_rate)}
+            "encode_s": t_enc, "wall_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0,
+            "load_average": [la0, load_average()], "out_rate": str(out_rate)}
 
 
 # ---------------------------------------------------------------------------------------- quality
+def encoder_defaults() -> tuple[int | None, str | None]:
+    """(crf, preset) that ``convert`` encodes with, so the minterpolate peer encodes the same way."""
+    try:
+        from .encode import DEFAULT_CRF, DEFAULT_PRESET
+    except ImportError:
+        return None, None
+    return DEFAULT_CRF, DEFAULT_PRESET
+
+
 def _metrics():
     """(psnr(a, b), ssim(a, b)) on (H, W, 3) uint8 RGB: the pipeline's eval-video functions when
     present (same code scores every method), else scikit-image's."""
@@ -903,11 +929,14 @@ def e2e_child(spec: dict) -> dict:
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    t0 = time.perf_counter()
+    la0 = load_average()
+    c0, t0 = time.process_time(), time.perf_counter()
     result = conv.convert(spec["src"], spec["dst"], opts, interpolator=interp, on_progress=None)
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     out = {
         "wall_s": wall,
+        "cpu_s": cpu,
+        "load_average": [la0, load_average()],
         "result": _jsonable(result),
         "options_not_supported": lacked,
         "peak_host_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -961,8 +990,8 @@ def bench_e2e(s: BenchSettings, dev: torch.device, cache: ModelCache, workdir: P
         path, wdesc = cache.weights_for(model)
         dst = str(workdir / f"e2e-{model}.mp4")
         want = {"model": model, "backend": (s.backends or ["auto"])[0], "device": str(dev),
-                "precision": s.precisions[0], "fps": out_fps, "ss": s.ss, "t": s.t, "start": s.ss,
-                "duration": s.t, "quiet": True, "progress": False}
+                "precision": s.precisions[0], "fps": f"x{s.rate_factor}", "ss": s.ss, "t": s.t,
+                "batch": s.e2e_batch, "quiet": True}
         spec = {"src": clip["path"], "dst": dst, "device": str(dev), "model": model, "weights": path,
                 "backend": want["backend"], "precision": want["precision"],
                 "options": {k: (str(v) if isinstance(v, Fraction) else v) for k, v in want.items()}}
@@ -977,12 +1006,81 @@ def bench_e2e(s: BenchSettings, dev: torch.device, cache: ModelCache, workdir: P
                "out_frames": frames}
         if frames:
             row["out_fps"] = frames / res["wall_s"]
-            row["interpolated_frames"] = frames - frames // s.rate_factor
+            row["interpolated_frames"] = (res.get("result") or {}).get("interpolated") or frames - frames // s.rate_factor
             row["s_per_interpolated_frame"] = res["wall_s"] / max(1, row["interpolated_frames"])
         rows.append(row)
         log(s, f"  {res['wall_s']:.1f} s, {frames} frames out"
                + (f", {row['out_fps']:.2f} frames/s" if frames else ""))
     return rows
+
+
+def encode_only(frames: Sequence, rate: Fraction, n_out: int, dst: str, crf: int | None,
+                preset: str | None, codec: str = "libx264") -> float:
+    """Seconds to encode ``n_out`` frames (the decoded ones, cycled) as convert's encoder would."""
+    import av
+
+    f0 = frames[0]
+    t0 = time.perf_counter()
+    with av.open(dst, "w") as oc:
+        vs = oc.add_stream(codec, rate=rate)
+        vs.width, vs.height, vs.pix_fmt = f0.width, f0.height, "yuv420p"
+        vs.options = {k: str(v) for k, v in (("crf", crf), ("preset", preset)) if v is not None}
+        for k in range(n_out):
+            f = frames[k % len(frames)]
+            nf = av.VideoFrame.from_ndarray(f.to_ndarray(format="rgb24"), format="rgb24").reformat(format="yuv420p")
+            nf.pts = k
+            for p in vs.encode(nf):
+                oc.mux(p)
+        for p in vs.encode(None):
+            oc.mux(p)
+    return time.perf_counter() - t0
+
+
+def bench_e2e_profile(s: BenchSettings, dev: torch.device, cache: ModelCache, workdir: Path, clip: dict,
+                      rows: list[dict], skipped: list[dict]) -> dict:
+    """Where convert's time goes, measured from outside (convert reports no per-stage times).
+
+    Each stage alone on the same segment: decode (PyAV, frames to RGB float tensors), inference
+    (the real frame pairs through the same Interpolator, batches of ``e2e_batch``; extrapolated
+    to the number of interpolations convert made), encode (libx264, convert's crf/preset, as many
+    frames as convert wrote). In convert the three run in concurrent threads on the same cores.
+    """
+    import numpy as np
+
+    from ..engine import open_interpolator
+
+    t0 = time.perf_counter()
+    frames, rate = decode_segment(clip["path"], s.ss, s.t)
+    imgs = [torch.from_numpy(np.ascontiguousarray(f.to_ndarray(format="rgb24"))).permute(2, 0, 1).float() / 255
+            for f in frames]
+    prof: dict = {"decode_s": time.perf_counter() - t0, "frames_in": len(frames)}
+    crf, preset = encoder_defaults()
+    n_out = max((r.get("out_frames") or 0) for r in rows) if rows else len(frames) * s.rate_factor
+    prof["encode_s"] = encode_only(frames, rate * s.rate_factor, n_out, str(workdir / "encode-only.mp4"), crf, preset)
+    prof["encode_frames"] = n_out
+    prof["inference"] = {}
+    for r in rows:
+        n_interp = (r.get("result") or {}).get("interpolated") or r.get("interpolated_frames")
+        if not n_interp:
+            continue
+        path, _ = cache.weights_for(r["model"])
+        try:
+            interp = open_interpolator(r["model"], weights=path, backend=r["backend"], device=dev,
+                                       precision=r["precision"], max_batch=s.e2e_batch)
+        except Exception as e:  # noqa: BLE001
+            skipped.append({"what": f"e2e profile {r['model']}", "why": f"{type(e).__name__}: {e}"})
+            continue
+        k = min(s.e2e_batch, len(imgs) - 1)
+        a = torch.stack(imgs[:k]).to(dev)
+        b = torch.stack(imgs[1 : k + 1]).to(dev)
+        times = [1.0 / s.rate_factor] * k
+        tm = measure(lambda i=interp, a=a, b=b, t=times: i.interpolate(a, b, t), dev, warmup=1,
+                     repeats=2, budget_s=s.budget_s, min_time_s=0)
+        per = tm["median_ms"] / k / 1e3
+        prof["inference"][r["model"]] = {"s_per_interpolation": per, "interpolations": n_interp,
+                                         "estimate_s": per * n_interp, "batch": k, "timing": tm}
+        interp.close()
+    return prof
 
 
 def bench_peers(s: BenchSettings, dev: torch.device, cache: ModelCache, workdir: Path, clip: dict,
@@ -994,7 +1092,10 @@ def bench_peers(s: BenchSettings, dev: torch.device, cache: ModelCache, workdir:
         skipped.append({"what": "minterpolate", "why": "PyAV's libavfilter has no minterpolate"})
     else:
         log(s, f"peer: minterpolate transcode {clip['name']} [{s.ss}s, +{s.t}s] x{s.rate_factor} ...")
-        r = minterpolate_transcode(clip["path"], str(workdir / "minterpolate.mp4"), s.ss, s.t, s.rate_factor)
+        crf, preset = encoder_defaults()
+        r = minterpolate_transcode(clip["path"], str(workdir / "minterpolate.mp4"), s.ss, s.t, s.rate_factor,
+                                   crf=crf, preset=preset)
+        r["x264"] = {"crf": crf, "preset": preset}
         r["filter"] = f"minterpolate=fps=<{s.rate_factor}x rate>:{MINTERPOLATE_ARGS}"
         r["via"] = f"PyAV {av.__version__} bundled libavfilter (no ffmpeg binary)"
         r["interpolated_frames"] = r["out_frames"] - r["in_frames"]
@@ -1043,12 +1144,13 @@ def check_targets(res: dict) -> list[dict]:
         if not row["model"].startswith("rife") or not mi or "s_per_interpolated_frame" not in row:
             continue
         speedup = mi["wall_s"] / row["wall_s"]
+        cpu_speedup = mi["cpu_s"] / row["cpu_s"] if row.get("cpu_s") and mi.get("cpu_s") else None
         p_ours = (q.get(row["model"]) or {}).get("psnr")
         p_mi = (q.get("minterpolate") or {}).get("psnr")
         out.append({
             "target": f"convert with {row['model']} on {dev.type} >= {TARGET_CPU_SPEEDUP_VS_MINTERPOLATE:g}x faster "
                       "than minterpolate on the same clip, with higher PSNR",
-            "speedup": speedup, "psnr_ours": p_ours, "psnr_minterpolate": p_mi,
+            "speedup": speedup, "speedup_cpu_time": cpu_speedup, "psnr_ours": p_ours, "psnr_minterpolate": p_mi,
             "met": bool(speedup >= TARGET_CPU_SPEEDUP_VS_MINTERPOLATE and p_ours is not None and p_mi is not None
                         and p_ours > p_mi),
         })
@@ -1120,7 +1222,7 @@ def run_bench(settings: BenchSettings) -> dict:
                         skipped.append({"what": "FILM 1080p FLOP check", "why": f"{type(e).__name__}: {e}"})
         res["flops"] = list(flops.values())
         res["model_only"] = bench_model_only(s, dev, cache, flops, peaks, skipped) if s.model_only else []
-        res["film_stages"] = bench_film_stages(s, dev, cache, s.flops, skipped) if s.stages else []
+        res["film_stages"] = bench_film_stages(s, dev, cache, s.flops, skipped, flops) if s.stages else []
         res["end_to_end"] = []
         res["peers"] = {}
         if s.e2e or s.peers:
@@ -1140,6 +1242,10 @@ def run_bench(settings: BenchSettings) -> dict:
                 res["settings"]["quality_models"] = s.quality_models
                 if s.e2e:
                     res["end_to_end"] = bench_e2e(s, dev, cache, workdir, clip, skipped)
+                    if res["end_to_end"]:
+                        log(s, "end-to-end profile: decode, inference and encode alone ...")
+                        res["e2e_profile"] = bench_e2e_profile(s, dev, cache, workdir, clip, res["end_to_end"],
+                                                               skipped)
                 if s.peers:
                     res["peers"] = bench_peers(s, dev, cache, workdir, clip, skipped)
     res["skipped"] = skipped
@@ -1253,24 +1359,37 @@ def markdown(res: dict) -> str:
         L += [f"## End to end and peers: {clip.get('name')} ({clip.get('width')}x{clip.get('height')}, "
               f"{clip.get('rate')} fps), segment {res['settings']['ss']} s + {res['settings']['t']} s, "
               f"x{res['settings']['rate_factor']} rate", "",
-              "| method | wall s | out frames | out frames/s | s per interpolated frame | vs minterpolate | "
-              "PSNR dB | SSIM | peak host MiB |", "|---|---|---|---|---|---|---|---|---|"]
+              "| method | wall s | CPU s | out frames | out frames/s | s per interpolated frame | vs minterpolate "
+              "(wall) | vs minterpolate (CPU time) | PSNR dB | SSIM | peak host MiB |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
         rows = []
         if mi:
-            rows.append(("minterpolate (PyAV libavfilter, + x264)", mi["wall_s"], mi["out_frames"], mi["out_fps"],
-                         mi["s_per_interpolated_frame"], 1.0, q.get("minterpolate", {}), None))
+            rows.append(("minterpolate (PyAV libavfilter, + x264)", mi["wall_s"], mi.get("cpu_s"), mi["out_frames"],
+                         mi["out_fps"], mi["s_per_interpolated_frame"], 1.0, 1.0, q.get("minterpolate", {}), None))
         for r in res.get("end_to_end", []):
-            rows.append((f"filmrt convert {r['model']} ({r['backend']})", r["wall_s"], r.get("out_frames"),
-                         r.get("out_fps"), r.get("s_per_interpolated_frame"),
-                         (mi["wall_s"] / r["wall_s"]) if mi else None, q.get(r["model"], {}), r.get("peak_host_mib")))
-        for name, wall, nout, fps, spf, ratio, qq, mem in rows:
-            L.append(f"| {name} | {wall:.1f} | {_f(nout, 'd')} | {_f(fps)} | {_f(spf, '.3f')} | "
-                     f"{_f(ratio, '.2f')}x | {_f(qq.get('psnr'))} | {_f(qq.get('ssim'), '.4f')} | {_f(mem, '.0f')} |")
+            cpu_ratio = mi["cpu_s"] / r["cpu_s"] if mi and mi.get("cpu_s") and r.get("cpu_s") else None
+            rows.append((f"filmrt convert {r['model']} ({(r.get('result') or {}).get('backend') or r['backend']})",
+                         r["wall_s"], r.get("cpu_s"), r.get("out_frames"), r.get("out_fps"),
+                         r.get("s_per_interpolated_frame"), (mi["wall_s"] / r["wall_s"]) if mi else None, cpu_ratio,
+                         q.get(r["model"], {}), r.get("peak_host_mib")))
+        for name, wall, cpu, nout, fps, spf, ratio, cratio, qq, mem in rows:
+            L.append(f"| {name} | {wall:.1f} | {_f(cpu, '.1f')} | {_f(nout, 'd')} | {_f(fps)} | {_f(spf, '.3f')} | "
+                     f"{_f(ratio, '.2f')}x | {_f(cratio, '.2f')}x | {_f(qq.get('psnr'))} | {_f(qq.get('ssim'), '.4f')} | "
+                     f"{_f(mem, '.0f')} |")
         L.append("")
-        L.append("'vs minterpolate': minterpolate's wall time / this method's (higher is faster). Quality: "
+        L.append("'vs minterpolate': minterpolate's time / this method's (higher is faster); CPU time (user + "
+                 "system, all threads) is less sensitive than wall time to other load on a shared machine. Quality: "
                  "drop every other frame, rebuild it, PSNR/SSIM against the dropped original "
                  f"({res['peers'].get('quality', {}).get('pairs', 0)} frames, "
                  f"{res['peers'].get('quality', {}).get('metric_source', '')}).")
+        pr = res.get("e2e_profile")
+        if pr:
+            L.append("")
+            L.append(f"Where convert's time goes (each stage alone on the same segment; in convert they overlap in "
+                     f"threads on the same cores): decode {pr['decode_s']:.2f} s ({pr['frames_in']} frames), encode "
+                     f"{pr['encode_s']:.2f} s ({pr['encode_frames']} frames, libx264)"
+                     + "".join(f", {m} inference {v['estimate_s']:.1f} s ({v['interpolations']} x "
+                               f"{v['s_per_interpolation']:.3f} s)" for m, v in pr["inference"].items()) + ".")
         for r in res.get("end_to_end", []):
             stages = (r.get("result") or {}).get("timings") or (r.get("result") or {}).get("stage_seconds")
             if stages:
