@@ -1036,6 +1036,23 @@ def encode_only(frames: Sequence, rate: Fraction, n_out: int, dst: str, crf: int
     return time.perf_counter() - t0
 
 
+def op_profile(fn: Callable[[], object], dev: torch.device, top: int = 12) -> dict:
+    """One call under ``torch.profiler``: the ops taking the most self time (where inference goes)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if dev.type == "cuda" else [])
+    with profile(activities=acts) as p:
+        fn()
+        _sync(dev)
+    key = "self_device_time_total" if dev.type == "cuda" else "self_cpu_time_total"
+    ev = [e for e in p.key_averages() if getattr(e, key, 0) > 0]
+    total = sum(getattr(e, key) for e in ev) or 1
+    ev.sort(key=lambda e: getattr(e, key), reverse=True)
+    return {"clock": key, "total_ms": total / 1e3,
+            "ops": [{"op": e.key, "self_ms": getattr(e, key) / 1e3, "share": getattr(e, key) / total,
+                     "calls": e.count} for e in ev[:top]]}
+
+
 def bench_e2e_profile(s: BenchSettings, dev: torch.device, cache: ModelCache, workdir: Path, clip: dict,
                       rows: list[dict], skipped: list[dict]) -> dict:
     """Where convert's time goes, measured from outside (convert reports no per-stage times).
@@ -1079,6 +1096,12 @@ def bench_e2e_profile(s: BenchSettings, dev: torch.device, cache: ModelCache, wo
         per = tm["median_ms"] / k / 1e3
         prof["inference"][r["model"]] = {"s_per_interpolation": per, "interpolations": n_interp,
                                          "estimate_s": per * n_interp, "batch": k, "timing": tm}
+        if r["model"] != "blend":
+            try:
+                prof["inference"][r["model"]]["op_profile"] = op_profile(lambda i=interp, a=a, b=b, t=times:
+                                                                         i.interpolate(a, b, t), dev)
+            except Exception as e:  # noqa: BLE001 - the profile is a bonus
+                skipped.append({"what": f"op profile {r['model']}", "why": f"{type(e).__name__}: {e}"})
         interp.close()
     return prof
 
@@ -1390,6 +1413,13 @@ def markdown(res: dict) -> str:
                      f"{pr['encode_s']:.2f} s ({pr['encode_frames']} frames, libx264)"
                      + "".join(f", {m} inference {v['estimate_s']:.1f} s ({v['interpolations']} x "
                                f"{v['s_per_interpolation']:.3f} s)" for m, v in pr["inference"].items()) + ".")
+            for mname, v in pr["inference"].items():
+                op = v.get("op_profile")
+                if op:
+                    conv = sum(o["share"] for o in op["ops"] if "conv" in o["op"])
+                    L.append(f"{mname} inference by op (torch.profiler, self time): convolutions {conv:.0%}; "
+                             + ", ".join(f"{o['op'].replace('aten::', '')} {o['share']:.0%}" for o in op["ops"][:8]
+                                         if "conv" not in o["op"]) + ".")
         for r in res.get("end_to_end", []):
             stages = (r.get("result") or {}).get("timings") or (r.get("result") or {}).get("stage_seconds")
             if stages:
