@@ -174,16 +174,22 @@ def _shift_columns(cols: np.ndarray, nbytes: int) -> np.ndarray:
     return s
 
 
-def _apply_linear(cols: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """Apply the GF(2)-linear 32-bit map given by its images of the unit vectors ``cols`` to ``x``."""
-    out = np.zeros_like(x)
-    for i in range(32):
-        out ^= np.where((x >> np.uint32(i)) & 1, cols[i], np.uint32(0)).astype(np.uint32)
-    return out
+def _linear_tables(cols: np.ndarray) -> np.ndarray:
+    """(4, 256) lookup tables of the GF(2)-linear 32-bit map whose unit-vector images are ``cols``."""
+    t = np.zeros((4, 256), dtype=np.uint32)
+    for k in range(4):
+        for i in range(8):
+            t[k, 1 << i : 2 << i] = t[k, : 1 << i] ^ cols[8 * k + i]
+    return t
+
+
+def _apply_linear(tables: np.ndarray, x: np.ndarray) -> np.ndarray:
+    return (tables[0][x & 0xFF] ^ tables[1][(x >> 8) & 0xFF]
+            ^ tables[2][(x >> 16) & 0xFF] ^ tables[3][x >> 24])
 
 
 def crc32c(data: bytes | memoryview | np.ndarray, lanes: int = 4096) -> int:
-    """CRC-32C of ``data``, vectorised with numpy.
+    """CRC-32C of ``data``, vectorised with numpy (~100-200 MB/s).
 
     The data is cut into ``lanes`` equal chunks (zero-padded at the front: leading zeros do not
     change a CRC register that starts at 0) whose raw CRCs are computed side by side, then
@@ -196,10 +202,10 @@ def crc32c(data: bytes | memoryview | np.ndarray, lanes: int = 4096) -> int:
     if n == 0:
         return 0
     if n < 4:  # tiny: plain byte loop
-        s = np.uint32(0xFFFFFFFF)
+        s = 0xFFFFFFFF
         for b in buf:
-            s = _TABLE[(int(s) ^ int(b)) & 0xFF] ^ (s >> np.uint32(8))
-        return int(s) ^ 0xFFFFFFFF
+            s = int(_TABLE[(s ^ int(b)) & 0xFF]) ^ (s >> 8)
+        return s ^ 0xFFFFFFFF
     m = 1
     while m < lanes and m * 64 < n:
         m *= 2
@@ -212,10 +218,11 @@ def crc32c(data: bytes | memoryview | np.ndarray, lanes: int = 4096) -> int:
     for j in range(ln):
         s = _TABLE[(s ^ cols[j]) & 0xFF] ^ (s >> 8)
     unit = np.left_shift(np.uint32(1), np.arange(32, dtype=np.uint32))
-    z = _shift_columns(unit, ln)  # Z_ln
+    z = _shift_columns(unit, ln)  # images of the unit vectors under Z_ln
     while s.size > 1:
-        s = _apply_linear(z, s[0::2]) ^ s[1::2]
-        z = _apply_linear(z, z)  # Z_2l = Z_l o Z_l
+        tab = _linear_tables(z)
+        s = _apply_linear(tab, s[0::2]) ^ s[1::2]
+        z = _apply_linear(tab, z)  # Z_2l = Z_l o Z_l
     return int(s[0]) ^ 0xFFFFFFFF
 
 
@@ -392,14 +399,15 @@ class TensorBundle:
             raise CheckpointError(f"tensor {name!r}: {e.size} bytes stored for shape {list(e.shape)}")
         if not 0 <= e.shard_id < self.num_shards:
             raise CheckpointError(f"tensor {name!r}: shard {e.shard_id} of {self.num_shards}")
+        raw = bytearray(e.size)  # writable: the array below needs no copy
         with open(self._shard_path(e.shard_id), "rb") as f:
             f.seek(e.offset)
-            raw = f.read(e.size)
-        if len(raw) != e.size:
+            got = f.readinto(raw)
+        if got != e.size:
             raise CheckpointError(f"tensor {name!r}: data file {self._shard_path(e.shard_id).name} is truncated")
         if verify and e.crc32c is not None and crc32c(raw) != unmask_crc(e.crc32c):
             raise CheckpointError(f"tensor {name!r}: checksum mismatch (damaged data file)")
-        arr = np.frombuffer(raw, dtype=dt).reshape(e.shape).copy()
+        arr = np.frombuffer(raw, dtype=dt).reshape(e.shape)
         if e.dtype == 14:  # bfloat16 bits -> float32
             arr = (arr.astype(np.uint32) << 16).view(np.float32)
         return arr

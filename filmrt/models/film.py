@@ -434,12 +434,12 @@ def _build(config: dict) -> FILM:
 
 
 HOW_TO_GET = (
-    "FILM's weights are not shipped with filmrt. Download an official SavedModel from the FILM "
-    "repository's pretrained models (github.com/google-research/frame-interpolation, README, "
-    "'Pretrained Models': the pretrained_models folder), e.g. the directory "
-    "pretrained_models/film_net/Style/saved_model (it holds saved_model.pb and variables/), then run "
-    "`filmrt weights import pretrained_models/film_net/Style/saved_model` (installs them where "
-    "--model film finds them; `filmrt weights list` shows them)."
+    "FILM's weights do not ship with filmrt: get the official SavedModel and import it. The README of "
+    "github.com/google-research/frame-interpolation (section 'Pre-trained Models') links the "
+    "pretrained_models folder; download pretrained_models/film_net/Style/saved_model (a directory "
+    "with saved_model.pb and variables/; L1 and VGG work the same way), then run "
+    "`filmrt weights import pretrained_models/film_net/Style/saved_model`. That installs "
+    "film.safetensors where --model film finds it (`filmrt weights list` shows it)."
 )
 
 SPEC = ModelSpec(

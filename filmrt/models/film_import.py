@@ -159,8 +159,9 @@ def import_savedmodel(
 ) -> ImportResult:
     """Import a film_net SavedModel; ``out`` None = install as ``film.safetensors`` in the user dir."""
     tensors, cfg = convert(src, config)
-    model = FILM(cfg)
-    model.load_state_dict(tensors, strict=True)  # every parameter present and shaped right
+    with torch.device("meta"):  # structure only: no time spent initialising 34M parameters
+        model = FILM(cfg)
+    model.load_state_dict(tensors, strict=True, assign=True)  # every parameter present and shaped right
     dest = Path(out) if out is not None else _weights.user_weights_dir() / "film.safetensors"
     prefix = checkpoint_prefix(src)
     source = f"TensorFlow checkpoint {prefix.resolve()} (index sha256 {_weights.file_sha256(str(prefix) + '.index', 16)})"
