@@ -799,22 +799,32 @@ def encoder_defaults() -> tuple[int | None, str | None]:
 
 
 def _metrics():
-    """(psnr(a, b), ssim(a, b)) on (H, W, 3) uint8 RGB: the pipeline's eval-video functions when
-    present (same code scores every method), else scikit-image's."""
-    for modname in ("filmrt.pipeline.evalvideo", "filmrt.pipeline.eval_video", "filmrt.metrics"):
-        try:
-            mod = __import__(modname, fromlist=["psnr", "ssim"])
-        except ImportError:
-            continue
-        if hasattr(mod, "psnr") and hasattr(mod, "ssim"):
-            return mod.psnr, mod.ssim, modname
+    """(psnr(pred, truth), ssim(pred, truth), where) on (H, W, 3) uint8 RGB.
+
+    The project's evaluation functions (:mod:`filmrt.evaluation`, float images in [0, 1], the ones
+    ``filmrt evaluate`` and ``eval-video`` score with) when present, so every method here is scored
+    by the same code as our models elsewhere; else scikit-image's.
+    """
+    import numpy as np
+
+    try:
+        from .. import evaluation as ev
+
+        if hasattr(ev, "psnr") and hasattr(ev, "ssim"):
+            def f32(x):
+                return np.asarray(x, dtype=np.float32) / 255.0
+
+            return (lambda p, g: float(ev.psnr(f32(p), f32(g))), lambda p, g: float(ev.ssim(f32(p), f32(g))),
+                    "filmrt.evaluation")
+    except ImportError:
+        pass
     from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
     def psnr(a, b):
-        return float(peak_signal_noise_ratio(a, b, data_range=255))
+        return float(peak_signal_noise_ratio(b, a, data_range=255))
 
     def ssim(a, b):
-        return float(structural_similarity(a, b, channel_axis=2, data_range=255))
+        return float(structural_similarity(b, a, channel_axis=2, data_range=255))
 
     return psnr, ssim, "skimage.metrics"
 
