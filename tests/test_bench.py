@@ -13,7 +13,6 @@ import time
 
 import pytest
 import torch
-
 from filmrt.pipeline import bench as B
 
 
@@ -140,6 +139,13 @@ def test_tiny_bench_run(tmp_path, shared):
         row = next(r for r in doc["model_only"] if r["model"] == m and r["size"] == "128x128")
         assert row["achieved_tflops"] == pytest.approx(big["flops"] / (row["ms_per_call"] * 1e-3) / 1e12)
         assert 0 < row["fraction_of_matmul_peak"]
+
+    # end to end: convert with blend in a child process, when this checkout has the pipeline
+    if B._convert_api()[0] is not None:
+        (row,) = doc["end_to_end"]
+        assert row["model"] == "blend" and row["wall_s"] > 0 and row["peak_host_mib"] > 0
+        assert row["out_frames"] > row["result"]["frames_in"] > 0
+        assert doc["e2e_profile"]["decode_s"] > 0 and doc["e2e_profile"]["encode_s"] > 0
 
     # peers: minterpolate through PyAV (speed and quality) and blend, scored the same way
     mi = doc["peers"].get("minterpolate_speed")
