@@ -20,6 +20,15 @@ from filmrt.cli import main
 from filmrt.models.film import FILM, PAPER_CONFIG, checkpoint_layout
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny models: one thread is ~10x faster than two on a busy 2-core machine (no sync cost)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def nchw(a: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(a)).permute(0, 3, 1, 2)
 
