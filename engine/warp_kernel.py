@@ -65,6 +65,7 @@ def source_sha256() -> str:
 
 def kernel_name(image_dtype: str, flow_dtype: str = "float32") -> str:
     """Kernel symbol for dtype names ("float32"/"float16", torch or numpy spelling accepted)."""
+
     def tag(d: str) -> str:
         d = str(d).replace("torch.", "")
         d = {"half": "float16", "float": "float32", "fp16": "float16", "fp32": "float32"}.get(d, d)
@@ -99,7 +100,7 @@ def committed_ptx(arch: int) -> str:
 
 def ptx_source_hash(ptx: str) -> str | None:
     first = ptx.split("\n", 1)[0]
-    return first[len(HASH_PREFIX):].strip() if first.startswith(HASH_PREFIX) else None
+    return first[len(HASH_PREFIX) :].strip() if first.startswith(HASH_PREFIX) else None
 
 
 def ptx_isa_version(ptx: str) -> tuple[int, int]:
@@ -184,8 +185,18 @@ def build_host_library(out_dir: str | os.PathLike | None = None, cxx: str | None
     with _host_lock:
         if not lib.exists():
             tmp = out_dir / f".{lib.name}.{os.getpid()}.tmp"
-            cmd = [cxx, "-O2", "-std=c++17", "-ffp-contract=off", "-shared", "-fPIC", f"-I{KERNEL_DIR}",
-                   str(HOST_SOURCE), "-o", str(tmp)]
+            cmd = [
+                cxx,
+                "-O2",
+                "-std=c++17",
+                "-ffp-contract=off",
+                "-shared",
+                "-fPIC",
+                f"-I{KERNEL_DIR}",
+                str(HOST_SOURCE),
+                "-o",
+                str(tmp),
+            ]
             r = subprocess.run(cmd, capture_output=True, text=True)
             if r.returncode != 0:
                 raise RuntimeError(f"host build of the warp failed:\n{r.stderr.strip()}")
@@ -264,7 +275,9 @@ class _Driver:
             dev = ctypes.c_int()
             self.check(self.lib.cuDeviceGet(ctypes.byref(dev), device_index), "cuDeviceGet")
             ctx = ctypes.c_void_p()
-            self.check(self.lib.cuDevicePrimaryCtxRetain(ctypes.byref(ctx), dev.value), "cuDevicePrimaryCtxRetain")
+            self.check(
+                self.lib.cuDevicePrimaryCtxRetain(ctypes.byref(ctx), dev.value), "cuDevicePrimaryCtxRetain"
+            )
             self._ctx[device_index] = ctx
         cur = ctypes.c_void_p()
         self.check(self.lib.cuCtxGetCurrent(ctypes.byref(cur)), "cuCtxGetCurrent")
@@ -278,7 +291,9 @@ class _Driver:
 
     def function(self, module: ctypes.c_void_p, name: str) -> ctypes.c_void_p:
         fn = ctypes.c_void_p()
-        self.check(self.lib.cuModuleGetFunction(ctypes.byref(fn), module, name.encode()), "cuModuleGetFunction")
+        self.check(
+            self.lib.cuModuleGetFunction(ctypes.byref(fn), module, name.encode()), "cuModuleGetFunction"
+        )
         return fn
 
     def launch(self, fn, grid, block, stream: int, args: list) -> None:
@@ -315,7 +330,9 @@ def nvrtc_ptx(arch: int) -> str:
         if rc != 0:
             raise CudaError(f"NVRTC {what} failed with code {rc}")
 
-    check(lib.nvrtcCreateProgram(ctypes.byref(prog), src.encode(), b"backward_warp.cu", 0, None, None), "create")
+    check(
+        lib.nvrtcCreateProgram(ctypes.byref(prog), src.encode(), b"backward_warp.cu", 0, None, None), "create"
+    )
     opts = [f"--gpu-architecture=compute_{arch}".encode(), b"--fmad=false", b"-std=c++14"]
     arr = (ctypes.c_char_p * len(opts))(*opts)
     rc = lib.nvrtcCompileProgram(prog, len(opts), arr)
@@ -341,7 +358,11 @@ def ptx_for_device(arch: int, driver_version: int | None) -> str:
     mode = os.environ.get("FILMRT_WARP_PTX", "auto")
     if mode != "nvrtc":
         ptx = committed_ptx(arch)
-        if mode == "committed" or driver_version is None or driver_version >= min_driver_for_isa(ptx_isa_version(ptx)):
+        if (
+            mode == "committed"
+            or driver_version is None
+            or driver_version >= min_driver_for_isa(ptx_isa_version(ptx))
+        ):
             return ptx
     return nvrtc_ptx(min(arch, max(ARCHS)) if arch >= 80 else arch)
 
@@ -408,14 +429,26 @@ def warp_cuda(image, flow):
         flow = flow.float()
     flow = flow.to(image.device).contiguous()
     image = image.contiguous()
-    n, c, h, w = image.shape
     out = torch.empty_like(image, memory_format=torch.contiguous_format)
+    launch_into(image, flow, out, torch.cuda.current_stream(image.device).cuda_stream)
+    return out
+
+
+def launch_into(image, flow, out, stream: int) -> None:
+    """Launch the kernel on contiguous CUDA tensors (image/out float32 or float16 alike, flow
+    float32 or float16) on the raw CUDA stream handle ``stream``. No checks beyond shapes."""
+    import torch
+
+    n, c, h, w = image.shape
+    if tuple(out.shape) != (n, c, h, w) or tuple(flow.shape) != (n, 2, h, w):
+        raise ValueError(
+            f"shapes: image {tuple(image.shape)}, flow {tuple(flow.shape)}, out {tuple(out.shape)}"
+        )
     if out.numel() == 0:
-        return out
+        return
     dev = image.device.index if image.device.index is not None else torch.cuda.current_device()
     drv, fn = _function(dev, kernel_name(str(image.dtype), str(flow.dtype)))
     grid, block = launch_config(n, h, w)
-    stream = torch.cuda.current_stream(image.device).cuda_stream
     args = [
         ctypes.c_void_p(image.data_ptr()),
         ctypes.c_void_p(flow.data_ptr()),
@@ -425,8 +458,7 @@ def warp_cuda(image, flow):
         ctypes.c_int(w),
         ctypes.c_void_p(out.data_ptr()),
     ]
-    drv.launch(fn, grid, block, stream, args)
-    return out
+    drv.launch(fn, grid, block, int(stream), args)
 
 
 def available() -> tuple[bool, str]:
@@ -461,7 +493,9 @@ def enable_cuda_warp() -> bool:
 def _main(argv: list[str] | None = None) -> int:
     import argparse
 
-    p = argparse.ArgumentParser(prog="python -m filmrt.engine.warp_kernel", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python -m filmrt.engine.warp_kernel", description=__doc__.split("\n")[0]
+    )
     p.add_argument("--regenerate", action="store_true", help="recompile the committed PTX with nvcc")
     p.add_argument("--check", action="store_true", help="exit 1 if the committed PTX is out of date")
     args = p.parse_args(argv)
