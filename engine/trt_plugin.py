@@ -20,10 +20,12 @@ namespace; :func:`register_plugin` registers it (a "quickly deployable" Python p
   module imported, i.e. filmrt, to run).
 
 Nothing here imports TensorRT at module import time: this module loads on any machine.
+
+No ``from __future__ import annotations`` here: ``tensorrt.plugin`` inspects the decorated
+functions' annotations as real classes (``issubclass(annotation, TensorDesc)``).
 """
 
-from __future__ import annotations
-
+import re
 import threading
 
 PLUGIN_NAMESPACE = "filmrt"
@@ -43,10 +45,10 @@ _state: dict[str, object] = {}
 def parse_version(v: str) -> tuple[int, ...]:
     out = []
     for part in str(v).split("."):
-        digits = "".join(ch for ch in part if ch.isdigit())
-        if not digits:
+        m = re.match(r"\d+", part)  # leading digits: "0b1" -> 0
+        if not m:
             break
-        out.append(int(digits))
+        out.append(int(m.group()))
     return tuple(out)
 
 
@@ -131,8 +133,7 @@ def _define(trt, trtp, aot: bool) -> None:
     if not aot:
         return
 
-    @trtp.aot_impl(PLUGIN_ID)
-    def backward_warp_aot(image, flow, outputs):
+    def aot_body(image, flow):
         name = warp_kernel.kernel_name(dtype_name[image.dtype], dtype_name[flow.dtype])
         ptx = warp_kernel.ptx_for_device(_device_arch(), _driver_version())
         n, c, h, w = image.shape_expr
@@ -148,6 +149,22 @@ def _define(trt, trtp, aot: bool) -> None:
         # scalar kernel arguments, between the tensor inputs and the output: (N, C, H, W)
         extra = trtp.SymIntExprs.from_tuple([trtp.SymInt32(e) for e in (n, c, h, w)])
         return name.encode(), ptx.encode(), params, extra
+
+    ret = tuple[bytes, bytes, trtp.KernelLaunchParams, trtp.SymIntExprs]
+
+    def backward_warp_aot(image, flow, outputs, tactic):
+        return aot_body(image, flow)
+
+    backward_warp_aot.__annotations__["return"] = ret
+    try:
+        trtp.aot_impl(PLUGIN_ID)(backward_warp_aot)
+    except ValueError:
+        # TensorRT releases whose aot_impl schema has no ``tactic`` argument
+        def backward_warp_aot_notactic(image, flow, outputs):
+            return aot_body(image, flow)
+
+        backward_warp_aot_notactic.__annotations__["return"] = ret
+        trtp.aot_impl(PLUGIN_ID)(backward_warp_aot_notactic)
 
 
 def plugin_registered() -> bool:
