@@ -14,9 +14,8 @@ import typing
 
 import onnx
 import pytest
-from onnx import TensorProto, helper
-
 from filmrt.engine import trt_plugin, warp_kernel
+from onnx import TensorProto, helper
 
 
 class _Desc:
