@@ -81,6 +81,24 @@ def test_nvcc_produces_ptx_for_sm80_to_sm90():
             assert ptx == committed, f"sm_{arch}: committed PTX differs from a fresh nvcc build"
 
 
+@pytest.mark.skipif(shutil.which("ptxas") is None, reason="ptxas (CUDA toolkit) not installed")
+def test_committed_ptx_assembles_for_its_arch_without_spills(tmp_path):
+    # ptxas does what the driver's JIT does when it loads the PTX (and TensorRT when it loads an
+    # AOT plugin): assemble it for the GPU. No spills; <= 64 registers keeps 256-thread blocks at
+    # >= 50% occupancy.
+    for arch in wk.ARCHS:
+        r = subprocess.run(
+            ["ptxas", "-v", f"-arch=sm_{arch}", str(wk.ptx_path(arch)), "-o", str(tmp_path / f"k{arch}.cubin")],
+            capture_output=True,
+            text=True,
+        )
+        assert r.returncode == 0, r.stderr
+        assert (tmp_path / f"k{arch}.cubin").stat().st_size > 0
+        regs = [int(x) for x in re.findall(r"Used (\d+) registers", r.stderr)]
+        assert len(regs) == len(ENTRY_POINTS) and max(regs) <= 64, r.stderr
+        assert "0 bytes spill stores" in r.stderr and not re.search(r"[1-9]\d* bytes spill", r.stderr)
+
+
 @pytest.mark.skipif(wk.find_nvcc() is None, reason="nvcc not installed")
 def test_cuda_source_compiles_to_an_object_without_cuda_headers(tmp_path):
     # NVRTC compiles the same file at run time on old drivers: it must need no CUDA header.
