@@ -230,8 +230,12 @@ class CudaError(RuntimeError):
 class _Driver:
     """The few CUDA driver calls the launcher needs, through ctypes."""
 
-    def __init__(self):
-        names = ["nvcuda.dll"] if sys.platform == "win32" else ["libcuda.so.1", "libcuda.so"]
+    def __init__(self, library: str | None = None):
+        names = (
+            [library]
+            if library
+            else (["nvcuda.dll"] if sys.platform == "win32" else ["libcuda.so.1", "libcuda.so"])
+        )
         last = None
         for n in names:
             try:
@@ -268,8 +272,9 @@ class _Driver:
         self.check(self.lib.cuDriverGetVersion(ctypes.byref(v)), "cuDriverGetVersion")
         return v.value
 
-    def make_current(self, device_index: int) -> None:
-        """Make the device's primary context (the one PyTorch uses) current on this thread."""
+    def make_current(self, device_index: int) -> ctypes.c_void_p | None:
+        """Make the device's primary context (the one PyTorch uses) current on this thread;
+        returns the previously current context when it was another one (to restore), else None."""
         ctx = self._ctx.get(device_index)
         if ctx is None:
             dev = ctypes.c_int()
@@ -283,6 +288,12 @@ class _Driver:
         self.check(self.lib.cuCtxGetCurrent(ctypes.byref(cur)), "cuCtxGetCurrent")
         if cur.value != ctx.value:
             self.check(self.lib.cuCtxSetCurrent(ctx), "cuCtxSetCurrent")
+            return cur
+        return None
+
+    def restore(self, prev: ctypes.c_void_p | None) -> None:
+        if prev is not None:
+            self.check(self.lib.cuCtxSetCurrent(prev), "cuCtxSetCurrent")
 
     def load(self, ptx: str) -> ctypes.c_void_p:
         mod = ctypes.c_void_p()
@@ -376,28 +387,37 @@ def _function(device_index: int, name: str):
     import torch
 
     drv = _driver()
-    drv.make_current(device_index)
     key = (device_index, name)
     fn = _functions.get(key)
     if fn is None:
         with _fn_lock:
             fn = _functions.get(key)
             if fn is None:
-                major, minor = torch.cuda.get_device_capability(device_index)
-                arch = 10 * major + minor
-                ptx = ptx_for_device(arch, drv.version())
+                prev = drv.make_current(device_index)
                 try:
-                    mod = drv.load(ptx)
-                except CudaError:
-                    if os.environ.get("FILMRT_WARP_PTX") == "committed":
-                        raise
-                    mod = drv.load(nvrtc_ptx(min(arch, max(ARCHS))))  # e.g. unsupported PTX version
-                for n in ("f32_f32", "f16_f32", "f16_f16", "f32_f16"):
-                    _functions[(device_index, f"filmrt_backward_warp_{n}")] = drv.function(
-                        mod, f"filmrt_backward_warp_{n}"
-                    )
+                    major, minor = torch.cuda.get_device_capability(device_index)
+                    arch = 10 * major + minor
+                    ptx = ptx_for_device(arch, drv.version())
+                    try:
+                        mod = drv.load(ptx)
+                    except CudaError:
+                        if os.environ.get("FILMRT_WARP_PTX") == "committed":
+                            raise
+                        mod = drv.load(nvrtc_ptx(min(arch, max(ARCHS))))  # e.g. unsupported PTX version
+                    for n in ("f32_f32", "f16_f32", "f16_f16", "f32_f16"):
+                        _functions[(device_index, f"filmrt_backward_warp_{n}")] = drv.function(
+                            mod, f"filmrt_backward_warp_{n}"
+                        )
+                finally:
+                    drv.restore(prev)
                 fn = _functions[key]
     return drv, fn
+
+
+def kernel_args(image_ptr: int, flow_ptr: int, n: int, c: int, h: int, w: int, out_ptr: int) -> list:
+    """ctypes values of the kernel's arguments, in order: (image, flow, N, C, H, W, out)."""
+    p, i = ctypes.c_void_p, ctypes.c_int
+    return [p(image_ptr), p(flow_ptr), i(n), i(c), i(h), i(w), p(out_ptr)]
 
 
 def warp_cuda(image, flow):
@@ -449,16 +469,12 @@ def launch_into(image, flow, out, stream: int) -> None:
     dev = image.device.index if image.device.index is not None else torch.cuda.current_device()
     drv, fn = _function(dev, kernel_name(str(image.dtype), str(flow.dtype)))
     grid, block = launch_config(n, h, w)
-    args = [
-        ctypes.c_void_p(image.data_ptr()),
-        ctypes.c_void_p(flow.data_ptr()),
-        ctypes.c_int(n),
-        ctypes.c_int(c),
-        ctypes.c_int(h),
-        ctypes.c_int(w),
-        ctypes.c_void_p(out.data_ptr()),
-    ]
-    drv.launch(fn, grid, block, int(stream), args)
+    args = kernel_args(image.data_ptr(), flow.data_ptr(), n, c, h, w, out.data_ptr())
+    prev = drv.make_current(dev)  # normally already current (PyTorch's device): no switch
+    try:
+        drv.launch(fn, grid, block, int(stream), args)
+    finally:
+        drv.restore(prev)
 
 
 def available() -> tuple[bool, str]:

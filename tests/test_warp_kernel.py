@@ -264,3 +264,106 @@ def test_gpu_kernel_4k_far_out_and_auto_registration():
         assert torch.equal(backward_warp(img, flow), ref)
     out16 = wk.warp_cuda(img.half(), flow)
     assert (out16.float() - warp_grid_sample(img.half(), flow).float()).abs().max().item() <= 2e-3
+
+
+# ----------------------------------------------------------------- the ctypes launcher, on a stand-in driver
+# A tiny C library with the CUDA driver entry points the launcher calls. Its cuLaunchKernel unpacks
+# kernelParams exactly as the driver does (an array of pointers to each argument's value) and runs
+# the host build of the named kernel on those pointers: on the CPU, "device pointers" are host
+# pointers. This checks the launcher's argument marshalling, module/function lookup, context
+# handling and error reporting without a GPU.
+FAKE_LIBCUDA = r"""
+#include <cstring>
+#include <string>
+extern "C" {
+void filmrt_backward_warp_host_f32_f32(const void*, const void*, int, int, int, int, void*);
+void filmrt_backward_warp_host_f16_f32(const void*, const void*, int, int, int, int, void*);
+void filmrt_backward_warp_host_f16_f16(const void*, const void*, int, int, int, int, void*);
+void filmrt_backward_warp_host_f32_f16(const void*, const void*, int, int, int, int, void*);
+static std::string ptx;
+static void* current = 0;
+static unsigned last[8];
+static void* last_stream = 0;
+int cuInit(unsigned) { return 0; }
+int cuDriverGetVersion(int* v) { *v = 13000; return 0; }
+int cuDeviceGet(int* d, int i) { *d = i; return 0; }
+int cuDevicePrimaryCtxRetain(void** c, int d) { *c = (void*)(long)(0x1000 + d); return 0; }
+int cuCtxGetCurrent(void** c) { *c = current; return 0; }
+int cuCtxSetCurrent(void* c) { current = c; return 0; }
+int cuModuleLoadData(void** m, const void* image) {
+    ptx = (const char*)image; *m = &ptx; return ptx.find(".entry") == std::string::npos ? 218 : 0;
+}
+int cuModuleGetFunction(void** f, void*, const char* name) {
+    if (ptx.find(std::string(".entry ") + name + "(") == std::string::npos) return 500;
+    *f = strdup(name); return 0;
+}
+int cuLaunchKernel(void* f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
+                   unsigned shm, void* stream, void** params, void** extra) {
+    unsigned v[8] = {gx, gy, gz, bx, by, bz, shm, (unsigned)(current != 0)};
+    memcpy(last, v, sizeof v); last_stream = stream;
+    if (extra) return 1;
+    const void* img = *(void**)params[0]; const void* flow = *(void**)params[1];
+    int n = *(int*)params[2], c = *(int*)params[3], h = *(int*)params[4], w = *(int*)params[5];
+    void* out = *(void**)params[6];
+    std::string k((const char*)f);
+    if (k == "filmrt_backward_warp_f32_f32") filmrt_backward_warp_host_f32_f32(img, flow, n, c, h, w, out);
+    else if (k == "filmrt_backward_warp_f16_f32") filmrt_backward_warp_host_f16_f32(img, flow, n, c, h, w, out);
+    else if (k == "filmrt_backward_warp_f16_f16") filmrt_backward_warp_host_f16_f16(img, flow, n, c, h, w, out);
+    else if (k == "filmrt_backward_warp_f32_f16") filmrt_backward_warp_host_f32_f16(img, flow, n, c, h, w, out);
+    else return 98;
+    return 0;
+}
+int cuGetErrorString(int e, const char** s) { *s = e == 500 ? "CUDA_ERROR_NOT_FOUND" : "fake error"; return 0; }
+void fake_last_launch(unsigned* out, void** stream) { memcpy(out, last, sizeof last); *stream = last_stream; }
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def fake_driver(tmp_path_factory):
+    if not shutil.which("g++"):
+        pytest.skip("no g++ to build the stand-in driver")
+    d = tmp_path_factory.mktemp("fake-cuda")
+    (d / "fake_cuda.cpp").write_text(FAKE_LIBCUDA)
+    lib = d / "libfakecuda.so"
+    r = subprocess.run(
+        ["g++", "-O1", "-shared", "-fPIC", "-ffp-contract=off", f"-I{wk.KERNEL_DIR}", str(d / "fake_cuda.cpp"),
+         str(wk.HOST_SOURCE), "-o", str(lib)],
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 0, r.stderr
+    return wk._Driver(str(lib))
+
+
+def test_launcher_marshals_kernel_arguments(fake_driver, shared):
+    import ctypes
+
+    drv = fake_driver
+    assert drv.version() == 13000
+    drv.make_current(0)
+    assert drv.make_current(0) is None  # already current: no switch, nothing to restore
+    prev = drv.make_current(1)  # another device: switches and hands back the previous context
+    assert prev is not None
+    drv.restore(prev)
+    assert drv.make_current(0) is None
+    mod = drv.load(wk.committed_ptx(90))
+    image, flow, warped = _fixture(shared)
+    for img in (image, image.astype(np.float16)):
+        name = wk.kernel_name(img.dtype.name, "float32")
+        fn = drv.function(mod, name)
+        out = np.zeros_like(img)
+        n, c, h, w = img.shape
+        grid, block = wk.launch_config(n, h, w)
+        drv.launch(fn, grid, block, 0xABC, wk.kernel_args(img.ctypes.data, flow.ctypes.data, n, c, h, w, out.ctypes.data))
+        tol = 1e-5 if img.dtype == np.float32 else 2e-3
+        assert np.abs(out.astype(np.float32) - warped).max() <= tol
+        rec = (ctypes.c_uint * 8)()
+        stream = ctypes.c_void_p()
+        drv.lib.fake_last_launch(rec, ctypes.byref(stream))
+        assert tuple(rec[:6]) == (*grid, *block) and rec[6] == 0 and rec[7] == 1
+        assert stream.value == 0xABC
+    with pytest.raises(wk.CudaError, match="cuModuleGetFunction.*NOT_FOUND"):
+        drv.function(mod, "no_such_kernel")
+    with pytest.raises(wk.CudaError, match="cuModuleLoadData"):
+        drv.load("not ptx")
