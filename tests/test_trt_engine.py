@@ -40,7 +40,7 @@ def _warp_only_graph(path, fp16=False):
 
 
 @pytest.mark.parametrize("fp16", [False, True])
-def test_plugin_engine_matches_grid_sample(tmp_path, shared, fp16):
+def test_plugin_engine_matches_grid_sample(tmp_path, fp16):
     onnx_path = _warp_only_graph(tmp_path / "warp.onnx", fp16)
     prof = tb.ProfileSpec((1, 64, 64), (2, 128, 128), (2, 256, 256))
     res = tb.build_engine(onnx_path, tmp_path / "warp.engine", profiles=[prof], cache_dir=tmp_path / "cache")
