@@ -37,6 +37,7 @@ from . import trt_builder
 
 STAGES = ("features", "flow", "fusion")
 FRAME_PREFIXES = ("frame0.", "frame1.")
+_ANON = object()  # stands in for a missing frame key (never cached)
 #: padding placement of the known models (graphs may also say so in their metadata)
 PAD_ALIGN = {"film": "center", "rife-4.25": "end", "rife": "end", "blend": "center"}
 
@@ -413,7 +414,7 @@ class TrtInterpolator(Interpolator):
             if cached is not None:
                 out[i] = cached
             else:
-                todo.setdefault(k if k is not None else ("_anon", i), []).append(i)
+                todo.setdefault(k if k is not None else (_ANON, i), []).append(i)
         if todo:
             groups = list(todo.values())
             batch = torch.cat([frames[g[0]] for g in groups])
@@ -423,7 +424,7 @@ class TrtInterpolator(Interpolator):
                 state = {name: res[name][j : j + 1] for name in eng.outputs}
                 for i in idx:
                     out[i] = state
-                if not (isinstance(key, tuple) and key and key[0] == "_anon"):
+                if not (isinstance(key, tuple) and key and key[0] is _ANON):
                     self._feat_cache.put(key, state)
         return out  # type: ignore[return-value]
 
@@ -435,22 +436,26 @@ class TrtInterpolator(Interpolator):
         s0, s1 = states[:n], states[n:]
 
         pairs: list[dict | None] = [None] * n
-        todo = []
+        todo: dict = {}  # pair key (or a unique stand-in without keys) -> output indices
         for i in range(n):
             key = (ka[i], kb[i]) if ka[i] is not None and kb[i] is not None else None
             cached = self._pair_cache.get(key) if key is not None else None
             if cached is not None:
                 pairs[i] = cached
             else:
-                todo.append((i, key))
+                todo.setdefault(key if key is not None else (_ANON, i), []).append(i)
         if todo:
-            flow = self._engine_for("flow", len(todo), h, w)
-            feeds = self._stack_frames(flow, [s0[i] for i, _ in todo], [s1[i] for i, _ in todo])
+            groups = list(todo.items())
+            flow = self._engine_for("flow", len(groups), h, w)
+            firsts = [idx[0] for _, idx in groups]
+            feeds = self._stack_frames(flow, [s0[i] for i in firsts], [s1[i] for i in firsts])
             res = flow.run_batched(feeds)
-            for j, (i, key) in enumerate(todo):
-                pairs[i] = {name: res[name][j : j + 1] for name in flow.outputs}
-                if key is not None:
-                    self._pair_cache.put(key, pairs[i])
+            for j, (key, idx) in enumerate(groups):
+                state = {name: res[name][j : j + 1] for name in flow.outputs}
+                for i in idx:
+                    pairs[i] = state
+                if not (isinstance(key, tuple) and key and key[0] is _ANON):
+                    self._pair_cache.put(key, state)
 
         fusion = self._engine_for("fusion", n, h, w)
         feeds = self._stack_frames(fusion, s0, s1)

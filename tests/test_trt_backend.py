@@ -118,3 +118,64 @@ def test_torch_backend_cuda_fast_path_matches_plain():
         ref = fast.interpolate(a, b, [0.5, 0.25])
     d = (ref - fast.interpolate(a, b, [0.5, 0.25])).abs().max().item()
     assert d <= 1e-3
+
+
+class _FakeStage:
+    """A stage engine computing with torch: lets the FILM staged plumbing run on the CPU."""
+
+    def __init__(self, inputs, outputs, fn):
+        self.inputs, self.outputs, self.fn, self.batches = inputs, outputs, fn, []
+
+    def covers(self, n, h, w):
+        return True
+
+    def run_batched(self, feeds):
+        self.batches.append(next(iter(feeds.values())).shape[0])
+        return self.fn(feeds)
+
+
+def _staged_interp(max_batch=8):
+    S = ["feat_0", "image_0"]
+    feats = _FakeStage(["img"], S, lambda f: {"feat_0": f["img"] * 2, "image_0": f["img"]})
+    flow_in = [p + s for p in tbk.FRAME_PREFIXES for s in S]
+    flow = _FakeStage(flow_in, ["flow_fwd_0"], lambda f: {"flow_fwd_0": f["frame1.feat_0"] - f["frame0.feat_0"]})
+    fusion = _FakeStage(
+        flow_in + ["flow_fwd_0", "t"],
+        ["image"],
+        lambda f: {"image": f["frame0.image_0"] + f["t"].view(-1, 1, 1, 1) * f["flow_fwd_0"] / 2},
+    )
+    it = tbk.TrtInterpolator.__new__(tbk.TrtInterpolator)
+    it.device, it.precision, it.max_batch = torch.device("cpu"), "fp32", max_batch
+    it.staged, it._sources = True, {}
+    it._engines = {"features": [feats], "flow": [flow], "fusion": [fusion]}
+    it._feat_cache, it._pair_cache = tbk._LRU(4), tbk._LRU(4)
+    it.model_name, it.pad_align, it.pad_multiple = "film", "center", 64
+    return it, feats, flow, fusion
+
+
+def test_film_stages_reuse_features_per_frame_and_flows_per_pair():
+    it, feats, flow, fusion = _staged_interp()
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.rand(1, 3, 50, 70, generator=g), torch.rand(1, 3, 50, 70, generator=g)
+    ts = [0.25, 0.5, 0.75]
+    out = it.interpolate(a.expand(3, -1, -1, -1), b.expand(3, -1, -1, -1), ts, keys_a=[0] * 3, keys_b=[1] * 3)
+    want = torch.stack([(1 - t) * a[0] + t * b[0] for t in ts])
+    assert torch.allclose(out, want, atol=1e-6)
+    assert feats.batches == [2] and flow.batches == [1] and fusion.batches == [3]  # 2 frames, 1 pair
+    # the next pair (1, 2) reuses frame 1's features from the cache
+    c = torch.rand(1, 3, 50, 70, generator=g)
+    out = it.interpolate(b, c, [0.5], keys_a=[1], keys_b=[2])
+    assert torch.allclose(out, (b + c) / 2, atol=1e-6)
+    assert feats.batches == [2, 1] and flow.batches == [1, 1]
+    # the same pair again: features and flows both cached, fusion only
+    it.interpolate(b, c, [0.3], keys_a=[1], keys_b=[2])
+    assert feats.batches == [2, 1] and flow.batches == [1, 1] and fusion.batches == [3, 1, 1]
+
+
+def test_film_stages_without_keys_cache_nothing():
+    it, feats, flow, fusion = _staged_interp()
+    a, b = torch.rand(2, 3, 64, 64), torch.rand(2, 3, 64, 64)
+    out = it.interpolate(a, b, [0.5, 0.5])
+    assert torch.allclose(out, (a + b) / 2, atol=1e-6)
+    it.interpolate(a, b, [0.5, 0.5])
+    assert feats.batches == [4, 4] and flow.batches == [2, 2] and len(it._feat_cache) == 0
