@@ -179,3 +179,19 @@ def test_film_stages_without_keys_cache_nothing():
     assert torch.allclose(out, (a + b) / 2, atol=1e-6)
     it.interpolate(a, b, [0.5, 0.5])
     assert feats.batches == [4, 4] and flow.batches == [2, 2] and len(it._feat_cache) == 0
+
+
+def test_run_batched_splits_to_the_profile_batch_limit(monkeypatch):
+    p = {"img0": ((1, 3, 64, 64), (2, 3, 64, 64), (2, 3, 64, 64)), "t": ((1,), (2,), (2,))}
+    e = _engine([p])
+    seen = []
+
+    def fake_run(feeds):
+        seen.append(feeds["img0"].shape[0])
+        return {"image": feeds["img0"] * feeds["t"].view(-1, 1, 1, 1)}
+
+    monkeypatch.setattr(e, "run", fake_run)
+    x, t = torch.rand(5, 3, 64, 64), torch.arange(5.0)
+    out = e.run_batched({"img0": x, "t": t})["image"]
+    assert seen == [2, 2, 1]
+    assert torch.allclose(out, x * t.view(-1, 1, 1, 1))
