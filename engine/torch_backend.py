@@ -91,6 +91,7 @@ class TorchInterpolator(Interpolator):
         device: torch.device = torch.device("cpu"),
         precision: str = "fp32",
         max_batch: int = 8,
+        fast: str | bool | None = None,
         threads: int | None = None,
         cache_frames: int = 4,
         cache_pairs: int = 4,
@@ -103,6 +104,10 @@ class TorchInterpolator(Interpolator):
         self.max_batch = max_batch
         net = model if isinstance(model, torch.nn.Module) else load_model(model, weights, self.device)
         self.model = net.to(self.device, self.dtype).eval()
+        if self.device.type == "cuda":  # opt-in speed-ups (warp kernel, channels_last, compile): cuda_fast.py
+            from .cuda_fast import apply as apply_fast
+
+            self.fast = apply_fast(self.model, self.device, fast)
         self.model_name = net.name
         self.pad_align = getattr(net, "pad_align", "center")
         self.pad_multiple = getattr(net, "pad_multiple", 64)
