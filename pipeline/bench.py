@@ -108,6 +108,7 @@ class BenchSettings:
     quality_models: list[str] | None = None  # None: same as e2e models with real weights
     rate_factor: int = 2  # output rate = factor x source rate in the end-to-end comparison
     e2e_batch: int = 4  # frame pairs per model call in convert
+    eval_video: bool = True  # also run `filmrt eval-video` on our models (cross-check of the quality protocol)
     #: skip model-only/stage cells above this many counted TFLOP per call (None: no cap;
     #: quick on CPU: 0.5, which keeps FILM at small sizes only)
     max_tflop: float | None = None
@@ -1164,6 +1165,24 @@ def bench_peers(s: BenchSettings, dev: torch.device, cache: ModelCache, workdir:
     for name, m in q["methods"].items():
         if "psnr" in m:
             log(s, f"  {name}: PSNR {m['psnr']:.2f} dB, SSIM {m['ssim']:.4f} ({m['n']} frames, {m['wall_s']:.1f} s)")
+    # cross-check: the pipeline's own `filmrt eval-video` (its decoder and colour conversion) on our models
+    try:
+        from .eval_video import eval_video
+    except ImportError:
+        eval_video = None
+    if eval_video is not None and s.eval_video:
+        peers["eval_video"] = {}
+        for model in methods:
+            if model == "minterpolate":
+                continue
+            path, _ = cache.weights_for(model)
+            log(s, f"eval-video cross-check {model} ...")
+            try:
+                peers["eval_video"][model] = eval_video(
+                    clip["path"], model=model, weights=path, backend=(s.backends or ["auto"])[0], device=str(dev),
+                    precision=s.precisions[0], ss=s.ss, t=s.t, batch=s.e2e_batch, quiet=True)
+            except Exception as e:  # noqa: BLE001
+                skipped.append({"what": f"eval-video {model}", "why": f"{type(e).__name__}: {e}"})
     return peers
 
 
@@ -1430,6 +1449,10 @@ def markdown(res: dict) -> str:
                     L.append(f"{mname} inference by op (torch.profiler, self time): convolutions {conv:.0%}; "
                              + ", ".join(f"{o['op'].replace('aten::', '')} {o['share']:.0%}" for o in op["ops"][:8]
                                          if "conv" not in o["op"]) + ".")
+        for mname, ev in (res["peers"].get("eval_video") or {}).items():
+            L.append(f"- `filmrt eval-video` on the same segment (the pipeline's decoder and colour conversion): "
+                     f"{mname} PSNR {ev['psnr']:.2f} dB, SSIM {ev['ssim']:.4f}; blend PSNR {ev['blend_psnr']:.2f} dB "
+                     f"({ev['frames_scored']} frames).")
         for r in res.get("end_to_end", []):
             stages = (r.get("result") or {}).get("timings") or (r.get("result") or {}).get("stage_seconds")
             if stages:

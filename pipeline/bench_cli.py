@@ -43,7 +43,7 @@ def register(subparsers) -> None:
                    help="skip model-only/stage cells above this many counted TFLOP per call (default: none; "
                    "0.5 with --quick on CPU, which keeps FILM to small sizes)")
     p.add_argument("--factor", type=int, default=2, help="output rate = factor x source rate end to end (default 2)")
-    for sec in ("model-only", "stages", "flops", "matmul", "e2e", "peers"):
+    for sec in ("model-only", "stages", "flops", "matmul", "e2e", "peers", "eval-video"):
         p.add_argument(f"--no-{sec}", action="store_true", help=f"skip the {sec} section")
     p.add_argument("--json", default="bench/results/auto", metavar="OUT",
                    help="result file; a name of 'auto' (default bench/results/auto) means "
@@ -63,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
         sizes=args.sizes, batches=args.batch, warmup=args.warmup, repeats=args.repeats, budget_s=args.budget,
         model_only=not args.no_model_only, stages=not args.no_stages, flops=not args.no_flops,
         matmul=not args.no_matmul, e2e=not args.no_e2e, peers=not args.no_peers, clip=args.clip, ss=args.ss,
-        t=args.t, e2e_models=args.e2e_models, rate_factor=args.factor, max_tflop=args.max_tflop, quiet=args.quiet, command=command_line(),
+        t=args.t, e2e_models=args.e2e_models, rate_factor=args.factor, max_tflop=args.max_tflop,
+        eval_video=not args.no_eval_video, quiet=args.quiet, command=command_line(),
     )
     res = run_bench(s)
     jp, mp = write_results(res, args.json)
