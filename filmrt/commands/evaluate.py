@@ -28,7 +28,6 @@ def register(subparsers) -> None:
             "(frame10.png, frame11.png, frame10i11.png) and UCF101-DVF (frame_00.png, frame_02.png, "
             "frame_01_gt.png). A folder holding several sets is evaluated set by set."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     add_model_options(p)
     p.add_argument("--dataset", required=True, metavar="DIR", help="test set folder, or a folder of test sets")
