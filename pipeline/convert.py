@@ -32,7 +32,7 @@ from fractions import Fraction
 import torch
 
 from ..errors import FilmrtError
-from .encode import DEFAULT_CRF, DEFAULT_PRESET, Muxer
+from .encode import DEFAULT_CRF, DEFAULT_PRESET, Muxer, check_output
 from .scenes import DEFAULT_THRESHOLD, SceneDetector
 from .schedule import COPY, CUT, HOLD, INTERP, NEAREST, Job, Scheduler, dyadic_chain, parse_rate
 
@@ -314,33 +314,42 @@ def convert(
 
     device = interpolator.device if interpolator is not None else resolve_device(options.device)
     source = open_source(src, options, device)
-    interp = muxer = None
+    interp = None
     own_interp = False
+    holder: dict = {}
     try:
         info = source.info
         fps_out = parse_rate(options.fps, info.rate)
+        check_output(dst, options.format, options.codec)
         interp, own_interp = _open_model(options, interpolator)
         if options.mode == "recursive" and str(interp.model_name).startswith("rife"):
             raise FilmrtError(
                 "--mode recursive is FILM's way; RIFE is time-conditioned and always runs direct"
             )
-        container_md = dict(getattr(source, "container", None).metadata) if hasattr(source, "container") else {}
-        muxer = Muxer(
-            dst,
-            info=info,
-            fps_out=fps_out,
-            copy_streams=getattr(source, "copy_streams", []),
-            shift=source.range_start,
-            codec=options.codec,
-            crf=options.crf,
-            preset=options.preset,
-            fmt=options.format,
-            container_metadata=container_md,
-        )
-        result = _run(source, muxer, interp, options, fps_out, on_progress)
+        container_md = dict(source.container.metadata) if hasattr(source, "container") else {}
+
+        def make_muxer(first_ts: Fraction) -> Muxer:
+            # created at the first decoded frame: its colour tags, bit depth and display
+            # matrix are known by then
+            holder["muxer"] = Muxer(
+                dst,
+                info=info,
+                fps_out=fps_out,
+                copy_streams=getattr(source, "copy_streams", []),
+                shift=source.range_start,
+                video_offset=first_ts - source.range_start,
+                codec=options.codec,
+                crf=options.crf,
+                preset=options.preset,
+                fmt=options.format,
+                container_metadata=container_md,
+            )
+            return holder["muxer"]
+
+        result = _run(source, make_muxer, interp, options, fps_out, on_progress)
     except BaseException as e:
-        if muxer is not None:
-            muxer.abort()
+        if holder.get("muxer") is not None:
+            holder["muxer"].abort()
         source.close()
         if own_interp and interp is not None:
             interp.close()
@@ -350,6 +359,7 @@ def convert(
         if err is e:
             raise
         raise err from None
+    muxer = holder["muxer"]
     source.close()
     if own_interp:
         interp.close()
@@ -367,7 +377,7 @@ def convert(
     return result
 
 
-def _run(source, muxer: Muxer, interp, options: ConvertOptions, fps_out: Fraction, on_progress) -> ConvertResult:
+def _run(source, make_muxer, interp, options: ConvertOptions, fps_out: Fraction, on_progress) -> ConvertResult:
     stages = _Stages()
     qsize = max(2, int(options.queue_size))
     frame_q: queue.Queue = queue.Queue(maxsize=qsize)
@@ -393,6 +403,8 @@ def _run(source, muxer: Muxer, interp, options: ConvertOptions, fps_out: Fractio
 
         bar = tqdm(total=expected, unit="frame", desc="convert", dynamic_ncols=True, file=sys.stderr, leave=True)
     state = {"written": 0}
+
+    muxer = None
 
     def drain_passthrough(until: Fraction | None) -> None:
         while passthrough:
@@ -448,7 +460,7 @@ def _run(source, muxer: Muxer, interp, options: ConvertOptions, fps_out: Fractio
                 break
             f, cut = item
             if frames_in == 0:
-                muxer.frame_offset = round((f.ts - muxer.shift) * fps_out)
+                muxer = make_muxer(f.ts)
                 enc = stages.run("encode", encode_stage)
             frames_in += 1
             window[f.index] = f.rgb

@@ -116,8 +116,8 @@ def display_matrix_of(side_data) -> list[int] | None:
     if side_data is None:
         return None
     try:
-        items = list(side_data.values()) if hasattr(side_data, "values") else list(side_data)
-    except TypeError:
+        items = list(iter(side_data))  # PyAV's container iterates over SideData objects
+    except (TypeError, KeyError):
         return None
     for sd in items:
         kind = str(getattr(sd, "type", ""))

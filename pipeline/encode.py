@@ -73,6 +73,22 @@ def guess_format(dst: str, fmt: str | None) -> str | None:
     return None
 
 
+def check_output(dst: str, fmt: str | None, codec: str) -> None:
+    """Fail early (before any decoding) when OUT cannot be written or the codec cannot run."""
+    check_codec(codec)
+    guess_format(dst, fmt)
+    if dst == "-":
+        return
+    out = Path(dst)
+    parent = out.parent if str(out.parent) else Path(".")
+    if out.is_dir():
+        raise FilmrtError(f"output {dst} is a directory")
+    if not parent.is_dir():
+        raise FilmrtError(f"cannot write {dst}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise FilmrtError(f"cannot write {dst}: directory {parent} is not writable")
+
+
 class Muxer:
     """Owns the output container. Not thread-safe: one thread (the encoder's) uses it."""
 
