@@ -465,6 +465,8 @@ def _run(source, make_muxer, interp, options: ConvertOptions, fps_out: Fraction,
             frames_in += 1
             window[f.index] = f.rgb
             last_duration = f.duration
+            if last_duration is None and frames_in == 1 and info.rate:
+                last_duration = 1 / info.rate  # a one-frame clip lasts one nominal frame
             pending.extend(sched.push(f.ts, cut))
             if sum(j.kind == INTERP for j in pending) >= runner.batch or len(pending) >= 4 * runner.batch:
                 flush()
