@@ -366,7 +366,7 @@ class PyAVSource:
             expected = self.info.frames
             if end is None:
                 self.problems.append(
-                    f"input ends early: {self.frames_decoded} of ~{expected} frames decoded (truncated?)"
+                    f"stream ends early: {self.frames_decoded} of ~{expected} frames decoded (truncated or damaged)"
                 )
 
     def close(self) -> None:
