@@ -107,13 +107,31 @@ def _levels(spec: ColourSpec):
     return 16.0 * m, 219.0 * m, 128.0 * m, 224.0 * m
 
 
+def _matrices(spec: ColourSpec) -> tuple[torch.Tensor, torch.Tensor]:
+    """(M, offset) with rgb = M @ (codes - offset), M (3, 3) float32, offset (3,)."""
+    yo, ys, co, cs = _levels(spec)
+    kr, kb = _KRKB[spec.matrix]
+    kg = 1.0 - kr - kb
+    # E'y, E'pb, E'pr from codes; then R, G, B from those
+    to_rgb = torch.tensor(
+        [
+            [1.0, 0.0, 2.0 * (1.0 - kr)],
+            [1.0, -2.0 * (1.0 - kb) * kb / kg, -2.0 * (1.0 - kr) * kr / kg],
+            [1.0, 2.0 * (1.0 - kb), 0.0],
+        ],
+        dtype=torch.float64,
+    )
+    scale = torch.diag(torch.tensor([1.0 / ys, 1.0 / cs, 1.0 / cs], dtype=torch.float64))
+    m = (to_rgb @ scale).float()
+    return m, torch.tensor([yo, co, co], dtype=torch.float32)
+
+
 def _upsample(c: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """Replicate (C, h, w) chroma up to (C, H, W) (the inverse of the box average)."""
     sy = -(-h // c.shape[-2])
     sx = -(-w // c.shape[-1])
-    if sy > 1:
-        c = c.repeat_interleave(sy, dim=-2)
-    if sx > 1:
-        c = c.repeat_interleave(sx, dim=-1)
+    if sy > 1 or sx > 1:
+        c = c[:, :, None, :, None].expand(-1, -1, sy, -1, sx).reshape(c.shape[0], c.shape[1] * sy, -1)
     return c[..., :h, :w]
 
 
@@ -122,27 +140,23 @@ def yuv_to_rgb(
 ) -> torch.Tensor:
     """Planes (integer codes, any device) -> (3, H, W) float32 RGB clamped to [0, 1]."""
     h, w = y.shape[-2:]
-    yo, ys, co, cs = _levels(spec)
-    kr, kb = _KRKB[spec.matrix]
-    kg = 1.0 - kr - kb
-    ey = (y.float() - yo) / ys
-    pb = (_upsample(cb.float(), h, w) - co) / cs
-    pr = (_upsample(cr.float(), h, w) - co) / cs
-    r = ey + 2.0 * (1.0 - kr) * pr
-    b = ey + 2.0 * (1.0 - kb) * pb
-    g = (ey - kr * r - kb * b) / kg
-    return torch.stack([r, g, b]).clamp_(0.0, 1.0)
+    m, off = _matrices(spec)
+    m, off = m.to(y.device), off.to(y.device)
+    c = _upsample(torch.stack([cb, cr]).float(), h, w)
+    yuv = torch.cat([y.float()[None], c]) - off.view(3, 1, 1)
+    rgb = (m @ yuv.view(3, -1)).view(3, h, w)
+    return rgb.clamp_(0.0, 1.0)
 
 
 def _box_down(c: torch.Tensor, sy: int, sx: int) -> torch.Tensor:
-    """Average sy x sx blocks of (H, W); odd edges are padded by replication first."""
+    """Average sy x sx blocks of (C, H, W); odd edges are padded by replication first."""
     if sy == 1 and sx == 1:
         return c
     h, w = c.shape[-2:]
     ph, pw = (-h) % sy, (-w) % sx
     if ph or pw:
-        c = torch.nn.functional.pad(c[None, None], (0, pw, 0, ph), mode="replicate")[0, 0]
-    return torch.nn.functional.avg_pool2d(c[None, None], (sy, sx))[0, 0]
+        c = torch.nn.functional.pad(c[None], (0, pw, 0, ph), mode="replicate")[0]
+    return torch.nn.functional.avg_pool2d(c[None], (sy, sx))[0]
 
 
 def rgb_to_yuv(
@@ -150,23 +164,20 @@ def rgb_to_yuv(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(3, H, W) float RGB in [0, 1] -> Y, Cb, Cr planes as numpy integer codes (uint8 for 8 bit,
     uint16 above), chroma subsampled by ``sub = (sy, sx)`` (box average)."""
-    yo, ys, co, cs = _levels(spec)
-    kr, kb = _KRKB[spec.matrix]
-    kg = 1.0 - kr - kb
-    rgb = rgb.float().clamp(0.0, 1.0)
-    r, g, b = rgb[0], rgb[1], rgb[2]
-    ey = kr * r + kg * g + kb * b
-    pb = (b - ey) / (2.0 * (1.0 - kb))
-    pr = (r - ey) / (2.0 * (1.0 - kr))
-    pb = _box_down(pb, *sub)
-    pr = _box_down(pr, *sub)
+    m, off = _matrices(spec)
+    inv = torch.linalg.inv(m.double()).float().to(rgb.device)
+    h, w = rgb.shape[-2:]
+    codes = (inv @ rgb.float().clamp(0.0, 1.0).reshape(3, -1)).view(3, h, w)
+    codes += off.to(rgb.device).view(3, 1, 1)
+    chroma = _box_down(codes[1:], *sub)
     top = 2**spec.bits - 1
     dtype = np.uint8 if spec.bits <= 8 else np.uint16
-    out = []
-    for plane, off, scale in ((ey, yo, ys), (pb, co, cs), (pr, co, cs)):
-        codes = (plane * scale + off).round_().clamp_(0, top)
-        out.append(codes.to(torch.int32).cpu().numpy().astype(dtype))
-    return out[0], out[1], out[2]
+    y = codes[0].round_().clamp_(0, top)
+    chroma = chroma.round_().clamp_(0, top)
+    tdt = torch.uint8 if spec.bits <= 8 else torch.int32
+    y = y.to(tdt).cpu().numpy().astype(dtype, copy=False)
+    chroma = chroma.to(tdt).cpu().numpy().astype(dtype, copy=False)
+    return y, chroma[0], chroma[1]
 
 
 def luma_from_rgb(rgb: torch.Tensor, matrix: str = "bt709") -> torch.Tensor:

@@ -130,8 +130,8 @@ def display_matrix_of(side_data) -> list[int] | None:
 
 def make_thumb(rgb: torch.Tensor) -> torch.Tensor:
     """(3, H, W) RGB -> (36, 64) float32 luma (area average) on the CPU."""
-    y = luma_from_rgb(rgb)[None, None]
-    return F.adaptive_avg_pool2d(y, (THUMB[1], THUMB[0]))[0, 0].float().cpu()
+    small = F.adaptive_avg_pool2d(rgb[None], (THUMB[1], THUMB[0]))[0]  # area average, then luma
+    return luma_from_rgb(small).float().cpu()
 
 
 def frame_to_rgb(frame, spec: ColourSpec | None, device: torch.device) -> tuple[torch.Tensor, ColourSpec]:

@@ -6,13 +6,13 @@ import errno
 import os
 
 import pytest
-
-from filmrt.cli import main
-from filmrt.errors import FilmrtError
 from filmrt.pipeline import encode
 from filmrt.pipeline.convert import ConvertOptions, convert
 from filmrt.pipeline.probe import probe
 from filmrt.pipeline.synth import make_audio_only, make_clip
+
+from filmrt.cli import main
+from filmrt.errors import FilmrtError
 
 ARGS = ["--model", "blend", "--quiet", "--preset", "ultrafast"]
 
