@@ -17,6 +17,15 @@ from filmrt.pipeline.synth import frame_rgb, make_clip
 
 from filmrt.cli import main
 
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)  # small tensors: threading costs more than it gives on a busy 2-core box
+    yield
+    torch.set_num_threads(n)
+
+
 FAST = dict(model="blend", quiet=True, preset="ultrafast")
 
 

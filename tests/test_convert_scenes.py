@@ -11,6 +11,15 @@ from filmrt.pipeline.convert import ConvertOptions, convert
 from filmrt.pipeline.decode import PyAVSource
 from filmrt.pipeline.scenes import SceneDetector
 
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)  # small tensors: threading costs more than it gives on a busy 2-core box
+    yield
+    torch.set_num_threads(n)
+
+
 # bbb_trailer_720p24_cuts.mp4 has a hard cut between frames 592 and 593 (24.667 s -> 24.708 s);
 # the range starts on the keyframe at frame 589 (24.5417 s) so that seeking is cheap
 SS, T = 24.5417, 0.5
