@@ -199,3 +199,13 @@ def test_same_file_and_nvenc_and_options(good, tmp_path, capsys):
     rc, err = run_cli(capsys, good["mp4"], tmp_path / "o.mp4", "--fps", "50", "--t", "-1")
     assert_one_line_error(rc, err, "--t")
     assert not (tmp_path / "o.mp4").exists()
+
+
+def test_dali_decoder_is_refused_cleanly_without_gpu(good, tmp_path, capsys):
+    from filmrt.pipeline import dali
+
+    ok, why = dali.available(torch.device("cpu"))
+    assert not ok and "cuda" in why
+    rc, err = run_cli(capsys, good["mp4"], tmp_path / "o.mp4", "--fps", "50", "--decoder", "dali")
+    assert_one_line_error(rc, err, "dali")
+    assert not (tmp_path / "o.mp4").exists()
