@@ -111,6 +111,7 @@ class Muxer:
         import av
 
         check_codec(codec)
+        self.codec = codec
         self.dst = dst
         self.warn = warn or (lambda msg: print(f"filmrt: warning: {msg}", file=sys.stderr))
         self.tmp: str | None = None
@@ -258,7 +259,17 @@ class Muxer:
         frame.color_range = self.spec.color_range
         frame.pts = self.frame_offset + self.frames_written
         frame.time_base = self.frame_time_base  # the codec's (the muxer may change the stream's)
-        for pkt in self._io(self.vstream.encode, frame):
+        if self.frames_written == 0 and "nvenc" in self.codec:
+            try:
+                packets = self.vstream.encode(frame)
+            except av.error.FFmpegError as e:
+                raise FilmrtError(
+                    f"{self.codec} could not start ({av_error_message(e)}): this GPU or driver has no "
+                    "NVENC encoder (H100/H200 have none); use --codec libx264/libx265"
+                ) from None
+        else:
+            packets = self._io(self.vstream.encode, frame)
+        for pkt in packets:
             self._io(self._mux, pkt)
         self.frames_written += 1
 
