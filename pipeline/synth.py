@@ -44,6 +44,7 @@ def make_clip(
     language: str | None = None,
     time_base: Fraction | None = None,
     fmt: str | None = None,
+    subtitles: bool = False,
 ) -> str:
     import av
 
@@ -64,6 +65,12 @@ def make_clip(
             vs.set_display_rotation(rotation)
         if language:
             vs.metadata["language"] = language
+        sub = None
+        if subtitles:  # SubRip cues (Matroska): "cue 0" at 0 s, "cue 1" at half the clip
+            sub = c.add_mux_stream("subrip")
+            sub.time_base = Fraction(1, 1000)
+            if language:
+                sub.metadata["language"] = language
         a = None
         if audio:
             a = c.add_stream("aac", rate=48000)
@@ -80,6 +87,13 @@ def make_clip(
             f.time_base = tb
             for p in vs.encode(f):
                 c.mux(p)
+            if sub is not None and i in (0, frames // 2):
+                pk = av.Packet(b"cue %d" % (i > 0))
+                pk.pts = pk.dts = int(round(i / fps * 1000))
+                pk.duration = 400
+                pk.time_base = Fraction(1, 1000)
+                pk.stream = sub
+                c.mux(pk)
         for p in vs.encode(None):
             c.mux(p)
         if a is not None:

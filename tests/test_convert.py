@@ -202,3 +202,25 @@ def test_progress_callback_and_reused_interpolator(clips, tmp_path):
     res = convert(clips["24"], tmp_path / "p.mp4", ConvertOptions(fps="48", quiet=True, preset="ultrafast"),
                   interpolator=interp, on_progress=seen.append)
     assert seen == list(range(1, res.frames_out + 1)) and res.model == "blend"
+
+
+def test_subtitles_and_tags_copied(tmp_path, monkeypatch):
+    clip = make_clip(tmp_path / "sub.mkv", frames=20, audio=True, subtitles=True, language="fra")
+    out = tmp_path / "o.mkv"
+    res = convert(clip, out, ConvertOptions(fps="50", **FAST))
+    assert res.streams_copied == 2
+    src, dst = probe(clip), probe(out)
+    assert [s.type for s in dst.streams] == ["video", "subtitle", "audio"]
+    s_in, s_out = src.of_type("subtitle")[0], dst.of_type("subtitle")[0]
+    assert (s_out.codec, s_out.packets, s_out.start, s_out.duration) == (
+        s_in.codec, s_in.packets, s_in.start, s_in.duration)
+    assert s_out.language == "fra" and dst.of_type("audio")[0].language == "fra"
+    # an mp4 cannot hold SubRip: that stream is left out with a warning, the rest is written
+    warned = []
+    from filmrt.pipeline import encode
+
+    init = encode.Muxer.__init__
+    monkeypatch.setattr(encode.Muxer, "__init__", lambda self, *a, **kw: init(self, *a, **{**kw, "warn": warned.append}))
+    convert(clip, tmp_path / "o.mp4", ConvertOptions(fps="50", **FAST))
+    assert [s.type for s in probe(tmp_path / "o.mp4").streams] == ["video", "audio"]
+    assert any("subtitle" in w for w in warned)
