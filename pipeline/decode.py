@@ -222,7 +222,9 @@ class PyAVSource:
             s for s in c.streams if s is not vs and s.type in ("audio", "subtitle", "data")
         ]
         start_us = c.start_time
-        self.start = Fraction(start_us, 1_000_000) if start_us not in (None, 0) else Fraction(0)
+        # the input's start (e.g. 1.4 s in an MPEG-TS): output times are shifted by it (and --ss);
+        # a negative start (audio priming in mp4) is left as it is
+        self.start = max(Fraction(start_us, 1_000_000), Fraction(0)) if start_us else Fraction(0)
         self.ss = Fraction(ss).limit_denominator(1_000_000) if ss else None
         self.range_start = self.start + (self.ss or 0)
         self.range_end = self.range_start + Fraction(t).limit_denominator(1_000_000) if t else None
@@ -311,8 +313,8 @@ class PyAVSource:
                 pt = pts * ptb
                 if end is not None and pt >= end:
                     copy_done.add(sidx)
-                elif pt >= start - (0 if self.ss else Fraction(10**9)) and on_packet is not None:
-                    on_packet(packet)
+                elif on_packet is not None and (not self.ss or pt >= start):
+                    on_packet(packet)  # with --ss, packets before the start are dropped
                 if video_done and copy_done >= copy_ids:
                     break
                 continue
