@@ -467,7 +467,7 @@ def _run(source, make_muxer, interp, options: ConvertOptions, fps_out: Fraction,
             last_duration = f.duration
             if last_duration is None and frames_in == 1 and info.rate:
                 last_duration = 1 / info.rate  # a one-frame clip lasts one nominal frame
-            pending.extend(sched.push(f.ts, cut))
+            pending.extend(sched.push(f.ts, cut, index=f.index))
             if sum(j.kind == INTERP for j in pending) >= runner.batch or len(pending) >= 4 * runner.batch:
                 flush()
             else:

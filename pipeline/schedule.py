@@ -151,6 +151,7 @@ class Scheduler:
         self.k = 0  # next output frame number
         self.n = 0  # source frames pushed
         self.prev_ts: Fraction | None = None
+        self.prev_index = 0
         self.last_gap: Fraction | None = None
         self.dropped_timestamps = 0  # non-increasing timestamps ignored
 
@@ -183,20 +184,24 @@ class Scheduler:
         return Job(k, rel, a, b, t, INTERP)
 
     # ------------------------------------------------------------------ API
-    def push(self, ts: Fraction, cut_before: bool = False) -> list[Job]:
-        """Add the next source frame (timestamp ``ts`` in seconds). Returns the jobs now decided."""
+    def push(self, ts: Fraction, cut_before: bool = False, index: int | None = None) -> list[Job]:
+        """Add the next source frame (timestamp ``ts`` in seconds; ``index``, its number in the
+        caller's numbering, default: how many frames were accepted before). Returns the jobs now
+        decided."""
         ts = Fraction(ts)
         jobs: list[Job] = []
+        b = self.n if index is None else int(index)
         if self.origin is None:
             self.origin = ts
             self.prev_ts = ts
+            self.prev_index = b
             self.n = 1
             return jobs
         if ts <= self.prev_ts:
             # a repeated or backwards timestamp (broken stream): the frame cannot be placed in time
             self.dropped_timestamps += 1
             return jobs
-        a, ta, b = self.n - 1, self.prev_ts, self.n
+        a, ta = self.prev_index, self.prev_ts
         while self._tau(self.k) < ts:
             jobs.append(self._decide(self.k, a, ta, b, ts, cut_before))
             self.k += 1
@@ -206,6 +211,7 @@ class Scheduler:
             self.k += 1
         self.last_gap = ts - self.prev_ts
         self.prev_ts = ts
+        self.prev_index = b
         self.n += 1
         return jobs
 
@@ -229,7 +235,7 @@ class Scheduler:
         if end is not None:
             stop = min(stop, Fraction(end))
         jobs = []
-        last = self.n - 1
+        last = self.prev_index
         while self._tau(self.k) < stop - self.snap:
             tau = self._tau(self.k)
             kind = COPY if abs(tau - self.prev_ts) <= self.snap else HOLD

@@ -246,3 +246,13 @@ def test_bad_parameters():
         Scheduler(F(0))
     with pytest.raises(FilmrtError):
         Scheduler(F(50), mode="sideways")
+
+
+def test_caller_numbering_survives_a_dropped_timestamp():
+    s = Scheduler(F(50))
+    jobs = []
+    for i, t in enumerate([F(0), F(4, 100), F(4, 100), F(8, 100)]):  # frame 2 repeats frame 1's time
+        jobs += s.push(t, index=i)
+    jobs += s.finish(F(4, 100))
+    assert [(j.a, j.b) for j in jobs if j.kind == INTERP] == [(0, 1), (1, 3)]
+    assert jobs[-1].a == 3
