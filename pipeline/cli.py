@@ -20,17 +20,9 @@ def _time_options(p: argparse.ArgumentParser) -> None:
                    help="convert only DURATION seconds (ffmpeg's -t)")
 
 
-def register(subparsers) -> None:
-    p = subparsers.add_parser(
-        "convert",
-        help="convert a video to another frame rate (interpolating new frames)",
-        description="Convert a video to another frame rate: new frames are interpolated by the model, "
-        "frames at source times are copied, scene cuts are never morphed, audio/subtitles/data are "
-        "copied as they are. Exit codes: 0 done, 2 error (no output written), 3 done but the input "
-        "was damaged (the readable part was converted).",
-    )
-    p.add_argument("input", metavar="IN", help="input video file, or - for stdin")
-    p.add_argument("output", metavar="OUT", help="output video file, or - for stdout (needs --format)")
+def add_convert_options(p: argparse.ArgumentParser) -> None:
+    """The conversion options of ``filmrt convert`` (also used by ``filmrt batch``): everything
+    except IN, OUT, --json and --quiet. :func:`options_from_args` turns them into ConvertOptions."""
     p.add_argument("--fps", required=True, metavar="RATE",
                    help="output rate: 50, 60, 59.94 (= 60000/1001), 60000/1001, x2, x4 ...")
     add_model_options(p)
@@ -49,6 +41,34 @@ def register(subparsers) -> None:
                    help="output container (mp4, matroska, mov, mpegts...; default: from OUT's extension)")
     p.add_argument("--decoder", choices=["auto", "pyav", "dali"], default="auto",
                    help="auto: DALI/NVDEC when installed and --device cuda, else PyAV")
+
+
+def options_from_args(args: argparse.Namespace):
+    """ConvertOptions from arguments added by :func:`add_convert_options` (+ --quiet if present)."""
+    import dataclasses
+
+    from .convert import ConvertOptions
+
+    kw = {}
+    for f in dataclasses.fields(ConvertOptions):
+        v = getattr(args, f.name, None)
+        if v is not None:
+            kw[f.name] = v
+    return ConvertOptions(**kw)
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "convert",
+        help="convert a video to another frame rate (interpolating new frames)",
+        description="Convert a video to another frame rate: new frames are interpolated by the model, "
+        "frames at source times are copied, scene cuts are never morphed, audio/subtitles/data are "
+        "copied as they are. Exit codes: 0 done, 2 error (no output written), 3 done but the input "
+        "was damaged (the readable part was converted).",
+    )
+    p.add_argument("input", metavar="IN", help="input video file, or - for stdin")
+    p.add_argument("output", metavar="OUT", help="output video file, or - for stdout (needs --format)")
+    add_convert_options(p)
     p.add_argument("--json", default=None, metavar="OUT", help="write a JSON report to OUT")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_convert)
@@ -84,15 +104,10 @@ def _write_json(path: str, data: dict) -> None:
 
 
 def run_convert(args: argparse.Namespace) -> int:
-    from .convert import ConvertOptions, convert
+    from .convert import convert
     from .schedule import format_rate
 
-    opts = ConvertOptions(
-        fps=args.fps, model=args.model, weights=args.weights, backend=args.backend, device=args.device,
-        precision=args.precision, mode=args.mode, scene_threshold=args.scene_threshold, ss=args.ss, t=args.t,
-        codec=args.codec, crf=args.crf, preset=args.preset, batch=args.batch, format=args.format,
-        quiet=args.quiet, decoder=args.decoder,
-    )
+    opts = options_from_args(args)
     res = convert(args.input, args.output, opts)
     log = sys.stderr
     if not args.quiet:
