@@ -305,7 +305,7 @@ def plan_graphs(net: torch.nn.Module, stages: bool) -> list[StagePlan]:
     p_tensors = [x for _, x in flat_pair]
 
     def axes(names, tensors):
-        return {n: _dim_names(n.split(".")[-1], x) for n, x in zip(names, tensors)}
+        return {n: _dim_names(n.split(".")[-1], x) for n, x in zip(names, tensors, strict=True)}
 
     plans = []
     ax = axes(state_names, s_tensors[0])
