@@ -345,9 +345,20 @@ def plan_graphs(net: torch.nn.Module, stages: bool) -> list[StagePlan]:
 # ------------------------------------------------------------------------------------ exporting
 def _torch_export(plan: StagePlan, opset: int, warp: str):
     """Trace one wrapper with the TorchScript exporter; returns the onnx.ModelProto."""
+    impl = plugin.IMPL_NAME if warp == "plugin" else "grid_sample"
+    threads = torch.get_num_threads()
+    # the trace runs the model once on a tiny input: one thread is plenty, and avoids
+    # oversubscription on busy machines
+    torch.set_num_threads(1)
+    try:
+        return _trace_to_onnx(plan, opset, warp, impl)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _trace_to_onnx(plan: StagePlan, opset: int, warp: str, impl: str):
     import onnx
 
-    impl = plugin.IMPL_NAME if warp == "plugin" else "grid_sample"
     with tempfile.TemporaryDirectory(prefix="filmrt-export-") as tmp:
         path = Path(tmp) / "graph.onnx"
         with warnings.catch_warnings(), use_warp_impl(impl), torch.no_grad():

@@ -22,6 +22,7 @@ float32), filmrt keeps in float32:
 
 from __future__ import annotations
 
+import warnings
 from collections import defaultdict
 
 from . import plugin
@@ -229,12 +230,15 @@ def convert_to_fp16(model):
     model = onnx.shape_inference.infer_shapes(model)
     keep = float32_nodes(model.graph)
     float_outputs = {o.name for o in model.graph.output if o.type.tensor_type.elem_type == FLOAT}
-    converted = float16.convert_float_to_float16(
-        model,
-        keep_io_types=True,
-        op_block_list=list(float16.DEFAULT_OP_BLOCK_LIST) + ["GridSample"],
-        node_block_list=sorted(keep),
-    )
+    with warnings.catch_warnings():
+        # weights below fp16's smallest subnormal are flushed to +-1e-7; the converter warns per value
+        warnings.filterwarnings("ignore", message=r"the float32 number .* will be truncated")
+        converted = float16.convert_float_to_float16(
+            model,
+            keep_io_types=True,
+            op_block_list=list(float16.DEFAULT_OP_BLOCK_LIST) + ["GridSample"],
+            node_block_list=sorted(keep),
+        )
     _plugin_takes_fp16_image(converted)
     _bypass_cast_pairs(converted)
     _restore_float_outputs(converted, float_outputs)
