@@ -11,7 +11,9 @@ Models:
 - FILM: the three stage graphs, with the same reuse as its staged protocol: the ``features`` graph
   runs once per *frame* and the ``flow`` graph once per *pair*, cached under the frame identities
   ``keys_a`` / ``keys_b`` given to :meth:`~filmrt.interpolator.Interpolator.interpolate`; the
-  ``fusion`` graph runs per output time. ``stats`` counts the runs.
+  ``fusion`` graph runs per output time. Without keys, equal frames within one call are encoded
+  once (compared by pixels), like the torch backend. ``stats`` counts the work: ``frames`` and
+  ``pairs`` encoded, ``decodes`` (outputs), ``calls``, and the runs of each stage graph.
 
 Arrays cross into onnxruntime as float32 numpy (N, 3, H, W) [0, 1], padded to multiples of 64 by
 the Interpolator base class; fp16 graphs keep float32 inputs/outputs, so callers never see fp16.
@@ -250,73 +252,84 @@ class OrtInterpolator(Interpolator):
         an = a.detach().cpu().numpy()
         bn = b.detach().cpu().numpy()
         tn = t.detach().cpu().numpy().astype(np.float32)
+        self.stats["calls"] += 1
         if not self.staged:
             out = self.graphs["model"].run({"img0": an, "img1": bn, "t": tn})["image"]
-            self.stats["model_runs"] += 1
             return self._to_torch(out)
         return self._to_torch(self._run_staged(an, bn, tn, keys_a, keys_b))
 
-    def _encode_frames(self, frames: list[tuple[Hashable, np.ndarray]]) -> dict:
-        """States of the given (cache key, image) frames, computing only the ones not cached."""
-        local: dict = {}
-        todo = OrderedDict()
-        for key, img in frames:
-            cached = self._frames.get_item(key) if key[0] == "key" else None
-            if cached is not None:
-                local[key] = cached
-            elif key not in local and key not in todo:
-                todo[key] = img
-        keys = list(todo)
-        for s in range(0, len(keys), self.max_batch):
-            chunk = keys[s : s + self.max_batch]
-            outs = self.graphs["features"].run({"img": np.stack([todo[k] for k in chunk])})
-            self.stats["features_runs"] += 1
-            self.stats["frames_encoded"] += len(chunk)
-            for j, k in enumerate(chunk):
-                local[k] = {n: outs[n][j : j + 1] for n in self._state_names}
-        need = {k for k, _ in frames if k[0] == "key"}
-        for k in need:
-            self._frames.put(k, local[k], keep=len(need))
-        return local
+    @staticmethod
+    def _frame_ids(an: np.ndarray, bn: np.ndarray, keys_a, keys_b):
+        """An identity per input frame, as the torch backend does: ("k", key, H, W) with keys
+        (cacheable across calls); without keys, frames with equal pixels share one (this call only).
+        Returns (ids_a, ids_b, {id: (3,H,W) array})."""
+        n, (h, w) = an.shape[0], an.shape[-2:]
+        uniq: dict = {}
+        by_pixels: list = []  # (id, fingerprint, array) of frames without keys
+
+        def ident(x: np.ndarray, key):
+            if key is not None:
+                fid = ("k", key, h, w)
+            else:
+                fp = x[:, :: max(1, h // 8), :: max(1, w // 8)].tobytes()  # cheap pre-check
+                fid = next((f for f, q, y in by_pixels if q == fp and np.array_equal(x, y)), None)
+                if fid is None:
+                    fid = ("d", len(by_pixels))
+                    by_pixels.append((fid, fp, x))
+            uniq.setdefault(fid, x)
+            return fid
+
+        ids_a = [ident(an[i], None if keys_a is None else keys_a[i]) for i in range(n)]
+        ids_b = [ident(bn[i], None if keys_b is None else keys_b[i]) for i in range(n)]
+        return ids_a, ids_b, uniq
 
     def _run_staged(self, an, bn, tn, keys_a, keys_b) -> np.ndarray:
-        n, hw = an.shape[0], an.shape[-2:]
+        ids_a, ids_b, uniq = self._frame_ids(an, bn, keys_a, keys_b)
 
-        def key(keys, side, i):
-            return ("key", keys[i], *hw) if keys is not None else ("tmp", side, i)
-
-        ka = [key(keys_a, "a", i) for i in range(n)]
-        kb = [key(keys_b, "b", i) for i in range(n)]
-        states = self._encode_frames([(k, an[i]) for i, k in enumerate(ka)] + [(k, bn[i]) for i, k in enumerate(kb)])
-
-        pair_keys = [(x, y) for x, y in zip(ka, kb, strict=True)]
-        pairs: dict = {}
-        todo = []
-        for pk in pair_keys:
-            keyed = pk[0][0] == "key" and pk[1][0] == "key"
-            cached = self._pairs.get_item(pk) if keyed else None
-            if cached is not None:
-                pairs[pk] = cached
-            elif pk not in pairs and pk not in todo:
-                todo.append(pk)
+        # per frame: the features graph, for frames not cached
+        states: dict = {}
+        for fid in uniq:
+            if fid[0] == "k" and (hit := self._frames.get_item(fid)) is not None:
+                states[fid] = hit
+        todo = [f for f in uniq if f not in states]
         for s in range(0, len(todo), self.max_batch):
             chunk = todo[s : s + self.max_batch]
+            outs = self.graphs["features"].run({"img": np.stack([uniq[f] for f in chunk])})
+            self.stats["features_runs"] += 1
+            self.stats["frames"] += len(chunk)
+            for j, fid in enumerate(chunk):
+                states[fid] = {n: outs[n][j : j + 1] for n in self._state_names}
+        keyed = [f for f in uniq if f[0] == "k"]
+        for fid in keyed:
+            self._frames.put(fid, states[fid], keep=len(keyed))
+
+        # per pair: the flow graph, for pairs not cached
+        pids = list(zip(ids_a, ids_b, strict=True))
+        pairs: dict = {}
+        for pid in dict.fromkeys(pids):
+            if pid[0][0] == "k" and pid[1][0] == "k" and (hit := self._pairs.get_item(pid)) is not None:
+                pairs[pid] = hit
+        ptodo = [p for p in dict.fromkeys(pids) if p not in pairs]
+        for s in range(0, len(ptodo), self.max_batch):
+            chunk = ptodo[s : s + self.max_batch]
             feeds = _stack([states[x] for x, _ in chunk], self._state_names, "frame0.")
             feeds |= _stack([states[y] for _, y in chunk], self._state_names, "frame1.")
             outs = self.graphs["flow"].run(feeds)
             self.stats["flow_runs"] += 1
-            self.stats["pairs_encoded"] += len(chunk)
-            for j, pk in enumerate(chunk):
-                pairs[pk] = {name: outs[name][j : j + 1] for name in self._pair_names}
-        keyed_pairs = {pk for pk in pair_keys if pk[0][0] == "key" and pk[1][0] == "key"}
-        for pk in keyed_pairs:
-            self._pairs.put(pk, pairs[pk], keep=len(keyed_pairs))
+            self.stats["pairs"] += len(chunk)
+            for j, pid in enumerate(chunk):
+                pairs[pid] = {name: outs[name][j : j + 1] for name in self._pair_names}
+        keyed_pairs = [p for p in dict.fromkeys(pids) if p[0][0] == "k" and p[1][0] == "k"]
+        for pid in keyed_pairs:
+            self._pairs.put(pid, pairs[pid], keep=len(keyed_pairs))
 
-        feeds = _stack([states[k] for k in ka], self._state_names, "frame0.")
-        feeds |= _stack([states[k] for k in kb], self._state_names, "frame1.")
-        feeds |= _stack([pairs[pk] for pk in pair_keys], self._pair_names)
+        # per output time: the fusion graph, one batched run
+        feeds = _stack([states[f] for f in ids_a], self._state_names, "frame0.")
+        feeds |= _stack([states[f] for f in ids_b], self._state_names, "frame1.")
+        feeds |= _stack([pairs[p] for p in pids], self._pair_names)
         feeds["t"] = tn
         self.stats["fusion_runs"] += 1
+        self.stats["decodes"] += len(pids)
         return self.graphs["fusion"].run(feeds)["image"]
 
     # -------------------------------------------------------------------------------- misc
