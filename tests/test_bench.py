@@ -107,8 +107,9 @@ def test_tiny_bench_run(tmp_path, shared):
     models = ["blend", *_real_models()[:1]]
     clip = shared / "data" / "clips" / "bikes_640x272_25.mp4"
     s = B.BenchSettings(
-        models=models, sizes=["64x64", "128x128"], batches=[1], repeats=2, warmup=1, budget_s=5, quick=True,
-        clip=str(clip), t=0.25, e2e_models=["blend"], quality_models=["blend"], quiet=True,
+        models=models, backends=["torch"], sizes=["64x64", "128x128"], batches=[1], repeats=2, warmup=1,
+        budget_s=5, quick=True, clip=str(clip), t=0.25, e2e_models=["blend"], quality_models=["blend"],
+        eval_video=False, quiet=True,
         command="pytest tiny bench",
     )
     res = B.run_bench(s)
