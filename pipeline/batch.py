@@ -392,7 +392,7 @@ def execute_job(job: Job, converter: Converter | None = None, progress=None) -> 
                 "on a filesystem shared by every node, mounted at the same path)"
             )
         tmp = Path(job.tmp_dst)
-        tmp.parent.mkdir(parents=True, exist_ok=True)
+        tmp.parent.mkdir(parents=True, exist_ok=True)  # also tells the driver the job started
         options = job.options
         changes = {}
         if _STATE.get("device") and hasattr(options, "device"):
@@ -429,6 +429,7 @@ def execute_job(job: Job, converter: Converter | None = None, progress=None) -> 
             fps_out=_field(result, "fps_out"),
             out_duration=probe["duration"],
             out_size=st.st_size,
+            warnings=[str(x) for x in (_field(result, "problems") or [])],
         )
     except FilmrtError as e:
         res["error"] = str(e)
@@ -506,7 +507,7 @@ class LocalRunner:
         self._progress_q = self.ctx.Queue()
         self._pool: cf.ProcessPoolExecutor | None = None
         self._futures: dict[cf.Future, Job] = {}
-        self._breaks = 0  # consecutive pool breaks without a finished job in between
+        self._startup_breaks = 0  # consecutive pool breaks before any job had started
         slots = [self.gpus[i % len(self.gpus)] for i in range(workers)] if self.gpus else []
         self._slots = slots
         if self.gpus:
@@ -536,10 +537,10 @@ class LocalRunner:
     def _drain_progress(self) -> None:
         while True:
             try:
-                item = self._progress_q.get_nowait()
+                attempt_id, frames = self._progress_q.get_nowait()
             except Exception:  # noqa: BLE001 - queue.Empty and friends
                 return
-            self._on_progress(*item)
+            self._on_progress(attempt_id, frames)
 
     def wait(self, timeout: float) -> list[tuple[Job, dict]]:
         self._drain_progress()
@@ -548,31 +549,44 @@ class LocalRunner:
             return []
         done, _ = cf.wait(list(self._futures), timeout=timeout, return_when=cf.FIRST_COMPLETED)
         out = []
-        broken = False
+        crashed: list[Job] = []
         for fut in done:
             job = self._futures.pop(fut)
             try:
                 out.append((job, fut.result()))
             except cf.process.BrokenProcessPool:
-                broken = True
-                out.append(
-                    (job, _failure(job, "worker process died during the conversion (killed or crashed)"))
-                )
+                crashed.append(job)
             except Exception as e:  # noqa: BLE001 - e.g. unpicklable converter
                 out.append((job, _failure(job, f"{type(e).__name__}: {e}")))
-        if broken:
-            self._breaks += 1
-            if self._pool is not None:
-                self._kill_pool()
-            if self._breaks >= 3:
-                raise FilmrtError(
-                    "local worker processes died 3 times in a row without finishing a file; stopping "
-                    "(their error is printed above; the jobs stay pending)"
-                )
-        elif out:
-            self._breaks = 0
+        if crashed:
+            out += self._attribute_crash(crashed)
         self._drain_progress()
         return out
+
+    def _attribute_crash(self, crashed: list[Job]) -> list[tuple[Job, dict]]:
+        """The pool broke: every job in it failed, but one process took the others down.
+
+        A job alone in the pool is the culprit (a counted failure). Several jobs that had
+        started are flagged ``isolate``: the driver re-runs them one at a time, uncounted.
+        When none had started the workers die at start-up: the jobs are requeued, and the
+        third time in a row the run stops.
+        """
+        self._drain_progress()
+        self._kill_pool()
+        # a worker creates its attempt folder first thing: that survives any crash
+        started = [j for j in crashed if Path(j.tmp_dst).parent.exists()]
+        msg = "worker process died during the conversion (killed or crashed)"
+        if not started:
+            self._startup_breaks += 1
+            if self._startup_breaks >= 3:
+                raise FilmrtError(
+                    "local worker processes die before starting any file (3 times); stopping "
+                    "(their error is printed above; the jobs stay pending)"
+                )
+            return [(j, {**_failure(j, "worker process died at start-up"), "requeue": True}) for j in crashed]
+        self._startup_breaks = 0
+        alone = len(crashed) == 1 and not self._futures
+        return [(j, _failure(j, msg) if alone else {**_failure(j, msg), "isolate": True}) for j in crashed]
 
     def _kill_pool(self) -> None:
         pool, self._pool = self._pool, None
@@ -757,6 +771,8 @@ class FileReport:
     frames_out: int | None = None
     worker: str | None = None
     error: str | None = None
+    #: problems the converter found in the input (damaged packets...): the output holds what was readable
+    warnings: list[str] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass
@@ -1196,63 +1212,93 @@ def run_batch(
                 raise KeyboardInterrupt
 
             prev_term = signal.signal(signal.SIGTERM, _on_term)
+        suspects: deque[Job] = deque()  # crashed together with others: re-run one at a time
+        isolated: set[str] = set()
+
+        def dispatch(job: Job) -> None:
+            job.attempt_id = manifest.start_attempt(job.rel, report.run_id)
+            job.tmp_dst = str(tmp_root / str(job.attempt_id) / Path(job.dst).name)
+            inflight[job.attempt_id] = job
+            runner.submit(job)
+
+        def handle(job: Job, res: dict) -> None:
+            inflight.pop(job.attempt_id, None)
+            rep = by_rel[job.rel]
+            rep.attempts += 1
+            again = dataclasses.replace(job, attempt_id=0, tmp_dst="")
+            if res.get("ok"):
+                try:
+                    _place(Path(job.tmp_dst), Path(job.dst))
+                    st = Path(job.dst).stat()
+                    res["out_size"], res["out_mtime_ns"] = st.st_size, st.st_mtime_ns
+                except OSError as e:
+                    res.update(ok=False, error=f"cannot move the output into place: {e}")
+            shutil.rmtree(Path(job.tmp_dst).parent, ignore_errors=True)
+            if res.get("ok"):
+                manifest.finish_done(job.rel, job.attempt_id, res)
+                rep.status, rep.reason, rep.error = "done", "converted", None
+                rep.seconds, rep.frames_in, rep.frames_out = (
+                    res.get("seconds"),
+                    res.get("frames_in"),
+                    res.get("frames_out"),
+                )
+                rep.worker, rep.warnings = res.get("worker"), res.get("warnings") or []
+                progress.finish(job, res.get("frames_out"), True, False)
+                fps = (res["frames_out"] / res["seconds"]) if res.get("seconds") else 0.0
+                progress.log(
+                    f"done    {job.rel}: {res.get('frames_in') or '?'} -> {res.get('frames_out')} frames "
+                    f"in {_fmt_s(res.get('seconds'))} ({fps:.1f} frames/s) [{res.get('worker')}]"
+                )
+                for w in rep.warnings:
+                    progress.log(f"warning {job.rel}: damaged input: {w}", important=True)
+                return
+            progress.finish(job, None, False, False)
+            if res.get("requeue") or res.get("isolate"):
+                # not this file's fault (yet): no failure counted
+                manifest.finish_interrupted(job.rel, job.attempt_id, res.get("error"))
+                if res.get("isolate"):
+                    isolated.add(job.rel)
+                    suspects.append(again)
+                    progress.log(
+                        f"crash   {job.rel}: a worker died while several files were converting; "
+                        "re-running them one at a time to find the culprit",
+                        important=True,
+                    )
+                else:
+                    queue.appendleft(again)
+                return
+            failures[job.rel] += 1
+            give_up = failures[job.rel] > retries
+            manifest.finish_failed(job.rel, job.attempt_id, res, give_up=give_up)
+            rep.failures, rep.worker = failures[job.rel], res.get("worker")
+            rep.error = res.get("error") or "unknown error"
+            if give_up:
+                progress.finish(job, None, False, True)
+                rep.status = "failed"
+                rep.reason = f"failed after {failures[job.rel]} attempt(s): {rep.error}"
+                progress.log(
+                    f"FAILED  {job.rel}: {rep.error} (attempt {failures[job.rel]}, giving up)", important=True
+                )
+            else:
+                progress.log(
+                    f"retry   {job.rel}: {rep.error} (attempt {failures[job.rel]} of {retries + 1})",
+                    important=True,
+                )
+                if job.rel in isolated:
+                    suspects.append(again)  # a crasher is retried alone
+                else:
+                    queue.append(again)
+
         try:
-            while queue or inflight:
-                while queue and len(inflight) < runner.capacity:
-                    job = queue.popleft()
-                    job.attempt_id = manifest.start_attempt(job.rel, report.run_id)
-                    final = Path(job.dst)
-                    job.tmp_dst = str(tmp_root / str(job.attempt_id) / final.name)
-                    inflight[job.attempt_id] = job
-                    runner.submit(job)
+            while queue or inflight or suspects:
+                if suspects:
+                    if not inflight:
+                        dispatch(suspects.popleft())
+                else:
+                    while queue and len(inflight) < runner.capacity:
+                        dispatch(queue.popleft())
                 for job, res in runner.wait(0.25):
-                    inflight.pop(job.attempt_id, None)
-                    rep = by_rel[job.rel]
-                    rep.attempts += 1
-                    if res.get("ok"):
-                        try:
-                            _place(Path(job.tmp_dst), Path(job.dst))
-                            st = Path(job.dst).stat()
-                            res["out_size"], res["out_mtime_ns"] = st.st_size, st.st_mtime_ns
-                        except OSError as e:
-                            res.update(ok=False, error=f"cannot move the output into place: {e}")
-                    shutil.rmtree(Path(job.tmp_dst).parent, ignore_errors=True)
-                    if res.get("ok"):
-                        manifest.finish_done(job.rel, job.attempt_id, res)
-                        rep.status, rep.reason, rep.error = "done", "converted", None
-                        rep.seconds, rep.frames_in, rep.frames_out = (
-                            res.get("seconds"),
-                            res.get("frames_in"),
-                            res.get("frames_out"),
-                        )
-                        rep.worker = res.get("worker")
-                        progress.finish(job, res.get("frames_out"), True, False)
-                        fps = (res["frames_out"] / res["seconds"]) if res.get("seconds") else 0.0
-                        progress.log(
-                            f"done    {job.rel}: {res.get('frames_in') or '?'} -> {res.get('frames_out')} frames "
-                            f"in {_fmt_s(res.get('seconds'))} ({fps:.1f} frames/s) [{res.get('worker')}]"
-                        )
-                    else:
-                        failures[job.rel] += 1
-                        give_up = failures[job.rel] > retries
-                        manifest.finish_failed(job.rel, job.attempt_id, res, give_up=give_up)
-                        rep.failures = failures[job.rel]
-                        rep.error = res.get("error") or "unknown error"
-                        rep.worker = res.get("worker")
-                        progress.finish(job, None, False, give_up)
-                        if give_up:
-                            rep.status = "failed"
-                            rep.reason = f"failed after {failures[job.rel]} attempt(s): {rep.error}"
-                            progress.log(
-                                f"FAILED  {job.rel}: {rep.error} (attempt {failures[job.rel]}, giving up)",
-                                important=True,
-                            )
-                        else:
-                            progress.log(
-                                f"retry   {job.rel}: {rep.error} (attempt {failures[job.rel]} of {retries + 1})",
-                                important=True,
-                            )
-                            queue.append(dataclasses.replace(job, attempt_id=0, tmp_dst=""))
+                    handle(job, res)
         except (KeyboardInterrupt, FilmrtError):
             report.interrupted = True
             runner.shutdown(kill=True)

@@ -157,16 +157,17 @@ class Manifest:
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.row_factory = sqlite3.Row
         try:
             if not readonly:
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=NORMAL")
                 self.db.executescript(_SCHEMA)
                 if self.get_meta("schema") is None:
                     self.set_meta("schema", str(SCHEMA_VERSION))
             version = self.get_meta("schema")
         except sqlite3.DatabaseError as e:
+            self.db.close()
             raise FilmrtError(
                 f"{self.path} is not a filmrt batch manifest ({e}); move it away to start over"
             ) from e
@@ -319,13 +320,12 @@ class Manifest:
             self._close_attempt(attempt_id, "failed", result)
             return int(self.db.execute("SELECT failures FROM jobs WHERE rel = ?", (rel,)).fetchone()[0])
 
-    def finish_interrupted(self, rel: str, attempt_id: int) -> None:
-        """The driver is stopping before the attempt finished: back to ``pending``, no failure."""
+    def finish_interrupted(self, rel: str, attempt_id: int, why: str | None = None) -> None:
+        """The attempt ended through no fault of its file (the driver stopping, a worker crash
+        caused by another file): back to ``pending``, no failure counted."""
         with self.db:
             self.db.execute("UPDATE jobs SET status = 'pending' WHERE rel = ? AND status = 'running'", (rel,))
-            self._close_attempt(
-                attempt_id, "interrupted", {"error": "interrupted", "finished_at": time.time()}
-            )
+            self._close_attempt(attempt_id, "interrupted", {"error": why or "interrupted", "finished_at": time.time()})
 
     def _close_attempt(self, attempt_id: int, outcome: str, result: dict) -> None:
         self.db.execute(
