@@ -41,6 +41,7 @@ def _add_own_convert_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", default=None, help="encoder preset")
     p.add_argument("--batch", type=int, default=None, help="frame pairs per model call")
     p.add_argument("--format", default=None, help="output container format (default: from the extension)")
+    p.add_argument("--decoder", default=None, choices=["auto", "pyav", "dali"], help="video decoder")
 
 
 def _convert_cli_helpers():
