@@ -1380,7 +1380,9 @@ def _print_summary(report: BatchReport, out) -> None:
         rows = [("status", "file", "frames", "time", "note")]
         for f in report.files:
             frames = f"{f.frames_in or '?'} -> {f.frames_out}" if f.frames_out is not None else "-"
-            note = f.reason if f.status != "done" else (f.worker or "")
+            note = f.reason.replace(f.src, f.rel) if f.status != "done" else (f.worker or "")
+            if f.warnings:
+                note += " (input damaged: " + "; ".join(f.warnings) + ")"
             rows.append(
                 (f.status, f.rel, frames, _fmt_s(f.seconds) if f.status in ("done", "skipped") else "-", note)
             )

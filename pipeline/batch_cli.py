@@ -30,17 +30,26 @@ def _add_own_convert_options(p: argparse.ArgumentParser) -> None:
     """The ``convert`` options (used when pipeline/cli.py exposes no helper to add them)."""
     from ..cli import add_model_options
 
-    p.add_argument("--fps", required=True, help="output rate: x2, x4 (multiples of the source), 50, 60000/1001...")
+    p.add_argument(
+        "--fps",
+        required=True,
+        metavar="RATE",
+        help="output rate: x2, x4 (multiples of the source), 50, 60000/1001...",
+    )
     add_model_options(p)
     p.add_argument("--mode", default=None, choices=["direct", "recursive"], help="interpolation mode")
-    p.add_argument("--scene-threshold", type=float, default=None, help="scene-cut threshold")
-    p.add_argument("--ss", type=float, default=None, help="start at this time (s) of each source")
-    p.add_argument("--t", type=float, default=None, help="convert this duration (s) of each source")
+    p.add_argument("--scene-threshold", type=float, default=None, metavar="X", help="scene-cut sensitivity")
+    p.add_argument("--ss", type=float, default=None, metavar="START", help="start START s into each source")
+    p.add_argument(
+        "--t", type=float, default=None, metavar="DURATION", help="convert DURATION s of each source"
+    )
     p.add_argument("--codec", default=None, help="video encoder (default: libx264)")
     p.add_argument("--crf", type=int, default=None, help="encoder quality (CRF)")
     p.add_argument("--preset", default=None, help="encoder preset")
-    p.add_argument("--batch", type=int, default=None, help="frame pairs per model call")
-    p.add_argument("--format", default=None, help="output container format (default: from the extension)")
+    p.add_argument("--batch", type=int, default=None, metavar="N", help="frame pairs per model call")
+    p.add_argument(
+        "--format", default=None, metavar="FMT", help="output container format (default: from the extension)"
+    )
     p.add_argument("--decoder", default=None, choices=["auto", "pyav", "dali"], help="video decoder")
 
 
@@ -142,7 +151,9 @@ def register(subparsers) -> None:
         help="run the jobs as Ray tasks on the cluster at ADDRESS (host:port); without ADDRESS: "
         "$RAY_ADDRESS or a cluster started here with `ray start --head`, else a private local one",
     )
-    g.add_argument("--threads", type=int, default=None, metavar="N", help="CPU threads per worker / Ray CPU task")
+    g.add_argument(
+        "--threads", type=int, default=None, metavar="N", help="CPU threads per worker / Ray CPU task"
+    )
     g.add_argument(
         "--include",
         action="append",
@@ -150,9 +161,13 @@ def register(subparsers) -> None:
         metavar="GLOB",
         help="only files whose path relative to SRC (or name) matches; repeatable",
     )
-    g.add_argument("--exclude", action="append", default=[], metavar="GLOB", help="skip matching files; repeatable")
     g.add_argument(
-        "--probe", action="store_true", help="also open files with unknown extensions and take those holding video"
+        "--exclude", action="append", default=[], metavar="GLOB", help="skip matching files; repeatable"
+    )
+    g.add_argument(
+        "--probe",
+        action="store_true",
+        help="also open files with unknown extensions and take those holding video",
     )
     g.add_argument(
         "--ext",
@@ -164,9 +179,15 @@ def register(subparsers) -> None:
         "--retries", type=int, default=2, metavar="K", help="retry a failed file up to K times (default: 2)"
     )
     g.add_argument("--retry-failed", action="store_true", help="retry files an earlier run gave up on")
-    g.add_argument("--dry-run", action="store_true", help="list what would be converted and why; change nothing")
-    g.add_argument("--json", default=None, metavar="REPORT", help="write the report (every file, status, reason) here")
-    g.add_argument("--quiet", action="store_true", help="no progress bar and no per-file lines (failures still show)")
+    g.add_argument(
+        "--dry-run", action="store_true", help="list what would be converted and why; change nothing"
+    )
+    g.add_argument(
+        "--json", default=None, metavar="REPORT", help="write the report (every file, status, reason) here"
+    )
+    g.add_argument(
+        "--quiet", action="store_true", help="no progress bar and no per-file lines (failures still show)"
+    )
     # extension point (and test hook): MODULE:FUNCTION with convert()'s signature
     g.add_argument("--converter", default=None, help=argparse.SUPPRESS)
     p.set_defaults(func=run)

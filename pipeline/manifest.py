@@ -325,7 +325,9 @@ class Manifest:
         caused by another file): back to ``pending``, no failure counted."""
         with self.db:
             self.db.execute("UPDATE jobs SET status = 'pending' WHERE rel = ? AND status = 'running'", (rel,))
-            self._close_attempt(attempt_id, "interrupted", {"error": why or "interrupted", "finished_at": time.time()})
+            self._close_attempt(
+                attempt_id, "interrupted", {"error": why or "interrupted", "finished_at": time.time()}
+            )
 
     def _close_attempt(self, attempt_id: int, outcome: str, result: dict) -> None:
         self.db.execute(
