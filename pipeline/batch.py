@@ -559,6 +559,13 @@ class LocalRunner:
             except Exception as e:  # noqa: BLE001 - e.g. unpicklable converter
                 out.append((job, _failure(job, f"{type(e).__name__}: {e}")))
         if crashed:
+            self._kill_pool()  # waits for the broken pool: every future of it is now settled
+            for fut in list(self._futures):
+                job = self._futures.pop(fut)
+                try:
+                    out.append((job, fut.result(timeout=0)))
+                except Exception:  # noqa: BLE001 - BrokenProcessPool, cancelled
+                    crashed.append(job)
             out += self._attribute_crash(crashed)
         self._drain_progress()
         return out
@@ -566,16 +573,19 @@ class LocalRunner:
     def _attribute_crash(self, crashed: list[Job]) -> list[tuple[Job, dict]]:
         """The pool broke: every job in it failed, but one process took the others down.
 
-        A job alone in the pool is the culprit (a counted failure). Several jobs that had
-        started are flagged ``isolate``: the driver re-runs them one at a time, uncounted.
-        When none had started the workers die at start-up: the jobs are requeued, and the
-        third time in a row the run stops.
+        Jobs that had not started are requeued. Of those that had, a job alone is the culprit
+        (a counted failure); several are flagged ``isolate``: the driver re-runs them one at a
+        time, uncounted. When no job had started, the workers die at start-up; the third time
+        in a row the run stops.
         """
         self._drain_progress()
-        self._kill_pool()
         # a worker creates its attempt folder first thing: that survives any crash
         started = [j for j in crashed if Path(j.tmp_dst).parent.exists()]
-        msg = "worker process died during the conversion (killed or crashed)"
+        out = [
+            (j, {**_failure(j, "worker pool restarted before this file started"), "requeue": True})
+            for j in crashed
+            if j not in started
+        ]
         if not started:
             self._startup_breaks += 1
             if self._startup_breaks >= 3:
@@ -583,16 +593,18 @@ class LocalRunner:
                     "local worker processes die before starting any file (3 times); stopping "
                     "(their error is printed above; the jobs stay pending)"
                 )
-            return [(j, {**_failure(j, "worker process died at start-up"), "requeue": True}) for j in crashed]
+            return out
         self._startup_breaks = 0
-        alone = len(crashed) == 1 and not self._futures
-        return [(j, _failure(j, msg) if alone else {**_failure(j, msg), "isolate": True}) for j in crashed]
+        msg = "worker process died during the conversion (killed or crashed)"
+        if len(started) == 1:
+            return out + [(started[0], _failure(started[0], msg))]
+        return out + [(j, {**_failure(j, msg), "isolate": True}) for j in started]
 
     def _kill_pool(self) -> None:
         pool, self._pool = self._pool, None
         if pool is None:
             return
-        procs = list(getattr(pool, "_processes", {}).values())
+        procs = list((getattr(pool, "_processes", None) or {}).values())
         for p in procs:
             try:
                 p.kill()
@@ -1056,6 +1068,20 @@ def _plan(
     return jobs, reports
 
 
+def _check_gpus(gpus: Sequence[int], workers: int | None) -> None:
+    """Local --gpus: the indices must exist here (each worker is pinned to one)."""
+    import torch
+
+    if workers == 0:
+        raise FilmrtError("--gpus needs worker processes: use --workers 1 or more (or leave it out)")
+    n = torch.cuda.device_count()
+    if n == 0:
+        raise FilmrtError("--gpus given, but PyTorch sees no CUDA GPU on this machine")
+    bad = [g for g in gpus if g >= n]
+    if bad:
+        raise FilmrtError(f"--gpus {','.join(map(str, bad))}: this machine has {n} GPU(s) (0..{n - 1})")
+
+
 def _resolve_options(options):
     """Pin the model name (the default depends on installed weights) so the settings hash means it."""
     if dataclasses.is_dataclass(options) and hasattr(options, "model"):
@@ -1110,6 +1136,8 @@ def run_batch(
         raise FilmrtError("--retries must be >= 0")
     if workers is not None and workers < 0:
         raise FilmrtError("--workers must be >= 0")
+    if gpus and ray in (None, False) and not dry_run:
+        _check_gpus(gpus, workers)
     options = _resolve_options(options)
     shash = settings_hash(options)
     report = BatchReport(
@@ -1179,23 +1207,27 @@ def run_batch(
                 _write_json(report, json_report)
             return report
 
-        if ray not in (None, False):
-            use_gpus = bool(gpus) or str(getattr(options, "device", "cpu")).startswith("cuda")
-            runner = RayRunner(
-                ray,
-                use_gpus=use_gpus,
-                workers=workers,
-                threads=threads,
-                converter=converter,
-                on_progress=progress.frames,
-            )
-        elif workers == 0:
-            runner = InlineRunner(converter, progress.frames)
-        else:
-            n = workers or (len(gpus) if gpus else 1)
-            if threads is None and not gpus:
-                threads = max(1, (os.cpu_count() or 1) // n)
-            runner = LocalRunner(n, gpus, threads, converter, progress.frames)
+        try:
+            if ray not in (None, False):
+                use_gpus = bool(gpus) or str(getattr(options, "device", "cpu")).startswith("cuda")
+                runner = RayRunner(
+                    ray,
+                    use_gpus=use_gpus,
+                    workers=workers,
+                    threads=threads,
+                    converter=converter,
+                    on_progress=progress.frames,
+                )
+            elif workers == 0:
+                runner = InlineRunner(converter, progress.frames)
+            else:
+                n = workers or (len(gpus) if gpus else 1)
+                if threads is None and not gpus:
+                    threads = max(1, (os.cpu_count() or 1) // n)
+                runner = LocalRunner(n, gpus, threads, converter, progress.frames)
+        except BaseException:
+            progress.close()
+            raise
         report.runner = runner.describe
         progress.log(
             f"filmrt batch: {len(jobs)} to convert, {n_skip} already done, "

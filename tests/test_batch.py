@@ -48,8 +48,13 @@ def convert_log(tmp_path, monkeypatch) -> Path:
     return log
 
 
+def conversion_lines(log: Path) -> list[list[str]]:
+    return [line.split("\t") for line in log.read_text().splitlines()] if log.exists() else []
+
+
 def conversions(log: Path) -> list[str]:
-    return log.read_text().splitlines() if log.exists() else []
+    """Source paths converted, one entry per conversion."""
+    return [fields[0] for fields in conversion_lines(log)]
 
 
 def leftovers(dst: Path, expected: set[str]) -> list[str]:
@@ -240,22 +245,37 @@ def crash_on_bunny(src, dst, options, *, interpolator=None, on_progress=None):
     return fake_convert(src, dst, options, interpolator=interpolator, on_progress=on_progress)
 
 
-def test_local_workers_survive_a_dying_worker(lib_copy, tmp_path, convert_log):
-    """A file that kills its worker process fails alone; the file that shared the pool is redone."""
+def test_local_workers_pinned_to_gpus_survive_a_dying_worker(lib_copy, tmp_path, convert_log, monkeypatch):
+    """Local worker processes, one model each, pinned with --gpus 0,1; one file kills its worker.
+
+    Each worker sees one GPU (CUDA_VISIBLE_DEVICES) and runs on "cuda" (no GPU needed: the fake
+    converter only records what its worker was given; torch.cuda.device_count is faked for the
+    driver's check). The file that crashes its worker fails alone; the file converting beside
+    it is redone without being charged a failure; the pool is rebuilt with the same pinning.
+    """
+    import torch
+
     src, good = lib_copy
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    with pytest.raises(FilmrtError, match="this machine has 2 GPU"):
+        run_batch(src, tmp_path / "x", FakeOptions(), converter=crash_on_bunny, gpus=[0, 5], quiet=True)
     dst = tmp_path / "out"
     rep = run_batch(
-        src, dst, FakeOptions(), converter=crash_on_bunny, workers=2, retries=0, quiet=True,
-        include=["street/night/*", "bikes.mp4"],
+        src, dst, FakeOptions(), converter=crash_on_bunny, gpus=[0, 1], workers=2, retries=0, quiet=True,
+        include=["street/*", "bikes.mp4"],
     )
+    assert "GPU(s) 0,1" in rep.runner
     st = {f.rel: f for f in rep.files}
-    assert st["bikes.mp4"].status == "done"
+    assert st["bikes.mp4"].status == st["street/city.mpg"].status == "done"
     bunny = st["street/night/bunny.mp4"]
     assert bunny.status == "failed" and "worker process died" in bunny.error
     assert bunny.failures == 1
-    assert conversions(convert_log) == [str(src / "bikes.mp4")]
+    lines = conversion_lines(convert_log)
+    assert sorted(f[0] for f in lines) == sorted([str(src / "bikes.mp4"), str(src / "street/city.mpg")])
+    assert {visible for _, visible, _ in lines} <= {"0", "1"}
+    assert {device for _, _, device in lines} == {"cuda"}
     with Manifest(dst / MANIFEST_NAME) as m:
-        assert m.get("bikes.mp4")["failures"] == 0  # the crash was not charged to it
+        assert m.get("bikes.mp4")["failures"] == m.get("street/city.mpg")["failures"] == 0
         worker = m.get("bikes.mp4")["worker"]
     assert int(worker.split(":")[1]) != os.getpid()  # it ran in a worker process
 

@@ -9,7 +9,8 @@ mov), plus broken files (random bytes named .mp4, a truncated mp4) and files bat
 progress callback, FilmrtError on unreadable input) but only repeats frames (``--fps xN``); it is
 the stand-in converter that checks the batch machinery without any model. Every finished
 conversion is appended to ``$FILMRT_TEST_CONVERT_LOG`` when that is set, so a test can count how
-many times each file was converted, independently of the manifest.
+many times each file was converted, independently of the manifest (one line per conversion:
+source path, $CUDA_VISIBLE_DEVICES and options.device of the worker, tab-separated).
 """
 
 from __future__ import annotations
@@ -143,5 +144,5 @@ def fake_convert(src, dst, options, *, interpolator=None, on_progress=None):
     log = os.environ.get("FILMRT_TEST_CONVERT_LOG")
     if log:
         with open(log, "a") as f:
-            f.write(f"{src}\n")
+            f.write(f"{src}\t{os.environ.get('CUDA_VISIBLE_DEVICES', '')}\t{options.device}\n")
     return {"src": str(src), "dst": str(dst), "frames_in": n_in, "frames_out": n_out}
