@@ -20,6 +20,15 @@ from filmrt.cli import main
 from filmrt.models.film import FILM, PAPER_CONFIG, checkpoint_layout
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny models: one thread is ~10x faster than two on a busy 2-core machine (no sync cost)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def nchw(a: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(a)).permute(0, 3, 1, 2)
 
@@ -100,6 +109,14 @@ def test_paper_model_structure():
         s = v.shape
         want = (s[3], s[2], s[0], s[1]) if v.is_kernel else s
         assert tuple(sd[v.param].shape) == want, v
+    # the 7-level model runs end to end on the smallest legal frame (64x64: level 6 is 1x1)
+    g = torch.Generator().manual_seed(0)
+    x0, x1 = torch.rand(1, 3, 64, 64, generator=g), torch.rand(1, 3, 64, 64, generator=g)
+    with torch.no_grad():
+        image, aux = model(x0, x1, torch.tensor([0.5]), return_aux=True)
+    assert image.shape == (1, 3, 64, 64) and torch.isfinite(image).all()
+    assert [f.shape[-1] for f in aux["forward_residual_flow_pyramid"]] == [64, 32, 16, 8, 4, 2, 1]
+    assert [f.shape[-1] for f in aux["backward_flow_pyramid"]] == [64, 32, 16, 8, 4]
 
 
 def test_rejects_unpadded_input():

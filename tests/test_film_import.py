@@ -14,6 +14,15 @@ from filmrt.models import default_model_name
 from filmrt.models.film import PAPER_CONFIG, checkpoint_layout
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny models: one thread is ~10x faster than two on a busy 2-core machine (no sync cost)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture
 def user_dir(tmp_path, monkeypatch):
     """A private user weights directory (installs here never leak into other tests)."""
@@ -126,3 +135,16 @@ def test_full_size_synthetic_savedmodel(tmp_path, user_dir, capsys):
         fusion_out = f.get_tensor("fusion.output.weight")  # variables/80, (1,1,64,3) -> (3,64,1,1)
         assert tuple(fusion_out.shape) == (3, 64, 1, 1) and float(fusion_out[0, 0, 0, 0]) == pytest.approx(0.81)
     assert weights.info(out).config == PAPER_CONFIG
+
+
+def test_config_variable_list_must_agree(fx, tmp_path, user_dir, capsys):
+    import json
+
+    cfg = json.loads((fx / "film_net_small_config.json").read_text())
+    cfg["variables"][5]["shape"] = [99]
+    bad = tmp_path / "cfg.json"
+    bad.write_text(json.dumps(cfg))
+    out = tmp_path / "o.safetensors"
+    rc = main(["weights", "import", str(fx / "film_net_small_saved_model"), "--config", str(bad), "-o", str(out)])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and not out.exists() and "variables/5/.ATTRIBUTES/VARIABLE_VALUE" in err

@@ -105,8 +105,16 @@ class FilmConfig:
                 f"flow_convs and flow_filters need specialized_levels + 1 = {n} entries "
                 f"(the last is the shared predictor)"
             )
-        if self.specialized_levels > self.pyramid_levels:
-            raise ValueError("specialized_levels must be <= pyramid_levels")
+        if self.fusion_pyramid_levels < 2:
+            raise ValueError("fusion_pyramid_levels must be >= 2")
+        if not 0 <= self.specialized_levels < self.pyramid_levels:
+            raise ValueError("specialized_levels must be in [0, pyramid_levels)")
+        shared = {self.feature_channels(i) for i in range(self.specialized_levels, self.pyramid_levels)}
+        if len(shared) != 1:
+            raise ValueError(
+                "the shared flow predictor would see different channel counts: need "
+                "specialized_levels >= sub_levels - 1"
+            )
 
     def to_dict(self) -> dict:
         return {

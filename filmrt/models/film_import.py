@@ -57,9 +57,24 @@ def load_config(config: dict | str | os.PathLike | None) -> dict:
             raise FilmrtError(f"cannot read config {p}: {e}") from e
     d = config.get("config", config) if isinstance(config, dict) else None
     try:
-        return FilmConfig.from_dict(d).to_dict()
+        cfg = FilmConfig.from_dict(d).to_dict()
     except (ValueError, TypeError, KeyError) as e:
         raise FilmrtError(f"invalid FILM config: {e}") from e
+    # A config file that also lists the variables (like film_net_*_config.json) must agree with
+    # the layout derived from its hyper-parameters.
+    listed = config.get("variables") if isinstance(config, dict) else None
+    if isinstance(listed, list):
+        layout = checkpoint_layout(cfg)
+        if len(listed) != len(layout):
+            raise FilmrtError(f"config lists {len(listed)} variables, its hyper-parameters give {len(layout)}")
+        for v, ref in zip(layout, listed, strict=True):
+            if ref.get("checkpoint_key", v.checkpoint_key) != v.checkpoint_key or \
+                    tuple(ref.get("shape", v.shape)) != v.shape:
+                raise FilmrtError(
+                    f"config's variable list disagrees with its hyper-parameters at {v.checkpoint_key}: "
+                    f"lists {ref.get('keras_name')} {ref.get('shape')}, expected {v.keras_name} {list(v.shape)}"
+                )
+    return cfg
 
 
 def checkpoint_prefix(src: str | os.PathLike) -> Path:

@@ -1,0 +1,106 @@
+"""``filmrt build-engine``: ONNX plugin graph -> TensorRT engine (see :mod:`filmrt.engine.trt_builder`).
+
+    filmrt export --model rife-4.25 --warp plugin --fp16 -o rife.onnx
+    filmrt build-engine rife.onnx -o rife.engine --shapes 1080p,720p --batch 1..4
+    filmrt interpolate ... --backend trt --engine rife.engine
+
+A FILM stage set (``film.features.onnx``, ``film.flow.onnx``, ``film.fusion.onnx`` from
+``filmrt export --stages -o film.onnx``) is built by naming ``film.onnx``: it writes
+``ENGINE.features.engine`` etc. for ``-o ENGINE.engine``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "build-engine",
+        help="build a TensorRT engine from an ONNX plugin graph",
+        description=(
+            "Build a TensorRT engine (with the filmrt::BackwardWarp plugin) from a graph written by "
+            "`filmrt export --warp plugin`. Resolutions are padded to multiples of 64. Engines are cached "
+            "by (graph hash, GPU, compute capability, TensorRT version, profile); a timing cache speeds up "
+            "rebuilds. Needs TensorRT (`pip install 'filmrt[trt]'`) and an NVIDIA GPU."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n")[1],
+    )
+    p.add_argument("model", help="MODEL.onnx (plugin graph), or the OUT.onnx of a FILM --stages export")
+    p.add_argument("-o", "--output", required=True, help="engine file to write (FILM stages: OUT.<stage>.engine)")
+    p.add_argument(
+        "--fp16",
+        action="store_true",
+        help="FP16 engine. Best from an fp16 graph (export --fp16; TensorRT 11 requires it); on TensorRT 10 an "
+        "fp32 graph is built with BuilderFlag.FP16",
+    )
+    p.add_argument(
+        "--shapes",
+        default=None,
+        help="resolutions the engine must run, comma-separated presets (720p, 1080p, 2160p/4k, ...) or "
+        "HEIGHTxWIDTH; the profile spans them, tuned for the first (default: 1080p)",
+    )
+    p.add_argument("--batch", default=None, help="batch size N or range MIN..MAX (default 1)")
+    p.add_argument("--min", dest="min_shape", default=None, help="profile minimum NxHxW (with --opt and --max)")
+    p.add_argument("--opt", dest="opt_shape", default=None, help="profile optimum NxHxW")
+    p.add_argument("--max", dest="max_shape", default=None, help="profile maximum NxHxW")
+    p.add_argument("--workspace", type=float, default=None, help="builder workspace limit in GiB (default: TensorRT's)")
+    p.add_argument("--timing-cache", default=None, help="timing cache file (default: in the engine cache dir)")
+    p.add_argument("--cache-dir", default=None, help="engine cache dir (default $FILMRT_ENGINE_CACHE or ~/.cache/filmrt/engines)")
+    p.add_argument("--no-cache", action="store_true", help="always build; do not read or write the engine cache")
+    p.add_argument("--json", default=None, help="write a JSON report here")
+    p.add_argument("--verbose", action="store_true", help="TensorRT's verbose log")
+    p.set_defaults(func=run)
+
+
+def validate(args) -> list:
+    """Parse/validate the arguments before anything heavy happens; returns the profiles."""
+    from ..errors import FilmrtError
+    from .trt_builder import profiles_from_args, stage_files
+
+    if args.workspace is not None and args.workspace <= 0:
+        raise FilmrtError("--workspace must be a positive number of GiB")
+    model = Path(args.model)
+    if not model.is_file() and not stage_files(model):
+        raise FilmrtError(f"ONNX graph not found: {model}")
+    if not str(args.output).strip():
+        raise FilmrtError("-o/--output must name the engine file to write")
+    return profiles_from_args(args.shapes, args.min_shape, args.opt_shape, args.max_shape, args.batch)
+
+
+def run(args) -> int:
+    from .trt_builder import build_engine, engine_stage_path, stage_files
+
+    profiles = validate(args)
+    model = Path(args.model)
+    jobs = [(None, model, Path(args.output))]
+    stages = stage_files(model)
+    if stages and not model.is_file():
+        jobs = [(s, p, engine_stage_path(args.output, s)) for s, p in stages.items()]
+    report = []
+    for stage, src, dst in jobs:
+        res = build_engine(
+            src,
+            dst,
+            profiles=profiles,
+            fp16=args.fp16,
+            workspace_gb=args.workspace,
+            timing_cache=args.timing_cache,
+            cache_dir=args.cache_dir,
+            use_cache=not args.no_cache,
+            verbose=args.verbose,
+        )
+        how = "from the engine cache" if res.cached else f"built in {res.seconds:.1f} s"
+        label = f" ({stage})" if stage else ""
+        print(
+            f"{res.path}{label}: {res.info['precision']} engine, TensorRT {res.info['tensorrt']}, "
+            f"{res.info['gpu']}, plugin {res.info.get('plugin', 'cached')}, {how}; "
+            + "; ".join(p.describe() for p in profiles)
+        )
+        report.append({"stage": stage or "model", "path": str(res.path), "cached": res.cached, **res.info})
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2))
+    return 0
