@@ -99,16 +99,6 @@ def _parse_gpus(text: str | None) -> list[int] | None:
     return gpus
 
 
-def _load_converter(spec: str | None):
-    if not spec:
-        return None
-    mod, _, name = spec.partition(":")
-    try:
-        return getattr(importlib.import_module(mod), name)
-    except (ImportError, AttributeError) as e:
-        raise FilmrtError(f"--converter {spec!r}: {e}") from e
-
-
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "batch",
@@ -117,6 +107,9 @@ def register(subparsers) -> None:
         "pipeline. Resumable, parallel, outputs never half-written.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        # the convert options come from the convert command's module; where it also defines a
+        # flag of batch's own (--json, --quiet), batch's (added last) wins
+        conflict_handler="resolve",
     )
     p.add_argument("src", metavar="SRC", help="folder of videos (walked recursively), or one video")
     p.add_argument("dst", metavar="DST", help="output folder: SRC's tree is mirrored here")
@@ -188,8 +181,6 @@ def register(subparsers) -> None:
     g.add_argument(
         "--quiet", action="store_true", help="no progress bar and no per-file lines (failures still show)"
     )
-    # extension point (and test hook): MODULE:FUNCTION with convert()'s signature
-    g.add_argument("--converter", default=None, help=argparse.SUPPRESS)
     p.set_defaults(func=run)
 
 
@@ -201,7 +192,6 @@ def run(args: argparse.Namespace) -> int:
         args.src,
         args.dst,
         options,
-        converter=_load_converter(args.converter),
         workers=args.workers,
         gpus=_parse_gpus(args.gpus),
         ray=args.ray,

@@ -280,6 +280,36 @@ def test_local_workers_pinned_to_gpus_survive_a_dying_worker(lib_copy, tmp_path,
     assert int(worker.split(":")[1]) != os.getpid()  # it ran in a worker process
 
 
+def interrupt_on_city(src, dst, options, *, interpolator=None, on_progress=None):
+    """Ctrl-C arrives while converting one file."""
+    if "city" in str(src):
+        raise KeyboardInterrupt
+    return fake_convert(src, dst, options, interpolator=interpolator, on_progress=on_progress)
+
+
+def test_interrupted_run_leaves_jobs_pending_and_resumes(lib_copy, tmp_path, convert_log):
+    src, good = lib_copy
+    dst = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(src, dst, FakeOptions(), converter=interrupt_on_city, workers=0, quiet=True,
+                  json_report=tmp_path / "r.json")
+    js = json.loads((tmp_path / "r.json").read_text())
+    assert js["interrupted"] is True
+    status = {f["rel"]: f["status"] for f in js["files"]}
+    assert status["street/city.mpg"] == "pending"
+    assert not output_path(dst, "street/city.mpg").exists()
+    with Manifest(dst / MANIFEST_NAME) as m:
+        row = m.get("street/city.mpg")
+        assert (row["status"], row["failures"]) == ("pending", 0)  # an interruption is no failure
+        assert [h["outcome"] for h in m.history("street/city.mpg")] == ["interrupted"]
+        done_before = {r for r, row in m.rows().items() if row["status"] == "done"}
+    n = len(conversions(convert_log))
+    rep = run_batch(src, dst, FakeOptions(), converter=fake_convert, workers=0, quiet=True)
+    assert {f.rel for f in rep.files if f.status == "done"} == set(good) - done_before
+    assert len(conversions(convert_log)) - n == len(good) - len(done_before)
+    assert not (dst / TMP_DIRNAME).exists()
+
+
 def test_second_driver_on_same_dst_is_refused(lib_copy, tmp_path):
     from filmrt.pipeline.batch import _Lock
 
