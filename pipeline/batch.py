@@ -336,7 +336,11 @@ def _interpolator_for(options):
     )
     cache = _STATE["interpolators"]
     if key not in cache:
-        cache.clear()  # one model per worker: drop any other
+        for old in cache.values():  # one model per worker: drop any other
+            close = getattr(old, "close", None)
+            if close is not None:
+                close()
+        cache.clear()
         cache[key] = open_interpolator(
             options.model,
             weights=options.weights,
@@ -1173,7 +1177,10 @@ def run_batch(
             _write_json(report, json_report)
         return report
 
-    dst_p.mkdir(parents=True, exist_ok=True)
+    try:
+        dst_p.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise FilmrtError(f"cannot create DST {dst_p}: {e.strerror or e}") from None
     with _Lock(dst_p), Manifest(dst_p / MANIFEST_NAME) as manifest:
         report.reset_running = manifest.reset_interrupted()
         tmp_root = dst_p / TMP_DIRNAME
@@ -1198,6 +1205,12 @@ def run_batch(
         if report.reset_running:
             progress.log(f"reset {len(report.reset_running)} job(s) left running by an interrupted run")
         n_skip = sum(1 for f in report.files if f.status == "skipped")
+        if not files:
+            progress.log(
+                f"no videos under {src_p} (taken by extension: .mp4 .mkv .mov .avi .mpg .ts ...; "
+                "--probe also opens other files)",
+                important=True,
+            )
         if not jobs:
             progress.close()
             report.runner = "nothing to do"

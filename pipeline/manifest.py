@@ -49,7 +49,7 @@ FINGERPRINT_KIND = "sha256(size, first 1 MiB, last 1 MiB)"
 
 #: ConvertOptions fields that change *how* a file is converted, not *what* comes out: changing
 #: them does not redo finished files (workers on GPUs and CPUs may share one library).
-EXECUTION_FIELDS = frozenset({"device", "backend", "precision", "batch", "quiet"})
+EXECUTION_FIELDS = frozenset({"device", "backend", "precision", "batch", "quiet", "decoder", "queue_size"})
 
 STATUSES = ("pending", "running", "done", "failed")
 

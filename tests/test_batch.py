@@ -97,6 +97,15 @@ def test_settings_hash_ignores_execution_fields():
     assert settings_hash(base) != settings_hash(FakeOptions(crf=20))
 
 
+def test_settings_hash_of_convert_options():
+    convert = pytest.importorskip("filmrt.pipeline.convert", reason="the convert pipeline is not in this checkout")
+    opts = convert.ConvertOptions(fps="x2", model="blend")
+    same = convert.ConvertOptions(fps="x2", model="blend", device="cuda", backend="trt", precision="fp16", batch=16)
+    assert settings_hash(opts) == settings_hash(same)
+    for other in (dict(fps="50"), dict(model="rife-4.25"), dict(crf=10), dict(t=1.0), dict(mode="recursive")):
+        assert settings_hash(opts) != settings_hash(convert.ConvertOptions(**{"fps": "x2", "model": "blend", **other}))
+
+
 def test_find_videos_filters_and_mirrors(library, tmp_path):
     root, good = library
     found = [rel for rel, _ in find_videos(root)]

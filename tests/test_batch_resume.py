@@ -57,6 +57,7 @@ def _alive(pid: int) -> bool:
         return True
 
 
+@pytest.mark.slow
 def test_killed_batch_resumes_without_redoing_work(shared, tmp_path):
     src = tmp_path / "lib"
     good = build_library(shared / "data" / "clips", src)
