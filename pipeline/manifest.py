@@ -121,14 +121,26 @@ def fingerprint(path: str | os.PathLike, size: int | None = None) -> str:
 def settings_dict(options) -> dict:
     """The output-relevant settings of a ConvertOptions (or any dataclass / mapping) as a dict.
 
-    Execution-only fields (:data:`EXECUTION_FIELDS`) are left out; so is anything that is None.
-    A ``weights`` file is identified by path, size and mtime.
+    Only values that differ from the dataclass defaults count, so a filmrt upgrade that adds an
+    option (with a default) does not invalidate finished libraries; execution-only fields
+    (:data:`EXECUTION_FIELDS`) and None are left out. A ``weights`` file is identified by path,
+    size and mtime.
     """
+    defaults: dict = {}
     if dataclasses.is_dataclass(options):
         d = dataclasses.asdict(options)
+        for f in dataclasses.fields(options):
+            if f.default is not dataclasses.MISSING:
+                defaults[f.name] = f.default
+            elif f.default_factory is not dataclasses.MISSING:
+                defaults[f.name] = f.default_factory()
     else:
         d = dict(options)
-    out = {k: v for k, v in sorted(d.items()) if k not in EXECUTION_FIELDS and v is not None}
+    out = {
+        k: v
+        for k, v in sorted(d.items())
+        if k not in EXECUTION_FIELDS and v is not None and not (k in defaults and v == defaults[k])
+    }
     w = out.get("weights")
     if w:
         try:

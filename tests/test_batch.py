@@ -7,6 +7,7 @@ test_batch_ray.py run the real ``convert`` pipeline (blend model).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -95,6 +96,14 @@ def test_settings_hash_ignores_execution_fields():
     assert settings_hash(base) == settings_hash(FakeOptions(device="cuda", quiet=True))
     assert settings_hash(base) != settings_hash(FakeOptions(fps="x3"))
     assert settings_hash(base) != settings_hash(FakeOptions(crf=20))
+    assert settings_hash(base) == settings_hash(FakeOptions(fps="x2"))  # a default spelled out
+
+    @dataclasses.dataclass
+    class NewerOptions(FakeOptions):  # a later filmrt with one more option, at its default
+        sharpen: float = 0.0
+
+    assert settings_hash(NewerOptions()) == settings_hash(base)
+    assert settings_hash(NewerOptions(sharpen=0.5)) != settings_hash(base)
 
 
 def test_settings_hash_of_convert_options():
