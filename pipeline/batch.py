@@ -629,7 +629,8 @@ class RayRunner:
     """The jobs as Ray tasks: Ray schedules them over the cluster, the driver keeps the manifest.
 
     GPU tasks ask ``num_gpus=1`` and run in a fresh worker process each (Ray's default for GPU
-    tasks: a reused process would keep the CUDA context of the GPU it first had); CPU tasks ask
+    tasks, ``max_calls=1``, ray-project/ray#30061: a reused process keeps the GPU memory and
+    CUDA context of its earlier task), so the model is loaded once per file; CPU tasks ask
     ``num_cpus=threads`` and reuse their worker process, so its model stays loaded.
     """
 
@@ -1344,7 +1345,7 @@ def run_batch(
                         dispatch(queue.popleft())
                 for job, res in runner.wait(0.25):
                     handle(job, res)
-        except (KeyboardInterrupt, FilmrtError):
+        except BaseException:  # Ctrl-C, SIGTERM, workers that cannot start, a bug: stop cleanly
             report.interrupted = True
             runner.shutdown(kill=True)
             for job in inflight.values():
