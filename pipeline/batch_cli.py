@@ -7,10 +7,9 @@ of ``filmrt convert`` (same flags, same defaults).
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import importlib
 
 from ..errors import FilmrtError
+from .cli import add_convert_options, options_from_args
 
 EPILOG = """\
 Re-running the same command resumes: finished files are skipped, changed sources or settings
@@ -24,60 +23,6 @@ examples:
   ray start --address HEAD_IP:6379          # (SRC and DST on a shared filesystem)
   filmrt batch /nfs/in /nfs/out --fps x2 --device cuda --ray HEAD_IP:6379
 """
-
-
-def _add_own_convert_options(p: argparse.ArgumentParser) -> None:
-    """The ``convert`` options (used when pipeline/cli.py exposes no helper to add them)."""
-    from ..cli import add_model_options
-
-    p.add_argument(
-        "--fps",
-        required=True,
-        metavar="RATE",
-        help="output rate: x2, x4 (multiples of the source), 50, 60000/1001...",
-    )
-    add_model_options(p)
-    p.add_argument("--mode", default=None, choices=["direct", "recursive"], help="interpolation mode")
-    p.add_argument("--scene-threshold", type=float, default=None, metavar="X", help="scene-cut sensitivity")
-    p.add_argument("--ss", type=float, default=None, metavar="START", help="start START s into each source")
-    p.add_argument(
-        "--t", type=float, default=None, metavar="DURATION", help="convert DURATION s of each source"
-    )
-    p.add_argument("--codec", default=None, help="video encoder (default: libx264)")
-    p.add_argument("--crf", type=int, default=None, help="encoder quality (CRF)")
-    p.add_argument("--preset", default=None, help="encoder preset")
-    p.add_argument("--batch", type=int, default=None, metavar="N", help="frame pairs per model call")
-    p.add_argument(
-        "--format", default=None, metavar="FMT", help="output container format (default: from the extension)"
-    )
-    p.add_argument("--decoder", default=None, choices=["auto", "pyav", "dali"], help="video decoder")
-
-
-def _convert_cli_helpers():
-    """(add_options, options_from_args) exposed by the convert command's module, if any."""
-    try:
-        mod = importlib.import_module("filmrt.pipeline.cli")
-    except ImportError:
-        return None, None
-    add = getattr(mod, "add_convert_options", None)
-    build = getattr(mod, "options_from_args", None)
-    return add, build
-
-
-def _options_from_args(args: argparse.Namespace):
-    add, build = _convert_cli_helpers()
-    if add is not None and build is not None:
-        return build(args)
-    try:
-        from .convert import ConvertOptions
-    except ImportError as e:
-        raise FilmrtError(f"the convert pipeline is not available in this install ({e})") from e
-    kw = {}
-    for f in dataclasses.fields(ConvertOptions):
-        v = getattr(args, f.name, None)
-        if v is not None:
-            kw[f.name] = v
-    return ConvertOptions(**kw)
 
 
 def _parse_gpus(text: str | None) -> list[int] | None:
@@ -107,18 +52,10 @@ def register(subparsers) -> None:
         "pipeline. Resumable, parallel, outputs never half-written.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        # the convert options come from the convert command's module; where it also defines a
-        # flag of batch's own (--json, --quiet), batch's (added last) wins
-        conflict_handler="resolve",
     )
     p.add_argument("src", metavar="SRC", help="folder of videos (walked recursively), or one video")
     p.add_argument("dst", metavar="DST", help="output folder: SRC's tree is mirrored here")
-    conv = p.add_argument_group("convert options (as for `filmrt convert`)")
-    add, _ = _convert_cli_helpers()
-    if add is not None:
-        add(conv)
-    else:
-        _add_own_convert_options(conv)
+    add_convert_options(p.add_argument_group("convert options (as for `filmrt convert`)"))
     g = p.add_argument_group("batch options")
     g.add_argument(
         "--workers",
@@ -187,7 +124,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from .batch import run_batch
 
-    options = _options_from_args(args)
+    options = options_from_args(args)
     report = run_batch(
         args.src,
         args.dst,
