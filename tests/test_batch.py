@@ -328,6 +328,30 @@ def test_interrupted_run_leaves_jobs_pending_and_resumes(lib_copy, tmp_path, con
     assert not (dst / TMP_DIRNAME).exists()
 
 
+def test_real_convert_one_model_per_worker(lib_copy, tmp_path, monkeypatch):
+    """With the real convert (blend), a worker opens the model once and reuses it for every file."""
+    convert = pytest.importorskip("filmrt.pipeline.convert", reason="the convert pipeline is not in this checkout")
+    import filmrt.engine
+    from filmrt.pipeline import batch
+
+    src, good = lib_copy
+    opened = []
+    real_open = filmrt.engine.open_interpolator
+
+    def counting_open(*a, **k):
+        opened.append((a, k))
+        return real_open(*a, **k)
+
+    monkeypatch.setattr(filmrt.engine, "open_interpolator", counting_open)
+    monkeypatch.setitem(batch._STATE, "interpolators", {})
+    opts = convert.ConvertOptions(fps="x2", model="blend", preset="ultrafast")
+    rep = run_batch(src, tmp_path / "out", opts, workers=0, include=["street/*", "bikes.mp4"], quiet=True)
+    assert rep.counts() == {"done": 3}
+    assert len(opened) == 1 and opened[0][0] == ("blend",)
+    for f in rep.files:
+        assert abs(count_video_frames(f.dst)["frames"] - 2 * good[f.rel]) <= 1
+
+
 def test_second_driver_on_same_dst_is_refused(lib_copy, tmp_path):
     from filmrt.pipeline.batch import _Lock
 
