@@ -204,7 +204,9 @@ def count_video_frames(path: str | os.PathLike) -> dict:
 
 
 def _output_looks_valid(path: Path, row: dict) -> tuple[bool, str]:
-    """Cheap check of a finished output on resume: present, same size, opens with a video stream."""
+    """Cheap check of a finished output on resume: present with the size it was written with;
+    unless its mtime is also unchanged (the file we wrote, untouched), it must open with a video
+    stream. The full check (frame count) ran when it was written."""
     import av
 
     try:
@@ -213,6 +215,8 @@ def _output_looks_valid(path: Path, row: dict) -> tuple[bool, str]:
         return False, "output missing"
     if row.get("out_size") is not None and st.st_size != row["out_size"]:
         return False, "output changed since it was written"
+    if row.get("out_size") is not None and st.st_mtime_ns == row.get("out_mtime_ns"):
+        return True, ""
     try:
         with av.open(str(path)) as c:
             if not c.streams.video:
