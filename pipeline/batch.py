@@ -26,6 +26,8 @@ The pieces and the promises they keep:
   the same job function as Ray tasks (``num_gpus=1`` or CPU tasks) scheduled by Ray over a
   cluster. Workers die with the driver (``PR_SET_PDEATHSIG`` on Linux plus a watchdog), so a
   killed driver leaves no orphan converting into DST.
+  A worker that dies takes its whole local pool down; the files that were converting beside it
+  are not charged a failure but re-run one at a time, so only a file that crashes alone fails.
 - **Reporting**: one tqdm bar over all output frames (files done, throughput, ETA), one log line
   per finished or failed file, a summary table at the end and a JSON report
   (:meth:`BatchReport.to_dict`).
