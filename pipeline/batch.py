@@ -908,6 +908,7 @@ class _Progress:
             )
             self._postfix()
         self.reported: dict[int, int] = {}  # attempt id -> frames counted on the bar
+        self.finished: set[int] = set()  # attempts whose late progress messages are ignored
 
     def _postfix(self) -> None:
         if self.bar is not None:
@@ -917,7 +918,7 @@ class _Progress:
             self.bar.set_postfix_str(s, refresh=False)
 
     def frames(self, attempt_id: int, frames_done: int) -> None:
-        if self.bar is None:
+        if self.bar is None or attempt_id in self.finished:
             return
         delta = frames_done - self.reported.get(attempt_id, 0)
         if delta > 0:
@@ -926,6 +927,7 @@ class _Progress:
 
     def finish(self, job: Job, frames_out: int | None, ok: bool, give_up: bool) -> None:
         got = self.reported.pop(job.attempt_id, 0)
+        self.finished.add(job.attempt_id)
         if ok:
             self.files_done += 1
         elif give_up:

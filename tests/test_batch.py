@@ -142,6 +142,28 @@ def test_find_videos_filters_and_mirrors(library, tmp_path):
     assert output_path("/d", "a/b.mpg", "mp4") == Path("/d/a/b.mp4")
 
 
+def test_progress_counts_frames_once():
+    """Per-frame progress from workers, then the result: late or repeated messages add nothing."""
+    import io
+
+    from filmrt.pipeline.batch import Job, _Progress
+
+    p = _Progress(total_files=2, total_frames=100, quiet=False, err=io.StringIO())
+    a = Job(rel="a", src="a", dst="a", tmp_dst="", options=None, attempt_id=1, estimate=50)
+    b = Job(rel="b", src="b", dst="b", tmp_dst="", options=None, attempt_id=2, estimate=50)
+    p.frames(1, 20)
+    p.frames(1, 40)
+    p.frames(2, 10)
+    assert p.bar.n == 50
+    p.finish(a, 48, ok=True, give_up=False)  # actual count replaces the estimate
+    assert (p.bar.n, p.bar.total) == (58, 98)
+    p.frames(1, 48)  # a message that arrives after the result
+    assert p.bar.n == 58
+    p.finish(b, None, ok=False, give_up=True)  # failed: its frames and estimate leave the bar
+    assert (p.bar.n, p.bar.total, p.files_done, p.files_failed) == (48, 48, 1, 1)
+    p.close()
+
+
 def test_manifest_lifecycle(tmp_path):
     m = Manifest(tmp_path / MANIFEST_NAME)
     kw = dict(src="/s/a.mp4", dst="/d/a.mp4", size=10, mtime_ns=1, content_hash="h", settings_hash="s")
