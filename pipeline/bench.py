@@ -493,9 +493,11 @@ def matmul_peak(device: torch.device, precisions: Sequence[str], quick: bool) ->
     cuda = device.type == "cuda"
     n = (4096 if quick else 8192) if cuda else (1024 if quick else 2048)
     want = ["fp32", "tf32", "fp16", "bf16"] if cuda else ["fp32"]
+    if not cuda and ("bf16" in precisions or {"amx_bf16", "avx512_bf16"} & set(_cpu_flags())):
+        want.append("bf16")  # AMX / AVX512-BF16: what a bf16 model could reach on this CPU
     dtypes = {"fp32": torch.float32, "tf32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
     for prec in want:
-        if cuda and prec not in precisions and prec not in ("fp32", "tf32"):
+        if cuda and prec not in precisions and prec not in ("fp32", "tf32") and prec != "fp16":
             continue
         a = torch.randn(n, n, device=device, dtype=dtypes[prec])
         b = torch.randn(n, n, device=device, dtype=dtypes[prec])
