@@ -39,6 +39,9 @@ from typing import Any
 import numpy as np
 import torch
 
+#: input-name prefixes of the two frames' states in the flow and fusion stage graphs
+#: (``filmrt export --stages``; the same as :data:`filmrt.export.exporter.FRAME_PREFIXES`)
+FRAME_PREFIXES = ("frame0.", "frame1.")
 State = Any  # a tensor / array, or nested dict / list / tuple of them, batch in dim 0
 
 
@@ -236,7 +239,7 @@ class StagedRunner:
         self.pairs.clear()
 
 
-def prefixed_feeds(inputs: Sequence[str], s0: dict, s1: dict, prefixes=("frame0.", "frame1.")) -> dict:
+def prefixed_feeds(inputs: Sequence[str], s0: dict, s1: dict, prefixes=FRAME_PREFIXES) -> dict:
     """Graph feeds of two batched frame states for the stage graphs' names (``filmrt export
     --stages``): input ``frame0.<name>`` takes ``s0[name]``, ``frame1.<name>`` takes ``s1[name]``."""
     feeds = {}
