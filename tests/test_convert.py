@@ -11,30 +11,16 @@ import pytest
 import torch
 from filmrt.pipeline.colour import ColourSpec, guess_spec, psnr, rgb_to_yuv, yuv_to_rgb
 from filmrt.pipeline.convert import ConvertOptions, convert
-from filmrt.pipeline.decode import PyAVSource
 from filmrt.pipeline.probe import probe
 from filmrt.pipeline.synth import frame_rgb, make_clip
+from helpers import decode_all
 
 from filmrt.cli import main
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)  # small tensors: threading costs more than it gives on a busy 2-core box
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 FAST = dict(model="blend", quiet=True, preset="ultrafast")
-
-
-def decode_all(path, **kw):
-    src = PyAVSource(str(path), **kw)
-    try:
-        return [(f.ts, f.rgb) for f in src.frames()]
-    finally:
-        src.close()
 
 
 @pytest.fixture(scope="session")

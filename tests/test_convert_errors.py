@@ -15,13 +15,7 @@ from filmrt.pipeline.synth import make_audio_only, make_clip
 from filmrt.cli import main
 from filmrt.errors import FilmrtError
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)  # small tensors: threading costs more than it gives on a busy 2-core box
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 ARGS = ["--model", "blend", "--quiet", "--preset", "ultrafast"]

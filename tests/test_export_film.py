@@ -18,7 +18,6 @@ from filmrt.export.plugin import reference_evaluator
 
 from filmrt.cli import main
 from filmrt.weights import file_sha256
-from filmrt.weights import save as save_weights
 
 ort = pytest.importorskip("onnxruntime")
 
@@ -31,15 +30,8 @@ def _session(path_or_proto):
 
 
 @pytest.fixture(scope="module")
-def film_weights(shared, tmp_path_factory):
-    from filmrt.models.film import FILM
-
-    cfg = json.loads((shared / "fixtures" / "film" / "film_net_small_config.json").read_text())["config"]
-    torch.manual_seed(0)
-    net = FILM(cfg)
-    path = tmp_path_factory.mktemp("film-weights") / "film-small.safetensors"
-    save_weights(path, net.state_dict(), model="film", config=cfg, source="random (tests)")
-    return path
+def film_weights(film_small_random_weights):
+    return film_small_random_weights
 
 
 @pytest.fixture(scope="module")
