@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 import torch
@@ -27,12 +25,8 @@ def frames(shared):
 
 
 @pytest.fixture(scope="module")
-def film_small(shared):
-    from filmrt.models.film import FILM
-
-    cfg = json.loads((shared / "fixtures" / "film" / "film_net_small_config.json").read_text())["config"]
-    torch.manual_seed(0)
-    return FILM(cfg).eval().requires_grad_(False)
+def film_small(film_small_random):
+    return film_small_random
 
 
 def test_rife_on_ort_matches_torch_and_reuses_the_cached_graph(frames, monkeypatch):
@@ -126,3 +120,17 @@ def test_ort_backend_options_and_errors(film_small):
     whole = OrtInterpolator(film_small, staged=False, cache=False, threads=1)
     assert not whole.staged and set(whole.graphs) == {"model"}
     assert whole.describe() == "film on ort (cpu, fp32; CPU, 1 threads)"
+
+
+def test_film_fp16_stage_graphs_run_and_match_torch(film_small, frames):
+    """`export --stages --fp16` makes valid graphs (stage outputs that are also read inside a graph,
+    like image_1 or flow_fwd_3, stay fp16 inside) and the fp16 stages stay close to fp32 torch."""
+    from filmrt.engine.ort_backend import OrtInterpolator
+    from filmrt.engine.torch_backend import TorchInterpolator
+
+    a, b = (x[None, :, :64, :128].contiguous() for x in frames)
+    half = OrtInterpolator(film_small, precision="fp16", threads=1, cache=False)
+    assert half.staged
+    out = half.interpolate(a, b, [0.5])
+    ref = TorchInterpolator(film_small).interpolate(a, b, [0.5])
+    assert out.dtype == torch.float32 and (out - ref).abs().mean().item() <= 2e-3
