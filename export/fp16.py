@@ -108,6 +108,11 @@ def _elem_types(model) -> dict[str, int]:
     return types
 
 
+def _cast_to(node) -> int | None:
+    """The target type of a Cast node (None for other nodes)."""
+    return next((a.i for a in node.attribute if a.name == "to"), None) if node.op_type == "Cast" else None
+
+
 def _plugin_takes_fp16_image(model) -> None:
     """BackwardWarp(image fp16, flow fp32) -> fp16: drop the casts the converter put around it.
 
@@ -121,22 +126,19 @@ def _plugin_takes_fp16_image(model) -> None:
     types = _elem_types(model)
     outputs = {o.name for o in graph.output}
 
-    def cast_to(node):
-        return next((a.i for a in node.attribute if a.name == "to"), None) if node.op_type == "Cast" else None
-
     new_casts = []
     for node in graph.node:
         if node.op_type != plugin.OP_TYPE:
             continue
         src = producer.get(node.input[0])
-        if src is not None and cast_to(src) == FLOAT and types.get(src.input[0]) == FLOAT16:
+        if src is not None and _cast_to(src) == FLOAT and types.get(src.input[0]) == FLOAT16:
             node.input[0] = src.input[0]
         elif types.get(node.input[0]) == FLOAT:
             half = f"{node.input[0]}_fp16_for_{node.name}"
             new_casts.append((node, onnx_helper().make_node("Cast", [node.input[0]], [half], to=FLOAT16, name=half)))
             node.input[0] = half
         outs = consumers.get(node.output[0], [])
-        if outs and all(cast_to(c) == FLOAT16 for c, _ in outs) and node.output[0] not in outputs:
+        if outs and all(_cast_to(c) == FLOAT16 for c, _ in outs) and node.output[0] not in outputs:
             first = outs[0][0]
             new_out = first.output[0]
             for c, _ in outs[1:]:  # several identical casts: point their consumers at the first one
@@ -166,14 +168,11 @@ def _bypass_cast_pairs(model) -> None:
     types = _elem_types(model)
     outputs = {o.name for o in graph.output}
 
-    def cast_to(node):
-        return next((a.i for a in node.attribute if a.name == "to"), None) if node.op_type == "Cast" else None
-
     for node in graph.node:
-        if cast_to(node) != FLOAT or node.output[0] in outputs:
+        if _cast_to(node) != FLOAT or node.output[0] in outputs:
             continue
         src = producer.get(node.input[0])
-        if src is None or cast_to(src) != FLOAT16 or types.get(src.input[0]) != FLOAT:
+        if src is None or _cast_to(src) != FLOAT16 or types.get(src.input[0]) != FLOAT:
             continue
         for c, i in consumers.get(node.output[0], []):
             c.input[i] = src.input[0]
