@@ -224,3 +224,15 @@ def test_subtitles_and_tags_copied(tmp_path, monkeypatch):
     convert(clip, tmp_path / "o.mp4", ConvertOptions(fps="50", **FAST))
     assert [s.type for s in probe(tmp_path / "o.mp4").streams] == ["video", "audio"]
     assert any("subtitle" in w for w in warned)
+
+
+def test_convert_options_helpers_for_batch():
+    import argparse
+
+    from filmrt.pipeline.cli import add_convert_options, options_from_args
+
+    p = argparse.ArgumentParser()
+    add_convert_options(p)
+    opts = options_from_args(p.parse_args(["--fps", "59.94", "--model", "blend", "--crf", "20", "--t", "2"]))
+    assert isinstance(opts, ConvertOptions)
+    assert (opts.fps, opts.model, opts.crf, opts.t, opts.codec, opts.batch) == ("59.94", "blend", 20, 2.0, "libx264", 4)
