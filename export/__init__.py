@@ -1,1 +1,39 @@
-"""filmrt.export: PyTorch -> ONNX (portable and plugin graphs, staged FILM, FP16)."""
+"""filmrt.export: PyTorch -> ONNX (portable and plugin graphs, FILM's stage graphs, FP16).
+
+Python API::
+
+    from filmrt.export import export_onnx
+    export_onnx("rife-4.25", "rife.onnx")                              # portable, opset 17, fp32
+    export_onnx("rife-4.25", "rife.plugin.onnx", warp="plugin", fp16=True)
+    export_onnx("film", "film.onnx", stages=True)   # film.features/.flow/.fusion.onnx
+
+CLI: ``filmrt export --model NAME --warp portable|plugin [--stages] [--opset 17..19] [--fp16] -o OUT``.
+See :mod:`filmrt.export.exporter` (graph interface, warp modes, stages),
+:mod:`filmrt.export.plugin` (the ``BackwardWarp`` node), :mod:`filmrt.export.fp16`
+(what stays float32) and :mod:`filmrt.export.checks` (what every graph must satisfy).
+"""
+
+from .checks import GraphReport, check_frames, check_graph, check_pair_inputs
+from .exporter import (
+    DEFAULT_OPSET,
+    SUPPORTED_OPSETS,
+    check_opset,
+    export_graphs,
+    export_onnx,
+    read_metadata,
+    stage_path,
+)
+
+__all__ = [
+    "DEFAULT_OPSET",
+    "SUPPORTED_OPSETS",
+    "GraphReport",
+    "check_frames",
+    "check_graph",
+    "check_opset",
+    "check_pair_inputs",
+    "export_graphs",
+    "export_onnx",
+    "read_metadata",
+    "stage_path",
+]

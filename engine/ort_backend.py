@@ -1,0 +1,345 @@
+"""The ONNX Runtime backend: the exported portable graph on onnxruntime (CPU, or CUDA EP).
+
+Loading a model exports its portable ONNX graph once (:mod:`filmrt.export`) and keeps it in a cache
+folder (``$FILMRT_CACHE_DIR``, else ``$XDG_CACHE_HOME/filmrt/onnx``, else ``~/.cache/filmrt/onnx``),
+keyed by model name, weights sha256, opset, precision, filmrt version and a fingerprint of the
+model/warp/export source files; later loads read the file. ``cache=False`` exports in memory.
+
+Models:
+
+- RIFE (and any whole-model graph): one graph ``(img0, img1, t) -> image`` per padded batch.
+- FILM: the three stage graphs, with the same reuse as its staged protocol: the ``features`` graph
+  runs once per *frame* and the ``flow`` graph once per *pair*, cached under the frame identities
+  ``keys_a`` / ``keys_b`` given to :meth:`~filmrt.interpolator.Interpolator.interpolate`; the
+  ``fusion`` graph runs per output time. Without keys, equal frames within one call are encoded
+  once (compared by pixels), like the torch backend. ``stats`` counts the work: ``frames`` and
+  ``pairs`` encoded, ``decodes`` (outputs), ``calls``, and the runs of each stage graph.
+
+Arrays cross into onnxruntime as float32 numpy (N, 3, H, W) [0, 1], padded to multiples of 64 by
+the Interpolator base class; fp16 graphs keep float32 inputs/outputs, so callers never see fp16.
+Options: ``threads`` (onnxruntime intra-op threads; default: onnxruntime's choice, one per core),
+``opset`` (17..19), ``cache`` / ``cache_dir``, ``staged`` (FILM: False runs the whole-model graph).
+
+:class:`OnnxGraph` is the small wrapper used for every session; it is also the way to run a raw
+exported graph by hand: it checks input shapes (multiples of 64) and names before onnxruntime sees
+them, so a wrong input gives one clear error instead of a failure deep inside the graph.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import os
+from collections import Counter, OrderedDict
+from collections.abc import Hashable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import FilmrtError
+from ..interpolator import Interpolator
+
+_FRAME_INPUTS = ("img0", "img1", "img")
+
+
+def available(device: torch.device) -> tuple[bool, str]:
+    try:
+        import onnxruntime as ort
+    except ImportError as e:
+        return False, f"onnxruntime is not installed ({e})"
+    if torch.device(device).type == "cuda":
+        if "CUDAExecutionProvider" not in ort.get_available_providers():
+            return False, "this onnxruntime has no CUDA execution provider (install onnxruntime-gpu)"
+    return True, ""
+
+
+def default_cache_dir() -> Path:
+    env = os.environ.get("FILMRT_CACHE_DIR")
+    if env:
+        return Path(env).expanduser() / "onnx"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "filmrt" / "onnx"
+
+
+def providers_for(device: torch.device) -> list:
+    device = torch.device(device)
+    if device.type == "cuda":
+        return [("CUDAExecutionProvider", {"device_id": device.index or 0}), "CPUExecutionProvider"]
+    return ["CPUExecutionProvider"]
+
+
+class OnnxGraph:
+    """One onnxruntime session on a filmrt graph (a path or serialized bytes), with input checks."""
+
+    def __init__(self, model: str | os.PathLike | bytes, *, device="cpu", threads: int | None = None):
+        import onnxruntime as ort
+
+        so = ort.SessionOptions()
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if threads:
+            so.intra_op_num_threads = int(threads)
+            so.inter_op_num_threads = 1
+        src = model if isinstance(model, bytes) else str(model)
+        if not isinstance(model, bytes) and not Path(src).is_file():
+            raise FilmrtError(f"ONNX file not found: {src}")
+        try:
+            self.session = ort.InferenceSession(src, so, providers=providers_for(device))
+        except Exception as e:  # onnxruntime raises its own exception types
+            msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            if "BackwardWarp" in str(e):
+                msg = (
+                    "this is a plugin graph (filmrt::BackwardWarp nodes, for TensorRT); onnxruntime "
+                    "needs the portable graph (filmrt export --warp portable)"
+                )
+            raise FilmrtError(f"onnxruntime cannot load the graph: {msg}") from e
+        meta = self.session.get_modelmeta().custom_metadata_map
+        self.metadata = dict(meta)
+        self.pad_multiple = int(self.metadata.get("pad_multiple", 64))
+        self.inputs = [i.name for i in self.session.get_inputs()]
+        self.outputs = [o.name for o in self.session.get_outputs()]
+        self.providers = self.session.get_providers()
+
+    def check(self, feeds: dict[str, np.ndarray]) -> None:
+        from filmrt.export.checks import check_frames
+
+        missing = [n for n in self.inputs if n not in feeds]
+        if missing:
+            raise FilmrtError(f"graph inputs missing: {', '.join(missing)} (the graph takes {', '.join(self.inputs)})")
+        for name in _FRAME_INPUTS:
+            if name in feeds:
+                check_frames(feeds[name].shape, self.pad_multiple, name)
+        if "img0" in feeds and "img1" in feeds and feeds["img0"].shape != feeds["img1"].shape:
+            raise FilmrtError(f"img0 and img1 differ in shape: {feeds['img0'].shape} vs {feeds['img1'].shape}")
+        if "t" in feeds:
+            n = next((feeds[k].shape[0] for k in self.inputs if k != "t" and feeds[k].ndim == 4), None)
+            if n is not None and feeds["t"].shape != (n,):
+                raise FilmrtError(f"t must have shape ({n},) (one time per pair), got {feeds['t'].shape}")
+
+    def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Run on named float32 arrays (extra names are ignored); returns {output name: array}."""
+        self.check(feeds)
+        ins = {n: np.ascontiguousarray(feeds[n], dtype=np.float32) for n in self.inputs}
+        return dict(zip(self.outputs, self.session.run(self.outputs, ins), strict=True))
+
+
+def _source_fingerprint(net: torch.nn.Module) -> str:
+    """Hash of the code that shapes the graph: the model's module, the warp and the exporter."""
+    from filmrt.export import exporter, fp16, plugin
+
+    import filmrt.warp
+
+    h = hashlib.sha256()
+    for mod in (inspect.getmodule(type(net)), filmrt.warp, exporter, fp16, plugin):
+        try:
+            h.update(Path(inspect.getsourcefile(mod)).read_bytes())
+        except (TypeError, OSError):
+            h.update(repr(mod).encode())
+    return h.hexdigest()[:12]
+
+
+class _LRU(OrderedDict):
+    def __init__(self, capacity: int):
+        super().__init__()
+        self.capacity = capacity
+
+    def get_item(self, key):
+        if key in self:
+            self.move_to_end(key)
+            return self[key]
+        return None
+
+    def put(self, key, value, keep: int = 0):
+        self[key] = value
+        self.move_to_end(key)
+        while len(self) > max(self.capacity, keep):
+            self.popitem(last=False)
+
+
+def _stack(states: list[dict[str, np.ndarray]], names: Sequence[str], prefix: str = "") -> dict[str, np.ndarray]:
+    return {prefix + n: np.concatenate([s[n] for s in states]) for n in names}
+
+
+class OrtInterpolator(Interpolator):
+    backend = "ort"
+
+    def __init__(
+        self,
+        model: str | os.PathLike | torch.nn.Module,
+        *,
+        weights: str | os.PathLike | None = None,
+        device: torch.device | str = "cpu",
+        precision: str = "fp32",
+        max_batch: int = 8,
+        threads: int | None = None,
+        opset: int = 17,
+        cache: bool = True,
+        cache_dir: str | os.PathLike | None = None,
+        staged: bool | None = None,
+        cache_frames: int = 4,
+        cache_pairs: int = 2,
+    ):
+        from filmrt.export.exporter import check_opset, is_staged, resolve_model
+
+        self.device = torch.device(device)
+        ok, why = available(self.device)
+        if not ok:
+            raise FilmrtError(f"backend 'ort' cannot run on {self.device}: {why}")
+        if precision not in ("fp32", "fp16"):
+            raise FilmrtError(f"the ort backend runs fp32 or fp16 graphs, not {precision}")
+        self.precision = precision
+        self.max_batch = max_batch
+        self.threads = threads
+        self.opset = check_opset(opset)
+        net = resolve_model(model, weights)
+        self.model_name = getattr(net, "name", type(net).__name__)
+        self.pad_align = getattr(net, "pad_align", "center")
+        self.pad_multiple = getattr(net, "pad_multiple", 64)
+        self.staged = is_staged(net) if staged is None else bool(staged)
+        if self.staged and not is_staged(net):
+            raise FilmrtError(f"model {self.model_name!r} has no stages (only FILM does)")
+        self._cache_root = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
+        graphs = self._load_graphs(net, cache)
+        self.graphs = {stage: OnnxGraph(src, device=self.device, threads=threads) for stage, src in graphs.items()}
+        self.providers = next(iter(self.graphs.values())).providers
+        self.stats: Counter = Counter()
+        self._frames = _LRU(cache_frames)
+        self._pairs = _LRU(cache_pairs)
+        if self.staged:
+            self._state_names = self.graphs["features"].outputs
+            self._pair_names = self.graphs["flow"].outputs
+
+    # -------------------------------------------------------------------------------- graphs
+    def _load_graphs(self, net: torch.nn.Module, cache: bool) -> dict[str, str | bytes]:
+        from filmrt.export.exporter import export_graphs, save_model, stage_path, weights_fingerprint
+
+        from filmrt import __version__
+
+        stages = ("features", "flow", "fusion") if self.staged else ("model",)
+        fp16 = self.precision == "fp16"
+
+        def export():
+            return export_graphs(net, warp="portable", stages=self.staged, opset=self.opset, fp16=fp16)
+
+        if not cache:
+            return {k: v.SerializeToString() for k, v in export().items()}
+        sha, _ = weights_fingerprint(net)
+        tag = hashlib.sha256(
+            f"{self.model_name}|{sha}|{self.opset}|{self.precision}|{__version__}|{torch.__version__}|"
+            f"{_source_fingerprint(net)}".encode()
+        ).hexdigest()[:12]
+        base = self._cache_root / f"{self.model_name}-{sha[:12]}-op{self.opset}-{self.precision}-{tag}.onnx"
+        paths = {s: stage_path(base, s) for s in stages}
+        if not all(p.is_file() for p in paths.values()):
+            for stage, proto in export().items():
+                save_model(proto, paths[stage])
+        self.cache_files = list(paths.values())
+        return {s: str(p) for s, p in paths.items()}
+
+    # -------------------------------------------------------------------------------- running
+    def _to_torch(self, arr: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(arr).to(self.device)
+
+    def _run(
+        self,
+        a: torch.Tensor,
+        b: torch.Tensor,
+        t: torch.Tensor,
+        keys_a: Sequence[Hashable] | None,
+        keys_b: Sequence[Hashable] | None,
+    ) -> torch.Tensor:
+        an = a.detach().cpu().numpy()
+        bn = b.detach().cpu().numpy()
+        tn = t.detach().cpu().numpy().astype(np.float32)
+        self.stats["calls"] += 1
+        if not self.staged:
+            out = self.graphs["model"].run({"img0": an, "img1": bn, "t": tn})["image"]
+            return self._to_torch(out)
+        return self._to_torch(self._run_staged(an, bn, tn, keys_a, keys_b))
+
+    @staticmethod
+    def _frame_ids(an: np.ndarray, bn: np.ndarray, keys_a, keys_b):
+        """An identity per input frame, as the torch backend does: ("k", key, H, W) with keys
+        (cacheable across calls); without keys, frames with equal pixels share one (this call only).
+        Returns (ids_a, ids_b, {id: (3,H,W) array})."""
+        n, (h, w) = an.shape[0], an.shape[-2:]
+        uniq: dict = {}
+        by_pixels: list = []  # (id, fingerprint, array) of frames without keys
+
+        def ident(x: np.ndarray, key):
+            if key is not None:
+                fid = ("k", key, h, w)
+            else:
+                fp = x[:, :: max(1, h // 8), :: max(1, w // 8)].tobytes()  # cheap pre-check
+                fid = next((f for f, q, y in by_pixels if q == fp and np.array_equal(x, y)), None)
+                if fid is None:
+                    fid = ("d", len(by_pixels))
+                    by_pixels.append((fid, fp, x))
+            uniq.setdefault(fid, x)
+            return fid
+
+        ids_a = [ident(an[i], None if keys_a is None else keys_a[i]) for i in range(n)]
+        ids_b = [ident(bn[i], None if keys_b is None else keys_b[i]) for i in range(n)]
+        return ids_a, ids_b, uniq
+
+    def _run_staged(self, an, bn, tn, keys_a, keys_b) -> np.ndarray:
+        ids_a, ids_b, uniq = self._frame_ids(an, bn, keys_a, keys_b)
+
+        # per frame: the features graph, for frames not cached
+        states: dict = {}
+        for fid in uniq:
+            if fid[0] == "k" and (hit := self._frames.get_item(fid)) is not None:
+                states[fid] = hit
+        todo = [f for f in uniq if f not in states]
+        for s in range(0, len(todo), self.max_batch):
+            chunk = todo[s : s + self.max_batch]
+            outs = self.graphs["features"].run({"img": np.stack([uniq[f] for f in chunk])})
+            self.stats["features_runs"] += 1
+            self.stats["frames"] += len(chunk)
+            for j, fid in enumerate(chunk):
+                states[fid] = {n: outs[n][j : j + 1] for n in self._state_names}
+        keyed = [f for f in uniq if f[0] == "k"]
+        for fid in keyed:
+            self._frames.put(fid, states[fid], keep=len(keyed))
+
+        # per pair: the flow graph, for pairs not cached
+        pids = list(zip(ids_a, ids_b, strict=True))
+        pairs: dict = {}
+        for pid in dict.fromkeys(pids):
+            if pid[0][0] == "k" and pid[1][0] == "k" and (hit := self._pairs.get_item(pid)) is not None:
+                pairs[pid] = hit
+        ptodo = [p for p in dict.fromkeys(pids) if p not in pairs]
+        for s in range(0, len(ptodo), self.max_batch):
+            chunk = ptodo[s : s + self.max_batch]
+            feeds = _stack([states[x] for x, _ in chunk], self._state_names, "frame0.")
+            feeds |= _stack([states[y] for _, y in chunk], self._state_names, "frame1.")
+            outs = self.graphs["flow"].run(feeds)
+            self.stats["flow_runs"] += 1
+            self.stats["pairs"] += len(chunk)
+            for j, pid in enumerate(chunk):
+                pairs[pid] = {name: outs[name][j : j + 1] for name in self._pair_names}
+        keyed_pairs = [p for p in dict.fromkeys(pids) if p[0][0] == "k" and p[1][0] == "k"]
+        for pid in keyed_pairs:
+            self._pairs.put(pid, pairs[pid], keep=len(keyed_pairs))
+
+        # per output time: the fusion graph, one batched run
+        feeds = _stack([states[f] for f in ids_a], self._state_names, "frame0.")
+        feeds |= _stack([states[f] for f in ids_b], self._state_names, "frame1.")
+        feeds |= _stack([pairs[p] for p in pids], self._pair_names)
+        feeds["t"] = tn
+        self.stats["fusion_runs"] += 1
+        self.stats["decodes"] += len(pids)
+        return self.graphs["fusion"].run(feeds)["image"]
+
+    # -------------------------------------------------------------------------------- misc
+    def describe(self) -> str:
+        ep = self.providers[0].replace("ExecutionProvider", "")
+        threads = f", {self.threads} threads" if self.threads else ""
+        staged = ", staged" if self.staged else ""
+        return f"{self.model_name} on ort ({self.device}, {self.precision}; {ep}{threads}{staged})"
+
+    def close(self) -> None:
+        self._frames.clear()
+        self._pairs.clear()
+

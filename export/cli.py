@@ -1,0 +1,94 @@
+"""``filmrt export``: write ONNX graphs of a model (see :mod:`filmrt.export.exporter`)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "export",
+        help="export a model to ONNX (portable or TensorRT-plugin graph, FILM stages, fp16)",
+        description=(
+            "Export FILM or RIFE 4.25 to ONNX. Inputs img0, img1 (N,3,H,W float32 RGB [0,1], H and W "
+            "multiples of 64) and t (N,); output image (N,3,H,W); batch, height and width are dynamic. "
+            "portable: the warp as GridSample, runs in any ONNX runtime. plugin: one "
+            "filmrt::BackwardWarp node per warp, for TensorRT with the filmrt plugin."
+        ),
+    )
+    p.add_argument("--model", default=None, help="film or rife-4.25 (default: from --weights, else the default model)")
+    p.add_argument("--weights", default=None, help="safetensors weights file (default: the installed ones)")
+    p.add_argument(
+        "--warp",
+        default="portable",
+        choices=["portable", "plugin"],
+        help="portable: GridSample (any runtime); plugin: BackwardWarp custom node (TensorRT). Default: portable",
+    )
+    p.add_argument(
+        "--stages",
+        action="store_true",
+        help="FILM: write OUT.features.onnx, OUT.flow.onnx and OUT.fusion.onnx (features once per frame, "
+        "flows once per pair, fusion per output time)",
+    )
+    p.add_argument(
+        "--opset",
+        type=int,
+        default=17,
+        help="ONNX opset, 17..19 (default 17; 20+ is refused: TensorRT turns its GridSample into nearest)",
+    )
+    p.add_argument("--fp16", action="store_true", help="fp16 graph for engines (I/O and warp coordinates stay fp32)")
+    p.add_argument("-o", "--output", required=True, help="output .onnx file (with --stages: the base name)")
+    p.add_argument("--json", default=None, metavar="OUT", help="also write a JSON report of the graphs")
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    import time
+
+    from filmrt.cli import model_name_from_args
+
+    from .checks import check_graph
+    from .exporter import check_opset, export_graphs, save_model, stage_path
+
+    check_opset(args.opset)  # before loading anything: a wrong opset fails fast
+    model = model_name_from_args(args)
+    t0 = time.perf_counter()
+    graphs = export_graphs(
+        model, weights=args.weights, warp=args.warp, stages=args.stages, opset=args.opset, fp16=args.fp16
+    )
+    report = []
+    for stage, proto in graphs.items():
+        path = save_model(proto, stage_path(args.output, stage))
+        info = check_graph(proto, warp=args.warp)
+        meta = {p.key: p.value for p in proto.metadata_props}
+        report.append(
+            {
+                "path": str(path),
+                "stage": stage,
+                "model": meta.get("model"),
+                "warp": args.warp,
+                "opset": args.opset,
+                "precision": meta.get("precision"),
+                "warp_nodes": info.warp_nodes,
+                "nodes": sum(info.op_counts.values()),
+                "inputs": info.inputs,
+                "outputs": info.outputs,
+                "bytes": path.stat().st_size,
+                "weights_sha256": meta.get("weights_sha256"),
+            }
+        )
+        if not args.quiet:
+            kind = "GridSample" if args.warp == "portable" else "BackwardWarp"
+            print(
+                f"wrote {path} ({meta.get('model')}, {stage}, {args.warp}, opset {args.opset}, "
+                f"{meta.get('precision')}, {info.warp_nodes} {kind} nodes, {path.stat().st_size / 1e6:.1f} MB)"
+            )
+    if not args.quiet:
+        print(f"exported in {time.perf_counter() - t0:.1f} s")
+    if args.json:
+        from pathlib import Path
+
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+    return 0
