@@ -236,3 +236,16 @@ def test_convert_options_helpers_for_batch():
     opts = options_from_args(p.parse_args(["--fps", "59.94", "--model", "blend", "--crf", "20", "--t", "2"]))
     assert isinstance(opts, ConvertOptions)
     assert (opts.fps, opts.model, opts.crf, opts.t, opts.codec, opts.batch) == ("59.94", "blend", 20, 2.0, "libx264", 4)
+
+
+@pytest.mark.parametrize("codec,pix,full", [("mjpeg", "yuvj420p", True), ("ffv1", "gray", False),
+                                             ("ffv1", "yuv420p16le", False)])
+def test_other_pixel_formats_round_trip(tmp_path, codec, pix, full):
+    """Full-range (JPEG) and gray and 16-bit input: copies come back intact (lossless encode)."""
+    clip = make_clip(tmp_path / "c.mkv", codec=codec, pix_fmt=pix, frames=4)
+    out = tmp_path / "o.mkv"
+    res = convert(clip, out, ConvertOptions(fps="x2", crf=0, **FAST))
+    assert ("full range" in res.colour) == full
+    src, got = decode_all(clip), decode_all(out)
+    for i in range(4):
+        assert psnr(got[2 * i][1], src[i][1]) > 40
