@@ -249,3 +249,15 @@ def test_other_pixel_formats_round_trip(tmp_path, codec, pix, full):
     src, got = decode_all(clip), decode_all(out)
     for i in range(4):
         assert psnr(got[2 * i][1], src[i][1]) > 40
+
+
+def test_vfr_input_gap_is_interpolated(tmp_path):
+    """A variable-rate clip (frame 4 missing: an 80 ms gap) converted to constant 25 fps."""
+    clip = make_clip(tmp_path / "vfr.mkv", frames=10, skip=(4,))
+    out = tmp_path / "cfr.mp4"
+    res = convert(clip, out, ConvertOptions(fps="25", **FAST))
+    assert (res.frames_in, res.frames_out, res.interpolated) == (9, 10, 1)
+    src, got = decode_all(clip), decode_all(out)
+    assert [t for t, _ in got] == [F(k, 25) for k in range(10)]
+    assert psnr(got[4][1], 0.5 * (src[3][1] + src[4][1])) > 35  # blend of the frames around the gap
+    assert psnr(got[5][1], src[4][1]) > 40  # and the clip goes on in step
