@@ -149,6 +149,19 @@ def test_plugin_graph_fp32_and_fp16_in_the_reference_evaluator(film, frames):
     assert 10 * np.log10(1 / max(mse, 1e-20)) > 45.0
 
 
+def test_plugin_fp16_stage_graphs_for_engines(film):
+    """What the trt backend builds FILM engines from: --warp plugin --fp16 --stages."""
+    import onnx
+
+    graphs = export_graphs(film, warp="plugin", stages=True, fp16=True)  # check_graph ran on each
+    assert [check_graph(g).warp_nodes for g in graphs.values()] == [0, 6, 6]
+    for stage, g in graphs.items():
+        assert read_metadata(g)["precision"] == "fp16" and read_metadata(g)["stage"] == stage
+        # pyramids cross between the graphs as float32 (keep_io_types), computed in fp16 inside
+        assert {i.type.tensor_type.elem_type for i in g.graph.input} == {onnx.TensorProto.FLOAT}
+        assert {o.type.tensor_type.elem_type for o in g.graph.output} == {onnx.TensorProto.FLOAT}
+
+
 # ------------------------------------------------------------------------------------- errors
 def _error(capsys, argv) -> str:
     rc = main(argv)
