@@ -45,6 +45,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import json
+    import sys
     import time
 
     from filmrt.cli import model_name_from_args
@@ -53,15 +54,20 @@ def run(args: argparse.Namespace) -> int:
     from .exporter import check_opset, export_graphs, save_model, stage_path
 
     check_opset(args.opset)  # before loading anything: a wrong opset fails fast
-    model = model_name_from_args(args)
+    from filmrt.models import get_spec
+
+    model = get_spec(model_name_from_args(args)).name  # an unknown name fails here, before any work
+    if not args.quiet:
+        what = f"{args.warp} warp, opset {args.opset}, {'fp16' if args.fp16 else 'fp32'}"
+        print(f"exporting {model} ({what}{', 3 stage graphs' if args.stages else ''}) ...", file=sys.stderr)
     t0 = time.perf_counter()
     graphs = export_graphs(
-        model, weights=args.weights, warp=args.warp, stages=args.stages, opset=args.opset, fp16=args.fp16
+        model, weights=args.weights, warp=args.warp, stages=args.stages, opset=args.opset, fp16=args.fp16, check=False
     )
     report = []
     for stage, proto in graphs.items():
+        info = check_graph(proto, warp=args.warp)  # before writing: a graph that fails is not written
         path = save_model(proto, stage_path(args.output, stage))
-        info = check_graph(proto, warp=args.warp)
         meta = {p.key: p.value for p in proto.metadata_props}
         report.append(
             {
@@ -90,5 +96,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         from pathlib import Path
 
-        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+        out = Path(args.json)
+        tmp = out.with_name(f".{out.name}.tmp")
+        tmp.write_text(json.dumps(report, indent=2) + "\n")
+        tmp.replace(out)
     return 0
