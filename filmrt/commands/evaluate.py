@@ -1,0 +1,119 @@
+"""``filmrt eval``: PSNR/SSIM of a model on frame-interpolation test sets (Middlebury, UCF101-DVF).
+
+The work is done by :mod:`filmrt.evaluation` (layouts, protocol, metrics); this module parses the
+options, prints the table and writes the JSON report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ..cli import add_model_options, model_name_from_args
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "eval",
+        help="quality (PSNR/SSIM) on frame-interpolation test sets",
+        description=(
+            "Predict the middle frame (t=0.5) of every triplet of a test set and score it against the "
+            "real one: mean PSNR (peak 1.0) and SSIM (scikit-image, Gaussian sigma 1.5) of the "
+            "prediction rounded to uint8. Recognised layouts, one sub-folder per triplet: Middlebury "
+            "(frame10.png, frame11.png, frame10i11.png) and UCF101-DVF (frame_00.png, frame_02.png, "
+            "frame_01_gt.png). A folder holding several sets is evaluated set by set."
+        ),
+    )
+    add_model_options(p)
+    p.add_argument("--dataset", required=True, metavar="DIR", help="test set folder, or a folder of test sets")
+    p.add_argument("--json", default=None, metavar="OUT", help="write the full report (per example) as JSON")
+    p.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N triplets of each set")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=run)
+
+
+def _command_line(args: argparse.Namespace, model: str) -> str:
+    """The command, spelled out with every option that shaped the result (defaults included)."""
+    parts = ["filmrt", "eval", "--model", model]
+    if args.weights:
+        parts += ["--weights", str(args.weights)]
+    parts += ["--dataset", str(args.dataset), "--device", str(args.device)]
+    parts += ["--backend", args.backend, "--precision", args.precision]
+    if args.limit:
+        parts += ["--limit", str(args.limit)]
+    if args.json:
+        parts += ["--json", str(args.json)]
+    return shlex.join(parts)
+
+
+def _write_json(path: str | os.PathLike, report: dict) -> Path:
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text(json.dumps(report, indent=2) + "\n")
+        os.replace(tmp, p)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from .. import evaluation as ev
+    from ..engine import open_interpolator
+    from ..errors import FilmrtError
+    from ..models import get_spec, resolve_weights
+    from ..weights import file_sha256
+
+    if args.limit is not None and args.limit < 1:
+        raise FilmrtError(f"--limit must be at least 1, got {args.limit}")
+    sets = ev.find_sets(args.dataset)  # fails early, before loading a model, on a bad folder
+    model = get_spec(model_name_from_args(args)).name
+    weights_path = resolve_weights(model, args.weights)
+    interp = open_interpolator(
+        model, weights=args.weights, backend=args.backend, device=args.device, precision=args.precision, max_batch=1
+    )
+    if not args.quiet:
+        print(f"evaluating {interp.describe()} on {', '.join(s.name for s in sets)}", file=sys.stderr)
+
+    def warn(s: dict) -> None:
+        print(f"filmrt: warning: skipped {s['path']}: {s['reason']}", file=sys.stderr)
+
+    results = []
+    with interp:
+        for s in sets:
+            results.append(ev.evaluate_set(interp, s, limit=args.limit, progress=not args.quiet, on_skip=warn))
+
+    print(f"{'set':<20} {'n':>5} {'PSNR (dB)':>10} {'SSIM':>7} {'skipped':>8}")
+    for r in results:
+        ps = f"{r.mean_psnr:.2f}" if r.count else "-"
+        ss = f"{r.mean_ssim:.4f}" if r.count else "-"
+        print(f"{r.name:<20} {r.count:>5} {ps:>10} {ss:>7} {len(r.skipped):>8}")
+
+    if args.json:
+        report = {
+            "model": model,
+            "weights": str(weights_path) if weights_path else None,
+            "weights_sha256": file_sha256(weights_path) if weights_path else None,
+            "backend": interp.backend,
+            "device": str(interp.device),
+            "precision": interp.precision,
+            "protocol": ev.PROTOCOL,
+            "ssim_settings": dict(ev.SSIM_SETTINGS, channel_axis=-1, win_size=ev.SSIM_WINDOW),
+            "versions": ev.environment(),
+            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "command": _command_line(args, model),
+            "sets": [r.to_dict() for r in results],
+        }
+        _write_json(args.json, report)
+        if not args.quiet:
+            print(f"wrote {args.json}", file=sys.stderr)
+    if not any(r.count for r in results):
+        raise FilmrtError(f"no triplet in {args.dataset} could be evaluated (see the warnings above)")
+    return 0

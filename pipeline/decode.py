@@ -1,0 +1,382 @@
+"""Decoding: a video file (or stdin) -> frames as (3, H, W) float RGB in [0, 1] with exact timestamps.
+
+:class:`PyAVSource` is the default decoder: any container and codec FFmpeg reads, threaded
+decoding, our own stated Y'CbCr -> RGB conversion (:mod:`filmrt.pipeline.colour`) on the
+inference device. While it demuxes, the packets of the streams that are copied to the output
+(audio, subtitles, data) are handed to a callback untouched, so a single read of the input feeds
+both the video pipeline and the remux (stdin works too).
+
+Every source yields :class:`DecodedFrame` objects in presentation order and exposes
+:class:`VideoInfo`. A source for NVDEC through NVIDIA DALI lives in :mod:`filmrt.pipeline.dali`
+(used only when DALI and a GPU are present).
+
+What is handled and what is refused:
+
+- pixel formats: planar Y'CbCr 4:2:0 / 4:2:2 / 4:4:4 at 8-16 bit (``yuv420p``, ``yuv420p10le``,
+  ``yuvj420p`` ...) are converted directly; other formats (NV12, P010, packed YUYV, RGB, gray) are
+  first repacked by FFmpeg's swscale into a planar format without any matrix change.
+- 10/12-bit input is decoded at full precision; the output stays 10-bit when the encoder can.
+- rotation (a display matrix) is not applied to the pixels: the model works on the coded frames
+  and the same display matrix is written to the output, so players rotate it the same way.
+- odd width/height: decoded as is; the encoder drops the last column/row (4:2:0 needs even sizes).
+- damaged input: packets that fail to decode are skipped and counted; a demux error ends the
+  input early (the readable part is converted); :attr:`PyAVSource.problems` says what happened.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..errors import FilmrtError
+from .colour import ColourSpec, guess_spec, luma_from_rgb, yuv_to_rgb
+
+_PLANAR_YUV = re.compile(r"^yuv(j?)(420|422|444|440|411|410)p(\d+)?(le)?$")
+#: size of the thumbnails the scene-cut detector compares (W, H)
+THUMB = (64, 36)
+
+
+@dataclass
+class DecodedFrame:
+    #: position in the decoded (presentation) order, 0-based, after --ss
+    index: int
+    #: presentation time in seconds (exact), as in the stream (not shifted)
+    ts: Fraction
+    #: (3, H, W) float32 RGB in [0, 1] on the inference device
+    rgb: torch.Tensor
+    #: (36, 64) float32 luma thumbnail on the CPU, for scene-cut detection
+    thumb: torch.Tensor
+    #: frame duration in seconds when the stream says, else None
+    duration: Fraction | None = None
+
+
+@dataclass
+class VideoInfo:
+    width: int
+    height: int
+    #: nominal rate (average, else guessed), exact; None when unknown
+    rate: Fraction | None
+    time_base: Fraction
+    pix_fmt: str
+    codec: str
+    colour: ColourSpec
+    #: 9 int32 of the display matrix (FFmpeg layout) or None
+    display_matrix: list[int] | None = None
+    rotation: int = 0
+    #: expected number of frames in the selected range (estimate; None if unknown)
+    frames: int | None = None
+    #: start time of the whole input in seconds (the container's start), exact-ish
+    start: Fraction = Fraction(0)
+    #: stream metadata (language, title, handler) copied to the output
+    metadata: dict = field(default_factory=dict)
+
+
+def av_error_message(e: BaseException) -> str:
+    """A one-line, path-free description of a PyAV/FFmpeg error."""
+    msg = getattr(e, "strerror", None) or str(e)
+    return str(msg).strip().splitlines()[0] if msg else type(e).__name__
+
+
+def _open_input(src, fmt: str | None = None):
+    import av
+
+    if src == "-" or src is None:
+        import sys
+
+        handle = sys.stdin.buffer
+        name = "stdin"
+    else:
+        handle = os.fspath(src)
+        name = handle
+        if not os.path.exists(handle):
+            raise FilmrtError(f"input not found: {handle}")
+        if os.path.isdir(handle):
+            raise FilmrtError(f"input is a directory, not a video: {handle}")
+        if not os.access(handle, os.R_OK):
+            raise FilmrtError(f"cannot read input {handle}: permission denied")
+    try:
+        return av.open(handle, "r", format=fmt), name
+    except (av.error.InvalidDataError, av.error.DemuxerNotFoundError) as e:
+        raise FilmrtError(f"{name} is not a video file FFmpeg can read ({av_error_message(e)})") from None
+    except av.error.FFmpegError as e:
+        raise FilmrtError(f"cannot open {name}: {av_error_message(e)}") from None
+
+
+def display_matrix_of(side_data) -> list[int] | None:
+    """The 9 int32 of a DISPLAYMATRIX side data entry, if present."""
+    if side_data is None:
+        return None
+    try:
+        items = list(iter(side_data))  # PyAV's container iterates over SideData objects
+    except (TypeError, KeyError):
+        return None
+    for sd in items:
+        kind = str(getattr(sd, "type", ""))
+        if "DISPLAYMATRIX" in kind.upper():
+            raw = bytes(sd)
+            if len(raw) >= 36:
+                return [int(v) for v in np.frombuffer(raw[:36], dtype="<i4")]
+    return None
+
+
+def make_thumb(rgb: torch.Tensor) -> torch.Tensor:
+    """(3, H, W) RGB -> (36, 64) float32 luma (area average) on the CPU."""
+    small = F.adaptive_avg_pool2d(rgb[None], (THUMB[1], THUMB[0]))[0]  # area average, then luma
+    return luma_from_rgb(small).float().cpu()
+
+
+def frame_to_rgb(frame, spec: ColourSpec | None, device: torch.device) -> tuple[torch.Tensor, ColourSpec]:
+    """One decoded PyAV VideoFrame -> ((3, H, W) float32 RGB on ``device``, the ColourSpec used)."""
+    name = frame.format.name
+    m = _PLANAR_YUV.match(name)
+    if m is None or name.endswith("be"):
+        bits = max(c.bits for c in frame.format.components) if frame.format.components else 8
+        comps = frame.format.components
+        has_chroma = any(getattr(c, "is_chroma", False) for c in comps)
+        is_rgb = (not has_chroma) and len(comps) >= 3
+        if is_rgb:
+            arr = frame.to_ndarray(format="rgb48le" if bits > 8 else "rgb24")
+            scale = 65535.0 if bits > 8 else 255.0
+            t = torch.from_numpy(np.ascontiguousarray(arr)).to(device).permute(2, 0, 1).float() / scale
+            rgb_spec = spec or guess_spec(frame.width, frame.height, bits=8)
+            return t.clamp_(0, 1), rgb_spec
+        target = "yuv444p16le" if bits > 8 else "yuv444p"
+        if name.startswith("gray"):
+            target = "yuv420p16le" if bits > 8 else "yuv420p"
+        frame = frame.reformat(format=target)
+        name = target
+        m = _PLANAR_YUV.match(name)
+    bits = frame.format.components[0].bits
+    if spec is None or spec.bits != bits:
+        spec = guess_spec(
+            frame.width,
+            frame.height,
+            frame.colorspace,
+            frame.color_range,
+            bits=bits,
+            full_range_format=bool(m.group(1)),
+            primaries=frame.color_primaries,
+            trc=frame.color_trc,
+        )
+    dtype = np.uint8 if bits <= 8 else np.uint16
+    planes = []
+    for p in frame.planes[:3]:
+        item = np.dtype(dtype).itemsize
+        arr = np.frombuffer(p, dtype=dtype).reshape(p.height, p.line_size // item)[:, : p.width]
+        arr = arr.astype(np.int16 if bits <= 8 else np.int32)
+        planes.append(torch.from_numpy(arr).to(device, non_blocking=True))
+    return yuv_to_rgb(planes[0], planes[1], planes[2], spec), spec
+
+
+class PyAVSource:
+    """Decode the video stream of ``src`` (a path or ``-``) from ``ss`` for ``t`` seconds.
+
+    ``frames(on_packet)`` yields :class:`DecodedFrame`; packets of ``copy_streams`` (audio,
+    subtitle, data streams that fall inside the range) go to ``on_packet(packet)`` in demux order.
+    """
+
+    name = "pyav"
+
+    def __init__(
+        self,
+        src,
+        *,
+        ss: float | None = None,
+        t: float | None = None,
+        device: torch.device | str = "cpu",
+        fmt: str | None = None,
+        threads: int = 0,
+    ):
+
+        if ss is not None and ss < 0:
+            raise FilmrtError(f"--ss {ss}: the start must be >= 0")
+        if t is not None and t <= 0:
+            raise FilmrtError(f"--t {t}: the duration must be > 0")
+        self.device = torch.device(device)
+        self.container, self.src_name = _open_input(src, fmt)
+        c = self.container
+        videos = list(c.streams.video)
+        if not videos:
+            kinds = ", ".join(sorted({s.type for s in c.streams})) or "none"
+            c.close()
+            raise FilmrtError(f"{self.src_name} has no video stream (streams: {kinds})")
+        self.stream = videos[0]
+        vs = self.stream
+        vs.thread_type = "AUTO"
+        if threads:
+            vs.thread_count = threads
+        cc = vs.codec_context
+        if not cc.width or not cc.height:
+            c.close()
+            raise FilmrtError(f"{self.src_name}: the video stream has no picture size (not decodable?)")
+        self.copy_streams = [
+            s for s in c.streams if s is not vs and s.type in ("audio", "subtitle", "data")
+        ]
+        start_us = c.start_time
+        # the input's start (e.g. 1.4 s in an MPEG-TS): output times are shifted by it (and --ss);
+        # a negative start (audio priming in mp4) is left as it is
+        self.start = max(Fraction(start_us, 1_000_000), Fraction(0)) if start_us else Fraction(0)
+        self.ss = Fraction(ss).limit_denominator(1_000_000) if ss else None
+        self.range_start = self.start + (self.ss or 0)
+        self.range_end = self.range_start + Fraction(t).limit_denominator(1_000_000) if t else None
+        rate = vs.average_rate or vs.guessed_rate or vs.base_rate
+        rate = Fraction(rate) if rate else None
+        tb = Fraction(vs.time_base) if vs.time_base else Fraction(1, 90000)
+        frames = vs.frames or None
+        if not frames and rate:
+            dur = None
+            if vs.duration:
+                dur = Fraction(vs.duration) * tb
+            elif c.duration:
+                dur = Fraction(c.duration, 1_000_000)
+            if dur:
+                frames = max(1, round(dur * rate))
+        if frames and rate:
+            if self.ss:
+                frames = max(0, frames - int(self.ss * rate))
+            if t:
+                frames = min(frames, max(1, math.ceil(Fraction(t).limit_denominator(1_000_000) * rate)))
+        spec = guess_spec(cc.width, cc.height, cc.colorspace, cc.color_range,
+                          full_range_format=str(cc.pix_fmt or "").startswith("yuvj"),
+                          primaries=cc.color_primaries, trc=cc.color_trc)
+        self.info = VideoInfo(
+            width=cc.width,
+            height=cc.height,
+            rate=rate,
+            time_base=tb,
+            pix_fmt=str(cc.pix_fmt),
+            codec=cc.name,
+            colour=spec,
+            frames=frames,
+            start=self.start,
+            metadata=dict(vs.metadata),
+        )
+        self.problems: list[str] = []
+        self.decode_errors = 0
+        self.corrupt_frames = 0
+        self.bad_timestamps = 0
+        self.frames_decoded = 0
+        self._seekable = src not in ("-", None)
+
+    # ------------------------------------------------------------------
+    def _seek(self) -> None:
+        if not self.ss or not self._seekable:
+            return
+        vs = self.stream
+        target = int(self.range_start / self.info.time_base)
+        try:
+            self.container.seek(target, stream=vs, backward=True, any_frame=False)
+        except Exception:  # noqa: BLE001 - unseekable input: decode from the start and discard
+            pass
+
+    def frames(self, on_packet: Callable | None = None, stop=None) -> Iterator[DecodedFrame]:
+        import av
+
+        vs = self.stream
+        tb = self.info.time_base
+        spec: ColourSpec | None = None
+        self._seek()
+        start, end = self.range_start, self.range_end
+        snap = min(tb, Fraction(1, 1000))
+        copy_ids = {s.index for s in self.copy_streams}
+        copy_done: set[int] = set()
+        video_done = False
+        index = 0
+        prev_ts: Fraction | None = None
+        default_d = (1 / self.info.rate) if self.info.rate else None
+        demux = self.container.demux([vs, *self.copy_streams])
+        while True:
+            if stop is not None and stop.is_set():
+                return
+            try:
+                packet = next(demux)
+            except StopIteration:
+                break
+            except av.error.FFmpegError as e:
+                self.problems.append(f"input unreadable after {self.frames_decoded} frames ({av_error_message(e)})")
+                break
+            sidx = packet.stream.index
+            if sidx in copy_ids:
+                if packet.dts is None and packet.pts is None:
+                    continue  # flush packet
+                ptb = Fraction(packet.time_base)
+                pts = packet.pts if packet.pts is not None else packet.dts
+                pt = pts * ptb
+                if end is not None and pt >= end:
+                    copy_done.add(sidx)
+                elif on_packet is not None and (not self.ss or pt >= start):
+                    on_packet(packet)  # with --ss, packets before the start are dropped
+                if video_done and copy_done >= copy_ids:
+                    break
+                continue
+            if video_done:
+                if copy_done >= copy_ids:
+                    break
+                continue
+            try:
+                decoded = packet.decode()
+            except av.error.FFmpegError:
+                self.decode_errors += 1
+                continue
+            for f in decoded:
+                if getattr(f, "is_corrupt", False):
+                    self.corrupt_frames += 1
+                if f.pts is not None:
+                    ts = Fraction(f.pts) * tb
+                elif prev_ts is not None and default_d:
+                    ts = prev_ts + default_d
+                else:
+                    ts = start if prev_ts is None else prev_ts + Fraction(1, 25)
+                if ts < start - snap:
+                    continue  # before --ss (decoded from the previous keyframe)
+                if end is not None and ts >= end - snap:
+                    video_done = True
+                    break
+                if prev_ts is not None and ts <= prev_ts:
+                    self.bad_timestamps += 1
+                    continue
+                rgb, spec = frame_to_rgb(f, spec, self.device)
+                if index == 0:
+                    self.info.colour = spec
+                    dm = display_matrix_of(getattr(f, "side_data", None))
+                    if dm is not None:
+                        self.info.display_matrix = dm
+                        self.info.rotation = int(getattr(f, "rotation", 0) or 0)
+                dur = Fraction(f.duration) * tb if getattr(f, "duration", 0) else None
+                self.frames_decoded += 1
+                yield DecodedFrame(index, ts, rgb, make_thumb(rgb), dur)
+                index += 1
+                prev_ts = ts
+            if video_done and (not copy_ids or copy_done >= copy_ids):
+                break
+        if self.decode_errors:
+            self.problems.append(f"{self.decode_errors} video packet(s) could not be decoded and were skipped")
+        if self.corrupt_frames:
+            self.problems.append(f"{self.corrupt_frames} decoded frame(s) flagged corrupt by the decoder")
+        if self.bad_timestamps:
+            self.problems.append(f"{self.bad_timestamps} frame(s) with repeated/backward timestamps skipped")
+        if self.info.frames and self.frames_decoded < self.info.frames * 0.98 - 1 and not self.problems:
+            expected = self.info.frames
+            if end is None:
+                self.problems.append(
+                    f"stream ends early: {self.frames_decoded} of ~{expected} frames decoded (truncated or damaged)"
+                )
+
+    def close(self) -> None:
+        try:
+            self.container.close()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def is_pipe(path) -> bool:
+    return path in ("-", None) or isinstance(path, io.IOBase)

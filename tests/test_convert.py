@@ -1,0 +1,226 @@
+"""End-to-end `filmrt convert` on CPU with the `blend` model: counts, timestamps, colour round trip,
+audio/subtitle passthrough, metadata, 10-bit, rotation, odd sizes, pipes, recursive mode."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from fractions import Fraction as F
+
+import pytest
+import torch
+from filmrt.pipeline.colour import ColourSpec, guess_spec, psnr, rgb_to_yuv, yuv_to_rgb
+from filmrt.pipeline.convert import ConvertOptions, convert
+from filmrt.pipeline.decode import PyAVSource
+from filmrt.pipeline.probe import probe
+from filmrt.pipeline.synth import frame_rgb, make_clip
+
+from filmrt.cli import main
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)  # small tensors: threading costs more than it gives on a busy 2-core box
+    yield
+    torch.set_num_threads(n)
+
+
+FAST = dict(model="blend", quiet=True, preset="ultrafast")
+
+
+def decode_all(path, **kw):
+    src = PyAVSource(str(path), **kw)
+    try:
+        return [(f.ts, f.rgb) for f in src.frames()]
+    finally:
+        src.close()
+
+
+@pytest.fixture(scope="session")
+def clips(tmp_path_factory):
+    d = tmp_path_factory.mktemp("clips")
+    return {
+        "25": make_clip(d / "s25.mp4", fps=25, frames=25, audio=True, language="eng"),
+        "24": make_clip(d / "s24.mp4", fps=24, frames=24),
+        "2997": make_clip(d / "s2997.mp4", fps=F(30000, 1001), frames=30),
+        "odd": make_clip(d / "odd.mkv", width=129, height=73, codec="ffv1"),
+        "rot": make_clip(d / "rot.mp4", rotation=90, frames=10),
+        "p10": make_clip(d / "p10.mkv", codec="libx265", pix_fmt="yuv420p10le", frames=10),
+    }
+
+
+# ---------------------------------------------------------------------- colour
+@pytest.mark.parametrize("spec", [ColourSpec("bt709"), ColourSpec("bt601"), ColourSpec("bt709", True),
+                                  ColourSpec("bt2020", False, 10)])
+def test_colour_round_trip_is_near_exact(spec):
+    """YUV -> RGB -> YUV returns the same codes (up to rounding / gamut clipping)."""
+    img = torch.from_numpy(frame_rgb(3, 64, 48, 10)).permute(2, 0, 1).float() / 255
+    y, u, v = rgb_to_yuv(img, spec)
+    rgb = yuv_to_rgb(*(torch.from_numpy(p.astype("int32")) for p in (y, u, v)), spec)
+    y2, u2, v2 = rgb_to_yuv(rgb, spec)
+    for p, q in ((y, y2), (u, u2), (v, v2)):
+        assert abs(p.astype(int) - q.astype(int)).max() <= 1
+
+
+def test_colour_heuristic():
+    assert guess_spec(1280, 720).matrix == "bt709" and guess_spec(1280, 720).guessed
+    assert guess_spec(720, 576).matrix == "bt601"
+    assert guess_spec(720, 576, colorspace=1).matrix == "bt709"  # the stream's tag wins
+    assert not guess_spec(640, 480).full_range
+    assert guess_spec(640, 480, full_range_format=True).full_range
+
+
+# ---------------------------------------------------------------------- end to end
+def test_25_to_50_counts_timestamps_audio_and_copies(clips, tmp_path):
+    out = tmp_path / "o.mp4"
+    res = convert(clips["25"], out, ConvertOptions(fps="x2", **FAST))
+    assert (res.frames_in, res.frames_out, res.fps_out) == (25, 50, F(50))
+    assert res.interpolated == 24 and res.copied == 26 and res.held == 1
+    src, dst = probe(clips["25"]), probe(out)
+    assert [s.type for s in dst.streams] == ["video", "audio"]
+    v = dst.video
+    assert v.packets == 50 and v.rate == 50 and v.start == 0
+    assert abs(v.duration - src.video.duration) <= F(1, 50)
+    a_in, a_out = src.of_type("audio")[0], dst.of_type("audio")[0]
+    assert a_out.codec == a_in.codec and a_out.packets == a_in.packets
+    assert a_out.start == a_in.start and a_out.duration == a_in.duration  # remuxed untouched
+    assert v.language == "eng" and a_out.language == "eng"
+    # copied frames survive the whole decode -> RGB -> encode round trip
+    frames_in = decode_all(clips["25"])
+    frames_out = decode_all(out)
+    assert len(frames_out) == 50
+    assert [t for t, _ in frames_out] == [F(k, 50) for k in range(50)]
+    for i, (_, rgb) in enumerate(frames_in):
+        assert psnr(frames_out[2 * i][1], rgb) > 40
+    # interpolated frames of `blend` sit between their neighbours
+    mid = frames_out[1][1]
+    want = 0.5 * (frames_in[0][1] + frames_in[1][1])
+    assert psnr(mid, want) > 35
+
+
+def test_24_to_60_and_ntsc(clips, tmp_path):
+    out = tmp_path / "o60.mp4"
+    res = convert(clips["24"], out, ConvertOptions(fps="60", **FAST))
+    assert (res.frames_in, res.frames_out) == (24, 60)
+    got = decode_all(out)
+    assert [t for t, _ in got] == [F(k, 60) for k in range(60)]
+    out2 = tmp_path / "o5994.mp4"
+    res = convert(clips["2997"], out2, ConvertOptions(fps="59.94", **FAST))
+    assert res.fps_out == F(60000, 1001) and (res.frames_in, res.frames_out) == (30, 60)
+    assert res.interpolated == 29
+    p = probe(out2).video
+    assert p.packets == 60 and p.rate == F(60000, 1001)
+    got = decode_all(out2)
+    assert [t for t, _ in got] == [k * F(1001, 60000) for k in range(60)]
+
+
+def test_real_clip_with_audio_passthrough(shared, tmp_path):
+    clip = shared / "data" / "clips" / "bbb_720p25_audio.mp4"
+    out = tmp_path / "bbb50.mp4"
+    res = convert(clip, out, ConvertOptions(fps="50", t=1.0, batch=2, **FAST))
+    assert (res.frames_in, res.frames_out) == (25, 50) and res.streams_copied == 1
+    p = probe(out)
+    assert [s.type for s in p.streams] == ["video", "audio"]
+    v, a = p.video, p.of_type("audio")[0]
+    assert v.packets == 50 and abs(v.duration - 1) <= F(1, 50)
+    assert a.codec == "aac" and abs(a.duration - 1) <= F(1, 25)  # packets are ~21 ms
+    assert (v.width, v.height) == (1280, 720) and v.colorspace == 1  # BT.709 for HD, tagged
+
+
+def test_ss_and_t_cut_both_streams(clips, tmp_path):
+    out = tmp_path / "cut.mp4"
+    res = convert(clips["25"], out, ConvertOptions(fps="50", ss=0.4, t=0.4, **FAST))
+    assert (res.frames_in, res.frames_out) == (10, 20)
+    p = probe(out)
+    assert p.video.start == 0 and p.video.duration == F(2, 5)
+    a = p.of_type("audio")[0]
+    assert abs(a.start) <= F(1, 40) and abs(a.end - F(2, 5)) <= F(1, 25)
+    # the first output frame is the source frame at 0.4 s
+    src = decode_all(clips["25"])
+    assert psnr(decode_all(out)[0][1], src[10][1]) > 40
+
+
+def test_down_conversion_drops_frames(clips, tmp_path):
+    out = tmp_path / "down.mp4"
+    res = convert(clips["25"], out, ConvertOptions(fps="12.5", **FAST))
+    assert res.frames_out == 13 and res.interpolated == 0
+    src, got = decode_all(clips["25"]), decode_all(out)
+    for k, (_, rgb) in enumerate(got):
+        assert psnr(rgb, src[2 * k][1]) > 40
+
+
+def test_recursive_mode_with_blend(clips, tmp_path):
+    out = tmp_path / "rec.mp4"
+    res = convert(clips["24"], out, ConvertOptions(fps="60", mode="recursive", max_depth=3, **FAST))
+    assert res.frames_out == 60 and res.interpolated > 0
+
+
+def test_10bit_rotation_and_odd_size(clips, tmp_path):
+    r = convert(clips["p10"], tmp_path / "p10.mp4", ConvertOptions(fps="x2", **FAST))
+    assert probe(tmp_path / "p10.mp4").video.pix_fmt == "yuv420p10le" and "10-bit" in r.colour
+    src, got = decode_all(clips["p10"]), decode_all(tmp_path / "p10.mp4")
+    assert psnr(got[0][1], src[0][1]) > 40
+    convert(clips["rot"], tmp_path / "rot.mp4", ConvertOptions(fps="x2", **FAST))
+    assert probe(tmp_path / "rot.mp4").video.rotation == 90
+    r = convert(clips["odd"], tmp_path / "odd.mp4", ConvertOptions(fps="x2", **FAST))
+    v = probe(tmp_path / "odd.mp4").video
+    assert (v.width, v.height) == (128, 72) and (r.width, r.height) == (128, 72)
+
+
+def test_cli_convert_and_json(clips, tmp_path, capsys):
+    out, js = tmp_path / "cli.mkv", tmp_path / "r.json"
+    rc = main(["convert", clips["25"], str(out), "--fps", "50", "--model", "blend", "--preset", "ultrafast",
+               "--json", str(js)])
+    assert rc == 0
+    err = capsys.readouterr().err
+    assert "25 -> 50 frames" in err
+    import json
+
+    data = json.loads(js.read_text())
+    assert data["frames_out"] == 50 and data["fps_out"] == "50"
+
+
+def test_stdin_to_stdout_pipe(clips, tmp_path):
+    out = tmp_path / "pipe.mkv"
+    with open(clips["25"], "rb") as fin, open(out, "wb") as fout:
+        r = subprocess.run(
+            [sys.executable, "-m", "filmrt", "convert", "-", "-", "--fps", "50", "--format", "matroska",
+             "--model", "blend", "--preset", "ultrafast", "--quiet"],
+            stdin=fin, stdout=fout, stderr=subprocess.PIPE, timeout=300,
+        )
+    assert r.returncode == 0, r.stderr.decode()
+    p = probe(out)
+    assert p.video.packets == 50 and len(p.of_type("audio")) == 1
+
+
+def test_progress_callback_and_reused_interpolator(clips, tmp_path):
+    from filmrt.engine import open_interpolator
+
+    seen = []
+    interp = open_interpolator("blend")
+    res = convert(clips["24"], tmp_path / "p.mp4", ConvertOptions(fps="48", quiet=True, preset="ultrafast"),
+                  interpolator=interp, on_progress=seen.append)
+    assert seen == list(range(1, res.frames_out + 1)) and res.model == "blend"
+
+
+def test_subtitles_and_tags_copied(tmp_path, monkeypatch):
+    clip = make_clip(tmp_path / "sub.mkv", frames=20, audio=True, subtitles=True, language="fra")
+    out = tmp_path / "o.mkv"
+    res = convert(clip, out, ConvertOptions(fps="50", **FAST))
+    assert res.streams_copied == 2
+    src, dst = probe(clip), probe(out)
+    assert [s.type for s in dst.streams] == ["video", "subtitle", "audio"]
+    s_in, s_out = src.of_type("subtitle")[0], dst.of_type("subtitle")[0]
+    assert (s_out.codec, s_out.packets, s_out.start, s_out.duration) == (
+        s_in.codec, s_in.packets, s_in.start, s_in.duration)
+    assert s_out.language == "fra" and dst.of_type("audio")[0].language == "fra"
+    # an mp4 cannot hold SubRip: that stream is left out with a warning, the rest is written
+    warned = []
+    from filmrt.pipeline import encode
+
+    init = encode.Muxer.__init__
+    monkeypatch.setattr(encode.Muxer, "__init__", lambda self, *a, **kw: init(self, *a, **{**kw, "warn": warned.append}))
+    convert(clip, tmp_path / "o.mp4", ConvertOptions(fps="50", **FAST))
+    assert [s.type for s in probe(tmp_path / "o.mp4").streams] == ["video", "audio"]
+    assert any("subtitle" in w for w in warned)
