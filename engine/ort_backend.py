@@ -157,8 +157,12 @@ class _LRU(OrderedDict):
             self.popitem(last=False)
 
 
-def _stack(states: list[dict[str, np.ndarray]], names: Sequence[str], prefix: str = "") -> dict[str, np.ndarray]:
-    return {prefix + n: np.concatenate([s[n] for s in states]) for n in names}
+def _stack(
+    states: list[dict[str, np.ndarray]], names: Sequence[str], prefix: str, wanted: Sequence[str]
+) -> dict[str, np.ndarray]:
+    """Batch per-item tensors (1,...) into graph feeds ``prefix + name``, only those the graph takes."""
+    want = set(wanted)
+    return {prefix + n: np.concatenate([s[n] for s in states]) for n in names if prefix + n in want}
 
 
 class OrtInterpolator(Interpolator):
@@ -300,8 +304,8 @@ class OrtInterpolator(Interpolator):
             for j, fid in enumerate(chunk):
                 states[fid] = {n: outs[n][j : j + 1] for n in self._state_names}
         keyed = [f for f in uniq if f[0] == "k"]
-        for fid in keyed:
-            self._frames.put(fid, states[fid], keep=len(keyed))
+        for fid in keyed:  # copies: a view would keep the whole batch's outputs alive in the cache
+            self._frames.put(fid, {n: v.copy() for n, v in states[fid].items()}, keep=len(keyed))
 
         # per pair: the flow graph, for pairs not cached
         pids = list(zip(ids_a, ids_b, strict=True))
@@ -312,25 +316,27 @@ class OrtInterpolator(Interpolator):
         ptodo = [p for p in dict.fromkeys(pids) if p not in pairs]
         for s in range(0, len(ptodo), self.max_batch):
             chunk = ptodo[s : s + self.max_batch]
-            feeds = _stack([states[x] for x, _ in chunk], self._state_names, "frame0.")
-            feeds |= _stack([states[y] for _, y in chunk], self._state_names, "frame1.")
-            outs = self.graphs["flow"].run(feeds)
+            flow = self.graphs["flow"]
+            feeds = _stack([states[x] for x, _ in chunk], self._state_names, "frame0.", flow.inputs)
+            feeds |= _stack([states[y] for _, y in chunk], self._state_names, "frame1.", flow.inputs)
+            outs = flow.run(feeds)
             self.stats["flow_runs"] += 1
             self.stats["pairs"] += len(chunk)
             for j, pid in enumerate(chunk):
                 pairs[pid] = {name: outs[name][j : j + 1] for name in self._pair_names}
         keyed_pairs = [p for p in dict.fromkeys(pids) if p[0][0] == "k" and p[1][0] == "k"]
         for pid in keyed_pairs:
-            self._pairs.put(pid, pairs[pid], keep=len(keyed_pairs))
+            self._pairs.put(pid, {n: v.copy() for n, v in pairs[pid].items()}, keep=len(keyed_pairs))
 
         # per output time: the fusion graph, one batched run
-        feeds = _stack([states[f] for f in ids_a], self._state_names, "frame0.")
-        feeds |= _stack([states[f] for f in ids_b], self._state_names, "frame1.")
-        feeds |= _stack([pairs[p] for p in pids], self._pair_names)
+        fusion = self.graphs["fusion"]
+        feeds = _stack([states[f] for f in ids_a], self._state_names, "frame0.", fusion.inputs)
+        feeds |= _stack([states[f] for f in ids_b], self._state_names, "frame1.", fusion.inputs)
+        feeds |= _stack([pairs[p] for p in pids], self._pair_names, "", fusion.inputs)
         feeds["t"] = tn
         self.stats["fusion_runs"] += 1
         self.stats["decodes"] += len(pids)
-        return self.graphs["fusion"].run(feeds)["image"]
+        return fusion.run(feeds)["image"]
 
     # -------------------------------------------------------------------------------- misc
     def describe(self) -> str:

@@ -134,7 +134,7 @@ def resolve_model(model: str | os.PathLike | torch.nn.Module, weights: str | os.
         from filmrt.models import load_model
 
         net = load_model(model, weights, "cpu")
-    return net.eval().requires_grad_(False).to("cpu", torch.float32)
+    return net.eval().to("cpu", torch.float32)  # (tracing runs under no_grad)
 
 
 def weights_fingerprint(module: torch.nn.Module) -> tuple[str, str]:
