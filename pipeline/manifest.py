@@ -1,0 +1,375 @@
+"""The batch manifest: one SQLite file under DST that is the single source of truth of a batch run.
+
+``filmrt batch SRC DST`` keeps its job state in ``DST/.filmrt-batch.sqlite`` so that a run that
+dies (killed, machine lost, Ctrl-C) resumes where it stopped, files that are done are never
+converted twice, and changed sources or settings are redone. Only the *driver* (the process that
+runs ``filmrt batch``) writes it; workers, local or on a Ray cluster, return results and never
+touch the database. A lock file (``DST/.filmrt-batch.lock``, ``flock``) keeps a second driver off
+the same DST.
+
+Tables:
+
+``jobs``: one row per source file, keyed by its path relative to SRC (POSIX separators)
+    ``src``/``dst`` absolute paths; ``size``, ``mtime_ns`` and ``content_hash`` identify the
+    source (see :func:`fingerprint`); ``settings_hash`` identifies the conversion settings (see
+    :func:`settings_hash`); ``status`` is ``pending`` | ``running`` | ``done`` | ``failed``;
+    ``attempts`` counts attempts started for the current (source, settings), ``failures`` the
+    failed ones (checked against ``--retries``; an attempt cut short by a killed driver is not
+    a failure); ``error`` the last failure; timings (epoch seconds) and output facts
+    (``frames_in``, ``frames_out``, ``out_size``, ``out_mtime_ns``) of the last success.
+``attempts``: the history, one row per attempt (``running`` -> ``done`` | ``failed`` |
+    ``interrupted``), so "was this file ever converted twice?" has a factual answer.
+``meta``: key/value (schema version, last settings).
+
+A job's source is "the same" when its size and content hash match the row; the hash is only
+recomputed when size or mtime changed, so a resumed run over thousands of files reads ~2 MiB
+per *changed* file and nothing for unchanged ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from ..errors import FilmrtError
+
+SCHEMA_VERSION = 1
+MANIFEST_NAME = ".filmrt-batch.sqlite"
+LOCK_NAME = ".filmrt-batch.lock"
+
+#: bytes read from each end of a file for its fingerprint
+FINGERPRINT_CHUNK = 1 << 20
+FINGERPRINT_KIND = "sha256(size, first 1 MiB, last 1 MiB)"
+
+#: ConvertOptions fields that change *how* a file is converted, not *what* comes out: changing
+#: them does not redo finished files (workers on GPUs and CPUs may share one library).
+EXECUTION_FIELDS = frozenset({"device", "backend", "precision", "batch", "quiet", "decoder", "queue_size"})
+
+STATUSES = ("pending", "running", "done", "failed")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS jobs (
+    rel TEXT PRIMARY KEY,
+    src TEXT NOT NULL,
+    dst TEXT NOT NULL,
+    size INTEGER,
+    mtime_ns INTEGER,
+    content_hash TEXT,
+    settings_hash TEXT,
+    status TEXT NOT NULL DEFAULT 'pending'
+        CHECK (status IN ('pending', 'running', 'done', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    failures INTEGER NOT NULL DEFAULT 0,
+    error TEXT,
+    worker TEXT,
+    run_id TEXT,
+    queued_at REAL,
+    started_at REAL,
+    finished_at REAL,
+    seconds REAL,
+    frames_in INTEGER,
+    frames_out INTEGER,
+    out_size INTEGER,
+    out_mtime_ns INTEGER
+);
+CREATE TABLE IF NOT EXISTS attempts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    rel TEXT NOT NULL,
+    run_id TEXT,
+    content_hash TEXT,
+    settings_hash TEXT,
+    outcome TEXT NOT NULL CHECK (outcome IN ('running', 'done', 'failed', 'interrupted')),
+    queued_at REAL,
+    started_at REAL,
+    finished_at REAL,
+    seconds REAL,
+    frames_out INTEGER,
+    worker TEXT,
+    error TEXT
+);
+CREATE INDEX IF NOT EXISTS attempts_rel ON attempts (rel);
+"""
+
+
+def fingerprint(path: str | os.PathLike, size: int | None = None) -> str:
+    """Fast content hash of a file: sha256 of its size, first MiB and last MiB (hex).
+
+    Reads at most 2 MiB whatever the file size, so scanning a library of large videos stays
+    cheap. It catches re-encodes, replacements, truncation and appended data; an edit confined
+    to the middle of a file that keeps its size is not seen (touching the file does not matter
+    either way: mtime only decides whether the hash is recomputed).
+    """
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        if size is None:
+            size = os.fstat(f.fileno()).st_size
+        h.update(f"filmrt-fp1:{size}:".encode())
+        h.update(f.read(FINGERPRINT_CHUNK))
+        if size > FINGERPRINT_CHUNK:
+            f.seek(max(FINGERPRINT_CHUNK, size - FINGERPRINT_CHUNK))
+            h.update(f.read(FINGERPRINT_CHUNK))
+    return h.hexdigest()
+
+
+def settings_dict(options) -> dict:
+    """The output-relevant settings of a ConvertOptions (or any dataclass / mapping) as a dict.
+
+    Only values that differ from the dataclass defaults count, so a filmrt upgrade that adds an
+    option (with a default) does not invalidate finished libraries; execution-only fields
+    (:data:`EXECUTION_FIELDS`) and None are left out. A ``weights`` file is identified by path,
+    size and mtime.
+    """
+    defaults: dict = {}
+    if dataclasses.is_dataclass(options):
+        d = dataclasses.asdict(options)
+        for f in dataclasses.fields(options):
+            if f.default is not dataclasses.MISSING:
+                defaults[f.name] = f.default
+            elif f.default_factory is not dataclasses.MISSING:
+                defaults[f.name] = f.default_factory()
+    else:
+        d = dict(options)
+    out = {
+        k: v
+        for k, v in sorted(d.items())
+        if k not in EXECUTION_FIELDS and v is not None and not (k in defaults and v == defaults[k])
+    }
+    w = out.get("weights")
+    if w:
+        try:
+            st = os.stat(w)
+            out["weights"] = {"path": str(Path(w).resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+        except OSError:
+            out["weights"] = {"path": str(w)}
+    return out
+
+
+def settings_hash(options) -> str:
+    """Short, stable hash of :func:`settings_dict` (canonical JSON)."""
+    blob = json.dumps(settings_dict(options), sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+class Manifest:
+    """The SQLite job table of one DST. Open with :meth:`open`; only the driver writes."""
+
+    def __init__(self, path: str | os.PathLike, *, readonly: bool = False):
+        self.path = Path(path)
+        self.readonly = readonly
+        if readonly:
+            uri = f"file:{self.path}?mode=ro"
+            self.db = sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None)
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
+        self.db.row_factory = sqlite3.Row
+        try:
+            if not readonly:
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=NORMAL")
+                self.db.executescript(_SCHEMA)
+                if self.get_meta("schema") is None:
+                    self.set_meta("schema", str(SCHEMA_VERSION))
+            version = self.get_meta("schema")
+        except sqlite3.DatabaseError as e:
+            self.db.close()
+            raise FilmrtError(
+                f"{self.path} is not a filmrt batch manifest ({e}); move it away to start over"
+            ) from e
+        if version is not None and int(version) > SCHEMA_VERSION:
+            raise FilmrtError(
+                f"{self.path} was written by a newer filmrt (manifest schema {version}); upgrade filmrt"
+            )
+
+    # ------------------------------------------------------------------ basics
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Manifest:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def get_meta(self, key: str) -> str | None:
+        try:
+            row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        except sqlite3.OperationalError:  # read-only open of an empty/older file
+            return None
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def get(self, rel: str) -> dict | None:
+        row = self.db.execute("SELECT * FROM jobs WHERE rel = ?", (rel,)).fetchone()
+        return dict(row) if row else None
+
+    def rows(self) -> dict[str, dict]:
+        return {r["rel"]: dict(r) for r in self.db.execute("SELECT * FROM jobs ORDER BY rel")}
+
+    def history(self, rel: str | None = None) -> list[dict]:
+        if rel is None:
+            cur = self.db.execute("SELECT * FROM attempts ORDER BY id")
+        else:
+            cur = self.db.execute("SELECT * FROM attempts WHERE rel = ? ORDER BY id", (rel,))
+        return [dict(r) for r in cur]
+
+    # ------------------------------------------------------------------ run start
+    def reset_interrupted(self) -> list[str]:
+        """Jobs left ``running`` by a driver that died go back to ``pending``; returns them.
+
+        Their open attempt rows become ``interrupted``; this is not counted as a failure.
+        """
+        now = time.time()
+        with self.db:
+            rels = [r[0] for r in self.db.execute("SELECT rel FROM jobs WHERE status = 'running'")]
+            self.db.execute("UPDATE jobs SET status = 'pending' WHERE status = 'running'")
+            self.db.execute(
+                "UPDATE attempts SET outcome = 'interrupted', finished_at = ?, "
+                "error = 'driver stopped before the attempt finished' WHERE outcome = 'running'",
+                (now,),
+            )
+        return rels
+
+    def upsert_source(
+        self,
+        rel: str,
+        *,
+        src: str,
+        dst: str,
+        size: int,
+        mtime_ns: int,
+        content_hash: str,
+        settings_hash: str,
+        reset: bool,
+    ) -> None:
+        """Record the current facts of a source; ``reset`` makes it a fresh pending job."""
+        with self.db:
+            if reset:
+                self.db.execute(
+                    """INSERT INTO jobs (rel, src, dst, size, mtime_ns, content_hash, settings_hash, status)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')
+                       ON CONFLICT(rel) DO UPDATE SET src = excluded.src, dst = excluded.dst,
+                         size = excluded.size, mtime_ns = excluded.mtime_ns,
+                         content_hash = excluded.content_hash, settings_hash = excluded.settings_hash,
+                         status = 'pending', attempts = 0, failures = 0, error = NULL""",
+                    (rel, src, dst, size, mtime_ns, content_hash, settings_hash),
+                )
+            else:
+                self.db.execute(
+                    "UPDATE jobs SET src = ?, dst = ?, size = ?, mtime_ns = ? WHERE rel = ?",
+                    (src, dst, size, mtime_ns, rel),
+                )
+
+    def set_pending(self, rel: str, *, clear_failures: bool = False) -> None:
+        if clear_failures:
+            self.db.execute(
+                "UPDATE jobs SET status = 'pending', failures = 0, attempts = 0, error = NULL WHERE rel = ?",
+                (rel,),
+            )
+        else:
+            self.db.execute("UPDATE jobs SET status = 'pending' WHERE rel = ?", (rel,))
+
+    # ------------------------------------------------------------------ job life cycle
+    def start_attempt(self, rel: str, run_id: str) -> int:
+        """Mark ``rel`` running (dispatched to a worker); returns the attempt id."""
+        now = time.time()
+        with self.db:
+            self.db.execute(
+                "UPDATE jobs SET status = 'running', attempts = attempts + 1, run_id = ?, queued_at = ? "
+                "WHERE rel = ?",
+                (run_id, now, rel),
+            )
+            row = self.db.execute(
+                "SELECT content_hash, settings_hash FROM jobs WHERE rel = ?", (rel,)
+            ).fetchone()
+            cur = self.db.execute(
+                "INSERT INTO attempts (rel, run_id, content_hash, settings_hash, outcome, queued_at) "
+                "VALUES (?, ?, ?, ?, 'running', ?)",
+                (rel, run_id, row[0], row[1], now),
+            )
+        return int(cur.lastrowid)
+
+    def finish_done(self, rel: str, attempt_id: int, result: dict) -> None:
+        """The attempt succeeded and the output is in place."""
+        with self.db:
+            self.db.execute(
+                """UPDATE jobs SET status = 'done', error = NULL, worker = ?, started_at = ?,
+                   finished_at = ?, seconds = ?, frames_in = ?, frames_out = ?, out_size = ?,
+                   out_mtime_ns = ? WHERE rel = ?""",
+                (
+                    result.get("worker"),
+                    result.get("started_at"),
+                    result.get("finished_at"),
+                    result.get("seconds"),
+                    result.get("frames_in"),
+                    result.get("frames_out"),
+                    result.get("out_size"),
+                    result.get("out_mtime_ns"),
+                    rel,
+                ),
+            )
+            self._close_attempt(attempt_id, "done", result)
+
+    def finish_failed(self, rel: str, attempt_id: int, result: dict, *, give_up: bool) -> int:
+        """The attempt failed; the job goes back to ``pending`` or, with ``give_up``, ``failed``.
+
+        Returns the job's failure count.
+        """
+        with self.db:
+            self.db.execute(
+                "UPDATE jobs SET status = ?, failures = failures + 1, error = ?, worker = ? WHERE rel = ?",
+                ("failed" if give_up else "pending", result.get("error"), result.get("worker"), rel),
+            )
+            self._close_attempt(attempt_id, "failed", result)
+            return int(self.db.execute("SELECT failures FROM jobs WHERE rel = ?", (rel,)).fetchone()[0])
+
+    def finish_interrupted(self, rel: str, attempt_id: int, why: str | None = None) -> None:
+        """The attempt ended through no fault of its file (the driver stopping, a worker crash
+        caused by another file): back to ``pending``, no failure counted."""
+        with self.db:
+            self.db.execute("UPDATE jobs SET status = 'pending' WHERE rel = ? AND status = 'running'", (rel,))
+            self._close_attempt(
+                attempt_id, "interrupted", {"error": why or "interrupted", "finished_at": time.time()}
+            )
+
+    def _close_attempt(self, attempt_id: int, outcome: str, result: dict) -> None:
+        self.db.execute(
+            """UPDATE attempts SET outcome = ?, started_at = ?, finished_at = ?, seconds = ?,
+               frames_out = ?, worker = ?, error = ? WHERE id = ?""",
+            (
+                outcome,
+                result.get("started_at"),
+                result.get("finished_at", time.time()),
+                result.get("seconds"),
+                result.get("frames_out"),
+                result.get("worker"),
+                result.get("error"),
+                attempt_id,
+            ),
+        )
+
+    # ------------------------------------------------------------------ queries
+    def done_counts(
+        self, rels: Iterable[str] | None = None, *, settings_hash: str | None = None
+    ) -> dict[str, int]:
+        """Number of successful attempts per file over all runs (for one settings hash if given)."""
+        if settings_hash is None:
+            cur = self.db.execute("SELECT rel, COUNT(*) FROM attempts WHERE outcome = 'done' GROUP BY rel")
+        else:
+            cur = self.db.execute(
+                "SELECT rel, COUNT(*) FROM attempts WHERE outcome = 'done' AND settings_hash = ? GROUP BY rel",
+                (settings_hash,),
+            )
+        counts = {r[0]: r[1] for r in cur}
+        if rels is not None:
+            return {r: counts.get(r, 0) for r in rels}
+        return counts
