@@ -18,7 +18,10 @@ Models:
 Arrays cross into onnxruntime as float32 numpy (N, 3, H, W) [0, 1], padded to multiples of 64 by
 the Interpolator base class; fp16 graphs keep float32 inputs/outputs, so callers never see fp16.
 Options: ``threads`` (onnxruntime intra-op threads; default: onnxruntime's choice, one per core),
-``opset`` (17..19), ``cache`` / ``cache_dir``, ``staged`` (FILM: False runs the whole-model graph).
+``opset`` (17..19), ``cache`` / ``cache_dir``, ``staged`` (FILM: False runs the whole-model graph),
+``onnx=PATH``: run graphs exported earlier (``filmrt export``; ``PATH`` = ``X.onnx``, or the base
+name of FILM's ``X.features/.flow/.fusion.onnx``) instead of exporting; model name, padding and
+precision come from their metadata.
 
 :class:`OnnxGraph` is the small wrapper used for every session; it is also the way to run a raw
 exported graph by hand: it checks input shapes (multiples of 64) and names before onnxruntime sees
@@ -157,8 +160,12 @@ class _LRU(OrderedDict):
             self.popitem(last=False)
 
 
-def _stack(states: list[dict[str, np.ndarray]], names: Sequence[str], prefix: str = "") -> dict[str, np.ndarray]:
-    return {prefix + n: np.concatenate([s[n] for s in states]) for n in names}
+def _stack(
+    states: list[dict[str, np.ndarray]], names: Sequence[str], prefix: str, wanted: Sequence[str]
+) -> dict[str, np.ndarray]:
+    """Batch per-item tensors (1,...) into graph feeds ``prefix + name``, only those the graph takes."""
+    want = set(wanted)
+    return {prefix + n: np.concatenate([s[n] for s in states]) for n in names if prefix + n in want}
 
 
 class OrtInterpolator(Interpolator):
@@ -179,6 +186,7 @@ class OrtInterpolator(Interpolator):
         staged: bool | None = None,
         cache_frames: int = 4,
         cache_pairs: int = 2,
+        onnx: str | os.PathLike | None = None,
     ):
         from filmrt.export.exporter import check_opset, is_staged, resolve_model
 
@@ -192,15 +200,18 @@ class OrtInterpolator(Interpolator):
         self.max_batch = max_batch
         self.threads = threads
         self.opset = check_opset(opset)
-        net = resolve_model(model, weights)
-        self.model_name = getattr(net, "name", type(net).__name__)
-        self.pad_align = getattr(net, "pad_align", "center")
-        self.pad_multiple = getattr(net, "pad_multiple", 64)
-        self.staged = is_staged(net) if staged is None else bool(staged)
-        if self.staged and not is_staged(net):
-            raise FilmrtError(f"model {self.model_name!r} has no stages (only FILM does)")
-        self._cache_root = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
-        graphs = self._load_graphs(net, cache)
+        if onnx is not None:
+            graphs = self._given_graphs(onnx)
+        else:
+            net = resolve_model(model, weights)
+            self.model_name = getattr(net, "name", type(net).__name__)
+            self.pad_align = getattr(net, "pad_align", "center")
+            self.pad_multiple = getattr(net, "pad_multiple", 64)
+            self.staged = is_staged(net) if staged is None else bool(staged)
+            if self.staged and not is_staged(net):
+                raise FilmrtError(f"model {self.model_name!r} has no stages (only FILM does)")
+            self._cache_root = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
+            graphs = self._load_graphs(net, cache)
         self.graphs = {stage: OnnxGraph(src, device=self.device, threads=threads) for stage, src in graphs.items()}
         self.providers = next(iter(self.graphs.values())).providers
         self.stats: Counter = Counter()
@@ -211,6 +222,38 @@ class OrtInterpolator(Interpolator):
             self._pair_names = self.graphs["flow"].outputs
 
     # -------------------------------------------------------------------------------- graphs
+    def _given_graphs(self, onnx: str | os.PathLike) -> dict[str, str]:
+        """Graphs exported earlier (``filmrt export``): ``X.onnx``, or FILM's ``X.{stage}.onnx``.
+
+        Model name, padding and precision come from the files' metadata; the torch model is not
+        loaded (no weights needed)."""
+        from filmrt.export.exporter import STAGES, read_metadata, stage_path
+
+        base = Path(onnx).expanduser()
+        stages = {s: stage_path(base, s) for s in STAGES}
+        if all(p.is_file() for p in stages.values()):
+            files = stages
+        elif base.is_file():
+            files = {"model": base}
+        else:
+            raise FilmrtError(f"ONNX file not found: {base} (nor its .features/.flow/.fusion.onnx stage files)")
+        meta = read_metadata(next(iter(files.values())))
+        if meta.get("warp") == "plugin":
+            raise FilmrtError(
+                f"{base} is a plugin graph (filmrt::BackwardWarp nodes, for TensorRT); the ort backend "
+                "needs the portable graph (filmrt export --warp portable)"
+            )
+        stage = meta.get("stage", "model")
+        if files.keys() == {"model"} and stage != "model":
+            raise FilmrtError(f"{base} is FILM's {stage!r} stage graph: pass the base name (X.onnx for X.{stage}.onnx)")
+        self.model_name = meta.get("model", base.stem)
+        self.pad_align = meta.get("pad_align", "center")
+        self.pad_multiple = int(meta.get("pad_multiple", 64))
+        self.precision = meta.get("precision", self.precision)
+        self.staged = "features" in files
+        self.cache_files = list(files.values())
+        return {s: str(p) for s, p in files.items()}
+
     def _load_graphs(self, net: torch.nn.Module, cache: bool) -> dict[str, str | bytes]:
         from filmrt.export.exporter import export_graphs, save_model, stage_path, weights_fingerprint
 
@@ -300,8 +343,8 @@ class OrtInterpolator(Interpolator):
             for j, fid in enumerate(chunk):
                 states[fid] = {n: outs[n][j : j + 1] for n in self._state_names}
         keyed = [f for f in uniq if f[0] == "k"]
-        for fid in keyed:
-            self._frames.put(fid, states[fid], keep=len(keyed))
+        for fid in keyed:  # copies: a view would keep the whole batch's outputs alive in the cache
+            self._frames.put(fid, {n: v.copy() for n, v in states[fid].items()}, keep=len(keyed))
 
         # per pair: the flow graph, for pairs not cached
         pids = list(zip(ids_a, ids_b, strict=True))
@@ -312,25 +355,27 @@ class OrtInterpolator(Interpolator):
         ptodo = [p for p in dict.fromkeys(pids) if p not in pairs]
         for s in range(0, len(ptodo), self.max_batch):
             chunk = ptodo[s : s + self.max_batch]
-            feeds = _stack([states[x] for x, _ in chunk], self._state_names, "frame0.")
-            feeds |= _stack([states[y] for _, y in chunk], self._state_names, "frame1.")
-            outs = self.graphs["flow"].run(feeds)
+            flow = self.graphs["flow"]
+            feeds = _stack([states[x] for x, _ in chunk], self._state_names, "frame0.", flow.inputs)
+            feeds |= _stack([states[y] for _, y in chunk], self._state_names, "frame1.", flow.inputs)
+            outs = flow.run(feeds)
             self.stats["flow_runs"] += 1
             self.stats["pairs"] += len(chunk)
             for j, pid in enumerate(chunk):
                 pairs[pid] = {name: outs[name][j : j + 1] for name in self._pair_names}
         keyed_pairs = [p for p in dict.fromkeys(pids) if p[0][0] == "k" and p[1][0] == "k"]
         for pid in keyed_pairs:
-            self._pairs.put(pid, pairs[pid], keep=len(keyed_pairs))
+            self._pairs.put(pid, {n: v.copy() for n, v in pairs[pid].items()}, keep=len(keyed_pairs))
 
         # per output time: the fusion graph, one batched run
-        feeds = _stack([states[f] for f in ids_a], self._state_names, "frame0.")
-        feeds |= _stack([states[f] for f in ids_b], self._state_names, "frame1.")
-        feeds |= _stack([pairs[p] for p in pids], self._pair_names)
+        fusion = self.graphs["fusion"]
+        feeds = _stack([states[f] for f in ids_a], self._state_names, "frame0.", fusion.inputs)
+        feeds |= _stack([states[f] for f in ids_b], self._state_names, "frame1.", fusion.inputs)
+        feeds |= _stack([pairs[p] for p in pids], self._pair_names, "", fusion.inputs)
         feeds["t"] = tn
         self.stats["fusion_runs"] += 1
         self.stats["decodes"] += len(pids)
-        return self.graphs["fusion"].run(feeds)["image"]
+        return fusion.run(feeds)["image"]
 
     # -------------------------------------------------------------------------------- misc
     def describe(self) -> str:
