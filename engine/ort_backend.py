@@ -19,7 +19,10 @@ Models:
 Arrays cross into onnxruntime as float32 numpy (N, 3, H, W) [0, 1], padded to multiples of 64 by
 the Interpolator base class; fp16 graphs keep float32 inputs/outputs, so callers never see fp16.
 Options: ``threads`` (onnxruntime intra-op threads; default: onnxruntime's choice, one per core),
-``opset`` (17..19), ``cache`` / ``cache_dir``, ``staged`` (FILM: False runs the whole-model graph).
+``opset`` (17..19), ``cache`` / ``cache_dir``, ``staged`` (FILM: False runs the whole-model graph),
+``onnx=PATH``: run graphs exported earlier (``filmrt export``; ``PATH`` = ``X.onnx``, or the base
+name of FILM's ``X.features/.flow/.fusion.onnx``) instead of exporting; model name, padding and
+precision come from their metadata.
 
 :class:`OnnxGraph` is the small wrapper used for every session; it is also the way to run a raw
 exported graph by hand: it checks input shapes (multiples of 64) and names before onnxruntime sees
@@ -158,6 +161,7 @@ class OrtInterpolator(Interpolator):
         staged: bool | None = None,
         cache_frames: int = 4,
         cache_pairs: int = 2,
+        onnx: str | os.PathLike | None = None,
     ):
         from filmrt.export.exporter import check_opset, is_staged, resolve_model
 
@@ -171,15 +175,18 @@ class OrtInterpolator(Interpolator):
         self.max_batch = max_batch
         self.threads = threads
         self.opset = check_opset(opset)
-        net = resolve_model(model, weights)
-        self.model_name = getattr(net, "name", type(net).__name__)
-        self.pad_align = getattr(net, "pad_align", "center")
-        self.pad_multiple = getattr(net, "pad_multiple", 64)
-        self.staged = is_staged(net) if staged is None else bool(staged)
-        if self.staged and not is_staged(net):
-            raise FilmrtError(f"model {self.model_name!r} has no stages (only FILM does)")
-        self._cache_root = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
-        graphs = self._load_graphs(net, cache)
+        if onnx is not None:
+            graphs = self._given_graphs(onnx)
+        else:
+            net = resolve_model(model, weights)
+            self.model_name = getattr(net, "name", type(net).__name__)
+            self.pad_align = getattr(net, "pad_align", "center")
+            self.pad_multiple = getattr(net, "pad_multiple", 64)
+            self.staged = is_staged(net) if staged is None else bool(staged)
+            if self.staged and not is_staged(net):
+                raise FilmrtError(f"model {self.model_name!r} has no stages (only FILM does)")
+            self._cache_root = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
+            graphs = self._load_graphs(net, cache)
         self.graphs = {stage: OnnxGraph(src, device=self.device, threads=threads) for stage, src in graphs.items()}
         self.providers = next(iter(self.graphs.values())).providers
         self.stats: Counter = Counter()
@@ -198,6 +205,38 @@ class OrtInterpolator(Interpolator):
         )
 
     # -------------------------------------------------------------------------------- graphs
+    def _given_graphs(self, onnx: str | os.PathLike) -> dict[str, str]:
+        """Graphs exported earlier (``filmrt export``): ``X.onnx``, or FILM's ``X.{stage}.onnx``.
+
+        Model name, padding and precision come from the files' metadata; the torch model is not
+        loaded (no weights needed)."""
+        from filmrt.export.exporter import STAGES, read_metadata, stage_path
+
+        base = Path(onnx).expanduser()
+        stages = {s: stage_path(base, s) for s in STAGES}
+        if all(p.is_file() for p in stages.values()):
+            files = stages
+        elif base.is_file():
+            files = {"model": base}
+        else:
+            raise FilmrtError(f"ONNX file not found: {base} (nor its .features/.flow/.fusion.onnx stage files)")
+        meta = read_metadata(next(iter(files.values())))
+        if meta.get("warp") == "plugin":
+            raise FilmrtError(
+                f"{base} is a plugin graph (filmrt::BackwardWarp nodes, for TensorRT); the ort backend "
+                "needs the portable graph (filmrt export --warp portable)"
+            )
+        stage = meta.get("stage", "model")
+        if files.keys() == {"model"} and stage != "model":
+            raise FilmrtError(f"{base} is FILM's {stage!r} stage graph: pass the base name (X.onnx for X.{stage}.onnx)")
+        self.model_name = meta.get("model", base.stem)
+        self.pad_align = meta.get("pad_align", "center")
+        self.pad_multiple = int(meta.get("pad_multiple", 64))
+        self.precision = meta.get("precision", self.precision)
+        self.staged = "features" in files
+        self.cache_files = list(files.values())
+        return {s: str(p) for s, p in files.items()}
+
     def _load_graphs(self, net: torch.nn.Module, cache: bool) -> dict[str, str | bytes]:
         from filmrt.export.exporter import export_graphs, save_model, stage_path, weights_fingerprint
 
@@ -249,7 +288,8 @@ class OrtInterpolator(Interpolator):
     def _fusion(self, s0: dict, s1: dict, pairs: dict, t: torch.Tensor) -> np.ndarray:
         self.stats["fusion_runs"] += 1
         graph = self.graphs["fusion"]
-        return graph.run(prefixed_feeds(graph.inputs, s0, s1) | pairs | {"t": _numpy(t)})["image"]
+        feeds = prefixed_feeds(graph.inputs, s0, s1) | {n: pairs[n] for n in graph.inputs if n in pairs}
+        return graph.run(feeds | {"t": _numpy(t)})["image"]
 
     # -------------------------------------------------------------------------------- misc
     def describe(self) -> str:

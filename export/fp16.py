@@ -240,6 +240,30 @@ def _drop_dead_nodes(graph) -> None:
             graph.node.remove(n)
 
 
+def _isolate_outputs(model) -> None:
+    """A graph output that other nodes also read gets its own Identity node.
+
+    The converter casts an fp16 result to float32 right at the output name, and would leave the
+    internal readers of that name (FILM's features graph: ``image_1`` feeds ``image_2``'s pooling)
+    reading float32 where they expect fp16; with the Identity they read the internal fp16 tensor.
+    """
+    graph = model.graph
+    _, consumers = _index(graph)
+    producer = {o: n for n in graph.node for o in n.output}
+    for out in graph.output:
+        src = producer.get(out.name)
+        if src is None or not consumers.get(out.name):
+            continue
+        inner = f"{out.name}__internal"
+        src.output[list(src.output).index(out.name)] = inner
+        for c, i in consumers[out.name]:
+            c.input[i] = inner
+        graph.node.insert(
+            list(graph.node).index(src) + 1,
+            onnx_helper().make_node("Identity", [inner], [out.name], name=f"{out.name}__output"),
+        )
+
+
 def convert_to_fp16(model):
     """An fp16 copy of an fp32 filmrt graph (float32 I/O), see the module docstring."""
     import onnx
@@ -248,6 +272,7 @@ def convert_to_fp16(model):
     model = onnx.ModelProto.FromString(model.SerializeToString())  # never edit the caller's graph
     _split_consumed_outputs(model)
     model = onnx.shape_inference.infer_shapes(model)
+    _isolate_outputs(model)
     plugin_value_info(model)
     model = onnx.shape_inference.infer_shapes(model)
     keep = float32_nodes(model.graph)
