@@ -202,27 +202,6 @@ def _restore_float_outputs(model, float_outputs: set[str]) -> None:
         out.type.tensor_type.elem_type = FLOAT
 
 
-def _split_consumed_outputs(model) -> None:
-    """A graph output that is also read inside the graph (FILM's stage graphs: ``image_1`` feeds
-    the next pyramid level, ``flow_fwd_3`` the next flow level) gets its own inner tensor:
-    producer -> ``X.inner`` -> Identity -> ``X``. Otherwise ``keep_io_types`` makes ``X`` float32 and
-    the converter feeds that float32 tensor to the fp16 nodes reading it (an invalid graph)."""
-    graph = model.graph
-    outputs = {o.name for o in graph.output}
-    read = {i for n in graph.node for i in n.input} & outputs
-    for node in list(graph.node):
-        for k, name in enumerate(node.output):
-            if name not in read:
-                continue
-            inner = f"{name}.inner"
-            node.output[k] = inner
-            for c in graph.node:
-                for j, i in enumerate(c.input):
-                    if i == name:
-                        c.input[j] = inner
-            graph.node.append(onnx_helper().make_node("Identity", [inner], [name], name=f"{name}.output"))
-
-
 def onnx_helper():
     from onnx import helper
 
@@ -269,8 +248,6 @@ def convert_to_fp16(model):
     import onnx
     from onnxconverter_common import float16
 
-    model = onnx.ModelProto.FromString(model.SerializeToString())  # never edit the caller's graph
-    _split_consumed_outputs(model)
     model = onnx.shape_inference.infer_shapes(model)
     _isolate_outputs(model)
     plugin_value_info(model)
