@@ -12,13 +12,17 @@ Models:
   runs once per *frame* and the ``flow`` graph once per *pair*, cached under the frame identities
   ``keys_a`` / ``keys_b`` given to :meth:`~filmrt.interpolator.Interpolator.interpolate`; the
   ``fusion`` graph runs per output time. Without keys, equal frames within one call are encoded
-  once (compared by pixels), like the torch backend. ``stats`` counts the work: ``frames`` and
+  once (compared by pixels). The bookkeeping is :class:`filmrt.stages.StagedRunner`, shared with
+  the other backends. ``stats`` counts the work: ``frames`` and
   ``pairs`` encoded, ``decodes`` (outputs), ``calls``, and the runs of each stage graph.
 
 Arrays cross into onnxruntime as float32 numpy (N, 3, H, W) [0, 1], padded to multiples of 64 by
 the Interpolator base class; fp16 graphs keep float32 inputs/outputs, so callers never see fp16.
 Options: ``threads`` (onnxruntime intra-op threads; default: onnxruntime's choice, one per core),
-``opset`` (17..19), ``cache`` / ``cache_dir``, ``staged`` (FILM: False runs the whole-model graph).
+``opset`` (17..19), ``cache`` / ``cache_dir``, ``staged`` (FILM: False runs the whole-model graph),
+``onnx=PATH``: run graphs exported earlier (``filmrt export``; ``PATH`` = ``X.onnx``, or the base
+name of FILM's ``X.features/.flow/.fusion.onnx``) instead of exporting; model name, padding and
+precision come from their metadata.
 
 :class:`OnnxGraph` is the small wrapper used for every session; it is also the way to run a raw
 exported graph by hand: it checks input shapes (multiples of 64) and names before onnxruntime sees
@@ -30,8 +34,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import os
-from collections import Counter, OrderedDict
-from collections.abc import Hashable, Sequence
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +42,7 @@ import torch
 
 from ..errors import FilmrtError
 from ..interpolator import Interpolator
+from ..stages import StagedRunner, prefixed_feeds
 
 _FRAME_INPUTS = ("img0", "img1", "img")
 
@@ -139,28 +143,6 @@ def _source_fingerprint(net: torch.nn.Module) -> str:
     return h.hexdigest()[:12]
 
 
-class _LRU(OrderedDict):
-    def __init__(self, capacity: int):
-        super().__init__()
-        self.capacity = capacity
-
-    def get_item(self, key):
-        if key in self:
-            self.move_to_end(key)
-            return self[key]
-        return None
-
-    def put(self, key, value, keep: int = 0):
-        self[key] = value
-        self.move_to_end(key)
-        while len(self) > max(self.capacity, keep):
-            self.popitem(last=False)
-
-
-def _stack(states: list[dict[str, np.ndarray]], names: Sequence[str], prefix: str = "") -> dict[str, np.ndarray]:
-    return {prefix + n: np.concatenate([s[n] for s in states]) for n in names}
-
-
 class OrtInterpolator(Interpolator):
     backend = "ort"
 
@@ -179,6 +161,7 @@ class OrtInterpolator(Interpolator):
         staged: bool | None = None,
         cache_frames: int = 4,
         cache_pairs: int = 2,
+        onnx: str | os.PathLike | None = None,
     ):
         from filmrt.export.exporter import check_opset, is_staged, resolve_model
 
@@ -192,25 +175,68 @@ class OrtInterpolator(Interpolator):
         self.max_batch = max_batch
         self.threads = threads
         self.opset = check_opset(opset)
-        net = resolve_model(model, weights)
-        self.model_name = getattr(net, "name", type(net).__name__)
-        self.pad_align = getattr(net, "pad_align", "center")
-        self.pad_multiple = getattr(net, "pad_multiple", 64)
-        self.staged = is_staged(net) if staged is None else bool(staged)
-        if self.staged and not is_staged(net):
-            raise FilmrtError(f"model {self.model_name!r} has no stages (only FILM does)")
-        self._cache_root = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
-        graphs = self._load_graphs(net, cache)
+        if onnx is not None:
+            graphs = self._given_graphs(onnx)
+        else:
+            net = resolve_model(model, weights)
+            self.model_name = getattr(net, "name", type(net).__name__)
+            self.pad_align = getattr(net, "pad_align", "center")
+            self.pad_multiple = getattr(net, "pad_multiple", 64)
+            self.staged = is_staged(net) if staged is None else bool(staged)
+            if self.staged and not is_staged(net):
+                raise FilmrtError(f"model {self.model_name!r} has no stages (only FILM does)")
+            self._cache_root = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
+            graphs = self._load_graphs(net, cache)
         self.graphs = {stage: OnnxGraph(src, device=self.device, threads=threads) for stage, src in graphs.items()}
         self.providers = next(iter(self.graphs.values())).providers
         self.stats: Counter = Counter()
-        self._frames = _LRU(cache_frames)
-        self._pairs = _LRU(cache_pairs)
-        if self.staged:
-            self._state_names = self.graphs["features"].outputs
-            self._pair_names = self.graphs["flow"].outputs
+        self.stages = (
+            StagedRunner(
+                self._features,
+                self._flow,
+                self._fusion,
+                cache_frames=cache_frames,
+                cache_pairs=cache_pairs,
+                chunk=max_batch,
+                stats=self.stats,
+            )
+            if self.staged
+            else None
+        )
 
     # -------------------------------------------------------------------------------- graphs
+    def _given_graphs(self, onnx: str | os.PathLike) -> dict[str, str]:
+        """Graphs exported earlier (``filmrt export``): ``X.onnx``, or FILM's ``X.{stage}.onnx``.
+
+        Model name, padding and precision come from the files' metadata; the torch model is not
+        loaded (no weights needed)."""
+        from filmrt.export.exporter import STAGES, read_metadata, stage_path
+
+        base = Path(onnx).expanduser()
+        stages = {s: stage_path(base, s) for s in STAGES}
+        if all(p.is_file() for p in stages.values()):
+            files = stages
+        elif base.is_file():
+            files = {"model": base}
+        else:
+            raise FilmrtError(f"ONNX file not found: {base} (nor its .features/.flow/.fusion.onnx stage files)")
+        meta = read_metadata(next(iter(files.values())))
+        if meta.get("warp") == "plugin":
+            raise FilmrtError(
+                f"{base} is a plugin graph (filmrt::BackwardWarp nodes, for TensorRT); the ort backend "
+                "needs the portable graph (filmrt export --warp portable)"
+            )
+        stage = meta.get("stage", "model")
+        if files.keys() == {"model"} and stage != "model":
+            raise FilmrtError(f"{base} is FILM's {stage!r} stage graph: pass the base name (X.onnx for X.{stage}.onnx)")
+        self.model_name = meta.get("model", base.stem)
+        self.pad_align = meta.get("pad_align", "center")
+        self.pad_multiple = int(meta.get("pad_multiple", 64))
+        self.precision = meta.get("precision", self.precision)
+        self.staged = "features" in files
+        self.cache_files = list(files.values())
+        return {s: str(p) for s, p in files.items()}
+
     def _load_graphs(self, net: torch.nn.Module, cache: bool) -> dict[str, str | bytes]:
         from filmrt.export.exporter import export_graphs, save_model, stage_path, weights_fingerprint
 
@@ -241,96 +267,29 @@ class OrtInterpolator(Interpolator):
     def _to_torch(self, arr: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(arr).to(self.device)
 
-    def _run(
-        self,
-        a: torch.Tensor,
-        b: torch.Tensor,
-        t: torch.Tensor,
-        keys_a: Sequence[Hashable] | None,
-        keys_b: Sequence[Hashable] | None,
-    ) -> torch.Tensor:
-        an = a.detach().cpu().numpy()
-        bn = b.detach().cpu().numpy()
-        tn = t.detach().cpu().numpy().astype(np.float32)
+    def _run(self, a, b, t, keys_a=None, keys_b=None) -> torch.Tensor:
         self.stats["calls"] += 1
-        if not self.staged:
-            out = self.graphs["model"].run({"img0": an, "img1": bn, "t": tn})["image"]
-            return self._to_torch(out)
-        return self._to_torch(self._run_staged(an, bn, tn, keys_a, keys_b))
+        if self.stages is not None:
+            return self._to_torch(self.stages.run(a, b, t, keys_a, keys_b))
+        an, bn = a.detach().cpu().numpy(), b.detach().cpu().numpy()
+        out = self.graphs["model"].run({"img0": an, "img1": bn, "t": _numpy(t)})["image"]
+        return self._to_torch(out)
 
-    @staticmethod
-    def _frame_ids(an: np.ndarray, bn: np.ndarray, keys_a, keys_b):
-        """An identity per input frame, as the torch backend does: ("k", key, H, W) with keys
-        (cacheable across calls); without keys, frames with equal pixels share one (this call only).
-        Returns (ids_a, ids_b, {id: (3,H,W) array})."""
-        n, (h, w) = an.shape[0], an.shape[-2:]
-        uniq: dict = {}
-        by_pixels: list = []  # (id, fingerprint, array) of frames without keys
+    # FILM's stages on the three graphs (states: {graph tensor name: float32 array}, batch dim 0)
+    def _features(self, frames: torch.Tensor) -> dict[str, np.ndarray]:
+        self.stats["features_runs"] += 1
+        return self.graphs["features"].run({"img": _numpy(frames)})
 
-        def ident(x: np.ndarray, key):
-            if key is not None:
-                fid = ("k", key, h, w)
-            else:
-                fp = x[:, :: max(1, h // 8), :: max(1, w // 8)].tobytes()  # cheap pre-check
-                fid = next((f for f, q, y in by_pixels if q == fp and np.array_equal(x, y)), None)
-                if fid is None:
-                    fid = ("d", len(by_pixels))
-                    by_pixels.append((fid, fp, x))
-            uniq.setdefault(fid, x)
-            return fid
+    def _flow(self, s0: dict, s1: dict) -> dict[str, np.ndarray]:
+        self.stats["flow_runs"] += 1
+        graph = self.graphs["flow"]
+        return graph.run(prefixed_feeds(graph.inputs, s0, s1))
 
-        ids_a = [ident(an[i], None if keys_a is None else keys_a[i]) for i in range(n)]
-        ids_b = [ident(bn[i], None if keys_b is None else keys_b[i]) for i in range(n)]
-        return ids_a, ids_b, uniq
-
-    def _run_staged(self, an, bn, tn, keys_a, keys_b) -> np.ndarray:
-        ids_a, ids_b, uniq = self._frame_ids(an, bn, keys_a, keys_b)
-
-        # per frame: the features graph, for frames not cached
-        states: dict = {}
-        for fid in uniq:
-            if fid[0] == "k" and (hit := self._frames.get_item(fid)) is not None:
-                states[fid] = hit
-        todo = [f for f in uniq if f not in states]
-        for s in range(0, len(todo), self.max_batch):
-            chunk = todo[s : s + self.max_batch]
-            outs = self.graphs["features"].run({"img": np.stack([uniq[f] for f in chunk])})
-            self.stats["features_runs"] += 1
-            self.stats["frames"] += len(chunk)
-            for j, fid in enumerate(chunk):
-                states[fid] = {n: outs[n][j : j + 1] for n in self._state_names}
-        keyed = [f for f in uniq if f[0] == "k"]
-        for fid in keyed:
-            self._frames.put(fid, states[fid], keep=len(keyed))
-
-        # per pair: the flow graph, for pairs not cached
-        pids = list(zip(ids_a, ids_b, strict=True))
-        pairs: dict = {}
-        for pid in dict.fromkeys(pids):
-            if pid[0][0] == "k" and pid[1][0] == "k" and (hit := self._pairs.get_item(pid)) is not None:
-                pairs[pid] = hit
-        ptodo = [p for p in dict.fromkeys(pids) if p not in pairs]
-        for s in range(0, len(ptodo), self.max_batch):
-            chunk = ptodo[s : s + self.max_batch]
-            feeds = _stack([states[x] for x, _ in chunk], self._state_names, "frame0.")
-            feeds |= _stack([states[y] for _, y in chunk], self._state_names, "frame1.")
-            outs = self.graphs["flow"].run(feeds)
-            self.stats["flow_runs"] += 1
-            self.stats["pairs"] += len(chunk)
-            for j, pid in enumerate(chunk):
-                pairs[pid] = {name: outs[name][j : j + 1] for name in self._pair_names}
-        keyed_pairs = [p for p in dict.fromkeys(pids) if p[0][0] == "k" and p[1][0] == "k"]
-        for pid in keyed_pairs:
-            self._pairs.put(pid, pairs[pid], keep=len(keyed_pairs))
-
-        # per output time: the fusion graph, one batched run
-        feeds = _stack([states[f] for f in ids_a], self._state_names, "frame0.")
-        feeds |= _stack([states[f] for f in ids_b], self._state_names, "frame1.")
-        feeds |= _stack([pairs[p] for p in pids], self._pair_names)
-        feeds["t"] = tn
+    def _fusion(self, s0: dict, s1: dict, pairs: dict, t: torch.Tensor) -> np.ndarray:
         self.stats["fusion_runs"] += 1
-        self.stats["decodes"] += len(pids)
-        return self.graphs["fusion"].run(feeds)["image"]
+        graph = self.graphs["fusion"]
+        feeds = prefixed_feeds(graph.inputs, s0, s1) | {n: pairs[n] for n in graph.inputs if n in pairs}
+        return graph.run(feeds | {"t": _numpy(t)})["image"]
 
     # -------------------------------------------------------------------------------- misc
     def describe(self) -> str:
@@ -340,6 +299,10 @@ class OrtInterpolator(Interpolator):
         return f"{self.model_name} on ort ({self.device}, {self.precision}; {ep}{threads}{staged})"
 
     def close(self) -> None:
-        self._frames.clear()
-        self._pairs.clear()
+        if self.stages is not None:
+            self.stages.clear()
+
+
+def _numpy(x: torch.Tensor) -> np.ndarray:
+    return x.detach().cpu().numpy().astype(np.float32, copy=False)
 

@@ -12,72 +12,22 @@ one flow pass and three fusion passes. Frames are "the same" when their keys are
 keys, when their pixels are equal. With ``keys_a``/``keys_b`` the frame states and pair states are
 also kept across calls in small LRU caches (``cache_frames``, ``cache_pairs`` entries; a FILM
 frame state at 1080p is ~1.3 GB in fp32, so keep them small), so a video conversion encodes each
-input frame once although it takes part in two pairs. ``stats`` counts the work done.
+input frame once although it takes part in two pairs. ``stats`` counts the work done. The
+bookkeeping is :class:`filmrt.stages.StagedRunner`, shared with the other backends.
 """
 
 from __future__ import annotations
 
 import os
-from collections import OrderedDict
-from collections.abc import Hashable, Sequence
+from collections import Counter
 
 import torch
 
 from ..interpolator import Interpolator
 from ..models import load_model
+from ..stages import StagedRunner
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-
-
-# -- helpers on stage states: nested dicts / lists / tuples of tensors with batch dim 0 ----------
-def _tree_map(fn, s):
-    if isinstance(s, torch.Tensor):
-        return fn(s)
-    if isinstance(s, dict):
-        return {k: _tree_map(fn, v) for k, v in s.items()}
-    if isinstance(s, (list, tuple)):
-        return type(s)(_tree_map(fn, v) for v in s)
-    return s
-
-
-def _tree_cat(states: list):
-    first = states[0]
-    if len(states) == 1:
-        return first
-    if isinstance(first, torch.Tensor):
-        return torch.cat(states, dim=0)
-    if isinstance(first, dict):
-        return {k: _tree_cat([s[k] for s in states]) for k in first}
-    if isinstance(first, (list, tuple)):
-        return type(first)(_tree_cat([s[i] for s in states]) for i in range(len(first)))
-    return first
-
-
-def _tree_index(s, i: int):
-    return _tree_map(lambda x: x[i : i + 1], s)
-
-
-class _LRU:
-    def __init__(self, size: int):
-        self.size = max(0, int(size))
-        self.data: OrderedDict = OrderedDict()
-
-    def get(self, key):
-        if key in self.data:
-            self.data.move_to_end(key)
-            return self.data[key]
-        return None
-
-    def put(self, key, value) -> None:
-        if self.size == 0:
-            return
-        self.data[key] = value
-        self.data.move_to_end(key)
-        while len(self.data) > self.size:
-            self.data.popitem(last=False)
-
-    def clear(self) -> None:
-        self.data.clear()
 
 
 class TorchInterpolator(Interpolator):
@@ -112,102 +62,33 @@ class TorchInterpolator(Interpolator):
         self.pad_align = getattr(net, "pad_align", "center")
         self.pad_multiple = getattr(net, "pad_multiple", 64)
         self.staged = all(callable(getattr(net, m, None)) for m in ("encode_frame", "encode_pair", "decode"))
-        self._frames = _LRU(cache_frames)
-        self._pairs = _LRU(cache_pairs)
         #: work done so far: frames encoded, pairs encoded, outputs decoded (staged models),
         #: whole-model calls (others)
-        self.stats = {"frames": 0, "pairs": 0, "decodes": 0, "calls": 0}
+        self.stats = Counter({"frames": 0, "pairs": 0, "decodes": 0, "calls": 0})
+        self.stages = (
+            StagedRunner(
+                lambda x: self.model.encode_frame(x.to(self.dtype)),
+                lambda s0, s1: self.model.encode_pair(s0, s1),
+                lambda s0, s1, pair, t: self.model.decode(s0, s1, pair, t.to(self.dtype)),
+                cache_frames=cache_frames,
+                cache_pairs=cache_pairs,
+                tag=self.dtype,
+                stats=self.stats,
+            )
+            if self.staged
+            else None
+        )
 
     @torch.inference_mode()
-    def _run(
-        self,
-        a: torch.Tensor,
-        b: torch.Tensor,
-        t: torch.Tensor,
-        keys_a: Sequence[Hashable] | None,
-        keys_b: Sequence[Hashable] | None,
-    ) -> torch.Tensor:
-        if not self.staged:
-            self.stats["calls"] += 1
-            return self.model(a.to(self.dtype), b.to(self.dtype), t.to(self.dtype))
-        return self._run_staged(a, b, t, keys_a, keys_b)
-
-    # -- staged models ------------------------------------------------------------------------
-    def _frame_ids(self, a, b, keys_a, keys_b):
-        """An identity per input frame: ("k", key, shape) with keys (cacheable), else by pixels.
-
-        Without keys, frames with equal pixels share an identity; a cheap fingerprint (a sparse
-        pixel subsample, one device sync for all frames) rules out most comparisons.
-        """
-        shape = (tuple(a.shape[1:]), self.dtype)
-        n = a.shape[0]
-        uniq: dict = {}  # id -> (3,H,W) tensor
-        need_fp = keys_a is None or keys_b is None
-        h, w = a.shape[-2:]
-        fps = (
-            [tuple(r) for r in torch.cat((a, b))[:, :, :: max(1, h // 8), :: max(1, w // 8)].flatten(1).tolist()]
-            if need_fp else []
-        )
-        by_pixels: list = []  # (id, fingerprint, tensor) of frames without keys
-
-        def ident(x: torch.Tensor, key, fp):
-            if key is not None:
-                fid = ("k", key, shape)
-            else:
-                fid = next((f for f, q, y in by_pixels if q == fp and torch.equal(x, y)), None)
-                if fid is None:
-                    fid = ("d", len(by_pixels))
-                    by_pixels.append((fid, fp, x))
-            uniq.setdefault(fid, x)
-            return fid
-
-        ids_a = [ident(a[i], None if keys_a is None else keys_a[i], fps[i] if fps else None) for i in range(n)]
-        ids_b = [ident(b[i], None if keys_b is None else keys_b[i], fps[n + i] if fps else None) for i in range(n)]
-        return ids_a, ids_b, uniq
-
-    def _run_staged(self, a, b, t, keys_a, keys_b) -> torch.Tensor:
-        m = self.model
-        ids_a, ids_b, uniq = self._frame_ids(a, b, keys_a, keys_b)
-
-        states: dict = {}
-        for fid in uniq:
-            if fid[0] == "k" and (hit := self._frames.get(fid)) is not None:
-                states[fid] = hit
-        todo = [f for f in uniq if f not in states]
-        if todo:
-            batch = torch.stack([uniq[f] for f in todo]).to(self.dtype)
-            enc = m.encode_frame(batch)
-            self.stats["frames"] += len(todo)
-            for k, fid in enumerate(todo):
-                states[fid] = _tree_index(enc, k)
-                if fid[0] == "k":
-                    self._frames.put(fid, _tree_map(torch.clone, states[fid]))
-
-        pids = list(zip(ids_a, ids_b, strict=True))
-        pairs: dict = {}
-        for pid in dict.fromkeys(pids):
-            if pid[0][0] == "k" and pid[1][0] == "k" and (hit := self._pairs.get(pid)) is not None:
-                pairs[pid] = hit
-        ptodo = [p for p in dict.fromkeys(pids) if p not in pairs]
-        if ptodo:
-            s0 = _tree_cat([states[p[0]] for p in ptodo])
-            s1 = _tree_cat([states[p[1]] for p in ptodo])
-            enc = m.encode_pair(s0, s1)
-            self.stats["pairs"] += len(ptodo)
-            for k, pid in enumerate(ptodo):
-                pairs[pid] = _tree_index(enc, k)
-                if pid[0][0] == "k" and pid[1][0] == "k":
-                    self._pairs.put(pid, _tree_map(torch.clone, pairs[pid]))
-
-        s0 = _tree_cat([states[f] for f in ids_a])
-        s1 = _tree_cat([states[f] for f in ids_b])
-        pair = _tree_cat([pairs[p] for p in pids])
-        self.stats["decodes"] += len(pids)
-        return m.decode(s0, s1, pair, t.to(self.dtype))
+    def _run(self, a, b, t, keys_a=None, keys_b=None) -> torch.Tensor:
+        if self.stages is not None:
+            return self.stages.run(a, b, t, keys_a, keys_b)
+        self.stats["calls"] += 1
+        return self.model(a.to(self.dtype), b.to(self.dtype), t.to(self.dtype))
 
     def close(self) -> None:
-        self._frames.clear()
-        self._pairs.clear()
+        if self.stages is not None:
+            self.stages.clear()
 
 
 def available(device: torch.device) -> tuple[bool, str]:

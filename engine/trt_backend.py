@@ -13,8 +13,10 @@ fp32) are read from the engine; inputs are cast to them. ``cuda_graph=True`` cap
 (profile, shape) once into a CUDA graph and replays it (static input/output buffers).
 
 FILM stage engines (``X.features.engine``, ``X.flow.engine``, ``X.fusion.engine``) reuse work like
-the torch backend: features per frame (cached under ``keys_a``/``keys_b``), flows per pair (cached
-under (key_a, key_b)), fusion per output time. Without keys nothing is cached across calls.
+the other backends, through the same :class:`filmrt.stages.StagedRunner`: features per frame
+(cached under ``keys_a``/``keys_b``), flows per pair (cached under (key_a, key_b)), fusion per
+output time. Without keys, equal frames within a call are encoded once and nothing is cached
+across calls. ``stats`` counts ``frames``, ``pairs`` and ``decodes``.
 
 Tensor names of the staged graphs (``filmrt export --stages``): features ``img`` -> state tensors
 ``S...``; flow ``frame0.S...``, ``frame1.S...`` -> pair tensors ``P...``; fusion ``frame0.S...``,
@@ -23,21 +25,19 @@ Tensor names of the staged graphs (``filmrt export --stages``): features ``img``
 
 from __future__ import annotations
 
-import collections
 import hashlib
 import os
-from collections.abc import Hashable, Sequence
+from collections import Counter
 from pathlib import Path
 
 import torch
 
 from ..errors import FilmrtError
 from ..interpolator import Interpolator
+from ..stages import FRAME_PREFIXES, StagedRunner, prefixed_feeds
 from . import trt_builder
 
 STAGES = ("features", "flow", "fusion")
-FRAME_PREFIXES = ("frame0.", "frame1.")
-_ANON = object()  # stands in for a missing frame key (never cached)
 #: padding placement of the known models (graphs may also say so in their metadata)
 PAD_ALIGN = {"film": "center", "rife-4.25": "end", "rife": "end", "blend": "center"}
 
@@ -227,24 +227,6 @@ class TrtEngine:
         self.engine = None
 
 
-class _LRU(collections.OrderedDict):
-    def __init__(self, size: int):
-        super().__init__()
-        self.size = size
-
-    def get(self, key, default=None):
-        if key in self:
-            self.move_to_end(key)
-            return self[key]
-        return default
-
-    def put(self, key, value):
-        self[key] = value
-        self.move_to_end(key)
-        while len(self) > self.size:
-            self.popitem(last=False)
-
-
 class TrtInterpolator(Interpolator):
     """Interpolator on TensorRT engines; see the module docstring.
 
@@ -291,8 +273,7 @@ class TrtInterpolator(Interpolator):
         self.verbose = verbose
         self._logger = trt_builder.make_logger(trt, verbose)
         self.runtime = trt.Runtime(self._logger)
-        self._feat_cache = _LRU(cache_frames)
-        self._pair_cache = _LRU(cache_frames)
+        self._make_stages(cache_frames)
         self._engines: dict[str, list[TrtEngine]] = {}
         self._sources: dict[str, Path] = {}  # stage -> ONNX to build more engines from
 
@@ -389,92 +370,44 @@ class TrtInterpolator(Interpolator):
         return eng
 
     # ------------------------------------------------------------------ inference
+    def _make_stages(self, cache_frames: int) -> None:
+        """The stage runner on this backend's three engines; ``cache_frames`` frames and pairs cached."""
+        self.stats: Counter = Counter()
+        self.stages = StagedRunner(
+            self._features, self._flow, self._fusion, cache_frames=cache_frames, cache_pairs=cache_frames,
+            stats=self.stats,
+        )  # fmt: skip
+
     @torch.inference_mode()
-    def _run(
-        self,
-        a: torch.Tensor,
-        b: torch.Tensor,
-        t: torch.Tensor,
-        keys_a: Sequence[Hashable] | None,
-        keys_b: Sequence[Hashable] | None,
-    ) -> torch.Tensor:
+    def _run(self, a, b, t, keys_a=None, keys_b=None) -> torch.Tensor:
         n, _, h, w = a.shape
         if not self.staged:
             eng = self._engine_for("model", n, h, w)
             out = eng.run_batched({"img0": a, "img1": b, "t": t})
             return out[eng.outputs[0]]
-        return self._run_staged(a, b, t, keys_a, keys_b)
+        self._hw = (h, w)
+        return self.stages.run(a, b, t, keys_a, keys_b)
 
-    def _features(self, frames: list[torch.Tensor], keys: list) -> list[dict[str, torch.Tensor]]:
-        """Feature state of each frame (1,3,H,W), from the cache where its key is known."""
-        out: list[dict | None] = [None] * len(frames)
-        todo: dict = {}
-        for i, k in enumerate(keys):
-            cached = self._feat_cache.get(k) if k is not None else None
-            if cached is not None:
-                out[i] = cached
-            else:
-                todo.setdefault(k if k is not None else (_ANON, i), []).append(i)
-        if todo:
-            groups = list(todo.values())
-            batch = torch.cat([frames[g[0]] for g in groups])
-            eng = self._engine_for("features", batch.shape[0], batch.shape[2], batch.shape[3])
-            res = eng.run_batched({eng.inputs[0]: batch})
-            for j, (key, idx) in enumerate(todo.items()):
-                state = {name: res[name][j : j + 1] for name in eng.outputs}
-                for i in idx:
-                    out[i] = state
-                if not (isinstance(key, tuple) and key and key[0] is _ANON):
-                    self._feat_cache.put(key, state)
-        return out  # type: ignore[return-value]
+    # FILM's stage engines (states: {engine tensor name: tensor}, batch dim 0)
+    def _features(self, frames: torch.Tensor) -> dict[str, torch.Tensor]:
+        eng = self._engine_for("features", frames.shape[0], *frames.shape[-2:])
+        return eng.run_batched({eng.inputs[0]: frames})
 
-    def _run_staged(self, a, b, t, keys_a, keys_b) -> torch.Tensor:
-        n, _, h, w = a.shape
-        ka = list(keys_a) if keys_a is not None else [None] * n
-        kb = list(keys_b) if keys_b is not None else [None] * n
-        states = self._features([a[i : i + 1] for i in range(n)] + [b[i : i + 1] for i in range(n)], ka + kb)
-        s0, s1 = states[:n], states[n:]
+    def _flow(self, s0: dict, s1: dict) -> dict[str, torch.Tensor]:
+        eng = self._engine_for("flow", 1, *self._hw)
+        return eng.run_batched(self._stack_frames(eng, s0, s1))
 
-        pairs: list[dict | None] = [None] * n
-        todo: dict = {}  # pair key (or a unique stand-in without keys) -> output indices
-        for i in range(n):
-            key = (ka[i], kb[i]) if ka[i] is not None and kb[i] is not None else None
-            cached = self._pair_cache.get(key) if key is not None else None
-            if cached is not None:
-                pairs[i] = cached
-            else:
-                todo.setdefault(key if key is not None else (_ANON, i), []).append(i)
-        if todo:
-            groups = list(todo.items())
-            flow = self._engine_for("flow", len(groups), h, w)
-            firsts = [idx[0] for _, idx in groups]
-            feeds = self._stack_frames(flow, [s0[i] for i in firsts], [s1[i] for i in firsts])
-            res = flow.run_batched(feeds)
-            for j, (key, idx) in enumerate(groups):
-                state = {name: res[name][j : j + 1] for name in flow.outputs}
-                for i in idx:
-                    pairs[i] = state
-                if not (isinstance(key, tuple) and key and key[0] is _ANON):
-                    self._pair_cache.put(key, state)
-
-        fusion = self._engine_for("fusion", n, h, w)
-        feeds = self._stack_frames(fusion, s0, s1)
-        for name in fusion.inputs:
-            if name in pairs[0]:
-                feeds[name] = torch.cat([p[name] for p in pairs])
+    def _fusion(self, s0: dict, s1: dict, pairs: dict, t: torch.Tensor) -> torch.Tensor:
+        eng = self._engine_for("fusion", t.shape[0], *self._hw)
+        feeds = self._stack_frames(eng, s0, s1)
+        feeds |= {name: pairs[name] for name in eng.inputs if name in pairs}
         feeds["t"] = t
-        res = fusion.run_batched(feeds)
-        return res[fusion.outputs[0]]
+        return eng.run_batched(feeds)[eng.outputs[0]]
 
     @staticmethod
-    def _stack_frames(eng: TrtEngine, s0: list[dict], s1: list[dict]) -> dict[str, torch.Tensor]:
-        feeds = {}
-        for prefix, states in zip(FRAME_PREFIXES, (s0, s1), strict=True):
-            for name in eng.inputs:
-                if name.startswith(prefix):
-                    key = name[len(prefix) :]
-                    feeds[name] = torch.cat([s[key] for s in states])
-        return feeds
+    def _stack_frames(eng: TrtEngine, s0: dict, s1: dict) -> dict[str, torch.Tensor]:
+        """Feeds ``frame0.<name>`` / ``frame1.<name>`` of ``eng`` from two batched frame states."""
+        return prefixed_feeds(eng.inputs, s0, s1, FRAME_PREFIXES)
 
     def describe(self) -> str:
         kind = "staged engines" if self.staged else "engine"
@@ -482,8 +415,7 @@ class TrtInterpolator(Interpolator):
         return f"{self.model_name} on trt ({self.device}, {self.precision}, {kind}{graphs})"
 
     def close(self) -> None:
-        self._feat_cache.clear()
-        self._pair_cache.clear()
+        self.stages.clear()
         for engines in self._engines.values():
             for e in engines:
                 e.close()

@@ -45,23 +45,34 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import json
+    import sys
     import time
 
     from filmrt.cli import model_name_from_args
+    from filmrt.errors import FilmrtError
+    from filmrt.models import get_spec
 
     from .checks import check_graph
-    from .exporter import check_opset, export_graphs, save_model, stage_path
+    from .exporter import check_opset, export_graphs, is_staged, resolve_model, save_model, stage_path
 
     check_opset(args.opset)  # before loading anything: a wrong opset fails fast
-    model = model_name_from_args(args)
+
+    model = get_spec(model_name_from_args(args)).name  # an unknown name fails here, before any work
+    net = resolve_model(model, args.weights)  # missing weights fail here, with how to get them
+    if args.stages and not is_staged(net):
+        raise FilmrtError(
+            f"model {model!r} has no stages (only FILM splits into features / flow / fusion): "
+            "export it without --stages"
+        )
+    if not args.quiet:
+        what = f"{args.warp} warp, opset {args.opset}, {'fp16' if args.fp16 else 'fp32'}"
+        print(f"exporting {model} ({what}{', 3 stage graphs' if args.stages else ''}) ...", file=sys.stderr)
     t0 = time.perf_counter()
-    graphs = export_graphs(
-        model, weights=args.weights, warp=args.warp, stages=args.stages, opset=args.opset, fp16=args.fp16
-    )
+    graphs = export_graphs(net, warp=args.warp, stages=args.stages, opset=args.opset, fp16=args.fp16, check=False)
     report = []
     for stage, proto in graphs.items():
+        info = check_graph(proto, warp=args.warp)  # before writing: a graph that fails is not written
         path = save_model(proto, stage_path(args.output, stage))
-        info = check_graph(proto, warp=args.warp)
         meta = {p.key: p.value for p in proto.metadata_props}
         report.append(
             {
@@ -90,5 +101,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         from pathlib import Path
 
-        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+        out = Path(args.json)
+        tmp = out.with_name(f".{out.name}.tmp")
+        tmp.write_text(json.dumps(report, indent=2) + "\n")
+        tmp.replace(out)
     return 0

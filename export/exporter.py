@@ -42,6 +42,7 @@ Every written model carries ``metadata_props``: ``model``, ``weights_sha256``, `
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import os
@@ -122,11 +123,18 @@ def resolve_model(model: str | os.PathLike | torch.nn.Module, weights: str | os.
     """A model name / weights path / module -> the module in eval mode on the CPU, float32."""
     if isinstance(model, torch.nn.Module):
         net = model
+        tensors = list(net.parameters()) + list(net.buffers())
+        if net.training or any(t.device.type != "cpu" or t.dtype != torch.float32 for t in tensors):
+            # never change the caller's module (device, dtype, train mode): export a copy
+            weights_path = getattr(net, "weights_path", None)
+            net = copy.deepcopy(net)
+            if weights_path:
+                net.weights_path = weights_path
     else:
         from filmrt.models import load_model
 
         net = load_model(model, weights, "cpu")
-    return net.eval().requires_grad_(False).to("cpu", torch.float32)
+    return net.eval().to("cpu", torch.float32)  # (tracing runs under no_grad)
 
 
 def weights_fingerprint(module: torch.nn.Module) -> tuple[str, str]:

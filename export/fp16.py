@@ -108,6 +108,11 @@ def _elem_types(model) -> dict[str, int]:
     return types
 
 
+def _cast_to(node) -> int | None:
+    """The target type of a Cast node (None for other nodes)."""
+    return next((a.i for a in node.attribute if a.name == "to"), None) if node.op_type == "Cast" else None
+
+
 def _plugin_takes_fp16_image(model) -> None:
     """BackwardWarp(image fp16, flow fp32) -> fp16: drop the casts the converter put around it.
 
@@ -121,22 +126,19 @@ def _plugin_takes_fp16_image(model) -> None:
     types = _elem_types(model)
     outputs = {o.name for o in graph.output}
 
-    def cast_to(node):
-        return next((a.i for a in node.attribute if a.name == "to"), None) if node.op_type == "Cast" else None
-
     new_casts = []
     for node in graph.node:
         if node.op_type != plugin.OP_TYPE:
             continue
         src = producer.get(node.input[0])
-        if src is not None and cast_to(src) == FLOAT and types.get(src.input[0]) == FLOAT16:
+        if src is not None and _cast_to(src) == FLOAT and types.get(src.input[0]) == FLOAT16:
             node.input[0] = src.input[0]
         elif types.get(node.input[0]) == FLOAT:
             half = f"{node.input[0]}_fp16_for_{node.name}"
             new_casts.append((node, onnx_helper().make_node("Cast", [node.input[0]], [half], to=FLOAT16, name=half)))
             node.input[0] = half
         outs = consumers.get(node.output[0], [])
-        if outs and all(cast_to(c) == FLOAT16 for c, _ in outs) and node.output[0] not in outputs:
+        if outs and all(_cast_to(c) == FLOAT16 for c, _ in outs) and node.output[0] not in outputs:
             first = outs[0][0]
             new_out = first.output[0]
             for c, _ in outs[1:]:  # several identical casts: point their consumers at the first one
@@ -166,14 +168,11 @@ def _bypass_cast_pairs(model) -> None:
     types = _elem_types(model)
     outputs = {o.name for o in graph.output}
 
-    def cast_to(node):
-        return next((a.i for a in node.attribute if a.name == "to"), None) if node.op_type == "Cast" else None
-
     for node in graph.node:
-        if cast_to(node) != FLOAT or node.output[0] in outputs:
+        if _cast_to(node) != FLOAT or node.output[0] in outputs:
             continue
         src = producer.get(node.input[0])
-        if src is None or cast_to(src) != FLOAT16 or types.get(src.input[0]) != FLOAT:
+        if src is None or _cast_to(src) != FLOAT16 or types.get(src.input[0]) != FLOAT:
             continue
         for c, i in consumers.get(node.output[0], []):
             c.input[i] = src.input[0]
@@ -220,12 +219,37 @@ def _drop_dead_nodes(graph) -> None:
             graph.node.remove(n)
 
 
+def _isolate_outputs(model) -> None:
+    """A graph output that other nodes also read gets its own Identity node.
+
+    The converter casts an fp16 result to float32 right at the output name, and would leave the
+    internal readers of that name (FILM's features graph: ``image_1`` feeds ``image_2``'s pooling)
+    reading float32 where they expect fp16; with the Identity they read the internal fp16 tensor.
+    """
+    graph = model.graph
+    _, consumers = _index(graph)
+    producer = {o: n for n in graph.node for o in n.output}
+    for out in graph.output:
+        src = producer.get(out.name)
+        if src is None or not consumers.get(out.name):
+            continue
+        inner = f"{out.name}__internal"
+        src.output[list(src.output).index(out.name)] = inner
+        for c, i in consumers[out.name]:
+            c.input[i] = inner
+        graph.node.insert(
+            list(graph.node).index(src) + 1,
+            onnx_helper().make_node("Identity", [inner], [out.name], name=f"{out.name}__output"),
+        )
+
+
 def convert_to_fp16(model):
     """An fp16 copy of an fp32 filmrt graph (float32 I/O), see the module docstring."""
     import onnx
     from onnxconverter_common import float16
 
     model = onnx.shape_inference.infer_shapes(model)
+    _isolate_outputs(model)
     plugin_value_info(model)
     model = onnx.shape_inference.infer_shapes(model)
     keep = float32_nodes(model.graph)

@@ -107,7 +107,7 @@ def _reference_op_class():
 
         op_domain = DOMAIN
 
-        def _run(self, image, flow, plugin_namespace=None, plugin_version=None):  # noqa: ARG002
+        def _run(self, image, flow, plugin_namespace=None, plugin_version=None, aot=None):  # noqa: ARG002
             return (warp_numpy(image, flow),)
 
     BackwardWarpReference.__name__ = OP_TYPE  # the evaluator matches the class name to op_type

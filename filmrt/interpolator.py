@@ -17,7 +17,10 @@ Contract of :meth:`Interpolator.interpolate`:
   one feature pass and one flow pass per input frame and three fusion passes, not three whole-model
   calls. Without keys nothing is cached across calls.
 
-A backend subclasses :class:`Interpolator` and implements :meth:`_run` on padded batches.
+A backend subclasses :class:`Interpolator` and implements :meth:`_run` on padded batches. For a
+staged model (FILM) every backend hands ``_run``'s chunk to one :class:`~filmrt.stages.StagedRunner`
+(frame identities, the frame/pair LRU caches, encode-once orchestration, ``stats``) and supplies
+only its three stage callables.
 """
 
 from __future__ import annotations
@@ -29,6 +32,9 @@ import torch
 
 from .errors import FilmrtError
 from .padding import MULTIPLE, Padding
+from .stages import StagedRunner
+
+__all__ = ["Interpolator", "StagedRunner", "Times"]
 
 Times = torch.Tensor | Sequence[float] | float
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 
@@ -103,12 +104,33 @@ def _write_json(path: str, data: dict) -> None:
     os.replace(tmp, path)
 
 
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    """SIGTERM (a supervisor stopping us) cleans up like Ctrl-C: no temp file is left behind."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
 def run_convert(args: argparse.Namespace) -> int:
     from .convert import convert
     from .schedule import format_rate
 
     opts = options_from_args(args)
-    res = convert(args.input, args.output, opts)
+    with _terminate_as_interrupt():
+        res = convert(args.input, args.output, opts)
     log = sys.stderr
     if not args.quiet:
         speed = res.frames_out / res.seconds if res.seconds > 0 else 0.0

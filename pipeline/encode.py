@@ -73,18 +73,24 @@ def guess_format(dst: str, fmt: str | None) -> str | None:
     return None
 
 
-def check_output(dst: str, fmt: str | None, codec: str) -> None:
-    """Fail early (before any decoding) when OUT cannot be written or the codec cannot run."""
-    check_codec(codec)
-    guess_format(dst, fmt)
-    if dst == "-":
-        return
+def output_parent(dst: str) -> Path:
+    """The folder OUT is written into; one-line error when OUT is a directory or the folder is missing."""
     out = Path(dst)
     parent = out.parent if str(out.parent) else Path(".")
     if out.is_dir():
         raise FilmrtError(f"output {dst} is a directory")
     if not parent.is_dir():
         raise FilmrtError(f"cannot write {dst}: directory {parent} does not exist")
+    return parent
+
+
+def check_output(dst: str, fmt: str | None, codec: str) -> None:
+    """Fail early (before any decoding) when OUT cannot be written or the codec cannot run."""
+    check_codec(codec)
+    guess_format(dst, fmt)
+    if dst == "-":
+        return
+    parent = output_parent(dst)
     if not os.access(parent, os.W_OK):
         raise FilmrtError(f"cannot write {dst}: directory {parent} is not writable")
 
@@ -125,12 +131,7 @@ class Muxer:
             if fmt in ("mp4", "mov", "ipod", "ismv"):
                 options["movflags"] = "frag_keyframe+empty_moov+default_base_moof"
         else:
-            out = Path(dst)
-            parent = out.parent if str(out.parent) else Path(".")
-            if out.is_dir():
-                raise FilmrtError(f"output {dst} is a directory")
-            if not parent.is_dir():
-                raise FilmrtError(f"cannot write {dst}: directory {parent} does not exist")
+            out, parent = Path(dst), output_parent(dst)
             try:
                 fd, self.tmp = tempfile.mkstemp(dir=parent, prefix=f".{out.stem}.filmrt-", suffix=out.suffix)
                 os.close(fd)

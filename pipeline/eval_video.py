@@ -14,29 +14,15 @@ Streaming: memory holds three frames plus one batch, whatever the clip's length.
 
 from __future__ import annotations
 
-import math
 import time
 
 import numpy as np
 import torch
 
 from ..errors import FilmrtError
+from ..evaluation import score_prediction  # the metric functions of `filmrt eval`
 from .decode import PyAVSource
 from .scenes import DEFAULT_THRESHOLD, SceneDetector
-
-try:  # the metric functions of `filmrt eval`
-    from ..evaluation import score_prediction
-except ImportError:  # pragma: no cover - same protocol, until filmrt.evaluation is in this checkout
-    def score_prediction(pred: torch.Tensor, truth: torch.Tensor) -> tuple[float, float]:
-        from skimage.metrics import structural_similarity
-
-        p = (pred.detach().float().clamp(0, 1).cpu().numpy().transpose(1, 2, 0) * 255.0).round() / 255.0
-        g = truth.detach().float().cpu().numpy().transpose(1, 2, 0).astype(np.float64)
-        mse = float(np.mean((p - g) ** 2))
-        ps = -10.0 * math.log10(max(mse, 1e-10))
-        ss = structural_similarity(g, p, channel_axis=-1, gaussian_weights=True, sigma=1.5,
-                                   use_sample_covariance=False, data_range=1.0)
-        return ps, float(ss)
 
 
 def eval_video(

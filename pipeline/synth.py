@@ -3,7 +3,7 @@
 :func:`make_clip` writes a clip of ``frames`` frames at ``fps`` whose picture is a smooth
 gradient with a bright square moving at constant speed (so interpolation has real motion to
 recover), optionally with a sine-tone AAC audio track, a display rotation, language tags, a
-10-bit pixel format or odd dimensions. Frame ``i`` is shown at ``i / fps`` exactly when the time
+10-bit pixel format, odd dimensions or gaps (``skip``: frames left out, a variable-rate clip). Frame ``i`` is shown at ``i / fps`` exactly when the time
 base allows it (``time_base`` default ``1 / (fps numerator)`` style: exact for 24, 25 and
 30000/1001).
 """
@@ -45,6 +45,7 @@ def make_clip(
     time_base: Fraction | None = None,
     fmt: str | None = None,
     subtitles: bool = False,
+    skip: tuple[int, ...] = (),
 ) -> str:
     import av
 
@@ -79,6 +80,8 @@ def make_clip(
                 a.metadata["language"] = language
         step = 1 / fps
         for i in range(frames):
+            if i in skip:  # variable frame rate: a gap where frame i would have been
+                continue
             img = frame_rgb(i, width, height, frames)
             f = av.VideoFrame.from_ndarray(img, format="rgb24")
             if pix_fmt != "rgb24":

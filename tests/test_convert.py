@@ -11,30 +11,16 @@ import pytest
 import torch
 from filmrt.pipeline.colour import ColourSpec, guess_spec, psnr, rgb_to_yuv, yuv_to_rgb
 from filmrt.pipeline.convert import ConvertOptions, convert
-from filmrt.pipeline.decode import PyAVSource
 from filmrt.pipeline.probe import probe
 from filmrt.pipeline.synth import frame_rgb, make_clip
+from helpers import decode_all
 
 from filmrt.cli import main
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)  # small tensors: threading costs more than it gives on a busy 2-core box
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 FAST = dict(model="blend", quiet=True, preset="ultrafast")
-
-
-def decode_all(path, **kw):
-    src = PyAVSource(str(path), **kw)
-    try:
-        return [(f.ts, f.rgb) for f in src.frames()]
-    finally:
-        src.close()
 
 
 @pytest.fixture(scope="session")
@@ -224,3 +210,40 @@ def test_subtitles_and_tags_copied(tmp_path, monkeypatch):
     convert(clip, tmp_path / "o.mp4", ConvertOptions(fps="50", **FAST))
     assert [s.type for s in probe(tmp_path / "o.mp4").streams] == ["video", "audio"]
     assert any("subtitle" in w for w in warned)
+
+
+def test_convert_options_helpers_for_batch():
+    import argparse
+
+    from filmrt.pipeline.cli import add_convert_options, options_from_args
+
+    p = argparse.ArgumentParser()
+    add_convert_options(p)
+    opts = options_from_args(p.parse_args(["--fps", "59.94", "--model", "blend", "--crf", "20", "--t", "2"]))
+    assert isinstance(opts, ConvertOptions)
+    assert (opts.fps, opts.model, opts.crf, opts.t, opts.codec, opts.batch) == ("59.94", "blend", 20, 2.0, "libx264", 4)
+
+
+@pytest.mark.parametrize("codec,pix,full", [("mjpeg", "yuvj420p", True), ("ffv1", "gray", False),
+                                             ("ffv1", "yuv420p16le", False)])
+def test_other_pixel_formats_round_trip(tmp_path, codec, pix, full):
+    """Full-range (JPEG) and gray and 16-bit input: copies come back intact (lossless encode)."""
+    clip = make_clip(tmp_path / "c.mkv", codec=codec, pix_fmt=pix, frames=4)
+    out = tmp_path / "o.mkv"
+    res = convert(clip, out, ConvertOptions(fps="x2", crf=0, **FAST))
+    assert ("full range" in res.colour) == full
+    src, got = decode_all(clip), decode_all(out)
+    for i in range(4):
+        assert psnr(got[2 * i][1], src[i][1]) > 40
+
+
+def test_vfr_input_gap_is_interpolated(tmp_path):
+    """A variable-rate clip (frame 4 missing: an 80 ms gap) converted to constant 25 fps."""
+    clip = make_clip(tmp_path / "vfr.mkv", frames=10, skip=(4,))
+    out = tmp_path / "cfr.mp4"
+    res = convert(clip, out, ConvertOptions(fps="25", **FAST))
+    assert (res.frames_in, res.frames_out, res.interpolated) == (9, 10, 1)
+    src, got = decode_all(clip), decode_all(out)
+    assert [t for t, _ in got] == [F(k, 25) for k in range(10)]
+    assert psnr(got[4][1], 0.5 * (src[3][1] + src[4][1])) > 35  # blend of the frames around the gap
+    assert psnr(got[5][1], src[4][1]) > 40  # and the clip goes on in step

@@ -15,13 +15,7 @@ from filmrt.pipeline.synth import make_audio_only, make_clip
 from filmrt.cli import main
 from filmrt.errors import FilmrtError
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)  # small tensors: threading costs more than it gives on a busy 2-core box
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 ARGS = ["--model", "blend", "--quiet", "--preset", "ultrafast"]
@@ -209,3 +203,25 @@ def test_dali_decoder_is_refused_cleanly_without_gpu(good, tmp_path, capsys):
     rc, err = run_cli(capsys, good["mp4"], tmp_path / "o.mp4", "--fps", "50", "--decoder", "dali")
     assert_one_line_error(rc, err, "dali")
     assert not (tmp_path / "o.mp4").exists()
+
+
+def test_sigterm_mid_run_leaves_nothing(tmp_path):
+    """A supervisor's SIGTERM (or Ctrl-C) during a conversion: exit 130, no OUT, no temp file."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    clip = make_clip(tmp_path / "long.mp4", frames=250, width=320, height=180)
+    out = tmp_path / "o.mp4"
+    p = subprocess.Popen([sys.executable, "-m", "filmrt", "convert", clip, str(out), "--fps", "x4",
+                          "--model", "blend", "--quiet", "--preset", "ultrafast", "--batch", "1"],
+                         stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while not leftovers(tmp_path) and p.poll() is None and time.time() < deadline:
+        time.sleep(0.1)
+    assert p.poll() is None, "finished before it could be interrupted"
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 130, err.decode()
+    assert not out.exists() and not leftovers(tmp_path)

@@ -10,27 +10,14 @@ from filmrt.pipeline.colour import psnr
 from filmrt.pipeline.convert import ConvertOptions, convert
 from filmrt.pipeline.decode import PyAVSource
 from filmrt.pipeline.scenes import SceneDetector
+from helpers import decode_all
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)  # small tensors: threading costs more than it gives on a busy 2-core box
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # bbb_trailer_720p24_cuts.mp4 has a hard cut between frames 592 and 593 (24.667 s -> 24.708 s);
 # the range starts on the keyframe at frame 589 (24.5417 s) so that seeking is cheap
 SS, T = 24.5417, 0.5
-
-
-def frames(path, **kw):
-    src = PyAVSource(str(path), **kw)
-    try:
-        return [(f.ts, f.rgb) for f in src.frames()]
-    finally:
-        src.close()
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +27,7 @@ def trailer(shared):
 
 @pytest.fixture(scope="module")
 def source_frames(trailer):
-    got = frames(trailer, ss=SS, t=T)
+    got = decode_all(trailer, ss=SS, t=T)
     assert len(got) == 12
     return got
 
@@ -61,7 +48,7 @@ def test_no_blend_across_cut(trailer, source_frames, tmp_path):
     res = convert(trailer, out, ConvertOptions(fps="60", ss=SS, t=T, model="blend", quiet=True,
                                                preset="ultrafast"))
     assert res.frames_out == 30
-    got = frames(out)
+    got = decode_all(out)
     times = [ts for ts, _ in got if ta < ts < tb]
     inside = [rgb for ts, rgb in got if ta < ts < tb]
     assert len(inside) == 2  # 24 -> 60: two output frames fall between 592 and 593

@@ -18,7 +18,6 @@ from filmrt.export.plugin import reference_evaluator
 
 from filmrt.cli import main
 from filmrt.weights import file_sha256
-from filmrt.weights import save as save_weights
 
 ort = pytest.importorskip("onnxruntime")
 
@@ -31,15 +30,8 @@ def _session(path_or_proto):
 
 
 @pytest.fixture(scope="module")
-def film_weights(shared, tmp_path_factory):
-    from filmrt.models.film import FILM
-
-    cfg = json.loads((shared / "fixtures" / "film" / "film_net_small_config.json").read_text())["config"]
-    torch.manual_seed(0)
-    net = FILM(cfg)
-    path = tmp_path_factory.mktemp("film-weights") / "film-small.safetensors"
-    save_weights(path, net.state_dict(), model="film", config=cfg, source="random (tests)")
-    return path
+def film_weights(film_small_random_weights):
+    return film_small_random_weights
 
 
 @pytest.fixture(scope="module")
@@ -147,6 +139,26 @@ def test_plugin_graph_fp32_and_fp16_in_the_reference_evaluator(film, frames):
     assert out16.dtype == np.float32
     mse = float(np.mean((out16.astype(np.float64) - ref) ** 2))
     assert 10 * np.log10(1 / max(mse, 1e-20)) > 45.0
+
+
+def test_plugin_fp16_stage_graphs_for_engines(film):
+    """What the trt backend builds FILM engines from: --warp plugin --fp16 --stages."""
+    import onnx
+    from filmrt.engine import trt_builder
+
+    graphs = export_graphs(film, warp="plugin", stages=True, fp16=True)  # check_graph ran on each
+    assert [check_graph(g).warp_nodes for g in graphs.values()] == [0, 6, 6]
+    for stage, g in graphs.items():
+        assert read_metadata(g)["precision"] == "fp16" and read_metadata(g)["stage"] == stage
+        # the engine builder's own (TensorRT-free) checks accept them: plugin nodes, fp16, and every
+        # dynamic dim derivable from batch and padded frame size (N, H, W, H_k, W_k)
+        assert len(trt_builder.check_plugin_graph(g)) == (0 if stage == "features" else 6)
+        assert trt_builder.graph_is_fp16(g)
+        dims = {n: trt_builder.resolve_dims(d, 2, 128, 192, name=n) for n, d, _ in trt_builder.graph_inputs(g)}
+        assert dims.get("frame0.image_2", (2, 3, 32, 48)) == (2, 3, 32, 48)
+        # pyramids cross between the graphs as float32 (keep_io_types), computed in fp16 inside
+        assert {i.type.tensor_type.elem_type for i in g.graph.input} == {onnx.TensorProto.FLOAT}
+        assert {o.type.tensor_type.elem_type for o in g.graph.output} == {onnx.TensorProto.FLOAT}
 
 
 # ------------------------------------------------------------------------------------- errors

@@ -16,17 +16,9 @@ import pytest
 import torch
 
 import filmrt
-from filmrt.cli import main
 from filmrt.models.film import FILM, PAPER_CONFIG, checkpoint_layout
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models: one thread is ~10x faster than two on a busy 2-core machine (no sync cost)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def nchw(a: np.ndarray) -> torch.Tensor:
@@ -34,13 +26,8 @@ def nchw(a: np.ndarray) -> torch.Tensor:
 
 
 @pytest.fixture(scope="module")
-def small_weights(shared, tmp_path_factory):
-    fx = shared / "fixtures" / "film"
-    out = tmp_path_factory.mktemp("film") / "small.safetensors"
-    rc = main(["weights", "import", str(fx / "film_net_small_saved_model"),
-               "--config", str(fx / "film_net_small_config.json"), "-o", str(out)])
-    assert rc == 0 and out.is_file()
-    return out
+def small_weights(film_small_imported):
+    return film_small_imported
 
 
 @pytest.fixture(scope="module")

@@ -13,14 +13,7 @@ from filmrt.cli import main
 from filmrt.models import default_model_name
 from filmrt.models.film import PAPER_CONFIG, checkpoint_layout
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models: one thread is ~10x faster than two on a busy 2-core machine (no sync cost)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture

@@ -11,13 +11,7 @@ from filmrt.cli import main
 from filmrt.commands.interpolate import nearest_dyadic
 from filmrt.imageio import read_image
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture
@@ -32,12 +26,8 @@ def frames(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def small_film(shared, tmp_path_factory):
-    fx = shared / "fixtures" / "film"
-    out = tmp_path_factory.mktemp("w") / "film_small.safetensors"
-    assert main(["weights", "import", str(fx / "film_net_small_saved_model"),
-                 "--config", str(fx / "film_net_small_config.json"), "-o", str(out)]) == 0
-    return out
+def small_film(film_small_imported):
+    return film_small_imported
 
 
 def test_blend_midpoint_is_one_file(frames, tmp_path):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 import torch
@@ -27,12 +25,8 @@ def frames(shared):
 
 
 @pytest.fixture(scope="module")
-def film_small(shared):
-    from filmrt.models.film import FILM
-
-    cfg = json.loads((shared / "fixtures" / "film" / "film_net_small_config.json").read_text())["config"]
-    torch.manual_seed(0)
-    return FILM(cfg).eval().requires_grad_(False)
+def film_small(film_small_random):
+    return film_small_random
 
 
 def test_rife_on_ort_matches_torch_and_reuses_the_cached_graph(frames, monkeypatch):
@@ -92,7 +86,7 @@ def test_film_stages_run_once_per_frame_and_pair(film_small, frames):
     assert interp.stats["frames"] == 5 and interp.stats["pairs"] == 3
 
 
-def test_raw_graph_refuses_bad_inputs_with_one_clear_error(film_small):
+def test_raw_graph_refuses_bad_inputs_with_one_clear_error(film_small, tmp_path):
     from filmrt.engine.ort_backend import OnnxGraph
     from filmrt.export import export_graphs
 
@@ -106,12 +100,20 @@ def test_raw_graph_refuses_bad_inputs_with_one_clear_error(film_small):
         graph.run({"img0": ok, "img1": ok, "t": np.full(2, 0.5, np.float32)})
     with pytest.raises(FilmrtError, match="missing: t"):
         graph.run({"img0": ok, "img1": ok})
-    plugin = export_graphs(film_small, warp="plugin")["model"].SerializeToString()
+    plugin = export_graphs(film_small, warp="plugin")["model"]
     with pytest.raises(FilmrtError, match="plugin graph"):
-        OnnxGraph(plugin)
+        OnnxGraph(plugin.SerializeToString())
+    from filmrt.engine.ort_backend import OrtInterpolator
+    from filmrt.export.exporter import save_model
+
+    path = save_model(plugin, tmp_path / "film.plugin.onnx")
+    with pytest.raises(FilmrtError, match="plugin graph.*--warp portable"):
+        OrtInterpolator(None, onnx=path)
+    with pytest.raises(FilmrtError, match="ONNX file not found"):
+        OrtInterpolator(None, onnx=tmp_path / "nothing.onnx")
 
 
-def test_ort_backend_options_and_errors(film_small):
+def test_ort_backend_options_and_errors(film_small, tmp_path):
     from filmrt.engine import backend_available
     from filmrt.engine.ort_backend import OrtInterpolator
 
@@ -123,6 +125,28 @@ def test_ort_backend_options_and_errors(film_small):
         OrtInterpolator(film_small, precision="bf16")
     with pytest.raises(FilmrtError, match="opset 20"):
         OrtInterpolator(film_small, opset=20)
-    whole = OrtInterpolator(film_small, staged=False, cache=False, threads=1)
-    assert not whole.staged and set(whole.graphs) == {"model"}
+    # a graph exported earlier, run as it is (model, padding, precision from its metadata)
+    from filmrt.engine.torch_backend import TorchInterpolator
+    from filmrt.export import export_onnx
+
+    path = export_onnx(film_small, tmp_path / "film.onnx")[0]
+    whole = open_interpolator(backend="ort", onnx=path, threads=1)
+    assert not whole.staged and set(whole.graphs) == {"model"} and whole.pad_align == "center"
     assert whole.describe() == "film on ort (cpu, fp32; CPU, 1 threads)"
+    a, b = torch.rand(2, 3, 50, 70), torch.rand(2, 3, 50, 70)
+    ref = TorchInterpolator(film_small).interpolate(a, b, [0.5, 0.25])
+    assert (whole.interpolate(a, b, [0.5, 0.25]) - ref).abs().max().item() <= 1e-4
+
+
+def test_film_fp16_stage_graphs_run_and_match_torch(film_small, frames):
+    """`export --stages --fp16` makes valid graphs (stage outputs that are also read inside a graph,
+    like image_1 or flow_fwd_3, stay fp16 inside) and the fp16 stages stay close to fp32 torch."""
+    from filmrt.engine.ort_backend import OrtInterpolator
+    from filmrt.engine.torch_backend import TorchInterpolator
+
+    a, b = (x[None, :, :64, :128].contiguous() for x in frames)
+    half = OrtInterpolator(film_small, precision="fp16", threads=1, cache=False)
+    assert half.staged
+    out = half.interpolate(a, b, [0.5])
+    ref = TorchInterpolator(film_small).interpolate(a, b, [0.5])
+    assert out.dtype == torch.float32 and (out - ref).abs().mean().item() <= 2e-3

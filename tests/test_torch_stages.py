@@ -9,14 +9,7 @@ from filmrt.engine.torch_backend import TorchInterpolator
 from filmrt.models.film import FILM
 from filmrt.padding import Padding
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models: one thread is ~10x faster than two on a busy 2-core machine (no sync cost)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 SMALL = {"pyramid_levels": 4, "fusion_pyramid_levels": 3, "specialized_levels": 2, "sub_levels": 3,

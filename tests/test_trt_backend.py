@@ -7,6 +7,7 @@ from filmrt.engine import backend_available, cuda_fast, open_interpolator
 from filmrt.engine import trt_backend as tbk
 
 from filmrt.errors import FilmrtError
+from filmrt.stages import LRU, tree_cat
 
 
 def _has_trt():
@@ -76,8 +77,8 @@ def test_outside_profile_is_a_clear_error(monkeypatch):
 
 def test_stage_feeds_are_assembled_by_name():
     e = _engine([{}], inputs=["frame0.feat_0", "frame1.feat_0", "flow_fwd_0", "t"])
-    s0 = [{"feat_0": torch.full((1, 2), float(i))} for i in range(3)]
-    s1 = [{"feat_0": torch.full((1, 2), 10.0 + i)} for i in range(3)]
+    s0 = tree_cat([{"feat_0": torch.full((1, 2), float(i))} for i in range(3)])  # batched states
+    s1 = tree_cat([{"feat_0": torch.full((1, 2), 10.0 + i)} for i in range(3)])
     feeds = tbk.TrtInterpolator._stack_frames(e, s0, s1)
     assert set(feeds) == {"frame0.feat_0", "frame1.feat_0"}
     assert feeds["frame0.feat_0"][:, 0].tolist() == [0, 1, 2]
@@ -85,7 +86,7 @@ def test_stage_feeds_are_assembled_by_name():
 
 
 def test_lru_keeps_the_most_recent():
-    c = tbk._LRU(2)
+    c = LRU(2)
     c.put("a", 1)
     c.put("b", 2)
     assert c.get("a") == 1
@@ -148,7 +149,7 @@ def _staged_interp(max_batch=8):
     it.device, it.precision, it.max_batch = torch.device("cpu"), "fp32", max_batch
     it.staged, it._sources = True, {}
     it._engines = {"features": [feats], "flow": [flow], "fusion": [fusion]}
-    it._feat_cache, it._pair_cache = tbk._LRU(4), tbk._LRU(4)
+    it._make_stages(4)
     it.model_name, it.pad_align, it.pad_multiple = "film", "center", 64
     return it, feats, flow, fusion
 
@@ -178,7 +179,7 @@ def test_film_stages_without_keys_cache_nothing():
     out = it.interpolate(a, b, [0.5, 0.5])
     assert torch.allclose(out, (a + b) / 2, atol=1e-6)
     it.interpolate(a, b, [0.5, 0.5])
-    assert feats.batches == [4, 4] and flow.batches == [2, 2] and len(it._feat_cache) == 0
+    assert feats.batches == [4, 4] and flow.batches == [2, 2] and len(it.stages.frames) == 0
 
 
 def test_run_batched_splits_to_the_profile_batch_limit(monkeypatch):

@@ -8,20 +8,14 @@ import pytest
 import torch
 from filmrt.pipeline.colour import psnr
 from filmrt.pipeline.convert import ConvertOptions, convert
-from filmrt.pipeline.decode import PyAVSource
 from filmrt.pipeline.eval_video import eval_video
 from filmrt.pipeline.synth import frame_rgb, make_clip
+from helpers import decode_all
 
 from filmrt.cli import main
 from filmrt.errors import FilmrtError
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)  # small tensors: threading costs more than it gives on a busy 2-core box
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_eval_video_blend_counts(tmp_path):
@@ -57,12 +51,8 @@ def test_rife_convert_recovers_motion(tmp_path):
     out = tmp_path / "o.mp4"
     res = convert(clip, out, ConvertOptions(fps="x2", model="rife-4.25", quiet=True, preset="ultrafast", crf=4))
     assert res.model == "rife-4.25" and res.frames_out == 2 * n
-    src = PyAVSource(str(out))
-    got = [f.rgb for f in src.frames()]
-    src.close()
-    src = PyAVSource(clip)
-    inp = [f.rgb for f in src.frames()]
-    src.close()
+    got = [rgb for _, rgb in decode_all(out)]
+    inp = [rgb for _, rgb in decode_all(clip)]
     for i in range(n - 1):
         truth = torch.from_numpy(frame_rgb(2 * i + 1, w, h, 2 * n - 1)).permute(2, 0, 1).float() / 255
         blend = 0.5 * (inp[i] + inp[i + 1])
