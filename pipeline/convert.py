@@ -484,6 +484,12 @@ def _run(source, make_muxer, interp, options: ConvertOptions, fps_out: Fraction,
         stages.put(out_q, _END)
         enc.join()
         dec.join()
+        corrupt = getattr(source, "corrupt_frames", 0)
+        if corrupt >= frames_in:  # e.g. random bytes that a demuxer happened to accept
+            raise FilmrtError(
+                f"no intact video frame in {source.src_name}: all {frames_in} decoded frame(s) are "
+                "flagged corrupt by the decoder (not a usable video)"
+            )
     except _Stop:
         pass  # another stage failed: its error is raised below
     except BaseException as e:

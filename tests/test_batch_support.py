@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import random
 import shutil
 from fractions import Fraction
 from pathlib import Path
@@ -81,7 +82,7 @@ def build_library(clips_dir: Path, root: Path) -> dict[str, int]:
     for rel, (clip, frames, codec, audio) in CLIPS.items():
         good[rel] = cut_clip(clips_dir / clip, root / rel, frames, codec, audio)
     (root / "broken").mkdir(parents=True, exist_ok=True)
-    (root / "broken/random.mp4").write_bytes(os.urandom(30_000))
+    (root / "broken/random.mp4").write_bytes(random.Random(20261122).randbytes(30_000))
     data = (root / "bikes.mp4").read_bytes()
     (root / "broken/truncated.mp4").write_bytes(data[: len(data) * 2 // 5])
     (root / "notes.txt").write_text("not a video\n")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import random
 
 import pytest
 import torch
@@ -58,7 +59,7 @@ def test_missing_file(tmp_path, capsys):
 
 def test_not_a_video(tmp_path, capsys):
     bad = tmp_path / "random.mp4"
-    bad.write_bytes(os.urandom(40000))
+    bad.write_bytes(random.Random(7).randbytes(40000))
     rc, err = run_cli(capsys, bad, tmp_path / "o.mp4", "--fps", "50")
     assert_one_line_error(rc, err, "not a video")
     assert not (tmp_path / "o.mp4").exists() and not leftovers(tmp_path)
