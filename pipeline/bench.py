@@ -926,6 +926,22 @@ def convert_options(conv, want: dict) -> tuple[object, dict]:
     return conv.ConvertOptions(**kw), {k: v for k, v in want.items() if k not in fields}
 
 
+def peak_rss_mib() -> float:
+    """This process's peak resident memory in MiB.
+
+    Linux: ``VmHWM`` from /proc/self/status, which starts afresh at exec. ``ru_maxrss`` does not:
+    it is kept across execve, so a child started by a big parent would report the parent's peak.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def e2e_child(spec: dict) -> dict:
     """Runs in a child process: one ``convert`` call, its wall time and this process's peak memory."""
     conv, why = _convert_api()
@@ -941,7 +957,7 @@ def e2e_child(spec: dict) -> dict:
     opts, lacked = convert_options(conv, spec["options"])
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
-    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss0 = peak_rss_mib()
     la0 = load_average()
     c0, t0 = time.process_time(), time.perf_counter()
     result = conv.convert(spec["src"], spec["dst"], opts, interpolator=interp, on_progress=None)
@@ -952,8 +968,8 @@ def e2e_child(spec: dict) -> dict:
         "load_average": [la0, load_average()],
         "result": _jsonable(result),
         "options_not_supported": lacked,
-        "peak_host_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "host_mib_before_convert": rss0 / 1024,
+        "peak_host_mib": peak_rss_mib(),
+        "host_mib_before_convert": rss0,
     }
     if dev.type == "cuda":
         out["peak_device_mib"] = torch.cuda.max_memory_allocated(dev) / 2**20
