@@ -15,8 +15,8 @@ import os
 
 import torch
 
-from ..errors import FilmrtError
-from ..interpolator import Interpolator
+from filmrt.errors import FilmrtError
+from filmrt.interpolator import Interpolator
 
 BACKENDS = ("torch", "ort", "trt")
 
@@ -98,7 +98,7 @@ def open_interpolator(
     ``auto`` picks the first available backend of ``AUTO_ORDER`` for the device;
     ``interp.describe()`` says which one runs.
     """
-    from ..models import default_model_name
+    from filmrt.models import default_model_name
 
     dev = resolve_device(device)
     prec = resolve_precision(precision, dev)

@@ -58,8 +58,8 @@ def register(subparsers) -> None:
 
 def validate(args) -> list:
     """Parse/validate the arguments before anything heavy happens; returns the profiles."""
-    from ..errors import FilmrtError
-    from .trt_builder import profiles_from_args, stage_files
+    from filmrt.engine.trt_builder import profiles_from_args, stage_files
+    from filmrt.errors import FilmrtError
 
     if args.workspace is not None and args.workspace <= 0:
         raise FilmrtError("--workspace must be a positive number of GiB")
@@ -72,7 +72,7 @@ def validate(args) -> list:
 
 
 def run(args) -> int:
-    from .trt_builder import build_engine, engine_stage_path, stage_files
+    from filmrt.engine.trt_builder import build_engine, engine_stage_path, stage_files
 
     profiles = validate(args)
     model = Path(args.model)

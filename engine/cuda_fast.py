@@ -43,7 +43,7 @@ def parse_flags(fast) -> tuple[str, ...]:
         return ()
     bad = [s for s in items if s not in FLAGS]
     if bad:
-        from ..errors import FilmrtError
+        from filmrt.errors import FilmrtError
 
         raise FilmrtError(f"unknown fast-path flag(s) {bad}: use {', '.join(FLAGS)} (comma-separated), all or none")
     if "cudagraphs" in items and "compile" not in items:
@@ -65,7 +65,7 @@ def apply(model: torch.nn.Module, device: torch.device, fast=None) -> FastPath:
     if torch.device(device).type != "cuda":
         return FastPath([], {f: "not a CUDA device" for f in flags})
     if "warp" in flags:
-        from . import warp_kernel
+        from filmrt.engine import warp_kernel
 
         ok, why = warp_kernel.available()
         if ok and warp_kernel.enable_cuda_warp():

@@ -40,9 +40,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import FilmrtError
-from ..interpolator import Interpolator
-from ..stages import StagedRunner, prefixed_feeds
+from filmrt.errors import FilmrtError
+from filmrt.interpolator import Interpolator
+from filmrt.stages import StagedRunner, prefixed_feeds
 
 _FRAME_INPUTS = ("img0", "img1", "img")
 
@@ -130,9 +130,8 @@ class OnnxGraph:
 
 def _source_fingerprint(net: torch.nn.Module) -> str:
     """Hash of the code that shapes the graph: the model's module, the warp and the exporter."""
-    from filmrt.export import exporter, fp16, plugin
-
     import filmrt.warp
+    from filmrt.export import exporter, fp16, plugin
 
     h = hashlib.sha256()
     for mod in (inspect.getmodule(type(net)), filmrt.warp, exporter, fp16, plugin):
@@ -238,9 +237,8 @@ class OrtInterpolator(Interpolator):
         return {s: str(p) for s, p in files.items()}
 
     def _load_graphs(self, net: torch.nn.Module, cache: bool) -> dict[str, str | bytes]:
-        from filmrt.export.exporter import export_graphs, save_model, stage_path, weights_fingerprint
-
         from filmrt import __version__
+        from filmrt.export.exporter import export_graphs, save_model, stage_path, weights_fingerprint
 
         stages = ("features", "flow", "fusion") if self.staged else ("model",)
         fp16 = self.precision == "fp16"

@@ -23,9 +23,9 @@ from collections import Counter
 
 import torch
 
-from ..interpolator import Interpolator
-from ..models import load_model
-from ..stages import StagedRunner
+from filmrt.interpolator import Interpolator
+from filmrt.models import load_model
+from filmrt.stages import StagedRunner
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
@@ -55,7 +55,7 @@ class TorchInterpolator(Interpolator):
         net = model if isinstance(model, torch.nn.Module) else load_model(model, weights, self.device)
         self.model = net.to(self.device, self.dtype).eval()
         if self.device.type == "cuda":  # opt-in speed-ups (warp kernel, channels_last, compile): cuda_fast.py
-            from .cuda_fast import apply as apply_fast
+            from filmrt.engine.cuda_fast import apply as apply_fast
 
             self.fast = apply_fast(self.model, self.device, fast)
         self.model_name = net.name

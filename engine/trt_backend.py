@@ -32,10 +32,10 @@ from pathlib import Path
 
 import torch
 
-from ..errors import FilmrtError
-from ..interpolator import Interpolator
-from ..stages import FRAME_PREFIXES, StagedRunner, prefixed_feeds
-from . import trt_builder
+from filmrt.engine import trt_builder
+from filmrt.errors import FilmrtError
+from filmrt.interpolator import Interpolator
+from filmrt.stages import FRAME_PREFIXES, StagedRunner, prefixed_feeds
 
 STAGES = ("features", "flow", "fusion")
 #: padding placement of the known models (graphs may also say so in their metadata)
@@ -261,7 +261,7 @@ class TrtInterpolator(Interpolator):
         if precision == "bf16":
             raise FilmrtError("the trt backend builds fp16 or fp32 engines; bf16 is not supported (use fp16)")
         trt = trt_builder.require_tensorrt()
-        from . import trt_plugin
+        from filmrt.engine import trt_plugin
 
         trt_plugin.register_plugin()  # the plugin creator must exist before deserializing
         self.trt = trt
@@ -314,7 +314,7 @@ class TrtInterpolator(Interpolator):
             raise FilmrtError(
                 "no engine given and filmrt.export is unavailable to make one: pass engine=... (filmrt build-engine)"
             ) from e
-        from ..models import default_model_name
+        from filmrt.models import default_model_name
 
         model = model or default_model_name()
         ident = f"{model}|{weights}|{self.precision}"

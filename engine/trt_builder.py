@@ -38,9 +38,9 @@ import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from ..errors import FilmrtError
-from ..padding import padded_size
-from . import trt_plugin
+from filmrt.engine import trt_plugin
+from filmrt.errors import FilmrtError
+from filmrt.padding import padded_size
 
 #: common frame sizes, (height, width)
 PRESETS: dict[str, tuple[int, int]] = {
@@ -255,7 +255,7 @@ def input_shapes(
 
 def plugin_nodes(model) -> list[dict]:
     """The ``BackwardWarp`` nodes of a graph: name, domain, plugin namespace/version, I/O."""
-    from .trt_plugin import PLUGIN_NAME, _graphs
+    from filmrt.engine.trt_plugin import PLUGIN_NAME, _graphs
 
     out = []
     for g in _graphs(model.graph):
@@ -476,7 +476,7 @@ def build_engine(
         )
     weak_fp16 = fp16 and not fp16_graph
     precision = "fp16" if (fp16_graph or weak_fp16) else "fp32"
-    from . import warp_kernel
+    from filmrt.engine import warp_kernel
 
     onnx_sha = sha256_file(onnx_path)
     key = engine_cache_key(

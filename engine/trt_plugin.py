@@ -74,7 +74,7 @@ def _device_arch() -> int:
 
 
 def _driver_version() -> int | None:
-    from . import warp_kernel
+    from filmrt.engine import warp_kernel
 
     try:
         return warp_kernel._driver().version()
@@ -106,7 +106,7 @@ def register_plugin() -> dict:
 
 
 def _define(trt, trtp, aot: bool) -> None:
-    from . import warp_kernel
+    from filmrt.engine import warp_kernel
 
     dtype_name = {trt.float32: "float32", trt.float16: "float16"}
 

@@ -13,8 +13,8 @@ See :mod:`filmrt.export.exporter` (graph interface, warp modes, stages),
 (what stays float32) and :mod:`filmrt.export.checks` (what every graph must satisfy).
 """
 
-from .checks import GraphReport, check_frames, check_graph, check_pair_inputs
-from .exporter import (
+from filmrt.export.checks import GraphReport, check_frames, check_graph, check_pair_inputs
+from filmrt.export.exporter import (
     DEFAULT_OPSET,
     SUPPORTED_OPSETS,
     check_opset,

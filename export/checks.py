@@ -20,8 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from filmrt.errors import FilmrtError
-
-from . import plugin
+from filmrt.export import plugin
 
 MULTIPLE = 64
 

@@ -48,12 +48,18 @@ def run(args: argparse.Namespace) -> int:
     import sys
     import time
 
-    from filmrt.cli import model_name_from_args
+    from filmrt.cli.common import model_name_from_args
     from filmrt.errors import FilmrtError
+    from filmrt.export.checks import check_graph
+    from filmrt.export.exporter import (
+        check_opset,
+        export_graphs,
+        is_staged,
+        resolve_model,
+        save_model,
+        stage_path,
+    )
     from filmrt.models import get_spec
-
-    from .checks import check_graph
-    from .exporter import check_opset, export_graphs, is_staged, resolve_model, save_model, stage_path
 
     check_opset(args.opset)  # before loading anything: a wrong opset fails fast
 

@@ -56,9 +56,8 @@ import torch
 
 from filmrt import __version__
 from filmrt.errors import FilmrtError
+from filmrt.export import plugin
 from filmrt.warp import use_warp_impl
-
-from . import plugin
 
 SUPPORTED_OPSETS = (17, 18, 19)
 DEFAULT_OPSET = 17
@@ -420,7 +419,7 @@ def export_graphs(
     check: bool = True,
 ) -> dict[str, Any]:
     """Export in memory: ``{stage: onnx.ModelProto}`` (``{"model": ...}`` or the three stages)."""
-    from . import checks
+    from filmrt.export import checks
 
     check_opset(opset)
     check_warp_mode(warp)
@@ -431,7 +430,7 @@ def export_graphs(
     for plan in plan_graphs(net, stages):
         proto = _torch_export(plan, opset, warp)
         if fp16:
-            from .fp16 import convert_to_fp16
+            from filmrt.export.fp16 import convert_to_fp16
 
             proto = convert_to_fp16(proto)
         proto.producer_name = "filmrt"

@@ -25,7 +25,7 @@ from __future__ import annotations
 import warnings
 from collections import defaultdict
 
-from . import plugin
+from filmrt.export import plugin
 
 #: ops that may be kept in float32 as part of a warp-coordinate subgraph (cheap, elementwise/shape)
 COORDINATE_OPS = {

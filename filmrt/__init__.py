@@ -19,10 +19,10 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .errors import FilmrtError, WeightsNotFound  # noqa: E402
-from .models import default_model_name, load_model, model_names  # noqa: E402
-from .padding import Padding, pad_to_multiple  # noqa: E402
-from .warp import backward_warp  # noqa: E402
+from filmrt.errors import FilmrtError, WeightsNotFound  # noqa: E402
+from filmrt.models import default_model_name, load_model, model_names  # noqa: E402
+from filmrt.padding import Padding, pad_to_multiple  # noqa: E402
+from filmrt.warp import backward_warp  # noqa: E402
 
 __all__ = [
     "FilmrtError",

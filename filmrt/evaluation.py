@@ -44,8 +44,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .errors import FilmrtError
-from .imageio import read_image, to_uint8
+from filmrt.errors import FilmrtError
+from filmrt.imageio import read_image, to_uint8
 
 #: layout name -> (first frame, second frame, ground-truth middle frame)
 LAYOUTS: dict[str, tuple[str, str, str]] = {
@@ -261,7 +261,7 @@ def environment() -> dict:
 
     import skimage
 
-    from . import __version__
+    from filmrt import __version__
 
     return {
         "filmrt": __version__,

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .errors import FilmrtError
+from filmrt.errors import FilmrtError
 
 
 def read_image(path: str | os.PathLike) -> torch.Tensor:

@@ -30,9 +30,9 @@ from collections.abc import Hashable, Sequence
 
 import torch
 
-from .errors import FilmrtError
-from .padding import MULTIPLE, Padding
-from .stages import StagedRunner
+from filmrt.errors import FilmrtError
+from filmrt.padding import MULTIPLE, Padding
+from filmrt.stages import StagedRunner
 
 __all__ = ["Interpolator", "StagedRunner", "Times"]
 

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import FilmrtError
+from filmrt.errors import FilmrtError
 
 TABLE_MAGIC = 0xDB4775248B80FB57
 FOOTER_SIZE = 48

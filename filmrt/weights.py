@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from .errors import FilmrtError
+from filmrt.errors import FilmrtError
 
 
 def user_weights_dir() -> Path:

@@ -59,8 +59,8 @@ from collections.abc import Callable, Sequence
 from fractions import Fraction
 from pathlib import Path
 
-from ..errors import FilmrtError
-from .manifest import (
+from filmrt.errors import FilmrtError
+from filmrt.pipeline.manifest import (
     FINGERPRINT_KIND,
     LOCK_NAME,
     MANIFEST_NAME,
@@ -335,7 +335,7 @@ def _worker_init(device_queue, progress_queue, parent_pid: int, threads: int | N
 
 def _interpolator_for(options):
     """The worker's model instance for these options (opened once, reused for every file)."""
-    from ..engine import open_interpolator
+    from filmrt.engine import open_interpolator
 
     key = tuple(
         getattr(options, k, None) for k in ("model", "weights", "backend", "device", "precision", "batch")
@@ -412,7 +412,7 @@ def execute_job(job: Job, converter: Converter | None = None, progress=None) -> 
         if changes and dataclasses.is_dataclass(options):
             options = dataclasses.replace(options, **changes)
         if converter is None:
-            from .convert import convert
+            from filmrt.pipeline.convert import convert
 
             result = convert(
                 job.src, str(tmp), options, interpolator=_interpolator_for(options), on_progress=on_progress
@@ -1099,7 +1099,7 @@ def _resolve_options(options):
     """Pin the model name (the default depends on installed weights) so the settings hash means it."""
     if dataclasses.is_dataclass(options) and hasattr(options, "model"):
         if getattr(options, "model", None) is None and getattr(options, "weights", None) is None:
-            from ..models import default_model_name
+            from filmrt.models import default_model_name
 
             options = dataclasses.replace(options, model=default_model_name())
     return options

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..errors import FilmrtError
-from .cli import add_convert_options, options_from_args
+from filmrt.errors import FilmrtError
+from filmrt.pipeline.cli import add_convert_options, options_from_args
 
 EPILOG = """\
 Re-running the same command resumes: finished files are skipped, changed sources or settings
@@ -122,7 +122,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .batch import run_batch
+    from filmrt.pipeline.batch import run_batch
 
     options = options_from_args(args)
     report = run_batch(

@@ -58,7 +58,7 @@ from pathlib import Path
 
 import torch
 
-from ..errors import FilmrtError
+from filmrt.errors import FilmrtError
 
 SCHEMA = "filmrt-bench/1"
 
@@ -119,7 +119,7 @@ class BenchSettings:
         s = copy.deepcopy(self)
         cuda = torch.device(s.device).type == "cuda"
         if s.models is None:
-            from ..models import model_names
+            from filmrt.models import model_names
 
             s.models = model_names()
         if s.precisions is None:
@@ -306,7 +306,7 @@ def versions() -> dict:
     except Exception:  # noqa: BLE001
         pass
     try:
-        from .. import __version__ as filmrt_version
+        from filmrt import __version__ as filmrt_version
 
         v["filmrt"] = filmrt_version
     except ImportError:
@@ -361,7 +361,7 @@ def git_info(repo: Path | None = None) -> dict:
 
 # ---------------------------------------------------------------------------------------- models
 def _padded_hw(h: int, w: int, multiple: int) -> tuple[int, int]:
-    from ..padding import padded_size
+    from filmrt.padding import padded_size
 
     return padded_size(h, multiple), padded_size(w, multiple)
 
@@ -382,8 +382,8 @@ class ModelCache:
         """(weights path or None for the installed/none, description)."""
         if name in self._weights:
             return self._weights[name]
-        from .. import weights as W
-        from ..models import get_spec
+        from filmrt import weights as W
+        from filmrt.models import get_spec
 
         spec = get_spec(name)
         if not spec.needs_weights:
@@ -400,7 +400,7 @@ class ModelCache:
         return res
 
     def module(self, name: str, device: torch.device) -> torch.nn.Module:
-        from ..models import load_model
+        from filmrt.models import load_model
 
         path, _ = self.weights_for(name)
         return load_model(name, weights=path, device=device)
@@ -526,14 +526,14 @@ def peak_for(peaks: list[dict], precision: str, device: torch.device) -> float |
 
 # ---------------------------------------------------------------------------------------- model only
 def available_backends(device: torch.device) -> list[str]:
-    from ..engine import BACKENDS, backend_available
+    from filmrt.engine import BACKENDS, backend_available
 
     return [b for b in BACKENDS if backend_available(b, device)[0]]
 
 
 def bench_model_only(s: BenchSettings, dev: torch.device, cache: ModelCache, flops: dict,
                      peaks: list[dict], skipped: list[dict]) -> list[dict]:
-    from ..engine import backend_available, open_interpolator
+    from filmrt.engine import backend_available, open_interpolator
 
     rows = []
     backends = s.backends or available_backends(dev)
@@ -625,8 +625,8 @@ def reuse_saving(features: float, flow: float, fusion: float, whole: float, fact
 def bench_film_stages(s: BenchSettings, dev: torch.device, cache: ModelCache, flops_on: bool,
                       skipped: list[dict], flops: dict | None = None) -> list[dict]:
     """Per-stage times of models with the staged protocol, and the saving of stage reuse."""
-    from ..engine.torch_backend import DTYPES
-    from ..models import get_spec
+    from filmrt.engine.torch_backend import DTYPES
+    from filmrt.models import get_spec
 
     rows = []
     for model in s.models:
@@ -795,7 +795,7 @@ def minterpolate_transcode(src: str, dst: str, ss: float, t: float, factor: int,
 def encoder_defaults() -> tuple[int | None, str | None]:
     """(crf, preset) that ``convert`` encodes with, so the minterpolate peer encodes the same way."""
     try:
-        from .encode import DEFAULT_CRF, DEFAULT_PRESET
+        from filmrt.pipeline.encode import DEFAULT_CRF, DEFAULT_PRESET
     except ImportError:
         return None, None
     return DEFAULT_CRF, DEFAULT_PRESET
@@ -811,7 +811,7 @@ def _metrics():
     import numpy as np
 
     try:
-        from .. import evaluation as ev
+        from filmrt import evaluation as ev
 
         if hasattr(ev, "psnr") and hasattr(ev, "ssim"):
             def f32(x):
@@ -876,7 +876,7 @@ def _mi_method(kept, half_rate):
 def _model_method(interp):
     import numpy as np
 
-    from ..imageio import to_uint8
+    from filmrt.imageio import to_uint8
 
     def run(kept, half_rate):
         imgs = [torch.from_numpy(np.ascontiguousarray(f.to_ndarray(format="rgb24"))).permute(2, 0, 1).float() / 255
@@ -893,7 +893,7 @@ def _model_method(interp):
 # ---------------------------------------------------------------------------------------- end to end
 def _convert_api():
     try:
-        from . import convert as conv
+        from filmrt.pipeline import convert as conv
     except ImportError as e:
         return None, f"filmrt.pipeline.convert not available in this checkout ({e})"
     if not hasattr(conv, "convert") or not hasattr(conv, "ConvertOptions"):
@@ -950,7 +950,7 @@ def e2e_child(spec: dict) -> dict:
     dev = torch.device(spec.get("device", "cpu"))
     interp = None
     if spec.get("weights"):
-        from ..engine import open_interpolator
+        from filmrt.engine import open_interpolator
 
         interp = open_interpolator(spec["model"], weights=spec["weights"], backend=spec.get("backend", "auto"),
                                    device=dev, precision=spec.get("precision", "auto"))
@@ -1093,7 +1093,7 @@ def bench_e2e_profile(s: BenchSettings, dev: torch.device, cache: ModelCache, wo
     """
     import numpy as np
 
-    from ..engine import open_interpolator
+    from filmrt.engine import open_interpolator
 
     t0 = time.perf_counter()
     frames, rate = decode_segment(clip["path"], s.ss, s.t)
@@ -1169,7 +1169,7 @@ def bench_peers(s: BenchSettings, dev: torch.device, cache: ModelCache, workdir:
     methods: dict[str, Callable] = {}
     if "minterpolate" in av.filter.filters_available:
         methods["minterpolate"] = _mi_method
-    from ..engine import open_interpolator
+    from filmrt.engine import open_interpolator
 
     for model in s.quality_models:
         path, wdesc = cache.weights_for(model)
@@ -1193,7 +1193,7 @@ def bench_peers(s: BenchSettings, dev: torch.device, cache: ModelCache, workdir:
             log(s, f"  {name}: PSNR {m['psnr']:.2f} dB, SSIM {m['ssim']:.4f} ({m['n']} frames, {m['wall_s']:.1f} s)")
     # cross-check: the pipeline's own `filmrt eval-video` (its decoder and colour conversion) on our models
     try:
-        from .eval_video import eval_video
+        from filmrt.pipeline.eval_video import eval_video
     except ImportError:
         eval_video = None
     if eval_video is not None and s.eval_video:
@@ -1245,8 +1245,8 @@ def check_targets(res: dict) -> list[dict]:
 # ---------------------------------------------------------------------------------------- driver
 def run_bench(settings: BenchSettings) -> dict:
     """Run every enabled section; returns the result document (see the module docstring)."""
-    from ..engine import resolve_device
-    from ..models import get_spec
+    from filmrt.engine import resolve_device
+    from filmrt.models import get_spec
 
     s = settings.resolved()
     dev = resolve_device(s.device)

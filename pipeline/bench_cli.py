@@ -55,7 +55,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from .bench import BenchSettings, command_line, markdown, run_bench, write_results
+    from filmrt.pipeline.bench import BenchSettings, command_line, markdown, run_bench, write_results
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     s = BenchSettings(

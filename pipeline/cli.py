@@ -7,9 +7,9 @@ import contextlib
 import json
 import sys
 
-from ..cli import add_model_options
-from .encode import CODECS, DEFAULT_CRF, DEFAULT_PRESET
-from .scenes import DEFAULT_THRESHOLD
+from filmrt.cli.common import add_model_options
+from filmrt.pipeline.encode import CODECS, DEFAULT_CRF, DEFAULT_PRESET
+from filmrt.pipeline.scenes import DEFAULT_THRESHOLD
 
 EXIT_INPUT_DAMAGED = 3
 
@@ -48,7 +48,7 @@ def options_from_args(args: argparse.Namespace):
     """ConvertOptions from arguments added by :func:`add_convert_options` (+ --quiet if present)."""
     import dataclasses
 
-    from .convert import ConvertOptions
+    from filmrt.pipeline.convert import ConvertOptions
 
     kw = {}
     for f in dataclasses.fields(ConvertOptions):
@@ -125,8 +125,8 @@ def _terminate_as_interrupt():
 
 
 def run_convert(args: argparse.Namespace) -> int:
-    from .convert import convert
-    from .schedule import format_rate
+    from filmrt.pipeline.convert import convert
+    from filmrt.pipeline.schedule import format_rate
 
     opts = options_from_args(args)
     with _terminate_as_interrupt():
@@ -149,7 +149,7 @@ def run_convert(args: argparse.Namespace) -> int:
 
 
 def run_eval_video(args: argparse.Namespace) -> int:
-    from .eval_video import eval_video
+    from filmrt.pipeline.eval_video import eval_video
 
     report = eval_video(
         args.input, model=args.model, weights=args.weights, backend=args.backend, device=args.device,

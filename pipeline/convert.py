@@ -31,10 +31,20 @@ from fractions import Fraction
 
 import torch
 
-from ..errors import FilmrtError
-from .encode import DEFAULT_CRF, DEFAULT_PRESET, Muxer, check_output
-from .scenes import DEFAULT_THRESHOLD, SceneDetector
-from .schedule import COPY, CUT, HOLD, INTERP, NEAREST, Job, Scheduler, dyadic_chain, parse_rate
+from filmrt.errors import FilmrtError
+from filmrt.pipeline.encode import DEFAULT_CRF, DEFAULT_PRESET, Muxer, check_output
+from filmrt.pipeline.scenes import DEFAULT_THRESHOLD, SceneDetector
+from filmrt.pipeline.schedule import (
+    COPY,
+    CUT,
+    HOLD,
+    INTERP,
+    NEAREST,
+    Job,
+    Scheduler,
+    dyadic_chain,
+    parse_rate,
+)
 
 _END = object()
 
@@ -160,7 +170,7 @@ def _user_error(e: BaseException) -> BaseException:
     if isinstance(e, FilmrtError):
         return e
     if isinstance(e, av.error.FFmpegError):
-        from .decode import av_error_message
+        from filmrt.pipeline.decode import av_error_message
 
         return FilmrtError(f"video processing failed: {av_error_message(e)}")
     if isinstance(e, MemoryError):
@@ -173,7 +183,7 @@ def _user_error(e: BaseException) -> BaseException:
 # ---------------------------------------------------------------------- sources
 def open_source(src, options: ConvertOptions, device: torch.device):
     """The decoder for ``src``: DALI when asked for (or ``auto`` with DALI + a CUDA device), else PyAV."""
-    from .decode import PyAVSource
+    from filmrt.pipeline.decode import PyAVSource
 
     if options.decoder not in ("auto", "pyav", "dali"):
         raise FilmrtError(f"unknown decoder {options.decoder!r}: use auto, pyav or dali")
@@ -181,7 +191,7 @@ def open_source(src, options: ConvertOptions, device: torch.device):
         options.decoder == "auto" and device.type == "cuda" and src != "-"
     )
     if want_dali:
-        from . import dali
+        from filmrt.pipeline import dali
 
         ok, why = dali.available(device)
         if ok:
@@ -262,7 +272,7 @@ class _Runner:
 def _open_model(options: ConvertOptions, interpolator):
     if interpolator is not None:
         return interpolator, False
-    from ..engine import open_interpolator
+    from filmrt.engine import open_interpolator
 
     interp = open_interpolator(
         options.model,
@@ -310,7 +320,7 @@ def convert(
     # validate the rate early when it does not depend on the input
     if not str(options.fps).strip().lower().startswith("x"):
         parse_rate(options.fps)
-    from ..engine import resolve_device
+    from filmrt.engine import resolve_device
 
     device = interpolator.device if interpolator is not None else resolve_device(options.device)
     source = open_source(src, options, device)

@@ -26,8 +26,8 @@ from fractions import Fraction
 
 import torch
 
-from ..errors import FilmrtError
-from .decode import DecodedFrame, PyAVSource, make_thumb
+from filmrt.errors import FilmrtError
+from filmrt.pipeline.decode import DecodedFrame, PyAVSource, make_thumb
 
 SEQUENCE = 16
 

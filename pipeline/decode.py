@@ -37,8 +37,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..errors import FilmrtError
-from .colour import ColourSpec, guess_spec, luma_from_rgb, yuv_to_rgb
+from filmrt.errors import FilmrtError
+from filmrt.pipeline.colour import ColourSpec, guess_spec, luma_from_rgb, yuv_to_rgb
 
 _PLANAR_YUV = re.compile(r"^yuv(j?)(420|422|444|440|411|410)p(\d+)?(le)?$")
 #: size of the thumbnails the scene-cut detector compares (W, H)

@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..errors import FilmrtError
+from filmrt.errors import FilmrtError
 
 SAMPLE = "city_480x270_25.mp4"
 
@@ -28,9 +28,9 @@ def find_sample() -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ..models import default_model_name
-    from .convert import ConvertOptions, convert
-    from .schedule import format_rate
+    from filmrt.models import default_model_name
+    from filmrt.pipeline.convert import ConvertOptions, convert
+    from filmrt.pipeline.schedule import format_rate
 
     ap = argparse.ArgumentParser(prog="python -m filmrt.pipeline.demo", description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=None, help="model (default: the default model, %(default)s = auto)")

@@ -29,9 +29,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import FilmrtError
-from .colour import ColourSpec, rgb_to_yuv
-from .decode import VideoInfo, av_error_message
+from filmrt.errors import FilmrtError
+from filmrt.pipeline.colour import ColourSpec, rgb_to_yuv
+from filmrt.pipeline.decode import VideoInfo, av_error_message
 
 CODECS = ("libx264", "libx265", "h264_nvenc", "hevc_nvenc")
 DEFAULT_CRF = 18

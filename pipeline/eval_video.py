@@ -19,10 +19,10 @@ import time
 import numpy as np
 import torch
 
-from ..errors import FilmrtError
-from ..evaluation import score_prediction  # the metric functions of `filmrt eval`
-from .decode import PyAVSource
-from .scenes import DEFAULT_THRESHOLD, SceneDetector
+from filmrt.errors import FilmrtError
+from filmrt.evaluation import score_prediction  # the metric functions of `filmrt eval`
+from filmrt.pipeline.decode import PyAVSource
+from filmrt.pipeline.scenes import DEFAULT_THRESHOLD, SceneDetector
 
 
 def eval_video(
@@ -41,7 +41,7 @@ def eval_video(
     interpolator=None,
 ) -> dict:
     """Scores as a dict: model, psnr, ssim, blend_psnr, blend_ssim, frames_scored, ... (see module doc)."""
-    from ..engine import open_interpolator, resolve_device
+    from filmrt.engine import open_interpolator, resolve_device
 
     t0 = time.perf_counter()
     own = interpolator is None

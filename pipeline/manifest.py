@@ -37,7 +37,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from ..errors import FilmrtError
+from filmrt.errors import FilmrtError
 
 SCHEMA_VERSION = 1
 MANIFEST_NAME = ".filmrt-batch.sqlite"

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from ..errors import FilmrtError
+from filmrt.errors import FilmrtError
 
 
 @dataclass

@@ -29,7 +29,7 @@ HISTORY = 5
 class SceneDetector:
     def __init__(self, threshold: float = DEFAULT_THRESHOLD, history: int = HISTORY):
         if threshold < 0:
-            from ..errors import FilmrtError
+            from filmrt.errors import FilmrtError
 
             raise FilmrtError(f"--scene-threshold {threshold}: must be >= 0 (1 disables detection)")
         self.threshold = float(threshold)

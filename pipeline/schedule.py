@@ -42,7 +42,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
-from ..errors import FilmrtError
+from filmrt.errors import FilmrtError
 
 #: rates people write as decimals but mean as NTSC rationals
 _NTSC = {

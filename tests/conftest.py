@@ -79,7 +79,7 @@ def film_small_random_weights(film_small_random, film_small_config, tmp_path_fac
 @pytest.fixture(scope="session")
 def film_small_imported(shared, tmp_path_factory) -> Path:
     """The fixture's official-format small checkpoint, imported with ``filmrt weights import``."""
-    from filmrt.cli import main
+    from filmrt.cli.main import main
 
     fx = shared / "fixtures" / "film"
     out = tmp_path_factory.mktemp("film") / "small.safetensors"

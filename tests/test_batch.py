@@ -14,6 +14,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from test_batch_support import BROKEN, FakeOptions, build_library, fake_convert
+
+from filmrt.errors import FilmrtError
 from filmrt.pipeline.batch import (
     TMP_DIRNAME,
     count_video_frames,
@@ -22,9 +25,6 @@ from filmrt.pipeline.batch import (
     run_batch,
 )
 from filmrt.pipeline.manifest import MANIFEST_NAME, Manifest, fingerprint, settings_hash
-from test_batch_support import BROKEN, FakeOptions, build_library, fake_convert
-
-from filmrt.errors import FilmrtError
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ import time
 
 import pytest
 import torch
+
 from filmrt.pipeline import bench as B
 
 

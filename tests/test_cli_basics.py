@@ -1,7 +1,7 @@
 import subprocess
 import sys
 
-from filmrt.cli import main
+from filmrt.cli.main import main
 
 
 def test_help_lists_commands(capsys):

@@ -9,13 +9,13 @@ from fractions import Fraction as F
 
 import pytest
 import torch
+from helpers import decode_all
+
+from filmrt.cli.main import main
 from filmrt.pipeline.colour import ColourSpec, guess_spec, psnr, rgb_to_yuv, yuv_to_rgb
 from filmrt.pipeline.convert import ConvertOptions, convert
 from filmrt.pipeline.probe import probe
 from filmrt.pipeline.synth import frame_rgb, make_clip
-from helpers import decode_all
-
-from filmrt.cli import main
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -8,13 +8,13 @@ import random
 
 import pytest
 import torch
+
+from filmrt.cli.main import main
+from filmrt.errors import FilmrtError
 from filmrt.pipeline import encode
 from filmrt.pipeline.convert import ConvertOptions, convert
 from filmrt.pipeline.probe import probe
 from filmrt.pipeline.synth import make_audio_only, make_clip
-
-from filmrt.cli import main
-from filmrt.errors import FilmrtError
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -6,11 +6,12 @@ from fractions import Fraction as F
 
 import pytest
 import torch
+from helpers import decode_all
+
 from filmrt.pipeline.colour import psnr
 from filmrt.pipeline.convert import ConvertOptions, convert
 from filmrt.pipeline.decode import PyAVSource
 from filmrt.pipeline.scenes import SceneDetector
-from helpers import decode_all
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

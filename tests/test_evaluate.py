@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from filmrt import evaluation as ev
-from filmrt.cli import main
+from filmrt.cli.main import main
 from filmrt.errors import FilmrtError
 from filmrt.imageio import write_image
 from filmrt.weights import file_sha256, find

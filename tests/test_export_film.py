@@ -12,11 +12,11 @@ import json
 import numpy as np
 import pytest
 import torch
+
+from filmrt.cli.main import main
 from filmrt.export import check_graph, export_graphs, export_onnx, read_metadata
 from filmrt.export.checks import FLOAT, FLOAT16, infer_types
 from filmrt.export.plugin import reference_evaluator
-
-from filmrt.cli import main
 from filmrt.weights import file_sha256
 
 ort = pytest.importorskip("onnxruntime")
@@ -144,6 +144,7 @@ def test_plugin_graph_fp32_and_fp16_in_the_reference_evaluator(film, frames):
 def test_plugin_fp16_stage_graphs_for_engines(film):
     """What the trt backend builds FILM engines from: --warp plugin --fp16 --stages."""
     import onnx
+
     from filmrt.engine import trt_builder
 
     graphs = export_graphs(film, warp="plugin", stages=True, fp16=True)  # check_graph ran on each

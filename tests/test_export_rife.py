@@ -10,11 +10,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+
+from filmrt import load_model
 from filmrt.export import check_graph, export_onnx, read_metadata
 from filmrt.export.checks import check_float32_coordinates, infer_types
 from filmrt.export.plugin import reference_evaluator
-
-from filmrt import load_model
 from filmrt.weights import file_sha256
 
 ort = pytest.importorskip("onnxruntime")
@@ -135,7 +135,6 @@ def test_warp_fixture_through_both_warp_forms(shared):
     """The portable GridSample and the plugin node (numpy reference) reproduce warp_io.npz."""
     from filmrt.export import export_graphs
     from filmrt.export.plugin import warp_numpy
-
     from filmrt.warp import backward_warp
 
     d = np.load(shared / "fixtures" / "warp" / "warp_io.npz")

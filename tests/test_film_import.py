@@ -9,7 +9,7 @@ from tfbundle import write_bundle
 
 import filmrt
 from filmrt import weights
-from filmrt.cli import main
+from filmrt.cli.main import main
 from filmrt.models import default_model_name
 from filmrt.models.film import PAPER_CONFIG, checkpoint_layout
 

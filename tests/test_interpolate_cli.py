@@ -7,8 +7,8 @@ import pytest
 import torch
 from PIL import Image
 
-from filmrt.cli import main
-from filmrt.commands.interpolate import nearest_dyadic
+from filmrt.cli.main import main
+from filmrt.cli.interpolate import nearest_dyadic
 from filmrt.imageio import read_image
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from filmrt.engine import open_interpolator
 
+from filmrt.engine import open_interpolator
 from filmrt.errors import FilmrtError
 
 ort = pytest.importorskip("onnxruntime")

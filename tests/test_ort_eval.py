@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from filmrt.cli import main
+from filmrt.cli.main import main
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("filmrt.evaluation")

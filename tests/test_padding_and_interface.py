@@ -1,8 +1,8 @@
 import pytest
 import torch
-from filmrt.engine import open_interpolator
 
 import filmrt
+from filmrt.engine import open_interpolator
 from filmrt.errors import FilmrtError
 from filmrt.padding import Padding, pad_to_multiple, padded_size
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fractions import Fraction as F
 
 import torch
+
 from filmrt.pipeline.convert import _Runner
 from filmrt.pipeline.schedule import INTERP, schedule
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from fractions import Fraction as F
 
 import pytest
+
+from filmrt.errors import FilmrtError
 from filmrt.pipeline.schedule import (
     COPY,
     CUT,
@@ -17,8 +19,6 @@ from filmrt.pipeline.schedule import (
     parse_rate,
     schedule,
 )
-
-from filmrt.errors import FilmrtError
 
 
 def cfr(n: int, rate: F, tb: F | None = None, start: F = F(0)) -> list[F]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from filmrt.engine.torch_backend import TorchInterpolator
 
+from filmrt.engine.torch_backend import TorchInterpolator
 from filmrt.models.film import FILM
 from filmrt.padding import Padding
 

@@ -3,9 +3,9 @@
 
 import pytest
 import torch
+
 from filmrt.engine import backend_available, cuda_fast, open_interpolator
 from filmrt.engine import trt_backend as tbk
-
 from filmrt.errors import FilmrtError
 from filmrt.stages import LRU, tree_cat
 

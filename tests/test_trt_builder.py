@@ -2,10 +2,10 @@
 arguments and errors of ``filmrt build-engine``."""
 
 import pytest
-from filmrt.engine import trt_builder as tb
 from onnx import TensorProto, helper
 
-from filmrt.cli import main
+from filmrt.cli.main import main
+from filmrt.engine import trt_builder as tb
 from filmrt.errors import FilmrtError
 
 

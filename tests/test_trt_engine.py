@@ -14,7 +14,6 @@ pytestmark = [
 
 from filmrt.engine import trt_builder as tb  # noqa: E402
 from filmrt.engine.trt_backend import TrtEngine  # noqa: E402
-
 from filmrt.warp import warp_grid_sample  # noqa: E402
 
 

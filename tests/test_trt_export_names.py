@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from filmrt.engine import trt_backend as tbk
 from filmrt.engine import trt_builder as tb
 from filmrt.export.exporter import FRAME_PREFIXES, flatten_state, read_metadata, save_model, stage_path
-
 from filmrt.stages import prefixed_feeds
 
 pytest.importorskip("onnx")

@@ -14,8 +14,9 @@ import typing
 
 import onnx
 import pytest
-from filmrt.engine import trt_plugin, warp_kernel
 from onnx import TensorProto, helper
+
+from filmrt.engine import trt_plugin, warp_kernel
 
 
 class _Desc:

@@ -6,14 +6,14 @@ import json
 
 import pytest
 import torch
+from helpers import decode_all
+
+from filmrt.cli.main import main
+from filmrt.errors import FilmrtError
 from filmrt.pipeline.colour import psnr
 from filmrt.pipeline.convert import ConvertOptions, convert
 from filmrt.pipeline.eval_video import eval_video
 from filmrt.pipeline.synth import frame_rgb, make_clip
-from helpers import decode_all
-
-from filmrt.cli import main
-from filmrt.errors import FilmrtError
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -14,8 +14,8 @@ import subprocess
 import numpy as np
 import pytest
 import torch
-from filmrt.engine import warp_kernel as wk
 
+from filmrt.engine import warp_kernel as wk
 from filmrt.warp import warp_grid_sample
 
 ENTRY_POINTS = [f"filmrt_backward_warp_{i}_{f}" for i in ("f32", "f16") for f in ("f32", "f16")]

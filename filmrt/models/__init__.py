@@ -27,8 +27,8 @@ from pathlib import Path
 
 import torch
 
-from .. import weights as _weights
-from ..errors import FilmrtError, WeightsNotFound
+from filmrt import weights as _weights
+from filmrt.errors import FilmrtError, WeightsNotFound
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from . import ModelSpec
+from filmrt.models import ModelSpec
 
 
 class Blend(torch.nn.Module):

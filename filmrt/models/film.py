@@ -44,8 +44,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..warp import backward_warp
-from . import ModelSpec
+from filmrt.models import ModelSpec
+from filmrt.warp import backward_warp
 
 #: the configuration of the released film_net models (Style, L1, VGG): 34,436,667 parameters
 PAPER_CONFIG: dict = {

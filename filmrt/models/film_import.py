@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import weights as _weights
-from ..errors import FilmrtError
-from .film import FILM, PAPER_CONFIG, CheckpointVariable, FilmConfig, checkpoint_layout
+from filmrt import weights as _weights
+from filmrt.errors import FilmrtError
+from filmrt.models.film import FILM, PAPER_CONFIG, CheckpointVariable, FilmConfig, checkpoint_layout
 
 #: the released film_net models (Style / L1 / VGG): shipped manifest facts
 FULL_NUM_TENSORS = 82
@@ -98,7 +98,7 @@ def expected_layout(config: dict) -> list[CheckpointVariable]:
 
 def _open_reader(prefix: Path):
     """(names -> (dtype name, shape), read(name) -> ndarray) from our reader, else TensorFlow's."""
-    from .. import tfcheckpoint as tfc
+    from filmrt import tfcheckpoint as tfc
 
     try:
         b = tfc.TensorBundle(prefix)

@@ -42,8 +42,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..warp import backward_warp
-from . import ModelSpec
+from filmrt.models import ModelSpec
+from filmrt.warp import backward_warp
 
 NAME = "rife-4.25"
 VERSION = "4.25"
@@ -206,8 +206,8 @@ def convert_pkl(pkl_path: str | os.PathLike, out_path: str | os.PathLike) -> Pat
     tensors (float32), checks that they load into :class:`IFNet` with ``strict=True`` and writes them
     atomically with metadata model/version/source/sha256 of the pkl/license.
     """
-    from .. import weights as _weights
-    from ..errors import FilmrtError
+    from filmrt import weights as _weights
+    from filmrt.errors import FilmrtError
 
     src = Path(pkl_path).expanduser()
     if not src.is_file():

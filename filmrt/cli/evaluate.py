@@ -14,7 +14,7 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..cli import add_model_options, model_name_from_args
+from filmrt.cli.common import add_model_options, model_name_from_args
 
 
 def register(subparsers) -> None:
@@ -65,11 +65,11 @@ def _write_json(path: str | os.PathLike, report: dict) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import evaluation as ev
-    from ..engine import open_interpolator
-    from ..errors import FilmrtError
-    from ..models import get_spec, resolve_weights
-    from ..weights import file_sha256
+    from filmrt import evaluation as ev
+    from filmrt.engine import open_interpolator
+    from filmrt.errors import FilmrtError
+    from filmrt.models import get_spec, resolve_weights
+    from filmrt.weights import file_sha256
 
     if args.limit is not None and args.limit < 1:
         raise FilmrtError(f"--limit must be at least 1, got {args.limit}")

@@ -20,13 +20,13 @@ import argparse
 from fractions import Fraction
 from pathlib import Path
 
-from ..errors import FilmrtError
+from filmrt.errors import FilmrtError
 
 NAMING = "frame_NNN_tT.TTTTTT.png (NNN = 001, 002, ... in time order; T = the time in [0, 1])"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from ..cli import add_model_options
+    from filmrt.cli.common import add_model_options
 
     p = sub.add_parser(
         "interpolate",
@@ -117,9 +117,9 @@ def recursive_frames(interp, a, b, positions: list[Fraction]) -> dict[Fraction, 
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from ..cli import model_name_from_args
-    from ..engine import open_interpolator
-    from ..imageio import read_image, write_image
+    from filmrt.cli.common import model_name_from_args
+    from filmrt.engine import open_interpolator
+    from filmrt.imageio import read_image, write_image
 
     if args.depth is not None and not 1 <= args.depth <= 10:
         raise FilmrtError(f"--depth must be between 1 and 10, got {args.depth}")

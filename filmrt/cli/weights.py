@@ -48,7 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from ..models.film_import import import_savedmodel
+    from filmrt.models.film_import import import_savedmodel
 
     r = import_savedmodel(args.savedmodel, args.output, args.config)
     print(f"imported FILM: {r.num_tensors} tensors, {r.num_params:,} parameters -> {r.path}")
@@ -56,7 +56,7 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def run_convert_rife(args: argparse.Namespace) -> int:
-    from ..models.rife import convert_pkl
+    from filmrt.models.rife import convert_pkl
 
     out = convert_pkl(args.pkl, args.output)
     print(f"converted RIFE 4.25 weights -> {out}")
@@ -72,8 +72,8 @@ def _size(n: int) -> str:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from .. import weights as w
-    from ..models import get_spec, model_names
+    from filmrt import weights as w
+    from filmrt.models import get_spec, model_names
 
     user = w.user_weights_dir().resolve()
     found = w.installed()
