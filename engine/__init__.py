@@ -1,6 +1,6 @@
 """filmrt.engine: the runtimes behind the one Interpolator interface.
 
-``open_interpolator(model, backend=...)`` is the only entry point the CLI and the pipeline use:
+``open_interpolator(RuntimeOptions(...))`` (or ``open_interpolator(model, backend=...)``) is the only entry point the CLI and the pipeline use:
 
 - ``torch``: PyTorch eager on CPU or CUDA, fp32/fp16/bf16 (:mod:`filmrt.engine.torch_backend`),
 - ``ort``: ONNX Runtime (CPU; CUDA EP when onnxruntime-gpu is installed),
@@ -17,8 +17,7 @@ import torch
 
 from filmrt.errors import FilmrtError
 from filmrt.interpolator import Interpolator
-
-BACKENDS = ("torch", "ort", "trt")
+from filmrt.options import BACKENDS, RuntimeOptions
 
 # Backend classes, imported only when used. Each module also exposes
 # ``available(device: torch.device) -> tuple[bool, str]`` (ok, reason when not).
@@ -83,28 +82,29 @@ def pick_backend(backend: str, device: torch.device) -> str:
     return "torch"
 
 
-def open_interpolator(
-    model: str | os.PathLike | None = None,
-    *,
-    weights: str | os.PathLike | None = None,
-    backend: str = "auto",
-    device: str | torch.device = "cpu",
-    precision: str | None = "auto",
-    max_batch: int = 8,
-    **options,
-) -> Interpolator:
-    """Load ``model`` (name or weights path; None = the default model) on ``backend``.
+def open_interpolator(options: RuntimeOptions | str | os.PathLike | None = None, /, **fields) -> Interpolator:
+    """Load a model on a runtime, as ``options`` (a :class:`RuntimeOptions`) or its fields say.
 
-    ``auto`` picks the first available backend of ``AUTO_ORDER`` for the device;
-    ``interp.describe()`` says which one runs.
+    ``open_interpolator(RuntimeOptions(model="rife-4.25", device="cuda"))`` or, the same,
+    ``open_interpolator(model="rife-4.25", device="cuda")`` (fields are validated by
+    RuntimeOptions: an unknown one raises). ``model`` may be a name or a weights path; None = the
+    default model. ``backend="auto"`` picks the first available backend of ``AUTO_ORDER`` for the
+    device; ``interp.describe()`` says which one runs.
     """
     from filmrt.models import default_model_name
 
-    dev = resolve_device(device)
-    prec = resolve_precision(precision, dev)
-    name = pick_backend(backend, dev)
-    if model is None:
-        model = default_model_name()
+    if isinstance(options, str | os.PathLike):  # open_interpolator("rife-4.25", ...): the model
+        fields = {"model": os.fspath(options), **fields}
+        options = None
+    if options is None:
+        options = RuntimeOptions(**fields)
+    elif fields:
+        options = options.replace(**fields)
+    dev = resolve_device(options.device)
+    prec = resolve_precision(options.precision, dev)
+    name = pick_backend(options.backend, dev)
+    model = options.model if options.model is not None else default_model_name()
     mod, cls = _BACKEND_CLASSES[name].split(":")
     klass = getattr(importlib.import_module(mod), cls)
-    return klass(model, weights=weights, device=dev, precision=prec, max_batch=max_batch, **options)
+    return klass(model, weights=options.weights, device=dev, precision=prec, max_batch=options.max_batch,
+                 **options.extras())

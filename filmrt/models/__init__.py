@@ -44,6 +44,20 @@ class ModelSpec:
     how_to_get: str = ""
     #: config used when the weights file carries none
     default_config: dict = field(default_factory=dict)
+    #: the model takes any t in [0, 1] (RIFE); False: trained for t = 0.5 only (FILM's released
+    #: weights), so other times are better reached by recursive midpoints
+    time_conditioned: bool = True
+    #: the model implements the staged protocol (encode_frame / encode_pair / decode)
+    staged: bool = False
+    #: padding placement of the reference code ("center": FILM, "end": RIFE), see filmrt.padding
+    pad_align: str = "end"
+    #: input height and width must be multiples of this (the default config's value)
+    pad_multiple: int = 64
+
+    @property
+    def recommended_mode(self) -> str:
+        """How to reach times other than 0.5: "direct" (one call per time) or "recursive"."""
+        return "direct" if self.time_conditioned else "recursive"
 
 
 _REGISTRY: dict[str, str] = {

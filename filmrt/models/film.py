@@ -457,4 +457,7 @@ SPEC = ModelSpec(
     needs_weights=True,
     how_to_get=HOW_TO_GET,
     default_config=dict(PAPER_CONFIG),
+    time_conditioned=False,
+    staged=True,
+    pad_align="center",
 )
