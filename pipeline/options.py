@@ -1,0 +1,104 @@
+"""The pipeline's options: :class:`EncodeOptions` and :class:`ConvertOptions` (which composes the
+core's :class:`~filmrt.options.RuntimeOptions` and :class:`EncodeOptions` with the time options).
+
+Each default is written once, here; ``filmrt convert``/``batch`` generate their options from these
+dataclasses (:mod:`filmrt.cli.groups`). Everything that can be checked without the input is
+checked when the object is made, so a bad option fails before any decoding starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+
+from filmrt.errors import FilmrtError
+from filmrt.options import RuntimeOptions, opt
+from filmrt.pipeline.encode import CODECS, DEFAULT_CRF, DEFAULT_PRESET
+from filmrt.pipeline.scenes import DEFAULT_THRESHOLD
+from filmrt.rates import RateSpec, parse_rate_spec
+
+MODES = ("auto", "direct", "recursive")
+DECODERS = ("auto", "pyav", "dali")
+
+
+@dataclass(frozen=True)
+class EncodeOptions:
+    """How the output video is encoded and muxed."""
+
+    codec: str = field(default="libx264", metadata=opt("video encoder", choices=CODECS))
+    crf: int = field(default=DEFAULT_CRF, metadata=opt("quality, lower = better (x264/x265: 0..51)"))
+    preset: str = field(default=DEFAULT_PRESET, metadata=opt("encoder preset"))
+    #: output container; needed when OUT is "-" (stdout)
+    format: str | None = field(default=None, metadata=opt(
+        "output container (mp4, matroska, mov, mpegts...; default: from OUT's extension)", metavar="FMT"))
+
+    def __post_init__(self) -> None:
+        if self.codec not in CODECS:
+            raise FilmrtError(f"--codec {self.codec}: use one of {', '.join(CODECS)}")
+        if not 0 <= int(self.crf) <= 63:
+            raise FilmrtError(f"--crf {self.crf}: must be 0..51 (x264/x265) or 0..63")
+
+
+def _check_seconds(value, flag: str, *, positive: bool) -> float | None:
+    if value is None:
+        return None
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise FilmrtError(f"{flag} {value!r} is not a number of seconds") from None
+    if not math.isfinite(x) or x < 0 or (positive and x == 0):
+        raise FilmrtError(f"{flag} {value}: must be a finite number of seconds {'> 0' if positive else '>= 0'}")
+    return x
+
+
+@dataclass(frozen=True)
+class ConvertOptions:
+    """Everything ``filmrt convert`` needs besides IN and OUT."""
+
+    #: output rate (see filmrt.rates): "60", "59.94", "60000/1001", "x2", "2x"
+    fps: str = field(default="x2", metadata=opt(
+        "output rate: 50, 60, 59.94 (= 60000/1001), 60000/1001, x2, 2x, x4 ...", metavar="RATE"))
+    #: "direct" (one model call per output time), "recursive" (dyadic midpoints), "auto" (the model's own)
+    mode: str = field(default="auto", metadata=opt(
+        "direct: one model call per output time; recursive: nearest dyadic midpoint (FILM's released way); "
+        "auto: the model's recommended mode (RIFE direct, FILM recursive)", choices=MODES))
+    scene_threshold: float = field(default=DEFAULT_THRESHOLD, metadata=opt(
+        "scene-cut sensitivity (spike of mean luma difference on 64x36 thumbnails; 1 = off)", metavar="X"))
+    ss: float | None = field(default=None, metadata=opt("start at START seconds into the input (ffmpeg's -ss)",
+                                                        metavar="START"))
+    t: float | None = field(default=None, metadata=opt("convert only DURATION seconds (ffmpeg's -t)",
+                                                       metavar="DURATION"))
+    #: recursive mode: times are rounded to multiples of 1 / 2**max_depth
+    max_depth: int = field(default=4, metadata=opt("recursive mode: deepest level of midpoints", metavar="D"))
+    decoder: str = field(default="auto", metadata=opt(
+        "auto: DALI/NVDEC when installed and --device cuda, else PyAV", choices=DECODERS))
+    #: frames buffered between stages (each queue)
+    queue_size: int = field(default=8, metadata=opt("frames buffered between stages", cli=False))
+    runtime: RuntimeOptions = field(default_factory=RuntimeOptions)
+    encode: EncodeOptions = field(default_factory=EncodeOptions)
+
+    def __post_init__(self) -> None:
+        parse_rate_spec(self.fps)  # fails now, before any decoding, when the rate is bad
+        if self.mode not in MODES:
+            raise FilmrtError(f"--mode {self.mode}: use {', '.join(MODES)}")
+        if self.decoder not in DECODERS:
+            raise FilmrtError(f"--decoder {self.decoder}: use {', '.join(DECODERS)}")
+        object.__setattr__(self, "ss", _check_seconds(self.ss, "--ss", positive=False))
+        object.__setattr__(self, "t", _check_seconds(self.t, "--t", positive=True))
+        if not 0 <= float(self.scene_threshold) <= 1:
+            raise FilmrtError(f"--scene-threshold {self.scene_threshold}: must be in [0, 1] (1 = off)")
+        if not 1 <= int(self.max_depth) <= 16:
+            raise FilmrtError(f"--max-depth {self.max_depth}: must be 1..16")
+        if int(self.queue_size) < 1:
+            raise FilmrtError(f"queue_size {self.queue_size}: must be >= 1")
+
+    @property
+    def rate(self) -> RateSpec:
+        return parse_rate_spec(self.fps)
+
+    def replace(self, **changes) -> ConvertOptions:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
