@@ -14,17 +14,26 @@ import shutil
 from pathlib import Path
 
 import pytest
-from test_batch_support import BROKEN, FakeOptions, build_library, fake_convert
-
-from filmrt.errors import FilmrtError
-from filmrt.pipeline.batch import (
-    TMP_DIRNAME,
+from test_batch_support import (
+    BROKEN,
+    FakeOptions,
+    build_library,
+    convert_options,
     count_video_frames,
-    find_videos,
-    output_path,
-    run_batch,
+    fake_convert,
 )
-from filmrt.pipeline.manifest import MANIFEST_NAME, Manifest, fingerprint, settings_hash
+
+from filmrt.cli.main import main
+from filmrt.errors import FilmrtError
+from filmrt.options import RuntimeOptions
+from filmrt.pipeline.batch import TMP_DIRNAME, BatchOptions, run_batch
+from filmrt.pipeline.batch import worker as batch_worker
+from filmrt.pipeline.batch.discover import find_videos, output_path
+from filmrt.pipeline.batch.manifest import MANIFEST_NAME, Lock, Manifest, fingerprint, settings_hash
+from filmrt.pipeline.batch.plan import resolve_options
+from filmrt.pipeline.batch.report import Progress
+from filmrt.pipeline.batch.worker import Job
+from filmrt.pipeline.options import ConvertOptions
 
 
 @pytest.fixture(scope="module")
@@ -93,26 +102,27 @@ def test_fingerprint_reads_ends_and_size(tmp_path):
 
 def test_settings_hash_ignores_execution_fields():
     base = FakeOptions()
-    assert settings_hash(base) == settings_hash(FakeOptions(device="cuda", quiet=True))
+    assert settings_hash(base) == settings_hash(FakeOptions(device="cuda", threads=2))
     assert settings_hash(base) != settings_hash(FakeOptions(fps="x3"))
     assert settings_hash(base) != settings_hash(FakeOptions(crf=20))
     assert settings_hash(base) == settings_hash(FakeOptions(fps="x2"))  # a default spelled out
+    # older, flat option objects: their execution fields (quiet, batch) do not count either
+    assert settings_hash({"fps": "x3", "quiet": True, "batch": 8}) == settings_hash({"fps": "x3"})
 
-    @dataclasses.dataclass
-    class NewerOptions(FakeOptions):  # a later filmrt with one more option, at its default
+    @dataclasses.dataclass(frozen=True)
+    class NewerOptions(ConvertOptions):  # a later filmrt with one more option, at its default
         sharpen: float = 0.0
 
-    assert settings_hash(NewerOptions()) == settings_hash(base)
-    assert settings_hash(NewerOptions(sharpen=0.5)) != settings_hash(base)
+    assert settings_hash(NewerOptions()) == settings_hash(ConvertOptions())
+    assert settings_hash(NewerOptions(sharpen=0.5)) != settings_hash(ConvertOptions())
 
 
 def test_settings_hash_of_convert_options():
-    convert = pytest.importorskip("filmrt.pipeline.convert", reason="the convert pipeline is not in this checkout")
-    opts = convert.ConvertOptions(fps="x2", model="blend")
-    same = convert.ConvertOptions(fps="x2", model="blend", device="cuda", backend="trt", precision="fp16", batch=16)
+    opts = convert_options(fps="x2", model="blend")
+    same = convert_options(fps="x2", model="blend", device="cuda", backend="trt", precision="fp16", max_batch=16)
     assert settings_hash(opts) == settings_hash(same)
     for other in (dict(fps="50"), dict(model="rife-4.25"), dict(crf=10), dict(t=1.0), dict(mode="recursive")):
-        assert settings_hash(opts) != settings_hash(convert.ConvertOptions(**{"fps": "x2", "model": "blend", **other}))
+        assert settings_hash(opts) != settings_hash(convert_options(**{"fps": "x2", "model": "blend", **other}))
 
 
 def test_find_videos_filters_and_mirrors(library, tmp_path):
@@ -146,9 +156,7 @@ def test_progress_counts_frames_once():
     """Per-frame progress from workers, then the result: late or repeated messages add nothing."""
     import io
 
-    from filmrt.pipeline.batch import Job, _Progress
-
-    p = _Progress(total_files=2, total_frames=100, quiet=False, err=io.StringIO())
+    p = Progress(total_files=2, total_frames=100, quiet=False, err=io.StringIO())
     a = Job(rel="a", src="a", dst="a", tmp_dst="", options=None, attempt_id=1, estimate=50)
     b = Job(rel="b", src="b", dst="b", tmp_dst="", options=None, attempt_id=2, estimate=50)
     p.frames(1, 20)
@@ -277,7 +285,8 @@ def test_dry_run_and_redo_rules(lib_copy, tmp_path, convert_log):
         n = good["a/b/c/deep.mov"] if rel == "bikes.mp4" else good[rel]
         assert count_video_frames(output_path(dst, rel))["frames"] == 3 * n
     with Manifest(dst / MANIFEST_NAME) as m:
-        shash = settings_hash(FakeOptions(fps="x3"))
+        shash = settings_hash(resolve_options(FakeOptions(fps="x3")))  # the default model pinned
+        assert rep.settings_hash == shash
         assert m.done_counts(settings_hash=shash) == {r: 1 for r in good}
 
 
@@ -355,36 +364,78 @@ def test_interrupted_run_leaves_jobs_pending_and_resumes(lib_copy, tmp_path, con
 
 def test_real_convert_one_model_per_worker(lib_copy, tmp_path, monkeypatch):
     """With the real convert (blend), a worker opens the model once and reuses it for every file."""
-    convert = pytest.importorskip("filmrt.pipeline.convert", reason="the convert pipeline is not in this checkout")
-    import filmrt.engine
-    from filmrt.pipeline import batch
-
     src, good = lib_copy
     opened = []
-    real_open = filmrt.engine.open_interpolator
+    real_open = batch_worker.open_interpolator
 
     def counting_open(*a, **k):
         opened.append((a, k))
         return real_open(*a, **k)
 
-    monkeypatch.setattr(filmrt.engine, "open_interpolator", counting_open)
-    monkeypatch.setitem(batch._STATE, "interpolators", {})
-    opts = convert.ConvertOptions(fps="x2", model="blend", preset="ultrafast")
+    monkeypatch.setattr(batch_worker, "open_interpolator", counting_open)
+    # the worker state is an object: one model per worker, kept while the options stay the same
+    worker = batch_worker.Worker()
+    model = worker.interpolator(RuntimeOptions(model="blend"))
+    assert worker.interpolator(RuntimeOptions(model="blend")) is model and len(opened) == 1
+    assert worker.interpolator(RuntimeOptions(model="blend", max_batch=2)) is not model and len(opened) == 2
+    worker.close()
+    opened.clear()
+
+    # the in-process runner's worker opens the model once for every file of the run
+    opts = convert_options(fps="x2", model="blend", preset="ultrafast")
     rep = run_batch(src, tmp_path / "out", opts, workers=0, include=["street/*", "bikes.mp4"], quiet=True)
     assert rep.counts() == {"done": 3}
-    assert len(opened) == 1 and opened[0][0] == ("blend",)
+    assert len(opened) == 1 and opened[0][0][0].model == "blend"
     for f in rep.files:
         assert abs(count_video_frames(f.dst)["frames"] - 2 * good[f.rel]) <= 1
 
 
 def test_second_driver_on_same_dst_is_refused(lib_copy, tmp_path):
-    from filmrt.pipeline.batch import _Lock
-
     src, _ = lib_copy
     dst = tmp_path / "out"
     dst.mkdir()
-    with _Lock(dst):
+    with Lock(dst):
         with pytest.raises(FilmrtError, match="another `filmrt batch` is running"):
             run_batch(src, dst, FakeOptions(), converter=fake_convert, workers=0, quiet=True)
     with pytest.raises(FilmrtError, match="DST must differ"):
         run_batch(src, src, FakeOptions(), converter=fake_convert, workers=0, quiet=True)
+
+
+def test_bad_rate_or_model_fails_before_dst_and_manifest_exist(lib_copy, tmp_path, capsys):
+    """--fps abc and --model bogus are refused before DST, its manifest or a worker exist."""
+    src, _ = lib_copy
+    dst = tmp_path / "out"
+    assert main(["batch", str(src), str(dst), "--fps", "abc", "--quiet"]) == 2
+    assert "--fps 'abc' is not a rate" in capsys.readouterr().err
+    assert not dst.exists()
+    assert main(["batch", str(src), str(dst), "--fps", "x2", "--model", "bogus", "--quiet"]) == 2
+    assert "unknown model 'bogus'" in capsys.readouterr().err
+    assert not dst.exists()
+    with pytest.raises(FilmrtError, match="unknown model 'bogus'"):
+        run_batch(src, dst, FakeOptions(model="bogus"), converter=fake_convert, workers=0, quiet=True)
+    assert not dst.exists()
+
+    @dataclasses.dataclass(frozen=True)
+    class LooseOptions:  # a custom converter's options, not validated when made
+        fps: str = "abc"
+        runtime: RuntimeOptions = dataclasses.field(default_factory=RuntimeOptions)
+
+    dst.mkdir()  # an existing DST gets no manifest either
+    with pytest.raises(FilmrtError, match="is not a rate"):
+        run_batch(src, dst, LooseOptions(), converter=fake_convert, workers=0, quiet=True)
+    with pytest.raises(FilmrtError, match="--retries must be >= 0"):
+        run_batch(src, dst, FakeOptions(), converter=fake_convert, retries=-1)
+    assert list(dst.iterdir()) == []
+
+
+def test_batch_options_are_validated_when_made():
+    assert BatchOptions(gpus="1, 0").gpus == (1, 0)
+    assert BatchOptions(gpus=[2]).gpus == (2,)
+    assert BatchOptions(include="*.mkv").include == ("*.mkv",)
+    assert BatchOptions(ray="").local and not BatchOptions(ray=True).local
+    for bad, match in ((dict(gpus="0,x"), "--gpus"), (dict(gpus="-1"), "--gpus"), (dict(workers=-1), "--workers"),
+                       (dict(retries=-1), "--retries")):
+        with pytest.raises(FilmrtError, match=match):
+            BatchOptions(**bad)
+    with pytest.raises(TypeError):
+        run_batch(".", "out", FakeOptions(), BatchOptions(), threads=2)  # not a batch option: --threads is the runtime's

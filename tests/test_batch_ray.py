@@ -11,13 +11,10 @@ import shutil
 
 import numpy as np
 import pytest
-from test_batch_support import BROKEN, build_library
+from test_batch_support import BROKEN, build_library, convert_options, count_video_frames
 
-pytest.importorskip("filmrt.pipeline.convert", reason="the convert pipeline is not in this checkout")
-
-from filmrt.pipeline.batch import count_video_frames, run_batch  # noqa: E402
-from filmrt.pipeline.convert import ConvertOptions  # noqa: E402
-from filmrt.pipeline.manifest import MANIFEST_NAME, Manifest  # noqa: E402
+from filmrt.pipeline.batch import run_batch
+from filmrt.pipeline.batch.manifest import MANIFEST_NAME, Manifest
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +47,7 @@ def test_ray_converts_like_local_workers(shared, tmp_path, ray_local):
     good = build_library(shared / "data" / "clips", src)
     shutil.rmtree(src / "a")  # keep it short: 4 good files + 2 broken ones
     good = {k: v for k, v in good.items() if not k.startswith("a/")}
-    opts = ConvertOptions(fps="x2", model="blend", preset="ultrafast")
+    opts = convert_options(fps="x2", model="blend", preset="ultrafast")
 
     local = run_batch(src, tmp_path / "local", opts, workers=0, retries=0, quiet=True)
     remote = run_batch(src, tmp_path / "ray", opts, ray=True, retries=0, quiet=True, json_report=tmp_path / "r.json")

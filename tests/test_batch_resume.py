@@ -21,12 +21,11 @@ import time
 from pathlib import Path
 
 import pytest
-from test_batch_support import BROKEN, build_library
+from test_batch_support import BROKEN, build_library, count_video_frames
 
-pytest.importorskip("filmrt.pipeline.convert", reason="the convert pipeline is not in this checkout")
-
-from filmrt.pipeline.batch import TMP_DIRNAME, count_video_frames, output_path  # noqa: E402
-from filmrt.pipeline.manifest import MANIFEST_NAME, Manifest  # noqa: E402
+from filmrt.pipeline.batch import TMP_DIRNAME
+from filmrt.pipeline.batch.discover import output_path
+from filmrt.pipeline.batch.manifest import MANIFEST_NAME, Manifest
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -7,20 +7,25 @@ mov), plus broken files (random bytes named .mp4, a truncated mp4) and files bat
 
 ``fake_convert`` has ``convert``'s signature and behaviour at the file level (temp file + rename,
 progress callback, FilmrtError on unreadable input) but only repeats frames (``--fps xN``); it is
-the stand-in converter that checks the batch machinery without any model. Every finished
+the stand-in converter that checks the batch machinery without any model. Its options are a real
+ConvertOptions (:func:`FakeOptions`), as batch hands every converter. Every finished
 conversion is appended to ``$FILMRT_TEST_CONVERT_LOG`` when that is set, so a test can count how
 many times each file was converted, independently of the manifest (one line per conversion:
-source path, $CUDA_VISIBLE_DEVICES and options.device of the worker, tab-separated).
+source path, $CUDA_VISIBLE_DEVICES and options.runtime.device of the worker, tab-separated).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import random
 import shutil
 from fractions import Fraction
 from pathlib import Path
+
+from filmrt.errors import FilmrtError
+from filmrt.options import RuntimeOptions
+from filmrt.pipeline.options import ConvertOptions, EncodeOptions
+from filmrt.pipeline.probe import probe
 
 CLIPS = {
     # library path: (clip, frames, codec, with audio)
@@ -91,21 +96,30 @@ def build_library(clips_dir: Path, root: Path) -> dict[str, int]:
     return good
 
 
-@dataclasses.dataclass
-class FakeOptions:
-    """The subset of ConvertOptions the fake converter understands."""
+def convert_options(**fields) -> ConvertOptions:
+    """A ConvertOptions from flat fields: runtime and encode fields go to their parts."""
+    runtime = {k: fields.pop(k) for k in list(fields) if k in RuntimeOptions.__dataclass_fields__}
+    encode = {k: fields.pop(k) for k in list(fields) if k in EncodeOptions.__dataclass_fields__}
+    return ConvertOptions(**fields, runtime=RuntimeOptions(**runtime), encode=EncodeOptions(**encode))
 
-    fps: str = "x2"
-    crf: int = 30
-    device: str = "cpu"
-    quiet: bool = False
+
+def FakeOptions(**fields) -> ConvertOptions:  # noqa: N802 - stands where a class stood
+    """The options of a fake conversion: fps (``xN``), crf (default 30: small files) and device are
+    what the fake converter reads; any other ConvertOptions field may be given too."""
+    return convert_options(**{"fps": "x2", "crf": 30, **fields})
+
+
+def count_video_frames(path) -> dict:
+    """Frames (packets) and duration (s) of the first video stream of ``path``, by the pipeline's probe."""
+    video = probe(path).video
+    if video is None:
+        raise FilmrtError(f"{path}: no video stream")
+    return {"frames": video.frames, "duration": float(video.duration or 0)}
 
 
 def fake_convert(src, dst, options, *, interpolator=None, on_progress=None):
     """Repeat every frame N times (``fps="xN"``); temp file + rename; FilmrtError on bad input."""
     import av
-
-    from filmrt.errors import FilmrtError
 
     factor = int(str(options.fps).strip("x"))
     dst = Path(dst)
@@ -123,7 +137,7 @@ def fake_convert(src, dst, options, *, interpolator=None, on_progress=None):
             rate = (vin.average_rate or Fraction(25)) * factor
             vout = out.add_stream("libx264", rate=rate)
             vout.width, vout.height, vout.pix_fmt = vin.codec_context.width, vin.codec_context.height, "yuv420p"
-            vout.options = {"preset": "ultrafast", "crf": str(options.crf)}
+            vout.options = {"preset": "ultrafast", "crf": str(options.encode.crf)}
             try:
                 for fr in inp.decode(vin):
                     n_in += 1
@@ -145,5 +159,5 @@ def fake_convert(src, dst, options, *, interpolator=None, on_progress=None):
     log = os.environ.get("FILMRT_TEST_CONVERT_LOG")
     if log:
         with open(log, "a") as f:
-            f.write(f"{src}\t{os.environ.get('CUDA_VISIBLE_DEVICES', '')}\t{options.device}\n")
+            f.write(f"{src}\t{os.environ.get('CUDA_VISIBLE_DEVICES', '')}\t{options.runtime.device}\n")
     return {"src": str(src), "dst": str(dst), "frames_in": n_in, "frames_out": n_out}

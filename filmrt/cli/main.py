@@ -21,8 +21,9 @@ from filmrt.cli import evaluate, interpolate, weights
 from filmrt.engine import cli as engine_cli
 from filmrt.errors import FilmrtError
 from filmrt.export import cli as export_cli
-from filmrt.pipeline import batch_cli, bench_cli
+from filmrt.pipeline import bench_cli
 from filmrt.pipeline import cli as pipeline_cli
+from filmrt.pipeline.batch import cli as batch_cli
 
 #: the command table, in the order ``filmrt --help`` lists the commands
 COMMANDS = [

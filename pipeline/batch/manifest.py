@@ -5,7 +5,7 @@ dies (killed, machine lost, Ctrl-C) resumes where it stopped, files that are don
 converted twice, and changed sources or settings are redone. Only the *driver* (the process that
 runs ``filmrt batch``) writes it; workers, local or on a Ray cluster, return results and never
 touch the database. A lock file (``DST/.filmrt-batch.lock``, ``flock``) keeps a second driver off
-the same DST.
+the same DST (:class:`Lock`).
 
 Tables:
 
@@ -32,6 +32,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import socket
 import sqlite3
 import time
 from collections.abc import Iterable
@@ -47,9 +48,13 @@ LOCK_NAME = ".filmrt-batch.lock"
 FINGERPRINT_CHUNK = 1 << 20
 FINGERPRINT_KIND = "sha256(size, first 1 MiB, last 1 MiB)"
 
-#: ConvertOptions fields that change *how* a file is converted, not *what* comes out: changing
-#: them does not redo finished files (workers on GPUs and CPUs may share one library).
-EXECUTION_FIELDS = frozenset({"device", "backend", "precision", "batch", "quiet", "decoder", "queue_size"})
+#: ConvertOptions fields (nested ones included) that change *how* a file is converted, not *what*
+#: comes out: changing them does not redo finished files (workers on GPUs and CPUs may share one
+#: library). ``batch`` and ``quiet`` are the names of older, flat option objects.
+EXECUTION_FIELDS = frozenset({
+    "device", "backend", "precision", "max_batch", "engine", "onnx", "fast", "threads",
+    "decoder", "queue_size", "batch", "quiet",
+})
 
 STATUSES = ("pending", "running", "done", "failed")
 
@@ -104,7 +109,8 @@ def fingerprint(path: str | os.PathLike, size: int | None = None) -> str:
     Reads at most 2 MiB whatever the file size, so scanning a library of large videos stays
     cheap. It catches re-encodes, replacements, truncation and appended data; an edit confined
     to the middle of a file that keeps its size is not seen (touching the file does not matter
-    either way: mtime only decides whether the hash is recomputed).
+    either way: mtime only decides whether the hash is recomputed). Not
+    :func:`filmrt.fileio.sha256_file`, which reads the whole file: this is a cheaper identity.
     """
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -118,24 +124,50 @@ def fingerprint(path: str | os.PathLike, size: int | None = None) -> str:
     return h.hexdigest()
 
 
+def _field_default(f: dataclasses.Field):
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return dataclasses.MISSING
+
+
+def _leaves(options) -> tuple[dict, dict]:
+    """(values, defaults) of a dataclass's settings by field name, nested option objects flattened.
+
+    ``ConvertOptions(runtime=RuntimeOptions(model="blend"))`` gives ``{"model": "blend", ...}``: a
+    nested object's fields count as the parent's own (their names are unique in ConvertOptions),
+    with the defaults of the parent's default object for that field.
+    """
+    values: dict = {}
+    defaults: dict = {}
+    for f in dataclasses.fields(options):
+        value, default = getattr(options, f.name), _field_default(f)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            sub_values, sub_defaults = _leaves(value)
+            if dataclasses.is_dataclass(default) and not isinstance(default, type):
+                sub_defaults = _leaves(default)[0]
+            values.update(sub_values)
+            defaults.update(sub_defaults)
+            continue
+        values[f.name] = value
+        if default is not dataclasses.MISSING:
+            defaults[f.name] = default
+    return values, defaults
+
+
 def settings_dict(options) -> dict:
-    """The output-relevant settings of a ConvertOptions (or any dataclass / mapping) as a dict.
+    """The output-relevant settings of a ConvertOptions (or any dataclass / mapping) as a flat dict.
 
     Only values that differ from the dataclass defaults count, so a filmrt upgrade that adds an
     option (with a default) does not invalidate finished libraries; execution-only fields
-    (:data:`EXECUTION_FIELDS`) and None are left out. A ``weights`` file is identified by path,
-    size and mtime.
+    (:data:`EXECUTION_FIELDS`) and None are left out. Nested option objects (runtime, encode)
+    are flattened into their fields. A ``weights`` file is identified by path, size and mtime.
     """
-    defaults: dict = {}
     if dataclasses.is_dataclass(options):
-        d = dataclasses.asdict(options)
-        for f in dataclasses.fields(options):
-            if f.default is not dataclasses.MISSING:
-                defaults[f.name] = f.default
-            elif f.default_factory is not dataclasses.MISSING:
-                defaults[f.name] = f.default_factory()
+        d, defaults = _leaves(options)
     else:
-        d = dict(options)
+        d, defaults = dict(options), {}
     out = {
         k: v
         for k, v in sorted(d.items())
@@ -373,3 +405,34 @@ class Manifest:
         if rels is not None:
             return {r: counts.get(r, 0) for r in rels}
         return counts
+
+
+class Lock:
+    """An exclusive ``flock`` on ``DST/.filmrt-batch.lock`` for the life of a run: one driver per DST."""
+
+    def __init__(self, dst: str | os.PathLike):
+        self.path = Path(dst) / LOCK_NAME
+        self.fd: int | None = None
+
+    def __enter__(self) -> Lock:
+        try:
+            import fcntl  # POSIX only: imported here so that the module loads elsewhere
+        except ImportError:  # not POSIX: no lock
+            return self
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(self.fd)
+            self.fd = None
+            raise FilmrtError(
+                f"another `filmrt batch` is running on {self.path.parent} (it holds {self.path})"
+            ) from None
+        os.ftruncate(self.fd, 0)
+        os.write(self.fd, f"{socket.gethostname()} {os.getpid()}\n".encode())
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None

@@ -1,0 +1,202 @@
+"""What a batch run has to do: per source file convert, skip (done earlier) or report as failed.
+
+Before anything is created, :func:`check_options` validates the conversion options that can be
+checked without an input (the rate spelling, the model name), and :func:`resolve_options` pins
+the default model, so the settings hash means one model whatever is installed later.
+
+:func:`plan` compares each source with its manifest row:
+
+- new, changed source (size + fingerprint), changed settings hash, changed output path: redo
+  from scratch (attempt and failure counters reset);
+- done earlier with an output that still looks like the one written (:func:`output_looks_valid`):
+  skip;
+- failed more than ``retries`` times: report, unless ``retry_failed``;
+- anything else (failed fewer times, left pending or running): convert again.
+
+Two sources with the same output, or an output that would overwrite its source, fail without
+converting. With ``write`` the decisions are recorded in the manifest (dry runs write nothing).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+from filmrt.errors import FilmrtError
+from filmrt.models import default_model_name, get_spec
+from filmrt.pipeline.batch.discover import output_path
+from filmrt.pipeline.batch.manifest import Manifest, fingerprint
+from filmrt.pipeline.batch.options import BatchOptions
+from filmrt.pipeline.batch.report import FileReport
+from filmrt.pipeline.batch.worker import Job
+from filmrt.pipeline.probe import probe
+from filmrt.rates import parse_rate_spec
+
+
+def _is_weights_file(model: str) -> bool:
+    return model.endswith(".safetensors") or Path(model).is_file()
+
+
+def check_options(options) -> None:
+    """Fail now (before DST, its manifest or any worker exist) on a bad rate or an unknown model."""
+    fps = getattr(options, "fps", None)
+    if fps is not None:
+        parse_rate_spec(fps)
+    runtime = getattr(options, "runtime", None)
+    model = getattr(runtime, "model", None)
+    if model is not None and not _is_weights_file(str(model)):
+        get_spec(str(model))  # FilmrtError: unknown model ...; known models: ...
+
+
+def resolve_options(options):
+    """Pin the model name (the default depends on installed weights) so the settings hash means it."""
+    runtime = getattr(options, "runtime", None)
+    if runtime is not None and runtime.model is None and runtime.weights is None:
+        options = dataclasses.replace(options, runtime=runtime.replace(model=default_model_name()))
+    return options
+
+
+def output_looks_valid(path: Path, row: dict) -> tuple[bool, str]:
+    """Cheap check of a finished output on resume: present with the size it was written with;
+    unless its mtime is also unchanged (the file we wrote, untouched), it must open with a video
+    stream. The full check (frame count) ran when it was written."""
+    try:
+        st = path.stat()
+    except OSError:
+        return False, "output missing"
+    if row.get("out_size") is not None and st.st_size != row["out_size"]:
+        return False, "output changed since it was written"
+    if row.get("out_size") is not None and st.st_mtime_ns == row.get("out_mtime_ns"):
+        return True, ""
+    try:
+        if probe(path, count=False).video is None:
+            return False, "output has no video stream"
+    except Exception as e:  # noqa: BLE001 - any failure to read means "redo"
+        # probe's FilmrtError wraps FFmpeg's: name the FFmpeg error, as a reader would see it
+        cause = e.__context__ if isinstance(e, FilmrtError) and e.__context__ is not None else e
+        return False, f"output unreadable ({type(cause).__name__})"
+    return True, ""
+
+
+def estimate_output_frames(path: str | os.PathLike, options) -> int | None:
+    """Rough number of output frames for ``path`` (from its headers), or None; for the ETA only."""
+    try:
+        info = probe(path, count=False)
+        video = info.video
+        if video is None or not info.duration:
+            return None
+        rate = parse_rate_spec(options.fps).resolve(video.rate)
+    except Exception:  # noqa: BLE001 - broken files are found by the conversion, not here
+        return None
+    dur = max(0.0, info.duration - (getattr(options, "ss", None) or 0.0))
+    t = getattr(options, "t", None)
+    if t is not None:
+        dur = min(dur, t)
+    return int(round(dur * float(rate)))
+
+
+class _Planner:
+    """One pass over the sources: a :class:`FileReport` each, a :class:`Job` for each to convert."""
+
+    def __init__(self, dst_root: Path, manifest: Manifest | None, *, settings_hash: str,
+                 batch: BatchOptions, write: bool, options):
+        self.dst_root = dst_root
+        self.manifest = manifest
+        self.shash = settings_hash
+        self.batch = batch
+        self.write = write
+        self.options = options
+        self.rows = manifest.rows() if manifest is not None else {}
+        self.taken: dict[str, str] = {}  # output path -> the source that has it
+
+    def file(self, rel: str, path: Path) -> tuple[FileReport, Job | None]:
+        final = output_path(self.dst_root, rel, self.batch.ext)
+        rep = FileReport(rel=rel, src=str(path), dst=str(final), status="convert")
+        if str(final) in self.taken:
+            rep.fail(f"output {final} is also the output of {self.taken[str(final)]} (use --ext)")
+            return rep, None
+        self.taken[str(final)] = rel
+        if final.resolve() == path.resolve():
+            rep.fail("output would overwrite the source")
+            return rep, None
+        row = self.rows.get(rel)
+        try:
+            st = path.stat()
+            same_file = row and row["size"] == st.st_size and row["mtime_ns"] == st.st_mtime_ns
+            chash = row["content_hash"] if same_file and row["content_hash"] else fingerprint(path, st.st_size)
+        except OSError as e:
+            rep.fail(f"cannot read source: {e.strerror or e}")
+            return rep, None
+        reason, reset = self._decide(rep, row, final, st.st_size, chash)
+        if rep.status != "convert":
+            return rep, None
+        rep.reason = reason
+        if self.write:
+            self.manifest.upsert_source(
+                rel, src=str(path), dst=str(final), size=st.st_size, mtime_ns=st.st_mtime_ns,
+                content_hash=chash, settings_hash=self.shash, reset=reset,
+            )
+            if reset:
+                rep.attempts = rep.failures = 0
+        return rep, Job(rel=rel, src=str(path), dst=str(final), tmp_dst="", options=self.options)
+
+    def _decide(self, rep: FileReport, row: dict | None, final: Path, size: int, chash: str) -> tuple[str, bool]:
+        """(why, reset) for a file to convert; sets ``rep.status`` when it is skipped or failed."""
+        if row is None:
+            return "new", True
+        if row["size"] != size or row["content_hash"] != chash:
+            return "source changed", True
+        if row["settings_hash"] != self.shash:
+            return "settings changed", True
+        if row["dst"] != str(final):
+            return "output path changed", True
+        rep.attempts, rep.failures = row["attempts"], row["failures"]
+        retries = self.batch.retries
+        if row["status"] == "done":
+            ok, why = output_looks_valid(final, row)
+            if not ok:
+                return why, True
+            rep.status, rep.reason = ("skipped" if self.write else "skip"), "done earlier"
+            rep.seconds, rep.frames_in, rep.frames_out = row["seconds"], row["frames_in"], row["frames_out"]
+            rep.worker = row["worker"]
+            return "", False
+        if row["status"] == "failed" and row["failures"] > retries and not self.batch.retry_failed:
+            rep.status, rep.error = "failed", row["error"]
+            rep.reason = (
+                f"gave up earlier after {row['failures']} failed attempt(s): {row['error']} "
+                "(--retry-failed to try again)"
+            )
+            return "", False
+        if row["status"] == "failed" and row["failures"] > retries:
+            if self.write:
+                self.manifest.set_pending(rep.rel, clear_failures=True)
+            rep.attempts = rep.failures = 0
+            return f"retry after {row['failures']} failed attempt(s) (--retry-failed)", False
+        if row["failures"]:
+            return f"retry ({row['failures']} failed attempt(s) so far)", False
+        if row["status"] in ("pending", "running"):
+            return "unfinished earlier", False
+        return "pending", False
+
+
+def plan(
+    files: list[tuple[str, Path]],
+    dst_root: Path,
+    manifest: Manifest | None,
+    *,
+    settings_hash: str,
+    batch: BatchOptions,
+    write: bool,
+    options,
+) -> tuple[list[Job], list[FileReport]]:
+    """Decide, per source file, convert / skip / failed; with ``write``, record it in the manifest."""
+    planner = _Planner(dst_root, manifest, settings_hash=settings_hash, batch=batch, write=write, options=options)
+    jobs: list[Job] = []
+    reports: list[FileReport] = []
+    for rel, path in files:
+        rep, job = planner.file(rel, path)
+        reports.append(rep)
+        if job is not None:
+            jobs.append(job)
+    return jobs, reports
