@@ -106,6 +106,8 @@ def test_settings_hash_ignores_execution_fields():
     assert settings_hash(base) != settings_hash(FakeOptions(fps="x3"))
     assert settings_hash(base) != settings_hash(FakeOptions(crf=20))
     assert settings_hash(base) == settings_hash(FakeOptions(fps="x2"))  # a default spelled out
+    assert settings_hash(base) == settings_hash(FakeOptions(fps="2x")) == settings_hash(FakeOptions(fps="X2"))
+    assert settings_hash(FakeOptions(fps="x2.5")) == settings_hash(FakeOptions(fps="5/2x"))
     # older, flat option objects: their execution fields (quiet, batch) do not count either
     assert settings_hash({"fps": "x3", "quiet": True, "batch": 8}) == settings_hash({"fps": "x3"})
 

@@ -39,6 +39,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from filmrt.errors import FilmrtError
+from filmrt.rates import parse_rate_spec
 
 SCHEMA_VERSION = 1
 MANIFEST_NAME = ".filmrt-batch.sqlite"
@@ -156,18 +157,32 @@ def _leaves(options) -> tuple[dict, dict]:
     return values, defaults
 
 
+def _factor_spelling(fps):
+    """One spelling per factor (``2x``, ``X2`` -> ``x2``), so that spelling alone redoes nothing.
+    Absolute rates keep what the user wrote (manifests written before stay valid)."""
+    try:
+        spec = parse_rate_spec(fps)
+    except FilmrtError:
+        return fps
+    return f"x{spec.factor}" if spec.is_factor else fps
+
+
 def settings_dict(options) -> dict:
     """The output-relevant settings of a ConvertOptions (or any dataclass / mapping) as a flat dict.
 
     Only values that differ from the dataclass defaults count, so a filmrt upgrade that adds an
     option (with a default) does not invalidate finished libraries; execution-only fields
     (:data:`EXECUTION_FIELDS`) and None are left out. Nested option objects (runtime, encode)
-    are flattened into their fields. A ``weights`` file is identified by path, size and mtime.
+    are flattened into their fields. A rate factor has one spelling (``x2``). A ``weights`` file
+    is identified by path, size and mtime.
     """
     if dataclasses.is_dataclass(options):
         d, defaults = _leaves(options)
     else:
         d, defaults = dict(options), {}
+    for values in (d, defaults):
+        if "fps" in values:
+            values["fps"] = _factor_spelling(values["fps"])
     out = {
         k: v
         for k, v in sorted(d.items())
