@@ -160,7 +160,7 @@ class BatchRun:
         with Lock(self.dst), Manifest(self.dst / MANIFEST_NAME) as manifest:
             jobs = self._start(manifest)
             progress = Progress(len(jobs), sum(j.estimate or 0 for j in jobs), self.batch.quiet, self.err)
-            self._log_start(progress, jobs)
+            self._log_start(progress)
             if not jobs:
                 progress.close()
                 self.report.runner = "nothing to do"
@@ -194,7 +194,7 @@ class BatchRun:
                 job.estimate = estimate_output_frames(job.src, self.options)
         return jobs
 
-    def _log_start(self, progress: Progress, jobs: list[Job]) -> None:
+    def _log_start(self, progress: Progress) -> None:
         if self.report.reset_running:
             progress.log(f"reset {len(self.report.reset_running)} job(s) left running by an interrupted run")
         if not self.files:
