@@ -17,11 +17,12 @@ import argparse
 import sys
 
 from filmrt import __version__
+from filmrt.bench import cli as bench_cli
 from filmrt.cli import evaluate, interpolate, weights
 from filmrt.engine import cli as engine_cli
 from filmrt.errors import FilmrtError
 from filmrt.export import cli as export_cli
-from filmrt.pipeline import batch_cli, bench_cli
+from filmrt.pipeline import batch_cli
 from filmrt.pipeline import cli as pipeline_cli
 
 #: the command table, in the order ``filmrt --help`` lists the commands
