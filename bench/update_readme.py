@@ -1,6 +1,7 @@
 """Put the latest recorded CPU (and GPU) bench results into README.md's "Benchmarks" tables.
 
-Usage: ``.venv/bin/python bench/update_readme.py`` from the repository root. Reads every
+Usage: ``.venv/bin/python bench/update_readme.py`` (or ``python -m filmrt.bench.update_readme``)
+in a checkout: it edits the checkout's README.md, found from this file's place. Reads every
 ``bench/results/*.json`` written by ``filmrt bench``, takes the newest CPU run (a full run is
 preferred to a ``--quick`` one of the same day) and the newest GPU run, and rewrites the text
 between ``<!-- bench:cpu:start -->`` / ``<!-- bench:cpu:end -->`` (and ``bench:gpu``) markers.
@@ -13,6 +14,8 @@ import json
 import re
 import sys
 from pathlib import Path
+
+from filmrt.fileio import atomic_write
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -100,7 +103,7 @@ def main() -> int:
     text = replace_between(text, "cpu", table(*newest(cpu)) if cpu else "Not measured yet.")
     text = replace_between(text, "gpu", table(*newest(gpu)) if gpu else
                            "Not measured yet: no GPU was lent to the session that ran the benchmark.")
-    readme.write_text(text)
+    atomic_write(readme, text)
     print(f"README.md updated from {newest(cpu)[0].name if cpu else 'no CPU result'}"
           f"{' and ' + newest(gpu)[0].name if gpu else ''}")
     return 0

@@ -2,9 +2,11 @@
 
     python bench/warp_kernel.py                  # on a GPU machine: checks + timings -> bench/results/
     python bench/warp_kernel.py --cpu-only       # anywhere: the CPU part (host build of the kernel)
+    python -m filmrt.bench.warp_kernel ...       # the same, as a module of the installed package
 
 Run from the repository root with filmrt importable (``pip install --no-deps -e .``; with only
-``PYTHONPATH=.`` the kernel module is loaded from engine/warp_kernel.py by path).
+``PYTHONPATH=.`` the kernel module is loaded from engine/warp_kernel.py by path). Results go to the
+repository's ``bench/results/`` (``--out``), found from this file's place in the checkout.
 
 GPU part (skipped, with a message, without CUDA):
 
@@ -35,6 +37,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from filmrt.fileio import atomic_write, write_json
 
 REPO = Path(__file__).resolve().parent.parent
 SIZES = {"720p": (768, 1280), "1080p": (1088, 1920), "2160p": (2176, 3840)}  # padded to 64
@@ -181,7 +185,7 @@ def write_results(report: dict, out_dir: Path) -> tuple[Path, Path]:
     stem = f"warp-kernel-{gpu}-{report['date']}"
     out_dir.mkdir(parents=True, exist_ok=True)
     jp, mp = out_dir / f"{stem}.json", out_dir / f"{stem}.md"
-    jp.write_text(json.dumps(report, indent=2))
+    write_json(jp, report)
     lines = [
         f"# BackwardWarp kernel on {report['gpu']} ({report['date']})",
         "",
@@ -202,7 +206,7 @@ def write_results(report: dict, out_dir: Path) -> tuple[Path, Path]:
             for r in report["timings"]
         ],
     ]
-    mp.write_text("\n".join(lines) + "\n")
+    atomic_write(mp, "\n".join(lines) + "\n")
     return jp, mp
 
 

@@ -149,13 +149,28 @@ def run_convert(args: argparse.Namespace) -> int:
 
 
 def run_eval_video(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from filmrt.cli.groups import runtime_from_args
+    from filmrt.fileio import write_json
     from filmrt.pipeline.eval_video import eval_video
 
-    report = eval_video(
-        args.input, model=args.model, weights=args.weights, backend=args.backend, device=args.device,
-        precision=args.precision, ss=args.ss, t=args.t, batch=args.batch,
-        scene_threshold=args.scene_threshold, quiet=args.quiet,
-    )
+    bar = None
+
+    def progress(scored: int, total: int | None) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, unit="frame", desc="eval-video", dynamic_ncols=True)
+        bar.update(scored - bar.n)
+
+    try:
+        report = eval_video(
+            args.input, runtime_from_args(args), ss=args.ss, t=args.t, scene_threshold=args.scene_threshold,
+            on_progress=None if args.quiet else progress,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
     print(
         f"{report['model']}: PSNR {report['psnr']:.2f} dB, SSIM {report['ssim']:.4f} | "
         f"blend: PSNR {report['blend_psnr']:.2f} dB, SSIM {report['blend_ssim']:.4f} "
@@ -163,5 +178,5 @@ def run_eval_video(args: argparse.Namespace) -> int:
         f"{report['clip']})"
     )
     if args.json:
-        _write_json(args.json, report)
+        write_json(args.json, report)
     return 0

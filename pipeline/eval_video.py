@@ -1,130 +1,204 @@
-"""``filmrt eval-video``: a quality check anyone can reproduce on a real clip.
+"""``filmrt eval-video`` and THE drop-every-other-frame quality protocol.
 
-Drop every other frame of a clip (e.g. 25 fps -> 12.5 fps), interpolate each dropped frame back
-at t = 0.5 from its two neighbours, and score it against the original (PSNR, SSIM), next to naive
-blending ``(a + b) / 2`` of the same pairs. Frames are decoded with the pipeline's own decoder
-(:mod:`filmrt.pipeline.decode`, the stated colour conversion), never re-encoded: the score is the
-model's, not the codec's. Pairs with a scene cut between them (the detector of
-:mod:`filmrt.pipeline.scenes`) are skipped: nothing can be interpolated across a cut.
+The protocol (:func:`score_dropped_frames`), a quality check anyone can reproduce on a real clip:
+drop every other frame of a clip (e.g. 25 fps -> 12.5 fps), rebuild each dropped frame from its
+two neighbours, and score it against the original (PSNR, SSIM). Frames come from the pipeline's
+own decoder (:class:`filmrt.pipeline.decode.PyAVSource`, the stated colour conversion), never
+re-encoded: the score is the method's, not the codec's. Pairs with a scene cut between them (the
+detector of :mod:`filmrt.pipeline.scenes`) are skipped: nothing can be interpolated across a cut.
 
-Metrics are those of ``filmrt eval`` (:mod:`filmrt.evaluation`: prediction rounded to uint8, PSNR
-with peak 1.0, skimage SSIM with Gaussian sigma 1.5), averaged over the scored frames.
+Several methods are scored on the same frames in one pass: ``eval-video`` scores the model next
+to naive blending ``(a + b) / 2``; ``filmrt bench`` scores every model and ffmpeg's minterpolate.
+A method is a :data:`PredictFn`. Metrics are :mod:`filmrt.quality` on the prediction rounded to
+uint8 (PSNR with peak 1.0, SSIM with Gaussian sigma 1.5), averaged over the scored frames.
 Streaming: memory holds three frames plus one batch, whatever the clip's length.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
+from filmrt.engine import open_interpolator
 from filmrt.errors import FilmrtError
-from filmrt.evaluation import score_prediction  # the metric functions of `filmrt eval`
-from filmrt.pipeline.decode import PyAVSource
+from filmrt.imageio import to_uint8
+from filmrt.interpolator import Interpolator
+from filmrt.options import RuntimeOptions
+from filmrt.pipeline.decode import DecodedFrame, PyAVSource
 from filmrt.pipeline.scenes import DEFAULT_THRESHOLD, SceneDetector
+from filmrt.quality import psnr, ssim, to_unit
+
+#: a method of the protocol: ``predict(a, b, dropped) -> (N, 3, H, W)`` float RGB in [0, 1].
+#: ``a``, ``b``: (N, 3, H, W) float RGB in [0, 1], the frames before and after the dropped ones (on
+#: the decoder's device); ``dropped``: the N dropped frames' positions in the decoded range (odd).
+PredictFn = Callable[[torch.Tensor, torch.Tensor, Sequence[int]], torch.Tensor]
+
+PROTOCOL = (
+    "drop every other frame; interpolate it at t=0.5 from its neighbours; prediction rounded to uint8; "
+    "PSNR (peak 1.0) and SSIM (skimage, Gaussian sigma 1.5) vs the original; mean over scored frames; "
+    "pairs across a scene cut skipped"
+)
 
 
-def eval_video(
-    src,
+@dataclass
+class MethodScores:
+    """One method's scores, per rebuilt frame in order, and the seconds its predictions took."""
+
+    psnr: list[float] = field(default_factory=list)
+    ssim: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def mean_psnr(self) -> float:
+        return float(np.mean(self.psnr))
+
+    @property
+    def mean_ssim(self) -> float:
+        return float(np.mean(self.ssim))
+
+
+@dataclass
+class DropFrameScores:
+    methods: dict[str, MethodScores]
+    frames_decoded: int = 0
+    pairs_skipped_cut: int = 0
+
+    @property
+    def frames_scored(self) -> int:
+        return min((len(m.psnr) for m in self.methods.values()), default=0)
+
+
+def blend_predictor(a: torch.Tensor, b: torch.Tensor, dropped: Sequence[int]) -> torch.Tensor:
+    """Naive blending, the baseline every method must beat."""
+    return 0.5 * (a + b)
+
+
+def interpolator_predictor(interp: Interpolator) -> PredictFn:
+    """The model at t = 0.5; frames keyed by position so a staged model (FILM) reuses their features."""
+
+    def predict(a: torch.Tensor, b: torch.Tensor, dropped: Sequence[int]) -> torch.Tensor:
+        return interp.interpolate(a, b, [0.5] * len(dropped), keys_a=[k - 1 for k in dropped],
+                                  keys_b=[k + 1 for k in dropped])
+
+    return predict
+
+
+def score_dropped_frames(
+    frames: Iterable[DecodedFrame],
+    predictors: Mapping[str, PredictFn],
     *,
-    model: str | None = None,
-    weights: str | None = None,
-    backend: str = "auto",
-    device: str = "cpu",
-    precision: str = "auto",
-    ss: float | None = None,
-    t: float | None = None,
     batch: int = 4,
     scene_threshold: float = DEFAULT_THRESHOLD,
-    quiet: bool = False,
-    interpolator=None,
-) -> dict:
-    """Scores as a dict: model, psnr, ssim, blend_psnr, blend_ssim, frames_scored, ... (see module doc)."""
-    from filmrt.engine import open_interpolator, resolve_device
+    on_scored: Callable[[int], None] | None = None,
+) -> DropFrameScores:
+    """Run the protocol on decoded ``frames`` (positions 0, 1, 2, ... of a range) for every method.
 
-    t0 = time.perf_counter()
-    own = interpolator is None
-    interp = interpolator or open_interpolator(
-        model, weights=weights, backend=backend, device=device, precision=precision, max_batch=max(1, batch)
-    )
-    dev = interp.device if interpolator is not None else resolve_device(device)
-    source = PyAVSource(src, ss=ss, t=t, device=dev)
+    Each odd frame is rebuilt from its even neighbours by every predictor, ``batch`` frames per
+    call; ``on_scored(n)`` is called with the number of frames scored so far.
+    """
+    scores = DropFrameScores({name: MethodScores() for name in predictors})
     det = SceneDetector(scene_threshold)
-    bar = None
-    if not quiet:
-        from tqdm import tqdm
+    pending: list[tuple[int, torch.Tensor, torch.Tensor, torch.Tensor]] = []  # (position, a, truth, b)
 
-        total = source.info.frames // 2 if source.info.frames else None
-        bar = tqdm(total=total, unit="frame", desc="eval-video", dynamic_ncols=True)
-    scores = {"model": ([], []), "blend": ([], [])}
-    pending: list[tuple[int, torch.Tensor, torch.Tensor, torch.Tensor]] = []
-    skipped_cut = 0
-
-    def flush():
+    def flush() -> None:
         if not pending:
             return
         a = torch.stack([p[1] for p in pending])
         b = torch.stack([p[3] for p in pending])
-        keys = [p[0] for p in pending]
-        pred = interp.interpolate(a, b, [0.5] * len(pending), keys_a=[k - 1 for k in keys],
-                                  keys_b=[k + 1 for k in keys])
-        for (_, fa, gt, fb), pr in zip(pending, pred, strict=True):
-            for name, img in (("model", pr), ("blend", 0.5 * (fa + fb))):
-                p, s = score_prediction(img, gt)
-                scores[name][0].append(p)
-                scores[name][1].append(s)
-            if bar is not None:
-                bar.update(1)
+        dropped = [p[0] for p in pending]
+        truths = [to_unit(p[2]) for p in pending]
+        for name, predict in predictors.items():
+            t0 = time.perf_counter()
+            pred = predict(a, b, dropped).cpu()  # on the CPU inside the clock: a GPU's work is counted
+            ms = scores.methods[name]
+            ms.seconds += time.perf_counter() - t0
+            for img, truth in zip(pred, truths, strict=True):
+                rounded = to_uint8(img)
+                ms.psnr.append(psnr(rounded, truth))
+                ms.ssim.append(ssim(rounded, truth))
         pending.clear()
+        if on_scored is not None:
+            on_scored(scores.frames_scored)
 
-    prev2 = prev1 = None  # (index, rgb, cut_before) of the two frames before this one
-    n = 0
+    prev2 = prev1 = None  # (position, rgb, cut_before) of the two frames before this one
+    for f in frames:
+        cut = det.update(f.thumb) if f.index > 0 else False
+        scores.frames_decoded += 1
+        # an even frame closes a triple (even, odd, even): score the odd one from its neighbours
+        if f.index % 2 == 0 and prev2 is not None:
+            _, fa, _ = prev2
+            ig, gt, cut1 = prev1
+            if cut1 or cut:
+                scores.pairs_skipped_cut += 1
+            else:
+                pending.append((ig, fa, gt, f.rgb))
+                if len(pending) >= max(1, batch):
+                    flush()
+        prev2, prev1 = prev1, (f.index, f.rgb, cut)
+    flush()
+    return scores
+
+
+def eval_video(
+    src,
+    runtime: RuntimeOptions | None = None,
+    *,
+    ss: float | None = None,
+    t: float | None = None,
+    scene_threshold: float = DEFAULT_THRESHOLD,
+    interpolator: Interpolator | None = None,
+    on_progress: Callable[[int, int | None], None] | None = None,
+) -> dict:
+    """Score a model on ``src`` next to blending; a dict: model, psnr, ssim, blend_psnr, blend_ssim,
+    frames_scored, ... (see the module docstring).
+
+    The model is ``interpolator`` (not closed here) or opened from ``runtime`` (default: the
+    default model on the CPU); ``runtime.max_batch`` frames go to the model per call.
+    ``on_progress(scored, total)``: frames scored so far and the expected total (None if unknown).
+    """
+    t0 = time.perf_counter()
+    own = interpolator is None
+    interp = interpolator if interpolator is not None else open_interpolator(runtime or RuntimeOptions())
     try:
-        for f in source.frames():
-            cut = det.update(f.thumb) if f.index > 0 else False
-            n += 1
-            # an even frame closes a triple (even, odd, even): score the odd one from its neighbours
-            if f.index % 2 == 0 and prev2 is not None:
-                _, fa, _ = prev2
-                ig, gt, cut1 = prev1
-                if cut1 or cut:
-                    skipped_cut += 1
-                else:
-                    pending.append((ig, fa, gt, f.rgb))
-                    if len(pending) >= max(1, batch):
-                        flush()
-            prev2, prev1 = prev1, (f.index, f.rgb, cut)
-        flush()
+        source = PyAVSource(src, ss=ss, t=t, device=interp.device)
+        total = source.info.frames // 2 if source.info.frames else None
+        try:
+            scores = score_dropped_frames(
+                source.frames(), {"model": interpolator_predictor(interp), "blend": blend_predictor},
+                batch=interp.max_batch, scene_threshold=scene_threshold,
+                on_scored=None if on_progress is None else (lambda n: on_progress(n, total)),
+            )
+        finally:
+            source.close()
     finally:
-        source.close()
-        if bar is not None:
-            bar.close()
         if own:
             interp.close()
-    count = len(scores["model"][0])
-    if count == 0:
-        raise FilmrtError(f"{src}: not enough frames to score (need 3 or more without a scene cut; got {n})")
+    if scores.frames_scored == 0:
+        raise FilmrtError(f"{src}: not enough frames to score (need 3 or more without a scene cut; "
+                          f"got {scores.frames_decoded})")
     info = source.info
+    model, blend = scores.methods["model"], scores.methods["blend"]
     return {
         "clip": str(src),
         "model": interp.model_name,
-        "backend": getattr(interp, "backend", ""),
-        "device": str(dev),
+        "backend": interp.backend,
+        "device": str(interp.device),
         "width": info.width,
         "height": info.height,
         "fps_in": str(info.rate) if info.rate else None,
         "ss": ss,
         "t": t,
-        "frames_decoded": n,
-        "frames_scored": count,
-        "pairs_skipped_cut": skipped_cut,
-        "psnr": float(np.mean(scores["model"][0])),
-        "ssim": float(np.mean(scores["model"][1])),
-        "blend_psnr": float(np.mean(scores["blend"][0])),
-        "blend_ssim": float(np.mean(scores["blend"][1])),
-        "protocol": "drop every other frame; interpolate it at t=0.5 from its neighbours; prediction "
-        "rounded to uint8; PSNR (peak 1.0) and SSIM (skimage, Gaussian sigma 1.5) vs the original; "
-        "mean over scored frames; pairs across a scene cut skipped",
+        "frames_decoded": scores.frames_decoded,
+        "frames_scored": scores.frames_scored,
+        "pairs_skipped_cut": scores.pairs_skipped_cut,
+        "psnr": model.mean_psnr,
+        "ssim": model.mean_ssim,
+        "blend_psnr": blend.mean_psnr,
+        "blend_ssim": blend.mean_ssim,
+        "protocol": PROTOCOL,
         "seconds": time.perf_counter() - t0,
     }

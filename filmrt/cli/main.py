@@ -17,11 +17,11 @@ import argparse
 import sys
 
 from filmrt import __version__
+from filmrt.bench import cli as bench_cli
 from filmrt.cli import evaluate, interpolate, weights
 from filmrt.engine import cli as engine_cli
 from filmrt.errors import FilmrtError
 from filmrt.export import cli as export_cli
-from filmrt.pipeline import bench_cli
 from filmrt.pipeline import cli as pipeline_cli
 from filmrt.pipeline.batch import cli as batch_cli
 

@@ -1,0 +1,62 @@
+"""``filmrt bench``: measure throughput on this machine and record it (see :mod:`filmrt.bench`).
+
+The options are generated from :class:`~filmrt.bench.settings.BenchSettings` (defaults, help and
+flags live on its fields); only ``--json`` (where the result goes) is this command's own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import shlex
+import sys
+
+from filmrt.bench.driver import run_bench
+from filmrt.bench.report import markdown, write_results
+from filmrt.bench.settings import SECTIONS, BenchSettings
+from filmrt.cli.groups import add_options, from_args
+
+DEFAULT_JSON = "bench/results/auto"
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "bench",
+        help="measure throughput: models, FILM stages, end-to-end convert, peers (minterpolate, blend)",
+        description="Benchmark filmrt on this machine (CPU, or the GPU with --device cuda): model-only "
+        "throughput per model x backend x precision x size x batch, FILM per stage and the saving of stage "
+        "reuse, end-to-end convert of a real clip, counted FLOPs against the measured matmul peak, and "
+        "ffmpeg's minterpolate and naive blending on the same clip (speed, and quality by dropping every "
+        "other frame). Writes a JSON result and a markdown summary.",
+    )
+    add_options(p, BenchSettings)
+    # the section switches are on by default: offered as --no-<section>, which turn them off
+    for f in dataclasses.fields(BenchSettings):
+        if f.name in SECTIONS:
+            p.add_argument(f.metadata["flag"], dest=f.name, action="store_false", default=None,
+                           help=f.metadata["help"])
+    p.add_argument("--json", default=DEFAULT_JSON, metavar="OUT",
+                   help=f"result file; a name of 'auto' (default {DEFAULT_JSON}) means "
+                   "<dir>/<date>-<machine>[-quick].json; the markdown summary goes next to it (.md)")
+    p.set_defaults(func=run)
+
+
+def settings_from_args(args: argparse.Namespace) -> BenchSettings:
+    """BenchSettings from the options given (the others keep the dataclass defaults)."""
+    return from_args(BenchSettings, args, command=command_line())
+
+
+def command_line() -> str:
+    argv = sys.argv
+    head = "filmrt" if not argv[0].endswith("__main__.py") else "python -m filmrt"
+    return " ".join([head, shlex.join(argv[1:])]).strip()
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    res = run_bench(settings)
+    jp, mp = write_results(res, args.json)
+    if not settings.quiet:
+        print(markdown(res))
+    print(f"wrote {jp} and {mp}")
+    return 0

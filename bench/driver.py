@@ -1,0 +1,124 @@
+"""One bench run: every enabled section in order, into one result document (see :mod:`filmrt.bench`).
+
+Order: matmul peak, counted FLOPs, model only, FILM stages, then on the clip: end to end (with
+its per-stage profile) and peers (minterpolate, quality). A section that cannot run on this
+machine is listed under ``skipped`` with the reason, never silently left out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from filmrt.bench import SCHEMA
+from filmrt.bench.context import ModelCache, RunContext
+from filmrt.bench.e2e import bench_e2e, bench_e2e_profile
+from filmrt.bench.film_stages import bench_film_stages
+from filmrt.bench.flops import EXPECTED_TMAC_1080P, check_1080p, matmul_peak, model_flops
+from filmrt.bench.machine import git_info, load_average, machine, versions
+from filmrt.bench.model_only import bench_model_only
+from filmrt.bench.peers import bench_peers, clip_facts
+from filmrt.bench.report import check_targets
+from filmrt.bench.settings import BenchSettings
+from filmrt.engine import resolve_device
+from filmrt.models import get_spec
+
+
+def run_bench(settings: BenchSettings) -> dict:
+    """Run every enabled section; returns the result document (see the package docstring)."""
+    s = settings.resolved()
+    dev = resolve_device(s.device)
+    s.models = [get_spec(m).name for m in s.models]
+    res: dict = {
+        "schema": SCHEMA,
+        "created_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "command": s.command or "filmrt bench (API)",
+        "git": git_info(),
+        "machine": machine(dev),
+        "versions": versions(),
+        "load_average_start": load_average(),
+        "settings": dataclasses.asdict(s),
+        "notes": [],
+    }
+    t_start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="filmrt-bench-") as tmp:
+        ctx = RunContext(s, dev, ModelCache(Path(tmp)), Path(tmp))
+        res["weights"] = {m: ctx.cache.weights_for(m).description for m in s.models}
+        if any(ctx.cache.weights_for(m).random for m in s.models):
+            res["notes"].append(
+                "Models marked 'random' have no weights installed here and run with seeded random weights "
+                "in their full configuration: timing does not depend on weight values; no quality is "
+                "reported for them.")
+        peaks = []
+        if s.matmul:
+            ctx.log("matmul peak ...")
+            peaks = matmul_peak(dev, s.precisions, s.quick)
+        res["matmul_peak"] = peaks
+        flops = _count_flops(ctx, res) if s.flops else {}
+        res["flops"] = list(flops.values())
+        res["model_only"] = bench_model_only(ctx, flops, peaks) if s.model_only else []
+        res["film_stages"] = bench_film_stages(ctx, flops) if s.stages else []
+        res["end_to_end"] = []
+        res["peers"] = {}
+        if s.e2e or s.peers:
+            _on_the_clip(ctx, res)
+    res["skipped"] = ctx.skipped
+    res["targets"] = check_targets(res)
+    res["load_average_end"] = load_average()
+    res["total_s"] = time.perf_counter() - t_start
+    la = res["load_average_start"]
+    if la and la[0] > 0.5 * (res["machine"]["cpu_affinity"] or 1):
+        res["notes"].append(f"The machine was shared: load average {la} at start, {res['load_average_end']} "
+                            "at end; absolute times are pessimistic, ratios within this run are comparable.")
+    return res
+
+
+def _count_flops(ctx: RunContext, res: dict) -> dict:
+    """Counted FLOPs per (model, size label); a model with a published 1080p figure is checked against it."""
+    flops: dict = {}
+    for model in ctx.settings.models:
+        net = ctx.cache.module(model, torch.device("cpu"))
+        for size in ctx.settings.size_list():
+            label, (h, w) = str(size), size.hw
+            try:
+                flops[(model, label)] = {"model": model, "size": label, "hw": [h, w], **model_flops(net, h, w)}
+            except Exception as e:  # noqa: BLE001
+                ctx.skip(f"FLOPs {model} {label}", e)
+        if model in EXPECTED_TMAC_1080P:
+            try:
+                res[f"{model}_1080p_check"] = check_1080p(net, EXPECTED_TMAC_1080P[model])
+            except Exception as e:  # noqa: BLE001
+                ctx.skip(f"{model} 1080p FLOP check", e)
+    return flops
+
+
+def _on_the_clip(ctx: RunContext, res: dict) -> None:
+    """End to end and peers on the clip's segment (both skipped, with the reason, without the clip)."""
+    s = ctx.settings
+    clip_path = Path(s.clip)
+    if not clip_path.is_file():
+        ctx.skip("end-to-end and peers", f"clip not found: {clip_path}")
+        return
+    clip = clip_facts(clip_path)
+    res["clip"] = clip
+    if s.e2e_models is None:
+        s.e2e_models = [m for m in s.models if not ctx.cache.weights_for(m).random]
+        for m in s.models:
+            if m not in s.e2e_models:
+                ctx.skip(f"end-to-end {m}", "no weights installed for it")
+    if s.quality_models is None:
+        s.quality_models = list(s.e2e_models)
+    res["settings"]["e2e_models"] = s.e2e_models
+    res["settings"]["quality_models"] = s.quality_models
+    if s.e2e:
+        res["end_to_end"] = bench_e2e(ctx, clip)
+        if res["end_to_end"]:
+            ctx.log("end-to-end profile: decode, inference and encode alone ...")
+            res["e2e_profile"] = bench_e2e_profile(ctx, clip, res["end_to_end"], res["model_only"])
+    if s.peers:
+        res["peers"] = bench_peers(ctx, clip)

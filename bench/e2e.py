@@ -1,0 +1,210 @@
+"""End to end: ``convert`` on a segment of a real clip, and where its time goes.
+
+Each model's conversion runs in a child process (``python -m filmrt.bench.e2e --child SPEC``), so
+its peak host memory is its own, with :func:`filmrt.pipeline.convert.convert` called directly:
+the figures come from :class:`~filmrt.pipeline.convert.ConvertResult`'s fields.
+
+convert overlaps decode, inference and encode in threads on the same cores and reports no
+per-stage times, so :func:`bench_e2e_profile` measures each stage alone on the same segment:
+decode (the pipeline's decoder), inference (the model-only figure at the clip's size when
+measured, else the clip's first pair; times the interpolations convert made) and encode
+(convert's encoder settings, as many frames as convert wrote).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from fractions import Fraction
+
+import av
+import torch
+
+from filmrt.bench.context import RunContext
+from filmrt.bench.machine import load_average, peak_rss_mib
+from filmrt.bench.timing import measure, op_profile
+from filmrt.engine import open_interpolator
+from filmrt.imageio import to_uint8
+from filmrt.models import get_spec
+from filmrt.options import RuntimeOptions
+from filmrt.pipeline.convert import ConvertOptions, convert
+from filmrt.pipeline.decode import PyAVSource
+from filmrt.pipeline.options import EncodeOptions
+
+#: a child conversion that takes longer than this is stopped and reported as not measured
+CHILD_TIMEOUT_S = 3600
+
+
+def convert_options(runtime: RuntimeOptions, *, fps: str, ss: float, t: float) -> ConvertOptions:
+    """The options of the end-to-end conversion: THE one place bench builds convert options.
+
+    convert.py still takes its old flat ConvertOptions; once it takes
+    :class:`filmrt.pipeline.options.ConvertOptions`, this body becomes
+    ``ConvertOptions(fps=fps, ss=ss, t=t, runtime=runtime)`` (imported from there).
+    """
+    return ConvertOptions(fps=fps, ss=ss, t=t, model=runtime.model, weights=runtime.weights,
+                          backend=runtime.backend, device=runtime.device, precision=runtime.precision,
+                          batch=runtime.max_batch, quiet=True)
+
+
+def e2e_child(spec: dict) -> dict:
+    """Runs in a child process: one ``convert`` call, its wall and CPU time and this process's peak memory.
+
+    ``spec``: src, dst, runtime (RuntimeOptions fields), fps, ss, t.
+    """
+    runtime = RuntimeOptions(**spec["runtime"])
+    opts = convert_options(runtime, fps=spec["fps"], ss=spec["ss"], t=spec["t"])
+    dev = torch.device(runtime.device)
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(dev)
+    rss0 = peak_rss_mib()
+    la0 = load_average()
+    c0, t0 = time.process_time(), time.perf_counter()
+    result = convert(spec["src"], spec["dst"], opts)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    out = {
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "load_average": [la0, load_average()],
+        "result": result.to_dict(),
+        "peak_host_mib": peak_rss_mib(),
+        "host_mib_before_convert": rss0,
+    }
+    if dev.type == "cuda":
+        out["peak_device_mib"] = torch.cuda.max_memory_allocated(dev) / 2**20
+    return out
+
+
+def run_child(spec: dict, timeout: float = CHILD_TIMEOUT_S) -> dict:
+    """:func:`e2e_child` in a fresh interpreter; its result, or {"error": why}."""
+    cmd = [sys.executable, "-m", "filmrt.bench.e2e", "--child", json.dumps(spec)]
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout:.0f} s"}
+    lines = [ln for ln in p.stdout.splitlines() if ln.startswith("{")]
+    if p.returncode != 0 or not lines:
+        tail = (p.stderr or p.stdout).strip().splitlines()[-3:]
+        return {"error": f"exit {p.returncode}: {' | '.join(tail)}"}
+    return json.loads(lines[-1])
+
+
+def bench_e2e(ctx: RunContext, clip: dict) -> list[dict]:
+    """One child conversion per end-to-end model: x``rate_factor`` of the segment."""
+    s = ctx.settings
+    out_fps = Fraction(clip["rate"]) * s.rate_factor
+    rows = []
+    for model in s.e2e_models:
+        runtime = ctx.runtime(model)
+        spec = {"src": clip["path"], "dst": str(ctx.workdir / f"e2e-{model}.mp4"), "runtime": runtime.to_dict(),
+                "fps": f"x{s.rate_factor}", "ss": s.ss, "t": s.t}
+        ctx.log(f"end-to-end convert {model} {clip['name']} [{s.ss}s, +{s.t}s] -> {out_fps} fps ...")
+        res = run_child(spec)
+        if "error" in res:
+            ctx.skip(f"end-to-end convert {model}", res["error"])
+            continue
+        result = res["result"]
+        frames = result["frames_out"]
+        row = {"model": model, "weights": ctx.cache.weights_for(model).description, "backend": runtime.backend,
+               "precision": runtime.precision, "clip": clip["name"], "ss": s.ss, "t": s.t, "out_rate": str(out_fps),
+               **res, "out_frames": frames, "interpolated_frames": result["interpolated"]}
+        if frames:
+            row["out_fps"] = frames / res["wall_s"]
+            row["s_per_interpolated_frame"] = res["wall_s"] / max(1, result["interpolated"])
+        rows.append(row)
+        ctx.log(f"  {res['wall_s']:.1f} s, {frames} frames out" + (f", {row['out_fps']:.2f} frames/s" if frames else ""))
+    return rows
+
+
+def encode_only(images: Sequence[torch.Tensor], rate: Fraction, n_out: int, dst: str,
+                encode: EncodeOptions | None = None) -> float:
+    """Seconds to encode ``n_out`` frames (``images``, (3, H, W) RGB, cycled) as convert's encoder would."""
+    encode = encode or EncodeOptions()
+    h, w = images[0].shape[-2:]
+    rgb = [to_uint8(x) for x in images]
+    t0 = time.perf_counter()
+    with av.open(dst, "w") as oc:
+        vs = oc.add_stream(encode.codec, rate=rate)
+        vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
+        vs.options = {"crf": str(encode.crf), "preset": encode.preset}
+        for k in range(n_out):
+            nf = av.VideoFrame.from_ndarray(rgb[k % len(rgb)], format="rgb24").reformat(format="yuv420p")
+            nf.pts = k
+            for p in vs.encode(nf):
+                oc.mux(p)
+        for p in vs.encode(None):
+            oc.mux(p)
+    return time.perf_counter() - t0
+
+
+def _inference_estimate(ctx: RunContext, row: dict, a: torch.Tensor, b: torch.Tensor,
+                        model_only: Sequence[dict]) -> dict | None:
+    """Seconds of inference convert spent on ``row``'s model: per interpolation x interpolations."""
+    s, model = ctx.settings, row["model"]
+    used = row["result"]["backend"] or row["backend"]
+    try:
+        interp = open_interpolator(ctx.runtime(model, backend=used, precision=row["precision"]))
+    except Exception as e:  # noqa: BLE001
+        ctx.skip(f"e2e profile {model}", e)
+        return None
+    times = [1.0 / s.rate_factor]
+    with contextlib.closing(interp):
+        known = [m for m in model_only if m["model"] == model and m["backend"] == used
+                 and m["hw"] == list(a.shape[-2:]) and m["precision"] == interp.precision]
+        if known:
+            best = min(known, key=lambda m: m["ms_per_interp"])
+            per, src, tm = best["ms_per_interp"] / 1e3, f"model-only row (batch {best['batch']})", best["timing"]
+        else:
+            tm = measure(lambda: interp.interpolate(a, b, times), ctx.device, warmup=1, repeats=2,
+                         budget_s=s.budget_s, min_time_s=0)
+            per, src = tm["median_ms"] / 1e3, "measured on the clip's first pair"
+        n = row["interpolated_frames"]
+        est = {"s_per_interpolation": per, "interpolations": n, "estimate_s": per * n, "source": src,
+               "backend": used, "timing": tm}
+        if get_spec(model).needs_weights:  # a parameter-free model has no ops worth a profile
+            try:
+                est["op_profile"] = op_profile(lambda: interp.interpolate(a, b, times), ctx.device)
+            except Exception as e:  # noqa: BLE001 - the profile is a bonus
+                ctx.skip(f"op profile {model}", e)
+    return est
+
+
+def bench_e2e_profile(ctx: RunContext, clip: dict, rows: list[dict], model_only: Sequence[dict] = ()) -> dict:
+    """Where convert's time goes, measured from outside: each stage alone on the same segment."""
+    s = ctx.settings
+    t0 = time.perf_counter()
+    source = PyAVSource(clip["path"], ss=s.ss, t=s.t, device=ctx.device)
+    try:
+        images = [f.rgb for f in source.frames()]
+    finally:
+        source.close()
+    prof: dict = {"decode_s": time.perf_counter() - t0, "frames_in": len(images)}
+    n_out = max(r["out_frames"] for r in rows) if rows else len(images) * s.rate_factor
+    rate = Fraction(clip["rate"]) * s.rate_factor
+    prof["encode_s"] = encode_only(images, rate, n_out, str(ctx.workdir / "encode-only.mp4"))
+    prof["encode_frames"] = n_out
+    prof["inference"] = {}
+    a, b = images[0][None], images[1][None]
+    for r in rows:
+        if r["interpolated_frames"]:
+            est = _inference_estimate(ctx, r, a, b, model_only)
+            if est is not None:
+                prof["inference"][r["model"]] = est
+    return prof
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) == 2 and argv[0] == "--child":
+        print(json.dumps(e2e_child(json.loads(argv[1]))), flush=True)
+        return 0
+    print("internal entry point of filmrt bench; run `filmrt bench`", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(BrokenPipeError):
+        sys.exit(main(sys.argv[1:]))

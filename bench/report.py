@@ -1,0 +1,236 @@
+"""The result of a run: the issue's targets, the JSON document and its markdown summary.
+
+``--json OUT`` names the JSON file, or with a name of ``auto`` (or a folder) chooses
+``<folder>/<UTC date>-<machine>[-quick].json``; the markdown summary goes next to it (``.md``).
+Both are written atomically (:func:`filmrt.fileio.atomic_write`).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from filmrt.bench.flops import EXPECTED_TMAC_1080P
+from filmrt.bench.machine import machine_slug
+from filmrt.export.exporter import STAGES  # FILM's stage names: features, flow, fusion
+from filmrt.fileio import atomic_write, write_json
+
+#: the issue's targets, checked in every run where the figures exist: convert with these models
+#: >= this many times minterpolate's speed with a higher PSNR (any device) ...
+TARGET_SPEEDUP_MODELS = ("rife-4.25",)
+TARGET_SPEEDUP_VS_MINTERPOLATE = 2.0
+#: ... and on CUDA, model-only interpolations/s at a size
+TARGET_GPU_MODEL_ONLY = {"rife-4.25": ("1080p", 400.0)}
+
+
+def check_targets(res: dict) -> list[dict]:
+    out = []
+    device = res["settings"]["device"].split(":")[0]
+    mi = (res.get("peers") or {}).get("minterpolate_speed")
+    q = ((res.get("peers") or {}).get("quality") or {}).get("methods", {})
+    for row in res.get("end_to_end", []):
+        if row["model"] not in TARGET_SPEEDUP_MODELS or not mi or "s_per_interpolated_frame" not in row:
+            continue
+        speedup = mi["wall_s"] / row["wall_s"]
+        cpu_speedup = mi["cpu_s"] / row["cpu_s"] if row.get("cpu_s") and mi.get("cpu_s") else None
+        p_ours = (q.get(row["model"]) or {}).get("psnr")
+        p_mi = (q.get("minterpolate") or {}).get("psnr")
+        out.append({
+            "target": f"convert with {row['model']} on {device} >= {TARGET_SPEEDUP_VS_MINTERPOLATE:g}x faster "
+                      "than minterpolate on the same clip, with higher PSNR",
+            "speedup": speedup, "speedup_cpu_time": cpu_speedup, "psnr_ours": p_ours, "psnr_minterpolate": p_mi,
+            "met": bool(speedup >= TARGET_SPEEDUP_VS_MINTERPOLATE and p_ours is not None and p_mi is not None
+                        and p_ours > p_mi),
+        })
+    if device == "cuda":
+        for row in res.get("model_only", []):
+            size, rate = TARGET_GPU_MODEL_ONLY.get(row["model"], (None, None))
+            if row["size"] == size:
+                out.append({"target": f"{row['model']} {size} >= {rate:g} interpolations/s model-only",
+                            "value": row["interp_per_s"], "batch": row["batch"], "precision": row["precision"],
+                            "backend": row["backend"], "met": row["interp_per_s"] >= rate})
+    return out
+
+
+def result_paths(json_arg: str, res: dict) -> tuple[Path, Path]:
+    """``--json OUT``: OUT itself, or ``<dir>/<date>-<machine>[-quick].json`` when OUT's name is
+    ``auto`` (or OUT is a directory). The markdown summary goes next to it (.md)."""
+    p = Path(json_arg)
+    if p.name == "auto" or p.is_dir():
+        d = p.parent if p.name == "auto" else p
+        date = res["created_utc"][:10]
+        name = f"{date}-{machine_slug(res['machine'])}" + ("-quick" if res["settings"]["quick"] else "")
+        p = d / f"{name}.json"
+    return p, p.with_suffix(".md")
+
+
+def write_results(res: dict, json_arg: str) -> tuple[Path, Path]:
+    jp, mp = result_paths(json_arg, res)
+    jp.parent.mkdir(parents=True, exist_ok=True)
+    write_json(jp, res)
+    atomic_write(mp, markdown(res))
+    return jp, mp
+
+
+def _f(x, fmt: str = ".2f", none: str = "—") -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return none
+    return format(x, fmt)
+
+
+def markdown(res: dict) -> str:
+    """The human summary of a result: one section per measured part."""
+    parts = [_header(res), _matmul(res), _flops(res), _model_only(res), _stages(res), _end_to_end(res),
+             _targets(res), _skipped(res)]
+    return "\n".join(line for part in parts for line in part)
+
+
+def _header(res: dict) -> list[str]:
+    m, v, g = res["machine"], res["versions"], res["git"]
+    gpu = m.get("gpu")
+    where = (f"; GPU {gpu['name']} ({gpu['memory_gib']} GiB, CC {gpu['compute_capability']}, driver "
+             f"{gpu['driver']})" if gpu else "; no GPU")
+    L = [f"# filmrt bench — {res['created_utc'][:10]} — {machine_slug(m)}", "",
+         f"- command: `{res['command']}`",
+         f"- git: `{g.get('commit')}` ({g.get('branch')}{', uncommitted changes' if g.get('dirty') else ''})",
+         f"- machine: {m['cpu_model']}, {m['cpu_affinity']} cores usable, {m['torch_threads']} torch threads, "
+         f"{m['mem_total_gib']} GiB RAM" + where,
+         "- versions: " + ", ".join(f"{k} {val}" for k, val in v.items() if val),
+         f"- load average (1, 5, 15 min): start {res['load_average_start']}, end {res['load_average_end']}",
+         f"- total bench time: {res['total_s']:.0f} s"]
+    L += [f"- note: {n}" for n in res.get("notes", [])]
+    return [*L, ""]
+
+
+def _matmul(res: dict) -> list[str]:
+    if not res.get("matmul_peak"):
+        return []
+    L = ["## Matmul peak", "", "| precision | n | median ms | TFLOP/s |", "|---|---|---|---|"]
+    for r in res["matmul_peak"]:
+        L.append(f"| {r['precision']} | {r['n']} | {r['timing']['median_ms']:.2f} | {r['tflops']:.3f} |")
+    return [*L, ""]
+
+
+def _flops(res: dict) -> list[str]:
+    if not res.get("flops"):
+        return []
+    L = ["## Counted FLOPs (conv + matmul, FlopCounterMode; 1 MAC = 2 FLOPs)", "",
+         "| model | size | padded | GFLOP per interpolation | FLOP per padded pixel |", "|---|---|---|---|---|"]
+    for r in res["flops"]:
+        L.append(f"| {r['model']} | {r['size']} | {r['padded_hw'][1]}x{r['padded_hw'][0]} | "
+                 f"{r['flops'] / 1e9:.1f} | {r['flops_per_padded_pixel']:.0f} |")
+    for model in EXPECTED_TMAC_1080P:
+        c = res.get(f"{model}_1080p_check")
+        if c:
+            L += ["", f"{model} at 1080p (padded {c['padded_hw'][1]}x{c['padded_hw'][0]}): {c['tmac']:.3f} TMAC per "
+                      f"interpolation (expected ~{c['expected_tmac']} TMAC: {c['relative_difference']:+.1%})."]
+    return [*L, ""]
+
+
+def _model_only(res: dict) -> list[str]:
+    if not res.get("model_only"):
+        return []
+    L = ["## Model only (Interpolator.interpolate, frames on the device)", "",
+         "| model | backend | precision | size | batch | ms per call | interp/s | achieved TFLOP/s | "
+         "of matmul peak | n |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in res["model_only"]:
+        L.append(f"| {r['model']} | {r['backend']} | {r['precision']} | {r['size']} | {r['batch']} | "
+                 f"{r['ms_per_call']:.1f} | {r['interp_per_s']:.2f} | {_f(r.get('achieved_tflops'), '.3f')} | "
+                 f"{_f(r.get('fraction_of_matmul_peak'), '.1%')} | {r['timing']['n']} |")
+    return [*L, ""]
+
+
+def _stages(res: dict) -> list[str]:
+    if not res.get("film_stages"):
+        return []
+    L = ["## FILM stages and stage reuse (torch)", "",
+         "| model | precision | size | " + " | ".join(f"{name} ms" for name in STAGES) + " | whole call ms | "
+         "saving x2 | saving x4 |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in res["film_stages"]:
+        L.append(f"| {r['model']} | {r['precision']} | {r['size']} | "
+                 + " | ".join(f"{r[f'{name}_ms']:.1f}" for name in STAGES)
+                 + f" | {r['whole_call_ms']:.1f} | {r['reuse']['x2']['saving']:.0%} | {r['reuse']['x4']['saving']:.0%} |")
+    sf = [r for r in res["film_stages"] if r.get("stage_flops")]
+    if sf:
+        fl = sf[0]["stage_flops"]
+        tot = sum(fl.values()) or 1
+        L += ["", f"Counted FLOPs by stage ({sf[0]['size']}): "
+              + ", ".join(f"{name} {fl[name] / tot:.0%}" for name in STAGES) + "."]
+    L.append(f"Saving per input frame: x2 runs {' + '.join(STAGES)} instead of one whole call; x4 "
+             f"{STAGES[0]} + {STAGES[1]} + 3 {STAGES[2]} instead of three whole calls.")
+    return [*L, ""]
+
+
+def _method_row(name: str, wall, cpu, nout, fps, spf, ratio, cratio, q: dict, mem) -> str:
+    return (f"| {name} | {wall:.1f} | {_f(cpu, '.1f')} | {_f(nout, 'd')} | {_f(fps)} | {_f(spf, '.3f')} | "
+            f"{_f(ratio, '.2f')}x | {_f(cratio, '.2f')}x | {_f(q.get('psnr'))} | {_f(q.get('ssim'), '.4f')} | "
+            f"{_f(mem, '.0f')} |")
+
+
+def _end_to_end(res: dict) -> list[str]:
+    peers = res.get("peers") or {}
+    quality = peers.get("quality") or {}
+    q, mi = quality.get("methods", {}), peers.get("minterpolate_speed")
+    if not res.get("end_to_end") and not mi:
+        return []
+    clip, st = res.get("clip", {}), res["settings"]
+    L = [f"## End to end and peers: {clip.get('name')} ({clip.get('width')}x{clip.get('height')}, "
+         f"{clip.get('rate')} fps), segment {st['ss']} s + {st['t']} s, x{st['rate_factor']} rate", "",
+         "| method | wall s | CPU s | out frames | out frames/s | s per interpolated frame | vs minterpolate "
+         "(wall) | vs minterpolate (CPU time) | PSNR dB | SSIM | peak host MiB |",
+         "|---|---|---|---|---|---|---|---|---|---|---|"]
+    if mi:
+        L.append(_method_row("minterpolate (PyAV libavfilter, + x264)", mi["wall_s"], mi.get("cpu_s"),
+                             mi["out_frames"], mi["out_fps"], mi["s_per_interpolated_frame"], 1.0, 1.0,
+                             q.get("minterpolate", {}), None))
+    for r in res.get("end_to_end", []):
+        cpu_ratio = mi["cpu_s"] / r["cpu_s"] if mi and mi.get("cpu_s") and r.get("cpu_s") else None
+        L.append(_method_row(f"filmrt convert {r['model']} ({r['result']['backend'] or r['backend']})",
+                             r["wall_s"], r.get("cpu_s"), r.get("out_frames"), r.get("out_fps"),
+                             r.get("s_per_interpolated_frame"), (mi["wall_s"] / r["wall_s"]) if mi else None,
+                             cpu_ratio, q.get(r["model"], {}), r.get("peak_host_mib")))
+    L += ["", "'vs minterpolate': minterpolate's time / this method's (higher is faster); CPU time (user + "
+          "system, all threads) is less sensitive than wall time to other load on a shared machine. Quality "
+          f"(the protocol of `filmrt eval-video`): {quality.get('protocol', '')} ({quality.get('pairs', 0)} "
+          f"frames, {quality.get('metric_source', '')})."]
+    others = [name for name in q if name != "minterpolate" and name not in {r["model"] for r in res.get("end_to_end", [])}]
+    for name in others:
+        L.append(f"- quality of {name} (not converted end to end): PSNR {_f(q[name].get('psnr'))} dB, "
+                 f"SSIM {_f(q[name].get('ssim'), '.4f')}.")
+    L += _profile(res.get("e2e_profile"))
+    return [*L, ""]
+
+
+def _profile(pr: dict | None) -> list[str]:
+    if not pr:
+        return []
+    L = ["", f"Where convert's time goes (each stage alone on the same segment; in convert they overlap in "
+         f"threads on the same cores): decode {pr['decode_s']:.2f} s ({pr['frames_in']} frames), encode "
+         f"{pr['encode_s']:.2f} s ({pr['encode_frames']} frames, libx264)"
+         + "".join(f", {m} inference {v['estimate_s']:.1f} s ({v['interpolations']} x "
+                   f"{v['s_per_interpolation']:.3f} s)" for m, v in pr["inference"].items()) + "."]
+    for name, v in pr["inference"].items():
+        op = v.get("op_profile")
+        if op:
+            conv = sum(o["share"] for o in op["ops"] if "conv" in o["op"])
+            L.append(f"{name} inference by op (torch.profiler, self time): convolutions {conv:.0%}; "
+                     + ", ".join(f"{o['op'].replace('aten::', '')} {o['share']:.0%}" for o in op["ops"][:8]
+                                 if "conv" not in o["op"]) + ".")
+    return L
+
+
+def _targets(res: dict) -> list[str]:
+    if not res.get("targets"):
+        return []
+    L = ["## Targets", ""]
+    for t in res["targets"]:
+        detail = ", ".join(f"{k} {_f(val, '.2f') if isinstance(val, float) else val}" for k, val in t.items()
+                           if k not in ("target", "met"))
+        L.append(f"- {'MET' if t['met'] else 'NOT MET'}: {t['target']} ({detail})")
+    return [*L, ""]
+
+
+def _skipped(res: dict) -> list[str]:
+    if not res.get("skipped"):
+        return []
+    return ["## Not measured", "", *(f"- {sk['what']}: {sk['why']}" for sk in res["skipped"]), ""]

@@ -1,0 +1,104 @@
+"""Timing one call: warm-up, the median of repeats within a budget, and where its time goes by op.
+
+On CUDA each call is timed with events around a synchronised call (the GPU runs asynchronously:
+a host clock would time the launch); on CPU with ``time.perf_counter``. Results are in
+milliseconds.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+from torch.profiler import ProfilerActivity, profile
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _timed_call(fn: Callable[[], object], device: torch.device) -> float:
+    """Milliseconds of one call (CUDA events on a GPU)."""
+    if device.type == "cuda":
+        sync(device)
+        e0, e1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        e0.record()
+        fn()
+        sync(device)
+        e1.record()
+        e1.synchronize()
+        return float(e0.elapsed_time(e1))
+    t0 = time.perf_counter()
+    fn()
+    return (time.perf_counter() - t0) * 1e3
+
+
+def measure(
+    fn: Callable[[], object],
+    device: str | torch.device = "cpu",
+    *,
+    warmup: int = 1,
+    repeats: int = 5,
+    budget_s: float = 30.0,
+    min_time_s: float = 0.5,
+) -> dict:
+    """Time ``fn()``: ``warmup`` untimed calls, then up to ``repeats`` timed calls.
+
+    Timed calls stop early once ``budget_s`` seconds (warm-up included) are spent, after at least
+    one; fast calls are repeated beyond ``repeats`` until ``min_time_s`` of timed calls (at most
+    1000), so a sub-millisecond call is not judged on three noisy samples. A warm-up call that
+    alone exceeds the budget is kept as the only sample (``warm`` False): for calls that long, the
+    first-call overhead is negligible.
+    Returns milliseconds: median, min, max, mean, stdev, and n (timed calls).
+    """
+    device = torch.device(device)
+    samples: list[float] = []
+    start = time.perf_counter()
+    warm = True
+    for _ in range(max(0, warmup)):
+        t0 = time.perf_counter()
+        fn()
+        sync(device)
+        w_ms = (time.perf_counter() - t0) * 1e3
+        if time.perf_counter() - start > budget_s:
+            samples.append(w_ms)
+            warm = False
+            break
+
+    def more() -> bool:
+        if not samples:
+            return True
+        if not warm or time.perf_counter() - start >= budget_s:
+            return False
+        return len(samples) < repeats or (sum(samples) < min_time_s * 1e3 and len(samples) < 1000)
+
+    while more():
+        samples.append(_timed_call(fn, device))
+    return {
+        "median_ms": statistics.median(samples),
+        "min_ms": min(samples),
+        "max_ms": max(samples),
+        "mean_ms": statistics.fmean(samples),
+        "stdev_ms": statistics.stdev(samples) if len(samples) > 1 else 0.0,
+        "n": len(samples),
+        "warm": warm,
+        "clock": "cuda-events" if device.type == "cuda" else "perf_counter",
+    }
+
+
+def op_profile(fn: Callable[[], object], dev: torch.device, top: int = 12) -> dict:
+    """One call under ``torch.profiler``: the ops taking the most self time (where inference goes)."""
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if dev.type == "cuda" else [])
+    with profile(activities=acts) as p:
+        fn()
+        sync(dev)
+    key = "self_device_time_total" if dev.type == "cuda" else "self_cpu_time_total"
+    ev = [e for e in p.key_averages() if getattr(e, key, 0) > 0]
+    total = sum(getattr(e, key) for e in ev) or 1
+    ev.sort(key=lambda e: getattr(e, key), reverse=True)
+    return {"clock": key, "total_ms": total / 1e3,
+            "ops": [{"op": e.key, "self_ms": getattr(e, key) / 1e3, "share": getattr(e, key) / total,
+                     "calls": e.count} for e in ev[:top]]}
