@@ -12,6 +12,8 @@ import os
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+import av
+
 from filmrt.errors import FilmrtError
 
 
@@ -72,8 +74,6 @@ class MediaProbe:
 
 def probe(path, *, count: bool = True) -> MediaProbe:
     """Describe ``path``; ``count=False`` reads only the headers (packets/duration left empty)."""
-    import av
-
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FilmrtError(f"not found: {path}")
