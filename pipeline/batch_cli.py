@@ -55,7 +55,7 @@ def register(subparsers) -> None:
     )
     p.add_argument("src", metavar="SRC", help="folder of videos (walked recursively), or one video")
     p.add_argument("dst", metavar="DST", help="output folder: SRC's tree is mirrored here")
-    add_convert_options(p.add_argument_group("convert options (as for `filmrt convert`)"))
+    add_convert_options(p.add_argument_group("convert options (as for `filmrt convert`)"), exclude=("threads",))
     g = p.add_argument_group("batch options")
     g.add_argument(
         "--workers",
@@ -124,7 +124,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from filmrt.pipeline.batch import run_batch
 
-    options = options_from_args(args)
+    options = options_from_args(args, exclude=("threads",))
     report = run_batch(
         args.src,
         args.dst,
