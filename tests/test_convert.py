@@ -336,3 +336,12 @@ def test_vfr_input_gap_is_interpolated(tmp_path):
     assert [t for t, _ in got] == [F(k, 25) for k in range(10)]
     assert psnr(got[4][1], 0.5 * (src[3][1] + src[4][1])) > 35  # blend of the frames around the gap
     assert psnr(got[5][1], src[4][1]) > 40  # and the clip goes on in step
+
+
+def test_probe_headers_only(clips):
+    """`count=False, first_frame=False`: what the headers say, nothing demuxed or decoded."""
+    p = probe(clips["25"], count=False, first_frame=False)
+    v = p.video
+    assert "mp4" in p.format and [s.type for s in p.streams] == ["video", "audio"]
+    assert v.packets == 0 and v.duration is None and v.rate == 25 and (v.width, v.height) == (128, 72)
+    assert v.header_frames == 25 and v.header_duration == 1
