@@ -31,24 +31,17 @@ from filmrt.engine import open_interpolator
 from filmrt.imageio import to_uint8
 from filmrt.models import get_spec
 from filmrt.options import RuntimeOptions
-from filmrt.pipeline.convert import ConvertOptions, convert
+from filmrt.pipeline.convert import convert
 from filmrt.pipeline.decode import PyAVSource
-from filmrt.pipeline.options import EncodeOptions
+from filmrt.pipeline.options import ConvertOptions, EncodeOptions
 
 #: a child conversion that takes longer than this is stopped and reported as not measured
 CHILD_TIMEOUT_S = 3600
 
 
 def convert_options(runtime: RuntimeOptions, *, fps: str, ss: float, t: float) -> ConvertOptions:
-    """The options of the end-to-end conversion: THE one place bench builds convert options.
-
-    convert.py still takes its old flat ConvertOptions; once it takes
-    :class:`filmrt.pipeline.options.ConvertOptions`, this body becomes
-    ``ConvertOptions(fps=fps, ss=ss, t=t, runtime=runtime)`` (imported from there).
-    """
-    return ConvertOptions(fps=fps, ss=ss, t=t, model=runtime.model, weights=runtime.weights,
-                          backend=runtime.backend, device=runtime.device, precision=runtime.precision,
-                          batch=runtime.max_batch, quiet=True)
+    """The options of the end-to-end conversion: THE one place bench builds convert options."""
+    return ConvertOptions(fps=fps, ss=ss, t=t, runtime=runtime)
 
 
 def e2e_child(spec: dict) -> dict:

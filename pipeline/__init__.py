@@ -7,5 +7,8 @@
 - :mod:`.scenes`: the scene-cut detector
 - :mod:`.encode`: encoder + muxer (passthrough streams, metadata, temp file + rename)
 - :mod:`.probe`: ``probe(path)``, what a media file holds, from its packets
-- :mod:`.eval_video`: ``filmrt eval-video``; :mod:`.demo`: ``make demo``; :mod:`.synth`: test clips
+- :mod:`.eval_video`: ``filmrt eval-video``; :mod:`.demo`: ``make demo``
+- :mod:`.infer`: the inference stage (batching, keys, recursive midpoints), shared with ``filmrt interpolate``
+- :mod:`.options`: ``ConvertOptions``, ``EncodeOptions``
+- :mod:`.cli`: ``filmrt convert`` and ``filmrt eval-video``
 """

@@ -1,61 +1,51 @@
-"""``filmrt convert`` and ``filmrt eval-video``."""
+"""``filmrt convert`` and ``filmrt eval-video``.
+
+The conversion options are generated from the option dataclasses (:mod:`filmrt.cli.groups`):
+:class:`~filmrt.pipeline.options.ConvertOptions` (rate, mode, time range, ...),
+:class:`~filmrt.options.RuntimeOptions` (model and runtime, ``--batch``, backend extras) and
+:class:`~filmrt.pipeline.options.EncodeOptions`, so every default is the dataclass's own.
+``filmrt batch`` shares them through :func:`add_convert_options` / :func:`options_from_args`.
+The progress bar is drawn here, from :func:`~filmrt.pipeline.convert.convert`'s callbacks.
+"""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import json
+import signal
 import sys
+import threading
 
-from filmrt.cli.common import add_model_options
-from filmrt.pipeline.encode import CODECS, DEFAULT_CRF, DEFAULT_PRESET
+from tqdm import tqdm
+
+from filmrt.cli.groups import add_options, add_runtime_options, from_args, given, runtime_from_args
+from filmrt.fileio import check_writable, write_json
+from filmrt.options import RuntimeOptions
+from filmrt.pipeline.convert import ConvertResult, convert
+from filmrt.pipeline.eval_video import eval_video
+from filmrt.pipeline.options import ConvertOptions, EncodeOptions
 from filmrt.pipeline.scenes import DEFAULT_THRESHOLD
+from filmrt.rates import format_rate
 
 EXIT_INPUT_DAMAGED = 3
 
 
-def _time_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--ss", type=float, default=None, metavar="START",
-                   help="start at START seconds into the input (ffmpeg's -ss)")
-    p.add_argument("--t", type=float, default=None, metavar="DURATION",
-                   help="convert only DURATION seconds (ffmpeg's -t)")
+def add_convert_options(p, *, exclude: tuple[str, ...] = ()) -> None:
+    """The conversion options of ``filmrt convert`` (also ``filmrt batch``): everything except IN,
+    OUT, --json and --quiet; ``--fps`` is required. ``p`` is a parser (the options come in titled
+    groups) or an argument group (they go into it); ``exclude`` names runtime fields the caller
+    defines itself (batch: ``threads``). :func:`options_from_args` reads them back."""
+    titled = isinstance(p, argparse.ArgumentParser)
+    add_options(p, ConvertOptions, required=["fps"], title="conversion" if titled else None)
+    add_options(p, RuntimeOptions, exclude=exclude, title="model and runtime" if titled else None)
+    add_options(p, EncodeOptions, title="encoding" if titled else None)
 
 
-def add_convert_options(p: argparse.ArgumentParser) -> None:
-    """The conversion options of ``filmrt convert`` (also used by ``filmrt batch``): everything
-    except IN, OUT, --json and --quiet. :func:`options_from_args` turns them into ConvertOptions."""
-    p.add_argument("--fps", required=True, metavar="RATE",
-                   help="output rate: 50, 60, 59.94 (= 60000/1001), 60000/1001, x2, x4 ...")
-    add_model_options(p)
-    p.add_argument("--mode", choices=["direct", "recursive"], default="direct",
-                   help="direct: one model call per output time (default; RIFE always); recursive: "
-                   "FILM's nearest dyadic midpoint")
-    p.add_argument("--scene-threshold", type=float, default=DEFAULT_THRESHOLD, metavar="X",
-                   help=f"scene-cut sensitivity (spike of mean luma difference on 64x36 thumbnails; "
-                   f"default {DEFAULT_THRESHOLD}; 1 = off)")
-    _time_options(p)
-    p.add_argument("--codec", choices=CODECS, default="libx264", help="video encoder (default: libx264)")
-    p.add_argument("--crf", type=int, default=DEFAULT_CRF, help=f"quality, lower = better (default {DEFAULT_CRF})")
-    p.add_argument("--preset", default=DEFAULT_PRESET, help=f"encoder preset (default {DEFAULT_PRESET})")
-    p.add_argument("--batch", type=int, default=4, help="frame pairs per model call (default 4)")
-    p.add_argument("--format", default=None, metavar="FMT",
-                   help="output container (mp4, matroska, mov, mpegts...; default: from OUT's extension)")
-    p.add_argument("--decoder", choices=["auto", "pyav", "dali"], default="auto",
-                   help="auto: DALI/NVDEC when installed and --device cuda, else PyAV")
-
-
-def options_from_args(args: argparse.Namespace):
-    """ConvertOptions from arguments added by :func:`add_convert_options` (+ --quiet if present)."""
-    import dataclasses
-
-    from filmrt.pipeline.convert import ConvertOptions
-
-    kw = {}
-    for f in dataclasses.fields(ConvertOptions):
-        v = getattr(args, f.name, None)
-        if v is not None:
-            kw[f.name] = v
-    return ConvertOptions(**kw)
+def options_from_args(args: argparse.Namespace, *, exclude: tuple[str, ...] = ()) -> ConvertOptions:
+    """ConvertOptions from the options added by :func:`add_convert_options` (only those given;
+    the others keep the dataclass defaults); ``exclude`` as given to it."""
+    runtime = RuntimeOptions(**{k: v for k, v in given(RuntimeOptions, args).items() if k not in exclude})
+    return from_args(ConvertOptions, args, runtime=runtime, encode=from_args(EncodeOptions, args))
 
 
 def register(subparsers) -> None:
@@ -82,9 +72,9 @@ def register(subparsers) -> None:
         "blending of the same pairs. Pairs across a scene cut are not scored.",
     )
     e.add_argument("input", metavar="IN", help="input video file")
-    add_model_options(e)
-    _time_options(e)
-    e.add_argument("--batch", type=int, default=4, help="frame pairs per model call (default 4)")
+    # the backend extras are left out until eval_video takes a RuntimeOptions (it would ignore them)
+    add_runtime_options(e, exclude=("engine", "onnx", "fast", "threads"))
+    add_options(e, ConvertOptions, only=("ss", "t"))
     e.add_argument("--scene-threshold", type=float, default=DEFAULT_THRESHOLD, metavar="X",
                    help=f"pairs with a scene cut are skipped (default {DEFAULT_THRESHOLD})")
     e.add_argument("--json", default=None, metavar="OUT", help="write the scores as JSON to OUT")
@@ -92,24 +82,9 @@ def register(subparsers) -> None:
     e.set_defaults(func=run_eval_video)
 
 
-def _write_json(path: str, data: dict) -> None:
-    import os
-    import tempfile
-
-    d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".filmrt-", suffix=".json")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh, indent=2)
-        fh.write("\n")
-    os.replace(tmp, path)
-
-
 @contextlib.contextmanager
 def _terminate_as_interrupt():
     """SIGTERM (a supervisor stopping us) cleans up like Ctrl-C: no temp file is left behind."""
-    import signal
-    import threading
-
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -124,15 +99,62 @@ def _terminate_as_interrupt():
         signal.signal(signal.SIGTERM, old)
 
 
-def run_convert(args: argparse.Namespace) -> int:
-    from filmrt.pipeline.convert import convert
-    from filmrt.pipeline.schedule import format_rate
+class ProgressBar:
+    """The progress bar of a conversion (stderr), fed by convert's ``on_start``/``on_progress``."""
 
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.bar: tqdm | None = None
+        self.done = 0
+
+    def start(self, expected: int | None) -> None:
+        if not self.quiet:
+            self.bar = tqdm(total=expected, unit="frame", desc="convert", dynamic_ncols=True, file=sys.stderr,
+                            leave=True)
+
+    def progress(self, written: int) -> None:  # from the encoder thread
+        if self.bar is not None:
+            self.bar.update(written - self.done)
+        self.done = written
+
+    def close(self, frames_out: int | None = None) -> None:
+        """End the bar; with the real count it ends at 100% (the expected count was an estimate)."""
+        if self.bar is None:
+            return
+        if frames_out is not None:
+            self.bar.total = frames_out
+            self.bar.n = frames_out
+            self.bar.refresh()
+        self.bar.close()
+
+
+def convert_with_bar(src, dst, options: ConvertOptions, *, quiet: bool = False, **kw) -> ConvertResult:
+    """:func:`~filmrt.pipeline.convert.convert` with a progress bar on stderr (none when ``quiet``)."""
+    bar = ProgressBar(quiet)
+    try:
+        res = convert(src, dst, options, on_start=bar.start, on_progress=bar.progress, **kw)
+    except BaseException:
+        bar.close()
+        raise
+    bar.close(res.frames_out)
+    return res
+
+
+def run_convert(args: argparse.Namespace) -> int:
     opts = options_from_args(args)
+    if args.json:
+        check_writable(args.json, "--json")  # before any work, not after a long conversion
     with _terminate_as_interrupt():
-        res = convert(args.input, args.output, opts)
+        res = convert_with_bar(args.input, args.output, opts, quiet=args.quiet)
+    _report(res, args.quiet)
+    if args.json:
+        write_json(args.json, res.to_dict())
+    return EXIT_INPUT_DAMAGED if res.problems else 0
+
+
+def _report(res: ConvertResult, quiet: bool) -> None:
     log = sys.stderr
-    if not args.quiet:
+    if not quiet:
         speed = res.frames_out / res.seconds if res.seconds > 0 else 0.0
         print(
             f"filmrt: {res.dst}: {res.frames_in} -> {res.frames_out} frames at {format_rate(res.fps_out)} fps "
@@ -143,17 +165,12 @@ def run_convert(args: argparse.Namespace) -> int:
         )
     for p in res.problems:
         print(f"filmrt: warning: damaged input: {p}", file=log)
-    if args.json:
-        _write_json(args.json, res.to_dict())
-    return EXIT_INPUT_DAMAGED if res.problems else 0
 
 
 def run_eval_video(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from filmrt.cli.groups import runtime_from_args
     from filmrt.fileio import write_json
-    from filmrt.pipeline.eval_video import eval_video
 
     bar = None
 

@@ -188,8 +188,3 @@ def luma_from_rgb(rgb: torch.Tensor, matrix: str = "bt709") -> torch.Tensor:
     r, g, b = rgb.unbind(-3)
     return kr * r + (1.0 - kr - kb) * g + kb * b
 
-
-def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-    """PSNR in dB between two [0, 1] images (inf when identical)."""
-    mse = torch.mean((a.double() - b.double()) ** 2).item()
-    return float("inf") if mse == 0 else 10.0 * np.log10(1.0 / mse)

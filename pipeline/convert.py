@@ -2,81 +2,48 @@
 
 Three threads joined by bounded queues, so memory stays flat on a clip of any length::
 
-    decode thread   PyAV (or DALI): frames -> (3,H,W) RGB on the device, scene-cut score,
-                    passthrough packets (audio/subtitles/data) -> deque
+    decode thread   a Source (PyAV, or DALI): frames -> (3,H,W) RGB on the device, scene-cut
+                    score, passthrough packets (audio/subtitles/data) -> deque
          | frame queue (bounded)
     main thread     Scheduler (exact timestamps -> jobs (a, b, t)), batches of --batch pairs
-                    through the Interpolator (keys = source frame indices, so FILM reuses
-                    per-frame/per-pair work), copies for t == 0
+                    through the inference stage (:mod:`filmrt.pipeline.infer`: keys = source frame
+                    indices, so FILM reuses per-frame/per-pair work), copies for t == 0
          | output queue (bounded)
     encode thread   RGB -> Y'CbCr (the source's matrix) -> encoder -> muxer, interleaving the
-                    copied packets; progress bar; temp file renamed over OUT at the very end
+                    copied packets; reports progress; temp file renamed over OUT at the very end
 
-An exception in any thread stops the other two, deletes the temp file and is raised once from
-:func:`convert` (a :class:`FilmrtError` for anything the user can act on). Ctrl-C does the same.
+One :class:`_Conversion` object holds a run's state (queues, frame window, counters); its methods
+are the three stages. An exception in any thread stops the other two, deletes the temp file and is
+raised once from :func:`convert` (a :class:`FilmrtError` for anything the user can act on). Ctrl-C
+does the same. Display is the caller's: ``convert`` reports through ``on_start``/``on_progress``.
 """
 
 from __future__ import annotations
 
 import collections
-import math
 import os
 import queue
-import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 
+import av
 import torch
 
+from filmrt.engine import open_interpolator, resolve_device
 from filmrt.errors import FilmrtError
-from filmrt.pipeline.encode import DEFAULT_CRF, DEFAULT_PRESET, Muxer, check_output
-from filmrt.pipeline.scenes import DEFAULT_THRESHOLD, SceneDetector
-from filmrt.pipeline.schedule import (
-    COPY,
-    CUT,
-    HOLD,
-    INTERP,
-    NEAREST,
-    Job,
-    Scheduler,
-    dyadic_chain,
-    parse_rate,
-)
+from filmrt.models import get_spec
+from filmrt.pipeline import dali
+from filmrt.pipeline.decode import DecodedFrame, PyAVSource, Source, av_error_message
+from filmrt.pipeline.encode import Muxer, check_output
+from filmrt.pipeline.infer import Inference, choose_mode
+from filmrt.pipeline.options import ConvertOptions
+from filmrt.pipeline.scenes import SceneDetector
+from filmrt.pipeline.schedule import COPY, CUT, HOLD, INTERP, NEAREST, Job, Scheduler, output_frame_count
 
 _END = object()
-
-
-@dataclass
-class ConvertOptions:
-    #: output rate: "60", "59.94" (= 60000/1001), "60000/1001", "x2", "x4"
-    fps: str = "x2"
-    model: str | None = None
-    weights: str | None = None
-    backend: str = "auto"
-    device: str = "cpu"
-    precision: str = "auto"
-    #: "direct" (one model call per output time) or "recursive" (FILM: dyadic midpoints)
-    mode: str = "direct"
-    scene_threshold: float = DEFAULT_THRESHOLD
-    ss: float | None = None
-    t: float | None = None
-    codec: str = "libx264"
-    crf: int = DEFAULT_CRF
-    preset: str = DEFAULT_PRESET
-    #: frame pairs per model call
-    batch: int = 4
-    #: output container (needed for stdout), e.g. "mp4", "matroska", "mpegts"
-    format: str | None = None
-    quiet: bool = False
-    #: recursive mode: times are rounded to multiples of 1 / 2**max_depth
-    max_depth: int = 4
-    #: "auto" (DALI when installed and --device cuda, else PyAV), "pyav", "dali"
-    decoder: str = "auto"
-    #: frames buffered between stages (each queue)
-    queue_size: int = 8
 
 
 @dataclass
@@ -165,34 +132,24 @@ class _Stages:
 
 def _user_error(e: BaseException) -> BaseException:
     """PyAV/OS errors that reach the top become one-line FilmrtErrors."""
-    import av
-
     if isinstance(e, FilmrtError):
         return e
     if isinstance(e, av.error.FFmpegError):
-        from filmrt.pipeline.decode import av_error_message
-
         return FilmrtError(f"video processing failed: {av_error_message(e)}")
     if isinstance(e, MemoryError):
         return FilmrtError("out of memory: lower --batch or use a smaller input")
-    if isinstance(e, torch.cuda.OutOfMemoryError if hasattr(torch.cuda, "OutOfMemoryError") else ()):
+    if isinstance(e, torch.cuda.OutOfMemoryError):
         return FilmrtError("out of GPU memory: lower --batch")
     return e
 
 
-# ---------------------------------------------------------------------- sources
-def open_source(src, options: ConvertOptions, device: torch.device):
+# ---------------------------------------------------------------------- sources and model
+def open_source(src, options: ConvertOptions, device: torch.device) -> Source:
     """The decoder for ``src``: DALI when asked for (or ``auto`` with DALI + a CUDA device), else PyAV."""
-    from filmrt.pipeline.decode import PyAVSource
-
-    if options.decoder not in ("auto", "pyav", "dali"):
-        raise FilmrtError(f"unknown decoder {options.decoder!r}: use auto, pyav or dali")
     want_dali = options.decoder == "dali" or (
         options.decoder == "auto" and device.type == "cuda" and src != "-"
     )
     if want_dali:
-        from filmrt.pipeline import dali
-
         ok, why = dali.available(device)
         if ok:
             return dali.DaliSource(src, ss=options.ss, t=options.t, device=device)
@@ -201,97 +158,177 @@ def open_source(src, options: ConvertOptions, device: torch.device):
     return PyAVSource(src, ss=options.ss, t=options.t, device=device)
 
 
-# ---------------------------------------------------------------------- inference
-class _Runner:
-    """Turns scheduled jobs into output frames, in order, batching the model calls."""
+def choose_convert_mode(options: ConvertOptions, model_name: str) -> str:
+    """``--mode`` for this model: ``auto`` is the model's recommended mode. Recursive midpoints
+    are for models trained at t = 1/2 only; a time-conditioned model (RIFE) is refused there."""
+    spec = get_spec(model_name)
+    mode = choose_mode(options.mode, spec)
+    if mode == "recursive" and spec.time_conditioned:
+        raise FilmrtError(
+            f"--mode recursive is for models trained at t = 0.5 only (FILM); {spec.name} is "
+            "time-conditioned and always runs direct"
+        )
+    return mode
 
-    def __init__(self, interp, batch: int, mode: str):
-        self.interp = interp
-        self.batch = max(1, int(batch))
-        self.mode = mode
 
-    def run(self, jobs: list[Job], window: dict[int, torch.Tensor]) -> list[torch.Tensor]:
-        results: dict[int, torch.Tensor] = {}
-        todo = [j for j in jobs if j.kind == INTERP]
-        if self.mode == "recursive":
-            self._recursive(todo, window, results)
+# ---------------------------------------------------------------------- one run
+class _Conversion:
+    """One conversion: the three stages (methods :meth:`decode`, :meth:`infer`, :meth:`encode`)
+    and the state they share. ``run`` starts them and returns the counts."""
+
+    def __init__(self, source: Source, interp, options: ConvertOptions, mode: str, fps_out: Fraction,
+                 dst: str, on_progress: Callable[[int], None] | None):
+        self.source, self.interp, self.options, self.fps_out, self.dst = source, interp, options, fps_out, dst
+        self.on_progress = on_progress
+        info = source.info
+        self.batch = options.runtime.max_batch
+        self.stages = _Stages()
+        qsize = max(2, options.queue_size)
+        self.frame_q: queue.Queue = queue.Queue(maxsize=qsize)
+        self.out_q: queue.Queue = queue.Queue(maxsize=max(qsize, 2 * self.batch))
+        #: packets of the copied streams, from the decoder to the muxer in demux order
+        self.passthrough: collections.deque = collections.deque()
+        self.detector = SceneDetector(options.scene_threshold)
+        self.scheduler = Scheduler(fps_out, mode=mode, max_depth=options.max_depth,
+                                   snap=min(info.time_base, 1 / (8 * fps_out)))
+        self.inference = Inference(interp, mode=mode, batch=self.batch)
+        #: output frames a constant-rate input gives (None when the input does not say)
+        self.expected = output_frame_count(info.frames, info.rate, fps_out) if info.frames and info.rate else None
+        self.muxer: Muxer | None = None
+        self.threads: list[threading.Thread] = []
+        self.window: dict[int, torch.Tensor] = {}  # source frames the pending jobs may still use
+        self.pending: list[Job] = []
+        self.kinds: collections.Counter = collections.Counter()
+        self.frames_in = self.written = self.scene_cuts = 0
+        self.last_duration: Fraction | None = None
+
+    # ------------------------------------------------------------------ decode thread
+    def decode(self) -> None:
+        for f in self.source.frames(on_packet=self.passthrough.append, stop=self.stages.stop):
+            cut = self.detector.update(f.thumb) if f.index > 0 else False
+            self.scene_cuts += cut
+            self.stages.put(self.frame_q, (f, cut))
+        self.stages.put(self.frame_q, _END)
+
+    # ------------------------------------------------------------------ main thread
+    def infer(self) -> None:
+        """Schedule the decoded frames and run the model on them, in batches, until the end."""
+        while True:
+            item = self.stages.get(self.frame_q)
+            if item is _END:
+                break
+            f, cut = item
+            if self.frames_in == 0:
+                self.muxer = self._open_muxer(f.ts)
+                self.threads.append(self.stages.run("encode", self.encode))
+            self._accept(f, cut)
+        if self.frames_in == 0:
+            detail = "; ".join(self.source.problems) or "the stream holds no decodable picture"
+            raise FilmrtError(f"no video frame could be decoded from {self.source.src_name} ({detail})")
+        self.pending.extend(self.scheduler.finish(self.last_duration, end=self.source.range_end))
+        self._flush()
+        self.stages.put(self.out_q, _END)
+
+    def _open_muxer(self, first_ts: Fraction) -> Muxer:
+        # made at the first decoded frame: its colour tags, bit depth and display matrix are known then
+        enc, src = self.options.encode, self.source
+        return Muxer(
+            self.dst, info=src.info, fps_out=self.fps_out, copy_streams=src.copy_streams,
+            shift=src.range_start, video_offset=first_ts - src.range_start, codec=enc.codec, crf=enc.crf,
+            preset=enc.preset, fmt=enc.format, container_metadata=src.container_metadata,
+        )
+
+    def _accept(self, f: DecodedFrame, cut: bool) -> None:
+        self.frames_in += 1
+        self.window[f.index] = f.rgb
+        self.last_duration = f.duration
+        if self.last_duration is None and self.frames_in == 1 and self.source.info.rate:
+            self.last_duration = 1 / self.source.info.rate  # a one-frame clip lasts one nominal frame
+        self.pending.extend(self.scheduler.push(f.ts, cut, index=f.index))
+        if sum(j.kind == INTERP for j in self.pending) >= self.batch or len(self.pending) >= 4 * self.batch:
+            self._flush()
         else:
-            for s in range(0, len(todo), self.batch):
-                chunk = todo[s : s + self.batch]
-                a = torch.stack([window[j.a] for j in chunk])
-                b = torch.stack([window[j.b] for j in chunk])
-                out = self.interp.interpolate(
-                    a, b, [float(j.t) for j in chunk], keys_a=[j.a for j in chunk], keys_b=[j.b for j in chunk]
+            # keep only frames the pending jobs or the next pair can still use
+            lo = min([j.a for j in self.pending] + [f.index])
+            for k in [k for k in self.window if k < lo]:
+                del self.window[k]
+
+    def _flush(self) -> None:
+        outs = self.inference.run(self.pending, self.window)
+        for j, o in zip(self.pending, outs, strict=True):
+            self.kinds[j.kind] += 1
+            self.stages.put(self.out_q, o)
+        if self.pending:
+            keep = self.pending[-1].a
+            for k in [k for k in self.window if k < keep]:
+                del self.window[k]
+        self.pending.clear()
+
+    # ------------------------------------------------------------------ encode thread
+    def encode(self) -> None:
+        while True:
+            item = self.stages.get(self.out_q)
+            if item is _END:
+                break
+            self.muxer.write_frame(item)
+            self.written += 1
+            self._drain_passthrough(self.muxer.video_time())
+            if self.on_progress is not None:
+                self.on_progress(self.written)
+        self._drain_passthrough(None)
+        self.muxer.finish()
+
+    def _drain_passthrough(self, until: Fraction | None) -> None:
+        """Mux the copied packets up to output time ``until`` (all of them when None)."""
+        while self.passthrough:
+            pkt = self.passthrough[0]
+            if until is not None:
+                pts = pkt.pts if pkt.pts is not None else pkt.dts
+                if pts is not None and Fraction(pts) * Fraction(pkt.time_base) - self.muxer.shift > until:
+                    return
+            self.passthrough.popleft()
+            self.muxer.write_packet(pkt)
+
+    # ------------------------------------------------------------------ the whole run
+    def run(self) -> ConvertResult:
+        self.threads.append(self.stages.run("decode", self.decode))
+        try:
+            self.infer()
+            for th in self.threads:
+                th.join()
+            if self.source.corrupt_frames >= self.frames_in:  # e.g. random bytes a demuxer accepted
+                raise FilmrtError(
+                    f"no intact video frame in {self.source.src_name}: all {self.frames_in} decoded frame(s) "
+                    "are flagged corrupt by the decoder (not a usable video)"
                 )
-                for j, o in zip(chunk, out, strict=True):
-                    results[j.index] = o
-        return [results[j.index] if j.kind == INTERP else window[j.a] for j in jobs]
+        except _Stop:
+            pass  # another stage failed: its error is raised below
+        except BaseException as e:
+            self.stages.fail(e)
+            raise
+        finally:
+            for th in self.threads:
+                th.join(timeout=30)
+        if self.stages.errors:
+            raise self.stages.errors[0]
+        return self._result()
 
-    def _recursive(self, todo: list[Job], window, results) -> None:
-        """FILM's recursive midpoints: t = m / 2**d is reached by d calls at t = 0.5, level by
-        level, every midpoint computed once per pair and shared by all jobs that need it."""
-        cache: dict[tuple, torch.Tensor] = {}
+    def abort(self) -> None:
+        """Stop the stages and drop the output (nothing is written to OUT)."""
+        self.stages.stop.set()
+        if self.muxer is not None:
+            self.muxer.abort()
 
-        def frame(a: int, b: int, x: Fraction) -> tuple[torch.Tensor, object]:
-            if x == 0:
-                return window[a], a
-            if x == 1:
-                return window[b], b
-            return cache[(a, b, x)], ("mid", a, b, x.numerator, x.denominator)
-
-        chains = {j.index: dyadic_chain(j.t) for j in todo}
-        depth = max((len(c) for c in chains.values()), default=0)
-        for level in range(depth):
-            needed = []
-            seen = set()
-            for j in todo:
-                ch = chains[j.index]
-                if level < len(ch):
-                    lo, hi = ch[level]
-                    key = (j.a, j.b, (lo + hi) / 2)
-                    if key not in cache and key not in seen:
-                        seen.add(key)
-                        needed.append((j.a, j.b, lo, hi))
-            for s in range(0, len(needed), self.batch):
-                chunk = needed[s : s + self.batch]
-                fa = [frame(a, b, lo) for a, b, lo, _ in chunk]
-                fb = [frame(a, b, hi) for a, b, _, hi in chunk]
-                out = self.interp.interpolate(
-                    torch.stack([x[0] for x in fa]),
-                    torch.stack([x[0] for x in fb]),
-                    [0.5] * len(chunk),
-                    keys_a=[x[1] for x in fa],
-                    keys_b=[x[1] for x in fb],
-                )
-                for (a, b, lo, hi), o in zip(chunk, out, strict=True):
-                    cache[(a, b, (lo + hi) / 2)] = o
-        for j in todo:
-            results[j.index] = cache[(j.a, j.b, j.t)]
-
-
-def _open_model(options: ConvertOptions, interpolator):
-    if interpolator is not None:
-        return interpolator, False
-    from filmrt.engine import open_interpolator
-
-    interp = open_interpolator(
-        options.model,
-        weights=options.weights,
-        backend=options.backend,
-        device=options.device,
-        precision=options.precision,
-        max_batch=max(1, int(options.batch)),
-    )
-    return interp, True
-
-
-def _check_options(options: ConvertOptions) -> None:
-    if options.mode not in ("direct", "recursive"):
-        raise FilmrtError(f"--mode {options.mode}: use direct or recursive")
-    if int(options.batch) < 1:
-        raise FilmrtError(f"--batch {options.batch}: must be >= 1")
-    if not 0 <= int(options.crf) <= 63:
-        raise FilmrtError(f"--crf {options.crf}: must be 0..51 (x264/x265) or 0..63")
+    def _result(self) -> ConvertResult:
+        k, src, mux = self.kinds, self.source, self.muxer
+        return ConvertResult(
+            src="", dst=self.dst, frames_in=self.frames_in, frames_out=self.written, interpolated=k[INTERP],
+            copied=k[COPY] + k[CUT] + k[NEAREST] + k[HOLD], scene_cuts=self.scene_cuts, seconds=0.0,
+            fps_out=self.fps_out, fps_in=src.info.rate, cut_repeats=k[CUT], nearest=k[NEAREST], held=k[HOLD],
+            model=self.interp.model_name, backend=self.interp.backend, decoder=src.name,
+            width=mux.width, height=mux.height, colour=mux.spec.describe(), streams_copied=len(mux.copy_map),
+            packets_copied=mux.packets_copied, problems=list(src.problems),
+        )
 
 
 # ---------------------------------------------------------------------- convert
@@ -302,228 +339,53 @@ def convert(
     *,
     interpolator=None,
     on_progress: Callable[[int], None] | None = None,
+    on_start: Callable[[int | None], None] | None = None,
 ) -> ConvertResult:
     """Convert ``src`` to ``dst`` at ``options.fps``. See the module docstring.
 
     ``interpolator``: an open :class:`filmrt.interpolator.Interpolator` to use (not closed here).
+    ``on_start(expected)``: called once the input is open, with the number of output frames a
+    constant-rate input gives (None when the input does not say).
     ``on_progress(n)``: called from the encoder thread with the number of output frames written.
     Raises :class:`FilmrtError` for anything the user can fix; ``dst`` is never half-written.
     """
     options = options or ConvertOptions()
-    _check_options(options)
     src = os.fspath(src) if src != "-" else "-"
     dst = os.fspath(dst) if dst != "-" else "-"
-    if src != "-" and dst != "-" and os.path.exists(dst) and os.path.exists(src):
-        if os.path.samefile(src, dst):
-            raise FilmrtError("OUT is the same file as IN: write to a new file")
+    if src != "-" and dst != "-" and os.path.exists(dst) and os.path.exists(src) and os.path.samefile(src, dst):
+        raise FilmrtError("OUT is the same file as IN: write to a new file")
     t0 = time.perf_counter()
-    # validate the rate early when it does not depend on the input
-    if not str(options.fps).strip().lower().startswith("x"):
-        parse_rate(options.fps)
-    from filmrt.engine import resolve_device
-
-    device = interpolator.device if interpolator is not None else resolve_device(options.device)
+    device = interpolator.device if interpolator is not None else resolve_device(options.runtime.device)
     source = open_source(src, options, device)
-    interp = None
-    own_interp = False
-    holder: dict = {}
+    interp, conv = interpolator, None
     try:
-        info = source.info
-        fps_out = parse_rate(options.fps, info.rate)
-        check_output(dst, options.format, options.codec)
-        interp, own_interp = _open_model(options, interpolator)
-        if options.mode == "recursive" and str(interp.model_name).startswith("rife"):
-            raise FilmrtError(
-                "--mode recursive is FILM's way; RIFE is time-conditioned and always runs direct"
-            )
-        container_md = dict(source.container.metadata) if hasattr(source, "container") else {}
-
-        def make_muxer(first_ts: Fraction) -> Muxer:
-            # created at the first decoded frame: its colour tags, bit depth and display
-            # matrix are known by then
-            holder["muxer"] = Muxer(
-                dst,
-                info=info,
-                fps_out=fps_out,
-                copy_streams=getattr(source, "copy_streams", []),
-                shift=source.range_start,
-                video_offset=first_ts - source.range_start,
-                codec=options.codec,
-                crf=options.crf,
-                preset=options.preset,
-                fmt=options.format,
-                container_metadata=container_md,
-            )
-            return holder["muxer"]
-
-        result = _run(source, make_muxer, interp, options, fps_out, on_progress)
+        fps_out = options.rate.resolve(source.info.rate)
+        check_output(dst, options.encode.format, options.encode.codec)
+        if interp is None:
+            interp = open_interpolator(options.runtime)
+        mode = choose_convert_mode(options, interp.model_name)
+        conv = _Conversion(source, interp, options, mode, fps_out, dst, on_progress)
+        if on_start is not None:
+            on_start(conv.expected)
+        result = conv.run()
     except BaseException as e:
-        if holder.get("muxer") is not None:
-            holder["muxer"].abort()
-        source.close()
-        if own_interp and interp is not None:
-            interp.close()
+        if conv is not None:
+            conv.abort()
+        _close(source, interp, interpolator)
         if isinstance(e, KeyboardInterrupt):
             raise
         err = _user_error(e)
         if err is e:
             raise
         raise err from None
-    muxer = holder["muxer"]
-    source.close()
-    if own_interp:
-        interp.close()
-    result.src, result.dst = src, dst
+    _close(source, interp, interpolator)
+    result.src = src
     result.seconds = time.perf_counter() - t0
-    result.fps_in = info.rate
-    result.model = interp.model_name
-    result.backend = getattr(interp, "backend", "")
-    result.decoder = getattr(source, "name", "")
-    result.width, result.height = muxer.width, muxer.height
-    result.colour = muxer.spec.describe()
-    result.streams_copied = len(muxer.copy_map)
-    result.packets_copied = muxer.packets_copied
-    result.problems = list(source.problems)
     return result
 
 
-def _run(source, make_muxer, interp, options: ConvertOptions, fps_out: Fraction, on_progress) -> ConvertResult:
-    stages = _Stages()
-    qsize = max(2, int(options.queue_size))
-    frame_q: queue.Queue = queue.Queue(maxsize=qsize)
-    out_q: queue.Queue = queue.Queue(maxsize=max(qsize, 2 * int(options.batch)))
-    passthrough: collections.deque = collections.deque()
-    detector = SceneDetector(options.scene_threshold)
-    info = source.info
-    counts = {"cuts": 0}
-
-    def decode_stage():
-        for f in source.frames(on_packet=passthrough.append, stop=stages.stop):
-            cut = detector.update(f.thumb) if f.index > 0 else False
-            counts["cuts"] += cut
-            stages.put(frame_q, (f, cut))
-        stages.put(frame_q, _END)
-
-    expected = None
-    if info.frames and info.rate:
-        expected = math.ceil(Fraction(info.frames) / info.rate * fps_out)
-    bar = None
-    if not options.quiet:
-        from tqdm import tqdm
-
-        bar = tqdm(total=expected, unit="frame", desc="convert", dynamic_ncols=True, file=sys.stderr, leave=True)
-    state = {"written": 0}
-
-    muxer = None
-
-    def drain_passthrough(until: Fraction | None) -> None:
-        while passthrough:
-            pkt = passthrough[0]
-            if until is not None:
-                pts = pkt.pts if pkt.pts is not None else pkt.dts
-                if pts is not None and Fraction(pts) * Fraction(pkt.time_base) - muxer.shift > until:
-                    return
-            passthrough.popleft()
-            muxer.write_packet(pkt)
-
-    def encode_stage():
-        while True:
-            item = stages.get(out_q)
-            if item is _END:
-                break
-            muxer.write_frame(item)
-            state["written"] += 1
-            drain_passthrough(muxer.video_time())
-            if bar is not None:
-                bar.update(1)
-            if on_progress is not None:
-                on_progress(state["written"])
-        drain_passthrough(None)
-        muxer.finish()
-
-    dec = stages.run("decode", decode_stage)
-    enc = None
-    sched = Scheduler(fps_out, mode=options.mode, max_depth=options.max_depth,
-                      snap=min(info.time_base, 1 / (8 * fps_out)))
-    runner = _Runner(interp, options.batch, options.mode)
-    kinds = collections.Counter()
-    window: dict[int, torch.Tensor] = {}
-    pending: list[Job] = []
-    frames_in = 0
-    last_duration = None
-
-    def flush():
-        outs = runner.run(pending, window)
-        for j, o in zip(pending, outs, strict=True):
-            kinds[j.kind] += 1
-            stages.put(out_q, o)
-        if pending:
-            keep = pending[-1].a
-            for k in [k for k in window if k < keep]:
-                del window[k]
-        pending.clear()
-
-    try:
-        while True:
-            item = stages.get(frame_q)
-            if item is _END:
-                break
-            f, cut = item
-            if frames_in == 0:
-                muxer = make_muxer(f.ts)
-                enc = stages.run("encode", encode_stage)
-            frames_in += 1
-            window[f.index] = f.rgb
-            last_duration = f.duration
-            if last_duration is None and frames_in == 1 and info.rate:
-                last_duration = 1 / info.rate  # a one-frame clip lasts one nominal frame
-            pending.extend(sched.push(f.ts, cut, index=f.index))
-            if sum(j.kind == INTERP for j in pending) >= runner.batch or len(pending) >= 4 * runner.batch:
-                flush()
-            else:
-                # keep only frames the pending jobs or the next pair can still use
-                lo = min([j.a for j in pending] + [f.index])
-                for k in [k for k in window if k < lo]:
-                    del window[k]
-        if frames_in == 0:
-            detail = "; ".join(source.problems) or "the stream holds no decodable picture"
-            raise FilmrtError(f"no video frame could be decoded from {source.src_name} ({detail})")
-        end = source.range_end
-        pending.extend(sched.finish(last_duration, end=end))
-        flush()
-        stages.put(out_q, _END)
-        enc.join()
-        dec.join()
-        corrupt = getattr(source, "corrupt_frames", 0)
-        if corrupt >= frames_in:  # e.g. random bytes that a demuxer happened to accept
-            raise FilmrtError(
-                f"no intact video frame in {source.src_name}: all {frames_in} decoded frame(s) are "
-                "flagged corrupt by the decoder (not a usable video)"
-            )
-    except _Stop:
-        pass  # another stage failed: its error is raised below
-    except BaseException as e:
-        stages.fail(e)
-        raise
-    finally:
-        for th in (dec, enc):
-            if th is not None:
-                th.join(timeout=30)
-        if bar is not None:
-            bar.close()
-    if stages.errors:
-        raise stages.errors[0]
-    return ConvertResult(
-        src="",
-        dst="",
-        frames_in=frames_in,
-        frames_out=state["written"],
-        interpolated=kinds[INTERP],
-        copied=kinds[COPY] + kinds[CUT] + kinds[NEAREST] + kinds[HOLD],
-        scene_cuts=counts["cuts"],
-        seconds=0.0,
-        fps_out=fps_out,
-        cut_repeats=kinds[CUT],
-        nearest=kinds[NEAREST],
-        held=kinds[HOLD],
-    )
+def _close(source: Source, interp, given) -> None:
+    """Close the source, and the interpolator unless the caller gave it (theirs to close)."""
+    source.close()
+    if interp is not None and interp is not given:
+        interp.close()

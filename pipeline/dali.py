@@ -1,8 +1,7 @@
 """Optional NVDEC decoding through NVIDIA DALI: frames decoded on the GPU and kept there.
 
 Used by ``filmrt convert --decoder dali`` (or ``auto`` with ``--device cuda`` when ``nvidia-dali``
-is installed). Same interface as :class:`filmrt.pipeline.decode.PyAVSource`: ``info``,
-``copy_streams``, ``range_start``/``range_end``, ``problems``, ``frames(on_packet, stop)``.
+is installed). It implements :class:`filmrt.pipeline.decode.Source`, like ``PyAVSource``.
 
 How: ``fn.readers.video(device="gpu")`` decodes sequences of frames with NVDEC as (F, H, W, 3)
 uint8 RGB on the GPU, with per-frame timestamps (``enable_timestamps``); each sequence is copied
@@ -27,7 +26,7 @@ from fractions import Fraction
 import torch
 
 from filmrt.errors import FilmrtError
-from filmrt.pipeline.decode import DecodedFrame, PyAVSource, make_thumb
+from filmrt.pipeline.decode import DecodedFrame, PyAVSource, Source, make_thumb
 
 SEQUENCE = 16
 
@@ -45,7 +44,7 @@ def available(device: torch.device) -> tuple[bool, str]:
     return True, ""
 
 
-class DaliSource:
+class DaliSource(Source):
     name = "dali"
 
     def __init__(self, src, *, ss=None, t=None, device: torch.device, sequence_length: int = SEQUENCE):
@@ -58,9 +57,11 @@ class DaliSource:
         self.container = self._meta.container
         self.info = self._meta.info
         self.copy_streams = self._meta.copy_streams
+        self.container_metadata = self._meta.container_metadata
         self.range_start, self.range_end = self._meta.range_start, self._meta.range_end
         self.src_name = self._meta.src_name
         self.problems: list[str] = []
+        self.corrupt_frames = 0  # DALI does not report corrupt frames
         self.device = device
         self.seq = int(sequence_length)
         path = str(src)

@@ -6,9 +6,9 @@ inference device. While it demuxes, the packets of the streams that are copied t
 (audio, subtitles, data) are handed to a callback untouched, so a single read of the input feeds
 both the video pipeline and the remux (stdin works too).
 
-Every source yields :class:`DecodedFrame` objects in presentation order and exposes
-:class:`VideoInfo`. A source for NVDEC through NVIDIA DALI lives in :mod:`filmrt.pipeline.dali`
-(used only when DALI and a GPU are present).
+Every decoder implements :class:`Source`: it yields :class:`DecodedFrame` objects in presentation
+order, exposes :class:`VideoInfo` and the streams and tags to copy. A source for NVDEC through
+NVIDIA DALI lives in :mod:`filmrt.pipeline.dali` (used only when DALI and a GPU are present).
 
 What is handled and what is refused:
 
@@ -25,14 +25,16 @@ What is handled and what is refused:
 
 from __future__ import annotations
 
-import io
 import math
 import os
 import re
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Protocol
 
+import av
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -80,6 +82,35 @@ class VideoInfo:
     metadata: dict = field(default_factory=dict)
 
 
+class Source(Protocol):
+    """What the pipeline reads from a decoder (:class:`PyAVSource`, ``dali.DaliSource``)."""
+
+    #: the decoder's name ("pyav", "dali"), reported in ConvertResult.decoder
+    name: str
+    #: the input as messages name it (its path, or "stdin")
+    src_name: str
+    info: VideoInfo
+    #: PyAV input streams copied to the output (audio, subtitles, data); their packets go to
+    #: ``frames(on_packet=...)`` in demux order
+    copy_streams: list
+    #: the input container's tags, copied to the output container
+    container_metadata: dict
+    #: the selected time range in stream seconds: output times are shifted by ``range_start``;
+    #: ``range_end`` is None without --t
+    range_start: Fraction
+    range_end: Fraction | None
+    #: what was wrong with the input (damaged packets, truncation), filled while decoding
+    problems: list[str]
+    #: decoded frames the decoder flagged corrupt
+    corrupt_frames: int
+
+    def frames(self, on_packet: Callable | None = None, stop=None) -> Iterator[DecodedFrame]:
+        """Decoded frames in presentation order; stops early when the ``stop`` event is set."""
+        ...
+
+    def close(self) -> None: ...
+
+
 def av_error_message(e: BaseException) -> str:
     """A one-line, path-free description of a PyAV/FFmpeg error."""
     msg = getattr(e, "strerror", None) or str(e)
@@ -87,11 +118,7 @@ def av_error_message(e: BaseException) -> str:
 
 
 def _open_input(src, fmt: str | None = None):
-    import av
-
     if src == "-" or src is None:
-        import sys
-
         handle = sys.stdin.buffer
         name = "stdin"
     else:
@@ -177,7 +204,7 @@ def frame_to_rgb(frame, spec: ColourSpec | None, device: torch.device) -> tuple[
     return yuv_to_rgb(planes[0], planes[1], planes[2], spec), spec
 
 
-class PyAVSource:
+class PyAVSource(Source):
     """Decode the video stream of ``src`` (a path or ``-``) from ``ss`` for ``t`` seconds.
 
     ``frames(on_packet)`` yields :class:`DecodedFrame`; packets of ``copy_streams`` (audio,
@@ -221,6 +248,7 @@ class PyAVSource:
         self.copy_streams = [
             s for s in c.streams if s is not vs and s.type in ("audio", "subtitle", "data")
         ]
+        self.container_metadata = dict(c.metadata)
         start_us = c.start_time
         # the input's start (e.g. 1.4 s in an MPEG-TS): output times are shifted by it (and --ss);
         # a negative start (audio priming in mp4) is left as it is
@@ -231,6 +259,31 @@ class PyAVSource:
         rate = vs.average_rate or vs.guessed_rate or vs.base_rate
         rate = Fraction(rate) if rate else None
         tb = Fraction(vs.time_base) if vs.time_base else Fraction(1, 90000)
+        spec = guess_spec(cc.width, cc.height, cc.colorspace, cc.color_range,
+                          full_range_format=str(cc.pix_fmt or "").startswith("yuvj"),
+                          primaries=cc.color_primaries, trc=cc.color_trc)
+        self.info = VideoInfo(
+            width=cc.width,
+            height=cc.height,
+            rate=rate,
+            time_base=tb,
+            pix_fmt=str(cc.pix_fmt),
+            codec=cc.name,
+            colour=spec,
+            frames=self._expected_frames(rate, tb, t),
+            start=self.start,
+            metadata=dict(vs.metadata),
+        )
+        self.problems: list[str] = []
+        self.decode_errors = 0
+        self.corrupt_frames = 0
+        self.bad_timestamps = 0
+        self.frames_decoded = 0
+        self._seekable = src not in ("-", None)
+
+    def _expected_frames(self, rate: Fraction | None, tb: Fraction, t: float | None) -> int | None:
+        """Frames in the selected range, from the headers (an estimate; None when they do not say)."""
+        vs, c = self.stream, self.container
         frames = vs.frames or None
         if not frames and rate:
             dur = None
@@ -245,27 +298,7 @@ class PyAVSource:
                 frames = max(0, frames - int(self.ss * rate))
             if t:
                 frames = min(frames, max(1, math.ceil(Fraction(t).limit_denominator(1_000_000) * rate)))
-        spec = guess_spec(cc.width, cc.height, cc.colorspace, cc.color_range,
-                          full_range_format=str(cc.pix_fmt or "").startswith("yuvj"),
-                          primaries=cc.color_primaries, trc=cc.color_trc)
-        self.info = VideoInfo(
-            width=cc.width,
-            height=cc.height,
-            rate=rate,
-            time_base=tb,
-            pix_fmt=str(cc.pix_fmt),
-            codec=cc.name,
-            colour=spec,
-            frames=frames,
-            start=self.start,
-            metadata=dict(vs.metadata),
-        )
-        self.problems: list[str] = []
-        self.decode_errors = 0
-        self.corrupt_frames = 0
-        self.bad_timestamps = 0
-        self.frames_decoded = 0
-        self._seekable = src not in ("-", None)
+        return frames
 
     # ------------------------------------------------------------------
     def _seek(self) -> None:
@@ -279,8 +312,7 @@ class PyAVSource:
             pass
 
     def frames(self, on_packet: Callable | None = None, stop=None) -> Iterator[DecodedFrame]:
-        import av
-
+        """See :class:`Source`; packets of ``copy_streams`` go to ``on_packet`` as they are demuxed."""
         vs = self.stream
         tb = self.info.time_base
         spec: ColourSpec | None = None
@@ -292,7 +324,6 @@ class PyAVSource:
         video_done = False
         index = 0
         prev_ts: Fraction | None = None
-        default_d = (1 / self.info.rate) if self.info.rate else None
         demux = self.container.demux([vs, *self.copy_streams])
         while True:
             if stop is not None and stop.is_set():
@@ -304,17 +335,8 @@ class PyAVSource:
             except av.error.FFmpegError as e:
                 self.problems.append(f"input unreadable after {self.frames_decoded} frames ({av_error_message(e)})")
                 break
-            sidx = packet.stream.index
-            if sidx in copy_ids:
-                if packet.dts is None and packet.pts is None:
-                    continue  # flush packet
-                ptb = Fraction(packet.time_base)
-                pts = packet.pts if packet.pts is not None else packet.dts
-                pt = pts * ptb
-                if end is not None and pt >= end:
-                    copy_done.add(sidx)
-                elif on_packet is not None and (not self.ss or pt >= start):
-                    on_packet(packet)  # with --ss, packets before the start are dropped
+            if packet.stream.index in copy_ids:
+                self._copy_packet(packet, on_packet, copy_done)
                 if video_done and copy_done >= copy_ids:
                     break
                 continue
@@ -330,12 +352,7 @@ class PyAVSource:
             for f in decoded:
                 if getattr(f, "is_corrupt", False):
                     self.corrupt_frames += 1
-                if f.pts is not None:
-                    ts = Fraction(f.pts) * tb
-                elif prev_ts is not None and default_d:
-                    ts = prev_ts + default_d
-                else:
-                    ts = start if prev_ts is None else prev_ts + Fraction(1, 25)
+                ts = self._frame_time(f, prev_ts)
                 if ts < start - snap:
                     continue  # before --ss (decoded from the previous keyframe)
                 if end is not None and ts >= end - snap:
@@ -358,6 +375,28 @@ class PyAVSource:
                 prev_ts = ts
             if video_done and (not copy_ids or copy_done >= copy_ids):
                 break
+        self._report_problems()
+
+    def _copy_packet(self, packet, on_packet: Callable | None, copy_done: set[int]) -> None:
+        """Hand a packet of a copied stream on, inside the range; note the streams past its end."""
+        if packet.dts is None and packet.pts is None:
+            return  # flush packet
+        pts = packet.pts if packet.pts is not None else packet.dts
+        pt = pts * Fraction(packet.time_base)
+        if self.range_end is not None and pt >= self.range_end:
+            copy_done.add(packet.stream.index)
+        elif on_packet is not None and (not self.ss or pt >= self.range_start):
+            on_packet(packet)  # with --ss, packets before the start are dropped
+
+    def _frame_time(self, f, prev_ts: Fraction | None) -> Fraction:
+        """A frame's presentation time in seconds; a frame without one follows the previous frame."""
+        if f.pts is not None:
+            return Fraction(f.pts) * self.info.time_base
+        if prev_ts is not None and self.info.rate:
+            return prev_ts + 1 / self.info.rate
+        return self.range_start if prev_ts is None else prev_ts + Fraction(1, 25)
+
+    def _report_problems(self) -> None:
         if self.decode_errors:
             self.problems.append(f"{self.decode_errors} video packet(s) could not be decoded and were skipped")
         if self.corrupt_frames:
@@ -365,10 +404,10 @@ class PyAVSource:
         if self.bad_timestamps:
             self.problems.append(f"{self.bad_timestamps} frame(s) with repeated/backward timestamps skipped")
         if self.info.frames and self.frames_decoded < self.info.frames * 0.98 - 1 and not self.problems:
-            expected = self.info.frames
-            if end is None:
+            if self.range_end is None:
                 self.problems.append(
-                    f"stream ends early: {self.frames_decoded} of ~{expected} frames decoded (truncated or damaged)"
+                    f"stream ends early: {self.frames_decoded} of ~{self.info.frames} frames decoded "
+                    "(truncated or damaged)"
                 )
 
     def close(self) -> None:
@@ -376,7 +415,3 @@ class PyAVSource:
             self.container.close()
         except Exception:  # noqa: BLE001
             pass
-
-
-def is_pipe(path) -> bool:
-    return path in ("-", None) or isinstance(path, io.IOBase)

@@ -14,6 +14,11 @@ import sys
 from pathlib import Path
 
 from filmrt.errors import FilmrtError
+from filmrt.models import default_model_name
+from filmrt.options import RuntimeOptions
+from filmrt.pipeline.cli import convert_with_bar
+from filmrt.pipeline.options import ConvertOptions
+from filmrt.rates import format_rate
 
 SAMPLE = "city_480x270_25.mp4"
 
@@ -28,10 +33,6 @@ def find_sample() -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from filmrt.models import default_model_name
-    from filmrt.pipeline.convert import ConvertOptions, convert
-    from filmrt.pipeline.schedule import format_rate
-
     ap = argparse.ArgumentParser(prog="python -m filmrt.pipeline.demo", description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=None, help="model (default: the default model, %(default)s = auto)")
     ap.add_argument("--device", default="cpu")
@@ -44,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
         out.parent.mkdir(parents=True, exist_ok=True)
         model = args.model or default_model_name()
         print(f"filmrt demo: {src.name} (25 fps) -> 50 fps with {model} on {args.device}", flush=True)
-        res = convert(src, out, ConvertOptions(fps="50", model=model, device=args.device, quiet=args.quiet))
+        options = ConvertOptions(fps="50", runtime=RuntimeOptions(model=model, device=args.device))
+        res = convert_with_bar(src, out, options, quiet=args.quiet)
     except FilmrtError as e:
         print(f"filmrt: error: {e}", file=sys.stderr)
         return e.exit_code

@@ -12,9 +12,11 @@
   Streams the output container cannot hold are left out with a warning.
 - Metadata: container tags, per-stream tags (language, title, handler) and the video's display
   matrix (rotation) are copied.
-- Never a half-written OUT: everything goes to a hidden temp file in OUT's directory that is
-  renamed over OUT only after the trailer is written; any error (or Ctrl-C) deletes it. ``-``
-  writes to stdout directly (a pipe cannot be taken back; mp4/mov are written fragmented).
+- Never a half-written OUT: everything goes to a hidden temp file beside OUT
+  (:func:`filmrt.fileio.atomic_path`: ``.NAME.filmrt-XXXX.ext``, the replaced file's mode kept, a
+  symlink's target replaced) that is renamed over OUT only after the trailer is written; any error
+  (or Ctrl-C) deletes it. ``-`` (stdout), a FIFO or a device is written directly (a stream cannot
+  be taken back; mp4/mov are written fragmented).
 """
 
 from __future__ import annotations
@@ -22,14 +24,15 @@ from __future__ import annotations
 import errno
 import os
 import sys
-import tempfile
 from fractions import Fraction
 from pathlib import Path
 
+import av
 import numpy as np
 import torch
 
 from filmrt.errors import FilmrtError
+from filmrt.fileio import atomic_path, is_stream_target
 from filmrt.pipeline.colour import ColourSpec, rgb_to_yuv
 from filmrt.pipeline.decode import VideoInfo, av_error_message
 
@@ -46,8 +49,6 @@ def gpu_present() -> bool:
 
 def check_codec(name: str) -> None:
     """Raise a one-line FilmrtError unless encoder ``name`` can run here."""
-    import av
-
     if name not in CODECS:
         raise FilmrtError(f"unknown codec {name!r}: use {', '.join(CODECS)}")
     try:
@@ -114,40 +115,31 @@ class Muxer:
         container_metadata: dict | None = None,
         warn=None,
     ):
-        import av
-
         check_codec(codec)
         self.codec = codec
         self.dst = dst
         self.warn = warn or (lambda msg: print(f"filmrt: warning: {msg}", file=sys.stderr))
-        self.tmp: str | None = None
-        self.to_stdout = dst == "-"
         fmt = guess_format(dst, fmt)
         self.fps_out = Fraction(fps_out)
         self.shift = Fraction(shift)
+        #: the temp file's atomic_path context while OUT is a regular file (None: streamed)
+        self._atomic = None
         options = {}
-        if self.to_stdout:
-            target = sys.stdout.buffer
-            if fmt in ("mp4", "mov", "ipod", "ismv"):
+        if dst == "-" or is_stream_target(dst):  # stdout, a FIFO, a device: streamed, cannot be taken back
+            target = sys.stdout.buffer if dst == "-" else dst
+            if fmt in ("mp4", "mov", "ipod", "ismv") or (fmt is None and Path(dst).suffix in (".mp4", ".mov")):
                 options["movflags"] = "frag_keyframe+empty_moov+default_base_moof"
         else:
-            out, parent = Path(dst), output_parent(dst)
-            try:
-                fd, self.tmp = tempfile.mkstemp(dir=parent, prefix=f".{out.stem}.filmrt-", suffix=out.suffix)
-                os.close(fd)
-                umask = os.umask(0)
-                os.umask(umask)
-                os.chmod(self.tmp, 0o666 & ~umask)  # mkstemp makes 0600; OUT gets normal permissions
-            except OSError as e:
-                raise FilmrtError(f"cannot write {dst}: {e.strerror or e}") from None
-            target = self.tmp
+            output_parent(dst)  # one-line errors for a directory or a missing folder
+            self._atomic = atomic_path(dst)
+            target = str(self._atomic.__enter__())
         try:
             self.container = av.open(target, "w", format=fmt, options=options)
         except ValueError as e:
-            self._remove_tmp()
+            self._discard_tmp()
             raise FilmrtError(f"cannot write {dst}: {e} (pass --format)") from None
         except av.error.FFmpegError as e:
-            self._remove_tmp()
+            self._discard_tmp()
             raise FilmrtError(f"cannot write {dst}: {av_error_message(e)}") from None
         try:
             self._setup(info, copy_streams, codec, crf, preset, container_metadata or {}, video_offset)
@@ -157,8 +149,6 @@ class Muxer:
 
     # ------------------------------------------------------------------ setup
     def _setup(self, info, copy_streams, codec, crf, preset, container_metadata, video_offset) -> None:
-        import av
-
         c = self.container
         for k, v in container_metadata.items():
             if k.lower() not in ("encoder", "major_brand", "minor_version", "compatible_brands"):
@@ -235,8 +225,6 @@ class Muxer:
         self.container.mux(packet)
 
     def _io(self, fn, *args):
-        import av
-
         try:
             return fn(*args)
         except OSError as e:
@@ -248,8 +236,6 @@ class Muxer:
 
     def write_frame(self, rgb: torch.Tensor) -> None:
         """Encode the next output frame: (3, H, W) float RGB in [0, 1]."""
-        import av
-
         rgb = rgb[:, : self.height, : self.width]
         y, u, v = rgb_to_yuv(rgb, self.spec, (2, 2))
         frame = av.VideoFrame(self.width, self.height, self.pix_fmt)
@@ -299,21 +285,18 @@ class Muxer:
         for pkt in self._io(self.vstream.encode, None):
             self._io(self._mux, pkt)
         self._io(self.container.close)
-        if self.tmp:
+        if self._atomic is not None:
+            atomic, self._atomic = self._atomic, None
             try:
-                os.replace(self.tmp, self.dst)
+                atomic.__exit__(None, None, None)  # success: the temp file is renamed over OUT
             except OSError as e:
-                self._remove_tmp()
                 raise FilmrtError(f"cannot write {self.dst}: {e.strerror or e}") from None
-            self.tmp = None
 
-    def _remove_tmp(self) -> None:
-        if self.tmp:
-            try:
-                os.unlink(self.tmp)
-            except OSError:
-                pass
-            self.tmp = None
+    def _discard_tmp(self) -> None:
+        if self._atomic is not None:
+            atomic, self._atomic = self._atomic, None
+            # leave the context as failed: atomic_path removes the temp file and renames nothing
+            atomic.__exit__(_Discarded, _Discarded(), None)
 
     def abort(self) -> None:
         """Drop everything written so far (no OUT is created or replaced)."""
@@ -321,4 +304,8 @@ class Muxer:
             self.container.close()
         except BaseException:  # noqa: BLE001 - closing a broken container may fail again
             pass
-        self._remove_tmp()
+        self._discard_tmp()
+
+
+class _Discarded(Exception):
+    """The outcome handed to atomic_path when the output is dropped."""

@@ -1,9 +1,11 @@
 """``probe(path)``: what a media file holds, measured from its packets (not only its headers).
 
-Used by the tests and the batch jobs to validate outputs: per stream the codec, the packet count
-(= frames for video), the time span of the packets, the rate, size, pixel format, colour tags,
-rotation and tags. Demuxing only (no decoding, except the first video frame for its colour tags
-and display rotation), so it is fast even on long files.
+THE probe of the project (the decoder excepted, which reads its own stream facts while it
+decodes): tests, batch jobs and the benchmark use it to look at inputs and validate outputs. Per
+stream the codec, the packet count (= frames for video), the time span of the packets, what the
+headers claim (frames, duration), the rate, size, pixel format, colour tags, rotation and tags.
+Demuxing only (no decoding, except the first video frame for its colour tags and display
+rotation), so it is fast even on long files; ``count=False, first_frame=False`` reads headers only.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from fractions import Fraction
+
+import av
 
 from filmrt.errors import FilmrtError
 
@@ -27,6 +31,9 @@ class StreamProbe:
     start: Fraction | None = None
     #: last packet's end (pts + duration) minus ``start``, seconds
     duration: Fraction | None = None
+    #: what the headers say (no demuxing): frame count and duration in seconds, when they say
+    header_frames: int | None = None
+    header_duration: Fraction | None = None
     rate: Fraction | None = None
     width: int | None = None
     height: int | None = None
@@ -70,69 +77,82 @@ class MediaProbe:
         return v[0] if v else None
 
 
-def probe(path, *, count: bool = True) -> MediaProbe:
-    """Describe ``path``; ``count=False`` reads only the headers (packets/duration left empty)."""
-    import av
-
+def probe(path, *, count: bool = True, first_frame: bool = True) -> MediaProbe:
+    """Describe ``path``; ``count=False`` reads only the headers (packets/duration left empty);
+    ``first_frame=False`` skips decoding the first video frame (its colour tags and rotation stay
+    the headers' / 0: for a quick look at many files)."""
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FilmrtError(f"not found: {path}")
     try:
-        c = av.open(path)
+        c = av.open(path, metadata_errors="ignore")  # undecodable tag bytes are dropped, not fatal
     except av.error.FFmpegError as e:
         raise FilmrtError(f"{path} is not a media file FFmpeg can read ({e})") from None
     with c:
-        streams: list[StreamProbe] = []
-        for s in c.streams:
-            cc = s.codec_context
-            sp = StreamProbe(
-                index=s.index,
-                type=s.type,
-                codec=cc.name if cc is not None else "",
-                time_base=Fraction(s.time_base) if s.time_base else Fraction(1, 1000),
-                language=s.metadata.get("language"),
-                metadata=dict(s.metadata),
-            )
-            if s.type == "video":
-                rate = s.average_rate or s.guessed_rate
-                sp.rate = Fraction(rate) if rate else None
-                sp.width, sp.height, sp.pix_fmt = cc.width, cc.height, cc.pix_fmt
-                sp.colorspace, sp.color_range = cc.colorspace, cc.color_range
-                sp.color_primaries, sp.color_trc = cc.color_primaries, cc.color_trc
-            elif s.type == "audio":
-                sp.sample_rate = cc.sample_rate
-                sp.channels = getattr(cc, "channels", None)
-            streams.append(sp)
-        by_index = {sp.index: sp for sp in streams}
+        streams = [_stream(s) for s in c.streams]
         if count:
-            ends: dict[int, Fraction] = {}
-            for pkt in c.demux():
-                if pkt.size == 0 and pkt.pts is None and pkt.dts is None:
-                    continue
-                sp = by_index[pkt.stream.index]
-                sp.packets += 1
-                ts = pkt.pts if pkt.pts is not None else pkt.dts
-                if ts is None:
-                    continue
-                t = Fraction(ts) * sp.time_base
-                e = t + Fraction(pkt.duration or 0) * sp.time_base
-                sp.start = t if sp.start is None else min(sp.start, t)
-                ends[sp.index] = e if sp.index not in ends else max(ends[sp.index], e)
-            for sp in streams:
-                if sp.start is not None and sp.index in ends:
-                    sp.duration = ends[sp.index] - sp.start
-        video = next((s for s in streams if s.type == "video"), None)
-        metadata = dict(c.metadata)
-        duration = c.duration / 1_000_000 if c.duration else None
-        fmt = c.format.name
-    if video is not None:
-        try:
-            with av.open(path) as c2:
-                for f in c2.decode(video=0):
-                    video.rotation = int(getattr(f, "rotation", 0) or 0)
-                    video.colorspace, video.color_range = f.colorspace, f.color_range
-                    video.color_primaries, video.color_trc = f.color_primaries, f.color_trc
-                    break
-        except av.error.FFmpegError:
-            pass
-    return MediaProbe(path=path, format=fmt, duration=duration, streams=streams, metadata=metadata)
+            _count_packets(c, streams)
+        result = MediaProbe(path=path, format=c.format.name, duration=c.duration / 1_000_000 if c.duration else None,
+                            streams=streams, metadata=dict(c.metadata))
+    if first_frame and result.video is not None:
+        _read_first_frame(path, result.video)
+    return result
+
+
+def _stream(s) -> StreamProbe:
+    """What the headers say about one stream."""
+    cc = s.codec_context
+    sp = StreamProbe(
+        index=s.index,
+        type=s.type,
+        codec=cc.name if cc is not None else "",
+        time_base=Fraction(s.time_base) if s.time_base else Fraction(1, 1000),
+        header_frames=s.frames or None,
+        header_duration=Fraction(s.duration) * Fraction(s.time_base) if s.duration and s.time_base else None,
+        language=s.metadata.get("language"),
+        metadata=dict(s.metadata),
+    )
+    if s.type == "video":
+        rate = s.average_rate or s.guessed_rate
+        sp.rate = Fraction(rate) if rate else None
+        sp.width, sp.height, sp.pix_fmt = cc.width, cc.height, cc.pix_fmt
+        sp.colorspace, sp.color_range = cc.colorspace, cc.color_range
+        sp.color_primaries, sp.color_trc = cc.color_primaries, cc.color_trc
+    elif s.type == "audio":
+        sp.sample_rate = cc.sample_rate
+        sp.channels = getattr(cc, "channels", None)
+    return sp
+
+
+def _count_packets(c, streams: list[StreamProbe]) -> None:
+    """Packets per stream and the time span they cover (demuxing only)."""
+    by_index = {sp.index: sp for sp in streams}
+    ends: dict[int, Fraction] = {}
+    for pkt in c.demux():
+        if pkt.size == 0 and pkt.pts is None and pkt.dts is None:
+            continue
+        sp = by_index[pkt.stream.index]
+        sp.packets += 1
+        ts = pkt.pts if pkt.pts is not None else pkt.dts
+        if ts is None:
+            continue
+        t = Fraction(ts) * sp.time_base
+        e = t + Fraction(pkt.duration or 0) * sp.time_base
+        sp.start = t if sp.start is None else min(sp.start, t)
+        ends[sp.index] = e if sp.index not in ends else max(ends[sp.index], e)
+    for sp in streams:
+        if sp.start is not None and sp.index in ends:
+            sp.duration = ends[sp.index] - sp.start
+
+
+def _read_first_frame(path: str, video: StreamProbe) -> None:
+    """Colour tags and display rotation, which only a decoded frame carries reliably."""
+    try:
+        with av.open(path, metadata_errors="ignore") as c:
+            for f in c.decode(video=0):
+                video.rotation = int(getattr(f, "rotation", 0) or 0)
+                video.colorspace, video.color_range = f.colorspace, f.color_range
+                video.color_primaries, video.color_trc = f.color_primaries, f.color_trc
+                break
+    except av.error.FFmpegError:
+        pass

@@ -22,6 +22,8 @@ from collections import deque
 
 import torch
 
+from filmrt.errors import FilmrtError
+
 DEFAULT_THRESHOLD = 0.08
 HISTORY = 5
 
@@ -29,8 +31,6 @@ HISTORY = 5
 class SceneDetector:
     def __init__(self, threshold: float = DEFAULT_THRESHOLD, history: int = HISTORY):
         if threshold < 0:
-            from filmrt.errors import FilmrtError
-
             raise FilmrtError(f"--scene-threshold {threshold}: must be >= 0 (1 disables detection)")
         self.threshold = float(threshold)
         self.prev: torch.Tensor | None = None

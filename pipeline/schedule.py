@@ -17,7 +17,9 @@ order) and the position ``t`` in [0, 1) between them. The rules, in order, for a
    sharp picture; blending two frames to go down in rate makes ghosts.
 4. otherwise **interpolate**: ``t = (tau - ts[a]) / (ts[b] - ts[a])`` (exact). In ``recursive`` mode
    (FILM's released way of making several frames) ``t`` is rounded to the nearest dyadic fraction
-   ``m / 2**max_depth`` and produced by repeated midpoints; if it rounds to 0 or 1 the frame is a copy.
+   ``m / 2**max_depth``, ties up (:func:`filmrt.pipeline.infer.nearest_dyadic`, the one rounding
+   rule), and produced by repeated midpoints (:mod:`filmrt.pipeline.infer`); if it rounds to 0 or
+   1 the frame is a copy.
    ``direct`` mode (RIFE always; FILM optionally) asks the model for ``t`` itself.
 
 Because the rules read the real timestamps, variable-frame-rate input works unchanged: a gap in
@@ -38,21 +40,12 @@ whole-list convenience used by tests.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
 from filmrt.errors import FilmrtError
-
-#: rates people write as decimals but mean as NTSC rationals
-_NTSC = {
-    "23.976": Fraction(24000, 1001),
-    "23.98": Fraction(24000, 1001),
-    "29.97": Fraction(30000, 1001),
-    "47.952": Fraction(48000, 1001),
-    "59.94": Fraction(60000, 1001),
-    "119.88": Fraction(120000, 1001),
-}
+from filmrt.pipeline.infer import nearest_dyadic
 
 #: kinds of jobs
 COPY = "copy"  # t == 0: the source frame a, unchanged
@@ -60,43 +53,6 @@ INTERP = "interp"  # model call between a and b at t
 CUT = "cut"  # a scene cut lies between a and b: the nearer of the two is repeated
 NEAREST = "nearest"  # down-conversion: nearest source frame (frames dropped)
 HOLD = "hold"  # after the last source timestamp: the last frame is held
-
-
-def parse_rate(text: str | int | float | Fraction, fps_in: Fraction | None = None) -> Fraction:
-    """An output rate as an exact fraction.
-
-    ``"60"``, ``"50"``, ``"60000/1001"``, ``"59.94"`` (= 60000/1001, likewise 23.976, 29.97, 119.88),
-    ``"x2"`` / ``"x4"`` / ``"x2.5"`` (a factor of ``fps_in``). Other decimals are taken exactly
-    (``"12.5"`` = 25/2). Zero, negative or unparsable rates raise :class:`FilmrtError`.
-    """
-    s = str(text).strip().lower()
-    try:
-        if s.startswith("x") or s.endswith("x"):
-            factor = Fraction(s.strip("x"))
-            if fps_in is None:
-                raise FilmrtError(f"--fps {text}: a factor needs the input rate, which is unknown")
-            rate = Fraction(fps_in) * factor
-        elif s in _NTSC:
-            rate = _NTSC[s]
-        else:
-            rate = Fraction(s)
-    except (ValueError, ZeroDivisionError):
-        raise FilmrtError(
-            f"--fps {text!r} is not a rate: use e.g. 60, 59.94, 60000/1001, x2 or x4"
-        ) from None
-    if rate <= 0:
-        raise FilmrtError(f"--fps {text}: the output rate must be positive")
-    if rate > 1000:
-        raise FilmrtError(f"--fps {text}: {float(rate):g} fps is not a video rate")
-    return rate
-
-
-def format_rate(rate: Fraction) -> str:
-    """``Fraction(60000, 1001)`` -> ``'60000/1001 (59.94)'``; ``Fraction(50)`` -> ``'50'``."""
-    rate = Fraction(rate)
-    if rate.denominator == 1:
-        return str(rate.numerator)
-    return f"{rate.numerator}/{rate.denominator} ({float(rate):.3f})".replace(".000)", ")")
 
 
 @dataclass(frozen=True)
@@ -113,10 +69,6 @@ class Job:
     #: position between a and b, exact; 0 unless kind == INTERP
     t: Fraction
     kind: str
-
-    @property
-    def is_copy(self) -> bool:
-        return self.kind != INTERP
 
 
 class Scheduler:
@@ -174,9 +126,7 @@ class Scheduler:
             near = a if t <= Fraction(1, 2) else b
             return Job(k, rel, near, near, Fraction(0), NEAREST)
         if self.mode == "recursive":
-            scale = 2**self.max_depth
-            # round half up to the nearest m / 2**depth, then reduce
-            t = Fraction(math.floor(t * scale + Fraction(1, 2)), scale)
+            t = nearest_dyadic(t, self.max_depth)  # THE rounding rule (shared with `interpolate`)
             if t == 0:
                 return Job(k, rel, a, a, Fraction(0), COPY)
             if t == 1:
@@ -268,29 +218,3 @@ def schedule(
 def output_frame_count(n_frames: int, fps_in: Fraction, fps_out: Fraction) -> int:
     """Frames a constant-rate clip of ``n_frames`` at ``fps_in`` gives at ``fps_out``."""
     return math.ceil(Fraction(n_frames) / Fraction(fps_in) * Fraction(fps_out))
-
-
-def dyadic_chain(t: Fraction) -> list[tuple[Fraction, Fraction]]:
-    """The intervals bisected, top down, to reach the dyadic time ``t`` by midpoints.
-
-    ``dyadic_chain(3/8)`` -> ``[(0, 1), (0, 1/2), (1/4, 1/2)]``: the midpoint of the last interval
-    is ``t``; every earlier midpoint is needed first.
-    """
-    t = Fraction(t)
-    if not 0 < t < 1 or t.denominator & (t.denominator - 1):
-        raise ValueError(f"{t} is not a dyadic fraction in (0, 1)")
-    lo, hi = Fraction(0), Fraction(1)
-    chain = []
-    while True:
-        chain.append((lo, hi))
-        mid = (lo + hi) / 2
-        if mid == t:
-            return chain
-        lo, hi = (lo, mid) if t < mid else (mid, hi)
-
-
-def iter_jobs(scheduler: Scheduler, frames: Iterable[tuple[Fraction, bool]]) -> Iterator[Job]:
-    """Stream jobs for an iterable of ``(timestamp, cut_before)``."""
-    for ts, cut in frames:
-        yield from scheduler.push(ts, cut)
-    yield from scheduler.finish()

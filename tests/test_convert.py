@@ -10,17 +10,25 @@ from fractions import Fraction as F
 import pytest
 import torch
 from helpers import decode_all
+from support.synth import frame_rgb, make_clip
 
 from filmrt.cli.main import main
-from filmrt.pipeline.colour import ColourSpec, guess_spec, psnr, rgb_to_yuv, yuv_to_rgb
-from filmrt.pipeline.convert import ConvertOptions, convert
+from filmrt.errors import FilmrtError
+from filmrt.options import RuntimeOptions
+from filmrt.pipeline.colour import ColourSpec, guess_spec, rgb_to_yuv, yuv_to_rgb
+from filmrt.pipeline.convert import convert
+from filmrt.pipeline.options import ConvertOptions, EncodeOptions
 from filmrt.pipeline.probe import probe
-from filmrt.pipeline.synth import frame_rgb, make_clip
+from filmrt.quality import psnr
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-FAST = dict(model="blend", quiet=True, preset="ultrafast")
+def fast(fps: str, *, max_batch: int | None = None, crf: int | None = None, **time) -> ConvertOptions:
+    """ConvertOptions with the `blend` model and the fastest x264 preset."""
+    runtime = RuntimeOptions(model="blend", **({} if max_batch is None else {"max_batch": max_batch}))
+    encode = EncodeOptions(preset="ultrafast", **({} if crf is None else {"crf": crf}))
+    return ConvertOptions(fps=fps, runtime=runtime, encode=encode, **time)
 
 
 @pytest.fixture(scope="session")
@@ -60,7 +68,7 @@ def test_colour_heuristic():
 # ---------------------------------------------------------------------- end to end
 def test_25_to_50_counts_timestamps_audio_and_copies(clips, tmp_path):
     out = tmp_path / "o.mp4"
-    res = convert(clips["25"], out, ConvertOptions(fps="x2", **FAST))
+    res = convert(clips["25"], out, fast("x2"))
     assert (res.frames_in, res.frames_out, res.fps_out) == (25, 50, F(50))
     assert res.interpolated == 24 and res.copied == 26 and res.held == 1
     src, dst = probe(clips["25"]), probe(out)
@@ -87,12 +95,12 @@ def test_25_to_50_counts_timestamps_audio_and_copies(clips, tmp_path):
 
 def test_24_to_60_and_ntsc(clips, tmp_path):
     out = tmp_path / "o60.mp4"
-    res = convert(clips["24"], out, ConvertOptions(fps="60", **FAST))
+    res = convert(clips["24"], out, fast("60"))
     assert (res.frames_in, res.frames_out) == (24, 60)
     got = decode_all(out)
     assert [t for t, _ in got] == [F(k, 60) for k in range(60)]
     out2 = tmp_path / "o5994.mp4"
-    res = convert(clips["2997"], out2, ConvertOptions(fps="59.94", **FAST))
+    res = convert(clips["2997"], out2, fast("59.94"))
     assert res.fps_out == F(60000, 1001) and (res.frames_in, res.frames_out) == (30, 60)
     assert res.interpolated == 29
     p = probe(out2).video
@@ -104,7 +112,7 @@ def test_24_to_60_and_ntsc(clips, tmp_path):
 def test_real_clip_with_audio_passthrough(shared, tmp_path):
     clip = shared / "data" / "clips" / "bbb_720p25_audio.mp4"
     out = tmp_path / "bbb50.mp4"
-    res = convert(clip, out, ConvertOptions(fps="50", t=1.0, batch=2, **FAST))
+    res = convert(clip, out, fast("50", t=1.0, max_batch=2))
     assert (res.frames_in, res.frames_out) == (25, 50) and res.streams_copied == 1
     p = probe(out)
     assert [s.type for s in p.streams] == ["video", "audio"]
@@ -116,7 +124,7 @@ def test_real_clip_with_audio_passthrough(shared, tmp_path):
 
 def test_ss_and_t_cut_both_streams(clips, tmp_path):
     out = tmp_path / "cut.mp4"
-    res = convert(clips["25"], out, ConvertOptions(fps="50", ss=0.4, t=0.4, **FAST))
+    res = convert(clips["25"], out, fast("50", ss=0.4, t=0.4))
     assert (res.frames_in, res.frames_out) == (10, 20)
     p = probe(out)
     assert p.video.start == 0 and p.video.duration == F(2, 5)
@@ -129,27 +137,35 @@ def test_ss_and_t_cut_both_streams(clips, tmp_path):
 
 def test_down_conversion_drops_frames(clips, tmp_path):
     out = tmp_path / "down.mp4"
-    res = convert(clips["25"], out, ConvertOptions(fps="12.5", **FAST))
+    res = convert(clips["25"], out, fast("12.5"))
     assert res.frames_out == 13 and res.interpolated == 0
     src, got = decode_all(clips["25"]), decode_all(out)
     for k, (_, rgb) in enumerate(got):
         assert psnr(rgb, src[2 * k][1]) > 40
 
 
-def test_recursive_mode_with_blend(clips, tmp_path):
+def test_recursive_mode_is_chosen_by_model_properties(clips, tmp_path, film_small_random_weights):
+    """Recursive midpoints are for models trained at t = 1/2 only (FILM: not time-conditioned);
+    a time-conditioned model (blend, RIFE) is refused there, by its spec, not its name."""
     out = tmp_path / "rec.mp4"
-    res = convert(clips["24"], out, ConvertOptions(fps="60", mode="recursive", max_depth=3, **FAST))
+    runtime = RuntimeOptions(model="film", weights=str(film_small_random_weights))
+    opts = ConvertOptions(fps="60", mode="recursive", max_depth=3, runtime=runtime,
+                          encode=EncodeOptions(preset="ultrafast"))
+    res = convert(clips["24"], out, opts)
     assert res.frames_out == 60 and res.interpolated > 0
+    with pytest.raises(FilmrtError, match="recursive"):
+        convert(clips["24"], tmp_path / "blend.mp4", fast("60", mode="recursive", max_depth=3))
+    assert not (tmp_path / "blend.mp4").exists()
 
 
 def test_10bit_rotation_and_odd_size(clips, tmp_path):
-    r = convert(clips["p10"], tmp_path / "p10.mp4", ConvertOptions(fps="x2", **FAST))
+    r = convert(clips["p10"], tmp_path / "p10.mp4", fast("x2"))
     assert probe(tmp_path / "p10.mp4").video.pix_fmt == "yuv420p10le" and "10-bit" in r.colour
     src, got = decode_all(clips["p10"]), decode_all(tmp_path / "p10.mp4")
     assert psnr(got[0][1], src[0][1]) > 40
-    convert(clips["rot"], tmp_path / "rot.mp4", ConvertOptions(fps="x2", **FAST))
+    convert(clips["rot"], tmp_path / "rot.mp4", fast("x2"))
     assert probe(tmp_path / "rot.mp4").video.rotation == 90
-    r = convert(clips["odd"], tmp_path / "odd.mp4", ConvertOptions(fps="x2", **FAST))
+    r = convert(clips["odd"], tmp_path / "odd.mp4", fast("x2"))
     v = probe(tmp_path / "odd.mp4").video
     assert (v.width, v.height) == (128, 72) and (r.width, r.height) == (128, 72)
 
@@ -185,7 +201,7 @@ def test_progress_callback_and_reused_interpolator(clips, tmp_path):
 
     seen = []
     interp = open_interpolator("blend")
-    res = convert(clips["24"], tmp_path / "p.mp4", ConvertOptions(fps="48", quiet=True, preset="ultrafast"),
+    res = convert(clips["24"], tmp_path / "p.mp4", ConvertOptions(fps="48", encode=EncodeOptions(preset="ultrafast")),
                   interpolator=interp, on_progress=seen.append)
     assert seen == list(range(1, res.frames_out + 1)) and res.model == "blend"
 
@@ -193,7 +209,7 @@ def test_progress_callback_and_reused_interpolator(clips, tmp_path):
 def test_subtitles_and_tags_copied(tmp_path, monkeypatch):
     clip = make_clip(tmp_path / "sub.mkv", frames=20, audio=True, subtitles=True, language="fra")
     out = tmp_path / "o.mkv"
-    res = convert(clip, out, ConvertOptions(fps="50", **FAST))
+    res = convert(clip, out, fast("50"))
     assert res.streams_copied == 2
     src, dst = probe(clip), probe(out)
     assert [s.type for s in dst.streams] == ["video", "subtitle", "audio"]
@@ -207,7 +223,7 @@ def test_subtitles_and_tags_copied(tmp_path, monkeypatch):
 
     init = encode.Muxer.__init__
     monkeypatch.setattr(encode.Muxer, "__init__", lambda self, *a, **kw: init(self, *a, **{**kw, "warn": warned.append}))
-    convert(clip, tmp_path / "o.mp4", ConvertOptions(fps="50", **FAST))
+    convert(clip, tmp_path / "o.mp4", fast("50"))
     assert [s.type for s in probe(tmp_path / "o.mp4").streams] == ["video", "audio"]
     assert any("subtitle" in w for w in warned)
 
@@ -221,7 +237,80 @@ def test_convert_options_helpers_for_batch():
     add_convert_options(p)
     opts = options_from_args(p.parse_args(["--fps", "59.94", "--model", "blend", "--crf", "20", "--t", "2"]))
     assert isinstance(opts, ConvertOptions)
-    assert (opts.fps, opts.model, opts.crf, opts.t, opts.codec, opts.batch) == ("59.94", "blend", 20, 2.0, "libx264", 4)
+    assert (opts.fps, opts.runtime.model, opts.encode.crf, opts.t, opts.encode.codec, opts.runtime.max_batch) == (
+        "59.94", "blend", 20, 2.0, "libx264", 4)
+
+
+def test_cli_defaults_are_the_dataclass_defaults():
+    """Each default is written once, in the dataclasses: the CLI passes only what was given."""
+    from filmrt.cli.main import build_parser
+    from filmrt.pipeline.cli import options_from_args
+
+    args = build_parser().parse_args(["convert", "a.mp4", "b.mp4", "--fps", "50"])
+    assert options_from_args(args) == ConvertOptions(fps="50")
+    assert options_from_args(args).runtime == RuntimeOptions() and options_from_args(args).encode == EncodeOptions()
+    # the backend extras are reachable from the CLI (through the runtime group)
+    args = build_parser().parse_args(["convert", "a.mp4", "b.mp4", "--fps", "50", "--backend", "ort",
+                                      "--onnx", "m.onnx", "--threads", "2", "--batch", "3"])
+    rt = options_from_args(args).runtime
+    assert (rt.backend, rt.onnx, rt.threads, rt.max_batch) == ("ort", "m.onnx", 2, 3)
+
+
+@pytest.mark.parametrize("factor", ["2x", "x2"])
+def test_cli_factor_rates(clips, tmp_path, capsys, factor):
+    """`--fps 2x` and `--fps x2` both double the input rate, end to end (25 -> 50)."""
+    out = tmp_path / f"{factor}.mp4"
+    rc = main(["convert", clips["25"], str(out), "--fps", factor, "--model", "blend", "--preset", "ultrafast",
+               "--quiet"])
+    assert rc == 0, capsys.readouterr().err
+    v = probe(out).video
+    assert v.rate == 50 and v.packets == 50
+    assert ConvertOptions(fps=factor).rate.resolve(F(30000, 1001)) == F(60000, 1001)
+
+
+def test_json_path_is_checked_before_converting(clips, tmp_path, capsys):
+    out = tmp_path / "o.mp4"
+    rc = main(["convert", clips["25"], str(out), "--fps", "50", "--model", "blend", "--quiet",
+               "--json", str(tmp_path / "no" / "such" / "r.json")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--json" in err and "does not exist" in err
+    assert not out.exists()
+
+
+def test_progress_bar_ends_at_the_real_count(tmp_path, capsys):
+    """The bar's total is the expected count (from the input's header) until the end, then the real
+    one: a truncated input whose header promises 50 frames still ends at 100%."""
+    whole = make_clip(tmp_path / "whole.mkv", frames=50)
+    data = open(whole, "rb").read()
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(data[: len(data) // 2])
+    seen = []
+    res = convert(cut, tmp_path / "a.mp4", fast("50"), on_start=seen.append)
+    assert seen == [100] and 0 < res.frames_out < 100  # expected from the header, fewer written
+    assert main(["convert", str(cut), str(tmp_path / "b.mp4"), "--fps", "50", "--model", "blend",
+                 "--preset", "ultrafast"]) == 3  # done, from a damaged input
+    err = capsys.readouterr().err
+    n = res.frames_out
+    assert "100%" in err and f"{n}/{n}" in err
+
+
+def test_output_into_a_fifo_is_streamed(clips, tmp_path):
+    """A FIFO (or a device) is written through, never replaced by a renamed temp file."""
+    import os
+    import threading
+
+    fifo = tmp_path / "out.mkv"
+    os.mkfifo(fifo)
+    got = bytearray()
+    reader = threading.Thread(target=lambda: got.extend(open(fifo, "rb").read()))
+    reader.start()
+    res = convert(clips["25"], fifo, fast("50"))
+    reader.join(timeout=60)
+    assert res.frames_out == 50 and len(got) > 0
+    assert fifo.is_fifo()
+    copy = tmp_path / "copy.mkv"
+    copy.write_bytes(bytes(got))
+    assert probe(copy).video.packets == 50
 
 
 @pytest.mark.parametrize("codec,pix,full", [("mjpeg", "yuvj420p", True), ("ffv1", "gray", False),
@@ -230,7 +319,7 @@ def test_other_pixel_formats_round_trip(tmp_path, codec, pix, full):
     """Full-range (JPEG) and gray and 16-bit input: copies come back intact (lossless encode)."""
     clip = make_clip(tmp_path / "c.mkv", codec=codec, pix_fmt=pix, frames=4)
     out = tmp_path / "o.mkv"
-    res = convert(clip, out, ConvertOptions(fps="x2", crf=0, **FAST))
+    res = convert(clip, out, fast("x2", crf=0))
     assert ("full range" in res.colour) == full
     src, got = decode_all(clip), decode_all(out)
     for i in range(4):
@@ -241,9 +330,18 @@ def test_vfr_input_gap_is_interpolated(tmp_path):
     """A variable-rate clip (frame 4 missing: an 80 ms gap) converted to constant 25 fps."""
     clip = make_clip(tmp_path / "vfr.mkv", frames=10, skip=(4,))
     out = tmp_path / "cfr.mp4"
-    res = convert(clip, out, ConvertOptions(fps="25", **FAST))
+    res = convert(clip, out, fast("25"))
     assert (res.frames_in, res.frames_out, res.interpolated) == (9, 10, 1)
     src, got = decode_all(clip), decode_all(out)
     assert [t for t, _ in got] == [F(k, 25) for k in range(10)]
     assert psnr(got[4][1], 0.5 * (src[3][1] + src[4][1])) > 35  # blend of the frames around the gap
     assert psnr(got[5][1], src[4][1]) > 40  # and the clip goes on in step
+
+
+def test_probe_headers_only(clips):
+    """`count=False, first_frame=False`: what the headers say, nothing demuxed or decoded."""
+    p = probe(clips["25"], count=False, first_frame=False)
+    v = p.video
+    assert "mp4" in p.format and [s.type for s in p.streams] == ["video", "audio"]
+    assert v.packets == 0 and v.duration is None and v.rate == 25 and (v.width, v.height) == (128, 72)
+    assert v.header_frames == 25 and v.header_duration == 1

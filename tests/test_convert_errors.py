@@ -8,13 +8,15 @@ import random
 
 import pytest
 import torch
+from support.synth import make_audio_only, make_clip
 
 from filmrt.cli.main import main
 from filmrt.errors import FilmrtError
+from filmrt.options import RuntimeOptions
 from filmrt.pipeline import encode
-from filmrt.pipeline.convert import ConvertOptions, convert
+from filmrt.pipeline.convert import convert
+from filmrt.pipeline.options import ConvertOptions, EncodeOptions
 from filmrt.pipeline.probe import probe
-from filmrt.pipeline.synth import make_audio_only, make_clip
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -137,7 +139,8 @@ def test_disk_full_leaves_nothing_and_keeps_old_out(good, tmp_path, monkeypatch)
 
     monkeypatch.setattr(encode.Muxer, "_mux", full)
     with pytest.raises(FilmrtError, match="disk full"):
-        convert(good["mp4"], out, ConvertOptions(fps="50", model="blend", quiet=True, preset="ultrafast"))
+        convert(good["mp4"], out, ConvertOptions(fps="50", runtime=RuntimeOptions(model="blend"),
+                                                encode=EncodeOptions(preset="ultrafast")))
     assert out.read_bytes() == b"previous contents"
     assert not leftovers(tmp_path)
 
@@ -165,7 +168,7 @@ class _Boom:
 @pytest.mark.parametrize("exc", [FilmrtError("model exploded"), RuntimeError("bug"), KeyboardInterrupt()])
 def test_failure_mid_run_leaves_no_output(good, tmp_path, exc):
     out = tmp_path / "o.mp4"
-    opts = ConvertOptions(fps="50", quiet=True, preset="ultrafast", batch=1)
+    opts = ConvertOptions(fps="50", runtime=RuntimeOptions(max_batch=1), encode=EncodeOptions(preset="ultrafast"))
     with pytest.raises(type(exc)):
         convert(good["mp4"], out, opts, interpolator=_Boom(exc))
     assert not out.exists() and not leftovers(tmp_path)
@@ -179,7 +182,7 @@ def test_failure_in_decoder_thread_is_raised_once(good, tmp_path, monkeypatch):
 
     monkeypatch.setattr(decode, "frame_to_rgb", broken)
     with pytest.raises(FilmrtError, match="decoder broke"):
-        convert(good["mp4"], tmp_path / "o.mp4", ConvertOptions(fps="50", model="blend", quiet=True))
+        convert(good["mp4"], tmp_path / "o.mp4", ConvertOptions(fps="50", runtime=RuntimeOptions(model="blend")))
     assert not leftovers(tmp_path) and not (tmp_path / "o.mp4").exists()
 
 

@@ -8,10 +8,12 @@ import pytest
 import torch
 from helpers import decode_all
 
-from filmrt.pipeline.colour import psnr
-from filmrt.pipeline.convert import ConvertOptions, convert
+from filmrt.options import RuntimeOptions
+from filmrt.pipeline.convert import convert
 from filmrt.pipeline.decode import PyAVSource
+from filmrt.pipeline.options import ConvertOptions, EncodeOptions
 from filmrt.pipeline.scenes import SceneDetector
+from filmrt.quality import psnr
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -46,8 +48,8 @@ def test_no_blend_across_cut(trailer, source_frames, tmp_path):
     a, b = cut_interval(source_frames)
     ta, tb = source_frames[a][0] - F(SS), source_frames[b][0] - F(SS)
     out = tmp_path / "o.mp4"
-    res = convert(trailer, out, ConvertOptions(fps="60", ss=SS, t=T, model="blend", quiet=True,
-                                               preset="ultrafast"))
+    res = convert(trailer, out, ConvertOptions(fps="60", ss=SS, t=T, runtime=RuntimeOptions(model="blend"),
+                                               encode=EncodeOptions(preset="ultrafast")))
     assert res.frames_out == 30
     got = decode_all(out)
     times = [ts for ts, _ in got if ta < ts < tb]

@@ -8,8 +8,8 @@ import torch
 from PIL import Image
 
 from filmrt.cli.main import main
-from filmrt.cli.interpolate import nearest_dyadic
 from filmrt.imageio import read_image
+from filmrt.pipeline.infer import nearest_dyadic
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -77,6 +77,19 @@ def test_film_direct_and_recursive_times(frames, tmp_path, small_film, capsys):
                  "--weights", str(small_film)]) == 0
     assert "asked 0.3" in capsys.readouterr().out  # 0.3 -> 0.25 at depth 3 (nearest of k/8 is 2/8)
     assert nearest_dyadic(0.3, 3) == 0.25 and nearest_dyadic(0.5, 8) == 0.5 and nearest_dyadic(0.375, 8) == 0.375
+
+
+def test_recursive_times_use_the_rounding_rule_of_convert(frames, tmp_path, capsys):
+    """--at 1/16 at depth 3 is a tie between 0 and 1/8: rounded up to 1/8 (nearest_dyadic), as the
+    scheduler of `filmrt convert` rounds; recursive mode works for any model (blend here)."""
+    pa, pb, a, b = frames
+    out = tmp_path / "t.png"
+    assert main(["interpolate", str(pa), str(pb), "-o", str(out), "--model", "blend", "--mode", "recursive",
+                 "--at", "0.0625", "--max-depth", "3"]) == 0
+    text = capsys.readouterr().out
+    assert "mode recursive" in text and "t=0.125000 (asked 0.0625" in text
+    got = np.asarray(Image.open(out)).astype(int)
+    assert np.abs(got - (0.875 * a + 0.125 * b)).max() <= 1  # three midpoints of blend = 1/8
 
 
 def _err(capsys) -> str:

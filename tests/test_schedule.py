@@ -7,6 +7,7 @@ from fractions import Fraction as F
 import pytest
 
 from filmrt.errors import FilmrtError
+from filmrt.pipeline.infer import dyadic_chain
 from filmrt.pipeline.schedule import (
     COPY,
     CUT,
@@ -14,11 +15,10 @@ from filmrt.pipeline.schedule import (
     INTERP,
     NEAREST,
     Scheduler,
-    dyadic_chain,
     output_frame_count,
-    parse_rate,
     schedule,
 )
+from filmrt.rates import parse_rate
 
 
 def cfr(n: int, rate: F, tb: F | None = None, start: F = F(0)) -> list[F]:
@@ -43,7 +43,7 @@ def check_times(jobs, fps_out):
             assert j.a == j.b and j.t == 0
 
 
-# ---------------------------------------------------------------------- parse_rate
+# ---------------------------------------------------------------------- parse_rate (filmrt.rates, the one parser)
 @pytest.mark.parametrize(
     "text,fps_in,expected",
     [
@@ -55,6 +55,7 @@ def check_times(jobs, fps_out):
         ("60000/1001", None, F(60000, 1001)),
         ("12.5", None, F(25, 2)),
         ("x2", F(25), F(50)),
+        ("2x", F(25), F(50)),
         ("x4", F(30000, 1001), F(120000, 1001)),
         ("x2.5", F(24), F(60)),
     ],

@@ -9,14 +9,15 @@ from fractions import Fraction
 import pytest
 import torch
 from helpers import decode_all
+from support.synth import frame_rgb, make_clip
 
 from filmrt.cli.main import main
 from filmrt.errors import FilmrtError
 from filmrt.options import RuntimeOptions
-from filmrt.pipeline.convert import ConvertOptions, convert
+from filmrt.pipeline.convert import convert
 from filmrt.pipeline.decode import DecodedFrame, make_thumb
 from filmrt.pipeline.eval_video import blend_predictor, eval_video, score_dropped_frames
-from filmrt.pipeline.synth import frame_rgb, make_clip
+from filmrt.pipeline.options import ConvertOptions, EncodeOptions
 from filmrt.quality import psnr
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -53,7 +54,8 @@ def test_rife_convert_recovers_motion(tmp_path):
     n, w, h = 6, 128, 64
     clip = make_clip(tmp_path / "m.mp4", frames=n, width=w, height=h)
     out = tmp_path / "o.mp4"
-    res = convert(clip, out, ConvertOptions(fps="x2", model="rife-4.25", quiet=True, preset="ultrafast", crf=4))
+    res = convert(clip, out, ConvertOptions(fps="x2", runtime=RuntimeOptions(model="rife-4.25"),
+                                          encode=EncodeOptions(preset="ultrafast", crf=4)))
     assert res.model == "rife-4.25" and res.frames_out == 2 * n
     got = [rgb for _, rgb in decode_all(out)]
     inp = [rgb for _, rgb in decode_all(clip)]
@@ -66,7 +68,7 @@ def test_rife_convert_recovers_motion(tmp_path):
 def test_rife_refuses_recursive(tmp_path):
     clip = make_clip(tmp_path / "c.mp4", frames=3, width=64, height=64)
     with pytest.raises(FilmrtError, match="recursive"):
-        convert(clip, tmp_path / "o.mp4", ConvertOptions(fps="x2", model="rife-4.25", mode="recursive", quiet=True))
+        convert(clip, tmp_path / "o.mp4", ConvertOptions(fps="x2", mode="recursive", runtime=RuntimeOptions(model="rife-4.25")))
     assert not (tmp_path / "o.mp4").exists()
 
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import argparse
 
-from filmrt.cli.groups import add_options, add_runtime_options, from_args, given, runtime_from_args
+from filmrt.cli.groups import add_options, from_args
 from filmrt.pipeline.batch.driver import run_batch
 from filmrt.pipeline.batch.options import BatchOptions
-from filmrt.pipeline.options import ConvertOptions, EncodeOptions
+from filmrt.pipeline.cli import add_convert_options, options_from_args
 
 EPILOG = """\
 Re-running the same command resumes: finished files are skipped, changed sources or settings
@@ -33,19 +33,6 @@ def _help(name: str) -> dict:
     """help/metavar of a BatchOptions field the generator cannot add (optional value, repeatable)."""
     md = BatchOptions.__dataclass_fields__[name].metadata
     return {"help": md["help"], "metavar": md["metavar"]}
-
-
-def add_convert_options(parser: argparse.ArgumentParser) -> None:
-    """The options of ``filmrt convert`` (time, runtime, encode), from their dataclasses."""
-    add_options(parser, ConvertOptions, title="convert options (as for `filmrt convert`)", required=("fps",))
-    add_runtime_options(parser)
-    add_options(parser, EncodeOptions, title="encode options")
-
-
-def convert_options_from_args(args: argparse.Namespace) -> ConvertOptions:
-    return ConvertOptions(
-        **given(ConvertOptions, args), runtime=runtime_from_args(args), encode=from_args(EncodeOptions, args)
-    )
 
 
 def add_batch_options(parser: argparse.ArgumentParser) -> None:
@@ -74,7 +61,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # both objects are validated here, before run_batch creates DST or its manifest
-    options = convert_options_from_args(args)
+    options = options_from_args(args)
     batch = from_args(BatchOptions, args)
     report = run_batch(args.src, args.dst, options, batch)
     if report.dry_run:

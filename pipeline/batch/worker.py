@@ -34,12 +34,10 @@ import torch
 
 from filmrt.engine import open_interpolator
 from filmrt.errors import FilmrtError
-from filmrt.models import default_model_name, get_spec
 from filmrt.options import RuntimeOptions
 from filmrt.pipeline import convert as convert_pipeline
 from filmrt.pipeline.options import ConvertOptions
 from filmrt.pipeline.probe import probe
-from filmrt.rates import parse_rate_spec
 
 Converter = Callable[..., object]
 
@@ -67,31 +65,8 @@ def failure(job: Job, error: str) -> dict:
 
 
 def convert_file(src: str, dst: str, options: ConvertOptions, *, interpolator, on_progress) -> object:
-    """THE seam between batch and the convert pipeline: every conversion batch runs goes through here.
-
-    ``convert`` still takes its older, flat options object, so the composed
-    :class:`~filmrt.pipeline.options.ConvertOptions` is mapped onto it here (``quiet``: the worker
-    reports through ``on_progress``; ``mode="auto"``: the model's recommended mode; a factor
-    such as ``2x`` is spelled ``x2``, the one spelling the old options take up front). Once
-    ``convert`` takes ``ConvertOptions`` itself, this body becomes one line:
-    ``return convert_pipeline.convert(src, dst, options, interpolator=interpolator, on_progress=on_progress)``.
-    """
-    rt, enc = options.runtime, options.encode
-    mode = options.mode
-    if mode == "auto":
-        try:
-            mode = get_spec(rt.model or default_model_name()).recommended_mode
-        except FilmrtError:  # the model is given as a weights file
-            mode = "direct"
-    rate = parse_rate_spec(options.fps)
-    flat = convert_pipeline.ConvertOptions(
-        fps=f"x{rate.factor}" if rate.is_factor else options.fps, model=rt.model, weights=rt.weights, backend=rt.backend, device=rt.device,
-        precision=rt.precision, mode=mode, scene_threshold=options.scene_threshold, ss=options.ss,
-        t=options.t, codec=enc.codec, crf=enc.crf, preset=enc.preset, batch=rt.max_batch,
-        format=enc.format, quiet=True, max_depth=options.max_depth, decoder=options.decoder,
-        queue_size=options.queue_size,
-    )
-    return convert_pipeline.convert(src, dst, flat, interpolator=interpolator, on_progress=on_progress)
+    """THE seam between batch and the convert pipeline: every conversion batch runs goes through here."""
+    return convert_pipeline.convert(src, dst, options, interpolator=interpolator, on_progress=on_progress)
 
 
 def _field(result, name: str):

@@ -3,9 +3,9 @@
 :func:`make_clip` writes a clip of ``frames`` frames at ``fps`` whose picture is a smooth
 gradient with a bright square moving at constant speed (so interpolation has real motion to
 recover), optionally with a sine-tone AAC audio track, a display rotation, language tags, a
-10-bit pixel format, odd dimensions or gaps (``skip``: frames left out, a variable-rate clip). Frame ``i`` is shown at ``i / fps`` exactly when the time
-base allows it (``time_base`` default ``1 / (fps numerator)`` style: exact for 24, 25 and
-30000/1001).
+10-bit pixel format, odd dimensions or gaps (``skip``: frames left out, a variable-rate clip).
+Frame ``i`` is shown at ``i / fps`` exactly when the time base allows it (``time_base`` default
+``1 / (fps numerator)`` style: exact for 24, 25 and 30000/1001).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
+import av
 import numpy as np
 
 
@@ -47,8 +48,6 @@ def make_clip(
     subtitles: bool = False,
     skip: tuple[int, ...] = (),
 ) -> str:
-    import av
-
     fps = Fraction(fps)
     path = str(path)
     with av.open(path, "w", format=fmt) as c:
@@ -118,8 +117,6 @@ def make_clip(
 
 
 def make_audio_only(path, seconds: float = 1.0) -> str:
-    import av
-
     path = str(path)
     with av.open(path, "w") as c:
         a = c.add_stream("aac", rate=48000)
