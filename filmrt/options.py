@@ -40,6 +40,13 @@ def opt(help: str, *, flag: str | None = None, short: str | None = None, choices
             "cli": cli}
 
 
+def check_precision(value) -> str:
+    """The one spelling check of a precision: ``auto`` or one of :data:`PRECISIONS`."""
+    if value not in ("auto", *PRECISIONS):
+        raise FilmrtError(f"unknown precision {value!r}: use auto, {', '.join(PRECISIONS)}")
+    return value
+
+
 def _positive_int(value, what: str) -> int:
     try:
         n = int(value)
@@ -81,8 +88,7 @@ class RuntimeOptions:
     def __post_init__(self) -> None:
         if self.backend not in ("auto", *BACKENDS):
             raise FilmrtError(f"unknown backend {self.backend!r}: use auto, {', '.join(BACKENDS)}")
-        if self.precision not in ("auto", *PRECISIONS):
-            raise FilmrtError(f"unknown precision {self.precision!r}: use auto, {', '.join(PRECISIONS)}")
+        check_precision(self.precision)
         object.__setattr__(self, "max_batch", _positive_int(self.max_batch, "--batch"))
         if self.threads is not None:
             object.__setattr__(self, "threads", _positive_int(self.threads, "--threads"))
