@@ -56,6 +56,7 @@ from filmrt.export.exporter import (
     weights_fingerprint,
 )
 from filmrt.interpolator import Interpolator
+from filmrt.padding import MULTIPLE
 from filmrt.stages import STAGES, StagedRunner, is_staged, prefixed_feeds
 
 _FRAME_INPUTS = ("img0", "img1", "img")
@@ -114,7 +115,7 @@ class OnnxGraph:
             raise FilmrtError(f"onnxruntime cannot load the graph: {msg}") from e
         meta = self.session.get_modelmeta().custom_metadata_map
         self.metadata = dict(meta)
-        self.pad_multiple = int(self.metadata.get("pad_multiple", 64))
+        self.pad_multiple = int(self.metadata.get("pad_multiple", MULTIPLE))
         self.inputs = [i.name for i in self.session.get_inputs()]
         self.outputs = [o.name for o in self.session.get_outputs()]
         self.providers = self.session.get_providers()
@@ -185,7 +186,7 @@ class OrtInterpolator(Interpolator):
             net = resolve_model(model, weights)
             self.model_name = getattr(net, "name", type(net).__name__)
             self.pad_align = getattr(net, "pad_align", "center")
-            self.pad_multiple = getattr(net, "pad_multiple", 64)
+            self.pad_multiple = getattr(net, "pad_multiple", MULTIPLE)
             self.staged = is_staged(net) if staged is None else bool(staged)
             if self.staged and not is_staged(net):
                 raise FilmrtError(f"model {self.model_name!r} has no stages (only FILM does)")
@@ -233,7 +234,7 @@ class OrtInterpolator(Interpolator):
             raise FilmrtError(f"{base} is FILM's {stage!r} stage graph: pass the base name (X.onnx for X.{stage}.onnx)")
         self.model_name = meta.get("model", base.stem)
         self.pad_align = meta.get("pad_align", "center")
-        self.pad_multiple = int(meta.get("pad_multiple", 64))
+        self.pad_multiple = int(meta.get("pad_multiple", MULTIPLE))
         self.precision = meta.get("precision", self.precision)
         self.staged = "features" in files
         self.cache_files = list(files.values())

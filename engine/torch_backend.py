@@ -33,6 +33,7 @@ from filmrt.engine import resolve_precision
 from filmrt.engine.cuda_fast import apply as apply_fast
 from filmrt.interpolator import Interpolator
 from filmrt.models import load_model
+from filmrt.padding import MULTIPLE
 from filmrt.stages import StagedRunner, is_staged
 from filmrt.warp import use_warp_impl
 
@@ -69,7 +70,7 @@ class TorchInterpolator(Interpolator):
         self.warp_impl = self.fast.warp
         self.model_name = net.name
         self.pad_align = getattr(net, "pad_align", "center")
-        self.pad_multiple = getattr(net, "pad_multiple", 64)
+        self.pad_multiple = getattr(net, "pad_multiple", MULTIPLE)
         self.staged = is_staged(net)
         #: work done so far: frames encoded, pairs encoded, outputs decoded (staged models),
         #: whole-model calls (others)

@@ -61,6 +61,7 @@ from filmrt.export import checks, plugin
 from filmrt.export.fp16 import convert_to_fp16
 from filmrt.fileio import atomic_path, sha256_file
 from filmrt.models import load_model
+from filmrt.padding import MULTIPLE
 from filmrt.stages import FRAME_PREFIXES, is_staged
 from filmrt.warp import use_warp_impl, warp_grid_sample
 
@@ -437,7 +438,7 @@ def export_graphs(
             stage=plan.stage,
             precision="fp16" if fp16 else "fp32",
             pad_align=getattr(net, "pad_align", "center"),
-            pad_multiple=getattr(net, "pad_multiple", 64),
+            pad_multiple=getattr(net, "pad_multiple", MULTIPLE),
         )
         if check:
             checks.check_graph(proto, warp=warp)

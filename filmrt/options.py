@@ -75,8 +75,8 @@ class RuntimeOptions:
     max_batch: int = field(default=4, metadata=opt("frame pairs per model call", flag="--batch", metavar="N"))
     # ------------------------------------------------------------------ backend extras
     engine: str | None = field(default=None, metadata=opt(
-        "trt: a prebuilt TensorRT engine (or FILM's stage engines: the .features.engine path's stem) "
-        "from `filmrt build-engine`", metavar="FILE"))
+        "trt: a prebuilt engine, the -o of `filmrt build-engine` (FILM's stage engines X.features/flow/"
+        "fusion.engine: give X.engine)", metavar="FILE"))
     onnx: str | None = field(default=None, metadata=opt(
         "ort/trt: a prebuilt ONNX graph from `filmrt export` instead of exporting the model", metavar="FILE"))
     fast: str | None = field(default=None, metadata=opt(
