@@ -17,11 +17,13 @@ import torch
 
 from filmrt.errors import FilmrtError
 from filmrt.interpolator import Interpolator
-from filmrt.options import BACKENDS, RuntimeOptions
+from filmrt.models import resolve_model_name
+from filmrt.options import BACKENDS, EXTRAS, PRECISIONS, RuntimeOptions, check_precision
 
-# Backend classes, imported only when used. Each module also exposes
-# ``available(device: torch.device) -> tuple[bool, str]`` (ok, reason when not).
-# Every class is constructed as Cls(model, *, weights, device, precision, max_batch, **options).
+# Backend classes, imported only when used (onnxruntime, TensorRT and the exporter are heavy or
+# optional). Each module also exposes ``available(device: torch.device) -> tuple[bool, str]``.
+# Every class is constructed as Cls(model, *, weights, device, precision, max_batch, **extras),
+# where extras are the RuntimeOptions extras that EXTRAS gives that backend; others raise TypeError.
 _BACKEND_CLASSES = {
     "torch": "filmrt.engine.torch_backend:TorchInterpolator",
     "ort": "filmrt.engine.ort_backend:OrtInterpolator",
@@ -31,11 +33,26 @@ _BACKEND_CLASSES = {
 AUTO_ORDER = {"cuda": ["trt", "torch"], "cpu": ["torch"]}
 
 
-def resolve_precision(precision: str | None, device: torch.device) -> str:
-    if precision in (None, "auto"):
-        return "fp16" if device.type == "cuda" else "fp32"
-    if precision not in ("fp32", "fp16", "bf16"):
-        raise FilmrtError(f"unknown precision {precision!r}: use fp32, fp16 or bf16")
+def resolve_precision(
+    precision: str | None,
+    device: torch.device,
+    *,
+    backend: str | None = None,
+    supported: tuple[str, ...] = PRECISIONS,
+    hint: str = "",
+) -> str:
+    """The precision to compute in: ``auto``/None = fp16 on CUDA, fp32 elsewhere.
+
+    The spelling is checked by :func:`filmrt.options.check_precision` (the same check as
+    RuntimeOptions); a backend passes what it can run as ``supported`` and gets one refusal
+    message for the rest (``hint`` says what to use instead).
+    """
+    if precision is None or check_precision(precision) == "auto":
+        precision = "fp16" if torch.device(device).type == "cuda" else "fp32"
+    if precision not in supported:
+        raise FilmrtError(
+            f"the {backend or 'chosen'} backend runs {' or '.join(supported)}, not {precision}{hint}"
+        )
     return precision
 
 
@@ -68,7 +85,10 @@ def backend_available(name: str, device: torch.device) -> tuple[bool, str]:
     return check(device) if check else (True, "")
 
 
-def pick_backend(backend: str, device: torch.device) -> str:
+def pick_backend(backend: str, device: torch.device, extras: tuple[str, ...] = ()) -> str:
+    """The backend to run: ``backend`` itself, or for ``auto`` the first available one that takes
+    every backend option in ``extras`` (e.g. ``engine``): those of :data:`AUTO_ORDER` for the
+    device first, then the others (``--onnx`` on a CPU runs on ort)."""
     if backend != "auto":
         if backend not in _BACKEND_CLASSES:
             raise FilmrtError(f"unknown backend {backend!r}: use auto, {', '.join(BACKENDS)}")
@@ -76,10 +96,21 @@ def pick_backend(backend: str, device: torch.device) -> str:
         if not ok:
             raise FilmrtError(f"backend {backend!r} cannot run on {device}: {why}")
         return backend
-    for name in AUTO_ORDER.get(device.type, ["torch"]):
-        if backend_available(name, device)[0]:
+    order = AUTO_ORDER.get(device.type, ["torch"])
+    if not extras:
+        return next((b for b in order if backend_available(b, device)[0]), "torch")
+    opts = ", ".join(f"--{x}" for x in extras)
+    takes = [b for b in (*order, *BACKENDS) if all(b in EXTRAS[x] for x in extras)]
+    if not takes:
+        who = "; ".join(f"--{x}: {', '.join(EXTRAS[x])}" for x in extras)
+        raise FilmrtError(f"no backend takes all of {opts} ({who})")
+    reasons = []
+    for name in dict.fromkeys(takes):
+        ok, why = backend_available(name, device)
+        if ok:
             return name
-    return "torch"
+        reasons.append(f"{name}: {why}")
+    raise FilmrtError(f"no backend that takes {opts} can run on {device} ({'; '.join(reasons)})")
 
 
 def open_interpolator(options: RuntimeOptions | str | os.PathLike | None = None, /, **fields) -> Interpolator:
@@ -88,11 +119,10 @@ def open_interpolator(options: RuntimeOptions | str | os.PathLike | None = None,
     ``open_interpolator(RuntimeOptions(model="rife-4.25", device="cuda"))`` or, the same,
     ``open_interpolator(model="rife-4.25", device="cuda")`` (fields are validated by
     RuntimeOptions: an unknown one raises). ``model`` may be a name or a weights path; None = the
-    default model. ``backend="auto"`` picks the first available backend of ``AUTO_ORDER`` for the
-    device; ``interp.describe()`` says which one runs.
+    model of ``weights``, else the default model. ``backend="auto"`` picks the first available
+    backend of ``AUTO_ORDER`` for the device that takes the backend extras given;
+    ``interp.describe()`` says which one runs.
     """
-    from filmrt.models import default_model_name
-
     if isinstance(options, str | os.PathLike):  # open_interpolator("rife-4.25", ...): the model
         fields = {"model": os.fspath(options), **fields}
         options = None
@@ -101,10 +131,10 @@ def open_interpolator(options: RuntimeOptions | str | os.PathLike | None = None,
     elif fields:
         options = options.replace(**fields)
     dev = resolve_device(options.device)
+    extras = options.extras()
+    name = pick_backend(options.backend, dev, tuple(extras))
     prec = resolve_precision(options.precision, dev)
-    name = pick_backend(options.backend, dev)
-    model = options.model if options.model is not None else default_model_name()
+    model = resolve_model_name(options.model, options.weights)
     mod, cls = _BACKEND_CLASSES[name].split(":")
     klass = getattr(importlib.import_module(mod), cls)
-    return klass(model, weights=options.weights, device=dev, precision=prec, max_batch=options.max_batch,
-                 **options.extras())
+    return klass(model, weights=options.weights, device=dev, precision=prec, max_batch=options.max_batch, **extras)

@@ -1,19 +1,26 @@
 """``filmrt build-engine``: ONNX plugin graph -> TensorRT engine (see :mod:`filmrt.engine.trt_builder`).
 
     filmrt export --model rife-4.25 --warp plugin --fp16 -o rife.onnx
-    filmrt build-engine rife.onnx -o rife.engine --shapes 1080p,720p --batch 1..4
-    filmrt interpolate ... --backend trt --engine rife.engine
+    filmrt build-engine rife.onnx -o rife.engine --shapes 1920x1080,1280x720 --batch 1..4
+    filmrt interpolate ... --device cuda --backend trt --engine rife.engine
 
 A FILM stage set (``film.features.onnx``, ``film.flow.onnx``, ``film.fusion.onnx`` from
 ``filmrt export --stages -o film.onnx``) is built by naming ``film.onnx``: it writes
-``ENGINE.features.engine`` etc. for ``-o ENGINE.engine``.
+``ENGINE.features.engine`` etc. for ``-o ENGINE.engine``; ``--engine ENGINE.engine`` runs them.
+
+Sizes are the frame sizes the engine must run, ``WIDTHxHEIGHT`` or a name (``1280x720`` = 720p,
+as in ``filmrt bench --sizes``); ``--min/--opt/--max`` give tensor shapes ``NxHxW`` (batch x
+height x width, the order of the engine's input dims and of ``trtexec --minShapes``).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
+
+from filmrt.engine.trt_builder import build_engine, engine_stage_path, profiles_from_args, stage_files
+from filmrt.errors import FilmrtError
+from filmrt.fileio import write_json
 
 
 def register(subparsers) -> None:
@@ -40,13 +47,16 @@ def register(subparsers) -> None:
     p.add_argument(
         "--shapes",
         default=None,
-        help="resolutions the engine must run, comma-separated presets (720p, 1080p, 2160p/4k, ...) or "
-        "HEIGHTxWIDTH; the profile spans them, tuned for the first (default: 1080p)",
+        metavar="SIZES",
+        help="frame sizes the engine must run, comma-separated: WIDTHxHEIGHT (1280x720) or a name (720p, "
+        "1080p, 2160p/4k, ...), padded to multiples of 64; the profile spans them, tuned for the first "
+        "(default: 1080p)",
     )
     p.add_argument("--batch", default=None, help="batch size N or range MIN..MAX (default 1)")
-    p.add_argument("--min", dest="min_shape", default=None, help="profile minimum NxHxW (with --opt and --max)")
-    p.add_argument("--opt", dest="opt_shape", default=None, help="profile optimum NxHxW")
-    p.add_argument("--max", dest="max_shape", default=None, help="profile maximum NxHxW")
+    p.add_argument("--min", dest="min_shape", default=None, metavar="NxHxW",
+                   help="profile minimum: batch x HEIGHT x WIDTH, e.g. 1x720x1280 (with --opt and --max)")
+    p.add_argument("--opt", dest="opt_shape", default=None, metavar="NxHxW", help="profile optimum (batch x height x width)")
+    p.add_argument("--max", dest="max_shape", default=None, metavar="NxHxW", help="profile maximum (batch x height x width)")
     p.add_argument("--workspace", type=float, default=None, help="builder workspace limit in GiB (default: TensorRT's)")
     p.add_argument("--timing-cache", default=None, help="timing cache file (default: in the engine cache dir)")
     p.add_argument("--cache-dir", default=None, help="engine cache dir (default $FILMRT_ENGINE_CACHE or ~/.cache/filmrt/engines)")
@@ -58,9 +68,6 @@ def register(subparsers) -> None:
 
 def validate(args) -> list:
     """Parse/validate the arguments before anything heavy happens; returns the profiles."""
-    from filmrt.engine.trt_builder import profiles_from_args, stage_files
-    from filmrt.errors import FilmrtError
-
     if args.workspace is not None and args.workspace <= 0:
         raise FilmrtError("--workspace must be a positive number of GiB")
     model = Path(args.model)
@@ -72,8 +79,6 @@ def validate(args) -> list:
 
 
 def run(args) -> int:
-    from filmrt.engine.trt_builder import build_engine, engine_stage_path, stage_files
-
     profiles = validate(args)
     model = Path(args.model)
     jobs = [(None, model, Path(args.output))]
@@ -102,5 +107,5 @@ def run(args) -> int:
         )
         report.append({"stage": stage or "model", "path": str(res.path), "cached": res.cached, **res.info})
     if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=2))
+        write_json(args.json, report)
     return 0

@@ -5,7 +5,9 @@ Flags (comma-separated string, a list, True = :data:`DEFAULT`, False/"" = none):
 
 - ``warp``: the BackwardWarp CUDA kernel (:mod:`filmrt.engine.warp_kernel`) replaces the
   grid_sample decomposition for CUDA tensors (one kernel instead of ~10 ops per warp; float32
-  coordinates also in fp16/bf16 models; bf16 images still go through grid_sample);
+  coordinates also in fp16/bf16 models; bf16 images still go through grid_sample). It is not
+  switched on for the process: :attr:`FastPath.warp` is the function, and the interpolator runs
+  its own model calls inside ``filmrt.warp.use_warp_impl(fast.warp)``;
 - ``channels_last``: weights in NHWC memory format (tensor-core convolutions prefer it; the warp
   kernel reads NCHW, so each warp then costs a layout copy: measure before keeping it);
 - ``compile``: ``torch.compile`` of the model's entry points (``forward`` and, for staged models,
@@ -23,6 +25,10 @@ from __future__ import annotations
 import dataclasses
 
 import torch
+
+from filmrt.engine import warp_kernel
+from filmrt.errors import FilmrtError
+from filmrt.warp import WarpFn
 
 FLAGS = ("warp", "channels_last", "compile", "cudagraphs")
 DEFAULT = ("warp",)
@@ -43,8 +49,6 @@ def parse_flags(fast) -> tuple[str, ...]:
         return ()
     bad = [s for s in items if s not in FLAGS]
     if bad:
-        from filmrt.errors import FilmrtError
-
         raise FilmrtError(f"unknown fast-path flag(s) {bad}: use {', '.join(FLAGS)} (comma-separated), all or none")
     if "cudagraphs" in items and "compile" not in items:
         items.append("compile")
@@ -55,6 +59,8 @@ def parse_flags(fast) -> tuple[str, ...]:
 class FastPath:
     applied: list[str]
     skipped: dict[str, str]
+    #: the warp implementation the model's calls should run with (None: the reference)
+    warp: WarpFn | None = None
 
 
 def apply(model: torch.nn.Module, device: torch.device, fast=None) -> FastPath:
@@ -64,11 +70,11 @@ def apply(model: torch.nn.Module, device: torch.device, fast=None) -> FastPath:
     skipped: dict[str, str] = {}
     if torch.device(device).type != "cuda":
         return FastPath([], {f: "not a CUDA device" for f in flags})
+    warp = None
     if "warp" in flags:
-        from filmrt.engine import warp_kernel
-
         ok, why = warp_kernel.available()
-        if ok and warp_kernel.enable_cuda_warp():
+        if ok:
+            warp = warp_kernel.warp_cuda
             applied.append("warp")
         else:
             skipped["warp"] = why or "kernel unavailable"
@@ -82,4 +88,4 @@ def apply(model: torch.nn.Module, device: torch.device, fast=None) -> FastPath:
             if callable(fn):
                 setattr(model, name, torch.compile(fn, mode=mode, dynamic=False))
         applied.append("compile" + ("+cudagraphs" if "cudagraphs" in flags else ""))
-    return FastPath(applied, skipped)
+    return FastPath(applied, skipped, warp)

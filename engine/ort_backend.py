@@ -40,9 +40,24 @@ from pathlib import Path
 import numpy as np
 import torch
 
+import filmrt.warp
+from filmrt import __version__
+from filmrt.engine import resolve_precision
 from filmrt.errors import FilmrtError
+from filmrt.export import exporter, fp16, plugin
+from filmrt.export.checks import check_frames
+from filmrt.export.exporter import (
+    check_opset,
+    export_graphs,
+    read_metadata,
+    resolve_model,
+    save_model,
+    stage_path,
+    weights_fingerprint,
+)
 from filmrt.interpolator import Interpolator
-from filmrt.stages import StagedRunner, prefixed_feeds
+from filmrt.padding import MULTIPLE
+from filmrt.stages import STAGES, StagedRunner, is_staged, prefixed_feeds
 
 _FRAME_INPUTS = ("img0", "img1", "img")
 
@@ -100,14 +115,12 @@ class OnnxGraph:
             raise FilmrtError(f"onnxruntime cannot load the graph: {msg}") from e
         meta = self.session.get_modelmeta().custom_metadata_map
         self.metadata = dict(meta)
-        self.pad_multiple = int(self.metadata.get("pad_multiple", 64))
+        self.pad_multiple = int(self.metadata.get("pad_multiple", MULTIPLE))
         self.inputs = [i.name for i in self.session.get_inputs()]
         self.outputs = [o.name for o in self.session.get_outputs()]
         self.providers = self.session.get_providers()
 
     def check(self, feeds: dict[str, np.ndarray]) -> None:
-        from filmrt.export.checks import check_frames
-
         missing = [n for n in self.inputs if n not in feeds]
         if missing:
             raise FilmrtError(f"graph inputs missing: {', '.join(missing)} (the graph takes {', '.join(self.inputs)})")
@@ -130,9 +143,6 @@ class OnnxGraph:
 
 def _source_fingerprint(net: torch.nn.Module) -> str:
     """Hash of the code that shapes the graph: the model's module, the warp and the exporter."""
-    import filmrt.warp
-    from filmrt.export import exporter, fp16, plugin
-
     h = hashlib.sha256()
     for mod in (inspect.getmodule(type(net)), filmrt.warp, exporter, fp16, plugin):
         try:
@@ -162,15 +172,11 @@ class OrtInterpolator(Interpolator):
         cache_pairs: int = 2,
         onnx: str | os.PathLike | None = None,
     ):
-        from filmrt.export.exporter import check_opset, is_staged, resolve_model
-
         self.device = torch.device(device)
+        self.precision = resolve_precision(precision, self.device, backend="ort", supported=("fp32", "fp16"))
         ok, why = available(self.device)
         if not ok:
             raise FilmrtError(f"backend 'ort' cannot run on {self.device}: {why}")
-        if precision not in ("fp32", "fp16"):
-            raise FilmrtError(f"the ort backend runs fp32 or fp16 graphs, not {precision}")
-        self.precision = precision
         self.max_batch = max_batch
         self.threads = threads
         self.opset = check_opset(opset)
@@ -180,7 +186,7 @@ class OrtInterpolator(Interpolator):
             net = resolve_model(model, weights)
             self.model_name = getattr(net, "name", type(net).__name__)
             self.pad_align = getattr(net, "pad_align", "center")
-            self.pad_multiple = getattr(net, "pad_multiple", 64)
+            self.pad_multiple = getattr(net, "pad_multiple", MULTIPLE)
             self.staged = is_staged(net) if staged is None else bool(staged)
             if self.staged and not is_staged(net):
                 raise FilmrtError(f"model {self.model_name!r} has no stages (only FILM does)")
@@ -209,8 +215,6 @@ class OrtInterpolator(Interpolator):
 
         Model name, padding and precision come from the files' metadata; the torch model is not
         loaded (no weights needed)."""
-        from filmrt.export.exporter import STAGES, read_metadata, stage_path
-
         base = Path(onnx).expanduser()
         stages = {s: stage_path(base, s) for s in STAGES}
         if all(p.is_file() for p in stages.values()):
@@ -230,17 +234,14 @@ class OrtInterpolator(Interpolator):
             raise FilmrtError(f"{base} is FILM's {stage!r} stage graph: pass the base name (X.onnx for X.{stage}.onnx)")
         self.model_name = meta.get("model", base.stem)
         self.pad_align = meta.get("pad_align", "center")
-        self.pad_multiple = int(meta.get("pad_multiple", 64))
+        self.pad_multiple = int(meta.get("pad_multiple", MULTIPLE))
         self.precision = meta.get("precision", self.precision)
         self.staged = "features" in files
         self.cache_files = list(files.values())
         return {s: str(p) for s, p in files.items()}
 
     def _load_graphs(self, net: torch.nn.Module, cache: bool) -> dict[str, str | bytes]:
-        from filmrt import __version__
-        from filmrt.export.exporter import export_graphs, save_model, stage_path, weights_fingerprint
-
-        stages = ("features", "flow", "fusion") if self.staged else ("model",)
+        stages = STAGES if self.staged else ("model",)
         fp16 = self.precision == "fp16"
 
         def export():

@@ -14,18 +14,28 @@ also kept across calls in small LRU caches (``cache_frames``, ``cache_pairs`` en
 frame state at 1080p is ~1.3 GB in fp32, so keep them small), so a video conversion encodes each
 input frame once although it takes part in two pairs. ``stats`` counts the work done. The
 bookkeeping is :class:`filmrt.stages.StagedRunner`, shared with the other backends.
+
+The warp kernel. On CUDA, ``fast="warp"`` (the default there; :mod:`filmrt.engine.cuda_fast`)
+runs the model's warps on the CUDA kernel: each ``_run`` is wrapped in
+``filmrt.warp.use_warp_impl(self.warp_impl)``, so the choice holds for this interpolator's own
+calls only, never for other code or other interpolators in the process.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections import Counter
 
 import torch
 
+from filmrt.engine import resolve_precision
+from filmrt.engine.cuda_fast import apply as apply_fast
 from filmrt.interpolator import Interpolator
 from filmrt.models import load_model
-from filmrt.stages import StagedRunner
+from filmrt.padding import MULTIPLE
+from filmrt.stages import StagedRunner, is_staged
+from filmrt.warp import use_warp_impl
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
@@ -49,19 +59,19 @@ class TorchInterpolator(Interpolator):
         if threads:
             torch.set_num_threads(int(threads))
         self.device = torch.device(device)
-        self.precision = precision
-        self.dtype = DTYPES[precision]
+        self.precision = resolve_precision(precision, self.device, backend="torch")
+        self.dtype = DTYPES[self.precision]
         self.max_batch = max_batch
         net = model if isinstance(model, torch.nn.Module) else load_model(model, weights, self.device)
         self.model = net.to(self.device, self.dtype).eval()
-        if self.device.type == "cuda":  # opt-in speed-ups (warp kernel, channels_last, compile): cuda_fast.py
-            from filmrt.engine.cuda_fast import apply as apply_fast
-
-            self.fast = apply_fast(self.model, self.device, fast)
+        # speed-ups on CUDA (warp kernel, channels_last, compile); on a CPU every flag is skipped
+        self.fast = apply_fast(self.model, self.device, fast)
+        #: the warp this interpolator's model calls run with (None: filmrt.warp's reference)
+        self.warp_impl = self.fast.warp
         self.model_name = net.name
         self.pad_align = getattr(net, "pad_align", "center")
-        self.pad_multiple = getattr(net, "pad_multiple", 64)
-        self.staged = all(callable(getattr(net, m, None)) for m in ("encode_frame", "encode_pair", "decode"))
+        self.pad_multiple = getattr(net, "pad_multiple", MULTIPLE)
+        self.staged = is_staged(net)
         #: work done so far: frames encoded, pairs encoded, outputs decoded (staged models),
         #: whole-model calls (others)
         self.stats = Counter({"frames": 0, "pairs": 0, "decodes": 0, "calls": 0})
@@ -81,10 +91,12 @@ class TorchInterpolator(Interpolator):
 
     @torch.inference_mode()
     def _run(self, a, b, t, keys_a=None, keys_b=None) -> torch.Tensor:
-        if self.stages is not None:
-            return self.stages.run(a, b, t, keys_a, keys_b)
-        self.stats["calls"] += 1
-        return self.model(a.to(self.dtype), b.to(self.dtype), t.to(self.dtype))
+        scope = use_warp_impl(self.warp_impl) if self.warp_impl is not None else contextlib.nullcontext()
+        with scope:
+            if self.stages is not None:
+                return self.stages.run(a, b, t, keys_a, keys_b)
+            self.stats["calls"] += 1
+            return self.model(a.to(self.dtype), b.to(self.dtype), t.to(self.dtype))
 
     def close(self) -> None:
         if self.stages is not None:

@@ -30,16 +30,17 @@ import os
 from collections import Counter
 from pathlib import Path
 
+import onnx
 import torch
 
-from filmrt.engine import trt_builder
+from filmrt.engine import resolve_precision, trt_builder, trt_plugin
 from filmrt.errors import FilmrtError
+from filmrt.export import export_onnx
+from filmrt.fileio import sha256_file
 from filmrt.interpolator import Interpolator
-from filmrt.stages import FRAME_PREFIXES, StagedRunner, prefixed_feeds
-
-STAGES = ("features", "flow", "fusion")
-#: padding placement of the known models (graphs may also say so in their metadata)
-PAD_ALIGN = {"film": "center", "rife-4.25": "end", "rife": "end", "blend": "center"}
+from filmrt.models import get_spec, resolve_model_name
+from filmrt.padding import MULTIPLE
+from filmrt.stages import FRAME_PREFIXES, STAGES, StagedRunner, prefixed_feeds, tree_leaves
 
 
 def available(device: torch.device) -> tuple[bool, str]:
@@ -53,6 +54,23 @@ def available(device: torch.device) -> tuple[bool, str]:
     if not torch.cuda.is_available():
         return False, "PyTorch sees no CUDA GPU"
     return True, ""
+
+
+def _known_spec(name: str):
+    """The registered model's spec, or None for a name the registry does not know."""
+    try:
+        return get_spec(name)
+    except FilmrtError:
+        return None
+
+
+def state_hw(state) -> tuple[int, int]:
+    """(height, width) of the padded frames a FILM frame state was computed from: the size of its
+    finest pyramid level (level 0 is the frame itself; level k is H/2^k x W/2^k)."""
+    sizes = [tuple(x.shape[-2:]) for x in tree_leaves(state) if x.dim() == 4]
+    if not sizes:
+        raise FilmrtError("a FILM frame state without image-shaped tensors: not a features-engine output")
+    return max(sizes)
 
 
 def _torch_dtype(trt, dt) -> torch.dtype:
@@ -177,7 +195,7 @@ class TrtEngine:
             raise FilmrtError(
                 f"shape {shapes[self.inputs[0]]} of {self.inputs[0]!r} is outside the profile of engine "
                 f"{self.path.name} ({self.describe_profiles()}): rebuild it with `filmrt build-engine --shapes ...` "
-                "covering this resolution (padded to 64) and batch"
+                "(WIDTHxHEIGHT) covering this resolution (padded to 64) and batch"
             )
         stream = torch.cuda.current_stream(self.device)
         ctx = self._context(k, stream.cuda_stream)
@@ -230,9 +248,11 @@ class TrtEngine:
 class TrtInterpolator(Interpolator):
     """Interpolator on TensorRT engines; see the module docstring.
 
-    Options: ``engine`` (engine file, or the ``X.engine`` whose ``X.<stage>.engine`` files exist),
-    ``onnx`` (plugin graph or stage-set ``OUT.onnx`` to build from), ``cuda_graph`` (bool),
+    Options: ``engine`` (engine file, or the ``X.engine`` whose ``X.<stage>.engine`` files exist:
+    the ``-o`` given to ``filmrt build-engine``; RuntimeOptions' ``--engine``), ``onnx`` (plugin
+    graph or stage-set ``OUT.onnx`` to build from; ``--onnx``), ``cuda_graph`` (bool),
     ``cache_dir``, ``workspace_gb``, ``verbose``, ``cache_frames`` (FILM feature/flow cache size).
+    Any other keyword is a TypeError.
     """
 
     backend = "trt"
@@ -252,17 +272,15 @@ class TrtInterpolator(Interpolator):
         workspace_gb: float | None = None,
         verbose: bool = False,
         cache_frames: int = 8,
-        **_ignored,
     ):
         self.device = torch.device(device)
+        precision = resolve_precision(
+            precision, self.device, backend="trt", supported=("fp16", "fp32"), hint=" (TensorRT engines: use fp16)"
+        )
         ok, why = available(self.device)
         if not ok:
             raise FilmrtError(f"the trt backend cannot run: {why}")
-        if precision == "bf16":
-            raise FilmrtError("the trt backend builds fp16 or fp32 engines; bf16 is not supported (use fp16)")
         trt = trt_builder.require_tensorrt()
-        from filmrt.engine import trt_plugin
-
         trt_plugin.register_plugin()  # the plugin creator must exist before deserializing
         self.trt = trt
         self.precision = precision
@@ -288,11 +306,13 @@ class TrtInterpolator(Interpolator):
                 self._sources = {"model": src}
             else:
                 raise FilmrtError(f"ONNX graph not found: {src}")
-        self.staged = "features" in (self._engines or self._sources)
+        self.staged = STAGES[0] in (self._engines or self._sources)
         meta = self._metadata()
         self.model_name = meta.get("model") or (str(model) if model else "")
-        self.pad_align = meta.get("pad_align") or PAD_ALIGN.get(self.model_name, "center")
-        self.pad_multiple = 64
+        spec = _known_spec(self.model_name)
+        # the graph's metadata says how it pads; engines built elsewhere may lack it: the model's spec
+        self.pad_align = meta.get("pad_align") or (spec.pad_align if spec else "center")
+        self.pad_multiple = int(meta.get("pad_multiple") or (spec.pad_multiple if spec else MULTIPLE))
 
     # ------------------------------------------------------------------ engines
     def _open_engines(self, path: Path) -> None:
@@ -308,24 +328,18 @@ class TrtInterpolator(Interpolator):
 
     def _export(self, model, weights) -> Path:
         """Export the model's plugin graph(s) into the cache (once per weights file/precision)."""
-        try:
-            from filmrt.export import export_onnx
-        except ImportError as e:
-            raise FilmrtError(
-                "no engine given and filmrt.export is unavailable to make one: pass engine=... (filmrt build-engine)"
-            ) from e
-        from filmrt.models import default_model_name
-
-        model = model or default_model_name()
+        model = resolve_model_name(model, weights)
         ident = f"{model}|{weights}|{self.precision}"
         if weights:
-            ident += "|" + trt_builder.sha256_file(weights)
+            ident += "|" + sha256_file(weights)
         elif Path(str(model)).is_file():
-            ident += "|" + trt_builder.sha256_file(model)
+            ident += "|" + sha256_file(model)
         tag = hashlib.sha256(ident.encode()).hexdigest()[:16]
-        name = Path(str(model)).stem if Path(str(model)).is_file() else str(model)
+        is_file = Path(str(model)).is_file()
+        name = Path(str(model)).stem if is_file else str(model)
         out = self.cache_dir / "onnx" / f"{name}-{tag}.onnx"
-        staged = name.startswith("film")
+        # a weights path names its model in its metadata (load_model reads it the same way)
+        staged = get_spec(resolve_model_name(None, model) if is_file else name).staged
         have = trt_builder.stage_files(out) if staged else (out if out.is_file() else None)
         if not have:
             out.parent.mkdir(parents=True, exist_ok=True)
@@ -335,10 +349,7 @@ class TrtInterpolator(Interpolator):
     def _metadata(self) -> dict:
         if self._engines:
             e = next(iter(self._engines.values()))[0]
-            meta = dict(e.meta)
-            return meta
-        import onnx
-
+            return dict(e.meta)
         src = next(iter(self._sources.values()))
         m = onnx.load(str(src), load_external_data=False)
         return {p.key: p.value for p in m.metadata_props}
@@ -351,8 +362,8 @@ class TrtInterpolator(Interpolator):
         if src is None:
             have = "; ".join(e.describe_profiles() for e in self._engines.get(stage, []))
             raise FilmrtError(
-                f"padded frame {h}x{w} is outside the engine's profile ({have}): rebuild it with "
-                f"`filmrt build-engine --shapes {h}x{w}` (or a preset covering it)"
+                f"padded frame {w}x{h} (WxH) is outside the engine's profile ({have}): rebuild it with "
+                f"`filmrt build-engine --shapes {w}x{h}` (or a named size covering it)"
             )
         top = self.max_batch * (2 if stage == "features" else 1)
         spec = trt_builder.ProfileSpec((1, h, w), (top, h, w), (top, h, w))
@@ -385,7 +396,6 @@ class TrtInterpolator(Interpolator):
             eng = self._engine_for("model", n, h, w)
             out = eng.run_batched({"img0": a, "img1": b, "t": t})
             return out[eng.outputs[0]]
-        self._hw = (h, w)
         return self.stages.run(a, b, t, keys_a, keys_b)
 
     # FILM's stage engines (states: {engine tensor name: tensor}, batch dim 0)
@@ -394,11 +404,11 @@ class TrtInterpolator(Interpolator):
         return eng.run_batched({eng.inputs[0]: frames})
 
     def _flow(self, s0: dict, s1: dict) -> dict[str, torch.Tensor]:
-        eng = self._engine_for("flow", 1, *self._hw)
+        eng = self._engine_for("flow", 1, *state_hw(s0))
         return eng.run_batched(self._stack_frames(eng, s0, s1))
 
     def _fusion(self, s0: dict, s1: dict, pairs: dict, t: torch.Tensor) -> torch.Tensor:
-        eng = self._engine_for("fusion", t.shape[0], *self._hw)
+        eng = self._engine_for("fusion", t.shape[0], *state_hw(s0))
         feeds = self._stack_frames(eng, s0, s1)
         feeds |= {name: pairs[name] for name in eng.inputs if name in pairs}
         feeds["t"] = t

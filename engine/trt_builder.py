@@ -20,7 +20,7 @@
    thing is a file copy.
 
 Resolutions are padded to multiples of 64 (:func:`filmrt.padding.padded_size`), since the
-Interpolator pads every frame that way: 1080p runs as 1088x1920.
+Interpolator pads every frame that way: 1080p (1920x1080) runs as 1920x1088, tensor shape (N, 3, 1088, 1920).
 
 The pure parts (profiles, dim resolution, plugin-node inspection, cache keys, argument parsing)
 need neither TensorRT nor a GPU and are tested on CPU.
@@ -33,30 +33,22 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from filmrt.engine import trt_plugin
-from filmrt.errors import FilmrtError
-from filmrt.padding import padded_size
+import onnx
+import torch
+from onnx import TensorProto
 
-#: common frame sizes, (height, width)
-PRESETS: dict[str, tuple[int, int]] = {
-    "360p": (360, 640),
-    "480p": (480, 854),
-    "540p": (540, 960),
-    "576p": (576, 1024),
-    "720p": (720, 1280),
-    "1080p": (1080, 1920),
-    "1440p": (1440, 2560),
-    "2160p": (2160, 3840),
-    "4k": (2160, 3840),
-    "uhd": (2160, 3840),
-    "dci4k": (2160, 4096),
-}
-MULTIPLE = 64
+from filmrt.engine import trt_plugin, warp_kernel
+from filmrt.engine.trt_plugin import PLUGIN_NAME, _graphs
+from filmrt.errors import FilmrtError
+from filmrt.fileio import atomic_write, sha256_file, write_json
+from filmrt.padding import MULTIPLE, padded_size
+from filmrt.sizes import parse_size, parse_sizes
+from filmrt.stages import STAGES
+
 INSTALL_HINT = (
     "install TensorRT's Python package on a machine where NVIDIA's package index is reachable: "
     "`pip install tensorrt` (or `pip install 'filmrt[trt]'`); it needs an NVIDIA GPU and driver"
@@ -64,35 +56,20 @@ INSTALL_HINT = (
 
 
 # ================================================================ pure parts (no TensorRT)
-def parse_size(text: str) -> tuple[int, int]:
-    """``1080p`` / ``4k`` (presets) or ``HEIGHTxWIDTH`` (e.g. ``1080x1920``) -> (h, w)."""
-    s = text.strip().lower()
-    if s in PRESETS:
-        return PRESETS[s]
-    m = re.fullmatch(r"(\d+)x(\d+)", s)
-    if not m:
-        raise FilmrtError(
-            f"bad size {text!r}: use a preset ({', '.join(sorted(PRESETS))}) or HEIGHTxWIDTH like 1080x1920"
-        )
-    h, w = int(m.group(1)), int(m.group(2))
-    if h < 1 or w < 1:
-        raise FilmrtError(f"bad size {text!r}: height and width must be positive")
-    return h, w
-
-
 def parse_shapes(text: str) -> list[tuple[int, int]]:
-    """Comma-separated sizes: ``1080p,720p`` -> [(1080, 1920), (720, 1280)]."""
-    items = [p for p in text.split(",") if p.strip()]
-    if not items:
-        raise FilmrtError("--shapes needs at least one size, e.g. --shapes 1080p,720p")
-    return [parse_size(p) for p in items]
+    """``--shapes``: comma-separated frame sizes, ``WIDTHxHEIGHT`` or names (:func:`filmrt.sizes.parse_size`)
+    -> [(height, width), ...] in tensor order: ``1920x1080,720p`` -> [(1080, 1920), (720, 1280)]."""
+    if not text.strip(" ,"):
+        raise FilmrtError("--shapes needs at least one size, e.g. --shapes 1920x1080,720p")
+    return [size.hw for size in parse_sizes(text)]
 
 
 def parse_nhw(text: str) -> tuple[int, int, int]:
-    """``NxHxW`` (batch x height x width) -> (n, h, w)."""
+    """``NxHxW`` (batch x HEIGHT x WIDTH: a tensor shape, in the order of the engine's input dims and
+    of ``trtexec --minShapes``; unlike ``--shapes``, whose sizes are WIDTHxHEIGHT) -> (n, h, w)."""
     m = re.fullmatch(r"\s*(\d+)x(\d+)x(\d+)\s*", text.lower())
     if not m:
-        raise FilmrtError(f"bad shape {text!r}: use NxHxW (batch x height x width), e.g. 4x1088x1920")
+        raise FilmrtError(f"bad shape {text!r}: use NxHxW (batch x height x width), e.g. 4x1080x1920")
     n, h, w = (int(g) for g in m.groups())
     if min(n, h, w) < 1:
         raise FilmrtError(f"bad shape {text!r}: every dimension must be positive")
@@ -136,7 +113,8 @@ class ProfileSpec:
     def from_sizes(
         cls, sizes: Sequence[tuple[int, int]], batch: tuple[int, int, int] = (1, 1, 1)
     ) -> ProfileSpec:
-        """Cover ``sizes`` (frame (h, w), padded to 64): min/max over them, opt = the first one."""
+        """Cover ``sizes`` (frame (height, width), tensor order: ``Size.hw``; padded to 64): min/max
+        over them, opt = the first one."""
         if not sizes:
             raise FilmrtError("no resolution given for the engine profile")
         padded = [(padded_size(h, MULTIPLE), padded_size(w, MULTIPLE)) for h, w in sizes]
@@ -255,8 +233,6 @@ def input_shapes(
 
 def plugin_nodes(model) -> list[dict]:
     """The ``BackwardWarp`` nodes of a graph: name, domain, plugin namespace/version, I/O."""
-    from filmrt.engine.trt_plugin import PLUGIN_NAME, _graphs
-
     out = []
     for g in _graphs(model.graph):
         for node in g.node:
@@ -318,20 +294,10 @@ def check_plugin_graph(model, *, require_plugin: bool = False) -> list[dict]:
 
 def graph_is_fp16(model) -> bool:
     """Whether the graph computes in float16 (an ``export --fp16`` graph)."""
-    from onnx import TensorProto
-
     for p in model.metadata_props:
         if p.key == "precision":
             return p.value == "fp16"
     return any(i.data_type == TensorProto.FLOAT16 for i in model.graph.initializer)
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def engine_cache_key(
@@ -378,17 +344,13 @@ def read_sidecar(engine_path: str | os.PathLike) -> dict:
     return json.loads(p.read_text()) if p.exists() else {}
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def _write(path: Path, data: bytes | dict) -> None:
+    """An engine, timing cache (bytes) or sidecar (dict, JSON) written atomically; creates the folder."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    if isinstance(data, dict):
+        write_json(path, data)
+    else:
+        atomic_write(path, data)
 
 
 # ================================================================ TensorRT parts
@@ -403,8 +365,6 @@ def require_tensorrt():
 
 def require_gpu() -> tuple[str, tuple[int, int]]:
     """(GPU name, compute capability) of the current CUDA device, or a clear error."""
-    import torch
-
     if not torch.cuda.is_available():
         raise FilmrtError(
             "building or running a TensorRT engine needs an NVIDIA GPU, and PyTorch sees none on this machine"
@@ -455,13 +415,11 @@ def build_engine(
     """Build (or fetch from the engine cache) a TensorRT engine for ``onnx_path``; see module doc.
 
     ``output`` None: the engine stays in the cache and its path is returned."""
-    import onnx
-
     t0 = time.perf_counter()
     onnx_path = Path(onnx_path)
     if not onnx_path.is_file():
         raise FilmrtError(f"ONNX graph not found: {onnx_path}")
-    profiles = list(profiles or [ProfileSpec.from_sizes([PRESETS["1080p"]])])
+    profiles = list(profiles or [ProfileSpec.from_sizes([parse_size("1080p").hw])])
     trt = require_tensorrt()
     gpu, cc = require_gpu()
     model = onnx.load(str(onnx_path), load_external_data=False)
@@ -476,8 +434,6 @@ def build_engine(
         )
     weak_fp16 = fp16 and not fp16_graph
     precision = "fp16" if (fp16_graph or weak_fp16) else "fp32"
-    from filmrt.engine import warp_kernel
-
     onnx_sha = sha256_file(onnx_path)
     key = engine_cache_key(
         onnx_sha,
@@ -509,8 +465,8 @@ def build_engine(
     }
     if use_cache and cached.is_file():
         if out != cached:
-            _atomic_write(out, cached.read_bytes())
-        _atomic_write(sidecar_path(out), json.dumps(info, indent=2).encode())
+            _write(out, cached.read_bytes())
+        _write(sidecar_path(out), info)
         return BuildResult(out, key, True, time.perf_counter() - t0, info)
 
     aot = False
@@ -562,13 +518,13 @@ def build_engine(
         errs = [m for sev, m in log.messages if sev <= int(trt.ILogger.Severity.ERROR)]
         raise FilmrtError(f"TensorRT failed to build the engine: {'; '.join(errs[-3:]) or 'see --verbose'}")
     data = bytes(serialized)
-    _atomic_write(tc_path, bytes(config.get_timing_cache().serialize()))
+    _write(tc_path, bytes(config.get_timing_cache().serialize()))
     if use_cache:
-        _atomic_write(cached, data)
-        _atomic_write(sidecar_path(cached), json.dumps(info, indent=2).encode())
+        _write(cached, data)
+        _write(sidecar_path(cached), info)
     if out != cached or not use_cache:
-        _atomic_write(out, data)
-    _atomic_write(sidecar_path(out), json.dumps(info, indent=2).encode())
+        _write(out, data)
+    _write(sidecar_path(out), info)
     return BuildResult(out, key, False, time.perf_counter() - t0, info)
 
 
@@ -576,7 +532,7 @@ def stage_files(onnx_path: str | os.PathLike) -> dict[str, Path]:
     """``OUT.onnx`` -> the FILM stage graphs next to it (``OUT.features.onnx`` ...), if all exist."""
     p = Path(onnx_path)
     stem = p.name[:-5] if p.name.endswith(".onnx") else p.name
-    files = {s: p.with_name(f"{stem}.{s}.onnx") for s in ("features", "flow", "fusion")}
+    files = {s: p.with_name(f"{stem}.{s}.onnx") for s in STAGES}
     return files if all(f.is_file() for f in files.values()) else {}
 
 

@@ -28,6 +28,10 @@ functions' annotations as real classes (``issubclass(annotation, TensorDesc)``).
 import re
 import threading
 
+import torch
+
+from filmrt.engine import warp_kernel
+
 PLUGIN_NAMESPACE = "filmrt"
 PLUGIN_NAME = "BackwardWarp"
 PLUGIN_VERSION = "1"
@@ -63,8 +67,6 @@ def supports_aot(trt_version: str, trtp_module=None) -> bool:
 
 def _device_arch() -> int:
     try:
-        import torch
-
         if torch.cuda.is_available():
             major, minor = torch.cuda.get_device_capability()
             return 10 * major + minor
@@ -74,8 +76,6 @@ def _device_arch() -> int:
 
 
 def _driver_version() -> int | None:
-    from filmrt.engine import warp_kernel
-
     try:
         return warp_kernel._driver().version()
     except Exception:  # noqa: BLE001
@@ -106,8 +106,6 @@ def register_plugin() -> dict:
 
 
 def _define(trt, trtp, aot: bool) -> None:
-    from filmrt.engine import warp_kernel
-
     dtype_name = {trt.float32: "float32", trt.float16: "float16"}
 
     @trtp.register(PLUGIN_ID)
@@ -123,8 +121,6 @@ def _define(trt, trtp, aot: bool) -> None:
     # nodes marked aot=1 and this function is never called by the built engine.
     @trtp.impl(PLUGIN_ID)
     def backward_warp_impl(image, flow, outputs, stream):
-        import torch
-
         img = torch.as_tensor(image, device="cuda")
         flo = torch.as_tensor(flow, device="cuda")
         out = torch.as_tensor(outputs[0], device="cuda")

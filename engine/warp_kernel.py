@@ -13,8 +13,8 @@ The warp (:mod:`filmrt.warp`) is written once in CUDA C (``engine/kernels/``):
 - ``backward_warp_host.cpp``: the same header compiled for the CPU (:func:`host_warp`), which is
   how the kernel's arithmetic is tested on machines without a GPU.
 
-The PTX serves two users: :func:`warp_cuda` (the PyTorch CUDA path, registered as the warp
-implementation ``"cuda_kernel"`` by :func:`enable_cuda_warp`) and the TensorRT plugin
+The PTX serves two users: :func:`warp_cuda` (the PyTorch CUDA path: the torch backend's
+``fast="warp"`` runs its model inside ``filmrt.warp.use_warp_impl(warp_cuda)``) and the TensorRT plugin
 (:mod:`filmrt.engine.trt_plugin`), which embeds it in the engine.
 
 GPU access is through the CUDA driver API by ``ctypes`` (``libcuda``, present wherever PyTorch
@@ -40,6 +40,12 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
+
+import numpy as np
+import torch
+
+from filmrt.fileio import atomic_path, atomic_write
+from filmrt.warp import warp_grid_sample
 
 KERNEL_DIR = Path(__file__).resolve().parent / "kernels"
 HEADER = KERNEL_DIR / "backward_warp.h"
@@ -162,9 +168,7 @@ def regenerate_ptx(nvcc: str | None = None) -> list[Path]:
     for a in ARCHS:
         text = compile_ptx(a, nvcc)
         dst = ptx_path(a)
-        tmp = dst.with_suffix(".ptx.tmp")
-        tmp.write_text(text)
-        os.replace(tmp, dst)
+        atomic_write(dst, text)
         written.append(dst)
     return written
 
@@ -184,30 +188,21 @@ def build_host_library(out_dir: str | os.PathLike | None = None, cxx: str | None
     lib = out_dir / f"backward_warp_host-{key}.so"
     with _host_lock:
         if not lib.exists():
-            tmp = out_dir / f".{lib.name}.{os.getpid()}.tmp"
-            cmd = [
-                cxx,
-                "-O2",
-                "-std=c++17",
-                "-ffp-contract=off",
-                "-shared",
-                "-fPIC",
-                f"-I{KERNEL_DIR}",
-                str(HOST_SOURCE),
-                "-o",
-                str(tmp),
-            ]
-            r = subprocess.run(cmd, capture_output=True, text=True)
-            if r.returncode != 0:
-                raise RuntimeError(f"host build of the warp failed:\n{r.stderr.strip()}")
-            os.replace(tmp, lib)
+            with atomic_path(lib) as tmp:  # the compiler writes beside lib; renamed over it on success
+                _compile_host(cxx, tmp)
     return ctypes.CDLL(str(lib))
+
+
+def _compile_host(cxx: str, out: Path) -> None:
+    cmd = [cxx, "-O2", "-std=c++17", "-ffp-contract=off", "-shared", "-fPIC", f"-I{KERNEL_DIR}", str(HOST_SOURCE),
+           "-o", str(out)]  # fmt: skip
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"host build of the warp failed:\n{r.stderr.strip()}")
 
 
 def host_warp(lib: ctypes.CDLL, image, flow):
     """Run the host build on numpy arrays: image (N,C,H,W) float32/float16, flow (N,2,H,W)."""
-    import numpy as np
-
     image = np.ascontiguousarray(image)
     flow = np.ascontiguousarray(flow)
     n, c, h, w = image.shape
@@ -384,8 +379,6 @@ _fn_lock = threading.Lock()
 
 
 def _function(device_index: int, name: str):
-    import torch
-
     drv = _driver()
     key = (device_index, name)
     fn = _functions.get(key)
@@ -424,10 +417,6 @@ def warp_cuda(image, flow):
     """BackwardWarp of CUDA tensors with the kernel, on the current stream (not differentiable:
     with autograd recording it defers to ``warp_grid_sample``). Same contract as
     :func:`filmrt.warp.backward_warp`. bfloat16 images also go to grid_sample (no kernel)."""
-    import torch
-
-    from filmrt.warp import warp_grid_sample
-
     if (
         image.dim() != 4
         or flow.dim() != 4
@@ -457,8 +446,6 @@ def warp_cuda(image, flow):
 def launch_into(image, flow, out, stream: int) -> None:
     """Launch the kernel on contiguous CUDA tensors (image/out float32 or float16 alike, flow
     float32 or float16) on the raw CUDA stream handle ``stream``. No checks beyond shapes."""
-    import torch
-
     n, c, h, w = image.shape
     if tuple(out.shape) != (n, c, h, w) or tuple(flow.shape) != (n, 2, h, w):
         raise ValueError(
@@ -479,10 +466,6 @@ def launch_into(image, flow, out, stream: int) -> None:
 
 def available() -> tuple[bool, str]:
     """Can :func:`warp_cuda` run here? (ok, reason when not)."""
-    try:
-        import torch
-    except ImportError:
-        return False, "PyTorch is not installed"
     if not torch.cuda.is_available():
         return False, "PyTorch sees no CUDA GPU"
     major, _ = torch.cuda.get_device_capability()
@@ -493,17 +476,6 @@ def available() -> tuple[bool, str]:
     except (CudaError, OSError, AttributeError) as e:
         return False, str(e)
     return True, ""
-
-
-def enable_cuda_warp() -> bool:
-    """Register :func:`warp_cuda` as warp implementation ``"cuda_kernel"``, picked automatically
-    for CUDA tensors. Returns whether it was registered (False without a usable GPU)."""
-    ok, _ = available()
-    if ok:
-        from filmrt.warp import register_warp_impl
-
-        register_warp_impl("cuda_kernel", warp_cuda, auto_cuda=True)
-    return ok
 
 
 def _main(argv: list[str] | None = None) -> int:

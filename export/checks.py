@@ -21,8 +21,7 @@ from typing import Any
 
 from filmrt.errors import FilmrtError
 from filmrt.export import plugin
-
-MULTIPLE = 64
+from filmrt.padding import MULTIPLE
 
 
 @dataclass

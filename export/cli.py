@@ -3,6 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import sys
+import time
+
+from filmrt.cli.groups import add_runtime_options
+from filmrt.errors import FilmrtError
+from filmrt.export.checks import check_graph
+from filmrt.export.exporter import check_opset, export_graphs, resolve_model, save_model, stage_path
+from filmrt.fileio import write_json
+from filmrt.models import get_spec, resolve_model_name
+from filmrt.stages import is_staged
 
 
 def register(subparsers) -> None:
@@ -16,8 +26,8 @@ def register(subparsers) -> None:
             "filmrt::BackwardWarp node per warp, for TensorRT with the filmrt plugin."
         ),
     )
-    p.add_argument("--model", default=None, help="film or rife-4.25 (default: from --weights, else the default model)")
-    p.add_argument("--weights", default=None, help="safetensors weights file (default: the installed ones)")
+    # the model to export (its precision is --fp16's: a graph runs on whatever runtime loads it)
+    add_runtime_options(p, only=("model", "weights"))
     p.add_argument(
         "--warp",
         default="portable",
@@ -44,26 +54,9 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
-    import sys
-    import time
-
-    from filmrt.cli.common import model_name_from_args
-    from filmrt.errors import FilmrtError
-    from filmrt.export.checks import check_graph
-    from filmrt.export.exporter import (
-        check_opset,
-        export_graphs,
-        is_staged,
-        resolve_model,
-        save_model,
-        stage_path,
-    )
-    from filmrt.models import get_spec
-
     check_opset(args.opset)  # before loading anything: a wrong opset fails fast
 
-    model = get_spec(model_name_from_args(args)).name  # an unknown name fails here, before any work
+    model = get_spec(resolve_model_name(args.model, args.weights)).name  # an unknown name fails here, before any work
     net = resolve_model(model, args.weights)  # missing weights fail here, with how to get them
     if args.stages and not is_staged(net):
         raise FilmrtError(
@@ -105,10 +98,5 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"exported in {time.perf_counter() - t0:.1f} s")
     if args.json:
-        from pathlib import Path
-
-        out = Path(args.json)
-        tmp = out.with_name(f".{out.name}.tmp")
-        tmp.write_text(json.dumps(report, indent=2) + "\n")
-        tmp.replace(out)
+        write_json(args.json, report)
     return 0

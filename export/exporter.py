@@ -52,17 +52,22 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import onnx
 import torch
 
 from filmrt import __version__
 from filmrt.errors import FilmrtError
-from filmrt.export import plugin
-from filmrt.warp import use_warp_impl
+from filmrt.export import checks, plugin
+from filmrt.export.fp16 import convert_to_fp16
+from filmrt.fileio import atomic_path, sha256_file
+from filmrt.models import load_model
+from filmrt.padding import MULTIPLE
+from filmrt.stages import FRAME_PREFIXES, is_staged
+from filmrt.warp import use_warp_impl, warp_grid_sample
 
 SUPPORTED_OPSETS = (17, 18, 19)
 DEFAULT_OPSET = 17
 WARP_MODES = ("portable", "plugin")
-STAGES = ("features", "flow", "fusion")
 #: example input size used to trace (any multiple of 64 works; non-square catches H/W mix-ups)
 TRACE_SHAPE = (2, 3, 64, 128)
 
@@ -85,7 +90,6 @@ _NAME_MAP = {
     "image_pyramid": "image",
     "pyramid": "image",
 }
-FRAME_PREFIXES = ("frame0.", "frame1.")
 
 
 # ---------------------------------------------------------------------------------------- checks
@@ -112,11 +116,6 @@ def check_warp_mode(warp: str) -> str:
     return warp
 
 
-def is_staged(module: torch.nn.Module) -> bool:
-    """Whether the model implements the staged protocol (encode_frame/encode_pair/decode)."""
-    return all(callable(getattr(module, m, None)) for m in ("encode_frame", "encode_pair", "decode"))
-
-
 # ---------------------------------------------------------------------------------------- model
 def resolve_model(model: str | os.PathLike | torch.nn.Module, weights: str | os.PathLike | None = None):
     """A model name / weights path / module -> the module in eval mode on the CPU, float32."""
@@ -130,8 +129,6 @@ def resolve_model(model: str | os.PathLike | torch.nn.Module, weights: str | os.
             if weights_path:
                 net.weights_path = weights_path
     else:
-        from filmrt.models import load_model
-
         net = load_model(model, weights, "cpu")
     return net.eval().to("cpu", torch.float32)  # (tracing runs under no_grad)
 
@@ -140,9 +137,7 @@ def weights_fingerprint(module: torch.nn.Module) -> tuple[str, str]:
     """(sha256, what was hashed): the weights file's sha256 when known, else of the state dict."""
     path = getattr(module, "weights_path", None)
     if path and Path(path).is_file():
-        from filmrt.weights import file_sha256
-
-        return file_sha256(path), Path(path).name
+        return sha256_file(path), Path(path).name
     h = hashlib.sha256()
     for name, tensor in sorted(module.state_dict().items()):
         h.update(name.encode())
@@ -352,7 +347,8 @@ def plan_graphs(net: torch.nn.Module, stages: bool) -> list[StagePlan]:
 # ------------------------------------------------------------------------------------ exporting
 def _torch_export(plan: StagePlan, opset: int, warp: str):
     """Trace one wrapper with the TorchScript exporter; returns the onnx.ModelProto."""
-    impl = plugin.IMPL_NAME if warp == "plugin" else "grid_sample"
+    # the warp as the graph should express it, for this trace only (filmrt.warp: scoped choice)
+    impl = plugin.plugin_warp if warp == "plugin" else warp_grid_sample
     threads = torch.get_num_threads()
     # the trace runs the model once on a tiny input: one thread is plenty, and avoids
     # oversubscription on busy machines
@@ -363,9 +359,7 @@ def _torch_export(plan: StagePlan, opset: int, warp: str):
         torch.set_num_threads(threads)
 
 
-def _trace_to_onnx(plan: StagePlan, opset: int, warp: str, impl: str):
-    import onnx
-
+def _trace_to_onnx(plan: StagePlan, opset: int, warp: str, impl):
     with tempfile.TemporaryDirectory(prefix="filmrt-export-") as tmp:
         path = Path(tmp) / "graph.onnx"
         with warnings.catch_warnings(), use_warp_impl(impl), torch.no_grad():
@@ -402,8 +396,6 @@ def set_metadata(proto, **meta: Any) -> None:
 
 def read_metadata(model) -> dict[str, str]:
     """``metadata_props`` of a ModelProto or an .onnx file, as a dict."""
-    import onnx
-
     proto = model if isinstance(model, onnx.ModelProto) else onnx.load(str(model), load_external_data=False)
     return {p.key: p.value for p in proto.metadata_props}
 
@@ -419,8 +411,6 @@ def export_graphs(
     check: bool = True,
 ) -> dict[str, Any]:
     """Export in memory: ``{stage: onnx.ModelProto}`` (``{"model": ...}`` or the three stages)."""
-    from filmrt.export import checks
-
     check_opset(opset)
     check_warp_mode(warp)
     net = resolve_model(model, weights)
@@ -430,8 +420,6 @@ def export_graphs(
     for plan in plan_graphs(net, stages):
         proto = _torch_export(plan, opset, warp)
         if fp16:
-            from filmrt.export.fp16 import convert_to_fp16
-
             proto = convert_to_fp16(proto)
         proto.producer_name = "filmrt"
         proto.producer_version = __version__
@@ -450,7 +438,7 @@ def export_graphs(
             stage=plan.stage,
             precision="fp16" if fp16 else "fp32",
             pad_align=getattr(net, "pad_align", "center"),
-            pad_multiple=getattr(net, "pad_multiple", 64),
+            pad_multiple=getattr(net, "pad_multiple", MULTIPLE),
         )
         if check:
             checks.check_graph(proto, warp=warp)
@@ -468,18 +456,11 @@ def stage_path(output: str | os.PathLike, stage: str) -> Path:
 
 
 def save_model(proto, path: str | os.PathLike) -> Path:
-    """Write an ONNX model atomically (temp file in the same folder, then rename)."""
-    import onnx
-
+    """Write an ONNX model atomically (:func:`filmrt.fileio.atomic_path`); creates the folder."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
-    try:
+    with atomic_path(p) as tmp:
         onnx.save_model(proto, str(tmp))
-        os.replace(tmp, p)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return p
 
 

@@ -14,8 +14,9 @@ TensorRT's ONNX parser does not know the op, so it looks up a plugin registered 
 maps an unknown node to a plugin creator). The FP16 variant keeps ``flow`` in float32: sample
 positions ``x + dx`` need float32 beyond 2048 pixels (see :mod:`filmrt.export.fp16`).
 
-How the node gets into the graph: the export runs the model inside
-``use_warp_impl("onnx_plugin")``; that implementation calls :class:`BackwardWarpFunction`, a
+How the node gets into the graph: the export traces the model inside
+``filmrt.warp.use_warp_impl(plugin_warp)`` (scoped to that trace; importing this module registers
+nothing); :func:`plugin_warp` calls :class:`BackwardWarpFunction`, a
 ``torch.autograd.Function`` whose ``forward`` is the reference warp (so tracing sees correct values
 and shapes) and whose ``symbolic`` emits the custom node for the TorchScript exporter
 (``torch.onnx.export(dynamo=False)``; see :mod:`filmrt.export.exporter` for why that exporter).
@@ -30,15 +31,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from filmrt.warp import register_warp_impl, warp_grid_sample
+from filmrt.warp import warp_grid_sample
 
 DOMAIN = "filmrt"
 DOMAIN_VERSION = 1
 OP_TYPE = "BackwardWarp"
 PLUGIN_NAMESPACE = "filmrt"
 PLUGIN_VERSION = "1"
-#: name under which the export registers the plugin implementation of the warp
-IMPL_NAME = "onnx_plugin"
 
 
 class BackwardWarpFunction(torch.autograd.Function):
@@ -67,9 +66,6 @@ def plugin_warp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     if flow.dtype != torch.float32:
         flow = flow.float()  # the node's contract: float32 flow (coordinates) in every variant
     return BackwardWarpFunction.apply(image, flow)
-
-
-register_warp_impl(IMPL_NAME, plugin_warp)
 
 
 def warp_numpy(image: np.ndarray, flow: np.ndarray) -> np.ndarray:

@@ -18,11 +18,12 @@ Protocol (the one RIFE, FILM and most papers report; batch 1, t = 0.5):
    to a multiple of 64 with the model's own placement (RIFE: zeros at the right/bottom, like the
    reference; FILM: centred) and crops back;
 3. round the prediction to uint8 (what a saved frame would hold), back to [0, 1];
-4. PSNR with peak 1.0: ``-10 log10(mean((pred - gt)^2))`` over all pixels and channels, in float64;
-5. SSIM: :func:`skimage.metrics.structural_similarity` with the settings of Wang et al. (2004) —
-   Gaussian weights with sigma 1.5 (11x11 window), population statistics
-   (``use_sample_covariance=False``), ``data_range=1.0``, K1 = 0.01, K2 = 0.03 — computed per RGB
-   channel and averaged;
+4. PSNR with peak 1.0: ``-10 log10(mean((pred - gt)^2))`` over all pixels and channels, in float64
+   (:func:`filmrt.quality.psnr`, the metric of every filmrt command);
+5. SSIM: :func:`filmrt.quality.ssim`, i.e. :func:`skimage.metrics.structural_similarity` with the
+   settings of Wang et al. (2004): Gaussian weights with sigma 1.5 (11x11 window), population
+   statistics (``use_sample_covariance=False``), ``data_range=1.0``, K1 = 0.01, K2 = 0.03, computed
+   per RGB channel and averaged;
 6. per set, the mean over examples of each metric.
 
 Units: PSNR in dB, SSIM in [0, 1] (unitless). Identical images would have infinite PSNR; the MSE is
@@ -34,7 +35,7 @@ reported as skipped with the reason and its path; the other triplets are still s
 
 from __future__ import annotations
 
-import math
+import platform
 import re
 import time
 from collections.abc import Callable
@@ -42,10 +43,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+import skimage
 import torch
+from tqdm import tqdm
 
+from filmrt import __version__
 from filmrt.errors import FilmrtError
 from filmrt.imageio import read_image, to_uint8
+from filmrt.quality import psnr, ssim
 
 #: layout name -> (first frame, second frame, ground-truth middle frame)
 LAYOUTS: dict[str, tuple[str, str, str]] = {
@@ -54,10 +59,6 @@ LAYOUTS: dict[str, tuple[str, str, str]] = {
 }
 #: the time of the ground-truth frame between the two inputs
 T_MID = 0.5
-#: skimage SSIM settings (Wang et al. 2004); data_range is 1.0 for images in [0, 1]
-SSIM_SETTINGS = {"gaussian_weights": True, "sigma": 1.5, "use_sample_covariance": False, "data_range": 1.0}
-#: side of the Gaussian window those settings imply (skimage: 2 * int(3.5 * sigma + 0.5) + 1)
-SSIM_WINDOW = 11
 PROTOCOL = (
     "t=0.5, batch 1; frames RGB in [0,1]; model padding (RIFE: end, FILM: center) and crop by the "
     "interpolator; prediction clamped and rounded to uint8; PSNR = -10*log10(MSE) with peak 1.0 over "
@@ -136,27 +137,6 @@ def find_sets(directory: str | Path) -> list[EvalSet]:
     return sets
 
 
-# --------------------------------------------------------------------------------------- metrics
-def psnr(pred: np.ndarray, truth: np.ndarray) -> float:
-    """PSNR in dB with peak 1.0; both (H, W, 3) float in [0, 1]; MSE in float64, floored at 1e-10."""
-    d = pred.astype(np.float64) - truth.astype(np.float64)
-    mse = float(np.mean(d * d))
-    return -10.0 * math.log10(max(mse, 1e-10))
-
-
-def ssim(pred: np.ndarray, truth: np.ndarray) -> float:
-    """SSIM of (H, W, 3) float images in [0, 1], with :data:`SSIM_SETTINGS` (mean over channels)."""
-    from skimage.metrics import structural_similarity
-
-    if min(pred.shape[:2]) < SSIM_WINDOW:
-        raise FilmrtError(
-            f"image of {pred.shape[1]}x{pred.shape[0]} pixels is smaller than the {SSIM_WINDOW}x{SSIM_WINDOW} SSIM window"
-        )
-    return float(
-        structural_similarity(truth.astype(np.float64), pred.astype(np.float64), channel_axis=-1, **SSIM_SETTINGS)
-    )
-
-
 # ------------------------------------------------------------------------------------ evaluation
 @dataclass
 class ExampleResult:
@@ -232,8 +212,6 @@ def evaluate_set(
     on_skip: Callable[[dict], None] | None = None,
 ) -> SetResult:
     """Evaluate every triplet of ``eval_set`` (the first ``limit`` ones) with a progress bar."""
-    from tqdm import tqdm
-
     examples = eval_set.examples[:limit] if limit else eval_set.examples
     skipped = [{"name": Path(p).name, "path": p, "reason": r} for p, r in eval_set.incomplete]
     if on_skip:
@@ -257,12 +235,6 @@ def evaluate_set(
 
 def environment() -> dict:
     """Versions of the libraries that produce the figures."""
-    import platform
-
-    import skimage
-
-    from filmrt import __version__
-
     return {
         "filmrt": __version__,
         "torch": torch.__version__,

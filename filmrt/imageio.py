@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from filmrt.errors import FilmrtError
+from filmrt.fileio import atomic_path
 
 
 def read_image(path: str | os.PathLike) -> torch.Tensor:
@@ -43,19 +44,15 @@ def to_uint8(image: torch.Tensor) -> np.ndarray:
 
 
 def write_image(path: str | os.PathLike, image: torch.Tensor) -> Path:
-    """Write (3, H, W) float RGB in [0, 1] as 8-bit PNG (atomically: temp file, then rename)."""
+    """Write (3, H, W) float RGB in [0, 1] as 8-bit PNG, atomically (:func:`filmrt.fileio.atomic_path`);
+    creates the folder."""
     from PIL import Image
 
     p = Path(path)
-    if p.parent and not p.parent.exists():
-        p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
     try:
-        Image.fromarray(to_uint8(image)).save(tmp, format="PNG")
-        os.replace(tmp, p)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(p) as tmp:
+            Image.fromarray(to_uint8(image)).save(tmp, format="PNG")
     except OSError as e:
         raise FilmrtError(f"cannot write {p}: {e}") from e
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return p

@@ -40,6 +40,13 @@ def opt(help: str, *, flag: str | None = None, short: str | None = None, choices
             "cli": cli}
 
 
+def check_precision(value) -> str:
+    """The one spelling check of a precision: ``auto`` or one of :data:`PRECISIONS`."""
+    if value not in ("auto", *PRECISIONS):
+        raise FilmrtError(f"unknown precision {value!r}: use auto, {', '.join(PRECISIONS)}")
+    return value
+
+
 def _positive_int(value, what: str) -> int:
     try:
         n = int(value)
@@ -68,8 +75,8 @@ class RuntimeOptions:
     max_batch: int = field(default=4, metadata=opt("frame pairs per model call", flag="--batch", metavar="N"))
     # ------------------------------------------------------------------ backend extras
     engine: str | None = field(default=None, metadata=opt(
-        "trt: a prebuilt TensorRT engine (or FILM's stage engines: the .features.engine path's stem) "
-        "from `filmrt build-engine`", metavar="FILE"))
+        "trt: a prebuilt engine, the -o of `filmrt build-engine` (FILM's stage engines X.features/flow/"
+        "fusion.engine: give X.engine)", metavar="FILE"))
     onnx: str | None = field(default=None, metadata=opt(
         "ort/trt: a prebuilt ONNX graph from `filmrt export` instead of exporting the model", metavar="FILE"))
     fast: str | None = field(default=None, metadata=opt(
@@ -81,8 +88,7 @@ class RuntimeOptions:
     def __post_init__(self) -> None:
         if self.backend not in ("auto", *BACKENDS):
             raise FilmrtError(f"unknown backend {self.backend!r}: use auto, {', '.join(BACKENDS)}")
-        if self.precision not in ("auto", *PRECISIONS):
-            raise FilmrtError(f"unknown precision {self.precision!r}: use auto, {', '.join(PRECISIONS)}")
+        check_precision(self.precision)
         object.__setattr__(self, "max_batch", _positive_int(self.max_batch, "--batch"))
         if self.threads is not None:
             object.__setattr__(self, "threads", _positive_int(self.threads, "--threads"))

@@ -39,10 +39,22 @@ from typing import Any
 import numpy as np
 import torch
 
+#: FILM's three stages, in order: the names of its stage graphs (``OUT.features.onnx`` ...) and
+#: engines (``OUT.features.engine`` ...) for the exporter, the ort and trt backends and the builder
+STAGES = ("features", "flow", "fusion")
+#: the methods of the staged protocol, one per stage (see :mod:`filmrt.models`)
+STAGE_METHODS = ("encode_frame", "encode_pair", "decode")
 #: input-name prefixes of the two frames' states in the flow and fusion stage graphs
-#: (``filmrt export --stages``; the same as :data:`filmrt.export.exporter.FRAME_PREFIXES`)
 FRAME_PREFIXES = ("frame0.", "frame1.")
 State = Any  # a tensor / array, or nested dict / list / tuple of them, batch in dim 0
+
+
+def is_staged(module) -> bool:
+    """Whether a model module implements the staged protocol (encode_frame / encode_pair / decode).
+
+    For a registered model this is its spec's ``staged`` (:func:`filmrt.models.get_spec`); this
+    check also covers a module built by hand."""
+    return all(callable(getattr(module, m, None)) for m in STAGE_METHODS)
 
 
 # ------------------------------------------------------------------------------- state trees
@@ -55,6 +67,17 @@ def tree_map(fn: Callable, s: State) -> State:
     if isinstance(s, (list, tuple)):
         return type(s)(tree_map(fn, v) for v in s)
     return s
+
+
+def tree_leaves(s: State) -> list:
+    """The tensor / array leaves of a state, in order."""
+    if isinstance(s, (torch.Tensor, np.ndarray)):
+        return [s]
+    if isinstance(s, dict):
+        return [x for v in s.values() for x in tree_leaves(v)]
+    if isinstance(s, (list, tuple)):
+        return [x for v in s for x in tree_leaves(v)]
+    return []
 
 
 def tree_cat(states: Sequence[State]) -> State:

@@ -18,12 +18,17 @@ Precision: the sample position ``x + dx`` is always computed in float32 (float64
 are float64, for gradient checks). float16 cannot represent pixel positions exactly beyond 2048,
 so half-precision images are sampled through a float32 grid and the result is cast back.
 
-Implementations. ``backward_warp`` dispatches to a named implementation:
+Implementations. ``backward_warp`` calls the implementation chosen for the current block:
 
 - ``"grid_sample"`` (default, any device, differentiable): the formula above.
-- further ones registered with :func:`register_warp_impl` (a GPU kernel, the ONNX plugin node used
-  while exporting). :func:`use_warp_impl` selects one for a block of code; an implementation
-  registered with ``auto_cuda=True`` is picked automatically for CUDA tensors.
+- another function of the same contract (the CUDA kernel of :mod:`filmrt.engine.warp_kernel`,
+  the ONNX plugin node while exporting), chosen for a block of code with :func:`use_warp_impl`
+  (a function, or a name given with :func:`register_warp_impl`).
+
+The choice is scoped, never process-wide: it holds inside the ``with use_warp_impl(...)`` block,
+in that thread, and is undone on leaving it. Whoever wants the kernel says so around its own calls
+(the PyTorch backend wraps each of its model runs; the exporter wraps its trace), so creating an
+interpolator never changes what ``backward_warp`` does for anyone else.
 
 Every implementation is checked against ``shared/fixtures/warp/warp_io.npz``.
 
@@ -76,15 +81,23 @@ def warp_grid_sample(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
 
 
 _IMPLS: dict[str, WarpFn] = {"grid_sample": warp_grid_sample}
-_AUTO_CUDA: list[str] = []
-_state = threading.local()
+_state = threading.local()  # per thread: the implementation chosen by the innermost use_warp_impl
 
 
-def register_warp_impl(name: str, fn: WarpFn, *, auto_cuda: bool = False) -> None:
-    """Register another implementation of the same contract (e.g. a CUDA kernel)."""
+def register_warp_impl(name: str, fn: WarpFn) -> None:
+    """Name another implementation of the same contract, so that ``use_warp_impl(name)`` finds it.
+
+    Registering selects nothing: an implementation runs only inside a :func:`use_warp_impl` block.
+    """
+    if name == "grid_sample":
+        raise ValueError("'grid_sample' is the reference implementation and cannot be replaced")
     _IMPLS[name] = fn
-    if auto_cuda and name not in _AUTO_CUDA:
-        _AUTO_CUDA.append(name)
+
+
+def unregister_warp_impl(name: str) -> None:
+    """Forget a name given to :func:`register_warp_impl` (a no-op for unknown names)."""
+    if name != "grid_sample":
+        _IMPLS.pop(name, None)
 
 
 def warp_impls() -> list[str]:
@@ -92,24 +105,30 @@ def warp_impls() -> list[str]:
 
 
 @contextlib.contextmanager
-def use_warp_impl(name: str) -> Iterator[None]:
-    """Use implementation ``name`` for every warp inside the block (this thread only)."""
-    if name not in _IMPLS:
-        raise KeyError(f"unknown warp implementation {name!r}; known: {', '.join(_IMPLS)}")
-    prev = getattr(_state, "name", None)
-    _state.name = name
+def use_warp_impl(impl: str | WarpFn) -> Iterator[None]:
+    """Use ``impl`` (a registered name or a function) for every warp inside the block, in this
+    thread only; the previous choice is restored on leaving. Blocks nest (the innermost wins)."""
+    if isinstance(impl, str):
+        if impl not in _IMPLS:
+            raise KeyError(f"unknown warp implementation {impl!r}; known: {', '.join(_IMPLS)}")
+        fn = _IMPLS[impl]
+    elif callable(impl):
+        fn = impl
+    else:
+        raise TypeError(f"use_warp_impl takes a registered name or a function, not {type(impl).__name__}")
+    prev = getattr(_state, "fn", None)
+    _state.fn = fn
     try:
         yield
     finally:
-        _state.name = prev
+        _state.fn = prev
+
+
+def current_warp_impl() -> WarpFn:
+    """The implementation :func:`backward_warp` calls here and now (grid_sample outside any block)."""
+    return getattr(_state, "fn", None) or warp_grid_sample
 
 
 def backward_warp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     """Warp ``image`` (N,C,H,W) backwards by pixel flow (N,2,H,W); border clamp; see module doc."""
-    name = getattr(_state, "name", None)
-    if name is None:
-        if image.is_cuda and _AUTO_CUDA and not torch.jit.is_tracing():
-            name = _AUTO_CUDA[-1]
-        else:
-            name = "grid_sample"
-    return _IMPLS[name](image, flow)
+    return current_warp_impl()(image, flow)

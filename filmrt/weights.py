@@ -19,7 +19,6 @@ Places, searched in this order:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from pathlib import Path
 import torch
 
 from filmrt.errors import FilmrtError
+from filmrt.fileio import atomic_path
 
 
 def user_weights_dir() -> Path:
@@ -97,20 +97,16 @@ def save(
     config: dict | None = None,
     **metadata: str,
 ) -> Path:
-    """Write tensors with their model name and config, atomically (temp file, then rename)."""
+    """Write tensors with their model name and config, atomically (:func:`filmrt.fileio.atomic_path`);
+    creates the folder (the user weights directory may not exist yet)."""
     from safetensors.torch import save_file
 
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     meta = {"model": model, "config": json.dumps(config or {}, sort_keys=True)}
     meta.update({k: str(v) for k, v in metadata.items()})
-    tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
-    try:
+    with atomic_path(p) as tmp:
         save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp), metadata=meta)
-        os.replace(tmp, p)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return p
 
 
@@ -134,13 +130,3 @@ def find(model: str) -> Path | None:
     """The first installed weights file for ``model`` (user directory before shipped), or None."""
     hits = installed(model)
     return hits[0].path if hits else None
-
-
-def file_sha256(path: str | os.PathLike, length: int | None = None) -> str:
-    """Hex sha256 of a file (``length``: keep only the first characters)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    d = h.hexdigest()
-    return d[:length] if length else d

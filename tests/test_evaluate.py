@@ -12,8 +12,9 @@ import torch
 from filmrt import evaluation as ev
 from filmrt.cli.main import main
 from filmrt.errors import FilmrtError
+from filmrt.fileio import sha256_file
 from filmrt.imageio import write_image
-from filmrt.weights import file_sha256, find
+from filmrt.weights import find
 
 # Per-scene PSNR (dB) of RIFE 4.25 on three small Middlebury scenes, measured with this code at
 # full precision (fp32, CPU, torch backend; `filmrt eval --model rife-4.25 --dataset
@@ -54,7 +55,7 @@ def test_rife_quick_eval_matches_reference_and_beats_blend(shared, tmp_path, cap
         assert abs(got[k] - v) <= TOL_DB, (k, got[k], v)
     assert abs(s["mean_psnr"] - np.mean(list(RIFE_MIDDLEBURY.values()))) <= TOL_DB
     assert 0.85 < s["mean_ssim"] < 1.0
-    assert rep["weights_sha256"] == file_sha256(find("rife-4.25"))
+    assert rep["weights_sha256"] == sha256_file(find("rife-4.25"))
 
     blend = tmp_path / "blend.json"
     assert main(["eval", "--model", "blend", "--dataset", str(root), "--json", str(blend), "--quiet"]) == 0

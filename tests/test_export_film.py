@@ -17,7 +17,7 @@ from filmrt.cli.main import main
 from filmrt.export import check_graph, export_graphs, export_onnx, read_metadata
 from filmrt.export.checks import FLOAT, FLOAT16, infer_types
 from filmrt.export.plugin import reference_evaluator
-from filmrt.weights import file_sha256
+from filmrt.fileio import sha256_file
 
 ort = pytest.importorskip("onnxruntime")
 
@@ -71,7 +71,7 @@ def test_stage_graphs_names_and_metadata(staged, film_weights):
     assert [r["stage"] for r in report] == ["features", "flow", "fusion"]
     paths = [out / "film.features.onnx", out / "film.flow.onnx", out / "film.fusion.onnx"]
     assert [r["path"] for r in report] == [str(p) for p in paths]
-    sha = file_sha256(film_weights)
+    sha = sha256_file(film_weights)
     for p, stage in zip(paths, ("features", "flow", "fusion"), strict=True):
         meta = read_metadata(p)
         assert (meta["model"], meta["stage"], meta["warp"], meta["opset"]) == ("film", stage, "portable", "17")

@@ -15,7 +15,7 @@ from filmrt import load_model
 from filmrt.export import check_graph, export_onnx, read_metadata
 from filmrt.export.checks import check_float32_coordinates, infer_types
 from filmrt.export.plugin import reference_evaluator
-from filmrt.weights import file_sha256
+from filmrt.fileio import sha256_file
 
 ort = pytest.importorskip("onnxruntime")
 
@@ -74,7 +74,7 @@ def test_portable_graph_is_gridsample_with_filmrt_semantics(graphs, rife):
     meta = read_metadata(graphs["portable"])
     assert meta["model"] == "rife-4.25" and meta["warp"] == "portable" and meta["opset"] == "17"
     assert meta["stage"] == "model" and meta["precision"] == "fp32" and meta["filmrt_version"]
-    assert meta["weights_sha256"] == file_sha256(rife.weights_path)
+    assert meta["weights_sha256"] == sha256_file(rife.weights_path)
     assert meta["pad_align"] == "end" and meta["pad_multiple"] == "64"
 
 

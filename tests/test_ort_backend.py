@@ -133,6 +133,7 @@ def test_ort_backend_options_and_errors(film_small, tmp_path):
     whole = open_interpolator(backend="ort", onnx=path, threads=1)
     assert not whole.staged and set(whole.graphs) == {"model"} and whole.pad_align == "center"
     assert whole.describe() == "film on ort (cpu, fp32; CPU, 1 threads)"
+    assert open_interpolator(onnx=path, threads=1).backend == "ort"  # auto: the backend that takes --onnx
     a, b = torch.rand(2, 3, 50, 70), torch.rand(2, 3, 50, 70)
     ref = TorchInterpolator(film_small).interpolate(a, b, [0.5, 0.25])
     assert (whole.interpolate(a, b, [0.5, 0.25]) - ref).abs().max().item() <= 1e-4

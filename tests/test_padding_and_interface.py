@@ -62,3 +62,49 @@ def test_image_round_trip(tmp_path):
     (tmp_path / "bad.png").write_bytes(b"not a png")
     with pytest.raises(FilmrtError, match="cannot read"):
         read_image(tmp_path / "bad.png")
+
+
+def test_every_backend_takes_exactly_its_runtime_options():
+    """open_interpolator hands a backend class the RuntimeOptions extras EXTRAS gives it, nothing else:
+    every class takes those keywords and none swallows unknown ones (**kwargs)."""
+    import importlib
+    import inspect
+
+    from filmrt.engine import _BACKEND_CLASSES
+    from filmrt.options import BACKENDS, EXTRAS
+
+    assert set(_BACKEND_CLASSES) == set(BACKENDS)
+    for name, where in _BACKEND_CLASSES.items():
+        mod, cls = where.split(":")
+        params = inspect.signature(getattr(importlib.import_module(mod), cls)).parameters
+        assert not any(p.kind is p.VAR_KEYWORD for p in params.values()), name
+        takes = {x for x, backends in EXTRAS.items() if name in backends}
+        assert takes <= set(params), (name, takes - set(params))
+        assert {"weights", "device", "precision", "max_batch"} <= set(params), name
+
+
+def test_open_interpolator_resolves_model_backend_and_precision_once(tmp_path):
+    from filmrt.engine import resolve_precision
+    from filmrt.models import resolve_model_name
+    from filmrt.options import RuntimeOptions
+    from filmrt.weights import find, save
+
+    # no --model: the weights file names its model
+    rife = find("rife-4.25")
+    assert resolve_model_name(None, rife) == "rife-4.25" and resolve_model_name("blend", rife) == "blend"
+    interp = open_interpolator(RuntimeOptions(weights=str(rife), backend="torch"))
+    assert interp.model_name == "rife-4.25"
+    blend = save(tmp_path / "b.safetensors", {}, "blend")
+    assert open_interpolator(weights=str(blend)).model_name == "blend"
+    # the one spelling check (RuntimeOptions'), the backends' refusals
+    for bad in (lambda: RuntimeOptions(precision="fp8"), lambda: resolve_precision("fp8", torch.device("cpu"))):
+        with pytest.raises(FilmrtError, match="unknown precision 'fp8': use auto, fp32, fp16, bf16"):
+            bad()
+    assert resolve_precision("auto", torch.device("cpu")) == "fp32"
+    assert resolve_precision(None, torch.device("cuda")) == "fp16"
+    with pytest.raises(FilmrtError, match="the ort backend runs fp32 or fp16, not bf16"):
+        resolve_precision("bf16", torch.device("cpu"), backend="ort", supported=("fp32", "fp16"))
+    with pytest.raises(TypeError):
+        open_interpolator("blend", fancy=True)  # not a RuntimeOptions field
+    with pytest.raises(FilmrtError, match="no backend takes all of --engine, --fast"):
+        open_interpolator("blend", engine="x.engine", fast="warp")

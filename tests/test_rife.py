@@ -98,6 +98,28 @@ def test_convert_pkl_rejects_other_files(tmp_path):
     assert not (tmp_path / "o.safetensors").exists()
 
 
+# Bounds of the parity with the reference run (Practical-RIFE's own code, float32, CPU), valid on
+# any x86-64. The model is ~40 float32 convolutions deep; each output sums K = 9 * C_in (up to
+# ~1,700) products, and oneDNN orders those sums differently with AVX2, AVX-512 or AMX kernels. A
+# reordered float32 sum differs by about sqrt(K) * 2^-24 ~ 3e-6 of the magnitude of its terms per
+# layer, so after the whole network values of magnitude <= ~1 (the frame in [0, 1], this fixture's
+# sub-pixel flows) differ by ~1e-5 between CPUs: measured 1.8e-5 on Intel (AVX-512), below 2e-5 on
+# AMD (AVX2). 1e-4 leaves a margin of 5x over that.
+PARITY = 1e-4
+
+
+def _sigmoid_gap(mask, ref_mask) -> float:
+    """Largest difference of the blending weights sigmoid(mask): what the model uses the mask for.
+
+    The mask is a logit of magnitude up to ~14 here; float32 rounding is relative to magnitude, so
+    the logit itself differs between CPUs by ~1e-5 * 14 (AMD AVX2: 1.6e-4). The sigmoid removes that
+    scale: sigmoid' <= 1/4 and |x| * sigmoid'(x) <= 0.224, so a logit off by a relative e moves the
+    weight by at most 0.224 * e, and the weight then moves the frame by |w0 - w1| * gap <= gap.
+    The weights are held to the same PARITY as the frame they blend.
+    """
+    return (torch.sigmoid(mask) - torch.sigmoid(ref_mask)).abs().max().item()
+
+
 @pytest.mark.parametrize("tag,t", [("050", 0.5), ("025", 0.25)])
 def test_parity_with_reference(model, ref, tag, t):
     a, b = torch.from_numpy(ref["img0"]), torch.from_numpy(ref["img1"])
@@ -105,8 +127,8 @@ def test_parity_with_reference(model, ref, tag, t):
         merged, flow, mask = model.forward_with_aux(a, b, torch.tensor([t]))
         plain = model(a, b, torch.tensor([t]))
     assert torch.equal(plain, merged)
-    assert (merged.clamp(0, 1) - torch.from_numpy(ref[f"merged_t{tag}"])).abs().max() <= 1e-4
-    assert (flow - torch.from_numpy(ref[f"flow_t{tag}"])).abs().max() <= 1e-4
+    assert (merged.clamp(0, 1) - torch.from_numpy(ref[f"merged_t{tag}"])).abs().max() <= PARITY
+    assert (flow - torch.from_numpy(ref[f"flow_t{tag}"])).abs().max() <= PARITY
     # The mask is a logit before the sigmoid (|values| up to ~14): it amplifies the float32 rounding
     # difference between filmrt's warp grid and the reference's (see the next test); 1e-3 here.
     assert (mask - torch.from_numpy(ref[f"mask_t{tag}"])).abs().max() <= 1e-3
@@ -125,13 +147,29 @@ def _reference_grid_warp(image, flow):
     return F.grid_sample(image, g, mode="bilinear", padding_mode="border", align_corners=True)
 
 
-def test_mask_parity_with_reference_grid_formula(model, ref):
-    warp_mod.register_warp_impl("test-rife-reference-grid", _reference_grid_warp)
+@pytest.fixture
+def reference_grid_warp():
+    """``_reference_grid_warp`` registered as a warp implementation for one test, then removed."""
+    name = "test-rife-reference-grid"
+    warp_mod.register_warp_impl(name, _reference_grid_warp)
+    try:
+        yield name
+    finally:
+        warp_mod.unregister_warp_impl(name)
+
+
+def test_mask_parity_with_reference_grid_formula(model, ref, reference_grid_warp):
+    """With the reference's own grid formula the mask's residual is float32 rounding like the rest of
+    the network's: the blending weights sigmoid(mask) match to PARITY (measured 1.8e-5 on Intel; the
+    logit's largest difference, 7.6e-5 on Intel and 1.6e-4 on AMD, bounds it by 4e-5 through
+    sigmoid' <= 1/4). The logit itself is not held to an absolute bound: its rounding grows with its
+    magnitude (see _sigmoid_gap)."""
     a, b = torch.from_numpy(ref["img0"]), torch.from_numpy(ref["img1"])
-    with warp_mod.use_warp_impl("test-rife-reference-grid"), torch.inference_mode():
+    with warp_mod.use_warp_impl(reference_grid_warp), torch.inference_mode():
         for tag, t in (("050", 0.5), ("025", 0.25)):
             _, _, mask = model.forward_with_aux(a, b, torch.tensor([t]))
-            assert (mask - torch.from_numpy(ref[f"mask_t{tag}"])).abs().max() <= 1e-4
+            assert _sigmoid_gap(mask, torch.from_numpy(ref[f"mask_t{tag}"])) <= PARITY
+    assert reference_grid_warp in warp_mod.warp_impls()  # (the fixture removes it after the test)
 
 
 def test_time_conditioning_and_batch(model, ref):
@@ -139,8 +177,8 @@ def test_time_conditioning_and_batch(model, ref):
     with torch.inference_mode():
         out = model(torch.cat([a, a]), torch.cat([b, b]), torch.tensor([0.5, 0.25]))
     assert out.shape == (2, 3, 128, 192)
-    assert (out[0:1].clamp(0, 1) - torch.from_numpy(ref["merged_t050"])).abs().max() <= 1e-4
-    assert (out[1:2].clamp(0, 1) - torch.from_numpy(ref["merged_t025"])).abs().max() <= 1e-4
+    assert (out[0:1].clamp(0, 1) - torch.from_numpy(ref["merged_t050"])).abs().max() <= PARITY
+    assert (out[1:2].clamp(0, 1) - torch.from_numpy(ref["merged_t025"])).abs().max() <= PARITY
 
 
 def test_interpolator_pads_at_the_end_and_crops(model, ref):

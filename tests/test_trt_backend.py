@@ -32,6 +32,26 @@ def test_available_says_why_not():
 def test_open_interpolator_refuses_trt_on_cpu():
     with pytest.raises(FilmrtError, match="trt"):
         open_interpolator("blend", backend="trt", device="cpu")
+    with pytest.raises(FilmrtError, match="--engine.*trt: TensorRT runs on NVIDIA GPUs only"):
+        open_interpolator("rife-4.25", engine="rife.engine")  # auto picks a backend that takes --engine
+
+
+def test_trt_backend_takes_its_options_and_refuses_others():
+    """The trt backend takes --engine/--onnx (RuntimeOptions' extras for trt); anything else raises,
+    and a precision it cannot run is refused by the one precision check (before TensorRT is needed)."""
+    import inspect
+
+    from filmrt.options import EXTRAS
+
+    params = inspect.signature(tbk.TrtInterpolator).parameters
+    assert not any(p.kind is p.VAR_KEYWORD for p in params.values())
+    assert {x for x, backends in EXTRAS.items() if "trt" in backends} == {"engine", "onnx"} <= set(params)
+    with pytest.raises(TypeError, match="threads"):
+        tbk.TrtInterpolator("rife-4.25", device=torch.device("cpu"), threads=2)
+    with pytest.raises(FilmrtError, match="trt backend runs fp16 or fp32, not bf16"):
+        tbk.TrtInterpolator("rife-4.25", device=torch.device("cpu"), precision="bf16")
+    with pytest.raises(FilmrtError, match="unknown precision 'fp8'"):
+        tbk.TrtInterpolator("rife-4.25", device=torch.device("cpu"), precision="fp8")
 
 
 class _FakeEngine:
@@ -107,16 +127,55 @@ def test_cuda_fast_flags():
     assert m.forward.__func__ is torch.nn.Conv2d.forward  # nothing changed on CPU
 
 
+def test_cuda_fast_warp_is_scoped_to_the_interpolator_that_chose_it(monkeypatch):
+    """A CUDA-fast TorchInterpolator runs ITS calls on the kernel; nobody else's warp changes.
+
+    On the CPU: the kernel is stood in for by a counting function, and the interpolator is made
+    the way it is on CUDA (apply_fast returns the kernel as FastPath.warp)."""
+    from filmrt.engine import torch_backend, warp_kernel
+    from filmrt.warp import backward_warp, warp_grid_sample, warp_impls
+
+    calls = []
+
+    def fake_kernel(image, flow):
+        calls.append(image.shape)
+        return warp_grid_sample(image, flow)
+
+    monkeypatch.setattr(warp_kernel, "available", lambda: (True, ""))
+    monkeypatch.setattr(warp_kernel, "warp_cuda", fake_kernel)
+    assert cuda_fast.apply(torch.nn.Identity(), torch.device("cuda"), "warp").warp is fake_kernel
+    made = cuda_fast.FastPath(["warp"], {}, fake_kernel)
+    monkeypatch.setattr(torch_backend, "apply_fast", lambda model, device, fast: made)
+
+    before = warp_impls()
+    fast = torch_backend.TorchInterpolator("rife-4.25")
+    assert fast.warp_impl is fake_kernel and warp_impls() == before
+    x, f = torch.rand(1, 3, 8, 8), torch.rand(1, 2, 8, 8)
+    backward_warp(x, f)
+    assert calls == []  # creating it changed nothing for other callers
+    a, b = torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64)
+    got = fast.interpolate(a, b, [0.5])
+    assert len(calls) > 0  # its own calls run on the "kernel"
+    n = len(calls)
+    backward_warp(x, f)
+    monkeypatch.undo()
+    plain = open_interpolator("rife-4.25", backend="torch")
+    assert plain.warp_impl is None
+    assert torch.equal(plain.interpolate(a, b, [0.5]), got)  # the fake computes the reference
+    assert len(calls) == n  # after its call, and for another interpolator: the reference warp
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 @pytest.mark.gpu
 def test_torch_backend_cuda_fast_path_matches_plain():
-    from filmrt.warp import use_warp_impl
+    from filmrt.engine import warp_kernel
 
     a, b = torch.rand(2, 3, 100, 130), torch.rand(2, 3, 100, 130)
     fast = open_interpolator("rife-4.25", backend="torch", device="cuda", precision="fp32", fast="warp")
-    assert fast.fast.applied == ["warp"]
-    with use_warp_impl("grid_sample"):  # the kernel is registered process-wide: force the reference
-        ref = fast.interpolate(a, b, [0.5, 0.25])
+    assert fast.fast.applied == ["warp"] and fast.warp_impl is warp_kernel.warp_cuda
+    plain = open_interpolator("rife-4.25", backend="torch", device="cuda", precision="fp32", fast="none")
+    assert plain.warp_impl is None  # the kernel is fast's choice, for its own calls only
+    ref = plain.interpolate(a, b, [0.5, 0.25])
     d = (ref - fast.interpolate(a, b, [0.5, 0.25])).abs().max().item()
     assert d <= 1e-3
 

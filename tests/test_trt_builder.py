@@ -4,22 +4,42 @@ arguments and errors of ``filmrt build-engine``."""
 import pytest
 from onnx import TensorProto, helper
 
-from filmrt.cli.main import main
+from filmrt.cli.main import build_parser, main
 from filmrt.engine import trt_builder as tb
+from filmrt.engine.cli import validate
 from filmrt.errors import FilmrtError
 
 
 # ----------------------------------------------------------------- sizes and profiles
 def test_sizes_and_shapes_parse():
-    assert tb.parse_size("1080p") == (1080, 1920)
-    assert tb.parse_size("4K") == (2160, 3840)
-    assert tb.parse_size("720x1280") == (720, 1280)
+    # --shapes: frame sizes WIDTHxHEIGHT or names (filmrt.sizes), returned as (height, width) shapes
+    assert tb.parse_shapes("1080p") == [(1080, 1920)]
+    assert tb.parse_shapes("4K") == [(2160, 3840)]
+    assert tb.parse_shapes("1280x720") == [(720, 1280)]  # 1280 wide, 720 high
     assert tb.parse_shapes("1080p, 720p") == [(1080, 1920), (720, 1280)]
+    # --min/--opt/--max: tensor shapes, batch x height x width
     assert tb.parse_nhw("4x1088x1920") == (4, 1088, 1920)
     assert tb.parse_batch("1..8") == (1, 8, 8) and tb.parse_batch(4) == (4, 4, 4)
-    for bad, fn in (("1080", tb.parse_size), ("x", tb.parse_shapes), ("4x1088", tb.parse_nhw), ("8..1", tb.parse_batch)):
+    for bad, fn in (("1080i", tb.parse_shapes), ("x", tb.parse_shapes), (" , ", tb.parse_shapes),
+                    ("4x1088", tb.parse_nhw), ("8..1", tb.parse_batch)):  # fmt: skip
         with pytest.raises(FilmrtError):
             fn(bad)
+
+
+def test_build_engine_shapes_mean_the_same_sizes_as_bench(tmp_path, capsys):
+    """``build-engine --shapes 1280x720`` is 1280 wide and 720 high, like ``bench --sizes 1280x720``:
+    both go through filmrt.sizes; the profile's tensor shapes are (N, 3, 768, 1280) after padding."""
+    from filmrt.sizes import parse_sizes
+
+    onnx_path = tmp_path / "toy.onnx"
+    onnx_path.write_bytes(b"")
+    args = build_parser().parse_args(["build-engine", str(onnx_path), "-o", "x.engine", "--shapes", "1280x720"])
+    [p] = validate(args)
+    assert p.opt == (1, 768, 1280) and (p.opt[1], p.opt[2]) == tuple(tb.padded_size(x) for x in parse_sizes("1280x720")[0].hw)
+    with pytest.raises(SystemExit):
+        main(["build-engine", "--help"])
+    text = capsys.readouterr().out
+    assert "WIDTHxHEIGHT" in text and "--engine rife.engine" in text and "NxHxW" in text
 
 
 def test_profile_covers_requested_resolutions_padded_to_64():

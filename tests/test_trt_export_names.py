@@ -13,9 +13,11 @@ from __future__ import annotations
 import pytest
 import torch
 
+from filmrt import stages
 from filmrt.engine import trt_backend as tbk
 from filmrt.engine import trt_builder as tb
 from filmrt.export.exporter import FRAME_PREFIXES, flatten_state, read_metadata, save_model, stage_path
+from filmrt.models import get_spec
 from filmrt.stages import prefixed_feeds
 
 pytest.importorskip("onnx")
@@ -59,8 +61,18 @@ def film_states(film_small_random):
     return state, pairs
 
 
-def test_prefixes_agree():
-    assert tuple(tbk.FRAME_PREFIXES) == tuple(FRAME_PREFIXES)
+def test_prefixes_and_stage_names_are_defined_once():
+    assert tbk.FRAME_PREFIXES is FRAME_PREFIXES is stages.FRAME_PREFIXES
+    assert tbk.STAGES is stages.STAGES and tb.STAGES is stages.STAGES
+
+
+def test_trt_backend_reads_the_frame_size_from_a_real_frame_state(film_small_random):
+    """The flow and fusion engines are chosen by the padded frame size read from the features
+    state (no size remembered between calls): its finest pyramid level is the frame."""
+    with torch.no_grad():
+        state = film_small_random.encode_frame(torch.rand(1, 3, H, W))
+    flat = dict(flatten_state(state)[0])  # as the features engine returns it: {tensor name: tensor}
+    assert tbk.state_hw(flat) == (H, W) and tbk.state_hw(state) == (H, W)
 
 
 def test_film_stage_graph_names_are_what_the_trt_backend_feeds(film_graphs, film_states):
@@ -123,7 +135,7 @@ def test_plugin_nodes_are_what_the_builder_accepts(film_graphs, rife_graph):
 
 def test_metadata_and_file_names_the_trt_backend_reads(film_graphs, rife_graph, tmp_path):
     meta = read_metadata(rife_graph)
-    assert meta["model"] == "rife-4.25" and meta["pad_align"] == tbk.PAD_ALIGN["rife-4.25"] == "end"
+    assert meta["model"] == "rife-4.25" and meta["pad_align"] == get_spec("rife-4.25").pad_align == "end"
     assert meta["stage"] == "model" and meta["precision"] == "fp16"
     out = tmp_path / "film.onnx"
     for stage, proto in film_graphs.items():

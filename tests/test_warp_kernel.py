@@ -145,13 +145,17 @@ def test_kernel_names_and_isa_policy(monkeypatch):
     assert wk.ptx_for_device(90, 99999) == "nvrtc:90"
 
 
-def test_enable_cuda_warp_registers_only_with_a_gpu():
+def test_fast_warp_uses_the_kernel_only_with_a_gpu_and_registers_nothing():
+    from filmrt.engine import cuda_fast
     from filmrt.warp import warp_impls
 
+    before = warp_impls()
     ok, why = wk.available()
-    assert wk.enable_cuda_warp() == ok
+    fast = cuda_fast.apply(torch.nn.Identity(), torch.device("cuda"), "warp")
+    assert (fast.warp is wk.warp_cuda) == ok and (fast.applied == ["warp"]) == ok
     if not ok:
-        assert why and "cuda_kernel" not in warp_impls()
+        assert why and fast.skipped["warp"] == why
+    assert warp_impls() == before and "cuda_kernel" not in warp_impls()  # chosen per call, never registered
 
 
 # ----------------------------------------------------------------- the kernel's math, on the CPU
@@ -249,17 +253,19 @@ def test_gpu_kernel_matches_fixture_and_host_build(host, shared):
 
 @needs_gpu
 @pytest.mark.gpu
-def test_gpu_kernel_4k_far_out_and_auto_registration():
+def test_gpu_kernel_4k_far_out_and_scoped_choice():
     from filmrt.warp import backward_warp, use_warp_impl
 
-    assert wk.enable_cuda_warp()
+    assert wk.available()[0]
     g = torch.Generator(device="cuda").manual_seed(0)
     img = torch.rand(2, 3, 2160, 3840, device="cuda", generator=g)
     flow = torch.randn(2, 2, 2160, 3840, device="cuda", generator=g) * 300
     flow[:, :, ::97] *= 100
     ref = warp_grid_sample(img, flow)
-    out = backward_warp(img, flow)  # auto-picked for CUDA tensors
+    with use_warp_impl(wk.warp_cuda):  # the kernel, for this block only
+        out = backward_warp(img, flow)
     assert (out - ref).abs().max().item() <= 1e-3
+    assert torch.equal(backward_warp(img, flow), ref)  # outside the block: the reference again
     with use_warp_impl("grid_sample"):
         assert torch.equal(backward_warp(img, flow), ref)
     out16 = wk.warp_cuda(img.half(), flow)

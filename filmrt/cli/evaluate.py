@@ -1,20 +1,28 @@
 """``filmrt eval``: PSNR/SSIM of a model on frame-interpolation test sets (Middlebury, UCF101-DVF).
 
-The work is done by :mod:`filmrt.evaluation` (layouts, protocol, metrics); this module parses the
-options, prints the table and writes the JSON report.
+The work is done by :mod:`filmrt.evaluation` (layouts, protocol) and :mod:`filmrt.quality`
+(metrics); this module parses the options, prints the table and writes the JSON report.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import shlex
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from filmrt.cli.common import add_model_options, model_name_from_args
+from filmrt import evaluation as ev
+from filmrt.cli.groups import add_runtime_options, runtime_from_args
+from filmrt.engine import open_interpolator
+from filmrt.errors import FilmrtError
+from filmrt.fileio import sha256_file, write_json
+from filmrt.models import get_spec, resolve_model_name, resolve_weights
+from filmrt.options import RuntimeOptions
+from filmrt.quality import SSIM_SETTINGS, SSIM_WINDOW
+
+#: the protocol runs one pair per model call
+EVAL_BATCH = 1
 
 
 def register(subparsers) -> None:
@@ -29,7 +37,7 @@ def register(subparsers) -> None:
             "frame_01_gt.png). A folder holding several sets is evaluated set by set."
         ),
     )
-    add_model_options(p)
+    add_runtime_options(p, exclude=("max_batch",))  # the protocol's batch is 1
     p.add_argument("--dataset", required=True, metavar="DIR", help="test set folder, or a folder of test sets")
     p.add_argument("--json", default=None, metavar="OUT", help="write the full report (per example) as JSON")
     p.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N triplets of each set")
@@ -37,13 +45,15 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def _command_line(args: argparse.Namespace, model: str) -> str:
+def _command_line(args: argparse.Namespace, opts: RuntimeOptions) -> str:
     """The command, spelled out with every option that shaped the result (defaults included)."""
-    parts = ["filmrt", "eval", "--model", model]
-    if args.weights:
-        parts += ["--weights", str(args.weights)]
-    parts += ["--dataset", str(args.dataset), "--device", str(args.device)]
-    parts += ["--backend", args.backend, "--precision", args.precision]
+    parts = ["filmrt", "eval", "--model", str(opts.model)]
+    if opts.weights:
+        parts += ["--weights", str(opts.weights)]
+    parts += ["--dataset", str(args.dataset), "--device", str(opts.device)]
+    parts += ["--backend", opts.backend, "--precision", opts.precision]
+    for name, value in opts.extras().items():
+        parts += [f"--{name}", str(value)]
     if args.limit:
         parts += ["--limit", str(args.limit)]
     if args.json:
@@ -51,34 +61,14 @@ def _command_line(args: argparse.Namespace, model: str) -> str:
     return shlex.join(parts)
 
 
-def _write_json(path: str | os.PathLike, report: dict) -> Path:
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(json.dumps(report, indent=2) + "\n")
-        os.replace(tmp, p)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return p
-
-
 def run(args: argparse.Namespace) -> int:
-    from filmrt import evaluation as ev
-    from filmrt.engine import open_interpolator
-    from filmrt.errors import FilmrtError
-    from filmrt.models import get_spec, resolve_weights
-    from filmrt.weights import file_sha256
-
     if args.limit is not None and args.limit < 1:
         raise FilmrtError(f"--limit must be at least 1, got {args.limit}")
     sets = ev.find_sets(args.dataset)  # fails early, before loading a model, on a bad folder
-    model = get_spec(model_name_from_args(args)).name
-    weights_path = resolve_weights(model, args.weights)
-    interp = open_interpolator(
-        model, weights=args.weights, backend=args.backend, device=args.device, precision=args.precision, max_batch=1
-    )
+    model = get_spec(resolve_model_name(args.model, args.weights)).name
+    opts = runtime_from_args(args, model=model, max_batch=EVAL_BATCH)
+    weights_path = resolve_weights(model, opts.weights)
+    interp = open_interpolator(opts)
     if not args.quiet:
         print(f"evaluating {interp.describe()} on {', '.join(s.name for s in sets)}", file=sys.stderr)
 
@@ -100,18 +90,19 @@ def run(args: argparse.Namespace) -> int:
         report = {
             "model": model,
             "weights": str(weights_path) if weights_path else None,
-            "weights_sha256": file_sha256(weights_path) if weights_path else None,
+            "weights_sha256": sha256_file(weights_path) if weights_path else None,
             "backend": interp.backend,
             "device": str(interp.device),
             "precision": interp.precision,
             "protocol": ev.PROTOCOL,
-            "ssim_settings": dict(ev.SSIM_SETTINGS, channel_axis=-1, win_size=ev.SSIM_WINDOW),
+            "ssim_settings": dict(SSIM_SETTINGS, channel_axis=-1, win_size=SSIM_WINDOW),
             "versions": ev.environment(),
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "command": _command_line(args, model),
+            "command": _command_line(args, opts),
             "sets": [r.to_dict() for r in results],
         }
-        _write_json(args.json, report)
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        write_json(args.json, report)
         if not args.quiet:
             print(f"wrote {args.json}", file=sys.stderr)
     if not any(r.count for r in results):

@@ -11,6 +11,11 @@ from __future__ import annotations
 
 import argparse
 
+from filmrt import weights as w
+from filmrt.models import get_spec, model_names
+from filmrt.models.film_import import import_savedmodel
+from filmrt.models.rife import convert_pkl
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("weights", help="import, convert and list model weights",
@@ -48,16 +53,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from filmrt.models.film_import import import_savedmodel
-
     r = import_savedmodel(args.savedmodel, args.output, args.config)
     print(f"imported FILM: {r.num_tensors} tensors, {r.num_params:,} parameters -> {r.path}")
     return 0
 
 
 def run_convert_rife(args: argparse.Namespace) -> int:
-    from filmrt.models.rife import convert_pkl
-
     out = convert_pkl(args.pkl, args.output)
     print(f"converted RIFE 4.25 weights -> {out}")
     return 0
@@ -72,9 +73,6 @@ def _size(n: int) -> str:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from filmrt import weights as w
-    from filmrt.models import get_spec, model_names
-
     user = w.user_weights_dir().resolve()
     found = w.installed()
     if found:
@@ -89,10 +87,7 @@ def run_list(args: argparse.Namespace) -> int:
                 print(f"    source: {r[4]}")
     have = {wi.model for wi in found}
     for name in model_names():
-        try:
-            spec = get_spec(name)
-        except Exception:  # a model module not present in this checkout
-            continue
+        spec = get_spec(name)
         if spec.needs_weights and name not in have:
             print(f"{name}: no weights installed. {spec.how_to_get}".strip())
     print(f"(user weights directory: {user})")

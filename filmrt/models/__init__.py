@@ -85,6 +85,17 @@ def default_model_name() -> str:
     return "film" if _weights.find("film") else "rife-4.25"
 
 
+def resolve_model_name(model: str | os.PathLike | None = None, weights: str | os.PathLike | None = None) -> str:
+    """The model a command runs: ``model`` if given, else the model named by the ``weights`` file's
+    metadata, else :func:`default_model_name`. Not checked against the registry (see
+    :func:`get_spec`): ``model`` may be a weights path, which :func:`load_model` accepts."""
+    if model:
+        return os.fspath(model)
+    if weights:
+        return _weights.info(weights).model
+    return default_model_name()
+
+
 def resolve_weights(name: str, weights: str | os.PathLike | None) -> Path | None:
     spec = get_spec(name)
     if weights is not None:

@@ -27,4 +27,5 @@ SPEC = ModelSpec(
     build=lambda config: Blend(),
     summary="naive frame blending (baseline, no weights)",
     needs_weights=False,
+    pad_multiple=Blend.pad_multiple,
 )

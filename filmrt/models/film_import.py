@@ -25,8 +25,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from filmrt import tfcheckpoint as tfc
 from filmrt import weights as _weights
 from filmrt.errors import FilmrtError
+from filmrt.fileio import sha256_file
 from filmrt.models.film import FILM, PAPER_CONFIG, CheckpointVariable, FilmConfig, checkpoint_layout
 
 #: the released film_net models (Style / L1 / VGG): shipped manifest facts
@@ -98,8 +100,6 @@ def expected_layout(config: dict) -> list[CheckpointVariable]:
 
 def _open_reader(prefix: Path):
     """(names -> (dtype name, shape), read(name) -> ndarray) from our reader, else TensorFlow's."""
-    from filmrt import tfcheckpoint as tfc
-
     try:
         b = tfc.TensorBundle(prefix)
         info = {k: (e.dtype_name, e.shape) for k, e in b.entries.items()}
@@ -179,7 +179,7 @@ def import_savedmodel(
     model.load_state_dict(tensors, strict=True, assign=True)  # every parameter present and shaped right
     dest = Path(out) if out is not None else _weights.user_weights_dir() / "film.safetensors"
     prefix = checkpoint_prefix(src)
-    source = f"TensorFlow checkpoint {prefix.resolve()} (index sha256 {_weights.file_sha256(str(prefix) + '.index', 16)})"
+    source = f"TensorFlow checkpoint {prefix.resolve()} (index sha256 {sha256_file(str(prefix) + '.index')[:16]})"
     _weights.save(dest, tensors, "film", cfg, source=source, importer="filmrt weights import")
     n = sum(t.numel() for t in tensors.values())
     return ImportResult(dest, len(tensors), n, cfg, source)

@@ -42,6 +42,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from filmrt import weights as _weights
+from filmrt.errors import FilmrtError
+from filmrt.fileio import sha256_file
 from filmrt.models import ModelSpec
 from filmrt.warp import backward_warp
 
@@ -206,9 +209,6 @@ def convert_pkl(pkl_path: str | os.PathLike, out_path: str | os.PathLike) -> Pat
     tensors (float32), checks that they load into :class:`IFNet` with ``strict=True`` and writes them
     atomically with metadata model/version/source/sha256 of the pkl/license.
     """
-    from filmrt import weights as _weights
-    from filmrt.errors import FilmrtError
-
     src = Path(pkl_path).expanduser()
     if not src.is_file():
         raise FilmrtError(f"RIFE weights not found: {src}")
@@ -234,6 +234,6 @@ def convert_pkl(pkl_path: str | os.PathLike, out_path: str | os.PathLike) -> Pat
         version=VERSION,
         source=f"Practical-RIFE (hzwer) model {VERSION}, flownet.pkl; converted by filmrt.models.rife.convert_pkl",
         source_file=src.name,
-        source_sha256=_weights.file_sha256(src),
+        source_sha256=sha256_file(src),
         license="MIT",
     )
