@@ -1,7 +1,7 @@
 """Per-stage times of staged models (FILM), and what stage reuse saves.
 
 A staged model (``get_spec(name).staged``) splits one interpolation into three stages with
-different lifetimes (:data:`filmrt.export.exporter.STAGES`): features (``encode_frame``, per
+different lifetimes (:data:`filmrt.stages.STAGES`): features (``encode_frame``, per
 frame), flow (``encode_pair``, per pair) and fusion (``decode``, per output time). Converting
 x``factor`` costs, per input frame, ``factor - 1`` whole calls without reuse, and one feature
 pass + one flow pass + ``factor - 1`` fusions with it (:func:`reuse_saving`). Timed in torch
@@ -16,9 +16,9 @@ from filmrt.bench.context import RunContext
 from filmrt.bench.flops import film_stage_flops, padded_hw
 from filmrt.bench.timing import measure
 from filmrt.engine.torch_backend import DTYPES
-from filmrt.export.exporter import STAGES  # FILM's stage names: features, flow, fusion
 from filmrt.models import get_spec
 from filmrt.sizes import Size
+from filmrt.stages import STAGES  # FILM's stage names: features, flow, fusion
 
 
 def stage_times(m: torch.nn.Module, a, b, t, dev: torch.device, **kw) -> tuple[dict, dict, dict, dict]:

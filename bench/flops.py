@@ -16,8 +16,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from filmrt.bench.machine import cpu_flags
 from filmrt.bench.timing import measure
-from filmrt.export.exporter import STAGES  # FILM's stage names: features, flow, fusion
 from filmrt.padding import MULTIPLE, padded_size
+from filmrt.stages import STAGES  # FILM's stage names: features, flow, fusion
 
 #: padded size of the real CPU run when a model cannot be traced on the meta device
 _CPU_COUNT_HW = (128, 128)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from filmrt.bench.flops import EXPECTED_TMAC_1080P
 from filmrt.bench.machine import machine_slug
-from filmrt.export.exporter import STAGES  # FILM's stage names: features, flow, fusion
 from filmrt.fileio import atomic_write, write_json
+from filmrt.stages import STAGES  # FILM's stage names: features, flow, fusion
 
 #: the issue's targets, checked in every run where the figures exist: convert with these models
 #: >= this many times minterpolate's speed with a higher PSNR (any device) ...

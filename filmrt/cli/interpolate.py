@@ -25,7 +25,6 @@ from pathlib import Path
 
 import torch
 
-from filmrt.cli.common import model_name_from_args
 from filmrt.cli.groups import add_runtime_options, runtime_from_args
 from filmrt.engine import open_interpolator
 from filmrt.errors import FilmrtError
@@ -107,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     runtime = runtime_from_args(args)
     a, b = _read_pair(args)
     wanted = _wanted_times(args)
-    interp = open_interpolator(runtime.replace(model=model_name_from_args(args)))
+    interp = open_interpolator(runtime)
     mode = choose_mode(args.mode, get_spec(interp.model_name))
     say = (lambda *m: None) if args.quiet else print
     say(f"interpolating with {interp.describe()}, mode {mode}")
