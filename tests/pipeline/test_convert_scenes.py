@@ -6,7 +6,7 @@ from fractions import Fraction as F
 
 import pytest
 import torch
-from helpers import decode_all
+from support.helpers import decode_all
 
 from filmrt.options import RuntimeOptions
 from filmrt.pipeline.convert import convert

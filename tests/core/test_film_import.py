@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from tfbundle import write_bundle
+from support.tfbundle import write_bundle
 
 import filmrt
 from filmrt import weights

@@ -1,6 +1,6 @@
 """filmrt batch: discovery, manifest, planning (skip / redo / retry), failures, workers.
 
-These tests run the batch machinery with ``fake_convert`` (tests/test_batch_support.py: repeats
+These tests run the batch machinery with ``fake_convert`` (tests/support/batch.py: repeats
 frames, no model) so they check the bookkeeping exactly and fast; test_batch_resume.py and
 test_batch_ray.py run the real ``convert`` pipeline (blend model).
 """
@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from test_batch_support import (
+from support.batch import (
     BROKEN,
     FakeOptions,
     build_library,

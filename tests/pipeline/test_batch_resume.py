@@ -21,13 +21,13 @@ import time
 from pathlib import Path
 
 import pytest
-from test_batch_support import BROKEN, build_library, count_video_frames
+from support.batch import BROKEN, build_library, count_video_frames
 
 from filmrt.pipeline.batch import TMP_DIRNAME
 from filmrt.pipeline.batch.discover import output_path
 from filmrt.pipeline.batch.manifest import MANIFEST_NAME, Manifest
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _query(db: Path, sql: str) -> list[tuple]:

@@ -11,7 +11,7 @@ import shutil
 
 import numpy as np
 import pytest
-from test_batch_support import BROKEN, build_library, convert_options, count_video_frames
+from support.batch import BROKEN, build_library, convert_options, count_video_frames
 
 from filmrt.pipeline.batch import run_batch
 from filmrt.pipeline.batch.manifest import MANIFEST_NAME, Manifest

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from tfbundle import write_bundle
+from support.tfbundle import write_bundle
 
 from filmrt import tfcheckpoint as tfc
 

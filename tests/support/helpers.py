@@ -1,4 +1,4 @@
-"""Helpers shared by the video tests (``from helpers import decode_all``)."""
+"""Helpers shared by the video tests (``from support.helpers import decode_all``)."""
 
 from __future__ import annotations
 

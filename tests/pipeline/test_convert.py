@@ -9,7 +9,7 @@ from fractions import Fraction as F
 
 import pytest
 import torch
-from helpers import decode_all
+from support.helpers import decode_all
 from support.synth import frame_rgb, make_clip
 
 from filmrt.cli.main import main
