@@ -400,6 +400,75 @@ def make_logger(trt, verbose: bool = False):
     return Logger()
 
 
+def _engine_info(onnx_path: Path, model, onnx_sha: str, gpu: str, cc, trt_version: str, precision: str,
+                 weak_fp16: bool, profiles, plugin_nodes: int, key: str) -> dict:
+    """The sidecar JSON written next to every engine: what it was built from and for."""
+    return {
+        "onnx": str(onnx_path.resolve()),
+        "onnx_sha256": onnx_sha,
+        "gpu": gpu,
+        "compute_capability": list(cc),
+        "tensorrt": trt_version,
+        "precision": precision,
+        "typing": "weak+BuilderFlag.FP16" if weak_fp16 else "strong",
+        "profiles": [p.to_json() for p in profiles],
+        "plugin_nodes": plugin_nodes,
+        "key": key,
+        "inputs": [n for n, _, _ in graph_inputs(model)],
+        "outputs": [o.name for o in model.graph.output],
+        "stage": next((p.value for p in model.metadata_props if p.key == "stage"), "model"),
+        "model": next((p.value for p in model.metadata_props if p.key == "model"), ""),
+    }
+
+
+def _register_plugin_for(model, nodes) -> str:
+    """Register the BackwardWarp plugin when the graph has its nodes: "aot", "jit" or "none"."""
+    if not nodes:
+        return "none"
+    try:
+        reg = trt_plugin.register_plugin()
+    except RuntimeError as e:
+        raise FilmrtError(str(e)) from e
+    aot = bool(reg["aot"])
+    trt_plugin.mark_aot(model, aot)
+    if not trt_plugin.plugin_registered():
+        raise FilmrtError("the filmrt::BackwardWarp plugin is not in TensorRT's plugin registry after registering it")
+    return "aot" if aot else "jit"
+
+
+def _parse_network(trt, builder, log, model, onnx_path: Path, weak_fp16: bool):
+    """The network parsed from the graph (strongly typed unless weak FP16 was asked for), and its parser."""
+    flags = 0
+    if not weak_fp16:
+        flags |= 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
+    network = builder.create_network(flags)
+    parser = trt.OnnxParser(network, log)
+    if not parser.parse(model.SerializeToString(), str(onnx_path)):
+        errs = [str(parser.get_error(i).desc()) for i in range(parser.num_errors)]
+        text = "; ".join(errs) or "unknown parser error"
+        if "BackwardWarp" in text or "plugin" in text.lower():
+            raise FilmrtError(f"TensorRT could not map the BackwardWarp nodes to the filmrt plugin: {text}")
+        raise FilmrtError(f"TensorRT's ONNX parser rejected {onnx_path.name}: {text}")
+    return network, parser
+
+
+def _builder_config(trt, builder, model, profiles, workspace_gb, weak_fp16: bool, tc_path: Path):
+    """Builder config: workspace, weak FP16 flag, one optimization profile per spec, the timing cache."""
+    config = builder.create_builder_config()
+    if workspace_gb:
+        config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_gb * (1 << 30)))
+    if weak_fp16:
+        config.set_flag(trt.BuilderFlag.FP16)
+    for spec in profiles:
+        prof = builder.create_optimization_profile()
+        for name, (mn, op, mx) in input_shapes(model, spec).items():
+            prof.set_shape(name, mn, op, mx)
+        config.add_optimization_profile(prof)
+    tc_bytes = tc_path.read_bytes() if tc_path.is_file() else b""
+    config.set_timing_cache(config.create_timing_cache(tc_bytes), ignore_mismatch=False)
+    return config
+
+
 def build_engine(
     onnx_path: str | os.PathLike,
     output: str | os.PathLike | None = None,
@@ -447,72 +516,21 @@ def build_engine(
     cache = Path(cache_dir) if cache_dir else default_cache_dir()
     cached = cache / f"{key}.engine"
     out = Path(output) if output else cached
-    info = {
-        "onnx": str(onnx_path.resolve()),
-        "onnx_sha256": onnx_sha,
-        "gpu": gpu,
-        "compute_capability": list(cc),
-        "tensorrt": trt.__version__,
-        "precision": precision,
-        "typing": "weak+BuilderFlag.FP16" if weak_fp16 else "strong",
-        "profiles": [p.to_json() for p in profiles],
-        "plugin_nodes": len(nodes),
-        "key": key,
-        "inputs": [n for n, _, _ in graph_inputs(model)],
-        "outputs": [o.name for o in model.graph.output],
-        "stage": next((p.value for p in model.metadata_props if p.key == "stage"), "model"),
-        "model": next((p.value for p in model.metadata_props if p.key == "model"), ""),
-    }
+    info = _engine_info(onnx_path, model, onnx_sha, gpu, cc, trt.__version__, precision, weak_fp16, profiles,
+                        len(nodes), key)
     if use_cache and cached.is_file():
         if out != cached:
             _write(out, cached.read_bytes())
         _write(sidecar_path(out), info)
         return BuildResult(out, key, True, time.perf_counter() - t0, info)
 
-    aot = False
-    if nodes:
-        try:
-            reg = trt_plugin.register_plugin()
-        except RuntimeError as e:
-            raise FilmrtError(str(e)) from e
-        aot = bool(reg["aot"])
-        trt_plugin.mark_aot(model, aot)
-        if not trt_plugin.plugin_registered():
-            raise FilmrtError(
-                "the filmrt::BackwardWarp plugin is not in TensorRT's plugin registry after registering it"
-            )
-    info["plugin"] = "aot" if aot else ("jit" if nodes else "none")
+    info["plugin"] = _register_plugin_for(model, nodes)
 
     log = make_logger(trt, verbose)
     builder = trt.Builder(log)
-    flags = 0
-    if not weak_fp16:
-        flags |= 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
-    network = builder.create_network(flags)
-    parser = trt.OnnxParser(network, log)
-    if not parser.parse(model.SerializeToString(), str(onnx_path)):
-        errs = [str(parser.get_error(i).desc()) for i in range(parser.num_errors)]
-        text = "; ".join(errs) or "unknown parser error"
-        if "BackwardWarp" in text or "plugin" in text.lower():
-            raise FilmrtError(f"TensorRT could not map the BackwardWarp nodes to the filmrt plugin: {text}")
-        raise FilmrtError(f"TensorRT's ONNX parser rejected {onnx_path.name}: {text}")
-
-    config = builder.create_builder_config()
-    if workspace_gb:
-        config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_gb * (1 << 30)))
-    if weak_fp16:
-        config.set_flag(trt.BuilderFlag.FP16)
-    for spec in profiles:
-        prof = builder.create_optimization_profile()
-        for name, (mn, op, mx) in input_shapes(model, spec).items():
-            prof.set_shape(name, mn, op, mx)
-        config.add_optimization_profile(prof)
-
+    network, parser = _parse_network(trt, builder, log, model, onnx_path, weak_fp16)  # parser outlives the build
     tc_path = Path(timing_cache) if timing_cache else cache / "timing.cache"
-    tc_bytes = tc_path.read_bytes() if tc_path.is_file() else b""
-    tcache = config.create_timing_cache(tc_bytes)
-    config.set_timing_cache(tcache, ignore_mismatch=False)
-
+    config = _builder_config(trt, builder, model, profiles, workspace_gb, weak_fp16, tc_path)
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:
         errs = [m for sev, m in log.messages if sev <= int(trt.ILogger.Severity.ERROR)]
