@@ -5,6 +5,7 @@
 - ``torch``: PyTorch eager on CPU or CUDA, fp32/fp16/bf16 (:mod:`filmrt.engine.torch_backend`),
 - ``ort``: ONNX Runtime (CPU; CUDA EP when onnxruntime-gpu is installed),
 - ``trt``: TensorRT engines with the BackwardWarp plugin (needs ``tensorrt`` and a GPU),
+- ``openvino``: OpenVINO on the CPU (``filmrt[openvino]``; the CPU default when installed),
 - ``auto``: the best one available for the device; :attr:`Interpolator.describe` says which.
 """
 
@@ -26,9 +27,10 @@ _BACKEND_CLASSES = {
     "torch": "filmrt.engine.torch_backend:TorchInterpolator",
     "ort": "filmrt.engine.ort_backend:OrtInterpolator",
     "trt": "filmrt.engine.trt_backend:TrtInterpolator",
+    "openvino": "filmrt.engine.openvino_backend:OpenVinoInterpolator",
 }
 # Preference of ``auto`` per device type: the first available wins.
-AUTO_ORDER = {"cuda": ["trt", "torch"], "cpu": ["torch"]}
+AUTO_ORDER = {"cuda": ["trt", "torch"], "cpu": ["openvino", "torch"]}
 
 
 def resolve_precision(precision: str | None, device: torch.device) -> str:

@@ -7,6 +7,7 @@ import argparse
 
 from filmrt import weights as _weights
 from filmrt.models import default_model_name
+from filmrt.options import BACKENDS
 
 
 def add_model_options(p: argparse.ArgumentParser, *, backend: bool = True, precision: bool = True) -> None:
@@ -23,7 +24,7 @@ def add_model_options(p: argparse.ArgumentParser, *, backend: bool = True, preci
         p.add_argument(
             "--backend",
             default="auto",
-            choices=["auto", "torch", "ort", "trt"],
+            choices=["auto", *BACKENDS],
             help="runtime (default: auto = the fastest available; it says which it picked)",
         )
     if precision:
