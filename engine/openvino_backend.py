@@ -83,8 +83,9 @@ class OvGraph:
     ``run`` takes named float32 arrays with the batch in dim 0 and returns {output name: array}.
     """
 
-    def __init__(self, core, source: str | bytes, *, ov_device: str, config: dict, stats: Counter,
-                 compiled: int = 4):
+    def __init__(
+        self, core, source: str | bytes, *, ov_device: str, config: dict, stats: Counter, compiled: int = 4
+    ):
         import openvino as ov
 
         self._ov, self.core, self.ov_device, self.config, self.stats = ov, core, ov_device, config, stats
@@ -104,9 +105,13 @@ class OvGraph:
         model = self.model.clone()
         try:
             model.reshape(dict(zip(self.inputs, [list(s) for s in shapes], strict=True)))
-            comp = self.core.compile_model(model, self.ov_device, self.config | {"PERFORMANCE_HINT": hint.upper()})
+            comp = self.core.compile_model(
+                model, self.ov_device, self.config | {"PERFORMANCE_HINT": hint.upper()}
+            )
         except Exception as e:
-            raise FilmrtError(f"OpenVINO cannot compile the graph for inputs {list(shapes)}: {_first_line(e)}") from e
+            raise FilmrtError(
+                f"OpenVINO cannot compile the graph for inputs {list(shapes)}: {_first_line(e)}"
+            ) from e
         self.stats["compiles"] += 1
         if "CACHE_DIR" in self.config and comp.get_property("LOADED_FROM_CACHE"):
             self.stats["compiles_from_disk"] += 1  # imported from OpenVINO's CACHE_DIR
@@ -120,7 +125,9 @@ class OvGraph:
     def run(self, feeds: dict[str, np.ndarray], hint: str = "auto") -> dict[str, np.ndarray]:
         missing = [n for n in self.inputs if n not in feeds]
         if missing:
-            raise FilmrtError(f"graph inputs missing: {', '.join(missing)} (the graph takes {', '.join(self.inputs)})")
+            raise FilmrtError(
+                f"graph inputs missing: {', '.join(missing)} (the graph takes {', '.join(self.inputs)})"
+            )
         ins = {n: np.ascontiguousarray(feeds[n], dtype=np.float32) for n in self.inputs}
         n = ins[self.inputs[0]].shape[0]
         if hint == "auto":
@@ -189,10 +196,9 @@ class OpenVinoInterpolator(Interpolator):
         self.opset = check_opset(opset)
         self.core = ov.Core()
         self.ov_device = ov_device or "CPU"
-        if self.ov_device.split(".")[0] not in {d.split(".")[0] for d in self.core.available_devices} | {"AUTO"}:
-            raise FilmrtError(
-                f"OpenVINO has no device {self.ov_device!r} here (it sees: {', '.join(self.core.available_devices)})"
-            )
+        seen = self.core.available_devices
+        if self.ov_device.split(".")[0] not in {d.split(".")[0] for d in seen} | {"AUTO"}:
+            raise FilmrtError(f"OpenVINO has no device {self.ov_device!r} here (it sees: {', '.join(seen)})")
         root = Path(cache_dir).expanduser() if cache_dir else None
         if onnx is not None:
             sources = self._given_graphs(onnx)
@@ -210,8 +216,15 @@ class OpenVinoInterpolator(Interpolator):
             for stage, src in sources.items()
         }
         self.stages = (
-            StagedRunner(self._features, self._flow, self._fusion, cache_frames=cache_frames,
-                         cache_pairs=cache_pairs, chunk=max_batch, stats=self.stats)
+            StagedRunner(
+                self._features,
+                self._flow,
+                self._fusion,
+                cache_frames=cache_frames,
+                cache_pairs=cache_pairs,
+                chunk=max_batch,
+                stats=self.stats,
+            )
             if self.staged
             else None
         )
@@ -229,7 +242,9 @@ class OpenVinoInterpolator(Interpolator):
         elif base.is_file():
             files = {"model": base}
         else:
-            raise FilmrtError(f"ONNX file not found: {base} (nor its .features/.flow/.fusion.onnx stage files)")
+            raise FilmrtError(
+                f"ONNX file not found: {base} (nor its .features/.flow/.fusion.onnx stage files)"
+            )
         meta = read_metadata(next(iter(files.values())))
         if meta.get("warp") == "plugin":
             raise FilmrtError(
@@ -237,10 +252,14 @@ class OpenVinoInterpolator(Interpolator):
                 "needs the portable graph (filmrt export --warp portable)"
             )
         if meta.get("precision", "fp32") != "fp32":
-            raise FilmrtError(f"{base} is an {meta['precision']} graph; the openvino backend runs fp32 graphs")
+            raise FilmrtError(
+                f"{base} is an {meta['precision']} graph; the openvino backend runs fp32 graphs"
+            )
         stage = meta.get("stage", "model")
         if files.keys() == {"model"} and stage != "model":
-            raise FilmrtError(f"{base} is FILM's {stage!r} stage graph: pass the base name (X.onnx for X.{stage}.onnx)")
+            raise FilmrtError(
+                f"{base} is FILM's {stage!r} stage graph: pass the base name (X.onnx for X.{stage}.onnx)"
+            )
         self.model_name = meta.get("model", base.stem)
         self.pad_align = meta.get("pad_align", "center")
         self.pad_multiple = int(meta.get("pad_multiple", 64))
@@ -248,7 +267,9 @@ class OpenVinoInterpolator(Interpolator):
         self.cache_files = list(files.values())
         return {s: str(p) for s, p in files.items()}
 
-    def _exported_graphs(self, model, weights, staged, cache: bool, onnx_dir: Path | None) -> dict[str, str | bytes]:
+    def _exported_graphs(
+        self, model, weights, staged, cache: bool, onnx_dir: Path | None
+    ) -> dict[str, str | bytes]:
         """Export the portable fp32 graph(s), or read them from the cache under the ort backend's
         key (same folder, same file name: the two backends share one export)."""
         from filmrt import __version__
@@ -284,7 +305,9 @@ class OpenVinoInterpolator(Interpolator):
         ).hexdigest()[:12]
         folder = onnx_dir or onnx_cache_dir()
         base = folder / f"{self.model_name}-{sha[:12]}-op{self.opset}-fp32-{tag}.onnx"
-        paths = {s: stage_path(base, s) for s in (("features", "flow", "fusion") if self.staged else ("model",))}
+        paths = {
+            s: stage_path(base, s) for s in (("features", "flow", "fusion") if self.staged else ("model",))
+        }
         if not all(p.is_file() for p in paths.values()):
             for stage, proto in export().items():
                 save_model(proto, paths[stage])

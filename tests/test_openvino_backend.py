@@ -66,7 +66,9 @@ def test_rife_matches_torch_at_two_sizes_and_reuses_its_caches(frames, monkeypat
     assert close_to(interp.interpolate(a2, b2, [0.75]), torch_i.interpolate(a2, b2, [0.75]))
     assert interp.stats["compiles"] == 2
     # the graph went to the ONNX cache under the ort backend's name; OpenVINO wrote its blobs
-    assert [p.name for p in interp.cache_files] == [p.name for p in default_cache_dir().parent.glob("onnx/rife-4.25-*.onnx")]
+    assert [p.name for p in interp.cache_files] == [
+        p.name for p in default_cache_dir().parent.glob("onnx/rife-4.25-*.onnx")
+    ]
     assert any(default_cache_dir().iterdir())
 
     # a second load exports nothing and imports the compiled model from disk: the same images
@@ -102,7 +104,11 @@ def test_film_stages_run_once_per_frame_and_pair(film_small_random, frames):
     interp.stats.clear()
     outs = [interp.interpolate(a[None], b[None], [t], keys_a=[7], keys_b=[8]) for t in times]
     assert (interp.stats["frames"], interp.stats["pairs"], interp.stats["decodes"]) == (2, 1, 3)
-    assert (interp.stats["features_runs"], interp.stats["flow_runs"], interp.stats["fusion_runs"]) == (1, 1, 3)
+    assert (interp.stats["features_runs"], interp.stats["flow_runs"], interp.stats["fusion_runs"]) == (
+        1,
+        1,
+        3,
+    )
     assert close_to(torch.cat(outs), out)
     # ... the next pair (8, 9) encodes only the new frame; without keys nothing is kept across calls
     interp.interpolate(b[None], a[None], [0.5], keys_a=[8], keys_b=[9])
@@ -136,7 +142,9 @@ def test_prebuilt_onnx_graphs_and_errors(film_small_random, tmp_path):
 
     a, b = torch.rand(2, 3, 50, 70), torch.rand(2, 3, 50, 70)
     ref = TorchInterpolator(film_small_random).interpolate(a, b, [0.5, 0.25])
-    whole = open_interpolator(backend="openvino", onnx=export_onnx(film_small_random, tmp_path / "w.onnx")[0], threads=1)
+    whole = open_interpolator(
+        backend="openvino", onnx=export_onnx(film_small_random, tmp_path / "w.onnx")[0], threads=1
+    )
     assert not whole.staged and set(whole.graphs) == {"model"} and whole.pad_align == "center"
     assert close_to(whole.interpolate(a, b, [0.5, 0.25]), ref)
     export_onnx(film_small_random, tmp_path / "s.onnx", stages=True)
@@ -145,7 +153,9 @@ def test_prebuilt_onnx_graphs_and_errors(film_small_random, tmp_path):
     assert close_to(staged.interpolate(a, b, [0.5, 0.25]), ref)
     # forced hints give the same images
     lat = OpenVinoInterpolator(None, onnx=tmp_path / "w.onnx", threads=1, hint="latency")
-    assert close_to(lat.interpolate(a, b, [0.5, 0.25]), ref) and lat.describe().endswith("1 threads, latency)")
+    assert close_to(lat.interpolate(a, b, [0.5, 0.25]), ref) and lat.describe().endswith(
+        "1 threads, latency)"
+    )
 
     save_model(export_graphs(film_small_random, warp="plugin")["model"], tmp_path / "p.onnx")
     with pytest.raises(FilmrtError, match="plugin graph.*--warp portable"):
@@ -165,7 +175,10 @@ def test_prebuilt_onnx_graphs_and_errors(film_small_random, tmp_path):
         OpenVinoInterpolator(film_small_random, device="cuda")
     with pytest.raises(FilmrtError, match="--fast is an option of the torch backend"):
         RuntimeOptions(backend="openvino", fast="warp")
-    assert RuntimeOptions(backend="openvino", threads=2, onnx="x.onnx").extras() == {"onnx": "x.onnx", "threads": 2}
+    assert RuntimeOptions(backend="openvino", threads=2, onnx="x.onnx").extras() == {
+        "onnx": "x.onnx",
+        "threads": 2,
+    }
 
 
 def test_eval_openvino_matches_torch_on_middlebury_scenes(shared, tmp_path, capsys):
@@ -177,7 +190,17 @@ def test_eval_openvino_matches_torch_on_middlebury_scenes(shared, tmp_path, caps
     reports = {}
     for backend in ("torch", "openvino"):
         out = tmp_path / f"{backend}.json"
-        argv = ["eval", "--model", "rife-4.25", "--dataset", str(dataset), "--limit", "2", "--backend", backend]
+        argv = [
+            "eval",
+            "--model",
+            "rife-4.25",
+            "--dataset",
+            str(dataset),
+            "--limit",
+            "2",
+            "--backend",
+            backend,
+        ]
         assert main([*argv, "--json", str(out), "--quiet"]) == 0
         reports[backend] = json.loads(out.read_text())
     capsys.readouterr()
