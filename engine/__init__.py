@@ -21,7 +21,8 @@ from filmrt.interpolator import Interpolator
 from filmrt.options import BACKENDS, RuntimeOptions
 
 # Backend classes, imported only when used. Each module also exposes
-# ``available(device: torch.device) -> tuple[bool, str]`` (ok, reason when not).
+# ``available(device: torch.device) -> tuple[bool, str]`` (ok, reason when not), and may declare
+# ``PRECISIONS`` (those it runs: ``auto`` passes over it for another precision).
 # Every class is constructed as Cls(model, *, weights, device, precision, max_batch, **options).
 _BACKEND_CLASSES = {
     "torch": "filmrt.engine.torch_backend:TorchInterpolator",
@@ -70,7 +71,7 @@ def backend_available(name: str, device: torch.device) -> tuple[bool, str]:
     return check(device) if check else (True, "")
 
 
-def pick_backend(backend: str, device: torch.device) -> str:
+def pick_backend(backend: str, device: torch.device, precision: str | None = None) -> str:
     if backend != "auto":
         if backend not in _BACKEND_CLASSES:
             raise FilmrtError(f"unknown backend {backend!r}: use auto, {', '.join(BACKENDS)}")
@@ -79,7 +80,9 @@ def pick_backend(backend: str, device: torch.device) -> str:
             raise FilmrtError(f"backend {backend!r} cannot run on {device}: {why}")
         return backend
     for name in AUTO_ORDER.get(device.type, ["torch"]):
-        if backend_available(name, device)[0]:
+        if backend_available(name, device)[0] and (
+            precision is None or precision in getattr(_backend_module(name), "PRECISIONS", (precision,))
+        ):
             return name
     return "torch"
 
@@ -104,7 +107,7 @@ def open_interpolator(options: RuntimeOptions | str | os.PathLike | None = None,
         options = options.replace(**fields)
     dev = resolve_device(options.device)
     prec = resolve_precision(options.precision, dev)
-    name = pick_backend(options.backend, dev)
+    name = pick_backend(options.backend, dev, prec)
     model = options.model if options.model is not None else default_model_name()
     mod, cls = _BACKEND_CLASSES[name].split(":")
     klass = getattr(importlib.import_module(mod), cls)

@@ -8,18 +8,19 @@ ONNX file directly; no IR files are written.
 
 Shapes. OpenVINO compiles a graph for static input shapes: each graph is reshaped to the padded
 shapes of the call and compiled once per (shapes, hint), kept in a small LRU. A video has one
-padded size, so this is one compile per run (RIFE 4.25 at 768x1280: ~0.5 s). Static shapes were
-measured faster than the dynamic graph (720p RIFE, one pair: 500 vs 615 ms, min of 6 on a shared
-2-core Xeon). Compiled models are also kept on disk by OpenVINO itself (``CACHE_DIR``: the
-``openvino`` folder beside the ONNX cache, ``$FILMRT_CACHE_DIR/openvino`` or
-``~/.cache/filmrt/openvino``), so later processes import them instead of compiling.
+padded size, so this is one compile per run (RIFE 4.25 at 768x1280: ~0.5-1.5 s). Static shapes
+measured faster than the dynamic graph (720p RIFE, one pair: 500 vs 615 ms). Compiled models are
+also kept on disk by OpenVINO itself (``CACHE_DIR``: the ``openvino`` folder beside the ONNX
+cache, ``$FILMRT_CACHE_DIR/openvino`` or ``~/.cache/filmrt/openvino``; one blob per shape, ~23 MB
+for RIFE, shared by both hints), so later processes import them instead of compiling.
 
 Hints. A chunk of several pairs (or several FILM frames) runs with the THROUGHPUT hint: one
-single-item infer request per pair on an ``AsyncInferQueue`` (OpenVINO's streams run them side
-by side: 2 streams x 1 thread on 2 cores); a single pair runs with the LATENCY hint (one request,
-all cores). Measured on 720p RIFE: two pairs as two THROUGHPUT requests 1.00 s (median 1.8 s on the
-shared machine), as one LATENCY batch of 2 1.09 s (median 2.6 s); one pair alone: LATENCY 0.50 s,
-THROUGHPUT 0.98 s (one stream gets one core). ``hint="latency"`` / ``"throughput"`` forces one.
+single-item infer request per pair on an ``AsyncInferQueue``, which OpenVINO's streams run side by
+side (2 streams x 1 thread on 2 cores); a single pair runs with the LATENCY hint (one request,
+all cores). Measured on 720p RIFE (2-core Xeon, AVX-512, shared with other jobs; min of 4-5):
+four pairs as four THROUGHPUT requests 532 ms per pair, as one LATENCY batch of 4 600 ms per pair;
+one pair alone with LATENCY 513 ms, with THROUGHPUT 980 ms (one stream gets one core).
+``hint="latency"`` / ``"throughput"`` (Python API) forces one.
 
 FILM runs in its three stage graphs with the reuse of :class:`filmrt.stages.StagedRunner`
 (features once per frame, flows once per pair, fusion once per output time; keyed across calls
@@ -28,7 +29,11 @@ by ``keys_a`` / ``keys_b``), like the other backends. ``stats`` counts ``calls``
 runner), ``compiles`` and ``compiles_from_disk`` (those imported from ``CACHE_DIR``).
 
 Precision: ``fp32`` (the default) sets ``INFERENCE_PRECISION_HINT=f32`` explicitly: OpenVINO
-otherwise runs bf16 on CPUs with AVX512-BF16 or AMX. fp16/bf16 are refused (see ``_PRECISION``).
+otherwise runs bf16 on CPUs with AVX512-BF16 or AMX. fp16 and bf16 are refused: what OpenVINO's
+bf16/fp16 hints compute depends on the CPU's instruction set (AVX512-BF16, AMX, AVX512-FP16), so
+filmrt could not promise one result, and bf16 is not at parity (RIFE on the 12 Middlebury scenes,
+AVX512-BF16 Xeon: max abs 0.80 against torch fp32, mean PSNR 33.306 vs 33.292 dB; fp32: 3.7e-4,
+33.292 dB). fp16 was not measured.
 
 Devices: ``device="cpu"`` is OpenVINO's ``CPU``. ``ov_device`` (Python API) names another OpenVINO
 device, e.g. ``"GPU"`` for an Intel GPU; inputs and outputs stay torch CPU tensors. The GPU path
@@ -53,11 +58,10 @@ from filmrt.interpolator import Interpolator
 from filmrt.stages import LRU, StagedRunner, prefixed_feeds
 
 HINTS = ("auto", "latency", "throughput")
-# Why only fp32: measured in the module docstring's terms (see the reply of issue 15): the bf16
-# hint lowers the convolutions to bf16 on CPUs that have it and is silently ignored (fp32) on
-# those that do not, so the output would depend on the CPU; the fp16 hint is not a CPU
-# precision on most x86. Refused with that reason rather than giving different results per CPU.
+#: filmrt precision -> OpenVINO INFERENCE_PRECISION_HINT (fp32 only: see the module docstring)
 _PRECISION = {"fp32": "f32"}
+#: the precisions this backend runs (``auto`` picks torch for the others)
+PRECISIONS = tuple(_PRECISION)
 
 
 def available(device: torch.device) -> tuple[bool, str]:
@@ -187,8 +191,8 @@ class OpenVinoInterpolator(Interpolator):
                 raise FilmrtError(f"backend 'openvino' cannot run on {self.device}: {why}")
         if precision not in _PRECISION:
             raise FilmrtError(
-                f"the openvino backend runs fp32 only, not {precision}: OpenVINO's bf16/fp16 hints depend on "
-                "the CPU (bf16 where it has AVX512-BF16/AMX, else silently fp32); use --precision fp32"
+                f"the openvino backend runs fp32 only, not {precision}: what OpenVINO's bf16/fp16 hints compute "
+                "depends on the CPU, and bf16 is not at parity with fp32; use --precision fp32 (or auto)"
             )
         if hint not in HINTS:
             raise FilmrtError(f"unknown OpenVINO hint {hint!r}: use {', '.join(HINTS)}")

@@ -132,6 +132,9 @@ def test_auto_picks_openvino_on_cpu():
     assert not ok and "CPU" in why
     # extras of other backends given with auto are not ours: ignored, as the trt backend does
     assert open_interpolator("blend", fast="warp").backend == "openvino"
+    # a precision openvino does not run: auto passes over it (torch runs bf16)
+    assert pick_backend("auto", cpu, "bf16") == "torch"
+    assert open_interpolator("blend", precision="bf16").backend == "torch"
 
 
 def test_prebuilt_onnx_graphs_and_errors(film_small_random, tmp_path):
