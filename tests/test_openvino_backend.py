@@ -81,6 +81,11 @@ def test_rife_matches_torch_at_two_sizes_and_reuses_its_caches(frames, monkeypat
     again = OpenVinoInterpolator("rife-4.25", threads=1)
     assert torch.equal(again.interpolate(*pairs, [0.25, 0.5]), out)
     assert again.stats["compiles"] == again.stats["compiles_from_disk"] == 1
+    # ... and the ort backend finds the same file: one export serves both
+    if backend_available("ort", torch.device("cpu"))[0]:
+        from filmrt.engine.ort_backend import OrtInterpolator
+
+        assert OrtInterpolator("rife-4.25", threads=1).cache_files == interp.cache_files
 
 
 def test_film_stages_run_once_per_frame_and_pair(film_small_random, frames):
