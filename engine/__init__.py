@@ -5,6 +5,7 @@
 - ``torch``: PyTorch eager on CPU or CUDA, fp32/fp16/bf16 (:mod:`filmrt.engine.torch_backend`),
 - ``ort``: ONNX Runtime (CPU; CUDA EP when onnxruntime-gpu is installed),
 - ``trt``: TensorRT engines with the BackwardWarp plugin (needs ``tensorrt`` and a GPU),
+- ``openvino``: OpenVINO on the CPU (``filmrt[openvino]``; the CPU default when installed),
 - ``auto``: the best one available for the device; :attr:`Interpolator.describe` says which.
 """
 
@@ -24,13 +25,15 @@ from filmrt.options import BACKENDS, EXTRAS, PRECISIONS, RuntimeOptions, check_p
 # optional). Each module also exposes ``available(device: torch.device) -> tuple[bool, str]``.
 # Every class is constructed as Cls(model, *, weights, device, precision, max_batch, **extras),
 # where extras are the RuntimeOptions extras that EXTRAS gives that backend; others raise TypeError.
+# A module may declare ``PRECISIONS`` (those it runs): ``auto`` passes over it for another precision.
 _BACKEND_CLASSES = {
     "torch": "filmrt.engine.torch_backend:TorchInterpolator",
     "ort": "filmrt.engine.ort_backend:OrtInterpolator",
     "trt": "filmrt.engine.trt_backend:TrtInterpolator",
+    "openvino": "filmrt.engine.openvino_backend:OpenVinoInterpolator",
 }
 # Preference of ``auto`` per device type: the first available wins.
-AUTO_ORDER = {"cuda": ["trt", "torch"], "cpu": ["torch"]}
+AUTO_ORDER = {"cuda": ["trt", "torch"], "cpu": ["openvino", "torch"]}
 
 
 def resolve_precision(
@@ -85,10 +88,16 @@ def backend_available(name: str, device: torch.device) -> tuple[bool, str]:
     return check(device) if check else (True, "")
 
 
-def pick_backend(backend: str, device: torch.device, extras: tuple[str, ...] = ()) -> str:
+def _runs(name: str, precision: str | None) -> bool:
+    """Whether backend ``name`` computes in ``precision`` (its module's ``PRECISIONS``, if declared)."""
+    return precision is None or precision in getattr(_backend_module(name), "PRECISIONS", (precision,))
+
+
+def pick_backend(backend: str, device: torch.device, extras: tuple[str, ...] = (), precision: str | None = None) -> str:
     """The backend to run: ``backend`` itself, or for ``auto`` the first available one that takes
     every backend option in ``extras`` (e.g. ``engine``): those of :data:`AUTO_ORDER` for the
-    device first, then the others (``--onnx`` on a CPU runs on ort)."""
+    device first, then the others (``--onnx`` on a CPU runs on ort), passing over a backend that
+    cannot compute in ``precision`` (a resolved one, not ``auto``)."""
     if backend != "auto":
         if backend not in _BACKEND_CLASSES:
             raise FilmrtError(f"unknown backend {backend!r}: use auto, {', '.join(BACKENDS)}")
@@ -98,7 +107,7 @@ def pick_backend(backend: str, device: torch.device, extras: tuple[str, ...] = (
         return backend
     order = AUTO_ORDER.get(device.type, ["torch"])
     if not extras:
-        return next((b for b in order if backend_available(b, device)[0]), "torch")
+        return next((b for b in order if backend_available(b, device)[0] and _runs(b, precision)), "torch")
     opts = ", ".join(f"--{x}" for x in extras)
     takes = [b for b in (*order, *BACKENDS) if all(b in EXTRAS[x] for x in extras)]
     if not takes:
@@ -107,6 +116,8 @@ def pick_backend(backend: str, device: torch.device, extras: tuple[str, ...] = (
     reasons = []
     for name in dict.fromkeys(takes):
         ok, why = backend_available(name, device)
+        if ok and not _runs(name, precision):
+            ok, why = False, f"does not compute in {precision}"
         if ok:
             return name
         reasons.append(f"{name}: {why}")
@@ -132,8 +143,8 @@ def open_interpolator(options: RuntimeOptions | str | os.PathLike | None = None,
         options = options.replace(**fields)
     dev = resolve_device(options.device)
     extras = options.extras()
-    name = pick_backend(options.backend, dev, tuple(extras))
     prec = resolve_precision(options.precision, dev)
+    name = pick_backend(options.backend, dev, tuple(extras), prec)
     model = resolve_model_name(options.model, options.weights)
     mod, cls = _BACKEND_CLASSES[name].split(":")
     klass = getattr(importlib.import_module(mod), cls)

@@ -18,14 +18,14 @@ from dataclasses import dataclass, field
 from filmrt.errors import FilmrtError
 
 #: runtimes behind the Interpolator interface, in the order `--backend` lists them
-BACKENDS = ("torch", "ort", "trt")
+BACKENDS = ("torch", "ort", "trt", "openvino")
 PRECISIONS = ("fp32", "fp16", "bf16")
 #: backend extras: option -> backends that take it
 EXTRAS: dict[str, tuple[str, ...]] = {
     "engine": ("trt",),
-    "onnx": ("ort", "trt"),
+    "onnx": ("ort", "trt", "openvino"),
     "fast": ("torch",),
-    "threads": ("torch", "ort"),
+    "threads": ("torch", "ort", "openvino"),
 }
 
 
@@ -78,12 +78,12 @@ class RuntimeOptions:
         "trt: a prebuilt engine, the -o of `filmrt build-engine` (FILM's stage engines X.features/flow/"
         "fusion.engine: give X.engine)", metavar="FILE"))
     onnx: str | None = field(default=None, metadata=opt(
-        "ort/trt: a prebuilt ONNX graph from `filmrt export` instead of exporting the model", metavar="FILE"))
+        "ort/trt/openvino: a prebuilt ONNX graph from `filmrt export` instead of exporting the model", metavar="FILE"))
     fast: str | None = field(default=None, metadata=opt(
         "torch on CUDA: fast-path flags, comma-separated: warp, channels_last, compile, cudagraphs, all, "
         "none (default: warp)", metavar="FLAGS"))
     threads: int | None = field(default=None, metadata=opt(
-        "torch/ort: CPU threads for inference (default: the runtime's own choice)", metavar="N"))
+        "torch/ort/openvino: CPU threads for inference (default: the runtime's own choice)", metavar="N"))
 
     def __post_init__(self) -> None:
         if self.backend not in ("auto", *BACKENDS):

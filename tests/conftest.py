@@ -33,6 +33,13 @@ def _isolated_weights_dir(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("FILMRT_WEIGHTS_DIR", str(tmp_path_factory.getbasetemp() / "user-weights"))
 
 
+@pytest.fixture(autouse=True)
+def _isolated_cache_dir(tmp_path_factory, monkeypatch):
+    """Exported graphs and compiled models (ort, openvino: ``auto`` picks openvino on CPU when it
+    is installed) go to one cache for the session, never to the developer's ~/.cache/filmrt."""
+    monkeypatch.setenv("FILMRT_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "filmrt-cache"))
+
+
 @pytest.fixture(scope="module")
 def one_thread():
     """Tiny models and small tensors: one torch thread is ~10x faster than two on a busy 2-core

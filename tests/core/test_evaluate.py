@@ -11,6 +11,7 @@ import torch
 
 from filmrt import evaluation as ev
 from filmrt.cli.main import main
+from filmrt.engine import pick_backend
 from filmrt.errors import FilmrtError
 from filmrt.fileio import sha256_file
 from filmrt.imageio import write_image
@@ -154,7 +155,9 @@ def test_json_report_fields_and_limit(tmp_path):
                 "protocol", "ssim_settings", "sets"):
         assert key in rep, key
     assert rep["model"] == "blend" and rep["weights_sha256"] is None
-    assert rep["backend"] == "torch" and rep["device"] == "cpu" and rep["precision"] == "fp32"
+    # auto on CPU: openvino when installed, else torch
+    assert rep["backend"] == pick_backend("auto", torch.device("cpu")) and rep["device"] == "cpu"
+    assert rep["precision"] == "fp32"
     assert {"torch", "numpy", "skimage", "filmrt"} <= rep["versions"].keys()
     assert rep["command"].startswith("filmrt eval --model blend") and "--limit 2" in rep["command"]
     assert rep["ssim_settings"]["sigma"] == 1.5 and rep["ssim_settings"]["use_sample_covariance"] is False

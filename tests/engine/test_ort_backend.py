@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from filmrt.engine import open_interpolator
+from filmrt.engine import backend_available, open_interpolator
 from filmrt.errors import FilmrtError
 
 ort = pytest.importorskip("onnxruntime")
@@ -114,7 +114,6 @@ def test_raw_graph_refuses_bad_inputs_with_one_clear_error(film_small, tmp_path)
 
 
 def test_ort_backend_options_and_errors(film_small, tmp_path):
-    from filmrt.engine import backend_available
     from filmrt.engine.ort_backend import OrtInterpolator
 
     assert backend_available("ort", torch.device("cpu")) == (True, "")
@@ -133,7 +132,10 @@ def test_ort_backend_options_and_errors(film_small, tmp_path):
     whole = open_interpolator(backend="ort", onnx=path, threads=1)
     assert not whole.staged and set(whole.graphs) == {"model"} and whole.pad_align == "center"
     assert whole.describe() == "film on ort (cpu, fp32; CPU, 1 threads)"
-    assert open_interpolator(onnx=path, threads=1).backend == "ort"  # auto: the backend that takes --onnx
+    # auto: the first backend that takes --onnx (openvino on CPU when installed, else ort)
+    ov_here = backend_available("openvino", torch.device("cpu"))[0]
+    assert open_interpolator(onnx=path, threads=1).backend == ("openvino" if ov_here else "ort")
+    assert open_interpolator(onnx=path, threads=1, backend="ort").backend == "ort"
     a, b = torch.rand(2, 3, 50, 70), torch.rand(2, 3, 50, 70)
     ref = TorchInterpolator(film_small).interpolate(a, b, [0.5, 0.25])
     assert (whole.interpolate(a, b, [0.5, 0.25]) - ref).abs().max().item() <= 1e-4

@@ -1,0 +1,360 @@
+"""The OpenVINO backend: the exported portable ONNX graph, compiled by OpenVINO for the CPU.
+
+Graphs. A model is exported once to its portable ONNX graph (:mod:`filmrt.export`, GridSample at
+opset 17), into the ONNX Runtime backend's cache folder under the same key, so the two backends
+share one export (``onnx=PATH`` runs a graph exported earlier instead: ``filmrt export``; ``PATH``
+= ``X.onnx``, or the base name of FILM's ``X.features/.flow/.fusion.onnx``). OpenVINO reads the
+ONNX file directly; no IR files are written.
+
+Shapes. OpenVINO compiles a graph for static input shapes: each graph is reshaped to the padded
+shapes of the call and compiled once per (shapes, hint), kept in a small LRU. A video has one
+padded size, so this is one compile per run (RIFE 4.25 at 768x1280: ~0.5-1.5 s). Static shapes
+measured faster than the dynamic graph (720p RIFE, one pair: 500 vs 615 ms). Compiled models are
+also kept on disk by OpenVINO itself (``CACHE_DIR``: the ``openvino`` folder beside the ONNX
+cache, ``$FILMRT_CACHE_DIR/openvino`` or ``~/.cache/filmrt/openvino``; one blob per shape, ~23 MB
+for RIFE, shared by both hints), so later processes import them instead of compiling.
+
+Hints. A chunk of several pairs (or several FILM frames) runs with the THROUGHPUT hint: one
+single-item infer request per pair on an ``AsyncInferQueue``, which OpenVINO's streams run side by
+side (2 streams x 1 thread on 2 cores); a single pair runs with the LATENCY hint (one request,
+all cores). Measured on 720p RIFE (2-core Xeon, AVX-512, shared with other jobs; min of 4-5):
+four pairs as four THROUGHPUT requests 532 ms per pair, as one LATENCY batch of 4 600 ms per pair;
+one pair alone with LATENCY 513 ms, with THROUGHPUT 980 ms (one stream gets one core).
+``hint="latency"`` / ``"throughput"`` (Python API) forces one.
+
+FILM runs in its three stage graphs with the reuse of :class:`filmrt.stages.StagedRunner`
+(features once per frame, flows once per pair, fusion once per output time; keyed across calls
+by ``keys_a`` / ``keys_b``), like the other backends. ``stats`` counts ``calls``, the stage runs
+(``features_runs``, ``flow_runs``, ``fusion_runs``; ``frames``, ``pairs``, ``decodes`` from the
+runner), ``compiles`` and ``compiles_from_disk`` (those imported from ``CACHE_DIR``).
+
+Precision: ``fp32`` (the default) sets ``INFERENCE_PRECISION_HINT=f32`` explicitly: OpenVINO
+otherwise runs bf16 on CPUs with AVX512-BF16 or AMX. fp16 and bf16 are refused: what OpenVINO's
+bf16/fp16 hints compute depends on the CPU's instruction set (AVX512-BF16, AMX, AVX512-FP16), so
+filmrt could not promise one result, and bf16 is not at parity (RIFE on the 12 Middlebury scenes,
+AVX512-BF16 Xeon: max abs 0.80 against torch fp32, mean PSNR 33.306 vs 33.292 dB; fp32: 3.7e-4,
+33.292 dB). fp16 was not measured.
+
+Devices: ``device="cpu"`` is OpenVINO's ``CPU``. ``ov_device`` (Python API) names another OpenVINO
+device, e.g. ``"GPU"`` for an Intel GPU; inputs and outputs stay torch CPU tensors. The GPU path
+was not run here (no Intel GPU on our machines); the CLI has no option for it.
+
+Arrays cross into OpenVINO as float32 numpy (N, 3, H, W) [0, 1], padded by the Interpolator base
+class to multiples of the model's ``pad_multiple``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from filmrt import __version__
+from filmrt.engine.ort_backend import _source_fingerprint
+from filmrt.engine.ort_backend import default_cache_dir as onnx_cache_dir
+from filmrt.errors import FilmrtError
+from filmrt.export.exporter import (
+    check_opset,
+    export_graphs,
+    read_metadata,
+    resolve_model,
+    save_model,
+    stage_path,
+    weights_fingerprint,
+)
+from filmrt.interpolator import Interpolator
+from filmrt.stages import LRU, STAGES, StagedRunner, is_staged, prefixed_feeds
+
+HINTS = ("auto", "latency", "throughput")
+#: filmrt precision -> OpenVINO INFERENCE_PRECISION_HINT (fp32 only: see the module docstring)
+_PRECISION = {"fp32": "f32"}
+#: the precisions this backend runs (``auto`` picks torch for the others)
+PRECISIONS = tuple(_PRECISION)
+
+
+def available(device: torch.device) -> tuple[bool, str]:
+    try:
+        import openvino  # noqa: F401
+    except ImportError as e:
+        return False, f"openvino is not installed ({e}; pip install 'filmrt[openvino]')"
+    if torch.device(device).type != "cpu":
+        return False, "the openvino backend runs on the CPU (or an Intel GPU through ov_device), not on CUDA"
+    return True, ""
+
+
+def default_cache_dir() -> Path:
+    """OpenVINO's compiled-model cache: ``openvino`` beside the ONNX graph cache."""
+    return onnx_cache_dir().parent / "openvino"
+
+
+class OvGraph:
+    """One ONNX graph on OpenVINO: reshaped and compiled per input shapes and hint, run on numpy.
+
+    ``run`` takes named float32 arrays with the batch in dim 0 and returns {output name: array}.
+    """
+
+    def __init__(
+        self, core, source: str | bytes, *, ov_device: str, config: dict, stats: Counter, compiled: int = 4
+    ):
+        import openvino as ov
+
+        self._ov, self.core, self.ov_device, self.config, self.stats = ov, core, ov_device, config, stats
+        try:
+            self.model = core.read_model(source)
+        except Exception as e:  # OpenVINO raises RuntimeError with a long multi-line report
+            raise FilmrtError(f"OpenVINO cannot read the graph: {_first_line(e)}") from e
+        self.inputs = [p.any_name for p in self.model.inputs]
+        self.outputs = [p.any_name for p in self.model.outputs]
+        self.compiled = LRU(compiled)  # (shapes, hint) -> (compiled model, request or queue)
+
+    def _get(self, shapes: tuple, hint: str):
+        key = (shapes, hint)
+        hit = self.compiled.get(key)
+        if hit is not None:
+            return hit
+        model = self.model.clone()
+        try:
+            model.reshape(dict(zip(self.inputs, [list(s) for s in shapes], strict=True)))
+            comp = self.core.compile_model(
+                model, self.ov_device, self.config | {"PERFORMANCE_HINT": hint.upper()}
+            )
+        except Exception as e:
+            raise FilmrtError(
+                f"OpenVINO cannot compile the graph for inputs {list(shapes)}: {_first_line(e)}"
+            ) from e
+        self.stats["compiles"] += 1
+        if "CACHE_DIR" in self.config and comp.get_property("LOADED_FROM_CACHE"):
+            self.stats["compiles_from_disk"] += 1  # imported from OpenVINO's CACHE_DIR
+        if hint == "throughput":
+            runner = self._ov.AsyncInferQueue(comp, comp.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+        else:
+            runner = comp.create_infer_request()
+        self.compiled.put(key, (comp, runner))
+        return comp, runner
+
+    def run(self, feeds: dict[str, np.ndarray], hint: str = "auto") -> dict[str, np.ndarray]:
+        missing = [n for n in self.inputs if n not in feeds]
+        if missing:
+            raise FilmrtError(
+                f"graph inputs missing: {', '.join(missing)} (the graph takes {', '.join(self.inputs)})"
+            )
+        ins = {n: np.ascontiguousarray(feeds[n], dtype=np.float32) for n in self.inputs}
+        n = ins[self.inputs[0]].shape[0]
+        if hint == "auto":
+            hint = "throughput" if n > 1 else "latency"
+        if hint == "latency":
+            _, request = self._get(tuple(a.shape for a in ins.values()), "latency")
+            request.infer(ins, share_inputs=True)
+            return {name: request.get_tensor(name).data.copy() for name in self.outputs}
+        # throughput: one single-item request per batch item, run side by side by the streams
+        _, queue = self._get(tuple((1, *a.shape[1:]) for a in ins.values()), "throughput")
+        results: list = [None] * n
+
+        def done(request, i):
+            results[i] = [request.get_tensor(name).data.copy() for name in self.outputs]
+
+        queue.set_callback(done)
+        for i in range(n):
+            queue.start_async({k: v[i : i + 1] for k, v in ins.items()}, userdata=i, share_inputs=True)
+        queue.wait_all()
+        return {name: np.concatenate([r[j] for r in results]) for j, name in enumerate(self.outputs)}
+
+    def clear(self) -> None:
+        self.compiled.clear()
+
+
+class OpenVinoInterpolator(Interpolator):
+    backend = "openvino"
+
+    def __init__(
+        self,
+        model: str | os.PathLike | torch.nn.Module | None,
+        *,
+        weights: str | os.PathLike | None = None,
+        device: torch.device | str = "cpu",
+        precision: str = "fp32",
+        max_batch: int = 8,
+        threads: int | None = None,
+        onnx: str | os.PathLike | None = None,
+        hint: str = "auto",
+        ov_device: str | None = None,
+        opset: int = 17,
+        cache: bool = True,
+        cache_dir: str | os.PathLike | None = None,
+        staged: bool | None = None,
+        cache_frames: int = 4,
+        cache_pairs: int = 2,
+    ):
+        import openvino as ov
+
+
+        self.device = torch.device(device)
+        if ov_device is None:
+            ok, why = available(self.device)
+            if not ok:
+                raise FilmrtError(f"backend 'openvino' cannot run on {self.device}: {why}")
+        if precision not in _PRECISION:
+            raise FilmrtError(
+                f"the openvino backend runs fp32 only, not {precision}: what OpenVINO's bf16/fp16 hints compute "
+                "depends on the CPU, and bf16 is not at parity with fp32; use --precision fp32 (or auto)"
+            )
+        if hint not in HINTS:
+            raise FilmrtError(f"unknown OpenVINO hint {hint!r}: use {', '.join(HINTS)}")
+        self.precision, self.max_batch, self.threads, self.hint = precision, max_batch, threads, hint
+        self.opset = check_opset(opset)
+        self.core = ov.Core()
+        self.ov_device = ov_device or "CPU"
+        seen = self.core.available_devices
+        if self.ov_device.split(".")[0] not in {d.split(".")[0] for d in seen} | {"AUTO"}:
+            raise FilmrtError(f"OpenVINO has no device {self.ov_device!r} here (it sees: {', '.join(seen)})")
+        root = Path(cache_dir).expanduser() if cache_dir else None
+        if onnx is not None:
+            sources = self._given_graphs(onnx)
+        else:
+            sources = self._exported_graphs(model, weights, staged, cache, root / "onnx" if root else None)
+        config = {"INFERENCE_PRECISION_HINT": _PRECISION[precision]}
+        if threads:
+            config["INFERENCE_NUM_THREADS"] = int(threads)
+        if cache:
+            self.compiled_cache = root / "openvino" if root else default_cache_dir()
+            config["CACHE_DIR"] = str(self.compiled_cache)
+        self.stats: Counter = Counter()
+        self.graphs = {
+            stage: OvGraph(self.core, src, ov_device=self.ov_device, config=config, stats=self.stats)
+            for stage, src in sources.items()
+        }
+        self.stages = (
+            StagedRunner(
+                self._features,
+                self._flow,
+                self._fusion,
+                cache_frames=cache_frames,
+                cache_pairs=cache_pairs,
+                chunk=max_batch,
+                stats=self.stats,
+            )
+            if self.staged
+            else None
+        )
+
+    # -------------------------------------------------------------------------------- graphs
+    def _given_graphs(self, onnx: str | os.PathLike) -> dict[str, str]:
+        """Graphs exported earlier: ``X.onnx``, or FILM's ``X.{stage}.onnx``; model name, padding
+        and precision come from their metadata (no weights needed)."""
+
+        base = Path(onnx).expanduser()
+        stages = {s: stage_path(base, s) for s in STAGES}
+        if all(p.is_file() for p in stages.values()):
+            files = stages
+        elif base.is_file():
+            files = {"model": base}
+        else:
+            raise FilmrtError(
+                f"ONNX file not found: {base} (nor its .features/.flow/.fusion.onnx stage files)"
+            )
+        meta = read_metadata(next(iter(files.values())))
+        if meta.get("warp") == "plugin":
+            raise FilmrtError(
+                f"{base} is a plugin graph (filmrt::BackwardWarp nodes, for TensorRT); the openvino backend "
+                "needs the portable graph (filmrt export --warp portable)"
+            )
+        if meta.get("precision", "fp32") != "fp32":
+            raise FilmrtError(
+                f"{base} is an {meta['precision']} graph; the openvino backend runs fp32 graphs"
+            )
+        stage = meta.get("stage", "model")
+        if files.keys() == {"model"} and stage != "model":
+            raise FilmrtError(
+                f"{base} is FILM's {stage!r} stage graph: pass the base name (X.onnx for X.{stage}.onnx)"
+            )
+        self.model_name = meta.get("model", base.stem)
+        self.pad_align = meta.get("pad_align", "center")
+        self.pad_multiple = int(meta.get("pad_multiple", 64))
+        self.staged = "features" in files
+        self.cache_files = list(files.values())
+        return {s: str(p) for s, p in files.items()}
+
+    def _exported_graphs(
+        self, model, weights, staged, cache: bool, onnx_dir: Path | None
+    ) -> dict[str, str | bytes]:
+        """Export the portable fp32 graph(s), or read them from the cache under the ort backend's
+        key (same folder, same file name: the two backends share one export)."""
+        net = resolve_model(model, weights)
+        self.model_name = getattr(net, "name", type(net).__name__)
+        self.pad_align = getattr(net, "pad_align", "center")
+        self.pad_multiple = getattr(net, "pad_multiple", 64)
+        self.staged = is_staged(net) if staged is None else bool(staged)
+        if self.staged and not is_staged(net):
+            raise FilmrtError(f"model {self.model_name!r} has no stages (only FILM does)")
+
+        def export():
+            return export_graphs(net, warp="portable", stages=self.staged, opset=self.opset)
+
+        if not cache:
+            self.cache_files = []
+            return {k: v.SerializeToString() for k, v in export().items()}
+        sha, _ = weights_fingerprint(net)
+        tag = hashlib.sha256(  # the ort backend's key for its fp32 graph
+            f"{self.model_name}|{sha}|{self.opset}|fp32|{__version__}|{torch.__version__}|"
+            f"{_source_fingerprint(net)}".encode()
+        ).hexdigest()[:12]
+        folder = onnx_dir or onnx_cache_dir()
+        base = folder / f"{self.model_name}-{sha[:12]}-op{self.opset}-fp32-{tag}.onnx"
+        paths = {
+            s: stage_path(base, s) for s in (("features", "flow", "fusion") if self.staged else ("model",))
+        }
+        if not all(p.is_file() for p in paths.values()):
+            for stage, proto in export().items():
+                save_model(proto, paths[stage])
+        self.cache_files = list(paths.values())
+        return {s: str(p) for s, p in paths.items()}
+
+    # -------------------------------------------------------------------------------- running
+    def _run(self, a, b, t, keys_a=None, keys_b=None) -> torch.Tensor:
+        self.stats["calls"] += 1
+        if self.stages is not None:
+            return torch.from_numpy(self.stages.run(a, b, t, keys_a, keys_b))
+        feeds = {"img0": _numpy(a), "img1": _numpy(b), "t": _numpy(t)}
+        return torch.from_numpy(self.graphs["model"].run(feeds, self.hint)["image"])
+
+    # FILM's stages on the three graphs (states: {graph tensor name: float32 array}, batch dim 0)
+    def _features(self, frames: torch.Tensor) -> dict[str, np.ndarray]:
+        self.stats["features_runs"] += 1
+        return self.graphs["features"].run({"img": _numpy(frames)}, self.hint)
+
+    def _flow(self, s0: dict, s1: dict) -> dict[str, np.ndarray]:
+        self.stats["flow_runs"] += 1
+        graph = self.graphs["flow"]
+        return graph.run(prefixed_feeds(graph.inputs, s0, s1), self.hint)
+
+    def _fusion(self, s0: dict, s1: dict, pairs: dict, t: torch.Tensor) -> np.ndarray:
+        self.stats["fusion_runs"] += 1
+        graph = self.graphs["fusion"]
+        feeds = prefixed_feeds(graph.inputs, s0, s1) | {n: pairs[n] for n in graph.inputs if n in pairs}
+        return graph.run(feeds | {"t": _numpy(t)}, self.hint)["image"]
+
+    # -------------------------------------------------------------------------------- misc
+    def describe(self) -> str:
+        threads = f", {self.threads} threads" if self.threads else ""
+        hint = f", {self.hint}" if self.hint != "auto" else ""
+        staged = ", staged" if self.staged else ""
+        return f"{self.model_name} on openvino ({self.device}, {self.precision}; {self.ov_device}{threads}{hint}{staged})"
+
+    def close(self) -> None:
+        if self.stages is not None:
+            self.stages.clear()
+        for graph in self.graphs.values():
+            graph.clear()
+
+
+def _numpy(x: torch.Tensor) -> np.ndarray:
+    return x.detach().cpu().numpy().astype(np.float32, copy=False)
+
+
+def _first_line(e: Exception) -> str:
+    lines = [s.strip() for s in str(e).splitlines() if s.strip()]
+    return lines[0] if lines else type(e).__name__
