@@ -73,12 +73,20 @@ class Section:
     name: str
     module: str
     function: str
+    #: most seconds it may take
     cap_s: float
-    reserve_s: float
+    #: fewest seconds worth starting it with
+    min_s: float
     params: dict = field(default_factory=dict)
     cuda_only: bool = False
     #: needs a GPU for its figures (skipped without one unless --dry-run)
     gpu_sized: bool = True
+    #: seconds the sections before it leave for it (None: min_s; 0 for the last, optional ones)
+    reserve_s: float | None = None
+
+    @property
+    def kept_s(self) -> float:
+        return self.min_s if self.reserve_s is None else self.reserve_s
 
 
 SECTIONS = [
@@ -89,14 +97,15 @@ SECTIONS = [
     Section("models-film", "gpu_check_models", "section_models", 120, 25, {"model": "film"}),
     Section("convert", "gpu_check_sections", "section_convert", 110, 25),
     Section("nvdec", "gpu_check_sections", "section_nvdec", 45, 10),
+    # torch.compile last: the slowest to measure, and optional (they keep no time from the others)
     Section("compile-rife", "gpu_check_models", "section_compile", 75, 30,
-            {"model": "rife-4.25", "flag": "compile"}, cuda_only=True),
+            {"model": "rife-4.25", "flag": "compile"}, cuda_only=True, reserve_s=0),
     Section("cudagraphs-rife", "gpu_check_models", "section_compile", 75, 30,
-            {"model": "rife-4.25", "flag": "cudagraphs"}, cuda_only=True),
+            {"model": "rife-4.25", "flag": "cudagraphs"}, cuda_only=True, reserve_s=0),
     Section("compile-film", "gpu_check_models", "section_compile", 100, 30,
-            {"model": "film", "flag": "compile"}, cuda_only=True),
+            {"model": "film", "flag": "compile"}, cuda_only=True, reserve_s=0),
     Section("cudagraphs-film", "gpu_check_models", "section_compile", 100, 30,
-            {"model": "film", "flag": "cudagraphs"}, cuda_only=True),
+            {"model": "film", "flag": "cudagraphs"}, cuda_only=True, reserve_s=0),
 ]
 
 #: the small FILM configuration of the golden fixture (a dry run must not need ../shared)
@@ -262,7 +271,7 @@ class Runner:
 
     def run_all(self, write) -> None:
         for i, sec in enumerate(self.sections):
-            later = sum(s.reserve_s for s in self.sections[i + 1:] if self.will_run(s))
+            later = sum(s.kept_s for s in self.sections[i + 1:] if self.will_run(s))
             if sec.cuda_only and self.device != "cuda":
                 res = {"status": "skipped", "reason": "PyTorch sees no CUDA GPU: torch.compile is measured on CUDA only"}
             elif not self.will_run(sec):
@@ -299,7 +308,7 @@ class Runner:
         while True:
             left = self.deadline - time.time() - FINAL_MARGIN_S - later_reserve
             timeout = min(sec.cap_s - (time.time() - start), left)
-            need = sec.reserve_s if not launches else 5
+            need = sec.min_s if not launches else 5
             if timeout < need:
                 why = (f"time budget: {max(0, left):.0f} s left after keeping {later_reserve:.0f} s for the "
                        f"sections after it; this one needs at least {need:.0f} s")

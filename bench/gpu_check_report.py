@@ -20,6 +20,7 @@ it could not be measured (a dry run's sizes are tiny: none applies).
 from __future__ import annotations
 
 import math
+import re
 
 #: largest output difference (of [0, 1] images, fp16/bf16) vs the plain path still "the same result"
 MAX_ABS_OK = 0.05
@@ -370,6 +371,10 @@ def _convert_md(report: dict) -> list[str]:
     lines += ["", *_table(["run", "frames in -> out", "interpolated", "seconds", "out frames/s", "decoder", "command"],
                           [[n, f"{r.get('frames_in')} -> {r.get('frames_out')}", r.get("interpolated"), r.get("seconds"),
                             r.get("out_fps"), r.get("decoder"), f"`{r['command']}`"] for n, r in runs])]
+    for n, r in runs:  # per-stage times, if convert's report carries them
+        stages = {k: v for k, v in (r.get("report") or {}).items() if re.search(r"stage|timing", k)}
+        if stages:
+            lines.append(f"- {n} stage times from convert: {stages}")
     for model in ("rife-4.25", "film"):
         st = _result(report, "convert", f"{model}/steady")
         if st:

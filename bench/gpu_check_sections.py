@@ -147,10 +147,9 @@ def section_warp(cfg: dict, cells) -> None:
     """The BackwardWarp kernel through bench/warp_kernel.py's own checks and timings."""
     dev = torch.device(cfg["device"])
     path = Path(cfg["repo"]) / "bench" / "warp_kernel.py"
-    bench_warp = cells.run("load", lambda: _load_warp_bench(path))
-    if bench_warp is None:
+    bwk = cells.call("load", lambda: _load_warp_bench(path), describe=lambda m: {"path": str(path)})
+    if bwk is None:
         return
-    bwk = sys.modules["_filmrt_gpu_check_warp_bench"]
     wk = bwk.load_warp_kernel()
     shared = Path(cfg["shared"]) if cfg.get("shared") else None
     if dev.type != "cuda":
@@ -173,7 +172,8 @@ def section_warp(cfg: dict, cells) -> None:
     cells.run("timings", lambda: {"rows": bwk.gpu_timings(wk, cfg["warp_iters"])}, need_s=10)
 
 
-def _load_warp_bench(path: Path) -> dict:
+def _load_warp_bench(path: Path):
+    """bench/warp_kernel.py, whose GPU checks and timings this section runs (loaded by path)."""
     spec = importlib.util.spec_from_file_location("_filmrt_gpu_check_warp_bench", path)
     mod = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = mod
@@ -182,7 +182,7 @@ def _load_warp_bench(path: Path) -> dict:
     missing = [n for n in want if not callable(getattr(mod, n, None))]
     if missing:
         raise AttributeError(f"{path.name} no longer exposes {', '.join(missing)}: update gpu_check")
-    return {"path": str(path), "functions": list(want)}
+    return mod
 
 
 def _grid_sample_cpu(bwk) -> dict:
@@ -380,7 +380,7 @@ def section_nvdec(cfg: dict, cells) -> None:
         clip = cells.run("clip", lambda: ensure_clip(cfg), need_s=5)
         if clip:
             cells.run("pyav", lambda: decode_pyav(av, Path(clip["path"]), dev), need_s=3)
-    nvc = cells.run("import", lambda: _import_nvc(cfg))
+    nvc = cells.call("import", _import_nvc, describe=lambda r: r)  # at every launch: a module
     if nvc is None or not nvc.get("ok"):
         cells.skip("nvdec", (nvc or {}).get("reason") or "PyNvVideoCodec could not be imported")
         return
@@ -407,10 +407,10 @@ def _video_libs() -> dict:
 _NVC: dict = {}
 
 
-def _import_nvc(cfg: dict) -> dict:
-    """Import PyNvVideoCodec. Its package __init__ checks the NVENC driver version (it loads
-    libnvidia-encode), which fails on GPUs without NVENC although NVDEC works: then load the
-    compiled module directly, as the package does after that check."""
+def _import_nvc() -> dict:
+    """Import PyNvVideoCodec. Its package __init__ checks the NVENC driver version through
+    libnvidia-encode, which may be absent where there is no NVENC (the H200 has none) although
+    NVDEC may work: then load the compiled module directly, as the package does after that check."""
     libs = _video_libs()
     try:
         import PyNvVideoCodec as nvc  # noqa: N813 - the package's own name

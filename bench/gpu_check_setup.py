@@ -170,9 +170,11 @@ def travelling_mib(repo: Path, carry: Path) -> float:
 def slim_nvc(wheel: Path, dest: Path) -> Path:
     """The run-time part of the PyNvVideoCodec wheel as a zip (a quarter of its size)."""
     with zipfile.ZipFile(wheel) as src, zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as out:
-        for name in src.namelist():
-            if NVC_KEEP.match(name) and not name.endswith("/"):
-                out.writestr(name, src.read(name))
+        for info in src.infolist():
+            if NVC_KEEP.match(info.filename) and not info.is_dir():
+                kept = zipfile.ZipInfo(info.filename, info.date_time)
+                kept.external_attr, kept.compress_type = info.external_attr, zipfile.ZIP_DEFLATED  # same mode
+                out.writestr(kept, src.read(info.filename))
     return dest
 
 

@@ -126,7 +126,7 @@ def _runner(tmp_path, budget_s: float, sections):
 def test_a_crash_a_lost_cuda_context_and_a_hang_cost_one_cell_each(tmp_path):
     mod = tmp_path / "stand_in.py"
     mod.write_text(STAND_IN)
-    sec = gc.Section("stand-in", str(mod), "section", cap_s=8, reserve_s=1, gpu_sized=False)
+    sec = gc.Section("stand-in", str(mod), "section", cap_s=8, min_s=1, gpu_sized=False)
     runner, _ = _runner(tmp_path, 60, [sec])
     res = runner.run_section(sec, later_reserve=0)
     st = {n: c["status"] for n, c in res["cells"].items()}
