@@ -448,7 +448,10 @@ def main(argv=None) -> int:
     def write(final: bool = False) -> None:
         report["elapsed_s"] = round(time.time() - t0, 1)
         if final:
-            report_mod.summarize(report)
+            try:
+                report_mod.summarize(report)
+            except Exception as e:  # noqa: BLE001 - the figures must be written even so
+                report["summary_error"] = f"{one_line(e)}\n{traceback.format_exc()[-2000:]}"
         stem = output_stem(report)
         paths_now = [out / f"{stem}.json", out / f"{stem}.md"]
         for old in written:

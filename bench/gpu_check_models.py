@@ -140,9 +140,12 @@ class ModelBench:
             return it.interpolate(a, b, t, keys_a=ka, keys_b=[i + 1 for i in ka])
 
         stats0 = dict(getattr(it, "stats", {}))
-        with _warp_scope(flags), measure.PeakMemory(self.dev) as mem:
-            m = measure.measure_rate(step, batch, self.dev, self.cfg["cell_s"], self.cfg["min_groups"])
-            out = it.interpolate(a[:1], b[:1], [0.5])
+        try:
+            with _warp_scope(flags), measure.PeakMemory(self.dev) as mem:
+                m = measure.measure_rate(step, batch, self.dev, self.cfg["cell_s"], self.cfg["min_groups"])
+                out = it.interpolate(a[:1], b[:1], [0.5])
+        finally:
+            it.close()  # drop cached frame/pair states (also after an OOM): each cell starts from nothing
         stats = {key: v - stats0.get(key, 0) for key, v in getattr(it, "stats", {}).items()}
         fl = self.flops(size)
         row = {"model": self.model, "size": str(size), "hw": list(size.hw), "precision": precision, "batch": batch,
@@ -157,7 +160,6 @@ class ModelBench:
             self.refs[(size, precision)] = out
         elif ref is not None:
             row["max_abs_vs_none"] = float((out - ref).abs().max())
-        it.close()  # drop cached frame/pair states: each cell starts from nothing
         return row
 
     def stages(self, size: Size, precision: str, batch: int, flags: str) -> dict:

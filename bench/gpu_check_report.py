@@ -409,16 +409,19 @@ def _nvdec_md(report: dict) -> list[str]:
 
 
 def _pytest_md(report: dict) -> list[str]:
-    r = _result(report, "pytest", "run")
-    if not r:
-        return []
-    lines = ["## pytest -m gpu", "", f"{r.get('passed', 0)} passed, {r.get('failed', 0)} failed, "
-             f"{r.get('errors', 0)} errors, {r.get('skipped', 0)} skipped (exit {r['returncode']}; "
-             f"{', '.join(r['files'])})", ""]
-    for t in r.get("tests", []):
-        if t["outcome"] != "passed":
-            lines.append(f"- {t['outcome']}: `{t['test']}`: {t['message'][:300]}")
-    return lines + [""]
+    lines = []
+    for cell, title in (("run", "pytest -m gpu"), ("toolkit", "warp kernel toolkit tests (nvcc, ptxas)")):
+        r = _result(report, "pytest", cell)
+        if not r:
+            continue
+        lines += [f"## {title}", "", f"{r.get('passed', 0)} passed, {r.get('failed', 0)} failed, "
+                  f"{r.get('errors', 0)} errors, {r.get('skipped', 0)} skipped (exit {r['returncode']}; "
+                  f"{', '.join(r['files'])})", ""]
+        for t in r.get("tests", []):
+            if t["outcome"] != "passed":
+                lines.append(f"- {t['outcome']}: `{t['test']}`: {t['message'][:300]}")
+        lines.append("")
+    return lines
 
 
 def _sections_md(report: dict) -> list[str]:

@@ -96,18 +96,29 @@ def gpu_test_files(repo: Path) -> list[Path]:
     return sorted(p for p in (repo / "tests").rglob("test_*.py") if pat.search(p.read_text(errors="replace")))
 
 
+#: CUDA-toolkit tests (nvcc, ptxas) that skip on machines without the toolkit; the GPU machine has it
+TOOLKIT_TESTS = "nvcc or ptx_assembles or cuda_source_compiles"
+
+
 def section_pytest(cfg: dict, cells) -> None:
+    """``pytest -m gpu`` on every file with gpu-marked tests; then the warp kernel's toolkit tests
+    (the committed PTX is what nvcc makes of the sources, assembles without spills)."""
     repo = Path(cfg["repo"])
     files = gpu_test_files(repo)
     if not files:
         cells.skip("run", "no test marked gpu under tests/")
-        return
-    cells.run("run", lambda: _pytest(cfg, repo, files), need_s=10)
+    else:
+        cells.run("run", lambda: _pytest(cfg, repo, files, ["-m", "gpu"], "gpu"), need_s=10)
+    kernel_tests = sorted((repo / "tests").rglob("test_warp_kernel.py"))
+    if kernel_tests:
+        cells.run("toolkit", lambda: _pytest(cfg, repo, kernel_tests, ["-k", TOOLKIT_TESTS], "toolkit"), need_s=10)
+    else:
+        cells.skip("toolkit", "tests/test_warp_kernel.py not found")
 
 
-def _pytest(cfg: dict, repo: Path, files: list[Path]) -> dict:
-    xml = Path(cfg["workdir"]) / "pytest-gpu.xml"
-    cmd = [sys.executable, "-m", "pytest", "-m", "gpu", "-p", "no:cacheprovider", "-q", "-rA",
+def _pytest(cfg: dict, repo: Path, files: list[Path], select: list[str], label: str) -> dict:
+    xml = Path(cfg["workdir"]) / f"pytest-{label}.xml"
+    cmd = [sys.executable, "-m", "pytest", *select, "-p", "no:cacheprovider", "-q", "-rA",
            f"--junitxml={xml}", "-o", "addopts=", *map(str, files)]
     env = dict(os.environ)
     if cfg.get("shared"):
@@ -117,7 +128,7 @@ def _pytest(cfg: dict, repo: Path, files: list[Path]) -> dict:
     # stage folders are mapped); pytest finds pyproject.toml from the test paths.
     r = subprocess.run(cmd, cwd=cfg["workdir"], env=env, capture_output=True, text=True,
                        timeout=max(10, cfg["deadline"] - time.time() - 5))
-    out = {"command": " ".join(cmd[1:]), "files": [str(f.relative_to(repo)) for f in files],
+    out = {"command": " ".join(["pytest", *cmd[3:]]), "files": [str(f.relative_to(repo)) for f in files],
            "returncode": r.returncode, "seconds": time.perf_counter() - t0,
            "output_tail": _tail(r.stdout + r.stderr, 4000)}
     if xml.exists():
@@ -485,17 +496,25 @@ def _nvdec(path: Path, av) -> dict:
     raise RuntimeError("; ".join(errors))
 
 
-def _nvdec_run(path: Path, colour: str) -> dict:
+def _to_torch(frame) -> tuple[torch.Tensor, str]:
+    """A decoded frame as a torch tensor without a copy: DLPack, else the CUDA array interface."""
+    try:
+        return torch.from_dlpack(frame), "dlpack"
+    except (TypeError, AttributeError, RuntimeError, BufferError):
+        return torch.as_tensor(frame, device="cuda"), "cuda_array_interface"
+
+
+def _nvdec_run(path: Path, colour: str, limit: int = 100_000) -> dict:
     dec = _nvdec_decoder(path, colour)
-    n, zero_copy, first = 0, True, None
+    n, zero_copy, first, via = 0, True, None, None
     torch.cuda.synchronize()
     t0 = time.perf_counter()
-    while True:
+    while n < limit:  # a decoder that never reports its end must not hang the section
         batch = dec.get_batch_frames(8)
         if not batch:
             break
         for frame in batch:
-            x = torch.from_dlpack(frame)
+            x, via = _to_torch(frame)
             cai = getattr(frame, "__cuda_array_interface__", None)
             if not x.is_cuda or (cai is not None and cai["data"][0] != x.data_ptr()):
                 zero_copy = False
@@ -504,6 +523,6 @@ def _nvdec_run(path: Path, colour: str) -> dict:
             n += 1
     torch.cuda.synchronize()
     sec = time.perf_counter() - t0
-    return {"colour": colour, "frames": n, "fps": n / sec if sec > 0 else None, "zero_copy": zero_copy, "_first": first,
-            "tensor": None if first is None else {"shape": list(first.shape), "dtype": str(first.dtype),
-                                                   "device": str(first.device)}}
+    return {"colour": colour, "frames": n, "fps": n / sec if sec > 0 else None, "zero_copy": zero_copy, "via": via,
+            "_first": first, "tensor": None if first is None else {
+                "shape": list(first.shape), "dtype": str(first.dtype), "device": str(first.device)}}

@@ -96,7 +96,7 @@ STAND_IN = '''
 import os, time
 from pathlib import Path
 
-def section(cfg, cells):
+def crashing(cfg, cells):
     marker = Path(cfg["workdir"]) / "crashed-once"
     cells.run("a", lambda: {"x": 1})
     def crash():
@@ -109,6 +109,8 @@ def section(cfg, cells):
         raise RuntimeError("CUDA error: an illegal memory access was encountered")
     cells.run("c", sticky)
     cells.run("d", lambda: {"x": 4})
+
+def hanging(cfg, cells):
     cells.run("e", lambda: time.sleep(60))
     cells.run("f", lambda: {"never": True})
 '''
@@ -123,19 +125,21 @@ def _runner(tmp_path, budget_s: float, sections):
     return gc.Runner(args, report, work, env, sections), report
 
 
-def test_a_crash_a_lost_cuda_context_and_a_hang_cost_one_cell_each(tmp_path):
+def test_a_crash_and_a_lost_cuda_context_cost_one_cell_each_and_a_hang_its_section(tmp_path):
     mod = tmp_path / "stand_in.py"
     mod.write_text(STAND_IN)
-    sec = gc.Section("stand-in", str(mod), "section", cap_s=8, min_s=1, gpu_sized=False)
-    runner, _ = _runner(tmp_path, 60, [sec])
-    res = runner.run_section(sec, later_reserve=0)
-    st = {n: c["status"] for n, c in res["cells"].items()}
-    # b crashed once (recorded, not redone); c lost the "CUDA context" (error, then a fresh process);
-    # d ran in that fresh process; e hung until the section's cap; f never ran
-    assert st == {"a": "ok", "b": "crashed", "c": "error", "d": "ok", "e": "timeout"}, res["cells"]
-    assert [lc["returncode"] for lc in res["launches"][:2]] == [9, gc.EXIT_STICKY]
-    assert res["launches"][-1]["timed_out"] and res["status"] == "partial"
-    assert "illegal memory access" in res["cells"]["c"]["reason"]
+    crashing = gc.Section("crashing", str(mod), "crashing", cap_s=120, min_s=1, gpu_sized=False)
+    hanging = gc.Section("hanging", str(mod), "hanging", cap_s=6, min_s=1, gpu_sized=False)
+    runner, _ = _runner(tmp_path, 200, [crashing, hanging])
+    res = runner.run_section(crashing, later_reserve=0)
+    # b crashed once (recorded, not redone); c lost the "CUDA context" (an error, then a fresh
+    # process); d ran in that fresh process
+    assert {n: c["status"] for n, c in res["cells"].items()} == {"a": "ok", "b": "crashed", "c": "error", "d": "ok"}
+    assert [lc["returncode"] for lc in res["launches"]] == [9, gc.EXIT_STICKY, 0]
+    assert res["status"] == "partial" and "illegal memory access" in res["cells"]["c"]["reason"]
+    res = runner.run_section(hanging, later_reserve=0)
+    assert res["cells"] == {"e": {"status": "timeout", "reason": res["cells"]["e"]["reason"]}}
+    assert len(res["launches"]) == 1 and res["launches"][0]["timed_out"] and res["status"] == "error"
 
 
 def test_the_budget_skips_sections_with_their_reason(tmp_path):
