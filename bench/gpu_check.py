@@ -3,7 +3,7 @@
     python bench/gpu_check.py --prepare            # here, before the device call: fixtures + wheels
     python bench/gpu_check.py --out DIR            # on the GPU machine: < 8 min (--budget-s 420)
     python bench/gpu_check.py --dry-run --out DIR  # anywhere: the same code paths on the CPU, tiny sizes
-    make gpu-check                                 # = --dry-run --out bench/results/dry-run
+    make gpu-check                                 # = --out bench/results (GPU_CHECK_ARGS=--dry-run)
 
 On the lent H200 (no network; its own python3 with torch 2.11/CUDA 13; filmrt is not installed and
 PyAV is not there), run from the repository root, carrying what ``--prepare`` put in
@@ -13,9 +13,10 @@ PyAV is not there), run from the repository root, carrying what ``--prepare`` pu
                 "PYTHONUNBUFFERED=1 python3 bench/gpu_check.py --out $OUT",
         carry=[".device-carry"], timeout_s=480)
 
-The editable install maps the stage folders (``engine/`` -> ``filmrt.engine`` ...); if it fails
-(no network for build requirements, an old setuptools), this script puts a symlink overlay with the
-same mapping on the children's path instead, and says which one it used. Carried wheels (PyAV,
+The editable install maps the stage folders (``engine/`` -> ``filmrt.engine`` ...; it worked here in
+a fresh venv with pip 23.2 and setuptools 65.5, no network needed with --no-build-isolation); if it
+fails, this script puts a symlink overlay with the same mapping on its children's path instead (also
+rehearsed here, in a venv with torch but neither filmrt nor PyAV), and says which one it used. Carried wheels (PyAV,
 PyNvVideoCodec) are unpacked into /tmp and put on the path only where the module is missing.
 
 Sections, in order, each in a child process of its own (a CUDA fault, a crash in the ctypes
@@ -26,7 +27,8 @@ when done, so a crash or a timeout keeps what was measured; after a crash the se
 again and continues after the cell that crashed.
 
 1. ``env``: versions, GPU, nvidia-smi; matmul TFLOP/s (fp16, bf16, tf32, fp32) and copy GB/s;
-2. ``pytest``: ``pytest -m gpu`` on every test file with gpu-marked tests (junit summary);
+2. ``pytest``: ``pytest -m gpu`` on every test file with gpu-marked tests (junit summary), and the
+   warp kernel's toolkit tests (nvcc rebuilds the committed PTX, ptxas assembles it without spills);
 3. ``warp``: bench/warp_kernel.py's GPU checks and kernel-vs-grid_sample timings (720p..2160p);
 4. ``models-rife``, ``models-film``: model-only interpolations/s (bench/gpu_check_models.py);
 5. ``convert``: ``filmrt convert --device cuda`` on a synthetic 1080p25 clip -> 50, RIFE and FILM,
