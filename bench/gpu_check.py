@@ -438,6 +438,9 @@ def main(argv=None) -> int:
         how = f"symlink overlay of this checkout's stage folders ({work / 'overlay'})"
     shared = setup.shared_dir(carry)
     env = setup.child_env(work, paths, str(shared) if shared else None)
+    if args.dry_run:
+        # tiny tensors: one thread is faster than several fighting over a busy CI machine's cores
+        env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     report = {"schema": "filmrt-gpu-check/1", "_t0": t0,
               "created_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
               "command": " ".join(["python", "bench/gpu_check.py", *(argv if argv is not None else sys.argv[1:])]),

@@ -155,10 +155,11 @@ class ModelBench:
                "fast": _fast_report(it), "work": stats}
         if fl:
             row["tflops"] = fl["per_interp_video"] * m["rate"] / 1e12
+        row["finite"] = bool(torch.isfinite(out).all())  # random FILM weights must not overflow fp16
         ref = self.refs.get((size, precision))
         if flags == "none" and not self.cudnn_benchmark:
             self.refs[(size, precision)] = out
-        elif ref is not None:
+        elif ref is not None and row["finite"] and bool(torch.isfinite(ref).all()):
             row["max_abs_vs_none"] = float((out - ref).abs().max())
         return row
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = next(p for p in Path(__file__).resolve().parents if (p / "pyproject.toml").exists())  # tests may move
 SCRIPT = REPO / "bench" / "gpu_check.py"
 ALL_SECTIONS = ["env", "pytest", "warp", "models-rife", "models-film", "convert", "nvdec", "compile-rife",
                 "cudagraphs-rife", "compile-film", "cudagraphs-film"]
