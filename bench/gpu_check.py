@@ -289,7 +289,13 @@ class Runner:
 
     def _device_from_env(self, res: dict) -> str:
         versions = (res.get("cells", {}).get("versions") or {}).get("result") or {}
-        cuda = bool(versions.get("cuda_available"))
+        if "cuda_available" in versions:
+            cuda = bool(versions["cuda_available"])
+        else:  # the env section failed (filmrt not importable, say): ask torch alone
+            r = subprocess.run([sys.executable, "-c", "import torch; print(torch.cuda.is_available())"],
+                               cwd=self.work, env=self.env, capture_output=True, text=True, timeout=120)
+            cuda = r.stdout.strip() == "True"
+            self.report["device_probe"] = {"returncode": r.returncode, "output": (r.stdout + r.stderr)[-1000:]}
         self.report["device"] = "cuda" if cuda and not self.args.dry_run else "cpu"
         return self.report["device"]
 

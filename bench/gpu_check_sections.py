@@ -26,6 +26,7 @@ import torch
 
 from filmrt.models.film import PAPER_CONFIG
 from filmrt.sizes import parse_size
+from filmrt.warp import warp_grid_sample
 
 HERE = Path(__file__).resolve().parent
 
@@ -199,8 +200,6 @@ def _load_warp_bench(path: Path):
 
 
 def _grid_sample_cpu(bwk) -> dict:
-    from filmrt.warp import warp_grid_sample
-
     g = torch.Generator().manual_seed(0)
     img = torch.rand(1, 3, 64, 64, generator=g)
     flow = bwk.far_flow(img.shape, g, 5.0)
@@ -291,6 +290,8 @@ def decode_pyav(av, path: Path, dev: torch.device) -> dict:
 def _encode_defaults() -> tuple[str, str]:
     """(crf, preset) that convert encodes with by default (its options' defaults)."""
     try:
+        # imported here: a pipeline that cannot be imported (PyAV missing on the GPU machine, say)
+        # must cost the convert figures, not this module (whose env section decides the device)
         from filmrt.pipeline.options import EncodeOptions
 
         enc = EncodeOptions()
