@@ -329,7 +329,8 @@ def _models_md(report: dict) -> list[str]:
     for r in rows:
         peak = pk.get(r["precision"])
         frac = 100 * r["tflops"] / peak if peak and r.get("tflops") else None
-        flags = r["flags"] + (" +cudnn" if r.get("cudnn_benchmark") else "")
+        flags = r["flags"] + (" +cudnn" if r.get("cudnn_benchmark") else "") + (
+            " **non-finite output**" if r.get("finite") is False else "")
         body.append([r["model"], r["size"], r["precision"], r["batch"], flags, r["interp_per_s"], r["ms_per_call"],
                      r.get("tflops"), frac, r.get("peak_mem_gib"), r.get("first_call_s"), r.get("max_abs_vs_none"),
                      r["section"]])
