@@ -8,7 +8,7 @@ TORCH_SPEC ?= torch==2.13.0
 EXTRAS ?= test
 PYTEST_ARGS ?=
 
-.PHONY: setup test demo lint bench bench-quick clean
+.PHONY: setup test demo lint bench bench-quick gpu-check clean
 
 setup: $(VENV)/.installed
 
@@ -37,6 +37,12 @@ bench: setup
 
 bench-quick: setup
 	$(BIN)/python -m filmrt bench --quick --json bench/results/auto $(BENCH_ARGS)
+
+# The GPU check of issue 16 (bench/gpu_check.py): on a CUDA machine every GPU figure in one JSON +
+# one markdown in bench/results/ (< 8 min); GPU_CHECK_ARGS=--dry-run rehearses it on the CPU.
+GPU_CHECK_ARGS ?=
+gpu-check: setup
+	$(BIN)/python bench/gpu_check.py --out bench/results $(GPU_CHECK_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

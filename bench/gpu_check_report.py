@@ -1,0 +1,470 @@
+"""The report of bench/gpu_check.py: decisions and targets from the measured cells, and markdown.
+
+Standard library only (the parent process writes the report even when filmrt cannot be imported).
+
+Decisions (``report["decisions"]``), each with its rule and the figures it was taken from:
+
+- ``fast``: the eager fast-path flags with the best geometric-mean speed-up over ``none`` across
+  the models at the main size (1080p), first precision (fp16), batch 1, among flag sets whose
+  output stays within :data:`MAX_ABS_OK` of the plain path; ``compile``/``cudagraphs`` join only if
+  they speed every measured model up by >= 15 % over that and compile in <= 60 s (``convert``
+  recompiles per resolution, and that time is paid by every short clip);
+- ``precision``: fp16 or bf16, whichever is faster (geometric mean) at the same cell;
+- ``batch``: per model, the batch of the highest rate on the ladder at the main size;
+- ``cudnn_benchmark``: whether cuDNN autotuning gained >= 3 % on top of the best flags.
+
+Targets (``report["targets"]``): issue 16's three, each ``met`` True/False, or None with the reason
+it could not be measured (a dry run's sizes are tiny: none applies).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+#: largest output difference (of [0, 1] images, fp16/bf16) vs the plain path still "the same result"
+MAX_ABS_OK = 0.05
+COMPILE_GAIN = 1.15
+COMPILE_MAX_S = 60.0
+TARGETS = (
+    ("rife_1080p_model_only", "RIFE 4.25 1080p model-only", ">= 400 interpolations/s", 400.0),
+    ("film_1080p_end_to_end", "FILM 1080p end to end (convert)", ">= 30 interpolated frames/s", 30.0),
+    ("convert_1080p25_to_50_rife", "convert 1080p25 -> 50 with RIFE", "faster than real time (>= 50 output frames/s)",
+     50.0),
+)
+
+
+def _cells(report: dict, section: str) -> dict:
+    return report.get("sections", {}).get(section, {}).get("cells", {}) or {}
+
+
+def _result(report: dict, section: str, cell: str) -> dict | None:
+    c = _cells(report, section).get(cell)
+    return c.get("result") if c and c.get("status") == "ok" else None
+
+
+def model_rows(report: dict) -> list[dict]:
+    """Every model-only row (models-* and compile sections), with the section it came from."""
+    rows = []
+    for name, sec in report.get("sections", {}).items():
+        for cell in (sec.get("cells") or {}).values():
+            r = cell.get("result") if cell.get("status") == "ok" else None
+            if isinstance(r, dict) and "interp_per_s" in r:
+                rows.append({**r, "section": name})
+    return rows
+
+
+def peaks(report: dict) -> dict:
+    out = {}
+    for name, cell in _cells(report, "env").items():
+        if name.startswith("matmul/") and cell.get("status") == "ok":
+            out[name.split("/", 1)[1]] = cell["result"]["tflops"]
+    return out
+
+
+def _geo(values: list[float]) -> float | None:
+    values = [v for v in values if v and v > 0]
+    return math.exp(sum(map(math.log, values)) / len(values)) if values else None
+
+
+def _main_cells(rows: list[dict], main: str, precision: str, section_prefix: str = "models-") -> dict:
+    """{model: {flags: row}} at the main size, batch 1, no cuDNN autotuning."""
+    out: dict = {}
+    for r in rows:
+        if (r["section"].startswith(section_prefix) and r["size"] == main and r["batch"] == 1
+                and r["precision"] == precision and not r.get("cudnn_benchmark")):
+            out.setdefault(r["model"], {})[r["flags"]] = r
+    return out
+
+
+def _correct(row: dict) -> bool:
+    d = row.get("max_abs_vs_none")
+    return d is None or d <= MAX_ABS_OK
+
+
+def _applied(row: dict) -> bool:
+    """Every flag of the row's set was applied (on the CPU, or without the kernel, none is)."""
+    want = {f for f in row["flags"].split(",") if f and f != "none"}
+    got = set()
+    for a in ((row.get("fast") or {}).get("applied") or []):
+        got.update(a.split("+"))
+    return want <= got
+
+
+def decide(report: dict) -> dict:
+    prof = report.get("profile", {})
+    main, precs = prof.get("main_size"), prof.get("precisions") or ["fp16"]
+    rows = model_rows(report)
+    table = _main_cells(rows, main, precs[0])
+    flag_sets = sorted({f for by in table.values() for f in by})
+    scores = {}
+    for flags in flag_sets:
+        ratios = [by[flags]["interp_per_s"] / by["none"]["interp_per_s"] for by in table.values()
+                  if flags in by and "none" in by and _correct(by[flags]) and _applied(by[flags])]
+        if ratios and len(ratios) == len(table):
+            scores[flags] = _geo(ratios)
+    out: dict = {"main_size": main, "precision_measured": precs[0]}
+    if report.get("dry_run"):
+        out["note"] = "dry run on the CPU: the fast-path flags do not apply there; nothing here is a decision"
+    if not scores:
+        out["fast"] = {"value": None, "reason": "no flag set was measured against the plain path on every model"}
+        return out
+    best = max(scores, key=scores.get)
+    fast = {"value": best, "speedup_vs_none": scores, "rule": (
+        f"best geometric-mean speed-up over 'none' at {main}, {precs[0]}, batch 1, output within {MAX_ABS_OK} of "
+        f"'none'; compile/cudagraphs only if >= {COMPILE_GAIN:.2f}x more on every model and compiled in "
+        f"<= {COMPILE_MAX_S:.0f} s")}
+    comp = _compiled(rows, table, best)
+    fast["compiled"] = comp
+    winners = [f for f, c in comp.items() if c.get("qualifies")]
+    if winners:
+        fast["value"] = max(winners, key=lambda f: comp[f]["min_gain"])
+    current = report.get("default_flags")
+    fast["current_default"] = current
+    fast["change_needed"] = current is not None and set(fast["value"].split(",")) != set(current.split(","))
+    out["fast"] = fast
+    out["precision"] = _decide_precision(report, rows, main, best)
+    out["batch"] = {m: (report["sections"].get(s, {}).get("notes") or {}).get("best", {}).get("batch")
+                    for m, s in (("rife-4.25", "models-rife"), ("film", "models-film"))}
+    out["cudnn_benchmark"] = {m: (report["sections"].get(s, {}).get("notes") or {}).get("best", {}).get(
+        "cudnn_benchmark") for m, s in (("rife-4.25", "models-rife"), ("film", "models-film"))}
+    return out
+
+
+def _compiled(rows: list[dict], table: dict, best: str) -> dict:
+    """compile/cudagraphs rows, each against the eager row of the flags it was compiled on top of."""
+    out: dict = {}
+    for r in rows:
+        if not (r["section"].startswith(("compile-", "cudagraphs-")) and r["flags"] != "none" and _applied(r)):
+            continue
+        kind = r["section"].split("-")[0]
+        base = ",".join(f for f in r["flags"].split(",") if f not in ("compile", "cudagraphs")) or "none"
+        eager = table.get(r["model"], {}).get(base)
+        gain = r["interp_per_s"] / eager["interp_per_s"] if eager else None
+        e = out.setdefault(kind, {"models": {}})
+        e["models"][r["model"]] = {"flags": r["flags"], "interp_per_s": r["interp_per_s"], "gain_vs_eager": gain,
+                                   "eager_flags": base, "compile_s": r.get("first_call_s"),
+                                   "max_abs_vs_none": r.get("max_abs_vs_none")}
+    for kind, e in out.items():
+        ms = list(e["models"].values())
+        e["min_gain"] = min((m["gain_vs_eager"] or 0) for m in ms)
+        e["qualifies"] = (len(ms) == len(table) and e["min_gain"] >= COMPILE_GAIN
+                          and all((m["compile_s"] or 1e9) <= COMPILE_MAX_S and _correct(m) for m in ms))
+        e["value"] = f"{best},{kind}" if best != "none" else kind
+    return {e["value"]: e for e in out.values()}
+
+
+def _decide_precision(report: dict, rows: list[dict], main: str, flags: str) -> dict:
+    """fp16 vs bf16 at the main size, batch 1, each model with its own best flags (and the same
+    cuDNN autotuning setting for both precisions)."""
+    best = {m: ((report["sections"].get(s, {}).get("notes") or {}).get("best") or {}).get("flags", flags)
+            for m, s in (("rife-4.25", "models-rife"), ("film", "models-film"))}
+    for cudnn in (True, False):
+        rates: dict = {}
+        for r in rows:
+            if (r["section"].startswith("models-") and r["size"] == main and r["batch"] == 1
+                    and r["flags"] == best.get(r["model"], flags) and bool(r.get("cudnn_benchmark")) == cudnn):
+                rates.setdefault(r["precision"], {})[r["model"]] = r["interp_per_s"]
+        models = set.intersection(*(set(v) for v in rates.values())) if len(rates) > 1 else set()
+        if models:
+            geo = {p: _geo([v[m] for m in models]) for p, v in rates.items()}
+            return {"value": max(geo, key=geo.get), "geomean_interp_per_s": geo, "flags": best,
+                    "cudnn_benchmark": cudnn}
+    return {"value": None, "reason": "fp16 and bf16 were not both measured on the same cells"}
+
+
+# ------------------------------------------------------------------------------------ targets
+def targets(report: dict) -> list[dict]:
+    rows = model_rows(report)
+    out = []
+    for key, what, goal, bound in TARGETS:
+        t = {"key": key, "target": what, "goal": goal, "measured": None, "met": None}
+        if key == "rife_1080p_model_only":
+            cand = [r for r in rows if r["model"].startswith("rife") and r["size"] == "1080p" and _correct(r)]
+            if cand:
+                r = max(cand, key=lambda r: r["interp_per_s"])
+                t["measured"] = r["interp_per_s"]
+                t["how"] = f"{r['precision']}, batch {r['batch']}, flags {r['flags']}"
+        else:
+            model = "film" if key.startswith("film") else "rife-4.25"
+            steady = _result(report, "convert", f"{model}/steady")
+            steady = steady if steady and steady.get("valid") else None
+            full = _result(report, "convert", f"{model}/full")
+            clip = _result(report, "convert", "clip") or {}
+            if steady and clip.get("height") == 1080:
+                t["measured"] = steady["interp_fps" if model == "film" else "out_fps"]
+                t["how"] = "steady state (short and full run differenced)"
+                if full and full.get("out_fps"):
+                    t["whole_run"] = full["interp_fps" if model == "film" else "out_fps"]
+        if t["measured"] is not None:
+            t["met"] = t["measured"] >= bound
+        else:
+            t["reason"] = ("dry run: tiny sizes on the CPU, no target applies" if report.get("dry_run")
+                           else "not measured (see the section's status and skipped cells)")
+        out.append(t)
+    return out
+
+
+def bottleneck(report: dict) -> dict:
+    """Per convert model: capacity of each stage in output frames/s and the smallest."""
+    dec, enc = _result(report, "convert", "decode"), _result(report, "convert", "encode")
+    clip = _result(report, "convert", "clip") or {}
+    rows = model_rows(report)
+    out = {}
+    for model in ("rife-4.25", "film"):
+        full = _result(report, "convert", f"{model}/full")
+        if not full or not full.get("frames_out"):
+            continue
+        per_in = full["frames_out"] / max(1, full.get("frames_in") or 1)
+        per_interp = full["frames_out"] / max(1, full.get("interpolated") or 1)
+        size = f"{clip.get('width')}x{clip.get('height')}"
+        label = {"1920x1080": "1080p", "1280x720": "720p", "3840x2160": "2160p"}.get(size, size)
+        cand = [r for r in rows if r["model"] == model and r["size"] == label and r["section"].startswith("models-")]
+        cap = {}
+        if dec:
+            cap["decode (PyAV, CPU)"] = dec["to_device_fps"] * per_in
+        if cand:
+            first = (report.get("profile", {}).get("precisions") or ["fp16"])[0]
+            r = min(cand, key=lambda r: (r["flags"] != report.get("default_flags"), r["precision"] != first,
+                                         abs(r["batch"] - 4)))
+            cap["inference (model only)"] = r["interp_per_s"] * per_interp
+        if enc:
+            cap["encode (libx264, CPU)"] = enc["fps"]
+        steady = _result(report, "convert", f"{model}/steady") or {}
+        out[model] = {"capacity_out_fps": cap, "bottleneck": min(cap, key=cap.get) if cap else None,
+                      "measured_out_fps": steady.get("out_fps") or full.get("out_fps"),
+                      "measured_is": "steady state" if steady.get("valid") else "whole run (start-up included)"}
+    return out
+
+
+def summarize(report: dict) -> None:
+    for sec in ("models-rife", "models-film"):
+        setup = _result(report, sec, "setup")
+        if setup and report.get("default_flags") is None:
+            report["default_flags"] = setup.get("default_flags")
+    report["decisions"] = decide(report)
+    report["targets"] = targets(report)
+    report["bottleneck"] = bottleneck(report)
+    report["peaks_tflops"] = peaks(report)
+
+
+# ------------------------------------------------------------------------------------ markdown
+def _f(v, nd: int = 1) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return f"{v:.{nd}f}" if abs(v) >= 10 ** -nd or v == 0 else f"{v:.2e}"
+    return str(v)
+
+
+def _table(head: list[str], rows: list[list]) -> list[str]:
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    out += ["| " + " | ".join(_f(c) if not isinstance(c, str) else c for c in r) + " |" for r in rows]
+    return out + [""]
+
+
+def _machine(report: dict) -> list[str]:
+    v = _result(report, "env", "versions") or {}
+    g = _result(report, "env", "gpu") or {}
+    lines = ["## Machine", ""]
+    rows = [["GPU", g.get("name", "none")], ["compute capability", g.get("compute_capability")],
+            ["GPU memory (GiB)", g.get("total_memory_gib")], ["multiprocessors", g.get("multiprocessors")],
+            ["driver", g.get("driver")], ["torch / CUDA / cuDNN", f"{v.get('torch')} / {v.get('cuda_runtime')} / "
+                                                               f"{v.get('cudnn')}"],
+            ["triton", v.get("triton")], ["PyAV", v.get("av")], ["python", v.get("python")],
+            ["CPU", f"{v.get('cpu_model')} ({v.get('cpu_affinity')} of {v.get('cpu_count')} cores usable)"],
+            ["memory (GiB)", v.get("mem_total_gib")], ["filmrt", report.get("import", {}).get("filmrt")]]
+    lines += _table(["", ""], rows)
+    pk = peaks(report)
+    copy = _result(report, "env", "copy")
+    if pk or copy:
+        lines += ["Ceilings measured here: " + ", ".join(f"{p} matmul {t:.0f} TFLOP/s" for p, t in pk.items())
+                  + (f"; device copy {copy['gbps']:.0f} GB/s (read + write)" if copy else ""), ""]
+    return lines
+
+
+def _targets_md(report: dict) -> list[str]:
+    rows = [[t["target"], t["goal"], _f(t["measured"]) + (f" ({t['how']})" if t.get("how") else ""),
+             {True: "**met**", False: "**missed**", None: t.get("reason", "-")}[t["met"]]]
+            for t in report.get("targets", [])]
+    return ["## Targets (issue 16)", "", *_table(["target", "goal", "measured", "met"], rows)]
+
+
+def _decisions_md(report: dict) -> list[str]:
+    d = report.get("decisions", {})
+    fast = d.get("fast", {})
+    lines = ["## Decisions", ""]
+    if d.get("note"):
+        lines.append(f"- **{d['note']}**")
+    if fast.get("value") is None:
+        lines.append(f"- fast-path defaults: not decided ({fast.get('reason', 'no data')})")
+    else:
+        sp = ", ".join(f"{k} {v:.2f}x" for k, v in (fast.get("speedup_vs_none") or {}).items())
+        lines.append(f"- fast-path default: **{fast['value']}** (today: {fast.get('current_default')}; "
+                     f"{'change it' if fast.get('change_needed') else 'no change'}). Speed-up vs none: {sp}. "
+                     f"Rule: {fast.get('rule')}")
+        for flags, c in (fast.get("compiled") or {}).items():
+            per = "; ".join(f"{m}: {_f(x['gain_vs_eager'], 2)}x over {x['eager_flags']}, compiled in "
+                            f"{_f(x['compile_s'])} s"
+                            for m, x in c["models"].items())
+            lines.append(f"- {flags}: {per} -> {'qualifies' if c['qualifies'] else 'not a default'}")
+    prec = d.get("precision") or {}
+    lines.append(f"- precision: {prec.get('value') or prec.get('reason', '-')}"
+                 + (f" (geometric mean interpolations/s {prec['geomean_interp_per_s']})" if prec.get("value") else ""))
+    lines.append(f"- best batch at {d.get('main_size')}: {d.get('batch')}; cuDNN autotuning kept: "
+                 f"{d.get('cudnn_benchmark')}")
+    return lines + [""]
+
+
+def _models_md(report: dict) -> list[str]:
+    rows = model_rows(report)
+    if not rows:
+        return []
+    pk = peaks(report)
+    head = ["model", "size", "prec", "batch", "flags", "interp/s", "ms/call", "TFLOP/s", "% peak", "peak GiB",
+            "1st call s", "max abs vs none", "section"]
+    body = []
+    for r in rows:
+        peak = pk.get(r["precision"])
+        frac = 100 * r["tflops"] / peak if peak and r.get("tflops") else None
+        flags = r["flags"] + (" +cudnn" if r.get("cudnn_benchmark") else "") + (
+            " **non-finite output**" if r.get("finite") is False else "")
+        body.append([r["model"], r["size"], r["precision"], r["batch"], flags, r["interp_per_s"], r["ms_per_call"],
+                     r.get("tflops"), frac, r.get("peak_mem_gib"), r.get("first_call_s"), r.get("max_abs_vs_none"),
+                     r["section"]])
+    lines = ["## Model only (interpolate() on frames on the device, video order)", "", *_table(head, body)]
+    st = [c["result"] for c in _cells(report, "models-film").values()
+          if c.get("status") == "ok" and "encode_frame_ms" in (c.get("result") or {})]
+    if st:
+        lines += ["FILM stages (ms per call; a video encodes one frame, one pair, one decode per output):", ""]
+        lines += _table(["size", "prec", "batch", "flags", "encode_frame", "encode_pair", "decode", "interp/s"],
+                        [[s["size"], s["precision"], s["batch"], s["flags"], s["encode_frame_ms"], s["encode_pair_ms"],
+                          s["decode_ms"], s["video_interp_per_s"]] for s in st])
+    return lines
+
+
+def _warp_md(report: dict) -> list[str]:
+    lines = []
+    checks = _result(report, "warp", "checks")
+    if checks:
+        lines += ["## Warp kernel", "", "Checks: " + ", ".join(f"{k} {_f(v, 6)}" for k, v in checks.items()), ""]
+    t = _result(report, "warp", "timings")
+    if t:
+        lines += lines and [] or ["## Warp kernel", ""]
+        lines += _table(["size", "warp", "C", "dtype", "kernel ms", "grid_sample ms", "speed-up", "kernel GB/s"],
+                        [[r["size"], r["kind"], r["channels"], r["dtype"], r["kernel_ms"], r["grid_sample_ms"],
+                          r["speedup"], r["kernel_GBps"]] for r in t["rows"]])
+    return lines
+
+
+def _convert_md(report: dict) -> list[str]:
+    cells = _cells(report, "convert")
+    runs = [(n, c["result"]) for n, c in cells.items() if c.get("status") == "ok" and "wall_s" in (c.get("result") or {})]
+    if not runs:
+        return []
+    lines = ["## convert end to end", ""]
+    clip = _result(report, "convert", "clip") or {}
+    lines.append(f"Clip: {clip.get('width')}x{clip.get('height')} at {clip.get('fps')} fps, {clip.get('frames')} frames "
+                 f"(synthetic, H.264). Decode alone: {_f((_result(report, 'convert', 'decode') or {}).get('to_device_fps'))}"
+                 f" frames/s; libx264 alone: {_f((_result(report, 'convert', 'encode') or {}).get('fps'))} frames/s.")
+    lines += ["", *_table(["run", "frames in -> out", "interpolated", "seconds", "out frames/s", "decoder", "command"],
+                          [[n, f"{r.get('frames_in')} -> {r.get('frames_out')}", r.get("interpolated"), r.get("seconds"),
+                            r.get("out_fps"), r.get("decoder"), f"`{r['command']}`"] for n, r in runs])]
+    for n, r in runs:  # per-stage times, if convert's report carries them
+        stages = {k: v for k, v in (r.get("report") or {}).items() if re.search(r"stage|timing", k)}
+        if stages:
+            lines.append(f"- {n} stage times from convert: {stages}")
+    for model in ("rife-4.25", "film"):
+        st = _result(report, "convert", f"{model}/steady")
+        if st:
+            lines.append(f"- {model} steady state: " + (
+                f"{st['out_fps']:.1f} output frames/s, {st['interp_fps']:.1f} interpolated/s, start-up "
+                f"{st['startup_s']:.1f} s" if st.get("valid") else st.get("reason", "")))
+    for model, b in report.get("bottleneck", {}).items():
+        caps = ", ".join(f"{k} {v:.0f}" for k, v in b["capacity_out_fps"].items())
+        lines.append(f"- {model}: capacity in output frames/s: {caps}; bottleneck **{b['bottleneck']}**; "
+                     f"measured {_f(b['measured_out_fps'])} ({b['measured_is']}; the stages overlap in three "
+                     "threads on the same cores)")
+    return lines + [""]
+
+
+def _nvdec_md(report: dict) -> list[str]:
+    cells = _cells(report, "nvdec")
+    if not cells:
+        return []
+    pyav, nv = _result(report, "nvdec", "pyav"), _result(report, "nvdec", "nvdec")
+    imp = _result(report, "nvdec", "import") or {}
+    lines = ["## Decoding: PyAV vs NVDEC", ""]
+    lines.append(f"- PyAV: {_f((pyav or {}).get('rgb_fps'))} frames/s to RGB, {_f((pyav or {}).get('to_device_fps'))} "
+                 "with the upload to the device")
+    if nv:
+        lines.append(f"- NVDEC (PyNvVideoCodec, {imp.get('mode')}): {_f(nv.get('fps'))} frames/s, zero copy to torch: "
+                     f"{_f(nv.get('zero_copy'))}, first frame vs PyAV mean |diff| "
+                     f"{_f(nv.get('first_frame_mean_abs_vs_pyav'), 2)} (of 255)")
+    else:
+        c = cells.get("nvdec", {})
+        lines.append(f"- NVDEC: {c.get('status', 'not run')}: {c.get('reason', '')}")
+    return lines + [""]
+
+
+def _pytest_md(report: dict) -> list[str]:
+    lines = []
+    for cell, title in (("run", "pytest -m gpu"), ("toolkit", "warp kernel toolkit tests (nvcc, ptxas)")):
+        r = _result(report, "pytest", cell)
+        if not r:
+            continue
+        lines += [f"## {title}", "", f"{r.get('passed', 0)} passed, {r.get('failed', 0)} failed, "
+                  f"{r.get('errors', 0)} errors, {r.get('skipped', 0)} skipped (exit {r['returncode']}; "
+                  f"{', '.join(r['files'])})", ""]
+        for t in r.get("tests", []):
+            if t["outcome"] != "passed":
+                lines.append(f"- {t['outcome']}: `{t['test']}`: {t['message'][:300]}")
+        lines.append("")
+    return lines
+
+
+def _sections_md(report: dict) -> list[str]:
+    rows, skipped = [], []
+    for name, sec in report.get("sections", {}).items():
+        cells = sec.get("cells") or {}
+        n_ok = sum(1 for c in cells.values() if c.get("status") == "ok")
+        rows.append([name, sec["status"], sec.get("seconds"), f"{n_ok}/{len(cells)}", sec.get("reason", "")])
+        for cname, c in cells.items():
+            if c.get("status") != "ok":
+                skipped.append(f"- {name} / {cname}: {c['status']}: {c.get('reason', '')[:400]}")
+    lines = ["## Sections", "", *_table(["section", "status", "seconds", "cells ok", "reason"], rows)]
+    if skipped:
+        lines += ["Cells not measured, and why:", "", *skipped, ""]
+    return lines
+
+
+def markdown(report: dict) -> str:
+    g = (_result(report, "env", "gpu") or {}).get("name") or "no GPU"
+    title = f"# filmrt GPU check: {g} ({report['created_utc'][:10]})" + (" - DRY RUN on the CPU" if report.get(
+        "dry_run") else "")
+    lines = [title, "", f"Command: `{report['command']}`  ", f"Device: {report.get('device')}; elapsed "
+             f"{report.get('elapsed_s')} s of a {report.get('budget_s'):.0f} s budget; git "
+             f"{(report.get('git') or {}).get('commit') or 'unknown'}"
+             f"{' (uncommitted changes)' if (report.get('git') or {}).get('dirty') else ''}", ""]
+    for part in (_targets_md, _decisions_md, _machine, _pytest_md, _warp_md, _models_md, _convert_md, _nvdec_md,
+                 _sections_md):
+        try:
+            lines += part(report)
+        except Exception as e:  # noqa: BLE001 - one unreadable part must not lose the others
+            lines += [f"({part.__name__} could not be rendered: {type(e).__name__}: {e})", ""]
+    return "\n".join(lines) + "\n"
+
+
+def summary_text(report: dict) -> str:
+    """A few lines for the end of the output (the device tool returns the tail)."""
+    out = ["", "== gpu_check summary =="]
+    for name, sec in report.get("sections", {}).items():
+        out.append(f"{name:16s} {sec['status']:8s} {_f(sec.get('seconds')):>6s} s  {sec.get('reason', '')[:90]}")
+    for t in report.get("targets", []):
+        met = {True: "MET", False: "MISSED", None: "n/a"}[t["met"]]
+        out.append(f"target {t['target']}: {_f(t['measured'])} ({t['goal']}) {met}")
+    fast = report.get("decisions", {}).get("fast", {})
+    out.append(f"fast default: {fast.get('value')} (today {fast.get('current_default')})")
+    return "\n".join(out)
