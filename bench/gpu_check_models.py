@@ -49,7 +49,7 @@ measure = _sibling("gpu_check_measure")
 def default_flags() -> str:
     """The fast-path flags the torch backend applies on CUDA when none are given."""
     try:
-        from filmrt.engine.cuda_fast import DEFAULT  # engine internals: may move; "warp" is today's
+        from filmrt.engine.cuda.fast import DEFAULT  # engine internals: may move; "warp" is today's
 
         return ",".join(DEFAULT) or "none"
     except ImportError:

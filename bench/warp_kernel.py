@@ -5,7 +5,7 @@
     python -m filmrt.bench.warp_kernel ...       # the same, as a module of the installed package
 
 Run from the repository root with filmrt importable (``pip install --no-deps -e .``; with only
-``PYTHONPATH=.`` the kernel module is loaded from engine/warp_kernel.py by path). Results go to the
+``PYTHONPATH=.`` the kernel module is loaded from engine/cuda/warp_kernel.py by path). Results go to the
 repository's ``bench/results/`` (``--out``), found from this file's place in the checkout.
 
 GPU part (skipped, with a message, without CUDA):
@@ -47,11 +47,11 @@ CHANNELS = {"rife-image": 3, "rife-feat": 8, "film-feat": 64}
 
 def load_warp_kernel():
     try:
-        from filmrt.engine import warp_kernel
+        from filmrt.engine.cuda import warp_kernel
 
         return warp_kernel
     except ImportError:
-        spec = importlib.util.spec_from_file_location("filmrt_warp_kernel", REPO / "engine" / "warp_kernel.py")
+        spec = importlib.util.spec_from_file_location("filmrt_warp_kernel", REPO / "engine" / "cuda" / "warp_kernel.py")
         mod = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(mod)
         return mod

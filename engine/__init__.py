@@ -29,7 +29,7 @@ from filmrt.options import BACKENDS, EXTRAS, PRECISIONS, RuntimeOptions, check_p
 _BACKEND_CLASSES = {
     "torch": "filmrt.engine.torch_backend:TorchInterpolator",
     "ort": "filmrt.engine.ort_backend:OrtInterpolator",
-    "trt": "filmrt.engine.trt_backend:TrtInterpolator",
+    "trt": "filmrt.engine.trt.backend:TrtInterpolator",
     "openvino": "filmrt.engine.openvino_backend:OpenVinoInterpolator",
 }
 # Preference of ``auto`` per device type: the first available wins.

@@ -1,4 +1,4 @@
-"""``filmrt build-engine``: ONNX plugin graph -> TensorRT engine (see :mod:`filmrt.engine.trt_builder`).
+"""``filmrt build-engine``: ONNX plugin graph -> TensorRT engine (see :mod:`filmrt.engine.trt.builder`).
 
     filmrt export --model rife-4.25 --warp plugin --fp16 -o rife.onnx
     filmrt build-engine rife.onnx -o rife.engine --shapes 1920x1080,1280x720 --batch 1..4
@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from filmrt.engine.trt_builder import build_engine, engine_stage_path, profiles_from_args, stage_files
+from filmrt.engine.trt.builder import build_engine, engine_stage_path, profiles_from_args, stage_files
 from filmrt.errors import FilmrtError
 from filmrt.fileio import write_json
 

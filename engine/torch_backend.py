@@ -15,7 +15,7 @@ frame state at 1080p is ~1.3 GB in fp32, so keep them small), so a video convers
 input frame once although it takes part in two pairs. ``stats`` counts the work done. The
 bookkeeping is :class:`filmrt.stages.StagedRunner`, shared with the other backends.
 
-The warp kernel. On CUDA, ``fast="warp"`` (the default there; :mod:`filmrt.engine.cuda_fast`)
+The warp kernel. On CUDA, ``fast="warp"`` (the default there; :mod:`filmrt.engine.cuda.fast`)
 runs the model's warps on the CUDA kernel: each ``_run`` is wrapped in
 ``filmrt.warp.use_warp_impl(self.warp_impl)``, so the choice holds for this interpolator's own
 calls only, never for other code or other interpolators in the process.
@@ -30,7 +30,7 @@ from collections import Counter
 import torch
 
 from filmrt.engine import resolve_precision
-from filmrt.engine.cuda_fast import apply as apply_fast
+from filmrt.engine.cuda.fast import apply as apply_fast
 from filmrt.interpolator import Interpolator
 from filmrt.models import load_model
 from filmrt.padding import MULTIPLE

@@ -21,7 +21,7 @@ so half-precision images are sampled through a float32 grid and the result is ca
 Implementations. ``backward_warp`` calls the implementation chosen for the current block:
 
 - ``"grid_sample"`` (default, any device, differentiable): the formula above.
-- another function of the same contract (the CUDA kernel of :mod:`filmrt.engine.warp_kernel`,
+- another function of the same contract (the CUDA kernel of :mod:`filmrt.engine.cuda.warp_kernel`,
   the ONNX plugin node while exporting), chosen for a block of code with :func:`use_warp_impl`
   (a function, or a name given with :func:`register_warp_impl`).
 

@@ -137,7 +137,7 @@ def test_importing_the_stages_registers_and_chooses_nothing():
         "import filmrt.warp as w\n"
         "before = w.warp_impls()\n"
         "import filmrt.export, filmrt.export.plugin, filmrt.engine.torch_backend, filmrt.engine.ort_backend\n"
-        "import filmrt.engine.trt_backend, filmrt.engine.warp_kernel, filmrt.engine.cuda_fast, filmrt.cli.main\n"
+        "import filmrt.engine.trt.backend, filmrt.engine.cuda.warp_kernel, filmrt.engine.cuda.fast, filmrt.cli.main\n"
         "assert w.warp_impls() == before == ['grid_sample'], w.warp_impls()\n"
         "assert w.current_warp_impl() is w.warp_grid_sample\n"
     )

@@ -4,8 +4,9 @@
 import pytest
 import torch
 
-from filmrt.engine import backend_available, cuda_fast, open_interpolator
-from filmrt.engine import trt_backend as tbk
+from filmrt.engine import backend_available, open_interpolator
+from filmrt.engine.cuda import fast as cuda_fast
+from filmrt.engine.trt import backend as tbk
 from filmrt.errors import FilmrtError
 from filmrt.stages import LRU, tree_cat
 
@@ -132,7 +133,8 @@ def test_cuda_fast_warp_is_scoped_to_the_interpolator_that_chose_it(monkeypatch)
 
     On the CPU: the kernel is stood in for by a counting function, and the interpolator is made
     the way it is on CUDA (apply_fast returns the kernel as FastPath.warp)."""
-    from filmrt.engine import torch_backend, warp_kernel
+    from filmrt.engine import torch_backend
+    from filmrt.engine.cuda import warp_kernel
     from filmrt.warp import backward_warp, warp_grid_sample, warp_impls
 
     calls = []
@@ -168,7 +170,7 @@ def test_cuda_fast_warp_is_scoped_to_the_interpolator_that_chose_it(monkeypatch)
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 @pytest.mark.gpu
 def test_torch_backend_cuda_fast_path_matches_plain():
-    from filmrt.engine import warp_kernel
+    from filmrt.engine.cuda import warp_kernel
 
     a, b = torch.rand(2, 3, 100, 130), torch.rand(2, 3, 100, 130)
     fast = open_interpolator("rife-4.25", backend="torch", device="cuda", precision="fp32", fast="warp")

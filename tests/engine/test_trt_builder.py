@@ -5,8 +5,8 @@ import pytest
 from onnx import TensorProto, helper
 
 from filmrt.cli.main import build_parser, main
-from filmrt.engine import trt_builder as tb
 from filmrt.engine.cli import validate
+from filmrt.engine.trt import builder as tb
 from filmrt.errors import FilmrtError
 
 

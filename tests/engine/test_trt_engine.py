@@ -12,8 +12,8 @@ pytestmark = [
     pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU"),
 ]
 
-from filmrt.engine import trt_builder as tb  # noqa: E402
-from filmrt.engine.trt_backend import TrtEngine  # noqa: E402
+from filmrt.engine.trt import builder as tb  # noqa: E402
+from filmrt.engine.trt.backend import TrtEngine  # noqa: E402
 from filmrt.warp import warp_grid_sample  # noqa: E402
 
 

@@ -1,6 +1,6 @@
 """filmrt::BackwardWarp plugin registration, exercised against a stand-in ``tensorrt.plugin``.
 
-TensorRT cannot be installed here, so these tests give :mod:`filmrt.engine.trt_plugin` a small
+TensorRT cannot be installed here, so these tests give :mod:`filmrt.engine.trt.plugin` a small
 fake of the documented ``tensorrt.plugin`` API (register/autotune/impl/aot_impl decorators,
 KernelLaunchParams, SymInt32/SymIntExprs, cdiv) that checks the decorated functions the way
 TensorRT does (real annotation classes, argument schemas, aot_impl's return annotation) and lets
@@ -16,7 +16,8 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from filmrt.engine import trt_plugin, warp_kernel
+from filmrt.engine.cuda import warp_kernel
+from filmrt.engine.trt import plugin as trt_plugin
 
 
 class _Desc:

@@ -1,4 +1,4 @@
-"""The BackwardWarp kernel (engine/kernels): sources, committed PTX, and its arithmetic.
+"""The BackwardWarp kernel (engine/cuda/kernels): sources, committed PTX, and its arithmetic.
 
 Without a GPU, the kernel's math is checked through the host build of the same header
 (``backward_warp_host.cpp``, compiled here with g++) against the golden fixture and against
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from filmrt.engine import warp_kernel as wk
+from filmrt.engine.cuda import warp_kernel as wk
 from filmrt.warp import warp_grid_sample
 
 ENTRY_POINTS = [f"filmrt_backward_warp_{i}_{f}" for i in ("f32", "f16") for f in ("f32", "f16")]
@@ -46,7 +46,7 @@ def test_committed_ptx_matches_sources_for_every_arch():
     for arch in wk.ARCHS:
         ptx = wk.ptx_path(arch).read_text()
         assert wk.ptx_source_hash(ptx) == want, (
-            f"sm_{arch} PTX is stale: run `python -m filmrt.engine.warp_kernel --regenerate`"
+            f"sm_{arch} PTX is stale: run `python -m filmrt.engine.cuda.warp_kernel --regenerate`"
         )
         assert re.search(rf"^\.target sm_{arch}\b", ptx, re.M)
         for name in ENTRY_POINTS:
@@ -146,7 +146,7 @@ def test_kernel_names_and_isa_policy(monkeypatch):
 
 
 def test_fast_warp_uses_the_kernel_only_with_a_gpu_and_registers_nothing():
-    from filmrt.engine import cuda_fast
+    from filmrt.engine.cuda import fast as cuda_fast
     from filmrt.warp import warp_impls
 
     before = warp_impls()

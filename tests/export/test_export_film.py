@@ -145,7 +145,7 @@ def test_plugin_fp16_stage_graphs_for_engines(film):
     """What the trt backend builds FILM engines from: --warp plugin --fp16 --stages."""
     import onnx
 
-    from filmrt.engine import trt_builder
+    from filmrt.engine.trt import builder as trt_builder
 
     graphs = export_graphs(film, warp="plugin", stages=True, fp16=True)  # check_graph ran on each
     assert [check_graph(g).warp_nodes for g in graphs.values()] == [0, 6, 6]

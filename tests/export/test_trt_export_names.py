@@ -1,6 +1,6 @@
 """The TensorRT side against the REAL export graphs, on CPU (no TensorRT, no GPU).
 
-engine/trt_backend.py and engine/trt_builder.py rely on the names `filmrt export` writes: ``img0``,
+engine/trt/backend.py and engine/trt/builder.py rely on the names `filmrt export` writes: ``img0``,
 ``img1``, ``t`` -> ``image``; FILM stages ``img`` -> states, ``frame0.<state>``/``frame1.<state>`` ->
 ``flow_*``, and fusion -> ``image``; dynamic dims ``N``, ``H``/``W`` and ``H_k``/``W_k``; one
 ``filmrt::BackwardWarp`` node per warp. These tests export the small-config FILM (random weights) as
@@ -14,8 +14,8 @@ import pytest
 import torch
 
 from filmrt import stages
-from filmrt.engine import trt_backend as tbk
-from filmrt.engine import trt_builder as tb
+from filmrt.engine.trt import backend as tbk
+from filmrt.engine.trt import builder as tb
 from filmrt.export.exporter import FRAME_PREFIXES, flatten_state, read_metadata, save_model, stage_path
 from filmrt.models import get_spec
 from filmrt.stages import prefixed_feeds

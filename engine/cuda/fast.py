@@ -3,7 +3,7 @@ device="cuda", fast="warp,channels_last,compile")``).
 
 Flags (comma-separated string, a list, True = :data:`DEFAULT`, False/"" = none):
 
-- ``warp``: the BackwardWarp CUDA kernel (:mod:`filmrt.engine.warp_kernel`) replaces the
+- ``warp``: the BackwardWarp CUDA kernel (:mod:`filmrt.engine.cuda.warp_kernel`) replaces the
   grid_sample decomposition for CUDA tensors (one kernel instead of ~10 ops per warp; float32
   coordinates also in fp16/bf16 models; bf16 images still go through grid_sample). It is not
   switched on for the process: :attr:`FastPath.warp` is the function, and the interpolator runs
@@ -26,7 +26,7 @@ import dataclasses
 
 import torch
 
-from filmrt.engine import warp_kernel
+from filmrt.engine.cuda import warp_kernel
 from filmrt.errors import FilmrtError
 from filmrt.warp import WarpFn
 

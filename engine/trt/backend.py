@@ -4,7 +4,7 @@ Engines come from ``filmrt build-engine`` (``engine=PATH``), or are built on fir
 ONNX plugin graph (``onnx=PATH``) or from the model itself (exported with
 ``filmrt.export.export_onnx(warp="plugin")`` into the engine cache), one engine per padded
 resolution in use, batch 1..max_batch; every build goes through the engine cache
-(:mod:`filmrt.engine.trt_builder`), so only the first run on a machine pays for it.
+(:mod:`filmrt.engine.trt.builder`), so only the first run on a machine pays for it.
 
 Execution: inputs and outputs are PyTorch CUDA tensors; TensorRT gets their ``data_ptr()`` through
 ``set_tensor_address`` and runs with ``execute_async_v3`` on ``torch.cuda.current_stream()``, so
@@ -33,7 +33,9 @@ from pathlib import Path
 import onnx
 import torch
 
-from filmrt.engine import resolve_precision, trt_builder, trt_plugin
+from filmrt.engine import resolve_precision
+from filmrt.engine.trt import builder as trt_builder
+from filmrt.engine.trt import plugin as trt_plugin
 from filmrt.errors import FilmrtError
 from filmrt.export import export_onnx
 from filmrt.fileio import sha256_file

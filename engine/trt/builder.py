@@ -5,7 +5,7 @@
 1. reads the graph (``filmrt export --warp plugin``; inputs ``img0``, ``img1`` (N,3,H,W), ``t`` (N,),
    output ``image``; FILM stage graphs ``*.features/flow/fusion.onnx`` work the same way) and
    checks its ``BackwardWarp`` nodes (namespace ``filmrt``, version ``1``, a custom domain);
-2. registers the warp plugin (:mod:`filmrt.engine.trt_plugin`) and marks the nodes ``aot=1`` where
+2. registers the warp plugin (:mod:`filmrt.engine.trt.plugin`) and marks the nodes ``aot=1`` where
    TensorRT has ahead-of-time plugins, so the engine embeds the kernel's PTX;
 3. parses it into a network: **strongly typed** (the types are the graph's: an fp16 graph from
    ``filmrt export --fp16`` gives an FP16 engine; TensorRT 11 has no other way), or on TensorRT 10.x
@@ -41,8 +41,9 @@ import onnx
 import torch
 from onnx import TensorProto
 
-from filmrt.engine import trt_plugin, warp_kernel
-from filmrt.engine.trt_plugin import PLUGIN_NAME, _graphs
+from filmrt.engine.cuda import warp_kernel
+from filmrt.engine.trt import plugin as trt_plugin
+from filmrt.engine.trt.plugin import PLUGIN_NAME, _graphs
 from filmrt.errors import FilmrtError
 from filmrt.fileio import atomic_write, sha256_file, write_json
 from filmrt.padding import MULTIPLE, padded_size

@@ -10,7 +10,7 @@ namespace; :func:`register_plugin` registers it (a "quickly deployable" Python p
 - type combinations (image, flow -> out): FP32+FP32, FP16+FP32 (coordinates stay float32 in an
   FP16 engine), FP16+FP16 and FP32+FP16; linear (NCHW) layout;
 - ahead-of-time implementation (TensorRT >= 10.9, ``trtp.aot_impl``): returns the PTX of
-  :mod:`filmrt.engine.warp_kernel`, the kernel's name for the dtypes, launch parameters from the
+  :mod:`filmrt.engine.cuda.warp_kernel`, the kernel's name for the dtypes, launch parameters from the
   symbolic shapes (block 32x8, grid ceil(W/32) x ceil(H/8) x N) and the scalar arguments
   (N, C, H, W). TensorRT embeds the PTX in the engine, so a serialized engine runs without Python
   (trtexec, C++). The ONNX parser uses the AOT implementation for nodes with the attribute
@@ -30,7 +30,7 @@ import threading
 
 import torch
 
-from filmrt.engine import warp_kernel
+from filmrt.engine.cuda import warp_kernel
 
 PLUGIN_NAMESPACE = "filmrt"
 PLUGIN_NAME = "BackwardWarp"

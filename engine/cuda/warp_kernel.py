@@ -1,6 +1,6 @@
 """The BackwardWarp GPU kernel: one CUDA C source, PTX for sm_80..90, launched on PyTorch's stream.
 
-The warp (:mod:`filmrt.warp`) is written once in CUDA C (``engine/kernels/``):
+The warp (:mod:`filmrt.warp`) is written once in CUDA C (``engine/cuda/kernels/``):
 
 - ``backward_warp.h``: the per-pixel math (border-clamped bilinear taps, float32 coordinates,
   64-bit offsets) as ``__host__ __device__`` functions,
@@ -9,13 +9,13 @@ The warp (:mod:`filmrt.warp`) is written once in CUDA C (``engine/kernels/``):
   arguments, tensor outputs: the order TensorRT's ahead-of-time plugins launch kernels in),
 - ``backward_warp.sm_XX.ptx``: nvcc's PTX for sm_80/86/89/90, committed, each starting with the
   sha256 of the sources it was compiled from (:func:`regenerate_ptx` rewrites them;
-  ``python -m filmrt.engine.warp_kernel --regenerate``),
+  ``python -m filmrt.engine.cuda.warp_kernel --regenerate``),
 - ``backward_warp_host.cpp``: the same header compiled for the CPU (:func:`host_warp`), which is
   how the kernel's arithmetic is tested on machines without a GPU.
 
 The PTX serves two users: :func:`warp_cuda` (the PyTorch CUDA path: the torch backend's
 ``fast="warp"`` runs its model inside ``filmrt.warp.use_warp_impl(warp_cuda)``) and the TensorRT plugin
-(:mod:`filmrt.engine.trt_plugin`), which embeds it in the engine.
+(:mod:`filmrt.engine.trt.plugin`), which embeds it in the engine.
 
 GPU access is through the CUDA driver API by ``ctypes`` (``libcuda``, present wherever PyTorch
 runs on CUDA): load the PTX into the device's primary context (PyTorch's), launch with
@@ -482,7 +482,7 @@ def _main(argv: list[str] | None = None) -> int:
     import argparse
 
     p = argparse.ArgumentParser(
-        prog="python -m filmrt.engine.warp_kernel", description=__doc__.split("\n")[0]
+        prog="python -m filmrt.engine.cuda.warp_kernel", description=__doc__.split("\n")[0]
     )
     p.add_argument("--regenerate", action="store_true", help="recompile the committed PTX with nvcc")
     p.add_argument("--check", action="store_true", help="exit 1 if the committed PTX is out of date")
