@@ -36,6 +36,7 @@ from filmrt.engine import open_interpolator, resolve_device
 from filmrt.errors import FilmrtError
 from filmrt.models import get_spec
 from filmrt.pipeline import dali
+from filmrt.pipeline.audiostretch import AudioStretch
 from filmrt.pipeline.decode import DecodedFrame, PyAVSource, Source, av_error_message
 from filmrt.pipeline.encode import Muxer, check_output
 from filmrt.pipeline.infer import Inference, choose_mode
@@ -212,6 +213,7 @@ class _Conversion:
         self.kinds: collections.Counter = collections.Counter()
         self.frames_in = self.written = self.scene_cuts = 0
         self.last_duration: Fraction | None = None
+        self.stretch: dict[int, AudioStretch] = {}  # --audio stretch: input stream index -> its re-encoder
 
     # ------------------------------------------------------------------ decode thread
     def decode(self) -> None:
@@ -244,14 +246,18 @@ class _Conversion:
     def _open_muxer(self, first_ts: Fraction) -> Muxer:
         # made at the first decoded frame: its colour tags, bit depth and display matrix are known then
         enc, src, tr = self.options.encode, self.source, self.temporal
-        copy = [s for s in src.copy_streams if not (s.type == "audio" and tr.audio == "drop")]
+        copy = [s for s in src.copy_streams if not (s.type == "audio" and tr.audio in ("drop", "stretch"))]
         copy = [s for s in copy if not (s.type == "data" and tr.timecode_in)]  # the timecode is rewritten
-        return Muxer(
+        muxer = Muxer(
             self.dst, info=src.info, fps_out=self.fps_out, copy_streams=copy,
             shift=src.range_start, video_offset=(first_ts - src.range_start) * (self.slowmo or 1), codec=enc.codec,
             crf=enc.crf, preset=enc.preset, fmt=enc.format, container_metadata=src.container_metadata,
             interlace=None if tr.interlace_out == "off" else tr.interlace_out, timecode=tr.timecode_out,
         )
+        if tr.audio == "stretch":  # slowed audio streams, added before anything is written
+            self.stretch = {s.index: AudioStretch(s, muxer.container, self.slowmo, src.range_start)
+                            for s in src.copy_streams if s.type == "audio"}
+        return muxer
 
     def _accept(self, f: DecodedFrame, cut: bool) -> None:
         self.frames_in += 1
@@ -291,21 +297,25 @@ class _Conversion:
             if self.on_progress is not None:
                 self.on_progress(self.written)
         self._drain_passthrough(None)
+        for stretch in self.stretch.values():
+            for out in stretch.finish():
+                self.muxer.mux_encoded(out)
         self.muxer.finish()
 
     def _drain_passthrough(self, until: Fraction | None) -> None:
         """Mux the copied packets up to output time ``until`` (all of them when None)."""
         while self.passthrough:
             pkt = self.passthrough[0]
-            if self.slowmo is not None and pkt.stream.type == "audio" and self.temporal.audio == "drop":
-                self.passthrough.popleft()
-                continue
             if until is not None:
                 pts = pkt.pts if pkt.pts is not None else pkt.dts
                 if pts is not None and (Fraction(pts) * Fraction(pkt.time_base) - self.muxer.shift) * (
                         self.slowmo or 1) > until:
                     return
             self.passthrough.popleft()
+            if pkt.stream.index in self.stretch:
+                for out in self.stretch[pkt.stream.index].push(pkt):
+                    self.muxer.mux_encoded(out)
+                continue
             if self.slowmo is not None:
                 retime_packet(pkt, self.muxer.shift, self.slowmo)  # subtitles follow the slowed video
             self.muxer.write_packet(pkt)
@@ -343,7 +353,8 @@ class _Conversion:
     def _result(self) -> ConvertResult:
         k, src, mux = self.kinds, self.source, self.muxer
         return ConvertResult(
-            src="", dst=self.dst, frames_in=getattr(src, "frames_decoded", self.frames_in), frames_out=self.written, interpolated=k[INTERP],
+            src="", dst=self.dst, frames_in=getattr(src, "frames_decoded", self.frames_in),
+            frames_out=mux.encoded, interpolated=k[INTERP],  # frames in the file (--interlace: 2 fields each)
             copied=k[COPY] + k[CUT] + k[NEAREST] + k[HOLD], scene_cuts=self.scene_cuts, seconds=0.0,
             fps_out=self.fps_out, fps_in=src.info.rate, cut_repeats=k[CUT], nearest=k[NEAREST], held=k[HOLD],
             model=self.interp.model_name, backend=self.interp.backend, decoder=src.name,

@@ -300,6 +300,10 @@ class Muxer:
         for pkt in packets:
             self._io(self._mux, pkt)
 
+    def mux_encoded(self, packet) -> None:
+        """Write a packet of a stream added to :attr:`container` by the caller (re-encoded audio)."""
+        self._io(self._mux, packet)
+
     def video_time(self) -> Fraction:
         """Output time (s) of the next video frame."""
         return (self.frame_offset + self.frames_written) / self.fps_out

@@ -1,27 +1,23 @@
-"""Field and frame operations on decoded frames, through libavfilter graphs (PyAV's ``av.filter.Graph``).
+"""Field and frame operations through libavfilter graphs (PyAV's ``av.filter.Graph``).
 
-The model works on RGB frames; these operations run between decode and the scheduler (and, for
-``--interlace``, between the model and the encoder). Each frame goes to libavfilter as planar RGB,
-16 bits per sample (``gbrp16le``: the (3, H, W) float tensor scaled to 0..65535, planes in G, B, R
-order), so nothing is lost on the way there and back. ``fieldmatch`` and ``decimate`` only accept
-Y'CbCr: the very same planes are handed to them labelled ``yuv444p16le`` (G as "luma"): both only
-compare and copy lines, so the pixels come back unchanged; green is where most of luma is.
+- deinterlacing (``bwdif``/``yadif`` at field rate: one frame in, two out) and pulldown removal
+  (``fieldmatch`` + ``decimate``: five frames in, four out) run on the decoder's own Y'CbCr frames,
+  before any RGB conversion, so each field keeps its own 4:2:0 chroma (:class:`DecodedFilter`,
+  the ``frame_filter`` hook of :class:`~filmrt.pipeline.decode.PyAVSource`);
+- weaving a progressive sequence into interlaced frames (:data:`WEAVE`) runs in the muxer on the
+  Y'CbCr frames it is about to encode (``--interlace``).
 
-Timestamps: frames enter with ``pts = ts / time_base`` (exact, in the source's time base) and
-leave with libavfilter's own ``pts * time_base`` (bwdif at field rate halves the time base;
-decimate re-times to 4/5 of the rate), so the scheduler gets exact times.
-
-No deinterlacer or matcher is written here: bwdif, yadif, fieldmatch, decimate, separatefields,
-select, weave, setparams and atempo are FFmpeg's.
+Timestamps: frames enter with their stream ``pts``/``time_base`` and leave with libavfilter's
+(bwdif at field rate halves the time base; decimate re-times to 4/5 of the rate), so the scheduler
+gets exact times. No deinterlacer or matcher is written here: bwdif, yadif, fieldmatch, decimate,
+separatefields, select, weave and setparams are FFmpeg's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from fractions import Fraction
 
 import av
-import numpy as np
 import torch
 
 #: filter chains, by name: (filter, args) pairs; "{parity}" is "tff"/"bff"
@@ -41,35 +37,13 @@ WEAVE = {
     "bff": [*_SPLIT, ("select", r"not(mod(n+3\,4))+not(mod(n+2\,4))"),
             ("weave", "first_field=bottom"), ("setparams", "field_mode=bff")],
 }
-_YUV_LABEL = "yuv444p16le"  # how gbrp16le planes are labelled for filters that only take Y'CbCr
-
-
-def rgb_to_frame(rgb: torch.Tensor, fmt: str = "gbrp16le") -> av.VideoFrame:
-    """(3, H, W) float RGB in [0, 1] -> a planar 16-bit PyAV frame (G, B, R planes)."""
-    arr = (rgb.detach().float().clamp(0, 1) * 65535 + 0.5).to(torch.int32).cpu().numpy().astype(np.uint16)
-    h, w = arr.shape[1:]
-    frame = av.VideoFrame(w, h, fmt)
-    for plane, src in zip(frame.planes, (arr[1], arr[2], arr[0]), strict=True):
-        buf = np.frombuffer(plane, dtype=np.uint16).reshape(plane.height, plane.line_size // 2)
-        buf[:, :w] = src
-    return frame
-
-
-def frame_to_rgb(frame: av.VideoFrame, device: torch.device | str = "cpu") -> torch.Tensor:
-    """The inverse of :func:`rgb_to_frame`."""
-    planes = []
-    for plane in frame.planes[:3]:
-        buf = np.frombuffer(plane, dtype=np.uint16).reshape(plane.height, plane.line_size // 2)
-        planes.append(buf[:, : frame.width].astype(np.float32))
-    g, b, r = planes
-    return (torch.from_numpy(np.stack([r, g, b])) / 65535).to(device)
 
 
 class FilterChain:
     """A linear libavfilter graph: ``push(frame)`` -> frames out; ``flush()`` at the end."""
 
     def __init__(self, chain, *, width: int, height: int, time_base: Fraction, rate: Fraction | None,
-                 fmt: str = "gbrp16le", parity: str = "tff"):
+                 fmt: str = "yuv420p", parity: str = "tff"):
         self.fmt = fmt
         self.graph = g = av.filter.Graph()
         rate = rate or Fraction(25)
@@ -100,38 +74,6 @@ class FilterChain:
     def flush(self) -> list[av.VideoFrame]:
         self.graph.push(None)
         return self._pull()
-
-
-class RGBChain:
-    """A :class:`FilterChain` on (ts, RGB tensor) pairs: ``run(items)`` yields (ts, rgb) out.
-
-    ``items`` are (ts seconds, (3, H, W) tensor) in presentation order; times out are exact.
-    """
-
-    def __init__(self, chain, *, width: int, height: int, time_base: Fraction, rate: Fraction | None,
-                 parity: str = "tff", device: torch.device | str = "cpu"):
-        names = {name for name, _ in chain}
-        self.label = _YUV_LABEL if names & {"fieldmatch", "decimate"} else None
-        self.time_base = Fraction(time_base)
-        self.device = device
-        self.chain = FilterChain(chain, width=width, height=height, time_base=self.time_base, rate=rate,
-                                 fmt=self.label or "gbrp16le", parity=parity)
-
-    def _in(self, ts: Fraction, rgb: torch.Tensor) -> av.VideoFrame:
-        f = rgb_to_frame(rgb, self.label or "gbrp16le")
-        f.pts = round(Fraction(ts) / self.time_base)
-        f.time_base = self.time_base
-        return f
-
-    def _out(self, frames) -> Iterator[tuple[Fraction, torch.Tensor]]:
-        for f in frames:
-            yield Fraction(f.pts) * Fraction(f.time_base), frame_to_rgb(f, self.device)
-
-    def push(self, ts: Fraction, rgb: torch.Tensor) -> Iterator[tuple[Fraction, torch.Tensor]]:
-        yield from self._out(self.chain.push(self._in(ts, rgb)))
-
-    def flush(self) -> Iterator[tuple[Fraction, torch.Tensor]]:
-        yield from self._out(self.chain.flush())
 
 
 def luma_changed_fraction(a: torch.Tensor, b: torch.Tensor, level: float) -> float:

@@ -220,3 +220,38 @@ def test_batch_applies_and_reports_the_temporal_options(progressive50, tmp_path)
     assert by["i25.mp4"].temporal["deinterlace"] == "bwdif" and by["i25.mp4"].frames_out == 16  # 0.32 s x 2 at 25
     assert by["p25.mp4"].temporal["slowmo"] == "2" and by["p25.mp4"].frames_out == 16
     assert rep.to_dict()["files"][0]["temporal"]["slowmo"] == "2"
+
+
+def test_slowmo_audio_stretch_keeps_pitch_and_length(tmp_path):
+    """--audio stretch: the 440 Hz tone lasts N times longer at the same pitch (atempo chain)."""
+    from filmrt.pipeline.audiostretch import atempo_chain
+
+    assert atempo_chain(F(4)) == [("atempo", "0.5"), ("atempo", "0.5")]
+    assert atempo_chain(F(5, 2)) == [("atempo", "0.5"), ("atempo", "0.8")]
+    clip = make_clip(tmp_path / "a.mp4", fps=25, frames=25, audio=True)
+    r = convert(clip, tmp_path / "o.mp4", opts("25", slowmo="4", audio="stretch"))
+    assert r.temporal["audio"] == "stretch"
+    out = probe(tmp_path / "o.mp4")
+    assert abs(out.of_type("audio")[0].duration - 4) < 0.1 and out.video.duration == 4
+    with av.open(str(tmp_path / "o.mp4")) as c:
+        a = np.concatenate([f.to_ndarray()[0] for f in c.decode(audio=0)])
+    spectrum = np.abs(np.fft.rfft(a[24000:72000]))
+    assert abs(np.argmax(spectrum) * 48000 / 48000 - 440) <= 2  # 1 s window: 1 Hz bins
+    with pytest.raises(FilmrtError, match="--audio stretch goes with --slowmo"):
+        opts("25", audio="stretch")
+
+
+def test_cli_options_and_json_record(tmp_path, capsys):
+    import json
+
+    from filmrt.cli.main import main
+
+    src = write_clip(tmp_path / "p.mp4", [square_frame(4 * i, W, H, 16, textured=False) for i in range(10)], 25)
+    rc = main(["convert", str(src), str(tmp_path / "o.mp4"), "--fps", "x1", "--slowmo", "2", "--down", "nearest",
+               "--deinterlace", "off", "--dedup", "off", "--model", "blend", "--preset", "ultrafast",
+               "--json", str(tmp_path / "r.json"), "--quiet"])
+    assert rc == 0
+    t = json.loads((tmp_path / "r.json").read_text())["temporal"]
+    assert (t["slowmo"], t["down"], t["deinterlace"], t["dedup"]) == ("2", "nearest", "none", "off")
+    assert json.loads((tmp_path / "r.json").read_text())["frames_out"] == 20
+    assert "filmrt: rates below the source take the nearest" in capsys.readouterr().err
