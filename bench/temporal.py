@@ -15,13 +15,18 @@ from __future__ import annotations
 import datetime
 import json
 import sys
+import tempfile
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 
+from filmrt.options import RuntimeOptions
+from filmrt.pipeline.convert import convert
 from filmrt.pipeline.fieldops import WEAVE, FilterChain
+from filmrt.pipeline.options import ConvertOptions, EncodeOptions
+from filmrt.quality import psnr
 
 #: the square is yellow on a grey background: its weight is ((R + G) / 2 - B) / SQ_WEIGHT, 0 on grey
 SQUARE = (240, 230, 20)
@@ -118,24 +123,25 @@ def _decode(path) -> list:
 
 def run(out_dir: Path) -> dict:
     """All figures (see the module docstring); returns them and writes the md/json files."""
-    from filmrt.options import RuntimeOptions
-    from filmrt.pipeline.convert import convert
-    from filmrt.pipeline.options import ConvertOptions, EncodeOptions
-    from filmrt.quality import psnr
+    with tempfile.TemporaryDirectory(prefix="filmrt-temporal-") as tmp:
+        figures = _figures(Path(tmp))
+    return _write(out_dir, figures, datetime.date.today().isoformat())
 
-    work = out_dir / "temporal-work"
-    work.mkdir(parents=True, exist_ok=True)
 
-    def opts(fps, **kw):
-        return ConvertOptions(fps=fps, runtime=RuntimeOptions(model="blend"),
-                              encode=EncodeOptions(preset="ultrafast", crf=2), **kw)
+def _opts(fps: str, model: str = "blend", **kw) -> ConvertOptions:
+    return ConvertOptions(fps=fps, runtime=RuntimeOptions(model=model),
+                          encode=EncodeOptions(preset="ultrafast", crf=2), **kw)
 
+
+def _figures(work: Path) -> dict:  # one case after the other; long, but each block is one figure
+    opts = _opts
     figures: dict = {}
     src = write_clip(work / "p5994.mp4", [square_frame(2 * i, textured=False) for i in range(80)],
                      Fraction(60000, 1001))
-    for down in ("interp", "nearest"):  # 2 px per source frame = 2.3976 px per output frame
-        convert(src, work / f"down-{down}.mp4", opts("50", down=down))
-        figures[f"59.94p -> 50p, --down {down}: displacement per output frame (px)"] = judder(
+    for model, down in (("blend", "interp"), ("blend", "nearest"), ("rife-4.25", "interp")):
+        # 2 px per source frame = 2.3976 px per output frame
+        convert(src, work / f"down-{down}.mp4", opts("50", model, down=down))
+        figures[f"59.94p -> 50p, --down {down} ({model}): displacement per output frame (px)"] = judder(
             [square_x(f) for f in _decode(work / f"down-{down}.mp4")][:-1])
     src = write_clip(work / "p25.mp4", [square_frame(4 * i, textured=False) for i in range(40)], 25)
     convert(src, work / "slow.mp4", opts("25", slowmo="4"))
@@ -157,20 +163,45 @@ def run(out_dir: Path) -> dict:
             pairs = [(got[i], originals[i * (2 if mode == "off" else 1)]) for i in range(1, len(got) - 1)]
             figures[f"25i {order} -> {fps}p --deinterlace {mode}: PSNR vs 50p original (dB)"] = round(float(
                 np.mean([psnr(g, o) for g, o in pairs])), 2)
+    # the broadcast chains: 25i -> 59.94p; 1080i50 -> 1080i59.94 (read back at field rate); film -> 59.94p
+    woven = work / "i25tff.mp4"
+    for model in ("blend", "rife-4.25"):
+        convert(woven, work / f"i25-5994-{model}.mp4", opts("59.94", model))
+        figures[f"25i -> 59.94p ({model}): displacement per output frame (px; 6 px per field = 5.005)"] = judder(
+            [square_x(f) for f in _decode(work / f"i25-5994-{model}.mp4")][1:-2])
+    convert(woven, work / "i5994.mkv", opts("59.94", interlace="tff"))
+    convert(work / "i5994.mkv", work / "i5994-back.mp4", opts("59.94"))
+    figures["25i -> 29.97i (--fps 59.94 --interlace tff), deinterlaced again: displacement per field (px)"] = judder(
+        [square_x(f) for f in _decode(work / "i5994-back.mp4")][1:-2])
     film = [square_frame(3 * i) for i in range(48)]
     src = write_clip(work / "telecined.mp4", film, Fraction(24000, 1001), telecine=True)
     res = convert(src, work / "ivtc.mp4", opts("24000/1001"))
     got = _decode(work / "ivtc.mp4")
     figures["29.97i telecined -> 23.976p: frames / interpolated / max centroid error (px)"] = [
         res.frames_out, res.interpolated, round(max(abs(square_x(g) - square_x(o)) for g, o in zip(got, film, strict=True)), 3)]
-    date = datetime.date.today().isoformat()
+    convert(src, work / "film-5994.mp4", opts("59.94"))
+    figures["29.97i telecined -> 59.94p: displacement per output frame (px; 3 px per film frame = 1.2)"] = judder(
+        [square_x(f) for f in _decode(work / "film-5994.mp4")][:-3])
+    return figures
+
+
+def _cell(v) -> str:
+    if isinstance(v, dict):
+        return f"mean {v['mean_px']}, spread {v['spread_px']} ({v['min_px']} .. {v['max_px']})"
+    if isinstance(v, list):
+        return " / ".join(str(x) for x in v)
+    return str(v)
+
+
+def _write(out_dir: Path, figures: dict, date: str) -> dict:
+    out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"temporal-{date}.json").write_text(json.dumps(figures, indent=2))
     lines = [f"# Temporal figures ({date})", "", "Command: `.venv/bin/python -m filmrt.bench.temporal bench/results` "
-             "(blend model, CPU; 192x108 synthetic clips: a yellow square moving a fixed number of pixels per "
+             "(blend model unless RIFE 4.25 is named, CPU; 192x108 synthetic clips: a yellow square moving a fixed number of pixels per "
              "frame over grey, textured for the interlacing cases; see bench/temporal.py). Displacements: mean, "
              "spread (max - min), max, min over the output frames, the held tail left out.", "",
              "| case | figure |", "|---|---|"]
-    lines += [f"| {k} | {v} |" for k, v in figures.items()]
+    lines += [f"| {k} | {_cell(v)} |" for k, v in figures.items()]
     (out_dir / f"temporal-{date}.md").write_text("\n".join(lines) + "\n")
     return figures
 
