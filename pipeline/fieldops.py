@@ -25,6 +25,7 @@ CHAINS = {
     "bwdif": [("bwdif", "mode=send_field:parity={parity}:deint=all")],
     "yadif": [("yadif", "mode=send_field:parity={parity}:deint=all")],
     "fieldmatch+decimate": [("fieldmatch", "order={parity}:combmatch=full"), ("decimate", "")],
+    "fieldmatch": [("fieldmatch", "order={parity}:combmatch=full")],  # 2:2 pulldown shifted by a field
 }
 #: weave a progressive sequence into interlaced frames at half its rate: split every frame into its
 #: two fields (top first: separatefields follows the frame's flag, so it is set), keep the top field

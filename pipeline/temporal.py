@@ -17,8 +17,9 @@ interlaced/top-field-first flags, and, because flags lie, libavfilter's ``idet``
 combing classifier: tff / bff / progressive) over the first :data:`ANALYSE_FRAMES` frames. A
 3:2 cadence shows up there as a repeated field in 2 frames of every 5 (idet's repeated-field
 verdict). 2:2 pulldown (PsF, 25p in 25i) repeats nothing: in phase it is progressive content
-(idet finds no combing: left alone); shifted by a field it combs and is deinterlaced at field
-rate, which keeps the motion right (each picture twice; ``--dedup`` then drops the repeats).
+(idet finds no combing: left alone); shifted by a field every frame combs, as in interlaced video,
+but the combing goes away once ``fieldmatch`` re-pairs the fields (idet run again after it), and
+``fieldmatch`` alone then restores the progressive frames at the frame rate.
 
 The decisions (and the reason for each) are kept in a :class:`TemporalReport`, which convert puts
 in ``ConvertResult.temporal`` (so ``--json`` shows what was detected and what was done) and prints
@@ -44,6 +45,9 @@ DEDUP_LEVEL = 10 / 255
 DEDUP_FRACTION = 0.001
 #: idet verdicts: a source is interlaced when at least this share of the classified frames comb
 INTERLACED_SHARE = 0.5
+#: 2:2 pulldown shifted by a field: at most this share of the frames still comb after fieldmatch
+#: (measured: 0.1 for shifted 2:2, 0.5-1 for interlaced video)
+MATCHED_COMBED_SHARE = 0.25
 
 
 def parse_slowmo(value) -> Fraction | None:
@@ -88,12 +92,14 @@ class TemporalReport:
     flagged_interlaced: int = 0
     #: idet verdicts over the analysed frames
     idet: dict = field(default_factory=dict)
+    #: idet verdicts after fieldmatch, when the frames comb without repeated fields (2:2 test)
+    idet_matched: dict = field(default_factory=dict)
     frames_analysed: int = 0
-    #: "progressive", "interlaced", "telecined"
+    #: "progressive", "interlaced", "telecined" (3:2), "pulldown 2:2" (shifted by a field)
     detected: str = "progressive"
     #: "tff" / "bff" for interlaced input
     field_parity: str | None = None
-    #: what was applied: "none", "bwdif", "yadif", "fieldmatch+decimate"
+    #: what was applied: "none", "bwdif", "yadif", "fieldmatch+decimate", "fieldmatch"
     deinterlace: str = "none"
     dedup: str = "off"
     duplicates_dropped: int = 0
@@ -121,8 +127,9 @@ def _field_order_name(stream) -> str:
     return _FIELD_ORDERS.get(v, str(v or "unknown")) if isinstance(v, int) else str(v or "unknown")
 
 
-def _idet_verdicts(frames) -> dict:
-    """Run libavfilter's ``idet`` over ``frames`` (PyAV VideoFrames) and count its per-frame verdicts."""
+def _idet_verdicts(frames, before=()) -> dict:
+    """Run libavfilter's ``idet`` over ``frames`` (PyAV VideoFrames), after the filters ``before``
+    ((name, args) pairs), and count its per-frame verdicts."""
     counts = {"tff": 0, "bff": 0, "progressive": 0, "undetermined": 0, "repeated": 0}
     if not frames:
         return counts
@@ -130,9 +137,14 @@ def _idet_verdicts(frames) -> dict:
     g = av.filter.Graph()
     src = g.add_buffer(width=first.width, height=first.height, format=first.format.name,
                        time_base=first.time_base or Fraction(1, 25))
+    last = src
+    for name, args in before:
+        f = g.add(name, args)
+        last.link_to(f)
+        last = f
     idet = g.add("idet")
     sink = g.add("buffersink")
-    src.link_to(idet)
+    last.link_to(idet)
     idet.link_to(sink)
     g.configure()
     out = []
@@ -183,6 +195,12 @@ def analyse(src, *, ss: float | None = None, frames: int = ANALYSE_FRAMES) -> Te
     rep.frames_analysed = len(got)
     rep.flagged_interlaced = sum(bool(getattr(f, "interlaced_frame", False)) for f in got)
     rep.idet = _idet_verdicts(got)
+    combed = rep.idet["tff"] + rep.idet["bff"]
+    if combed * 2 >= len(got) and rep.idet["repeated"] * 10 < len(got):
+        # combing without repeated fields: interlaced video, or 2:2 pulldown shifted by a field.
+        # Re-pairing the fields (fieldmatch) removes the combing of the latter only.
+        parity = "tff" if rep.idet["tff"] >= rep.idet["bff"] else "bff"
+        rep.idet_matched = _idet_verdicts(got, [("fieldmatch", f"order={parity}:combmatch=none")])
     return rep
 
 
@@ -190,6 +208,14 @@ def _cadence_32(rep: TemporalReport) -> bool:
     """A field repeated (same as the one two fields before) in 2 frames of every 5: 3:2 pulldown."""
     n = rep.frames_analysed
     return n >= 10 and abs(rep.idet.get("repeated", 0) / n - 0.4) <= 0.1
+
+
+def _cadence_22(rep: TemporalReport) -> bool:
+    """Combed frames that stop combing once their fields are re-paired: 2:2 pulldown, shifted."""
+    if not rep.idet_matched:
+        return False
+    after = rep.idet_matched.get("tff", 0) + rep.idet_matched.get("bff", 0)
+    return rep.frames_analysed >= 10 and after <= MATCHED_COMBED_SHARE * rep.frames_analysed
 
 
 def decide(rep: TemporalReport, options) -> TemporalReport:
@@ -200,6 +226,8 @@ def decide(rep: TemporalReport, options) -> TemporalReport:
     combing = classified > 0 and combed / classified >= INTERLACED_SHARE
     if options.ivtc == "auto" and _cadence_32(rep):
         rep.detected = "telecined"
+    elif options.ivtc == "auto" and combing and _cadence_22(rep):
+        rep.detected = "pulldown 2:2"
     elif combing:
         rep.detected = "interlaced"
     # the field order: the user's, else idet's clear majority (what the pictures show), else the
@@ -223,6 +251,11 @@ def decide(rep: TemporalReport, options) -> TemporalReport:
         rep.field_parity = rep.field_parity or "tff"
         rep.notes.append(f"3:2 pulldown detected (a repeated field in {rep.idet['repeated']} of "
                          f"{rep.frames_analysed} frames): fieldmatch+decimate recover the film frames")
+    elif rep.detected == "pulldown 2:2":
+        rep.deinterlace = "fieldmatch"
+        rep.notes.append(f"2:2 pulldown shifted by a field (combing gone once fields are re-paired: idet {verdicts}"
+                         f" -> {rep.idet_matched.get('tff', 0) + rep.idet_matched.get('bff', 0)} combed): "
+                         "fieldmatch restores the progressive frames")
     elif rep.detected == "interlaced" and options.deinterlace == "auto":
         rep.deinterlace = "bwdif"
         rep.notes.append(f"interlaced input ({rep.field_parity}; idet: {verdicts}): bwdif at field rate")
@@ -242,7 +275,12 @@ def plan(src, options, spec: ModelSpec, mode: str, *, analyse_input: bool = True
     options switch every detection off), deinterlacing/cadence, dedup, down-conversion, slow
     motion and audio, interlaced output. ``options``: ConvertOptions."""
     detect = options.deinterlace != "off" or options.ivtc == "auto"
-    rep = analyse(src, ss=options.ss) if analyse_input and detect else TemporalReport()
+    rep = TemporalReport()
+    if analyse_input and detect:
+        try:
+            rep = analyse(src, ss=options.ss)
+        except (av.error.FFmpegError, OSError, IndexError) as e:  # damaged start: the decoder reports it
+            rep.notes.append(f"interlacing/cadence not analysed ({type(e).__name__}): taken as progressive")
     rep = decide(rep, options)
     rep.down, note = choose_down(options.down, spec, mode)
     if options.down != "auto" or mode == "recursive":

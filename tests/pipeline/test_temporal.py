@@ -255,3 +255,36 @@ def test_cli_options_and_json_record(tmp_path, capsys):
     assert (t["slowmo"], t["down"], t["deinterlace"], t["dedup"]) == ("2", "nearest", "none", "off")
     assert json.loads((tmp_path / "r.json").read_text())["frames_out"] == 20
     assert "filmrt: rates below the source take the nearest" in capsys.readouterr().err
+
+
+def test_decide_trusts_the_pictures_over_the_flags():
+    from filmrt.pipeline.temporal import TemporalReport, decide
+
+    def report(**idet):
+        counts = {"tff": 0, "bff": 0, "progressive": 0, "undetermined": 0, "repeated": 0, **idet}
+        return TemporalReport(field_order="tt", flagged_interlaced=30, frames_analysed=30, idet=counts)
+
+    o = opts("50")
+    r = decide(report(bff=28), o)  # the stream says tt, the pictures comb bottom first
+    assert (r.detected, r.field_parity, r.deinterlace) == ("interlaced", "bff", "bwdif")
+    r = decide(report(bff=28), opts("50", field_order="tff", deinterlace="yadif"))
+    assert (r.field_parity, r.deinterlace) == ("tff", "yadif")
+    r = decide(report(progressive=30), o)  # flagged, but nothing combs
+    assert r.deinterlace == "none" and "no combing" in r.notes[0]
+    r = decide(report(tff=30, repeated=12), o)  # a repeated field in 2 of 5 frames
+    assert (r.detected, r.deinterlace) == ("telecined", "fieldmatch+decimate")
+    assert decide(report(tff=30, repeated=12), opts("50", ivtc="off")).deinterlace == "bwdif"
+    assert decide(report(tff=30), opts("50", deinterlace="off")).deinterlace == "none"
+
+
+def test_22_pulldown_shifted_by_a_field_is_field_matched(tmp_path):
+    """25p carried in 25i with its fields shifted by one (every frame combs, like interlaced video):
+    fieldmatch re-pairs the fields and the 25p pictures come back, no deinterlacing at field rate."""
+    pics = [square_frame(6 * i, 160, 96, 20) for i in range(13)]
+    shifted = [pics[0]] + [pics[(i + 1) // 2] for i in range(1, 24)]  # fields: p0 | p1 p1 | p2 p2 ...
+    src = write_clip(tmp_path / "s22.mp4", shifted, 50, interlace="tff")
+    r = convert(src, tmp_path / "o.mp4", opts("25"))
+    assert (r.temporal["detected"], r.temporal["deinterlace"]) == ("pulldown 2:2", "fieldmatch")
+    assert r.frames_out == 12 and r.interpolated == 0
+    d = displacements(xs_of(tmp_path / "o.mp4"))[1:]  # the first frame has no partner for its first field
+    assert np.abs(d - 6).max() < 0.3
