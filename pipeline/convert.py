@@ -45,7 +45,7 @@ from filmrt.pipeline.retime import TemporalStage, retime_packet, slowed
 from filmrt.pipeline.scenes import SceneDetector
 from filmrt.pipeline.schedule import COPY, CUT, HOLD, INTERP, NEAREST, Job, Scheduler, output_frame_count
 from filmrt.pipeline.temporal import TemporalReport, parse_slowmo, plan
-from filmrt.pipeline.timecode import convert_timecode
+from filmrt.pipeline.timecode import convert_timecode, timecode_tag
 
 _END = object()
 
@@ -247,7 +247,8 @@ class _Conversion:
         # made at the first decoded frame: its colour tags, bit depth and display matrix are known then
         enc, src, tr = self.options.encode, self.source, self.temporal
         copy = [s for s in src.copy_streams if not (s.type == "audio" and tr.audio in ("drop", "stretch"))]
-        copy = [s for s in copy if not (s.type == "data" and tr.timecode_in)]  # the timecode is rewritten
+        # the source's timecode track is replaced by the re-expressed timecode (other data streams stay)
+        copy = [s for s in copy if not (s.type == "data" and tr.timecode_in and s.metadata.get("timecode"))]
         muxer = Muxer(
             self.dst, info=src.info, fps_out=self.fps_out, copy_streams=copy,
             shift=src.range_start, video_offset=(first_ts - src.range_start) * (self.slowmo or 1), codec=enc.codec,
@@ -422,8 +423,7 @@ def _plan_time(src, source: Source, options: ConvertOptions, model: str, mode: s
     """Interlacing/cadence/dedup/down/slow-motion decisions (pipeline.temporal) and the timecode."""
     rep = plan(src, options, get_spec(model), mode)
     tags = {**source.container_metadata, **source.info.metadata}
-    tc = tags.get("timecode") or next(
-        (s.metadata["timecode"] for s in source.copy_streams if s.type == "data" and s.metadata.get("timecode")), None)
+    tc = timecode_tag(tags, [s for s in source.copy_streams if s.type == "data"])
     if tc and source.info.rate:
         rep.timecode_in = tc
         frame_rate = fps_out / 2 if rep.interlace_out != "off" else fps_out  # interlaced: frames, not fields

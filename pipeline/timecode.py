@@ -3,8 +3,7 @@
 A timecode ``HH:MM:SS:FF`` (``;`` before the frames for drop-frame) labels a frame; at 29.97 and
 59.94 fps the drop-frame count skips labels 00 and 01 (02/03 at 59.94) at the start of every minute
 except each tenth, so the label keeps pace with the wall clock. Converting to another rate keeps
-the *label time* of the first frame:
-``HH:MM:SS`` stays, the frame field is scaled to the output rate (``FF x fps_out / fps_in``,
+the *label time* of the first frame: ``HH:MM:SS`` stays, the frame field is scaled to the output rate (``FF x fps_out / fps_in``,
 nominal rates 25, 30, 50, 60...), and at a drop-frame output rate a label that does not exist
 (the first 2 or 4 of a minute) moves to the first one that does. A drop-frame label is (by
 design) the wall-clock time, so this is the same instant to within a frame.
@@ -58,12 +57,9 @@ def convert_timecode(tc: str, rate_in: Fraction, rate_out: Fraction) -> str:
     return f"{hh:02d}:{mm:02d}:{ss:02d}{';' if drop else ':'}{ff:02d}"
 
 
-def source_timecode(container, video_stream) -> str | None:
-    """The input's start timecode: the video stream's tag, the container's, or a data stream's."""
-    for tags in (video_stream.metadata, container.metadata):
-        if tags.get("timecode"):
-            return tags["timecode"]
-    for s in container.streams:
-        if s.type == "data" and s.metadata.get("timecode"):
-            return s.metadata["timecode"]
-    return None
+def timecode_tag(tags: dict, data_streams=()) -> str | None:
+    """The input's start timecode: ``tags`` (the video stream's over the container's), else a data
+    stream's (the ``tmcd`` track)."""
+    if tags.get("timecode"):
+        return tags["timecode"]
+    return next((s.metadata["timecode"] for s in data_streams if s.metadata.get("timecode")), None)
