@@ -163,6 +163,8 @@ def _report(res: ConvertResult, quiet: bool) -> None:
             f"{res.streams_copied} other stream(s) copied; {res.seconds:.1f} s ({speed:.1f} frames/s)",
             file=log,
         )
+    for note in res.temporal.get("notes", []):  # what was detected and decided about time, once
+        print(f"filmrt: {note}", file=log)
     for p in res.problems:
         print(f"filmrt: warning: damaged input: {p}", file=log)
 

@@ -36,12 +36,16 @@ from filmrt.engine import open_interpolator, resolve_device
 from filmrt.errors import FilmrtError
 from filmrt.models import get_spec
 from filmrt.pipeline import dali
+from filmrt.pipeline.audiostretch import AudioStretch
 from filmrt.pipeline.decode import DecodedFrame, PyAVSource, Source, av_error_message
 from filmrt.pipeline.encode import Muxer, check_output
 from filmrt.pipeline.infer import Inference, choose_mode
 from filmrt.pipeline.options import ConvertOptions
+from filmrt.pipeline.retime import TemporalStage, retime_packet, slowed
 from filmrt.pipeline.scenes import SceneDetector
 from filmrt.pipeline.schedule import COPY, CUT, HOLD, INTERP, NEAREST, Job, Scheduler, output_frame_count
+from filmrt.pipeline.temporal import TemporalReport, parse_slowmo, plan
+from filmrt.pipeline.timecode import convert_timecode, timecode_tag
 
 _END = object()
 
@@ -74,6 +78,9 @@ class ConvertResult:
     packets_copied: int = 0
     #: problems with the input (damaged packets, truncation): the output holds what was readable
     problems: list[str] = field(default_factory=list)
+    #: temporal structure: what was detected (interlacing, cadence, duplicates, timecode) and done
+    #: (deinterlace, dedup, down-conversion, slow motion, interlaced output), pipeline.temporal
+    temporal: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -177,8 +184,12 @@ class _Conversion:
     and the state they share. ``run`` starts them and returns the counts."""
 
     def __init__(self, source: Source, interp, options: ConvertOptions, mode: str, fps_out: Fraction,
-                 dst: str, on_progress: Callable[[int], None] | None):
+                 dst: str, on_progress: Callable[[int], None] | None, temporal: TemporalReport | None = None):
         self.source, self.interp, self.options, self.fps_out, self.dst = source, interp, options, fps_out, dst
+        self.temporal = temporal or TemporalReport(down="nearest")
+        self.slowmo = parse_slowmo(options.slowmo)
+        self.stage = TemporalStage(self.temporal, source.info, getattr(source, "device", None))
+        self.stage.attach(source)
         self.on_progress = on_progress
         info = source.info
         self.batch = options.runtime.max_batch
@@ -189,11 +200,12 @@ class _Conversion:
         #: packets of the copied streams, from the decoder to the muxer in demux order
         self.passthrough: collections.deque = collections.deque()
         self.detector = SceneDetector(options.scene_threshold)
-        self.scheduler = Scheduler(fps_out, mode=mode, max_depth=options.max_depth,
-                                   snap=min(info.time_base, 1 / (8 * fps_out)))
+        rate = slowed(fps_out, self.slowmo)  # the scheduler's output rate in source time
+        self.scheduler = Scheduler(rate, mode=mode, max_depth=options.max_depth,
+                                   snap=min(info.time_base, 1 / (8 * rate)), down=self.temporal.down)
         self.inference = Inference(interp, mode=mode, batch=self.batch)
         #: output frames a constant-rate input gives (None when the input does not say)
-        self.expected = output_frame_count(info.frames, info.rate, fps_out) if info.frames and info.rate else None
+        self.expected = output_frame_count(info.frames, info.rate, rate) if info.frames and info.rate else None
         self.muxer: Muxer | None = None
         self.threads: list[threading.Thread] = []
         self.window: dict[int, torch.Tensor] = {}  # source frames the pending jobs may still use
@@ -201,10 +213,12 @@ class _Conversion:
         self.kinds: collections.Counter = collections.Counter()
         self.frames_in = self.written = self.scene_cuts = 0
         self.last_duration: Fraction | None = None
+        self.stretch: dict[int, AudioStretch] = {}  # --audio stretch: input stream index -> its re-encoder
 
     # ------------------------------------------------------------------ decode thread
     def decode(self) -> None:
-        for f in self.source.frames(on_packet=self.passthrough.append, stop=self.stages.stop):
+        frames = self.source.frames(on_packet=self.passthrough.append, stop=self.stages.stop)
+        for f in self.stage.run(frames) if self.stage.active else frames:
             cut = self.detector.update(f.thumb) if f.index > 0 else False
             self.scene_cuts += cut
             self.stages.put(self.frame_q, (f, cut))
@@ -231,12 +245,20 @@ class _Conversion:
 
     def _open_muxer(self, first_ts: Fraction) -> Muxer:
         # made at the first decoded frame: its colour tags, bit depth and display matrix are known then
-        enc, src = self.options.encode, self.source
-        return Muxer(
-            self.dst, info=src.info, fps_out=self.fps_out, copy_streams=src.copy_streams,
-            shift=src.range_start, video_offset=first_ts - src.range_start, codec=enc.codec, crf=enc.crf,
-            preset=enc.preset, fmt=enc.format, container_metadata=src.container_metadata,
+        enc, src, tr = self.options.encode, self.source, self.temporal
+        copy = [s for s in src.copy_streams if not (s.type == "audio" and tr.audio in ("drop", "stretch"))]
+        # the source's timecode track is replaced by the re-expressed timecode (other data streams stay)
+        copy = [s for s in copy if not (s.type == "data" and tr.timecode_in and s.metadata.get("timecode"))]
+        muxer = Muxer(
+            self.dst, info=src.info, fps_out=self.fps_out, copy_streams=copy,
+            shift=src.range_start, video_offset=(first_ts - src.range_start) * (self.slowmo or 1), codec=enc.codec,
+            crf=enc.crf, preset=enc.preset, fmt=enc.format, container_metadata=src.container_metadata,
+            interlace=None if tr.interlace_out == "off" else tr.interlace_out, timecode=tr.timecode_out,
         )
+        if tr.audio == "stretch":  # slowed audio streams, added before anything is written
+            self.stretch = {s.index: AudioStretch(s, muxer.container, self.slowmo, src.range_start)
+                            for s in src.copy_streams if s.type == "audio"}
+        return muxer
 
     def _accept(self, f: DecodedFrame, cut: bool) -> None:
         self.frames_in += 1
@@ -276,6 +298,9 @@ class _Conversion:
             if self.on_progress is not None:
                 self.on_progress(self.written)
         self._drain_passthrough(None)
+        for stretch in self.stretch.values():
+            for out in stretch.finish():
+                self.muxer.mux_encoded(out)
         self.muxer.finish()
 
     def _drain_passthrough(self, until: Fraction | None) -> None:
@@ -284,9 +309,16 @@ class _Conversion:
             pkt = self.passthrough[0]
             if until is not None:
                 pts = pkt.pts if pkt.pts is not None else pkt.dts
-                if pts is not None and Fraction(pts) * Fraction(pkt.time_base) - self.muxer.shift > until:
+                if pts is not None and (Fraction(pts) * Fraction(pkt.time_base) - self.muxer.shift) * (
+                        self.slowmo or 1) > until:
                     return
             self.passthrough.popleft()
+            if pkt.stream.index in self.stretch:
+                for out in self.stretch[pkt.stream.index].push(pkt):
+                    self.muxer.mux_encoded(out)
+                continue
+            if self.slowmo is not None:
+                retime_packet(pkt, self.muxer.shift, self.slowmo)  # subtitles follow the slowed video
             self.muxer.write_packet(pkt)
 
     # ------------------------------------------------------------------ the whole run
@@ -322,12 +354,13 @@ class _Conversion:
     def _result(self) -> ConvertResult:
         k, src, mux = self.kinds, self.source, self.muxer
         return ConvertResult(
-            src="", dst=self.dst, frames_in=self.frames_in, frames_out=self.written, interpolated=k[INTERP],
+            src="", dst=self.dst, frames_in=getattr(src, "frames_decoded", self.frames_in),
+            frames_out=mux.encoded, interpolated=k[INTERP],  # frames in the file (--interlace: 2 fields each)
             copied=k[COPY] + k[CUT] + k[NEAREST] + k[HOLD], scene_cuts=self.scene_cuts, seconds=0.0,
             fps_out=self.fps_out, fps_in=src.info.rate, cut_repeats=k[CUT], nearest=k[NEAREST], held=k[HOLD],
             model=self.interp.model_name, backend=self.interp.backend, decoder=src.name,
             width=mux.width, height=mux.height, colour=mux.spec.describe(), streams_copied=len(mux.copy_map),
-            packets_copied=mux.packets_copied, problems=list(src.problems),
+            packets_copied=mux.packets_copied, problems=list(src.problems), temporal=self.temporal.to_dict(),
         )
 
 
@@ -364,7 +397,8 @@ def convert(
         if interp is None:
             interp = open_interpolator(options.runtime)
         mode = choose_convert_mode(options, interp.model_name)
-        conv = _Conversion(source, interp, options, mode, fps_out, dst, on_progress)
+        temporal = _plan_time(src, source, options, interp.model_name, mode, fps_out)
+        conv = _Conversion(source, interp, options, mode, fps_out, dst, on_progress, temporal)
         if on_start is not None:
             on_start(conv.expected)
         result = conv.run()
@@ -382,6 +416,22 @@ def convert(
     result.src = src
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def _plan_time(src, source: Source, options: ConvertOptions, model: str, mode: str,
+               fps_out: Fraction) -> TemporalReport:
+    """Interlacing/cadence/dedup/down/slow-motion decisions (pipeline.temporal) and the timecode."""
+    rep = plan(src, options, get_spec(model), mode)
+    tags = {**source.container_metadata, **source.info.metadata}
+    tc = timecode_tag(tags, [s for s in source.copy_streams if s.type == "data"])
+    if tc and source.info.rate:
+        rep.timecode_in = tc
+        frame_rate = fps_out / 2 if rep.interlace_out != "off" else fps_out  # interlaced: frames, not fields
+        try:
+            rep.timecode_out = convert_timecode(tc, source.info.rate, frame_rate)
+        except FilmrtError as e:
+            rep.notes.append(f"source timecode not carried: {e}")
+    return rep
 
 
 def _close(source: Source, interp, given) -> None:

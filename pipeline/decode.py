@@ -280,6 +280,8 @@ class PyAVSource(Source):
         self.bad_timestamps = 0
         self.frames_decoded = 0
         self._seekable = src not in ("-", None)
+        #: decoded frames -> frames (libavfilter; a frame's own time_base then gives its time), set by convert
+        self.frame_filter: Callable | None = None
 
     def _expected_frames(self, rate: Fraction | None, tb: Fraction, t: float | None) -> int | None:
         """Frames in the selected range, from the headers (an estimate; None when they do not say)."""
@@ -349,6 +351,8 @@ class PyAVSource(Source):
             except av.error.FFmpegError:
                 self.decode_errors += 1
                 continue
+            if self.frame_filter is not None:  # deinterlace / pulldown removal (pipeline.fieldops)
+                decoded = self.frame_filter(decoded, end=packet.size == 0)
             for f in decoded:
                 if getattr(f, "is_corrupt", False):
                     self.corrupt_frames += 1
@@ -368,7 +372,8 @@ class PyAVSource(Source):
                     if dm is not None:
                         self.info.display_matrix = dm
                         self.info.rotation = int(getattr(f, "rotation", 0) or 0)
-                dur = Fraction(f.duration) * tb if getattr(f, "duration", 0) else None
+                ftb = Fraction(f.time_base) if f.time_base else tb  # a filtered frame has its own
+                dur = Fraction(f.duration) * ftb if getattr(f, "duration", 0) else None
                 self.frames_decoded += 1
                 yield DecodedFrame(index, ts, rgb, make_thumb(rgb), dur)
                 index += 1
@@ -391,7 +396,7 @@ class PyAVSource(Source):
     def _frame_time(self, f, prev_ts: Fraction | None) -> Fraction:
         """A frame's presentation time in seconds; a frame without one follows the previous frame."""
         if f.pts is not None:
-            return Fraction(f.pts) * self.info.time_base
+            return Fraction(f.pts) * (Fraction(f.time_base) if f.time_base else self.info.time_base)
         if prev_ts is not None and self.info.rate:
             return prev_ts + 1 / self.info.rate
         return self.range_start if prev_ts is None else prev_ts + Fraction(1, 25)

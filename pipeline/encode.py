@@ -35,6 +35,7 @@ from filmrt.errors import FilmrtError
 from filmrt.fileio import atomic_path, is_stream_target
 from filmrt.pipeline.colour import ColourSpec, rgb_to_yuv
 from filmrt.pipeline.decode import VideoInfo, av_error_message
+from filmrt.pipeline.fieldops import WEAVE, FilterChain
 
 CODECS = ("libx264", "libx265", "h264_nvenc", "hevc_nvenc")
 DEFAULT_CRF = 18
@@ -114,6 +115,8 @@ class Muxer:
         fmt: str | None = None,
         container_metadata: dict | None = None,
         warn=None,
+        interlace: str | None = None,
+        timecode: str | None = None,
     ):
         check_codec(codec)
         self.codec = codec
@@ -121,6 +124,10 @@ class Muxer:
         self.warn = warn or (lambda msg: print(f"filmrt: warning: {msg}", file=sys.stderr))
         fmt = guess_format(dst, fmt)
         self.fps_out = Fraction(fps_out)
+        #: --interlace tff|bff: frames come at fps_out and are woven into fields (pipeline.fieldops)
+        self.interlace = interlace
+        self.timecode = timecode
+        self.weaver: FilterChain | None = None
         self.shift = Fraction(shift)
         #: the temp file's atomic_path context while OUT is a regular file (None: streamed)
         self._atomic = None
@@ -170,12 +177,13 @@ class Muxer:
             pix = "yuv420p10le"
         self.spec = spec.with_bits(10 if pix.endswith("10le") else 8)
         self.pix_fmt = pix
-        vs = c.add_stream(codec, rate=self.fps_out)
+        rate = self.fps_out / 2 if self.interlace else self.fps_out  # interlaced: two fields a frame
+        vs = c.add_stream(codec, rate=rate)
         vs.width, vs.height, vs.pix_fmt = self.width, self.height, pix
-        vs.time_base = 1 / self.fps_out
+        vs.time_base = 1 / rate
         cc = vs.codec_context
-        cc.time_base = 1 / self.fps_out
-        cc.framerate = self.fps_out
+        cc.time_base = 1 / rate
+        cc.framerate = rate
         cc.colorspace = self.spec.colorspace
         cc.color_range = self.spec.color_range
         cc.color_primaries = self.spec.primaries
@@ -187,7 +195,13 @@ class Muxer:
                 opts["x265-params"] = "log-level=error"
         else:
             opts = {"cq": str(crf), "preset": preset, "rc": "vbr"}
+        if self.interlace:
+            self._setup_interlaced(cc, opts, pix)
         cc.options = opts
+        if self.timecode:
+            vs.metadata["timecode"] = self.timecode  # mp4/mov: a tmcd track; matroska: the tag
+            if "timecode" in c.metadata:
+                del c.metadata["timecode"]  # the source's label, at the source's rate
         for key in ("language", "title", "handler_name"):
             if info.metadata.get(key):
                 vs.metadata[key] = info.metadata[key]
@@ -196,6 +210,7 @@ class Muxer:
         self.vstream = vs
         self.frame_time_base = 1 / self.fps_out
         self.frame_offset = round(Fraction(video_offset) * self.fps_out)
+        self.encoded = 0  # frames handed to the encoder (woven frames when interlaced)
         # streams copied as they are
         supported = None
         try:
@@ -246,7 +261,33 @@ class Muxer:
         frame.color_range = self.spec.color_range
         frame.pts = self.frame_offset + self.frames_written
         frame.time_base = self.frame_time_base  # the codec's (the muxer may change the stream's)
-        if self.frames_written == 0 and "nvenc" in self.codec:
+        if self.weaver is not None:
+            for woven in self.weaver.push(frame):
+                self._encode(woven)
+        else:
+            self._encode(frame)
+        self.frames_written += 1
+
+    def _setup_interlaced(self, cc, opts: dict, pix: str) -> None:
+        """Interlaced coding, field order in the stream, and the weaving graph (fieldops.WEAVE)."""
+        if self.height % 4:
+            raise FilmrtError(f"--interlace needs a height divisible by 4 (two 4:2:0 fields), not {self.height}")
+        cc.field_order = 2 if self.interlace == "tff" else 3  # AV_FIELD_TT / AV_FIELD_BB (coded order)
+        if self.codec == "libx264":
+            opts["flags"] = "+ildct+ilme"  # libx264: interlaced (MBAFF) coding; the frames say the order
+        elif self.codec == "libx265":
+            opts["x265-params"] = opts.get("x265-params", "") + ":interlace=" + self.interlace
+        else:
+            opts["flags"] = "+ildct+ilme"
+        self.weaver = FilterChain(WEAVE[self.interlace], width=self.width, height=self.height,
+                                  time_base=1 / self.fps_out, rate=self.fps_out, fmt=pix)
+
+    def _encode(self, frame) -> None:
+        if self.weaver is not None:
+            frame.pts = round(self.frame_offset / 2) + self.encoded  # one woven frame per two fields
+            frame.time_base = 2 / self.fps_out
+        self.encoded += 1
+        if self.encoded == 1 and "nvenc" in self.codec:
             try:
                 packets = self.vstream.encode(frame)
             except av.error.FFmpegError as e:
@@ -258,7 +299,10 @@ class Muxer:
             packets = self._io(self.vstream.encode, frame)
         for pkt in packets:
             self._io(self._mux, pkt)
-        self.frames_written += 1
+
+    def mux_encoded(self, packet) -> None:
+        """Write a packet of a stream added to :attr:`container` by the caller (re-encoded audio)."""
+        self._io(self._mux, packet)
 
     def video_time(self) -> Fraction:
         """Output time (s) of the next video frame."""
@@ -282,6 +326,9 @@ class Muxer:
     # ------------------------------------------------------------------ end
     def finish(self) -> None:
         """Flush the encoder, write the trailer, and move the temp file over OUT."""
+        if self.weaver is not None:
+            for woven in self.weaver.flush():  # an odd last field pair is dropped by weave
+                self._encode(woven)
         for pkt in self._io(self.vstream.encode, None):
             self._io(self._mux, pkt)
         self._io(self.container.close)

@@ -16,6 +16,7 @@ from filmrt.errors import FilmrtError
 from filmrt.options import RuntimeOptions, opt
 from filmrt.pipeline.encode import CODECS, DEFAULT_CRF, DEFAULT_PRESET
 from filmrt.pipeline.scenes import DEFAULT_THRESHOLD
+from filmrt.pipeline.temporal import check_temporal_options
 from filmrt.rates import RateSpec, parse_rate_spec
 
 MODES = ("auto", "direct", "recursive")
@@ -73,6 +74,30 @@ class ConvertOptions:
     max_depth: int = field(default=4, metadata=opt("recursive mode: deepest level of midpoints", metavar="D"))
     decoder: str = field(default="auto", metadata=opt(
         "auto: DALI/NVDEC when installed and --device cuda, else PyAV", choices=DECODERS))
+    # temporal structure (filmrt.pipeline.temporal; checked by check_temporal_options)
+    down: str = field(default="auto", metadata=opt(
+        "rates below the source: interp (motion-compensated, output frames interpolated at their own times), "
+        "nearest (drop frames: judders); auto: interp for time-conditioned models (RIFE), nearest for FILM",
+        choices=("auto", "interp", "nearest")))
+    slowmo: str | None = field(default=None, metadata=opt(
+        "slow motion: play the input N times slower (rational >= 1: 2, 2.5, 10/3) at --fps", metavar="N"))
+    audio: str = field(default="auto", metadata=opt(
+        "audio streams: copy, drop, or stretch (with --slowmo: atempo, pitch kept); auto: copy, drop with --slowmo",
+        choices=("auto", "copy", "drop", "stretch")))
+    deinterlace: str = field(default="auto", metadata=opt(
+        "interlaced input: auto (detected from flags and combing -> bwdif at field rate, 25i -> 50p), off, "
+        "bwdif, yadif", choices=("auto", "off", "bwdif", "yadif")))
+    field_order: str = field(default="auto", metadata=opt(
+        "field order of interlaced input: auto (from the stream), tff, bff", choices=("auto", "tff", "bff")))
+    interlace: str = field(default="off", metadata=opt(
+        "interlaced output: weave the result into tff/bff fields at half the --fps frame rate",
+        choices=("off", "tff", "bff")))
+    ivtc: str = field(default="auto", metadata=opt(
+        "telecined film (3:2 / 2:2 pulldown): auto (detected -> fieldmatch+decimate), off",
+        choices=("auto", "off")))
+    dedup: str = field(default="auto", metadata=opt(
+        "repeated frames (animation on twos, duplicated transfers): auto (a run of duplicates is one frame "
+        "held for its duration), off", choices=("auto", "off")))
     #: frames buffered between stages (each queue)
     queue_size: int = field(default=8, metadata=opt("frames buffered between stages", cli=False))
     runtime: RuntimeOptions = field(default_factory=RuntimeOptions)
@@ -90,6 +115,7 @@ class ConvertOptions:
             raise FilmrtError(f"--scene-threshold {self.scene_threshold}: must be in [0, 1] (1 = off)")
         if not 1 <= int(self.max_depth) <= 16:
             raise FilmrtError(f"--max-depth {self.max_depth}: must be 1..16")
+        check_temporal_options(self)
         if int(self.queue_size) < 1:
             raise FilmrtError(f"queue_size {self.queue_size}: must be >= 1")
 

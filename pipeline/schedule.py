@@ -12,9 +12,12 @@ order) and the position ``t`` in [0, 1) between them. The rules, in order, for a
 2. a **scene cut** between ``a`` and ``b``: repeat the nearer source frame (ties: ``a``) instead of
    morphing one shot into the other.
 3. the source is locally denser than the output (``ts[b] - ts[a] < 1 / fps_out``: down-conversion,
-   e.g. 50 -> 25, 60 -> 50, 25 -> 24): take the **nearest** source frame, i.e. frames are
-   **dropped**, never blended. This is the usual broadcast choice: every output frame is a real,
-   sharp picture; blending two frames to go down in rate makes ghosts.
+   e.g. 50 -> 25, 60 -> 50, 25 -> 24) and ``down == "nearest"``: take the **nearest** source frame,
+   i.e. frames are **dropped**. Every output frame is a real picture, but the motion judders: 59.94
+   -> 50 skips a source frame every sixth output frame. With ``down == "interp"`` (what ``convert``
+   uses for time-conditioned models) the rule is skipped and such frames are **interpolated**
+   (motion-compensated down-conversion, rule 4): the output samples the motion at its own regular
+   times, so a constant motion moves by the same amount every output frame.
 4. otherwise **interpolate**: ``t = (tau - ts[a]) / (ts[b] - ts[a])`` (exact). In ``recursive`` mode
    (FILM's released way of making several frames) ``t`` is rounded to the nearest dyadic fraction
    ``m / 2**max_depth``, ties up (:func:`filmrt.pipeline.infer.nearest_dyadic`, the one rounding
@@ -52,6 +55,8 @@ COPY = "copy"  # t == 0: the source frame a, unchanged
 INTERP = "interp"  # model call between a and b at t
 CUT = "cut"  # a scene cut lies between a and b: the nearer of the two is repeated
 NEAREST = "nearest"  # down-conversion: nearest source frame (frames dropped)
+#: down-conversion policies (rule 3 of the module docstring)
+DOWN_POLICIES = ("interp", "nearest")
 HOLD = "hold"  # after the last source timestamp: the last frame is held
 
 
@@ -86,8 +91,12 @@ class Scheduler:
         mode: str = "direct",
         max_depth: int = 4,
         snap: Fraction = Fraction(1, 100000),
+        down: str = "nearest",
     ):
         fps_out = Fraction(fps_out)
+        if down not in DOWN_POLICIES:
+            raise FilmrtError(f"unknown down-conversion {down!r}: use {' or '.join(DOWN_POLICIES)}")
+        self.down = down
         if fps_out <= 0:
             raise FilmrtError(f"output rate must be positive, got {fps_out}")
         if mode not in ("direct", "recursive"):
@@ -122,7 +131,7 @@ class Scheduler:
         if cut:
             near = a if t <= Fraction(1, 2) else b
             return Job(k, rel, near, near, Fraction(0), CUT)
-        if tb - ta < self.period:
+        if tb - ta < self.period and self.down == "nearest":
             near = a if t <= Fraction(1, 2) else b
             return Job(k, rel, near, near, Fraction(0), NEAREST)
         if self.mode == "recursive":
@@ -203,11 +212,12 @@ def schedule(
     mode: str = "direct",
     max_depth: int = 4,
     snap: Fraction = Fraction(1, 100000),
+    down: str = "nearest",
 ) -> list[Job]:
     """All jobs for a whole list of source timestamps (seconds). ``cuts``: indices ``i`` such that
     a scene cut lies between source frames ``i - 1`` and ``i``."""
     cut_set = set(cuts)
-    s = Scheduler(fps_out, mode=mode, max_depth=max_depth, snap=snap)
+    s = Scheduler(fps_out, mode=mode, max_depth=max_depth, snap=snap, down=down)
     jobs: list[Job] = []
     for i, ts in enumerate(timestamps):
         jobs += s.push(Fraction(ts), cut_before=i in cut_set)

@@ -303,6 +303,7 @@ class _Dispatcher:
         rep.status, rep.reason, rep.error = "done", "converted", None
         rep.seconds, rep.frames_in, rep.frames_out = res.get("seconds"), res.get("frames_in"), res.get("frames_out")
         rep.worker, rep.warnings = res.get("worker"), res.get("warnings") or []
+        rep.temporal = res.get("temporal") or {}
         self.progress.finish(job, res.get("frames_out"), True, False)
         fps = (res["frames_out"] / res["seconds"]) if res.get("seconds") else 0.0
         self.progress.log(

@@ -40,6 +40,8 @@ class FileReport:
     error: str | None = None
     #: problems the converter found in the input (damaged packets...): the output holds what was readable
     warnings: list[str] = dataclasses.field(default_factory=list)
+    #: ConvertResult.temporal: interlacing/cadence/duplicates detected, what was done
+    temporal: dict = dataclasses.field(default_factory=dict)
 
     def fail(self, why: str) -> None:
         self.status, self.reason, self.error = "failed", why, why

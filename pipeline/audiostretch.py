@@ -1,0 +1,102 @@
+"""``--slowmo N --audio stretch``: the audio slowed N times with its pitch kept (libavfilter's atempo).
+
+Slowed video cannot keep copied audio packets (they would end after 1/N of the picture), so each
+audio stream is decoded, run through ``atempo`` and encoded again (AAC, the stream's sample rate
+and layout). One ``atempo`` takes tempo factors from 0.5 to 100, so a slowdown beyond 2x is a chain of
+them whose product is 1/N (``4`` -> 0.5, 0.5; ``2.5`` -> 0.5, 0.8): :func:`atempo_chain`.
+
+Timestamps: the output of a stream starts where its first packet was, moved to the slowed timeline
+(``(t - shift) x N``), and then counts samples, so the audio is continuous and in step with the
+video to the sample.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import av
+
+
+def atempo_chain(factor: Fraction) -> list[tuple[str, str]]:
+    """``atempo`` filters whose tempos multiply to ``1 / factor`` (each within atempo's 0.5..100)."""
+    tempo = 1 / Fraction(factor)
+    chain = []
+    while tempo < Fraction(1, 2):
+        chain.append(("atempo", "0.5"))
+        tempo *= 2
+    if tempo != 1 or not chain:
+        chain.append(("atempo", f"{float(tempo):.10g}"))
+    return chain
+
+
+class AudioStretch:
+    """One input audio stream -> a new output stream, slowed ``factor`` times (see the module docstring)."""
+
+    def __init__(self, stream, container, factor: Fraction, shift: Fraction, codec: str = "aac"):
+        self.input = stream
+        self.factor = Fraction(factor)
+        self.shift = Fraction(shift)
+        cc = stream.codec_context
+        self.rate = cc.sample_rate or 48000
+        self.decoder = av.codec.CodecContext.create(cc.name, "r")
+        if cc.extradata:
+            self.decoder.extradata = cc.extradata
+        self.decoder.sample_rate, self.decoder.layout = self.rate, cc.layout
+        self.output = container.add_stream(codec, rate=self.rate)
+        self.output.layout = cc.layout
+        for k, v in stream.metadata.items():
+            self.output.metadata[k] = v
+        self.graph: av.filter.Graph | None = None
+        self.next_pts: int | None = None
+
+    def _build(self, frame) -> None:
+        g = self.graph = av.filter.Graph()
+        src = g.add_abuffer(format=frame.format.name, sample_rate=frame.sample_rate, layout=frame.layout.name,
+                            time_base=Fraction(1, frame.sample_rate))
+        last = src
+        for name, args in atempo_chain(self.factor):
+            f = g.add(name, args)
+            last.link_to(f)
+            last = f
+        sink = g.add("abuffersink")
+        last.link_to(sink)
+        g.configure()
+
+    def _pull(self) -> list:
+        out = []
+        while True:
+            try:
+                out.append(self.graph.pull())
+            except (av.error.BlockingIOError, av.error.EOFError):
+                return out
+
+    def _encode(self, frames) -> list:
+        packets = []
+        for f in frames:
+            f.pts, f.time_base = self.next_pts, Fraction(1, self.rate)
+            self.next_pts += f.samples
+            packets += self.output.encode(f)
+        return packets
+
+    def push(self, packet) -> list:
+        """Packets of the output stream for one input packet (often none yet)."""
+        out = []
+        for frame in self.decoder.decode(packet):
+            if self.graph is None:
+                self._build(frame)
+                t = Fraction(packet.pts or 0) * Fraction(packet.time_base) - self.shift
+                self.next_pts = max(0, round(t * self.factor * self.rate))
+            frame.pts, frame.time_base = None, Fraction(1, self.rate)  # atempo counts its own samples
+            self.graph.push(frame)
+            out += self._encode(self._pull())
+        return out
+
+    def finish(self) -> list:
+        out = []
+        if self.graph is not None:
+            for frame in self.decoder.decode(None):
+                self.graph.push(frame)
+            self.graph.push(None)
+            out += self._encode(self._pull())
+        return out + list(self.output.encode(None))
+

@@ -1,0 +1,96 @@
+"""The temporal stage of ``convert``: decoded frames -> the frames the scheduler should see.
+
+:class:`TemporalStage` sits between the decoder and the scheduler (decode thread). In order:
+
+1. deinterlace (bwdif/yadif at field rate: one frame in, two out, 1/(2 x rate) apart) or remove
+   pulldown (fieldmatch+decimate: five frames in, four out), as :func:`~filmrt.pipeline.temporal.decide`
+   said; libavfilter graphs from :mod:`filmrt.pipeline.fieldops`, run inside the decoder on its
+   own Y'CbCr frames (:meth:`TemporalStage.attach`), where each field's 4:2:0 chroma is still its own;
+2. dedup: a frame that repeats the last kept one (fewer than ``DEDUP_FRACTION`` of its pixels
+   differ by more than ``DEDUP_LEVEL`` in luma) is dropped, and the kept frame's duration covers
+   the run: the scheduler interpolates between the real changes of the picture.
+
+Frames keep their exact times; indices are renumbered (the scheduler's keys). Slow motion is not done here: the scheduler runs at ``fps x N``
+in source time and the muxer writes at ``fps`` (:func:`slowed`), and :func:`retime_packet` moves
+the copied subtitle packets to the slowed timeline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from fractions import Fraction
+
+from filmrt.pipeline.decode import DecodedFrame, VideoInfo
+from filmrt.pipeline.fieldops import CHAINS, DecodedFilter, luma_changed_fraction
+from filmrt.pipeline.temporal import DEDUP_FRACTION, DEDUP_LEVEL, TemporalReport
+
+
+class TemporalStage:
+    """Applies the decisions of a :class:`TemporalReport` to a stream of DecodedFrames."""
+
+    def __init__(self, report: TemporalReport, info: VideoInfo, device):
+        self.report = report
+        self.info = info
+        self.device = device
+
+    @property
+    def active(self) -> bool:
+        return self.report.dedup == "auto"
+
+    def attach(self, source) -> None:
+        """Deinterlacing / pulldown removal run on the decoder's own frames (Y'CbCr, chroma per
+        field): installed as the source's ``frame_filter`` (PyAV sources only)."""
+        if self.report.deinterlace == "none":
+            return
+        if not hasattr(source, "frame_filter"):
+            self.report.notes.append(f"{source.name} decoder cannot filter fields: not deinterlaced")
+            self.report.deinterlace = "none"
+            return
+        source.frame_filter = DecodedFilter(CHAINS[self.report.deinterlace], time_base=self.info.time_base,
+                                            rate=self.info.rate, parity=self.report.field_parity or "tff")
+
+    def run(self, frames: Iterator[DecodedFrame]) -> Iterator[DecodedFrame]:
+        if self.report.dedup == "auto":
+            frames = self._dedup(frames)
+        return self._renumber(frames)
+
+    def _dedup(self, frames: Iterator[DecodedFrame]) -> Iterator[DecodedFrame]:
+        kept: DecodedFrame | None = None
+        seen: DecodedFrame | None = None  # the last frame looked at (kept or dropped)
+        end: Fraction | None = None  # where the last frame looked at ends
+        for f in frames:
+            gap = f.ts - seen.ts if seen is not None else None
+            end = f.ts + (f.duration or gap) if (f.duration or gap) else None
+            seen = f
+            if kept is not None and luma_changed_fraction(kept.rgb, f.rgb, DEDUP_LEVEL) < DEDUP_FRACTION:
+                self.report.duplicates_dropped += 1
+                continue
+            if kept is not None:
+                kept.duration = f.ts - kept.ts  # held until the picture changes
+                yield kept
+            kept = f
+        if kept is not None:
+            if end is not None:
+                kept.duration = end - kept.ts
+            yield kept
+
+    def _renumber(self, frames: Iterator[DecodedFrame]) -> Iterator[DecodedFrame]:
+        for i, f in enumerate(frames):
+            f.index = i
+            yield f
+
+
+def slowed(fps_out: Fraction, factor: Fraction | None) -> Fraction:
+    """The scheduler's rate in source time: ``fps_out x N`` when the input plays N times slower."""
+    return Fraction(fps_out) * (factor or 1)
+
+
+def retime_packet(packet, shift: Fraction, factor: Fraction) -> None:
+    """Stretch a copied packet's times by ``factor`` about ``shift`` (seconds), in place."""
+    tb = Fraction(packet.time_base)
+    for name in ("pts", "dts"):
+        v = getattr(packet, name)
+        if v is not None:
+            setattr(packet, name, round((Fraction(v) * tb - shift) * factor / tb + shift / tb))
+    if packet.duration:
+        packet.duration = round(packet.duration * factor)

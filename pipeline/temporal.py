@@ -1,0 +1,301 @@
+"""Broadcast temporal structure: what the input's frames *are* in time, and what convert does about it.
+
+A decoded frame is not always one instant of the scene:
+
+- **interlaced** video (25i, 29.97i) carries two fields per frame, taken 1/50 s (1/59.94 s) apart,
+  woven line by line; moving edges "comb". They are deinterlaced at field rate (25i -> 50p) with
+  libavfilter's ``bwdif`` (or ``yadif``) before the model sees them.
+- **telecined** film (23.976p carried as 29.97i by 3:2 pulldown) repeats fields in a 5-frame cycle;
+  ``fieldmatch`` re-pairs the fields and ``decimate`` drops the repeated frame, recovering 23.976p
+  (interpolating between repeated fields would make judder).
+- **repeated frames** (animation on twos, poor transfers): a run of duplicates is one picture held
+  for the run's duration; dropping the repeats lets the scheduler see the real motion times, so the
+  interpolated output moves smoothly instead of stop-go.
+
+What the input is comes from :func:`analyse`: the stream's field order, the first frames'
+interlaced/top-field-first flags, and, because flags lie, libavfilter's ``idet`` (a per-frame
+combing classifier: tff / bff / progressive) over the first :data:`ANALYSE_FRAMES` frames. A
+3:2 cadence shows up there as a repeated field in 2 frames of every 5 (idet's repeated-field
+verdict). 2:2 pulldown (PsF, 25p in 25i) repeats nothing: in phase it is progressive content
+(idet finds no combing: left alone); shifted by a field every frame combs, as in interlaced video,
+but the combing goes away once ``fieldmatch`` re-pairs the fields (idet run again after it), and
+``fieldmatch`` alone then restores the progressive frames at the frame rate.
+
+The decisions (and the reason for each) are kept in a :class:`TemporalReport`, which convert puts
+in ``ConvertResult.temporal`` (so ``--json`` shows what was detected and what was done) and prints
+once. The filters themselves run in :class:`FrameFilter` (:mod:`filmrt.pipeline.fieldops`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+
+import av
+
+from filmrt.errors import FilmrtError
+from filmrt.models import ModelSpec
+
+#: frames of the input looked at by :func:`analyse`
+ANALYSE_FRAMES = 60
+#: a frame repeats its predecessor when fewer than DEDUP_FRACTION of its pixels differ by more
+#: than DEDUP_LEVEL in luma (0..1 scale; 10/255): robust to coding noise, but a small object
+#: moving a few pixels is enough to count as motion
+DEDUP_LEVEL = 10 / 255
+DEDUP_FRACTION = 0.001
+#: idet verdicts: a source is interlaced when at least this share of the classified frames comb
+INTERLACED_SHARE = 0.5
+#: 2:2 pulldown shifted by a field: at most this share of the frames still comb after fieldmatch
+#: (measured: 0.1 for shifted 2:2, 0.5-1 for interlaced video)
+MATCHED_COMBED_SHARE = 0.25
+
+
+def parse_slowmo(value) -> Fraction | None:
+    """``--slowmo`` as an exact rational >= 1 (``2``, ``2.5``, ``10/3``); None when not given."""
+    if value is None or value == "":
+        return None
+    try:
+        x = Fraction(str(value).strip())
+    except (ValueError, ZeroDivisionError):
+        raise FilmrtError(f"--slowmo {value!r}: give a number >= 1 (2, 2.5, 10/3)") from None
+    if x < 1:
+        raise FilmrtError(f"--slowmo {value}: must be >= 1 (1 = normal speed)")
+    return x
+
+
+def check_temporal_options(o) -> None:
+    """Checks of ConvertOptions' temporal fields that the choices do not already make."""
+    parse_slowmo(o.slowmo)
+    if o.audio == "stretch" and parse_slowmo(o.slowmo) is None:
+        raise FilmrtError("--audio stretch goes with --slowmo (at normal speed the audio is copied)")
+
+
+def choose_down(down: str, spec: ModelSpec, mode: str) -> tuple[str, str]:
+    """The down-conversion policy (``interp`` | ``nearest``) and one line saying what it does."""
+    if down == "auto":
+        down = "interp" if spec.time_conditioned else "nearest"
+    if down == "nearest":
+        return down, "rates below the source take the nearest source frame (frames dropped)"
+    if mode == "recursive":
+        return down, ("rates below the source are interpolated by recursive midpoints: each output time "
+                      "is rounded to the nearest multiple of 1/2**max-depth between its two source frames")
+    return down, "rates below the source are interpolated at each output frame's exact time"
+
+
+@dataclass
+class TemporalReport:
+    """What was detected about the input's temporal structure and what was done (in the JSON)."""
+
+    #: stream field order ("progressive", "tt", "bb", "tb", "bt", "unknown")
+    field_order: str = "unknown"
+    #: analysed frames flagged interlaced by the decoder (PyAV does not expose their field order)
+    flagged_interlaced: int = 0
+    #: idet verdicts over the analysed frames
+    idet: dict = field(default_factory=dict)
+    #: idet verdicts after fieldmatch, when the frames comb without repeated fields (2:2 test)
+    idet_matched: dict = field(default_factory=dict)
+    frames_analysed: int = 0
+    #: "progressive", "interlaced", "telecined" (3:2), "pulldown 2:2" (shifted by a field)
+    detected: str = "progressive"
+    #: "tff" / "bff" for interlaced input
+    field_parity: str | None = None
+    #: what was applied: "none", "bwdif", "yadif", "fieldmatch+decimate", "fieldmatch"
+    deinterlace: str = "none"
+    dedup: str = "off"
+    duplicates_dropped: int = 0
+    down: str = ""
+    slowmo: str | None = None
+    audio: str = "copy"
+    interlace_out: str = "off"
+    timecode_in: str | None = None
+    timecode_out: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+#: AVFieldOrder values, as FFmpeg names them
+_FIELD_ORDERS = {0: "unknown", 1: "progressive", 2: "tt", 3: "bb", 4: "tb", 5: "bt"}
+
+
+def _field_order_name(stream) -> str:
+    try:
+        v = stream.codec_context.field_order
+    except AttributeError:
+        return "unknown"
+    return _FIELD_ORDERS.get(v, str(v or "unknown")) if isinstance(v, int) else str(v or "unknown")
+
+
+def _idet_verdicts(frames, before=()) -> dict:
+    """Run libavfilter's ``idet`` over ``frames`` (PyAV VideoFrames), after the filters ``before``
+    ((name, args) pairs), and count its per-frame verdicts."""
+    counts = {"tff": 0, "bff": 0, "progressive": 0, "undetermined": 0, "repeated": 0}
+    if not frames:
+        return counts
+    first = frames[0]
+    g = av.filter.Graph()
+    src = g.add_buffer(width=first.width, height=first.height, format=first.format.name,
+                       time_base=first.time_base or Fraction(1, 25))
+    last = src
+    for name, args in before:
+        f = g.add(name, args)
+        last.link_to(f)
+        last = f
+    idet = g.add("idet")
+    sink = g.add("buffersink")
+    last.link_to(idet)
+    idet.link_to(sink)
+    g.configure()
+    out = []
+    for f in frames:
+        g.push(f)
+        out += _pull_all(g)
+    g.push(None)
+    out += _pull_all(g)
+    for f in out:
+        verdict = f.metadata.get("lavfi.idet.single.current_frame", "undetermined")
+        counts[verdict if verdict in counts else "undetermined"] += 1
+        counts["repeated"] += f.metadata.get("lavfi.idet.repeated.current_frame", "neither") in ("top", "bottom")
+    return counts
+
+
+def _pull_all(g) -> list:
+    out = []
+    while True:
+        try:
+            out.append(g.pull())
+        except (av.error.BlockingIOError, av.error.EOFError):
+            return out
+
+
+def analyse(src, *, ss: float | None = None, frames: int = ANALYSE_FRAMES) -> TemporalReport:
+    """Look at the first ``frames`` frames of ``src`` (a path): flags, field order, idet verdicts.
+
+    Does not decide anything (see :func:`decide`). A pipe (``-``) cannot be read twice: the report
+    then says so and the input is taken as progressive.
+    """
+    rep = TemporalReport()
+    if src in ("-", None):
+        rep.notes.append("stdin is not analysed for interlacing/cadence: taken as progressive")
+        return rep
+    with av.open(str(src)) as c:
+        vs = c.streams.video[0]
+        rep.field_order = _field_order_name(vs)
+        if ss:
+            try:
+                c.seek(int(ss * 1_000_000), backward=True)
+            except av.error.FFmpegError:
+                pass
+        got = []
+        for f in c.decode(vs):
+            got.append(f)
+            if len(got) >= frames:
+                break
+    rep.frames_analysed = len(got)
+    rep.flagged_interlaced = sum(bool(getattr(f, "interlaced_frame", False)) for f in got)
+    rep.idet = _idet_verdicts(got)
+    combed = rep.idet["tff"] + rep.idet["bff"]
+    if combed * 2 >= len(got) and rep.idet["repeated"] * 10 < len(got):
+        # combing without repeated fields: interlaced video, or 2:2 pulldown shifted by a field.
+        # Re-pairing the fields (fieldmatch) removes the combing of the latter only.
+        parity = "tff" if rep.idet["tff"] >= rep.idet["bff"] else "bff"
+        rep.idet_matched = _idet_verdicts(got, [("fieldmatch", f"order={parity}:combmatch=none")])
+    return rep
+
+
+def _cadence_32(rep: TemporalReport) -> bool:
+    """A field repeated (same as the one two fields before) in 2 frames of every 5: 3:2 pulldown."""
+    n = rep.frames_analysed
+    return n >= 10 and abs(rep.idet.get("repeated", 0) / n - 0.4) <= 0.1
+
+
+def _cadence_22(rep: TemporalReport) -> bool:
+    """Combed frames that stop combing once their fields are re-paired: 2:2 pulldown, shifted."""
+    if not rep.idet_matched:
+        return False
+    after = rep.idet_matched.get("tff", 0) + rep.idet_matched.get("bff", 0)
+    return rep.frames_analysed >= 10 and after <= MATCHED_COMBED_SHARE * rep.frames_analysed
+
+
+def decide(rep: TemporalReport, options) -> TemporalReport:
+    """Fill in what is done with the input (``options``: ConvertOptions); the reason goes into notes."""
+    combed = rep.idet.get("tff", 0) + rep.idet.get("bff", 0)
+    classified = combed + rep.idet.get("progressive", 0)
+    flagged = rep.flagged_interlaced > rep.frames_analysed // 2 or rep.field_order in ("tt", "bb", "tb", "bt")
+    combing = classified > 0 and combed / classified >= INTERLACED_SHARE
+    if options.ivtc == "auto" and _cadence_32(rep):
+        rep.detected = "telecined"
+    elif options.ivtc == "auto" and combing and _cadence_22(rep):
+        rep.detected = "pulldown 2:2"
+    elif combing:
+        rep.detected = "interlaced"
+    # the field order: the user's, else idet's clear majority (what the pictures show), else the
+    # stream's field order, else top field first (the HD default)
+    tff, bff = rep.idet.get("tff", 0), rep.idet.get("bff", 0)
+    if options.field_order != "auto":
+        rep.field_parity = options.field_order
+    elif max(tff, bff) >= 3 * min(tff, bff) + 2:
+        rep.field_parity = "tff" if tff > bff else "bff"
+    elif rep.field_order in ("bb", "tb"):
+        rep.field_parity = "bff"
+    elif combed or flagged:
+        rep.field_parity = "tff"
+    verdicts = ", ".join(f"{k} {v}" for k, v in rep.idet.items() if v and k != "repeated")
+    if options.deinterlace in ("bwdif", "yadif"):
+        rep.deinterlace = options.deinterlace
+        rep.field_parity = rep.field_parity or "tff"
+        rep.notes.append(f"deinterlacing with {options.deinterlace} ({rep.field_parity}) as asked, at field rate")
+    elif rep.detected == "telecined":
+        rep.deinterlace = "fieldmatch+decimate"
+        rep.field_parity = rep.field_parity or "tff"
+        rep.notes.append(f"3:2 pulldown detected (a repeated field in {rep.idet['repeated']} of "
+                         f"{rep.frames_analysed} frames): fieldmatch+decimate recover the film frames")
+    elif rep.detected == "pulldown 2:2":
+        rep.deinterlace = "fieldmatch"
+        rep.notes.append(f"2:2 pulldown shifted by a field (combing gone once fields are re-paired: idet {verdicts}"
+                         f" -> {rep.idet_matched.get('tff', 0) + rep.idet_matched.get('bff', 0)} combed): "
+                         "fieldmatch restores the progressive frames")
+    elif rep.detected == "interlaced" and options.deinterlace == "auto":
+        rep.deinterlace = "bwdif"
+        rep.notes.append(f"interlaced input ({rep.field_parity}; idet: {verdicts}): bwdif at field rate")
+    elif rep.detected == "interlaced":
+        rep.notes.append(f"interlaced input ({rep.field_parity}; idet: {verdicts}) left as is (--deinterlace off)")
+    elif flagged:
+        rep.notes.append(f"flagged interlaced ({rep.field_parity or rep.field_order}) but no combing found "
+                         f"(idet: {verdicts or 'nothing classified'}): treated as progressive, not deinterlaced")
+    if rep.deinterlace == "none":
+        rep.field_parity = rep.field_parity if rep.detected == "interlaced" else None
+    rep.dedup = options.dedup
+    return rep
+
+
+def plan(src, options, spec: ModelSpec, mode: str, *, analyse_input: bool = True) -> TemporalReport:
+    """Everything convert decides about time, before decoding: analysis of the input (unless the
+    options switch every detection off), deinterlacing/cadence, dedup, down-conversion, slow
+    motion and audio, interlaced output. ``options``: ConvertOptions."""
+    detect = options.deinterlace != "off" or options.ivtc == "auto"
+    rep = TemporalReport()
+    if analyse_input and detect:
+        try:
+            rep = analyse(src, ss=options.ss)
+        except (av.error.FFmpegError, OSError, IndexError) as e:  # damaged start: the decoder reports it
+            rep.notes.append(f"interlacing/cadence not analysed ({type(e).__name__}): taken as progressive")
+    rep = decide(rep, options)
+    rep.down, note = choose_down(options.down, spec, mode)
+    if options.down != "auto" or mode == "recursive":
+        rep.notes.append(note)
+    factor = parse_slowmo(options.slowmo)
+    if factor is not None:
+        rep.slowmo = str(factor)
+        rep.audio = {"auto": "drop", "copy": "drop"}.get(options.audio, options.audio)
+        if options.audio == "copy":
+            rep.notes.append("--audio copy cannot stay in sync with --slowmo: audio dropped (use --audio stretch)")
+        elif rep.audio == "drop":
+            rep.notes.append(f"slow motion x{factor}: audio dropped (--audio stretch keeps it, pitch kept)")
+        if rep.audio == "stretch":
+            rep.notes.append(f"slow motion x{factor}: audio slowed with atempo (pitch kept), re-encoded as AAC")
+    else:
+        rep.audio = "drop" if options.audio == "drop" else "copy"
+    rep.interlace_out = options.interlace
+    return rep
