@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import random
 import shutil
 from pathlib import Path
 
@@ -257,7 +258,8 @@ def test_dry_run_and_redo_rules(lib_copy, tmp_path, convert_log):
     changed_out = output_path(dst, "street/night/bunny.mp4")
     changed_out.unlink()
     clobbered = output_path(dst, "cuts/trailer.mkv")  # same size, garbage inside
-    clobbered.write_bytes(os.urandom(clobbered.stat().st_size))
+    # seeded garbage: unseeded bytes are now and then read by FFmpeg as a file without video
+    clobbered.write_bytes(random.Random(7).randbytes(clobbered.stat().st_size))
     rep = run_batch(src, dst, FakeOptions(), converter=fake_convert, dry_run=True, retries=0, quiet=True)
     reasons = {f.rel: (f.status, f.reason) for f in rep.files}
     assert reasons["bikes.mp4"] == ("convert", "source changed")
