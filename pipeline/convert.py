@@ -38,6 +38,8 @@ from filmrt.models import get_spec
 from filmrt.pipeline import dali
 from filmrt.pipeline.decode import DecodedFrame, PyAVSource, Source, av_error_message
 from filmrt.pipeline.encode import Muxer, check_output
+from filmrt.pipeline.formats import OutputFormat, output_for, refuse_losses
+from filmrt.pipeline.hdr import losses
 from filmrt.pipeline.infer import Inference, choose_mode
 from filmrt.pipeline.options import ConvertOptions
 from filmrt.pipeline.scenes import SceneDetector
@@ -74,6 +76,10 @@ class ConvertResult:
     packets_copied: int = 0
     #: problems with the input (damaged packets, truncation): the output holds what was readable
     problems: list[str] = field(default_factory=list)
+    #: the video encoding: {"source": ..., "output": OutputFormat.to_dict(), "side_data": SideInfo.to_dict()}
+    video: dict = field(default_factory=dict)
+    #: what the output does not carry from the source, and why (alpha, HDR/caption side data, bit depth)
+    dropped: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -177,8 +183,9 @@ class _Conversion:
     and the state they share. ``run`` starts them and returns the counts."""
 
     def __init__(self, source: Source, interp, options: ConvertOptions, mode: str, fps_out: Fraction,
-                 dst: str, on_progress: Callable[[int], None] | None):
+                 dst: str, on_progress: Callable[[int], None] | None, output: OutputFormat):
         self.source, self.interp, self.options, self.fps_out, self.dst = source, interp, options, fps_out, dst
+        self.output = output
         self.on_progress = on_progress
         info = source.info
         self.batch = options.runtime.max_batch
@@ -225,6 +232,8 @@ class _Conversion:
         if self.frames_in == 0:
             detail = "; ".join(self.source.problems) or "the stream holds no decodable picture"
             raise FilmrtError(f"no video frame could be decoded from {self.source.src_name} ({detail})")
+        # captions or dynamic metadata that start after the first frame: --strict still refuses
+        refuse_losses(losses(self.source.info.side, self.output.codec), self.options.encode.strict)
         self.pending.extend(self.scheduler.finish(self.last_duration, end=self.source.range_end))
         self._flush()
         self.stages.put(self.out_q, _END)
@@ -232,10 +241,11 @@ class _Conversion:
     def _open_muxer(self, first_ts: Fraction) -> Muxer:
         # made at the first decoded frame: its colour tags, bit depth and display matrix are known then
         enc, src = self.options.encode, self.source
+        refuse_losses(losses(src.info.side, self.output.codec), enc.strict)
         return Muxer(
             self.dst, info=src.info, fps_out=self.fps_out, copy_streams=src.copy_streams,
-            shift=src.range_start, video_offset=first_ts - src.range_start, codec=enc.codec, crf=enc.crf,
-            preset=enc.preset, fmt=enc.format, container_metadata=src.container_metadata,
+            shift=src.range_start, video_offset=first_ts - src.range_start, output=self.output,
+            side=src.info.side, preset=enc.preset, fmt=enc.format, container_metadata=src.container_metadata,
         )
 
     def _accept(self, f: DecodedFrame, cut: bool) -> None:
@@ -328,6 +338,9 @@ class _Conversion:
             model=self.interp.model_name, backend=self.interp.backend, decoder=src.name,
             width=mux.width, height=mux.height, colour=mux.spec.describe(), streams_copied=len(mux.copy_map),
             packets_copied=mux.packets_copied, problems=list(src.problems),
+            video={"source": self.output.source, "output": self.output.to_dict(),
+                   "side_data": src.info.side.to_dict()},
+            dropped=list(self.output.notes) + losses(src.info.side, self.output.codec),
         )
 
 
@@ -360,11 +373,13 @@ def convert(
     interp, conv = interpolator, None
     try:
         fps_out = options.rate.resolve(source.info.rate)
-        check_output(dst, options.encode.format, options.encode.codec)
+        output = output_for(source.info, options.encode)
+        source.keep_alpha = output.layout.alpha
+        check_output(dst, options.encode.format, output.codec)
         if interp is None:
             interp = open_interpolator(options.runtime)
         mode = choose_convert_mode(options, interp.model_name)
-        conv = _Conversion(source, interp, options, mode, fps_out, dst, on_progress)
+        conv = _Conversion(source, interp, options, mode, fps_out, dst, on_progress, output)
         if on_start is not None:
             on_start(conv.expected)
         result = conv.run()

@@ -41,8 +41,10 @@ import torch.nn.functional as F
 
 from filmrt.errors import FilmrtError
 from filmrt.pipeline.colour import ColourSpec, guess_spec, luma_from_rgb, yuv_to_rgb
+from filmrt.pipeline.hdr import SideInfo, read_side_data
+from filmrt.pipeline.pixels import alpha_of
 
-_PLANAR_YUV = re.compile(r"^yuv(j?)(420|422|444|440|411|410)p(\d+)?(le)?$")
+_PLANAR_YUV = re.compile(r"^yuv(j?)a?(420|422|444|440|411|410)p(\d+)?(le)?$")  # yuva: alpha is plane 3
 #: size of the thumbnails the scene-cut detector compares (W, H)
 THUMB = (64, 36)
 
@@ -53,7 +55,7 @@ class DecodedFrame:
     index: int
     #: presentation time in seconds (exact), as in the stream (not shifted)
     ts: Fraction
-    #: (3, H, W) float32 RGB in [0, 1] on the inference device
+    #: (3, H, W) float32 RGB in [0, 1] on the inference device ((4, H, W) RGBA with ``keep_alpha``)
     rgb: torch.Tensor
     #: (36, 64) float32 luma thumbnail on the CPU, for scene-cut detection
     thumb: torch.Tensor
@@ -80,6 +82,11 @@ class VideoInfo:
     start: Fraction = Fraction(0)
     #: stream metadata (language, title, handler) copied to the output
     metadata: dict = field(default_factory=dict)
+    #: the codec's profile name ("HQ", "DNXHR HQX", "Main 10") and bit rate, when the stream says
+    profile: str | None = None
+    bit_rate: int | None = None
+    #: HDR10 static metadata, dynamic metadata and captions seen in the decoded frames so far
+    side: SideInfo = field(default_factory=SideInfo)
 
 
 class Source(Protocol):
@@ -87,6 +94,8 @@ class Source(Protocol):
 
     #: the decoder's name ("pyav", "dali"), reported in ConvertResult.decoder
     name: str
+    #: set by the caller before ``frames()``: decoded frames carry alpha as a 4th channel (RGBA)
+    keep_alpha: bool
     #: the input as messages name it (its path, or "stdin")
     src_name: str
     info: VideoInfo
@@ -165,6 +174,9 @@ def frame_to_rgb(frame, spec: ColourSpec | None, device: torch.device) -> tuple[
     """One decoded PyAV VideoFrame -> ((3, H, W) float32 RGB on ``device``, the ColourSpec used)."""
     name = frame.format.name
     m = _PLANAR_YUV.match(name)
+    # the tags are read before any repack (a reformatted frame does not keep them)
+    tags = dict(colorspace=frame.colorspace, color_range=frame.color_range, primaries=frame.color_primaries,
+                trc=frame.color_trc)
     if m is None or name.endswith("be"):
         bits = max(c.bits for c in frame.format.components) if frame.format.components else 8
         comps = frame.format.components
@@ -174,7 +186,8 @@ def frame_to_rgb(frame, spec: ColourSpec | None, device: torch.device) -> tuple[
             arr = frame.to_ndarray(format="rgb48le" if bits > 8 else "rgb24")
             scale = 65535.0 if bits > 8 else 255.0
             t = torch.from_numpy(np.ascontiguousarray(arr)).to(device).permute(2, 0, 1).float() / scale
-            rgb_spec = spec or guess_spec(frame.width, frame.height, bits=8)
+            rgb_spec = spec or guess_spec(frame.width, frame.height, bits=bits, primaries=tags["primaries"],
+                                          trc=tags["trc"])
             return t.clamp_(0, 1), rgb_spec
         target = "yuv444p16le" if bits > 8 else "yuv444p"
         if name.startswith("gray"):
@@ -184,16 +197,7 @@ def frame_to_rgb(frame, spec: ColourSpec | None, device: torch.device) -> tuple[
         m = _PLANAR_YUV.match(name)
     bits = frame.format.components[0].bits
     if spec is None or spec.bits != bits:
-        spec = guess_spec(
-            frame.width,
-            frame.height,
-            frame.colorspace,
-            frame.color_range,
-            bits=bits,
-            full_range_format=bool(m.group(1)),
-            primaries=frame.color_primaries,
-            trc=frame.color_trc,
-        )
+        spec = guess_spec(frame.width, frame.height, bits=bits, full_range_format=bool(m.group(1)), **tags)
     dtype = np.uint8 if bits <= 8 else np.uint16
     planes = []
     for p in frame.planes[:3]:
@@ -212,6 +216,7 @@ class PyAVSource(Source):
     """
 
     name = "pyav"
+    keep_alpha = False
 
     def __init__(
         self,
@@ -273,6 +278,8 @@ class PyAVSource(Source):
             frames=self._expected_frames(rate, tb, t),
             start=self.start,
             metadata=dict(vs.metadata),
+            profile=cc.profile or None,
+            bit_rate=cc.bit_rate or getattr(vs, "bit_rate", None) or None,
         )
         self.problems: list[str] = []
         self.decode_errors = 0
@@ -362,6 +369,10 @@ class PyAVSource(Source):
                     self.bad_timestamps += 1
                     continue
                 rgb, spec = frame_to_rgb(f, spec, self.device)
+                read_side_data(f, self.info.side)
+                alpha = alpha_of(f) if self.keep_alpha else None
+                if alpha is not None:  # RGBA: the inference stage moves alpha with the picture
+                    rgb = torch.cat([rgb, alpha.to(self.device)])
                 if index == 0:
                     self.info.colour = spec
                     dm = display_matrix_of(getattr(f, "side_data", None))
@@ -370,7 +381,7 @@ class PyAVSource(Source):
                         self.info.rotation = int(getattr(f, "rotation", 0) or 0)
                 dur = Fraction(f.duration) * tb if getattr(f, "duration", 0) else None
                 self.frames_decoded += 1
-                yield DecodedFrame(index, ts, rgb, make_thumb(rgb), dur)
+                yield DecodedFrame(index, ts, rgb, make_thumb(rgb[:3]), dur)
                 index += 1
                 prev_ts = ts
             if video_done and (not copy_ids or copy_done >= copy_ids):
