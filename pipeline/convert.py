@@ -38,6 +38,7 @@ from filmrt.models import get_spec
 from filmrt.pipeline import dali
 from filmrt.pipeline.decode import DecodedFrame, PyAVSource, Source, av_error_message
 from filmrt.pipeline.encode import Muxer, check_output
+from filmrt.pipeline.extras import copy_extras
 from filmrt.pipeline.formats import OutputFormat, output_for, refuse_losses
 from filmrt.pipeline.hdr import losses
 from filmrt.pipeline.infer import Inference, choose_mode
@@ -80,6 +81,8 @@ class ConvertResult:
     video: dict = field(default_factory=dict)
     #: what the output does not carry from the source, and why (alpha, HDR/caption side data, bit depth)
     dropped: list[str] = field(default_factory=list)
+    #: chapters, attachments and stream dispositions copied (counts)
+    extras: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -208,6 +211,9 @@ class _Conversion:
         self.kinds: collections.Counter = collections.Counter()
         self.frames_in = self.written = self.scene_cuts = 0
         self.last_duration: Fraction | None = None
+        #: chapters/attachments/dispositions copied, and what the output container could not hold
+        self.extras: dict = {}
+        self.extras_lost: list[str] = []
 
     # ------------------------------------------------------------------ decode thread
     def decode(self) -> None:
@@ -242,11 +248,18 @@ class _Conversion:
         # made at the first decoded frame: its colour tags, bit depth and display matrix are known then
         enc, src = self.options.encode, self.source
         refuse_losses(losses(src.info.side, self.output.codec), enc.strict)
-        return Muxer(
+        muxer = Muxer(
             self.dst, info=src.info, fps_out=self.fps_out, copy_streams=src.copy_streams,
             shift=src.range_start, video_offset=first_ts - src.range_start, output=self.output,
             side=src.info.side, preset=enc.preset, fmt=enc.format, container_metadata=src.container_metadata,
         )
+        try:  # chapters, attachments, dispositions: header facts, so before the first frame
+            self.extras = copy_extras(src, muxer, self.extras_lost.append)
+            refuse_losses(self.extras_lost, enc.strict)
+        except BaseException:
+            muxer.abort()
+            raise
+        return muxer
 
     def _accept(self, f: DecodedFrame, cut: bool) -> None:
         self.frames_in += 1
@@ -340,7 +353,8 @@ class _Conversion:
             packets_copied=mux.packets_copied, problems=list(src.problems),
             video={"source": self.output.source, "output": self.output.to_dict(),
                    "side_data": src.info.side.to_dict()},
-            dropped=list(self.output.notes) + losses(src.info.side, self.output.codec),
+            dropped=list(self.output.notes) + losses(src.info.side, self.output.codec) + self.extras_lost,
+            extras=dict(self.extras),
         )
 
 

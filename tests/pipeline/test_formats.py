@@ -10,7 +10,7 @@ from __future__ import annotations
 import av
 import pytest
 import torch
-from support.formats_synth import decoded, make_format_clip, square_x
+from support.formats_synth import decoded, make_extras_clip, make_format_clip, square_x
 from support.helpers import decode_all
 
 from filmrt.errors import FilmrtError
@@ -189,3 +189,25 @@ def test_dynamic_metadata_and_captions_are_said():
     side = read_side_data(frame, SideInfo())
     lost = losses(side, "libx265")
     assert len(lost) == 3 and "HDR10+" in lost[0] and "Dolby Vision" in lost[1] and "captions" in lost[2]
+
+
+def test_chapters_attachments_dispositions_copied(tmp_path):
+    """Matroska: the font attachment, the subtitle's forced/default disposition and language, and the
+    chapters (shifted by --ss) are copied; MP4 cannot hold the attachment: said, --strict refuses."""
+    src = make_extras_clip(tmp_path / "x.mkv")
+    out = tmp_path / "o.mkv"
+    res = convert(src, out, options().replace(ss=0.5))
+    assert res.extras == {"chapters": 2, "attachments": 1, "dispositions": 1} and res.dropped == []
+    with av.open(str(out)) as c:
+        sub = c.streams.subtitles[0]
+        assert sub.disposition == av.stream.Disposition.forced | av.stream.Disposition.default
+        assert sub.metadata["language"] == "fra"
+        att = [s for s in c.streams if s.type == "attachment"]
+        assert [(s.name, bytes(s.data)) for s in att] == [("font.ttf", b"FAKEFONT" * 10)]
+        ch = [(float(x["start"] * x["time_base"]), float(x["end"] * x["time_base"]), x["metadata"]["title"])
+              for x in c.chapters()]
+    assert ch == [(0.0, pytest.approx(0.3), "One"), (pytest.approx(0.3), pytest.approx(1.1), "Two")]
+    res = convert(src, tmp_path / "o.mp4", options())
+    assert any("attachment" in d for d in res.dropped) and res.extras["chapters"] == 2
+    with pytest.raises(FilmrtError, match="--strict: 1 attachment"):
+        convert(src, tmp_path / "s.mp4", options(strict=True))

@@ -77,3 +77,29 @@ def decoded(path) -> list[tuple[av.VideoFrame, np.ndarray]]:
     """Every decoded frame of the video (PyAV frames, kept for their tags and side data)."""
     with av.open(str(path)) as c:
         return list(c.decode(video=0))
+
+
+def make_extras_clip(path, frames: int = 40, fps: int = 25) -> str:
+    """Matroska with a forced+default French SubRip track, a font attachment and two chapters
+    (0-0.8 s "One", 0.8-1.6 s "Two")."""
+    path = str(path)
+    with av.open(path, "w") as c:
+        vs = c.add_stream("libx264", rate=fps)
+        vs.width, vs.height, vs.pix_fmt = 64, 64, "yuv420p"
+        vs.codec_context.options = {"preset": "ultrafast"}
+        sub = c.add_mux_stream("subrip")
+        sub.time_base = Fraction(1, 1000)
+        sub.metadata["language"] = "fra"
+        sub.disposition = av.stream.Disposition.forced | av.stream.Disposition.default
+        c.add_attachment("font.ttf", "application/x-truetype-font", b"FAKEFONT" * 10)
+        tb = Fraction(1, fps)
+        c.set_chapters([{"id": 1, "start": 0, "end": 20, "time_base": tb, "metadata": {"title": "One"}},
+                        {"id": 2, "start": 20, "end": 40, "time_base": tb, "metadata": {"title": "Two"}}])
+        for i in range(frames):
+            f = av.VideoFrame.from_ndarray(frame_rgb(i, 64, 64, frames), "rgb24").reformat(format="yuv420p")
+            f.pts = i
+            for p in vs.encode(f):
+                c.mux(p)
+        for p in vs.encode(None):
+            c.mux(p)
+    return path
