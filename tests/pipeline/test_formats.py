@@ -10,7 +10,7 @@ from __future__ import annotations
 import av
 import pytest
 import torch
-from support.formats_synth import decoded, make_extras_clip, make_format_clip, square_x
+from support.formats_synth import decoded, make_caption_clip, make_extras_clip, make_format_clip, square_x
 from support.helpers import decode_all
 
 from filmrt.errors import FilmrtError
@@ -211,3 +211,18 @@ def test_chapters_attachments_dispositions_copied(tmp_path):
     assert any("attachment" in d for d in res.dropped) and res.extras["chapters"] == 2
     with pytest.raises(FilmrtError, match="--strict: 1 attachment"):
         convert(src, tmp_path / "s.mp4", options(strict=True))
+
+
+def test_a53_captions_said_dropped(tmp_path):
+    """H.264 with A/53 CEA-608 captions: not re-paced yet, so the result says they are dropped (once);
+    --strict refuses and writes nothing."""
+    src = make_caption_clip(tmp_path / "cc.ts")
+    assert read_side_data(decoded(src)[0]).captions  # the clip really carries them
+    res = convert(src, tmp_path / "o.ts", options())
+    assert [d for d in res.dropped if "captions" in d] == [
+        "CEA-608/708 closed captions (A/53) dropped: re-pacing caption byte pairs to another frame rate "
+        "is not implemented"]
+    assert res.video["side_data"]["captions"] == ["CEA-608/708 closed captions (A/53)"]
+    with pytest.raises(FilmrtError, match="--strict: CEA-608"):
+        convert(src, tmp_path / "s.ts", options(strict=True))
+    assert not (tmp_path / "s.ts").exists()

@@ -103,3 +103,35 @@ def make_extras_clip(path, frames: int = 40, fps: int = 25) -> str:
         for p in vs.encode(None):
             c.mux(p)
     return path
+
+
+def _a53_sei(pairs) -> bytes:
+    """An H.264 SEI NAL (Annex B) with ATSC A/53 cc_data: CEA-608 field-1 byte ``pairs``."""
+    cc = bytes([0x40 | len(pairs), 0xFF]) + b"".join(bytes([0xFC, a, b]) for a, b in pairs) + b"\xff"
+    payload = b"\xb5\x00\x31GA94\x03" + cc  # ITU-T T.35 USA, ATSC provider, "GA94", cc_data
+    return b"\x00\x00\x00\x01\x06\x04" + bytes([len(payload)]) + payload + b"\x80"
+
+
+def make_caption_clip(path, frames: int = 10, fps: int = 25) -> str:
+    """H.264 in MPEG-TS whose every access unit carries A/53 closed captions (a 608 control code),
+    written by putting an SEI NAL in front of each packet (PyAV cannot attach side data to frames)."""
+    path = str(path)
+    with av.open(path, "w", format="mpegts") as c:
+        vs = c.add_stream("libx264", rate=fps)
+        vs.width, vs.height, vs.pix_fmt = 64, 64, "yuv420p"
+        vs.codec_context.options = {"preset": "ultrafast"}
+
+        def mux(pk) -> None:
+            q = av.Packet(_a53_sei([(0x94, 0x20)]) + bytes(pk))
+            q.pts, q.dts, q.time_base, q.is_keyframe = pk.pts, pk.dts, pk.time_base, pk.is_keyframe
+            q.stream = vs
+            c.mux(q)
+
+        for i in range(frames):
+            f = av.VideoFrame.from_ndarray(frame_rgb(i, 64, 64, frames), "rgb24").reformat(format="yuv420p")
+            f.pts = i
+            for p in vs.encode(f):
+                mux(p)
+        for p in vs.encode(None):
+            mux(p)
+    return path
