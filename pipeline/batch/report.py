@@ -40,6 +40,9 @@ class FileReport:
     error: str | None = None
     #: problems the converter found in the input (damaged packets...): the output holds what was readable
     warnings: list[str] = dataclasses.field(default_factory=list)
+    #: the video encoding chosen (ConvertResult.video) and what the output could not carry (ConvertResult.dropped)
+    video: dict = dataclasses.field(default_factory=dict)
+    dropped: list[str] = dataclasses.field(default_factory=list)
 
     def fail(self, why: str) -> None:
         self.status, self.reason, self.error = "failed", why, why

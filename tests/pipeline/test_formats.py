@@ -226,3 +226,20 @@ def test_a53_captions_said_dropped(tmp_path):
     with pytest.raises(FilmrtError, match="--strict: CEA-608"):
         convert(src, tmp_path / "s.ts", options(strict=True))
     assert not (tmp_path / "s.ts").exists()
+
+
+def test_batch_reports_the_format_decisions(tmp_path, capsys):
+    """batch shares convert's encode options (--codec, --strict ...) and reports each file's decision."""
+    import json
+
+    from filmrt.cli.main import main
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    make_format_clip(lib / "a.mkv", codec="ffv1", pix_fmt="yuva420p", frames=3, alpha=True)
+    rc = main(["batch", str(lib), str(tmp_path / "out"), "--fps", "x2", "--model", "blend", "--codec", "libx264",
+               "--preset", "ultrafast", "--workers", "0", "--quiet", "--json", str(tmp_path / "r.json")])
+    assert rc == 0
+    (f,) = json.loads((tmp_path / "r.json").read_text())["files"]
+    assert f["video"]["output"]["codec"] == "libx264" and "alpha dropped" in f["dropped"][0]
+    assert "alpha dropped" in capsys.readouterr().err
