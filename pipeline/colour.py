@@ -9,7 +9,9 @@ whatever a library defaults to:
 - **Range**: what the stream says; unspecified = **limited** ("TV", Y' 16..235, C 16..240 at 8 bit,
   times 4 at 10 bit), except the ``yuvj*`` formats, which are full range.
 - **Chroma**: 4:2:0 / 4:2:2 chroma is upsampled by **replication** on the way in and downsampled
-  by the **box average** of the same 2x2 (2x1) block on the way out. The pair is an exact inverse,
+  by the **box average** of the same 2x2 (2x1) block on the way out. Siting: each chroma sample
+  is taken to cover its whole block (centred); a left-sited stream (the MPEG-2/H.264/HEVC 4:2:0
+  default) is read half a luma pixel off horizontally, on input and output alike. The pair is an exact inverse,
   so a frame that goes through unchanged (a copied source frame) comes back to the same Y'CbCr
   codes up to rounding and RGB gamut clipping (tested: > 40 dB PSNR through a whole conversion).
 - The output uses the **same matrix and range** as the input and writes them into the stream's

@@ -12,10 +12,14 @@ NVIDIA DALI lives in :mod:`filmrt.pipeline.dali` (used only when DALI and a GPU 
 
 What is handled and what is refused:
 
-- pixel formats: planar Y'CbCr 4:2:0 / 4:2:2 / 4:4:4 at 8-16 bit (``yuv420p``, ``yuv420p10le``,
-  ``yuvj420p`` ...) are converted directly; other formats (NV12, P010, packed YUYV, RGB, gray) are
-  first repacked by FFmpeg's swscale into a planar format without any matrix change.
-- 10/12-bit input is decoded at full precision; the output stays 10-bit when the encoder can.
+- pixel formats: planar Y'CbCr 4:2:0 / 4:2:2 / 4:4:4 at 8-16 bit, with or without alpha
+  (``yuv420p``, ``yuv422p10le``, ``yuvj420p``, ``yuva444p12le`` ...) are converted directly; RGB
+  (``gbrp10le``, ``argb``, ``rgba64be`` ...) is read as RGB (no matrix); other formats (NV12, P010,
+  packed YUYV, gray) are first repacked by FFmpeg's swscale into a planar format without any
+  matrix change. The colour tags are read before any repack.
+- 10/12-bit input is decoded at full precision (float from the codes, never through 8 bits); the
+  output keeps the bit depth when the encoder can (:mod:`filmrt.pipeline.formats`).
+- alpha (``keep_alpha``, set when the output carries it): a 4th channel, RGBA.
 - rotation (a display matrix) is not applied to the pixels: the model works on the coded frames
   and the same display matrix is written to the output, so players rotate it the same way.
 - odd width/height: decoded as is; the encoder drops the last column/row (4:2:0 needs even sizes).
