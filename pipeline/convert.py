@@ -239,7 +239,7 @@ class _Conversion:
             detail = "; ".join(self.source.problems) or "the stream holds no decodable picture"
             raise FilmrtError(f"no video frame could be decoded from {self.source.src_name} ({detail})")
         # captions or dynamic metadata that start after the first frame: --strict still refuses
-        refuse_losses(losses(self.source.info.side, self.output.codec), self.options.encode.strict)
+        refuse_losses(losses(self.source.info.side, self.muxer.output.codec), self.options.encode.strict)
         self.pending.extend(self.scheduler.finish(self.last_duration, end=self.source.range_end))
         self._flush()
         self.stages.put(self.out_q, _END)
@@ -247,7 +247,6 @@ class _Conversion:
     def _open_muxer(self, first_ts: Fraction) -> Muxer:
         # made at the first decoded frame: its colour tags, bit depth and display matrix are known then
         enc, src = self.options.encode, self.source
-        refuse_losses(losses(src.info.side, self.output.codec), enc.strict)
         muxer = Muxer(
             self.dst, info=src.info, fps_out=self.fps_out, copy_streams=src.copy_streams,
             shift=src.range_start, video_offset=first_ts - src.range_start, output=self.output,
@@ -255,7 +254,8 @@ class _Conversion:
         )
         try:  # chapters, attachments, dispositions: header facts, so before the first frame
             self.extras = copy_extras(src, muxer, self.extras_lost.append)
-            refuse_losses(self.extras_lost, enc.strict)
+            lost = losses(src.info.side, muxer.output.codec) + [n for n in muxer.output.notes if "dropped" in n]
+            refuse_losses(lost + self.extras_lost, enc.strict)
         except BaseException:
             muxer.abort()
             raise
@@ -351,9 +351,9 @@ class _Conversion:
             model=self.interp.model_name, backend=self.interp.backend, decoder=src.name,
             width=mux.width, height=mux.height, colour=mux.spec.describe(), streams_copied=len(mux.copy_map),
             packets_copied=mux.packets_copied, problems=list(src.problems),
-            video={"source": self.output.source, "output": self.output.to_dict(),
+            video={"source": mux.output.source, "output": mux.output.to_dict(),
                    "side_data": src.info.side.to_dict()},
-            dropped=list(self.output.notes) + losses(src.info.side, self.output.codec) + self.extras_lost,
+            dropped=list(mux.output.notes) + losses(src.info.side, mux.output.codec) + self.extras_lost,
             extras=dict(self.extras),
         )
 

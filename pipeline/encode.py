@@ -37,7 +37,7 @@ from filmrt.errors import FilmrtError
 from filmrt.fileio import atomic_path, is_stream_target
 from filmrt.pipeline.colour import SPC_RGB, ColourSpec
 from filmrt.pipeline.decode import VideoInfo, av_error_message
-from filmrt.pipeline.formats import CODECS, OutputFormat
+from filmrt.pipeline.formats import CODECS, OutputFormat, fit_container
 from filmrt.pipeline.hdr import SideInfo, x265_hdr_params
 from filmrt.pipeline.pixels import rgb_to_frame
 
@@ -158,6 +158,8 @@ class Muxer:
     # ------------------------------------------------------------------ setup
     def _setup(self, info, copy_streams, output, side, preset, container_metadata, video_offset) -> None:
         c = self.container
+        self.output = output = fit_container(output, c, output.crf or DEFAULT_CRF)
+        self.codec = output.codec
         for k, v in container_metadata.items():
             if k.lower() not in ("encoder", "major_brand", "minor_version", "compatible_brands"):
                 c.metadata[k] = v

@@ -24,6 +24,7 @@ then the bit depth (never fewer bits unless the encoder has no deeper format). `
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 
 import av
@@ -92,6 +93,10 @@ class OutputFormat:
     crf: int | None = None
     source: str = ""
     notes: list[str] = field(default_factory=list)
+    #: chosen by ``--codec auto`` (so another encoder may stand in when the container refuses this one)
+    auto: bool = False
+    #: the source's pixel format (for that choice)
+    source_pix: str = ""
 
     @property
     def layout(self) -> PixelLayout:
@@ -232,7 +237,7 @@ def choose_format(
     return OutputFormat(codec=chosen, pix_fmt=pix, profile=prof, bitrate=rate,
                         crf=crf if chosen in CRF_CODECS and rate is None else None,
                         source=f"{src_codec}{' ' + src_profile if src_profile else ''}, {src.describe()}",
-                        notes=notes)
+                        notes=notes, auto=codec == "auto", source_pix=src_pix)
 
 
 def output_for(info, enc) -> OutputFormat:
@@ -254,3 +259,33 @@ def refuse_losses(lost: list[str], strict: bool) -> None:
 def describe_output(d: dict) -> str:
     """The one-line description of an :meth:`OutputFormat.to_dict`."""
     return OutputFormat(d["codec"], d["pix_fmt"], d.get("profile"), d.get("bitrate"), d.get("crf")).describe()
+
+
+def _holds(fmt: str, codec: str) -> bool:
+    """Whether muxer ``fmt`` takes ``codec`` (asked on a scratch container in memory: PyAV's
+    ``supported_codecs`` lists only the defaults of muxers that cannot be asked, e.g. mpegts)."""
+    scratch = av.open(io.BytesIO(), "w", format=fmt)
+    try:
+        scratch.add_stream(codec)
+        return True
+    except ValueError:
+        return False
+    finally:
+        scratch.close()
+
+
+def fit_container(out: OutputFormat, container, crf: int = 18) -> OutputFormat:
+    """``out`` if the open output ``container`` takes its encoder; else, for ``--codec auto``, libx264
+    at the closest pixel format (said in the notes), and a one-line error for an explicit ``--codec``."""
+    fmt = container.format.name
+    if _holds(fmt, out.codec):
+        return out
+    if not out.auto or not _holds(fmt, "libx264"):
+        raise FilmrtError(f"--codec {out.codec}: the {fmt} container cannot hold it (ProRes, DNxHR, QuickTime "
+                          "RLE: .mov; FFV1: .mkv; or pick another --codec)")
+    pix = closest_pix_fmt("libx264", out.source_pix)
+    fallback = choose_format("libx264", out.source_pix, codec="libx264", pix_fmt=pix, crf=crf)
+    notes = [f"{out.codec} cannot go into {fmt}: written as libx264 (a container that holds {out.codec}, "
+             "e.g. .mov, keeps it)",
+             *[n for n in fallback.notes if not n.startswith("no encoder")]]
+    return OutputFormat("libx264", pix, None, None, crf, out.source, notes, True, out.source_pix)

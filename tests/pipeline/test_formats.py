@@ -243,3 +243,17 @@ def test_batch_reports_the_format_decisions(tmp_path, capsys):
     (f,) = json.loads((tmp_path / "r.json").read_text())["files"]
     assert f["video"]["output"]["codec"] == "libx264" and "alpha dropped" in f["dropped"][0]
     assert "alpha dropped" in capsys.readouterr().err
+
+
+def test_container_that_cannot_hold_the_codec(tmp_path):
+    """ProRes into .mp4: auto falls back to libx264 at the same 4:2:2 10-bit (said); an explicit
+    --codec the container cannot hold is a one-line error and nothing is written."""
+    src = make_format_clip(tmp_path / "p.mov", codec="prores_ks", pix_fmt="yuv422p10le", frames=3,
+                           options={"profile": "hq"})
+    res = convert(src, tmp_path / "o.mp4", options())
+    assert stream_facts(tmp_path / "o.mp4")["codec"] == "h264"
+    assert stream_facts(tmp_path / "o.mp4")["pix_fmt"] == "yuv422p10le"
+    assert res.video["output"]["codec"] == "libx264" and "cannot go into mp4" in res.dropped[0]
+    with pytest.raises(FilmrtError, match="--codec prores_ks: the mp4 container cannot hold it"):
+        convert(src, tmp_path / "e.mp4", options(codec="prores_ks"))
+    assert not (tmp_path / "e.mp4").exists()
