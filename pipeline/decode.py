@@ -174,13 +174,19 @@ def make_thumb(rgb: torch.Tensor) -> torch.Tensor:
     return luma_from_rgb(small).float().cpu()
 
 
-def frame_to_rgb(frame, spec: ColourSpec | None, device: torch.device) -> tuple[torch.Tensor, ColourSpec]:
-    """One decoded PyAV VideoFrame -> ((3, H, W) float32 RGB on ``device``, the ColourSpec used)."""
+def frame_to_rgb(frame, spec: ColourSpec | None, device: torch.device,
+                 stream_tags: dict | None = None) -> tuple[torch.Tensor, ColourSpec]:
+    """One decoded PyAV VideoFrame -> ((3, H, W) float32 RGB on ``device``, the ColourSpec used).
+    ``stream_tags`` (same keys as below) stand in for tags the frame leaves unspecified (the ProRes
+    decoder's frames say nothing of primaries/transfer that the MOV ``colr`` atom gives the stream)."""
     name = frame.format.name
     m = _PLANAR_YUV.match(name)
     # the tags are read before any repack (a reformatted frame does not keep them)
     tags = dict(colorspace=frame.colorspace, color_range=frame.color_range, primaries=frame.color_primaries,
                 trc=frame.color_trc)
+    for k, v in (stream_tags or {}).items():
+        if int(tags[k] or 0) in (0, 2) and int(v or 0) not in (0, 2):  # 2 = unspecified (0: RGB / unknown range)
+            tags[k] = v
     if m is None or name.endswith("be"):
         bits = max(c.bits for c in frame.format.components) if frame.format.components else 8
         comps = frame.format.components
@@ -285,6 +291,9 @@ class PyAVSource(Source):
             profile=cc.profile or None,
             bit_rate=cc.bit_rate or getattr(vs, "bit_rate", None) or None,
         )
+        #: the stream's colour tags, for frames that leave them unspecified
+        self._stream_tags = dict(colorspace=cc.colorspace, color_range=cc.color_range,
+                                 primaries=cc.color_primaries, trc=cc.color_trc)
         self.problems: list[str] = []
         self.decode_errors = 0
         self.corrupt_frames = 0
@@ -372,7 +381,7 @@ class PyAVSource(Source):
                 if prev_ts is not None and ts <= prev_ts:
                     self.bad_timestamps += 1
                     continue
-                rgb, spec = frame_to_rgb(f, spec, self.device)
+                rgb, spec = frame_to_rgb(f, spec, self.device, self._stream_tags)
                 read_side_data(f, self.info.side)
                 alpha = alpha_of(f) if self.keep_alpha else None
                 if alpha is not None:  # RGBA: the inference stage moves alpha with the picture

@@ -15,6 +15,7 @@ from support.helpers import decode_all
 
 from filmrt.errors import FilmrtError
 from filmrt.options import RuntimeOptions
+from filmrt.pipeline.colour import ColourSpec
 from filmrt.pipeline.convert import convert
 from filmrt.pipeline.formats import choose_format
 from filmrt.pipeline.hdr import SideInfo, losses, read_side_data
@@ -33,6 +34,9 @@ CASES = [
     ("h264_422", dict(codec="libx264", pix_fmt="yuv422p", options={"crf": "0", "preset": "ultrafast"}),
      "mkv", "High 4:2:2", 40),
     ("ffv1_rgb10", dict(codec="ffv1", pix_fmt="gbrp10le"), "mkv", None, 80),
+    # BT.2020 primaries and matrix, HLG transfer (ARIB STD-B67): the tags travel as they are
+    ("prores_hlg", dict(codec="prores_ks", pix_fmt="yuv422p10le", options={"profile": "standard"},
+                        spec=ColourSpec("bt2020", False, 10), primaries=9, trc=18), "mov", "Standard", 55),
 ]
 
 
@@ -59,6 +63,8 @@ def test_same_format_out(tmp_path, name, kw, ext, profile, bound):
     assert (b["primaries"], b["trc"], b["colorspace"], b["range"]) == (
         a["primaries"], a["trc"], a["colorspace"], a["range"])
     assert res.video["output"]["pix_fmt"] == kw["pix_fmt"] and res.dropped == []
+    if "trc" in kw:
+        assert (b["primaries"], b["trc"], b["colorspace"]) == (9, 18, 9)
     s, o = decode_all(src), decode_all(out)
     assert len(o) == 2 * len(s) - 1 or len(o) == 2 * len(s)
     for i in range(len(s)):
@@ -94,8 +100,6 @@ def test_hdr10_static_metadata_refused_or_said(tmp_path):
 
 
 def test_full_range_stays_full(tmp_path):
-    from filmrt.pipeline.colour import ColourSpec
-
     src = make_format_clip(tmp_path / "full.mkv", codec="libx264", pix_fmt="yuv420p", frames=3,
                            spec=ColourSpec("bt709", True, 8), options={"crf": "0", "preset": "ultrafast"})
     res = convert(src, tmp_path / "o.mkv", options())
