@@ -80,6 +80,7 @@ def test_hevc_pq_hdr10_metadata_carried(tmp_path):
     facts = stream_facts(out)
     assert (facts["codec"], facts["profile"], facts["pix_fmt"]) == ("hevc", "Main 10", "yuv420p10le")
     assert (facts["primaries"], facts["trc"]) == (9, 16)  # BT.2020, SMPTE ST 2084 (PQ)
+    assert "BT.2020 primaries, PQ (SMPTE ST 2084) transfer" in res.colour
     want, got = read_side_data(decoded(src)[0]), read_side_data(decoded(out)[0])
     assert got.mastering == want.mastering and got.light == want.light
     assert got.light.max_cll == 1000 and got.light.max_fall == 400
