@@ -36,6 +36,7 @@ from filmrt.engine import open_interpolator, resolve_device
 from filmrt.errors import FilmrtError
 from filmrt.models import get_spec
 from filmrt.pipeline import dali
+from filmrt.pipeline.captions import CAPTION_CODECS, CaptionPacer
 from filmrt.pipeline.decode import DecodedFrame, PyAVSource, Source, av_error_message
 from filmrt.pipeline.encode import Muxer, check_output
 from filmrt.pipeline.extras import copy_extras
@@ -239,7 +240,7 @@ class _Conversion:
             detail = "; ".join(self.source.problems) or "the stream holds no decodable picture"
             raise FilmrtError(f"no video frame could be decoded from {self.source.src_name} ({detail})")
         # captions or dynamic metadata that start after the first frame: --strict still refuses
-        refuse_losses(losses(self.source.info.side, self.muxer.output.codec), self.options.encode.strict)
+        refuse_losses(self._losses(self.muxer), self.options.encode.strict)
         self.pending.extend(self.scheduler.finish(self.last_duration, end=self.source.range_end))
         self._flush()
         self.stages.put(self.out_q, _END)
@@ -254,12 +255,17 @@ class _Conversion:
         )
         try:  # chapters, attachments, dispositions: header facts, so before the first frame
             self.extras = copy_extras(src, muxer, self.extras_lost.append)
-            lost = losses(src.info.side, muxer.output.codec) + [n for n in muxer.output.notes if "dropped" in n]
+            lost = self._losses(muxer) + [n for n in muxer.output.notes if "dropped" in n]
             refuse_losses(lost + self.extras_lost, enc.strict)
         except BaseException:
             muxer.abort()
             raise
         return muxer
+
+    def _losses(self, muxer: Muxer) -> list[str]:
+        """Side data the output drops (captions are kept when the muxer writes them)."""
+        kept = muxer.carries_captions and getattr(self.source, "captions", None) is not None
+        return losses(self.source.info.side, muxer.output.codec, captions_kept=kept)
 
     def _accept(self, f: DecodedFrame, cut: bool) -> None:
         self.frames_in += 1
@@ -289,17 +295,26 @@ class _Conversion:
 
     # ------------------------------------------------------------------ encode thread
     def encode(self) -> None:
+        # one frame is held back so the last one can take the captions still due (times after it)
+        held = None
         while True:
             item = self.stages.get(self.out_q)
+            if held is not None:
+                self._write(held, last=item is _END)
             if item is _END:
                 break
-            self.muxer.write_frame(item)
-            self.written += 1
-            self._drain_passthrough(self.muxer.video_time())
-            if self.on_progress is not None:
-                self.on_progress(self.written)
+            held = item
         self._drain_passthrough(None)
         self.muxer.finish()
+
+    def _write(self, frame: torch.Tensor, last: bool) -> None:
+        pacer = getattr(self.source, "captions", None)
+        cc = pacer.take(None if last else self.muxer.video_time()) if pacer is not None else b""
+        self.muxer.write_frame(frame, pacer.nals(cc, self.muxer.codec == "libx265") if cc else None)
+        self.written += 1
+        self._drain_passthrough(self.muxer.video_time())
+        if self.on_progress is not None:
+            self.on_progress(self.written)
 
     def _drain_passthrough(self, until: Fraction | None) -> None:
         """Mux the copied packets up to output time ``until`` (all of them when None)."""
@@ -336,6 +351,10 @@ class _Conversion:
             raise self.stages.errors[0]
         return self._result()
 
+    def _caption_counts(self) -> dict | None:
+        pacer = getattr(self.source, "captions", None)
+        return None if pacer is None else {"in": pacer.triples_in, "out": pacer.triples_out}
+
     def abort(self) -> None:
         """Stop the stages and drop the output (nothing is written to OUT)."""
         self.stages.stop.set()
@@ -352,8 +371,8 @@ class _Conversion:
             width=mux.width, height=mux.height, colour=mux.spec.describe(), streams_copied=len(mux.copy_map),
             packets_copied=mux.packets_copied, problems=list(src.problems),
             video={"source": mux.output.source, "output": mux.output.to_dict(),
-                   "side_data": src.info.side.to_dict()},
-            dropped=list(mux.output.notes) + losses(src.info.side, mux.output.codec) + self.extras_lost,
+                   "side_data": src.info.side.to_dict(), "caption_triples": self._caption_counts()},
+            dropped=list(mux.output.notes) + self._losses(mux) + self.extras_lost,
             extras=dict(self.extras),
         )
 
@@ -389,6 +408,7 @@ def convert(
         fps_out = options.rate.resolve(source.info.rate)
         output = output_for(source.info, options.encode)
         source.keep_alpha = output.layout.alpha
+        source.captions = CaptionPacer() if output.codec in CAPTION_CODECS else None
         check_output(dst, options.encode.format, output.codec)
         if interp is None:
             interp = open_interpolator(options.runtime)

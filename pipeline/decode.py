@@ -44,6 +44,7 @@ import torch
 import torch.nn.functional as F
 
 from filmrt.errors import FilmrtError
+from filmrt.pipeline.captions import CaptionPacer, a53_of
 from filmrt.pipeline.colour import ColourSpec, guess_spec, luma_from_rgb, yuv_to_rgb
 from filmrt.pipeline.hdr import SideInfo, read_side_data
 from filmrt.pipeline.pixels import alpha_of
@@ -227,6 +228,8 @@ class PyAVSource(Source):
 
     name = "pyav"
     keep_alpha = False
+    #: set by the caller: each frame's A/53 captions go here (re-paced by the encoder)
+    captions: CaptionPacer | None = None
 
     def __init__(
         self,
@@ -383,6 +386,8 @@ class PyAVSource(Source):
                     continue
                 rgb, spec = frame_to_rgb(f, spec, self.device, self._stream_tags)
                 read_side_data(f, self.info.side)
+                if self.captions is not None:
+                    self.captions.push(ts - self.range_start, a53_of(f))
                 alpha = alpha_of(f) if self.keep_alpha else None
                 if alpha is not None:  # RGBA: the inference stage moves alpha with the picture
                     rgb = torch.cat([rgb, alpha.to(self.device)])

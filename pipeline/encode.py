@@ -35,6 +35,7 @@ import torch
 
 from filmrt.errors import FilmrtError
 from filmrt.fileio import atomic_path, is_stream_target
+from filmrt.pipeline.captions import CAPTION_CODECS, with_sei
 from filmrt.pipeline.colour import SPC_RGB, ColourSpec
 from filmrt.pipeline.decode import VideoInfo, av_error_message
 from filmrt.pipeline.formats import CODECS, OutputFormat, fit_container
@@ -222,6 +223,8 @@ class Muxer:
             self.copy_map[s.index] = o
         self.frames_written = 0
         self.packets_copied = 0
+        #: caption SEI NAL units by the pts of the frame they belong to (until its packet is muxed)
+        self._captions: dict[int, list[bytes]] = {}
 
     @staticmethod
     def _encoder_options(output: OutputFormat, side: SideInfo | None, preset: str) -> dict:
@@ -252,13 +255,30 @@ class Muxer:
         except av.error.FFmpegError as e:
             raise FilmrtError(f"writing {self.dst} failed: {av_error_message(e)}") from None
 
-    def write_frame(self, rgb: torch.Tensor) -> None:
-        """Encode the next output frame: (3, H, W) float RGB (or (4, H, W) RGBA) in [0, 1]."""
+    @property
+    def carries_captions(self) -> bool:
+        return self.codec in CAPTION_CODECS
+
+    def _mux_video(self, pkt) -> None:
+        """Mux an encoded packet, with the caption SEI NALs of its frame in front (if any)."""
+        nals = self._captions.pop(pkt.pts, None) if pkt.pts is not None else None
+        if nals:
+            out = av.Packet(with_sei(bytes(pkt), nals))
+            out.pts, out.dts, out.time_base, out.is_keyframe = pkt.pts, pkt.dts, pkt.time_base, pkt.is_keyframe
+            out.stream = pkt.stream
+            pkt = out
+        self._io(self._mux, pkt)
+
+    def write_frame(self, rgb: torch.Tensor, captions: list[bytes] | None = None) -> None:
+        """Encode the next output frame: (3, H, W) float RGB (or (4, H, W) RGBA) in [0, 1];
+        ``captions``: SEI NAL units to put in front of its picture (:mod:`filmrt.pipeline.captions`)."""
         rgb = rgb[:, : self.height, : self.width]
         frame = rgb_to_frame(rgb, self.layout, self.spec)
         frame.colorspace = self.colorspace
         frame.color_range = self.spec.color_range
         frame.pts = self.frame_offset + self.frames_written
+        if captions and self.carries_captions:
+            self._captions[frame.pts] = captions
         frame.time_base = self.frame_time_base  # the codec's (the muxer may change the stream's)
         if self.frames_written == 0 and "nvenc" in self.codec:
             try:
@@ -271,7 +291,7 @@ class Muxer:
         else:
             packets = self._io(self.vstream.encode, frame)
         for pkt in packets:
-            self._io(self._mux, pkt)
+            self._mux_video(pkt)
         self.frames_written += 1
 
     def video_time(self) -> Fraction:
@@ -297,7 +317,7 @@ class Muxer:
     def finish(self) -> None:
         """Flush the encoder, write the trailer, and move the temp file over OUT."""
         for pkt in self._io(self.vstream.encode, None):
-            self._io(self._mux, pkt)
+            self._mux_video(pkt)
         self._io(self.container.close)
         if self._atomic is not None:
             atomic, self._atomic = self._atomic, None

@@ -11,9 +11,9 @@
 - **Dynamic metadata** (HDR10+ = SMPTE ST 2094-40, Dolby Vision RPUs) is per frame and describes
   *that* frame's picture: an interpolated frame has none, and repeating a neighbour's would be
   wrong, so it cannot be re-timed honestly. It is dropped and said once (``--strict`` refuses).
-- **Closed captions** (CEA-608/708 in A/53 side data) are per frame byte pairs paced at the source
-  rate; re-pacing them to another rate means re-encoding the caption stream (608 byte pairs cannot
-  simply be repeated or split), which is not done: dropped and said once (``--strict`` refuses).
+- **Closed captions** (CEA-608/708 in A/53 side data) are re-paced to the output rate and written
+  into H.264/HEVC output (:mod:`filmrt.pipeline.captions`); other encoders have no place for them:
+  dropped and said once (``--strict`` refuses).
 
 The models see the *encoded* signal (e.g. PQ or HLG code values scaled to [0, 1], not linear light):
 that is the domain they were trained in (gamma-encoded video), and motion estimation and blending in
@@ -131,8 +131,9 @@ def x265_hdr_params(side: SideInfo | None) -> list[str]:
     return params
 
 
-def losses(side: SideInfo | None, codec: str) -> list[str]:
-    """What of ``side`` the output cannot carry, one sentence each (empty: nothing lost)."""
+def losses(side: SideInfo | None, codec: str, captions_kept: bool = False) -> list[str]:
+    """What of ``side`` the output cannot carry, one sentence each (empty: nothing lost);
+    ``captions_kept``: the captions are re-paced into the output (:mod:`filmrt.pipeline.captions`)."""
     if side is None:
         return []
     out = []
@@ -142,6 +143,6 @@ def losses(side: SideInfo | None, codec: str) -> list[str]:
                    "PyAV (libx265 can: --codec libx265)")
     for d in side.dynamic:
         out.append(f"{d} dropped: per-frame metadata cannot be re-timed to interpolated frames")
-    for c in side.captions:
-        out.append(f"{c} dropped: re-pacing caption byte pairs to another frame rate is not implemented")
+    for c in side.captions if not captions_kept else ():
+        out.append(f"{c} dropped: {codec} output has no place for them (libx264/libx265 carry them)")
     return out

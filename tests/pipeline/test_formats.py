@@ -218,19 +218,42 @@ def test_chapters_attachments_dispositions_copied(tmp_path):
         convert(src, tmp_path / "s.mp4", options(strict=True))
 
 
-def test_a53_captions_said_dropped(tmp_path):
-    """H.264 with A/53 CEA-608 captions: not re-paced yet, so the result says they are dropped (once);
-    --strict refuses and writes nothing."""
-    src = make_caption_clip(tmp_path / "cc.ts")
+@pytest.mark.parametrize("out_name,codec", [("o.ts", "auto"), ("o.mkv", "auto"), ("o.mkv", "libx265")])
+def test_a53_captions_repaced(tmp_path, out_name, codec):
+    """H.264 with A/53 CEA-608 captions (one triple per source frame) -> x2: every triple comes out
+    once, in order, on the output frame at its source frame's time (Annex B in TS, length-prefixed
+    in MKV, H.264 and HEVC SEI)."""
+    src = make_caption_clip(tmp_path / "cc.ts", frames=10)
     assert read_side_data(decoded(src)[0]).captions  # the clip really carries them
-    res = convert(src, tmp_path / "o.ts", options())
+    out = tmp_path / out_name
+    res = convert(src, out, options(codec=codec))
+    assert res.dropped == [] and res.video["caption_triples"] == {"in": 10, "out": 10}
+    frames = decoded(out)
+    got = [b"".join(bytes(sd) for sd in f.side_data if sd.type.name == "A53_CC") for f in frames]
+    assert got[0::2] == [b"\xfc\x94\x20"] * 10  # copied frames: their source frame's captions
+    assert not any(got[1::2])  # interpolated frames: nothing due
+
+
+def test_a53_captions_gathered_when_down_converting(tmp_path):
+    """25 -> 12.5: each output frame carries the triples of the source frames up to its time (two),
+    the last one everything still due; none is lost or repeated."""
+    src = make_caption_clip(tmp_path / "cc.ts", frames=10)
+    res = convert(src, tmp_path / "o.mkv", options().replace(fps="12.5"))
+    got = [len(b"".join(bytes(sd) for sd in f.side_data if sd.type.name == "A53_CC")) // 3
+           for f in decoded(tmp_path / "o.mkv")]
+    assert got == [1, 2, 2, 2, 3] and res.video["caption_triples"] == {"in": 10, "out": 10}
+
+
+def test_captions_dropped_where_no_place(tmp_path):
+    """An encoder without caption SEI (FFV1): said once; --strict refuses and writes nothing."""
+    src = make_caption_clip(tmp_path / "cc.ts", frames=4)
+    res = convert(src, tmp_path / "o.mkv", options(codec="ffv1"))
     assert [d for d in res.dropped if "captions" in d] == [
-        "CEA-608/708 closed captions (A/53) dropped: re-pacing caption byte pairs to another frame rate "
-        "is not implemented"]
-    assert res.video["side_data"]["captions"] == ["CEA-608/708 closed captions (A/53)"]
+        "CEA-608/708 closed captions (A/53) dropped: ffv1 output has no place for them (libx264/libx265 carry "
+        "them)"]
     with pytest.raises(FilmrtError, match="--strict: CEA-608"):
-        convert(src, tmp_path / "s.ts", options(strict=True))
-    assert not (tmp_path / "s.ts").exists()
+        convert(src, tmp_path / "s.mkv", options(codec="ffv1", strict=True))
+    assert not (tmp_path / "s.mkv").exists()
 
 
 def test_batch_reports_the_format_decisions(tmp_path, capsys):
