@@ -121,7 +121,8 @@ def encode_only(images: Sequence[torch.Tensor], rate: Fraction, n_out: int, dst:
     rgb = [to_uint8(x) for x in images]
     t0 = time.perf_counter()
     with av.open(dst, "w") as oc:
-        vs = oc.add_stream(encode.codec, rate=rate)
+        # the bench clips are 8-bit 4:2:0 H.264, for which --codec auto is libx264 yuv420p
+        vs = oc.add_stream("libx264" if encode.codec == "auto" else encode.codec, rate=rate)
         vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
         vs.options = {"crf": str(encode.crf), "preset": encode.preset}
         for k in range(n_out):

@@ -117,7 +117,8 @@ def minterpolate_transcode(src: str, dst: str, ss: float, t: float, factor: int,
     t_filt = time.perf_counter() - t1
     t2 = time.perf_counter()
     with av.open(dst, "w") as oc:
-        vs = oc.add_stream(encode.codec, rate=out_rate)
+        # 8-bit 4:2:0 H.264 clips: --codec auto is libx264 yuv420p (what convert writes for them)
+        vs = oc.add_stream("libx264" if encode.codec == "auto" else encode.codec, rate=out_rate)
         vs.width, vs.height, vs.pix_fmt = frames[0].width, frames[0].height, "yuv420p"
         vs.options = {"crf": str(encode.crf), "preset": encode.preset}
         for k, f in enumerate(outs):

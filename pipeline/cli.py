@@ -23,6 +23,7 @@ from filmrt.fileio import check_writable, write_json
 from filmrt.options import RuntimeOptions
 from filmrt.pipeline.convert import ConvertResult, convert
 from filmrt.pipeline.eval_video import eval_video
+from filmrt.pipeline.formats import describe_output
 from filmrt.pipeline.options import ConvertOptions, EncodeOptions
 from filmrt.pipeline.scenes import DEFAULT_THRESHOLD
 from filmrt.rates import format_rate
@@ -165,6 +166,10 @@ def _report(res: ConvertResult, quiet: bool) -> None:
         )
     for note in res.temporal.get("notes", []):  # what was detected and decided about time, once
         print(f"filmrt: {note}", file=log)
+    if not quiet and res.video:
+        print(f"filmrt: video: {res.video['source']} -> {describe_output(res.video['output'])}", file=log)
+    for d in res.dropped:
+        print(f"filmrt: warning: {d}", file=log)
     for p in res.problems:
         print(f"filmrt: warning: damaged input: {p}", file=log)
 

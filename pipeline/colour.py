@@ -9,7 +9,9 @@ whatever a library defaults to:
 - **Range**: what the stream says; unspecified = **limited** ("TV", Y' 16..235, C 16..240 at 8 bit,
   times 4 at 10 bit), except the ``yuvj*`` formats, which are full range.
 - **Chroma**: 4:2:0 / 4:2:2 chroma is upsampled by **replication** on the way in and downsampled
-  by the **box average** of the same 2x2 (2x1) block on the way out. The pair is an exact inverse,
+  by the **box average** of the same 2x2 (2x1) block on the way out. Siting: each chroma sample
+  is taken to cover its whole block (centred); a left-sited stream (the MPEG-2/H.264/HEVC 4:2:0
+  default) is read half a luma pixel off horizontally, on input and output alike. The pair is an exact inverse,
   so a frame that goes through unchanged (a copied source frame) comes back to the same Y'CbCr
   codes up to rounding and RGB gamut clipping (tested: > 40 dB PSNR through a whole conversion).
 - The output uses the **same matrix and range** as the input and writes them into the stream's
@@ -47,6 +49,10 @@ _SPC_TO_NAME = {
     SPC_BT2020_CL: "bt2020",  # constant luminance is rare; approximated by the NCL matrix
     SPC_SMPTE240M: "smpte240m",
 }
+#: AVColorPrimaries / AVColorTransferCharacteristic names for the summary (others: by number)
+_PRIMARIES = {1: "BT.709", 5: "BT.601 PAL", 6: "BT.601 NTSC", 9: "BT.2020", 11: "DCI-P3", 12: "Display P3"}
+_TRC = {1: "BT.709", 6: "BT.601", 13: "sRGB", 14: "BT.2020", 15: "BT.2020", 16: "PQ (SMPTE ST 2084)",
+        18: "HLG (ARIB STD-B67)"}
 _NAME_TO_SPC = {"bt709": SPC_BT709, "bt601": SPC_SMPTE170M, "bt2020": SPC_BT2020_NCL, "smpte240m": SPC_SMPTE240M}
 
 
@@ -73,7 +79,12 @@ class ColourSpec:
     def describe(self) -> str:
         how = " (guessed from the frame size: the stream does not say)" if self.guessed else ""
         rng = "full" if self.full_range else "limited"
-        return f"{self.matrix.upper()} matrix, {rng} range, {self.bits}-bit{how}"
+        tags = ""
+        if self.primaries != 2 or self.trc != 2:  # 2 = unspecified
+            prim = _PRIMARIES.get(self.primaries, f"#{self.primaries}") if self.primaries != 2 else "unspecified"
+            trc = _TRC.get(self.trc, f"#{self.trc}") if self.trc != 2 else "unspecified"
+            tags = f", {prim} primaries, {trc} transfer"
+        return f"{self.matrix.upper()} matrix, {rng} range, {self.bits}-bit{tags}{how}"
 
     def with_bits(self, bits: int) -> ColourSpec:
         return ColourSpec(self.matrix, self.full_range, bits, self.primaries, self.trc, self.guessed)

@@ -37,8 +37,12 @@ from filmrt.errors import FilmrtError
 from filmrt.models import get_spec
 from filmrt.pipeline import dali
 from filmrt.pipeline.audiostretch import AudioStretch
+from filmrt.pipeline.captions import CAPTION_CODECS, CaptionPacer
 from filmrt.pipeline.decode import DecodedFrame, PyAVSource, Source, av_error_message
 from filmrt.pipeline.encode import Muxer, check_output
+from filmrt.pipeline.extras import copy_extras
+from filmrt.pipeline.formats import OutputFormat, output_for, refuse_losses
+from filmrt.pipeline.hdr import losses
 from filmrt.pipeline.infer import Inference, choose_mode
 from filmrt.pipeline.options import ConvertOptions
 from filmrt.pipeline.retime import TemporalStage, retime_packet, slowed
@@ -81,6 +85,12 @@ class ConvertResult:
     #: temporal structure: what was detected (interlacing, cadence, duplicates, timecode) and done
     #: (deinterlace, dedup, down-conversion, slow motion, interlaced output), pipeline.temporal
     temporal: dict = field(default_factory=dict)
+    #: the video encoding: {"source": ..., "output": OutputFormat.to_dict(), "side_data": SideInfo.to_dict()}
+    video: dict = field(default_factory=dict)
+    #: what the output does not carry from the source, and why (alpha, HDR/caption side data, bit depth)
+    dropped: list[str] = field(default_factory=list)
+    #: chapters, attachments and stream dispositions copied (counts)
+    extras: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -184,8 +194,10 @@ class _Conversion:
     and the state they share. ``run`` starts them and returns the counts."""
 
     def __init__(self, source: Source, interp, options: ConvertOptions, mode: str, fps_out: Fraction,
-                 dst: str, on_progress: Callable[[int], None] | None, temporal: TemporalReport | None = None):
+                 dst: str, on_progress: Callable[[int], None] | None, output: OutputFormat,
+                 temporal: TemporalReport | None = None):
         self.source, self.interp, self.options, self.fps_out, self.dst = source, interp, options, fps_out, dst
+        self.output = output
         self.temporal = temporal or TemporalReport(down="nearest")
         self.slowmo = parse_slowmo(options.slowmo)
         self.stage = TemporalStage(self.temporal, source.info, getattr(source, "device", None))
@@ -214,6 +226,9 @@ class _Conversion:
         self.frames_in = self.written = self.scene_cuts = 0
         self.last_duration: Fraction | None = None
         self.stretch: dict[int, AudioStretch] = {}  # --audio stretch: input stream index -> its re-encoder
+        #: chapters/attachments/dispositions copied, and what the output container could not hold
+        self.extras: dict = {}
+        self.extras_lost: list[str] = []
 
     # ------------------------------------------------------------------ decode thread
     def decode(self) -> None:
@@ -239,6 +254,8 @@ class _Conversion:
         if self.frames_in == 0:
             detail = "; ".join(self.source.problems) or "the stream holds no decodable picture"
             raise FilmrtError(f"no video frame could be decoded from {self.source.src_name} ({detail})")
+        # captions or dynamic metadata that start after the first frame: --strict still refuses
+        refuse_losses(self._losses(self.muxer), self.options.encode.strict)
         self.pending.extend(self.scheduler.finish(self.last_duration, end=self.source.range_end))
         self._flush()
         self.stages.put(self.out_q, _END)
@@ -251,14 +268,27 @@ class _Conversion:
         copy = [s for s in copy if not (s.type == "data" and tr.timecode_in and s.metadata.get("timecode"))]
         muxer = Muxer(
             self.dst, info=src.info, fps_out=self.fps_out, copy_streams=copy,
-            shift=src.range_start, video_offset=(first_ts - src.range_start) * (self.slowmo or 1), codec=enc.codec,
-            crf=enc.crf, preset=enc.preset, fmt=enc.format, container_metadata=src.container_metadata,
+            shift=src.range_start, video_offset=(first_ts - src.range_start) * (self.slowmo or 1),
+            output=self.output, side=src.info.side, preset=enc.preset, fmt=enc.format,
+            container_metadata=src.container_metadata,
             interlace=None if tr.interlace_out == "off" else tr.interlace_out, timecode=tr.timecode_out,
         )
-        if tr.audio == "stretch":  # slowed audio streams, added before anything is written
-            self.stretch = {s.index: AudioStretch(s, muxer.container, self.slowmo, src.range_start)
-                            for s in src.copy_streams if s.type == "audio"}
+        try:  # chapters, attachments, dispositions: header facts, so before the first frame
+            self.extras = copy_extras(src, muxer, self.extras_lost.append)
+            lost = self._losses(muxer) + [n for n in muxer.output.notes if "dropped" in n]
+            refuse_losses(lost + self.extras_lost, enc.strict)
+            if tr.audio == "stretch":  # slowed audio streams, added before anything is written
+                self.stretch = {s.index: AudioStretch(s, muxer.container, self.slowmo, src.range_start)
+                                for s in src.copy_streams if s.type == "audio"}
+        except BaseException:
+            muxer.abort()
+            raise
         return muxer
+
+    def _losses(self, muxer: Muxer) -> list[str]:
+        """Side data the output drops (captions are kept when the muxer writes them)."""
+        kept = muxer.carries_captions and getattr(self.source, "captions", None) is not None
+        return losses(self.source.info.side, muxer.output.codec, captions_kept=kept)
 
     def _accept(self, f: DecodedFrame, cut: bool) -> None:
         self.frames_in += 1
@@ -288,20 +318,29 @@ class _Conversion:
 
     # ------------------------------------------------------------------ encode thread
     def encode(self) -> None:
+        # one frame is held back so the last one can take the captions still due (times after it)
+        held = None
         while True:
             item = self.stages.get(self.out_q)
+            if held is not None:
+                self._write(held, last=item is _END)
             if item is _END:
                 break
-            self.muxer.write_frame(item)
-            self.written += 1
-            self._drain_passthrough(self.muxer.video_time())
-            if self.on_progress is not None:
-                self.on_progress(self.written)
+            held = item
         self._drain_passthrough(None)
         for stretch in self.stretch.values():
             for out in stretch.finish():
                 self.muxer.mux_encoded(out)
         self.muxer.finish()
+
+    def _write(self, frame: torch.Tensor, last: bool) -> None:
+        pacer = getattr(self.source, "captions", None)
+        cc = pacer.take(None if last else self.muxer.video_time()) if pacer is not None else b""
+        self.muxer.write_frame(frame, pacer.nals(cc, self.muxer.codec == "libx265") if cc else None)
+        self.written += 1
+        self._drain_passthrough(self.muxer.video_time())
+        if self.on_progress is not None:
+            self.on_progress(self.written)
 
     def _drain_passthrough(self, until: Fraction | None) -> None:
         """Mux the copied packets up to output time ``until`` (all of them when None)."""
@@ -345,6 +384,10 @@ class _Conversion:
             raise self.stages.errors[0]
         return self._result()
 
+    def _caption_counts(self) -> dict | None:
+        pacer = getattr(self.source, "captions", None)
+        return None if pacer is None else {"in": pacer.triples_in, "out": pacer.triples_out}
+
     def abort(self) -> None:
         """Stop the stages and drop the output (nothing is written to OUT)."""
         self.stages.stop.set()
@@ -361,6 +404,10 @@ class _Conversion:
             model=self.interp.model_name, backend=self.interp.backend, decoder=src.name,
             width=mux.width, height=mux.height, colour=mux.spec.describe(), streams_copied=len(mux.copy_map),
             packets_copied=mux.packets_copied, problems=list(src.problems), temporal=self.temporal.to_dict(),
+            video={"source": mux.output.source, "output": mux.output.to_dict(),
+                   "side_data": src.info.side.to_dict(), "caption_triples": self._caption_counts()},
+            dropped=list(mux.output.notes) + self._losses(mux) + self.extras_lost,
+            extras=dict(self.extras),
         )
 
 
@@ -393,12 +440,15 @@ def convert(
     interp, conv = interpolator, None
     try:
         fps_out = options.rate.resolve(source.info.rate)
-        check_output(dst, options.encode.format, options.encode.codec)
+        output = output_for(source.info, options.encode)
+        source.keep_alpha = output.layout.alpha
+        source.captions = CaptionPacer() if output.codec in CAPTION_CODECS else None
+        check_output(dst, options.encode.format, output.codec)
         if interp is None:
             interp = open_interpolator(options.runtime)
         mode = choose_convert_mode(options, interp.model_name)
         temporal = _plan_time(src, source, options, interp.model_name, mode, fps_out)
-        conv = _Conversion(source, interp, options, mode, fps_out, dst, on_progress, temporal)
+        conv = _Conversion(source, interp, options, mode, fps_out, dst, on_progress, output, temporal)
         if on_start is not None:
             on_start(conv.expected)
         result = conv.run()

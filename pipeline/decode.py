@@ -12,10 +12,14 @@ NVIDIA DALI lives in :mod:`filmrt.pipeline.dali` (used only when DALI and a GPU 
 
 What is handled and what is refused:
 
-- pixel formats: planar Y'CbCr 4:2:0 / 4:2:2 / 4:4:4 at 8-16 bit (``yuv420p``, ``yuv420p10le``,
-  ``yuvj420p`` ...) are converted directly; other formats (NV12, P010, packed YUYV, RGB, gray) are
-  first repacked by FFmpeg's swscale into a planar format without any matrix change.
-- 10/12-bit input is decoded at full precision; the output stays 10-bit when the encoder can.
+- pixel formats: planar Y'CbCr 4:2:0 / 4:2:2 / 4:4:4 at 8-16 bit, with or without alpha
+  (``yuv420p``, ``yuv422p10le``, ``yuvj420p``, ``yuva444p12le`` ...) are converted directly; RGB
+  (``gbrp10le``, ``argb``, ``rgba64be`` ...) is read as RGB (no matrix); other formats (NV12, P010,
+  packed YUYV, gray) are first repacked by FFmpeg's swscale into a planar format without any
+  matrix change. The colour tags are read before any repack.
+- 10/12-bit input is decoded at full precision (float from the codes, never through 8 bits); the
+  output keeps the bit depth when the encoder can (:mod:`filmrt.pipeline.formats`).
+- alpha (``keep_alpha``, set when the output carries it): a 4th channel, RGBA.
 - rotation (a display matrix) is not applied to the pixels: the model works on the coded frames
   and the same display matrix is written to the output, so players rotate it the same way.
 - odd width/height: decoded as is; the encoder drops the last column/row (4:2:0 needs even sizes).
@@ -40,9 +44,12 @@ import torch
 import torch.nn.functional as F
 
 from filmrt.errors import FilmrtError
+from filmrt.pipeline.captions import CaptionPacer, a53_of
 from filmrt.pipeline.colour import ColourSpec, guess_spec, luma_from_rgb, yuv_to_rgb
+from filmrt.pipeline.hdr import SideInfo, read_side_data
+from filmrt.pipeline.pixels import alpha_of
 
-_PLANAR_YUV = re.compile(r"^yuv(j?)(420|422|444|440|411|410)p(\d+)?(le)?$")
+_PLANAR_YUV = re.compile(r"^yuv(j?)a?(420|422|444|440|411|410)p(\d+)?(le)?$")  # yuva: alpha is plane 3
 #: size of the thumbnails the scene-cut detector compares (W, H)
 THUMB = (64, 36)
 
@@ -53,7 +60,7 @@ class DecodedFrame:
     index: int
     #: presentation time in seconds (exact), as in the stream (not shifted)
     ts: Fraction
-    #: (3, H, W) float32 RGB in [0, 1] on the inference device
+    #: (3, H, W) float32 RGB in [0, 1] on the inference device ((4, H, W) RGBA with ``keep_alpha``)
     rgb: torch.Tensor
     #: (36, 64) float32 luma thumbnail on the CPU, for scene-cut detection
     thumb: torch.Tensor
@@ -80,6 +87,11 @@ class VideoInfo:
     start: Fraction = Fraction(0)
     #: stream metadata (language, title, handler) copied to the output
     metadata: dict = field(default_factory=dict)
+    #: the codec's profile name ("HQ", "DNXHR HQX", "Main 10") and bit rate, when the stream says
+    profile: str | None = None
+    bit_rate: int | None = None
+    #: HDR10 static metadata, dynamic metadata and captions seen in the decoded frames so far
+    side: SideInfo = field(default_factory=SideInfo)
 
 
 class Source(Protocol):
@@ -87,6 +99,8 @@ class Source(Protocol):
 
     #: the decoder's name ("pyav", "dali"), reported in ConvertResult.decoder
     name: str
+    #: set by the caller before ``frames()``: decoded frames carry alpha as a 4th channel (RGBA)
+    keep_alpha: bool
     #: the input as messages name it (its path, or "stdin")
     src_name: str
     info: VideoInfo
@@ -161,10 +175,19 @@ def make_thumb(rgb: torch.Tensor) -> torch.Tensor:
     return luma_from_rgb(small).float().cpu()
 
 
-def frame_to_rgb(frame, spec: ColourSpec | None, device: torch.device) -> tuple[torch.Tensor, ColourSpec]:
-    """One decoded PyAV VideoFrame -> ((3, H, W) float32 RGB on ``device``, the ColourSpec used)."""
+def frame_to_rgb(frame, spec: ColourSpec | None, device: torch.device,
+                 stream_tags: dict | None = None) -> tuple[torch.Tensor, ColourSpec]:
+    """One decoded PyAV VideoFrame -> ((3, H, W) float32 RGB on ``device``, the ColourSpec used).
+    ``stream_tags`` (same keys as below) stand in for tags the frame leaves unspecified (the ProRes
+    decoder's frames say nothing of primaries/transfer that the MOV ``colr`` atom gives the stream)."""
     name = frame.format.name
     m = _PLANAR_YUV.match(name)
+    # the tags are read before any repack (a reformatted frame does not keep them)
+    tags = dict(colorspace=frame.colorspace, color_range=frame.color_range, primaries=frame.color_primaries,
+                trc=frame.color_trc)
+    for k, v in (stream_tags or {}).items():
+        if int(tags[k] or 0) in (0, 2) and int(v or 0) not in (0, 2):  # 2 = unspecified (0: RGB / unknown range)
+            tags[k] = v
     if m is None or name.endswith("be"):
         bits = max(c.bits for c in frame.format.components) if frame.format.components else 8
         comps = frame.format.components
@@ -174,7 +197,8 @@ def frame_to_rgb(frame, spec: ColourSpec | None, device: torch.device) -> tuple[
             arr = frame.to_ndarray(format="rgb48le" if bits > 8 else "rgb24")
             scale = 65535.0 if bits > 8 else 255.0
             t = torch.from_numpy(np.ascontiguousarray(arr)).to(device).permute(2, 0, 1).float() / scale
-            rgb_spec = spec or guess_spec(frame.width, frame.height, bits=8)
+            rgb_spec = spec or guess_spec(frame.width, frame.height, bits=bits, primaries=tags["primaries"],
+                                          trc=tags["trc"])
             return t.clamp_(0, 1), rgb_spec
         target = "yuv444p16le" if bits > 8 else "yuv444p"
         if name.startswith("gray"):
@@ -184,16 +208,7 @@ def frame_to_rgb(frame, spec: ColourSpec | None, device: torch.device) -> tuple[
         m = _PLANAR_YUV.match(name)
     bits = frame.format.components[0].bits
     if spec is None or spec.bits != bits:
-        spec = guess_spec(
-            frame.width,
-            frame.height,
-            frame.colorspace,
-            frame.color_range,
-            bits=bits,
-            full_range_format=bool(m.group(1)),
-            primaries=frame.color_primaries,
-            trc=frame.color_trc,
-        )
+        spec = guess_spec(frame.width, frame.height, bits=bits, full_range_format=bool(m.group(1)), **tags)
     dtype = np.uint8 if bits <= 8 else np.uint16
     planes = []
     for p in frame.planes[:3]:
@@ -212,6 +227,9 @@ class PyAVSource(Source):
     """
 
     name = "pyav"
+    keep_alpha = False
+    #: set by the caller: each frame's A/53 captions go here (re-paced by the encoder)
+    captions: CaptionPacer | None = None
 
     def __init__(
         self,
@@ -273,7 +291,12 @@ class PyAVSource(Source):
             frames=self._expected_frames(rate, tb, t),
             start=self.start,
             metadata=dict(vs.metadata),
+            profile=cc.profile or None,
+            bit_rate=cc.bit_rate or getattr(vs, "bit_rate", None) or None,
         )
+        #: the stream's colour tags, for frames that leave them unspecified
+        self._stream_tags = dict(colorspace=cc.colorspace, color_range=cc.color_range,
+                                 primaries=cc.color_primaries, trc=cc.color_trc)
         self.problems: list[str] = []
         self.decode_errors = 0
         self.corrupt_frames = 0
@@ -365,7 +388,13 @@ class PyAVSource(Source):
                 if prev_ts is not None and ts <= prev_ts:
                     self.bad_timestamps += 1
                     continue
-                rgb, spec = frame_to_rgb(f, spec, self.device)
+                rgb, spec = frame_to_rgb(f, spec, self.device, self._stream_tags)
+                read_side_data(f, self.info.side)
+                if self.captions is not None:
+                    self.captions.push(ts - self.range_start, a53_of(f))
+                alpha = alpha_of(f) if self.keep_alpha else None
+                if alpha is not None:  # RGBA: the inference stage moves alpha with the picture
+                    rgb = torch.cat([rgb, alpha.to(self.device)])
                 if index == 0:
                     self.info.colour = spec
                     dm = display_matrix_of(getattr(f, "side_data", None))
@@ -375,7 +404,7 @@ class PyAVSource(Source):
                 ftb = Fraction(f.time_base) if f.time_base else tb  # a filtered frame has its own
                 dur = Fraction(f.duration) * ftb if getattr(f, "duration", 0) else None
                 self.frames_decoded += 1
-                yield DecodedFrame(index, ts, rgb, make_thumb(rgb), dur)
+                yield DecodedFrame(index, ts, rgb, make_thumb(rgb[:3]), dur)
                 index += 1
                 prev_ts = ts
             if video_done and (not copy_ids or copy_done >= copy_ids):

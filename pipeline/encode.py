@@ -1,10 +1,13 @@
-"""Encoding and muxing: RGB frames -> H.264/H.265 video, plus the source's other streams copied.
+"""Encoding and muxing: RGB(A) frames -> the output video, plus the source's other streams copied.
 
-- Video: PyAV encoders, ``libx264`` (default) / ``libx265`` in ``yuv420p`` (``yuv420p10le`` when the
-  source is 10-bit and the encoder takes it), CRF rate control. ``h264_nvenc`` / ``hevc_nvenc`` only
-  when this PyAV's FFmpeg has them *and* an NVIDIA GPU is present; otherwise a clear error.
-  RGB -> Y'CbCr uses the source's own matrix and range (:mod:`filmrt.pipeline.colour`), and the
-  stream is tagged with them (plus the source's primaries/transfer), so copies round-trip.
+- Video: the encoder, profile and pixel format of :class:`~filmrt.pipeline.formats.OutputFormat`
+  (by default the source's own family, chroma format and bit depth: ProRes, DNxHR, H.264, HEVC,
+  FFV1, QuickTime RLE, PNG), CRF rate control for x264/x265, ``--bitrate`` otherwise.
+  ``h264_nvenc`` / ``hevc_nvenc`` only when this PyAV's FFmpeg has them *and* an NVIDIA GPU is
+  present; otherwise a clear error. RGB -> Y'CbCr uses the source's own matrix and range
+  (:mod:`filmrt.pipeline.colour`, :mod:`filmrt.pipeline.pixels`), and the stream is tagged with
+  them plus the source's primaries/transfer (PQ, HLG ...), so copies round-trip; HDR10 static
+  metadata goes into libx265's settings (:mod:`filmrt.pipeline.hdr`).
 - Timing: the output time base is exactly ``1 / fps_out``; frame ``k`` has ``pts = offset + k``
   where ``offset`` places the first output frame where the first input frame was.
 - Other streams (audio, subtitles, data) are **remuxed**, never re-encoded: packets keep their
@@ -28,16 +31,18 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
-import numpy as np
 import torch
 
 from filmrt.errors import FilmrtError
 from filmrt.fileio import atomic_path, is_stream_target
-from filmrt.pipeline.colour import ColourSpec, rgb_to_yuv
+from filmrt.pipeline.captions import CAPTION_CODECS, with_sei
+from filmrt.pipeline.colour import SPC_RGB, ColourSpec
 from filmrt.pipeline.decode import VideoInfo, av_error_message
 from filmrt.pipeline.fieldops import WEAVE, FilterChain
+from filmrt.pipeline.formats import CODECS, OutputFormat, fit_container
+from filmrt.pipeline.hdr import SideInfo, x265_hdr_params
+from filmrt.pipeline.pixels import rgb_to_frame
 
-CODECS = ("libx264", "libx265", "h264_nvenc", "hevc_nvenc")
 DEFAULT_CRF = 18
 DEFAULT_PRESET = "medium"
 
@@ -49,7 +54,9 @@ def gpu_present() -> bool:
 
 
 def check_codec(name: str) -> None:
-    """Raise a one-line FilmrtError unless encoder ``name`` can run here."""
+    """Raise a one-line FilmrtError unless encoder ``name`` can run here (``auto``: decided later)."""
+    if name == "auto":
+        return
     if name not in CODECS:
         raise FilmrtError(f"unknown codec {name!r}: use {', '.join(CODECS)}")
     try:
@@ -109,8 +116,8 @@ class Muxer:
         copy_streams=(),
         shift: Fraction = Fraction(0),
         video_offset: Fraction = Fraction(0),
-        codec: str = "libx264",
-        crf: int = DEFAULT_CRF,
+        output: OutputFormat | None = None,
+        side: SideInfo | None = None,
         preset: str = DEFAULT_PRESET,
         fmt: str | None = None,
         container_metadata: dict | None = None,
@@ -118,8 +125,10 @@ class Muxer:
         interlace: str | None = None,
         timecode: str | None = None,
     ):
-        check_codec(codec)
-        self.codec = codec
+        output = output or OutputFormat("libx264", "yuv420p", crf=DEFAULT_CRF)
+        check_codec(output.codec)
+        self.output = output
+        self.codec = output.codec
         self.dst = dst
         self.warn = warn or (lambda msg: print(f"filmrt: warning: {msg}", file=sys.stderr))
         fmt = guess_format(dst, fmt)
@@ -149,55 +158,52 @@ class Muxer:
             self._discard_tmp()
             raise FilmrtError(f"cannot write {dst}: {av_error_message(e)}") from None
         try:
-            self._setup(info, copy_streams, codec, crf, preset, container_metadata or {}, video_offset)
+            self._setup(info, copy_streams, output, side, preset, container_metadata or {}, video_offset)
         except BaseException:
             self.abort()
             raise
 
     # ------------------------------------------------------------------ setup
-    def _setup(self, info, copy_streams, codec, crf, preset, container_metadata, video_offset) -> None:
+    def _setup(self, info, copy_streams, output, side, preset, container_metadata, video_offset) -> None:
         c = self.container
+        self.output = output = fit_container(output, c, output.crf or DEFAULT_CRF)
+        self.codec = output.codec
         for k, v in container_metadata.items():
             if k.lower() not in ("encoder", "major_brand", "minor_version", "compatible_brands"):
                 c.metadata[k] = v
-        self.width = info.width - info.width % 2
-        self.height = info.height - info.height % 2
+        self.layout = layout = output.layout
+        sy, sx = layout.sub
+        self.width = info.width - info.width % sx
+        self.height = info.height - info.height % sy
         if (self.width, self.height) != (info.width, info.height):
             self.warn(
-                f"{info.width}x{info.height} is odd-sized; 4:2:0 video needs even sizes: "
+                f"{info.width}x{info.height} is odd-sized; {output.pix_fmt} needs sizes in steps of {sx}x{sy}: "
                 f"writing {self.width}x{self.height} (last column/row dropped)"
             )
         if self.width < 2 or self.height < 2:
             raise FilmrtError(f"picture too small to encode: {info.width}x{info.height}")
         spec: ColourSpec = info.colour
-        enc = av.codec.Codec(codec, "w")
-        fmts = {f.name for f in (enc.video_formats or [])}
-        pix = "yuv420p"
-        if spec.bits > 8 and "nvenc" not in codec and "yuv420p10le" in fmts:
-            pix = "yuv420p10le"
-        self.spec = spec.with_bits(10 if pix.endswith("10le") else 8)
+        pix = output.pix_fmt
+        self.spec = spec.with_bits(layout.bits)
         self.pix_fmt = pix
         rate = self.fps_out / 2 if self.interlace else self.fps_out  # interlaced: two fields a frame
-        vs = c.add_stream(codec, rate=rate)
+        vs = c.add_stream(output.codec, rate=rate)
         vs.width, vs.height, vs.pix_fmt = self.width, self.height, pix
         vs.time_base = 1 / rate
         cc = vs.codec_context
         cc.time_base = 1 / rate
         cc.framerate = rate
-        cc.colorspace = self.spec.colorspace
+        self.colorspace = SPC_RGB if layout.rgb else self.spec.colorspace
+        cc.colorspace = self.colorspace
         cc.color_range = self.spec.color_range
         cc.color_primaries = self.spec.primaries
         cc.color_trc = self.spec.trc
-        opts = {}
-        if codec in ("libx264", "libx265"):
-            opts = {"crf": str(crf), "preset": preset}
-            if codec == "libx265":
-                opts["x265-params"] = "log-level=error"
-        else:
-            opts = {"cq": str(crf), "preset": preset, "rc": "vbr"}
+        opts = self._encoder_options(output, side, preset)
         if self.interlace:
             self._setup_interlaced(cc, opts, pix)
         cc.options = opts
+        if output.bitrate:
+            cc.bit_rate = int(output.bitrate)
         if self.timecode:
             vs.metadata["timecode"] = self.timecode  # mp4/mov: a tmcd track; matroska: the tag
             if "timecode" in c.metadata:
@@ -233,6 +239,22 @@ class Muxer:
             self.copy_map[s.index] = o
         self.frames_written = 0
         self.packets_copied = 0
+        #: caption SEI NAL units by the pts of the frame they belong to (until its packet is muxed)
+        self._captions: dict[int, list[bytes]] = {}
+
+    @staticmethod
+    def _encoder_options(output: OutputFormat, side: SideInfo | None, preset: str) -> dict:
+        """The encoder's private options: rate control, preset, profile, HDR10 metadata (x265)."""
+        codec, opts = output.codec, {}
+        if codec in ("libx264", "libx265"):
+            opts = {"preset": preset} if output.bitrate else {"crf": str(output.crf), "preset": preset}
+            if codec == "libx265":
+                opts["x265-params"] = ":".join(["log-level=error", *x265_hdr_params(side)])
+        elif "nvenc" in codec:
+            opts = {"cq": str(output.crf), "preset": preset, "rc": "vbr"}
+        if output.profile:
+            opts["profile"] = output.profile
+        return opts
 
     # ------------------------------------------------------------------ writing
     def _mux(self, packet) -> None:
@@ -249,17 +271,30 @@ class Muxer:
         except av.error.FFmpegError as e:
             raise FilmrtError(f"writing {self.dst} failed: {av_error_message(e)}") from None
 
-    def write_frame(self, rgb: torch.Tensor) -> None:
-        """Encode the next output frame: (3, H, W) float RGB in [0, 1]."""
+    @property
+    def carries_captions(self) -> bool:
+        return self.codec in CAPTION_CODECS
+
+    def _mux_video(self, pkt) -> None:
+        """Mux an encoded packet, with the caption SEI NALs of its frame in front (if any)."""
+        nals = self._captions.pop(pkt.pts, None) if pkt.pts is not None else None
+        if nals:
+            out = av.Packet(with_sei(bytes(pkt), nals))
+            out.pts, out.dts, out.time_base, out.is_keyframe = pkt.pts, pkt.dts, pkt.time_base, pkt.is_keyframe
+            out.stream = pkt.stream
+            pkt = out
+        self._io(self._mux, pkt)
+
+    def write_frame(self, rgb: torch.Tensor, captions: list[bytes] | None = None) -> None:
+        """Encode the next output frame: (3, H, W) float RGB (or (4, H, W) RGBA) in [0, 1];
+        ``captions``: SEI NAL units to put in front of its picture (:mod:`filmrt.pipeline.captions`)."""
         rgb = rgb[:, : self.height, : self.width]
-        y, u, v = rgb_to_yuv(rgb, self.spec, (2, 2))
-        frame = av.VideoFrame(self.width, self.height, self.pix_fmt)
-        for plane, arr in zip(frame.planes, (y, u, v), strict=True):
-            buf = np.frombuffer(plane, dtype=arr.dtype).reshape(plane.height, -1)
-            buf[:, : plane.width] = arr[: plane.height, : plane.width]
-        frame.colorspace = self.spec.colorspace
+        frame = rgb_to_frame(rgb, self.layout, self.spec)
+        frame.colorspace = self.colorspace
         frame.color_range = self.spec.color_range
         frame.pts = self.frame_offset + self.frames_written
+        if captions and self.carries_captions:
+            self._captions[frame.pts] = captions
         frame.time_base = self.frame_time_base  # the codec's (the muxer may change the stream's)
         if self.weaver is not None:
             for woven in self.weaver.push(frame):
@@ -298,7 +333,7 @@ class Muxer:
         else:
             packets = self._io(self.vstream.encode, frame)
         for pkt in packets:
-            self._io(self._mux, pkt)
+            self._mux_video(pkt)
 
     def mux_encoded(self, packet) -> None:
         """Write a packet of a stream added to :attr:`container` by the caller (re-encoded audio)."""
@@ -330,7 +365,7 @@ class Muxer:
             for woven in self.weaver.flush():  # an odd last field pair is dropped by weave
                 self._encode(woven)
         for pkt in self._io(self.vstream.encode, None):
-            self._io(self._mux, pkt)
+            self._mux_video(pkt)
         self._io(self.container.close)
         if self._atomic is not None:
             atomic, self._atomic = self._atomic, None

@@ -37,6 +37,8 @@ from filmrt.models import ModelSpec
 MODES = ("direct", "recursive")
 #: first element of the key of a frame made by recursive midpoints
 MID = "mid"
+#: first element of the key of an alpha plane (run through the model as a grey picture)
+ALPHA = "alpha"
 
 
 class Request(Protocol):
@@ -126,7 +128,16 @@ class Inference:
     # ------------------------------------------------------------------ the model calls
     def _call(self, a: list[torch.Tensor], b: list[torch.Tensor], times: list[float],
               keys_a: list[Hashable], keys_b: list[Hashable]) -> torch.Tensor:
-        return self.interp.interpolate(torch.stack(a), torch.stack(b), times, keys_a=keys_a, keys_b=keys_b)
+        fa, fb = torch.stack(a), torch.stack(b)
+        rgb = self.interp.interpolate(fa[:, :3], fb[:, :3], times, keys_a=keys_a, keys_b=keys_b)
+        if fa.shape[1] == 3:
+            return rgb
+        # RGBA: the alpha plane goes through the model as a grey picture (three equal channels) of the
+        # same pair at the same time, so it moves with the same estimated motion as the picture
+        grey_a, grey_b = fa[:, 3:].repeat(1, 3, 1, 1), fb[:, 3:].repeat(1, 3, 1, 1)
+        alpha = self.interp.interpolate(grey_a, grey_b, times, keys_a=[(ALPHA, k) for k in keys_a],
+                                        keys_b=[(ALPHA, k) for k in keys_b])
+        return torch.cat([rgb, alpha.mean(1, keepdim=True).clamp(0, 1)], 1)
 
     def _direct(self, todo: Sequence[Request], frames) -> dict[tuple, torch.Tensor]:
         made: dict[tuple, torch.Tensor] = {}

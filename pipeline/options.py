@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 from filmrt.errors import FilmrtError
 from filmrt.options import RuntimeOptions, opt
-from filmrt.pipeline.encode import CODECS, DEFAULT_CRF, DEFAULT_PRESET
+from filmrt.pipeline.encode import DEFAULT_CRF, DEFAULT_PRESET
+from filmrt.pipeline.formats import CODECS, check_pix_fmt, parse_bitrate
 from filmrt.pipeline.scenes import DEFAULT_THRESHOLD
 from filmrt.pipeline.temporal import check_temporal_options
 from filmrt.rates import RateSpec, parse_rate_spec
@@ -27,8 +28,20 @@ DECODERS = ("auto", "pyav", "dali")
 class EncodeOptions:
     """How the output video is encoded and muxed."""
 
-    codec: str = field(default="libx264", metadata=opt("video encoder", choices=CODECS))
+    codec: str = field(default="auto", metadata=opt(
+        "video encoder; auto = the source's own family (ProRes, DNxHR, H.264, HEVC, FFV1, QuickTime RLE, "
+        "PNG; else libx264) at its profile, chroma format and bit depth", choices=CODECS))
     crf: int = field(default=DEFAULT_CRF, metadata=opt("quality, lower = better (x264/x265: 0..51)"))
+    pix_fmt: str | None = field(default=None, metadata=opt(
+        "output pixel format (default: the source's, or the closest the encoder takes)", metavar="FMT"))
+    bitrate: str | None = field(default=None, metadata=opt(
+        "video bit rate, e.g. 50M or 185000k (instead of --crf; DNxHD needs one)", metavar="RATE"))
+    profile: str | None = field(default=None, metadata=opt(
+        "encoder profile (prores_ks: proxy, lt, standard, hq, 4444, 4444xq; dnxhd: dnxhr_lb ... dnxhr_444; "
+        "x264/x265: high, main10 ...; default: the source's)", metavar="NAME"))
+    strict: bool = field(default=False, metadata=opt(
+        "refuse (exit 2) instead of dropping what the output cannot carry (HDR10+/Dolby Vision metadata, "
+        "captions, alpha, HDR10 static metadata)"))
     preset: str = field(default=DEFAULT_PRESET, metadata=opt("encoder preset"))
     #: output container; needed when OUT is "-" (stdout)
     format: str | None = field(default=None, metadata=opt(
@@ -39,6 +52,8 @@ class EncodeOptions:
             raise FilmrtError(f"--codec {self.codec}: use one of {', '.join(CODECS)}")
         if not 0 <= int(self.crf) <= 63:
             raise FilmrtError(f"--crf {self.crf}: must be 0..51 (x264/x265) or 0..63")
+        check_pix_fmt(self.codec, self.pix_fmt)
+        parse_bitrate(self.bitrate)
 
 
 def _check_seconds(value, flag: str, *, positive: bool) -> float | None:

@@ -312,6 +312,9 @@ class _Dispatcher:
         )
         for w in rep.warnings:
             self.progress.log(f"warning {job.rel}: damaged input: {w}", important=True)
+        rep.video, rep.dropped = res.get("video") or {}, res.get("dropped") or []
+        for d in rep.dropped:
+            self.progress.log(f"warning {job.rel}: {d}", important=True)
 
     def _not_charged(self, job: Job, res: dict, again: Job) -> None:
         """Not this file's fault (yet): the pool broke before it started, or beside other files."""

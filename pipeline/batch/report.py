@@ -42,6 +42,9 @@ class FileReport:
     warnings: list[str] = dataclasses.field(default_factory=list)
     #: ConvertResult.temporal: interlacing/cadence/duplicates detected, what was done
     temporal: dict = dataclasses.field(default_factory=dict)
+    #: the video encoding chosen (ConvertResult.video) and what the output could not carry (ConvertResult.dropped)
+    video: dict = dataclasses.field(default_factory=dict)
+    dropped: list[str] = dataclasses.field(default_factory=list)
 
     def fail(self, why: str) -> None:
         self.status, self.reason, self.error = "failed", why, why

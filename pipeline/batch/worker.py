@@ -98,6 +98,8 @@ def check_output(path: Path, result) -> dict:
         "out_size": path.stat().st_size,
         "warnings": [str(x) for x in (_field(result, "problems") or [])],
         "temporal": _field(result, "temporal") or {},  # what was detected about time and done
+        "video": dict(_field(result, "video") or {}),
+        "dropped": [str(x) for x in (_field(result, "dropped") or [])],
     }
 
 

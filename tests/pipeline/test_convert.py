@@ -238,7 +238,7 @@ def test_convert_options_helpers_for_batch():
     opts = options_from_args(p.parse_args(["--fps", "59.94", "--model", "blend", "--crf", "20", "--t", "2"]))
     assert isinstance(opts, ConvertOptions)
     assert (opts.fps, opts.runtime.model, opts.encode.crf, opts.t, opts.encode.codec, opts.runtime.max_batch) == (
-        "59.94", "blend", 20, 2.0, "libx264", 4)
+        "59.94", "blend", 20, 2.0, "auto", 4)
 
 
 def test_cli_defaults_are_the_dataclass_defaults():
