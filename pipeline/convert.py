@@ -34,6 +34,7 @@ import torch
 
 from filmrt.engine import open_interpolator, resolve_device
 from filmrt.errors import FilmrtError
+from filmrt.fileio import check_overwrite
 from filmrt.models import get_spec
 from filmrt.pipeline import dali
 from filmrt.pipeline.decode import DecodedFrame, PyAVSource, Source, av_error_message
@@ -340,6 +341,7 @@ def convert(
     interpolator=None,
     on_progress: Callable[[int], None] | None = None,
     on_start: Callable[[int | None], None] | None = None,
+    overwrite: bool | None = True,
 ) -> ConvertResult:
     """Convert ``src`` to ``dst`` at ``options.fps``. See the module docstring.
 
@@ -347,6 +349,9 @@ def convert(
     ``on_start(expected)``: called once the input is open, with the number of output frames a
     constant-rate input gives (None when the input does not say).
     ``on_progress(n)``: called from the encoder thread with the number of output frames written.
+    ``overwrite``: an existing ``dst`` is replaced (True, the library's default) or refused
+    before anything is decoded (False/None: the CLI's rule without ``-y``, see
+    :func:`filmrt.fileio.check_overwrite`).
     Raises :class:`FilmrtError` for anything the user can fix; ``dst`` is never half-written.
     """
     options = options or ConvertOptions()
@@ -354,6 +359,7 @@ def convert(
     dst = os.fspath(dst) if dst != "-" else "-"
     if src != "-" and dst != "-" and os.path.exists(dst) and os.path.exists(src) and os.path.samefile(src, dst):
         raise FilmrtError("OUT is the same file as IN: write to a new file")
+    check_overwrite(dst, overwrite, "OUT")
     t0 = time.perf_counter()
     device = interpolator.device if interpolator is not None else resolve_device(options.runtime.device)
     source = open_source(src, options, device)

@@ -13,7 +13,7 @@
 - Metadata: container tags, per-stream tags (language, title, handler) and the video's display
   matrix (rotation) are copied.
 - Never a half-written OUT: everything goes to a hidden temp file beside OUT
-  (:func:`filmrt.fileio.atomic_path`: ``.NAME.filmrt-XXXX.ext``, the replaced file's mode kept, a
+  (:func:`filmrt.fileio.atomic_path`: ``.NAME.filmrt-<pid>-XXXX.ext``, the replaced file's mode kept, a
   symlink's target replaced) that is renamed over OUT only after the trailer is written; any error
   (or Ctrl-C) deletes it. ``-`` (stdout), a FIFO or a device is written directly (a stream cannot
   be taken back; mp4/mov are written fragmented).
@@ -89,7 +89,7 @@ def check_output(dst: str, fmt: str | None, codec: str) -> None:
     """Fail early (before any decoding) when OUT cannot be written or the codec cannot run."""
     check_codec(codec)
     guess_format(dst, fmt)
-    if dst == "-":
+    if dst == "-" or is_stream_target(dst):  # a FIFO or a device (e.g. /dev/null) is streamed into
         return
     parent = output_parent(dst)
     if not os.access(parent, os.W_OK):
