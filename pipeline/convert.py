@@ -33,7 +33,7 @@ import av
 import torch
 
 from filmrt.engine import open_interpolator, resolve_device
-from filmrt.errors import FilmrtError
+from filmrt.errors import FilmrtError, NotAVideo
 from filmrt.fileio import check_overwrite
 from filmrt.models import get_spec
 from filmrt.pipeline import dali
@@ -202,6 +202,8 @@ class _Conversion:
         self.kinds: collections.Counter = collections.Counter()
         self.frames_in = self.written = self.scene_cuts = 0
         self.last_duration: Fraction | None = None
+        #: container tags added to the output (convert's ``tags``)
+        self.tags: dict[str, str] = {}
 
     # ------------------------------------------------------------------ decode thread
     def decode(self) -> None:
@@ -225,7 +227,7 @@ class _Conversion:
             self._accept(f, cut)
         if self.frames_in == 0:
             detail = "; ".join(self.source.problems) or "the stream holds no decodable picture"
-            raise FilmrtError(f"no video frame could be decoded from {self.source.src_name} ({detail})")
+            raise NotAVideo(f"no video frame could be decoded from {self.source.src_name} ({detail})")
         self.pending.extend(self.scheduler.finish(self.last_duration, end=self.source.range_end))
         self._flush()
         self.stages.put(self.out_q, _END)
@@ -233,10 +235,12 @@ class _Conversion:
     def _open_muxer(self, first_ts: Fraction) -> Muxer:
         # made at the first decoded frame: its colour tags, bit depth and display matrix are known then
         enc, src = self.options.encode, self.source
+        # filmrt's own tags in a source (e.g. a batch mark) say nothing about this output
+        tags = {k: v for k, v in src.container_metadata.items() if not k.lower().startswith("filmrt_")}
         return Muxer(
             self.dst, info=src.info, fps_out=self.fps_out, copy_streams=src.copy_streams,
             shift=src.range_start, video_offset=first_ts - src.range_start, codec=enc.codec, crf=enc.crf,
-            preset=enc.preset, fmt=enc.format, container_metadata=src.container_metadata,
+            preset=enc.preset, fmt=enc.format, container_metadata={**tags, **self.tags},
         )
 
     def _accept(self, f: DecodedFrame, cut: bool) -> None:
@@ -298,7 +302,7 @@ class _Conversion:
             for th in self.threads:
                 th.join()
             if self.source.corrupt_frames >= self.frames_in:  # e.g. random bytes a demuxer accepted
-                raise FilmrtError(
+                raise NotAVideo(
                     f"no intact video frame in {self.source.src_name}: all {self.frames_in} decoded frame(s) "
                     "are flagged corrupt by the decoder (not a usable video)"
                 )
@@ -342,6 +346,7 @@ def convert(
     on_progress: Callable[[int], None] | None = None,
     on_start: Callable[[int | None], None] | None = None,
     overwrite: bool | None = True,
+    tags: dict[str, str] | None = None,
 ) -> ConvertResult:
     """Convert ``src`` to ``dst`` at ``options.fps``. See the module docstring.
 
@@ -352,6 +357,7 @@ def convert(
     ``overwrite``: an existing ``dst`` is replaced (True, the library's default) or refused
     before anything is decoded (False/None: the CLI's rule without ``-y``, see
     :func:`filmrt.fileio.check_overwrite`).
+    ``tags``: container tags to add to the output (``filmrt batch`` marks its outputs with them).
     Raises :class:`FilmrtError` for anything the user can fix; ``dst`` is never half-written.
     """
     options = options or ConvertOptions()
@@ -371,6 +377,7 @@ def convert(
             interp = open_interpolator(options.runtime)
         mode = choose_convert_mode(options, interp.model_name)
         conv = _Conversion(source, interp, options, mode, fps_out, dst, on_progress)
+        conv.tags = dict(tags or {})
         if on_start is not None:
             on_start(conv.expected)
         result = conv.run()

@@ -96,6 +96,13 @@ def check_output(dst: str, fmt: str | None, codec: str) -> None:
         raise FilmrtError(f"cannot write {dst}: directory {parent} is not writable")
 
 
+def _is_mov(fmt: str | None, dst: str) -> bool:
+    """The output is written by FFmpeg's mov muxer (MP4, MOV and their kin)."""
+    if fmt:
+        return fmt in ("mp4", "mov", "ipod", "ismv", "3gp", "3g2", "psp", "f4v")
+    return Path(dst).suffix.lower() in (".mp4", ".mov", ".m4v", ".3gp", ".3g2", ".f4v", ".ismv")
+
+
 class Muxer:
     """Owns the output container. Not thread-safe: one thread (the encoder's) uses it."""
 
@@ -133,6 +140,9 @@ class Muxer:
             output_parent(dst)  # one-line errors for a directory or a missing folder
             self._atomic = atomic_path(dst)
             target = str(self._atomic.__enter__())
+        if any(k.startswith("filmrt_") for k in container_metadata or {}) and _is_mov(fmt, dst):
+            # MP4/MOV keep free-form tags (filmrt batch's mark) only as "mdta" keys
+            options["movflags"] = "+".join(filter(None, (options.get("movflags"), "use_metadata_tags")))
         try:
             self.container = av.open(target, "w", format=fmt, options=options)
         except ValueError as e:

@@ -310,7 +310,7 @@ class _Dispatcher:
     def _failed(self, job: Job, res: dict, again: Job) -> None:
         self.failures[job.rel] += 1
         n = self.failures[job.rel]
-        give_up = n > self.retries
+        give_up = n > self.retries or bool(res.get("permanent"))  # not a video: once is enough
         self.manifest.finish_failed(job.rel, job.attempt_id, res, give_up=give_up)
         rep = self.by_rel[job.rel]
         rep.failures, rep.worker = n, res.get("worker")
