@@ -16,6 +16,7 @@ import sys
 from tqdm import tqdm
 
 from filmrt.cli.groups import add_options, add_runtime_options, from_args, given, runtime_from_args
+from filmrt.cli.overwrite import add_overwrite_options
 from filmrt.fileio import check_writable, write_json
 from filmrt.interrupts import signals_as_interrupt
 from filmrt.options import RuntimeOptions
@@ -37,17 +38,6 @@ def add_convert_options(p, *, exclude: tuple[str, ...] = ()) -> None:
     add_options(p, ConvertOptions, required=["fps"], title="conversion" if titled else None)
     add_options(p, RuntimeOptions, exclude=exclude, title="model and runtime" if titled else None)
     add_options(p, EncodeOptions, title="encoding" if titled else None)
-
-
-def add_overwrite_options(p) -> None:
-    """``-y``/``--overwrite`` and ``-n``/``--no-overwrite`` (ffmpeg's): ``args.overwrite`` is
-    True, False or None (neither: an existing OUT is refused too, see
-    :func:`filmrt.fileio.check_overwrite`)."""
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("-y", "--overwrite", dest="overwrite", action="store_const", const=True, default=None,
-                   help="replace OUT if it exists (its permission bits are kept)")
-    g.add_argument("-n", "--no-overwrite", dest="overwrite", action="store_const", const=False,
-                   help="never replace an existing OUT (the default without -y; for ffmpeg-style scripts)")
 
 
 def options_from_args(args: argparse.Namespace, *, exclude: tuple[str, ...] = ()) -> ConvertOptions:

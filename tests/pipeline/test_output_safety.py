@@ -211,3 +211,18 @@ def test_remove_stale_temps_only_dead_pids(tmp_path):
     removed = remove_stale_temps(out)
     assert [p.name for p in removed] == [names[0]]
     assert sorted(os.listdir(tmp_path)) == sorted(names[1:])
+
+
+def test_interpolate_follows_the_overwrite_rule(tmp_path, capsys):
+    import torch
+
+    from filmrt.imageio import write_image
+
+    pa, pb, out = tmp_path / "a.png", tmp_path / "b.png", tmp_path / "mid.png"
+    write_image(pa, torch.zeros(3, 16, 16))
+    write_image(pb, torch.ones(3, 16, 16))
+    out.write_bytes(b"keep")
+    argv = ["interpolate", str(pa), str(pb), "-o", str(out), "--model", "blend", "--quiet"]
+    assert main(argv) == 2 and "exists, not overwritten" in capsys.readouterr().err
+    assert out.read_bytes() == b"keep"
+    assert main([*argv, "-y"]) == 0 and out.read_bytes() != b"keep"
