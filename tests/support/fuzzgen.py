@@ -110,82 +110,105 @@ def _valid(d: Path, ext: str, **kw) -> Path:
 
 
 # ---------------------------------------------------------------------- the fixed corpus
+def _text(d: Path) -> Path:
+    p = d / "notes.mp4"
+    p.write_text("not a video\n" * 200)
+    return p
+
+
+def _text_txt(d: Path) -> Path:
+    p = d / "readme.txt"
+    p.write_text("hello")
+    return p
+
+
+def _empty(d: Path) -> Path:
+    p = d / "empty.mkv"
+    p.write_bytes(b"")
+    return p
+
+
+def _directory(d: Path) -> Path:
+    p = d / "folder.mp4"
+    p.mkdir()
+    return p
+
+
+def _truncated(d: Path) -> Path:
+    v = _valid(d, "mp4", frames=8)
+    return keep_head(v, v.stat().st_size // 2, d / "half.mp4")
+
+
+def _truncated_mkv(d: Path) -> Path:
+    v = _valid(d, "mkv", frames=8, audio=True)
+    return keep_head(v, v.stat().st_size * 2 // 3, d / "cut.mkv")
+
+
+def _header_only(d: Path) -> Path:
+    v = _valid(d, "mkv")
+    return keep_head(v, 200, d / "head.mkv")
+
+
+def _header_random(ext: str) -> Callable[[Path], Path]:
+    def make(d: Path) -> Path:
+        v = _valid(d, ext)
+        return keep_head(v, 64, d / f"noise.{ext}", random.Random(ext).randbytes(30_000))
+
+    return make
+
+
+def _flipped(ext: str) -> Callable[[Path], Path]:
+    def make(d: Path) -> Path:
+        v = _valid(d, ext, frames=8)
+        data = bytearray(v.read_bytes())
+        rng = random.Random(7)
+        for _ in range(40):
+            data[rng.randrange(len(data) // 10, len(data))] ^= 1 << rng.randrange(8)
+        p = d / f"flipped.{ext}"
+        p.write_bytes(bytes(data))
+        return p
+
+    return make
+
+
+def _fifo_feed(d: Path) -> Path:
+    return _valid(d, "mkv", audio=True)
+
+
+def _unicode_name(d: Path) -> Path:
+    return clip(d / "clip ünï 名前 #1 (copy).mp4", audio=True)
+
+
+def _slow_rate(d: Path) -> Path:
+    return clip(d / "slow.mkv", fps=Fraction(1, 2), frames=2)
+
+
+def _fast_rate(d: Path) -> Path:
+    return clip(d / "fast.mkv", fps=1000, frames=8)
+
+
+def _ntsc(d: Path) -> Path:
+    return clip(d / "ntsc.mp4", fps=Fraction(30000, 1001), time_base=Fraction(1, 90000), audio=True)
+
+
+def _base(d: Path) -> Path:
+    return clip(d / "in.mp4", audio=True)
+
+
 def corpus() -> list[Case]:
-    def text(d: Path) -> Path:
-        p = d / "notes.mp4"
-        p.write_text("not a video\n" * 200)
-        return p
-
-    def empty(d: Path) -> Path:
-        p = d / "empty.mkv"
-        p.write_bytes(b"")
-        return p
-
-    def directory(d: Path) -> Path:
-        p = d / "folder.mp4"
-        p.mkdir()
-        return p
-
-    def truncated(d: Path) -> Path:
-        v = _valid(d, "mp4", frames=8)
-        return keep_head(v, v.stat().st_size // 2, d / "half.mp4")
-
-    def truncated_mkv(d: Path) -> Path:
-        v = _valid(d, "mkv", frames=8, audio=True)
-        return keep_head(v, v.stat().st_size * 2 // 3, d / "cut.mkv")
-
-    def header_only(d: Path) -> Path:
-        v = _valid(d, "mkv")
-        return keep_head(v, 200, d / "head.mkv")
-
-    def header_random(ext: str) -> Callable[[Path], Path]:
-        def make(d: Path) -> Path:
-            v = _valid(d, ext)
-            return keep_head(v, 64, d / f"noise.{ext}", random.Random(ext).randbytes(30_000))
-
-        return make
-
-    def flipped(ext: str) -> Callable[[Path], Path]:
-        def make(d: Path) -> Path:
-            v = _valid(d, ext, frames=8)
-            data = bytearray(v.read_bytes())
-            rng = random.Random(7)
-            for _ in range(40):
-                data[rng.randrange(len(data) // 10, len(data))] ^= 1 << rng.randrange(8)
-            p = d / f"flipped.{ext}"
-            p.write_bytes(bytes(data))
-            return p
-
-        return make
-
-    def fifo_feed(d: Path) -> Path:
-        return _valid(d, "mkv", audio=True)
-
-    def unicode_name(d: Path) -> Path:
-        return clip(d / "clip ünï 名前 #1 (copy).mp4", audio=True)
-
-    def slow_rate(d: Path) -> Path:
-        return clip(d / "slow.mkv", fps=Fraction(1, 2), frames=2)
-
-    def fast_rate(d: Path) -> Path:
-        return clip(d / "fast.mkv", fps=1000, frames=8)
-
-    def ntsc(d: Path) -> Path:
-        return clip(d / "ntsc.mp4", fps=Fraction(30000, 1001), time_base=Fraction(1, 90000), audio=True)
-
-    base = lambda d: clip(d / "in.mp4", audio=True)  # noqa: E731 - a one-line maker
+    """One fixed case per kind of trouble."""
     return [
-        Case("empty", empty),
-        Case("text", text),
-        Case("text-txt", lambda d: (d / "readme.txt").write_text("hello") and d / "readme.txt"),
-        Case("directory", directory),
-        Case("truncated-mp4", truncated),
-        Case("truncated-mkv-audio", truncated_mkv),
-        Case("header-only", header_only),
-        Case("header-random-mp4", header_random("mp4")),
-        Case("header-random-mkv", header_random("mkv")),
-        Case("flipped-mp4", flipped("mp4")),
-        Case("flipped-ts", flipped("ts"), out="out.ts"),
+        Case("empty", _empty),
+        Case("text", _text),
+        Case("text-txt", _text_txt),
+        Case("directory", _directory),
+        Case("truncated-mp4", _truncated),
+        Case("truncated-mkv-audio", _truncated_mkv),
+        Case("header-only", _header_only),
+        Case("header-random-mp4", _header_random("mp4")),
+        Case("header-random-mkv", _header_random("mkv")),
+        Case("flipped-mp4", _flipped("mp4")),
+        Case("flipped-ts", _flipped("ts"), out="out.ts"),
         Case("y4m-huge-dims", lambda d: y4m(d / "huge.y4m", 65536, 65536, 1)),
         Case("y4m-odd-size", lambda d: y4m(d / "odd.y4m", 33, 17, 3)),
         Case("png-huge-dims", lambda d: png_huge(d / "huge.png")),
@@ -194,16 +217,16 @@ def corpus() -> list[Case]:
         Case("audio-only", lambda d: Path(make_audio_only(d / "music.mkv"))),
         Case("odd-size-raw", lambda d: raw_clip(d / "odd.nut", 33, 17)),
         Case("one-by-one", lambda d: raw_clip(d / "dot.avi", 1, 1)),
-        Case("rate-1/2", slow_rate, args=["--fps", "5"]),
-        Case("rate-1000", fast_rate, args=["--fps", "24"]),
-        Case("rate-ntsc-to-mp4", ntsc, args=["--fps", "60000/1001"], out="out.mp4"),
-        Case("fifo-input", fifo_feed, fifo=True),
-        Case("unicode-names", unicode_name, out="out ü 名 #2.mkv"),
-        Case("ss-past-end", base, args=["--fps", "50", "--ss", "1000"]),
-        Case("t-tiny", base, args=["--fps", "50", "--t", "0.001"]),
-        Case("crf-limits", base, args=["--fps", "50", "--crf", "51", "--batch", "1"], out="out.mp4"),
-        Case("fps-tiny", base, args=["--fps", "0.001"]),
-        Case("fps-factor", base, args=["--fps", "x8"]),
+        Case("rate-1/2", _slow_rate, args=["--fps", "5"]),
+        Case("rate-1000", _fast_rate, args=["--fps", "24"]),
+        Case("rate-ntsc-to-mp4", _ntsc, args=["--fps", "60000/1001"], out="out.mp4"),
+        Case("fifo-input", _fifo_feed, fifo=True),
+        Case("unicode-names", _unicode_name, out="out ü 名 #2.mkv"),
+        Case("ss-past-end", _base, args=["--fps", "50", "--ss", "1000"]),
+        Case("t-tiny", _base, args=["--fps", "50", "--t", "0.001"]),
+        Case("crf-limits", _base, args=["--fps", "50", "--crf", "51", "--batch", "1"], out="out.mp4"),
+        Case("fps-tiny", _base, args=["--fps", "0.001"]),
+        Case("fps-factor", _base, args=["--fps", "x8"]),
     ]
 
 
