@@ -281,7 +281,17 @@ class _Conversion:
             if self.on_progress is not None:
                 self.on_progress(self.written)
         self._drain_passthrough(None)
+        self._check_intact()  # before finish(): that renames the temp file over OUT
         self.muxer.finish()
+
+    def _check_intact(self) -> None:
+        """Refuse a "video" whose every frame the decoder flagged corrupt (e.g. random bytes a
+        demuxer accepted). Runs after the last frame: the decode and main threads are done."""
+        if self.source.corrupt_frames >= self.frames_in:
+            raise NotAVideo(
+                f"no intact video frame in {self.source.src_name}: all {self.frames_in} decoded frame(s) "
+                "are flagged corrupt by the decoder (not a usable video)"
+            )
 
     def _drain_passthrough(self, until: Fraction | None) -> None:
         """Mux the copied packets up to output time ``until`` (all of them when None)."""
@@ -301,11 +311,6 @@ class _Conversion:
             self.infer()
             for th in self.threads:
                 th.join()
-            if self.source.corrupt_frames >= self.frames_in:  # e.g. random bytes a demuxer accepted
-                raise NotAVideo(
-                    f"no intact video frame in {self.source.src_name}: all {self.frames_in} decoded frame(s) "
-                    "are flagged corrupt by the decoder (not a usable video)"
-                )
         except _Stop:
             pass  # another stage failed: its error is raised below
         except BaseException as e:

@@ -242,6 +242,9 @@ class PyAVSource(Source):
         if threads:
             vs.thread_count = threads
         cc = vs.codec_context
+        if cc is None:  # a codec id FFmpeg does not know (damaged or exotic headers)
+            c.close()
+            raise NotAVideo(f"{self.src_name}: the video stream's codec is unknown to FFmpeg (not decodable)")
         if not cc.width or not cc.height:
             c.close()
             raise NotAVideo(f"{self.src_name}: the video stream has no picture size (not decodable?)")

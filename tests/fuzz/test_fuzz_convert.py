@@ -9,7 +9,7 @@ traceback is seen as a user would see it) and must end in one of the documented 
 - every output that exists is valid: all its frames decode, its video runs at the asked rate,
   and (Matroska, which holds anything) it has as many audio streams as the input.
 
-CI runs the fixed corpus plus a few seeded mutations (``FILMRT_FUZZ_CASES``, default 6, seed
+CI runs the fixed corpus, the mutations that once found a bug (``fuzzgen.FOUND``) and a few seeded mutations (``FILMRT_FUZZ_CASES``, default 6, seed
 ``FILMRT_FUZZ_SEED``, default 0); ``make fuzz`` runs a longer campaign (see the Makefile).
 A failing mutation is reproduced with its seed: the case name is ``mut-<seed>-<i>-<ext>``.
 """
@@ -24,13 +24,13 @@ from fractions import Fraction
 
 import av
 import pytest
-from support.fuzzgen import Case, corpus, mutations
+from support.fuzzgen import Case, corpus, mutations, regressions
 
 SEED = int(os.environ.get("FILMRT_FUZZ_SEED", "0"))
 N_MUTATIONS = int(os.environ.get("FILMRT_FUZZ_CASES", "6"))
 TIMEOUT = float(os.environ.get("FILMRT_FUZZ_TIMEOUT", "120"))
 COMMON = ["--model", "blend", "--quiet", "--threads", "1", "--preset", "ultrafast"]
-CASES = corpus() + mutations(SEED, N_MUTATIONS)
+CASES = corpus() + regressions() + mutations(SEED, N_MUTATIONS)
 
 pytestmark = pytest.mark.fuzz
 

@@ -275,3 +275,14 @@ def mutations(seed: int, n: int) -> list[Case]:
 
         cases.append(Case(f"mut-{seed}-{i}-{ext}", make, args=["--fps", fps], out=out))
     return cases
+
+
+#: mutations that found bugs in a campaign (seed, index), kept in CI as regressions:
+#: (1, 13) all frames flagged corrupt: the error came after OUT was already renamed into place;
+#: (1, 35) a video stream with a codec id FFmpeg does not know: AttributeError (exit 1)
+FOUND = [(1, 13), (1, 35)]
+
+
+def regressions() -> list[Case]:
+    """The :data:`FOUND` mutations (same seed, same files)."""
+    return [mutations(seed, i + 1)[i] for seed, i in FOUND]
