@@ -8,7 +8,7 @@ TORCH_SPEC ?= torch==2.13.0
 EXTRAS ?= test
 PYTEST_ARGS ?=
 
-.PHONY: setup test demo lint bench bench-quick gpu-check clean
+.PHONY: setup test demo lint bench bench-quick gpu-check fuzz clean
 
 setup: $(VENV)/.installed
 
@@ -43,6 +43,15 @@ bench-quick: setup
 GPU_CHECK_ARGS ?=
 gpu-check: setup
 	$(BIN)/python bench/gpu_check.py --out bench/results $(GPU_CHECK_ARGS)
+
+# A longer fuzz campaign than CI's (tests/fuzz/): the corpus plus FUZZ_CASES seeded mutations;
+# one line per case (name, exit code, message) in fuzz-results.tsv. A failure names its seed.
+FUZZ_SEED ?= 1
+FUZZ_CASES ?= 300
+fuzz: setup
+	rm -f fuzz-results.tsv
+	FILMRT_FUZZ_SEED=$(FUZZ_SEED) FILMRT_FUZZ_CASES=$(FUZZ_CASES) FILMRT_FUZZ_LOG=fuzz-results.tsv \
+		$(BIN)/python -m pytest -q tests/fuzz $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -19,3 +19,8 @@ class FilmrtError(Exception):
 
 class WeightsNotFound(FilmrtError):
     """The weights a model needs are not installed; the message says how to get them."""
+
+
+class NotAVideo(FilmrtError):
+    """The input is plainly not a video (not a media file, no video stream, a directory): trying
+    again cannot help, so ``filmrt batch`` fails such a file at once instead of retrying it."""

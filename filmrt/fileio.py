@@ -6,12 +6,19 @@ end, so a reader never sees a half-written file and a crash leaves the old file 
 
 Rules (ffmpeg's habits, see DESIGN.md "Conventions"):
 
-- the temp file is ``.NAME.filmrt-XXXXXXXX`` beside the destination (same filesystem: one rename);
+- the temp file is ``.NAME.filmrt-<pid>-XXXXXXXX.EXT`` beside the destination (same filesystem: one
+  rename); the writer's process id in the name lets a later write of the same destination remove
+  the temp files of runs that died without cleaning up (``kill -9``, a power cut): only those whose
+  process is gone, never a live run's (:func:`remove_stale_temps`);
 - a file that is replaced keeps its permission bits; a new file gets the usual 0666 & ~umask;
 - a destination that is not a regular file (a FIFO, a character device such as ``/dev/stdout``)
   is written through as a stream, never renamed over; a symlink is followed (its target is
   replaced, the link stays);
 - on any error the temp file is removed and the error propagates.
+
+The overwrite rule of the commands that write media (ffmpeg's, see :func:`check_overwrite`): an
+existing OUT is refused unless the user says ``-y``/``--overwrite``; ``-n``/``--no-overwrite``
+never overwrites. Streams (``-``, FIFOs, devices) are always written.
 """
 
 from __future__ import annotations
@@ -40,6 +47,64 @@ def is_stream_target(path: str | os.PathLike) -> bool:
     return not stat.S_ISREG(st.st_mode) and not stat.S_ISDIR(st.st_mode)
 
 
+def _temp_prefix(final: Path, pid: int | None = None) -> str:
+    return f".{final.stem}{TEMP_INFIX}{os.getpid() if pid is None else pid}-"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: a process of another user holds this pid
+        return True
+    return True
+
+
+def remove_stale_temps(path: str | os.PathLike) -> list[Path]:
+    """Remove the temp files that dead runs left beside ``path`` (``.NAME.filmrt-<pid>-*.EXT``
+    whose ``<pid>`` no longer runs); returns what was removed. A live run's temp is kept, and so
+    is anything whose name does not carry a pid. Process ids are this machine's: on a shared
+    filesystem a run on another host is told apart only if its pid is not alive here either, so
+    temp files of other hosts are kept when in doubt (a pid alive here)."""
+    final = Path(os.path.realpath(os.fspath(path)))
+    removed = []
+    head = f".{final.stem}{TEMP_INFIX}"
+    try:
+        names = os.listdir(final.parent)
+    except OSError:
+        return removed
+    for name in names:
+        if not (name.startswith(head) and name.endswith(final.suffix)):
+            continue
+        pid_text, sep, rest = name[len(head):].partition("-")
+        if not sep or not pid_text.isdigit() or int(pid_text) == os.getpid() or _pid_alive(int(pid_text)):
+            continue
+        with contextlib.suppress(OSError):
+            (final.parent / name).unlink()
+            removed.append(final.parent / name)
+    return removed
+
+
+def output_exists(path: str | os.PathLike) -> bool:
+    """True when writing ``path`` would replace an existing file (not a stream, not a directory)."""
+    p = os.fspath(path)
+    # exists() follows symlinks: a dangling one replaces nothing (its target is created)
+    return p != "-" and os.path.exists(p) and not is_stream_target(p) and not os.path.isdir(p)
+
+
+def check_overwrite(path: str | os.PathLike, overwrite: bool | None, what: str = "output") -> None:
+    """ffmpeg's rule, checked before any work: refuse an existing ``path`` unless ``overwrite``.
+
+    ``overwrite``: True (``-y``) replaces it (keeping its mode), False (``-n``) and None (neither
+    given) refuse it. Unlike ffmpeg there is no question asked on a terminal: scripts and people
+    get the same answer."""
+    if overwrite or not output_exists(path):
+        return
+    hint = "" if overwrite is False else " (pass -y/--overwrite to replace it)"
+    raise FilmrtError(f"{what} {path} exists, not overwritten{hint}")
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -59,9 +124,10 @@ def atomic_path(path: str | os.PathLike, *, suffix: str | None = None) -> Iterat
     parent = final.parent
     if not parent.is_dir():
         raise FilmrtError(f"cannot write {path}: folder {parent} does not exist")
+    remove_stale_temps(final)
     try:
         fd, tmp = tempfile.mkstemp(
-            dir=parent, prefix=f".{final.stem}{TEMP_INFIX}", suffix=final.suffix if suffix is None else suffix
+            dir=parent, prefix=_temp_prefix(final), suffix=final.suffix if suffix is None else suffix
         )
     except OSError as e:
         raise FilmrtError(f"cannot write {path}: {e.strerror or e}") from e

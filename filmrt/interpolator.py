@@ -119,8 +119,18 @@ class Interpolator(abc.ABC):
             ka = None if keys_a is None else list(keys_a[s:e])
             kb = None if keys_b is None else list(keys_b[s:e])
             out = self._run(ca, cb, ct, ka, kb)
+            self._check_finite(out)
             outs.append(pad.crop(out).float().clamp(0.0, 1.0))
         return outs[0] if len(outs) == 1 else torch.cat(outs)
+
+    def _check_finite(self, out: torch.Tensor) -> None:
+        """One reduction per chunk: NaN/inf out of the model (damaged weights, an FP16 overflow)
+        would be clamped into solid-colour frames and written with exit 0; refuse them instead."""
+        if not bool(torch.isfinite(out).all()):
+            raise FilmrtError(
+                f"the model ({self.describe()}) produced NaN or infinite values: damaged weights, or a "
+                "precision too low for this input (try --precision fp32)"
+            )
 
     def describe(self) -> str:
         return f"{self.model_name} on {self.backend} ({self.device}, {self.precision})"

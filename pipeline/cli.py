@@ -11,15 +11,14 @@ The progress bar is drawn here, from :func:`~filmrt.pipeline.convert.convert`'s 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import signal
 import sys
-import threading
 
 from tqdm import tqdm
 
 from filmrt.cli.groups import add_options, add_runtime_options, from_args, given, runtime_from_args
+from filmrt.cli.overwrite import add_overwrite_options
 from filmrt.fileio import check_writable, write_json
+from filmrt.interrupts import signals_as_interrupt
 from filmrt.options import RuntimeOptions
 from filmrt.pipeline.convert import ConvertResult, convert
 from filmrt.pipeline.eval_video import eval_video
@@ -63,6 +62,7 @@ def register(subparsers) -> None:
     add_convert_options(p)
     p.add_argument("--json", default=None, metavar="OUT", help="write a JSON report to OUT")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_overwrite_options(p)
     p.set_defaults(func=run_convert)
 
     e = subparsers.add_parser(
@@ -81,23 +81,6 @@ def register(subparsers) -> None:
     e.add_argument("--json", default=None, metavar="OUT", help="write the scores as JSON to OUT")
     e.add_argument("--quiet", action="store_true", help="no progress bar")
     e.set_defaults(func=run_eval_video)
-
-
-@contextlib.contextmanager
-def _terminate_as_interrupt():
-    """SIGTERM (a supervisor stopping us) cleans up like Ctrl-C: no temp file is left behind."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum, frame):
-        raise KeyboardInterrupt
-
-    old = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, old)
 
 
 class ProgressBar:
@@ -145,8 +128,8 @@ def run_convert(args: argparse.Namespace) -> int:
     opts = options_from_args(args)
     if args.json:
         check_writable(args.json, "--json")  # before any work, not after a long conversion
-    with _terminate_as_interrupt():
-        res = convert_with_bar(args.input, args.output, opts, quiet=args.quiet)
+    with signals_as_interrupt():
+        res = convert_with_bar(args.input, args.output, opts, quiet=args.quiet, overwrite=args.overwrite)
     _report(res, args.quiet)
     if args.json:
         write_json(args.json, res.to_dict())

@@ -33,7 +33,8 @@ import av
 import torch
 
 from filmrt.engine import open_interpolator, resolve_device
-from filmrt.errors import FilmrtError
+from filmrt.errors import FilmrtError, NotAVideo
+from filmrt.fileio import check_overwrite
 from filmrt.models import get_spec
 from filmrt.pipeline import dali
 from filmrt.pipeline.audiostretch import AudioStretch
@@ -229,6 +230,8 @@ class _Conversion:
         #: chapters/attachments/dispositions copied, and what the output container could not hold
         self.extras: dict = {}
         self.extras_lost: list[str] = []
+        #: container tags added to the output (convert's ``tags``)
+        self.tags: dict[str, str] = {}
 
     # ------------------------------------------------------------------ decode thread
     def decode(self) -> None:
@@ -253,7 +256,7 @@ class _Conversion:
             self._accept(f, cut)
         if self.frames_in == 0:
             detail = "; ".join(self.source.problems) or "the stream holds no decodable picture"
-            raise FilmrtError(f"no video frame could be decoded from {self.source.src_name} ({detail})")
+            raise NotAVideo(f"no video frame could be decoded from {self.source.src_name} ({detail})")
         # captions or dynamic metadata that start after the first frame: --strict still refuses
         refuse_losses(self._losses(self.muxer), self.options.encode.strict)
         self.pending.extend(self.scheduler.finish(self.last_duration, end=self.source.range_end))
@@ -263,6 +266,8 @@ class _Conversion:
     def _open_muxer(self, first_ts: Fraction) -> Muxer:
         # made at the first decoded frame: its colour tags, bit depth and display matrix are known then
         enc, src, tr = self.options.encode, self.source, self.temporal
+        # filmrt's own tags in a source (e.g. a batch mark) say nothing about this output
+        tags = {k: v for k, v in src.container_metadata.items() if not k.lower().startswith("filmrt_")}
         copy = [s for s in src.copy_streams if not (s.type == "audio" and tr.audio in ("drop", "stretch"))]
         # the source's timecode track is replaced by the re-expressed timecode (other data streams stay)
         copy = [s for s in copy if not (s.type == "data" and tr.timecode_in and s.metadata.get("timecode"))]
@@ -270,7 +275,7 @@ class _Conversion:
             self.dst, info=src.info, fps_out=self.fps_out, copy_streams=copy,
             shift=src.range_start, video_offset=(first_ts - src.range_start) * (self.slowmo or 1),
             output=self.output, side=src.info.side, preset=enc.preset, fmt=enc.format,
-            container_metadata=src.container_metadata,
+            container_metadata={**tags, **self.tags},
             interlace=None if tr.interlace_out == "off" else tr.interlace_out, timecode=tr.timecode_out,
         )
         try:  # chapters, attachments, dispositions: header facts, so before the first frame
@@ -331,6 +336,7 @@ class _Conversion:
         for stretch in self.stretch.values():
             for out in stretch.finish():
                 self.muxer.mux_encoded(out)
+        self._check_intact()  # before finish(): that renames the temp file over OUT
         self.muxer.finish()
 
     def _write(self, frame: torch.Tensor, last: bool) -> None:
@@ -341,6 +347,15 @@ class _Conversion:
         self._drain_passthrough(self.muxer.video_time())
         if self.on_progress is not None:
             self.on_progress(self.written)
+
+    def _check_intact(self) -> None:
+        """Refuse a "video" whose every frame the decoder flagged corrupt (e.g. random bytes a
+        demuxer accepted). Runs after the last frame: the decode and main threads are done."""
+        if self.source.corrupt_frames >= self.frames_in:
+            raise NotAVideo(
+                f"no intact video frame in {self.source.src_name}: all {self.frames_in} decoded frame(s) "
+                "are flagged corrupt by the decoder (not a usable video)"
+            )
 
     def _drain_passthrough(self, until: Fraction | None) -> None:
         """Mux the copied packets up to output time ``until`` (all of them when None)."""
@@ -367,11 +382,6 @@ class _Conversion:
             self.infer()
             for th in self.threads:
                 th.join()
-            if self.source.corrupt_frames >= self.frames_in:  # e.g. random bytes a demuxer accepted
-                raise FilmrtError(
-                    f"no intact video frame in {self.source.src_name}: all {self.frames_in} decoded frame(s) "
-                    "are flagged corrupt by the decoder (not a usable video)"
-                )
         except _Stop:
             pass  # another stage failed: its error is raised below
         except BaseException as e:
@@ -420,6 +430,8 @@ def convert(
     interpolator=None,
     on_progress: Callable[[int], None] | None = None,
     on_start: Callable[[int | None], None] | None = None,
+    overwrite: bool | None = True,
+    tags: dict[str, str] | None = None,
 ) -> ConvertResult:
     """Convert ``src`` to ``dst`` at ``options.fps``. See the module docstring.
 
@@ -427,6 +439,10 @@ def convert(
     ``on_start(expected)``: called once the input is open, with the number of output frames a
     constant-rate input gives (None when the input does not say).
     ``on_progress(n)``: called from the encoder thread with the number of output frames written.
+    ``overwrite``: an existing ``dst`` is replaced (True, the library's default) or refused
+    before anything is decoded (False/None: the CLI's rule without ``-y``, see
+    :func:`filmrt.fileio.check_overwrite`).
+    ``tags``: container tags to add to the output (``filmrt batch`` marks its outputs with them).
     Raises :class:`FilmrtError` for anything the user can fix; ``dst`` is never half-written.
     """
     options = options or ConvertOptions()
@@ -434,6 +450,7 @@ def convert(
     dst = os.fspath(dst) if dst != "-" else "-"
     if src != "-" and dst != "-" and os.path.exists(dst) and os.path.exists(src) and os.path.samefile(src, dst):
         raise FilmrtError("OUT is the same file as IN: write to a new file")
+    check_overwrite(dst, overwrite, "OUT")
     t0 = time.perf_counter()
     device = interpolator.device if interpolator is not None else resolve_device(options.runtime.device)
     source = open_source(src, options, device)
@@ -449,6 +466,7 @@ def convert(
         mode = choose_convert_mode(options, interp.model_name)
         temporal = _plan_time(src, source, options, interp.model_name, mode, fps_out)
         conv = _Conversion(source, interp, options, mode, fps_out, dst, on_progress, output, temporal)
+        conv.tags = dict(tags or {})
         if on_start is not None:
             on_start(conv.expected)
         result = conv.run()

@@ -43,7 +43,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from filmrt.errors import FilmrtError
+from filmrt.errors import FilmrtError, NotAVideo
 from filmrt.pipeline.captions import CaptionPacer, a53_of
 from filmrt.pipeline.colour import ColourSpec, guess_spec, luma_from_rgb, yuv_to_rgb
 from filmrt.pipeline.hdr import SideInfo, read_side_data
@@ -141,13 +141,13 @@ def _open_input(src, fmt: str | None = None):
         if not os.path.exists(handle):
             raise FilmrtError(f"input not found: {handle}")
         if os.path.isdir(handle):
-            raise FilmrtError(f"input is a directory, not a video: {handle}")
+            raise NotAVideo(f"input is a directory, not a video: {handle}")
         if not os.access(handle, os.R_OK):
             raise FilmrtError(f"cannot read input {handle}: permission denied")
     try:
         return av.open(handle, "r", format=fmt), name
     except (av.error.InvalidDataError, av.error.DemuxerNotFoundError) as e:
-        raise FilmrtError(f"{name} is not a video file FFmpeg can read ({av_error_message(e)})") from None
+        raise NotAVideo(f"{name} is not a video file FFmpeg can read ({av_error_message(e)})") from None
     except av.error.FFmpegError as e:
         raise FilmrtError(f"cannot open {name}: {av_error_message(e)}") from None
 
@@ -253,16 +253,19 @@ class PyAVSource(Source):
         if not videos:
             kinds = ", ".join(sorted({s.type for s in c.streams})) or "none"
             c.close()
-            raise FilmrtError(f"{self.src_name} has no video stream (streams: {kinds})")
+            raise NotAVideo(f"{self.src_name} has no video stream (streams: {kinds})")
         self.stream = videos[0]
         vs = self.stream
         vs.thread_type = "AUTO"
         if threads:
             vs.thread_count = threads
         cc = vs.codec_context
+        if cc is None:  # a codec id FFmpeg does not know (damaged or exotic headers)
+            c.close()
+            raise NotAVideo(f"{self.src_name}: the video stream's codec is unknown to FFmpeg (not decodable)")
         if not cc.width or not cc.height:
             c.close()
-            raise FilmrtError(f"{self.src_name}: the video stream has no picture size (not decodable?)")
+            raise NotAVideo(f"{self.src_name}: the video stream has no picture size (not decodable?)")
         self.copy_streams = [
             s for s in c.streams if s is not vs and s.type in ("audio", "subtitle", "data")
         ]

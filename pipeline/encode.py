@@ -16,7 +16,7 @@
 - Metadata: container tags, per-stream tags (language, title, handler) and the video's display
   matrix (rotation) are copied.
 - Never a half-written OUT: everything goes to a hidden temp file beside OUT
-  (:func:`filmrt.fileio.atomic_path`: ``.NAME.filmrt-XXXX.ext``, the replaced file's mode kept, a
+  (:func:`filmrt.fileio.atomic_path`: ``.NAME.filmrt-<pid>-XXXX.ext``, the replaced file's mode kept, a
   symlink's target replaced) that is renamed over OUT only after the trailer is written; any error
   (or Ctrl-C) deletes it. ``-`` (stdout), a FIFO or a device is written directly (a stream cannot
   be taken back; mp4/mov are written fragmented).
@@ -97,11 +97,18 @@ def check_output(dst: str, fmt: str | None, codec: str) -> None:
     """Fail early (before any decoding) when OUT cannot be written or the codec cannot run."""
     check_codec(codec)
     guess_format(dst, fmt)
-    if dst == "-":
+    if dst == "-" or is_stream_target(dst):  # a FIFO or a device (e.g. /dev/null) is streamed into
         return
     parent = output_parent(dst)
     if not os.access(parent, os.W_OK):
         raise FilmrtError(f"cannot write {dst}: directory {parent} is not writable")
+
+
+def _is_mov(fmt: str | None, dst: str) -> bool:
+    """The output is written by FFmpeg's mov muxer (MP4, MOV and their kin)."""
+    if fmt:
+        return fmt in ("mp4", "mov", "ipod", "ismv", "3gp", "3g2", "psp", "f4v")
+    return Path(dst).suffix.lower() in (".mp4", ".mov", ".m4v", ".3gp", ".3g2", ".f4v", ".ismv")
 
 
 class Muxer:
@@ -149,6 +156,9 @@ class Muxer:
             output_parent(dst)  # one-line errors for a directory or a missing folder
             self._atomic = atomic_path(dst)
             target = str(self._atomic.__enter__())
+        if any(k.startswith("filmrt_") for k in container_metadata or {}) and _is_mov(fmt, dst):
+            # MP4/MOV keep free-form tags (filmrt batch's mark) only as "mdta" keys
+            options["movflags"] = "+".join(filter(None, (options.get("movflags"), "use_metadata_tags")))
         try:
             self.container = av.open(target, "w", format=fmt, options=options)
         except ValueError as e:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import av
 
-from filmrt.errors import FilmrtError
+from filmrt.errors import FilmrtError, NotAVideo
 
 #: the encoders ``--codec`` takes; ``auto`` = the source's family (below)
 CODECS = ("auto", "libx264", "libx265", "prores_ks", "dnxhd", "ffv1", "qtrle", "png", "h264_nvenc", "hevc_nvenc")
@@ -66,8 +66,11 @@ class PixelLayout:
     planar: bool
 
     @classmethod
-    def of(cls, name: str) -> PixelLayout:
-        f = av.VideoFormat(name)
+    def of(cls, name: str | None) -> PixelLayout:
+        try:
+            f = av.VideoFormat(str(name))
+        except ValueError:  # a damaged header declares none, or one FFmpeg does not know
+            raise NotAVideo(f"the video stream's pixel format {name!r} is unknown (damaged header?)") from None
         comps = f.components
         sub = (64 // max(1, f.chroma_height(64)), 64 // max(1, f.chroma_width(64)))
         gray = not f.is_rgb and len(comps) - any(c.is_alpha for c in comps) < 3  # gray, ya8...

@@ -34,6 +34,7 @@ from fractions import Fraction
 import av
 
 from filmrt.errors import FilmrtError
+from filmrt.fileio import is_stream_target
 from filmrt.models import ModelSpec
 
 #: frames of the input looked at by :func:`analyse`
@@ -176,8 +177,9 @@ def analyse(src, *, ss: float | None = None, frames: int = ANALYSE_FRAMES) -> Te
     then says so and the input is taken as progressive.
     """
     rep = TemporalReport()
-    if src in ("-", None):
-        rep.notes.append("stdin is not analysed for interlacing/cadence: taken as progressive")
+    if src in ("-", None) or is_stream_target(src):
+        # a pipe or FIFO is read once, by the conversion itself
+        rep.notes.append("a pipe is not analysed for interlacing/cadence: taken as progressive")
         return rep
     with av.open(str(src)) as c:
         vs = c.streams.video[0]

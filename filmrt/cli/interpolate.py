@@ -26,8 +26,10 @@ from pathlib import Path
 import torch
 
 from filmrt.cli.groups import add_runtime_options, runtime_from_args
+from filmrt.cli.overwrite import add_overwrite_options
 from filmrt.engine import open_interpolator
 from filmrt.errors import FilmrtError
+from filmrt.fileio import check_overwrite
 from filmrt.imageio import read_image, write_image
 from filmrt.models import get_spec
 from filmrt.pipeline.infer import Inference, Pair, choose_mode, nearest_dyadic
@@ -62,6 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="recursive mode: deepest level of midpoints for --at times (default 8: steps of 1/256)")
     add_runtime_options(p)
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    add_overwrite_options(p)
     p.set_defaults(func=run)
 
 
@@ -104,8 +107,10 @@ def run(args: argparse.Namespace) -> int:
     if args.max_depth < 1 or args.max_depth > 16:
         raise FilmrtError(f"--max-depth must be between 1 and 16, got {args.max_depth}")
     runtime = runtime_from_args(args)
-    a, b = _read_pair(args)
     wanted = _wanted_times(args)
+    if len(wanted) == 1 and not Path(args.output).is_dir():
+        check_overwrite(args.output, args.overwrite, "-o")  # before any work
+    a, b = _read_pair(args)
     interp = open_interpolator(runtime)
     mode = choose_mode(args.mode, get_spec(interp.model_name))
     say = (lambda *m: None) if args.quiet else print
@@ -126,6 +131,8 @@ def run(args: argparse.Namespace) -> int:
         if dest.exists() and not dest.is_dir():
             raise FilmrtError(f"{dest} is a file, but {len(results)} frames need a directory for -o")
         paths = [dest / f"frame_{i:03d}_t{u:.6f}.png" for i, (_, u, _) in enumerate(results, 1)]
+    for path in paths:  # all checked before the first is written
+        check_overwrite(path, args.overwrite, "-o")
     for (asked, used_t, img), path in zip(results, paths, strict=True):
         write_image(path, img.detach().float().cpu())
         note = f" (asked {asked:g}: nearest midpoint within depth {args.max_depth})" if abs(asked - used_t) > 1e-9 else ""

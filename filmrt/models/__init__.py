@@ -132,7 +132,8 @@ def load_model(
     if path is None:
         model = spec.build(dict(spec.default_config))
     else:
-        tensors, wi = _weights.load(path)
+        # checked as they load (finite; a released model's hash): refused files never run
+        tensors, wi = _weights.load(path, explicit=weights is not None)
         if wi.model != spec.name:
             raise FilmrtError(f"{path} holds weights of model {wi.model!r}, not {spec.name!r}")
         config = wi.config or dict(spec.default_config)

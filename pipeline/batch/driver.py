@@ -13,27 +13,25 @@
    several files is re-run one file at a time;
 4. :meth:`BatchRun.finish`: the summary table and the JSON report.
 
-Ctrl-C and SIGTERM stop the run cleanly: workers are killed, unfinished attempts are recorded as
+Ctrl-C, SIGTERM and SIGHUP stop the run cleanly: workers are killed, unfinished attempts are recorded as
 interrupted (not failures), the JSON report says ``interrupted``, and the next run resumes.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import errno
 import json
 import os
 import shutil
-import signal
 import sys
-import threading
 import time
 from collections import deque
 from pathlib import Path
 
 from filmrt.errors import FilmrtError
 from filmrt.fileio import atomic_path
+from filmrt.interrupts import signals_as_interrupt
 from filmrt.pipeline.batch.discover import find_videos
 from filmrt.pipeline.batch.manifest import MANIFEST_NAME, Lock, Manifest, settings_dict, settings_hash
 from filmrt.pipeline.batch.options import BatchOptions
@@ -70,23 +68,6 @@ def place_output(tmp: Path, final: Path) -> None:
             raise
         with atomic_path(final) as part:
             shutil.copyfile(tmp, part)
-
-
-@contextlib.contextmanager
-def _sigterm_as_interrupt():
-    """SIGTERM (a supervisor stopping the run) is handled like Ctrl-C: a clean, resumable stop."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def on_term(signum, frame):
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, on_term)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 class BatchRun:
@@ -176,7 +157,7 @@ class BatchRun:
                 f"filmrt batch: {len(jobs)} to convert, {n_skip} already done, "
                 f"{len(self.report.files) - len(jobs) - n_skip} failed earlier; {runner.describe}"
             )
-            with _sigterm_as_interrupt():
+            with signals_as_interrupt():
                 _Dispatcher(self, manifest, runner, progress, jobs).run()
             progress.close()
             shutil.rmtree(self.dst / TMP_DIRNAME, ignore_errors=True)
@@ -333,7 +314,7 @@ class _Dispatcher:
     def _failed(self, job: Job, res: dict, again: Job) -> None:
         self.failures[job.rel] += 1
         n = self.failures[job.rel]
-        give_up = n > self.retries
+        give_up = n > self.retries or bool(res.get("permanent"))  # not a video: once is enough
         self.manifest.finish_failed(job.rel, job.attempt_id, res, give_up=give_up)
         rep = self.by_rel[job.rel]
         rep.failures, rep.worker = n, res.get("worker")

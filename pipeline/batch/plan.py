@@ -10,11 +10,14 @@ the default model, so the settings hash means one model whatever is installed la
   from scratch (attempt and failure counters reset);
 - done earlier with an output that still looks like the one written (:func:`output_looks_valid`):
   skip;
-- failed more than ``retries`` times: report, unless ``retry_failed``;
+- given up on (failed ``retries`` + 1 times, or once when it is not a video): report, unless
+  ``retry_failed``;
 - anything else (failed fewer times, left pending or running): convert again.
 
 Two sources with the same output, or an output that would overwrite its source, fail without
-converting. With ``write`` the decisions are recorded in the manifest (dry runs write nothing).
+converting. A file in DST that batch did not make is never replaced unless ``--overwrite``; an
+output carrying this run's mark (:mod:`~filmrt.pipeline.batch.marker`) is adopted as done when the
+manifest has no record of it (deleted or damaged manifest). With ``write`` the decisions are recorded in the manifest (dry runs write nothing).
 """
 
 from __future__ import annotations
@@ -24,12 +27,14 @@ import os
 from pathlib import Path
 
 from filmrt.errors import FilmrtError
+from filmrt.fileio import output_exists
 from filmrt.models import default_model_name, get_spec
 from filmrt.pipeline.batch.discover import output_path
 from filmrt.pipeline.batch.manifest import Manifest, fingerprint
+from filmrt.pipeline.batch.marker import MARK_KEY, mark, read_mark
 from filmrt.pipeline.batch.options import BatchOptions
 from filmrt.pipeline.batch.report import FileReport
-from filmrt.pipeline.batch.worker import Job
+from filmrt.pipeline.batch.worker import NOT_RETRIED, Job
 from filmrt.pipeline.probe import probe
 from filmrt.rates import parse_rate_spec
 
@@ -129,7 +134,7 @@ class _Planner:
             rep.fail(f"cannot read source: {e.strerror or e}")
             return rep, None
         reason, reset = self._decide(rep, row, final, st.st_size, chash)
-        if rep.status != "convert":
+        if rep.status != "convert" or not self._may_write(rep, row, final, path, st, chash):
             return rep, None
         rep.reason = reason
         if self.write:
@@ -139,7 +144,39 @@ class _Planner:
             )
             if reset:
                 rep.attempts = rep.failures = 0
-        return rep, Job(rel=rel, src=str(path), dst=str(final), tmp_dst="", options=self.options)
+        return rep, Job(rel=rel, src=str(path), dst=str(final), tmp_dst="", options=self.options,
+                        tags=mark(self.shash, chash))
+
+    def _may_write(self, rep: FileReport, row: dict | None, final: Path, path: Path, st, chash: str) -> bool:
+        """May ``final`` be written? Only when it does not exist, batch made it (the manifest or its
+        mark says so) or ``--overwrite``. An output whose mark is this run's (the manifest was lost)
+        is adopted as done instead. Sets ``rep`` when the answer is no."""
+        if not output_exists(final):
+            return True
+        found = read_mark(final)
+        if found == mark(self.shash, chash)[MARK_KEY]:
+            self._adopt(rep, final, path, st, chash)
+            return False
+        made = row is not None and row["status"] == "done" and row["dst"] == str(final)
+        if made or found is not None or self.batch.overwrite:
+            return True
+        rep.fail(f"{final} exists and was not made by filmrt batch: not overwritten (--overwrite replaces it)")
+        return False
+
+    def _adopt(self, rep: FileReport, final: Path, path: Path, st, chash: str) -> None:
+        """Record an output found in DST with this run's mark as done (the manifest was lost)."""
+        rep.status, rep.reason = ("skipped" if self.write else "skip"), "done earlier (found in DST with this run's mark)"
+        if not self.write:
+            return
+        out = final.stat()
+        self.manifest.upsert_source(
+            rep.rel, src=str(path), dst=str(final), size=st.st_size, mtime_ns=st.st_mtime_ns,
+            content_hash=chash, settings_hash=self.shash, reset=True,
+        )
+        attempt = self.manifest.start_attempt(rep.rel, "rebuilt-from-dst")
+        self.manifest.finish_done(rep.rel, attempt, {
+            "worker": "found in DST", "out_size": out.st_size, "out_mtime_ns": out.st_mtime_ns,
+        })
 
     def _decide(self, rep: FileReport, row: dict | None, final: Path, size: int, chash: str) -> tuple[str, bool]:
         """(why, reset) for a file to convert; sets ``rep.status`` when it is skipped or failed."""
@@ -152,7 +189,6 @@ class _Planner:
         if row["dst"] != str(final):
             return "output path changed", True
         rep.attempts, rep.failures = row["attempts"], row["failures"]
-        retries = self.batch.retries
         if row["status"] == "done":
             ok, why = output_looks_valid(final, row)
             if not ok:
@@ -161,14 +197,19 @@ class _Planner:
             rep.seconds, rep.frames_in, rep.frames_out = row["seconds"], row["frames_in"], row["frames_out"]
             rep.worker = row["worker"]
             return "", False
-        if row["status"] == "failed" and row["failures"] > retries and not self.batch.retry_failed:
+        retries = self.batch.retries
+        # given up on: after retries + 1 attempts, or at once for a file that is not a video
+        gave_up = row["status"] == "failed" and (
+            row["failures"] > retries or (row["error"] or "").startswith(NOT_RETRIED)
+        )
+        if gave_up and not self.batch.retry_failed:
             rep.status, rep.error = "failed", row["error"]
             rep.reason = (
                 f"gave up earlier after {row['failures']} failed attempt(s): {row['error']} "
                 "(--retry-failed to try again)"
             )
             return "", False
-        if row["status"] == "failed" and row["failures"] > retries:
+        if gave_up:
             if self.write:
                 self.manifest.set_pending(rep.rel, clear_failures=True)
             rep.attempts = rep.failures = 0

@@ -33,13 +33,16 @@ from pathlib import Path
 import torch
 
 from filmrt.engine import open_interpolator
-from filmrt.errors import FilmrtError
+from filmrt.errors import FilmrtError, NotAVideo
 from filmrt.options import RuntimeOptions
 from filmrt.pipeline import convert as convert_pipeline
 from filmrt.pipeline.options import ConvertOptions
 from filmrt.pipeline.probe import probe
 
 Converter = Callable[..., object]
+
+#: start of the recorded error of a file that is not a video (the manifest keeps it: not retried later)
+NOT_RETRIED = "not a video, not retried: "
 
 #: seconds between two progress messages of one attempt
 PROGRESS_INTERVAL = 0.5
@@ -56,6 +59,8 @@ class Job:
     options: object  # ConvertOptions
     attempt_id: int = 0
     estimate: int | None = None
+    #: container tags of the output (the batch mark, :mod:`filmrt.pipeline.batch.marker`)
+    tags: dict = dataclasses.field(default_factory=dict)
 
 
 def failure(job: Job, error: str) -> dict:
@@ -64,9 +69,11 @@ def failure(job: Job, error: str) -> dict:
     return {"rel": job.rel, "attempt_id": job.attempt_id, "ok": False, "error": error, "finished_at": now}
 
 
-def convert_file(src: str, dst: str, options: ConvertOptions, *, interpolator, on_progress) -> object:
+def convert_file(src: str, dst: str, options: ConvertOptions, *, interpolator, on_progress, tags=None) -> object:
     """THE seam between batch and the convert pipeline: every conversion batch runs goes through here."""
-    return convert_pipeline.convert(src, dst, options, interpolator=interpolator, on_progress=on_progress)
+    return convert_pipeline.convert(
+        src, dst, options, interpolator=interpolator, on_progress=on_progress, tags=tags
+    )
 
 
 def _field(result, name: str):
@@ -185,10 +192,14 @@ class Worker:
             options = self.options_for(job.options)
             if converter is None:
                 model = self.interpolator(options.runtime)
-                result = convert_file(job.src, str(tmp), options, interpolator=model, on_progress=on_progress)
+                result = convert_file(
+                    job.src, str(tmp), options, interpolator=model, on_progress=on_progress, tags=job.tags
+                )
             else:
                 result = converter(job.src, str(tmp), options, interpolator=None, on_progress=on_progress)
             res.update(check_output(tmp, result))
+        except NotAVideo as e:  # retrying cannot help: the driver gives up at once, later runs too
+            res["error"], res["permanent"] = f"{NOT_RETRIED}{e}", True
         except FilmrtError as e:
             res["error"] = str(e)
         except Exception as e:  # noqa: BLE001 - every failure is reported, none stops the batch
