@@ -34,14 +34,16 @@ import torch
 
 from filmrt.engine import open_interpolator, resolve_device
 from filmrt.errors import FilmrtError
+from filmrt.fileio import is_stream_target
 from filmrt.models import get_spec
 from filmrt.pipeline import dali
 from filmrt.pipeline.decode import DecodedFrame, PyAVSource, Source, av_error_message
 from filmrt.pipeline.encode import Muxer, check_output
 from filmrt.pipeline.infer import Inference, choose_mode
-from filmrt.pipeline.options import ConvertOptions
+from filmrt.pipeline.options import ConvertOptions, EncodeOptions
 from filmrt.pipeline.scenes import SceneDetector
 from filmrt.pipeline.schedule import COPY, CUT, HOLD, INTERP, NEAREST, Job, Scheduler, output_frame_count
+from filmrt.pipeline.streams import OutputPlan, plan_output
 
 _END = object()
 
@@ -72,6 +74,13 @@ class ConvertResult:
     colour: str = ""
     streams_copied: int = 0
     packets_copied: int = 0
+    #: the video encoder used (the container's natural one for e.g. WebM)
+    codec: str = ""
+    #: "#INDEX TYPE CODEC" of the streams copied, and of those left out with the reason
+    streams: list[str] = field(default_factory=list)
+    streams_dropped: list[str] = field(default_factory=list)
+    #: frames whose timestamp was moved after the previous one (a muxer's mistake, not damage)
+    timestamps_repaired: int = 0
     #: problems with the input (damaged packets, truncation): the output holds what was readable
     problems: list[str] = field(default_factory=list)
 
@@ -177,8 +186,9 @@ class _Conversion:
     and the state they share. ``run`` starts them and returns the counts."""
 
     def __init__(self, source: Source, interp, options: ConvertOptions, mode: str, fps_out: Fraction,
-                 dst: str, on_progress: Callable[[int], None] | None):
+                 dst: str, on_progress: Callable[[int], None] | None, plan: OutputPlan):
         self.source, self.interp, self.options, self.fps_out, self.dst = source, interp, options, fps_out, dst
+        self.plan = plan
         self.on_progress = on_progress
         info = source.info
         self.batch = options.runtime.max_batch
@@ -205,7 +215,7 @@ class _Conversion:
     # ------------------------------------------------------------------ decode thread
     def decode(self) -> None:
         for f in self.source.frames(on_packet=self.passthrough.append, stop=self.stages.stop):
-            cut = self.detector.update(f.thumb) if f.index > 0 else False
+            cut = self.detector.update(f.thumb)  # every frame: a cut into frame 1 is found too
             self.scene_cuts += cut
             self.stages.put(self.frame_q, (f, cut))
         self.stages.put(self.frame_q, _END)
@@ -233,8 +243,8 @@ class _Conversion:
         # made at the first decoded frame: its colour tags, bit depth and display matrix are known then
         enc, src = self.options.encode, self.source
         return Muxer(
-            self.dst, info=src.info, fps_out=self.fps_out, copy_streams=src.copy_streams,
-            shift=src.range_start, video_offset=first_ts - src.range_start, codec=enc.codec, crf=enc.crf,
+            self.dst, info=src.info, fps_out=self.fps_out, copy_streams=self.plan.copy,
+            shift=src.range_start, video_offset=first_ts - src.range_start, codec=self.plan.codec, crf=enc.crf,
             preset=enc.preset, fmt=enc.format, container_metadata=src.container_metadata,
         )
 
@@ -327,7 +337,9 @@ class _Conversion:
             fps_out=self.fps_out, fps_in=src.info.rate, cut_repeats=k[CUT], nearest=k[NEAREST], held=k[HOLD],
             model=self.interp.model_name, backend=self.interp.backend, decoder=src.name,
             width=mux.width, height=mux.height, colour=mux.spec.describe(), streams_copied=len(mux.copy_map),
-            packets_copied=mux.packets_copied, problems=list(src.problems),
+            packets_copied=mux.packets_copied, problems=list(src.problems), codec=self.plan.codec,
+            streams=list(self.plan.copied), streams_dropped=list(self.plan.dropped),
+            timestamps_repaired=getattr(src, "timestamps_repaired", 0),
         )
 
 
@@ -360,11 +372,14 @@ def convert(
     interp, conv = interpolator, None
     try:
         fps_out = options.rate.resolve(source.info.rate)
-        check_output(dst, options.encode.format, options.encode.codec)
+        enc = options.encode
+        check_output(dst, enc.format, enc.codec)
+        plan = plan_output(dst, enc.format, enc.codec, EncodeOptions().codec, source.copy_streams,
+                           enc.drop_stream, streamed=dst == "-" or is_stream_target(dst))
         if interp is None:
             interp = open_interpolator(options.runtime)
         mode = choose_convert_mode(options, interp.model_name)
-        conv = _Conversion(source, interp, options, mode, fps_out, dst, on_progress)
+        conv = _Conversion(source, interp, options, mode, fps_out, dst, on_progress, plan)
         if on_start is not None:
             on_start(conv.expected)
         result = conv.run()

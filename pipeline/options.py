@@ -16,6 +16,7 @@ from filmrt.errors import FilmrtError
 from filmrt.options import RuntimeOptions, opt
 from filmrt.pipeline.encode import CODECS, DEFAULT_CRF, DEFAULT_PRESET
 from filmrt.pipeline.scenes import DEFAULT_THRESHOLD
+from filmrt.pipeline.streams import parse_drop
 from filmrt.rates import RateSpec, parse_rate_spec
 
 MODES = ("auto", "direct", "recursive")
@@ -32,12 +33,18 @@ class EncodeOptions:
     #: output container; needed when OUT is "-" (stdout)
     format: str | None = field(default=None, metadata=opt(
         "output container (mp4, matroska, mov, mpegts...; default: from OUT's extension)", metavar="FMT"))
+    #: streams not to copy; a stream the container cannot hold is an error unless named here
+    drop_stream: str | None = field(default=None, metadata=opt(
+        "leave streams out: a (audio), s (subtitles), d (data) or an input stream index, comma-separated "
+        "(like ffmpeg's -an/-sn/-dn); without it a stream OUT's container cannot hold is an error",
+        metavar="SPEC"))
 
     def __post_init__(self) -> None:
         if self.codec not in CODECS:
             raise FilmrtError(f"--codec {self.codec}: use one of {', '.join(CODECS)}")
         if not 0 <= int(self.crf) <= 63:
             raise FilmrtError(f"--crf {self.crf}: must be 0..51 (x264/x265) or 0..63")
+        parse_drop(self.drop_stream)
 
 
 def _check_seconds(value, flag: str, *, positive: bool) -> float | None:
