@@ -172,6 +172,8 @@ def run_eval_video(args: argparse.Namespace) -> int:
 
     from filmrt.fileio import write_json
 
+    if args.json:
+        check_writable(args.json, "--json")  # before any work, not after scoring the whole clip
     bar = None
 
     def progress(scored: int, total: int | None) -> None:
@@ -185,9 +187,14 @@ def run_eval_video(args: argparse.Namespace) -> int:
             args.input, runtime_from_args(args), ss=args.ss, t=args.t, scene_threshold=args.scene_threshold,
             on_progress=None if args.quiet else progress,
         )
-    finally:
+    except BaseException:
         if bar is not None:
             bar.close()
+        raise
+    if bar is not None:  # the total was an estimate (pairs at cuts are skipped): end at 100 %
+        bar.total = bar.n
+        bar.refresh()
+        bar.close()
     print(
         f"{report['model']}: PSNR {report['psnr']:.2f} dB, SSIM {report['ssim']:.4f} | "
         f"blend: PSNR {report['blend_psnr']:.2f} dB, SSIM {report['blend_ssim']:.4f} "

@@ -167,6 +167,19 @@ def open_source(src, options: ConvertOptions, device: torch.device) -> Source:
     return PyAVSource(src, ss=options.ss, t=options.t, device=device)
 
 
+def check_input_fits(source: Source) -> None:
+    """Refuse, before decoding, what cannot give an output: a picture under 2x2 (4:2:0 needs
+    2x2 blocks) and a --ss at or past the end the headers announce."""
+    info = source.info
+    if info.width < 2 or info.height < 2:
+        raise FilmrtError(f"{source.src_name}: picture too small to encode: {info.width}x{info.height} "
+                          "(4:2:0 video needs at least 2x2)")
+    end = getattr(source, "header_end", None)
+    if end is not None and source.range_start >= end:
+        raise FilmrtError(f"--ss {float(source.range_start - info.start):g}: starts past the end of "
+                          f"{source.src_name} (its video lasts {float(end - info.start):.2f} s)")
+
+
 def choose_convert_mode(options: ConvertOptions, model_name: str) -> str:
     """``--mode`` for this model: ``auto`` is the model's recommended mode. Recursive midpoints
     are for models trained at t = 1/2 only; a time-conditioned model (RIFE) is refused there."""
@@ -233,7 +246,9 @@ class _Conversion:
                 self.threads.append(self.stages.run("encode", self.encode))
             self._accept(f, cut)
         if self.frames_in == 0:
-            detail = "; ".join(self.source.problems) or "the stream holds no decodable picture"
+            detail = "; ".join(self.source.problems) or (
+                f"no picture at or after --ss {self.options.ss:g} s" if self.options.ss
+                else "the stream holds no decodable picture")
             raise FilmrtError(f"no video frame could be decoded from {self.source.src_name} ({detail})")
         self.pending.extend(self.scheduler.finish(self.last_duration, end=self.source.range_end))
         self._flush()
@@ -373,6 +388,7 @@ def convert(
     try:
         fps_out = options.rate.resolve(source.info.rate)
         enc = options.encode
+        check_input_fits(source)
         check_output(dst, enc.format, enc.codec)
         plan = plan_output(dst, enc.format, enc.codec, EncodeOptions().codec, source.copy_streams,
                            enc.drop_stream, streamed=dst == "-" or is_stream_target(dst))

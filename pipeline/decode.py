@@ -289,6 +289,8 @@ class PyAVSource(Source):
         #: end time (s) of the last picture delivered, for the "ends early" check
         self.last_end: Fraction | None = None
         self._seekable = src not in ("-", None)
+        #: where the headers say the video ends (stream seconds), None when they do not say
+        self.header_end = self._header_end()[0]
 
     def _expected_frames(self, rate: Fraction | None, tb: Fraction, t: float | None) -> int | None:
         """Frames in the selected range, from the headers (an estimate; None when they do not say)."""

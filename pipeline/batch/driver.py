@@ -311,6 +311,9 @@ class _Dispatcher:
         )
         for w in rep.warnings:
             self.progress.log(f"warning {job.rel}: damaged input: {w}", important=True)
+        rep.streams_dropped = res.get("streams_dropped") or []
+        for d in rep.streams_dropped:
+            self.progress.log(f"note    {job.rel}: stream {d}")
 
     def _not_charged(self, job: Job, res: dict, again: Job) -> None:
         """Not this file's fault (yet): the pool broke before it started, or beside other files."""

@@ -97,6 +97,7 @@ def check_output(path: Path, result) -> dict:
         "out_duration": float(video.duration) if video.duration is not None else 0.0,
         "out_size": path.stat().st_size,
         "warnings": [str(x) for x in (_field(result, "problems") or [])],
+        "streams_dropped": [str(x) for x in (_field(result, "streams_dropped") or [])],
     }
 
 
