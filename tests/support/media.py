@@ -57,3 +57,28 @@ def make_multi_audio(path, audio=("aac",), *, frames: int = 20, fps: int = 25, s
             for p in a.encode(None):
                 c.mux(p)
     return path
+
+
+def make_swapped_labels(path, *, frames: int = 24, fps: int = 25, size=(64, 48)) -> str:
+    """What a DivX/Xvid AVI with packed B-frames looks like to the pipeline: pictures decoded in
+    display order (MPEG-4 Part 2, no reordering) whose timestamps are swapped in pairs, pts
+    1,2,3,5,4,6,8,7,... (the decode times stay increasing), as the issue quotes them."""
+    path = str(path)
+    w, h = size
+    labels = list(range(frames))
+    for k in range(3, frames - 1, 3):
+        labels[k], labels[k + 1] = labels[k + 1], labels[k]
+    with av.open(path, "w") as c:
+        vs = c.add_stream("mpeg4", rate=fps)
+        vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
+        vs.codec_context.options = {"qscale": "2"}
+        packets = []
+        for i in range(frames):
+            f = av.VideoFrame.from_ndarray(frame_rgb(i, w, h, frames), format="rgb24").reformat(format="yuv420p")
+            f.pts, f.time_base = i, Fraction(1, fps)
+            packets += vs.encode(f)
+        packets += vs.encode(None)
+        for i, p in enumerate(packets):
+            p.dts, p.pts = i, labels[i] + 1  # pts 1,2,3,5,4,6,8,7,...: never before the dts
+            c.mux(p)
+    return path
