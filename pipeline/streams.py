@@ -44,6 +44,8 @@ AUDIO_FORMATS = {"wav", "mp3", "flac", "opus", "adts", "ac3", "eac3", "mp2", "w6
 IMAGE_FORMATS = {"image2", "image2pipe", "gif", "apng", "webp", "png_pipe", "mjpeg"}
 #: fragmented MP4/MOV for outputs that cannot seek back (stdout, FIFOs); delay_moov lets the moov
 #: wait for the first packets, which AC-3/E-AC-3 need
+#: what FFmpeg's refusal means, where its own message is cryptic: (muxer, stream type) -> why
+HINTS = {("mxf", "audio"): "MXF holds PCM audio only"}
 STREAMED_MOVFLAGS = "frag_keyframe+empty_moov+default_base_moof+delay_moov"
 MOV_FORMATS = ("mp4", "mov", "ipod", "ismv", "3gp")
 
@@ -194,7 +196,8 @@ def plan_output(dst: str, fmt: str | None, codec: str, default_codec: str, copy_
             plan.copy.append(s)
             plan.copied.append(describe(s))
         else:
-            refused.append(f"{describe(s)} ({why})")
+            hint = HINTS.get((fmt_name, s.type))
+            refused.append(f"{describe(s)} ({hint + '; FFmpeg: ' + why if hint else why})")
     if refused:
         raise FilmrtError(
             f"the {fmt_name} container cannot hold stream {'; '.join(refused)}: pass --drop-stream "
