@@ -230,3 +230,27 @@ def test_cut_into_the_first_frame_is_not_morphed(tmp_path):
     frames = decode_all(tmp_path / "o.mkv")
     lum = [255 * float(rgb.mean()) for _, rgb in frames[:4]]
     assert res.scene_cuts == 1 and lum[0] < 20 and lum[1] < 20 and lum[2] > 80, lum
+
+
+def test_batch_records_refused_and_dropped_streams(tmp_path):
+    """Batch: a stream the container cannot hold fails the file with the reason (not 'done'
+    without audio); with --drop-stream the file is done and the report and summary say what was
+    left out."""
+    import io
+
+    from filmrt.pipeline.batch import run_batch
+
+    src = tmp_path / "in"
+    src.mkdir()
+    make_multi_audio(src / "a.mkv", ("aac",), frames=10)
+    rep = run_batch(src, tmp_path / "out", fast("x2"), workers=0, ext="webm", retries=0, quiet=True,
+                    out=io.StringIO(), err=io.StringIO())
+    (f,) = rep.files
+    assert f.status == "failed" and "#1 audio aac" in f.reason and "--drop-stream" in f.reason
+    summary = io.StringIO()
+    rep = run_batch(src, tmp_path / "out2", fast("x2", drop_stream="a"), workers=0, ext="webm", quiet=True,
+                    out=summary, err=io.StringIO())
+    (f,) = rep.files
+    assert f.status == "done" and f.streams_dropped == ["#1 audio aac: left out (--drop-stream)"]
+    assert "streams left out: #1 audio aac" in summary.getvalue()
+    assert rep.to_dict()["files"][0]["streams_dropped"] == f.streams_dropped
