@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import sys
 from fractions import Fraction
 from pathlib import Path
@@ -39,6 +40,8 @@ from filmrt.pipeline.decode import VideoInfo, av_error_message
 from filmrt.pipeline.streams import describe, muxer_options, output_format
 
 CODECS = ("libx264", "libx265", "h264_nvenc", "hevc_nvenc", "libvpx-vp9")
+#: pixel formats with an alpha channel (dropped by the encoders: a warning says so)
+_ALPHA = re.compile(r"^(yuva|gbrap|ya\d|rgba|bgra|argb|abgr|pal8)")
 DEFAULT_CRF = 18
 DEFAULT_PRESET = "medium"
 
@@ -161,6 +164,8 @@ class Muxer:
                 f"{info.width}x{info.height} is odd-sized; 4:2:0 video needs even sizes: "
                 f"writing {self.width}x{self.height} (last column/row dropped)"
             )
+        if _ALPHA.match(info.pix_fmt or ""):
+            self.warn(f"{info.pix_fmt} has an alpha channel; {codec} video has none: transparency is dropped")
         if self.width < 2 or self.height < 2:
             raise FilmrtError(f"picture too small to encode: {info.width}x{info.height}")
         spec: ColourSpec = info.colour

@@ -39,6 +39,8 @@ from filmrt.errors import FilmrtError
 DROP_KINDS = {"a": "audio", "s": "subtitle", "d": "data"}
 #: the encoder a container gets when it cannot hold the default one (H.264)
 NATURAL_CODEC = {"webm": "libvpx-vp9", "ogg": "libtheora"}
+#: encoders probed as the software encoder of the same bitstream
+PROBE_AS = {"h264_nvenc": "libx264", "hevc_nvenc": "libx265"}
 #: muxers that hold no video (or only cover art) and image muxers: refused as OUT, one line
 AUDIO_FORMATS = {"wav", "mp3", "flac", "opus", "adts", "ac3", "eac3", "mp2", "w64", "aiff", "oga"}
 IMAGE_FORMATS = {"image2", "image2pipe", "gif", "apng", "webp", "png_pipe", "mjpeg"}
@@ -117,7 +119,10 @@ def _stream_key(s) -> tuple:
 
 
 def _probe(fmt: str, codec: str, options: dict, stream=None) -> str | None:
-    """None if muxer ``fmt`` takes a ``codec`` video stream (and ``stream`` copied), else why not."""
+    """None if muxer ``fmt`` takes a ``codec`` video stream (and ``stream`` copied), else why not.
+    A hardware encoder is asked about as its software twin (same bitstream; the probe must not
+    need the GPU, whose encoder check_codec and the first frame judge)."""
+    codec = PROBE_AS.get(codec, codec)
     key = (fmt, codec, tuple(sorted(options.items())), None if stream is None else _stream_key(stream))
     if key in _CACHE:
         return _CACHE[key]

@@ -254,3 +254,22 @@ def test_batch_records_refused_and_dropped_streams(tmp_path):
     assert f.status == "done" and f.streams_dropped == ["#1 audio aac: left out (--drop-stream)"]
     assert "streams left out: #1 audio aac" in summary.getvalue()
     assert rep.to_dict()["files"][0]["streams_dropped"] == f.streams_dropped
+
+
+def test_alpha_is_not_dropped_without_a_word(tmp_path, capsys):
+    import av
+
+    src = tmp_path / "alpha.mov"
+    with av.open(str(src), "w") as c:
+        s = c.add_stream("qtrle", rate=25)
+        s.width, s.height, s.pix_fmt = 32, 32, "argb"
+        for i in range(4):
+            f = av.VideoFrame.from_ndarray(np.full((32, 32, 4), 40 * i, np.uint8), format="argb")
+            f.pts = i
+            for p in s.encode(f):
+                c.mux(p)
+        for p in s.encode(None):
+            c.mux(p)
+    rc = main(["convert", str(src), str(tmp_path / "o.mp4"), "--fps", "50", *ARGS])
+    err = capsys.readouterr().err
+    assert rc == 0 and "alpha channel" in err and "transparency is dropped" in err
