@@ -136,15 +136,18 @@ def test_mxf_keeps_24bit_pcm(broadcast, tmp_path):
     assert [s.codec for s in probe(out).of_type("audio")] == ["pcm_s24le"]
 
 
-def test_mp4_to_stdout_with_ac3(broadcast, tmp_path):
-    """Fragmented MP4 on a pipe with AC-3 works (delay_moov), the whole file with its audio."""
-    r = subprocess.run([sys.executable, "-m", "filmrt.cli.main", "convert", broadcast["ac3"], "-", "--format", "mp4",
+@pytest.mark.parametrize("clip, fmt, codecs", [("ac3", "mp4", ["ac3"]),
+                                              ("multi", "mpegts", ["aac", "ac3", "eac3", "mp2"])])
+def test_pipe_to_stdout_keeps_audio(broadcast, tmp_path, clip, fmt, codecs):
+    """Fragmented MP4 on a pipe with AC-3 works (delay_moov); the README's `- --format mpegts`
+    keeps AAC, AC-3, E-AC-3 and MP2: the whole file with its audio."""
+    r = subprocess.run([sys.executable, "-m", "filmrt.cli.main", "convert", broadcast[clip], "-", "--format", fmt,
                         "--fps", "50", *ARGS], capture_output=True, timeout=120)
     assert r.returncode == 0, r.stderr.decode()
-    out = tmp_path / "piped.mp4"
+    out = tmp_path / f"piped.{fmt}"
     out.write_bytes(r.stdout)
     p = probe(out)
-    assert [s.codec for s in p.of_type("audio")] == ["ac3"] and len(decode_all(out)) == 40
+    assert [s.codec for s in p.of_type("audio")] == codecs and len(decode_all(out)) == 40
 
 
 def test_stream_the_container_cannot_hold_is_refused_or_dropped(broadcast, tmp_path, capsys):
