@@ -163,6 +163,11 @@ def _report(res: ConvertResult, quiet: bool) -> None:
             f"{res.streams_copied} other stream(s) copied; {res.seconds:.1f} s ({speed:.1f} frames/s)",
             file=log,
         )
+    for d in res.streams_dropped:
+        print(f"filmrt: note: stream {d}", file=log)
+    if res.timestamps_repaired:
+        print(f"filmrt: note: {res.timestamps_repaired} frame(s) had a repeated timestamp and were placed one "
+              "frame after the previous one (all frames kept)", file=log)
     for p in res.problems:
         print(f"filmrt: warning: damaged input: {p}", file=log)
 
