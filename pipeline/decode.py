@@ -331,7 +331,8 @@ class PyAVSource(Source):
         self._seek()
         self._spec: ColourSpec | None = None
         self._index = 0
-        clock: FrameClock = FrameClock(self.info.time_base, 1 / self.info.rate if self.info.rate else None)
+        clock: FrameClock = FrameClock(self.info.time_base, 1 / self.info.rate if self.info.rate else None,
+                                       start=self.range_start)
         copy_ids = {s.index for s in self.copy_streams}
         copy_done: set[int] = set()
         video_done = False

@@ -71,15 +71,18 @@ class FrameClock(Generic[T]):
     """Frames in decoder output order -> ``(item, time)`` in display order with increasing times.
 
     ``time_base``: the stream's (seconds per tick); ``step``: the nominal frame duration in
-    seconds (1 / rate), used when a frame has no timestamp and no duration of its own.
+    seconds (1 / rate), used when a frame has no timestamp and no duration of its own; ``start``:
+    the time of a first frame that has none (the input's start).
     :meth:`push` a frame (any ``item``) with its ``pts``/``dts``/``duration`` in ticks; it yields
     the frames that leave the window; :meth:`flush` yields the rest at the end. Items come out in
     the order they went in: only the times are reassigned.
     """
 
-    def __init__(self, time_base: Fraction, step: Fraction | None, window: int = WINDOW) -> None:
+    def __init__(self, time_base: Fraction, step: Fraction | None, window: int = WINDOW,
+                 start: Fraction = Fraction(0)) -> None:
         self.tb = Fraction(time_base)
         self.step = Fraction(step) if step else None
+        self.start = Fraction(start)
         self.window = max(1, int(window))
         self.best = BestEffort()
         self.items: deque[tuple[T, Fraction | None]] = deque()  # (item, its own duration in s)
@@ -102,7 +105,7 @@ class FrameClock(Generic[T]):
             t = Fraction(ticks) * self.tb
         else:
             self.guessed += 1
-            t = Fraction(0) if self.last_guess is None else self.last_guess + self._duration(self.last_duration)
+            t = self.start if self.last_guess is None else self.last_guess + self._duration(self.last_duration)
         self.last_guess = t if self.last_guess is None else max(t, self.last_guess)
         if dur:
             self.last_duration = dur
