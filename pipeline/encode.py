@@ -41,7 +41,7 @@ from filmrt.pipeline.streams import describe, muxer_options, output_format
 
 CODECS = ("libx264", "libx265", "h264_nvenc", "hevc_nvenc", "libvpx-vp9")
 #: pixel formats with an alpha channel (dropped by the encoders: a warning says so)
-_ALPHA = re.compile(r"^(yuva|gbrap|ya\d|rgba|bgra|argb|abgr|pal8)")
+_ALPHA = re.compile(r"^(yuva|gbrap|ya\d|rgba|bgra|argb|abgr)")
 DEFAULT_CRF = 18
 DEFAULT_PRESET = "medium"
 
