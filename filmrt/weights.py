@@ -84,6 +84,8 @@ def read_metadata(path: str | os.PathLike) -> dict[str, str]:
     from safetensors import safe_open
 
     p = Path(path)
+    if p.is_dir():
+        raise FilmrtError(f"weights {p} is a directory: pass the .safetensors file in it")
     if not p.is_file():
         raise FilmrtError(f"weights file not found: {p}")
     try:

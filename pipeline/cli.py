@@ -153,6 +153,11 @@ def _report(res: ConvertResult, quiet: bool) -> None:
         print(f"filmrt: video: {res.video['source']} -> {describe_output(res.video['output'])}", file=log)
     for d in res.dropped:
         print(f"filmrt: warning: {d}", file=log)
+    for d in res.streams_dropped:
+        print(f"filmrt: note: stream {d}", file=log)
+    if res.timestamps_repaired:
+        print(f"filmrt: note: {res.timestamps_repaired} frame(s) had a repeated timestamp and were placed one "
+              "frame after the previous one (all frames kept)", file=log)
     for p in res.problems:
         print(f"filmrt: warning: damaged input: {p}", file=log)
 
@@ -162,6 +167,8 @@ def run_eval_video(args: argparse.Namespace) -> int:
 
     from filmrt.fileio import write_json
 
+    if args.json:
+        check_writable(args.json, "--json")  # before any work, not after scoring the whole clip
     bar = None
 
     def progress(scored: int, total: int | None) -> None:
@@ -175,9 +182,14 @@ def run_eval_video(args: argparse.Namespace) -> int:
             args.input, runtime_from_args(args), ss=args.ss, t=args.t, scene_threshold=args.scene_threshold,
             on_progress=None if args.quiet else progress,
         )
-    finally:
+    except BaseException:
         if bar is not None:
             bar.close()
+        raise
+    if bar is not None:  # the total was an estimate (pairs at cuts are skipped): end at 100 %
+        bar.total = bar.n
+        bar.refresh()
+        bar.close()
     print(
         f"{report['model']}: PSNR {report['psnr']:.2f} dB, SSIM {report['ssim']:.4f} | "
         f"blend: PSNR {report['blend_psnr']:.2f} dB, SSIM {report['blend_ssim']:.4f} "

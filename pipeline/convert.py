@@ -34,7 +34,7 @@ import torch
 
 from filmrt.engine import open_interpolator, resolve_device
 from filmrt.errors import FilmrtError, NotAVideo
-from filmrt.fileio import check_overwrite
+from filmrt.fileio import check_overwrite, is_stream_target
 from filmrt.models import get_spec
 from filmrt.pipeline import dali
 from filmrt.pipeline.audiostretch import AudioStretch
@@ -42,13 +42,14 @@ from filmrt.pipeline.captions import CAPTION_CODECS, CaptionPacer
 from filmrt.pipeline.decode import DecodedFrame, PyAVSource, Source, av_error_message
 from filmrt.pipeline.encode import Muxer, check_output
 from filmrt.pipeline.extras import copy_extras
-from filmrt.pipeline.formats import OutputFormat, output_for, refuse_losses
+from filmrt.pipeline.formats import OutputFormat, fit_container, output_for, refuse_losses
 from filmrt.pipeline.hdr import losses
 from filmrt.pipeline.infer import Inference, choose_mode
 from filmrt.pipeline.options import ConvertOptions
 from filmrt.pipeline.retime import TemporalStage, retime_packet, slowed
 from filmrt.pipeline.scenes import SceneDetector
 from filmrt.pipeline.schedule import COPY, CUT, HOLD, INTERP, NEAREST, Job, Scheduler, output_frame_count
+from filmrt.pipeline.streams import OutputPlan, container_codec, output_format, plan_output
 from filmrt.pipeline.temporal import TemporalReport, parse_slowmo, plan
 from filmrt.pipeline.timecode import convert_timecode, timecode_tag
 
@@ -81,6 +82,13 @@ class ConvertResult:
     colour: str = ""
     streams_copied: int = 0
     packets_copied: int = 0
+    #: the video encoder used (the container's natural one for e.g. WebM)
+    codec: str = ""
+    #: "#INDEX TYPE CODEC" of the streams copied, and of those left out with the reason
+    streams: list[str] = field(default_factory=list)
+    streams_dropped: list[str] = field(default_factory=list)
+    #: frames whose timestamp was moved after the previous one (a muxer's mistake, not damage)
+    timestamps_repaired: int = 0
     #: problems with the input (damaged packets, truncation): the output holds what was readable
     problems: list[str] = field(default_factory=list)
     #: temporal structure: what was detected (interlacing, cadence, duplicates, timecode) and done
@@ -176,6 +184,19 @@ def open_source(src, options: ConvertOptions, device: torch.device) -> Source:
     return PyAVSource(src, ss=options.ss, t=options.t, device=device)
 
 
+def check_input_fits(source: Source) -> None:
+    """Refuse, before decoding, what cannot give an output: a picture under 2x2 (4:2:0 needs
+    2x2 blocks) and a --ss at or past the end the headers announce."""
+    info = source.info
+    if info.width < 2 or info.height < 2:
+        raise FilmrtError(f"{source.src_name}: picture too small to encode: {info.width}x{info.height} "
+                          "(4:2:0 video needs at least 2x2)")
+    end = getattr(source, "header_end", None)
+    if end is not None and source.range_start >= end:
+        raise FilmrtError(f"--ss {float(source.range_start - info.start):g}: starts past the end of "
+                          f"{source.src_name} (its video lasts {float(end - info.start):.2f} s)")
+
+
 def choose_convert_mode(options: ConvertOptions, model_name: str) -> str:
     """``--mode`` for this model: ``auto`` is the model's recommended mode. Recursive midpoints
     are for models trained at t = 1/2 only; a time-conditioned model (RIFE) is refused there."""
@@ -195,10 +216,10 @@ class _Conversion:
     and the state they share. ``run`` starts them and returns the counts."""
 
     def __init__(self, source: Source, interp, options: ConvertOptions, mode: str, fps_out: Fraction,
-                 dst: str, on_progress: Callable[[int], None] | None, output: OutputFormat,
+                 dst: str, on_progress: Callable[[int], None] | None, output: OutputFormat, plan: OutputPlan,
                  temporal: TemporalReport | None = None):
         self.source, self.interp, self.options, self.fps_out, self.dst = source, interp, options, fps_out, dst
-        self.output = output
+        self.output, self.plan = output, plan
         self.temporal = temporal or TemporalReport(down="nearest")
         self.slowmo = parse_slowmo(options.slowmo)
         self.stage = TemporalStage(self.temporal, source.info, getattr(source, "device", None))
@@ -237,7 +258,7 @@ class _Conversion:
     def decode(self) -> None:
         frames = self.source.frames(on_packet=self.passthrough.append, stop=self.stages.stop)
         for f in self.stage.run(frames) if self.stage.active else frames:
-            cut = self.detector.update(f.thumb) if f.index > 0 else False
+            cut = self.detector.update(f.thumb)  # every frame: a cut into frame 1 is found too
             self.scene_cuts += cut
             self.stages.put(self.frame_q, (f, cut))
         self.stages.put(self.frame_q, _END)
@@ -255,7 +276,9 @@ class _Conversion:
                 self.threads.append(self.stages.run("encode", self.encode))
             self._accept(f, cut)
         if self.frames_in == 0:
-            detail = "; ".join(self.source.problems) or "the stream holds no decodable picture"
+            detail = "; ".join(self.source.problems) or (
+                f"no picture at or after --ss {self.options.ss:g} s" if self.options.ss
+                else "the stream holds no decodable picture")
             raise NotAVideo(f"no video frame could be decoded from {self.source.src_name} ({detail})")
         # captions or dynamic metadata that start after the first frame: --strict still refuses
         refuse_losses(self._losses(self.muxer), self.options.encode.strict)
@@ -268,7 +291,7 @@ class _Conversion:
         enc, src, tr = self.options.encode, self.source, self.temporal
         # filmrt's own tags in a source (e.g. a batch mark) say nothing about this output
         tags = {k: v for k, v in src.container_metadata.items() if not k.lower().startswith("filmrt_")}
-        copy = [s for s in src.copy_streams if not (s.type == "audio" and tr.audio in ("drop", "stretch"))]
+        copy = [s for s in self.plan.copy if not (s.type == "audio" and tr.audio in ("drop", "stretch"))]
         # the source's timecode track is replaced by the re-expressed timecode (other data streams stay)
         copy = [s for s in copy if not (s.type == "data" and tr.timecode_in and s.metadata.get("timecode"))]
         muxer = Muxer(
@@ -418,6 +441,8 @@ class _Conversion:
                    "side_data": src.info.side.to_dict(), "caption_triples": self._caption_counts()},
             dropped=list(mux.output.notes) + self._losses(mux) + self.extras_lost,
             extras=dict(self.extras),
+            codec=self.output.codec, streams=list(self.plan.copied), streams_dropped=list(self.plan.dropped),
+            timestamps_repaired=getattr(src, "timestamps_repaired", 0),
         )
 
 
@@ -457,15 +482,20 @@ def convert(
     interp, conv = interpolator, None
     try:
         fps_out = options.rate.resolve(source.info.rate)
-        output = output_for(source.info, options.encode)
+        enc = options.encode
+        check_input_fits(source)
+        output = output_for(source.info, container_codec(enc, output_format(dst, enc.format)))
+        output = fit_container(output, output_format(dst, enc.format), enc.crf)
         source.keep_alpha = output.layout.alpha
         source.captions = CaptionPacer() if output.codec in CAPTION_CODECS else None
-        check_output(dst, options.encode.format, output.codec)
+        check_output(dst, enc.format, output.codec)
+        plan = plan_output(dst, enc.format, output.codec, output.codec, source.copy_streams,
+                           enc.drop_stream, streamed=dst == "-" or is_stream_target(dst), decided=True)
         if interp is None:
             interp = open_interpolator(options.runtime)
         mode = choose_convert_mode(options, interp.model_name)
         temporal = _plan_time(src, source, options, interp.model_name, mode, fps_out)
-        conv = _Conversion(source, interp, options, mode, fps_out, dst, on_progress, output, temporal)
+        conv = _Conversion(source, interp, options, mode, fps_out, dst, on_progress, output, plan, temporal)
         conv.tags = dict(tags or {})
         if on_start is not None:
             on_start(conv.expected)

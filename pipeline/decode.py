@@ -23,8 +23,11 @@ What is handled and what is refused:
 - rotation (a display matrix) is not applied to the pixels: the model works on the coded frames
   and the same display matrix is written to the output, so players rotate it the same way.
 - odd width/height: decoded as is; the encoder drops the last column/row (4:2:0 needs even sizes).
+- timestamps: as FFmpeg presents them (best-effort, display order; :mod:`filmrt.pipeline.timestamps`),
+  so packed B-frames in AVI and variable frame rate come out right, every picture kept.
 - damaged input: packets that fail to decode are skipped and counted; a demux error ends the
   input early (the readable part is converted); :attr:`PyAVSource.problems` says what happened.
+  Only damage is reported ("damaged" exits 3); valid VFR or reordered labels are not.
 """
 
 from __future__ import annotations
@@ -48,10 +51,13 @@ from filmrt.pipeline.captions import CaptionPacer, a53_of
 from filmrt.pipeline.colour import ColourSpec, guess_spec, luma_from_rgb, yuv_to_rgb
 from filmrt.pipeline.hdr import SideInfo, read_side_data
 from filmrt.pipeline.pixels import alpha_of
+from filmrt.pipeline.timestamps import FrameClock
 
 _PLANAR_YUV = re.compile(r"^yuv(j?)a?(420|422|444|440|411|410)p(\d+)?(le)?$")  # yuva: alpha is plane 3
 #: size of the thumbnails the scene-cut detector compares (W, H)
 THUMB = (64, 36)
+#: what :meth:`PyAVSource._deliver` returns for the first frame past --t
+_PAST_END = object()
 
 
 @dataclass
@@ -303,11 +309,16 @@ class PyAVSource(Source):
         self.problems: list[str] = []
         self.decode_errors = 0
         self.corrupt_frames = 0
-        self.bad_timestamps = 0
+        #: frames whose timestamp had to be moved after the previous one (kept, not damage)
+        self.timestamps_repaired = 0
         self.frames_decoded = 0
+        #: end time (s) of the last picture delivered, for the "ends early" check
+        self.last_end: Fraction | None = None
         self._seekable = src not in ("-", None)
         #: decoded frames -> frames (libavfilter; a frame's own time_base then gives its time), set by convert
         self.frame_filter: Callable | None = None
+        #: where the headers say the video ends (stream seconds), None when they do not say
+        self.header_end = self._header_end()[0]
 
     def _expected_frames(self, rate: Fraction | None, tb: Fraction, t: float | None) -> int | None:
         """Frames in the selected range, from the headers (an estimate; None when they do not say)."""
@@ -340,18 +351,20 @@ class PyAVSource(Source):
             pass
 
     def frames(self, on_packet: Callable | None = None, stop=None) -> Iterator[DecodedFrame]:
-        """See :class:`Source`; packets of ``copy_streams`` go to ``on_packet`` as they are demuxed."""
+        """See :class:`Source`; packets of ``copy_streams`` go to ``on_packet`` as they are demuxed.
+
+        Times come from :class:`~filmrt.pipeline.timestamps.FrameClock` (FFmpeg's best-effort
+        timestamps, swapped labels put in display order): every decoded picture is kept."""
         vs = self.stream
-        tb = self.info.time_base
-        spec: ColourSpec | None = None
         self._seek()
-        start, end = self.range_start, self.range_end
-        snap = min(tb, Fraction(1, 1000))
+        self._spec: ColourSpec | None = None
+        self._index = 0
+        self._last_filtered: Fraction | None = None
+        clock: FrameClock = FrameClock(self.info.time_base, 1 / self.info.rate if self.info.rate else None,
+                                       start=self.range_start)
         copy_ids = {s.index for s in self.copy_streams}
         copy_done: set[int] = set()
         video_done = False
-        index = 0
-        prev_ts: Fraction | None = None
         demux = self.container.demux([vs, *self.copy_streams])
         while True:
             if stop is not None and stop.is_set():
@@ -377,42 +390,61 @@ class PyAVSource(Source):
             except av.error.FFmpegError:
                 self.decode_errors += 1
                 continue
-            if self.frame_filter is not None:  # deinterlace / pulldown removal (pipeline.fieldops)
-                decoded = self.frame_filter(decoded, end=packet.size == 0)
-            for f in decoded:
-                if getattr(f, "is_corrupt", False):
-                    self.corrupt_frames += 1
-                ts = self._frame_time(f, prev_ts)
-                if ts < start - snap:
-                    continue  # before --ss (decoded from the previous keyframe)
-                if end is not None and ts >= end - snap:
+            self.corrupt_frames += sum(1 for f in decoded if getattr(f, "is_corrupt", False))
+            for g, ts in self._timed(decoded, clock, end=packet.size == 0):
+                out = self._deliver(g, ts)
+                if out is _PAST_END:
                     video_done = True
                     break
-                if prev_ts is not None and ts <= prev_ts:
-                    self.bad_timestamps += 1
-                    continue
-                rgb, spec = frame_to_rgb(f, spec, self.device, self._stream_tags)
-                read_side_data(f, self.info.side)
-                if self.captions is not None:
-                    self.captions.push(ts - self.range_start, a53_of(f))
-                alpha = alpha_of(f) if self.keep_alpha else None
-                if alpha is not None:  # RGBA: the inference stage moves alpha with the picture
-                    rgb = torch.cat([rgb, alpha.to(self.device)])
-                if index == 0:
-                    self.info.colour = spec
-                    dm = display_matrix_of(getattr(f, "side_data", None))
-                    if dm is not None:
-                        self.info.display_matrix = dm
-                        self.info.rotation = int(getattr(f, "rotation", 0) or 0)
-                ftb = Fraction(f.time_base) if f.time_base else tb  # a filtered frame has its own
-                dur = Fraction(f.duration) * ftb if getattr(f, "duration", 0) else None
-                self.frames_decoded += 1
-                yield DecodedFrame(index, ts, rgb, make_thumb(rgb[:3]), dur)
-                index += 1
-                prev_ts = ts
+                if out is not None:
+                    yield out
             if video_done and (not copy_ids or copy_done >= copy_ids):
                 break
+        if not video_done and self.frame_filter is None:  # the frames still in the clock's window
+            for g, ts in clock.flush():
+                out = self._deliver(g, ts)
+                if out is _PAST_END:
+                    break
+                if out is not None:
+                    yield out
+        self.timestamps_repaired = clock.repaired
         self._report_problems()
+
+    def _timed(self, decoded, clock: FrameClock, end: bool):
+        """(frame, time) in display order: through ``frame_filter`` (deinterlace / pulldown removal,
+        pipeline.fieldops: its frames carry their own time base) or the best-effort ``clock``."""
+        if self.frame_filter is not None:
+            return [(g, self._filtered_time(g)) for g in self.frame_filter(decoded, end=end)]
+        return [pair for f in decoded for pair in clock.push(f, f.pts, f.dts, f.duration)]
+
+    def _deliver(self, f, ts: Fraction):
+        """The DecodedFrame of PyAV frame ``f`` shown at ``ts``; None before --ss, _PAST_END after --t."""
+        tb = self.info.time_base
+        snap = min(tb, Fraction(1, 1000))
+        if ts < self.range_start - snap:
+            return None  # before --ss (decoded from the previous keyframe)
+        if self.range_end is not None and ts >= self.range_end - snap:
+            return _PAST_END
+        rgb, self._spec = frame_to_rgb(f, self._spec, self.device, self._stream_tags)
+        read_side_data(f, self.info.side)
+        if self.captions is not None:
+            self.captions.push(ts - self.range_start, a53_of(f))
+        alpha = alpha_of(f) if self.keep_alpha else None
+        if alpha is not None:  # RGBA: the inference stage moves alpha with the picture
+            rgb = torch.cat([rgb, alpha.to(self.device)])
+        if self._index == 0:
+            self.info.colour = self._spec
+            dm = display_matrix_of(getattr(f, "side_data", None))
+            if dm is not None:
+                self.info.display_matrix = dm
+                self.info.rotation = int(getattr(f, "rotation", 0) or 0)
+        ftb = Fraction(f.time_base) if f.time_base else tb  # a filtered frame has its own
+        dur = Fraction(f.duration) * ftb if getattr(f, "duration", 0) else None
+        self.frames_decoded += 1
+        self.last_end = ts + (dur or (1 / self.info.rate if self.info.rate else 0))
+        out = DecodedFrame(self._index, ts, rgb, make_thumb(rgb[:3]), dur)
+        self._index += 1
+        return out
 
     def _copy_packet(self, packet, on_packet: Callable | None, copy_done: set[int]) -> None:
         """Hand a packet of a copied stream on, inside the range; note the streams past its end."""
@@ -425,27 +457,50 @@ class PyAVSource(Source):
         elif on_packet is not None and (not self.ss or pt >= self.range_start):
             on_packet(packet)  # with --ss, packets before the start are dropped
 
-    def _frame_time(self, f, prev_ts: Fraction | None) -> Fraction:
-        """A frame's presentation time in seconds; a frame without one follows the previous frame."""
+    def _filtered_time(self, f) -> Fraction:
+        """Time of a frame out of ``frame_filter`` (display order already, the filter's own time base);
+        a frame without one follows the previous frame."""
         if f.pts is not None:
-            return Fraction(f.pts) * (Fraction(f.time_base) if f.time_base else self.info.time_base)
-        if prev_ts is not None and self.info.rate:
-            return prev_ts + 1 / self.info.rate
-        return self.range_start if prev_ts is None else prev_ts + Fraction(1, 25)
+            ts = Fraction(f.pts) * (Fraction(f.time_base) if f.time_base else self.info.time_base)
+        elif self._last_filtered is not None:
+            ts = self._last_filtered + (1 / self.info.rate if self.info.rate else Fraction(1, 25))
+        else:
+            ts = self.range_start
+        self._last_filtered = ts
+        return ts
 
     def _report_problems(self) -> None:
+        """Say what was damaged. Only real damage counts: packets that fail to decode, frames the
+        decoder flags corrupt, pictures that stop well before the end the headers announce. A
+        variable-frame-rate stream (fewer frames than duration x rate) or labels that needed
+        reordering are valid and not reported."""
         if self.decode_errors:
             self.problems.append(f"{self.decode_errors} video packet(s) could not be decoded and were skipped")
         if self.corrupt_frames:
             self.problems.append(f"{self.corrupt_frames} decoded frame(s) flagged corrupt by the decoder")
-        if self.bad_timestamps:
-            self.problems.append(f"{self.bad_timestamps} frame(s) with repeated/backward timestamps skipped")
-        if self.info.frames and self.frames_decoded < self.info.frames * 0.98 - 1 and not self.problems:
-            if self.range_end is None:
-                self.problems.append(
-                    f"stream ends early: {self.frames_decoded} of ~{self.info.frames} frames decoded "
-                    "(truncated or damaged)"
-                )
+        if self.problems or self.range_end is not None or self.last_end is None:
+            return
+        end, slack = self._header_end()
+        if end is not None and self.last_end < end - slack:
+            self.problems.append(
+                f"stream ends early: pictures stop at {float(self.last_end - self.start):.2f} s of the "
+                f"{float(end - self.start):.2f} s the headers announce (truncated or damaged)"
+            )
+
+    def _header_end(self) -> tuple[Fraction | None, Fraction]:
+        """Where the headers say the video ends (stream seconds) and the slack allowed: the
+        stream's own duration within 2 frames or 2 %; the container's (which audio may extend)
+        within 1 s or 5 %."""
+        vs, c, tb = self.stream, self.container, self.info.time_base
+        frame = 1 / self.info.rate if self.info.rate else Fraction(1, 25)
+        if vs.duration:
+            begin = Fraction(vs.start_time) * tb if vs.start_time is not None else self.start
+            dur = Fraction(vs.duration) * tb
+            return begin + dur, max(2 * frame, dur / 50)
+        if c.duration:
+            dur = Fraction(c.duration, 1_000_000)
+            return self.start + dur, max(Fraction(1), dur / 20)
+        return None, Fraction(0)
 
     def close(self) -> None:
         try:

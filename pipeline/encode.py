@@ -12,7 +12,8 @@
   where ``offset`` places the first output frame where the first input frame was.
 - Other streams (audio, subtitles, data) are **remuxed**, never re-encoded: packets keep their
   timestamps, shifted by the same amount as the video (the start of the input, or ``--ss``).
-  Streams the output container cannot hold are left out with a warning.
+  Which streams go in is decided before decoding by :mod:`filmrt.pipeline.streams` (by asking
+  the muxer): a stream the container cannot hold is an error unless ``--drop-stream`` names it.
 - Metadata: container tags, per-stream tags (language, title, handler) and the video's display
   matrix (rotation) are copied.
 - Never a half-written OUT: everything goes to a hidden temp file beside OUT
@@ -42,6 +43,7 @@ from filmrt.pipeline.fieldops import WEAVE, FilterChain
 from filmrt.pipeline.formats import CODECS, OutputFormat, fit_container
 from filmrt.pipeline.hdr import SideInfo, x265_hdr_params
 from filmrt.pipeline.pixels import rgb_to_frame
+from filmrt.pipeline.streams import describe, muxer_options, output_format
 
 DEFAULT_CRF = 18
 DEFAULT_PRESET = "medium"
@@ -147,11 +149,10 @@ class Muxer:
         self.shift = Fraction(shift)
         #: the temp file's atomic_path context while OUT is a regular file (None: streamed)
         self._atomic = None
-        options = {}
-        if dst == "-" or is_stream_target(dst):  # stdout, a FIFO, a device: streamed, cannot be taken back
+        streamed = dst == "-" or is_stream_target(dst)
+        options = muxer_options(output_format(dst, fmt), streamed)
+        if streamed:  # stdout, a FIFO, a device: streamed, cannot be taken back
             target = sys.stdout.buffer if dst == "-" else dst
-            if fmt in ("mp4", "mov", "ipod", "ismv") or (fmt is None and Path(dst).suffix in (".mp4", ".mov")):
-                options["movflags"] = "frag_keyframe+empty_moov+default_base_moof"
         else:
             output_parent(dst)  # one-line errors for a directory or a missing folder
             self._atomic = atomic_path(dst)
@@ -176,7 +177,7 @@ class Muxer:
     # ------------------------------------------------------------------ setup
     def _setup(self, info, copy_streams, output, side, preset, container_metadata, video_offset) -> None:
         c = self.container
-        self.output = output = fit_container(output, c, output.crf or DEFAULT_CRF)
+        self.output = output = fit_container(output, c.format.name, output.crf or DEFAULT_CRF)
         self.codec = output.codec
         for k, v in container_metadata.items():
             if k.lower() not in ("encoder", "major_brand", "minor_version", "compatible_brands"):
@@ -227,23 +228,14 @@ class Muxer:
         self.frame_time_base = 1 / self.fps_out
         self.frame_offset = round(Fraction(video_offset) * self.fps_out)
         self.encoded = 0  # frames handed to the encoder (woven frames when interlaced)
-        # streams copied as they are
-        supported = None
-        try:
-            supported = set(c.supported_codecs)
-        except Exception:  # noqa: BLE001
-            supported = None
+        # streams copied as they are: the caller chose them (filmrt.pipeline.streams.plan_output)
         self.copy_map = {}
         for s in copy_streams:
-            cname = s.codec_context.name if s.codec_context is not None else None
-            if supported is not None and cname and cname not in supported:
-                self.warn(f"stream #{s.index} ({s.type}, {cname}) cannot go into this container: left out")
-                continue
             try:
                 o = c.add_stream_from_template(s)
-            except Exception as e:  # noqa: BLE001
-                self.warn(f"stream #{s.index} ({s.type}) cannot be copied ({av_error_message(e)}): left out")
-                continue
+            except (ValueError, av.error.FFmpegError) as e:
+                raise FilmrtError(f"stream {describe(s)} cannot be copied into {self.dst} "
+                                  f"({av_error_message(e)}): pass --drop-stream {s.index}") from None
             for k, v in s.metadata.items():
                 o.metadata[k] = v
             self.copy_map[s.index] = o
@@ -260,6 +252,9 @@ class Muxer:
             opts = {"preset": preset} if output.bitrate else {"crf": str(output.crf), "preset": preset}
             if codec == "libx265":
                 opts["x265-params"] = ":".join(["log-level=error", *x265_hdr_params(side)])
+        elif codec == "libvpx-vp9":  # constant quality; the x264 preset names map to VP9's speed
+            fast = preset in ("ultrafast", "superfast", "veryfast")
+            opts = {"crf": str(output.crf), "b": "0", "row-mt": "1", "cpu-used": "8" if fast else "4"}
         elif "nvenc" in codec:
             opts = {"cq": str(output.crf), "preset": preset, "rc": "vbr"}
         if output.profile:

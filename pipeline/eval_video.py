@@ -126,7 +126,7 @@ def score_dropped_frames(
 
     prev2 = prev1 = None  # (position, rgb, cut_before) of the two frames before this one
     for f in frames:
-        cut = det.update(f.thumb) if f.index > 0 else False
+        cut = det.update(f.thumb)  # every frame: a cut into frame 1 is found too
         scores.frames_decoded += 1
         # an even frame closes a triple (even, odd, even): score the odd one from its neighbours
         if f.index % 2 == 0 and prev2 is not None:

@@ -32,7 +32,8 @@ import av
 from filmrt.errors import FilmrtError, NotAVideo
 
 #: the encoders ``--codec`` takes; ``auto`` = the source's family (below)
-CODECS = ("auto", "libx264", "libx265", "prores_ks", "dnxhd", "ffv1", "qtrle", "png", "h264_nvenc", "hevc_nvenc")
+CODECS = ("auto", "libx264", "libx265", "prores_ks", "dnxhd", "ffv1", "qtrle", "png", "libvpx-vp9", "h264_nvenc",
+          "hevc_nvenc")
 #: source codec (FFmpeg decoder name) -> the encoder of the same family
 FAMILY = {
     "prores": "prores_ks",
@@ -44,7 +45,7 @@ FAMILY = {
     "png": "png",
 }
 #: encoders whose output is compressed by a CRF (the others take --bitrate or are lossless/fixed)
-CRF_CODECS = ("libx264", "libx265")
+CRF_CODECS = ("libx264", "libx265", "libvpx-vp9")
 #: decoder profile names -> prores_ks / dnxhd ``profile`` option values
 PRORES_PROFILES = {"proxy": "proxy", "lt": "lt", "standard": "standard", "hq": "hq", "4444": "4444",
                    "xq": "4444xq", "4444 xq": "4444xq"}
@@ -277,10 +278,9 @@ def _holds(fmt: str, codec: str) -> bool:
         scratch.close()
 
 
-def fit_container(out: OutputFormat, container, crf: int = 18) -> OutputFormat:
-    """``out`` if the open output ``container`` takes its encoder; else, for ``--codec auto``, libx264
+def fit_container(out: OutputFormat, fmt: str, crf: int = 18) -> OutputFormat:
+    """``out`` if muxer ``fmt`` (e.g. "mp4") takes its encoder; else, for ``--codec auto``, libx264
     at the closest pixel format (said in the notes), and a one-line error for an explicit ``--codec``."""
-    fmt = container.format.name
     if _holds(fmt, out.codec):
         return out
     if not out.auto or not _holds(fmt, "libx264"):

@@ -17,6 +17,7 @@ from filmrt.options import RuntimeOptions, opt
 from filmrt.pipeline.encode import DEFAULT_CRF, DEFAULT_PRESET
 from filmrt.pipeline.formats import CODECS, check_pix_fmt, parse_bitrate
 from filmrt.pipeline.scenes import DEFAULT_THRESHOLD
+from filmrt.pipeline.streams import parse_drop
 from filmrt.pipeline.temporal import check_temporal_options
 from filmrt.rates import RateSpec, parse_rate_spec
 
@@ -46,6 +47,11 @@ class EncodeOptions:
     #: output container; needed when OUT is "-" (stdout)
     format: str | None = field(default=None, metadata=opt(
         "output container (mp4, matroska, mov, mpegts...; default: from OUT's extension)", metavar="FMT"))
+    #: streams not to copy; a stream the container cannot hold is an error unless named here
+    drop_stream: str | None = field(default=None, metadata=opt(
+        "leave streams out: a (audio), s (subtitles), d (data) or an input stream index, comma-separated "
+        "(like ffmpeg's -an/-sn/-dn); without it a stream OUT's container cannot hold is an error",
+        metavar="SPEC"))
 
     def __post_init__(self) -> None:
         if self.codec not in CODECS:
@@ -54,6 +60,7 @@ class EncodeOptions:
             raise FilmrtError(f"--crf {self.crf}: must be 0..51 (x264/x265) or 0..63")
         check_pix_fmt(self.codec, self.pix_fmt)
         parse_bitrate(self.bitrate)
+        parse_drop(self.drop_stream)
 
 
 def _check_seconds(value, flag: str, *, positive: bool) -> float | None:

@@ -100,6 +100,8 @@ def resolve_weights(name: str, weights: str | os.PathLike | None) -> Path | None
     spec = get_spec(name)
     if weights is not None:
         p = Path(weights).expanduser()
+        if p.is_dir():
+            raise FilmrtError(f"weights {p} is a directory: pass the .safetensors file in it")
         if not p.is_file():
             raise FilmrtError(f"weights file not found: {p}")
         return p

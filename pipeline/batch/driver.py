@@ -296,6 +296,9 @@ class _Dispatcher:
         rep.video, rep.dropped = res.get("video") or {}, res.get("dropped") or []
         for d in rep.dropped:
             self.progress.log(f"warning {job.rel}: {d}", important=True)
+        rep.streams_dropped = res.get("streams_dropped") or []
+        for d in rep.streams_dropped:
+            self.progress.log(f"note    {job.rel}: stream {d}")
 
     def _not_charged(self, job: Job, res: dict, again: Job) -> None:
         """Not this file's fault (yet): the pool broke before it started, or beside other files."""

@@ -14,6 +14,7 @@ tasks and, when unset, divides the machine's cores between local workers.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -92,6 +93,8 @@ class BatchOptions:
             raise FilmrtError("--workers must be >= 0")
         if int(self.retries) < 0:
             raise FilmrtError("--retries must be >= 0")
+        if self.json_report and os.path.isdir(self.json_report):
+            raise FilmrtError(f"--json {self.json_report} is a directory: name a file")
         if self.ray in ("", False):
             object.__setattr__(self, "ray", None)
 

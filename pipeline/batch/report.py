@@ -45,6 +45,8 @@ class FileReport:
     #: the video encoding chosen (ConvertResult.video) and what the output could not carry (ConvertResult.dropped)
     video: dict = dataclasses.field(default_factory=dict)
     dropped: list[str] = dataclasses.field(default_factory=list)
+    #: streams left out of the output at the user's request (--drop-stream), with the reason
+    streams_dropped: list[str] = dataclasses.field(default_factory=list)
 
     def fail(self, why: str) -> None:
         self.status, self.reason, self.error = "failed", why, why
@@ -232,6 +234,8 @@ def print_summary(report: BatchReport, out) -> None:
             note = f.reason.replace(f.src, f.rel) if f.status != "done" else (f.worker or "")
             if f.warnings:
                 note += " (input damaged: " + "; ".join(f.warnings) + ")"
+            if f.streams_dropped:
+                note += " (streams left out: " + "; ".join(f.streams_dropped) + ")"
             when = fmt_seconds(f.seconds) if f.status in ("done", "skipped") else "-"
             rows.append((f.status, f.rel, frames, when, note))
         _table(rows, out)

@@ -327,7 +327,11 @@ def test_local_workers_pinned_to_gpus_survive_a_dying_worker(lib_copy, tmp_path,
     assert bunny.status == "failed" and "worker process died" in bunny.error
     assert bunny.failures == 1
     lines = conversion_lines(convert_log)
-    assert sorted(f[0] for f in lines) == sorted([str(src / "bikes.mp4"), str(src / "street/city.mpg")])
+    # the crash breaks the whole pool: a neighbour that had already finished when it was noticed is
+    # converted once more (never charged a failure); the crashing file never gets to the log
+    converted = [f[0] for f in lines]
+    assert set(converted) == {str(src / "bikes.mp4"), str(src / "street/city.mpg")}
+    assert all(converted.count(x) <= 2 for x in converted)
     assert {visible for _, visible, _ in lines} <= {"0", "1"}
     assert {device for _, _, device in lines} == {"cuda"}
     with Manifest(dst / MANIFEST_NAME) as m:

@@ -217,15 +217,14 @@ def test_subtitles_and_tags_copied(tmp_path, monkeypatch):
     assert (s_out.codec, s_out.packets, s_out.start, s_out.duration) == (
         s_in.codec, s_in.packets, s_in.start, s_in.duration)
     assert s_out.language == "fra" and dst.of_type("audio")[0].language == "fra"
-    # an mp4 cannot hold SubRip: that stream is left out with a warning, the rest is written
-    warned = []
-    from filmrt.pipeline import encode
-
-    init = encode.Muxer.__init__
-    monkeypatch.setattr(encode.Muxer, "__init__", lambda self, *a, **kw: init(self, *a, **{**kw, "warn": warned.append}))
-    convert(clip, tmp_path / "o.mp4", fast("50"))
+    # an mp4 cannot hold SubRip: refused up front (nothing written) unless asked to leave it out
+    with pytest.raises(FilmrtError, match=r"cannot hold stream #1 subtitle .*--drop-stream 1"):
+        convert(clip, tmp_path / "o.mp4", fast("50"))
+    assert not (tmp_path / "o.mp4").exists()
+    res = convert(clip, tmp_path / "o.mp4", fast("50").replace(
+        encode=EncodeOptions(preset="ultrafast", drop_stream="s")))
     assert [s.type for s in probe(tmp_path / "o.mp4").streams] == ["video", "audio"]
-    assert any("subtitle" in w for w in warned)
+    assert res.streams == ["#2 audio aac"] and res.streams_dropped == ["#1 subtitle srt: left out (--drop-stream)"]
 
 
 def test_convert_options_helpers_for_batch():

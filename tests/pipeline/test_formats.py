@@ -212,10 +212,13 @@ def test_chapters_attachments_dispositions_copied(tmp_path):
         ch = [(float(x["start"] * x["time_base"]), float(x["end"] * x["time_base"]), x["metadata"]["title"])
               for x in c.chapters()]
     assert ch == [(0.0, pytest.approx(0.3), "One"), (pytest.approx(0.3), pytest.approx(1.1), "Two")]
-    res = convert(src, tmp_path / "o.mp4", options())
+    # MP4 cannot hold the SubRip stream: refused unless dropped (--drop-stream s), and the attachment is said
+    with pytest.raises(FilmrtError, match="cannot hold stream #1 subtitle"):
+        convert(src, tmp_path / "r.mp4", options())
+    res = convert(src, tmp_path / "o.mp4", options(drop_stream="s"))
     assert any("attachment" in d for d in res.dropped) and res.extras["chapters"] == 2
     with pytest.raises(FilmrtError, match="--strict: 1 attachment"):
-        convert(src, tmp_path / "s.mp4", options(strict=True))
+        convert(src, tmp_path / "s.mp4", options(strict=True, drop_stream="s"))
 
 
 @pytest.mark.parametrize("out_name,codec", [("o.ts", "auto"), ("o.mkv", "auto"), ("o.mkv", "libx265")])

@@ -1,0 +1,140 @@
+"""Presentation times of decoded video frames, as FFmpeg presents them.
+
+A decoder hands frames out in display order, but the timestamps they carry are only as good as
+the container's. Three things go wrong on valid files, and this module repairs each the way
+libavcodec and ffmpeg do, so the pipeline never drops or misplaces a decodable picture:
+
+1. **Which timestamp.** A frame carries ``pts`` (the reordered presentation time of the packet it
+   came from) and ``dts`` (the decode time of the packet that made the decoder output it).
+   :class:`BestEffort` is libavcodec's ``best_effort_timestamp`` rule (``guess_correct_pts``):
+   count how often each sequence fails to increase; use ``pts`` unless it has failed more often
+   than ``dts``. A frame with neither follows the previous one by its duration.
+2. **Display order.** AVI has no presentation times: with DivX/Xvid "packed B-frames" the packet
+   labels come out of the decoder swapped (``pts`` 1,2,3,5,4,6,8,7 ...) although the *pictures*
+   are in display order. :class:`FrameClock` keeps a small window of frames and gives the oldest
+   frame the smallest time in the window: a local permutation of labels becomes the sorted
+   sequence, and a sequence that was already increasing is left exactly as it was (so on every
+   file FFmpeg times monotonically, the result *is* FFmpeg's).
+3. **Leftovers.** A time that is still not after the previous one (a repeated label) is moved to
+   the previous time plus one frame duration and counted in :attr:`FrameClock.repaired`. The
+   frame is kept: repeated labels are a muxer's mistake, not damage to the pictures.
+
+Variable frame rate is not a problem here: a gap between two frames is kept as it is.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from collections.abc import Iterator
+from fractions import Fraction
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+#: frames held back to put swapped labels in order (DivX packs one B-frame: a swap of neighbours;
+#: 4 also covers the deeper B-pyramids of H.264/HEVC without adding noticeable latency)
+WINDOW = 4
+
+
+class BestEffort:
+    """libavcodec's ``guess_correct_pts``: the timestamp FFmpeg reports as best-effort.
+
+    Feed each frame's ``(pts, dts)`` in decoder output order (ints in the stream's time base, or
+    None); :meth:`pick` returns the one to trust (None when the frame has neither).
+    """
+
+    def __init__(self) -> None:
+        self.faulty_pts = self.faulty_dts = 0
+        self.last_pts: int | None = None
+        self.last_dts: int | None = None
+
+    def pick(self, pts: int | None, dts: int | None) -> int | None:
+        if dts is not None:
+            if self.last_dts is not None and dts <= self.last_dts:
+                self.faulty_dts += 1
+            self.last_dts = dts
+        elif pts is not None:
+            self.last_dts = pts
+        if pts is not None:
+            if self.last_pts is not None and pts <= self.last_pts:
+                self.faulty_pts += 1
+            self.last_pts = pts
+        elif dts is not None:
+            self.last_pts = dts
+        if pts is not None and (self.faulty_pts <= self.faulty_dts or dts is None):
+            return pts
+        return dts
+
+
+class FrameClock(Generic[T]):
+    """Frames in decoder output order -> ``(item, time)`` in display order with increasing times.
+
+    ``time_base``: the stream's (seconds per tick); ``step``: the nominal frame duration in
+    seconds (1 / rate), used when a frame has no timestamp and no duration of its own; ``start``:
+    the time of a first frame that has none (the input's start).
+    :meth:`push` a frame (any ``item``) with its ``pts``/``dts``/``duration`` in ticks; it yields
+    the frames that leave the window; :meth:`flush` yields the rest at the end. Items come out in
+    the order they went in: only the times are reassigned.
+    """
+
+    def __init__(self, time_base: Fraction, step: Fraction | None, window: int = WINDOW,
+                 start: Fraction = Fraction(0)) -> None:
+        self.tb = Fraction(time_base)
+        self.step = Fraction(step) if step else None
+        self.start = Fraction(start)
+        self.window = max(1, int(window))
+        self.best = BestEffort()
+        self.items: deque[tuple[T, Fraction | None]] = deque()  # (item, its own duration in s)
+        self.times: list[Fraction] = []  # min-heap of the window's times
+        self.last_guess: Fraction | None = None  # the latest time given to a frame going in
+        self.last_out: Fraction | None = None  # the latest time handed out
+        self.last_duration: Fraction | None = None
+        #: frames whose time had to be moved (still not after the previous frame)
+        self.repaired = 0
+        #: frames without any timestamp (placed after the previous frame)
+        self.guessed = 0
+
+    def _duration(self, own: Fraction | None) -> Fraction:
+        return own or self.last_duration or self.step or Fraction(1, 25)
+
+    def push(self, item: T, pts: int | None, dts: int | None, duration: int | None = None) -> Iterator[tuple[T, Fraction]]:
+        dur = Fraction(duration) * self.tb if duration else None
+        ticks = self.best.pick(pts, dts)
+        if ticks is not None:
+            t = Fraction(ticks) * self.tb
+        else:
+            self.guessed += 1
+            t = self.start if self.last_guess is None else self.last_guess + self._duration(self.last_duration)
+        self.last_guess = t if self.last_guess is None else max(t, self.last_guess)
+        if dur:
+            self.last_duration = dur
+        self.items.append((item, dur))
+        heapq.heappush(self.times, t)
+        while len(self.items) > self.window:
+            yield self._pop()
+
+    def flush(self) -> Iterator[tuple[T, Fraction]]:
+        while self.items:
+            yield self._pop()
+
+    def _pop(self) -> tuple[T, Fraction]:
+        item, dur = self.items.popleft()
+        t = heapq.heappop(self.times)
+        if self.last_out is not None and t <= self.last_out:
+            self.repaired += 1
+            t = self.last_out + self._duration(dur)
+        self.last_out = t
+        return item, t
+
+
+def display_times(pts: list[int | None], dts: list[int | None] | None = None, *, time_base=Fraction(1),
+                  step: Fraction | None = Fraction(1), window: int = WINDOW) -> list[Fraction]:
+    """The presentation times :class:`FrameClock` gives a whole sequence (for tests and tools)."""
+    dts = dts if dts is not None else [None] * len(pts)
+    clock: FrameClock[int] = FrameClock(time_base, step, window)
+    out: list[Fraction] = []
+    for i, (p, d) in enumerate(zip(pts, dts, strict=True)):
+        out.extend(t for _, t in clock.push(i, p, d))
+    out.extend(t for _, t in clock.flush())
+    return out
