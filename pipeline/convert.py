@@ -42,6 +42,7 @@ from filmrt.pipeline.infer import Inference, choose_mode
 from filmrt.pipeline.options import ConvertOptions
 from filmrt.pipeline.scenes import SceneDetector
 from filmrt.pipeline.schedule import COPY, CUT, HOLD, INTERP, NEAREST, Job, Scheduler, output_frame_count
+from filmrt.pipeline.threads import ThreadPlan, plan_threads
 
 _END = object()
 
@@ -74,6 +75,15 @@ class ConvertResult:
     packets_copied: int = 0
     #: problems with the input (damaged packets, truncation): the output holds what was readable
     problems: list[str] = field(default_factory=list)
+    #: wall seconds inside the model calls; ``seconds - model_s`` is the time outside the model
+    model_s: float = 0.0
+    #: the thread plan (:mod:`filmrt.pipeline.threads`)
+    threads: str = ""
+    #: where the time went: ``setup_s`` (open input and model, wall), ``model_s`` (wall in the model
+    #: calls), ``outside_model_s`` (``seconds - model_s``), and the CPU seconds of each stage's own
+    #: thread (``decode_cpu_s``: decode + Y'CbCr->RGB; ``encode_cpu_s``: RGB->Y'CbCr + encoder +
+    #: muxing; codec worker threads beyond the first are not counted)
+    stage_s: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -144,7 +154,7 @@ def _user_error(e: BaseException) -> BaseException:
 
 
 # ---------------------------------------------------------------------- sources and model
-def open_source(src, options: ConvertOptions, device: torch.device) -> Source:
+def open_source(src, options: ConvertOptions, device: torch.device, decoder_threads: int = 0) -> Source:
     """The decoder for ``src``: DALI when asked for (or ``auto`` with DALI + a CUDA device), else PyAV."""
     want_dali = options.decoder == "dali" or (
         options.decoder == "auto" and device.type == "cuda" and src != "-"
@@ -155,7 +165,7 @@ def open_source(src, options: ConvertOptions, device: torch.device) -> Source:
             return dali.DaliSource(src, ss=options.ss, t=options.t, device=device)
         if options.decoder == "dali":
             raise FilmrtError(f"--decoder dali: {why}")
-    return PyAVSource(src, ss=options.ss, t=options.t, device=device)
+    return PyAVSource(src, ss=options.ss, t=options.t, device=device, threads=decoder_threads)
 
 
 def choose_convert_mode(options: ConvertOptions, model_name: str) -> str:
@@ -177,9 +187,10 @@ class _Conversion:
     and the state they share. ``run`` starts them and returns the counts."""
 
     def __init__(self, source: Source, interp, options: ConvertOptions, mode: str, fps_out: Fraction,
-                 dst: str, on_progress: Callable[[int], None] | None):
+                 dst: str, on_progress: Callable[[int], None] | None, plan: ThreadPlan | None = None):
         self.source, self.interp, self.options, self.fps_out, self.dst = source, interp, options, fps_out, dst
         self.on_progress = on_progress
+        self.plan = plan or plan_threads(interp.device, options.runtime.threads)
         info = source.info
         self.batch = options.runtime.max_batch
         self.stages = _Stages()
@@ -201,18 +212,24 @@ class _Conversion:
         self.kinds: collections.Counter = collections.Counter()
         self.frames_in = self.written = self.scene_cuts = 0
         self.last_duration: Fraction | None = None
+        self.stage_cpu: dict[str, float] = {}
 
     # ------------------------------------------------------------------ decode thread
     def decode(self) -> None:
+        self.plan.enter_stage()
+        c0 = time.thread_time()
         for f in self.source.frames(on_packet=self.passthrough.append, stop=self.stages.stop):
             cut = self.detector.update(f.thumb) if f.index > 0 else False
             self.scene_cuts += cut
             self.stages.put(self.frame_q, (f, cut))
+        self.stage_cpu["decode_cpu_s"] = time.thread_time() - c0
         self.stages.put(self.frame_q, _END)
 
     # ------------------------------------------------------------------ main thread
     def infer(self) -> None:
         """Schedule the decoded frames and run the model on them, in batches, until the end."""
+        if self.plan.glue:  # the stages' set_num_threads must not leak into this thread (the model's)
+            torch.set_num_threads(self.options.runtime.threads or self.caller_threads)
         while True:
             item = self.stages.get(self.frame_q)
             if item is _END:
@@ -236,6 +253,7 @@ class _Conversion:
             self.dst, info=src.info, fps_out=self.fps_out, copy_streams=src.copy_streams,
             shift=src.range_start, video_offset=first_ts - src.range_start, codec=enc.codec, crf=enc.crf,
             preset=enc.preset, fmt=enc.format, container_metadata=src.container_metadata,
+            threads=self.plan.encoder,
         )
 
     def _accept(self, f: DecodedFrame, cut: bool) -> None:
@@ -266,6 +284,8 @@ class _Conversion:
 
     # ------------------------------------------------------------------ encode thread
     def encode(self) -> None:
+        self.plan.enter_stage()
+        c0 = time.thread_time()
         while True:
             item = self.stages.get(self.out_q)
             if item is _END:
@@ -277,6 +297,7 @@ class _Conversion:
                 self.on_progress(self.written)
         self._drain_passthrough(None)
         self.muxer.finish()
+        self.stage_cpu["encode_cpu_s"] = time.thread_time() - c0
 
     def _drain_passthrough(self, until: Fraction | None) -> None:
         """Mux the copied packets up to output time ``until`` (all of them when None)."""
@@ -291,6 +312,7 @@ class _Conversion:
 
     # ------------------------------------------------------------------ the whole run
     def run(self) -> ConvertResult:
+        self.caller_threads = torch.get_num_threads()  # restored at the end
         self.threads.append(self.stages.run("decode", self.decode))
         try:
             self.infer()
@@ -309,6 +331,7 @@ class _Conversion:
         finally:
             for th in self.threads:
                 th.join(timeout=30)
+            torch.set_num_threads(self.caller_threads)
         if self.stages.errors:
             raise self.stages.errors[0]
         return self._result()
@@ -328,6 +351,7 @@ class _Conversion:
             model=self.interp.model_name, backend=self.interp.backend, decoder=src.name,
             width=mux.width, height=mux.height, colour=mux.spec.describe(), streams_copied=len(mux.copy_map),
             packets_copied=mux.packets_copied, problems=list(src.problems),
+            model_s=self.inference.model_s, threads=self.plan.describe(), stage_s=dict(self.stage_cpu),
         )
 
 
@@ -356,7 +380,8 @@ def convert(
         raise FilmrtError("OUT is the same file as IN: write to a new file")
     t0 = time.perf_counter()
     device = interpolator.device if interpolator is not None else resolve_device(options.runtime.device)
-    source = open_source(src, options, device)
+    plan = plan_threads(device, options.runtime.threads)
+    source = open_source(src, options, device, plan.decoder)
     interp, conv = interpolator, None
     try:
         fps_out = options.rate.resolve(source.info.rate)
@@ -364,9 +389,10 @@ def convert(
         if interp is None:
             interp = open_interpolator(options.runtime)
         mode = choose_convert_mode(options, interp.model_name)
-        conv = _Conversion(source, interp, options, mode, fps_out, dst, on_progress)
+        conv = _Conversion(source, interp, options, mode, fps_out, dst, on_progress, plan)
         if on_start is not None:
             on_start(conv.expected)
+        setup_s = time.perf_counter() - t0
         result = conv.run()
     except BaseException as e:
         if conv is not None:
@@ -381,6 +407,7 @@ def convert(
     _close(source, interp, interpolator)
     result.src = src
     result.seconds = time.perf_counter() - t0
+    result.stage_s.update(setup_s=setup_s, model_s=result.model_s, outside_model_s=result.seconds - result.model_s)
     return result
 
 

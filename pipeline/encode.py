@@ -111,6 +111,7 @@ class Muxer:
         codec: str = "libx264",
         crf: int = DEFAULT_CRF,
         preset: str = DEFAULT_PRESET,
+        threads: int = 0,
         fmt: str | None = None,
         container_metadata: dict | None = None,
         warn=None,
@@ -142,13 +143,13 @@ class Muxer:
             self._discard_tmp()
             raise FilmrtError(f"cannot write {dst}: {av_error_message(e)}") from None
         try:
-            self._setup(info, copy_streams, codec, crf, preset, container_metadata or {}, video_offset)
+            self._setup(info, copy_streams, codec, crf, preset, container_metadata or {}, video_offset, threads)
         except BaseException:
             self.abort()
             raise
 
     # ------------------------------------------------------------------ setup
-    def _setup(self, info, copy_streams, codec, crf, preset, container_metadata, video_offset) -> None:
+    def _setup(self, info, copy_streams, codec, crf, preset, container_metadata, video_offset, threads=0) -> None:
         c = self.container
         for k, v in container_metadata.items():
             if k.lower() not in ("encoder", "major_brand", "minor_version", "compatible_brands"):
@@ -188,6 +189,8 @@ class Muxer:
         else:
             opts = {"cq": str(crf), "preset": preset, "rc": "vbr"}
         cc.options = opts
+        if threads:  # the thread plan's count (filmrt.pipeline.threads); 0 = the encoder's own choice
+            cc.thread_count = threads
         for key in ("language", "title", "handler_name"):
             if info.metadata.get(key):
                 vs.metadata[key] = info.metadata[key]

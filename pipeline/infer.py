@@ -24,6 +24,7 @@ Two ways to reach a time (``mode``):
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -105,6 +106,9 @@ class Inference:
         self.interp = interp
         self.mode = mode
         self.batch = max(1, int(batch))
+        #: wall seconds spent inside the interpolator's calls (the rest of a run is glue)
+        self.model_s = 0.0
+        self.model_calls = 0
 
     def run(self, requests: Sequence[Request], frames: Mapping[Hashable, torch.Tensor]) -> list[torch.Tensor]:
         """One (3, H, W) frame per request, in order; ``frames`` maps every key used to its frame."""
@@ -126,7 +130,12 @@ class Inference:
     # ------------------------------------------------------------------ the model calls
     def _call(self, a: list[torch.Tensor], b: list[torch.Tensor], times: list[float],
               keys_a: list[Hashable], keys_b: list[Hashable]) -> torch.Tensor:
-        return self.interp.interpolate(torch.stack(a), torch.stack(b), times, keys_a=keys_a, keys_b=keys_b)
+        xa, xb = torch.stack(a), torch.stack(b)
+        t0 = time.perf_counter()
+        out = self.interp.interpolate(xa, xb, times, keys_a=keys_a, keys_b=keys_b)
+        self.model_s += time.perf_counter() - t0
+        self.model_calls += 1
+        return out
 
     def _direct(self, todo: Sequence[Request], frames) -> dict[tuple, torch.Tensor]:
         made: dict[tuple, torch.Tensor] = {}
