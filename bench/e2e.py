@@ -189,7 +189,8 @@ def _inference_estimate(ctx: RunContext, row: dict, a: torch.Tensor, b: torch.Te
         n = row["interpolated_frames"]
         est = {"s_per_interpolation": per, "interpolations": n, "estimate_s": per * n, "source": src,
                "backend": used, "timing": tm}
-        if get_spec(model).needs_weights:  # a parameter-free model has no ops worth a profile
+        # torch.profiler sees only torch's ops: for ort/openvino it would show the padding around the call
+        if get_spec(model).needs_weights and used == "torch":  # (a parameter-free model has no ops worth it)
             try:
                 est["op_profile"] = op_profile(lambda: interp.interpolate(a, b, times), ctx.device)
             except Exception as e:  # noqa: BLE001 - the profile is a bonus
