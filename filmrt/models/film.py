@@ -67,34 +67,6 @@ def _lrelu(x: torch.Tensor) -> torch.Tensor:
     return F.leaky_relu(x, _SLOPE, inplace=True)
 
 
-_POINTWISE = getattr(torch.ops.mkldnn, "_convolution_pointwise", None) if torch.backends.mkldnn.is_available() else None
-
-
-def _fused(x: torch.Tensor) -> bool:
-    """oneDNN's fused convolution applies: fp32 inference on a CPU, not while exporting or tracing."""
-    return (_POINTWISE is not None and x.device.type == "cpu" and x.dtype == torch.float32
-            and not torch.is_grad_enabled() and not torch.jit.is_tracing() and not torch.onnx.is_in_onnx_export()
-            and not torch.compiler.is_compiling())
-
-
-def _conv(conv: nn.Conv2d, x: torch.Tensor, act: bool = True, padding: int | None = None) -> torch.Tensor:
-    """``conv(x)`` (with ``padding`` instead of the module's when given), then LeakyReLU when ``act``.
-
-    On a CPU in fp32 inference this is one oneDNN convolution with the activation as a post-op
-    (``mkldnn._convolution_pointwise``, what ``torch.compile`` emits): no separate pass over the
-    output for the activation, and oneDNN also for the small maps of the deep levels, which eager
-    PyTorch sends to its slow im2col path (a 256-channel 3x3 conv on 4x4: ~40 ms -> ~0.4 ms).
-    Same sums, so the same result to float rounding.
-    """
-    pad = conv.padding if padding is None else (padding, padding)
-    if _fused(x):
-        return _POINTWISE(x.contiguous(), conv.weight, conv.bias, list(pad), list(conv.stride),
-                          list(conv.dilation), conv.groups, "leaky_relu" if act else "none",
-                          [_SLOPE] if act else [], "")
-    y = F.conv2d(x, conv.weight, conv.bias, conv.stride, pad, conv.dilation, conv.groups)
-    return _lrelu(y) if act else y
-
-
 @dataclass(frozen=True)
 class FilmConfig:
     pyramid_levels: int = 7
@@ -190,8 +162,8 @@ class SubTreeExtractor(nn.Module):
     def forward(self, image: torch.Tensor, depth: int) -> list[torch.Tensor]:
         head, out = image, []
         for j in range(depth):
-            head = _conv(self.convs[2 * j], head)
-            head = _conv(self.convs[2 * j + 1], head)
+            head = _lrelu(self.convs[2 * j](head))
+            head = _lrelu(self.convs[2 * j + 1](head))
             out.append(head)
             if j < depth - 1:
                 head = F.avg_pool2d(head, 2, 2)
@@ -215,8 +187,8 @@ class FlowPredictor(nn.Module):
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         net = torch.cat((a, b), dim=1)
         for conv in self.convs[:-1]:
-            net = _conv(conv, net)
-        return _conv(self.convs[-1], net, act=False)
+            net = _lrelu(conv(net))
+        return self.convs[-1](net)
 
 
 class PyramidFlowEstimator(nn.Module):
@@ -289,11 +261,11 @@ class Fusion(nn.Module):
             # "same" 2x2 conv = zero-pad right/bottom then a valid conv; padding both sides and dropping
             # the first row/column of the output is the same sum without copying the (up to ~2,000
             # channel) input into a padded buffer
-            net = _conv(up, net, act=False, padding=1)[..., 1:, 1:]
+            net = F.conv2d(net, up.weight, up.bias, padding=1)[..., 1:, 1:]
             net = torch.cat((aligned[i], net), dim=1)
-            net = _conv(c1, net)
-            net = _conv(c2, net)
-        return _conv(self.output, net, act=False)
+            net = _lrelu(c1(net))
+            net = _lrelu(c2(net))
+        return self.output(net)
 
 
 # ----------------------------------------------------------------------------------- the model

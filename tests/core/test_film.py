@@ -111,19 +111,3 @@ def test_rejects_unpadded_input():
     with pytest.raises(ValueError, match="divisible by 64"):
         model(torch.zeros(1, 3, 60, 64), torch.zeros(1, 3, 60, 64), torch.tensor([0.5]))
 
-
-def test_cpu_fused_convolutions_match_eager(small_weights, io):
-    """fp32 CPU inference runs conv + LeakyReLU as one oneDNN op (filmrt.models.film._conv); with
-    gradients on (and while exporting) the plain PyTorch ops run. Both give the same image."""
-    from filmrt.models import film
-
-    model = filmrt.load_model(small_weights)
-    x0, x1 = nchw(io["x0"]), nchw(io["x1"])
-    t = torch.full((x0.shape[0],), 0.5)
-    with torch.no_grad():
-        assert film._fused(x0) == (film._POINTWISE is not None)
-        fused = model(x0, x1, t)
-    with torch.enable_grad():
-        assert not film._fused(x0)
-        eager = model(x0, x1, t).detach()
-    assert float((fused - eager).abs().max()) <= 1e-5
