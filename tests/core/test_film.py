@@ -110,4 +110,3 @@ def test_rejects_unpadded_input():
     model = FILM({**PAPER_CONFIG, "filters": 4, "flow_filters": [4, 4, 4, 4]})
     with pytest.raises(ValueError, match="divisible by 64"):
         model(torch.zeros(1, 3, 60, 64), torch.zeros(1, 3, 60, 64), torch.tensor([0.5]))
-
