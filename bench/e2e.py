@@ -27,7 +27,7 @@ import torch
 from filmrt.bench.context import RunContext
 from filmrt.bench.machine import load_average, peak_rss_mib
 from filmrt.bench.timing import measure, op_profile
-from filmrt.engine import open_interpolator
+from filmrt.engine import backend_available, open_interpolator
 from filmrt.imageio import to_uint8
 from filmrt.models import get_spec
 from filmrt.options import RuntimeOptions
@@ -86,16 +86,29 @@ def run_child(spec: dict, timeout: float = CHILD_TIMEOUT_S) -> dict:
     return json.loads(lines[-1])
 
 
+def e2e_backends(ctx: RunContext) -> list[str]:
+    """The backends converted end to end: ``--e2e-backends``; else on a CPU every available CPU
+    backend side by side (torch, ort, openvino), on CUDA the first of ``--backends`` (else auto)."""
+    s = ctx.settings
+    if s.e2e_backends:
+        return list(s.e2e_backends)
+    if ctx.device.type == "cpu":
+        return [b for b in ("torch", "ort", "openvino") if backend_available(b, ctx.device)[0]] or ["auto"]
+    return [(s.backends or ["auto"])[0]]
+
+
 def bench_e2e(ctx: RunContext, clip: dict) -> list[dict]:
-    """One child conversion per end-to-end model: x``rate_factor`` of the segment."""
+    """One child conversion per end-to-end model and backend: x``rate_factor`` of the segment."""
     s = ctx.settings
     out_fps = Fraction(clip["rate"]) * s.rate_factor
     rows = []
-    for model in s.e2e_models:
-        runtime = ctx.runtime(model)
-        spec = {"src": clip["path"], "dst": str(ctx.workdir / f"e2e-{model}.mp4"), "runtime": runtime.to_dict(),
-                "fps": f"x{s.rate_factor}", "ss": s.ss, "t": s.t}
-        ctx.log(f"end-to-end convert {model} {clip['name']} [{s.ss}s, +{s.t}s] -> {out_fps} fps ...")
+    for model, backend in ((m, b) for m in s.e2e_models for b in e2e_backends(ctx)):
+        if not get_spec(model).needs_weights and backend != e2e_backends(ctx)[0]:
+            continue  # a parameter-free model (blend) runs the same on every backend: once is enough
+        runtime = ctx.runtime(model, backend=backend)
+        spec = {"src": clip["path"], "dst": str(ctx.workdir / f"e2e-{model}-{backend}.mp4"),
+                "runtime": runtime.to_dict(), "fps": f"x{s.rate_factor}", "ss": s.ss, "t": s.t}
+        ctx.log(f"end-to-end convert {model} ({backend}) {clip['name']} [{s.ss}s, +{s.t}s] -> {out_fps} fps ...")
         res = run_child(spec)
         if "error" in res:
             ctx.skip(f"end-to-end convert {model}", res["error"])
@@ -108,9 +121,27 @@ def bench_e2e(ctx: RunContext, clip: dict) -> list[dict]:
         if frames:
             row["out_fps"] = frames / res["wall_s"]
             row["s_per_interpolated_frame"] = res["wall_s"] / max(1, result["interpolated"])
+            row["split"] = stage_split(result)
         rows.append(row)
         ctx.log(f"  {res['wall_s']:.1f} s, {frames} frames out" + (f", {row['out_fps']:.2f} frames/s" if frames else ""))
     return rows
+
+
+def stage_split(result: dict) -> dict:
+    """Where one conversion's time went, from inside the run (ConvertResult's ``stage_s``), per output
+    frame: the model calls' wall time, the time outside them (setup, the pipeline's head and tail,
+    any wait on decode/encode), and the CPU time of the decode and encode threads."""
+    st, n, total = result.get("stage_s") or {}, max(1, result["frames_out"]), result["seconds"]
+    model = st.get("model_s", result.get("model_s", 0.0))
+    out = {"seconds": total, "model_s": model, "outside_model_s": total - model,
+           "outside_model_fraction": (total - model) / total if total else None,
+           "model_ms_per_out_frame": 1e3 * model / n, "outside_ms_per_out_frame": 1e3 * (total - model) / n,
+           "threads": result.get("threads", "")}
+    for k in ("setup_s", "decode_cpu_s", "encode_cpu_s"):
+        if k in st:
+            out[k] = st[k]
+            out[k.replace("_s", "_ms_per_out_frame")] = 1e3 * st[k] / n
+    return out
 
 
 def encode_only(images: Sequence[torch.Tensor], rate: Fraction, n_out: int, dst: str,
@@ -159,7 +190,8 @@ def _inference_estimate(ctx: RunContext, row: dict, a: torch.Tensor, b: torch.Te
         n = row["interpolated_frames"]
         est = {"s_per_interpolation": per, "interpolations": n, "estimate_s": per * n, "source": src,
                "backend": used, "timing": tm}
-        if get_spec(model).needs_weights:  # a parameter-free model has no ops worth a profile
+        # torch.profiler sees only torch's ops: for ort/openvino it would show the padding around the call
+        if get_spec(model).needs_weights and used == "torch":  # (a parameter-free model has no ops worth it)
             try:
                 est["op_profile"] = op_profile(lambda: interp.interpolate(a, b, times), ctx.device)
             except Exception as e:  # noqa: BLE001 - the profile is a bonus
@@ -187,7 +219,7 @@ def bench_e2e_profile(ctx: RunContext, clip: dict, rows: list[dict], model_only:
         if r["interpolated_frames"]:
             est = _inference_estimate(ctx, r, a, b, model_only)
             if est is not None:
-                prof["inference"][r["model"]] = est
+                prof["inference"][f"{r['model']} ({est['backend']})"] = est
     return prof
 
 

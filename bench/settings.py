@@ -87,6 +87,9 @@ class BenchSettings:
         "segment duration in seconds (default 2, quick 1)", type=float, metavar="DURATION"))
     e2e_models: list[str] | None = field(default=None, metadata=opt(
         "models for the end-to-end convert (default: those with real weights)", type=csv_list, metavar="LIST"))
+    e2e_backends: list[str] | None = field(default=None, metadata=opt(
+        "backends for the end-to-end convert (default on CPU: torch, ort and openvino where available, side "
+        "by side; on CUDA: the first of --backends, else auto)", type=csv_list, metavar="LIST"))
     #: models scored on the quality protocol (None: the end-to-end models)
     quality_models: list[str] | None = None
     #: output rate = factor x source rate in the end-to-end comparison
@@ -106,6 +109,9 @@ class BenchSettings:
         for name in (*(self.models or ()), *(self.e2e_models or ()), *(self.quality_models or ())):
             get_spec(name)  # an unknown model fails now, naming the known ones
         for b in self.backends or ():
+            if b not in BACKENDS:
+                raise FilmrtError(f"unknown backend {b!r}: use {', '.join(BACKENDS)}")
+        for b in self.e2e_backends or ():
             if b not in BACKENDS:
                 raise FilmrtError(f"unknown backend {b!r}: use {', '.join(BACKENDS)}")
         for p in self.precisions or ():

@@ -51,6 +51,7 @@ from filmrt.pipeline.scenes import SceneDetector
 from filmrt.pipeline.schedule import COPY, CUT, HOLD, INTERP, NEAREST, Job, Scheduler, output_frame_count
 from filmrt.pipeline.streams import OutputPlan, container_codec, output_format, plan_output
 from filmrt.pipeline.temporal import TemporalReport, parse_slowmo, plan
+from filmrt.pipeline.threads import ThreadPlan, plan_threads
 from filmrt.pipeline.timecode import convert_timecode, timecode_tag
 
 _END = object()
@@ -100,6 +101,15 @@ class ConvertResult:
     dropped: list[str] = field(default_factory=list)
     #: chapters, attachments and stream dispositions copied (counts)
     extras: dict = field(default_factory=dict)
+    #: wall seconds inside the model calls; ``seconds - model_s`` is the time outside the model
+    model_s: float = 0.0
+    #: the thread plan (:mod:`filmrt.pipeline.threads`)
+    threads: str = ""
+    #: where the time went: ``setup_s`` (open input and model, wall), ``model_s`` (wall in the model
+    #: calls), ``outside_model_s`` (``seconds - model_s``), and the CPU seconds of each stage's own
+    #: thread (``decode_cpu_s``: decode + Y'CbCr->RGB; ``encode_cpu_s``: RGB->Y'CbCr + encoder +
+    #: muxing; codec worker threads beyond the first are not counted)
+    stage_s: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -170,7 +180,7 @@ def _user_error(e: BaseException) -> BaseException:
 
 
 # ---------------------------------------------------------------------- sources and model
-def open_source(src, options: ConvertOptions, device: torch.device) -> Source:
+def open_source(src, options: ConvertOptions, device: torch.device, decoder_threads: int = 0) -> Source:
     """The decoder for ``src``: DALI when asked for (or ``auto`` with DALI + a CUDA device), else PyAV."""
     want_dali = options.decoder == "dali" or (
         options.decoder == "auto" and device.type == "cuda" and src != "-"
@@ -181,7 +191,7 @@ def open_source(src, options: ConvertOptions, device: torch.device) -> Source:
             return dali.DaliSource(src, ss=options.ss, t=options.t, device=device)
         if options.decoder == "dali":
             raise FilmrtError(f"--decoder dali: {why}")
-    return PyAVSource(src, ss=options.ss, t=options.t, device=device)
+    return PyAVSource(src, ss=options.ss, t=options.t, device=device, threads=decoder_threads)
 
 
 def check_input_fits(source: Source) -> None:
@@ -217,7 +227,7 @@ class _Conversion:
 
     def __init__(self, source: Source, interp, options: ConvertOptions, mode: str, fps_out: Fraction,
                  dst: str, on_progress: Callable[[int], None] | None, output: OutputFormat, plan: OutputPlan,
-                 temporal: TemporalReport | None = None):
+                 temporal: TemporalReport | None = None, thread_plan: ThreadPlan | None = None):
         self.source, self.interp, self.options, self.fps_out, self.dst = source, interp, options, fps_out, dst
         self.output, self.plan = output, plan
         self.temporal = temporal or TemporalReport(down="nearest")
@@ -225,6 +235,7 @@ class _Conversion:
         self.stage = TemporalStage(self.temporal, source.info, getattr(source, "device", None))
         self.stage.attach(source)
         self.on_progress = on_progress
+        self.thread_plan = thread_plan or plan_threads(interp.device, options.runtime.threads)
         info = source.info
         self.batch = options.runtime.max_batch
         self.stages = _Stages()
@@ -254,18 +265,25 @@ class _Conversion:
         #: container tags added to the output (convert's ``tags``)
         self.tags: dict[str, str] = {}
 
+        self.stage_cpu: dict[str, float] = {}
+
     # ------------------------------------------------------------------ decode thread
     def decode(self) -> None:
+        self.thread_plan.enter_stage()
+        c0 = time.thread_time()
         frames = self.source.frames(on_packet=self.passthrough.append, stop=self.stages.stop)
         for f in self.stage.run(frames) if self.stage.active else frames:
             cut = self.detector.update(f.thumb)  # every frame: a cut into frame 1 is found too
             self.scene_cuts += cut
             self.stages.put(self.frame_q, (f, cut))
+        self.stage_cpu["decode_cpu_s"] = time.thread_time() - c0
         self.stages.put(self.frame_q, _END)
 
     # ------------------------------------------------------------------ main thread
     def infer(self) -> None:
         """Schedule the decoded frames and run the model on them, in batches, until the end."""
+        if self.thread_plan.glue:  # the stages' set_num_threads must not leak into this thread (the model's)
+            torch.set_num_threads(self.options.runtime.threads or self.caller_threads)
         while True:
             item = self.stages.get(self.frame_q)
             if item is _END:
@@ -300,6 +318,7 @@ class _Conversion:
             output=self.output, side=src.info.side, preset=enc.preset, fmt=enc.format,
             container_metadata={**tags, **self.tags},
             interlace=None if tr.interlace_out == "off" else tr.interlace_out, timecode=tr.timecode_out,
+            threads=self.thread_plan.encoder,
         )
         try:  # chapters, attachments, dispositions: header facts, so before the first frame
             self.extras = copy_extras(src, muxer, self.extras_lost.append)
@@ -346,6 +365,8 @@ class _Conversion:
 
     # ------------------------------------------------------------------ encode thread
     def encode(self) -> None:
+        self.thread_plan.enter_stage()
+        c0 = time.thread_time()
         # one frame is held back so the last one can take the captions still due (times after it)
         held = None
         while True:
@@ -361,6 +382,7 @@ class _Conversion:
                 self.muxer.mux_encoded(out)
         self._check_intact()  # before finish(): that renames the temp file over OUT
         self.muxer.finish()
+        self.stage_cpu["encode_cpu_s"] = time.thread_time() - c0
 
     def _write(self, frame: torch.Tensor, last: bool) -> None:
         pacer = getattr(self.source, "captions", None)
@@ -400,6 +422,7 @@ class _Conversion:
 
     # ------------------------------------------------------------------ the whole run
     def run(self) -> ConvertResult:
+        self.caller_threads = torch.get_num_threads()  # restored at the end
         self.threads.append(self.stages.run("decode", self.decode))
         try:
             self.infer()
@@ -413,6 +436,7 @@ class _Conversion:
         finally:
             for th in self.threads:
                 th.join(timeout=30)
+            torch.set_num_threads(self.caller_threads)
         if self.stages.errors:
             raise self.stages.errors[0]
         return self._result()
@@ -443,6 +467,7 @@ class _Conversion:
             extras=dict(self.extras),
             codec=self.output.codec, streams=list(self.plan.copied), streams_dropped=list(self.plan.dropped),
             timestamps_repaired=getattr(src, "timestamps_repaired", 0),
+            model_s=self.inference.model_s, threads=self.thread_plan.describe(), stage_s=dict(self.stage_cpu),
         )
 
 
@@ -478,7 +503,8 @@ def convert(
     check_overwrite(dst, overwrite, "OUT")
     t0 = time.perf_counter()
     device = interpolator.device if interpolator is not None else resolve_device(options.runtime.device)
-    source = open_source(src, options, device)
+    thread_plan = plan_threads(device, options.runtime.threads)
+    source = open_source(src, options, device, thread_plan.decoder)
     interp, conv = interpolator, None
     try:
         fps_out = options.rate.resolve(source.info.rate)
@@ -495,10 +521,12 @@ def convert(
             interp = open_interpolator(options.runtime)
         mode = choose_convert_mode(options, interp.model_name)
         temporal = _plan_time(src, source, options, interp.model_name, mode, fps_out)
-        conv = _Conversion(source, interp, options, mode, fps_out, dst, on_progress, output, plan, temporal)
+        conv = _Conversion(source, interp, options, mode, fps_out, dst, on_progress, output, plan, temporal,
+                           thread_plan)
         conv.tags = dict(tags or {})
         if on_start is not None:
             on_start(conv.expected)
+        setup_s = time.perf_counter() - t0
         result = conv.run()
     except BaseException as e:
         if conv is not None:
@@ -513,6 +541,7 @@ def convert(
     _close(source, interp, interpolator)
     result.src = src
     result.seconds = time.perf_counter() - t0
+    result.stage_s.update(setup_s=setup_s, model_s=result.model_s, outside_model_s=result.seconds - result.model_s)
     return result
 
 

@@ -128,6 +128,7 @@ class Muxer:
         output: OutputFormat | None = None,
         side: SideInfo | None = None,
         preset: str = DEFAULT_PRESET,
+        threads: int = 0,
         fmt: str | None = None,
         container_metadata: dict | None = None,
         warn=None,
@@ -169,13 +170,13 @@ class Muxer:
             self._discard_tmp()
             raise FilmrtError(f"cannot write {dst}: {av_error_message(e)}") from None
         try:
-            self._setup(info, copy_streams, output, side, preset, container_metadata or {}, video_offset)
+            self._setup(info, copy_streams, output, side, preset, container_metadata or {}, video_offset, threads)
         except BaseException:
             self.abort()
             raise
 
     # ------------------------------------------------------------------ setup
-    def _setup(self, info, copy_streams, output, side, preset, container_metadata, video_offset) -> None:
+    def _setup(self, info, copy_streams, output, side, preset, container_metadata, video_offset, threads=0) -> None:
         c = self.container
         self.output = output = fit_container(output, c.format.name, output.crf or DEFAULT_CRF)
         self.codec = output.codec
@@ -219,6 +220,8 @@ class Muxer:
             vs.metadata["timecode"] = self.timecode  # mp4/mov: a tmcd track; matroska: the tag
             if "timecode" in c.metadata:
                 del c.metadata["timecode"]  # the source's label, at the source's rate
+        if threads:  # the thread plan's count (filmrt.pipeline.threads); 0 = the encoder's own choice
+            cc.thread_count = threads
         for key in ("language", "title", "handler_name"):
             if info.metadata.get(key):
                 vs.metadata[key] = info.metadata[key]

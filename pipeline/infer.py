@@ -24,6 +24,7 @@ Two ways to reach a time (``mode``):
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -107,6 +108,9 @@ class Inference:
         self.interp = interp
         self.mode = mode
         self.batch = max(1, int(batch))
+        #: wall seconds spent inside the interpolator's calls (the rest of a run is glue)
+        self.model_s = 0.0
+        self.model_calls = 0
 
     def run(self, requests: Sequence[Request], frames: Mapping[Hashable, torch.Tensor]) -> list[torch.Tensor]:
         """One (3, H, W) frame per request, in order; ``frames`` maps every key used to its frame."""
@@ -129,15 +133,23 @@ class Inference:
     def _call(self, a: list[torch.Tensor], b: list[torch.Tensor], times: list[float],
               keys_a: list[Hashable], keys_b: list[Hashable]) -> torch.Tensor:
         fa, fb = torch.stack(a), torch.stack(b)
+        t0 = time.perf_counter()
         rgb = self.interp.interpolate(fa[:, :3], fb[:, :3], times, keys_a=keys_a, keys_b=keys_b)
         if fa.shape[1] == 3:
+            self._timed(t0)
             return rgb
         # RGBA: the alpha plane goes through the model as a grey picture (three equal channels) of the
         # same pair at the same time, so it moves with the same estimated motion as the picture
         grey_a, grey_b = fa[:, 3:].repeat(1, 3, 1, 1), fb[:, 3:].repeat(1, 3, 1, 1)
         alpha = self.interp.interpolate(grey_a, grey_b, times, keys_a=[(ALPHA, k) for k in keys_a],
                                         keys_b=[(ALPHA, k) for k in keys_b])
+        self._timed(t0)
         return torch.cat([rgb, alpha.mean(1, keepdim=True).clamp(0, 1)], 1)
+
+    def _timed(self, t0: float) -> None:
+        """Count one model call (wall seconds since ``t0``: the time inside the model)."""
+        self.model_s += time.perf_counter() - t0
+        self.model_calls += 1
 
     def _direct(self, todo: Sequence[Request], frames) -> dict[tuple, torch.Tensor]:
         made: dict[tuple, torch.Tensor] = {}

@@ -63,7 +63,8 @@ _SLOPE = 0.2
 
 
 def _lrelu(x: torch.Tensor) -> torch.Tensor:
-    return F.leaky_relu(x, _SLOPE)
+    # in place: every caller passes a convolution's fresh output (no second full-size buffer)
+    return F.leaky_relu(x, _SLOPE, inplace=True)
 
 
 @dataclass(frozen=True)
@@ -257,7 +258,10 @@ class Fusion(nn.Module):
         for i in range(self.levels - 2, -1, -1):
             up, c1, c2 = self.blocks[i]
             net = F.interpolate(net, size=aligned[i].shape[-2:], mode="nearest")
-            net = up(F.pad(net, (0, 1, 0, 1)))
+            # "same" 2x2 conv = zero-pad right/bottom then a valid conv; padding both sides and dropping
+            # the first row/column of the output is the same sum without copying the (up to ~2,000
+            # channel) input into a padded buffer
+            net = F.conv2d(net, up.weight, up.bias, padding=1)[..., 1:, 1:]
             net = torch.cat((aligned[i], net), dim=1)
             net = _lrelu(c1(net))
             net = _lrelu(c2(net))

@@ -20,7 +20,7 @@ from filmrt.bench.cli import settings_from_args
 from filmrt.bench.driver import run_bench
 from filmrt.bench.film_stages import reuse_saving, stage_times
 from filmrt.bench.flops import film_stage_flops, model_flops
-from filmrt.bench.report import result_paths, write_results
+from filmrt.bench.report import check_targets, result_paths, write_results
 from filmrt.bench.settings import BenchSettings
 from filmrt.bench.timing import measure
 from filmrt.cli.main import build_parser
@@ -188,6 +188,10 @@ def test_tiny_bench_run(tmp_path, shared):
     assert row["model"] == "blend" and row["wall_s"] > 0 and row["peak_host_mib"] > 0
     assert row["out_frames"] > row["result"]["frames_in"] > 0
     assert doc["e2e_profile"]["decode_s"] > 0 and doc["e2e_profile"]["encode_s"] > 0
+    sp = row["split"]  # measured inside the run: model calls vs the rest, per output frame
+    assert 0 < sp["model_s"] < sp["seconds"] and sp["outside_model_s"] == pytest.approx(sp["seconds"] - sp["model_s"])
+    assert sp["decode_cpu_s"] > 0 and "decoder 1" in sp["threads"]
+    assert "measured inside each run" in mp.read_text()
 
     # peers: minterpolate through PyAV (speed and quality) and blend, scored the same way
     mi = doc["peers"].get("minterpolate_speed")
@@ -199,3 +203,21 @@ def test_tiny_bench_run(tmp_path, shared):
         assert "error" not in m, (name, m)
         assert 10 < m["psnr"] < 80 and 0 < m["ssim"] <= 1
     assert doc["load_average_start"] is None or len(doc["load_average_start"]) == 3
+
+
+def test_cpu_targets_from_the_figures():
+    """The issue's CPU targets are checked from the rows of one run: OpenVINO/torch model-only, the
+    share outside the model and the speed against minterpolate at a higher PSNR."""
+    mo = [{"model": "rife-4.25", "backend": b, "precision": "fp32", "size": "720p", "batch": 1, "interp_per_s": v}
+          for b, v in (("torch", 0.5), ("openvino", 1.1))]
+    e2e = [{"model": "rife-4.25", "backend": "openvino", "wall_s": 40.0, "s_per_interpolated_frame": 1.6,
+            "result": {"backend": "openvino"}, "split": {"outside_model_fraction": 0.1}}]
+    res = {"settings": {"device": "cpu"}, "model_only": mo, "end_to_end": e2e,
+           "peers": {"minterpolate_speed": {"wall_s": 30.0},
+                     "quality": {"methods": {"rife-4.25": {"psnr": 35.1}, "minterpolate": {"psnr": 33.6}}}}}
+    got = {t["target"].split(":")[0].split(" >=")[0]: t for t in check_targets(res)}
+    assert got["convert with rife-4.25 (openvino)"]["met"]  # 10% outside the model
+    speed = next(t for t in check_targets(res) if "minterpolate" in t["target"])
+    assert speed["speedup"] == pytest.approx(0.75) and not speed["met"]  # 0.8x wanted
+    ov = next(t for t in check_targets(res) if "OpenVINO" in t["target"])
+    assert ov["value"] == pytest.approx(2.2) and ov["met"]

@@ -1,0 +1,78 @@
+"""The thread plan of a conversion: who gets the CPU cores while decode, model and encode overlap.
+
+``convert`` runs three stages at once (:mod:`filmrt.pipeline.convert`): the decode thread (PyAV's
+decoder, then Y'CbCr -> RGB in PyTorch), the inference thread (the model) and the encode thread
+(RGB -> Y'CbCr in PyTorch, then the encoder). On a CPU the model is by far the dearest stage
+(RIFE at 720p: ~1 s per interpolation on 2 cores, against a few ms to decode and ~20-60 ms to
+convert and encode a frame), so the plan gives the **model every core** and the codec stages
+**one thread each**:
+
+- every extra runnable thread preempts one of the model's workers now and then, and a parallel
+  convolution waits for its slowest worker: a few busy side threads cost the model more than
+  their own CPU time. The codec stages need little CPU in all and are never the bottleneck
+  beside a CPU model, so they run serially, beside it (their frames wait in bounded queues);
+- the decoder: ``thread_count`` 1 (FFmpeg's default is one frame thread per core + 1);
+- the encoder: libx264/libx265 ``threads`` 1 (x264's default is 1.5 threads per core plus
+  look-ahead threads);
+- the colour conversions: ``torch.set_num_threads(1)`` *in the decode and encode threads*
+  (PyTorch's OpenMP thread count is per calling thread; the model's thread keeps its own).
+
+On a GPU the model does not use the CPU cores: the codecs keep their own defaults (0 = FFmpeg's
+choice) and PyTorch's count is left alone. ``--threads N`` sets the model's count (all backends),
+and the plan is built around it.
+
+THE place these numbers are chosen: :func:`plan_threads`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+
+
+def cpu_cores() -> int:
+    """The cores this process may run on (its affinity mask, not the machine's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class ThreadPlan:
+    """Thread counts of one conversion; 0 means "the library's own choice"."""
+
+    #: cores the plan divides
+    cores: int
+    #: the model's threads (torch intra-op threads / OpenVINO INFERENCE_NUM_THREADS / ORT intra-op)
+    model: int
+    #: the decoder's codec threads (PyAV ``thread_count``)
+    decoder: int
+    #: the encoder's codec threads (x264/x265 ``threads``)
+    encoder: int
+    #: PyTorch threads of the colour conversions in the decode and encode threads
+    glue: int
+
+    def describe(self) -> str:
+        def n(k: int) -> str:
+            return str(k) if k else "auto"
+
+        return (f"{self.cores} cores: model {n(self.model)}, decoder {n(self.decoder)}, "
+                f"encoder {n(self.encoder)}, colour conversion {n(self.glue)}")
+
+    def enter_stage(self) -> None:
+        """Called first in the decode and encode threads: their PyTorch work runs on ``glue`` threads."""
+        if self.glue:
+            torch.set_num_threads(self.glue)
+
+
+def plan_threads(device: torch.device | str, model_threads: int | None = None,
+                 cores: int | None = None) -> ThreadPlan:
+    """The plan for a model on ``device`` (``model_threads``: ``--threads``, None = every core)."""
+    cores = cores or cpu_cores()
+    if torch.device(device).type != "cpu":
+        return ThreadPlan(cores=cores, model=int(model_threads or 0), decoder=0, encoder=0, glue=0)
+    model = int(model_threads) if model_threads else cores
+    return ThreadPlan(cores=cores, model=model, decoder=1, encoder=1, glue=1)

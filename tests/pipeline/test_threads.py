@@ -1,0 +1,64 @@
+"""The thread plan of convert (filmrt.pipeline.threads): the model keeps the cores, the codec stages
+run on one thread each beside it, and a run reports where its time went."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import torch
+from support.synth import make_clip
+
+from filmrt.options import RuntimeOptions
+from filmrt.pipeline.convert import convert
+from filmrt.pipeline.options import ConvertOptions, EncodeOptions
+from filmrt.pipeline.threads import ThreadPlan, cpu_cores, plan_threads
+
+
+def test_cpu_plan_gives_the_model_every_core():
+    plan = plan_threads("cpu", cores=8)
+    assert plan == ThreadPlan(cores=8, model=8, decoder=1, encoder=1, glue=1)
+    assert plan_threads("cpu", model_threads=3, cores=8).model == 3
+    assert "model 8, decoder 1, encoder 1" in plan.describe()
+    assert plan_threads("cpu").cores == cpu_cores() >= 1
+
+
+def test_gpu_plan_leaves_the_codecs_their_defaults():
+    plan = plan_threads(torch.device("cuda"), cores=8)
+    assert (plan.decoder, plan.encoder, plan.glue) == (0, 0, 0)
+    assert "decoder auto" in plan.describe()
+
+
+def test_stage_threads_are_per_thread():
+    """enter_stage sets the calling thread's PyTorch count only: the caller keeps its own."""
+    before = torch.get_num_threads()
+    seen = {}
+
+    def stage():
+        plan_threads("cpu", cores=4).enter_stage()
+        seen["stage"] = torch.get_num_threads()
+
+    th = threading.Thread(target=stage)
+    th.start()
+    th.join()
+    try:
+        assert seen["stage"] == 1
+        assert torch.get_num_threads() == before
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_convert_reports_the_plan_and_the_split(tmp_path):
+    src = make_clip(tmp_path / "in.mp4", frames=10)
+    opts = ConvertOptions(fps="x2", runtime=RuntimeOptions(model="blend"), encode=EncodeOptions(preset="ultrafast"))
+    threads = torch.get_num_threads()
+    r = convert(src, tmp_path / "out.mp4", opts)
+    assert torch.get_num_threads() == threads  # the caller's count is restored
+    assert r.threads.startswith(f"{cpu_cores()} cores: model {cpu_cores()}, decoder 1, encoder 1")
+    st = r.stage_s
+    assert 0 < r.model_s == st["model_s"] < r.seconds
+    assert st["outside_model_s"] == pytest.approx(r.seconds - r.model_s)
+    assert 0 <= st["setup_s"] < r.seconds
+    assert st["decode_cpu_s"] > 0 and st["encode_cpu_s"] > 0
+    assert r.to_dict()["stage_s"] == st
