@@ -39,6 +39,7 @@ import numpy as np
 import torch
 
 from filmrt.fileio import atomic_write, write_json
+from filmrt.warp import warp_grid_sample
 
 REPO = Path(__file__).resolve().parent.parent
 SIZES = {"720p": (768, 1280), "1080p": (1088, 1920), "2160p": (2176, 3840)}  # padded to 64
@@ -71,8 +72,6 @@ def far_flow(shape, gen, scale=300.0):
 
 
 def cpu_checks(wk, shared: Path) -> dict:
-    from filmrt.warp import warp_grid_sample
-
     out = {"ptx_up_to_date": all(wk.ptx_up_to_date().values())}
     lib = wk.build_host_library()
     image, flow, warped = fixture(shared)
@@ -111,8 +110,6 @@ def time_cuda(fn, iters: int, warmup: int = 3) -> float:
 
 
 def gpu_checks(wk, shared: Path) -> dict:
-    from filmrt.warp import warp_grid_sample
-
     res = {}
     lib = wk.build_host_library()
     image, flow, warped = fixture(shared)
@@ -151,8 +148,6 @@ def gpu_checks(wk, shared: Path) -> dict:
 
 
 def gpu_timings(wk, iters: int) -> list[dict]:
-    from filmrt.warp import warp_grid_sample
-
     rows = []
     g = torch.Generator(device="cuda").manual_seed(1)
     for size, (h, w) in SIZES.items():

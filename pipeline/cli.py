@@ -163,10 +163,6 @@ def _report(res: ConvertResult, quiet: bool) -> None:
 
 
 def run_eval_video(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from filmrt.fileio import write_json
-
     if args.json:
         check_writable(args.json, "--json")  # before any work, not after scoring the whole clip
     bar = None
