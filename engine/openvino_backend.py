@@ -54,20 +54,20 @@ import numpy as np
 import torch
 
 from filmrt import __version__
-from filmrt.engine.ort_backend import _source_fingerprint
+from filmrt.engine.ort_backend import _source_fingerprint, given_graphs
 from filmrt.engine.ort_backend import default_cache_dir as onnx_cache_dir
 from filmrt.errors import FilmrtError
 from filmrt.export.exporter import (
     check_opset,
     export_graphs,
-    read_metadata,
     resolve_model,
     save_model,
     stage_path,
     weights_fingerprint,
 )
 from filmrt.interpolator import Interpolator
-from filmrt.stages import LRU, STAGES, StagedRunner, is_staged, prefixed_feeds
+from filmrt.padding import MULTIPLE
+from filmrt.stages import LRU, StagedRunner, is_staged, prefixed_feeds
 
 HINTS = ("auto", "latency", "throughput")
 #: filmrt precision -> OpenVINO INFERENCE_PRECISION_HINT (fp32 only: see the module docstring)
@@ -243,37 +243,13 @@ class OpenVinoInterpolator(Interpolator):
 
     # -------------------------------------------------------------------------------- graphs
     def _given_graphs(self, onnx: str | os.PathLike) -> dict[str, str]:
-        """Graphs exported earlier: ``X.onnx``, or FILM's ``X.{stage}.onnx``; model name, padding
-        and precision come from their metadata (no weights needed)."""
-
-        base = Path(onnx).expanduser()
-        stages = {s: stage_path(base, s) for s in STAGES}
-        if all(p.is_file() for p in stages.values()):
-            files = stages
-        elif base.is_file():
-            files = {"model": base}
-        else:
-            raise FilmrtError(
-                f"ONNX file not found: {base} (nor its .features/.flow/.fusion.onnx stage files)"
-            )
-        meta = read_metadata(next(iter(files.values())))
-        if meta.get("warp") == "plugin":
-            raise FilmrtError(
-                f"{base} is a plugin graph (filmrt::BackwardWarp nodes, for TensorRT); the openvino backend "
-                "needs the portable graph (filmrt export --warp portable)"
-            )
+        """Graphs exported earlier (see :func:`filmrt.engine.ort_backend.given_graphs`); fp32 only."""
+        files, meta = given_graphs(onnx, "openvino")
         if meta.get("precision", "fp32") != "fp32":
-            raise FilmrtError(
-                f"{base} is an {meta['precision']} graph; the openvino backend runs fp32 graphs"
-            )
-        stage = meta.get("stage", "model")
-        if files.keys() == {"model"} and stage != "model":
-            raise FilmrtError(
-                f"{base} is FILM's {stage!r} stage graph: pass the base name (X.onnx for X.{stage}.onnx)"
-            )
-        self.model_name = meta.get("model", base.stem)
+            raise FilmrtError(f"{onnx} is an {meta['precision']} graph; the openvino backend runs fp32 graphs")
+        self.model_name = meta.get("model", Path(onnx).stem)
         self.pad_align = meta.get("pad_align", "center")
-        self.pad_multiple = int(meta.get("pad_multiple", 64))
+        self.pad_multiple = int(meta.get("pad_multiple", MULTIPLE))
         self.staged = "features" in files
         self.cache_files = list(files.values())
         return {s: str(p) for s, p in files.items()}

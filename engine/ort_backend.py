@@ -152,6 +152,31 @@ def _source_fingerprint(net: torch.nn.Module) -> str:
     return h.hexdigest()[:12]
 
 
+def given_graphs(onnx: str | os.PathLike, backend: str) -> tuple[dict[str, Path], dict]:
+    """Portable graphs exported earlier (``filmrt export``) for the ONNX backends (ort, openvino):
+    ``X.onnx``, or FILM's ``X.{stage}.onnx`` -> ({stage: path}, the files' metadata). The model
+    name, padding and precision come from that metadata; no weights are needed. Plugin graphs
+    (TensorRT's) and a lone stage file are refused with the reason."""
+    base = Path(onnx).expanduser()
+    stages = {s: stage_path(base, s) for s in STAGES}
+    if all(p.is_file() for p in stages.values()):
+        files = stages
+    elif base.is_file():
+        files = {"model": base}
+    else:
+        raise FilmrtError(f"ONNX file not found: {base} (nor its .features/.flow/.fusion.onnx stage files)")
+    meta = read_metadata(next(iter(files.values())))
+    if meta.get("warp") == "plugin":
+        raise FilmrtError(
+            f"{base} is a plugin graph (filmrt::BackwardWarp nodes, for TensorRT); the {backend} backend "
+            "needs the portable graph (filmrt export --warp portable)"
+        )
+    stage = meta.get("stage", "model")
+    if files.keys() == {"model"} and stage != "model":
+        raise FilmrtError(f"{base} is FILM's {stage!r} stage graph: pass the base name (X.onnx for X.{stage}.onnx)")
+    return files, meta
+
+
 class OrtInterpolator(Interpolator):
     backend = "ort"
 
@@ -211,28 +236,9 @@ class OrtInterpolator(Interpolator):
 
     # -------------------------------------------------------------------------------- graphs
     def _given_graphs(self, onnx: str | os.PathLike) -> dict[str, str]:
-        """Graphs exported earlier (``filmrt export``): ``X.onnx``, or FILM's ``X.{stage}.onnx``.
-
-        Model name, padding and precision come from the files' metadata; the torch model is not
-        loaded (no weights needed)."""
-        base = Path(onnx).expanduser()
-        stages = {s: stage_path(base, s) for s in STAGES}
-        if all(p.is_file() for p in stages.values()):
-            files = stages
-        elif base.is_file():
-            files = {"model": base}
-        else:
-            raise FilmrtError(f"ONNX file not found: {base} (nor its .features/.flow/.fusion.onnx stage files)")
-        meta = read_metadata(next(iter(files.values())))
-        if meta.get("warp") == "plugin":
-            raise FilmrtError(
-                f"{base} is a plugin graph (filmrt::BackwardWarp nodes, for TensorRT); the ort backend "
-                "needs the portable graph (filmrt export --warp portable)"
-            )
-        stage = meta.get("stage", "model")
-        if files.keys() == {"model"} and stage != "model":
-            raise FilmrtError(f"{base} is FILM's {stage!r} stage graph: pass the base name (X.onnx for X.{stage}.onnx)")
-        self.model_name = meta.get("model", base.stem)
+        """Graphs exported earlier (``filmrt export``), see :func:`given_graphs`."""
+        files, meta = given_graphs(onnx, "ort")
+        self.model_name = meta.get("model", Path(onnx).stem)
         self.pad_align = meta.get("pad_align", "center")
         self.pad_multiple = int(meta.get("pad_multiple", MULTIPLE))
         self.precision = meta.get("precision", self.precision)
