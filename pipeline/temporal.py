@@ -46,6 +46,10 @@ DEDUP_LEVEL = 10 / 255
 DEDUP_FRACTION = 0.001
 #: idet verdicts: a source is interlaced when at least this share of the classified frames comb
 INTERLACED_SHARE = 0.5
+#: ... and, when the stream is not flagged interlaced, at least this share of ALL analysed frames
+#: (idet leaves most frames of soft or scaled material "undetermined": a few combed verdicts among
+#: them are not evidence enough to override the flags; the bundled sample: 10 of 60)
+UNFLAGGED_COMBED_SHARE = 0.25
 #: 2:2 pulldown shifted by a field: at most this share of the frames still comb after fieldmatch
 #: (measured: 0.1 for shifted 2:2, 0.5-1 for interlaced video)
 MATCHED_COMBED_SHARE = 0.25
@@ -226,6 +230,11 @@ def decide(rep: TemporalReport, options) -> TemporalReport:
     classified = combed + rep.idet.get("progressive", 0)
     flagged = rep.flagged_interlaced > rep.frames_analysed // 2 or rep.field_order in ("tt", "bb", "tb", "bt")
     combing = classified > 0 and combed / classified >= INTERLACED_SHARE
+    weak = combing and not flagged and combed < UNFLAGGED_COMBED_SHARE * max(rep.frames_analysed, 1)
+    if weak:  # flags say progressive and idet is mostly undecided: the flags win (said once)
+        combing = False
+        rep.notes.append(f"idet found combing in only {combed} of {rep.frames_analysed} frames of a stream "
+                         "flagged progressive: treated as progressive (--deinterlace bwdif forces it)")
     if options.ivtc == "auto" and _cadence_32(rep):
         rep.detected = "telecined"
     elif options.ivtc == "auto" and combing and _cadence_22(rep):

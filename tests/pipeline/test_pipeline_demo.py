@@ -21,3 +21,5 @@ def test_demo_runs(tmp_path, capsys):
     text = capsys.readouterr().out
     assert str(out) in text and " s (" in text
     assert probe(out).video.packets == 120
+    # the progressive sample is not mistaken for interlaced: 60 source frames, every other one new
+    assert "60 frames at 25 fps -> 120 frames at 50 fps (59 interpolated" in text
