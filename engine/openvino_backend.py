@@ -54,7 +54,7 @@ import numpy as np
 import torch
 
 from filmrt import __version__
-from filmrt.engine.ort_backend import _source_fingerprint, given_graphs
+from filmrt.engine.ort_backend import _source_fingerprint, given_graphs, stage_runner
 from filmrt.engine.ort_backend import default_cache_dir as onnx_cache_dir
 from filmrt.errors import FilmrtError
 from filmrt.export.exporter import (
@@ -67,7 +67,7 @@ from filmrt.export.exporter import (
 )
 from filmrt.interpolator import Interpolator
 from filmrt.padding import MULTIPLE
-from filmrt.stages import LRU, StagedRunner, is_staged, prefixed_feeds
+from filmrt.stages import LRU, is_staged, prefixed_feeds
 
 HINTS = ("auto", "latency", "throughput")
 #: filmrt precision -> OpenVINO INFERENCE_PRECISION_HINT (fp32 only: see the module docstring)
@@ -227,19 +227,7 @@ class OpenVinoInterpolator(Interpolator):
             stage: OvGraph(self.core, src, ov_device=self.ov_device, config=config, stats=self.stats)
             for stage, src in sources.items()
         }
-        self.stages = (
-            StagedRunner(
-                self._features,
-                self._flow,
-                self._fusion,
-                cache_frames=cache_frames,
-                cache_pairs=cache_pairs,
-                chunk=max_batch,
-                stats=self.stats,
-            )
-            if self.staged
-            else None
-        )
+        self.stages = stage_runner(self, cache_frames, cache_pairs, max_batch) if self.staged else None
 
     # -------------------------------------------------------------------------------- graphs
     def _given_graphs(self, onnx: str | os.PathLike) -> dict[str, str]:

@@ -177,6 +177,13 @@ def given_graphs(onnx: str | os.PathLike, backend: str) -> tuple[dict[str, Path]
     return files, meta
 
 
+def stage_runner(backend, cache_frames: int, cache_pairs: int, max_batch: int) -> StagedRunner:
+    """FILM's stage reuse for an ONNX backend (ort, openvino): its ``_features``/``_flow``/``_fusion``
+    graph calls behind the one :class:`~filmrt.stages.StagedRunner`, counting into ``backend.stats``."""
+    return StagedRunner(backend._features, backend._flow, backend._fusion, cache_frames=cache_frames,
+                        cache_pairs=cache_pairs, chunk=max_batch, stats=backend.stats)
+
+
 class OrtInterpolator(Interpolator):
     backend = "ort"
 
@@ -220,19 +227,7 @@ class OrtInterpolator(Interpolator):
         self.graphs = {stage: OnnxGraph(src, device=self.device, threads=threads) for stage, src in graphs.items()}
         self.providers = next(iter(self.graphs.values())).providers
         self.stats: Counter = Counter()
-        self.stages = (
-            StagedRunner(
-                self._features,
-                self._flow,
-                self._fusion,
-                cache_frames=cache_frames,
-                cache_pairs=cache_pairs,
-                chunk=max_batch,
-                stats=self.stats,
-            )
-            if self.staged
-            else None
-        )
+        self.stages = stage_runner(self, cache_frames, cache_pairs, max_batch) if self.staged else None
 
     # -------------------------------------------------------------------------------- graphs
     def _given_graphs(self, onnx: str | os.PathLike) -> dict[str, str]:
