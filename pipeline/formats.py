@@ -215,7 +215,8 @@ def choose_format(
     notes: list[str] = []
     chosen = _auto_codec(src_codec, src) if codec == "auto" else codec
     if codec == "auto" and src_codec not in FAMILY:
-        notes.append(f"no encoder of the source's codec ({src_codec}) here: {chosen}")
+        notes.append(f"{src_codec} is written as {chosen} (--codec auto keeps ProRes, DNxHD/HR, H.264, HEVC, "
+                     "FFV1, QuickTime RLE and PNG)")
     if pix_fmt is not None:
         check_pix_fmt(chosen, pix_fmt)
         pix = pix_fmt
@@ -290,5 +291,5 @@ def fit_container(out: OutputFormat, fmt: str, crf: int = 18) -> OutputFormat:
     fallback = choose_format("libx264", out.source_pix, codec="libx264", pix_fmt=pix, crf=crf)
     notes = [f"{out.codec} cannot go into {fmt}: written as libx264 (a container that holds {out.codec}, "
              "e.g. .mov, keeps it)",
-             *[n for n in fallback.notes if not n.startswith("no encoder")]]
+             *[n for n in fallback.notes if " is written as " not in n]]
     return OutputFormat("libx264", pix, None, None, crf, out.source, notes, True, out.source_pix)
