@@ -32,7 +32,7 @@ from filmrt.imageio import to_uint8
 from filmrt.models import get_spec
 from filmrt.options import RuntimeOptions
 from filmrt.pipeline.convert import convert
-from filmrt.pipeline.decode import PyAVSource
+from filmrt.pipeline.io.decode import PyAVSource
 from filmrt.pipeline.options import ConvertOptions, EncodeOptions
 
 #: a child conversion that takes longer than this is stopped and reported as not measured

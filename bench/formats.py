@@ -31,12 +31,12 @@ import torch
 
 from filmrt.fileio import atomic_write, write_json
 from filmrt.options import RuntimeOptions
-from filmrt.pipeline.colour import ColourSpec
 from filmrt.pipeline.convert import convert
-from filmrt.pipeline.decode import PyAVSource
-from filmrt.pipeline.formats import PixelLayout
+from filmrt.pipeline.io.colour import ColourSpec
+from filmrt.pipeline.io.decode import PyAVSource
+from filmrt.pipeline.io.formats import PixelLayout
+from filmrt.pipeline.io.pixels import rgb_to_frame
 from filmrt.pipeline.options import ConvertOptions, EncodeOptions
-from filmrt.pipeline.pixels import rgb_to_frame
 from filmrt.quality import psnr
 from filmrt.sizes import parse_size
 

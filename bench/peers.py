@@ -24,10 +24,10 @@ import torch
 from filmrt.bench.context import RunContext
 from filmrt.bench.machine import load_average
 from filmrt.engine import open_interpolator
-from filmrt.pipeline.decode import PyAVSource, frame_to_rgb
 from filmrt.pipeline.eval_video import PROTOCOL, PredictFn, interpolator_predictor, score_dropped_frames
+from filmrt.pipeline.io.decode import PyAVSource, frame_to_rgb
+from filmrt.pipeline.io.probe import probe
 from filmrt.pipeline.options import EncodeOptions
-from filmrt.pipeline.probe import probe
 
 MINTERPOLATE_ARGS = "mi_mode=mci:mc_mode=aobmc:me_mode=bidir:vsbmc=1"
 
@@ -39,7 +39,7 @@ def minterpolate_available() -> bool:
 def decode_segment(path: str | os.PathLike, ss: float, t: float) -> tuple[list, Fraction]:
     """The video frames (PyAV VideoFrames) whose time lies in [ss, ss + t), and the stream rate.
 
-    The same range as :class:`~filmrt.pipeline.decode.PyAVSource` selects: times are counted from
+    The same range as :class:`~filmrt.pipeline.io.decode.PyAVSource` selects: times are counted from
     the container's start, and a frame within 1 ms (or one time-base tick) of an end is inside.
     """
     frames = []
@@ -142,7 +142,7 @@ class MinterpolatePredictor:
     kept (even) frames of the segment at half the rate, producing the full rate; output ``pts`` k
     is then the rebuilt frame at position k. The segment is decoded here as PyAV frames
     (minterpolate takes Y'CbCr), and every output is turned to RGB by the pipeline decoder's own
-    conversion (:func:`~filmrt.pipeline.decode.frame_to_rgb`, with the source's colour spec), the
+    conversion (:func:`~filmrt.pipeline.io.decode.frame_to_rgb`, with the source's colour spec), the
     same conversion as the originals it is scored against.
     """
 
@@ -248,7 +248,7 @@ def bench_peers(ctx: RunContext, clip: dict) -> dict:
 
 
 def clip_facts(path: str | os.PathLike) -> dict:
-    """What the result says about the clip (from :func:`filmrt.pipeline.probe.probe`)."""
+    """What the result says about the clip (from :func:`filmrt.pipeline.io.probe.probe`)."""
     p = probe(path)
     v = p.video
     return {"path": str(path), "name": Path(path).name, "width": v.width, "height": v.height,

@@ -24,8 +24,8 @@ import numpy as np
 
 from filmrt.options import RuntimeOptions
 from filmrt.pipeline.convert import convert
-from filmrt.pipeline.fieldops import WEAVE, FilterChain
 from filmrt.pipeline.options import ConvertOptions, EncodeOptions
+from filmrt.pipeline.time.cadence.fieldops import WEAVE, FilterChain
 from filmrt.quality import psnr
 
 #: the square is yellow on a grey background: its weight is ((R + G) / 2 - B) / SQ_WEIGHT, 0 on grey

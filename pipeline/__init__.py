@@ -1,14 +1,17 @@
 """filmrt.pipeline: decode -> schedule -> interpolate -> encode -> mux, and batch jobs.
 
+At the top, what runs a job:
+
 - :mod:`.convert`: ``convert(src, dst, ConvertOptions(...))`` -> ``ConvertResult`` (``filmrt convert``)
-- :mod:`.schedule`: exact-rate scheduling of output frames onto source frames (pure)
-- :mod:`.decode` / :mod:`.dali`: sources yielding (3, H, W) RGB frames with exact timestamps
-- :mod:`.colour`: the stated Y'CbCr <-> RGB conversion used both ways
-- :mod:`.scenes`: the scene-cut detector
-- :mod:`.encode`: encoder + muxer (passthrough streams, metadata, temp file + rename)
-- :mod:`.probe`: ``probe(path)``, what a media file holds, from its packets
-- :mod:`.eval_video`: ``filmrt eval-video``; :mod:`.demo`: ``make demo``
 - :mod:`.infer`: the inference stage (batching, keys, recursive midpoints), shared with ``filmrt interpolate``
+- :mod:`.threads`: the thread plan (who gets the cores while decode, model and encode overlap)
 - :mod:`.options`: ``ConvertOptions``, ``EncodeOptions``
-- :mod:`.cli`: ``filmrt convert`` and ``filmrt eval-video``
+- :mod:`.cli`: ``filmrt convert`` and ``filmrt eval-video``; :mod:`.eval_video`; :mod:`.demo`: ``make demo``
+
+In rooms that say what they hold:
+
+- :mod:`.io`: probe, decode, the output decision, encode/mux, colour, pixels, HDR, captions, extras
+- :mod:`.time`: timestamps, schedule, cadence (analysis, retime, field operations), timecode, scenes,
+  audio stretch
+- :mod:`.batch`: whole libraries (discover, plan, manifest, workers, runners, report)
 """

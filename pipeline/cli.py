@@ -22,9 +22,9 @@ from filmrt.interrupts import signals_as_interrupt
 from filmrt.options import RuntimeOptions
 from filmrt.pipeline.convert import ConvertResult, convert
 from filmrt.pipeline.eval_video import eval_video
-from filmrt.pipeline.formats import describe_output
+from filmrt.pipeline.io.formats import describe_output
 from filmrt.pipeline.options import ConvertOptions, EncodeOptions
-from filmrt.pipeline.scenes import DEFAULT_THRESHOLD
+from filmrt.pipeline.time.scenes import DEFAULT_THRESHOLD
 from filmrt.rates import format_rate
 
 EXIT_INPUT_DAMAGED = 3

@@ -36,23 +36,23 @@ from filmrt.engine import open_interpolator, resolve_device
 from filmrt.errors import FilmrtError, NotAVideo
 from filmrt.fileio import check_overwrite, is_stream_target
 from filmrt.models import get_spec
-from filmrt.pipeline import dali
-from filmrt.pipeline.audiostretch import AudioStretch
-from filmrt.pipeline.captions import CAPTION_CODECS, CaptionPacer
-from filmrt.pipeline.decode import DecodedFrame, PyAVSource, Source, av_error_message
-from filmrt.pipeline.encode import Muxer, check_output
-from filmrt.pipeline.extras import copy_extras
-from filmrt.pipeline.formats import OutputFormat, fit_container, output_for, refuse_losses
-from filmrt.pipeline.hdr import losses
 from filmrt.pipeline.infer import Inference, choose_mode
+from filmrt.pipeline.io import dali
+from filmrt.pipeline.io.captions import CAPTION_CODECS, CaptionPacer
+from filmrt.pipeline.io.decode import DecodedFrame, PyAVSource, Source, av_error_message
+from filmrt.pipeline.io.encode import Muxer, check_output
+from filmrt.pipeline.io.extras import copy_extras
+from filmrt.pipeline.io.formats import OutputFormat, fit_container, output_for, refuse_losses
+from filmrt.pipeline.io.hdr import losses
+from filmrt.pipeline.io.streams import OutputPlan, container_codec, output_format, plan_output
 from filmrt.pipeline.options import ConvertOptions
-from filmrt.pipeline.retime import TemporalStage, retime_packet, slowed
-from filmrt.pipeline.scenes import SceneDetector
-from filmrt.pipeline.schedule import COPY, CUT, HOLD, INTERP, NEAREST, Job, Scheduler, output_frame_count
-from filmrt.pipeline.streams import OutputPlan, container_codec, output_format, plan_output
-from filmrt.pipeline.temporal import TemporalReport, parse_slowmo, plan
 from filmrt.pipeline.threads import ThreadPlan, plan_threads
-from filmrt.pipeline.timecode import convert_timecode, timecode_tag
+from filmrt.pipeline.time.audiostretch import AudioStretch
+from filmrt.pipeline.time.cadence.analysis import TemporalReport, parse_slowmo, plan
+from filmrt.pipeline.time.cadence.retime import TemporalStage, retime_packet, slowed
+from filmrt.pipeline.time.scenes import SceneDetector
+from filmrt.pipeline.time.schedule import COPY, CUT, HOLD, INTERP, NEAREST, Job, Scheduler, output_frame_count
+from filmrt.pipeline.time.timecode import convert_timecode, timecode_tag
 
 _END = object()
 

@@ -3,9 +3,9 @@
 The protocol (:func:`score_dropped_frames`), a quality check anyone can reproduce on a real clip:
 drop every other frame of a clip (e.g. 25 fps -> 12.5 fps), rebuild each dropped frame from its
 two neighbours, and score it against the original (PSNR, SSIM). Frames come from the pipeline's
-own decoder (:class:`filmrt.pipeline.decode.PyAVSource`, the stated colour conversion), never
+own decoder (:class:`filmrt.pipeline.io.decode.PyAVSource`, the stated colour conversion), never
 re-encoded: the score is the method's, not the codec's. Pairs with a scene cut between them (the
-detector of :mod:`filmrt.pipeline.scenes`) are skipped: nothing can be interpolated across a cut.
+detector of :mod:`filmrt.pipeline.time.scenes`) are skipped: nothing can be interpolated across a cut.
 
 Several methods are scored on the same frames in one pass: ``eval-video`` scores the model next
 to naive blending ``(a + b) / 2``; ``filmrt bench`` scores every model and ffmpeg's minterpolate.
@@ -28,8 +28,8 @@ from filmrt.errors import FilmrtError
 from filmrt.imageio import to_uint8
 from filmrt.interpolator import Interpolator
 from filmrt.options import RuntimeOptions
-from filmrt.pipeline.decode import DecodedFrame, PyAVSource
-from filmrt.pipeline.scenes import DEFAULT_THRESHOLD, SceneDetector
+from filmrt.pipeline.io.decode import DecodedFrame, PyAVSource
+from filmrt.pipeline.time.scenes import DEFAULT_THRESHOLD, SceneDetector
 from filmrt.quality import psnr, ssim, to_unit
 
 #: a method of the protocol: ``predict(a, b, dropped) -> (N, 3, H, W)`` float RGB in [0, 1].

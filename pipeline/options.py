@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 
 from filmrt.errors import FilmrtError
 from filmrt.options import RuntimeOptions, opt
-from filmrt.pipeline.encode import DEFAULT_CRF, DEFAULT_PRESET
-from filmrt.pipeline.formats import CODECS, check_pix_fmt, parse_bitrate
-from filmrt.pipeline.scenes import DEFAULT_THRESHOLD
-from filmrt.pipeline.streams import parse_drop
-from filmrt.pipeline.temporal import check_temporal_options
+from filmrt.pipeline.io.encode import DEFAULT_CRF, DEFAULT_PRESET
+from filmrt.pipeline.io.formats import CODECS, check_pix_fmt, parse_bitrate
+from filmrt.pipeline.io.streams import parse_drop
+from filmrt.pipeline.time.cadence.analysis import check_temporal_options
+from filmrt.pipeline.time.scenes import DEFAULT_THRESHOLD
 from filmrt.rates import RateSpec, parse_rate_spec
 
 MODES = ("auto", "direct", "recursive")
@@ -96,7 +96,7 @@ class ConvertOptions:
     max_depth: int = field(default=4, metadata=opt("recursive mode: deepest level of midpoints", metavar="D"))
     decoder: str = field(default="auto", metadata=opt(
         "auto: DALI/NVDEC when installed and --device cuda, else PyAV", choices=DECODERS))
-    # temporal structure (filmrt.pipeline.temporal; checked by check_temporal_options)
+    # temporal structure (filmrt.pipeline.time.cadence.analysis; checked by check_temporal_options)
     down: str = field(default="auto", metadata=opt(
         "rates below the source: interp (motion-compensated, output frames interpolated at their own times), "
         "nearest (drop frames: judders); auto: interp for time-conditioned models (RIFE), nearest for FILM",

@@ -17,7 +17,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from filmrt.pipeline.probe import probe as probe_media
+from filmrt.pipeline.io.probe import probe as probe_media
 
 #: extensions taken as videos without probing (lower case)
 VIDEO_EXTENSIONS = frozenset(

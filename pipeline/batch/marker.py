@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 
-from filmrt.pipeline.probe import probe
+from filmrt.pipeline.io.probe import probe
 
 #: the container tag (lower case; Matroska reads it back upper case)
 MARK_KEY = "filmrt_batch"

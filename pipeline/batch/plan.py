@@ -35,7 +35,7 @@ from filmrt.pipeline.batch.marker import MARK_KEY, mark, read_mark
 from filmrt.pipeline.batch.options import BatchOptions
 from filmrt.pipeline.batch.report import FileReport
 from filmrt.pipeline.batch.worker import NOT_RETRIED, Job
-from filmrt.pipeline.probe import probe
+from filmrt.pipeline.io.probe import probe
 from filmrt.rates import parse_rate_spec
 
 

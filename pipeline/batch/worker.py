@@ -36,8 +36,8 @@ from filmrt.engine import open_interpolator
 from filmrt.errors import FilmrtError, NotAVideo
 from filmrt.options import RuntimeOptions
 from filmrt.pipeline import convert as convert_pipeline
+from filmrt.pipeline.io.probe import probe
 from filmrt.pipeline.options import ConvertOptions
-from filmrt.pipeline.probe import probe
 
 Converter = Callable[..., object]
 

@@ -15,10 +15,10 @@ from support.synth import frame_rgb, make_clip
 from filmrt.cli.main import main
 from filmrt.errors import FilmrtError
 from filmrt.options import RuntimeOptions
-from filmrt.pipeline.colour import ColourSpec, guess_spec, rgb_to_yuv, yuv_to_rgb
 from filmrt.pipeline.convert import convert
+from filmrt.pipeline.io.colour import ColourSpec, guess_spec, rgb_to_yuv, yuv_to_rgb
+from filmrt.pipeline.io.probe import probe
 from filmrt.pipeline.options import ConvertOptions, EncodeOptions
-from filmrt.pipeline.probe import probe
 from filmrt.quality import psnr
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -13,10 +13,10 @@ from support.synth import make_audio_only, make_clip
 from filmrt.cli.main import main
 from filmrt.errors import FilmrtError
 from filmrt.options import RuntimeOptions
-from filmrt.pipeline import encode
 from filmrt.pipeline.convert import convert
+from filmrt.pipeline.io import encode
+from filmrt.pipeline.io.probe import probe
 from filmrt.pipeline.options import ConvertOptions, EncodeOptions
-from filmrt.pipeline.probe import probe
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -10,9 +10,9 @@ from support.helpers import decode_all
 
 from filmrt.options import RuntimeOptions
 from filmrt.pipeline.convert import convert
-from filmrt.pipeline.decode import PyAVSource
+from filmrt.pipeline.io.decode import PyAVSource
 from filmrt.pipeline.options import ConvertOptions, EncodeOptions
-from filmrt.pipeline.scenes import SceneDetector
+from filmrt.pipeline.time.scenes import SceneDetector
 from filmrt.quality import psnr
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -37,7 +37,7 @@ def source_frames(trailer):
 
 def cut_interval(source_frames):
     det = SceneDetector()
-    from filmrt.pipeline.decode import make_thumb
+    from filmrt.pipeline.io.decode import make_thumb
 
     cuts = [i for i, (_, rgb) in enumerate(source_frames) if det.update(make_thumb(rgb)) and i > 0]
     assert cuts == [4], cuts  # frames 589+3 = 592 | 593

@@ -15,10 +15,10 @@ from support.helpers import decode_all
 
 from filmrt.errors import FilmrtError
 from filmrt.options import RuntimeOptions
-from filmrt.pipeline.colour import ColourSpec
 from filmrt.pipeline.convert import convert
-from filmrt.pipeline.formats import choose_format
-from filmrt.pipeline.hdr import SideInfo, losses, read_side_data
+from filmrt.pipeline.io.colour import ColourSpec
+from filmrt.pipeline.io.formats import choose_format
+from filmrt.pipeline.io.hdr import SideInfo, losses, read_side_data
 from filmrt.pipeline.options import ConvertOptions, EncodeOptions
 from filmrt.quality import psnr
 

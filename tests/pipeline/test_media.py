@@ -19,10 +19,10 @@ from filmrt.cli.main import main
 from filmrt.errors import FilmrtError
 from filmrt.options import RuntimeOptions
 from filmrt.pipeline.convert import convert
-from filmrt.pipeline.decode import PyAVSource
+from filmrt.pipeline.io.decode import PyAVSource
+from filmrt.pipeline.io.probe import probe
 from filmrt.pipeline.options import ConvertOptions, EncodeOptions
-from filmrt.pipeline.probe import probe
-from filmrt.pipeline.timestamps import BestEffort, display_times
+from filmrt.pipeline.time.timestamps import BestEffort, display_times
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 ARGS = ["--model", "blend", "--quiet", "--preset", "ultrafast"]

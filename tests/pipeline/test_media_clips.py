@@ -12,7 +12,7 @@ import pytest
 import torch
 from conftest import shared_dir
 
-from filmrt.pipeline import decode
+from filmrt.pipeline.io import decode
 
 CLIPS = shared_dir() / "data" / "clips"
 

@@ -25,7 +25,7 @@ from support.synth import make_clip
 
 from filmrt.cli.main import main
 from filmrt.fileio import remove_stale_temps
-from filmrt.pipeline.probe import probe
+from filmrt.pipeline.io.probe import probe
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

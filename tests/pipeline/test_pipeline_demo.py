@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from filmrt.pipeline import demo
-from filmrt.pipeline.probe import probe
+from filmrt.pipeline.io.probe import probe
 
 
 def test_sample_is_small_and_documented():

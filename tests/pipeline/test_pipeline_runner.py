@@ -8,7 +8,7 @@ from fractions import Fraction as F
 import torch
 
 from filmrt.pipeline.infer import Inference
-from filmrt.pipeline.schedule import INTERP, schedule
+from filmrt.pipeline.time.schedule import INTERP, schedule
 
 
 class Recorder:
@@ -92,7 +92,7 @@ def test_sources_implement_the_protocol(tmp_path):
     from support.synth import make_clip
 
     from filmrt.pipeline import dali
-    from filmrt.pipeline.decode import PyAVSource, Source
+    from filmrt.pipeline.io.decode import PyAVSource, Source
 
     assert Source in PyAVSource.__mro__ and Source in dali.DaliSource.__mro__  # declared, not duck-typed
     src = PyAVSource(make_clip(tmp_path / "c.mp4", frames=3))

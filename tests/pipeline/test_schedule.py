@@ -8,7 +8,7 @@ import pytest
 
 from filmrt.errors import FilmrtError
 from filmrt.pipeline.infer import dyadic_chain
-from filmrt.pipeline.schedule import (
+from filmrt.pipeline.time.schedule import (
     COPY,
     CUT,
     HOLD,

@@ -17,10 +17,10 @@ from filmrt.bench.temporal import displacements, judder, square_frame, square_x,
 from filmrt.errors import FilmrtError
 from filmrt.options import RuntimeOptions
 from filmrt.pipeline.convert import convert
+from filmrt.pipeline.io.probe import probe
 from filmrt.pipeline.options import ConvertOptions, EncodeOptions
-from filmrt.pipeline.probe import probe
-from filmrt.pipeline.schedule import INTERP, NEAREST, schedule
-from filmrt.pipeline.timecode import convert_timecode
+from filmrt.pipeline.time.schedule import INTERP, NEAREST, schedule
+from filmrt.pipeline.time.timecode import convert_timecode
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 W, H = 128, 72
@@ -61,7 +61,7 @@ def test_5994_to_50_interp_is_smooth_nearest_judders(tmp_path):
 
 def test_down_auto_follows_the_model():
     from filmrt.models import get_spec
-    from filmrt.pipeline.temporal import choose_down
+    from filmrt.pipeline.time.cadence.analysis import choose_down
 
     assert choose_down("auto", get_spec("rife"), "direct")[0] == "interp"
     down, note = choose_down("interp", get_spec("film"), "recursive")
@@ -224,7 +224,7 @@ def test_batch_applies_and_reports_the_temporal_options(progressive50, tmp_path)
 
 def test_slowmo_audio_stretch_keeps_pitch_and_length(tmp_path):
     """--audio stretch: the 440 Hz tone lasts N times longer at the same pitch (atempo chain)."""
-    from filmrt.pipeline.audiostretch import atempo_chain
+    from filmrt.pipeline.time.audiostretch import atempo_chain
 
     assert atempo_chain(F(4)) == [("atempo", "0.5"), ("atempo", "0.5")]
     assert atempo_chain(F(5, 2)) == [("atempo", "0.5"), ("atempo", "0.8")]
@@ -258,7 +258,7 @@ def test_cli_options_and_json_record(tmp_path, capsys):
 
 
 def test_decide_trusts_the_pictures_over_the_flags():
-    from filmrt.pipeline.temporal import TemporalReport, decide
+    from filmrt.pipeline.time.cadence.analysis import TemporalReport, decide
 
     def report(**idet):
         counts = {"tff": 0, "bff": 0, "progressive": 0, "undetermined": 0, "repeated": 0, **idet}

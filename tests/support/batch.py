@@ -24,8 +24,8 @@ from pathlib import Path
 
 from filmrt.errors import FilmrtError
 from filmrt.options import RuntimeOptions
+from filmrt.pipeline.io.probe import probe
 from filmrt.pipeline.options import ConvertOptions, EncodeOptions
-from filmrt.pipeline.probe import probe
 
 CLIPS = {
     # library path: (clip, frames, codec, with audio)

@@ -15,9 +15,9 @@ import av
 import numpy as np
 import torch
 
-from filmrt.pipeline.colour import ColourSpec
-from filmrt.pipeline.formats import PixelLayout
-from filmrt.pipeline.pixels import rgb_to_frame
+from filmrt.pipeline.io.colour import ColourSpec
+from filmrt.pipeline.io.formats import PixelLayout
+from filmrt.pipeline.io.pixels import rgb_to_frame
 from support.synth import frame_rgb
 
 

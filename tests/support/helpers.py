@@ -5,7 +5,7 @@ from __future__ import annotations
 
 def decode_all(path, **kw) -> list:
     """Every frame of a video as (timestamp, (H,W,3) uint8 RGB); ``kw`` go to PyAVSource (ss, t, ...)."""
-    from filmrt.pipeline.decode import PyAVSource
+    from filmrt.pipeline.io.decode import PyAVSource
 
     src = PyAVSource(str(path), **kw)
     try:

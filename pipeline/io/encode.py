@@ -1,18 +1,18 @@
 """Encoding and muxing: RGB(A) frames -> the output video, plus the source's other streams copied.
 
-- Video: the encoder, profile and pixel format of :class:`~filmrt.pipeline.formats.OutputFormat`
+- Video: the encoder, profile and pixel format of :class:`~filmrt.pipeline.io.formats.OutputFormat`
   (by default the source's own family, chroma format and bit depth: ProRes, DNxHR, H.264, HEVC,
   FFV1, QuickTime RLE, PNG), CRF rate control for x264/x265, ``--bitrate`` otherwise.
   ``h264_nvenc`` / ``hevc_nvenc`` only when this PyAV's FFmpeg has them *and* an NVIDIA GPU is
   present; otherwise a clear error. RGB -> Y'CbCr uses the source's own matrix and range
-  (:mod:`filmrt.pipeline.colour`, :mod:`filmrt.pipeline.pixels`), and the stream is tagged with
+  (:mod:`filmrt.pipeline.io.colour`, :mod:`filmrt.pipeline.io.pixels`), and the stream is tagged with
   them plus the source's primaries/transfer (PQ, HLG ...), so copies round-trip; HDR10 static
-  metadata goes into libx265's settings (:mod:`filmrt.pipeline.hdr`).
+  metadata goes into libx265's settings (:mod:`filmrt.pipeline.io.hdr`).
 - Timing: the output time base is exactly ``1 / fps_out``; frame ``k`` has ``pts = offset + k``
   where ``offset`` places the first output frame where the first input frame was.
 - Other streams (audio, subtitles, data) are **remuxed**, never re-encoded: packets keep their
   timestamps, shifted by the same amount as the video (the start of the input, or ``--ss``).
-  Which streams go in is decided before decoding by :mod:`filmrt.pipeline.streams` (by asking
+  Which streams go in is decided before decoding by :mod:`filmrt.pipeline.io.streams` (by asking
   the muxer): a stream the container cannot hold is an error unless ``--drop-stream`` names it.
 - Metadata: container tags, per-stream tags (language, title, handler) and the video's display
   matrix (rotation) are copied.
@@ -36,14 +36,14 @@ import torch
 
 from filmrt.errors import FilmrtError
 from filmrt.fileio import atomic_path, is_stream_target
-from filmrt.pipeline.captions import CAPTION_CODECS, with_sei
-from filmrt.pipeline.colour import SPC_RGB, ColourSpec
-from filmrt.pipeline.decode import VideoInfo, av_error_message
-from filmrt.pipeline.fieldops import WEAVE, FilterChain
-from filmrt.pipeline.formats import CODECS, OutputFormat, fit_container
-from filmrt.pipeline.hdr import SideInfo, x265_hdr_params
-from filmrt.pipeline.pixels import rgb_to_frame
-from filmrt.pipeline.streams import describe, muxer_options, output_format
+from filmrt.pipeline.io.captions import CAPTION_CODECS, with_sei
+from filmrt.pipeline.io.colour import SPC_RGB, ColourSpec
+from filmrt.pipeline.io.decode import VideoInfo, av_error_message
+from filmrt.pipeline.io.formats import CODECS, OutputFormat, fit_container
+from filmrt.pipeline.io.hdr import SideInfo, x265_hdr_params
+from filmrt.pipeline.io.pixels import rgb_to_frame
+from filmrt.pipeline.io.streams import describe, muxer_options, output_format
+from filmrt.pipeline.time.cadence.fieldops import WEAVE, FilterChain
 
 DEFAULT_CRF = 18
 DEFAULT_PRESET = "medium"
@@ -231,7 +231,7 @@ class Muxer:
         self.frame_time_base = 1 / self.fps_out
         self.frame_offset = round(Fraction(video_offset) * self.fps_out)
         self.encoded = 0  # frames handed to the encoder (woven frames when interlaced)
-        # streams copied as they are: the caller chose them (filmrt.pipeline.streams.plan_output)
+        # streams copied as they are: the caller chose them (filmrt.pipeline.io.streams.plan_output)
         self.copy_map = {}
         for s in copy_streams:
             try:
@@ -295,7 +295,7 @@ class Muxer:
 
     def write_frame(self, rgb: torch.Tensor, captions: list[bytes] | None = None) -> None:
         """Encode the next output frame: (3, H, W) float RGB (or (4, H, W) RGBA) in [0, 1];
-        ``captions``: SEI NAL units to put in front of its picture (:mod:`filmrt.pipeline.captions`)."""
+        ``captions``: SEI NAL units to put in front of its picture (:mod:`filmrt.pipeline.io.captions`)."""
         rgb = rgb[:, : self.height, : self.width]
         frame = rgb_to_frame(rgb, self.layout, self.spec)
         frame.colorspace = self.colorspace

@@ -13,7 +13,7 @@ Raise the threshold to detect fewer cuts (``--scene-threshold 1`` disables detec
 catch cuts between similar shots.
 
 A cut between two source frames makes the scheduler repeat the nearer frame there instead of
-morphing one shot into the other (see :mod:`filmrt.pipeline.schedule`).
+morphing one shot into the other (see :mod:`filmrt.pipeline.time.schedule`).
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 :class:`TemporalStage` sits between the decoder and the scheduler (decode thread). In order:
 
 1. deinterlace (bwdif/yadif at field rate: one frame in, two out, 1/(2 x rate) apart) or remove
-   pulldown (fieldmatch+decimate: five frames in, four out), as :func:`~filmrt.pipeline.temporal.decide`
-   said; libavfilter graphs from :mod:`filmrt.pipeline.fieldops`, run inside the decoder on its
+   pulldown (fieldmatch+decimate: five frames in, four out), as :func:`~filmrt.pipeline.time.cadence.analysis.decide`
+   said; libavfilter graphs from :mod:`filmrt.pipeline.time.cadence.fieldops`, run inside the decoder on its
    own Y'CbCr frames (:meth:`TemporalStage.attach`), where each field's 4:2:0 chroma is still its own;
 2. dedup: a frame that repeats the last kept one (fewer than ``DEDUP_FRACTION`` of its pixels
    differ by more than ``DEDUP_LEVEL`` in luma) is dropped, and the kept frame's duration covers
@@ -20,9 +20,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from fractions import Fraction
 
-from filmrt.pipeline.decode import DecodedFrame, VideoInfo
-from filmrt.pipeline.fieldops import CHAINS, DecodedFilter, luma_changed_fraction
-from filmrt.pipeline.temporal import DEDUP_FRACTION, DEDUP_LEVEL, TemporalReport
+from filmrt.pipeline.io.decode import DecodedFrame, VideoInfo
+from filmrt.pipeline.time.cadence.analysis import DEDUP_FRACTION, DEDUP_LEVEL, TemporalReport
+from filmrt.pipeline.time.cadence.fieldops import CHAINS, DecodedFilter, luma_changed_fraction
 
 
 class TemporalStage:

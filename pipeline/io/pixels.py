@@ -1,6 +1,6 @@
 """Model frames <-> any pixel format: RGB(A) float tensors to encoder frames, and alpha out of decoded ones.
 
-The picture goes through :mod:`filmrt.pipeline.colour` (our stated float Y'CbCr <-> RGB at the
+The picture goes through :mod:`filmrt.pipeline.io.colour` (our stated float Y'CbCr <-> RGB at the
 stream's matrix and range, chroma box-averaged to the output's subsampling), so 10/12-bit input
 never passes through 8 bits. What is written:
 
@@ -23,8 +23,8 @@ import av
 import numpy as np
 import torch
 
-from filmrt.pipeline.colour import ColourSpec, rgb_to_yuv
-from filmrt.pipeline.formats import PixelLayout
+from filmrt.pipeline.io.colour import ColourSpec, rgb_to_yuv
+from filmrt.pipeline.io.formats import PixelLayout
 
 
 def _fill(frame: av.VideoFrame, planes) -> None:

@@ -1,14 +1,14 @@
 """Decoding: a video file (or stdin) -> frames as (3, H, W) float RGB in [0, 1] with exact timestamps.
 
 :class:`PyAVSource` is the default decoder: any container and codec FFmpeg reads, threaded
-decoding, our own stated Y'CbCr -> RGB conversion (:mod:`filmrt.pipeline.colour`) on the
+decoding, our own stated Y'CbCr -> RGB conversion (:mod:`filmrt.pipeline.io.colour`) on the
 inference device. While it demuxes, the packets of the streams that are copied to the output
 (audio, subtitles, data) are handed to a callback untouched, so a single read of the input feeds
 both the video pipeline and the remux (stdin works too).
 
 Every decoder implements :class:`Source`: it yields :class:`DecodedFrame` objects in presentation
 order, exposes :class:`VideoInfo` and the streams and tags to copy. A source for NVDEC through
-NVIDIA DALI lives in :mod:`filmrt.pipeline.dali` (used only when DALI and a GPU are present).
+NVIDIA DALI lives in :mod:`filmrt.pipeline.io.dali` (used only when DALI and a GPU are present).
 
 What is handled and what is refused:
 
@@ -18,12 +18,12 @@ What is handled and what is refused:
   packed YUYV, gray) are first repacked by FFmpeg's swscale into a planar format without any
   matrix change. The colour tags are read before any repack.
 - 10/12-bit input is decoded at full precision (float from the codes, never through 8 bits); the
-  output keeps the bit depth when the encoder can (:mod:`filmrt.pipeline.formats`).
+  output keeps the bit depth when the encoder can (:mod:`filmrt.pipeline.io.formats`).
 - alpha (``keep_alpha``, set when the output carries it): a 4th channel, RGBA.
 - rotation (a display matrix) is not applied to the pixels: the model works on the coded frames
   and the same display matrix is written to the output, so players rotate it the same way.
 - odd width/height: decoded as is; the encoder drops the last column/row (4:2:0 needs even sizes).
-- timestamps: as FFmpeg presents them (best-effort, display order; :mod:`filmrt.pipeline.timestamps`),
+- timestamps: as FFmpeg presents them (best-effort, display order; :mod:`filmrt.pipeline.time.timestamps`),
   so packed B-frames in AVI and variable frame rate come out right, every picture kept.
 - damaged input: packets that fail to decode are skipped and counted; a demux error ends the
   input early (the readable part is converted); :attr:`PyAVSource.problems` says what happened.
@@ -47,11 +47,11 @@ import torch
 import torch.nn.functional as F
 
 from filmrt.errors import FilmrtError, NotAVideo
-from filmrt.pipeline.captions import CaptionPacer, a53_of
-from filmrt.pipeline.colour import ColourSpec, guess_spec, luma_from_rgb, yuv_to_rgb
-from filmrt.pipeline.hdr import SideInfo, read_side_data
-from filmrt.pipeline.pixels import alpha_of
-from filmrt.pipeline.timestamps import FrameClock
+from filmrt.pipeline.io.captions import CaptionPacer, a53_of
+from filmrt.pipeline.io.colour import ColourSpec, guess_spec, luma_from_rgb, yuv_to_rgb
+from filmrt.pipeline.io.hdr import SideInfo, read_side_data
+from filmrt.pipeline.io.pixels import alpha_of
+from filmrt.pipeline.time.timestamps import FrameClock
 
 _PLANAR_YUV = re.compile(r"^yuv(j?)a?(420|422|444|440|411|410)p(\d+)?(le)?$")  # yuva: alpha is plane 3
 #: size of the thumbnails the scene-cut detector compares (W, H)
@@ -353,7 +353,7 @@ class PyAVSource(Source):
     def frames(self, on_packet: Callable | None = None, stop=None) -> Iterator[DecodedFrame]:
         """See :class:`Source`; packets of ``copy_streams`` go to ``on_packet`` as they are demuxed.
 
-        Times come from :class:`~filmrt.pipeline.timestamps.FrameClock` (FFmpeg's best-effort
+        Times come from :class:`~filmrt.pipeline.time.timestamps.FrameClock` (FFmpeg's best-effort
         timestamps, swapped labels put in display order): every decoded picture is kept."""
         vs = self.stream
         self._seek()

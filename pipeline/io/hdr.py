@@ -1,7 +1,7 @@
 """HDR and picture side data: what the source carries, what the output can carry, what is dropped.
 
 - **Colour tags** (primaries, transfer incl. PQ = SMPTE ST 2084 and HLG = ARIB STD-B67, matrix,
-  range) travel in :class:`~filmrt.pipeline.colour.ColourSpec` and are written to the output
+  range) travel in :class:`~filmrt.pipeline.io.colour.ColourSpec` and are written to the output
   stream as they were (the muxer sets them on the encoder).
 - **HDR10 static metadata** (mastering display colour volume, SMPTE ST 2086; content light level,
   MaxCLL/MaxFALL) is read from the first decoded frame's side data. It describes the whole
@@ -12,7 +12,7 @@
   *that* frame's picture: an interpolated frame has none, and repeating a neighbour's would be
   wrong, so it cannot be re-timed honestly. It is dropped and said once (``--strict`` refuses).
 - **Closed captions** (CEA-608/708 in A/53 side data) are re-paced to the output rate and written
-  into H.264/HEVC output (:mod:`filmrt.pipeline.captions`); other encoders have no place for them:
+  into H.264/HEVC output (:mod:`filmrt.pipeline.io.captions`); other encoders have no place for them:
   dropped and said once (``--strict`` refuses).
 
 The models see the *encoded* signal (e.g. PQ or HLG code values scaled to [0, 1], not linear light):
@@ -133,7 +133,7 @@ def x265_hdr_params(side: SideInfo | None) -> list[str]:
 
 def losses(side: SideInfo | None, codec: str, captions_kept: bool = False) -> list[str]:
     """What of ``side`` the output cannot carry, one sentence each (empty: nothing lost);
-    ``captions_kept``: the captions are re-paced into the output (:mod:`filmrt.pipeline.captions`)."""
+    ``captions_kept``: the captions are re-paced into the output (:mod:`filmrt.pipeline.io.captions`)."""
     if side is None:
         return []
     out = []

@@ -3,7 +3,7 @@
 - deinterlacing (``bwdif``/``yadif`` at field rate: one frame in, two out) and pulldown removal
   (``fieldmatch`` + ``decimate``: five frames in, four out) run on the decoder's own Y'CbCr frames,
   before any RGB conversion, so each field keeps its own 4:2:0 chroma (:class:`DecodedFilter`,
-  the ``frame_filter`` hook of :class:`~filmrt.pipeline.decode.PyAVSource`);
+  the ``frame_filter`` hook of :class:`~filmrt.pipeline.io.decode.PyAVSource`);
 - weaving a progressive sequence into interlaced frames (:data:`WEAVE`) runs in the muxer on the
   Y'CbCr frames it is about to encode (``--interlace``).
 
@@ -93,7 +93,7 @@ def luma_changed_fraction(a: torch.Tensor, b: torch.Tensor, level: float) -> flo
 class DecodedFilter:
     """A chain run on the decoder's own frames (Y'CbCr as decoded, before any RGB conversion, so
     4:2:0 chroma stays with its field): the ``frame_filter`` hook of
-    :class:`~filmrt.pipeline.decode.PyAVSource`. ``__call__(frames, end)`` -> frames out, each
+    :class:`~filmrt.pipeline.io.decode.PyAVSource`. ``__call__(frames, end)`` -> frames out, each
     carrying its own ``time_base`` (bwdif at field rate halves it)."""
 
     def __init__(self, chain, *, time_base: Fraction, rate: Fraction | None, parity: str):

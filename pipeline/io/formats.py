@@ -246,7 +246,7 @@ def choose_format(
 
 
 def output_for(info, enc) -> OutputFormat:
-    """The OutputFormat for a source's :class:`~filmrt.pipeline.decode.VideoInfo` and the user's
+    """The OutputFormat for a source's :class:`~filmrt.pipeline.io.decode.VideoInfo` and the user's
     :class:`~filmrt.pipeline.options.EncodeOptions` (``--codec``, ``--pix-fmt``, ``--profile``,
     ``--bitrate``, ``--crf``); with ``--strict``, refuses when the output would drop alpha."""
     out = choose_format(info.codec, info.pix_fmt, info.profile, info.bit_rate, codec=enc.codec,

@@ -1,7 +1,7 @@
 """Optional NVDEC decoding through NVIDIA DALI: frames decoded on the GPU and kept there.
 
 Used by ``filmrt convert --decoder dali`` (or ``auto`` with ``--device cuda`` when ``nvidia-dali``
-is installed). It implements :class:`filmrt.pipeline.decode.Source`, like ``PyAVSource``.
+is installed). It implements :class:`filmrt.pipeline.io.decode.Source`, like ``PyAVSource``.
 
 How: ``fn.readers.video(device="gpu")`` decodes sequences of frames with NVDEC as (F, H, W, 3)
 uint8 RGB on the GPU, with per-frame timestamps (``enable_timestamps``); each sequence is copied
@@ -26,7 +26,7 @@ from fractions import Fraction
 import torch
 
 from filmrt.errors import FilmrtError
-from filmrt.pipeline.decode import DecodedFrame, PyAVSource, Source, make_thumb
+from filmrt.pipeline.io.decode import DecodedFrame, PyAVSource, Source, make_thumb
 
 SEQUENCE = 16
 

@@ -23,7 +23,7 @@ but the combing goes away once ``fieldmatch`` re-pairs the fields (idet run agai
 
 The decisions (and the reason for each) are kept in a :class:`TemporalReport`, which convert puts
 in ``ConvertResult.temporal`` (so ``--json`` shows what was detected and what was done) and prints
-once. The filters themselves run in :class:`FrameFilter` (:mod:`filmrt.pipeline.fieldops`).
+once. The filters themselves run in :class:`FrameFilter` (:mod:`filmrt.pipeline.time.cadence.fieldops`).
 """
 
 from __future__ import annotations
