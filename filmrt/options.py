@@ -30,14 +30,21 @@ EXTRAS: dict[str, tuple[str, ...]] = {
 
 
 def opt(help: str, *, flag: str | None = None, short: str | None = None, choices=None, metavar: str | None = None,
-        type=None, cli: bool = True) -> dict:
+        type=None, cli: bool = True, output: bool = True) -> dict:
     """Field metadata describing the CLI option of a dataclass field (see :mod:`filmrt.cli.groups`).
 
     ``flag`` defaults to ``--field-name``; ``type`` to the type of the default (str when None);
-    ``cli=False`` keeps the field out of the generated options.
+    ``cli=False`` keeps the field out of the generated options. ``output=False`` says that the field
+    changes how a result is computed (where, how fast, how many threads) but not the output itself:
+    batch's resume logic reads it (a file converted with other execution settings is still done).
     """
     return {"help": help, "flag": flag, "short": short, "choices": choices, "metavar": metavar, "type": type,
-            "cli": cli}
+            "cli": cli, "output": output}
+
+
+def changes_output(f: dataclasses.Field) -> bool:
+    """Whether dataclass field ``f`` changes the output (its :func:`opt` metadata; True when unstated)."""
+    return bool(f.metadata.get("output", True))
 
 
 def check_precision(value) -> str:
