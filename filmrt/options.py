@@ -74,23 +74,28 @@ class RuntimeOptions:
     weights: str | None = field(default=None, metadata=opt(
         "safetensors weights file (default: the installed ones)", metavar="FILE"))
     backend: str = field(default="auto", metadata=opt(
-        "runtime: auto = the fastest available here (it says which it picked)", choices=("auto", *BACKENDS)))
-    device: str = field(default="cpu", metadata=opt("cpu, cuda or cuda:N", metavar="DEV"))
+        "runtime: auto = the fastest available here (it says which it picked)", choices=("auto", *BACKENDS),
+        output=False))
+    device: str = field(default="cpu", metadata=opt("cpu, cuda or cuda:N", metavar="DEV", output=False))
     precision: str = field(default="auto", metadata=opt(
-        "compute precision; auto = fp32 on CPU, fp16 on CUDA", choices=("auto", *PRECISIONS)))
+        "compute precision; auto = fp32 on CPU, fp16 on CUDA", choices=("auto", *PRECISIONS),
+        output=False))  # within the parity bounds of each backend: not another output for batch
     #: most frame pairs per model call (the CLI's --batch)
-    max_batch: int = field(default=4, metadata=opt("frame pairs per model call", flag="--batch", metavar="N"))
+    max_batch: int = field(default=4, metadata=opt("frame pairs per model call", flag="--batch", metavar="N",
+                                                              output=False))
     # ------------------------------------------------------------------ backend extras
     engine: str | None = field(default=None, metadata=opt(
         "trt: a prebuilt engine, the -o of `filmrt build-engine` (FILM's stage engines X.features/flow/"
-        "fusion.engine: give X.engine)", metavar="FILE"))
+        "fusion.engine: give X.engine)", metavar="FILE", output=False))
     onnx: str | None = field(default=None, metadata=opt(
-        "ort/trt/openvino: a prebuilt ONNX graph from `filmrt export` instead of exporting the model", metavar="FILE"))
+        "ort/trt/openvino: a prebuilt ONNX graph from `filmrt export` instead of exporting the model", metavar="FILE",
+        output=False))
     fast: str | None = field(default=None, metadata=opt(
         "torch on CUDA: fast-path flags, comma-separated: warp, channels_last, compile, cudagraphs, all, "
-        "none (default: warp)", metavar="FLAGS"))
+        "none (default: warp)", metavar="FLAGS", output=False))
     threads: int | None = field(default=None, metadata=opt(
-        "torch/ort/openvino: CPU threads for inference (default: the runtime's own choice)", metavar="N"))
+        "torch/ort/openvino: CPU threads for inference (default: the runtime's own choice)", metavar="N",
+        output=False))
 
     def __post_init__(self) -> None:
         if self.backend not in ("auto", *BACKENDS):
