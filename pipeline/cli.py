@@ -187,8 +187,9 @@ def run_eval_video(args: argparse.Namespace) -> int:
         bar.refresh()
         bar.close()
     print(
-        f"{report['model']}: PSNR {report['psnr']:.2f} dB, SSIM {report['ssim']:.4f} | "
-        f"blend: PSNR {report['blend_psnr']:.2f} dB, SSIM {report['blend_ssim']:.4f} "
+        f"{report['model']}: PSNR {report['psnr']:.2f} dB, SSIM {report['ssim']:.4f}, flicker "
+        f"{report['flicker']:.2f} | blend: PSNR {report['blend_psnr']:.2f} dB, SSIM {report['blend_ssim']:.4f}, "
+        f"flicker {report['blend_flicker']:.2f} "
         f"({report['frames_scored']} frames scored, {report['pairs_skipped_cut']} skipped at cuts; "
         f"{report['clip']})"
     )

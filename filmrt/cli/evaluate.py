@@ -80,11 +80,12 @@ def run(args: argparse.Namespace) -> int:
         for s in sets:
             results.append(ev.evaluate_set(interp, s, limit=args.limit, progress=not args.quiet, on_skip=warn))
 
-    print(f"{'set':<20} {'n':>5} {'PSNR (dB)':>10} {'SSIM':>7} {'skipped':>8}")
+    print(f"{'set':<20} {'n':>5} {'PSNR (dB)':>10} {'SSIM':>7} {'flicker':>8} {'skipped':>8}")
     for r in results:
         ps = f"{r.mean_psnr:.2f}" if r.count else "-"
         ss = f"{r.mean_ssim:.4f}" if r.count else "-"
-        print(f"{r.name:<20} {r.count:>5} {ps:>10} {ss:>7} {len(r.skipped):>8}")
+        fl = f"{r.mean_flicker:.2f}" if r.count else "-"
+        print(f"{r.name:<20} {r.count:>5} {ps:>10} {ss:>7} {fl:>8} {len(r.skipped):>8}")
 
     if args.json:
         report = {
