@@ -8,15 +8,20 @@ TORCH_SPEC ?= torch==2.13.0
 EXTRAS ?= test
 PYTEST_ARGS ?=
 
-.PHONY: setup test demo lint bench bench-quick gpu-check fuzz clean
+.PHONY: setup test demo lint docs bench bench-quick gpu-check fuzz clean
 
 setup: $(VENV)/.installed
 
+# The editable install uses setuptools' default mode (an import finder maps filmrt.<stage> to the
+# stage folders). editable_mode=strict (a link tree under build/) is not used: run from the
+# repository root, the filmrt/ folder there would shadow the link tree and hide filmrt.pipeline etc.
+# PYTHONWARNINGS drops the notice setuptools prints on every editable install ("Editable
+# installation ..."); any other build warning still shows.
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install -q "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install -q -e ".[$(EXTRAS)]"
+	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip install -q -e ".[$(EXTRAS)]"
 	touch $@
 
 test: setup
@@ -27,6 +32,10 @@ demo: setup
 
 lint: setup
 	$(BIN)/ruff check filmrt export engine pipeline tests bench
+
+# The documentation site (docs/, mkdocs.yml) into build/site; --strict: a broken link fails.
+docs: setup
+	$(BIN)/python -m mkdocs build --strict --site-dir build/site
 
 # Throughput on this machine (GPU when PyTorch sees one), peers in the same run; writes
 # bench/results/<date>-<machine>.json and .md. BENCH_ARGS adds options (see `filmrt bench --help`).
