@@ -10,19 +10,34 @@ PYTEST_ARGS ?=
 
 .PHONY: setup test demo lint docs bench bench-quick gpu-check fuzz clean
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed $(VENV)/.linked
 
-# The editable install uses setuptools' default mode (an import finder maps filmrt.<stage> to the
-# stage folders). editable_mode=strict (a link tree under build/) is not used: run from the
-# repository root, the filmrt/ folder there would shadow the link tree and hide filmrt.pipeline etc.
+# The editable install is strict (editable_mode=strict): a link tree under build/ mirrors the
+# installed layout (filmrt.<stage> -> the stage folders), so editors and type checkers follow it
+# (filmrt/__init__.py extends the package path, so the link tree is found from the repository root
+# too). The links point at the files: edits show at once; a module added or removed needs the link
+# tree made again, which the .linked step does when the list of package files changes.
 # PYTHONWARNINGS drops the notice setuptools prints on every editable install ("Editable
 # installation ..."); any other build warning still shows.
+EDITABLE := --config-settings editable_mode=strict
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install -q "$(TORCH_SPEC)"
-	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip install -q -e ".[$(EXTRAS)]"
-	touch $@
+	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip install -q -e ".[$(EXTRAS)]" $(EDITABLE)
+	find filmrt export engine pipeline bench weights -type f -not -path '*/__pycache__/*' | sort > $(VENV)/.files
+	touch $@ $(VENV)/.linked
+
+$(VENV)/.linked: $(VENV)/.installed FORCE
+	@find filmrt export engine pipeline bench weights -type f -not -path '*/__pycache__/*' | sort > $(VENV)/.files.new
+	@if ! cmp -s $(VENV)/.files.new $(VENV)/.files; then \
+		echo "package files added or removed: the editable link tree is made again"; \
+		PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip install -q --no-deps \
+			--no-build-isolation -e . $(EDITABLE) && mv $(VENV)/.files.new $(VENV)/.files; \
+	else rm -f $(VENV)/.files.new; fi
+
+.PHONY: FORCE
+FORCE:
 
 test: setup
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
