@@ -34,21 +34,21 @@ import torch
 
 from filmrt.engine import open_interpolator, resolve_device
 from filmrt.errors import FilmrtError, NotAVideo
-from filmrt.fileio import check_overwrite, is_stream_target
+from filmrt.fileio import check_overwrite
 from filmrt.models import get_spec
 from filmrt.pipeline.infer import Inference, choose_mode
 from filmrt.pipeline.io import dali
 from filmrt.pipeline.io.captions import CAPTION_CODECS, CaptionPacer
 from filmrt.pipeline.io.decode import DecodedFrame, PyAVSource, Source, av_error_message
-from filmrt.pipeline.io.encode import Muxer, check_output
+from filmrt.pipeline.io.encode import Muxer
 from filmrt.pipeline.io.extras import copy_extras
-from filmrt.pipeline.io.formats import OutputFormat, fit_container, output_for, refuse_losses
+from filmrt.pipeline.io.formats import refuse_losses
 from filmrt.pipeline.io.hdr import losses
-from filmrt.pipeline.io.streams import OutputPlan, container_codec, output_format, plan_output
+from filmrt.pipeline.io.target import REENCODED, REMUXED, OutputTarget, dropped_streams, plan_target
 from filmrt.pipeline.options import ConvertOptions
 from filmrt.pipeline.threads import ThreadPlan, plan_threads
 from filmrt.pipeline.time.audiostretch import AudioStretch
-from filmrt.pipeline.time.cadence.analysis import TemporalReport, parse_slowmo, plan
+from filmrt.pipeline.time.cadence.analysis import TemporalReport, audio_policy, parse_slowmo, plan
 from filmrt.pipeline.time.cadence.retime import TemporalStage, retime_packet, slowed
 from filmrt.pipeline.time.scenes import SceneDetector
 from filmrt.pipeline.time.schedule import COPY, CUT, HOLD, INTERP, NEAREST, Job, Scheduler, output_frame_count
@@ -83,11 +83,9 @@ class ConvertResult:
     colour: str = ""
     streams_copied: int = 0
     packets_copied: int = 0
-    #: the video encoder used (the container's natural one for e.g. WebM)
-    codec: str = ""
-    #: "#INDEX TYPE CODEC" of the streams copied, and of those left out with the reason
-    streams: list[str] = field(default_factory=list)
-    streams_dropped: list[str] = field(default_factory=list)
+    #: the output decision (:meth:`filmrt.pipeline.io.target.OutputTarget.to_dict`): container,
+    #: encoder, and every input stream's fate (copied / reencoded / dropped) with its reason
+    output: dict = field(default_factory=dict)
     #: frames whose timestamp was moved after the previous one (a muxer's mistake, not damage)
     timestamps_repaired: int = 0
     #: problems with the input (damaged packets, truncation): the output holds what was readable
@@ -111,11 +109,32 @@ class ConvertResult:
     #: muxing; codec worker threads beyond the first are not counted)
     stage_s: dict = field(default_factory=dict)
 
+    @property
+    def codec(self) -> str:
+        """The video encoder used (the container's natural one for e.g. WebM)."""
+        return self.output.get("encoder", "")
+
+    @property
+    def streams(self) -> list[str]:
+        """"#INDEX TYPE CODEC" of the streams remuxed into the output."""
+        return [_named(f) for f in self.output.get("streams", [])
+                if f["fate"] == "copied" and f["kind"] in REMUXED]
+
+    @property
+    def streams_dropped(self) -> list[str]:
+        """"#INDEX TYPE CODEC: why" of the input streams left out."""
+        return dropped_streams(self.output)
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d["fps_out"] = str(self.fps_out)
         d["fps_in"] = None if self.fps_in is None else str(self.fps_in)
         return d
+
+
+def _named(fate: dict) -> str:
+    """``#INDEX TYPE CODEC`` of a stream fate in :meth:`OutputTarget.to_dict` form."""
+    return f"#{fate['index']} {fate['kind']} {fate['codec']}"
 
 
 # ---------------------------------------------------------------------- thread plumbing
@@ -226,10 +245,10 @@ class _Conversion:
     and the state they share. ``run`` starts them and returns the counts."""
 
     def __init__(self, source: Source, interp, options: ConvertOptions, mode: str, fps_out: Fraction,
-                 dst: str, on_progress: Callable[[int], None] | None, output: OutputFormat, plan: OutputPlan,
+                 target: OutputTarget, on_progress: Callable[[int], None] | None,
                  temporal: TemporalReport | None = None, thread_plan: ThreadPlan | None = None):
-        self.source, self.interp, self.options, self.fps_out, self.dst = source, interp, options, fps_out, dst
-        self.output, self.plan = output, plan
+        self.source, self.interp, self.options, self.fps_out = source, interp, options, fps_out
+        self.target, self.dst = target, target.path
         self.temporal = temporal or TemporalReport(down="nearest")
         self.slowmo = parse_slowmo(options.slowmo)
         self.stage = TemporalStage(self.temporal, source.info, getattr(source, "device", None))
@@ -309,13 +328,10 @@ class _Conversion:
         enc, src, tr = self.options.encode, self.source, self.temporal
         # filmrt's own tags in a source (e.g. a batch mark) say nothing about this output
         tags = {k: v for k, v in src.container_metadata.items() if not k.lower().startswith("filmrt_")}
-        copy = [s for s in self.plan.copy if not (s.type == "audio" and tr.audio in ("drop", "stretch"))]
-        # the source's timecode track is replaced by the re-expressed timecode (other data streams stay)
-        copy = [s for s in copy if not (s.type == "data" and tr.timecode_in and s.metadata.get("timecode"))]
         muxer = Muxer(
-            self.dst, info=src.info, fps_out=self.fps_out, copy_streams=copy,
+            self.target, info=src.info, fps_out=self.fps_out,
             shift=src.range_start, video_offset=(first_ts - src.range_start) * (self.slowmo or 1),
-            output=self.output, side=src.info.side, preset=enc.preset, fmt=enc.format,
+            side=src.info.side, preset=enc.preset,
             container_metadata={**tags, **self.tags},
             interlace=None if tr.interlace_out == "off" else tr.interlace_out, timecode=tr.timecode_out,
             threads=self.thread_plan.encoder,
@@ -324,9 +340,10 @@ class _Conversion:
             self.extras = copy_extras(src, muxer, self.extras_lost.append)
             lost = self._losses(muxer) + [n for n in muxer.output.notes if "dropped" in n]
             refuse_losses(lost + self.extras_lost, enc.strict)
-            if tr.audio == "stretch":  # slowed audio streams, added before anything is written
-                self.stretch = {s.index: AudioStretch(s, muxer.container, self.slowmo, src.range_start)
-                                for s in src.copy_streams if s.type == "audio"}
+            # slowed audio streams (the target's re-encoded audio), added before anything is written
+            stretched = {f.index for f in self.target.of(REENCODED) if f.kind == "audio"}
+            self.stretch = {s.index: AudioStretch(s, muxer.container, self.slowmo, src.range_start)
+                            for s in src.streams if s.index in stretched}
         except BaseException:
             muxer.abort()
             raise
@@ -464,8 +481,7 @@ class _Conversion:
             video={"source": mux.output.source, "output": mux.output.to_dict(),
                    "side_data": src.info.side.to_dict(), "caption_triples": self._caption_counts()},
             dropped=list(mux.output.notes) + self._losses(mux) + self.extras_lost,
-            extras=dict(self.extras),
-            codec=self.output.codec, streams=list(self.plan.copied), streams_dropped=list(self.plan.dropped),
+            extras=dict(self.extras), output=self.target.to_dict(),
             timestamps_repaired=getattr(src, "timestamps_repaired", 0),
             model_s=self.inference.model_s, threads=self.thread_plan.describe(), stage_s=dict(self.stage_cpu),
         )
@@ -508,21 +524,17 @@ def convert(
     interp, conv = interpolator, None
     try:
         fps_out = options.rate.resolve(source.info.rate)
-        enc = options.encode
         check_input_fits(source)
-        output = output_for(source.info, container_codec(enc, output_format(dst, enc.format)))
-        output = fit_container(output, output_format(dst, enc.format), enc.crf)
-        source.keep_alpha = output.layout.alpha
-        source.captions = CaptionPacer() if output.codec in CAPTION_CODECS else None
-        check_output(dst, enc.format, output.codec)
-        plan = plan_output(dst, enc.format, output.codec, output.codec, source.copy_streams,
-                           enc.drop_stream, streamed=dst == "-" or is_stream_target(dst), decided=True)
+        timecode = _source_timecode(source)
+        target = plan_target(dst, options.encode, source.info, source.streams, source.stream.index,
+                             audio=audio_policy(options), replace_timecode=timecode is not None)
+        source.keep_alpha = target.video.layout.alpha
+        source.captions = CaptionPacer() if target.video.codec in CAPTION_CODECS else None
         if interp is None:
             interp = open_interpolator(options.runtime)
         mode = choose_convert_mode(options, interp.model_name)
-        temporal = _plan_time(src, source, options, interp.model_name, mode, fps_out)
-        conv = _Conversion(source, interp, options, mode, fps_out, dst, on_progress, output, plan, temporal,
-                           thread_plan)
+        temporal = _plan_time(src, source, options, interp.model_name, mode, fps_out, timecode)
+        conv = _Conversion(source, interp, options, mode, fps_out, target, on_progress, temporal, thread_plan)
         conv.tags = dict(tags or {})
         if on_start is not None:
             on_start(conv.expected)
@@ -545,13 +557,19 @@ def convert(
     return result
 
 
-def _plan_time(src, source: Source, options: ConvertOptions, model: str, mode: str,
-               fps_out: Fraction) -> TemporalReport:
-    """Interlacing/cadence/dedup/down/slow-motion decisions (pipeline.temporal) and the timecode."""
-    rep = plan(src, options, get_spec(model), mode)
+def _source_timecode(source: Source) -> str | None:
+    """The source's start timecode, when it has one and a frame rate to count it at (the output
+    then gets it re-expressed at its own rate, instead of a copy of the source's track)."""
     tags = {**source.container_metadata, **source.info.metadata}
     tc = timecode_tag(tags, [s for s in source.copy_streams if s.type == "data"])
-    if tc and source.info.rate:
+    return tc if tc and source.info.rate else None
+
+
+def _plan_time(src, source: Source, options: ConvertOptions, model: str, mode: str,
+               fps_out: Fraction, tc: str | None) -> TemporalReport:
+    """Interlacing/cadence/dedup/down/slow-motion decisions (pipeline.temporal) and the timecode."""
+    rep = plan(src, options, get_spec(model), mode)
+    if tc:
         rep.timecode_in = tc
         frame_rate = fps_out / 2 if rep.interlace_out != "off" else fps_out  # interlaced: frames, not fields
         try:

@@ -56,6 +56,7 @@ class DaliSource(Source):
         self._meta = PyAVSource(src, ss=ss, t=t, device="cpu")
         self.container = self._meta.container
         self.info = self._meta.info
+        self.stream, self.streams = self._meta.stream, self._meta.streams
         self.copy_streams = self._meta.copy_streams
         self.container_metadata = self._meta.container_metadata
         self.range_start, self.range_end = self._meta.range_start, self._meta.range_end

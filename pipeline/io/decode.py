@@ -110,6 +110,9 @@ class Source(Protocol):
     #: the input as messages name it (its path, or "stdin")
     src_name: str
     info: VideoInfo
+    #: the PyAV video stream decoded, and every input stream (for the output decision)
+    stream: object
+    streams: list
     #: PyAV input streams copied to the output (audio, subtitles, data); their packets go to
     #: ``frames(on_packet=...)`` in demux order
     copy_streams: list
@@ -272,6 +275,8 @@ class PyAVSource(Source):
         if not cc.width or not cc.height:
             c.close()
             raise NotAVideo(f"{self.src_name}: the video stream has no picture size (not decodable?)")
+        #: every input stream (the output decision gives each one its fate)
+        self.streams = list(c.streams)
         self.copy_streams = [
             s for s in c.streams if s is not vs and s.type in ("audio", "subtitle", "data")
         ]

@@ -281,6 +281,14 @@ def decide(rep: TemporalReport, options) -> TemporalReport:
     return rep
 
 
+def audio_policy(options) -> str:
+    """What convert does with the audio streams: "copy", "drop" or "stretch" (``--audio``; with
+    ``--slowmo``, copied audio cannot stay in sync, so ``auto`` and ``copy`` drop it)."""
+    if parse_slowmo(options.slowmo) is None:
+        return "drop" if options.audio == "drop" else "copy"
+    return {"auto": "drop", "copy": "drop"}.get(options.audio, options.audio)
+
+
 def plan(src, options, spec: ModelSpec, mode: str, *, analyse_input: bool = True) -> TemporalReport:
     """Everything convert decides about time, before decoding: analysis of the input (unless the
     options switch every detection off), deinterlacing/cadence, dedup, down-conversion, slow
@@ -297,16 +305,14 @@ def plan(src, options, spec: ModelSpec, mode: str, *, analyse_input: bool = True
     if options.down != "auto" or mode == "recursive":
         rep.notes.append(note)
     factor = parse_slowmo(options.slowmo)
+    rep.audio = audio_policy(options)
     if factor is not None:
         rep.slowmo = str(factor)
-        rep.audio = {"auto": "drop", "copy": "drop"}.get(options.audio, options.audio)
         if options.audio == "copy":
             rep.notes.append("--audio copy cannot stay in sync with --slowmo: audio dropped (use --audio stretch)")
         elif rep.audio == "drop":
             rep.notes.append(f"slow motion x{factor}: audio dropped (--audio stretch keeps it, pitch kept)")
         if rep.audio == "stretch":
             rep.notes.append(f"slow motion x{factor}: audio slowed with atempo (pitch kept), re-encoded as AAC")
-    else:
-        rep.audio = "drop" if options.audio == "drop" else "copy"
     rep.interlace_out = options.interlace
     return rep
