@@ -38,13 +38,21 @@ from filmrt.fileio import check_overwrite
 from filmrt.models import get_spec
 from filmrt.pipeline.infer import Inference, choose_mode
 from filmrt.pipeline.io import dali
-from filmrt.pipeline.io.captions import CAPTION_CODECS, CaptionPacer
-from filmrt.pipeline.io.decode import DecodedFrame, PyAVSource, Source, av_error_message
+from filmrt.pipeline.io.captions import CAPTION_CODECS
+from filmrt.pipeline.io.decode import (
+    DecodedFrame,
+    DecodeRequest,
+    PyAVInput,
+    PyAVSource,
+    Source,
+    av_error_message,
+    open_input,
+)
 from filmrt.pipeline.io.encode import Muxer
 from filmrt.pipeline.io.extras import copy_extras
 from filmrt.pipeline.io.formats import refuse_losses
 from filmrt.pipeline.io.hdr import losses
-from filmrt.pipeline.io.target import REENCODED, REMUXED, OutputTarget, dropped_streams, plan_target
+from filmrt.pipeline.io.target import DROPPED, REENCODED, REMUXED, OutputTarget, dropped_streams, plan_target
 from filmrt.pipeline.options import ConvertOptions
 from filmrt.pipeline.threads import ThreadPlan, plan_threads
 from filmrt.pipeline.time.audiostretch import AudioStretch
@@ -199,31 +207,41 @@ def _user_error(e: BaseException) -> BaseException:
 
 
 # ---------------------------------------------------------------------- sources and model
-def open_source(src, options: ConvertOptions, device: torch.device, decoder_threads: int = 0) -> Source:
-    """The decoder for ``src``: DALI when asked for (or ``auto`` with DALI + a CUDA device), else PyAV."""
-    want_dali = options.decoder == "dali" or (
-        options.decoder == "auto" and device.type == "cuda" and src != "-"
-    )
+def open_source(inp: PyAVInput, request: DecodeRequest, *, decoder: str = "auto", device: torch.device,
+                threads: int = 0) -> Source:
+    """The decoder for the opened input ``inp``, given what convert asks of it (``request``): DALI
+    when asked for (or ``auto`` with DALI + a CUDA device), else PyAV."""
+    want_dali = decoder == "dali" or (decoder == "auto" and device.type == "cuda" and inp.path is not None)
     if want_dali:
         ok, why = dali.available(device)
         if ok:
-            return dali.DaliSource(src, ss=options.ss, t=options.t, device=device)
-        if options.decoder == "dali":
+            return dali.DaliSource(inp, request, device=device)
+        if decoder == "dali":
             raise FilmrtError(f"--decoder dali: {why}")
-    return PyAVSource(src, ss=options.ss, t=options.t, device=device, threads=decoder_threads)
+    return PyAVSource(inp, request, device=device, threads=threads)
 
 
-def check_input_fits(source: Source) -> None:
+def decode_request(options: ConvertOptions, target: OutputTarget, temporal: TemporalReport) -> DecodeRequest:
+    """What convert asks of the decoder: the range, alpha and captions when the output keeps them,
+    the field filter the temporal plan chose, and the packets of the streams the output takes."""
+    wanted = frozenset(f.index for f in target.fates if f.kind in REMUXED and f.fate != DROPPED)
+    return DecodeRequest(ss=options.ss, t=options.t, keep_alpha=target.video.layout.alpha,
+                         captions=target.video.codec in CAPTION_CODECS, deinterlace=temporal.deinterlace,
+                         field_parity=temporal.field_parity or "tff", streams=wanted)
+
+
+def check_input_fits(inp: PyAVInput, ss: float | None) -> None:
     """Refuse, before decoding, what cannot give an output: a picture under 2x2 (4:2:0 needs
     2x2 blocks) and a --ss at or past the end the headers announce."""
-    info = source.info
+    info = inp.info
     if info.width < 2 or info.height < 2:
-        raise FilmrtError(f"{source.src_name}: picture too small to encode: {info.width}x{info.height} "
+        raise FilmrtError(f"{inp.src_name}: picture too small to encode: {info.width}x{info.height} "
                           "(4:2:0 video needs at least 2x2)")
-    end = getattr(source, "header_end", None)
-    if end is not None and source.range_start >= end:
-        raise FilmrtError(f"--ss {float(source.range_start - info.start):g}: starts past the end of "
-                          f"{source.src_name} (its video lasts {float(end - info.start):.2f} s)")
+    end = inp.header_end
+    start = inp.start + (Fraction(ss).limit_denominator(1_000_000) if ss else 0)
+    if end is not None and start >= end:
+        raise FilmrtError(f"--ss {float(start - info.start):g}: starts past the end of "
+                          f"{inp.src_name} (its video lasts {float(end - info.start):.2f} s)")
 
 
 def choose_convert_mode(options: ConvertOptions, model_name: str) -> str:
@@ -251,8 +269,8 @@ class _Conversion:
         self.target, self.dst = target, target.path
         self.temporal = temporal or TemporalReport(down="nearest")
         self.slowmo = parse_slowmo(options.slowmo)
-        self.stage = TemporalStage(self.temporal, source.info, getattr(source, "device", None))
-        self.stage.attach(source)
+        self.stage = TemporalStage(self.temporal, source.info, source.device)
+        self.stage.check_decoder(source)
         self.on_progress = on_progress
         self.thread_plan = thread_plan or plan_threads(interp.device, options.runtime.threads)
         info = source.info
@@ -520,20 +538,20 @@ def convert(
     t0 = time.perf_counter()
     device = interpolator.device if interpolator is not None else resolve_device(options.runtime.device)
     thread_plan = plan_threads(device, options.runtime.threads)
-    source = open_source(src, options, device, thread_plan.decoder)
-    interp, conv = interpolator, None
+    inp = open_input(src)  # once (stdin too): the decisions below read its headers, the decoder its packets
+    source, interp, conv = None, interpolator, None
     try:
-        fps_out = options.rate.resolve(source.info.rate)
-        check_input_fits(source)
-        timecode = _source_timecode(source)
-        target = plan_target(dst, options.encode, source.info, source.streams, source.stream.index,
+        fps_out = options.rate.resolve(inp.info.rate)
+        check_input_fits(inp, options.ss)
+        timecode = _source_timecode(inp)
+        target = plan_target(dst, options.encode, inp.info, inp.streams, inp.stream.index,
                              audio=audio_policy(options), replace_timecode=timecode is not None)
-        source.keep_alpha = target.video.layout.alpha
-        source.captions = CaptionPacer() if target.video.codec in CAPTION_CODECS else None
         if interp is None:
             interp = open_interpolator(options.runtime)
         mode = choose_convert_mode(options, interp.model_name)
-        temporal = _plan_time(src, source, options, interp.model_name, mode, fps_out, timecode)
+        temporal = _plan_time(src, inp, options, interp.model_name, mode, fps_out, timecode)
+        source = open_source(inp, decode_request(options, target, temporal), decoder=options.decoder,
+                             device=device, threads=thread_plan.decoder)
         conv = _Conversion(source, interp, options, mode, fps_out, target, on_progress, temporal, thread_plan)
         conv.tags = dict(tags or {})
         if on_start is not None:
@@ -543,7 +561,7 @@ def convert(
     except BaseException as e:
         if conv is not None:
             conv.abort()
-        _close(source, interp, interpolator)
+        _close(source or inp, interp, interpolator)
         if isinstance(e, KeyboardInterrupt):
             raise
         err = _user_error(e)
@@ -557,7 +575,7 @@ def convert(
     return result
 
 
-def _source_timecode(source: Source) -> str | None:
+def _source_timecode(source: PyAVInput) -> str | None:
     """The source's start timecode, when it has one and a frame rate to count it at (the output
     then gets it re-expressed at its own rate, instead of a copy of the source's track)."""
     tags = {**source.container_metadata, **source.info.metadata}
@@ -565,7 +583,7 @@ def _source_timecode(source: Source) -> str | None:
     return tc if tc and source.info.rate else None
 
 
-def _plan_time(src, source: Source, options: ConvertOptions, model: str, mode: str,
+def _plan_time(src, source: PyAVInput, options: ConvertOptions, model: str, mode: str,
                fps_out: Fraction, tc: str | None) -> TemporalReport:
     """Interlacing/cadence/dedup/down/slow-motion decisions (pipeline.temporal) and the timecode."""
     rep = plan(src, options, get_spec(model), mode)
@@ -579,7 +597,7 @@ def _plan_time(src, source: Source, options: ConvertOptions, model: str, mode: s
     return rep
 
 
-def _close(source: Source, interp, given) -> None:
+def _close(source: Source | PyAVInput, interp, given) -> None:
     """Close the source, and the interpolator unless the caller gave it (theirs to close)."""
     source.close()
     if interp is not None and interp is not given:

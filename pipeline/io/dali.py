@@ -26,7 +26,7 @@ from fractions import Fraction
 import torch
 
 from filmrt.errors import FilmrtError
-from filmrt.pipeline.io.decode import DecodedFrame, PyAVSource, Source, make_thumb
+from filmrt.pipeline.io.decode import DecodedFrame, DecodeRequest, PyAVInput, PyAVSource, Source, make_thumb
 
 SEQUENCE = 16
 
@@ -45,15 +45,22 @@ def available(device: torch.device) -> tuple[bool, str]:
 
 
 class DaliSource(Source):
-    name = "dali"
+    """Decodes ``src`` (a path, or a :class:`PyAVInput` of a file) as ``request`` asks: its range
+    and streams (alpha, captions and field filters are PyAV's only)."""
 
-    def __init__(self, src, *, ss=None, t=None, device: torch.device, sequence_length: int = SEQUENCE):
-        if src == "-":
+    name = "dali"
+    filters_fields = False
+
+    def __init__(self, src, request: DecodeRequest | None = None, *, device: torch.device,
+                 sequence_length: int = SEQUENCE):
+        path = src.path if isinstance(src, PyAVInput) else (None if src == "-" else str(src))
+        if path is None:
             raise FilmrtError("the DALI decoder reads files, not stdin: use --decoder pyav")
         from nvidia.dali import fn, pipeline_def, types
 
         # PyAV for the stream facts and the copied streams (it does not decode video here)
-        self._meta = PyAVSource(src, ss=ss, t=t, device="cpu")
+        self.request = request or DecodeRequest()
+        self._meta = PyAVSource(src, self.request, device="cpu")
         self.container = self._meta.container
         self.info = self._meta.info
         self.stream, self.streams = self._meta.stream, self._meta.streams
@@ -65,7 +72,6 @@ class DaliSource(Source):
         self.corrupt_frames = 0  # DALI does not report corrupt frames
         self.device = device
         self.seq = int(sequence_length)
-        path = str(src)
 
         @pipeline_def(batch_size=1, num_threads=2, device_id=device.index or 0, prefetch_queue_depth=2)
         def _pipe():

@@ -104,8 +104,9 @@ class TemporalReport:
     detected: str = "progressive"
     #: "tff" / "bff" for interlaced input
     field_parity: str | None = None
-    #: what was applied: "none", "bwdif", "yadif", "fieldmatch+decimate", "fieldmatch"
-    deinterlace: str = "none"
+    #: what was applied, in the vocabulary of ``--deinterlace`` and DecodeRequest.deinterlace:
+    #: "off", "bwdif", "yadif", "fieldmatch+decimate", "fieldmatch"
+    deinterlace: str = "off"
     dedup: str = "off"
     duplicates_dropped: int = 0
     down: str = ""
@@ -275,7 +276,7 @@ def decide(rep: TemporalReport, options) -> TemporalReport:
     elif flagged:
         rep.notes.append(f"flagged interlaced ({rep.field_parity or rep.field_order}) but no combing found "
                          f"(idet: {verdicts or 'nothing classified'}): treated as progressive, not deinterlaced")
-    if rep.deinterlace == "none":
+    if rep.deinterlace == "off":
         rep.field_parity = rep.field_parity if rep.detected == "interlaced" else None
     rep.dedup = options.dedup
     return rep
