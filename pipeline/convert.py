@@ -39,19 +39,12 @@ from filmrt.models import get_spec
 from filmrt.pipeline.infer import Inference, choose_mode
 from filmrt.pipeline.io import dali
 from filmrt.pipeline.io.captions import CAPTION_CODECS
-from filmrt.pipeline.io.decode import (
-    DecodedFrame,
-    DecodeRequest,
-    PyAVInput,
-    PyAVSource,
-    Source,
-    av_error_message,
-    open_input,
-)
+from filmrt.pipeline.io.decode import PyAVInput, PyAVSource, av_error_message, open_input
 from filmrt.pipeline.io.encode import Muxer
 from filmrt.pipeline.io.extras import copy_extras
 from filmrt.pipeline.io.formats import refuse_losses
 from filmrt.pipeline.io.hdr import losses
+from filmrt.pipeline.io.source import DecodedFrame, DecodeRequest, Source
 from filmrt.pipeline.io.target import DROPPED, REENCODED, REMUXED, OutputTarget, dropped_streams, plan_target
 from filmrt.pipeline.options import ConvertOptions
 from filmrt.pipeline.threads import ThreadPlan, plan_threads
@@ -299,6 +292,8 @@ class _Conversion:
         #: chapters/attachments/dispositions copied, and what the output container could not hold
         self.extras: dict = {}
         self.extras_lost: list[str] = []
+        #: what the muxer changed (the last column/row of an odd size), reported with the losses
+        self.muxer_notes: list[str] = []
         #: container tags added to the output (convert's ``tags``)
         self.tags: dict[str, str] = {}
 
@@ -350,7 +345,7 @@ class _Conversion:
             self.target, info=src.info, fps_out=self.fps_out,
             shift=src.range_start, video_offset=(first_ts - src.range_start) * (self.slowmo or 1),
             side=src.info.side, preset=enc.preset,
-            container_metadata={**tags, **self.tags},
+            container_metadata={**tags, **self.tags}, warn=self.muxer_notes.append,
             interlace=None if tr.interlace_out == "off" else tr.interlace_out, timecode=tr.timecode_out,
             threads=self.thread_plan.encoder,
         )
@@ -369,7 +364,7 @@ class _Conversion:
 
     def _losses(self, muxer: Muxer) -> list[str]:
         """Side data the output drops (captions are kept when the muxer writes them)."""
-        kept = muxer.carries_captions and getattr(self.source, "captions", None) is not None
+        kept = muxer.carries_captions and self.source.captions is not None
         return losses(self.source.info.side, muxer.output.codec, captions_kept=kept)
 
     def _accept(self, f: DecodedFrame, cut: bool) -> None:
@@ -420,7 +415,7 @@ class _Conversion:
         self.stage_cpu["encode_cpu_s"] = time.thread_time() - c0
 
     def _write(self, frame: torch.Tensor, last: bool) -> None:
-        pacer = getattr(self.source, "captions", None)
+        pacer = self.source.captions
         cc = pacer.take(None if last else self.muxer.video_time()) if pacer is not None else b""
         self.muxer.write_frame(frame, pacer.nals(cc, self.muxer.codec == "libx265") if cc else None)
         self.written += 1
@@ -477,7 +472,7 @@ class _Conversion:
         return self._result()
 
     def _caption_counts(self) -> dict | None:
-        pacer = getattr(self.source, "captions", None)
+        pacer = self.source.captions
         return None if pacer is None else {"in": pacer.triples_in, "out": pacer.triples_out}
 
     def abort(self) -> None:
@@ -489,7 +484,7 @@ class _Conversion:
     def _result(self) -> ConvertResult:
         k, src, mux = self.kinds, self.source, self.muxer
         return ConvertResult(
-            src="", dst=self.dst, frames_in=getattr(src, "frames_decoded", self.frames_in),
+            src="", dst=self.dst, frames_in=src.frames_decoded or self.frames_in,
             frames_out=mux.encoded, interpolated=k[INTERP],  # frames in the file (--interlace: 2 fields each)
             copied=k[COPY] + k[CUT] + k[NEAREST] + k[HOLD], scene_cuts=self.scene_cuts, seconds=0.0,
             fps_out=self.fps_out, fps_in=src.info.rate, cut_repeats=k[CUT], nearest=k[NEAREST], held=k[HOLD],
@@ -498,9 +493,9 @@ class _Conversion:
             packets_copied=mux.packets_copied, problems=list(src.problems), temporal=self.temporal.to_dict(),
             video={"source": mux.output.source, "output": mux.output.to_dict(),
                    "side_data": src.info.side.to_dict(), "caption_triples": self._caption_counts()},
-            dropped=list(mux.output.notes) + self._losses(mux) + self.extras_lost,
+            dropped=list(mux.output.notes) + self._losses(mux) + self.extras_lost + self.muxer_notes,
             extras=dict(self.extras), output=self.target.to_dict(),
-            timestamps_repaired=getattr(src, "timestamps_repaired", 0),
+            timestamps_repaired=src.timestamps_repaired,
             model_s=self.inference.model_s, threads=self.thread_plan.describe(), stage_s=dict(self.stage_cpu),
         )
 

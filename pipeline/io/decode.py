@@ -6,7 +6,9 @@ inference device. While it demuxes, the packets of the streams that are copied t
 (audio, subtitles, data) are handed to a callback untouched, so a single read of the input feeds
 both the video pipeline and the remux (stdin works too).
 
-Every decoder implements :class:`Source`: it yields :class:`DecodedFrame` objects in presentation
+Every decoder is a :class:`~filmrt.pipeline.io.source.Source` and is opened with the
+:class:`~filmrt.pipeline.io.source.DecodeRequest` that says what convert wants of it (the input
+itself is opened first, once, by :func:`open_input`, so the decisions can read its headers); it yields :class:`DecodedFrame` objects in presentation
 order, exposes :class:`VideoInfo` and the streams and tags to copy. A source for NVDEC through
 NVIDIA DALI lives in :mod:`filmrt.pipeline.io.dali` (used only when DALI and a GPU are present).
 
@@ -19,7 +21,7 @@ What is handled and what is refused:
   matrix change. The colour tags are read before any repack.
 - 10/12-bit input is decoded at full precision (float from the codes, never through 8 bits); the
   output keeps the bit depth when the encoder can (:mod:`filmrt.pipeline.io.formats`).
-- alpha (``keep_alpha``, set when the output carries it): a 4th channel, RGBA.
+- alpha (``DecodeRequest.keep_alpha``, asked when the output carries it): a 4th channel, RGBA.
 - rotation (a display matrix) is not applied to the pixels: the model works on the coded frames
   and the same display matrix is written to the output, so players rotate it the same way.
 - odd width/height: decoded as is; the encoder drops the last column/row (4:2:0 needs even sizes).
@@ -38,9 +40,8 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
-from typing import Protocol
 
 import av
 import numpy as np
@@ -50,8 +51,9 @@ import torch.nn.functional as F
 from filmrt.errors import FilmrtError, NotAVideo
 from filmrt.pipeline.io.captions import CaptionPacer, a53_of
 from filmrt.pipeline.io.colour import ColourSpec, guess_spec, luma_from_rgb, yuv_to_rgb
-from filmrt.pipeline.io.hdr import SideInfo, read_side_data
+from filmrt.pipeline.io.hdr import read_side_data
 from filmrt.pipeline.io.pixels import alpha_of
+from filmrt.pipeline.io.source import DecodedFrame, DecodeRequest, Source, VideoInfo
 from filmrt.pipeline.time.cadence.fieldops import CHAINS, DecodedFilter
 from filmrt.pipeline.time.timestamps import FrameClock
 
@@ -60,80 +62,6 @@ _PLANAR_YUV = re.compile(r"^yuv(j?)a?(420|422|444|440|411|410)p(\d+)?(le)?$")  #
 THUMB = (64, 36)
 #: what :meth:`PyAVSource._deliver` returns for the first frame past --t
 _PAST_END = object()
-
-
-@dataclass
-class DecodedFrame:
-    #: position in the decoded (presentation) order, 0-based, after --ss
-    index: int
-    #: presentation time in seconds (exact), as in the stream (not shifted)
-    ts: Fraction
-    #: (3, H, W) float32 RGB in [0, 1] on the inference device ((4, H, W) RGBA with ``keep_alpha``)
-    rgb: torch.Tensor
-    #: (36, 64) float32 luma thumbnail on the CPU, for scene-cut detection
-    thumb: torch.Tensor
-    #: frame duration in seconds when the stream says, else None
-    duration: Fraction | None = None
-
-
-@dataclass
-class VideoInfo:
-    width: int
-    height: int
-    #: nominal rate (average, else guessed), exact; None when unknown
-    rate: Fraction | None
-    time_base: Fraction
-    pix_fmt: str
-    codec: str
-    colour: ColourSpec
-    #: 9 int32 of the display matrix (FFmpeg layout) or None
-    display_matrix: list[int] | None = None
-    rotation: int = 0
-    #: expected number of frames in the selected range (estimate; None if unknown)
-    frames: int | None = None
-    #: start time of the whole input in seconds (the container's start), exact-ish
-    start: Fraction = Fraction(0)
-    #: stream metadata (language, title, handler) copied to the output
-    metadata: dict = field(default_factory=dict)
-    #: the codec's profile name ("HQ", "DNXHR HQX", "Main 10") and bit rate, when the stream says
-    profile: str | None = None
-    bit_rate: int | None = None
-    #: HDR10 static metadata, dynamic metadata and captions seen in the decoded frames so far
-    side: SideInfo = field(default_factory=SideInfo)
-
-
-class Source(Protocol):
-    """What the pipeline reads from a decoder (:class:`PyAVSource`, ``dali.DaliSource``)."""
-
-    #: the decoder's name ("pyav", "dali"), reported in ConvertResult.decoder
-    name: str
-    #: set by the caller before ``frames()``: decoded frames carry alpha as a 4th channel (RGBA)
-    keep_alpha: bool
-    #: the input as messages name it (its path, or "stdin")
-    src_name: str
-    info: VideoInfo
-    #: the PyAV video stream decoded, and every input stream (for the output decision)
-    stream: object
-    streams: list
-    #: PyAV input streams copied to the output (audio, subtitles, data); their packets go to
-    #: ``frames(on_packet=...)`` in demux order
-    copy_streams: list
-    #: the input container's tags, copied to the output container
-    container_metadata: dict
-    #: the selected time range in stream seconds: output times are shifted by ``range_start``;
-    #: ``range_end`` is None without --t
-    range_start: Fraction
-    range_end: Fraction | None
-    #: what was wrong with the input (damaged packets, truncation), filled while decoding
-    problems: list[str]
-    #: decoded frames the decoder flagged corrupt
-    corrupt_frames: int
-
-    def frames(self, on_packet: Callable | None = None, stop=None) -> Iterator[DecodedFrame]:
-        """Decoded frames in presentation order; stops early when the ``stop`` event is set."""
-        ...
-
-    def close(self) -> None: ...
 
 
 def av_error_message(e: BaseException) -> str:
@@ -228,35 +156,6 @@ def frame_to_rgb(frame, spec: ColourSpec | None, device: torch.device,
         arr = arr.astype(np.int16 if bits <= 8 else np.int32)
         planes.append(torch.from_numpy(arr).to(device, non_blocking=True))
     return yuv_to_rgb(planes[0], planes[1], planes[2], spec), spec
-
-
-@dataclass(frozen=True)
-class DecodeRequest:
-    """What convert asks of a decoder, decided before it starts (handed to ``open_source``).
-
-    ``ss``/``t``: the range (seconds from the input's start; None = from the start / to the end);
-    ``keep_alpha``: frames carry alpha as a 4th channel (the output keeps it); ``captions``: the
-    frames' A/53 captions are collected for the encoder (:attr:`Source.captions`); ``deinterlace``:
-    the field filter run on the decoder's own frames, in the temporal report's vocabulary ("off",
-    "bwdif", "yadif", "fieldmatch+decimate", "fieldmatch"; :mod:`filmrt.pipeline.time.cadence.fieldops`)
-    with ``field_parity``; ``streams``: the input streams whose packets are wanted (None = every
-    audio, subtitle and data stream)."""
-
-    ss: float | None = None
-    t: float | None = None
-    keep_alpha: bool = False
-    captions: bool = False
-    deinterlace: str = "off"
-    field_parity: str = "tff"
-    streams: frozenset[int] | None = None
-
-    def __post_init__(self) -> None:
-        if self.ss is not None and self.ss < 0:
-            raise FilmrtError(f"--ss {self.ss}: the start must be >= 0")
-        if self.t is not None and self.t <= 0:
-            raise FilmrtError(f"--t {self.t}: the duration must be > 0")
-        if self.deinterlace != "off" and self.deinterlace not in CHAINS:
-            raise FilmrtError(f"deinterlace {self.deinterlace!r}: use off, {', '.join(CHAINS)}")
 
 
 @dataclass
@@ -401,7 +300,8 @@ class PyAVSource(Source):
     ):
         if request is not None and (ss is not None or t is not None):
             raise ValueError("give the range in the DecodeRequest, not beside it")
-        self.request = request = request or DecodeRequest(ss=ss, t=t)
+        super().__init__(request or DecodeRequest(ss=ss, t=t))
+        request = self.request
         self.device = torch.device(device)
         inp = src if isinstance(src, PyAVInput) else open_input(src, fmt)
         self.input = inp
@@ -422,16 +322,8 @@ class PyAVSource(Source):
             info, frames=_expected_frames(vs, inp.container, info.rate, info.time_base, self.ss, request.t))
         #: the stream's colour tags, for frames that leave them unspecified
         self._stream_tags = inp.stream_tags
-        #: decoded frames carry alpha as a 4th channel (RGBA)
-        self.keep_alpha = request.keep_alpha
-        #: each frame's A/53 captions go here (re-paced by the encoder)
-        self.captions: CaptionPacer | None = CaptionPacer() if request.captions else None
-        self.problems: list[str] = []
+        self.captions = CaptionPacer() if request.captions else None
         self.decode_errors = 0
-        self.corrupt_frames = 0
-        #: frames whose timestamp had to be moved after the previous one (kept, not damage)
-        self.timestamps_repaired = 0
-        self.frames_decoded = 0
         #: end time (s) of the last picture delivered, for the "ends early" check
         self.last_end: Fraction | None = None
         self._seekable = inp.path is not None

@@ -27,6 +27,7 @@
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import sys
 from fractions import Fraction
@@ -40,15 +41,18 @@ from filmrt.errors import FilmrtError
 from filmrt.fileio import atomic_path, is_stream_target
 from filmrt.pipeline.io.captions import CAPTION_CODECS, with_sei
 from filmrt.pipeline.io.colour import SPC_RGB, ColourSpec
-from filmrt.pipeline.io.decode import VideoInfo, av_error_message
+from filmrt.pipeline.io.decode import av_error_message
 from filmrt.pipeline.io.formats import CODECS, OutputFormat
 from filmrt.pipeline.io.hdr import SideInfo, x265_hdr_params
 from filmrt.pipeline.io.pixels import rgb_to_frame
+from filmrt.pipeline.io.source import VideoInfo
 from filmrt.pipeline.io.streams import stream_codec
 from filmrt.pipeline.time.cadence.fieldops import WEAVE, FilterChain
 
 if TYPE_CHECKING:
     from filmrt.pipeline.io.target import OutputTarget
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_CRF = 18
 DEFAULT_PRESET = "medium"
@@ -141,7 +145,8 @@ class Muxer:
         self.output = output
         self.codec = output.codec
         self.dst = dst = target.path
-        self.warn = warn or (lambda msg: print(f"filmrt: warning: {msg}", file=sys.stderr))
+        #: what the muxer had to change (odd sizes), said through the caller's callback (else logged)
+        self.warn = warn or logger.warning
         fmt = target.format
         self.fps_out = Fraction(fps_out)
         #: --interlace tff|bff: frames come at fps_out and are woven into fields (pipeline.fieldops)

@@ -53,14 +53,15 @@ def _chapters(src_container, out_container, shift: Fraction, end: Fraction | Non
 
 
 def copy_extras(source, muxer, warn) -> dict:
-    """Copy dispositions, attachments and chapters from a PyAV ``source`` to ``muxer``'s output.
+    """Copy dispositions, attachments and chapters from a ``source`` (its PyAV container) to
+    ``muxer``'s output.
 
     Returns ``{"chapters": n, "attachments": n, "dispositions": n}`` (what was copied)."""
-    src_container = getattr(source, "container", None)
-    if src_container is None:  # a decoder without a PyAV container (DALI): nothing to copy from
+    src_container = source.container
+    if src_container is None:  # a decoder without a PyAV container: nothing to copy from
         return {"chapters": 0, "attachments": 0, "dispositions": 0}
     dispositions = 0
-    pairs = [(source.stream, muxer.vstream)] if getattr(source, "stream", None) is not None else []
+    pairs = [(source.stream, muxer.vstream)] if source.stream is not None else []
     by_index = {s.index: s for s in src_container.streams}
     pairs += [(by_index[i], o) for i, o in muxer.copy_map.items()]
     for s, o in pairs:

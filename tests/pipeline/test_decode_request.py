@@ -77,3 +77,16 @@ def test_convert_hands_its_decisions_to_the_decoder(clip, tmp_path, monkeypatch)
     assert (req.ss, req.t, req.keep_alpha, req.deinterlace) == (0.08, None, False, "off")
     assert req.streams == frozenset({2}) and req.captions  # libx264 carries A/53 captions
     assert res.streams == ["#2 audio ac3"] and res.frames_in == 8
+
+
+def test_the_source_base_class_says_what_a_decoder_does_not_know():
+    from filmrt.pipeline.io.extras import copy_extras
+    from filmrt.pipeline.io.source import Source
+
+    s = Source(DecodeRequest(keep_alpha=True))
+    assert s.keep_alpha and s.container is None and s.stream is None and s.captions is None
+    assert (s.problems, s.corrupt_frames, s.frames_decoded, s.timestamps_repaired) == ([], 0, 0, 0)
+    assert not s.filters_fields and s.range_end is None and s.copy_streams == []
+    assert copy_extras(s, None, pytest.fail) == {"chapters": 0, "attachments": 0, "dispositions": 0}
+    with pytest.raises(NotImplementedError):
+        next(iter(s.frames()))

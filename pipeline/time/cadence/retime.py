@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from fractions import Fraction
 
-from filmrt.pipeline.io.decode import DecodedFrame, VideoInfo
+from filmrt.pipeline.io.source import DecodedFrame, VideoInfo
 from filmrt.pipeline.time.cadence.analysis import DEDUP_FRACTION, DEDUP_LEVEL, TemporalReport
 from filmrt.pipeline.time.cadence.fieldops import luma_changed_fraction
 
