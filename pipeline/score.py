@@ -18,7 +18,8 @@ how CAND was made:
   8 bits as the protocol does; VMAF (``--vmaf``: libvmaf's own numbers, model vmaf_v0.6.1, over
   every matched frame in order so its motion feature sees the sequence); flicker of each generated
   frame against its CAND neighbours (8-bit code values); judder of CAND's motion (global motion per
-  output step) next to REF's own.
+  output step) next to REF's own, and the motion error of CAND's steps against REF's at the same
+  frames (a held-then-jumping or double picture reads about 1, motion where it belongs 0).
 - **Scene cuts** (found in REF by the detector of :mod:`filmrt.pipeline.time.scenes`): a generated
   frame next to a cut is listed but not scored (nothing can be interpolated across a cut), and no
   motion step or flicker is measured across one.
@@ -41,7 +42,7 @@ from filmrt.imageio import to_uint8
 from filmrt.pipeline.io.colour import rgb_to_yuv
 from filmrt.pipeline.io.decode import DecodedFrame, PyAVSource
 from filmrt.pipeline.time.scenes import DEFAULT_THRESHOLD, SceneDetector
-from filmrt.quality import flicker, global_motion, judder, psnr, ssim
+from filmrt.quality import flicker, global_motion, judder, motion_error, psnr, ssim
 from filmrt.vmaf import VmafScorer
 
 
@@ -123,8 +124,9 @@ def _score(rs: PyAVSource, cs: PyAVSource, every, want_vmaf: bool, scene_thresho
     counts = {"unmatched": 0}
     rows: list[dict] = []
     window: list[tuple[int, np.ndarray]] = []  # (row, CAND picture), for flicker
-    ref_steps, cand_steps = [], []
+    ref_steps, cand_steps, paired = [], [], []  # global motion per step; (CAND, REF) of the same step
     prev_ref = prev_cand = None
+    prev_i = -2
     det = SceneDetector(scene_threshold)
     try:
         for i, fr, fc in match_by_time(rs.frames(), cs.frames(), Fraction(ri.rate), counts):
@@ -138,7 +140,9 @@ def _score(rs: PyAVSource, cs: PyAVSource, every, want_vmaf: bool, scene_thresho
             if prev_ref is not None and not cut:  # motion across a cut means nothing
                 ref_steps.append(global_motion(prev_ref, a))
                 cand_steps.append(global_motion(prev_cand, b))
-            prev_ref, prev_cand = a, b
+                if i == prev_i + 1:
+                    paired.append((cand_steps[-1], ref_steps[-1]))
+            prev_ref, prev_cand, prev_i = a, b, i
             window = (window + [(len(rows) - 1, b)])[-3:]
             _flicker(window, rows)
             if on_frame is not None:
@@ -159,7 +163,8 @@ def _score(rs: PyAVSource, cs: PyAVSource, every, want_vmaf: bool, scene_thresho
         "matched": len(rows), "unmatched_cand_frames": counts["unmatched"],
         "skipped_at_cuts": sum(1 for r in rows if r.get("skipped")),
         "generated": groups["generated"].summary(), "kept": groups["kept"].summary() if every else None,
-        "judder": {"cand": judder(cand_steps), "ref": judder(ref_steps)},
+        "judder": {"cand": judder(cand_steps), "ref": judder(ref_steps),
+                   "motion_error": motion_error([c for c, _ in paired], [r for _, r in paired])},
         "vmaf_model": "vmaf_v0.6.1" if want_vmaf else None,
         "frames": rows, "seconds": time.perf_counter() - t0,
     }

@@ -62,7 +62,8 @@ def run_score(args: argparse.Namespace) -> int:
                   f"VMAF {_fmt(g['vmaf'], '.2f')}, flicker {_fmt(g['flicker'], '.2f')} "
                   f"(max {_fmt(g['flicker_max'], '.2f')})")
     j = rep["judder"]
-    print(f"judder: {_fmt(j['cand']['judder'], '.3f')} (REF {_fmt(j['ref']['judder'], '.3f')}); "
+    print(f"judder: {_fmt(j['cand']['judder'], '.3f')} (REF {_fmt(j['ref']['judder'], '.3f')}), motion error "
+          f"{_fmt(j['motion_error'], '.3f')}; "
           f"{rep['matched']} frames matched, {rep['unmatched_cand_frames']} CAND frames off REF's times, "
           f"{rep['skipped_at_cuts']} generated frames next to a scene cut not scored")
     if args.json:

@@ -91,6 +91,7 @@ def test_generated_frames_scored_apart_and_match_by_time(ref, tmp_path):
     # the reference pans evenly: no judder; the blend tool's output moves evenly too (global motion)
     assert rep["judder"]["ref"]["judder"] < 0.05
     assert rep["judder"]["ref"]["mean_step_px"] == pytest.approx(3.0, abs=0.2)
+    assert rep["judder"]["motion_error"] is not None
 
 
 def test_flicker_finds_a_brightness_step(ref, tmp_path):
@@ -110,6 +111,7 @@ def test_judder_of_a_dropped_and_repeated_frame(ref, tmp_path):
     rep = json.loads((tmp_path / "r.json").read_text())
     assert rep["kept"] is None and rep["generated"]["frames"] == N
     assert rep["judder"]["cand"]["judder"] > 0.3 > 0.05 > rep["judder"]["ref"]["judder"]
+    assert rep["judder"]["motion_error"] > 0.2  # two held frames of 15 steps, each off by a whole step twice
 
 
 def test_frames_off_the_reference_grid_are_counted_not_scored(ref, tmp_path):
