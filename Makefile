@@ -38,11 +38,11 @@ bench: setup
 bench-quick: setup
 	$(BIN)/python -m filmrt bench --quick --json bench/results/auto $(BENCH_ARGS)
 
-# The GPU check of issue 16 (bench/gpu_check.py): on a CUDA machine every GPU figure in one JSON +
+# The GPU check of issue 16 (filmrt bench --profile gpu, bench/gpu.py): on a CUDA machine every GPU figure in one JSON +
 # one markdown in bench/results/ (< 8 min); GPU_CHECK_ARGS=--dry-run rehearses it on the CPU.
 GPU_CHECK_ARGS ?=
 gpu-check: setup
-	$(BIN)/python bench/gpu_check.py --out bench/results $(GPU_CHECK_ARGS)
+	$(BIN)/python -m filmrt bench --profile gpu --out bench/results $(GPU_CHECK_ARGS)
 
 # A longer fuzz campaign than CI's (tests/fuzz/): the corpus plus FUZZ_CASES seeded mutations;
 # one line per case (name, exit code, message) in fuzz-results.tsv. A failure names its seed.

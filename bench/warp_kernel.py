@@ -1,61 +1,40 @@
-"""Benchmark and check the BackwardWarp CUDA kernel against the grid_sample path.
+"""Check and time the BackwardWarp CUDA kernel against the grid_sample path.
 
-    python bench/warp_kernel.py                  # on a GPU machine: checks + timings -> bench/results/
-    python bench/warp_kernel.py --cpu-only       # anywhere: the CPU part (host build of the kernel)
-    python -m filmrt.bench.warp_kernel ...       # the same, as a module of the installed package
+    python -m filmrt.bench.warp_kernel               # anywhere: the CPU part (host build of the kernel)
+    filmrt bench --profile gpu --sections warp       # on a GPU: the GPU part, in the GPU report
 
-Run from the repository root with filmrt importable (``pip install --no-deps -e .``; with only
-``PYTHONPATH=.`` the kernel module is loaded from engine/cuda/warp_kernel.py by path). Results go to the
-repository's ``bench/results/`` (``--out``), found from this file's place in the checkout.
+GPU part (the ``warp`` section of :mod:`filmrt.bench.gpu`):
 
-GPU part (skipped, with a message, without CUDA):
+1. correctness (:func:`gpu_checks`): ``shared/fixtures/warp/warp_io.npz`` (fp32 <= 1e-5, fp16 <=
+   2e-3); the GPU output equals the host build bit for bit (same float32 arithmetic: -fmad=false /
+   -ffp-contract=off); random 2160x3840 frames with flows far outside the frame vs grid_sample
+   (<= 1e-3), fp32 and fp16; a tensor of more than 2^31 elements (64-bit offsets) on its last channels;
+2. timing (:func:`gpu_timings`): median of ``iters`` calls after warm-up (CUDA events,
+   :func:`filmrt.bench.timing.measure`), kernel vs ``filmrt.warp.warp_grid_sample`` (grid
+   construction + grid_sample), for RIFE-like (C=3, 8) and FILM-like (C=64) warps at 720p, 1080p
+   and 2160p (padded to 64), fp32 and fp16.
 
-1. correctness: ``shared/fixtures/warp/warp_io.npz`` (fp32 <= 1e-5, fp16 <= 2e-3); the GPU output
-   equals the host build bit for bit (same float32 arithmetic: -fmad=false / -ffp-contract=off);
-   random 2160x3840 frames with flows far outside the frame vs grid_sample (<= 1e-3), fp32 and
-   fp16; a tensor of more than 2^31 elements (64-bit offsets) checked on its last channels;
-2. timing: CUDA events, median of ``--iters`` runs after warm-up, kernel vs
-   ``filmrt.warp.warp_grid_sample`` (grid construction + grid_sample), for RIFE-like (C=3, 8) and
-   FILM-like (C=64) warps at 720p, 1080p and 2160p (padded to 64), fp32 and fp16;
-3. writes ``bench/results/warp-kernel-<gpu>-<date>.json`` and ``.md`` with the exact command.
-
-CPU part: the committed PTX is up to date with the sources; the host build of the kernel header
-matches the fixture and grid_sample (a 2160x3840 frame with far-out flows).
+CPU part (:func:`cpu_checks`): the committed PTX is up to date with the sources; the host build of
+the kernel header matches the fixture and grid_sample (a 2160x3840 frame with far-out flows).
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import importlib.util
 import json
-import platform
-import re
-import statistics
 import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from filmrt.fileio import atomic_write, write_json
+from filmrt.bench.timing import measure
+from filmrt.engine.cuda import warp_kernel
 from filmrt.warp import warp_grid_sample
 
 REPO = Path(__file__).resolve().parent.parent
 SIZES = {"720p": (768, 1280), "1080p": (1088, 1920), "2160p": (2176, 3840)}  # padded to 64
 CHANNELS = {"rife-image": 3, "rife-feat": 8, "film-feat": 64}
-
-
-def load_warp_kernel():
-    try:
-        from filmrt.engine.cuda import warp_kernel
-
-        return warp_kernel
-    except ImportError:
-        spec = importlib.util.spec_from_file_location("filmrt_warp_kernel", REPO / "engine" / "cuda" / "warp_kernel.py")
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-        return mod
 
 
 def fixture(shared: Path):
@@ -92,21 +71,6 @@ def cpu_checks(wk, shared: Path) -> dict:
         and out["host_4k_vs_grid_sample_maxabs"] <= 1e-3
     )
     return out
-
-
-def time_cuda(fn, iters: int, warmup: int = 3) -> float:
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(iters):
-        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        a.record()
-        fn()
-        b.record()
-        b.synchronize()
-        times.append(a.elapsed_time(b))
-    return statistics.median(times)
 
 
 def gpu_checks(wk, shared: Path) -> dict:
@@ -155,8 +119,8 @@ def gpu_timings(wk, iters: int) -> list[dict]:
             for dname, dtype in (("fp32", torch.float32), ("fp16", torch.float16)):
                 img = torch.rand(1, c, h, w, device="cuda", generator=g).to(dtype)
                 flow = torch.randn(1, 2, h, w, device="cuda", generator=g) * 20
-                t_k = time_cuda(lambda img=img, flow=flow: wk.warp_cuda(img, flow), iters)
-                t_g = time_cuda(lambda img=img, flow=flow: warp_grid_sample(img, flow), iters)
+                t_k = _median_ms(lambda img=img, flow=flow: wk.warp_cuda(img, flow), iters)
+                t_g = _median_ms(lambda img=img, flow=flow: warp_grid_sample(img, flow), iters)
                 nbytes = img.numel() * img.element_size() * 2 + flow.numel() * 4  # read + write + flow
                 rows.append(
                     {
@@ -175,77 +139,18 @@ def gpu_timings(wk, iters: int) -> list[dict]:
     return rows
 
 
-def write_results(report: dict, out_dir: Path) -> tuple[Path, Path]:
-    gpu = re.sub(r"[^a-z0-9]+", "-", report["gpu"].lower()).strip("-")
-    stem = f"warp-kernel-{gpu}-{report['date']}"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    jp, mp = out_dir / f"{stem}.json", out_dir / f"{stem}.md"
-    write_json(jp, report)
-    lines = [
-        f"# BackwardWarp kernel on {report['gpu']} ({report['date']})",
-        "",
-        f"Command: `{report['command']}`  ",
-        f"torch {report['torch']}, CUDA {report['cuda']}, driver {report['driver']}",
-        "",
-        "## Checks",
-        "",
-        *[f"- {k}: {v}" for k, v in report["checks"].items()],
-        "",
-        "## Timings (median ms, batch 1; grid_sample = filmrt.warp.warp_grid_sample)",
-        "",
-        "| size | warp | C | dtype | kernel ms | grid_sample ms | speed-up | kernel GB/s |",
-        "|---|---|---|---|---|---|---|---|",
-        *[
-            f"| {r['size']} | {r['kind']} | {r['channels']} | {r['dtype']} | {r['kernel_ms']} | "
-            f"{r['grid_sample_ms']} | {r['speedup']}x | {r['kernel_GBps']} |"
-            for r in report["timings"]
-        ],
-    ]
-    atomic_write(mp, "\n".join(lines) + "\n")
-    return jp, mp
+def _median_ms(fn, iters: int) -> float:
+    return measure(fn, "cuda", warmup=3, repeats=iters, min_time_s=0)["median_ms"]
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--cpu-only", action="store_true", help="only the CPU part (no GPU needed)")
-    p.add_argument("--iters", type=int, default=50)
+    p = argparse.ArgumentParser(prog="python -m filmrt.bench.warp_kernel", description=__doc__.split("\n")[0])
     p.add_argument("--shared", default=str(REPO.parent / "shared"))
-    p.add_argument("--out", default=str(REPO / "bench" / "results"))
     args = p.parse_args(argv)
-    wk = load_warp_kernel()
-    shared = Path(args.shared)
-    cpu = cpu_checks(wk, shared)
+    cpu = cpu_checks(warp_kernel, Path(args.shared))
     print("CPU checks:", json.dumps(cpu, indent=2))
-    if args.cpu_only:
-        return 0 if cpu["ok"] else 1
-    ok, why = wk.available()
-    if not ok:
-        print(f"GPU part skipped: {why}")
-        return 0 if cpu["ok"] else 1
-    checks = gpu_checks(wk, shared)
-    print("GPU checks:", json.dumps(checks, indent=2))
-    timings = gpu_timings(wk, args.iters)
-    drv = wk._driver().version()
-    report = {
-        "gpu": torch.cuda.get_device_name(),
-        "compute_capability": list(torch.cuda.get_device_capability()),
-        "date": dt.date.today().isoformat(),
-        "command": "python " + " ".join([Path(sys.argv[0]).as_posix(), *(argv or sys.argv[1:])]),
-        "torch": torch.__version__,
-        "cuda": torch.version.cuda,
-        "driver": f"{drv // 1000}.{drv % 1000 // 10}",
-        "python": platform.python_version(),
-        "cpu_checks": cpu,
-        "checks": checks,
-        "timings": timings,
-    }
-    for path in write_results(report, Path(args.out)):
-        print(f"wrote {path}")
-    for r in timings:
-        print(f"{r['size']:>6} {r['kind']:>10} C={r['channels']:<3} {r['dtype']}: kernel {r['kernel_ms']:.3f} ms, "
-              f"grid_sample {r['grid_sample_ms']:.3f} ms ({r['speedup']}x)")
-    good = all(v is not False for k, v in checks.items() if k.endswith("_ok")) and cpu["ok"]
-    return 0 if good else 1
+    print("GPU part: filmrt bench --profile gpu --sections warp")
+    return 0 if cpu["ok"] else 1
 
 
 if __name__ == "__main__":

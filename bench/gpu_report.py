@@ -1,6 +1,4 @@
-"""The report of bench/gpu_check.py: decisions and targets from the measured cells, and markdown.
-
-Standard library only (the parent process writes the report even when filmrt cannot be imported).
+"""The report of ``filmrt bench --profile gpu``: decisions and targets from the measured cells, markdown.
 
 Decisions (``report["decisions"]``), each with its rule and the figures it was taken from:
 
@@ -21,6 +19,8 @@ from __future__ import annotations
 
 import math
 import re
+
+from filmrt.stages import STAGES  # FILM's stage names: features, flow, fusion
 
 #: largest output difference (of [0, 1] images, fp16/bf16) vs the plain path still "the same result"
 MAX_ABS_OK = 0.05
@@ -55,11 +55,13 @@ def model_rows(report: dict) -> list[dict]:
 
 
 def peaks(report: dict) -> dict:
-    out = {}
-    for name, cell in _cells(report, "env").items():
-        if name.startswith("matmul/") and cell.get("status") == "ok":
-            out[name.split("/", 1)[1]] = cell["result"]["tflops"]
-    return out
+    return {r["precision"]: r["tflops"] for r in (_result(report, "env", "matmul") or {}).get("rows", [])}
+
+
+def output_stem(report: dict) -> str:
+    gpu = ((_result(report, "env", "machine") or {}).get("gpu") or {}).get("name") or "no-gpu"
+    name = "dry-run" if report["dry_run"] else re.sub(r"[^a-z0-9]+", "-", gpu.lower()).strip("-")
+    return f"gpu-check-{name}-{report['created_utc'][:10]}"
 
 
 def _geo(values: list[float]) -> float | None:
@@ -260,122 +262,114 @@ def _f(v, nd: int = 1) -> str:
 
 
 def _table(head: list[str], rows: list[list]) -> list[str]:
-    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    out += ["| " + " | ".join(_f(c) if not isinstance(c, str) else c for c in r) + " |" for r in rows]
-    return out + [""]
+    return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head),
+            *["| " + " | ".join(c if isinstance(c, str) else _f(c) for c in r) + " |" for r in rows], ""]
 
 
-def _machine(report: dict) -> list[str]:
-    v = _result(report, "env", "versions") or {}
-    g = _result(report, "env", "gpu") or {}
-    lines = ["## Machine", ""]
-    rows = [["GPU", g.get("name", "none")], ["compute capability", g.get("compute_capability")],
-            ["GPU memory (GiB)", g.get("total_memory_gib")], ["multiprocessors", g.get("multiprocessors")],
-            ["driver", g.get("driver")], ["torch / CUDA / cuDNN", f"{v.get('torch')} / {v.get('cuda_runtime')} / "
-                                                               f"{v.get('cudnn')}"],
-            ["triton", v.get("triton")], ["PyAV", v.get("av")], ["python", v.get("python")],
-            ["CPU", f"{v.get('cpu_model')} ({v.get('cpu_affinity')} of {v.get('cpu_count')} cores usable)"],
-            ["memory (GiB)", v.get("mem_total_gib")], ["filmrt", report.get("import", {}).get("filmrt")]]
-    lines += _table(["", ""], rows)
-    pk = peaks(report)
-    copy = _result(report, "env", "copy")
-    if pk or copy:
-        lines += ["Ceilings measured here: " + ", ".join(f"{p} matmul {t:.0f} TFLOP/s" for p, t in pk.items())
-                  + (f"; device copy {copy['gbps']:.0f} GB/s (read + write)" if copy else ""), ""]
-    return lines
+def _ok_results(report: dict, section: str, key: str) -> list[tuple[str, dict]]:
+    return [(n, c["result"]) for n, c in _cells(report, section).items()
+            if c.get("status") == "ok" and key in (c.get("result") or {})]
 
 
-def _targets_md(report: dict) -> list[str]:
-    rows = [[t["target"], t["goal"], _f(t["measured"]) + (f" ({t['how']})" if t.get("how") else ""),
-             {True: "**met**", False: "**missed**", None: t.get("reason", "-")}[t["met"]]]
-            for t in report.get("targets", [])]
-    return ["## Targets (issue 16)", "", *_table(["target", "goal", "measured", "met"], rows)]
-
-
-def _decisions_md(report: dict) -> list[str]:
-    d = report.get("decisions", {})
-    fast = d.get("fast", {})
-    lines = ["## Decisions", ""]
-    if d.get("note"):
-        lines.append(f"- **{d['note']}**")
+def _head_md(report: dict) -> list[str]:
+    d, fast = report.get("decisions", {}), report.get("decisions", {}).get("fast", {})
+    v, m = _result(report, "env", "versions") or {}, _result(report, "env", "machine") or {}
+    g, git = m.get("gpu") or {}, report.get("git") or {}
+    lines = [f"# filmrt GPU check: {g.get('name') or 'no GPU'} ({report['created_utc'][:10]})"
+             + (" - DRY RUN on the CPU" if report.get("dry_run") else ""), "",
+             f"Command: `{report['command']}`  ", f"Device: {report.get('device')}; elapsed {report.get('elapsed_s')} "
+             f"s of a {report.get('budget_s'):.0f} s budget; git {git.get('commit') or 'unknown'}"
+             f"{' (uncommitted changes)' if git.get('dirty') else ''}", "", "## Targets (issue 16)", "",
+             *_table(["target", "goal", "measured", "met"], [
+                 [t["target"], t["goal"], _f(t["measured"]) + (f" ({t['how']})" if t.get("how") else ""),
+                  {True: "**met**", False: "**missed**", None: t.get("reason", "-")}[t["met"]]]
+                 for t in report.get("targets", [])]), "## Decisions", ""]
+    lines += [f"- **{d['note']}**"] if d.get("note") else []
     if fast.get("value") is None:
         lines.append(f"- fast-path defaults: not decided ({fast.get('reason', 'no data')})")
     else:
-        sp = ", ".join(f"{k} {v:.2f}x" for k, v in (fast.get("speedup_vs_none") or {}).items())
+        sp = ", ".join(f"{k} {x:.2f}x" for k, x in (fast.get("speedup_vs_none") or {}).items())
         lines.append(f"- fast-path default: **{fast['value']}** (today: {fast.get('current_default')}; "
                      f"{'change it' if fast.get('change_needed') else 'no change'}). Speed-up vs none: {sp}. "
                      f"Rule: {fast.get('rule')}")
         for flags, c in (fast.get("compiled") or {}).items():
-            per = "; ".join(f"{m}: {_f(x['gain_vs_eager'], 2)}x over {x['eager_flags']}, compiled in "
-                            f"{_f(x['compile_s'])} s"
-                            for m, x in c["models"].items())
+            per = "; ".join(f"{mod}: {_f(x['gain_vs_eager'], 2)}x over {x['eager_flags']}, compiled in "
+                            f"{_f(x['compile_s'])} s" for mod, x in c["models"].items())
             lines.append(f"- {flags}: {per} -> {'qualifies' if c['qualifies'] else 'not a default'}")
     prec = d.get("precision") or {}
-    lines.append(f"- precision: {prec.get('value') or prec.get('reason', '-')}"
-                 + (f" (geometric mean interpolations/s {prec['geomean_interp_per_s']})" if prec.get("value") else ""))
-    lines.append(f"- best batch at {d.get('main_size')}: {d.get('batch')}; cuDNN autotuning kept: "
-                 f"{d.get('cudnn_benchmark')}")
-    return lines + [""]
-
-
-def _models_md(report: dict) -> list[str]:
-    rows = model_rows(report)
-    if not rows:
-        return []
-    pk = peaks(report)
-    head = ["model", "size", "prec", "batch", "flags", "interp/s", "ms/call", "TFLOP/s", "% peak", "peak GiB",
-            "1st call s", "max abs vs none", "section"]
-    body = []
-    for r in rows:
-        peak = pk.get(r["precision"])
-        frac = 100 * r["tflops"] / peak if peak and r.get("tflops") else None
-        flags = r["flags"] + (" +cudnn" if r.get("cudnn_benchmark") else "") + (
-            " **non-finite output**" if r.get("finite") is False else "")
-        body.append([r["model"], r["size"], r["precision"], r["batch"], flags, r["interp_per_s"], r["ms_per_call"],
-                     r.get("tflops"), frac, r.get("peak_mem_gib"), r.get("first_call_s"), r.get("max_abs_vs_none"),
-                     r["section"]])
-    lines = ["## Model only (interpolate() on frames on the device, video order)", "", *_table(head, body)]
-    st = [c["result"] for c in _cells(report, "models-film").values()
-          if c.get("status") == "ok" and "encode_frame_ms" in (c.get("result") or {})]
-    if st:
-        lines += ["FILM stages (ms per call; a video encodes one frame, one pair, one decode per output):", ""]
-        lines += _table(["size", "prec", "batch", "flags", "encode_frame", "encode_pair", "decode", "interp/s"],
-                        [[s["size"], s["precision"], s["batch"], s["flags"], s["encode_frame_ms"], s["encode_pair_ms"],
-                          s["decode_ms"], s["video_interp_per_s"]] for s in st])
+    lines += [f"- precision: {prec.get('value') or prec.get('reason', '-')}" + (
+        f" (geometric mean interpolations/s {prec['geomean_interp_per_s']})" if prec.get("value") else ""),
+        f"- best batch at {d.get('main_size')}: {d.get('batch')}; cuDNN autotuning kept: {d.get('cudnn_benchmark')}",
+        "", "## Machine", "", *_table(["", ""], [
+            ["GPU", f"{g.get('name', 'none')} (CC {g.get('compute_capability')}, {g.get('memory_gib')} GiB, "
+                    f"{g.get('sm_count')} SMs, driver {g.get('driver')})"],
+            ["clocks SM / max SM, power limit", f"{g.get('clocks.sm')} / {g.get('clocks.max.sm')}, {g.get('power.limit')}"],
+            ["torch / CUDA / cuDNN / triton", f"{v.get('torch')} / {v.get('torch_cuda')} / {v.get('cudnn')} / "
+                                              f"{v.get('triton')}"], ["PyAV, python", f"{v.get('av')}, {v.get('python')}"],
+            ["CPU, memory", f"{m.get('cpu_model')} ({m.get('cpu_affinity')} of {m.get('cpu_count')} cores usable), "
+                            f"{m.get('mem_total_gib')} GiB"]])]
+    pk, copy = peaks(report), _result(report, "env", "copy")
+    if pk or copy:
+        lines += ["Ceilings measured here: " + ", ".join(f"{p} matmul {t:.1f} TFLOP/s" for p, t in pk.items())
+                  + (f"; device copy {copy['gbps']:.0f} GB/s (read + write)" if copy else ""), ""]
     return lines
 
 
-def _warp_md(report: dict) -> list[str]:
+def _pytest_md(report: dict) -> list[str]:
     lines = []
-    checks = _result(report, "warp", "checks")
-    if checks:
-        lines += ["## Warp kernel", "", "Checks: " + ", ".join(f"{k} {_f(v, 6)}" for k, v in checks.items()), ""]
-    t = _result(report, "warp", "timings")
-    if t:
-        lines += lines and [] or ["## Warp kernel", ""]
+    for cell, title in (("run", "pytest -m gpu"), ("toolkit", "warp kernel toolkit tests (nvcc, ptxas)")):
+        r = _result(report, "pytest", cell)
+        if r:
+            lines += [f"## {title}", "", f"{r.get('passed', 0)} passed, {r.get('failed', 0)} failed, {r.get('errors', 0)} "
+                      f"errors, {r.get('skipped', 0)} skipped (exit {r['returncode']}; {', '.join(r['files'])})", "",
+                      *[f"- {t['outcome']}: `{t['test']}`: {t['message'][:300]}" for t in r.get("tests", [])
+                        if t["outcome"] != "passed"], ""]
+    checks, t = _result(report, "warp", "checks"), _result(report, "warp", "timings")
+    if checks or t:
+        lines += ["## Warp kernel", "", "Checks: " + (", ".join(f"{k} {_f(x, 6)}" for k, x in checks.items())
+                                                       if checks else "not run"), ""]
         lines += _table(["size", "warp", "C", "dtype", "kernel ms", "grid_sample ms", "speed-up", "kernel GB/s"],
                         [[r["size"], r["kind"], r["channels"], r["dtype"], r["kernel_ms"], r["grid_sample_ms"],
-                          r["speedup"], r["kernel_GBps"]] for r in t["rows"]])
+                          r["speedup"], r["kernel_GBps"]] for r in t["rows"]]) if t else []
+    return lines
+
+
+def _models_md(report: dict) -> list[str]:
+    rows, pk = model_rows(report), peaks(report)
+    if not rows:
+        return []
+    body = [[r["model"], r["size"], r["precision"], r["batch"], r["flags"] + (" +cudnn" if r.get("cudnn_benchmark") else "")
+             + (" **non-finite output**" if r.get("finite") is False else ""), r["interp_per_s"], r["ms_per_call"],
+             r.get("tflops"), 100 * r["tflops"] / pk[r["precision"]] if pk.get(r["precision"]) and r.get("tflops")
+             else None, r.get("peak_mem_gib"), r.get("first_call_s"), r.get("max_abs_vs_none"), r["section"]]
+            for r in rows]
+    lines = ["## Model only (interpolate() on frames on the device, video order)", "", *_table(
+        ["model", "size", "prec", "batch", "flags", "interp/s", "ms/call", "TFLOP/s", "% peak", "peak GiB",
+         "1st call s", "max abs vs none", "section"], body)]
+    st = [r for _, r in _ok_results(report, "models-film", f"{STAGES[0]}_ms")]
+    if st:
+        lines += ["FILM stages (ms per call; a video runs features once per frame, flow once per pair, fusion once "
+                  "per output):", "", *_table(["size", "prec", "batch", "flags", *STAGES, "interp/s"], [
+                      [s["size"], s["precision"], s["batch"], s["flags"], *[s[f"{k}_ms"] for k in STAGES],
+                       s["video_interp_per_s"]] for s in st])]
     return lines
 
 
 def _convert_md(report: dict) -> list[str]:
-    cells = _cells(report, "convert")
-    runs = [(n, c["result"]) for n, c in cells.items() if c.get("status") == "ok" and "wall_s" in (c.get("result") or {})]
+    runs = _ok_results(report, "convert", "wall_s")
     if not runs:
         return []
-    lines = ["## convert end to end", ""]
     clip = _result(report, "convert", "clip") or {}
-    lines.append(f"Clip: {clip.get('width')}x{clip.get('height')} at {clip.get('fps')} fps, {clip.get('frames')} frames "
-                 f"(synthetic, H.264). Decode alone: {_f((_result(report, 'convert', 'decode') or {}).get('to_device_fps'))}"
-                 f" frames/s; libx264 alone: {_f((_result(report, 'convert', 'encode') or {}).get('fps'))} frames/s.")
-    lines += ["", *_table(["run", "frames in -> out", "interpolated", "seconds", "out frames/s", "decoder", "command"],
-                          [[n, f"{r.get('frames_in')} -> {r.get('frames_out')}", r.get("interpolated"), r.get("seconds"),
-                            r.get("out_fps"), r.get("decoder"), f"`{r['command']}`"] for n, r in runs])]
-    for n, r in runs:  # per-stage times, if convert's report carries them
-        stages = {k: v for k, v in (r.get("report") or {}).items() if re.search(r"stage|timing", k)}
-        if stages:
-            lines.append(f"- {n} stage times from convert: {stages}")
+    dec, enc = _result(report, "convert", "decode") or {}, _result(report, "convert", "encode") or {}
+    lines = ["## convert end to end", "", f"Clip: {clip.get('width')}x{clip.get('height')} at {clip.get('fps')} fps, "
+             f"{clip.get('frames')} frames (synthetic, H.264). Decode alone: {_f(dec.get('to_device_fps'))} frames/s; "
+             f"libx264 alone: {_f(enc.get('fps'))} frames/s.", "", *_table(
+                 ["run", "frames in -> out", "interpolated", "seconds", "out frames/s", "decoder", "command"],
+                 [[n, f"{r.get('frames_in')} -> {r.get('frames_out')}", r.get("interpolated"), r.get("seconds"),
+                   r.get("out_fps"), r.get("decoder"), f"`{r['command']}`"] for n, r in runs])]
+    for n, r in runs:
+        if (r.get("report") or {}).get("stage_s"):
+            lines.append(f"- {n} stage times from convert: {r['report']['stage_s']}")
     for model in ("rife-4.25", "film"):
         st = _result(report, "convert", f"{model}/steady")
         if st:
@@ -383,73 +377,35 @@ def _convert_md(report: dict) -> list[str]:
                 f"{st['out_fps']:.1f} output frames/s, {st['interp_fps']:.1f} interpolated/s, start-up "
                 f"{st['startup_s']:.1f} s" if st.get("valid") else st.get("reason", "")))
     for model, b in report.get("bottleneck", {}).items():
-        caps = ", ".join(f"{k} {v:.0f}" for k, v in b["capacity_out_fps"].items())
-        lines.append(f"- {model}: capacity in output frames/s: {caps}; bottleneck **{b['bottleneck']}**; "
-                     f"measured {_f(b['measured_out_fps'])} ({b['measured_is']}; the stages overlap in three "
-                     "threads on the same cores)")
-    return lines + [""]
-
-
-def _nvdec_md(report: dict) -> list[str]:
-    cells = _cells(report, "nvdec")
-    if not cells:
-        return []
-    pyav, nv = _result(report, "nvdec", "pyav"), _result(report, "nvdec", "nvdec")
-    imp = _result(report, "nvdec", "import") or {}
-    lines = ["## Decoding: PyAV vs NVDEC", ""]
-    lines.append(f"- PyAV: {_f((pyav or {}).get('rgb_fps'))} frames/s to RGB, {_f((pyav or {}).get('to_device_fps'))} "
-                 "with the upload to the device")
-    if nv:
-        lines.append(f"- NVDEC (PyNvVideoCodec, {imp.get('mode')}): {_f(nv.get('fps'))} frames/s, zero copy to torch: "
-                     f"{_f(nv.get('zero_copy'))}, first frame vs PyAV mean |diff| "
-                     f"{_f(nv.get('first_frame_mean_abs_vs_pyav'), 2)} (of 255)")
-    else:
-        c = cells.get("nvdec", {})
-        lines.append(f"- NVDEC: {c.get('status', 'not run')}: {c.get('reason', '')}")
-    return lines + [""]
-
-
-def _pytest_md(report: dict) -> list[str]:
-    lines = []
-    for cell, title in (("run", "pytest -m gpu"), ("toolkit", "warp kernel toolkit tests (nvcc, ptxas)")):
-        r = _result(report, "pytest", cell)
-        if not r:
-            continue
-        lines += [f"## {title}", "", f"{r.get('passed', 0)} passed, {r.get('failed', 0)} failed, "
-                  f"{r.get('errors', 0)} errors, {r.get('skipped', 0)} skipped (exit {r['returncode']}; "
-                  f"{', '.join(r['files'])})", ""]
-        for t in r.get("tests", []):
-            if t["outcome"] != "passed":
-                lines.append(f"- {t['outcome']}: `{t['test']}`: {t['message'][:300]}")
-        lines.append("")
-    return lines
+        lines.append(f"- {model}: capacity in output frames/s: " + ", ".join(
+            f"{k} {x:.0f}" for k, x in b["capacity_out_fps"].items()) + f"; bottleneck **{b['bottleneck']}**; measured "
+            f"{_f(b['measured_out_fps'])} ({b['measured_is']}; the stages overlap in three threads on the same cores)")
+    pyav, nv = _result(report, "nvdec", "pyav") or {}, _result(report, "nvdec", "nvdec")
+    lines += ["", "## Decoding: PyAV vs NVDEC", "", f"- PyAV: {_f(pyav.get('rgb_fps'))} frames/s to RGB, "
+              f"{_f(pyav.get('to_device_fps'))} with the upload to the device"]
+    c = _cells(report, "nvdec").get("nvdec", {})
+    lines.append(f"- NVDEC (PyNvVideoCodec, {(_result(report, 'nvdec', 'import') or {}).get('mode')}): "
+                 f"{_f(nv.get('fps'))} frames/s, zero copy to torch: {_f(nv.get('zero_copy'))}, first frame vs PyAV "
+                 f"mean |diff| {_f(nv.get('first_frame_mean_abs_vs_pyav'), 2)} (of 255)" if nv else
+                 f"- NVDEC: {c.get('status', 'not run')}: {c.get('reason', '')}")
+    return [*lines, ""]
 
 
 def _sections_md(report: dict) -> list[str]:
     rows, skipped = [], []
     for name, sec in report.get("sections", {}).items():
         cells = sec.get("cells") or {}
-        n_ok = sum(1 for c in cells.values() if c.get("status") == "ok")
-        rows.append([name, sec["status"], sec.get("seconds"), f"{n_ok}/{len(cells)}", sec.get("reason", "")])
-        for cname, c in cells.items():
-            if c.get("status") != "ok":
-                skipped.append(f"- {name} / {cname}: {c['status']}: {c.get('reason', '')[:400]}")
-    lines = ["## Sections", "", *_table(["section", "status", "seconds", "cells ok", "reason"], rows)]
-    if skipped:
-        lines += ["Cells not measured, and why:", "", *skipped, ""]
-    return lines
+        rows.append([name, sec["status"], sec.get("seconds"), f"{sum(c.get('status') == 'ok' for c in cells.values())}"
+                     f"/{len(cells)}", sec.get("reason", "")])
+        skipped += [f"- {name} / {n}: {c['status']}: {c.get('reason', '')[:400]}" for n, c in cells.items()
+                    if c.get("status") != "ok"]
+    return ["## Sections", "", *_table(["section", "status", "seconds", "cells ok", "reason"], rows),
+            *(["Cells not measured, and why:", "", *skipped, ""] if skipped else [])]
 
 
 def markdown(report: dict) -> str:
-    g = (_result(report, "env", "gpu") or {}).get("name") or "no GPU"
-    title = f"# filmrt GPU check: {g} ({report['created_utc'][:10]})" + (" - DRY RUN on the CPU" if report.get(
-        "dry_run") else "")
-    lines = [title, "", f"Command: `{report['command']}`  ", f"Device: {report.get('device')}; elapsed "
-             f"{report.get('elapsed_s')} s of a {report.get('budget_s'):.0f} s budget; git "
-             f"{(report.get('git') or {}).get('commit') or 'unknown'}"
-             f"{' (uncommitted changes)' if (report.get('git') or {}).get('dirty') else ''}", ""]
-    for part in (_targets_md, _decisions_md, _machine, _pytest_md, _warp_md, _models_md, _convert_md, _nvdec_md,
-                 _sections_md):
+    lines = []
+    for part in (_head_md, _pytest_md, _models_md, _convert_md, _sections_md):
         try:
             lines += part(report)
         except Exception as e:  # noqa: BLE001 - one unreadable part must not lose the others
@@ -459,12 +415,10 @@ def markdown(report: dict) -> str:
 
 def summary_text(report: dict) -> str:
     """A few lines for the end of the output (the device tool returns the tail)."""
-    out = ["", "== gpu_check summary =="]
-    for name, sec in report.get("sections", {}).items():
-        out.append(f"{name:16s} {sec['status']:8s} {_f(sec.get('seconds')):>6s} s  {sec.get('reason', '')[:90]}")
-    for t in report.get("targets", []):
-        met = {True: "MET", False: "MISSED", None: "n/a"}[t["met"]]
-        out.append(f"target {t['target']}: {_f(t['measured'])} ({t['goal']}) {met}")
+    out = ["", "== filmrt bench --profile gpu: summary =="]
+    out += [f"{n:16s} {s['status']:8s} {_f(s.get('seconds')):>6s} s  {s.get('reason', '')[:90]}"
+            for n, s in report.get("sections", {}).items()]
+    out += [f"target {t['target']}: {_f(t['measured'])} ({t['goal']}) {({True: 'MET', False: 'MISSED'}).get(t['met'], 'n/a')}"
+            for t in report.get("targets", [])]
     fast = report.get("decisions", {}).get("fast", {})
-    out.append(f"fast default: {fast.get('value')} (today {fast.get('current_default')})")
-    return "\n".join(out)
+    return "\n".join([*out, f"fast default: {fast.get('value')} (today {fast.get('current_default')})"])
