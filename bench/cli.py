@@ -12,13 +12,12 @@ import argparse
 import dataclasses
 import shlex
 import sys
-from pathlib import Path
 
+from filmrt.bench import gpu
 from filmrt.bench.driver import run_bench
 from filmrt.bench.report import markdown, write_results
 from filmrt.bench.settings import SECTIONS, BenchSettings
 from filmrt.cli.groups import add_options, from_args
-from filmrt.errors import FilmrtError
 
 DEFAULT_JSON = "bench/results/auto"
 
@@ -46,13 +45,7 @@ def register(subparsers) -> None:
                              "figure, each section in a child process under one time budget; writes "
                              "gpu-check-<gpu>-<date>.json and .md into --out (the options above do not apply)")
     g.add_argument("--profile", choices=("default", "gpu"), default="default", help="what to run (default: the bench)")
-    g.add_argument("--dry-run", action="store_true", help="gpu: rehearse every section on the CPU at tiny sizes")
-    g.add_argument("--out", default="bench/results", metavar="DIR", help="gpu: folder of the report (bench/results)")
-    g.add_argument("--budget-s", dest="gpu_budget_s", type=float, default=420.0, metavar="S", help="gpu: global time budget (420 s)")
-    g.add_argument("--sections", default=None, metavar="LIST", help="gpu: comma list of sections (default: all)")
-    g.add_argument("--prepare", action="store_true", help="gpu: fill .device-carry/ for a device call and exit")
-    g.add_argument("--no-wheels", action="store_true", help="gpu: --prepare without downloading wheels")
-    g.add_argument("--keep-work", action="store_true", help="gpu: keep the work folder (clips, states, logs)")
+    gpu.add_options(g)
     p.set_defaults(func=run)
 
 
@@ -69,7 +62,7 @@ def command_line() -> str:
 
 def run(args: argparse.Namespace) -> int:
     if args.profile == "gpu":
-        return run_gpu(args)
+        return gpu.run_args(args, command_line())
     settings = settings_from_args(args)
     res = run_bench(settings)
     jp, mp = write_results(res, args.json)
@@ -78,15 +71,3 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {jp} and {mp}")
     return 0
 
-
-def run_gpu(args: argparse.Namespace) -> int:
-    """``--profile gpu``: exit 1 when a section failed (its figures and reason are in the report)."""
-    from filmrt.bench import gpu, gpu_prepare  # noqa: PLC0415 - only this profile needs them
-
-    if args.prepare:
-        return gpu_prepare.prepare(wheels=not args.no_wheels)
-    if args.gpu_budget_s <= 0:
-        raise FilmrtError("--budget-s must be positive")
-    rep = gpu.run_gpu_profile(Path(args.out), dry_run=args.dry_run, budget_s=args.gpu_budget_s, sections=args.sections,
-                              command=command_line(), keep_work=args.keep_work)
-    return 1 if any(s["status"] == "error" for s in rep["sections"].values()) else 0

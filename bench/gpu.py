@@ -1,36 +1,27 @@
 """``filmrt bench --profile gpu``: the whole GPU path in one command, every figure in one report (issue 16).
 
-    filmrt bench --profile gpu --out DIR             # on a CUDA machine: < 8 min (--budget-s 420)
-    filmrt bench --profile gpu --dry-run --out DIR   # anywhere: the same code paths on the CPU, tiny sizes
-    filmrt bench --profile gpu --prepare             # before a device call: what must travel with it
-    make gpu-check                                   # = --out bench/results (GPU_CHECK_ARGS=--dry-run)
-
-Sections, each in a child process of the bench driver's runner (:mod:`filmrt.bench.runner`: a
-CUDA fault, a crash in the ctypes launcher or a hang costs that section, never the report), each
-with a time cap under one global budget:
-
-1. ``env``: versions and the machine (:mod:`filmrt.machine`, as every bench result), the matmul
-   peak per precision (:func:`filmrt.bench.flops.matmul_peak`) and device copy GB/s: the ceilings;
-2. ``pytest``: ``pytest -m gpu`` on every test file with gpu-marked tests (junit summary), and the
-   warp kernel's toolkit tests (nvcc rebuilds the committed PTX, ptxas assembles it without spills);
-3. ``warp``: :mod:`filmrt.bench.warp_kernel`'s GPU checks and kernel-vs-grid_sample timings;
-4. ``models-rife``, ``models-film``: model-only interpolations/s (:mod:`filmrt.bench.gpu_models`);
-5. ``convert``: convert 1080p25 -> 50 (RIFE, FILM) on a synthetic clip, in a child process as
-   ``filmrt bench`` runs it (:func:`filmrt.bench.e2e.run_child`), a short and a long clip (the
-   difference is the steady rate), next to decode-only and libx264-only rates: the bottleneck;
-6. ``nvdec``: PyNvVideoCodec (NVDEC) vs PyAV decoding, frames to torch by DLPack;
-7. ``compile-*``, ``cudagraphs-*``: torch.compile on top of the best eager flags, capped, optional.
-
-Output: one JSON and one markdown file in ``--out`` (``gpu-check-<gpu>-<date>.*``), rewritten after
-every section: machine, versions, command, every figure and skip reason, the ``fast`` defaults
-decided from the figures and the issue's targets (:mod:`filmrt.bench.gpu_report`).
+Sections, each in a child process of the driver's runner (:mod:`filmrt.bench.runner`: a CUDA
+fault, a crash in the ctypes launcher or a hang costs that section, never the report), each capped
+under one global budget: ``env`` (versions and machine as every bench result records them, the
+matmul peak and device copy GB/s: the ceilings); ``pytest`` (``pytest -m gpu``, and the warp
+kernel's toolkit tests: nvcc rebuilds the committed PTX, ptxas assembles it); ``warp``
+(:mod:`filmrt.bench.warp_kernel`'s checks and timings); ``models-rife``, ``models-film``
+(:mod:`filmrt.bench.gpu_models`); ``convert`` (1080p25 -> 50 on a synthetic clip, in a child as
+``filmrt bench`` runs it, a short and a long clip whose difference is the steady rate, next to
+decode-only and libx264-only rates: the bottleneck); last and optional, ``compile-*`` and
+``cudagraphs-*``. One JSON and one markdown file (``gpu-check-<gpu>-<date>.*``, rewritten after
+every section) hold the machine, the command, every figure and skip reason, the ``fast`` defaults
+decided from the figures and the issue's targets (:mod:`filmrt.bench.gpu_report`). ``--dry-run``
+runs the same code on the CPU at tiny sizes (``make gpu-check GPU_CHECK_ARGS=--dry-run``, and CI).
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -47,22 +38,18 @@ from filmrt.bench import gpu_report
 from filmrt.bench.context import ModelCache
 from filmrt.bench.e2e import encode_only, run_child
 from filmrt.bench.flops import matmul_peak
-from filmrt.bench.runner import Runner, Section, one_line
+from filmrt.bench.runner import Runner, Section
 from filmrt.bench.temporal import square_frame, write_clip
 from filmrt.bench.timing import measure
 from filmrt.fileio import atomic_write, write_json
 from filmrt.machine import git_info, machine, versions
 from filmrt.options import RuntimeOptions
+from filmrt.pipeline.io.decode import PyAVSource
+from filmrt.pipeline.options import EncodeOptions
 from filmrt.sizes import parse_size
 from filmrt.warp import warp_grid_sample
 
 REPO = Path(__file__).resolve().parent.parent
-CARRY = REPO / ".device-carry"
-#: the device call (the device tool's ``run``), from the repository root of the travelling checkout
-DEVICE_RUN = ('run(command="python3 -m pip install -q --no-deps --no-build-isolation -e . >/dev/null 2>&1; '
-              'python3 -m pip install -q --no-deps .device-carry/wheels/*.whl '
-              '>/dev/null 2>&1; FILMRT_SHARED=$PWD/.device-carry/shared PYTHONUNBUFFERED=1 python3 -m filmrt bench '
-              '--profile gpu --out $OUT", carry=[".device-carry"], timeout_s=480)')
 _M, _F = "filmrt.bench.gpu", "filmrt.bench.gpu_models"
 SECTIONS = [
     Section("env", _M, "section_env", 45, 10, gpu_sized=False),
@@ -71,7 +58,6 @@ SECTIONS = [
     Section("models-rife", _F, "section_models", 90, 20, {"model": "rife-4.25"}),
     Section("models-film", _F, "section_models", 120, 25, {"model": "film"}),
     Section("convert", _M, "section_convert", 110, 25),
-    Section("nvdec", _M, "section_nvdec", 45, 10),
     # torch.compile last: the slowest to measure, and optional (they keep no time from the others)
     *[Section(f"{kind}-{m.split('-')[0]}", _F, "section_compile", cap, 30, {"model": m, "flag": kind},
               cuda_only=True, reserve_s=0) for m, cap in (("rife-4.25", 75), ("film", 100))
@@ -93,6 +79,29 @@ PROFILES = {
 }
 
 
+def add_options(p) -> None:
+    """The profile's options: ``filmrt bench --profile gpu`` and ``python -m filmrt.bench.gpu`` (the
+    device's entry: it imports neither the other commands nor their dependencies)."""
+    def positive(text: str) -> float:
+        if float(text) <= 0:
+            raise argparse.ArgumentTypeError(f"{text}: must be positive")
+        return float(text)
+
+    p.add_argument("--dry-run", action="store_true", help="gpu: rehearse every section on the CPU at tiny sizes")
+    p.add_argument("--out", default="bench/results", metavar="DIR", help="gpu: folder of the report (bench/results)")
+    p.add_argument("--budget-s", dest="gpu_budget_s", type=positive, default=420.0, metavar="S",
+                   help="gpu: global time budget (420 s)")
+    p.add_argument("--sections", default=None, metavar="LIST", help="gpu: comma list of sections (default: all)")
+    p.add_argument("--keep-work", action="store_true", help="gpu: keep the work folder (clips, states, logs)")
+
+
+def run_args(args, command: str) -> int:
+    """Exit 1 when a section failed (its figures and the reason are in the report)."""
+    rep = run_gpu_profile(Path(args.out), dry_run=args.dry_run, budget_s=args.gpu_budget_s, sections=args.sections,
+                          command=command, keep_work=args.keep_work)
+    return 1 if any(s["status"] == "error" for s in rep["sections"].values()) else 0
+
+
 def select_sections(spec: str | None) -> list[Section]:
     want = [s.strip() for s in (spec or "").split(",") if s.strip()]
     bad = [w for w in want if w not in {s.name for s in SECTIONS}]
@@ -107,7 +116,9 @@ def run_gpu_profile(out: Path, *, dry_run: bool, budget_s: float, sections: str 
     t0 = time.time()
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="filmrt-gpu-check-"))
-    shared = _shared_dir()
+    # golden fixtures: $FILMRT_SHARED (the carried copy on a lent GPU), else ../shared beside the checkout
+    shared = next((Path(c).resolve() for c in (os.environ.get("FILMRT_SHARED"), REPO.parent / "shared")
+                   if c and (Path(c) / "fixtures").is_dir()), None)
     env = dict(os.environ, PYTHONUNBUFFERED="1", TORCHINDUCTOR_CACHE_DIR=str(work / "inductor"),
                FILMRT_WEIGHTS_DIR=str(work / "user-weights"))  # never a developer's own FILM weights
     if dry_run:  # tiny tensors: one thread is faster than several fighting over a busy CI machine's cores
@@ -168,14 +179,6 @@ def run_gpu_profile(out: Path, *, dry_run: bool, budget_s: float, sections: str 
     for p in written:
         print(f"wrote {p}")
     return report
-
-
-def _shared_dir() -> Path | None:
-    """Golden fixtures: $FILMRT_SHARED, else the carried copy, else ../shared beside the checkout."""
-    for cand in (os.environ.get("FILMRT_SHARED"), CARRY / "shared", REPO.parent / "shared"):
-        if cand and (Path(cand) / "fixtures").is_dir():
-            return Path(cand).resolve()
-    return None
 
 
 # ------------------------------------------------------------------------------------ env
@@ -249,7 +252,7 @@ def _pytest(cfg: dict, files: list[Path], select: list[str], label: str) -> dict
 # ------------------------------------------------------------------------------------ warp
 def section_warp(cfg: dict, cells) -> None:
     """The BackwardWarp kernel through :mod:`filmrt.bench.warp_kernel`'s own checks and timings."""
-    from filmrt.bench import warp_kernel as bwk  # noqa: PLC0415 - imported in the section's own process
+    from filmrt.bench import warp_kernel as bwk  # noqa: PLC0415 - the kernel's ctypes driver: only here
     from filmrt.engine.cuda import warp_kernel as wk  # noqa: PLC0415
 
     if cfg["device"] != "cuda":
@@ -271,22 +274,12 @@ def section_warp(cfg: dict, cells) -> None:
     if shared is not None and (shared / "fixtures" / "warp" / "warp_io.npz").exists():
         cells.run("checks", lambda: bwk.gpu_checks(wk, shared), need_s=10)
     else:
-        cells.skip("checks", "the warp fixture is not here: run `filmrt bench --profile gpu --prepare` before the "
-                   "device call and carry .device-carry")
+        cells.skip("checks", "the warp fixture is not here: run `make gpu-carry` before the device call "
+                   "and carry .device-carry")
     cells.run("timings", lambda: {"rows": bwk.gpu_timings(wk, cfg["warp_iters"])}, need_s=10)
 
 
 # ------------------------------------------------------------------------------------ convert
-def _av():
-    """PyAV, or None (on the GPU machine it comes as a carried wheel)."""
-    try:
-        import av  # noqa: PLC0415
-
-        return av
-    except ImportError:
-        return None
-
-
 def ensure_clip(cfg: dict, seconds: float | None = None) -> dict:
     """The synthetic clip of ``cfg`` (``clip_seconds`` long, or ``seconds``), made once per run: a
     textured picture (:func:`filmrt.bench.temporal.square_frame`) panning 3 px per frame, so there
@@ -305,10 +298,6 @@ def ensure_clip(cfg: dict, seconds: float | None = None) -> dict:
 def section_convert(cfg: dict, cells) -> None:
     """convert on synthetic clips, twice per model (a short and a long clip: start-up cancels out
     of the difference, the steady rate), next to decode-only and encode-only rates."""
-    if _av() is None:
-        for name in ("clip", "decode", "encode", *cfg["convert_models"]):
-            cells.skip(name, "PyAV is not importable here: carry its wheel (filmrt bench --profile gpu --prepare)")
-        return
     clip = cells.run("clip", lambda: ensure_clip(cfg), need_s=5)
     short = cells.run("clip-short", lambda: ensure_clip(cfg, cfg["convert_short_s"]), need_s=3)
     if clip is None or short is None:
@@ -335,8 +324,6 @@ def section_convert(cfg: dict, cells) -> None:
 
 def decode_rates(path: str, dev: torch.device) -> dict:
     """Frames/s of the pipeline's decoder (PyAVSource: threaded decode, RGB) to the CPU and to ``dev``."""
-    from filmrt.pipeline.io.decode import PyAVSource  # noqa: PLC0415
-
     out = {}
     for label, where in (("rgb", torch.device("cpu")), ("to_device", dev)):
         t0, n = time.perf_counter(), 0
@@ -354,9 +341,6 @@ def decode_rates(path: str, dev: torch.device) -> dict:
 
 def encode_rate(clip: dict, frames: int) -> dict:
     """Frames/s of convert's encoder alone (:func:`filmrt.bench.e2e.encode_only`, its default crf/preset)."""
-    from filmrt.pipeline.io.decode import PyAVSource  # noqa: PLC0415
-    from filmrt.pipeline.options import EncodeOptions  # noqa: PLC0415
-
     src = PyAVSource(clip["path"])
     try:
         images = [f.rgb for _, f in zip(range(frames), src.frames(), strict=False)]
@@ -404,87 +388,7 @@ def _steady(short: dict, full: dict) -> dict:
             - (short.get("frames_out") or 0) * d_s / d["frames_out"]}
 
 
-# ------------------------------------------------------------------------------------ NVDEC
-def section_nvdec(cfg: dict, cells) -> None:
-    """NVDEC through PyNvVideoCodec, frames handed to torch by DLPack, vs PyAV on the same clip."""
-    dev, clip = torch.device(cfg["device"]), None
-    if _av() is None:
-        cells.skip("clip", "PyAV is not importable here: carry its wheel (filmrt bench --profile gpu --prepare)")
-    else:
-        clip = cells.run("clip", lambda: ensure_clip(cfg), need_s=5)
-        if clip:
-            cells.run("pyav", lambda: decode_rates(clip["path"], dev), need_s=3)
-    nvc = cells.call("import", _import_nvc, describe=lambda r: {k: v for k, v in r.items() if k != "mod"})
-    why = ((nvc or {}).get("reason") or "PyNvVideoCodec could not be imported") if not (nvc or {}).get("mod") else \
-        "PyTorch sees no CUDA GPU" if dev.type != "cuda" else "no clip to decode (PyAV makes it)" if clip is None else None
-    if why:
-        cells.skip("nvdec", why)
-    else:
-        cells.run("nvdec", lambda: _nvdec(nvc, Path(clip["path"])), need_s=5)
-
-
-def _import_nvc() -> dict:
-    """PyNvVideoCodec. Its package __init__ checks the NVENC driver through libnvidia-encode, absent
-    where there is no NVENC (the H200 has none) although NVDEC may work: then its compiled module is
-    imported by name from the package folder, as the package itself does after that check."""
-    import importlib  # noqa: PLC0415
-    import importlib.util  # noqa: PLC0415
-
-    try:
-        return {"mod": importlib.import_module("PyNvVideoCodec"), "mode": "package"}
-    except Exception as e:  # noqa: BLE001 - the package raises RuntimeError/ImportError/OSError alike
-        first = one_line(e, 200)
-    spec = importlib.util.find_spec("PyNvVideoCodec")
-    if spec is None or not spec.submodule_search_locations:
-        return {"reason": f"PyNvVideoCodec not usable ({first}); carry it: filmrt bench --profile gpu --prepare"}
-    sys.path.insert(0, list(spec.submodule_search_locations)[0])
-    for name in ("PyNvVideoCodec_130", "PyNvVideoCodec_121"):
-        try:
-            return {"mod": importlib.import_module(name), "mode": f"extension {name} (package: {first})"}
-        except ImportError as e:
-            first += f"; {name}: {one_line(e, 200)}"
-    return {"reason": f"PyNvVideoCodec unusable: {first}"}
-
-
-def _nvdec(nvc: dict, path: Path) -> dict:
-    """Decode the whole clip on NVDEC; every frame becomes a torch CUDA tensor through DLPack (zero
-    copy: at the decoder's own address). Planar RGB (the pipeline's layout) first, then interleaved."""
-    import av  # noqa: PLC0415
-
-    with av.open(str(path)) as c:
-        ref = next(c.decode(video=0)).to_ndarray(format="rgb24")
-    errors, mod = [], nvc["mod"]
-    for colour in ("RGBP", "RGB"):
-        kind = getattr(mod.OutputColorType, colour)
-        try:
-            dec = (mod.SimpleDecoder(str(path), gpu_id=0, use_device_memory=True, output_color_type=kind)
-                   if nvc["mode"] == "package" else  # the compiled factory, SimpleDecoder's own arguments
-                   mod.CreateSimpleDecoder(str(path), 0, 0, 0, True, 0, 0, 0, 4, kind, False, False))
-            n, zero_copy, first, via = 0, True, None, None
-            torch.cuda.synchronize()
-            t0 = time.perf_counter()
-            while n < 100_000 and (batch := dec.get_batch_frames(8)):  # a decoder that never ends must not hang
-                for frame in batch:
-                    try:
-                        x, via = torch.from_dlpack(frame), "dlpack"
-                    except (TypeError, AttributeError, RuntimeError, BufferError):
-                        x, via = torch.as_tensor(frame, device="cuda"), "cuda_array_interface"
-                    cai = getattr(frame, "__cuda_array_interface__", None)
-                    zero_copy &= x.is_cuda and (cai is None or cai["data"][0] == x.data_ptr())
-                    first = x.clone() if first is None else first
-                    n += 1
-            torch.cuda.synchronize()
-            sec = time.perf_counter() - t0
-        except Exception as e:  # noqa: BLE001 - try the other layout, report both
-            errors.append(f"{colour}: {one_line(e)}")
-            continue
-        out = {"colour": colour, "frames": n, "fps": n / sec if sec > 0 else None, "zero_copy": zero_copy,
-               "via": via, "errors": errors}
-        if first is not None:  # planar RGB comes as (3, H, W) or (3H, W) depending on the version
-            h, w = ref.shape[:2]
-            got = first.view(3, h, w).permute(1, 2, 0) if first.numel() == 3 * h * w and first.shape[-1] != 3 else first
-            out["tensor"] = {"shape": list(first.shape), "dtype": str(first.dtype), "device": str(first.device)}
-            if tuple(got.shape) == ref.shape:
-                out["first_frame_mean_abs_vs_pyav"] = float(np.abs(got.cpu().numpy().astype(np.float32) - ref).mean())
-        return out
-    raise RuntimeError("; ".join(errors))
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(prog="python -m filmrt.bench.gpu", description=__doc__.split("\n")[0])
+    add_options(parser)
+    sys.exit(run_args(parser.parse_args(), shlex.join(["python", "-m", "filmrt.bench.gpu", *sys.argv[1:]])))
