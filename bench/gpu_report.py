@@ -43,15 +43,15 @@ def _result(report: dict, section: str, cell: str) -> dict | None:
     return c.get("result") if c and c.get("status") == "ok" else None
 
 
+def _best(report: dict, model: str) -> dict:
+    return (report.get("sections", {}).get(f"models-{model.split('-')[0]}", {}).get("notes") or {}).get("best") or {}
+
+
 def model_rows(report: dict) -> list[dict]:
     """Every model-only row (models-* and compile sections), with the section it came from."""
-    rows = []
-    for name, sec in report.get("sections", {}).items():
-        for cell in (sec.get("cells") or {}).values():
-            r = cell.get("result") if cell.get("status") == "ok" else None
-            if isinstance(r, dict) and "interp_per_s" in r:
-                rows.append({**r, "section": name})
-    return rows
+    return [{**c["result"], "section": name} for name, sec in report.get("sections", {}).items()
+            for c in (sec.get("cells") or {}).values()
+            if c.get("status") == "ok" and "interp_per_s" in (c.get("result") or {})]
 
 
 def peaks(report: dict) -> dict:
@@ -69,67 +69,50 @@ def _geo(values: list[float]) -> float | None:
     return math.exp(sum(map(math.log, values)) / len(values)) if values else None
 
 
-def _main_cells(rows: list[dict], main: str, precision: str, section_prefix: str = "models-") -> dict:
-    """{model: {flags: row}} at the main size, batch 1, no cuDNN autotuning."""
-    out: dict = {}
-    for r in rows:
-        if (r["section"].startswith(section_prefix) and r["size"] == main and r["batch"] == 1
-                and r["precision"] == precision and not r.get("cudnn_benchmark")):
-            out.setdefault(r["model"], {})[r["flags"]] = r
-    return out
-
-
 def _correct(row: dict) -> bool:
-    d = row.get("max_abs_vs_none")
-    return d is None or d <= MAX_ABS_OK
+    return (row.get("max_abs_vs_none") or 0) <= MAX_ABS_OK
 
 
 def _applied(row: dict) -> bool:
     """Every flag of the row's set was applied (on the CPU, or without the kernel, none is)."""
-    want = {f for f in row["flags"].split(",") if f and f != "none"}
-    got = set()
-    for a in ((row.get("fast") or {}).get("applied") or []):
-        got.update(a.split("+"))
-    return want <= got
+    got = {f for a in ((row.get("fast") or {}).get("applied") or []) for f in a.split("+")}
+    return {f for f in row["flags"].split(",") if f and f != "none"} <= got
 
 
 def decide(report: dict) -> dict:
     prof = report.get("profile", {})
-    main, precs = prof.get("main_size"), prof.get("precisions") or ["fp16"]
+    main, prec = prof.get("main_size"), (prof.get("precisions") or ["fp16"])[0]
     rows = model_rows(report)
-    table = _main_cells(rows, main, precs[0])
-    flag_sets = sorted({f for by in table.values() for f in by})
+    table: dict = {}  # {model: {flags: row}} at the main size, batch 1, no cuDNN autotuning
+    for r in rows:
+        if (r["section"].startswith("models-") and (r["size"], r["batch"], r["precision"]) == (main, 1, prec)
+                and not r.get("cudnn_benchmark")):
+            table.setdefault(r["model"], {})[r["flags"]] = r
     scores = {}
-    for flags in flag_sets:
+    for flags in sorted({f for by in table.values() for f in by}):
         ratios = [by[flags]["interp_per_s"] / by["none"]["interp_per_s"] for by in table.values()
                   if flags in by and "none" in by and _correct(by[flags]) and _applied(by[flags])]
         if ratios and len(ratios) == len(table):
             scores[flags] = _geo(ratios)
-    out: dict = {"main_size": main, "precision_measured": precs[0]}
+    out: dict = {"main_size": main, "precision_measured": prec}
     if report.get("dry_run"):
         out["note"] = "dry run on the CPU: the fast-path flags do not apply there; nothing here is a decision"
     if not scores:
         out["fast"] = {"value": None, "reason": "no flag set was measured against the plain path on every model"}
         return out
     best = max(scores, key=scores.get)
-    fast = {"value": best, "speedup_vs_none": scores, "rule": (
-        f"best geometric-mean speed-up over 'none' at {main}, {precs[0]}, batch 1, output within {MAX_ABS_OK} of "
-        f"'none'; compile/cudagraphs only if >= {COMPILE_GAIN:.2f}x more on every model and compiled in "
-        f"<= {COMPILE_MAX_S:.0f} s")}
     comp = _compiled(rows, table, best)
-    fast["compiled"] = comp
     winners = [f for f, c in comp.items() if c.get("qualifies")]
-    if winners:
-        fast["value"] = max(winners, key=lambda f: comp[f]["min_gain"])
+    value = max(winners, key=lambda f: comp[f]["min_gain"]) if winners else best
     current = report.get("default_flags")
-    fast["current_default"] = current
-    fast["change_needed"] = current is not None and set(fast["value"].split(",")) != set(current.split(","))
-    out["fast"] = fast
+    out["fast"] = {"value": value, "speedup_vs_none": scores, "compiled": comp, "current_default": current,
+                   "change_needed": current is not None and set(value.split(",")) != set(current.split(",")),
+                   "rule": f"best geometric-mean speed-up over 'none' at {main}, {prec}, batch 1, output within "
+                           f"{MAX_ABS_OK} of 'none'; compile/cudagraphs only if >= {COMPILE_GAIN:.2f}x more on every "
+                           f"model and compiled in <= {COMPILE_MAX_S:.0f} s"}
     out["precision"] = _decide_precision(report, rows, main, best)
-    out["batch"] = {m: (report["sections"].get(s, {}).get("notes") or {}).get("best", {}).get("batch")
-                    for m, s in (("rife-4.25", "models-rife"), ("film", "models-film"))}
-    out["cudnn_benchmark"] = {m: (report["sections"].get(s, {}).get("notes") or {}).get("best", {}).get(
-        "cudnn_benchmark") for m, s in (("rife-4.25", "models-rife"), ("film", "models-film"))}
+    for key in ("batch", "cudnn_benchmark"):
+        out[key] = {m: _best(report, m).get(key) for m in ("rife-4.25", "film")}
     return out
 
 
@@ -137,16 +120,13 @@ def _compiled(rows: list[dict], table: dict, best: str) -> dict:
     """compile/cudagraphs rows, each against the eager row of the flags it was compiled on top of."""
     out: dict = {}
     for r in rows:
-        if not (r["section"].startswith(("compile-", "cudagraphs-")) and r["flags"] != "none" and _applied(r)):
-            continue
-        kind = r["section"].split("-")[0]
-        base = ",".join(f for f in r["flags"].split(",") if f not in ("compile", "cudagraphs")) or "none"
-        eager = table.get(r["model"], {}).get(base)
-        gain = r["interp_per_s"] / eager["interp_per_s"] if eager else None
-        e = out.setdefault(kind, {"models": {}})
-        e["models"][r["model"]] = {"flags": r["flags"], "interp_per_s": r["interp_per_s"], "gain_vs_eager": gain,
-                                   "eager_flags": base, "compile_s": r.get("first_call_s"),
-                                   "max_abs_vs_none": r.get("max_abs_vs_none")}
+        if r["section"].startswith(("compile-", "cudagraphs-")) and r["flags"] != "none" and _applied(r):
+            base = ",".join(f for f in r["flags"].split(",") if f not in ("compile", "cudagraphs")) or "none"
+            eager = table.get(r["model"], {}).get(base)
+            out.setdefault(r["section"].split("-")[0], {"models": {}})["models"][r["model"]] = {
+                "flags": r["flags"], "interp_per_s": r["interp_per_s"], "eager_flags": base,
+                "gain_vs_eager": r["interp_per_s"] / eager["interp_per_s"] if eager else None,
+                "compile_s": r.get("first_call_s"), "max_abs_vs_none": r.get("max_abs_vs_none")}
     for kind, e in out.items():
         ms = list(e["models"].values())
         e["min_gain"] = min((m["gain_vs_eager"] or 0) for m in ms)
@@ -159,8 +139,7 @@ def _compiled(rows: list[dict], table: dict, best: str) -> dict:
 def _decide_precision(report: dict, rows: list[dict], main: str, flags: str) -> dict:
     """fp16 vs bf16 at the main size, batch 1, each model with its own best flags (and the same
     cuDNN autotuning setting for both precisions)."""
-    best = {m: ((report["sections"].get(s, {}).get("notes") or {}).get("best") or {}).get("flags", flags)
-            for m, s in (("rife-4.25", "models-rife"), ("film", "models-film"))}
+    best = {m: _best(report, m).get("flags", flags) for m in ("rife-4.25", "film")}
     for cudnn in (True, False):
         rates: dict = {}
         for r in rows:
@@ -175,29 +154,23 @@ def _decide_precision(report: dict, rows: list[dict], main: str, flags: str) -> 
     return {"value": None, "reason": "fp16 and bf16 were not both measured on the same cells"}
 
 
-# ------------------------------------------------------------------------------------ targets
 def targets(report: dict) -> list[dict]:
-    rows = model_rows(report)
-    out = []
+    rows, clip, out = model_rows(report), _result(report, "convert", "clip") or {}, []
     for key, what, goal, bound in TARGETS:
         t = {"key": key, "target": what, "goal": goal, "measured": None, "met": None}
         if key == "rife_1080p_model_only":
             cand = [r for r in rows if r["model"].startswith("rife") and r["size"] == "1080p" and _correct(r)]
             if cand:
                 r = max(cand, key=lambda r: r["interp_per_s"])
-                t["measured"] = r["interp_per_s"]
-                t["how"] = f"{r['precision']}, batch {r['batch']}, flags {r['flags']}"
+                t.update(measured=r["interp_per_s"], how=f"{r['precision']}, batch {r['batch']}, flags {r['flags']}")
         else:
             model = "film" if key.startswith("film") else "rife-4.25"
-            steady = _result(report, "convert", f"{model}/steady")
-            steady = steady if steady and steady.get("valid") else None
-            full = _result(report, "convert", f"{model}/full")
-            clip = _result(report, "convert", "clip") or {}
-            if steady and clip.get("height") == 1080:
-                t["measured"] = steady["interp_fps" if model == "film" else "out_fps"]
-                t["how"] = "steady state (short and full run differenced)"
-                if full and full.get("out_fps"):
-                    t["whole_run"] = full["interp_fps" if model == "film" else "out_fps"]
+            key_fps = "interp_fps" if model == "film" else "out_fps"
+            steady = _result(report, "convert", f"{model}/steady") or {}
+            full = _result(report, "convert", f"{model}/full") or {}
+            if steady.get("valid") and clip.get("height") == 1080:
+                t.update(measured=steady[key_fps], how="steady state (short and full run differenced)",
+                         whole_run=full.get(key_fps))
         if t["measured"] is not None:
             t["met"] = t["measured"] >= bound
         else:
@@ -210,28 +183,23 @@ def targets(report: dict) -> list[dict]:
 def bottleneck(report: dict) -> dict:
     """Per convert model: capacity of each stage in output frames/s and the smallest."""
     dec, enc = _result(report, "convert", "decode"), _result(report, "convert", "encode")
-    clip = _result(report, "convert", "clip") or {}
-    rows = model_rows(report)
-    out = {}
+    clip, out = _result(report, "convert", "clip") or {}, {}
+    label = {(1920, 1080): "1080p", (1280, 720): "720p", (3840, 2160): "2160p"}.get(
+        (clip.get("width"), clip.get("height")), f"{clip.get('width')}x{clip.get('height')}")
+    first = (report.get("profile", {}).get("precisions") or ["fp16"])[0]
     for model in ("rife-4.25", "film"):
-        full = _result(report, "convert", f"{model}/full")
-        if not full or not full.get("frames_out"):
+        full = _result(report, "convert", f"{model}/full") or {}
+        if not full.get("frames_out"):
             continue
-        per_in = full["frames_out"] / max(1, full.get("frames_in") or 1)
-        per_interp = full["frames_out"] / max(1, full.get("interpolated") or 1)
-        size = f"{clip.get('width')}x{clip.get('height')}"
-        label = {"1920x1080": "1080p", "1280x720": "720p", "3840x2160": "2160p"}.get(size, size)
-        cand = [r for r in rows if r["model"] == model and r["size"] == label and r["section"].startswith("models-")]
-        cap = {}
-        if dec:
-            cap["decode (PyAV, CPU)"] = dec["to_device_fps"] * per_in
+        cand = [r for r in model_rows(report) if r["model"] == model and r["size"] == label
+                and r["section"].startswith("models-")]
+        cap = {"decode (PyAV, CPU)": dec["to_device_fps"] * full["frames_out"] / max(1, full.get("frames_in") or 1)
+               if dec else None, "encode (libx264, CPU)": enc["fps"] if enc else None}
         if cand:
-            first = (report.get("profile", {}).get("precisions") or ["fp16"])[0]
             r = min(cand, key=lambda r: (r["flags"] != report.get("default_flags"), r["precision"] != first,
                                          abs(r["batch"] - 4)))
-            cap["inference (model only)"] = r["interp_per_s"] * per_interp
-        if enc:
-            cap["encode (libx264, CPU)"] = enc["fps"]
+            cap["inference (model only)"] = r["interp_per_s"] * full["frames_out"] / max(1, full.get("interpolated") or 1)
+        cap = {k: v for k, v in cap.items() if v is not None}
         steady = _result(report, "convert", f"{model}/steady") or {}
         out[model] = {"capacity_out_fps": cap, "bottleneck": min(cap, key=cap.get) if cap else None,
                       "measured_out_fps": steady.get("out_fps") or full.get("out_fps"),
@@ -240,14 +208,11 @@ def bottleneck(report: dict) -> dict:
 
 
 def summarize(report: dict) -> None:
-    for sec in ("models-rife", "models-film"):
-        setup = _result(report, sec, "setup")
-        if setup and report.get("default_flags") is None:
-            report["default_flags"] = setup.get("default_flags")
-    report["decisions"] = decide(report)
-    report["targets"] = targets(report)
-    report["bottleneck"] = bottleneck(report)
-    report["peaks_tflops"] = peaks(report)
+    report["default_flags"] = report.get("default_flags") or next(
+        (r.get("default_flags") for r in (_result(report, s, "setup") for s in ("models-rife", "models-film")) if r),
+        None)
+    report.update(decisions=decide(report), targets=targets(report), bottleneck=bottleneck(report),
+                  peaks_tflops=peaks(report))
 
 
 # ------------------------------------------------------------------------------------ markdown
