@@ -7,9 +7,9 @@ Decisions (``report["decisions"]``), each with its rule and the figures it was t
   output stays within :data:`MAX_ABS_OK` of the plain path; ``compile``/``cudagraphs`` join only if
   they speed every measured model up by >= 15 % over that and compile in <= 60 s (``convert``
   recompiles per resolution, and that time is paid by every short clip);
-- ``precision``: fp16 or bf16, whichever is faster (geometric mean) at the same cell;
-- ``batch``: per model, the batch of the highest rate on the ladder at the main size;
-- ``cudnn_benchmark``: whether cuDNN autotuning gained >= 3 % on top of the best flags.
+- per model (decided in its section, :mod:`filmrt.bench.gpu_models`): ``precision`` (fp16 or bf16,
+  the faster at the main size with the best flags), ``batch`` (the highest rate on the ladder) and
+  ``cudnn_benchmark`` (whether cuDNN autotuning gained >= 3 % on top of the best flags).
 
 Targets (``report["targets"]``): issue 16's three, each ``met`` True/False, or None with the reason
 it could not be measured (a dry run's sizes are tiny: none applies).
@@ -110,8 +110,7 @@ def decide(report: dict) -> dict:
                    "rule": f"best geometric-mean speed-up over 'none' at {main}, {prec}, batch 1, output within "
                            f"{MAX_ABS_OK} of 'none'; compile/cudagraphs only if >= {COMPILE_GAIN:.2f}x more on every "
                            f"model and compiled in <= {COMPILE_MAX_S:.0f} s"}
-    out["precision"] = _decide_precision(report, rows, main, best)
-    for key in ("batch", "cudnn_benchmark"):
+    for key in ("precision", "batch", "cudnn_benchmark"):  # each model's section decided them from its cells
         out[key] = {m: _best(report, m).get(key) for m in ("rife-4.25", "film")}
     return out
 
@@ -134,24 +133,6 @@ def _compiled(rows: list[dict], table: dict, best: str) -> dict:
                           and all((m["compile_s"] or 1e9) <= COMPILE_MAX_S and _correct(m) for m in ms))
         e["value"] = f"{best},{kind}" if best != "none" else kind
     return {e["value"]: e for e in out.values()}
-
-
-def _decide_precision(report: dict, rows: list[dict], main: str, flags: str) -> dict:
-    """fp16 vs bf16 at the main size, batch 1, each model with its own best flags (and the same
-    cuDNN autotuning setting for both precisions)."""
-    best = {m: _best(report, m).get("flags", flags) for m in ("rife-4.25", "film")}
-    for cudnn in (True, False):
-        rates: dict = {}
-        for r in rows:
-            if (r["section"].startswith("models-") and r["size"] == main and r["batch"] == 1
-                    and r["flags"] == best.get(r["model"], flags) and bool(r.get("cudnn_benchmark")) == cudnn):
-                rates.setdefault(r["precision"], {})[r["model"]] = r["interp_per_s"]
-        models = set.intersection(*(set(v) for v in rates.values())) if len(rates) > 1 else set()
-        if models:
-            geo = {p: _geo([v[m] for m in models]) for p, v in rates.items()}
-            return {"value": max(geo, key=geo.get), "geomean_interp_per_s": geo, "flags": best,
-                    "cudnn_benchmark": cudnn}
-    return {"value": None, "reason": "fp16 and bf16 were not both measured on the same cells"}
 
 
 def targets(report: dict) -> list[dict]:
@@ -239,13 +220,19 @@ def _ok_results(report: dict, section: str, key: str) -> list[tuple[str, dict]]:
 def _head_md(report: dict) -> list[str]:
     d, fast = report.get("decisions", {}), report.get("decisions", {}).get("fast", {})
     v, m = _result(report, "env", "versions") or {}, _result(report, "env", "machine") or {}
-    g, git = m.get("gpu") or {}, report.get("git") or {}
+    g, git, pk, copy = m.get("gpu") or {}, report.get("git") or {}, peaks(report), _result(report, "env", "copy")
     lines = [f"# filmrt GPU check: {g.get('name') or 'no GPU'} ({report['created_utc'][:10]})"
-             + (" - DRY RUN on the CPU" if report.get("dry_run") else ""), "",
-             f"Command: `{report['command']}`  ", f"Device: {report.get('device')}; elapsed {report.get('elapsed_s')} "
-             f"s of a {report.get('budget_s'):.0f} s budget; git {git.get('commit') or 'unknown'}"
-             f"{' (uncommitted changes)' if git.get('dirty') else ''}", "", "## Targets (issue 16)", "",
-             *_table(["target", "goal", "measured", "met"], [
+             + (" - DRY RUN on the CPU" if report.get("dry_run") else ""), "", f"Command: `{report['command']}`  ",
+             f"Device: {report.get('device')}; elapsed {report.get('elapsed_s')} s of a {report.get('budget_s'):.0f} s "
+             f"budget; git {git.get('commit')}{' (uncommitted changes)' if git.get('dirty') else ''}  ",
+             f"Machine: {g.get('name', 'no GPU')} (CC {g.get('compute_capability')}, {g.get('memory_gib')} GiB, "
+             f"{g.get('sm_count')} SMs, driver {g.get('driver')}, SM clock {g.get('clocks.sm')} of "
+             f"{g.get('clocks.max.sm')}, power limit {g.get('power.limit')}); {m.get('cpu_model')} "
+             f"({m.get('cpu_affinity')} of {m.get('cpu_count')} cores usable), {m.get('mem_total_gib')} GiB  ",
+             "Versions: " + ", ".join(f"{k} {x}" for k, x in v.items() if x not in (None, False, True)) + "  ",
+             "Ceilings measured here: " + ", ".join(f"{p} matmul {t:.1f} TFLOP/s" for p, t in pk.items())
+             + (f"; device copy {copy['gbps']:.0f} GB/s (read + write)" if copy else ""), "",
+             "## Targets (issue 16)", "", *_table(["target", "goal", "measured", "met"], [
                  [t["target"], t["goal"], _f(t["measured"]) + (f" ({t['how']})" if t.get("how") else ""),
                   {True: "**met**", False: "**missed**", None: t.get("reason", "-")}[t["met"]]]
                  for t in report.get("targets", [])]), "## Decisions", ""]
@@ -253,31 +240,14 @@ def _head_md(report: dict) -> list[str]:
     if fast.get("value") is None:
         lines.append(f"- fast-path defaults: not decided ({fast.get('reason', 'no data')})")
     else:
-        sp = ", ".join(f"{k} {x:.2f}x" for k, x in (fast.get("speedup_vs_none") or {}).items())
         lines.append(f"- fast-path default: **{fast['value']}** (today: {fast.get('current_default')}; "
-                     f"{'change it' if fast.get('change_needed') else 'no change'}). Speed-up vs none: {sp}. "
-                     f"Rule: {fast.get('rule')}")
-        for flags, c in (fast.get("compiled") or {}).items():
-            per = "; ".join(f"{mod}: {_f(x['gain_vs_eager'], 2)}x over {x['eager_flags']}, compiled in "
-                            f"{_f(x['compile_s'])} s" for mod, x in c["models"].items())
-            lines.append(f"- {flags}: {per} -> {'qualifies' if c['qualifies'] else 'not a default'}")
-    prec = d.get("precision") or {}
-    lines += [f"- precision: {prec.get('value') or prec.get('reason', '-')}" + (
-        f" (geometric mean interpolations/s {prec['geomean_interp_per_s']})" if prec.get("value") else ""),
-        f"- best batch at {d.get('main_size')}: {d.get('batch')}; cuDNN autotuning kept: {d.get('cudnn_benchmark')}",
-        "", "## Machine", "", *_table(["", ""], [
-            ["GPU", f"{g.get('name', 'none')} (CC {g.get('compute_capability')}, {g.get('memory_gib')} GiB, "
-                    f"{g.get('sm_count')} SMs, driver {g.get('driver')})"],
-            ["clocks SM / max SM, power limit", f"{g.get('clocks.sm')} / {g.get('clocks.max.sm')}, {g.get('power.limit')}"],
-            ["torch / CUDA / cuDNN / triton", f"{v.get('torch')} / {v.get('torch_cuda')} / {v.get('cudnn')} / "
-                                              f"{v.get('triton')}"], ["PyAV, python", f"{v.get('av')}, {v.get('python')}"],
-            ["CPU, memory", f"{m.get('cpu_model')} ({m.get('cpu_affinity')} of {m.get('cpu_count')} cores usable), "
-                            f"{m.get('mem_total_gib')} GiB"]])]
-    pk, copy = peaks(report), _result(report, "env", "copy")
-    if pk or copy:
-        lines += ["Ceilings measured here: " + ", ".join(f"{p} matmul {t:.1f} TFLOP/s" for p, t in pk.items())
-                  + (f"; device copy {copy['gbps']:.0f} GB/s (read + write)" if copy else ""), ""]
-    return lines
+                     f"{'change it' if fast.get('change_needed') else 'no change'}). Speed-up vs none: "
+                     + ", ".join(f"{k} {x:.2f}x" for k, x in fast["speedup_vs_none"].items()) + f". Rule: {fast['rule']}")
+        lines += [f"- {flags}: " + "; ".join(f"{mod}: {_f(x['gain_vs_eager'], 2)}x over {x['eager_flags']}, compiled "
+                                           f"in {_f(x['compile_s'])} s" for mod, x in c["models"].items())
+                  + f" -> {'qualifies' if c['qualifies'] else 'not a default'}" for flags, c in fast["compiled"].items()]
+    return [*lines, f"- at {d.get('main_size')}, per model: faster precision {d.get('precision')}, best batch "
+            f"{d.get('batch')}, cuDNN autotuning kept {d.get('cudnn_benchmark')}", ""]
 
 
 def _pytest_md(report: dict) -> list[str]:

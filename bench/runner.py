@@ -91,31 +91,23 @@ class Cells:
         if left < need_s + CELL_MARGIN_S:
             self.skip(name, f"time budget: {left:.0f} s left in this section, the cell needs ~{need_s:.0f} s")
             return None
-        rec, value = self._execute(name, fn)
-        if rec["status"] == "ok":
-            rec["result"] = json.loads(json.dumps(value, default=str))
-        self._record(name, rec)
-        return rec.get("result")
+        return self.call(name, fn, lambda value: value)
 
     def call(self, name: str, fn, describe):
-        """Like :meth:`run`, but ``fn`` runs at every launch (set-up whose object the cells need);
-        ``describe(obj)`` is what is recorded. Returns the object, or None when it failed."""
-        rec, obj = self._execute(name, fn)
-        if rec["status"] == "ok":
-            rec["result"] = json.loads(json.dumps(describe(obj), default=str))
-        self._record(name, rec)
-        return obj
-
-    def _execute(self, name: str, fn):
+        """Run ``fn()`` as cell ``name`` whether or not an earlier launch did (set-up whose object the
+        cells need) and record ``describe(obj)``. Returns the object, or None when it failed."""
         self.data["current"] = name
         self._save()
-        t0 = time.time()
+        t0, obj = time.time(), None
         try:
-            value = fn()
-            return {"status": "ok", "seconds": time.time() - t0}, value
+            obj = fn()
+            rec = {"status": "ok", "seconds": time.time() - t0, "result": json.loads(json.dumps(describe(obj),
+                                                                                              default=str))}
         except Exception as e:  # noqa: BLE001 - every failure is a finding to record
-            return {"status": "error", "reason": one_line(e), "traceback": traceback.format_exc()[-2500:],
-                    "seconds": time.time() - t0}, None
+            rec = {"status": "error", "reason": one_line(e), "traceback": traceback.format_exc()[-2500:],
+                   "seconds": time.time() - t0}
+        self._record(name, rec)
+        return obj
 
     def _record(self, name: str, rec: dict) -> None:
         self.data["cells"][name] = rec

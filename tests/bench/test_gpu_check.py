@@ -158,9 +158,11 @@ def _gpu_like_report() -> dict:
                                                                {"precision": "bf16", "tflops": 720.0}]}}}},
             "models-rife": {"status": "ok", "cells": {"setup": {"status": "ok", "result": {"default_flags": "warp"}},
                                                       **rife},
-                            "notes": {"best": {"flags": "warp", "batch": 8, "cudnn_benchmark": False}}},
+                            "notes": {"best": {"flags": "warp", "batch": 8, "cudnn_benchmark": False,
+                                              "precision": "fp16"}}},
             "models-film": {"status": "ok", "cells": film,
-                            "notes": {"best": {"flags": "warp", "batch": 1, "cudnn_benchmark": False}}},
+                            "notes": {"best": {"flags": "warp", "batch": 1, "cudnn_benchmark": False,
+                                              "precision": "bf16"}}},
             "compile-rife": {"status": "ok", "cells": {"1080p/fp16/b1/warp,compile": _row(
                 "rife-4.25", "warp,compile", 560.0, applied=["warp", "compile"], first=40.0)}},
             "compile-film": {"status": "ok", "cells": {"1080p/fp16/b1/warp,compile": _row(
@@ -193,8 +195,7 @@ def test_report_decides_from_gpu_shaped_figures():
     assert fast["current_default"] == "warp" and fast["change_needed"] is False
     comp = fast["compiled"]["warp,compile"]
     assert comp["min_gain"] == pytest.approx(30 / 28) and not comp["qualifies"]  # film gains < 15 %
-    prec = rep["decisions"]["precision"]
-    assert prec["value"] == "fp16" and set(prec["geomean_interp_per_s"]) == {"fp16", "bf16"}
+    assert rep["decisions"]["precision"] == {"rife-4.25": "fp16", "film": "bf16"}
     assert rep["decisions"]["batch"] == {"rife-4.25": 8, "film": 1}
     t = {x["key"]: x for x in rep["targets"]}
     assert t["rife_1080p_model_only"]["met"] is True and t["rife_1080p_model_only"]["measured"] == 900.0
