@@ -13,6 +13,7 @@ decode-only and libx264-only rates: the bottleneck); last and optional, ``compil
 every section) hold the machine, the command, every figure and skip reason, the ``fast`` defaults
 decided from the figures and the issue's targets (:mod:`filmrt.bench.gpu_report`). ``--dry-run``
 runs the same code on the CPU at tiny sizes (``make gpu-check GPU_CHECK_ARGS=--dry-run``, and CI).
+The device call, and what travels with it (``make gpu-carry``), are in bench/README.md.
 """
 
 from __future__ import annotations

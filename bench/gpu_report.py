@@ -315,14 +315,6 @@ def _convert_md(report: dict) -> list[str]:
         lines.append(f"- {model}: capacity in output frames/s: " + ", ".join(
             f"{k} {x:.0f}" for k, x in b["capacity_out_fps"].items()) + f"; bottleneck **{b['bottleneck']}**; measured "
             f"{_f(b['measured_out_fps'])} ({b['measured_is']}; the stages overlap in three threads on the same cores)")
-    pyav, nv = _result(report, "nvdec", "pyav") or {}, _result(report, "nvdec", "nvdec")
-    lines += ["", "## Decoding: PyAV vs NVDEC", "", f"- PyAV: {_f(pyav.get('rgb_fps'))} frames/s to RGB, "
-              f"{_f(pyav.get('to_device_fps'))} with the upload to the device"]
-    c = _cells(report, "nvdec").get("nvdec", {})
-    lines.append(f"- NVDEC (PyNvVideoCodec, {(_result(report, 'nvdec', 'import') or {}).get('mode')}): "
-                 f"{_f(nv.get('fps'))} frames/s, zero copy to torch: {_f(nv.get('zero_copy'))}, first frame vs PyAV "
-                 f"mean |diff| {_f(nv.get('first_frame_mean_abs_vs_pyav'), 2)} (of 255)" if nv else
-                 f"- NVDEC: {c.get('status', 'not run')}: {c.get('reason', '')}")
     return [*lines, ""]
 
 

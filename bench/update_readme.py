@@ -1,6 +1,6 @@
 """Put the latest recorded CPU (and GPU) bench results into README.md's "Benchmarks" tables.
 
-Usage: ``.venv/bin/python bench/update_readme.py`` (or ``python -m filmrt.bench.update_readme``)
+Usage: ``.venv/bin/python -m filmrt.bench.update_readme``
 in a checkout: it edits the checkout's README.md, found from this file's place. Reads every
 ``bench/results/*.json`` written by ``filmrt bench``, takes the newest CPU run (a full run is
 preferred to a ``--quick`` one of the same day) and the newest GPU run, and rewrites the text
