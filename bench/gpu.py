@@ -4,8 +4,8 @@ Sections, each in a child process of the driver's runner (:mod:`filmrt.bench.run
 fault, a crash in the ctypes launcher or a hang costs that section, never the report), each capped
 under one global budget: ``env`` (versions and machine as every bench result records them, the
 matmul peak and device copy GB/s: the ceilings); ``pytest`` (``pytest -m gpu``, and the warp
-kernel's toolkit tests: nvcc rebuilds the committed PTX, ptxas assembles it); ``warp``
-(:mod:`filmrt.bench.warp_kernel`'s checks and timings); ``models-rife``, ``models-film``
+kernel's toolkit tests: nvcc rebuilds the committed PTX, ptxas assembles it); ``warp`` (the
+kernel vs grid_sample, and its 64-bit offsets); ``models-rife``, ``models-film``
 (:mod:`filmrt.bench.gpu_models`); ``convert`` (1080p25 -> 50 on a synthetic clip, in a child as
 ``filmrt bench`` runs it, a short and a long clip whose difference is the steady rate, next to
 decode-only and libx264-only rates: the bottleneck); last and optional, ``compile-*`` and
@@ -251,33 +251,62 @@ def _pytest(cfg: dict, files: list[Path], select: list[str], label: str) -> dict
 
 
 # ------------------------------------------------------------------------------------ warp
+#: warp sizes, padded to 64, and channels: RIFE-like (image, features) and FILM-like warps
+WARP_SIZES = {"720p": (768, 1280), "1080p": (1088, 1920), "2160p": (2176, 3840)}
+WARP_CHANNELS = {"rife-image": 3, "rife-feat": 8, "film-feat": 64}
+
+
 def section_warp(cfg: dict, cells) -> None:
-    """The BackwardWarp kernel through :mod:`filmrt.bench.warp_kernel`'s own checks and timings."""
-    from filmrt.bench import warp_kernel as bwk  # noqa: PLC0415 - the kernel's ctypes driver: only here
-    from filmrt.engine.cuda import warp_kernel as wk  # noqa: PLC0415
+    """The BackwardWarp kernel vs ``filmrt.warp.warp_grid_sample`` (grid construction + grid_sample):
+    median ms per warp size, channels and dtype, and 64-bit offsets (a tensor of more than 2^31
+    elements). Its correctness on the fixture and far out of the frame is the gpu tests' (``pytest``)."""
+    from filmrt.engine.cuda import warp_kernel as wk  # noqa: PLC0415 - its ctypes driver: only in this process
 
     if cfg["device"] != "cuda":
-        for name in ("checks", "timings"):
+        for name in ("int64_offsets", "timings"):
             cells.skip(name, "PyTorch sees no CUDA GPU: the kernel's PTX runs only there")
-        g = torch.Generator().manual_seed(0)
-        img = torch.rand(1, 3, 64, 64, generator=g)
-        flow = bwk.far_flow(img.shape, g, 5.0)
+        img, flow = torch.rand(1, 3, 64, 64), torch.randn(1, 2, 64, 64) * 5
         cells.run("grid_sample_cpu", lambda: {"hw": [64, 64], "grid_sample_ms": measure(
             lambda: warp_grid_sample(img, flow), "cpu", repeats=3, min_time_s=0)["median_ms"]})
         return
     ok, why = wk.available()
     cells.run("available", lambda: {"available": ok, "reason": why, "driver": wk._driver().version() if ok else None})
     if not ok:
-        for name in ("checks", "timings"):
+        for name in ("int64_offsets", "timings"):
             cells.skip(name, f"kernel unavailable: {why}")
         return
-    shared = Path(cfg["shared"]) if cfg.get("shared") else None
-    if shared is not None and (shared / "fixtures" / "warp" / "warp_io.npz").exists():
-        cells.run("checks", lambda: bwk.gpu_checks(wk, shared), need_s=10)
-    else:
-        cells.skip("checks", "the warp fixture is not here: run `make gpu-carry` before the device call "
-                   "and carry .device-carry")
-    cells.run("timings", lambda: {"rows": bwk.gpu_timings(wk, cfg["warp_iters"])}, need_s=10)
+    cells.run("int64_offsets", lambda: _int64_offsets(wk), need_s=10)
+    cells.run("timings", lambda: {"rows": _warp_timings(wk, cfg["warp_iters"])}, need_s=10)
+
+
+def _int64_offsets(wk) -> dict:
+    """fp16, 272 x 2160 x 3840 = 2.26e9 elements (4.5 GB): checked on its last channels."""
+    if torch.cuda.mem_get_info()[0] < 12 * 2**30:
+        return {"ok": None, "reason": "not enough free GPU memory to try"}
+    g = torch.Generator(device="cuda").manual_seed(0)
+    img = torch.rand(1, 272, 2160, 3840, device="cuda", dtype=torch.float16, generator=g)
+    flow = torch.randn(1, 2, 2160, 3840, device="cuda", generator=g) * 50
+    flow[:, :, ::97] *= 100  # rows far outside the frame
+    err = float((wk.warp_cuda(img, flow)[:, 268:].float() - warp_grid_sample(img[:, 268:], flow).float()).abs().max())
+    del img
+    torch.cuda.empty_cache()
+    return {"elements": 272 * 2160 * 3840, "last_channels_maxabs": err, "ok": err <= 2e-3}
+
+
+def _warp_timings(wk, iters: int) -> list[dict]:
+    rows, g = [], torch.Generator(device="cuda").manual_seed(1)
+    for size, (h, w) in WARP_SIZES.items():
+        for kind, c in WARP_CHANNELS.items():
+            for dname, dtype in (("fp32", torch.float32), ("fp16", torch.float16)):
+                img = torch.rand(1, c, h, w, device="cuda", generator=g).to(dtype)
+                flow = torch.randn(1, 2, h, w, device="cuda", generator=g) * 20
+                t_k, t_g = (measure(lambda fn=fn, a=img, f=flow: fn(a, f), "cuda", warmup=3, repeats=iters,
+                                    min_time_s=0)["median_ms"] for fn in (wk.warp_cuda, warp_grid_sample))
+                nbytes = img.numel() * img.element_size() * 2 + flow.numel() * 4  # read + write + flow
+                rows.append({"size": size, "hw": [h, w], "kind": kind, "channels": c, "dtype": dname,
+                             "kernel_ms": round(t_k, 4), "grid_sample_ms": round(t_g, 4),
+                             "speedup": round(t_g / t_k, 2), "kernel_GBps": round(nbytes / t_k / 1e6, 1)})
+    return rows
 
 
 # ------------------------------------------------------------------------------------ convert
