@@ -42,6 +42,7 @@ from filmrt.bench.flops import matmul_peak
 from filmrt.bench.runner import Runner, Section
 from filmrt.bench.temporal import square_frame, write_clip
 from filmrt.bench.timing import measure
+from filmrt.errors import FilmrtError
 from filmrt.fileio import atomic_write, write_json
 from filmrt.machine import git_info, machine, versions
 from filmrt.options import RuntimeOptions
@@ -107,14 +108,14 @@ def select_sections(spec: str | None) -> list[Section]:
     want = [s.strip() for s in (spec or "").split(",") if s.strip()]
     bad = [w for w in want if w not in {s.name for s in SECTIONS}]
     if bad:
-        raise SystemExit(f"bench --profile gpu: unknown section(s) {bad}; known: {', '.join(s.name for s in SECTIONS)}")
+        raise FilmrtError(f"--sections: unknown {', '.join(bad)}; known: {', '.join(s.name for s in SECTIONS)}")
     return [s for s in SECTIONS if not want or s.name in want or s.name == "env"]  # env decides the device
 
 
 def run_gpu_profile(out: Path, *, dry_run: bool, budget_s: float, sections: str | None = None,
-                    command: str = "", keep_work: bool = False, chosen: list[Section] | None = None) -> dict:
+                    command: str = "", keep_work: bool = False) -> dict:
     """Every section in order, the report rewritten after each; returns the report."""
-    t0 = time.time()
+    t0, chosen = time.time(), select_sections(sections)
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="filmrt-gpu-check-"))
     # golden fixtures: $FILMRT_SHARED (the carried copy on a lent GPU), else ../shared beside the checkout
@@ -148,7 +149,6 @@ def run_gpu_profile(out: Path, *, dry_run: bool, budget_s: float, sections: str 
     base = {**profile, "dry_run": dry_run, "repo": str(REPO), "workdir": str(work), "shared": report["shared"],
             "device": "cpu"}
     runner = Runner(work, env, t0 + budget_s, base, log)
-    chosen = chosen if chosen is not None else select_sections(sections)
     log(f"work folder {work}; budget {budget_s:.0f} s")
 
     def runs(s: Section) -> bool:
