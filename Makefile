@@ -8,7 +8,7 @@ TORCH_SPEC ?= torch==2.13.0
 EXTRAS ?= test
 PYTEST_ARGS ?=
 
-.PHONY: setup test demo lint bench bench-quick gpu-check gpu-carry fuzz clean
+.PHONY: setup test demo lint bench bench-quick gpu-check fuzz clean
 
 setup: $(VENV)/.installed
 
@@ -48,6 +48,7 @@ gpu-check: setup
 # the golden fixtures the gpu tests read and PyAV's wheel for the device's python 3.12, in the
 # git-ignored .device-carry/ (~36 MiB; with the working tree, under the 64 MiB a call carries).
 SHARED ?= ../shared
+.PHONY: gpu-carry
 gpu-carry: setup
 	mkdir -p .device-carry/wheels .device-carry/shared/fixtures/film
 	cp -r $(SHARED)/fixtures/warp .device-carry/shared/fixtures/

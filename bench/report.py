@@ -110,8 +110,8 @@ def _f(x, fmt: str = ".2f", none: str = "—") -> str:
 
 def markdown(res: dict) -> str:
     """The human summary of a result: one section per measured part."""
-    parts = [_header(res), _matmul(res), _flops(res), model_only_md(res), stages_md(res), end_to_end_md(res),
-             targets_md(res), _skipped(res)]
+    parts = [_header(res), _matmul(res), _flops(res), _model_only(res), _stages(res), _end_to_end(res),
+             _targets(res), _skipped(res)]
     return "\n".join(line for part in parts for line in part)
 
 
@@ -157,7 +157,7 @@ def _flops(res: dict) -> list[str]:
     return [*L, ""]
 
 
-def model_only_md(res: dict) -> list[str]:
+def _model_only(res: dict) -> list[str]:
     if not res.get("model_only"):
         return []
     L = ["## Model only (Interpolator.interpolate, frames on the device)", "",
@@ -170,7 +170,7 @@ def model_only_md(res: dict) -> list[str]:
     return [*L, ""]
 
 
-def stages_md(res: dict) -> list[str]:
+def _stages(res: dict) -> list[str]:
     if not res.get("film_stages"):
         return []
     L = ["## FILM stages and stage reuse (torch)", "",
@@ -197,7 +197,7 @@ def _method_row(name: str, wall, cpu, nout, fps, spf, ratio, cratio, q: dict, me
             f"{_f(mem, '.0f')} |")
 
 
-def end_to_end_md(res: dict) -> list[str]:
+def _end_to_end(res: dict) -> list[str]:
     peers = res.get("peers") or {}
     quality = peers.get("quality") or {}
     q, mi = quality.get("methods", {}), peers.get("minterpolate_speed")
@@ -273,7 +273,7 @@ def _profile(pr: dict | None) -> list[str]:
     return L
 
 
-def targets_md(res: dict) -> list[str]:
+def _targets(res: dict) -> list[str]:
     if not res.get("targets"):
         return []
     L = ["## Targets", ""]

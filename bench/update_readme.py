@@ -1,6 +1,6 @@
 """Put the latest recorded CPU (and GPU) bench results into README.md's "Benchmarks" tables.
 
-Usage: ``.venv/bin/python -m filmrt.bench.update_readme``
+Usage: ``.venv/bin/python bench/update_readme.py`` (or ``python -m filmrt.bench.update_readme``)
 in a checkout: it edits the checkout's README.md, found from this file's place. Reads every
 ``bench/results/*.json`` written by ``filmrt bench``, takes the newest CPU run (a full run is
 preferred to a ``--quick`` one of the same day) and the newest GPU run, and rewrites the text
@@ -15,7 +15,6 @@ import re
 import sys
 from pathlib import Path
 
-from filmrt.bench import report
 from filmrt.fileio import atomic_write
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,19 +32,52 @@ def _load_all() -> list[tuple[Path, dict]]:
     return out
 
 
+def _f(x, fmt=".2f"):
+    return "—" if x is None else format(x, fmt)
+
+
 def table(path: Path, doc: dict) -> str:
-    """The result's own markdown summary (:func:`filmrt.bench.report.markdown`'s tables, headings
-    made bold so they nest under the README's), under a line naming the file and the machine."""
     m = doc["machine"]
+    q = ((doc.get("peers") or {}).get("quality") or {}).get("methods", {})
+    mi = (doc.get("peers") or {}).get("minterpolate_speed")
     lines = [f"From [`bench/results/{path.name}`](bench/results/{path.name}) "
              f"([summary](bench/results/{path.with_suffix('.md').name})): {m['cpu_model']}, "
              f"{m['cpu_affinity']} cores, {'GPU ' + m['gpu']['name'] if m.get('gpu') else 'no GPU'}; "
              f"torch {doc['versions']['torch']}; commit `{(doc['git'].get('commit') or '?')[:10]}`; "
              f"`{doc['command']}`; load average {doc['load_average_start']} at start "
              f"(the machine is shared with other jobs).", ""]
-    for part in (report.model_only_md, report.stages_md, report.end_to_end_md, report.targets_md):
-        lines += [f"**{x[3:]}**" if x.startswith("## ") else x for x in part(doc)]
-    return "\n".join(lines).rstrip()
+    lines += ["| model | backend | precision | size | batch | ms per call | interpolations/s | achieved TFLOP/s |",
+              "|---|---|---|---|---|---|---|---|"]
+    for r in doc.get("model_only", []):
+        lines.append(f"| {r['model']}{' (random weights)' if r['weights'].startswith('random') else ''} | "
+                     f"{r['backend']} | {r['precision']} | {r['size']} | {r['batch']} | {r['ms_per_call']:.1f} | "
+                     f"{r['interp_per_s']:.2f} | {_f(r.get('achieved_tflops'), '.3f')} |")
+    for r in doc.get("film_stages", []):
+        lines.append("")
+        lines.append(f"FILM stages ({r['size']}, {r['precision']}): features {r['features_ms']:.0f} ms, flow "
+                     f"{r['flow_ms']:.0f} ms, fusion {r['fusion_ms']:.0f} ms; stage reuse saves "
+                     f"{r['reuse']['x2']['saving']:.0%} at x2 and {r['reuse']['x4']['saving']:.0%} at x4.")
+    if doc.get("end_to_end") or mi:
+        clip = doc.get("clip", {})
+        st = doc["settings"]
+        lines += ["", f"End to end on {clip.get('name')} ({clip.get('width')}x{clip.get('height')} {clip.get('rate')} fps, "
+                  f"{st['t']} s from {st['ss']} s, x{st['rate_factor']}), peers in the same run:", "",
+                  "| method | wall s | out frames/s | speed vs minterpolate (wall / CPU time) | PSNR dB | SSIM |",
+                  "|---|---|---|---|---|---|"]
+        if mi:
+            qq = q.get("minterpolate", {})
+            lines.append(f"| ffmpeg minterpolate (mci, aobmc, bidir, vsbmc) | {mi['wall_s']:.1f} | {mi['out_fps']:.2f} | "
+                         f"1x / 1x | {_f(qq.get('psnr'))} | {_f(qq.get('ssim'), '.4f')} |")
+        for r in doc.get("end_to_end", []):
+            qq = q.get(r["model"], {})
+            w = mi["wall_s"] / r["wall_s"] if mi else None
+            c = mi["cpu_s"] / r["cpu_s"] if mi and mi.get("cpu_s") and r.get("cpu_s") else None
+            lines.append(f"| filmrt convert, {r['model']} | {r['wall_s']:.1f} | {_f(r.get('out_fps'))} | "
+                         f"{_f(w)}x / {_f(c)}x | {_f(qq.get('psnr'))} | {_f(qq.get('ssim'), '.4f')} |")
+    for t in doc.get("targets", []):
+        lines.append("")
+        lines.append(f"Target {'met' if t['met'] else '**not met**'}: {t['target']}.")
+    return "\n".join(lines)
 
 
 def replace_between(text: str, key: str, body: str) -> str:
