@@ -47,9 +47,9 @@ import skimage
 import torch
 from tqdm import tqdm
 
+from filmrt import machine
 from filmrt.errors import FilmrtError
 from filmrt.imageio import read_image, to_uint8
-from filmrt.machine import versions
 from filmrt.quality import psnr, ssim
 
 #: layout name -> (first frame, second frame, ground-truth middle frame)
@@ -236,5 +236,5 @@ def evaluate_set(
 def environment() -> dict:
     """Versions of the libraries that produce the figures: those ``filmrt bench`` records
     (:func:`filmrt.machine.versions`), and the metrics' own."""
-    return {**versions(), "skimage": skimage.__version__, "platform": platform.platform(),
+    return {**machine.versions(), "skimage": skimage.__version__, "platform": platform.platform(),
             "cpu_threads": torch.get_num_threads()}
