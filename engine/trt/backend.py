@@ -321,7 +321,7 @@ class TrtInterpolator(Interpolator):
     # ------------------------------------------------------------------ engines
     def _open_engines(self, path: Path) -> None:
         stem = path.name[:-7] if path.name.endswith(".engine") else path.name
-        staged = {s: path.with_name(f"{stem}.{s}.engine") for s in STAGES}
+        staged = {s: trt_builder.engine_stage_path(path, s) for s in STAGES}
         if all(p.is_file() for p in staged.values()) and not path.is_file():
             for s, p in staged.items():
                 self._engines[s] = [TrtEngine(self.trt, self.runtime, p, self.device, self.cuda_graph)]

@@ -47,6 +47,7 @@ from filmrt.engine.trt import plugin as trt_plugin
 from filmrt.engine.trt.plugin import PLUGIN_NAME, _graphs
 from filmrt.errors import FilmrtError
 from filmrt.export import cache as graph_cache
+from filmrt.export.exporter import stage_path
 from filmrt.fileio import atomic_write, sha256_file, write_json
 from filmrt.padding import MULTIPLE, padded_size
 from filmrt.sizes import parse_size, parse_sizes
@@ -548,9 +549,7 @@ def build_engine(
 
 def stage_files(onnx_path: str | os.PathLike) -> dict[str, Path]:
     """``OUT.onnx`` -> the FILM stage graphs next to it (``OUT.features.onnx`` ...), if all exist."""
-    p = Path(onnx_path)
-    stem = p.name[:-5] if p.name.endswith(".onnx") else p.name
-    files = {s: p.with_name(f"{stem}.{s}.onnx") for s in STAGES}
+    files = {s: stage_path(onnx_path, s) for s in STAGES}  # the exporter's names for them
     return files if all(f.is_file() for f in files.values()) else {}
 
 
