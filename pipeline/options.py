@@ -123,8 +123,9 @@ class ConvertOptions:
         "held for its duration), off", choices=("auto", "off")))
     #: on-screen graphics kept out of the model's warp (filmrt.pipeline.time.protect)
     protect: str = field(default="off", metadata=opt(
-        "protect on-screen graphics: auto (still logos/clocks/burned-in text taken from the nearest source "
-        "frame, a scrolling ticker moved at its measured speed), off, or X,Y,W,H[,...] still boxes in pixels",
+        "protect on-screen graphics: auto (still logos/clocks/burned-in text taken from the source frames, "
+        "a scrolling ticker moved at its measured speed; found in the first 8 frames), off, or X,Y,W,H[,...] "
+        "still boxes in pixels",
         metavar="SPEC"))
     #: frames buffered between stages (each queue)
     queue_size: int = field(default=8, metadata=opt("frames buffered between stages", cli=False, output=False))
