@@ -27,7 +27,8 @@ still (no motion to tell graphics from), and only bands shorter than a quarter o
 count as tickers (a whole-picture pan is motion, the model's job). Limits, said plainly: a
 semi-transparent logo is not still (the picture shows through) and is left to the model; a
 graphic that appears after the window, or a still region that starts moving later, is not
-followed (the analysis runs once).
+followed (the analysis runs once); a scene cut inside the window hides a ticker (its rows do not
+match across the cut).
 
 ``--protect X,Y,W,H[,...]`` names static boxes by hand (no analysis); ``auto`` detects;
 ``off`` (the default) leaves every pixel to the model. The default was chosen by measurement on a
@@ -162,7 +163,7 @@ def _move(a: np.ndarray, v: float) -> np.ndarray:
     return np.where(ok, out, np.nan)
 
 
-def _tickers(ys: np.ndarray, still: np.ndarray) -> list[Ticker]:
+def _tickers(ys: np.ndarray) -> list[Ticker]:
     """Bands of strips moving rigidly sideways at one constant speed over the window."""
     n, h, _ = ys.shape
     speeds: list[float | None] = []
@@ -210,7 +211,7 @@ def analyse(frames: Sequence[torch.Tensor]) -> Protection:
     still = std < STILL_STD
     if (~still).mean() < MOVING_FRACTION:
         return Protection()  # a still picture: nothing tells graphics from scenery
-    tickers = _tickers(ys, still)
+    tickers = _tickers(ys)
     for t in tickers:
         still[t.y0 : t.y1] = False  # the ticker's plate is handled with its band
     still = ndimage.binary_opening(still, structure=np.ones((2, 2), bool))
