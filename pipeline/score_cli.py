@@ -14,6 +14,7 @@ from filmrt.fileio import check_writable, write_json
 from filmrt.pipeline.options import ConvertOptions
 from filmrt.pipeline.report_html import add_report_options, report_collector, write_score_report
 from filmrt.pipeline.score import score_output
+from filmrt.pipeline.time.scenes import DEFAULT_THRESHOLD
 
 
 def register(subparsers) -> None:
@@ -31,7 +32,7 @@ def register(subparsers) -> None:
     p.add_argument("--vmaf", action="store_true",
                    help="also VMAF (libvmaf, model vmaf_v0.6.1; needs an FFmpeg with libvmaf: "
                         "pip install 'filmrt[quality]')")
-    add_options(p, ConvertOptions, only=("ss", "t"))
+    add_options(p, ConvertOptions, only=("ss", "t", "scene_threshold"))
     p.add_argument("--json", default=None, metavar="OUT", help="write the scores (per frame too) as JSON to OUT")
     add_report_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -52,6 +53,7 @@ def run_score(args: argparse.Namespace) -> int:
     bar = None if args.quiet else tqdm(unit="frame", desc="score", dynamic_ncols=True, file=sys.stderr)
     try:
         rep = score_output(args.ref, args.cand, every=args.every or None, vmaf=args.vmaf, ss=args.ss, t=args.t,
+                           scene_threshold=args.scene_threshold if args.scene_threshold is not None else DEFAULT_THRESHOLD,
                            on_frame=None if bar is None else (lambda n: bar.update(n - bar.n)), worst=worst)
     finally:
         if bar is not None:
@@ -63,8 +65,10 @@ def run_score(args: argparse.Namespace) -> int:
                   f"VMAF {_fmt(g['vmaf'], '.2f')}, flicker {_fmt(g['flicker'], '.2f')} "
                   f"(max {_fmt(g['flicker_max'], '.2f')})")
     j = rep["judder"]
-    print(f"judder: {_fmt(j['cand']['judder'], '.3f')} (REF {_fmt(j['ref']['judder'], '.3f')}); "
-          f"{rep['matched']} frames matched, {rep['unmatched_cand_frames']} CAND frames off REF's times")
+    print(f"judder: {_fmt(j['cand']['judder'], '.3f')} (REF {_fmt(j['ref']['judder'], '.3f')}), motion error "
+          f"{_fmt(j['motion_error'], '.3f')}; "
+          f"{rep['matched']} frames matched, {rep['unmatched_cand_frames']} CAND frames off REF's times, "
+          f"{rep['skipped_at_cuts']} generated frames next to a scene cut not scored")
     if args.json:
         write_json(args.json, rep)
     if args.report:

@@ -296,7 +296,7 @@ class _Dispatcher:
         rep.video, rep.dropped = res.get("video") or {}, res.get("dropped") or []
         for d in rep.dropped:
             self.progress.log(f"warning {job.rel}: {d}", important=True)
-        rep.streams_dropped = res.get("streams_dropped") or []
+        rep.output = res.get("output") or {}
         for d in rep.streams_dropped:
             self.progress.log(f"note    {job.rel}: stream {d}")
 

@@ -108,7 +108,7 @@ def check_output(path: Path, result) -> dict:
         "temporal": _field(result, "temporal") or {},  # what was detected about time and done
         "video": dict(_field(result, "video") or {}),
         "dropped": [str(x) for x in (_field(result, "dropped") or [])],
-        "streams_dropped": [str(x) for x in (_field(result, "streams_dropped") or [])],
+        "output": dict(_field(result, "output") or {}),  # the output decision (OutputTarget.to_dict)
     }
 
 

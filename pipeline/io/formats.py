@@ -24,7 +24,6 @@ then the bit depth (never fewer bits unless the encoder has no deeper format). `
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 
 import av
@@ -264,32 +263,3 @@ def refuse_losses(lost: list[str], strict: bool) -> None:
 def describe_output(d: dict) -> str:
     """The one-line description of an :meth:`OutputFormat.to_dict`."""
     return OutputFormat(d["codec"], d["pix_fmt"], d.get("profile"), d.get("bitrate"), d.get("crf")).describe()
-
-
-def _holds(fmt: str, codec: str) -> bool:
-    """Whether muxer ``fmt`` takes ``codec`` (asked on a scratch container in memory: PyAV's
-    ``supported_codecs`` lists only the defaults of muxers that cannot be asked, e.g. mpegts)."""
-    scratch = av.open(io.BytesIO(), "w", format=fmt)
-    try:
-        scratch.add_stream(codec)
-        return True
-    except ValueError:
-        return False
-    finally:
-        scratch.close()
-
-
-def fit_container(out: OutputFormat, fmt: str, crf: int = 18) -> OutputFormat:
-    """``out`` if muxer ``fmt`` (e.g. "mp4") takes its encoder; else, for ``--codec auto``, libx264
-    at the closest pixel format (said in the notes), and a one-line error for an explicit ``--codec``."""
-    if _holds(fmt, out.codec):
-        return out
-    if not out.auto or not _holds(fmt, "libx264"):
-        raise FilmrtError(f"--codec {out.codec}: the {fmt} container cannot hold it (ProRes, DNxHR, QuickTime "
-                          "RLE: .mov; FFV1: .mkv; or pick another --codec)")
-    pix = closest_pix_fmt("libx264", out.source_pix)
-    fallback = choose_format("libx264", out.source_pix, codec="libx264", pix_fmt=pix, crf=crf)
-    notes = [f"{out.codec} cannot go into {fmt}: written as libx264 (a container that holds {out.codec}, "
-             "e.g. .mov, keeps it)",
-             *[n for n in fallback.notes if " is written as " not in n]]
-    return OutputFormat("libx264", pix, None, None, crf, out.source, notes, True, out.source_pix)
