@@ -23,6 +23,7 @@ from filmrt.pipeline.convert import ConvertResult, convert
 from filmrt.pipeline.eval_video import eval_video
 from filmrt.pipeline.io.formats import describe_output
 from filmrt.pipeline.options import ConvertOptions, EncodeOptions
+from filmrt.pipeline.report_html import add_report_options, report_collector, write_eval_report
 from filmrt.pipeline.time.scenes import DEFAULT_THRESHOLD
 from filmrt.rates import format_rate
 
@@ -78,6 +79,7 @@ def register(subparsers) -> None:
     e.add_argument("--scene-threshold", type=float, default=DEFAULT_THRESHOLD, metavar="X",
                    help=f"pairs with a scene cut are skipped (default {DEFAULT_THRESHOLD})")
     e.add_argument("--json", default=None, metavar="OUT", help="write the scores as JSON to OUT")
+    add_report_options(e)
     e.add_argument("--quiet", action="store_true", help="no progress bar")
     e.set_defaults(func=run_eval_video)
 
@@ -164,6 +166,7 @@ def _report(res: ConvertResult, quiet: bool) -> None:
 def run_eval_video(args: argparse.Namespace) -> int:
     if args.json:
         check_writable(args.json, "--json")  # before any work, not after scoring the whole clip
+    worst = report_collector(args)
     bar = None
 
     def progress(scored: int, total: int | None) -> None:
@@ -175,7 +178,7 @@ def run_eval_video(args: argparse.Namespace) -> int:
     try:
         report = eval_video(
             args.input, runtime_from_args(args), ss=args.ss, t=args.t, scene_threshold=args.scene_threshold,
-            on_progress=None if args.quiet else progress,
+            on_progress=None if args.quiet else progress, worst=worst,
         )
     except BaseException:
         if bar is not None:
@@ -194,4 +197,6 @@ def run_eval_video(args: argparse.Namespace) -> int:
     )
     if args.json:
         write_json(args.json, report)
+    if args.report:
+        print(f"report: {write_eval_report(args.report, report, worst)}")
     return 0

@@ -51,6 +51,7 @@ from filmrt.pipeline.threads import ThreadPlan, plan_threads
 from filmrt.pipeline.time.audiostretch import AudioStretch
 from filmrt.pipeline.time.cadence.analysis import TemporalReport, audio_policy, parse_slowmo, plan
 from filmrt.pipeline.time.cadence.retime import TemporalStage, retime_packet, slowed
+from filmrt.pipeline.time.protect import Protector
 from filmrt.pipeline.time.scenes import SceneDetector
 from filmrt.pipeline.time.schedule import COPY, CUT, HOLD, INTERP, NEAREST, Job, Scheduler, output_frame_count
 from filmrt.pipeline.time.timecode import convert_timecode, timecode_tag
@@ -279,6 +280,7 @@ class _Conversion:
         self.scheduler = Scheduler(rate, mode=mode, max_depth=options.max_depth,
                                    snap=min(info.time_base, 1 / (8 * rate)), down=self.temporal.down)
         self.inference = Inference(interp, mode=mode, batch=self.batch)
+        self.protect = Protector.from_option(options.protect)  # --protect: None when off
         #: output frames a constant-rate input gives (None when the input does not say)
         self.expected = output_frame_count(info.frames, info.rate, rate) if info.frames and info.rate else None
         self.muxer: Muxer | None = None
@@ -374,6 +376,10 @@ class _Conversion:
         if self.last_duration is None and self.frames_in == 1 and self.source.info.rate:
             self.last_duration = 1 / self.source.info.rate  # a one-frame clip lasts one nominal frame
         self.pending.extend(self.scheduler.push(f.ts, cut, index=f.index))
+        if self.protect is not None:  # --protect: model calls wait until its analysis window is seen
+            self.protect.observe(f.index, f.rgb)
+            if not self.protect.ready:
+                return
         if sum(j.kind == INTERP for j in self.pending) >= self.batch or len(self.pending) >= 4 * self.batch:
             self._flush()
         else:
@@ -384,6 +390,8 @@ class _Conversion:
 
     def _flush(self) -> None:
         outs = self.inference.run(self.pending, self.window)
+        if self.protect is not None:  # --protect: graphics regions replaced in the interpolated frames
+            outs = self.protect.fix(self.pending, self.window, outs)
         for j, o in zip(self.pending, outs, strict=True):
             self.kinds[j.kind] += 1
             self.stages.put(self.out_q, o)

@@ -18,6 +18,7 @@ from filmrt.pipeline.io.encode import DEFAULT_CRF, DEFAULT_PRESET
 from filmrt.pipeline.io.formats import CODECS, check_pix_fmt, parse_bitrate
 from filmrt.pipeline.io.streams import parse_drop
 from filmrt.pipeline.time.cadence.analysis import check_temporal_options
+from filmrt.pipeline.time.protect import parse_protect
 from filmrt.pipeline.time.scenes import DEFAULT_THRESHOLD
 from filmrt.rates import RateSpec, parse_rate_spec
 
@@ -120,6 +121,12 @@ class ConvertOptions:
     dedup: str = field(default="auto", metadata=opt(
         "repeated frames (animation on twos, duplicated transfers): auto (a run of duplicates is one frame "
         "held for its duration), off", choices=("auto", "off")))
+    #: on-screen graphics kept out of the model's warp (filmrt.pipeline.time.protect)
+    protect: str = field(default="off", metadata=opt(
+        "protect on-screen graphics: auto (still logos/clocks/burned-in text taken from the source frames, "
+        "a scrolling ticker moved at its measured speed; found in the first 8 frames), off, or X,Y,W,H[,...] "
+        "still boxes in pixels",
+        metavar="SPEC"))
     #: frames buffered between stages (each queue)
     queue_size: int = field(default=8, metadata=opt("frames buffered between stages", cli=False, output=False))
     runtime: RuntimeOptions = field(default_factory=RuntimeOptions)
@@ -138,6 +145,7 @@ class ConvertOptions:
         if not 1 <= int(self.max_depth) <= 16:
             raise FilmrtError(f"--max-depth {self.max_depth}: must be 1..16")
         check_temporal_options(self)
+        parse_protect(self.protect)
         if int(self.queue_size) < 1:
             raise FilmrtError(f"queue_size {self.queue_size}: must be >= 1")
 
