@@ -13,8 +13,8 @@ parameters).
 
 **Video encoder.** ``--codec`` (default libx264) when the container takes it. A container whose
 natural video codec is not H.264 (WebM) gets that codec instead of the default (libvpx-vp9, when
-this PyAV has it). Audio-only and image formats (``.wav``, ``.mp3``, ``.png``, ``.gif``...) are
-refused with one line.
+this PyAV has it). Audio-only and image formats (``.wav``, ``.mp3``, ``.png``, ``.gif``...) and
+segmenting muxers (HLS ``.m3u8``, DASH ``.mpd``: a playlist plus segment files) are refused with one line.
 
 **A stream that cannot go in** is an error (exit 2) naming the stream and the reason, unless the
 user asked to leave it out: ``--drop-stream SPEC`` (comma-separated ``a`` audio, ``s``
@@ -45,6 +45,12 @@ PROBE_AS = {"h264_nvenc": "libx264", "hevc_nvenc": "libx265"}
 #: muxers that hold no video (or only cover art) and image muxers: refused as OUT, one line
 AUDIO_FORMATS = {"wav", "mp3", "flac", "opus", "adts", "ac3", "eac3", "mp2", "w64", "aiff", "oga"}
 IMAGE_FORMATS = {"image2", "image2pipe", "gif", "apng", "webp", "png_pipe", "mjpeg"}
+#: muxers that write many files (a playlist or manifest and its segments) or other muxers: refused
+#: as OUT. They write their segments under their own names beside OUT, which the temp-file-and-rename
+#: of a single OUT cannot cover (junk files, a playlist naming the temp file, crashes): make a
+#: .ts/.mp4 and segment it with a packager
+SEGMENT_FORMATS = {"hls", "dash", "segment", "ssegment", "stream_segment", "smoothstreaming", "hds", "tee",
+                   "fifo"}
 #: fragmented MP4/MOV for outputs that cannot seek back (stdout, FIFOs); delay_moov lets the moov
 #: wait for the first packets, which AC-3/E-AC-3 need
 #: what FFmpeg's refusal means, where its own message is cryptic: (muxer, stream type) -> why
@@ -164,13 +170,21 @@ def _reason(e: BaseException, logs) -> str:
     return (getattr(e, "strerror", None) or str(e)).splitlines()[0]
 
 
-def choose_codec(fmt: str, codec: str, default: str, options: dict) -> str:
-    """The video encoder for muxer ``fmt``: ``codec`` if the container takes it, else the
-    container's natural codec when ``codec`` is the default; else a one-line refusal."""
+def check_video_container(fmt: str) -> None:
+    """A one-line refusal of muxers that are not one video file: audio-only, image, segmenting."""
     if fmt in AUDIO_FORMATS:
         raise FilmrtError(f"{fmt} is an audio-only format: write a video container (.mp4, .mkv, .mov, .ts)")
     if fmt in IMAGE_FORMATS:
         raise FilmrtError(f"{fmt} is an image format: write a video container (.mp4, .mkv, .mov, .ts)")
+    if fmt in SEGMENT_FORMATS:
+        raise FilmrtError(f"{fmt} output (a playlist/manifest with segment files) is not supported: write one "
+                          ".ts or .mp4 and segment it with a packager (e.g. ffmpeg -f hls / -f dash)")
+
+
+def choose_codec(fmt: str, codec: str, default: str, options: dict) -> str:
+    """The video encoder for muxer ``fmt``: ``codec`` if the container takes it, else the
+    container's natural codec when ``codec`` is the default; else a one-line refusal."""
+    check_video_container(fmt)
     why = _probe(fmt, codec, options)
     if why is None:
         return codec
@@ -189,10 +203,7 @@ def choose_codec(fmt: str, codec: str, default: str, options: dict) -> str:
 def container_codec(enc, fmt: str):
     """``enc`` (EncodeOptions) with the container's natural codec for ``--codec auto`` where the
     container holds only its own family (WebM: VP9); checks first that ``fmt`` holds video at all."""
-    if fmt in AUDIO_FORMATS:
-        raise FilmrtError(f"{fmt} is an audio-only format: write a video container (.mp4, .mkv, .mov, .ts)")
-    if fmt in IMAGE_FORMATS:
-        raise FilmrtError(f"{fmt} is an image format: write a video container (.mp4, .mkv, .mov, .ts)")
+    check_video_container(fmt)
     natural = NATURAL_CODEC.get(fmt)
     if enc.codec != "auto" or natural is None:
         return enc

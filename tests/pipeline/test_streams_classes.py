@@ -102,3 +102,11 @@ def test_no_replace_rename_without_hard_links(tmp_path, monkeypatch):
     with pytest.raises(FilmrtError, match="exists, not overwritten"), atomic_path(out, replace=False) as tmp:
         tmp.write_text("two")
     assert out.read_text() == "one" and sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]
+
+
+# ------------------------------------------------------------------ HLS / DASH
+@pytest.mark.parametrize("name", ["out.m3u8", "out.mpd"])
+def test_segmenting_outputs_are_refused_up_front(tmp_path, clip, capsys, name):
+    rc, err = cli(capsys, "convert", clip, tmp_path / name, "--fps", "x2", *ARGS)
+    assert rc == 2 and "not supported" in err and "segment" in err, err
+    assert list(tmp_path.iterdir()) == []  # no playlist, no segments, no temp files
