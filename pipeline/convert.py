@@ -266,6 +266,8 @@ class _Conversion:
         self.tags: dict[str, str] = {}
         #: OUT may be replaced (-y); else the final rename refuses an OUT that appeared meanwhile
         self.overwrite = True
+        #: audio re-encoded because the container cannot carry it readably (with --audio copy)
+        self.reencoded = [f"stream {r}" for r in plan.reencoded] if self.temporal.audio == "copy" else []
 
         self.stage_cpu: dict[str, float] = {}
 
@@ -325,10 +327,13 @@ class _Conversion:
         try:  # chapters, attachments, dispositions: header facts, so before the first frame
             self.extras = copy_extras(src, muxer, self.extras_lost.append)
             lost = self._losses(muxer) + [n for n in muxer.output.notes if "dropped" in n]
-            refuse_losses(lost + self.extras_lost, enc.strict)
+            refuse_losses(lost + self.extras_lost + self.reencoded, enc.strict)
             if tr.audio == "stretch":  # slowed audio streams, added before anything is written
                 self.stretch = {s.index: AudioStretch(s, muxer.container, self.slowmo, src.range_start)
                                 for s in src.copy_streams if s.type == "audio"}
+            elif tr.audio == "copy":  # audio the container cannot carry readably (streams.AUDIO_FALLBACK)
+                self.stretch = {s.index: _reencoder(s, muxer.container, src.range_start, codec)
+                                for s, codec in self.plan.transcode}
         except BaseException:
             muxer.abort()
             raise
@@ -465,12 +470,25 @@ class _Conversion:
             packets_copied=mux.packets_copied, problems=list(src.problems), temporal=self.temporal.to_dict(),
             video={"source": mux.output.source, "output": mux.output.to_dict(),
                    "side_data": src.info.side.to_dict(), "caption_triples": self._caption_counts()},
-            dropped=list(mux.output.notes) + self._losses(mux) + self.extras_lost,
+            dropped=list(mux.output.notes) + self._losses(mux) + self.extras_lost + self.reencoded,
             extras=dict(self.extras),
             codec=self.output.codec, streams=list(self.plan.copied), streams_dropped=list(self.plan.dropped),
             timestamps_repaired=getattr(src, "timestamps_repaired", 0),
             model_s=self.inference.model_s, threads=self.thread_plan.describe(), stage_s=dict(self.stage_cpu),
         )
+
+
+_DEFAULT_LAYOUTS = {1: "mono", 2: "stereo", 3: "3.0", 4: "4.0", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
+
+
+def _reencoder(stream, container, shift: Fraction, codec: str) -> AudioStretch:
+    """An audio stream re-encoded at its own speed (atempo 1) for a container that cannot carry its
+    codec readably (:data:`filmrt.pipeline.io.streams.AUDIO_FALLBACK`)."""
+    st = AudioStretch(stream, container, Fraction(1), shift, codec=codec)
+    n = stream.codec_context.channels
+    if st.output.layout.name.endswith("channels") and n in _DEFAULT_LAYOUTS:  # no order (PCM in Matroska)
+        st.decoder.layout = st.output.layout = _DEFAULT_LAYOUTS[n]  # FFmpeg's default for that count
+    return st
 
 
 # ---------------------------------------------------------------------- convert

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import av
 
 from filmrt.errors import FilmrtError, NotAVideo
+from filmrt.pipeline.io.streams import readable
 
 #: the encoders ``--codec`` takes; ``auto`` = the source's family (below)
 CODECS = ("auto", "libx264", "libx265", "prores_ks", "dnxhd", "ffv1", "qtrle", "png", "libvpx-vp9", "h264_nvenc",
@@ -267,16 +268,18 @@ def describe_output(d: dict) -> str:
 
 
 def _holds(fmt: str, codec: str) -> bool:
-    """Whether muxer ``fmt`` takes ``codec`` (asked on a scratch container in memory: PyAV's
-    ``supported_codecs`` lists only the defaults of muxers that cannot be asked, e.g. mpegts)."""
+    """Whether muxer ``fmt`` takes ``codec`` as a stream that reads back (asked on a scratch
+    container in memory: PyAV's ``supported_codecs`` lists only the defaults of muxers that cannot
+    be asked, e.g. mpegts; and mpegts takes any codec, writing those it cannot map as unreadable
+    private data: :func:`filmrt.pipeline.io.streams.readable`)."""
     scratch = av.open(io.BytesIO(), "w", format=fmt)
     try:
         scratch.add_stream(codec)
-        return True
     except ValueError:
         return False
     finally:
         scratch.close()
+    return readable(fmt, codec)
 
 
 def fit_container(out: OutputFormat, fmt: str, crf: int = 18) -> OutputFormat:
@@ -289,7 +292,8 @@ def fit_container(out: OutputFormat, fmt: str, crf: int = 18) -> OutputFormat:
                           "RLE: .mov; FFV1: .mkv; or pick another --codec)")
     pix = closest_pix_fmt("libx264", out.source_pix)
     fallback = choose_format("libx264", out.source_pix, codec="libx264", pix_fmt=pix, crf=crf)
-    notes = [f"{out.codec} cannot go into {fmt}: written as libx264 (a container that holds {out.codec}, "
-             "e.g. .mov, keeps it)",
+    notes = [f"{out.codec} cannot go into {fmt} as a readable stream: written as libx264 at "
+             f"{fallback.layout.describe()} (the closest {fmt} holds; a container that holds {out.codec}, "
+             "e.g. .mov or .mkv, keeps it)",
              *[n for n in fallback.notes if " is written as " not in n]]
     return OutputFormat("libx264", pix, None, None, crf, out.source, notes, True, out.source_pix)

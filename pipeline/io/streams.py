@@ -16,6 +16,14 @@ natural video codec is not H.264 (WebM) gets that codec instead of the default (
 this PyAV has it). Audio-only and image formats (``.wav``, ``.mp3``, ``.png``, ``.gif``...) and
 segmenting muxers (HLS ``.m3u8``, DASH ``.mpd``: a playlist plus segment files) are refused with one line.
 
+**Held means readable.** MPEG-TS takes any codec, but one it has no stream_type for is written as
+private data (stream_type 0x06) that no player or decoder reads: ProRes, DNxHR, FFV1, PNG video,
+PCM and FLAC audio, SubRip. For such muxers (:data:`READ_BACK`) a stream counts as held only when
+one muxed packet reads back as the same kind of stream with a decoder. Video the container cannot
+carry readably gets the closest encoder it does (:func:`filmrt.pipeline.io.formats.fit_container`,
+said in the notes); audio is re-encoded (:data:`AUDIO_FALLBACK`, said with the reason); anything
+else is refused as below.
+
 **A stream that cannot go in** is an error (exit 2) naming the stream and the reason, unless the
 user asked to leave it out: ``--drop-stream SPEC`` (comma-separated ``a`` audio, ``s``
 subtitles, ``d`` data, or an input stream index; ffmpeg's ``-an``/``-sn``/``-dn`` and ``-map
@@ -55,6 +63,18 @@ SEGMENT_FORMATS = {"hls", "dash", "segment", "ssegment", "stream_segment", "smoo
 #: wait for the first packets, which AC-3/E-AC-3 need
 #: what FFmpeg's refusal means, where its own message is cryptic: (muxer, stream type) -> why
 HINTS = {("mxf", "audio"): "MXF holds PCM audio only"}
+#: muxers that take any codec but write one they have no mapping for as a stream nobody can read
+#: (MPEG-TS: stream_type 0x06, private data, no descriptor): what they take counts as held only
+#: when it reads back as the same kind of stream with a decoder (:func:`_read_back`)
+READ_BACK = {"mpegts"}
+#: audio a READ_BACK muxer cannot carry readably is re-encoded to this codec (said, with why)
+AUDIO_FALLBACK = {"mpegts": "aac"}
+#: why that codec: (muxer) -> the reason printed with the note
+AUDIO_FALLBACK_WHY = {"mpegts": "MPEG-TS carries PCM only as SMPTE 302M, which this FFmpeg cannot encode, and "
+                                "FLAC not at all; AAC keeps every sample rate and channel layout (lossy: write "
+                                ".mkv, .mov or .mxf to keep it lossless)"}
+#: an annex-B access unit delimiter: the TS muxer wants a start code in H.264/HEVC packets
+_AUD = b"\0\0\0\1\x09\xf0"
 STREAMED_MOVFLAGS = "frag_keyframe+empty_moov+default_base_moof+delay_moov"
 MOV_FORMATS = ("mp4", "mov", "ipod", "ismv", "3gp")
 
@@ -107,6 +127,10 @@ class OutputPlan:
     copied: list[str] = field(default_factory=list)
     #: "#INDEX TYPE CODEC: why" of each stream left out (at the user's request)
     dropped: list[str] = field(default_factory=list)
+    #: (input stream, encoder) of the audio streams re-encoded because the container cannot carry
+    #: them readably (MPEG-TS: PCM, FLAC), and "#INDEX TYPE CODEC -> ENCODER: why" of each
+    transcode: list = field(default_factory=list)
+    reencoded: list[str] = field(default_factory=list)
 
 
 def describe(s) -> str:
@@ -157,8 +181,46 @@ def _probe(fmt: str, codec: str, options: dict, stream=None) -> str | None:
             c.close()
         except Exception:  # noqa: BLE001 - a header-only file may fail its trailer: not the question
             pass
+    if why is None and fmt in READ_BACK:
+        why = _read_back(fmt, codec, options, stream)
     _CACHE[key] = why
     return why
+
+
+def _read_back(fmt: str, codec: str, options: dict, stream=None) -> str | None:
+    """None if a ``codec`` video stream (and ``stream``, copied) muxed into ``fmt`` reads back as a
+    video (and a ``stream.type``) stream with a decoder; else why not. One packet is muxed (the
+    muxer writes its tables, e.g. the TS PMT, before the first packet); no encoder is opened."""
+    name = av.codec.Codec(codec, "w").canonical_name
+    buf = io.BytesIO()
+    try:
+        c = av.open(buf, "w", format=fmt, options=dict(options))
+        try:
+            v = c.add_mux_stream(name, rate=Fraction(25), width=64, height=64)
+            v.time_base = Fraction(1, 90000)
+            if stream is not None:
+                c.add_stream_from_template(stream)
+            c.start_encoding()
+            pkt = av.Packet(_AUD + bytes(32))
+            pkt.pts = pkt.dts = 0
+            pkt.time_base, pkt.stream = Fraction(1, 90000), v
+            c.mux(pkt)
+        finally:
+            c.close()
+        with av.open(io.BytesIO(buf.getvalue()), "r", format=fmt) as r:
+            got = [(s.type, s.codec_context is not None) for s in r.streams]
+    except (ValueError, av.error.FFmpegError) as e:
+        return f"cannot be read back from {fmt} ({(getattr(e, 'strerror', None) or str(e)).splitlines()[0]})"
+    if not got or got[0] != ("video", True):
+        return f"{fmt} would carry {name} video as private data that no decoder reads"
+    if stream is not None and (len(got) < 2 or got[1] != (stream.type, True)):
+        return f"{fmt} would carry it as private data that no decoder reads"
+    return None
+
+
+def readable(fmt: str, codec: str) -> bool:
+    """Whether muxer ``fmt`` holds ``codec`` video as a stream that reads back (not as private data)."""
+    return fmt not in READ_BACK or _probe(fmt, codec, {}) is None
 
 
 def _reason(e: BaseException, logs) -> str:
@@ -236,6 +298,10 @@ def plan_output(dst: str, fmt: str | None, codec: str, default_codec: str, copy_
         if why is None:
             plan.copy.append(s)
             plan.copied.append(describe(s))
+        elif s.type == "audio" and fmt_name in AUDIO_FALLBACK and "no decoder reads" in why:
+            enc = AUDIO_FALLBACK[fmt_name]
+            plan.transcode.append((s, enc))
+            plan.reencoded.append(f"{describe(s)} -> {enc}: {AUDIO_FALLBACK_WHY[fmt_name]}")
         else:
             hint = HINTS.get((fmt_name, s.type))
             refused.append(f"{describe(s)} ({hint + '; FFmpeg: ' + why if hint else why})")

@@ -175,7 +175,7 @@ def test_failure_mid_run_leaves_no_output(good, tmp_path, exc):
 
 
 def test_failure_in_decoder_thread_is_raised_once(good, tmp_path, monkeypatch):
-    from filmrt.pipeline import decode
+    from filmrt.pipeline.io import decode
 
     def broken(*a, **kw):
         raise FilmrtError("decoder broke")

@@ -173,7 +173,7 @@ def test_drop_stream_is_validated_up_front():
 @pytest.mark.parametrize("ext", [".wav", ".mp3", ".png", ".jpg", ".gif", ".ogg"])
 def test_outputs_that_hold_no_video_are_refused_up_front(tmp_path, capsys, ext, monkeypatch):
     clip = make_clip(tmp_path / "in.mp4", frames=10)
-    from filmrt.pipeline import decode
+    from filmrt.pipeline.io import decode
 
     monkeypatch.setattr(decode.PyAVSource, "frames", lambda *a, **k: pytest.fail("decoding started"))
     rc = main(["convert", clip, str(tmp_path / f"o{ext}"), "--fps", "50", *ARGS])

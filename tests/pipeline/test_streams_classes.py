@@ -110,3 +110,44 @@ def test_segmenting_outputs_are_refused_up_front(tmp_path, clip, capsys, name):
     rc, err = cli(capsys, "convert", clip, tmp_path / name, "--fps", "x2", *ARGS)
     assert rc == 2 and "not supported" in err and "segment" in err, err
     assert list(tmp_path.iterdir()) == []  # no playlist, no segments, no temp files
+
+
+# ------------------------------------------------------------------ MPEG-TS: held means readable
+def frames_of(path) -> int:
+    with av.open(str(path)) as c:
+        return sum(1 for _ in c.decode(video=0))
+
+
+def test_ts_prores_video_becomes_a_readable_codec(tmp_path):
+    src = make_clip(tmp_path / "p.mov", width=64, height=48, frames=4, codec="prores_ks", pix_fmt="yuv422p10le")
+    out = tmp_path / "o.ts"
+    res = convert(src, out, options())
+    assert streams_of(out) == [("video", "h264")]
+    with av.open(str(out)) as c:
+        assert c.streams.video[0].codec_context.pix_fmt == "yuv422p10le"  # the closest TS holds: 4:2:2 10-bit
+    assert frames_of(out) == res.frames_out == 8
+    assert any("readable" in n and "libx264" in n for n in res.dropped), res.dropped
+
+
+def test_ts_pcm_and_flac_audio_are_reencoded_not_copied_as_data(tmp_path):
+    from support.media import make_multi_audio
+    src = make_multi_audio(tmp_path / "a.mkv", ("pcm_s16le", "flac", "aac"), frames=10)
+    out = tmp_path / "o.ts"
+    res = convert(src, out, options())
+    assert streams_of(out) == [("video", "h264"), ("audio", "aac"), ("audio", "aac"), ("audio", "aac")]
+    assert res.streams == ["#3 audio aac"]  # only the AAC stream was copied
+    notes = [d for d in res.dropped if "re-encoded" in d or "-> aac" in d]
+    assert len(notes) == 2 and "pcm_s16le" in notes[0] and "flac" in notes[1], res.dropped
+    with av.open(str(out)) as c:  # the re-encoded audio is there and lasts as long as the source's
+        for s in c.streams.audio:
+            samples = sum(f.samples for f in c.decode(s))
+            assert abs(samples - 10 * 48000 // 25) <= 2048, samples
+            c.seek(0)
+
+
+def test_ts_subrip_is_refused_not_written_as_data(tmp_path, capsys):
+    src = make_clip(tmp_path / "s.mkv", width=64, height=48, frames=25, subtitles=True)  # cues end before the video
+    rc, err = cli(capsys, "convert", src, tmp_path / "o.ts", "--fps", "x2", *ARGS)
+    assert rc == 2 and "subtitle srt" in err and "no decoder reads" in err and "--drop-stream" in err, err
+    rc, err = cli(capsys, "convert", src, tmp_path / "o.ts", "--fps", "x2", "--drop-stream", "s", *ARGS)
+    assert rc == 0 and streams_of(tmp_path / "o.ts") == [("video", "h264")], err
