@@ -98,6 +98,8 @@ class VideoInfo:
     bit_rate: int | None = None
     #: HDR10 static metadata, dynamic metadata and captions seen in the decoded frames so far
     side: SideInfo = field(default_factory=SideInfo)
+    #: sample (pixel) aspect ratio, e.g. 4/3 for 16:9 anamorphic 1440x1080; None when square or unknown
+    sar: Fraction | None = None
 
 
 class Source(Protocol):
@@ -172,6 +174,15 @@ def display_matrix_of(side_data) -> list[int] | None:
             raw = bytes(sd)
             if len(raw) >= 36:
                 return [int(v) for v in np.frombuffer(raw[:36], dtype="<i4")]
+    return None
+
+
+def _sar(vs) -> Fraction | None:
+    """The stream's sample aspect ratio: the container's (MOV pasp, Matroska display size) when it
+    says, else the bitstream's (H.264 VUI, MPEG-2 header), as FFmpeg's av_guess_sample_aspect_ratio."""
+    for sar in (vs.sample_aspect_ratio, vs.codec_context.sample_aspect_ratio):
+        if sar and sar > 0:
+            return None if sar == 1 else Fraction(sar)
     return None
 
 
@@ -302,6 +313,7 @@ class PyAVSource(Source):
             metadata=dict(vs.metadata),
             profile=cc.profile or None,
             bit_rate=cc.bit_rate or getattr(vs, "bit_rate", None) or None,
+            sar=_sar(vs),
         )
         #: the stream's colour tags, for frames that leave them unspecified
         self._stream_tags = dict(colorspace=cc.colorspace, color_range=cc.color_range,

@@ -14,8 +14,9 @@
   timestamps, shifted by the same amount as the video (the start of the input, or ``--ss``).
   Which streams go in is decided before decoding by :mod:`filmrt.pipeline.io.streams` (by asking
   the muxer): a stream the container cannot hold is an error unless ``--drop-stream`` names it.
-- Metadata: container tags, per-stream tags (language, title, handler) and the video's display
-  matrix (rotation) are copied.
+- Metadata: container tags, per-stream tags (language, title, handler), the video's display
+  matrix (rotation) and its sample aspect ratio (anamorphic pixels: in the bitstream and in the
+  container) are copied.
 - Never a half-written OUT: everything goes to a hidden temp file beside OUT
   (:func:`filmrt.fileio.atomic_path`: ``.NAME.filmrt-<pid>-XXXX.ext``, the replaced file's mode kept, a
   symlink's target replaced) that is renamed over OUT only after the trailer is written; any error
@@ -229,6 +230,8 @@ class Muxer:
                 vs.metadata[key] = info.metadata[key]
         if info.display_matrix is not None:
             vs.set_display_matrix(info.display_matrix)
+        if info.sar:  # anamorphic pixels: the encoder's (bitstream) and the stream's (MOV pasp, mkv display size)
+            cc.sample_aspect_ratio = vs.sample_aspect_ratio = info.sar
         self.vstream = vs
         self.frame_time_base = 1 / self.fps_out
         self.frame_offset = round(Fraction(video_offset) * self.fps_out)

@@ -10,7 +10,10 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import av
+import numpy as np
 import pytest
 from support.synth import make_clip
 
@@ -151,3 +154,33 @@ def test_ts_subrip_is_refused_not_written_as_data(tmp_path, capsys):
     assert rc == 2 and "subtitle srt" in err and "no decoder reads" in err and "--drop-stream" in err, err
     rc, err = cli(capsys, "convert", src, tmp_path / "o.ts", "--fps", "x2", "--drop-stream", "s", *ARGS)
     assert rc == 0 and streams_of(tmp_path / "o.ts") == [("video", "h264")], err
+
+
+# ------------------------------------------------------------------ non-square pixels
+def make_anamorphic(path, codec="libx264", pix_fmt="yuv420p", sar=Fraction(4, 3), frames=4) -> str:
+    """64x48 coded, shown 16:9 (SAR 4:3), like 1440x1080 HDV or 720x576 16:9 PAL."""
+    with av.open(str(path), "w") as c:
+        vs = c.add_stream(codec, rate=25)
+        vs.width, vs.height, vs.pix_fmt = 64, 48, pix_fmt
+        vs.codec_context.sample_aspect_ratio = vs.sample_aspect_ratio = sar
+        for i in range(frames):
+            f = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 40 * i, np.uint8), format="rgb24")
+            f = f.reformat(format=pix_fmt)
+            f.pts = i
+            for p in vs.encode(f):
+                c.mux(p)
+        for p in vs.encode(None):
+            c.mux(p)
+    return str(path)
+
+
+@pytest.mark.parametrize("ext", ["mp4", "mkv", "mov"])
+def test_sample_aspect_ratio_is_kept(tmp_path, ext):
+    src = make_anamorphic(tmp_path / "in.mp4")
+    out = tmp_path / f"o.{ext}"
+    convert(src, out, options())
+    with av.open(str(out)) as c:
+        vs = c.streams.video[0]
+        assert vs.sample_aspect_ratio == Fraction(4, 3)
+        assert vs.codec_context.sample_aspect_ratio == Fraction(4, 3)  # the H.264 VUI too
+        assert vs.display_aspect_ratio == Fraction(16, 9)
