@@ -214,6 +214,8 @@ class Muxer:
         cc.color_primaries = self.spec.primaries
         cc.color_trc = self.spec.trc
         opts = self._encoder_options(output, side, preset)
+        if output.codec == "mpeg2video":
+            opts.update(_mpeg2_rate(output, rate, self.width * self.height))
         if self.interlace:
             self._setup_interlaced(cc, opts, pix)
         cc.options = opts
@@ -326,7 +328,7 @@ class Muxer:
         elif self.codec == "libx265":
             opts["x265-params"] = opts.get("x265-params", "") + ":interlace=" + self.interlace
         else:
-            opts["flags"] = "+ildct+ilme"
+            opts["flags"] = opts.get("flags", "") + "+ildct+ilme"
         self.weaver = FilterChain(WEAVE[self.interlace], width=self.width, height=self.height,
                                   time_base=1 / self.fps_out, rate=self.fps_out, fmt=pix)
 
@@ -400,6 +402,23 @@ class Muxer:
         except BaseException:  # noqa: BLE001 - closing a broken container may fail again
             pass
         self._discard_tmp()
+
+
+def _mpeg2_rate(output: OutputFormat, rate: Fraction, pixels: int) -> dict:
+    """MPEG-2 rate control: constant bit rate, as broadcast deliveries are (XDCAM HD422: CBR 50 Mb/s),
+    with a VBV buffer within the profile's limit; a CBR rate is written into the sequence header,
+    where decoders and the next probe read it. A rate far beyond what the picture can use (over 8
+    bits a pixel: a tiny picture) is a ceiling instead, because the encoder cannot stuff that much
+    padding into a frame ("stuffing too large"). Without a bit rate: constant quality (qscale 2,
+    FF_QP2LAMBDA = 118)."""
+    if not output.bitrate:
+        return {"flags": "+qscale", "global_quality": str(2 * 118)}
+    bits = int(output.bitrate)
+    vbv_max = 47_185_920 if output.profile == "422" else 9_781_248  # 4:2:2@High, Main@High
+    opts = {"maxrate": str(bits), "bufsize": str(min(bits // 2, vbv_max))}
+    if bits / rate / max(1, pixels) <= 8:
+        opts["minrate"] = str(bits)
+    return opts
 
 
 class _Discarded(Exception):

@@ -184,3 +184,42 @@ def test_sample_aspect_ratio_is_kept(tmp_path, ext):
         assert vs.sample_aspect_ratio == Fraction(4, 3)
         assert vs.codec_context.sample_aspect_ratio == Fraction(4, 3)  # the H.264 VUI too
         assert vs.display_aspect_ratio == Fraction(16, 9)
+
+
+# ------------------------------------------------------------------ MPEG-2 stays MPEG-2
+def make_mpeg2(path, pix_fmt: str, rate: int = 600_000, frames: int = 6) -> str:
+    """MPEG-2 with its bit rate in the sequence header (CBR, as XDCAM HD422 at 50 Mb/s)."""
+    with av.open(str(path), "w") as c:
+        vs = c.add_stream("mpeg2video", rate=25)
+        vs.width, vs.height, vs.pix_fmt = 64, 48, pix_fmt
+        vs.codec_context.bit_rate = rate
+        opts = {"maxrate": str(rate), "minrate": str(rate), "bufsize": str(rate // 2)}
+        vs.codec_context.options = {**opts, **({"profile": "422"} if pix_fmt == "yuv422p" else {})}
+        for i in range(frames):
+            f = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 30 * i, np.uint8), format="rgb24")
+            f = f.reformat(format=pix_fmt)
+            f.pts = i
+            for p in vs.encode(f):
+                c.mux(p)
+        for p in vs.encode(None):
+            c.mux(p)
+    return str(path)
+
+
+@pytest.mark.parametrize(("pix", "ext", "profile"), [("yuv422p", "mxf", "4:2:2"), ("yuv420p", "ts", "Main")])
+def test_mpeg2_is_kept_under_codec_auto(tmp_path, pix, ext, profile):
+    src = make_mpeg2(tmp_path / f"in.{ext}", pix)
+    out = tmp_path / f"o.{ext}"
+    res = convert(src, out, options())
+    assert res.video["output"]["codec"] == "mpeg2video" and res.video["output"]["bitrate"] == 600_000
+    with av.open(str(out)) as c:
+        cc = c.streams.video[0].codec_context
+        assert (cc.name, cc.pix_fmt, cc.profile, cc.bit_rate) == ("mpeg2video", pix, profile, 600_000)
+    assert frames_of(out) == res.frames_out == 12
+
+
+def test_mpeg2_rate_beyond_the_picture_is_a_ceiling_not_a_crash(tmp_path):
+    src = make_mpeg2(tmp_path / "in.mpg", "yuv420p", rate=8_000_000)  # 52 bits a pixel at 50 fps
+    out = tmp_path / "o.mpg"
+    res = convert(src, out, options())
+    assert streams_of(out) == [("video", "mpeg2video")] and frames_of(out) == res.frames_out == 12
