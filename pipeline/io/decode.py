@@ -51,6 +51,7 @@ from filmrt.pipeline.io.captions import CaptionPacer, a53_of
 from filmrt.pipeline.io.colour import ColourSpec, guess_spec, luma_from_rgb, yuv_to_rgb
 from filmrt.pipeline.io.hdr import SideInfo, read_side_data
 from filmrt.pipeline.io.pixels import alpha_of
+from filmrt.pipeline.io.probe import is_cover, main_video
 from filmrt.pipeline.time.timestamps import FrameClock
 
 _PLANAR_YUV = re.compile(r"^yuv(j?)a?(420|422|444|440|411|410)p(\d+)?(le)?$")  # yuva: alpha is plane 3
@@ -266,12 +267,12 @@ class PyAVSource(Source):
         self.device = torch.device(device)
         self.container, self.src_name = _open_input(src, fmt)
         c = self.container
-        videos = list(c.streams.video)
-        if not videos:
-            kinds = ", ".join(sorted({s.type for s in c.streams})) or "none"
+        # the programme, not the first video stream: a thumbnail track or cover art may come first
+        self.stream = main_video(c.streams)
+        if self.stream is None or is_cover(self.stream):
+            kinds = ", ".join(sorted({s.type + (" (cover art)" if is_cover(s) else "") for s in c.streams})) or "none"
             c.close()
             raise NotAVideo(f"{self.src_name} has no video stream (streams: {kinds})")
-        self.stream = videos[0]
         vs = self.stream
         vs.thread_type = "AUTO"
         if threads:
@@ -283,8 +284,9 @@ class PyAVSource(Source):
         if not cc.width or not cc.height:
             c.close()
             raise NotAVideo(f"{self.src_name}: the video stream has no picture size (not decodable?)")
+        # every other stream is copied: other video streams (angles, proxies) and cover art too
         self.copy_streams = [
-            s for s in c.streams if s is not vs and s.type in ("audio", "subtitle", "data")
+            s for s in c.streams if s is not vs and s.type in ("video", "audio", "subtitle", "data")
         ]
         self.container_metadata = dict(c.metadata)
         start_us = c.start_time
@@ -460,6 +462,11 @@ class PyAVSource(Source):
 
     def _copy_packet(self, packet, on_packet: Callable | None, copy_done: set[int]) -> None:
         """Hand a packet of a copied stream on, inside the range; note the streams past its end."""
+        if is_cover(packet.stream) and packet.size:  # the picture itself, once, whatever the range
+            copy_done.add(packet.stream.index)
+            if on_packet is not None:
+                on_packet(packet)
+            return
         if packet.dts is None and packet.pts is None:
             return  # flush packet
         pts = packet.pts if packet.pts is not None else packet.dts

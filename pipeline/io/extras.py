@@ -4,7 +4,9 @@ The muxer copies packets and per-stream tags (language, title); this module copi
 after the output streams exist and before anything is written (all three live in the header):
 
 - **dispositions** (default, forced, hearing impaired, captions ...) of the video and of every
-  copied stream, so a player picks the same subtitle track as before;
+  copied stream, so a player picks the same subtitle track as before; the converted video is the
+  default picture and no copied video stream is (a thumbnail track flagged default, often the
+  first track, would otherwise be what a player shows);
 - **attachments** (Matroska: fonts for ASS subtitles, cover art) with their file name and MIME
   type; a container that cannot hold them (MP4, MPEG-TS) leaves them out, said once;
 - **chapters**, shifted by the same amount as every other timestamp (the input's start, or
@@ -14,6 +16,10 @@ after the output streams exist and before anything is written (all three live in
 from __future__ import annotations
 
 from fractions import Fraction
+
+from av.stream import Disposition
+
+DEFAULT = int(Disposition.default)
 
 
 def _attachments(src_container, out_container, warn) -> int:
@@ -63,9 +69,13 @@ def copy_extras(source, muxer, warn) -> dict:
     pairs = [(source.stream, muxer.vstream)] if getattr(source, "stream", None) is not None else []
     by_index = {s.index: s for s in src_container.streams}
     pairs += [(by_index[i], o) for i, o in muxer.copy_map.items()]
+    main = pairs[0][1] if pairs else None
     for s, o in pairs:
-        if int(s.disposition):
-            o.disposition = s.disposition
+        flags = int(s.disposition)
+        if o is main or s.type == "video":  # the converted stream is the default picture, no other
+            flags = (flags | DEFAULT) if o is main else (flags & ~DEFAULT)
+        if flags:
+            o.disposition = Disposition(flags)
             dispositions += 1
     return {
         "chapters": _chapters(src_container, muxer.container, muxer.shift, source.range_end),

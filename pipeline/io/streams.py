@@ -24,6 +24,11 @@ carry readably gets the closest encoder it does (:func:`filmrt.pipeline.io.forma
 said in the notes); audio is re-encoded (:data:`AUDIO_FALLBACK`, said with the reason); anything
 else is refused as below.
 
+**Other video streams** (a second angle, a thumbnail track, cover art) are copied as they are
+where the container holds them (cover art: MP4 only, :data:`COVER_ART`); where it does not they are
+left out with the reason (a note, and in the JSON report), never silently. The converted stream is
+the programme (:func:`filmrt.pipeline.io.probe.main_video`), not simply the first video stream.
+
 **A stream that cannot go in** is an error (exit 2) naming the stream and the reason, unless the
 user asked to leave it out: ``--drop-stream SPEC`` (comma-separated ``a`` audio, ``s``
 subtitles, ``d`` data, or an input stream index; ffmpeg's ``-an``/``-sn``/``-dn`` and ``-map
@@ -43,6 +48,7 @@ import av
 import av.logging
 
 from filmrt.errors import FilmrtError
+from filmrt.pipeline.io.probe import is_cover
 
 #: --drop-stream letters -> stream types
 DROP_KINDS = {"a": "audio", "s": "subtitle", "d": "data"}
@@ -73,6 +79,10 @@ AUDIO_FALLBACK = {"mpegts": "aac"}
 AUDIO_FALLBACK_WHY = {"mpegts": "MPEG-TS carries PCM only as SMPTE 302M, which this FFmpeg cannot encode, and "
                                 "FLAC not at all; AAC keeps every sample rate and channel layout (lossy: write "
                                 ".mkv, .mov or .mxf to keep it lossless)"}
+#: muxers that write cover art (an attached picture): FFmpeg's mov muxer does in MP4/iPod mode only
+#: (the iTunes ``covr`` atom) and drops it from .mov without a word; Matroska keeps pictures only as
+#: attachments, which a copied stream is not
+COVER_ART = {"mp4", "ipod"}
 #: an annex-B access unit delimiter: the TS muxer wants a start code in H.264/HEVC packets
 _AUD = b"\0\0\0\1\x09\xf0"
 STREAMED_MOVFLAGS = "frag_keyframe+empty_moov+default_base_moof+delay_moov"
@@ -135,7 +145,7 @@ class OutputPlan:
 
 def describe(s) -> str:
     cc = s.codec_context
-    return f"#{s.index} {s.type} {cc.name if cc is not None else '?'}"
+    return f"#{s.index} {s.type} {cc.name if cc is not None else '?'}{' (cover art)' if is_cover(s) else ''}"
 
 
 _CACHE: dict[tuple, str | None] = {}
@@ -294,7 +304,10 @@ def plan_output(dst: str, fmt: str | None, codec: str, default_codec: str, copy_
         if s.type in kinds or s.index in indices:
             plan.dropped.append(f"{describe(s)}: left out (--drop-stream)")
             continue
-        why = _probe(fmt_name, probe_video, options, s)
+        if s.type == "video" and is_cover(s) and fmt_name not in COVER_ART:
+            why = f"{fmt_name} keeps no cover art (.mp4 does)"
+        else:
+            why = _probe(fmt_name, probe_video, options, s)
         if why is None:
             plan.copy.append(s)
             plan.copied.append(describe(s))
@@ -302,6 +315,8 @@ def plan_output(dst: str, fmt: str | None, codec: str, default_codec: str, copy_
             enc = AUDIO_FALLBACK[fmt_name]
             plan.transcode.append((s, enc))
             plan.reencoded.append(f"{describe(s)} -> {enc}: {AUDIO_FALLBACK_WHY[fmt_name]}")
+        elif s.type == "video":  # another picture (an angle, a thumbnail, cover art): said, not fatal
+            plan.dropped.append(f"{describe(s)}: left out, {why}")
         else:
             hint = HINTS.get((fmt_name, s.type))
             refused.append(f"{describe(s)} ({hint + '; FFmpeg: ' + why if hint else why})")

@@ -223,3 +223,81 @@ def test_mpeg2_rate_beyond_the_picture_is_a_ceiling_not_a_crash(tmp_path):
     out = tmp_path / "o.mpg"
     res = convert(src, out, options())
     assert streams_of(out) == [("video", "mpeg2video")] and frames_of(out) == res.frames_out == 12
+
+
+# ------------------------------------------------------------------ the main video, the other pictures
+def make_thumb_first(path, *, thumb: bool = True, main: bool = True) -> str:
+    """MP4: a 32x24 two-frame thumbnail track first (flagged default), the 64x48 programme second,
+    and PNG cover art (attached picture)."""
+    import io
+
+    from av.stream import Disposition
+    from PIL import Image
+
+    def h264(c, w, h):
+        vs = c.add_stream("libx264", rate=25)
+        vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
+        vs.codec_context.options = {"preset": "ultrafast"}
+        return vs
+
+    with av.open(str(path), "w") as c:
+        tracks = ([(h264(c, 32, 24), 2)] if thumb else []) + ([(h264(c, 64, 48), 6)] if main else [])
+        cover = c.add_mux_stream("png", width=16, height=16)
+        cover.disposition = Disposition.attached_pic
+        for vs, n in tracks:
+            for i in range(n):
+                f = av.VideoFrame.from_ndarray(np.full((vs.height, vs.width, 3), 40 * i, np.uint8), format="rgb24")
+                f = f.reformat(format="yuv420p")
+                f.pts = i
+                for p in vs.encode(f):
+                    c.mux(p)
+            for p in vs.encode(None):
+                c.mux(p)
+        png = io.BytesIO()
+        Image.new("RGB", (16, 16), (200, 30, 30)).save(png, format="PNG")
+        pk = av.Packet(png.getvalue())
+        pk.stream, pk.time_base, pk.pts, pk.dts = cover, Fraction(1, 90000), 0, 0
+        c.mux(pk)
+    return str(path)
+
+
+def video_streams(path) -> list[tuple]:
+    with av.open(str(path)) as c:
+        return [(s.codec_context.name, s.codec_context.width, int(s.disposition) & 0x401)
+                for s in c.streams.video]
+
+
+def test_main_video_is_the_programme_and_the_other_pictures_are_kept(tmp_path):
+    src = make_thumb_first(tmp_path / "in.mp4")
+    out = tmp_path / "o.mp4"
+    res = convert(src, out, options())
+    assert (res.width, res.height, res.frames_out) == (64, 48, 12)  # the programme, not the thumbnail
+    # converted stream first and default; the thumbnail copied (not default); the cover art copied
+    assert video_streams(out) == [("h264", 64, 1), ("h264", 32, 0), ("png", 16, 0x400)]
+    assert res.streams == ["#0 video h264", "#2 video png (cover art)"] and res.streams_dropped == []
+    with av.open(str(out)) as c:
+        assert sum(1 for _ in c.demux(c.streams.video[1]) if _.size) == 2  # the thumbnail's two frames
+
+
+@pytest.mark.parametrize("ext", ["mkv", "mov", "ts"])
+def test_cover_art_a_container_cannot_keep_is_said(tmp_path, capsys, ext):
+    src = make_thumb_first(tmp_path / "in.mp4")
+    out = tmp_path / f"o.{ext}"
+    rc, err = cli(capsys, "convert", src, out, "--fps", "x2", "--json", tmp_path / "r.json", *ARGS)
+    assert rc == 0, err
+    assert "stream #2 video png (cover art): left out" in err
+    import json
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["streams_dropped"] == [f"#2 video png (cover art): left out, {report_fmt(ext)} keeps no cover art "
+                                         "(.mp4 does)"]
+    assert [(n, w) for n, w, _ in video_streams(out)] == [("h264", 64), ("h264", 32)]
+
+
+def report_fmt(ext: str) -> str:
+    return {"mkv": "matroska", "mov": "mov", "ts": "mpegts"}[ext]
+
+
+def test_cover_art_alone_is_not_a_video(tmp_path, capsys):
+    src = make_thumb_first(tmp_path / "in.mp4", thumb=False, main=False)
+    rc, err = cli(capsys, "convert", src, tmp_path / "o.mp4", "--fps", "x2", *ARGS)
+    assert rc == 2 and "no video stream" in err and "cover art" in err, err
