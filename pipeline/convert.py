@@ -191,7 +191,8 @@ def open_source(src, options: ConvertOptions, device: torch.device, decoder_thre
             return dali.DaliSource(src, ss=options.ss, t=options.t, device=device)
         if options.decoder == "dali":
             raise FilmrtError(f"--decoder dali: {why}")
-    return PyAVSource(src, ss=options.ss, t=options.t, device=device, threads=decoder_threads)
+    return PyAVSource(src, ss=options.ss, t=options.t, device=device, threads=decoder_threads,
+                      input_fps=options.input_rate)
 
 
 def check_input_fits(source: Source) -> None:

@@ -55,6 +55,8 @@ from filmrt.pipeline.io.probe import is_cover, main_video
 from filmrt.pipeline.time.timestamps import FrameClock
 
 _PLANAR_YUV = re.compile(r"^yuv(j?)a?(420|422|444|440|411|410)p(\d+)?(le)?$")  # yuva: alpha is plane 3
+#: demuxers of raw elementary streams: no timestamps, frames stamped at an assumed rate (25)
+RAW_STREAMS = {"h264", "hevc", "vvc", "mpegvideo", "m4v", "cavsvideo", "h261", "h263", "avs2", "avs3", "obu"}
 #: size of the thumbnails the scene-cut detector compares (W, H)
 THUMB = (64, 36)
 #: what :meth:`PyAVSource._deliver` returns for the first frame past --t
@@ -140,7 +142,7 @@ def av_error_message(e: BaseException) -> str:
     return str(msg).strip().splitlines()[0] if msg else type(e).__name__
 
 
-def _open_input(src, fmt: str | None = None):
+def _open_input(src, fmt: str | None = None, options: dict | None = None):
     if src == "-" or src is None:
         handle = sys.stdin.buffer
         name = "stdin"
@@ -154,7 +156,7 @@ def _open_input(src, fmt: str | None = None):
         if not os.access(handle, os.R_OK):
             raise FilmrtError(f"cannot read input {handle}: permission denied")
     try:
-        return av.open(handle, "r", format=fmt), name
+        return av.open(handle, "r", format=fmt, options=options or {}), name
     except (av.error.InvalidDataError, av.error.DemuxerNotFoundError) as e:
         raise NotAVideo(f"{name} is not a video file FFmpeg can read ({av_error_message(e)})") from None
     except av.error.FFmpegError as e:
@@ -258,6 +260,7 @@ class PyAVSource(Source):
         device: torch.device | str = "cpu",
         fmt: str | None = None,
         threads: int = 0,
+        input_fps: Fraction | None = None,
     ):
 
         if ss is not None and ss < 0:
@@ -265,7 +268,8 @@ class PyAVSource(Source):
         if t is not None and t <= 0:
             raise FilmrtError(f"--t {t}: the duration must be > 0")
         self.device = torch.device(device)
-        self.container, self.src_name = _open_input(src, fmt)
+        # a raw stream's demuxer stamps frames at its ``framerate`` option (25 unless told)
+        self.container, self.src_name = _open_input(src, fmt, {"framerate": str(input_fps)} if input_fps else None)
         c = self.container
         # the programme, not the first video stream: a thumbnail track or cover art may come first
         self.stream = main_video(c.streams)
@@ -298,6 +302,16 @@ class PyAVSource(Source):
         self.range_end = self.range_start + Fraction(t).limit_denominator(1_000_000) if t else None
         rate = vs.average_rate or vs.guessed_rate or vs.base_rate
         rate = Fraction(rate) if rate else None
+        #: --input-fps given for a raw stream: frames are timed k / rate, whatever the bitstream says
+        self.forced_rate = None
+        if set(c.format.name.split(",")) & RAW_STREAMS:
+            rate = self._raw_rate(cc, input_fps)
+            self.forced_rate = rate if input_fps else None
+        elif input_fps:
+            why = (f"--input-fps is for raw elementary streams without timestamps; {self.src_name} "
+                   f"({c.format.name}) has its own")
+            c.close()
+            raise FilmrtError(why)
         tb = Fraction(vs.time_base) if vs.time_base else Fraction(1, 90000)
         spec = guess_spec(cc.width, cc.height, cc.colorspace, cc.color_range,
                           full_range_format=str(cc.pix_fmt or "").startswith("yuvj"),
@@ -333,6 +347,17 @@ class PyAVSource(Source):
         self.frame_filter: Callable | None = None
         #: where the headers say the video ends (stream seconds), None when they do not say
         self.header_end = self._header_end()[0]
+
+    def _raw_rate(self, cc, input_fps: Fraction | None) -> Fraction:
+        """A raw elementary stream's rate: --input-fps, else the bitstream's (H.264/HEVC VUI timing,
+        the MPEG-1/2 sequence header, MPEG-4 VOL), never the demuxer's assumed 25."""
+        if input_fps:
+            return Fraction(input_fps)
+        if cc.framerate and cc.framerate > 0:
+            return Fraction(cc.framerate)
+        self.container.close()
+        raise FilmrtError(f"{self.src_name} is a raw {cc.name} stream whose bitstream does not give its frame rate "
+                          "(FFmpeg would assume 25): pass --input-fps RATE")
 
     def _expected_frames(self, rate: Fraction | None, tb: Fraction, t: float | None) -> int | None:
         """Frames in the selected range, from the headers (an estimate; None when they do not say)."""
@@ -429,6 +454,8 @@ class PyAVSource(Source):
         pipeline.fieldops: its frames carry their own time base) or the best-effort ``clock``."""
         if self.frame_filter is not None:
             return [(g, self._filtered_time(g)) for g in self.frame_filter(decoded, end=end)]
+        if self.forced_rate:  # --input-fps over a raw stream: its own stamps follow the bitstream's rate
+            return [pair for f in decoded for pair in clock.push(f, None, None, None)]
         return [pair for f in decoded for pair in clock.push(f, f.pts, f.dts, f.duration)]
 
     def _deliver(self, f, ts: Fraction):
@@ -453,7 +480,7 @@ class PyAVSource(Source):
                 self.info.display_matrix = dm
                 self.info.rotation = int(getattr(f, "rotation", 0) or 0)
         ftb = Fraction(f.time_base) if f.time_base else tb  # a filtered frame has its own
-        dur = Fraction(f.duration) * ftb if getattr(f, "duration", 0) else None
+        dur = Fraction(f.duration) * ftb if getattr(f, "duration", 0) and not self.forced_rate else None
         self.frames_decoded += 1
         self.last_end = ts + (dur or (1 / self.info.rate if self.info.rate else 0))
         out = DecodedFrame(self._index, ts, rgb, make_thumb(rgb[:3]), dur)

@@ -301,3 +301,52 @@ def test_cover_art_alone_is_not_a_video(tmp_path, capsys):
     src = make_thumb_first(tmp_path / "in.mp4", thumb=False, main=False)
     rc, err = cli(capsys, "convert", src, tmp_path / "o.mp4", "--fps", "x2", *ARGS)
     assert rc == 2 and "no video stream" in err and "cover art" in err, err
+
+
+# ------------------------------------------------------------------ raw elementary streams
+def make_raw(path, codec: str, fmt: str, rate, opts=None, frames: int = 6) -> str:
+    with av.open(str(path), "w", format=fmt) as c:
+        vs = c.add_stream(codec, rate=rate)
+        vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
+        vs.codec_context.options = opts or {}
+        for i in range(frames):
+            f = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 30 * i, np.uint8), format="rgb24")
+            f = f.reformat(format="yuv420p")
+            f.pts = i
+            for p in vs.encode(f):
+                c.mux(p)
+        for p in vs.encode(None):
+            c.mux(p)
+    return str(path)
+
+
+def rate_and_frames(path) -> tuple:
+    with av.open(str(path)) as c:
+        vs = c.streams.video[0]
+        return vs.average_rate, sum(1 for _ in c.decode(vs))
+
+
+@pytest.mark.parametrize(("name", "codec", "fmt"), [("in.h264", "libx264", "h264"), ("in.m2v", "mpeg2video", "mpeg2video")])
+def test_raw_stream_rate_comes_from_the_bitstream(tmp_path, name, codec, fmt):
+    src = make_raw(tmp_path / name, codec, fmt, 50, {"preset": "ultrafast"} if codec == "libx264" else None)
+    res = convert(src, tmp_path / "o.mp4", options())
+    assert (res.fps_in, res.fps_out, res.frames_out) == (50, 100, 12)  # not 25 -> 50
+    assert rate_and_frames(tmp_path / "o.mp4") == (100, 12)
+
+
+def test_raw_stream_without_a_rate_needs_input_fps(tmp_path, capsys):
+    src = make_raw(tmp_path / "in.hevc", "libx265", "hevc", 50,
+                   {"preset": "ultrafast", "x265-params": "log-level=error:vui-timing-info=0"})
+    out = tmp_path / "o.mp4"
+    rc, err = cli(capsys, "convert", src, out, "--fps", "x2", *ARGS)
+    assert rc == 2 and "--input-fps" in err and "25" in err and not out.exists(), err
+    rc, err = cli(capsys, "convert", src, out, "--fps", "x2", "--input-fps", "50", *ARGS)
+    assert rc == 0, err
+    assert rate_and_frames(out) == (100, 12)
+
+
+def test_input_fps_is_refused_for_inputs_with_timestamps(tmp_path, clip, capsys):
+    rc, err = cli(capsys, "convert", clip, tmp_path / "o.mp4", "--fps", "x2", "--input-fps", "50", *ARGS)
+    assert rc == 2 and "--input-fps is for raw elementary streams" in err, err
+    rc, err = cli(capsys, "convert", clip, tmp_path / "o.mp4", "--fps", "x2", "--input-fps", "x2", *ARGS)
+    assert rc == 2 and "not a factor" in err, err
