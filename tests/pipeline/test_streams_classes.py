@@ -350,3 +350,39 @@ def test_input_fps_is_refused_for_inputs_with_timestamps(tmp_path, clip, capsys)
     assert rc == 2 and "--input-fps is for raw elementary streams" in err, err
     rc, err = cli(capsys, "convert", clip, tmp_path / "o.mp4", "--fps", "x2", "--input-fps", "x2", *ARGS)
     assert rc == 2 and "not a factor" in err, err
+
+
+# ------------------------------------------------------------------ interpolate: alpha and depth
+def test_interpolate_keeps_alpha_and_16_bit(tmp_path, capsys):
+    import torch
+
+    from filmrt.imageio import read_picture, write_image
+
+    a, b = torch.zeros(4, 8, 12), torch.zeros(4, 8, 12)
+    a[:3], b[:3] = 0.25, 0.75
+    a[3], b[3] = 0.0, 1.0  # transparent -> opaque
+    write_image(tmp_path / "a.png", a, bits=16)
+    write_image(tmp_path / "b.png", b, bits=16)
+    rc, err = cli(capsys, "interpolate", tmp_path / "a.png", tmp_path / "b.png", "-o", tmp_path / "m.png",
+                  "--model", "blend")
+    assert rc == 0, err
+    from PIL import Image
+    with Image.open(tmp_path / "m.png") as im:
+        assert im.mode == "RGBA"
+    with av.open(str(tmp_path / "m.png")) as c:
+        assert next(c.decode(video=0)).format.name == "rgba64be"  # written as 16-bit RGBA
+    m = read_picture(tmp_path / "m.png")
+    assert m.bits == 16 and m.pixels.shape == (4, 8, 12)
+    assert torch.allclose(m.pixels[3], torch.full((8, 12), 0.5), atol=1e-3)  # alpha interpolated
+    assert torch.allclose(m.pixels[:3], torch.full((3, 8, 12), 0.5), atol=1e-3)  # finer than 8-bit steps
+
+
+def test_interpolate_8_bit_rgb_stays_8_bit_rgb(tmp_path, capsys):
+    from PIL import Image
+    Image.new("RGB", (12, 8), (0, 0, 0)).save(tmp_path / "a.png")
+    Image.new("RGBA", (12, 8), (200, 200, 200, 128)).save(tmp_path / "b.png")
+    rc, err = cli(capsys, "interpolate", tmp_path / "a.png", tmp_path / "b.png", "-o", tmp_path / "m.png",
+                  "--model", "blend")
+    assert rc == 0, err
+    with Image.open(tmp_path / "m.png") as im:  # one side has alpha: the other is opaque, alpha kept
+        assert im.mode == "RGBA" and im.getpixel((0, 0))[3] in (191, 192)
