@@ -19,7 +19,8 @@ segmenting muxers (HLS ``.m3u8``, DASH ``.mpd``: a playlist plus segment files) 
 **Held means readable.** MPEG-TS takes any codec, but one it has no stream_type for is written as
 private data (stream_type 0x06) that no player or decoder reads: ProRes, DNxHR, FFV1, PNG video,
 PCM and FLAC audio, SubRip. For such muxers (:data:`READ_BACK`) a stream counts as held only when
-one muxed packet reads back as the same kind of stream with a decoder. Video the container cannot
+one muxed packet reads back as the same codec. MPEG-PS (``.mpg``, ``.vob``) cannot be asked
+that way (its demuxer guesses codecs from content): what it reads back is listed (:data:`PS_READABLE`). Video the container cannot
 carry readably gets the closest encoder it does (:func:`filmrt.pipeline.io.formats.fit_container`,
 said in the notes); audio is re-encoded (:data:`AUDIO_FALLBACK`, said with the reason); anything
 else is refused as below.
@@ -73,6 +74,12 @@ HINTS = {("mxf", "audio"): "MXF holds PCM audio only"}
 #: (MPEG-TS: stream_type 0x06, private data, no descriptor): what they take counts as held only
 #: when it reads back as the same kind of stream with a decoder (:func:`_read_back`)
 READ_BACK = {"mpegts"}
+#: MPEG-PS (.mpg, .vob): its muxer takes any video or subtitle codec but stamps them with MPEG-video and
+#: DVD-subtitle stream ids, and its demuxer guesses codecs from packet content (so a one-packet
+#: read-back cannot tell): what reads back as written (ProRes came back as "MP3 audio", SubRip as DVD
+#: subtitles). Its audio codecs the muxer checks itself.
+PS_FORMATS = {"mpeg", "vob", "dvd", "svcd", "vcd"}
+PS_READABLE = {"video": {"mpeg1video", "mpeg2video", "h264", "hevc"}, "subtitle": {"dvd_subtitle"}}
 #: audio a READ_BACK muxer cannot carry readably is re-encoded to this codec (said, with why)
 AUDIO_FALLBACK = {"mpegts": "aac"}
 #: why that codec: (muxer) -> the reason printed with the note
@@ -193,6 +200,8 @@ def _probe(fmt: str, codec: str, options: dict, stream=None) -> str | None:
             pass
     if why is None and fmt in READ_BACK:
         why = _read_back(fmt, codec, options, stream)
+    if why is None and fmt in PS_FORMATS:
+        why = _ps_readable(fmt, codec, stream)
     _CACHE[key] = why
     return why
 
@@ -218,19 +227,40 @@ def _read_back(fmt: str, codec: str, options: dict, stream=None) -> str | None:
         finally:
             c.close()
         with av.open(io.BytesIO(buf.getvalue()), "r", format=fmt) as r:
-            got = [(s.type, s.codec_context is not None) for s in r.streams]
+            got = [(s.type, _canonical(s)) for s in r.streams]
     except (ValueError, av.error.FFmpegError) as e:
         return f"cannot be read back from {fmt} ({(getattr(e, 'strerror', None) or str(e)).splitlines()[0]})"
-    if not got or got[0] != ("video", True):
+    if not got or got[0][0] != "video" or not _same_codec(name, got[0][1]):
         return f"{fmt} would carry {name} video as private data that no decoder reads"
-    if stream is not None and (len(got) < 2 or got[1] != (stream.type, True)):
+    if stream is not None and (len(got) < 2 or got[1][0] != stream.type or not _same_codec(_canonical(stream),
+                                                                                         got[1][1])):
         return f"{fmt} would carry it as private data that no decoder reads"
+    return None
+
+
+def _canonical(s) -> str | None:
+    cc = s.codec_context
+    return cc.codec.canonical_name if cc is not None else None
+
+
+def _same_codec(written: str | None, read: str | None) -> bool:
+    """The codec read back is the one written (MPEG audio layers 1-3 share one decoder and TS type)."""
+    return written == read or {written, read} <= {"mp1", "mp2", "mp3"}
+
+
+def _ps_readable(fmt: str, codec: str, stream=None) -> str | None:
+    """None if MPEG-PS reads ``codec`` video (and ``stream``) back as written (:data:`PS_READABLE`)."""
+    name = av.codec.Codec(codec, "w").canonical_name
+    if name not in PS_READABLE["video"]:
+        return f"{fmt} would carry {name} video under an MPEG-video stream id that no decoder reads as {name}"
+    if stream is not None and stream.type in PS_READABLE and _canonical(stream) not in PS_READABLE[stream.type]:
+        return f"{fmt} would carry it under a DVD-{stream.type} stream id, read back as another codec"
     return None
 
 
 def readable(fmt: str, codec: str) -> bool:
     """Whether muxer ``fmt`` holds ``codec`` video as a stream that reads back (not as private data)."""
-    return fmt not in READ_BACK or _probe(fmt, codec, {}) is None
+    return fmt not in READ_BACK | PS_FORMATS or _probe(fmt, codec, {}) is None
 
 
 def _reason(e: BaseException, logs) -> str:

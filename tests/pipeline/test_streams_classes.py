@@ -386,3 +386,19 @@ def test_interpolate_8_bit_rgb_stays_8_bit_rgb(tmp_path, capsys):
     assert rc == 0, err
     with Image.open(tmp_path / "m.png") as im:  # one side has alpha: the other is opaque, alpha kept
         assert im.mode == "RGBA" and im.getpixel((0, 0))[3] in (191, 192)
+
+
+def test_mpeg_ps_holds_only_what_reads_back(tmp_path, capsys):
+    """MPEG-PS took ProRes under an MPEG-video id (read back as "MP3 audio": no video) and SubRip as
+    DVD subtitles; MP2 audio into TS reads back under the MP3 decoder, still the same stream."""
+    from support.media import make_multi_audio
+    src = make_clip(tmp_path / "p.mov", width=64, height=48, frames=4, codec="prores_ks", pix_fmt="yuv422p10le")
+    res = convert(src, tmp_path / "o.mpg", options())
+    assert streams_of(tmp_path / "o.mpg") == [("video", "h264")] and frames_of(tmp_path / "o.mpg") == 8
+    assert any("mpeg as a readable stream" in n for n in res.dropped), res.dropped
+    subs = make_clip(tmp_path / "s.mkv", width=64, height=48, frames=25, subtitles=True)
+    rc, err = cli(capsys, "convert", subs, tmp_path / "s.mpg", "--fps", "x2", *ARGS)
+    assert rc == 2 and "DVD-subtitle" in err, err
+    mp2 = make_multi_audio(tmp_path / "a.mkv", ("mp2",), frames=10)
+    res = convert(mp2, tmp_path / "a.ts", options())
+    assert res.streams == ["#1 audio mp2"] and streams_of(tmp_path / "a.ts")[1][0] == "audio"
