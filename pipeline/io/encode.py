@@ -47,6 +47,8 @@ from filmrt.pipeline.io.streams import describe, muxer_options, output_format
 from filmrt.pipeline.time.cadence.fieldops import WEAVE, FilterChain
 
 DEFAULT_CRF = 18
+#: channel layouts without an order that have only one reading
+_UNORDERED = {"1 channels": "mono", "2 channels": "stereo"}
 DEFAULT_PRESET = "medium"
 
 
@@ -248,6 +250,9 @@ class Muxer:
                                   f"({av_error_message(e)}): pass --drop-stream {s.index}") from None
             for k, v in s.metadata.items():
                 o.metadata[k] = v
+            if s.type == "audio" and o.codec_context.layout.name in _UNORDERED:
+                # PCM from Matroska has a count, no order; MP4's lpcm needs one: the only reading of 1 or 2
+                o.codec_context.layout = _UNORDERED[o.codec_context.layout.name]
             self.copy_map[s.index] = o
         self.frames_written = 0
         self.packets_copied = 0

@@ -402,3 +402,15 @@ def test_mpeg_ps_holds_only_what_reads_back(tmp_path, capsys):
     mp2 = make_multi_audio(tmp_path / "a.mkv", ("mp2",), frames=10)
     res = convert(mp2, tmp_path / "a.ts", options())
     assert res.streams == ["#1 audio mp2"] and streams_of(tmp_path / "a.ts")[1][0] == "audio"
+
+
+def test_pcm_without_channel_order_goes_into_mp4(tmp_path):
+    """PCM from Matroska (two channels, no order) failed at MP4's trailer ("Invalid argument", exit 2)."""
+    from support.media import make_multi_audio
+    src = make_multi_audio(tmp_path / "a.mkv", ("pcm_s16le",), frames=10)
+    res = convert(src, tmp_path / "o.mp4", options())
+    assert res.streams == ["#1 audio pcm_s16le"]
+    with av.open(str(tmp_path / "o.mp4")) as c:
+        a = c.streams.audio[0]
+        assert (a.codec_context.name, a.codec_context.layout.name) == ("pcm_s16le", "stereo")
+        assert sum(f.samples for f in c.decode(a)) == 10 * 48000 // 25
