@@ -326,7 +326,7 @@ class _Conversion:
             threads=self.thread_plan.encoder, overwrite=self.overwrite,
         )
         try:  # chapters, attachments, dispositions: header facts, so before the first frame
-            self.extras = copy_extras(src, muxer, self.extras_lost.append)
+            self.extras = copy_extras(src, muxer, self.extras_lost.append, covers=self.plan.attach)
             lost = self._losses(muxer) + [n for n in muxer.output.notes if "dropped" in n]
             refuse_losses(lost + self.extras_lost + self.reencoded, enc.strict)
             if tr.audio == "stretch":  # slowed audio streams, added before anything is written

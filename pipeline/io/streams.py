@@ -26,7 +26,8 @@ said in the notes); audio is re-encoded (:data:`AUDIO_FALLBACK`, said with the r
 else is refused as below.
 
 **Other video streams** (a second angle, a thumbnail track, cover art) are copied as they are
-where the container holds them (cover art: MP4 only, :data:`COVER_ART`); where it does not they are
+where the container holds them (cover art: MP4 as a stream, :data:`COVER_ART`; Matroska as an
+attachment, :data:`ATTACHED_COVER`); where it does not they are
 left out with the reason (a note, and in the JSON report), never silently. The converted stream is
 the programme (:func:`filmrt.pipeline.io.probe.main_video`), not simply the first video stream.
 
@@ -86,10 +87,11 @@ AUDIO_FALLBACK = {"mpegts": "aac"}
 AUDIO_FALLBACK_WHY = {"mpegts": "MPEG-TS carries PCM only as SMPTE 302M, which this FFmpeg cannot encode, and "
                                 "FLAC not at all; AAC keeps every sample rate and channel layout (lossy: write "
                                 ".mkv, .mov or .mxf to keep it lossless)"}
-#: muxers that write cover art (an attached picture): FFmpeg's mov muxer does in MP4/iPod mode only
-#: (the iTunes ``covr`` atom) and drops it from .mov without a word; Matroska keeps pictures only as
-#: attachments, which a copied stream is not
+#: muxers that write cover art as a stream (an attached picture): FFmpeg's mov muxer does in MP4/iPod
+#: mode only (the iTunes ``covr`` atom) and drops it from .mov without a word
 COVER_ART = {"mp4", "ipod"}
+#: muxers that keep cover art as an attachment (an image MIME type: read back as a cover again)
+ATTACHED_COVER = {"matroska", "webm"}
 #: an annex-B access unit delimiter: the TS muxer wants a start code in H.264/HEVC packets
 _AUD = b"\0\0\0\1\x09\xf0"
 STREAMED_MOVFLAGS = "frag_keyframe+empty_moov+default_base_moof+delay_moov"
@@ -148,6 +150,8 @@ class OutputPlan:
     #: them readably (MPEG-TS: PCM, FLAC), and "#INDEX TYPE CODEC -> ENCODER: why" of each
     transcode: list = field(default_factory=list)
     reencoded: list[str] = field(default_factory=list)
+    #: cover art streams written as attachments (Matroska)
+    attach: list = field(default_factory=list)
 
 
 def describe(s) -> str:
@@ -334,8 +338,12 @@ def plan_output(dst: str, fmt: str | None, codec: str, default_codec: str, copy_
         if s.type in kinds or s.index in indices:
             plan.dropped.append(f"{describe(s)}: left out (--drop-stream)")
             continue
+        if s.type == "video" and is_cover(s) and fmt_name in ATTACHED_COVER:
+            plan.attach.append(s)  # written as a Matroska attachment (filmrt.pipeline.io.extras)
+            plan.copied.append(f"{describe(s)} as an attachment")
+            continue
         if s.type == "video" and is_cover(s) and fmt_name not in COVER_ART:
-            why = f"{fmt_name} keeps no cover art (.mp4 does)"
+            why = f"{fmt_name} keeps no cover art (.mp4 and .mkv do)"
         else:
             why = _probe(fmt_name, probe_video, options, s)
         if why is None:

@@ -279,7 +279,7 @@ def test_main_video_is_the_programme_and_the_other_pictures_are_kept(tmp_path):
         assert sum(1 for _ in c.demux(c.streams.video[1]) if _.size) == 2  # the thumbnail's two frames
 
 
-@pytest.mark.parametrize("ext", ["mkv", "mov", "ts"])
+@pytest.mark.parametrize("ext", ["mov", "ts"])
 def test_cover_art_a_container_cannot_keep_is_said(tmp_path, capsys, ext):
     src = make_thumb_first(tmp_path / "in.mp4")
     out = tmp_path / f"o.{ext}"
@@ -288,13 +288,23 @@ def test_cover_art_a_container_cannot_keep_is_said(tmp_path, capsys, ext):
     assert "stream #2 video png (cover art): left out" in err
     import json
     report = json.loads((tmp_path / "r.json").read_text())
-    assert report["streams_dropped"] == [f"#2 video png (cover art): left out, {report_fmt(ext)} keeps no cover art "
-                                         "(.mp4 does)"]
+    fmt = {"mov": "mov", "ts": "mpegts"}[ext]
+    assert report["streams_dropped"] == [f"#2 video png (cover art): left out, {fmt} keeps no cover art "
+                                         "(.mp4 and .mkv do)"]
     assert [(n, w) for n, w, _ in video_streams(out)] == [("h264", 64), ("h264", 32)]
 
 
-def report_fmt(ext: str) -> str:
-    return {"mkv": "matroska", "mov": "mov", "ts": "mpegts"}[ext]
+def test_cover_art_becomes_a_matroska_attachment(tmp_path):
+    src = make_thumb_first(tmp_path / "in.mp4")
+    out = tmp_path / "o.mkv"
+    res = convert(src, out, options())
+    assert res.streams == ["#0 video h264", "#2 video png (cover art) as an attachment"]
+    assert res.extras["attachments"] == 1 and res.streams_dropped == []
+    # read back as cover art again (an image attachment), the same picture
+    assert video_streams(out) == [("h264", 64, 1), ("h264", 32, 0), ("png", 16, 0x400)]
+    with av.open(str(out)) as c, av.open(src) as s:
+        assert next(c.decode(c.streams.video[2])).to_ndarray().tolist() == \
+            next(s.decode(s.streams.video[2])).to_ndarray().tolist()
 
 
 def test_cover_art_alone_is_not_a_video(tmp_path, capsys):
