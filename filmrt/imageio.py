@@ -109,15 +109,16 @@ def _png16_bytes(image: torch.Tensor) -> bytes:
     return b"".join(bytes(pkt) for pkt in [*enc.encode(frame), *enc.encode(None)])
 
 
-def write_image(path: str | os.PathLike, image: torch.Tensor, bits: int = 8) -> Path:
+def write_image(path: str | os.PathLike, image: torch.Tensor, bits: int = 8, *, replace: bool = True) -> Path:
     """Write (3, H, W) RGB or (4, H, W) RGBA float in [0, 1] as an 8-bit or 16-bit PNG, atomically
-    (:func:`filmrt.fileio.atomic_path`); creates the folder."""
+    (:func:`filmrt.fileio.atomic_path`; ``replace=False``: refuse a file that appeared meanwhile);
+    creates the folder."""
     from PIL import Image
 
     p = Path(path)
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(p) as tmp:
+        with atomic_path(p, replace=replace) as tmp:
             if bits > 8:
                 tmp.write_bytes(_png16_bytes(image))
             else:

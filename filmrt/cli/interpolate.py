@@ -149,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
     for path in paths:  # all checked before the first is written
         check_overwrite(path, args.overwrite, "-o")
     for (asked, used_t, img), path in zip(results, paths, strict=True):
-        write_image(path, img.detach().float().cpu(), bits=bits)
+        write_image(path, img.detach().float().cpu(), bits=bits, replace=bool(args.overwrite))
         note = f" (asked {asked:g}: nearest midpoint within depth {args.max_depth})" if abs(asked - used_t) > 1e-9 else ""
         say(f"t={used_t:.6f}{note} -> {path}")
     return 0

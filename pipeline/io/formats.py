@@ -250,8 +250,8 @@ def choose_format(
         if src_bitrate and FAMILY.get(src_codec) == chosen:
             rate = int(src_bitrate)  # the delivery's rate (XDCAM HD422: 50 Mb/s)
         else:
-            notes.append("MPEG-2 bit rate unknown (the source's header does not say): constant quality "
-                         "(qscale 2); pass --bitrate for a delivery rate")
+            notes.append("MPEG-2 bit rate unknown (no --bitrate, and no MPEG-2 source header giving one): "
+                         "constant quality (qscale 2); pass --bitrate for a delivery rate")
     return OutputFormat(codec=chosen, pix_fmt=pix, profile=prof, bitrate=rate,
                         crf=crf if chosen in CRF_CODECS and rate is None else None,
                         source=f"{src_codec}{' ' + src_profile if src_profile else ''}, {src.describe()}",

@@ -426,3 +426,10 @@ def test_pcm_without_channel_order_goes_into_mp4(tmp_path):
         samples = sum(f.samples for f in c.decode(a))
     with av.open(src) as c:
         assert samples == sum(f.samples for f in c.decode(audio=0))  # every sample copied
+
+
+def test_explicit_mpeg2_without_a_rate_is_constant_quality_said(tmp_path, clip):
+    res = convert(clip, tmp_path / "o.mpg", options(codec="mpeg2video"))
+    assert res.video["output"]["codec"] == "mpeg2video" and res.video["output"]["bitrate"] is None
+    assert any("constant quality" in n for n in res.dropped), res.dropped
+    assert streams_of(tmp_path / "o.mpg") == [("video", "mpeg2video")] and frames_of(tmp_path / "o.mpg") == 12
