@@ -113,11 +113,11 @@ def copy_extras(source, muxer, warn, covers=()) -> dict:
     main = pairs[0][1] if pairs else None
     for s, o in pairs:
         flags = int(s.disposition)
+        dispositions += bool(flags)  # the source's, copied (the default flag set below is ours)
         if o is main or s.type == "video":  # the converted stream is the default picture, no other
             flags = (flags | DEFAULT) if o is main else (flags & ~DEFAULT)
         if flags:
             o.disposition = Disposition(flags)
-            dispositions += 1
     return {
         "chapters": _chapters(src_container, muxer.container, muxer.shift, source.range_end),
         "attachments": _attachments(src_container, muxer.container, warn)

@@ -200,7 +200,7 @@ def test_same_file_and_nvenc_and_options(good, tmp_path, capsys):
 
 
 def test_dali_decoder_is_refused_cleanly_without_gpu(good, tmp_path, capsys):
-    from filmrt.pipeline import dali
+    from filmrt.pipeline.io import dali
 
     ok, why = dali.available(torch.device("cpu"))
     assert not ok and "cuda" in why
