@@ -110,8 +110,8 @@ def main_video(streams):
 
 
 def is_cover(s) -> bool:
-    """Whether a PyAV stream is cover art, a thumbnail or a still picture (not a programme)."""
-    return bool(int(s.disposition) & NOT_PROGRAMME)
+    """Whether a PyAV stream is cover art (an attached picture: one packet, outside the timeline)."""
+    return bool(int(s.disposition) & Disposition.attached_pic)
 
 
 def probe(path, *, count: bool = True, first_frame: bool = True) -> MediaProbe:
