@@ -20,10 +20,11 @@ segmenting muxers (HLS ``.m3u8``, DASH ``.mpd``: a playlist plus segment files) 
 private data (stream_type 0x06) that no player or decoder reads: ProRes, DNxHR, FFV1, PNG video,
 PCM and FLAC audio, SubRip. For such muxers (:data:`READ_BACK`) a stream counts as held only when
 one muxed packet reads back as the same codec. MPEG-PS (``.mpg``, ``.vob``) cannot be asked
-that way (its demuxer guesses codecs from content): what it reads back is listed (:data:`PS_READABLE`). Video the container cannot
-carry readably gets the closest encoder it does (:func:`filmrt.pipeline.io.formats.fit_container`,
-said in the notes); audio is re-encoded (:data:`AUDIO_FALLBACK`, said with the reason); anything
-else is refused as below.
+that way (its demuxer guesses codecs from content): what it reads back is listed
+(:data:`PS_READABLE`). Video the container cannot carry readably gets the closest encoder it does
+(:func:`filmrt.pipeline.io.formats.fit_container`, said in the notes); audio is re-encoded
+(:data:`AUDIO_FALLBACK`, said with the reason); anything else is refused as below. A timecode
+track is never copied: the conversion writes the timecode again at the output rate.
 
 **Other video streams** (a second angle, a thumbnail track, cover art) are copied as they are
 where the container holds them (cover art: MP4 as a stream, :data:`COVER_ART`; Matroska as an
@@ -337,6 +338,10 @@ def plan_output(dst: str, fmt: str | None, codec: str, default_codec: str, copy_
     for s in copy_streams:
         if s.type in kinds or s.index in indices:
             plan.dropped.append(f"{describe(s)}: left out (--drop-stream)")
+            continue
+        if s.type == "data" and s.metadata.get("timecode"):  # a tmcd track: convert writes the timecode
+            plan.dropped.append(f"{describe(s)}: the timecode track, written again at the output rate "
+                                "(tag or track, as the container keeps it)")
             continue
         if s.type == "video" and is_cover(s) and fmt_name in ATTACHED_COVER:
             plan.attach.append(s)  # written as a Matroska attachment (filmrt.pipeline.io.extras)

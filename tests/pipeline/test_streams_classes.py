@@ -433,3 +433,27 @@ def test_explicit_mpeg2_without_a_rate_is_constant_quality_said(tmp_path, clip):
     assert res.video["output"]["codec"] == "mpeg2video" and res.video["output"]["bitrate"] is None
     assert any("constant quality" in n for n in res.dropped), res.dropped
     assert streams_of(tmp_path / "o.mpg") == [("video", "mpeg2video")] and frames_of(tmp_path / "o.mpg") == 12
+
+
+def test_timecode_track_is_not_a_stream_to_copy(tmp_path):
+    """A MOV timecode track made Matroska/MPEG-PS outputs fail (exit 2, "pass --drop-stream"), and was
+    listed as copied where it was not: the conversion writes the timecode again at the output rate."""
+    src = tmp_path / "tc.mov"
+    with av.open(str(src), "w") as c:
+        vs = c.add_stream("libx264", rate=25)
+        vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
+        vs.metadata["timecode"] = "10:00:00:00"
+        for i in range(4):
+            f = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 30 * i, np.uint8), format="rgb24")
+            f = f.reformat(format="yuv420p")
+            f.pts = i
+            for p in vs.encode(f):
+                c.mux(p)
+        for p in vs.encode(None):
+            c.mux(p)
+    res = convert(src, tmp_path / "o.mkv", options())
+    assert res.streams == [] and "timecode track" in res.streams_dropped[0]
+    assert res.temporal["timecode_out"] == "10:00:00:00"
+    with av.open(str(tmp_path / "o.mkv")) as c:
+        tags = [{k.lower(): v for k, v in d.items()} for d in [c.metadata, *(s.metadata for s in c.streams)]]
+        assert "10:00:00:00" in [t.get("timecode") for t in tags]  # Matroska: the TIMECODE tag
