@@ -330,7 +330,7 @@ class _Conversion:
             lost = self._losses(muxer) + [n for n in muxer.output.notes if "dropped" in n]
             refuse_losses(lost + self.extras_lost + self.reencoded, enc.strict)
             if tr.audio == "stretch":  # slowed audio streams, added before anything is written
-                self.stretch = {s.index: AudioStretch(s, muxer.container, self.slowmo, src.range_start)
+                self.stretch = {s.index: _reencoder(s, muxer.container, src.range_start, factor=self.slowmo)
                                 for s in src.copy_streams if s.type == "audio"}
             elif tr.audio == "copy":  # audio the container cannot carry readably (streams.AUDIO_FALLBACK)
                 self.stretch = {s.index: _reencoder(s, muxer.container, src.range_start, codec)
@@ -482,10 +482,10 @@ class _Conversion:
 _DEFAULT_LAYOUTS = {1: "mono", 2: "stereo", 3: "3.0", 4: "4.0", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
 
 
-def _reencoder(stream, container, shift: Fraction, codec: str) -> AudioStretch:
-    """An audio stream re-encoded at its own speed (atempo 1) for a container that cannot carry its
-    codec readably (:data:`filmrt.pipeline.io.streams.AUDIO_FALLBACK`)."""
-    st = AudioStretch(stream, container, Fraction(1), shift, codec=codec)
+def _reencoder(stream, container, shift: Fraction, codec: str = "aac", factor: Fraction | None = None) -> AudioStretch:
+    """An audio stream re-encoded, slowed ``factor`` times (--audio stretch) or at its own speed
+    (atempo 1: a container that cannot carry its codec readably, streams.AUDIO_FALLBACK)."""
+    st = AudioStretch(stream, container, Fraction(factor or 1), shift, codec=codec)
     n = stream.codec_context.channels
     if st.output.layout.name.endswith("channels") and n in _DEFAULT_LAYOUTS:  # no order (PCM in Matroska)
         st.decoder.layout = st.output.layout = _DEFAULT_LAYOUTS[n]  # FFmpeg's default for that count

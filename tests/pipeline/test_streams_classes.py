@@ -457,3 +457,14 @@ def test_timecode_track_is_not_a_stream_to_copy(tmp_path):
     with av.open(str(tmp_path / "o.mkv")) as c:
         tags = [{k.lower(): v for k, v in d.items()} for d in [c.metadata, *(s.metadata for s in c.streams)]]
         assert "10:00:00:00" in [t.get("timecode") for t in tags]  # Matroska: the TIMECODE tag
+
+
+def test_slowmo_audio_stretch_of_pcm_without_channel_order(tmp_path):
+    """--audio stretch re-encodes to AAC, which needs a channel order: PCM from Matroska has none
+    (it failed with 'Invalid argument', exit 2)."""
+    from support.media import make_multi_audio
+    src = make_multi_audio(tmp_path / "a.mkv", ("pcm_s16le",), frames=10)
+    o = ConvertOptions(fps="50", slowmo="2", audio="stretch", runtime=RuntimeOptions(model="blend", threads=1),
+                       encode=EncodeOptions(preset="ultrafast"))
+    convert(src, tmp_path / "o.mp4", o)
+    assert streams_of(tmp_path / "o.mp4") == [("video", "h264"), ("audio", "aac")]
