@@ -15,11 +15,10 @@ import sys
 
 from tqdm import tqdm
 
-from filmrt.cli.groups import add_options, add_runtime_options, from_args, given, runtime_from_args
+from filmrt.cli.groups import add_options, add_runtime_options, from_args, runtime_from_args
 from filmrt.cli.overwrite import add_overwrite_options
 from filmrt.fileio import check_distinct, check_writable, write_json
 from filmrt.interrupts import signals_as_interrupt
-from filmrt.options import RuntimeOptions
 from filmrt.pipeline.convert import ConvertResult, convert
 from filmrt.pipeline.eval_video import eval_video
 from filmrt.pipeline.io.formats import describe_output
@@ -37,14 +36,14 @@ def add_convert_options(p, *, exclude: tuple[str, ...] = ()) -> None:
     defines itself (batch: ``threads``). :func:`options_from_args` reads them back."""
     titled = isinstance(p, argparse.ArgumentParser)
     add_options(p, ConvertOptions, required=["fps"], title="conversion" if titled else None)
-    add_options(p, RuntimeOptions, exclude=exclude, title="model and runtime" if titled else None)
+    add_runtime_options(p, exclude=exclude, titled=titled)
     add_options(p, EncodeOptions, title="encoding" if titled else None)
 
 
 def options_from_args(args: argparse.Namespace, *, exclude: tuple[str, ...] = ()) -> ConvertOptions:
     """ConvertOptions from the options added by :func:`add_convert_options` (only those given;
     the others keep the dataclass defaults); ``exclude`` as given to it."""
-    runtime = RuntimeOptions(**{k: v for k, v in given(RuntimeOptions, args).items() if k not in exclude})
+    runtime = runtime_from_args(args, exclude=exclude)
     return from_args(ConvertOptions, args, runtime=runtime, encode=from_args(EncodeOptions, args))
 
 
@@ -189,8 +188,9 @@ def run_eval_video(args: argparse.Namespace) -> int:
         bar.refresh()
         bar.close()
     print(
-        f"{report['model']}: PSNR {report['psnr']:.2f} dB, SSIM {report['ssim']:.4f} | "
-        f"blend: PSNR {report['blend_psnr']:.2f} dB, SSIM {report['blend_ssim']:.4f} "
+        f"{report['model']}: PSNR {report['psnr']:.2f} dB, SSIM {report['ssim']:.4f}, flicker "
+        f"{report['flicker']:.2f} | blend: PSNR {report['blend_psnr']:.2f} dB, SSIM {report['blend_ssim']:.4f}, "
+        f"flicker {report['blend_flicker']:.2f} "
         f"({report['frames_scored']} frames scored, {report['pairs_skipped_cut']} skipped at cuts; "
         f"{report['clip']})"
     )

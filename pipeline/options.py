@@ -100,7 +100,7 @@ class ConvertOptions:
     #: recursive mode: times are rounded to multiples of 1 / 2**max_depth
     max_depth: int = field(default=4, metadata=opt("recursive mode: deepest level of midpoints", metavar="D"))
     decoder: str = field(default="auto", metadata=opt(
-        "auto: DALI/NVDEC when installed and --device cuda, else PyAV", choices=DECODERS))
+        "auto: DALI/NVDEC when installed and --device cuda, else PyAV", choices=DECODERS, output=False))
     # temporal structure (filmrt.pipeline.time.cadence.analysis; checked by check_temporal_options)
     down: str = field(default="auto", metadata=opt(
         "rates below the source: interp (motion-compensated, output frames interpolated at their own times), "
@@ -126,7 +126,7 @@ class ConvertOptions:
         "repeated frames (animation on twos, duplicated transfers): auto (a run of duplicates is one frame "
         "held for its duration), off", choices=("auto", "off")))
     #: frames buffered between stages (each queue)
-    queue_size: int = field(default=8, metadata=opt("frames buffered between stages", cli=False))
+    queue_size: int = field(default=8, metadata=opt("frames buffered between stages", cli=False, output=False))
     runtime: RuntimeOptions = field(default_factory=RuntimeOptions)
     encode: EncodeOptions = field(default_factory=EncodeOptions)
 

@@ -12,25 +12,28 @@
   where ``offset`` places the first output frame where the first input frame was.
 - Other streams (audio, subtitles, data) are **remuxed**, never re-encoded: packets keep their
   timestamps, shifted by the same amount as the video (the start of the input, or ``--ss``).
-  Which streams go in is decided before decoding by :mod:`filmrt.pipeline.io.streams` (by asking
-  the muxer): a stream the container cannot hold is an error unless ``--drop-stream`` names it.
+  Which streams go in is decided before decoding, in the
+  :class:`~filmrt.pipeline.io.target.OutputTarget` the muxer is handed (container, muxer options,
+  encoder, every input stream's fate): the muxer carries it out and decides nothing again.
 - Metadata: container tags, per-stream tags (language, title, handler), the video's display
   matrix (rotation) and its sample aspect ratio (anamorphic pixels: in the bitstream and in the
   container) are copied.
 - Never a half-written OUT: everything goes to a hidden temp file beside OUT
   (:func:`filmrt.fileio.atomic_path`: ``.NAME.filmrt-<pid>-XXXX.ext``, the replaced file's mode kept, a
   symlink's target replaced) that is renamed over OUT only after the trailer is written; any error
-  (or Ctrl-C) deletes it. Without ``-y`` that rename refuses an OUT that appeared meanwhile. ``-`` (stdout), a FIFO or a device is written directly (a stream cannot
+  (or Ctrl-C) deletes it. ``-`` (stdout), a FIFO or a device is written directly (a stream cannot
   be taken back; mp4/mov are written fragmented).
 """
 
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import sys
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import av
 import torch
@@ -39,12 +42,18 @@ from filmrt.errors import FilmrtError
 from filmrt.fileio import atomic_path, is_stream_target
 from filmrt.pipeline.io.captions import CAPTION_CODECS, with_sei
 from filmrt.pipeline.io.colour import SPC_RGB, ColourSpec
-from filmrt.pipeline.io.decode import VideoInfo, av_error_message
-from filmrt.pipeline.io.formats import CODECS, OutputFormat, fit_container
+from filmrt.pipeline.io.decode import av_error_message
+from filmrt.pipeline.io.formats import CODECS, OutputFormat
 from filmrt.pipeline.io.hdr import SideInfo, x265_hdr_params
 from filmrt.pipeline.io.pixels import rgb_to_frame
-from filmrt.pipeline.io.streams import describe, muxer_options, output_format
+from filmrt.pipeline.io.source import VideoInfo
+from filmrt.pipeline.io.streams import stream_codec
 from filmrt.pipeline.time.cadence.fieldops import WEAVE, FilterChain
+
+if TYPE_CHECKING:
+    from filmrt.pipeline.io.target import OutputTarget
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_CRF = 18
 #: channel layouts without an order that have only one reading
@@ -109,43 +118,40 @@ def check_output(dst: str, fmt: str | None, codec: str) -> None:
         raise FilmrtError(f"cannot write {dst}: directory {parent} is not writable")
 
 
-def _is_mov(fmt: str | None, dst: str) -> bool:
-    """The output is written by FFmpeg's mov muxer (MP4, MOV and their kin)."""
-    if fmt:
-        return fmt in ("mp4", "mov", "ipod", "ismv", "3gp", "3g2", "psp", "f4v")
-    return Path(dst).suffix.lower() in (".mp4", ".mov", ".m4v", ".3gp", ".3g2", ".f4v", ".ismv")
+#: FFmpeg's mov muxer under its names (MP4, MOV and their kin)
+MOV_MUXERS = ("mp4", "mov", "ipod", "ismv", "3gp", "3g2", "psp", "f4v")
 
 
 class Muxer:
-    """Owns the output container. Not thread-safe: one thread (the encoder's) uses it."""
+    """Owns the output container and carries out an :class:`OutputTarget` (its container, muxer
+    options, encoder and copied streams). Not thread-safe: one thread (the encoder's) uses it."""
 
     def __init__(
         self,
-        dst: str,
+        target: OutputTarget,
         *,
         info: VideoInfo,
         fps_out: Fraction,
-        copy_streams=(),
         shift: Fraction = Fraction(0),
         video_offset: Fraction = Fraction(0),
-        output: OutputFormat | None = None,
         side: SideInfo | None = None,
         preset: str = DEFAULT_PRESET,
         threads: int = 0,
-        fmt: str | None = None,
         container_metadata: dict | None = None,
         warn=None,
         interlace: str | None = None,
         timecode: str | None = None,
         overwrite: bool = True,
     ):
-        output = output or OutputFormat("libx264", "yuv420p", crf=DEFAULT_CRF)
+        output = target.video
         check_codec(output.codec)
+        self.target = target
         self.output = output
         self.codec = output.codec
-        self.dst = dst
-        self.warn = warn or (lambda msg: print(f"filmrt: warning: {msg}", file=sys.stderr))
-        fmt = guess_format(dst, fmt)
+        self.dst = dst = target.path
+        #: what the muxer had to change (odd sizes), said through the caller's callback (else logged)
+        self.warn = warn or logger.warning
+        fmt = target.format
         self.fps_out = Fraction(fps_out)
         #: --interlace tff|bff: frames come at fps_out and are woven into fields (pipeline.fieldops)
         self.interlace = interlace
@@ -154,20 +160,19 @@ class Muxer:
         self.shift = Fraction(shift)
         #: the temp file's atomic_path context while OUT is a regular file (None: streamed)
         self._atomic = None
-        streamed = dst == "-" or is_stream_target(dst)
-        options = muxer_options(output_format(dst, fmt), streamed)
-        if streamed:  # stdout, a FIFO, a device: streamed, cannot be taken back
-            target = sys.stdout.buffer if dst == "-" else dst
+        options = dict(target.options)
+        if target.streamed:  # stdout, a FIFO, a device: streamed, cannot be taken back
+            sink = sys.stdout.buffer if dst == "-" else dst
         else:
             output_parent(dst)  # one-line errors for a directory or a missing folder
             # without -y the rename refuses an OUT that another run wrote meanwhile (fileio)
             self._atomic = atomic_path(dst, replace=overwrite)
-            target = str(self._atomic.__enter__())
-        if any(k.startswith("filmrt_") for k in container_metadata or {}) and _is_mov(fmt, dst):
+            sink = str(self._atomic.__enter__())
+        if any(k.startswith("filmrt_") for k in container_metadata or {}) and fmt in MOV_MUXERS:
             # MP4/MOV keep free-form tags (filmrt batch's mark) only as "mdta" keys
             options["movflags"] = "+".join(filter(None, (options.get("movflags"), "use_metadata_tags")))
         try:
-            self.container = av.open(target, "w", format=fmt, options=options)
+            self.container = av.open(sink, "w", format=fmt, options=options)
         except ValueError as e:
             self._discard_tmp()
             raise FilmrtError(f"cannot write {dst}: {e} (pass --format)") from None
@@ -175,7 +180,7 @@ class Muxer:
             self._discard_tmp()
             raise FilmrtError(f"cannot write {dst}: {av_error_message(e)}") from None
         try:
-            self._setup(info, copy_streams, output, side, preset, container_metadata or {}, video_offset, threads)
+            self._setup(info, target.copy, output, side, preset, container_metadata or {}, video_offset, threads)
         except BaseException:
             self.abort()
             raise
@@ -183,8 +188,6 @@ class Muxer:
     # ------------------------------------------------------------------ setup
     def _setup(self, info, copy_streams, output, side, preset, container_metadata, video_offset, threads=0) -> None:
         c = self.container
-        self.output = output = fit_container(output, c.format.name, output.crf or DEFAULT_CRF)
-        self.codec = output.codec
         for k, v in container_metadata.items():
             if k.lower() not in ("encoder", "major_brand", "minor_version", "compatible_brands"):
                 c.metadata[k] = v
@@ -240,13 +243,13 @@ class Muxer:
         self.frame_time_base = 1 / self.fps_out
         self.frame_offset = round(Fraction(video_offset) * self.fps_out)
         self.encoded = 0  # frames handed to the encoder (woven frames when interlaced)
-        # streams copied as they are: the caller chose them (filmrt.pipeline.io.streams.plan_output)
+        # streams copied as they are: the target chose them (filmrt.pipeline.io.target.plan_target)
         self.copy_map = {}
         for s in copy_streams:
             try:
                 o = c.add_stream_from_template(s)
             except (ValueError, av.error.FFmpegError) as e:
-                raise FilmrtError(f"stream {describe(s)} cannot be copied into {self.dst} "
+                raise FilmrtError(f"stream #{s.index} {s.type} {stream_codec(s)} cannot be copied into {self.dst} "
                                   f"({av_error_message(e)}): pass --drop-stream {s.index}") from None
             for k, v in s.metadata.items():
                 o.metadata[k] = v
@@ -409,6 +412,10 @@ class Muxer:
         self._discard_tmp()
 
 
+class _Discarded(Exception):
+    """The outcome handed to atomic_path when the output is dropped."""
+
+
 def _mpeg2_rate(output: OutputFormat, rate: Fraction, pixels: int) -> dict:
     """MPEG-2 rate control: constant bit rate, as broadcast deliveries are (XDCAM HD422: CBR 50 Mb/s),
     with a VBV buffer within the profile's limit; a CBR rate is written into the sequence header,
@@ -424,7 +431,3 @@ def _mpeg2_rate(output: OutputFormat, rate: Fraction, pixels: int) -> dict:
     if bits / rate / max(1, pixels) <= 8:
         opts["minrate"] = str(bits)
     return opts
-
-
-class _Discarded(Exception):
-    """The outcome handed to atomic_path when the output is dropped."""

@@ -8,9 +8,10 @@ after the output streams exist and before anything is written (all three live in
   default picture and no copied video stream is (a thumbnail track flagged default, often the
   first track, would otherwise be what a player shows);
 - **attachments** (Matroska: fonts for ASS subtitles, cover art) with their file name and MIME
-  type; a container that cannot hold them (MP4, MPEG-TS) leaves them out, said once; cover art
-  (an attached picture stream, e.g. from MP4) becomes a Matroska attachment with an image MIME
-  type, which players and FFmpeg read back as cover art;
+  type, as the :class:`~filmrt.pipeline.io.target.OutputTarget` decided (their fates); a container
+  that cannot hold them (MP4, MPEG-TS) leaves them out, said once; cover art (an attached picture
+  stream, e.g. from MP4) becomes a Matroska attachment with an image MIME type, which players and
+  FFmpeg read back as cover art;
 - **chapters**, shifted by the same amount as every other timestamp (the input's start, or
   ``--ss``) and cut to the converted range; chapters wholly outside it are dropped.
 """
@@ -25,17 +26,19 @@ from av.stream import Disposition
 DEFAULT = int(Disposition.default)
 
 
-def _attachments(src_container, out_container, warn) -> int:
+def _attachments(src_container, muxer, warn) -> int:
+    """The attachments the output target keeps (its fates: Matroska holds them); the others are
+    said once."""
     atts = [s for s in src_container.streams if s.type == "attachment"]
-    if not atts:
-        return 0
-    if "matroska" not in out_container.format.name:
-        warn(f"{len(atts)} attachment(s) ({', '.join(str(s.name) for s in atts)}) left out: "
-             f"{out_container.format.name} cannot hold attachments (write .mkv to keep them)")
-        return 0
-    for s in atts:
-        out_container.add_attachment(str(s.name), str(s.mimetype or "application/octet-stream"), bytes(s.data))
-    return len(atts)
+    keep = {f.index for f in muxer.target.copied if f.kind == "attachment"}
+    left = [s for s in atts if s.index not in keep]
+    if left:
+        warn(f"{len(left)} attachment(s) ({', '.join(str(s.name) for s in left)}) left out: "
+             f"{muxer.target.format} cannot hold attachments (write .mkv to keep them)")
+    kept = [s for s in atts if s.index in keep]
+    for s in kept:
+        muxer.container.add_attachment(str(s.name), str(s.mimetype or "application/octet-stream"), bytes(s.data))
+    return len(kept)
 
 
 def _chapters(src_container, out_container, shift: Fraction, end: Fraction | None) -> int:
@@ -99,15 +102,16 @@ def _covers(src_container, out_container, covers, warn) -> int:
 
 
 def copy_extras(source, muxer, warn, covers=()) -> dict:
-    """Copy dispositions, attachments and chapters from a PyAV ``source`` to ``muxer``'s output;
-    ``covers``: cover art streams to write as attachments (:class:`~filmrt.pipeline.io.streams.OutputPlan`).
+    """Copy dispositions, attachments and chapters from a ``source`` (its PyAV container) to
+    ``muxer``'s output; ``covers``: cover art streams to write as attachments
+    (:attr:`~filmrt.pipeline.io.target.OutputTarget.attach`).
 
     Returns ``{"chapters": n, "attachments": n, "dispositions": n}`` (what was copied)."""
-    src_container = getattr(source, "container", None)
-    if src_container is None:  # a decoder without a PyAV container (DALI): nothing to copy from
+    src_container = source.container
+    if src_container is None:  # a decoder without a PyAV container: nothing to copy from
         return {"chapters": 0, "attachments": 0, "dispositions": 0}
     dispositions = 0
-    pairs = [(source.stream, muxer.vstream)] if getattr(source, "stream", None) is not None else []
+    pairs = [(source.stream, muxer.vstream)] if source.stream is not None else []
     by_index = {s.index: s for s in src_container.streams}
     pairs += [(by_index[i], o) for i, o in muxer.copy_map.items()]
     main = pairs[0][1] if pairs else None
@@ -120,7 +124,7 @@ def copy_extras(source, muxer, warn, covers=()) -> dict:
             o.disposition = Disposition(flags)
     return {
         "chapters": _chapters(src_container, muxer.container, muxer.shift, source.range_end),
-        "attachments": _attachments(src_container, muxer.container, warn)
+        "attachments": _attachments(src_container, muxer, warn)
         + _covers(src_container, muxer.container, covers, warn),
         "dispositions": dispositions,
     }

@@ -27,13 +27,11 @@ then the bit depth (never fewer bits unless the encoder has no deeper format). `
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 
 import av
 
 from filmrt.errors import FilmrtError, NotAVideo
-from filmrt.pipeline.io.streams import readable
 
 #: the encoders ``--codec`` takes; ``auto`` = the source's family (below)
 CODECS = ("auto", "libx264", "libx265", "prores_ks", "dnxhd", "ffv1", "qtrle", "png", "mpeg2video", "libvpx-vp9",
@@ -277,35 +275,3 @@ def refuse_losses(lost: list[str], strict: bool) -> None:
 def describe_output(d: dict) -> str:
     """The one-line description of an :meth:`OutputFormat.to_dict`."""
     return OutputFormat(d["codec"], d["pix_fmt"], d.get("profile"), d.get("bitrate"), d.get("crf")).describe()
-
-
-def _holds(fmt: str, codec: str) -> bool:
-    """Whether muxer ``fmt`` takes ``codec`` as a stream that reads back (asked on a scratch
-    container in memory: PyAV's ``supported_codecs`` lists only the defaults of muxers that cannot
-    be asked, e.g. mpegts; and mpegts takes any codec, writing those it cannot map as unreadable
-    private data: :func:`filmrt.pipeline.io.streams.readable`)."""
-    scratch = av.open(io.BytesIO(), "w", format=fmt)
-    try:
-        scratch.add_stream(codec)
-    except ValueError:
-        return False
-    finally:
-        scratch.close()
-    return readable(fmt, codec)
-
-
-def fit_container(out: OutputFormat, fmt: str, crf: int = 18) -> OutputFormat:
-    """``out`` if muxer ``fmt`` (e.g. "mp4") takes its encoder; else, for ``--codec auto``, libx264
-    at the closest pixel format (said in the notes), and a one-line error for an explicit ``--codec``."""
-    if _holds(fmt, out.codec):
-        return out
-    if not out.auto or not _holds(fmt, "libx264"):
-        raise FilmrtError(f"--codec {out.codec}: the {fmt} container cannot hold it (ProRes, DNxHR, QuickTime "
-                          "RLE: .mov; FFV1: .mkv; or pick another --codec)")
-    pix = closest_pix_fmt("libx264", out.source_pix)
-    fallback = choose_format("libx264", out.source_pix, codec="libx264", pix_fmt=pix, crf=crf)
-    notes = [f"{out.codec} cannot go into {fmt} as a readable stream: written as libx264 at "
-             f"{fallback.layout.describe()} (the closest {fmt} holds; a container that holds {out.codec}, "
-             "e.g. .mov or .mkv, keeps it)",
-             *[n for n in fallback.notes if " is written as " not in n]]
-    return OutputFormat("libx264", pix, None, None, crf, out.source, notes, True, out.source_pix)

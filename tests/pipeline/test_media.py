@@ -161,7 +161,9 @@ def test_stream_the_container_cannot_hold_is_refused_or_dropped(broadcast, tmp_p
     rc = main(["convert", broadcast["aac"], str(out), "--fps", "50", "--drop-stream", "a", "--json", str(js), *ARGS])
     rep = json.loads(js.read_text())
     assert rc == 0 and probe(out).video.codec == "vp9" and [s.type for s in probe(out).streams] == ["video"]
-    assert rep["codec"] == "libvpx-vp9" and rep["streams_dropped"] == ["#1 audio aac: left out (--drop-stream)"]
+    assert rep["output"]["encoder"] == "libvpx-vp9" and rep["output"]["container"] == "webm"
+    assert [(f["index"], f["kind"], f["fate"], f["reason"]) for f in rep["output"]["streams"]] == [
+        (0, "video", "reencoded", "encoded as libvpx-vp9"), (1, "audio", "dropped", "left out (--drop-stream)")]
 
 
 def test_drop_stream_is_validated_up_front():
@@ -256,7 +258,7 @@ def test_batch_records_refused_and_dropped_streams(tmp_path):
     (f,) = rep.files
     assert f.status == "done" and f.streams_dropped == ["#1 audio aac: left out (--drop-stream)"]
     assert "streams left out: #1 audio aac" in summary.getvalue()
-    assert rep.to_dict()["files"][0]["streams_dropped"] == f.streams_dropped
+    assert rep.to_dict()["files"][0]["output"]["streams"][1]["reason"] == "left out (--drop-stream)"
 
 
 def test_alpha_is_not_dropped_without_a_word(tmp_path, capsys):

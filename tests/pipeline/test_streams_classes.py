@@ -21,6 +21,7 @@ from filmrt.cli.main import main
 from filmrt.errors import FilmrtError
 from filmrt.options import RuntimeOptions
 from filmrt.pipeline.convert import convert
+from filmrt.pipeline.io.target import dropped_streams
 from filmrt.pipeline.options import ConvertOptions, EncodeOptions
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -274,7 +275,9 @@ def test_main_video_is_the_programme_and_the_other_pictures_are_kept(tmp_path):
     assert (res.width, res.height, res.frames_out) == (64, 48, 12)  # the programme, not the thumbnail
     # converted stream first and default; the thumbnail copied (not default); the cover art copied
     assert video_streams(out) == [("h264", 64, 1), ("h264", 32, 0), ("png", 16, 0x400)]
-    assert res.streams == ["#0 video h264", "#2 video png (cover art)"] and res.streams_dropped == []
+    assert res.streams == ["#0 video h264", "#2 video png"] and res.streams_dropped == []
+    assert [f["reason"] for f in res.output["streams"]] == [
+        "another video stream, remuxed", "encoded as libx264", "cover art, remuxed"]
     with av.open(str(out)) as c:
         assert sum(1 for _ in c.demux(c.streams.video[1]) if _.size) == 2  # the thumbnail's two frames
 
@@ -285,11 +288,11 @@ def test_cover_art_a_container_cannot_keep_is_said(tmp_path, capsys, ext):
     out = tmp_path / f"o.{ext}"
     rc, err = cli(capsys, "convert", src, out, "--fps", "x2", "--json", tmp_path / "r.json", *ARGS)
     assert rc == 0, err
-    assert "stream #2 video png (cover art): left out" in err
+    assert "stream #2 video png: cover art, left out" in err
     import json
     report = json.loads((tmp_path / "r.json").read_text())
     fmt = {"mov": "mov", "ts": "mpegts"}[ext]
-    assert report["streams_dropped"] == [f"#2 video png (cover art): left out, {fmt} keeps no cover art "
+    assert dropped_streams(report["output"]) == [f"#2 video png: cover art, left out: {fmt} keeps no cover art "
                                          "(.mp4 and .mkv do)"]
     assert [(n, w) for n, w, _ in video_streams(out)] == [("h264", 64), ("h264", 32)]
 
@@ -298,7 +301,8 @@ def test_cover_art_becomes_a_matroska_attachment(tmp_path):
     src = make_thumb_first(tmp_path / "in.mp4")
     out = tmp_path / "o.mkv"
     res = convert(src, out, options())
-    assert res.streams == ["#0 video h264", "#2 video png (cover art) as an attachment"]
+    assert res.streams == ["#0 video h264", "#2 video png"]
+    assert res.output["streams"][2]["reason"] == "cover art, kept as an image attachment"
     assert res.extras["attachments"] == 1 and res.streams_dropped == []
     # read back as cover art again (an image attachment), the same picture
     assert video_streams(out) == [("h264", 64, 1), ("h264", 32, 0), ("png", 16, 0x400)]

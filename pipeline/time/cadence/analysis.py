@@ -105,8 +105,9 @@ class TemporalReport:
     detected: str = "progressive"
     #: "tff" / "bff" for interlaced input
     field_parity: str | None = None
-    #: what was applied: "none", "bwdif", "yadif", "fieldmatch+decimate", "fieldmatch"
-    deinterlace: str = "none"
+    #: what was applied, in the vocabulary of ``--deinterlace`` and DecodeRequest.deinterlace:
+    #: "off", "bwdif", "yadif", "fieldmatch+decimate", "fieldmatch"
+    deinterlace: str = "off"
     dedup: str = "off"
     duplicates_dropped: int = 0
     down: str = ""
@@ -276,10 +277,18 @@ def decide(rep: TemporalReport, options) -> TemporalReport:
     elif flagged:
         rep.notes.append(f"flagged interlaced ({rep.field_parity or rep.field_order}) but no combing found "
                          f"(idet: {verdicts or 'nothing classified'}): treated as progressive, not deinterlaced")
-    if rep.deinterlace == "none":
+    if rep.deinterlace == "off":
         rep.field_parity = rep.field_parity if rep.detected == "interlaced" else None
     rep.dedup = options.dedup
     return rep
+
+
+def audio_policy(options) -> str:
+    """What convert does with the audio streams: "copy", "drop" or "stretch" (``--audio``; with
+    ``--slowmo``, copied audio cannot stay in sync, so ``auto`` and ``copy`` drop it)."""
+    if parse_slowmo(options.slowmo) is None:
+        return "drop" if options.audio == "drop" else "copy"
+    return {"auto": "drop", "copy": "drop"}.get(options.audio, options.audio)
 
 
 def plan(src, options, spec: ModelSpec, mode: str, *, analyse_input: bool = True) -> TemporalReport:
@@ -298,16 +307,14 @@ def plan(src, options, spec: ModelSpec, mode: str, *, analyse_input: bool = True
     if options.down != "auto" or mode == "recursive":
         rep.notes.append(note)
     factor = parse_slowmo(options.slowmo)
+    rep.audio = audio_policy(options)
     if factor is not None:
         rep.slowmo = str(factor)
-        rep.audio = {"auto": "drop", "copy": "drop"}.get(options.audio, options.audio)
         if options.audio == "copy":
             rep.notes.append("--audio copy cannot stay in sync with --slowmo: audio dropped (use --audio stretch)")
         elif rep.audio == "drop":
             rep.notes.append(f"slow motion x{factor}: audio dropped (--audio stretch keeps it, pitch kept)")
         if rep.audio == "stretch":
             rep.notes.append(f"slow motion x{factor}: audio slowed with atempo (pitch kept), re-encoded as AAC")
-    else:
-        rep.audio = "drop" if options.audio == "drop" else "copy"
     rep.interlace_out = options.interlace
     return rep
