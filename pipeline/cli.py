@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from filmrt.cli.groups import add_options, add_runtime_options, from_args, runtime_from_args
 from filmrt.cli.overwrite import add_overwrite_options
-from filmrt.fileio import check_writable, write_json
+from filmrt.fileio import check_distinct, check_writable, write_json
 from filmrt.interrupts import signals_as_interrupt
 from filmrt.pipeline.convert import ConvertResult, convert
 from filmrt.pipeline.eval_video import eval_video
@@ -129,6 +129,7 @@ def run_convert(args: argparse.Namespace) -> int:
     opts = options_from_args(args)
     if args.json:
         check_writable(args.json, "--json")  # before any work, not after a long conversion
+        check_distinct(args.json, [args.input, args.output], "--json")
     with signals_as_interrupt():
         res = convert_with_bar(args.input, args.output, opts, quiet=args.quiet, overwrite=args.overwrite)
     _report(res, args.quiet)
@@ -166,6 +167,7 @@ def _report(res: ConvertResult, quiet: bool) -> None:
 def run_eval_video(args: argparse.Namespace) -> int:
     if args.json:
         check_writable(args.json, "--json")  # before any work, not after scoring the whole clip
+        check_distinct(args.json, [args.input], "--json")
     worst = report_collector(args)
     bar = None
 

@@ -48,7 +48,7 @@ from filmrt.pipeline.io.source import DecodedFrame, DecodeRequest, Source
 from filmrt.pipeline.io.target import DROPPED, REENCODED, REMUXED, OutputTarget, dropped_streams, plan_target
 from filmrt.pipeline.options import ConvertOptions
 from filmrt.pipeline.threads import ThreadPlan, plan_threads
-from filmrt.pipeline.time.audiostretch import AudioStretch
+from filmrt.pipeline.time.audiostretch import AudioStretch, reencoder
 from filmrt.pipeline.time.cadence.analysis import TemporalReport, audio_policy, parse_slowmo, plan
 from filmrt.pipeline.time.cadence.retime import TemporalStage, retime_packet, slowed
 from filmrt.pipeline.time.protect import Protector
@@ -218,7 +218,8 @@ def open_source(inp: PyAVInput, request: DecodeRequest, *, decoder: str = "auto"
 def decode_request(options: ConvertOptions, target: OutputTarget, temporal: TemporalReport) -> DecodeRequest:
     """What convert asks of the decoder: the range, alpha and captions when the output keeps them,
     the field filter the temporal plan chose, and the packets of the streams the output takes."""
-    wanted = frozenset(f.index for f in target.fates if f.kind in REMUXED and f.fate != DROPPED)
+    wanted = frozenset(f.index for f in target.fates if f.kind in REMUXED and f.fate != DROPPED
+                       and not (f.kind == "video" and f.fate == REENCODED))  # the converted video itself
     return DecodeRequest(ss=options.ss, t=options.t, keep_alpha=target.video.layout.alpha,
                          captions=target.video.codec in CAPTION_CODECS, deinterlace=temporal.deinterlace,
                          field_parity=temporal.field_parity or "tff", streams=wanted)
@@ -298,6 +299,11 @@ class _Conversion:
         self.muxer_notes: list[str] = []
         #: container tags added to the output (convert's ``tags``)
         self.tags: dict[str, str] = {}
+        #: OUT may be replaced (-y); else the final rename refuses an OUT that appeared meanwhile
+        self.overwrite = True
+        #: audio re-encoded because the container cannot carry it readably (with --audio copy)
+        self.reencoded = [f"stream {f.describe()} -> {f.encoder}: {f.reason}" for f in target.of(REENCODED)
+                          if f.kind == "audio" and self.temporal.audio == "copy"]
 
         self.stage_cpu: dict[str, float] = {}
 
@@ -349,16 +355,18 @@ class _Conversion:
             side=src.info.side, preset=enc.preset,
             container_metadata={**tags, **self.tags}, warn=self.muxer_notes.append,
             interlace=None if tr.interlace_out == "off" else tr.interlace_out, timecode=tr.timecode_out,
-            threads=self.thread_plan.encoder,
+            threads=self.thread_plan.encoder, overwrite=self.overwrite,
         )
         try:  # chapters, attachments, dispositions: header facts, so before the first frame
-            self.extras = copy_extras(src, muxer, self.extras_lost.append)
+            self.extras = copy_extras(src, muxer, self.extras_lost.append, covers=self.target.attach)
             lost = self._losses(muxer) + [n for n in muxer.output.notes if "dropped" in n]
-            refuse_losses(lost + self.extras_lost, enc.strict)
-            # slowed audio streams (the target's re-encoded audio), added before anything is written
-            stretched = {f.index for f in self.target.of(REENCODED) if f.kind == "audio"}
-            self.stretch = {s.index: AudioStretch(s, muxer.container, self.slowmo, src.range_start)
-                            for s in src.streams if s.index in stretched}
+            refuse_losses(lost + self.extras_lost + self.reencoded, enc.strict)
+            # re-encoded audio (slowed with --audio stretch, or a codec the container cannot carry
+            # readably), added before anything is written
+            codec = {f.index: f.encoder or "aac" for f in self.target.of(REENCODED) if f.kind == "audio"}
+            factor = self.slowmo if tr.audio == "stretch" else 1
+            self.stretch = {s.index: reencoder(s, muxer.container, src.range_start, codec[s.index], factor)
+                            for s in src.streams if s.index in codec}
         except BaseException:
             muxer.abort()
             raise
@@ -501,7 +509,7 @@ class _Conversion:
             packets_copied=mux.packets_copied, problems=list(src.problems), temporal=self.temporal.to_dict(),
             video={"source": mux.output.source, "output": mux.output.to_dict(),
                    "side_data": src.info.side.to_dict(), "caption_triples": self._caption_counts()},
-            dropped=list(mux.output.notes) + self._losses(mux) + self.extras_lost + self.muxer_notes,
+            dropped=list(mux.output.notes) + self._losses(mux) + self.extras_lost + self.muxer_notes + self.reencoded,
             extras=dict(self.extras), output=self.target.to_dict(),
             timestamps_repaired=src.timestamps_repaired,
             model_s=self.inference.model_s, threads=self.thread_plan.describe(), stage_s=dict(self.stage_cpu),
@@ -541,7 +549,7 @@ def convert(
     t0 = time.perf_counter()
     device = interpolator.device if interpolator is not None else resolve_device(options.runtime.device)
     thread_plan = plan_threads(device, options.runtime.threads)
-    inp = open_input(src)  # once (stdin too): the decisions below read its headers, the decoder its packets
+    inp = open_input(src, input_fps=options.input_rate)  # once (stdin too): the decisions below read its headers, the decoder its packets
     source, interp, conv = None, interpolator, None
     try:
         fps_out = options.rate.resolve(inp.info.rate)
@@ -557,6 +565,7 @@ def convert(
                              device=device, threads=thread_plan.decoder)
         conv = _Conversion(source, interp, options, mode, fps_out, target, on_progress, temporal, thread_plan)
         conv.tags = dict(tags or {})
+        conv.overwrite = bool(overwrite)
         if on_start is not None:
             on_start(conv.expected)
         setup_s = time.perf_counter() - t0

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from tqdm import tqdm
 
 from filmrt.cli.groups import add_options
-from filmrt.errors import FilmrtError
-from filmrt.fileio import check_writable, write_json
+from filmrt.fileio import check_distinct, check_writable, write_json
 from filmrt.pipeline.options import ConvertOptions
 from filmrt.pipeline.report_html import add_report_options, report_collector, write_score_report
 from filmrt.pipeline.score import score_output
@@ -46,9 +44,7 @@ def _fmt(v, spec: str) -> str:
 def run_score(args: argparse.Namespace) -> int:
     if args.json:
         check_writable(args.json, "--json")
-        for src in (args.ref, args.cand):
-            if os.path.exists(src) and os.path.exists(args.json) and os.path.samefile(src, args.json):
-                raise FilmrtError(f"--json {args.json} names an input: it would be replaced")
+        check_distinct(args.json, [args.ref, args.cand], "--json")
     worst = report_collector(args)
     bar = None if args.quiet else tqdm(unit="frame", desc="score", dynamic_ncols=True, file=sys.stderr)
     try:

@@ -53,6 +53,7 @@ from filmrt.pipeline.io.captions import CaptionPacer, a53_of
 from filmrt.pipeline.io.colour import ColourSpec, guess_spec, luma_from_rgb, yuv_to_rgb
 from filmrt.pipeline.io.hdr import read_side_data
 from filmrt.pipeline.io.pixels import alpha_of
+from filmrt.pipeline.io.probe import is_cover, main_video
 from filmrt.pipeline.io.source import DecodedFrame, DecodeRequest, Source, VideoInfo
 from filmrt.pipeline.time.cadence.fieldops import CHAINS, DecodedFilter
 from filmrt.pipeline.time.timestamps import FrameClock
@@ -62,6 +63,8 @@ _PLANAR_YUV = re.compile(r"^yuv(j?)a?(420|422|444|440|411|410)p(\d+)?(le)?$")  #
 THUMB = (64, 36)
 #: what :meth:`PyAVSource._deliver` returns for the first frame past --t
 _PAST_END = object()
+#: demuxers of raw elementary streams: no timestamps, frames stamped at an assumed rate (25)
+RAW_STREAMS = {"h264", "hevc", "vvc", "mpegvideo", "m4v", "cavsvideo", "h261", "h263", "avs2", "avs3", "obu"}
 
 
 def av_error_message(e: BaseException) -> str:
@@ -70,7 +73,7 @@ def av_error_message(e: BaseException) -> str:
     return str(msg).strip().splitlines()[0] if msg else type(e).__name__
 
 
-def _open_input(src, fmt: str | None = None):
+def _open_input(src, fmt: str | None = None, options: dict | None = None):
     if src == "-" or src is None:
         handle = sys.stdin.buffer
         name = "stdin"
@@ -84,7 +87,7 @@ def _open_input(src, fmt: str | None = None):
         if not os.access(handle, os.R_OK):
             raise FilmrtError(f"cannot read input {handle}: permission denied")
     try:
-        return av.open(handle, "r", format=fmt), name
+        return av.open(handle, "r", format=fmt, options=options or {}), name
     except (av.error.InvalidDataError, av.error.DemuxerNotFoundError) as e:
         raise NotAVideo(f"{name} is not a video file FFmpeg can read ({av_error_message(e)})") from None
     except av.error.FFmpegError as e:
@@ -179,6 +182,8 @@ class PyAVInput:
     start: Fraction
     #: the stream's colour tags, for frames that leave them unspecified
     stream_tags: dict
+    #: --input-fps given for a raw stream: frames are timed k / rate, whatever the bitstream says
+    forced_rate: Fraction | None = None
 
     @property
     def header_end(self) -> Fraction | None:
@@ -207,15 +212,38 @@ class PyAVInput:
             pass
 
 
-def open_input(src, fmt: str | None = None) -> PyAVInput:
-    """Open ``src`` (a path or ``-``) and read its headers; one-line errors for what is no video."""
-    c, src_name = _open_input(src, fmt)
-    videos = list(c.streams.video)
-    if not videos:
-        kinds = ", ".join(sorted({s.type for s in c.streams})) or "none"
+def _sar(vs) -> Fraction | None:
+    """The stream's sample aspect ratio: the container's (MOV pasp, Matroska display size) when it
+    says, else the bitstream's (H.264 VUI, MPEG-2 header), as FFmpeg's av_guess_sample_aspect_ratio."""
+    for sar in (vs.sample_aspect_ratio, vs.codec_context.sample_aspect_ratio):
+        if sar and sar > 0:
+            return None if sar == 1 else Fraction(sar)
+    return None
+
+
+def _raw_rate(c, cc, src_name: str, input_fps: Fraction | None) -> Fraction:
+    """A raw elementary stream's rate: --input-fps, else the bitstream's (H.264/HEVC VUI timing,
+    the MPEG-1/2 sequence header, MPEG-4 VOL), never the demuxer's assumed 25."""
+    if input_fps:
+        return Fraction(input_fps)
+    if cc.framerate and cc.framerate > 0:
+        return Fraction(cc.framerate)
+    c.close()
+    raise FilmrtError(f"{src_name} is a raw {cc.name} stream whose bitstream does not give its frame rate "
+                      "(FFmpeg would assume 25): pass --input-fps RATE")
+
+
+def open_input(src, fmt: str | None = None, input_fps: Fraction | None = None) -> PyAVInput:
+    """Open ``src`` (a path or ``-``) and read its headers; one-line errors for what is no video.
+    ``input_fps``: the rate of a raw elementary stream (its demuxer would assume 25)."""
+    # a raw stream's demuxer stamps frames at its ``framerate`` option (25 unless told)
+    c, src_name = _open_input(src, fmt, {"framerate": str(input_fps)} if input_fps else None)
+    # the programme, not the first video stream: a thumbnail track or cover art may come first
+    vs = main_video(c.streams)
+    if vs is None or is_cover(vs):
+        kinds = ", ".join(sorted({s.type + (" (cover art)" if is_cover(s) else "") for s in c.streams})) or "none"
         c.close()
         raise NotAVideo(f"{src_name} has no video stream (streams: {kinds})")
-    vs = videos[0]
     cc = vs.codec_context
     if cc is None:  # a codec id FFmpeg does not know (damaged or exotic headers)
         c.close()
@@ -223,13 +251,22 @@ def open_input(src, fmt: str | None = None) -> PyAVInput:
     if not cc.width or not cc.height:
         c.close()
         raise NotAVideo(f"{src_name}: the video stream has no picture size (not decodable?)")
-    copy_streams = [s for s in c.streams if s is not vs and s.type in ("audio", "subtitle", "data")]
+    # every other stream is copied: other video streams (angles, proxies) and cover art too
+    copy_streams = [s for s in c.streams if s is not vs and s.type in ("video", "audio", "subtitle", "data")]
     start_us = c.start_time
     # the input's start (e.g. 1.4 s in an MPEG-TS): output times are shifted by it (and --ss);
     # a negative start (audio priming in mp4) is left as it is
     start = max(Fraction(start_us, 1_000_000), Fraction(0)) if start_us else Fraction(0)
     rate = vs.average_rate or vs.guessed_rate or vs.base_rate
     rate = Fraction(rate) if rate else None
+    forced_rate = None
+    if set(c.format.name.split(",")) & RAW_STREAMS:
+        rate = _raw_rate(c, cc, src_name, input_fps)
+        forced_rate = rate if input_fps else None
+    elif input_fps:
+        c.close()
+        raise FilmrtError(f"--input-fps is for raw elementary streams without timestamps; {src_name} "
+                          f"({c.format.name}) has its own")
     tb = Fraction(vs.time_base) if vs.time_base else Fraction(1, 90000)
     spec = guess_spec(cc.width, cc.height, cc.colorspace, cc.color_range,
                       full_range_format=str(cc.pix_fmt or "").startswith("yuvj"),
@@ -247,11 +284,13 @@ def open_input(src, fmt: str | None = None) -> PyAVInput:
         metadata=dict(vs.metadata),
         profile=cc.profile or None,
         bit_rate=cc.bit_rate or getattr(vs, "bit_rate", None) or None,
+        sar=_sar(vs),
     )
     tags = dict(colorspace=cc.colorspace, color_range=cc.color_range, primaries=cc.color_primaries,
                 trc=cc.color_trc)
     path = None if src in ("-", None) else os.fspath(src)
-    return PyAVInput(c, src_name, path, vs, list(c.streams), copy_streams, dict(c.metadata), info, start, tags)
+    return PyAVInput(c, src_name, path, vs, list(c.streams), copy_streams, dict(c.metadata), info, start, tags,
+                     forced_rate)
 
 
 def _expected_frames(vs, c, rate: Fraction | None, tb: Fraction, ss: Fraction | None = None,
@@ -412,6 +451,8 @@ class PyAVSource(Source):
         pipeline.fieldops: its frames carry their own time base) or the best-effort ``clock``."""
         if self.frame_filter is not None:
             return [(g, self._filtered_time(g)) for g in self.frame_filter(decoded, end=end)]
+        if self.input.forced_rate:  # --input-fps over a raw stream: its own stamps follow the bitstream's rate
+            return [pair for f in decoded for pair in clock.push(f, None, None, None)]
         return [pair for f in decoded for pair in clock.push(f, f.pts, f.dts, f.duration)]
 
     def _deliver(self, f, ts: Fraction):
@@ -436,7 +477,7 @@ class PyAVSource(Source):
                 self.info.display_matrix = dm
                 self.info.rotation = int(getattr(f, "rotation", 0) or 0)
         ftb = Fraction(f.time_base) if f.time_base else tb  # a filtered frame has its own
-        dur = Fraction(f.duration) * ftb if getattr(f, "duration", 0) else None
+        dur = Fraction(f.duration) * ftb if getattr(f, "duration", 0) and not self.input.forced_rate else None
         self.frames_decoded += 1
         self.last_end = ts + (dur or (1 / self.info.rate if self.info.rate else 0))
         out = DecodedFrame(self._index, ts, rgb, make_thumb(rgb[:3]), dur)
@@ -445,6 +486,11 @@ class PyAVSource(Source):
 
     def _copy_packet(self, packet, on_packet: Callable | None, copy_done: set[int]) -> None:
         """Hand a packet of a copied stream on, inside the range; note the streams past its end."""
+        if is_cover(packet.stream) and packet.size:  # the picture itself, once, whatever the range
+            copy_done.add(packet.stream.index)
+            if on_packet is not None:
+                on_packet(packet)
+            return
         if packet.dts is None and packet.pts is None:
             return  # flush packet
         pts = packet.pts if packet.pts is not None else packet.dts

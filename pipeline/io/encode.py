@@ -15,8 +15,9 @@
   Which streams go in is decided before decoding, in the
   :class:`~filmrt.pipeline.io.target.OutputTarget` the muxer is handed (container, muxer options,
   encoder, every input stream's fate): the muxer carries it out and decides nothing again.
-- Metadata: container tags, per-stream tags (language, title, handler) and the video's display
-  matrix (rotation) are copied.
+- Metadata: container tags, per-stream tags (language, title, handler), the video's display
+  matrix (rotation) and its sample aspect ratio (anamorphic pixels: in the bitstream and in the
+  container) are copied.
 - Never a half-written OUT: everything goes to a hidden temp file beside OUT
   (:func:`filmrt.fileio.atomic_path`: ``.NAME.filmrt-<pid>-XXXX.ext``, the replaced file's mode kept, a
   symlink's target replaced) that is renamed over OUT only after the trailer is written; any error
@@ -55,6 +56,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 DEFAULT_CRF = 18
+#: channel layouts without an order that have only one reading
+_UNORDERED = {"1 channels": "mono", "2 channels": "stereo"}
 DEFAULT_PRESET = "medium"
 
 
@@ -138,6 +141,7 @@ class Muxer:
         warn=None,
         interlace: str | None = None,
         timecode: str | None = None,
+        overwrite: bool = True,
     ):
         output = target.video
         check_codec(output.codec)
@@ -161,7 +165,8 @@ class Muxer:
             sink = sys.stdout.buffer if dst == "-" else dst
         else:
             output_parent(dst)  # one-line errors for a directory or a missing folder
-            self._atomic = atomic_path(dst)
+            # without -y the rename refuses an OUT that another run wrote meanwhile (fileio)
+            self._atomic = atomic_path(dst, replace=overwrite)
             sink = str(self._atomic.__enter__())
         if any(k.startswith("filmrt_") for k in container_metadata or {}) and fmt in MOV_MUXERS:
             # MP4/MOV keep free-form tags (filmrt batch's mark) only as "mdta" keys
@@ -214,6 +219,8 @@ class Muxer:
         cc.color_primaries = self.spec.primaries
         cc.color_trc = self.spec.trc
         opts = self._encoder_options(output, side, preset)
+        if output.codec == "mpeg2video":
+            opts.update(_mpeg2_rate(output, rate, self.width * self.height))
         if self.interlace:
             self._setup_interlaced(cc, opts, pix)
         cc.options = opts
@@ -230,6 +237,8 @@ class Muxer:
                 vs.metadata[key] = info.metadata[key]
         if info.display_matrix is not None:
             vs.set_display_matrix(info.display_matrix)
+        if info.sar:  # anamorphic pixels: the encoder's (bitstream) and the stream's (MOV pasp, mkv display size)
+            cc.sample_aspect_ratio = vs.sample_aspect_ratio = info.sar
         self.vstream = vs
         self.frame_time_base = 1 / self.fps_out
         self.frame_offset = round(Fraction(video_offset) * self.fps_out)
@@ -244,6 +253,9 @@ class Muxer:
                                   f"({av_error_message(e)}): pass --drop-stream {s.index}") from None
             for k, v in s.metadata.items():
                 o.metadata[k] = v
+            if s.type == "audio" and o.codec_context.layout.name in _UNORDERED:
+                # PCM from Matroska has a count, no order; MP4's lpcm needs one: the only reading of 1 or 2
+                o.codec_context.layout = _UNORDERED[o.codec_context.layout.name]
             self.copy_map[s.index] = o
         self.frames_written = 0
         self.packets_copied = 0
@@ -324,7 +336,7 @@ class Muxer:
         elif self.codec == "libx265":
             opts["x265-params"] = opts.get("x265-params", "") + ":interlace=" + self.interlace
         else:
-            opts["flags"] = "+ildct+ilme"
+            opts["flags"] = opts.get("flags", "") + "+ildct+ilme"
         self.weaver = FilterChain(WEAVE[self.interlace], width=self.width, height=self.height,
                                   time_base=1 / self.fps_out, rate=self.fps_out, fmt=pix)
 
@@ -402,3 +414,20 @@ class Muxer:
 
 class _Discarded(Exception):
     """The outcome handed to atomic_path when the output is dropped."""
+
+
+def _mpeg2_rate(output: OutputFormat, rate: Fraction, pixels: int) -> dict:
+    """MPEG-2 rate control: constant bit rate, as broadcast deliveries are (XDCAM HD422: CBR 50 Mb/s),
+    with a VBV buffer within the profile's limit; a CBR rate is written into the sequence header,
+    where decoders and the next probe read it. A rate far beyond what the picture can use (over 8
+    bits a pixel: a tiny picture) is a ceiling instead, because the encoder cannot stuff that much
+    padding into a frame ("stuffing too large"). Without a bit rate: constant quality (qscale 2,
+    FF_QP2LAMBDA = 118)."""
+    if not output.bitrate:
+        return {"flags": "+qscale", "global_quality": str(2 * 118)}
+    bits = int(output.bitrate)
+    vbv_max = 47_185_920 if output.profile == "422" else 9_781_248  # 4:2:2@High, Main@High
+    opts = {"maxrate": str(bits), "bufsize": str(min(bits // 2, vbv_max))}
+    if bits / rate / max(1, pixels) <= 8:
+        opts["minrate"] = str(bits)
+    return opts

@@ -63,6 +63,8 @@ class VideoInfo:
     bit_rate: int | None = None
     #: HDR10 static metadata, dynamic metadata and captions seen in the decoded frames so far
     side: SideInfo = field(default_factory=SideInfo)
+    #: sample (pixel) aspect ratio, e.g. 4/3 for 16:9 anamorphic 1440x1080; None when square or unknown
+    sar: Fraction | None = None
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ import av
 from filmrt.errors import FilmrtError
 from filmrt.fileio import is_stream_target
 from filmrt.models import ModelSpec
+from filmrt.pipeline.io.probe import main_video
 
 #: frames of the input looked at by :func:`analyse`
 ANALYSE_FRAMES = 60
@@ -187,7 +188,7 @@ def analyse(src, *, ss: float | None = None, frames: int = ANALYSE_FRAMES) -> Te
         rep.notes.append("a pipe is not analysed for interlacing/cadence: taken as progressive")
         return rep
     with av.open(str(src)) as c:
-        vs = c.streams.video[0]
+        vs = main_video(c.streams)  # the stream the conversion converts (not a thumbnail track)
         rep.field_order = _field_order_name(vs)
         if ss:
             try:
