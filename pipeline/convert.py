@@ -45,6 +45,7 @@ from filmrt.pipeline.io.extras import copy_extras
 from filmrt.pipeline.io.formats import OutputFormat, fit_container, output_for, refuse_losses
 from filmrt.pipeline.io.hdr import losses
 from filmrt.pipeline.io.streams import OutputPlan, container_codec, output_format, plan_output
+from filmrt.pipeline.io.verify import check_conversion, not_verified
 from filmrt.pipeline.options import ConvertOptions
 from filmrt.pipeline.threads import ThreadPlan, plan_threads
 from filmrt.pipeline.time.audiostretch import AudioStretch
@@ -110,6 +111,9 @@ class ConvertResult:
     #: thread (``decode_cpu_s``: decode + Y'CbCr->RGB; ``encode_cpu_s``: RGB->Y'CbCr + encoder +
     #: muxing; codec worker threads beyond the first are not counted)
     stage_s: dict = field(default_factory=dict)
+    #: the output read back and checked (:mod:`filmrt.pipeline.io.verify`): status, checks run,
+    #: differences, notes, seconds
+    verify: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -264,6 +268,9 @@ class _Conversion:
         self.extras_lost: list[str] = []
         #: container tags added to the output (convert's ``tags``)
         self.tags: dict[str, str] = {}
+        #: the input's path (None: stdin), read again by the verification; its report
+        self.src_path: str | None = None
+        self.verify = not_verified(dst)
 
         self.stage_cpu: dict[str, float] = {}
 
@@ -381,8 +388,11 @@ class _Conversion:
             for out in stretch.finish():
                 self.muxer.mux_encoded(out)
         self._check_intact()  # before finish(): that renames the temp file over OUT
-        self.muxer.finish()
+        self.muxer.finish(check=self._verify)  # the temp file is read back before it becomes OUT
         self.stage_cpu["encode_cpu_s"] = time.thread_time() - c0
+
+    def _verify(self, path: str) -> None:
+        self.verify = check_conversion(self, path)
 
     def _write(self, frame: torch.Tensor, last: bool) -> None:
         pacer = getattr(self.source, "captions", None)
@@ -468,6 +478,7 @@ class _Conversion:
             codec=self.output.codec, streams=list(self.plan.copied), streams_dropped=list(self.plan.dropped),
             timestamps_repaired=getattr(src, "timestamps_repaired", 0),
             model_s=self.inference.model_s, threads=self.thread_plan.describe(), stage_s=dict(self.stage_cpu),
+            verify=self.verify.to_dict(),
         )
 
 
@@ -524,6 +535,7 @@ def convert(
         conv = _Conversion(source, interp, options, mode, fps_out, dst, on_progress, output, plan, temporal,
                            thread_plan)
         conv.tags = dict(tags or {})
+        conv.src_path = None if src == "-" else src
         if on_start is not None:
             on_start(conv.expected)
         setup_s = time.perf_counter() - t0

@@ -120,6 +120,13 @@ class ConvertOptions:
     dedup: str = field(default="auto", metadata=opt(
         "repeated frames (animation on twos, duplicated transfers): auto (a run of duplicates is one frame "
         "held for its duration), off", choices=("auto", "off")))
+    # verification (filmrt.pipeline.io.verify): how a result is checked, not what it is
+    no_verify: bool = field(default=False, metadata=opt(
+        "do not read the output back and check it against the plan (verification costs a demux and a "
+        "decode of the output)", output=False))
+    keep_failed: bool = field(default=False, metadata=opt(
+        "when verification fails, keep the output as OUT.failed-verify.EXT for inspection (OUT itself is "
+        "never written)", output=False))
     #: frames buffered between stages (each queue)
     queue_size: int = field(default=8, metadata=opt("frames buffered between stages", cli=False))
     runtime: RuntimeOptions = field(default_factory=RuntimeOptions)

@@ -158,6 +158,8 @@ class Muxer:
             output_parent(dst)  # one-line errors for a directory or a missing folder
             self._atomic = atomic_path(dst)
             target = str(self._atomic.__enter__())
+        #: the file being written (the temp file beside OUT), None when streamed
+        self.path = None if streamed else target
         if any(k.startswith("filmrt_") for k in container_metadata or {}) and _is_mov(fmt, dst):
             # MP4/MOV keep free-form tags (filmrt batch's mark) only as "mdta" keys
             options["movflags"] = "+".join(filter(None, (options.get("movflags"), "use_metadata_tags")))
@@ -367,14 +369,18 @@ class Muxer:
         self.packets_copied += 1
 
     # ------------------------------------------------------------------ end
-    def finish(self) -> None:
-        """Flush the encoder, write the trailer, and move the temp file over OUT."""
+    def finish(self, check=None) -> None:
+        """Flush the encoder, write the trailer, and move the temp file over OUT. ``check(path)``
+        runs on the complete temp file before the rename (verification); if it raises, nothing is
+        renamed (the caller's abort() removes the temp file)."""
         if self.weaver is not None:
             for woven in self.weaver.flush():  # an odd last field pair is dropped by weave
                 self._encode(woven)
         for pkt in self._io(self.vstream.encode, None):
             self._mux_video(pkt)
         self._io(self.container.close)
+        if check is not None and self.path is not None:
+            check(self.path)
         if self._atomic is not None:
             atomic, self._atomic = self._atomic, None
             try:

@@ -1,0 +1,332 @@
+"""Verification: every output is read back and compared with the source and the plan.
+
+A wrong output with exit code 0 is the worst thing filmrt can ship, so ``convert`` (and each
+``batch`` item) reads the file it wrote back before it becomes OUT, and ``filmrt verify IN OUT``
+runs the same check on any pair.
+
+**Expectation, then check.** What the output must be is an :class:`Expectation` (a frozen value:
+the planned video frame count and frame-time grid, start and duration, size, SAR, colour tags,
+field order, timecode, HDR static metadata, which input streams must appear with what codec and
+duration, which were dropped and why, chapters and attachments). It is made in one of two ways:
+
+- :func:`expectation_from_plan` (the *adapter*, kept in one place so the stream plan object can
+  change under it): from what ``convert`` decided (the schedule's frame count, the muxer's grid and
+  tags, the stream plan, the temporal report), plus the source's packets (read again, demux only)
+  for the start and span of every copied stream;
+- :func:`infer_expectation` (``filmrt verify IN OUT`` without a plan): the output's own rate for
+  the grid, everything else from IN; a stream of IN that OUT lacks is reported as "dropped (no plan
+  to say why)" (a note, not a difference: without a plan nobody can say it was wrong).
+
+:func:`check` compares an expectation with the file read back (:mod:`filmrt.pipeline.io.verify_checks`,
+reading in :mod:`filmrt.pipeline.io.verify_read`) and returns a :class:`VerifyReport`: the
+checks run, one line per difference, notes, and the seconds spent.
+
+**Tolerances** (stated once, in :mod:`~filmrt.pipeline.io.verify_checks`): a video timestamp is on
+the grid within one tick of the output stream's time base (Matroska rounds to milliseconds); a
+stream's start relative to the video (A/V offset) within half an output frame; a copied stream's
+duration within one output frame or one of its own packets, whichever is longer. The muxer may move
+every stream by the same amount (Matroska and MPEG-TS shift the file so that no timestamp is
+negative, e.g. AAC priming): that common shift is measured from the video and allowed when it is 0
+or the amount that lifts the earliest stream to 0.
+
+**When the check fails in convert** (a broadcast engineer's view: OUT must never hold a file that
+failed its check, and the previous OUT must survive): the temp file is checked *before* it is
+renamed over OUT; on a difference nothing is renamed, OUT stays as it was, the temp file is
+removed and :class:`~filmrt.errors.VerificationFailed` (exit 4) lists the differences. With
+``--keep-failed`` the file is kept beside OUT as ``OUT.failed-verify.<ext>`` for inspection (never
+as OUT). ``--no-verify`` skips the check. Streamed outputs (stdout, FIFOs, devices) cannot be read
+back: the report says "not verified (streamed)" and nothing fails.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+from filmrt.errors import VerificationFailed
+from filmrt.fileio import is_stream_target
+from filmrt.pipeline.io.verify_read import MediaRead, read_back
+
+#: how a difference line starts (the CLI prints one line per difference)
+PREFIX = "mismatch: "
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A regular grid of frame times: ``start + k / rate`` for k in [0, count)."""
+
+    start: Fraction
+    rate: Fraction
+    count: int
+
+    def time(self, k: int) -> Fraction:
+        return self.start + Fraction(k) / self.rate
+
+    @property
+    def end(self) -> Fraction:
+        return self.time(self.count)
+
+
+@dataclass(frozen=True)
+class StreamExpect:
+    """An input stream that must be in the output."""
+
+    #: input stream index, and the output's index when the plan knows it (None: matched by kind)
+    index: int
+    kind: str
+    #: expected codec name (None: re-encoded, e.g. --audio stretch: any codec)
+    codec: str | None
+    #: expected start (output seconds, before the muxer's common shift) and duration; None = unknown
+    start: Fraction | None = None
+    duration: Fraction | None = None
+    out_index: int | None = None
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """What an output must be (see the module docstring). None fields are not checked."""
+
+    #: the planned video frames; ``times`` (exact, when the plan is irregular) else ``grid``
+    grid: Grid | None
+    times: tuple[Fraction, ...] | None = None
+    width: int | None = None
+    height: int | None = None
+    sar: Fraction | None = None
+    #: (colorspace, color_range, primaries, trc); an entry None = any value
+    colour: tuple | None = None
+    #: "progressive", "tt", "bb" ...; a tuple = any of these
+    field_order: tuple[str, ...] | None = None
+    timecode: str | None = None
+    #: HDR10 static metadata the first picture must carry ("mastering display", "content light level")
+    hdr: tuple[str, ...] | None = None
+    #: the source's video span (output seconds) the output's must match within a frame
+    duration: Fraction | None = None
+    streams: tuple[StreamExpect, ...] = ()
+    #: (input index, "#INDEX TYPE CODEC: why") of every input stream that must not be in the output
+    dropped: tuple[tuple[int, str], ...] = ()
+    chapters: int | None = None
+    attachments: int | None = None
+    #: True: made from convert's plan; False: inferred from IN and OUT (``filmrt verify``)
+    planned: bool = True
+
+    @property
+    def frames(self) -> int | None:
+        if self.times is not None:
+            return len(self.times)
+        return None if self.grid is None else self.grid.count
+
+    @property
+    def start(self) -> Fraction | None:
+        if self.times:
+            return self.times[0]
+        return None if self.grid is None else self.grid.start
+
+
+@dataclass
+class VerifyReport:
+    """The outcome: ``status`` is "ok", "failed", "not verified (streamed)" or "skipped (--no-verify)"."""
+
+    status: str
+    checks: list[str] = field(default_factory=list)
+    differences: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.differences
+
+    def to_dict(self) -> dict:
+        return {"status": self.status, "checks": list(self.checks), "differences": list(self.differences),
+                "notes": list(self.notes), "seconds": round(self.seconds, 4)}
+
+    def error(self, what: str) -> VerificationFailed:
+        """The exception for a failed check: a summary line, then one line per difference."""
+        n = len(self.differences)
+        lines = [f"verification failed: {what}: {n} difference{'s' if n != 1 else ''} from the plan"]
+        return VerificationFailed("\n".join(lines + [PREFIX + d for d in self.differences]))
+
+
+def streamed(dst: str) -> bool:
+    return dst == "-" or is_stream_target(dst)
+
+
+def not_verified(dst: str) -> VerifyReport:
+    return VerifyReport("not verified (streamed)", notes=[f"{dst} is a stream (pipe, FIFO or device): "
+                                                          "nothing to read back"])
+
+
+def verify_file(path, expectation: Expectation, *, decode: str = "all") -> VerifyReport:
+    """Read ``path`` back and check it against ``expectation`` (timed)."""
+    from filmrt.pipeline.io.verify_checks import check  # the checks import this module's types
+
+    t0 = time.perf_counter()
+    out = read_back(path, decode=decode)
+    report = check(expectation, out)
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+# ---------------------------------------------------------------------- expectations
+def expectation_from_plan(*, src_read: MediaRead | None, muxer, plan, temporal, planned_frames: int,
+                          range_start: Fraction, slowmo: Fraction | None, extras: dict,
+                          side, stretched: tuple[int, ...] = ()) -> Expectation:
+    """THE adapter from what ``convert`` decided to an :class:`Expectation` (one place to switch
+    when the stream plan becomes an ``OutputTarget``).
+
+    ``src_read``: the source read back (demux only) within the converted range, None for stdin;
+    ``muxer``: the :class:`~filmrt.pipeline.io.encode.Muxer` (grid, size, tags, copied streams);
+    ``plan``: the :class:`~filmrt.pipeline.io.streams.OutputPlan` (copied and dropped, with reasons);
+    ``temporal``: the TemporalReport (interlaced output, audio, timecode); ``planned_frames``: the
+    scheduler's output frames; ``stretched``: input indices of audio streams re-encoded (--audio stretch).
+    """
+    scale = slowmo or Fraction(1)
+    interlaced = temporal.interlace_out != "off"
+    if interlaced:  # two fields per woven frame, at half the rate (an odd last field is dropped)
+        rate = muxer.fps_out / 2
+        grid = Grid(Fraction(round(Fraction(muxer.frame_offset, 2))) / rate, rate, planned_frames // 2)
+    else:
+        rate = muxer.fps_out
+        grid = Grid(Fraction(muxer.frame_offset) / rate, rate, planned_frames)
+    src_video = src_read.video if src_read is not None else None
+    out_index = {i: o.index for i, o in muxer.copy_map.items()}
+    by_index = {s.index: s for s in (src_read.others if src_read is not None else [])}
+    streams, dropped = [], []
+    for s in plan.copy:
+        r = by_index.get(s.index)
+        rel = dur = None
+        if r is not None and r.start is not None:
+            rel = (r.start - range_start) * scale
+            dur = r.duration * scale if r.duration is not None else None
+        if s.index in out_index:
+            cc = s.codec_context
+            streams.append(StreamExpect(s.index, s.type, cc.name if cc is not None else None, rel, dur,
+                                        out_index[s.index]))
+        elif s.index in stretched:
+            streams.append(StreamExpect(s.index, s.type, None, rel, dur))
+        elif s.type == "audio" and temporal.audio in ("drop", "stretch"):
+            dropped.append((s.index, f"#{s.index} audio: left out (--audio {temporal.audio})"))
+        else:  # the source's timecode track, replaced by the re-expressed timecode
+            dropped.append((s.index, f"#{s.index} {s.type}: timecode track replaced by the converted timecode"))
+    dropped += [(int(d.split()[0][1:]), d) for d in plan.dropped]
+    order = {"tff": ("tt",), "bff": ("bb",)}.get(temporal.interlace_out, ("progressive", "unknown"))
+    spec = muxer.spec
+    static = tuple(n for n, v in (("mastering display", side.mastering), ("content light level", side.light)) if v)
+    span = None
+    if src_video is not None and src_video.duration is not None and not interlaced:
+        span = src_video.duration * scale
+    return Expectation(
+        grid=grid, width=muxer.width, height=muxer.height,
+        sar=src_video.sar if src_video is not None else None,
+        colour=(muxer.colorspace, spec.color_range, spec.primaries, spec.trc),
+        field_order=order, timecode=temporal.timecode_out,
+        hdr=static if muxer.codec == "libx265" else (), duration=span,
+        streams=tuple(streams), dropped=tuple(dropped),
+        chapters=extras.get("chapters"), attachments=extras.get("attachments"), planned=True,
+    )
+
+
+def infer_expectation(src: MediaRead, out: MediaRead) -> tuple[Expectation, list[str]]:
+    """An :class:`Expectation` for OUT made from IN and OUT alone (``filmrt verify``), and notes."""
+    from filmrt.pipeline.io.verify_checks import infer_streams
+    from filmrt.pipeline.time.timecode import convert_timecode
+
+    notes: list[str] = []
+    sv, ov = src.video, out.video
+    grid = None
+    origin = max(src.start, Fraction(0))  # convert's rule: output times start at the input's start
+    if ov is not None and ov.rate and sv is not None and sv.duration is not None and sv.start is not None:
+        # as many output frames as cover the source's span at the output's own rate (the scheduler's
+        # rule), the first where the source's first frame was, rounded to the output's grid
+        count = -(-sv.duration * ov.rate // 1)
+        grid = Grid(Fraction(round((sv.start - origin) * ov.rate)) / ov.rate, ov.rate, int(count))
+        notes.append(f"grid: OUT's own rate, {float(ov.rate):g} fps (no plan)")
+    colour = None
+    if sv is not None:  # a tag IN leaves unspecified is guessed by convert: any value is right
+        colour = tuple(None if v in (0, 2) and i != 1 else (None if i == 1 and v == 0 else v)
+                       for i, v in enumerate(sv.colour))
+    timecode = None
+    if src.timecode and sv is not None and sv.rate and ov is not None and ov.rate:
+        try:
+            timecode = convert_timecode(src.timecode, sv.rate, ov.rate)
+        except Exception:  # noqa: BLE001 - an unusual tag: only its presence is checked then
+            timecode = None
+    notes.append("field order: not checked without a plan (deinterlacing and --interlace change it)")
+    streams, dropped = infer_streams(src, out, origin)
+    for _i, d in dropped:
+        notes.append(f"stream {d}")
+    holds_attachments = "matroska" in out.format
+    exp = Expectation(
+        grid=grid, width=sv.width if sv else None, height=sv.height if sv else None,
+        sar=sv.sar if sv else None, colour=colour,
+        # deinterlacing (the default for interlaced IN) and --interlace both change it: only a plan knows
+        field_order=None, timecode=timecode,
+        hdr=sv.hdr if sv is not None and out.video is not None and out.video.codec == "hevc" else None,
+        duration=sv.duration if sv is not None else None, streams=tuple(streams), dropped=tuple(dropped),
+        chapters=src.chapters, attachments=src.attachments if holds_attachments else None, planned=False,
+    )
+    return exp, notes
+
+
+def verify_pair(src, dst, *, decode: str = "all") -> VerifyReport:
+    """``filmrt verify IN OUT``: infer the expectation from the pair and check OUT."""
+    from filmrt.pipeline.io.verify_checks import check
+
+    t0 = time.perf_counter()
+    src, dst = os.fspath(src), os.fspath(dst)
+    if streamed(dst):
+        return not_verified(dst)
+    for p in (src, dst):
+        if not Path(p).is_file():
+            from filmrt.errors import FilmrtError
+
+            raise FilmrtError(f"not found: {p}")
+    out = read_back(dst, decode=decode)
+    inp = read_back(src, decode="none")
+    exp, notes = infer_expectation(inp, out)
+    report = check(exp, out)
+    report.notes = notes + report.notes
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+# ---------------------------------------------------------------------- convert's call
+def failed_name(dst: str) -> str:
+    """Where ``--keep-failed`` keeps an output that failed: ``OUT.failed-verify.<ext>``."""
+    p = Path(dst)
+    return str(p.with_name(f"{p.stem}.failed-verify{p.suffix}"))
+
+
+def check_conversion(conv, path: str) -> VerifyReport:
+    """Verify the temp file ``path`` of conversion ``conv`` (a ``pipeline.convert._Conversion``)
+    before it is renamed over OUT; raises :class:`VerificationFailed` on a difference (see the module
+    docstring for what happens to the file). ``--no-verify``: a report that says it was skipped."""
+    opts = conv.options
+    if getattr(opts, "no_verify", False):
+        return VerifyReport("skipped (--no-verify)")
+    t0 = time.perf_counter()
+    src = conv.source
+    src_read = None
+    if conv.src_path is not None:  # stdin cannot be read again: the copied streams' spans go unchecked
+        src_read = read_back(conv.src_path, decode="none", lo=src.range_start if src.ss else None,
+                             hi=src.range_end)
+    exp = expectation_from_plan(
+        src_read=src_read, muxer=conv.muxer, plan=conv.plan, temporal=conv.temporal,
+        planned_frames=sum(conv.kinds.values()), range_start=src.range_start, slowmo=conv.slowmo,
+        extras=conv.extras, side=src.info.side, stretched=tuple(conv.stretch))
+    report = verify_file(path, exp)
+    if src_read is None:
+        report.notes.append("the input was stdin: copied streams' start and duration not compared")
+    report.seconds = time.perf_counter() - t0
+    if report.ok:
+        return report
+    conv.verify = report
+    err = report.error(conv.dst)
+    if getattr(opts, "keep_failed", False):
+        kept = failed_name(conv.dst)
+        os.replace(path, kept)  # the temp file's owner finds it gone and renames nothing
+        err = VerificationFailed(f"{err}\nkept the failed output as {kept}")
+    raise err
