@@ -108,6 +108,7 @@ def check_output(path: Path, result) -> dict:
         "video": dict(_field(result, "video") or {}),
         "dropped": [str(x) for x in (_field(result, "dropped") or [])],
         "streams_dropped": [str(x) for x in (_field(result, "streams_dropped") or [])],
+        "verify": dict(_field(result, "verify") or {}),  # the output read back (pipeline.io.verify)
     }
 
 
@@ -201,8 +202,8 @@ class Worker:
             res.update(check_output(tmp, result))
         except NotAVideo as e:  # retrying cannot help: the driver gives up at once, later runs too
             res["error"], res["permanent"] = f"{NOT_RETRIED}{e}", True
-        except FilmrtError as e:
-            res["error"] = str(e)
+        except FilmrtError as e:  # a failed verification: its differences on one line, never "done"
+            res["error"] = "; ".join(str(e).splitlines())
         except Exception as e:  # noqa: BLE001 - every failure is reported, none stops the batch
             msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
             res["error"] = f"{type(e).__name__}: {msg}" if msg else type(e).__name__

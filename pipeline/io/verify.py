@@ -83,6 +83,10 @@ class StreamExpect:
     start: Fraction | None = None
     duration: Fraction | None = None
     out_index: int | None = None
+    #: the source's packets in the converted range, and how many of them did not decode there
+    #: (None: not known); a packet that does not decode in the source either is the input's damage
+    packets: int | None = None
+    source_decode_errors: int | None = None
 
 
 @dataclass(frozen=True)
@@ -95,7 +99,7 @@ class Expectation:
     width: int | None = None
     height: int | None = None
     sar: Fraction | None = None
-    #: (colorspace, color_range, primaries, trc); an entry None = any value
+    #: (colorspace, color_range, primaries, trc): each a value, a tuple of accepted values, or None (any)
     colour: tuple | None = None
     #: "progressive", "tt", "bb" ...; a tuple = any of these
     field_order: tuple[str, ...] | None = None
@@ -159,15 +163,11 @@ def not_verified(dst: str) -> VerifyReport:
                                                           "nothing to read back"])
 
 
-def verify_file(path, expectation: Expectation, *, decode: str = "all") -> VerifyReport:
-    """Read ``path`` back and check it against ``expectation`` (timed)."""
-    from filmrt.pipeline.io.verify_checks import check  # the checks import this module's types
-
-    t0 = time.perf_counter()
-    out = read_back(path, decode=decode)
-    report = check(expectation, out)
-    report.seconds = time.perf_counter() - t0
-    return report
+def read_source(path: str, out: MediaRead, *, lo: Fraction | None = None, hi: Fraction | None = None) -> MediaRead:
+    """The source's side of a check: packets (demux), its first picture's tags; its other streams are
+    decoded only when OUT's copies of them do not decode (is it the input's damage?)."""
+    damaged = any(o.decode_errors for o in out.others)
+    return read_back(path, decode="first", others=damaged, lo=lo, hi=hi)
 
 
 # ---------------------------------------------------------------------- expectations
@@ -201,12 +201,15 @@ def expectation_from_plan(*, src_read: MediaRead | None, muxer, plan, temporal, 
         if r is not None and r.start is not None:
             rel = (r.start - range_start) * scale
             dur = r.duration * scale if r.duration is not None else None
+        seen = dict(packets=r.packets, source_decode_errors=r.decode_errors) if r is not None else {}
         if s.index in out_index:
             cc = s.codec_context
             streams.append(StreamExpect(s.index, s.type, cc.name if cc is not None else None, rel, dur,
-                                        out_index[s.index]))
-        elif s.index in stretched:
-            streams.append(StreamExpect(s.index, s.type, None, rel, dur))
+                                        out_index[s.index], **seen))
+        elif s.index in stretched:  # re-encoded from the start of the range: its own codec delay, any codec
+            if r is not None and r.end is not None:
+                dur = (r.end - max(r.start, range_start)) * scale
+            streams.append(StreamExpect(s.index, s.type, None, None, dur, **seen))
         elif s.type == "audio" and temporal.audio in ("drop", "stretch"):
             dropped.append((s.index, f"#{s.index} audio: left out (--audio {temporal.audio})"))
         else:  # the source's timecode track, replaced by the re-expressed timecode
@@ -221,12 +224,33 @@ def expectation_from_plan(*, src_read: MediaRead | None, muxer, plan, temporal, 
     return Expectation(
         grid=grid, width=muxer.width, height=muxer.height,
         sar=src_video.sar if src_video is not None else None,
-        colour=(muxer.colorspace, spec.color_range, spec.primaries, spec.trc),
+        colour=_planned_colour(muxer.colorspace, spec),
         field_order=order, timecode=temporal.timecode_out,
         hdr=static if muxer.codec == "libx265" else (), duration=span,
         streams=tuple(streams), dropped=tuple(dropped),
         chapters=extras.get("chapters"), attachments=extras.get("attachments"), planned=True,
     )
+
+
+def _planned_colour(colorspace: int, spec) -> tuple:
+    """The tags the muxer set; where the source said nothing (the matrix and range were guessed from
+    the size), an output that says nothing either is read by a player exactly like the source."""
+    if not spec.guessed:
+        return (colorspace, spec.color_range, spec.primaries, spec.trc)
+    return ((colorspace, 2), (spec.color_range, 0), spec.primaries, spec.trc)
+
+
+def own_rate(v) -> Fraction | None:
+    """OUT's frame rate without a plan: of the rates its headers state, the one nearest the median
+    interval of its timestamps (one missing or moved frame changes FFmpeg's average or base rate;
+    the median interval alone is rounded in Matroska's milliseconds)."""
+    if len(v.times) < 2:
+        return v.rate
+    gaps = sorted(b - a for a, b in zip(v.times, v.times[1:], strict=False) if b > a)
+    if not gaps:
+        return v.rate
+    typical = 1 / gaps[len(gaps) // 2]
+    return min(v.declared_rates, key=lambda r: abs(r - typical), default=typical)
 
 
 def infer_expectation(src: MediaRead, out: MediaRead) -> tuple[Expectation, list[str]]:
@@ -238,20 +262,21 @@ def infer_expectation(src: MediaRead, out: MediaRead) -> tuple[Expectation, list
     sv, ov = src.video, out.video
     grid = None
     origin = max(src.start, Fraction(0))  # convert's rule: output times start at the input's start
-    if ov is not None and ov.rate and sv is not None and sv.duration is not None and sv.start is not None:
+    rate = own_rate(ov) if ov is not None else None
+    if rate and sv is not None and sv.duration is not None and sv.start is not None:
         # as many output frames as cover the source's span at the output's own rate (the scheduler's
         # rule), the first where the source's first frame was, rounded to the output's grid
-        count = -(-sv.duration * ov.rate // 1)
-        grid = Grid(Fraction(round((sv.start - origin) * ov.rate)) / ov.rate, ov.rate, int(count))
-        notes.append(f"grid: OUT's own rate, {float(ov.rate):g} fps (no plan)")
+        count = -(-sv.duration * rate // 1)
+        grid = Grid(Fraction(round((sv.start - origin) * rate)) / rate, rate, int(count))
+        notes.append(f"grid: OUT's own rate, {float(rate):g} fps (no plan)")
     colour = None
     if sv is not None:  # a tag IN leaves unspecified is guessed by convert: any value is right
-        colour = tuple(None if v in (0, 2) and i != 1 else (None if i == 1 and v == 0 else v)
-                       for i, v in enumerate(sv.colour))
+        unspecified = (2, 0, 2, 2)  # AVCOL_SPC/PRI/TRC_UNSPECIFIED = 2, AVCOL_RANGE_UNSPECIFIED = 0
+        colour = tuple(None if v == u else v for v, u in zip(sv.colour, unspecified, strict=True))
     timecode = None
-    if src.timecode and sv is not None and sv.rate and ov is not None and ov.rate:
+    if src.timecode and sv is not None and sv.rate and rate:
         try:
-            timecode = convert_timecode(src.timecode, sv.rate, ov.rate)
+            timecode = convert_timecode(src.timecode, sv.rate, rate)
         except Exception:  # noqa: BLE001 - an unusual tag: only its presence is checked then
             timecode = None
     notes.append("field order: not checked without a plan (deinterlacing and --interlace change it)")
@@ -285,7 +310,7 @@ def verify_pair(src, dst, *, decode: str = "all") -> VerifyReport:
 
             raise FilmrtError(f"not found: {p}")
     out = read_back(dst, decode=decode)
-    inp = read_back(src, decode="none")
+    inp = read_source(src, out)
     exp, notes = infer_expectation(inp, out)
     report = check(exp, out)
     report.notes = notes + report.notes
@@ -307,19 +332,23 @@ def check_conversion(conv, path: str) -> VerifyReport:
     opts = conv.options
     if getattr(opts, "no_verify", False):
         return VerifyReport("skipped (--no-verify)")
+    from filmrt.pipeline.io.verify_checks import DAMAGED, check
+
     t0 = time.perf_counter()
     src = conv.source
+    out = read_back(path)
     src_read = None
     if conv.src_path is not None:  # stdin cannot be read again: the copied streams' spans go unchecked
-        src_read = read_back(conv.src_path, decode="none", lo=src.range_start if src.ss else None,
-                             hi=src.range_end)
+        src_read = read_source(conv.src_path, out, lo=src.range_start if src.ss else None, hi=src.range_end)
     exp = expectation_from_plan(
         src_read=src_read, muxer=conv.muxer, plan=conv.plan, temporal=conv.temporal,
         planned_frames=sum(conv.kinds.values()), range_start=src.range_start, slowmo=conv.slowmo,
         extras=conv.extras, side=src.info.side, stretched=tuple(conv.stretch))
-    report = verify_file(path, exp)
+    report = check(exp, out)
     if src_read is None:
         report.notes.append("the input was stdin: copied streams' start and duration not compared")
+    # damage the output carries over from the input makes the run exit 3, like any damaged input
+    src.problems.extend(n[len(DAMAGED):] for n in report.notes if n.startswith(DAMAGED))
     report.seconds = time.perf_counter() - t0
     if report.ok:
         return report

@@ -18,6 +18,8 @@ from fractions import Fraction
 from filmrt.pipeline.io.verify import Expectation, StreamExpect, VerifyReport
 from filmrt.pipeline.io.verify_read import MediaRead, StreamRead, VideoRead
 
+#: how a note on damage the output only carries over from the source starts
+DAMAGED = "damaged input: "
 #: timestamps listed in a difference line before "and N more"
 SHOWN = 3
 #: FFmpeg's colour tag names, for the difference lines
@@ -107,8 +109,9 @@ def _check_picture(exp: Expectation, v: VideoRead, rep: VerifyReport) -> None:
     if exp.colour is not None:
         rep.checks.append("colour tags")
         for name, got, want in zip(_TAGS, v.colour, exp.colour, strict=True):
-            if want is not None and got != want:
-                diff(f"colour {name}: {got} in OUT, planned {want} (FFmpeg's AVCOL numbers)")
+            accepted = want if isinstance(want, tuple) else (want,)
+            if want is not None and got not in accepted:
+                diff(f"colour {name}: {got} in OUT, planned {' or '.join(map(str, accepted))} (FFmpeg's AVCOL numbers)")
     if exp.field_order is not None:
         rep.checks.append("field order")
         if v.field_order not in exp.field_order:
@@ -153,25 +156,33 @@ def _check_streams(exp: Expectation, out: MediaRead, v: VideoRead, rep: VerifyRe
         if o is None:
             diff(f"stream #{s.index} {s.kind}: missing from OUT (the plan copies it)")
             continue
-        _check_stream(s, o, v, diff, rate, shift)
+        _check_stream(s, o, rep, rate, shift)
     rep.checks.append("dropped streams as planned")
     matched = {o.index for o in found.values() if o is not None}
     for o in out.others:
-        if o.index not in matched:
+        if o.index not in matched and o.kind == "data" and o.metadata.get("timecode"):
+            rep.notes.append(f"stream #{o.index} in OUT: the timecode track ({o.metadata['timecode']})")
+        elif o.index not in matched and o.kind == "data" and out.chapters and out.format.startswith("mov"):
+            rep.notes.append(f"stream #{o.index} in OUT: the chapter track (MP4/MOV write chapters as a text track)")
+        elif o.index not in matched:
             diff(f"stream #{o.index} {o.kind} {o.codec} in OUT: not in the plan")
     for _i, why in exp.dropped:
         rep.notes.append(f"stream {why}")
 
 
-def _check_stream(s: StreamExpect, o: StreamRead, v: VideoRead, diff, rate: Fraction, shift: Fraction) -> None:
-    name = f"stream #{s.index} {s.kind}"
+def _check_stream(s: StreamExpect, o: StreamRead, rep: VerifyReport, rate: Fraction, shift: Fraction) -> None:
+    name, diff = f"stream #{s.index} {s.kind}", rep.differences.append
     if s.codec is not None and o.codec != s.codec:
         diff(f"{name}: codec {o.codec} in OUT, {s.codec} in the source")
     if not o.packets:
-        diff(f"{name}: no packets in OUT")
+        if s.packets != 0:  # a stream the source holds no packets of (in the range) stays empty
+            diff(f"{name}: no packets in OUT")
         return
     if o.decode_errors:
-        diff(f"{name}: {o.decode_errors} of {o.packets} packet(s) do not decode")
+        if s.source_decode_errors is not None and o.decode_errors <= s.source_decode_errors:
+            rep.notes.append(f"{DAMAGED}{name}: {o.decode_errors} packet(s) do not decode, in the source either")
+        else:
+            diff(f"{name}: {o.decode_errors} of {o.packets} packet(s) do not decode")
     tol = max(1 / rate, o.max_packet)
     if s.duration is not None and o.duration is not None and abs(o.duration - s.duration) > tol:
         diff(f"{name}: lasts {_s(o.duration)} in OUT, {_s(s.duration)} in the source (tolerance {_s(tol)})")
@@ -212,5 +223,6 @@ def infer_streams(src: MediaRead, out: MediaRead, origin: Fraction):
             continue
         free.remove(pick)
         start = s.start - origin if s.start is not None else None
-        streams.append(StreamExpect(s.index, s.kind, s.codec, start, s.duration, pick.index))
+        streams.append(StreamExpect(s.index, s.kind, s.codec, start, s.duration, pick.index, s.packets,
+                                    s.decode_errors))
     return streams, dropped

@@ -65,6 +65,8 @@ class VideoRead(StreamRead):
 
     times: list[Fraction] = field(default_factory=list)
     rate: Fraction | None = None
+    #: every rate the headers state (base, average, guessed, the codec's), for a rate without a plan
+    declared_rates: tuple[Fraction, ...] = ()
     width: int = 0
     height: int = 0
     #: sample aspect ratio; 0/1 (unknown) is read as 1:1, which is what players show
@@ -105,8 +107,14 @@ def _timecode(c, video) -> str | None:
     return c.metadata.get("timecode")
 
 
+#: FFmpeg's "unspecified" colorspace, range, primaries, transfer
+UNSPECIFIED = (2, 0, 2, 2)
+
+
 def _picture_facts(v: VideoRead, frame, stream) -> None:
-    v.colour = (frame.colorspace, frame.color_range, frame.color_primaries, frame.color_trc)
+    # what a player uses: the picture's own tag, else the container's (e.g. a MOV colr atom for ProRes)
+    pic = (frame.colorspace, frame.color_range, frame.color_primaries, frame.color_trc)
+    v.colour = tuple(p if p != u else h for p, u, h in zip(pic, UNSPECIFIED, v.colour, strict=True))
     # PyAV's frames carry no SAR or field order: the decoder's context holds them once a picture is out
     cc = stream.codec_context
     sar = cc.sample_aspect_ratio or getattr(stream, "sample_aspect_ratio", None)
@@ -132,10 +140,13 @@ def _decode(stream, packet, s: StreamRead, on_frame) -> None:
             on_frame(f)
 
 
-def read_back(path, *, decode: str = "all", lo: Fraction | None = None, hi: Fraction | None = None) -> MediaRead:
-    """Read ``path`` once (see the module docstring). ``decode``: "all", "ends" or "none"
-    (packets only: the input side of a check). ``lo``/``hi``: only packets with ``lo <= t < hi``
-    count (the converted range of a source: --ss/--t, as the decoder selects them)."""
+def read_back(path, *, decode: str = "all", others: bool | None = None, lo: Fraction | None = None,
+              hi: Fraction | None = None) -> MediaRead:
+    """Read ``path`` once (see the module docstring). ``decode``: "all", "ends", "first" (the
+    first picture only: the input side of a check, for its tags) or "none" (packets only). ``lo``/``hi``: only packets with ``lo <= t < hi``
+    count (the converted range of a source: --ss/--t, as the decoder selects them). ``others``:
+    decode the audio and subtitle streams (default: with ``decode`` "all" or "ends")."""
+    others = decode in ("all", "ends") if others is None else others
     path = os.fspath(path)
     try:
         c = av.open(path, metadata_errors="ignore")
@@ -148,25 +159,29 @@ def read_back(path, *, decode: str = "all", lo: Fraction | None = None, hi: Frac
         video = None
         if vstream is not None:
             cc = vstream.codec_context
-            rate = vstream.average_rate or vstream.guessed_rate
+            # FFmpeg's base rate (the rate all timestamps fit), not the average: a missing frame moves that
+            rate = vstream.base_rate or vstream.guessed_rate or vstream.average_rate
             video = VideoRead(vstream.index, "video", cc.name if cc else "?", Fraction(vstream.time_base),
                               rate=Fraction(rate) if rate else None, width=cc.width if cc else 0,
                               sar=Fraction(cc.sample_aspect_ratio or vstream.sample_aspect_ratio or 1) if cc else 1,
                               height=cc.height if cc else 0, metadata=dict(vstream.metadata),
                               field_order=FIELD_ORDERS.get(int(getattr(cc, "field_order", 0) or 0), "unknown"))
+            video.declared_rates = tuple(Fraction(r) for r in (vstream.base_rate, vstream.average_rate,
+                                                               vstream.guessed_rate, cc.framerate if cc else None) if r)
             video.decode_errors = 0 if decode != "none" else None
             video.decoded = 0 if decode == "all" else None
+            video.colour = (cc.colorspace, cc.color_range, cc.color_primaries, cc.color_trc) if cc else video.colour
             reads[vstream.index] = video
-        others = [s for s in c.streams if s.type in ("audio", "subtitle", "data")]
-        for s in others:
+        rest = [s for s in c.streams if s.type in ("audio", "subtitle", "data")]
+        for s in rest:
             cc = s.codec_context
-            codec = cc.name if cc is not None else (s.codec_tag or "data")
+            codec = cc.name if cc is not None else (getattr(s, "codec_tag", None) or "data")
             r = StreamRead(s.index, s.type, codec, Fraction(s.time_base or Fraction(1, 1000)),
                            metadata=dict(s.metadata))
-            r.decode_errors = 0 if decode != "none" and cc is not None and s.type != "data" else None
+            r.decode_errors = 0 if others and cc is not None and s.type != "data" else None
             reads[s.index] = r
         result = MediaRead(path, c.format.name, Fraction(c.start_time or 0, 1_000_000), video,
-                           [reads[s.index] for s in others], metadata=dict(c.metadata),
+                           [reads[s.index] for s in rest], metadata=dict(c.metadata),
                            timecode=_timecode(c, vstream),
                            attachments=sum(1 for s in c.streams if s.type == "attachment"))
         try:
@@ -209,11 +224,11 @@ def _demux(c, reads: dict[int, StreamRead], vstream, decode: str, lo: Fraction |
         if s is video and decode != "none":
             if decode == "all" or not first_seen[0]:
                 _decode(pkt.stream, pkt, video, on_video_frame)
-            else:
+            elif decode == "ends":
                 tail = [pkt] if pkt.is_keyframe else [*tail, pkt]
         elif s.decode_errors is not None:
             _decode(pkt.stream, pkt, s, None)
-    if video is not None and decode != "none":
+    if video is not None and decode in ("all", "ends"):
         for pkt in tail:
             _decode(vstream, pkt, video, None)
         try:
