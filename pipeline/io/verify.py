@@ -339,7 +339,8 @@ def check_conversion(conv, path: str) -> VerifyReport:
     out = read_back(path)
     src_read = None
     if conv.src_path is not None:  # stdin cannot be read again: the copied streams' spans go unchecked
-        src_read = read_source(conv.src_path, out, lo=src.range_start if src.ss else None, hi=src.range_end)
+        src_read = read_source(conv.src_path, out, lo=src.range_start if getattr(src, "ss", None) else None,
+                               hi=src.range_end)
     exp = expectation_from_plan(
         src_read=src_read, muxer=conv.muxer, plan=conv.plan, temporal=conv.temporal,
         planned_frames=sum(conv.kinds.values()), range_start=src.range_start, slowmo=conv.slowmo,

@@ -214,8 +214,11 @@ def _demux(c, reads: dict[int, StreamRead], vstream, decode: str, lo: Fraction |
             t = Fraction(ts) * s.time_base
             if (lo is not None and t < lo) or (hi is not None and t >= hi):
                 continue
-            end = t + Fraction(pkt.duration or 0) * s.time_base
-            s.max_packet = max(s.max_packet, end - t)
+            step = Fraction(pkt.duration or 0) * s.time_base
+            if not step and s is video and video.rate:  # MPEG-PS/ES packets often say no duration
+                step = 1 / video.rate
+            end = t + step
+            s.max_packet = max(s.max_packet, step)
             s.start = t if s.start is None else min(s.start, t)
             s.end = end if s.end is None else max(s.end, end)
             if s is video:
