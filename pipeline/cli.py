@@ -56,8 +56,10 @@ def register(subparsers) -> None:
         help="convert a video to another frame rate (interpolating new frames)",
         description="Convert a video to another frame rate: new frames are interpolated by the model, "
         "frames at source times are copied, scene cuts are never morphed, audio/subtitles/data are "
-        "copied as they are. Exit codes: 0 done, 2 error (no output written), 3 done but the input "
-        "was damaged (the readable part was converted).",
+        "copied as they are. The output is read back and checked against the plan before it becomes OUT "
+        "(--no-verify skips that). Exit codes: 0 done, 2 error (no output written), 3 done but the input "
+        "was damaged (the readable part was converted), 4 the output failed verification (OUT not written; "
+        "one line per difference; --keep-failed keeps it as OUT.failed-verify.EXT).",
     )
     p.add_argument("input", metavar="IN", help="input video file, or - for stdin")
     p.add_argument("output", metavar="OUT", help="output video file, or - for stdout (needs --format)")
@@ -164,6 +166,8 @@ def _report(res: ConvertResult, quiet: bool) -> None:
             f"{res.streams_copied} other stream(s) copied; {res.seconds:.1f} s ({speed:.1f} frames/s)",
             file=log,
         )
+    if res.verify:
+        print_verify(VerifyReport(**{k: v for k, v in res.verify.items()}), quiet)
     for note in res.temporal.get("notes", []):  # what was detected and decided about time, once
         print(f"filmrt: {note}", file=log)
     if not quiet and res.video:
