@@ -173,7 +173,7 @@ def read_source(path: str, out: MediaRead, *, lo: Fraction | None = None, hi: Fr
 # ---------------------------------------------------------------------- expectations
 def expectation_from_plan(*, src_read: MediaRead | None, muxer, plan, temporal, planned_frames: int,
                           range_start: Fraction, slowmo: Fraction | None, extras: dict,
-                          side, stretched: tuple[int, ...] = ()) -> Expectation:
+                          side, stretched: tuple[int, ...] = (), damaged: bool = False) -> Expectation:
     """THE adapter from what ``convert`` decided to an :class:`Expectation` (one place to switch
     when the stream plan becomes an ``OutputTarget``).
 
@@ -181,7 +181,9 @@ def expectation_from_plan(*, src_read: MediaRead | None, muxer, plan, temporal, 
     ``muxer``: the :class:`~filmrt.pipeline.io.encode.Muxer` (grid, size, tags, copied streams);
     ``plan``: the :class:`~filmrt.pipeline.io.streams.OutputPlan` (copied and dropped, with reasons);
     ``temporal``: the TemporalReport (interlaced output, audio, timecode); ``planned_frames``: the
-    scheduler's output frames; ``stretched``: input indices of audio streams re-encoded (--audio stretch).
+    scheduler's output frames; ``stretched``: input indices of audio streams re-encoded (--audio stretch);
+    ``damaged``: the decoder reported damage (exit 3): the output holds what was readable, so no span
+    (video or copied stream) is compared with the source's.
     """
     scale = slowmo or Fraction(1)
     interlaced = temporal.interlace_out != "off"
@@ -200,14 +202,14 @@ def expectation_from_plan(*, src_read: MediaRead | None, muxer, plan, temporal, 
         rel = dur = None
         if r is not None and r.start is not None:
             rel = (r.start - range_start) * scale
-            dur = r.duration * scale if r.duration is not None else None
+            dur = r.duration * scale if r.duration is not None and not damaged else None
         seen = dict(packets=r.packets, source_decode_errors=r.decode_errors) if r is not None else {}
         if s.index in out_index:
             cc = s.codec_context
             streams.append(StreamExpect(s.index, s.type, cc.name if cc is not None else None, rel, dur,
                                         out_index[s.index], **seen))
         elif s.index in stretched:  # re-encoded from the start of the range: its own codec delay, any codec
-            if r is not None and r.end is not None:
+            if r is not None and r.end is not None and not damaged:
                 dur = (r.end - max(r.start, range_start)) * scale
             streams.append(StreamExpect(s.index, s.type, None, None, dur, **seen))
         elif s.type == "audio" and temporal.audio in ("drop", "stretch"):
@@ -219,7 +221,7 @@ def expectation_from_plan(*, src_read: MediaRead | None, muxer, plan, temporal, 
     spec = muxer.spec
     static = tuple(n for n, v in (("mastering display", side.mastering), ("content light level", side.light)) if v)
     span = None
-    if src_video is not None and src_video.duration is not None and not interlaced:
+    if src_video is not None and src_video.duration is not None and not interlaced and not damaged:
         span = src_video.duration * scale
     return Expectation(
         grid=grid, width=muxer.width, height=muxer.height,
@@ -344,10 +346,12 @@ def check_conversion(conv, path: str) -> VerifyReport:
     exp = expectation_from_plan(
         src_read=src_read, muxer=conv.muxer, plan=conv.plan, temporal=conv.temporal,
         planned_frames=sum(conv.kinds.values()), range_start=src.range_start, slowmo=conv.slowmo,
-        extras=conv.extras, side=src.info.side, stretched=tuple(conv.stretch))
+        extras=conv.extras, side=src.info.side, stretched=tuple(conv.stretch), damaged=bool(src.problems))
     report = check(exp, out)
     if src_read is None:
         report.notes.append("the input was stdin: copied streams' start and duration not compared")
+    if src.problems:
+        report.notes.append("damaged input: durations not compared with the source's (the readable part was converted)")
     # damage the output carries over from the input makes the run exit 3, like any damaged input
     src.problems.extend(n[len(DAMAGED):] for n in report.notes if n.startswith(DAMAGED))
     report.seconds = time.perf_counter() - t0
