@@ -13,6 +13,7 @@ one line per difference. The tolerances are stated here, once:
 
 from __future__ import annotations
 
+import bisect
 from fractions import Fraction
 
 from filmrt.pipeline.io.verify import Expectation, StreamExpect, VerifyReport
@@ -22,6 +23,9 @@ from filmrt.pipeline.io.verify_read import MediaRead, StreamRead, VideoRead
 DAMAGED = "damaged input: "
 #: timestamps listed in a difference line before "and N more"
 SHOWN = 3
+#: muxers that start every stream after a delay of their own (MPEG-PS preload 0.5 s, MPEG-TS mux delay):
+#: any common shift is right there; the A/V offset is still checked
+MUX_DELAY = {"mpeg", "vob", "dvd", "svcd", "vcd", "mpegts"}
 #: FFmpeg's colour tag names, for the difference lines
 _TAGS = ("matrix", "range", "primaries", "transfer")
 
@@ -67,28 +71,54 @@ def _check_frames(exp: Expectation, v: VideoRead, rep: VerifyReport, rate: Fract
     if planned is None:
         return Fraction(0)
     rep.checks.append("video frame count")
-    if len(v.times) != len(planned):
-        diff(f"video frames: {len(v.times)} in OUT, {len(planned)} planned")
+    frames = v.decoded if v.decoded is not None else v.packets  # what a player shows
+    if frames != len(planned):
+        diff(f"video frames: {frames} in OUT, {len(planned)} planned")
     shift = v.times[0] - planned[0] if planned and v.times else Fraction(0)
     rep.checks.append("video timestamps on the planned grid")
-    tol = _tick(v)
-    bad = [(k, t, p) for k, (t, p) in enumerate(zip(v.times, planned, strict=False)) if abs(t - shift - p) > tol]
-    dups = len(v.times) - len(set(v.times))
-    if dups:
-        diff(f"video timestamps: {dups} repeated timestamp(s)")
-    if bad:
-        k, t, p = bad[0]
-        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
-        diff(f"video timestamps: frame {k} at {_s(t - shift)}, planned {_s(p)}{more}")
+    _check_times(v, planned, shift, rep)
     if exp.duration is not None and v.times:
         rep.checks.append("video duration")
         span = v.times[-1] - v.times[0] + 1 / rate
-        if abs(span - exp.duration) > 1 / rate + tol:
+        if abs(span - exp.duration) > 1 / rate + _tick(v):
             diff(f"video duration: {_s(span)} in OUT, the source's {_s(exp.duration)} (tolerance one frame)")
     return shift
 
 
-def _allowed_shifts(exp: Expectation) -> list[Fraction]:
+def _check_times(v: VideoRead, planned: list[Fraction], shift: Fraction, rep: VerifyReport) -> None:
+    """Each timestamp (less the common shift) on a planned time, within one tick; each planned time
+    taken once. Matched by nearest planned time, so one missing frame is one line, not a cascade."""
+    tol, used, off, dups = _tick(v), set(), [], 0
+    for t in v.times:
+        t0 = t - shift
+        i = bisect.bisect_left(planned, t0)
+        k = min((j for j in (i - 1, i) if 0 <= j < len(planned)), key=lambda j: abs(planned[j] - t0), default=None)
+        if k is None or abs(planned[k] - t0) > tol:
+            off.append((t0, planned[k] if k is not None else None))
+        elif k in used:
+            dups += 1
+        else:
+            used.add(k)
+    diff = rep.differences.append
+    if off:
+        more = f" (and {len(off) - 1} more)" if len(off) > 1 else ""
+        diff(f"video timestamps: a frame at {_s(off[0][0])} is off the planned grid (nearest planned "
+             f"{_s(off[0][1])}){more}")
+    if dups:
+        diff(f"video timestamps: {dups} frame(s) on a planned time already taken")
+    untimed = v.packets - len(v.times)
+    missing = [p for k, p in enumerate(planned) if k not in used]
+    if untimed and len(missing) <= untimed:  # MPEG-PS may leave a picture without a PTS: the player infers it
+        rep.notes.append(f"video: {untimed} packet(s) carry no timestamp (allowed in MPEG-PS/TS; players infer them)")
+    elif missing:
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        diff(f"video timestamps: no frame at planned {_s(missing[0])}{more}")
+
+
+def _allowed_shifts(exp: Expectation, fmt: str) -> list[Fraction] | None:
+    """The common shifts a muxer may apply (None: any, for muxers that add a delay of their own)."""
+    if fmt in MUX_DELAY:
+        return None
     starts = [exp.start or Fraction(0)] + [s.start for s in exp.streams if s.start is not None]
     lift = max(Fraction(0), -min(starts))
     return [Fraction(0), lift]
@@ -144,8 +174,8 @@ def _check_streams(exp: Expectation, out: MediaRead, v: VideoRead, rep: VerifyRe
                    shift: Fraction) -> None:
     diff = rep.differences.append
     rep.checks.append("start time")
-    allowed = _allowed_shifts(exp)
-    if exp.start is not None and all(abs(shift - a) > 1 / (2 * rate) for a in allowed):
+    allowed = _allowed_shifts(exp, out.format)
+    if allowed is not None and exp.start is not None and all(abs(shift - a) > 1 / (2 * rate) for a in allowed):
         diff(f"start: OUT's video starts at {_s(v.times[0])}, planned {_s(exp.start)} (all streams moved by "
              f"{_s(shift)}; allowed {', '.join(_s(a) for a in sorted(set(allowed)))})")
     found = _match(exp, out)
