@@ -80,6 +80,10 @@ def register(subparsers) -> None:
     )
     v.add_argument("input", metavar="IN", help="the source video")
     v.add_argument("output", metavar="OUT", help="the converted video")
+    v.add_argument("--ss", type=float, default=None, metavar="START",
+                   help="OUT was converted from START seconds into IN (convert's --ss)")
+    v.add_argument("--t", type=float, default=None, metavar="DURATION",
+                   help="OUT holds DURATION seconds of IN (convert's --t)")
     v.add_argument("--json", nargs="?", const="-", default=None, metavar="FILE",
                    help="write the report as JSON to FILE (stdout without FILE)")
     v.set_defaults(func=run_verify)
@@ -186,7 +190,7 @@ def _report(res: ConvertResult, quiet: bool) -> None:
 def run_verify(args: argparse.Namespace) -> int:
     if args.json and args.json != "-":
         check_writable(args.json, "--json")
-    report = verify_pair(args.input, args.output)
+    report = verify_pair(args.input, args.output, ss=args.ss, t=args.t)
     if args.json == "-":
         print(json.dumps(report.to_dict(), indent=2))
     elif args.json:

@@ -46,6 +46,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
+import av
+
 from filmrt.errors import VerificationFailed
 from filmrt.fileio import is_stream_target
 from filmrt.pipeline.io.verify_read import MediaRead, read_back
@@ -98,6 +100,8 @@ class Expectation:
     times: tuple[Fraction, ...] | None = None
     width: int | None = None
     height: int | None = None
+    #: pixels the encoder may have cut from each dimension (odd sizes in 4:2:0; without a plan)
+    size_slack: int = 0
     sar: Fraction | None = None
     #: (colorspace, color_range, primaries, trc): each a value, a tuple of accepted values, or None (any)
     colour: tuple | None = None
@@ -255,15 +259,17 @@ def own_rate(v) -> Fraction | None:
     return min(v.declared_rates, key=lambda r: abs(r - typical), default=typical)
 
 
-def infer_expectation(src: MediaRead, out: MediaRead) -> tuple[Expectation, list[str]]:
-    """An :class:`Expectation` for OUT made from IN and OUT alone (``filmrt verify``), and notes."""
+def infer_expectation(src: MediaRead, out: MediaRead, origin: Fraction | None = None) -> tuple[Expectation, list[str]]:
+    """An :class:`Expectation` for OUT made from IN and OUT alone (``filmrt verify``), and notes;
+    ``origin``: IN's time that became 0 in OUT (default: IN's start; with --ss the range's start)."""
     from filmrt.pipeline.io.verify_checks import infer_streams
     from filmrt.pipeline.time.timecode import convert_timecode
 
     notes: list[str] = []
     sv, ov = src.video, out.video
     grid = None
-    origin = max(src.start, Fraction(0))  # convert's rule: output times start at the input's start
+    if origin is None:  # convert's rule: output times start at the input's start
+        origin = max(src.start, Fraction(0))
     rate = own_rate(ov) if ov is not None else None
     if rate and sv is not None and sv.duration is not None and sv.start is not None:
         # as many output frames as cover the source's span at the output's own rate (the scheduler's
@@ -287,7 +293,7 @@ def infer_expectation(src: MediaRead, out: MediaRead) -> tuple[Expectation, list
         notes.append(f"stream {d}")
     holds_attachments = "matroska" in out.format
     exp = Expectation(
-        grid=grid, width=sv.width if sv else None, height=sv.height if sv else None,
+        grid=grid, width=sv.width if sv else None, height=sv.height if sv else None, size_slack=1,
         sar=sv.sar if sv else None, colour=colour,
         # deinterlacing (the default for interlaced IN) and --interlace both change it: only a plan knows
         field_order=None, timecode=timecode,
@@ -298,8 +304,9 @@ def infer_expectation(src: MediaRead, out: MediaRead) -> tuple[Expectation, list
     return exp, notes
 
 
-def verify_pair(src, dst, *, decode: str = "all") -> VerifyReport:
-    """``filmrt verify IN OUT``: infer the expectation from the pair and check OUT."""
+def verify_pair(src, dst, *, ss: float | None = None, t: float | None = None, decode: str = "all") -> VerifyReport:
+    """``filmrt verify IN OUT``: infer the expectation from the pair and check OUT; ``ss``/``t``: the
+    part of IN that was converted (convert's --ss/--t, counted from IN's start as the decoder does)."""
     from filmrt.pipeline.io.verify_checks import check
 
     t0 = time.perf_counter()
@@ -312,8 +319,14 @@ def verify_pair(src, dst, *, decode: str = "all") -> VerifyReport:
 
             raise FilmrtError(f"not found: {p}")
     out = read_back(dst, decode=decode)
-    inp = read_source(src, out)
-    exp, notes = infer_expectation(inp, out)
+    lo = hi = None
+    if ss or t:
+        with av.open(src, metadata_errors="ignore") as c:
+            start = max(Fraction(c.start_time or 0, 1_000_000), Fraction(0))
+        lo = start + Fraction(ss or 0).limit_denominator(1_000_000)
+        hi = lo + Fraction(t).limit_denominator(1_000_000) if t else None
+    inp = read_source(src, out, lo=lo if ss else None, hi=hi)
+    exp, notes = infer_expectation(inp, out, lo)
     report = check(exp, out)
     report.notes = notes + report.notes
     report.seconds = time.perf_counter() - t0

@@ -128,7 +128,8 @@ def _check_picture(exp: Expectation, v: VideoRead, rep: VerifyReport) -> None:
     diff = rep.differences.append
     if exp.width is not None:
         rep.checks.append("picture size")
-        if (v.width, v.height) != (exp.width, exp.height):
+        slack = exp.size_slack
+        if not (0 <= exp.width - v.width <= slack and 0 <= exp.height - v.height <= slack):
             diff(f"picture size: {v.width}x{v.height} in OUT, planned {exp.width}x{exp.height}")
     if exp.sar is not None:
         rep.checks.append("sample aspect ratio")

@@ -216,3 +216,12 @@ def test_anamorphic_source_keeps_its_sar(pair, tmp_path):
     _, src, _ = pair
     ana = write(src, tmp_path / "ana.mp4", sar=F(16, 15))
     assert convert(ana, tmp_path / "out.mp4", fast("50")).verify["status"] == "ok"
+
+
+def test_verify_command_takes_the_converted_range(pair, tmp_path, capsys):
+    _, src, _ = pair
+    out = tmp_path / "part.mkv"
+    convert(src, out, fast("50", ss=0.2, t=0.4))
+    assert main(["verify", src, str(out), "--ss", "0.2", "--t", "0.4"]) == 0
+    assert main(["verify", src, str(out)]) == EXIT_VERIFY_FAILED  # the whole of IN is not in OUT
+    assert "filmrt: mismatch: video frames: 20 in OUT, 50 planned" in capsys.readouterr().err
