@@ -175,20 +175,83 @@ def read_source(path: str, out: MediaRead, *, lo: Fraction | None = None, hi: Fr
 
 
 # ---------------------------------------------------------------------- expectations
+@dataclass(frozen=True)
+class Fate:
+    """One input stream's fate as the verification reads it: the fields of
+    :class:`filmrt.pipeline.io.target.StreamFate` (``fate``: "copied", "reencoded" or "dropped")."""
+
+    index: int
+    kind: str
+    codec: str
+    fate: str
+    reason: str = ""
+    output_index: int | None = None
+
+
+def fates_from_plan(plan, muxer, temporal, stretched: tuple[int, ...] = ()) -> list[Fate]:
+    """The :class:`Fate` of every non-video input stream from an ``OutputPlan`` (copied, dropped with
+    the reason) and what convert did besides (--audio drop/stretch, the timecode track replaced)."""
+    out_index = {i: o.index for i, o in muxer.copy_map.items()}
+    fates = []
+    for s in plan.copy:
+        codec = s.codec_context.name if s.codec_context is not None else "?"
+        if s.index in out_index:
+            fates.append(Fate(s.index, s.type, codec, "copied", output_index=out_index[s.index]))
+        elif s.index in stretched:
+            fates.append(Fate(s.index, s.type, codec, "reencoded", "--audio stretch"))
+        elif s.type == "audio" and temporal.audio in ("drop", "stretch"):
+            fates.append(Fate(s.index, s.type, codec, "dropped", f"left out (--audio {temporal.audio})"))
+        else:
+            fates.append(Fate(s.index, s.type, codec, "dropped", "timecode track replaced by the converted timecode"))
+    for d in plan.dropped:  # "#INDEX TYPE CODEC: why"
+        head, _, why = d.partition(": ")
+        index, kind, codec = (head.split() + ["?", "?"])[:3]
+        fates.append(Fate(int(index[1:]), kind, codec, "dropped", why))
+    return fates
+
+
 def expectation_from_plan(*, src_read: MediaRead | None, muxer, plan, temporal, planned_frames: int,
                           range_start: Fraction, slowmo: Fraction | None, extras: dict,
                           side, stretched: tuple[int, ...] = (), damaged: bool = False) -> Expectation:
-    """THE adapter from what ``convert`` decided to an :class:`Expectation` (one place to switch
-    when the stream plan becomes an ``OutputTarget``).
+    """THE adapter from what ``convert`` decided to an :class:`Expectation`: ``plan`` is an
+    ``OutputPlan`` (:mod:`filmrt.pipeline.io.streams`) or an ``OutputTarget``
+    (:mod:`filmrt.pipeline.io.target`: its ``fates`` are read as they are).
 
     ``src_read``: the source read back (demux only) within the converted range, None for stdin;
-    ``muxer``: the :class:`~filmrt.pipeline.io.encode.Muxer` (grid, size, tags, copied streams);
-    ``plan``: the :class:`~filmrt.pipeline.io.streams.OutputPlan` (copied and dropped, with reasons);
+    ``muxer``: the :class:`~filmrt.pipeline.io.encode.Muxer` (grid, size, tags);
     ``temporal``: the TemporalReport (interlaced output, audio, timecode); ``planned_frames``: the
     scheduler's output frames; ``stretched``: input indices of audio streams re-encoded (--audio stretch);
     ``damaged``: the decoder reported damage (exit 3): the output holds what was readable, so no span
     (video or copied stream) is compared with the source's.
     """
+    if hasattr(plan, "fates"):  # an OutputTarget: every input stream's fate, with its output index
+        fates = [Fate(f.index, f.kind, f.codec, f.fate, f.reason, f.output_index) for f in plan.fates
+                 if f.kind in ("audio", "subtitle", "data")]
+    else:
+        fates = fates_from_plan(plan, muxer, temporal, stretched)
+    return expectation_from_fates(fates, src_read=src_read, muxer=muxer, temporal=temporal,
+                                  planned_frames=planned_frames, range_start=range_start, slowmo=slowmo,
+                                  extras=extras, side=side, damaged=damaged)
+
+
+def _stream_expect(f: Fate, r, range_start: Fraction, scale: Fraction, damaged: bool) -> StreamExpect:
+    """What a copied or re-encoded stream must be, from the source's packets ``r`` in the range."""
+    seen = dict(packets=r.packets, source_decode_errors=r.decode_errors) if r is not None else {}
+    if r is None or r.start is None:
+        return StreamExpect(f.index, f.kind, f.codec if f.fate == "copied" else None, out_index=f.output_index,
+                            **seen)
+    if f.fate == "copied":
+        dur = r.duration * scale if r.duration is not None and not damaged else None
+        return StreamExpect(f.index, f.kind, f.codec, (r.start - range_start) * scale, dur, f.output_index, **seen)
+    # re-encoded from the start of the range: its own codec delay, any codec
+    dur = (r.end - max(r.start, range_start)) * scale if r.end is not None and not damaged else None
+    return StreamExpect(f.index, f.kind, None, None, dur, f.output_index, **seen)
+
+
+def expectation_from_fates(fates: list[Fate], *, src_read: MediaRead | None, muxer, temporal, planned_frames: int,
+                           range_start: Fraction, slowmo: Fraction | None, extras: dict, side,
+                           damaged: bool = False) -> Expectation:
+    """The :class:`Expectation` from the streams' fates and the muxer (see :func:`expectation_from_plan`)."""
     scale = slowmo or Fraction(1)
     interlaced = temporal.interlace_out != "off"
     if interlaced:  # two fields per woven frame, at half the rate (an odd last field is dropped)
@@ -198,31 +261,11 @@ def expectation_from_plan(*, src_read: MediaRead | None, muxer, plan, temporal, 
         rate = muxer.fps_out
         grid = Grid(Fraction(muxer.frame_offset) / rate, rate, planned_frames)
     src_video = src_read.video if src_read is not None else None
-    out_index = {i: o.index for i, o in muxer.copy_map.items()}
     by_index = {s.index: s for s in (src_read.others if src_read is not None else [])}
-    streams, dropped = [], []
-    for s in plan.copy:
-        r = by_index.get(s.index)
-        rel = dur = None
-        if r is not None and r.start is not None:
-            rel = (r.start - range_start) * scale
-            dur = r.duration * scale if r.duration is not None and not damaged else None
-        seen = dict(packets=r.packets, source_decode_errors=r.decode_errors) if r is not None else {}
-        if s.index in out_index:
-            cc = s.codec_context
-            streams.append(StreamExpect(s.index, s.type, cc.name if cc is not None else None, rel, dur,
-                                        out_index[s.index], **seen))
-        elif s.index in stretched:  # re-encoded from the start of the range: its own codec delay, any codec
-            if r is not None and r.end is not None and not damaged:
-                dur = (r.end - max(r.start, range_start)) * scale
-            streams.append(StreamExpect(s.index, s.type, None, None, dur, **seen))
-        elif s.type == "audio" and temporal.audio in ("drop", "stretch"):
-            dropped.append((s.index, f"#{s.index} audio: left out (--audio {temporal.audio})"))
-        else:  # the source's timecode track, replaced by the re-expressed timecode
-            dropped.append((s.index, f"#{s.index} {s.type}: timecode track replaced by the converted timecode"))
-    dropped += [(int(d.split()[0][1:]), d) for d in plan.dropped]
+    streams = tuple(_stream_expect(f, by_index.get(f.index), range_start, scale, damaged)
+                    for f in fates if f.fate in ("copied", "reencoded"))
+    dropped = tuple((f.index, f"#{f.index} {f.kind} {f.codec}: {f.reason}") for f in fates if f.fate == "dropped")
     order = {"tff": ("tt",), "bff": ("bb",)}.get(temporal.interlace_out, ("progressive", "unknown"))
-    spec = muxer.spec
     static = tuple(n for n, v in (("mastering display", side.mastering), ("content light level", side.light)) if v)
     span = None
     if src_video is not None and src_video.duration is not None and not interlaced and not damaged:
@@ -230,10 +273,9 @@ def expectation_from_plan(*, src_read: MediaRead | None, muxer, plan, temporal, 
     return Expectation(
         grid=grid, width=muxer.width, height=muxer.height,
         sar=src_video.sar if src_video is not None else None,
-        colour=_planned_colour(muxer.colorspace, spec),
+        colour=_planned_colour(muxer.colorspace, muxer.spec),
         field_order=order, timecode=temporal.timecode_out,
-        hdr=static if muxer.codec == "libx265" else (), duration=span,
-        streams=tuple(streams), dropped=tuple(dropped),
+        hdr=static if muxer.codec == "libx265" else (), duration=span, streams=streams, dropped=dropped,
         chapters=extras.get("chapters"), attachments=extras.get("attachments"), planned=True,
     )
 
@@ -354,10 +396,9 @@ def check_conversion(conv, path: str) -> VerifyReport:
     out = read_back(path)
     src_read = None
     if conv.src_path is not None:  # stdin cannot be read again: the copied streams' spans go unchecked
-        src_read = read_source(conv.src_path, out, lo=src.range_start if getattr(src, "ss", None) else None,
-                               hi=src.range_end)
+        src_read = read_source(conv.src_path, out, lo=src.range_start if opts.ss else None, hi=src.range_end)
     exp = expectation_from_plan(
-        src_read=src_read, muxer=conv.muxer, plan=conv.plan, temporal=conv.temporal,
+        src_read=src_read, muxer=conv.muxer, plan=getattr(conv, "target", None) or conv.plan, temporal=conv.temporal,
         planned_frames=sum(conv.kinds.values()), range_start=src.range_start, slowmo=conv.slowmo,
         extras=conv.extras, side=src.info.side, stretched=tuple(conv.stretch), damaged=bool(src.problems))
     report = check(exp, out)

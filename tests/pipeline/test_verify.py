@@ -225,3 +225,26 @@ def test_verify_command_takes_the_converted_range(pair, tmp_path, capsys):
     assert main(["verify", src, str(out), "--ss", "0.2", "--t", "0.4"]) == 0
     assert main(["verify", src, str(out)]) == EXIT_VERIFY_FAILED  # the whole of IN is not in OUT
     assert "filmrt: mismatch: video frames: 20 in OUT, 50 planned" in capsys.readouterr().err
+
+
+def test_expectation_reads_an_output_targets_fates():
+    """The adapter takes the OutputTarget (pipeline/io/target.py) as it is: copied streams with their
+    output index, re-encoded audio with any codec, dropped ones with the reason; the video fate is not a stream."""
+    from types import SimpleNamespace as NS
+
+    from filmrt.pipeline.io.verify import expectation_from_plan
+
+    fates = (NS(index=0, kind="video", codec="h264", fate="reencoded", reason="", output_index=0),
+             NS(index=1, kind="audio", codec="aac", fate="copied", reason="", output_index=1),
+             NS(index=2, kind="audio", codec="ac3", fate="reencoded", reason="--audio stretch", output_index=2),
+             NS(index=3, kind="subtitle", codec="subrip", fate="dropped", reason="left out (--drop-stream)",
+                output_index=None))
+    muxer = NS(fps_out=F(50), frame_offset=0, width=64, height=48, colorspace=1, codec="libx264",
+               spec=NS(guessed=False, color_range=1, primaries=1, trc=1))
+    exp = expectation_from_plan(src_read=None, muxer=muxer, plan=NS(fates=fates),
+                                temporal=NS(interlace_out="off", timecode_out=None), planned_frames=50,
+                                range_start=F(0), slowmo=None, extras={"chapters": 0, "attachments": 0},
+                                side=NS(mastering=None, light=None))
+    assert [(s.index, s.codec, s.out_index) for s in exp.streams] == [(1, "aac", 1), (2, None, 2)]
+    assert exp.dropped == ((3, "#3 subtitle subrip: left out (--drop-stream)"),)
+    assert exp.grid.count == 50 and exp.grid.time(1) == F(1, 50) and exp.colour == (1, 1, 1, 1)
