@@ -10,7 +10,9 @@ Three threads joined by bounded queues, so memory stays flat on a clip of any le
                     indices, so FILM reuses per-frame/per-pair work), copies for t == 0
          | output queue (bounded)
     encode thread   RGB -> Y'CbCr (the source's matrix) -> encoder -> muxer, interleaving the
-                    copied packets; reports progress; temp file renamed over OUT at the very end
+                    copied packets; reports progress; the temp file is read back and checked
+                    against the plan (:mod:`filmrt.pipeline.io.verify`, exit 4 on a difference),
+                    then renamed over OUT at the very end
 
 One :class:`_Conversion` object holds a run's state (queues, frame window, counters); its methods
 are the three stages. An exception in any thread stops the other two, deletes the temp file and is
