@@ -33,7 +33,7 @@ from pathlib import Path
 import torch
 
 from filmrt.engine import open_interpolator
-from filmrt.errors import FilmrtError, NotAVideo
+from filmrt.errors import FilmrtError, NotAVideo, VerificationFailed
 from filmrt.options import RuntimeOptions
 from filmrt.pipeline import convert as convert_pipeline
 from filmrt.pipeline.io.probe import probe
@@ -202,8 +202,11 @@ class Worker:
             res.update(check_output(tmp, result))
         except NotAVideo as e:  # retrying cannot help: the driver gives up at once, later runs too
             res["error"], res["permanent"] = f"{NOT_RETRIED}{e}", True
-        except FilmrtError as e:  # a failed verification: its differences on one line, never "done"
-            res["error"] = "; ".join(str(e).splitlines())
+        except VerificationFailed as e:  # failed, never "done": the differences on one line; the same
+            # input gives the same output, so this run does not retry it (a later run does)
+            res["error"], res["permanent"] = "; ".join(str(e).splitlines()), True
+        except FilmrtError as e:
+            res["error"] = str(e)
         except Exception as e:  # noqa: BLE001 - every failure is reported, none stops the batch
             msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
             res["error"] = f"{type(e).__name__}: {msg}" if msg else type(e).__name__

@@ -206,7 +206,7 @@ def test_batch_item_that_fails_verification_is_failed_with_the_reason(pair, tmp_
         res = worker.run(job)
     finally:
         worker.close()
-    assert res["ok"] is False and "\n" not in res["error"]
+    assert res["ok"] is False and "\n" not in res["error"] and res["permanent"] is True
     assert res["error"].startswith("verification failed") and "video frames: 49 in OUT, 50 planned" in res["error"]
 
 
