@@ -359,7 +359,8 @@ def verify_pair(src, dst, *, ss: float | None = None, t: float | None = None, de
         if not Path(p).is_file():
             from filmrt.errors import FilmrtError
 
-            raise FilmrtError(f"not found: {p}")
+            raise FilmrtError(f"{p}: not a file (filmrt verify reads both files, a stream cannot be read twice)"
+                              if Path(p).exists() else f"not found: {p}")
     out = read_back(dst, decode=decode)
     lo = hi = None
     if ss or t:
@@ -395,7 +396,8 @@ def check_conversion(conv, path: str) -> VerifyReport:
     src = conv.source
     out = read_back(path)
     src_read = None
-    if conv.src_path is not None:  # stdin cannot be read again: the copied streams' spans go unchecked
+    rereadable = conv.src_path is not None and not streamed(conv.src_path)
+    if rereadable:  # stdin, a FIFO, a device cannot be read again: the copied streams' spans go unchecked
         src_read = read_source(conv.src_path, out, lo=src.range_start if opts.ss else None, hi=src.range_end)
     exp = expectation_from_plan(
         src_read=src_read, muxer=conv.muxer, plan=getattr(conv, "target", None) or conv.plan, temporal=conv.temporal,
@@ -403,7 +405,7 @@ def check_conversion(conv, path: str) -> VerifyReport:
         extras=conv.extras, side=src.info.side, stretched=tuple(conv.stretch), damaged=bool(src.problems))
     report = check(exp, out)
     if src_read is None:
-        report.notes.append("the input was stdin: copied streams' start and duration not compared")
+        report.notes.append("the input was a stream (stdin, FIFO): copied streams' start and duration not compared")
     if src.problems:
         report.notes.append("damaged input: durations not compared with the source's (the readable part was converted)")
     # damage the output carries over from the input makes the run exit 3, like any damaged input
