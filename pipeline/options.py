@@ -118,8 +118,8 @@ class ConvertOptions:
         "telecined film (3:2 / 2:2 pulldown): auto (detected -> fieldmatch+decimate), off",
         choices=("auto", "off")))
     dedup: str = field(default="auto", metadata=opt(
-        "repeated frames (animation on twos, duplicated transfers): auto (a run of duplicates is one frame "
-        "held for its duration), off", choices=("auto", "off")))
+        "repeated frames (animation on twos, duplicated transfers): auto (removed only when the first frames "
+        "show a repeat cadence; a run of repeats is one picture held for its duration), off", choices=("auto", "off")))
     #: frames buffered between stages (each queue)
     queue_size: int = field(default=8, metadata=opt("frames buffered between stages", cli=False))
     runtime: RuntimeOptions = field(default_factory=RuntimeOptions)

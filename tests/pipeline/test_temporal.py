@@ -198,7 +198,8 @@ def test_dedup_animation_on_twos_moves_smoothly(tmp_path):
     pics = [square_frame(6 * (i // 2), W, H, 16, textured=False) for i in range(24)]
     src = write_clip(tmp_path / "twos.mp4", pics, 25)
     r = convert(src, tmp_path / "on.mp4", opts("50"))
-    assert r.temporal["dedup"] == "auto" and r.temporal["duplicates_dropped"] == 12
+    assert r.temporal["dedup"] == "on" and r.temporal["duplicates_dropped"] == 12
+    assert r.temporal["repeat_cadence"] == "animation on twos"
     d = displacements(xs_of(tmp_path / "on.mp4"))[:-4]  # the last drawing is held to the end
     assert np.abs(d - 1.5).max() < 1.0 and np.abs(d - 1.5).mean() < 0.2
     convert(src, tmp_path / "off.mp4", opts("50", dedup="off"))

@@ -5,7 +5,31 @@ from __future__ import annotations
 
 from fractions import Fraction as F
 
+import av
+import numpy as np
+import pytest
+
+from filmrt.options import RuntimeOptions
+from filmrt.pipeline.convert import convert
+from filmrt.pipeline.options import ConvertOptions, EncodeOptions
 from filmrt.pipeline.time.timestamps import FrameClock, display_times
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def _opts(fps: str = "50", **kw) -> ConvertOptions:
+    return ConvertOptions(fps=fps, runtime=RuntimeOptions(model="blend"),
+                          encode=EncodeOptions(preset="ultrafast", crf=10), **kw)
+
+
+def _decode(path) -> list[np.ndarray]:
+    with av.open(str(path)) as c:
+        return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+
+
+def _ball_x(rgb: np.ndarray) -> float:
+    """Column of the white ball (the brightest pixels)."""
+    return float(np.nonzero(rgb[..., 0] > 170)[1].mean())
 
 
 # ---------------------------------------------------------------------- DivX packed B-frames
@@ -31,3 +55,65 @@ def test_a_real_pts_fault_still_switches_to_dts():
     dts = list(range(10, 22))
     t = display_times(pts, dts)
     assert t == sorted(t) and len(set(t)) == len(t) and t[-1] == 21
+
+
+# ---------------------------------------------------------------------- dedup never removes motion
+def _ball(x: int, w: int, h: int, r: int = 2, noise: np.ndarray | None = None) -> np.ndarray:
+    """(H, W, 3) uint8: a grey picture with a small white ball (diameter 2r+1) at column ``x``."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    img = np.full((h, w), 90.0) if noise is None else 90.0 + noise
+    img[(xx - x) ** 2 + (yy - h // 2) ** 2 <= r * r] = 235
+    return np.repeat(np.clip(img, 0, 255).astype(np.uint8)[..., None], 3, -1)
+
+
+def test_a_small_moving_object_is_never_a_repeat():
+    """A 5 px ball (1 px a frame) and a 32 px square (2 px a frame) at 1080p, with coding-like noise
+    on the whole picture: every frame moved; the same picture with fresh noise is a repeat."""
+    import torch
+
+    from filmrt.pipeline.time.cadence.repeats import is_repeat
+
+    rng = np.random.default_rng(1)
+    w, h = 1920, 1080
+
+    def t(img):
+        return torch.from_numpy(img).permute(2, 0, 1).float() / 255
+
+    def noise():
+        return rng.normal(0, 1.5, (h, w))
+
+    assert not is_repeat(t(_ball(900, w, h, 2, noise())), t(_ball(901, w, h, 2, noise())))
+    sq = [np.full((h, w, 3), 100, np.uint8) for _ in range(2)]
+    sq[0][500:532, 800:832] = 200
+    sq[1][500:532, 802:834] = 200
+    assert not is_repeat(t(sq[0]), t(sq[1]))
+    assert is_repeat(t(_ball(900, w, h, 2, noise())), t(_ball(900, w, h, 2, noise())))
+
+
+def test_dedup_auto_keeps_a_moving_ball_and_removes_twos(tmp_path):
+    """--dedup auto (the default): a clip where only a 5 px ball moves is converted frame for
+    frame (no cadence: dedup stays off, nothing dropped, the ball moves in every output frame);
+    the same ball on twos is found as a cadence and its repeats removed (said in the notes)."""
+    from filmrt.bench.temporal import write_clip
+
+    w, h = 160, 96
+    moving = write_clip(tmp_path / "ball.mp4", [_ball(20 + 2 * i, w, h) for i in range(24)], 25, crf=20)
+    r = convert(moving, tmp_path / "o.mp4", _opts("50"))
+    assert r.temporal["dedup"] == "off" and r.temporal["duplicates_dropped"] == 0
+    xs = [_ball_x(p) for p in _decode(tmp_path / "o.mp4")]
+    assert len(xs) == 48 and all(b > a for a, b in zip(xs[:-2], xs[1:-1], strict=False))  # the last is held
+    twos = write_clip(tmp_path / "twos.mp4", [_ball(20 + 4 * (i // 2), w, h) for i in range(24)], 25, crf=20)
+    r = convert(twos, tmp_path / "t.mp4", _opts("50"))
+    assert r.temporal["dedup"] == "on" and r.temporal["repeat_cadence"] == "animation on twos"
+    assert r.temporal["duplicates_dropped"] == 12 and any("repeat cadence" in n for n in r.temporal["notes"])
+
+
+def test_repeat_cadence_words():
+    from filmrt.pipeline.time.cadence.repeats import repeat_cadence
+
+    assert repeat_cadence([False] * 30) is None
+    assert repeat_cadence([True] * 30) is None  # a still picture
+    assert repeat_cadence([True, False] * 15) == "animation on twos"
+    assert repeat_cadence([True, True, False] * 10) == "animation on threes"
+    assert repeat_cadence(([False] * 9 + [True]) * 4) == "a repeated frame every 10 frames"
+    assert repeat_cadence([False] * 20 + [True] + [False] * 9) is None  # one stall is no cadence

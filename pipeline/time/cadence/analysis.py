@@ -32,18 +32,16 @@ from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 
 import av
+import numpy as np
+import torch
 
 from filmrt.errors import FilmrtError
 from filmrt.fileio import is_stream_target
 from filmrt.models import ModelSpec
+from filmrt.pipeline.time.cadence.repeats import moving_blocks, repeat_cadence
 
 #: frames of the input looked at by :func:`analyse`
 ANALYSE_FRAMES = 60
-#: a frame repeats its predecessor when fewer than DEDUP_FRACTION of its pixels differ by more
-#: than DEDUP_LEVEL in luma (0..1 scale; 10/255): robust to coding noise, but a small object
-#: moving a few pixels is enough to count as motion
-DEDUP_LEVEL = 10 / 255
-DEDUP_FRACTION = 0.001
 #: idet verdicts: a source is interlaced when at least this share of the classified frames comb
 INTERLACED_SHARE = 0.5
 #: ... and, when the stream is not flagged interlaced, at least this share of ALL analysed frames
@@ -106,7 +104,12 @@ class TemporalReport:
     field_parity: str | None = None
     #: what was applied: "none", "bwdif", "yadif", "fieldmatch+decimate", "fieldmatch"
     deinterlace: str = "none"
+    #: whether repeated frames are removed: "on" (asked, or a repeat cadence found), "off"
     dedup: str = "off"
+    #: the repeat cadence found in the analysed frames, in words (None: none found)
+    repeat_cadence: str | None = None
+    #: analysed frames that repeat their predecessor (no block moved)
+    frames_repeated: int = 0
     duplicates_dropped: int = 0
     down: str = ""
     slowmo: str | None = None
@@ -165,6 +168,17 @@ def _idet_verdicts(frames, before=()) -> dict:
     return counts
 
 
+def _repeats(frames) -> list[bool]:
+    """For each analysed frame after the first: whether it repeats its predecessor (no block moved)."""
+    out, prev = [], None
+    for f in frames:
+        y = torch.from_numpy(f.to_ndarray(format="gray").astype(np.float32) / 255)
+        if prev is not None:
+            out.append(moving_blocks(prev, y) == 0)
+        prev = y
+    return out
+
+
 def _pull_all(g) -> list:
     out = []
     while True:
@@ -199,6 +213,9 @@ def analyse(src, *, ss: float | None = None, frames: int = ANALYSE_FRAMES) -> Te
             if len(got) >= frames:
                 break
     rep.frames_analysed = len(got)
+    repeats = _repeats(got)
+    rep.frames_repeated = sum(repeats)
+    rep.repeat_cadence = repeat_cadence(repeats)
     rep.flagged_interlaced = sum(bool(getattr(f, "interlaced_frame", False)) for f in got)
     rep.idet = _idet_verdicts(got)
     combed = rep.idet["tff"] + rep.idet["bff"]
@@ -277,15 +294,28 @@ def decide(rep: TemporalReport, options) -> TemporalReport:
                          f"(idet: {verdicts or 'nothing classified'}): treated as progressive, not deinterlaced")
     if rep.deinterlace == "none":
         rep.field_parity = rep.field_parity if rep.detected == "interlaced" else None
-    rep.dedup = options.dedup
+    _decide_dedup(rep, options.dedup)
     return rep
+
+
+def _decide_dedup(rep: TemporalReport, dedup: str) -> None:
+    """``--dedup auto`` removes repeats only where the analysed frames show a repeat cadence."""
+    if dedup != "auto":
+        rep.dedup = "off"
+    elif rep.repeat_cadence:
+        rep.dedup = "on"
+        rep.notes.append(f"repeat cadence found ({rep.repeat_cadence}; {rep.frames_repeated} of "
+                         f"{rep.frames_analysed} analysed frames repeat): repeated frames removed, each picture "
+                         "held for its run (--dedup off keeps them)")
+    else:
+        rep.dedup = "off"
 
 
 def plan(src, options, spec: ModelSpec, mode: str, *, analyse_input: bool = True) -> TemporalReport:
     """Everything convert decides about time, before decoding: analysis of the input (unless the
     options switch every detection off), deinterlacing/cadence, dedup, down-conversion, slow
     motion and audio, interlaced output. ``options``: ConvertOptions."""
-    detect = options.deinterlace != "off" or options.ivtc == "auto"
+    detect = options.deinterlace != "off" or options.ivtc == "auto" or options.dedup == "auto"
     rep = TemporalReport()
     if analyse_input and detect:
         try:

@@ -6,8 +6,9 @@
    pulldown (fieldmatch+decimate: five frames in, four out), as :func:`~filmrt.pipeline.time.cadence.analysis.decide`
    said; libavfilter graphs from :mod:`filmrt.pipeline.time.cadence.fieldops`, run inside the decoder on its
    own Y'CbCr frames (:meth:`TemporalStage.attach`), where each field's 4:2:0 chroma is still its own;
-2. dedup: a frame that repeats the last kept one (fewer than ``DEDUP_FRACTION`` of its pixels
-   differ by more than ``DEDUP_LEVEL`` in luma) is dropped, and the kept frame's duration covers
+2. dedup (only when :func:`~filmrt.pipeline.time.cadence.analysis.decide` found a repeat cadence):
+   a frame that repeats the last kept one (no block moved beyond the coding noise:
+   :mod:`filmrt.pipeline.time.cadence.repeats`) is dropped, and the kept frame's duration covers
    the run: the scheduler interpolates between the real changes of the picture.
 
 Frames keep their exact times; indices are renumbered (the scheduler's keys). Slow motion is not done here: the scheduler runs at ``fps x N``
@@ -21,8 +22,9 @@ from collections.abc import Iterator
 from fractions import Fraction
 
 from filmrt.pipeline.io.decode import DecodedFrame, VideoInfo
-from filmrt.pipeline.time.cadence.analysis import DEDUP_FRACTION, DEDUP_LEVEL, TemporalReport
-from filmrt.pipeline.time.cadence.fieldops import CHAINS, DecodedFilter, luma_changed_fraction
+from filmrt.pipeline.time.cadence.analysis import TemporalReport
+from filmrt.pipeline.time.cadence.fieldops import CHAINS, DecodedFilter
+from filmrt.pipeline.time.cadence.repeats import is_repeat
 
 
 class TemporalStage:
@@ -35,7 +37,7 @@ class TemporalStage:
 
     @property
     def active(self) -> bool:
-        return self.report.dedup == "auto"
+        return self.report.dedup == "on"
 
     def attach(self, source) -> None:
         """Deinterlacing / pulldown removal run on the decoder's own frames (Y'CbCr, chroma per
@@ -50,7 +52,7 @@ class TemporalStage:
                                             rate=self.info.rate, parity=self.report.field_parity or "tff")
 
     def run(self, frames: Iterator[DecodedFrame]) -> Iterator[DecodedFrame]:
-        if self.report.dedup == "auto":
+        if self.report.dedup == "on":
             frames = self._dedup(frames)
         return self._renumber(frames)
 
@@ -62,7 +64,7 @@ class TemporalStage:
             gap = f.ts - seen.ts if seen is not None else None
             end = f.ts + (f.duration or gap) if (f.duration or gap) else None
             seen = f
-            if kept is not None and luma_changed_fraction(kept.rgb, f.rgb, DEDUP_LEVEL) < DEDUP_FRACTION:
+            if kept is not None and is_repeat(kept.rgb, f.rgb):
                 self.report.duplicates_dropped += 1
                 continue
             if kept is not None:
