@@ -225,6 +225,17 @@ def frame_to_rgb(frame, spec: ColourSpec | None, device: torch.device,
     return yuv_to_rgb(planes[0], planes[1], planes[2], spec), spec
 
 
+def _input_start(c, vs) -> Fraction:
+    """The input's start in seconds (e.g. 1.4 s in an MPEG-TS): output times are shifted by it (and
+    --ss). A negative start is kept when the pictures start there too (an MPEG-TS whose PTS wrap
+    soon after the start: libavformat unwraps them to negative times; an edit list starting early);
+    when only the audio does (priming in mp4) the pictures start at 0, as before."""
+    start = Fraction(c.start_time, 1_000_000) if c.start_time else Fraction(0)
+    if start < 0 and (vs.start_time is None or vs.start_time >= 0):
+        return Fraction(0)
+    return start
+
+
 class PyAVSource(Source):
     """Decode the video stream of ``src`` (a path or ``-``) from ``ss`` for ``t`` seconds.
 
@@ -276,10 +287,7 @@ class PyAVSource(Source):
             s for s in c.streams if s is not vs and s.type in ("audio", "subtitle", "data")
         ]
         self.container_metadata = dict(c.metadata)
-        start_us = c.start_time
-        # the input's start (e.g. 1.4 s in an MPEG-TS): output times are shifted by it (and --ss);
-        # a negative start (audio priming in mp4) is left as it is
-        self.start = max(Fraction(start_us, 1_000_000), Fraction(0)) if start_us else Fraction(0)
+        self.start = _input_start(c, vs)
         self.ss = Fraction(ss).limit_denominator(1_000_000) if ss else None
         self.range_start = self.start + (self.ss or 0)
         self.range_end = self.range_start + Fraction(t).limit_denominator(1_000_000) if t else None
@@ -341,14 +349,47 @@ class PyAVSource(Source):
 
     # ------------------------------------------------------------------
     def _seek(self) -> None:
+        """Seek for --ss to a keyframe at or before the start point (frames before it are decoded
+        and discarded, as ffmpeg's accurate seek does). Demuxers without an index (MPEG-TS, PS)
+        land on a packet near the time asked, often after the keyframe the start point needs: the
+        first picture decoded there is checked, and the seek goes back further (1, 2, 4 ... s),
+        down to the beginning of the file, until that picture is not after the start point."""
         if not self.ss or not self._seekable:
             return
-        vs = self.stream
-        target = int(self.range_start / self.info.time_base)
+        tb, back = self.info.time_base, Fraction(0)
+        while self.range_start - back > self.start:
+            try:
+                self.container.seek(int((self.range_start - back) / tb), stream=self.stream, backward=True,
+                                    any_frame=False)
+            except Exception:  # noqa: BLE001 - unseekable input: decode from the start and discard
+                return
+            first = self._first_picture_time()
+            if first is not None and first <= self.range_start:
+                self.container.seek(int((self.range_start - back) / tb), stream=self.stream, backward=True,
+                                    any_frame=False)  # the same place again, for frames()
+                return
+            back = back * 2 if back else Fraction(1)
         try:
-            self.container.seek(target, stream=vs, backward=True, any_frame=False)
-        except Exception:  # noqa: BLE001 - unseekable input: decode from the start and discard
+            self.container.seek(0, backward=True, unsupported_byte_offset=True)  # the first byte
+        except Exception:  # noqa: BLE001
+            self.container.seek(int(self.start / tb), stream=self.stream, backward=True, any_frame=False)
+
+    def _first_picture_time(self, packets: int = 600) -> Fraction | None:
+        """The time of the first picture the decoder gives from here (None when none comes within
+        ``packets`` video packets: the seek landed after the last keyframe). Used by :meth:`_seek`."""
+        cc = self.stream.codec_context
+        try:
+            for n, packet in enumerate(self.container.demux(self.stream)):
+                for f in packet.decode():
+                    ticks = f.pts if f.pts is not None else f.dts
+                    return Fraction(ticks) * self.info.time_base if ticks is not None else None
+                if n >= packets:
+                    break
+        except av.error.FFmpegError:
             pass
+        finally:
+            cc.flush_buffers()
+        return None
 
     def frames(self, on_packet: Callable | None = None, stop=None) -> Iterator[DecodedFrame]:
         """See :class:`Source`; packets of ``copy_streams`` go to ``on_packet`` as they are demuxed.

@@ -117,3 +117,42 @@ def test_repeat_cadence_words():
     assert repeat_cadence([True, True, False] * 10) == "animation on threes"
     assert repeat_cadence(([False] * 9 + [True]) * 4) == "a repeated frame every 10 frames"
     assert repeat_cadence([False] * 20 + [True] + [False] * 9) is None  # one stall is no cadence
+
+
+# ---------------------------------------------------------------------- MPEG-TS: PTS wrap, --ss
+def _times(path, kind: str = "video") -> list[float]:
+    with av.open(str(path)) as c:
+        s = c.streams.video[0] if kind == "video" else c.streams.audio[0]
+        return [float(p.pts * p.time_base) for p in c.demux(s) if p.pts is not None]
+
+
+def test_ts_whose_pts_wrap_after_a_second_keeps_every_frame(tmp_path):
+    """PTS written modulo 2^33 wrap after 25 of 50 frames: libavformat unwraps them to negative
+    times; every frame is converted (25 were dropped as 'before the start'), audio kept."""
+    from support.timing_media import WRAP, make_ts
+
+    src = make_ts(tmp_path / "wrap.ts", frames=50, start=WRAP - 25 * 3600, audio=True)
+    r = convert(src, tmp_path / "o.mkv", _opts("25", dedup="off"))
+    assert r.frames_out == 50 and not r.problems
+    v = sorted(_times(tmp_path / "o.mkv"))
+    assert len(v) == 50 and v[0] == 0 and abs(v[-1] - 49 / 25) < 1e-3
+    a = _times(tmp_path / "o.mkv", "audio")
+    assert a[0] < 0.03 and a[-1] > 1.9
+
+
+@pytest.mark.parametrize("gop", [12, 1000])
+def test_ss_on_ts_starts_at_the_start_point(tmp_path, gop):
+    """--ss 1.5 on an MPEG-TS (keyframes every 12 frames, or only the first): the pictures from
+    1.52 s on (62 of 100), the first one the source's frame 38, not the next keyframe's; a single
+    keyframe is not refused; the copied audio starts at the start point (within a packet)."""
+    from support.timing_media import make_ts
+
+    src = make_ts(tmp_path / "k.ts", frames=100, gop=gop, audio=True, size=(160, 96))
+    with av.open(src) as c:
+        want = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)][38]
+    r = convert(src, tmp_path / "o.mkv", _opts("25", dedup="off", ss=1.5))
+    assert r.frames_out == 62 and not r.problems
+    got = _decode(tmp_path / "o.mkv")
+    assert len(got) == 62 and np.abs(got[0].astype(int) - want).mean() < 3
+    a = _times(tmp_path / "o.mkv", "audio")
+    assert a[0] <= 1152 / 48000 and a[-1] > 2.4
