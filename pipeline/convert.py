@@ -52,7 +52,7 @@ from filmrt.pipeline.time.cadence.analysis import TemporalReport, parse_slowmo, 
 from filmrt.pipeline.time.cadence.retime import TemporalStage, retime_packet, slowed
 from filmrt.pipeline.time.scenes import SceneDetector
 from filmrt.pipeline.time.schedule import COPY, CUT, HOLD, INTERP, NEAREST, Job, Scheduler, output_frame_count
-from filmrt.pipeline.time.timecode import convert_timecode, timecode_tag
+from filmrt.pipeline.time.timecode import convert_timecode, is_timecode_track, label_at, timecode_tag
 
 _END = object()
 
@@ -310,8 +310,6 @@ class _Conversion:
         # filmrt's own tags in a source (e.g. a batch mark) say nothing about this output
         tags = {k: v for k, v in src.container_metadata.items() if not k.lower().startswith("filmrt_")}
         copy = [s for s in self.plan.copy if not (s.type == "audio" and tr.audio in ("drop", "stretch"))]
-        # the source's timecode track is replaced by the re-expressed timecode (other data streams stay)
-        copy = [s for s in copy if not (s.type == "data" and tr.timecode_in and s.metadata.get("timecode"))]
         muxer = Muxer(
             self.dst, info=src.info, fps_out=self.fps_out, copy_streams=copy,
             shift=src.range_start, video_offset=(first_ts - src.range_start) * (self.slowmo or 1),
@@ -515,7 +513,9 @@ def convert(
         source.keep_alpha = output.layout.alpha
         source.captions = CaptionPacer() if output.codec in CAPTION_CODECS else None
         check_output(dst, enc.format, output.codec)
-        plan = plan_output(dst, enc.format, output.codec, output.codec, source.copy_streams,
+        # the tmcd track is replaced by the re-expressed timecode (a tag; mp4/mov write a new tmcd)
+        streams = [s for s in source.copy_streams if not is_timecode_track(s)]
+        plan = plan_output(dst, enc.format, output.codec, output.codec, streams,
                            enc.drop_stream, streamed=dst == "-" or is_stream_target(dst), decided=True)
         if interp is None:
             interp = open_interpolator(options.runtime)
@@ -554,8 +554,9 @@ def _plan_time(src, source: Source, options: ConvertOptions, model: str, mode: s
     if tc and source.info.rate:
         rep.timecode_in = tc
         frame_rate = fps_out / 2 if rep.interlace_out != "off" else fps_out  # interlaced: frames, not fields
-        try:
-            rep.timecode_out = convert_timecode(tc, source.info.rate, frame_rate)
+        try:  # after --ss: the label of the first frame kept
+            first = label_at(tc, source.info.rate, options.ss)
+            rep.timecode_out = convert_timecode(first, source.info.rate, frame_rate)
         except FilmrtError as e:
             rep.notes.append(f"source timecode not carried: {e}")
     return rep

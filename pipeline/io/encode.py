@@ -218,8 +218,8 @@ class Muxer:
             cc.bit_rate = int(output.bitrate)
         if self.timecode:
             vs.metadata["timecode"] = self.timecode  # mp4/mov: a tmcd track; matroska: the tag
-            if "timecode" in c.metadata:
-                del c.metadata["timecode"]  # the source's label, at the source's rate
+            for key in [k for k in c.metadata if k.lower() == "timecode"]:
+                del c.metadata[key]  # the source's label, at the source's rate (any case: TIMECODE)
         if threads:  # the thread plan's count (filmrt.pipeline.threads); 0 = the encoder's own choice
             cc.thread_count = threads
         for key in ("language", "title", "handler_name"):

@@ -96,8 +96,9 @@ def test_slowmo_checked_up_front(bad):
     ("10:00:00:00", 25, 50, "10:00:00:00"),
     ("01:00:00:24", 25, 50, "01:00:00:48"),
     ("10:00:00;02", F(30000, 1001), F(60000, 1001), "10:00:00;04"),
-    ("00:01:00:00", 25, F(30000, 1001), "00:01:00;02"),  # 00:01:00;00 does not exist in drop-frame
-    ("00:10:00:00", 25, F(60000, 1001), "00:10:00;00"),  # ... but every tenth minute keeps it
+    ("00:01:00:00", 25, F(30000, 1001), "00:01:00:00"),  # non-drop stays non-drop
+    ("00:01:00;02", F(30000, 1001), F(60000, 1001), "00:01:00;04"),  # drop-frame stays drop-frame
+    ("00:10:00;00", F(30000, 1001), F(60000, 1001), "00:10:00;00"),  # every tenth minute keeps ;00
 ])
 def test_timecode_re_expressed_at_output_rate(tc, rin, rout, want):
     assert convert_timecode(tc, F(rin), F(rout)) == want

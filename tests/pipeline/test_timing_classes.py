@@ -156,3 +156,41 @@ def test_ss_on_ts_starts_at_the_start_point(tmp_path, gop):
     assert len(got) == 62 and np.abs(got[0].astype(int) - want).mean() < 3
     a = _times(tmp_path / "o.mkv", "audio")
     assert a[0] <= 1152 / 48000 and a[-1] > 2.4
+
+
+# ---------------------------------------------------------------------- timecode
+def _timecodes(path) -> tuple[str | None, int]:
+    """(the video stream's timecode tag in any case, the number of tmcd data streams)."""
+    with av.open(str(path)) as c:
+        tags = {k.lower(): v for k, v in c.streams.video[0].metadata.items()}
+        return tags.get("timecode"), sum(1 for s in c.streams if s.type == "data" and s.metadata.get("timecode"))
+
+
+def test_timecode_ndf_stays_ndf_tmcd_is_rewritten_and_ss_advances_it(tmp_path):
+    """23.976 NDF with a tmcd track (mp4) -> 59.94: .mp4/.mov get a tmcd track, .mkv the tag, all
+    non-drop 01:00:00:30 (was written 01:00:00;30, and mp4/mkv refused); the mkv's upper-case
+    TIMECODE is read back, and --ss 0.5 advances it by the 12 frames skipped."""
+    from filmrt.bench.temporal import square_frame, write_clip
+
+    src = write_clip(tmp_path / "tc.mp4", [square_frame(2 * i, 128, 72, 16, textured=False) for i in range(24)],
+                     F(24000, 1001), timecode="01:00:00:12")
+    for ext, tracks in (("mp4", 1), ("mov", 1), ("mkv", 0)):
+        r = convert(src, tmp_path / f"o.{ext}", _opts("59.94", dedup="off"))
+        assert (r.temporal["timecode_out"], _timecodes(tmp_path / f"o.{ext}")) == ("01:00:00:30", ("01:00:00:30", tracks))
+    with av.open(str(tmp_path / "o.mkv")) as c:
+        assert "TIMECODE" in c.streams.video[0].metadata  # Matroska's own spelling
+    r = convert(tmp_path / "o.mkv", tmp_path / "s.mp4", _opts("59.94", dedup="off", ss=0.5))
+    # 0.5 s at 59.94 = frames 30.. (the first kept is at 0.5005 s): 01:00:00:30 + 30 frames
+    assert r.temporal["timecode_in"] == "01:00:00:30" and _timecodes(tmp_path / "s.mp4") == ("01:00:01:00", 1)
+
+
+def test_timecode_arithmetic():
+    from filmrt.pipeline.time.timecode import convert_timecode, from_frames, label_at, to_frames
+
+    df = F(30000, 1001)
+    assert to_frames("01:00:00;00", df) == 107892 and from_frames(107892, df, True) == "01:00:00;00"
+    assert from_frames(to_frames("00:00:59;29", df) + 1, df, True) == "00:01:00;02"
+    assert from_frames(to_frames("00:09:59;29", df) + 1, df, True) == "00:10:00;00"
+    assert label_at("10:00:00:00", F(25), 2) == "10:00:02:00" and label_at("10:00:00:00", F(25), None) == "10:00:00:00"
+    assert convert_timecode("01:00:00;02", df, F(60000, 1001)) == "01:00:00;04"  # DF stays DF
+    assert convert_timecode("01:00:00:12", F(24000, 1001), F(60000, 1001)) == "01:00:00:30"  # NDF stays NDF
