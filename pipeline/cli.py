@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from filmrt.cli.groups import add_options, add_runtime_options, from_args, given, runtime_from_args
 from filmrt.cli.overwrite import add_overwrite_options
+from filmrt.errors import FilmrtError
 from filmrt.fileio import check_writable, write_json
 from filmrt.interrupts import signals_as_interrupt
 from filmrt.options import RuntimeOptions
@@ -32,11 +33,16 @@ EXIT_INPUT_DAMAGED = 3
 
 def add_convert_options(p, *, exclude: tuple[str, ...] = ()) -> None:
     """The conversion options of ``filmrt convert`` (also ``filmrt batch``): everything except IN,
-    OUT, --json and --quiet; ``--fps`` is required. ``p`` is a parser (the options come in titled
-    groups) or an argument group (they go into it); ``exclude`` names runtime fields the caller
-    defines itself (batch: ``threads``). :func:`options_from_args` reads them back."""
+    OUT, --json and --quiet; ``--fps`` is required except with ``--slowmo`` (the output then plays
+    at the source's rate). ``p`` is a parser (the options come in titled groups) or an argument
+    group (they go into it); ``exclude`` names runtime fields the caller defines itself (batch:
+    ``threads``). :func:`options_from_args` reads them back."""
     titled = isinstance(p, argparse.ArgumentParser)
     add_options(p, ConvertOptions, required=["fps"], title="conversion" if titled else None)
+    for action in p._actions:  # required, but checked by options_from_args (--slowmo alone is enough)
+        if action.dest == "fps":
+            action.required = False
+            action.help += " (required; with --slowmo the default is the source's rate)"
     add_options(p, RuntimeOptions, exclude=exclude, title="model and runtime" if titled else None)
     add_options(p, EncodeOptions, title="encoding" if titled else None)
 
@@ -45,7 +51,13 @@ def options_from_args(args: argparse.Namespace, *, exclude: tuple[str, ...] = ()
     """ConvertOptions from the options added by :func:`add_convert_options` (only those given;
     the others keep the dataclass defaults); ``exclude`` as given to it."""
     runtime = RuntimeOptions(**{k: v for k, v in given(RuntimeOptions, args).items() if k not in exclude})
-    return from_args(ConvertOptions, args, runtime=runtime, encode=from_args(EncodeOptions, args))
+    rate = {}
+    if getattr(args, "fps", None) is None:
+        if getattr(args, "slowmo", None) is None:
+            raise FilmrtError("--fps is required (give the output rate: 50, 59.94, x2 ...; with --slowmo N "
+                              "it defaults to the source's rate)")
+        rate = {"fps": "x1"}  # slow motion at the source's own rate, as ffmpeg keeps a rate unless told
+    return from_args(ConvertOptions, args, runtime=runtime, encode=from_args(EncodeOptions, args), **rate)
 
 
 def register(subparsers) -> None:

@@ -48,7 +48,7 @@ from filmrt.pipeline.io.streams import OutputPlan, container_codec, output_forma
 from filmrt.pipeline.options import ConvertOptions
 from filmrt.pipeline.threads import ThreadPlan, plan_threads
 from filmrt.pipeline.time.audiostretch import AudioStretch
-from filmrt.pipeline.time.cadence.analysis import TemporalReport, parse_slowmo, plan
+from filmrt.pipeline.time.cadence.analysis import TemporalReport, check_output_rate, parse_slowmo, plan
 from filmrt.pipeline.time.cadence.retime import TemporalStage, retime_packet, slowed
 from filmrt.pipeline.time.scenes import SceneDetector
 from filmrt.pipeline.time.schedule import COPY, CUT, HOLD, INTERP, NEAREST, Job, Scheduler, output_frame_count
@@ -319,7 +319,7 @@ class _Conversion:
             threads=self.thread_plan.encoder,
         )
         try:  # chapters, attachments, dispositions: header facts, so before the first frame
-            self.extras = copy_extras(src, muxer, self.extras_lost.append)
+            self.extras = copy_extras(src, muxer, self.extras_lost.append, self.slowmo)
             lost = self._losses(muxer) + [n for n in muxer.output.notes if "dropped" in n]
             refuse_losses(lost + self.extras_lost, enc.strict)
             if tr.audio == "stretch":  # slowed audio streams, added before anything is written
@@ -506,12 +506,13 @@ def convert(
     interp, conv = interpolator, None
     try:
         fps_out = options.rate.resolve(source.info.rate)
+        check_output_rate(source.info.rate, fps_out, parse_slowmo(options.slowmo))
         enc = options.encode
         check_input_fits(source)
         output = output_for(source.info, container_codec(enc, output_format(dst, enc.format)))
         output = fit_container(output, output_format(dst, enc.format), enc.crf)
         source.keep_alpha = output.layout.alpha
-        source.captions = CaptionPacer() if output.codec in CAPTION_CODECS else None
+        source.captions = CaptionPacer(parse_slowmo(options.slowmo) or 1) if output.codec in CAPTION_CODECS else None
         check_output(dst, enc.format, output.codec)
         # the tmcd track is replaced by the re-expressed timecode (a tag; mp4/mov write a new tmcd)
         streams = [s for s in source.copy_streams if not is_timecode_track(s)]

@@ -63,6 +63,12 @@ class EncodeOptions:
         parse_drop(self.drop_stream)
 
 
+#: the longest --ss / --t (seconds; 30 days): far past any file, and still exact in every time base
+MAX_SECONDS = 30 * 86400
+#: frames buffered between stages, at most (each holds a decoded picture)
+MAX_QUEUE = 256
+
+
 def _check_seconds(value, flag: str, *, positive: bool) -> float | None:
     if value is None:
         return None
@@ -72,6 +78,8 @@ def _check_seconds(value, flag: str, *, positive: bool) -> float | None:
         raise FilmrtError(f"{flag} {value!r} is not a number of seconds") from None
     if not math.isfinite(x) or x < 0 or (positive and x == 0):
         raise FilmrtError(f"{flag} {value}: must be a finite number of seconds {'> 0' if positive else '>= 0'}")
+    if x > MAX_SECONDS:
+        raise FilmrtError(f"{flag} {value}: at most {MAX_SECONDS} s (30 days)")
     return x
 
 
@@ -102,7 +110,7 @@ class ConvertOptions:
         "nearest (drop frames: judders); auto: interp for time-conditioned models (RIFE), nearest for FILM",
         choices=("auto", "interp", "nearest")))
     slowmo: str | None = field(default=None, metadata=opt(
-        "slow motion: play the input N times slower (rational >= 1: 2, 2.5, 10/3) at --fps", metavar="N"))
+        "slow motion: play the input N times slower (rational, 1..100: 2, 2.5, 10/3) at --fps", metavar="N"))
     audio: str = field(default="auto", metadata=opt(
         "audio streams: copy, drop, or stretch (with --slowmo: atempo, pitch kept); auto: copy, drop with --slowmo",
         choices=("auto", "copy", "drop", "stretch")))
@@ -138,8 +146,8 @@ class ConvertOptions:
         if not 1 <= int(self.max_depth) <= 16:
             raise FilmrtError(f"--max-depth {self.max_depth}: must be 1..16")
         check_temporal_options(self)
-        if int(self.queue_size) < 1:
-            raise FilmrtError(f"queue_size {self.queue_size}: must be >= 1")
+        if not 1 <= int(self.queue_size) <= MAX_QUEUE:
+            raise FilmrtError(f"queue_size {self.queue_size}: must be 1..{MAX_QUEUE}")
 
     @property
     def rate(self) -> RateSpec:

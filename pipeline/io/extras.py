@@ -8,7 +8,8 @@ after the output streams exist and before anything is written (all three live in
 - **attachments** (Matroska: fonts for ASS subtitles, cover art) with their file name and MIME
   type; a container that cannot hold them (MP4, MPEG-TS) leaves them out, said once;
 - **chapters**, shifted by the same amount as every other timestamp (the input's start, or
-  ``--ss``) and cut to the converted range; chapters wholly outside it are dropped.
+  ``--ss``) and cut to the converted range; chapters wholly outside it are dropped; with
+  ``--slowmo N`` stretched N times, as the picture is.
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ def _attachments(src_container, out_container, warn) -> int:
     return len(atts)
 
 
-def _chapters(src_container, out_container, shift: Fraction, end: Fraction | None) -> int:
-    """Chapters moved by ``-shift`` seconds and cut to [0, end - shift]; returns how many were kept."""
+def _chapters(src_container, out_container, shift: Fraction, end: Fraction | None, factor: Fraction = Fraction(1)) -> int:
+    """Chapters moved by ``-shift`` seconds, cut to [0, end - shift] and stretched ``factor`` times
+    (slow motion); returns how many were kept."""
     try:
         chapters = src_container.chapters()
     except Exception:  # noqa: BLE001 - a demuxer without chapter support
@@ -44,7 +46,7 @@ def _chapters(src_container, out_container, shift: Fraction, end: Fraction | Non
             stop = min(stop, end - shift)
         if stop <= 0 or stop <= start:
             continue  # outside the converted range
-        start = max(start, Fraction(0))
+        start, stop = max(start, Fraction(0)) * factor, stop * factor
         kept.append({"id": len(kept) + 1, "start": round(start / tb), "end": round(stop / tb), "time_base": tb,
                      "metadata": dict(ch.get("metadata") or {})})
     if kept:
@@ -52,8 +54,9 @@ def _chapters(src_container, out_container, shift: Fraction, end: Fraction | Non
     return len(kept)
 
 
-def copy_extras(source, muxer, warn) -> dict:
-    """Copy dispositions, attachments and chapters from a PyAV ``source`` to ``muxer``'s output.
+def copy_extras(source, muxer, warn, slowmo: Fraction | None = None) -> dict:
+    """Copy dispositions, attachments and chapters from a PyAV ``source`` to ``muxer``'s output
+    (``slowmo``: the factor the picture is slowed by, which chapters follow).
 
     Returns ``{"chapters": n, "attachments": n, "dispositions": n}`` (what was copied)."""
     src_container = getattr(source, "container", None)
@@ -68,7 +71,8 @@ def copy_extras(source, muxer, warn) -> dict:
             o.disposition = s.disposition
             dispositions += 1
     return {
-        "chapters": _chapters(src_container, muxer.container, muxer.shift, source.range_end),
+        "chapters": _chapters(src_container, muxer.container, muxer.shift, source.range_end,
+                              Fraction(slowmo or 1)),
         "attachments": _attachments(src_container, muxer.container, warn),
         "dispositions": dispositions,
     }

@@ -194,3 +194,67 @@ def test_timecode_arithmetic():
     assert label_at("10:00:00:00", F(25), 2) == "10:00:02:00" and label_at("10:00:00:00", F(25), None) == "10:00:00:00"
     assert convert_timecode("01:00:00;02", df, F(60000, 1001)) == "01:00:00;04"  # DF stays DF
     assert convert_timecode("01:00:00:12", F(24000, 1001), F(60000, 1001)) == "01:00:00:30"  # NDF stays NDF
+
+
+# ---------------------------------------------------------------------- slow motion
+def test_slowmo_stretches_chapters_and_captions(tmp_path):
+    """--slowmo 2: the chapters (0-0.8, 0.8-1.6 s) become 0-1.6, 1.6-3.2 s; --slowmo 4 on a clip
+    whose 10 frames each carry a caption pair: the pairs are spread over the 40 output frames,
+    not sent with the first 10."""
+    from support.formats_synth import make_caption_clip, make_extras_clip
+
+    from filmrt.pipeline.io.captions import a53_of
+
+    src = make_extras_clip(tmp_path / "x.mkv", frames=40)
+    convert(src, tmp_path / "x2.mkv", _opts("25", slowmo="2", dedup="off"))
+    with av.open(str(tmp_path / "x2.mkv")) as c:
+        got = [(float(ch["start"] * ch["time_base"]), float(ch["end"] * ch["time_base"])) for ch in c.chapters()]
+    assert got == [(0.0, 1.6), (1.6, 3.2)]
+    src = make_caption_clip(tmp_path / "cc.ts", frames=10)
+    r = convert(src, tmp_path / "cc.ts.mp4", _opts("25", slowmo="4", dedup="off"))
+    assert r.frames_out == 40
+    with av.open(str(tmp_path / "cc.ts.mp4")) as c:
+        carrying = [i for i, f in enumerate(c.decode(video=0)) if a53_of(f)]
+    assert len(carrying) >= 9 and carrying[-1] >= 32 and carrying[1] - carrying[0] >= 3
+
+
+def test_slowmo_without_fps_plays_at_the_source_rate(tmp_path, capsys):
+    """--slowmo 4 alone: the output rate is the source's (25 fps, 4 x the frames); without --fps
+    and --slowmo a one-line refusal (exit 2)."""
+    from support.synth import make_clip
+
+    from filmrt.cli.main import main
+
+    src = make_clip(tmp_path / "c.mp4", frames=10)
+    out = tmp_path / "s.mkv"
+    assert main(["convert", src, str(out), "--slowmo", "4", "--model", "blend", "--quiet"]) == 0
+    with av.open(str(out)) as c:
+        assert c.streams.video[0].average_rate == 25 and sum(1 for _ in c.decode(video=0)) == 40
+    capsys.readouterr()
+    assert main(["convert", src, str(tmp_path / "n.mkv"), "--model", "blend", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("filmrt: error: --fps is required") and "\n" not in err
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--fps", "25", "--slowmo", "1e9"], "--slowmo 1e9: at most 100"),
+    (["--fps", "1000", "--slowmo", "100"], "frames between two source frames"),
+    (["--fps", "25", "--threads", "100000000"], "--threads 100000000: at most 1024"),
+    (["--fps", "25", "--batch", "5000"], "--batch 5000: at most 1024"),
+    (["--fps", "25", "--t", "1e300"], "at most 2592000 s"),
+    (["--fps", "25", "--ss", "1e12"], "at most 2592000 s"),
+])
+def test_numeric_options_are_bounded_up_front(tmp_path, capsys, monkeypatch, args, words):
+    """Every numeric option has a limit, checked before decoding (one line, exit 2): --slowmo 1e9
+    grew memory without bound, --threads 1e8 crashed the runtime."""
+    from support.synth import make_clip
+
+    from filmrt.cli.main import main
+    from filmrt.pipeline.io.decode import PyAVSource
+
+    src = make_clip(tmp_path / "c.mp4", frames=4)
+    monkeypatch.setattr(PyAVSource, "frames", lambda *a, **k: pytest.fail("decoding started"))
+    assert main(["convert", src, str(tmp_path / "o.mkv"), *args, "--model", "blend", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert words in err and "\n" not in err
+    assert not (tmp_path / "o.mkv").exists()

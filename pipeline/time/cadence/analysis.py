@@ -53,17 +53,37 @@ UNFLAGGED_COMBED_SHARE = 0.25
 MATCHED_COMBED_SHARE = 0.25
 
 
+#: the slowest slow motion (--slowmo): 100 x 25 fps is a 2500 fps camera
+MAX_SLOWMO = 100
+#: the most output frames made between two source frames (--fps x --slowmo / the source's rate)
+MAX_FRAMES_BETWEEN = 1000
+
+
 def parse_slowmo(value) -> Fraction | None:
-    """``--slowmo`` as an exact rational >= 1 (``2``, ``2.5``, ``10/3``); None when not given."""
+    """``--slowmo`` as an exact rational in 1..:data:`MAX_SLOWMO` (``2``, ``2.5``, ``10/3``); None
+    when not given."""
     if value is None or value == "":
         return None
     try:
         x = Fraction(str(value).strip())
-    except (ValueError, ZeroDivisionError):
+    except (ValueError, ZeroDivisionError, OverflowError):
         raise FilmrtError(f"--slowmo {value!r}: give a number >= 1 (2, 2.5, 10/3)") from None
     if x < 1:
         raise FilmrtError(f"--slowmo {value}: must be >= 1 (1 = normal speed)")
+    if x > MAX_SLOWMO:
+        raise FilmrtError(f"--slowmo {value}: at most {MAX_SLOWMO}")
     return x
+
+
+def check_output_rate(fps_in: Fraction | None, fps_out: Fraction, slowmo: Fraction | None) -> None:
+    """Refuse, before decoding, a rate that makes more than :data:`MAX_FRAMES_BETWEEN` frames
+    between two source frames (the scheduler lists them per source frame)."""
+    if not fps_in:
+        return
+    between = Fraction(fps_out) * (slowmo or 1) / Fraction(fps_in)
+    if between > MAX_FRAMES_BETWEEN:
+        raise FilmrtError(f"--fps {float(fps_out):g} with --slowmo {slowmo or 1} makes {float(between):.0f} frames "
+                          f"between two source frames ({float(fps_in):g} fps): at most {MAX_FRAMES_BETWEEN}")
 
 
 def check_temporal_options(o) -> None:
