@@ -317,7 +317,11 @@ class Muxer:
             raise FilmrtError(f"--interlace needs a height divisible by 4 (two 4:2:0 fields), not {self.height}")
         cc.field_order = 2 if self.interlace == "tff" else 3  # AV_FIELD_TT / AV_FIELD_BB (coded order)
         if self.codec == "libx264":
-            opts["flags"] = "+ildct+ilme"  # libx264: interlaced (MBAFF) coding; the frames say the order
+            # interlaced (MBAFF) coding, and the field order said to x264 itself: from the frames'
+            # flags alone it wrote bottom-first pictures with top-first picture order counts
+            # (read back as top first from MP4/MOV/TS)
+            opts["flags"] = "+ildct+ilme"
+            opts["x264-params"] = ":".join(filter(None, [opts.get("x264-params"), f"{self.interlace}=1"]))
         elif self.codec == "libx265":
             opts["x265-params"] = opts.get("x265-params", "") + ":interlace=" + self.interlace
         else:

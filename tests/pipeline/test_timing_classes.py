@@ -258,3 +258,19 @@ def test_numeric_options_are_bounded_up_front(tmp_path, capsys, monkeypatch, arg
     err = capsys.readouterr().err.strip()
     assert words in err and "\n" not in err
     assert not (tmp_path / "o.mkv").exists()
+
+
+# ---------------------------------------------------------------------- interlaced output
+@pytest.mark.parametrize("order, code", [("bff", 3), ("tff", 2)])
+def test_interlace_field_order_reads_back(tmp_path, order, code):
+    """--interlace bff to H.264 in MP4/MOV/TS/MKV: read back as bottom field first (AV_FIELD_BB;
+    MP4/MOV/TS said top first: x264's picture order counts were top-first)."""
+    from support.synth import make_clip
+
+    src = make_clip(tmp_path / "c.mp4", frames=8)
+    for ext in ("mp4", "mov", "ts", "mkv"):
+        convert(src, tmp_path / f"i.{ext}", _opts("50", interlace=order, dedup="off"))
+        with av.open(str(tmp_path / f"i.{ext}")) as c:
+            s = c.streams.video[0]
+            frames = list(c.decode(s))
+            assert (ext, s.codec_context.field_order) == (ext, code) and all(f.interlaced_frame for f in frames)
