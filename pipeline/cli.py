@@ -11,6 +11,7 @@ The progress bar is drawn here, from :func:`~filmrt.pipeline.convert.convert`'s 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from tqdm import tqdm
@@ -140,12 +141,32 @@ def run_convert(args: argparse.Namespace) -> int:
     opts = options_from_args(args)
     if args.json:
         check_writable(args.json, "--json")  # before any work, not after a long conversion
-    with signals_as_interrupt():
-        res = convert_with_bar(args.input, args.output, opts, quiet=args.quiet, overwrite=args.overwrite)
-    _report(res, args.quiet)
-    if args.json:
-        write_json(args.json, res.to_dict())
+    before = _identity(args.output)
+    try:
+        with signals_as_interrupt():
+            res = convert_with_bar(args.input, args.output, opts, quiet=args.quiet, overwrite=args.overwrite)
+            _report(res, args.quiet)
+            if args.json:
+                write_json(args.json, res.to_dict())
+    except KeyboardInterrupt:
+        # 130 says "OUT unchanged": a signal after the finished output was renamed over OUT (the
+        # encoder thread's last step) is not reported as an interruption of the conversion
+        if _identity(args.output) == before:
+            raise
+        print(f"filmrt: interrupted after {args.output} was written (it is complete)", file=sys.stderr)
+        return 0
     return EXIT_INPUT_DAMAGED if res.problems else 0
+
+
+def _identity(path: str):
+    """What tells whether OUT was replaced: (device, inode, mtime, size), None when absent or a stream."""
+    if path == "-":
+        return None
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
 
 
 def _report(res: ConvertResult, quiet: bool) -> None:

@@ -274,3 +274,52 @@ def test_interlace_field_order_reads_back(tmp_path, order, code):
             s = c.streams.video[0]
             frames = list(c.decode(s))
             assert (ext, s.codec_context.field_order) == (ext, code) and all(f.interlaced_frame for f in frames)
+
+
+# ---------------------------------------------------------------------- signals
+def test_signal_during_start_up_is_interrupted_130(tmp_path):
+    """SIGTERM while the program is still importing PyTorch: "interrupted", exit 130, no
+    traceback, no OUT (it died with 143 before)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from support.synth import make_clip
+
+    src = make_clip(tmp_path / "c.mp4", frames=4)
+    out = tmp_path / "o.mkv"
+    p = subprocess.Popen([sys.executable, "-c", "import sys; from filmrt.cli.launch import main; sys.exit(main())",
+                          "convert", src, str(out), "--fps", "50", "--model", "blend", "--quiet"],
+                         stderr=subprocess.PIPE, text=True)
+    time.sleep(1.0)
+    p.send_signal(signal.SIGTERM)
+    err = p.communicate(timeout=120)[1]
+    assert p.returncode == 130 and "interrupted" in err and "Traceback" not in err, err
+    assert not out.exists() and [f.name for f in tmp_path.iterdir()] == ["c.mp4"]
+
+
+def test_130_means_out_unchanged(tmp_path, capsys, monkeypatch):
+    """An interruption after the finished output was renamed over OUT is not 130 (OUT changed);
+    before that it is 130 and OUT is as it was."""
+    from support.synth import make_clip
+
+    from filmrt.cli.main import main
+    from filmrt.pipeline import cli as pcli
+
+    src = make_clip(tmp_path / "c.mp4", frames=4)
+    out = tmp_path / "o.mkv"
+    out.write_bytes(b"old")
+
+    def late(src, dst, *a, **k):
+        open(dst, "wb").write(b"new, complete")
+        raise KeyboardInterrupt
+
+    def early(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pcli, "convert_with_bar", early)
+    assert main(["convert", src, str(out), "--fps", "50", "-y"]) == 130 and out.read_bytes() == b"old"
+    monkeypatch.setattr(pcli, "convert_with_bar", late)
+    assert main(["convert", src, str(out), "--fps", "50", "-y"]) == 0
+    assert "was written" in capsys.readouterr().err
