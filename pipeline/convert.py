@@ -40,7 +40,7 @@ from filmrt.pipeline.infer import Inference, choose_mode
 from filmrt.pipeline.io import dali
 from filmrt.pipeline.io.captions import CAPTION_CODECS, CaptionPacer
 from filmrt.pipeline.io.decode import DecodedFrame, PyAVSource, Source, av_error_message
-from filmrt.pipeline.io.encode import Muxer, check_output
+from filmrt.pipeline.io.encode import Muxer, check_encoder, check_output
 from filmrt.pipeline.io.extras import copy_extras
 from filmrt.pipeline.io.formats import OutputFormat, fit_container, output_for, refuse_losses
 from filmrt.pipeline.io.hdr import losses
@@ -451,6 +451,7 @@ class _Conversion:
 
     def _result(self) -> ConvertResult:
         k, src, mux = self.kinds, self.source, self.muxer
+        self.temporal.notes.extend(getattr(src, "notes", []))  # e.g. a size change scaled to the first size
         return ConvertResult(
             src="", dst=self.dst, frames_in=getattr(src, "frames_decoded", self.frames_in),
             frames_out=mux.encoded, interpolated=k[INTERP],  # frames in the file (--interlace: 2 fields each)
@@ -514,8 +515,11 @@ def convert(
         source.keep_alpha = output.layout.alpha
         source.captions = CaptionPacer(parse_slowmo(options.slowmo) or 1) if output.codec in CAPTION_CODECS else None
         check_output(dst, enc.format, output.codec)
+        check_encoder(output, enc.preset, source.info.width, source.info.height, fps_out, options.interlace)
         # the tmcd track is replaced by the re-expressed timecode (a tag; mp4/mov write a new tmcd)
-        streams = [s for s in source.copy_streams if not is_timecode_track(s)]
+        # ... and audio that is not copied (dropped, or slowed and encoded again) is not asked about
+        recoded = parse_slowmo(options.slowmo) is not None or options.audio == "drop"
+        streams = [s for s in source.copy_streams if not is_timecode_track(s) and not (recoded and s.type == "audio")]
         plan = plan_output(dst, enc.format, output.codec, output.codec, streams,
                            enc.drop_stream, streamed=dst == "-" or is_stream_target(dst), decided=True)
         if interp is None:

@@ -315,6 +315,10 @@ class PyAVSource(Source):
         self._stream_tags = dict(colorspace=cc.colorspace, color_range=cc.color_range,
                                  primaries=cc.color_primaries, trc=cc.color_trc)
         self.problems: list[str] = []
+        #: what was done to valid but unusual input (said once each; not damage)
+        self.notes: list[str] = []
+        #: pictures scaled to the first size (the size changed mid-stream)
+        self.resized = 0
         self.decode_errors = 0
         self.corrupt_frames = 0
         #: frames whose timestamp had to be moved after the previous one (kept, not damage)
@@ -466,6 +470,8 @@ class PyAVSource(Source):
             return None  # before --ss (decoded from the previous keyframe)
         if self.range_end is not None and ts >= self.range_end - snap:
             return _PAST_END
+        if (f.width, f.height) != (self.info.width, self.info.height):
+            f = self._first_size(f)
         rgb, self._spec = frame_to_rgb(f, self._spec, self.device, self._stream_tags)
         read_side_data(f, self.info.side)
         if self.captions is not None:
@@ -486,6 +492,17 @@ class PyAVSource(Source):
         out = DecodedFrame(self._index, ts, rgb, make_thumb(rgb[:3]), dur)
         self._index += 1
         return out
+
+    def _first_size(self, f):
+        """A picture whose size changed mid-stream (a legal new sequence header: an ad break, a
+        spliced feed), scaled to the first size: the output has one size, as ffmpeg's default
+        scaling to the first frame's size gives. Said once in :attr:`notes`."""
+        if not self.resized:
+            self.notes.append(f"the picture size changes mid-stream (to {f.width}x{f.height} at "
+                              f"{self.frames_decoded} frames): scaled to the first size, "
+                              f"{self.info.width}x{self.info.height}")
+        self.resized += 1
+        return f.reformat(width=self.info.width, height=self.info.height)
 
     def _copy_packet(self, packet, on_packet: Callable | None, copy_done: set[int]) -> None:
         """Hand a packet of a copied stream on, inside the range; note the streams past its end."""

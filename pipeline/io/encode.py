@@ -106,6 +106,33 @@ def check_output(dst: str, fmt: str | None, codec: str) -> None:
         raise FilmrtError(f"cannot write {dst}: directory {parent} is not writable")
 
 
+def check_encoder(output: OutputFormat, preset: str, width: int, height: int, rate: Fraction,
+                  interlace: str = "off") -> None:
+    """Open the encoder once, before any decoding, with the settings the Muxer will give it: a bad
+    ``--preset`` or ``--profile``, or DNxHD without ``--bitrate``, is refused here in one line
+    instead of failing with "Invalid argument" after decoding started. NVENC is checked when it
+    starts (it needs the GPU)."""
+    if interlace != "off" and height % 4:
+        raise FilmrtError(f"--interlace needs a height divisible by 4 (two 4:2:0 fields), not {height}")
+    if "nvenc" in output.codec:
+        return
+    sy, sx = output.layout.sub
+    cc = av.CodecContext.create(output.codec, "w")
+    cc.width, cc.height, cc.pix_fmt = max(sx, width - width % sx), max(sy, height - height % sy), output.pix_fmt
+    cc.time_base, cc.framerate = 1 / Fraction(rate), Fraction(rate)
+    if output.bitrate:
+        cc.bit_rate = int(output.bitrate)
+    cc.options = Muxer._encoder_options(output, None, preset)
+    try:
+        cc.open()
+    except av.error.FFmpegError as e:
+        said = ", ".join(x for x in (f"--preset {preset}" if output.codec in ("libx264", "libx265") else "",
+                                     f"--profile {output.profile}" if output.profile else "",
+                                     "" if output.bitrate or output.codec != "dnxhd" else "no --bitrate") if x)
+        raise FilmrtError(f"{output.codec} refuses these settings ({said or 'its defaults'}): "
+                          f"{av_error_message(e)}") from None
+
+
 def _is_mov(fmt: str | None, dst: str) -> bool:
     """The output is written by FFmpeg's mov muxer (MP4, MOV and their kin)."""
     if fmt:

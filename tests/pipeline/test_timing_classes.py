@@ -323,3 +323,61 @@ def test_130_means_out_unchanged(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(pcli, "convert_with_bar", late)
     assert main(["convert", src, str(out), "--fps", "50", "-y"]) == 0
     assert "was written" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------- tracebacks
+def test_size_change_mid_stream_is_scaled_to_the_first_size(tmp_path):
+    """Raw H.264 whose second half is 96x64 (a new sequence header): converted at the first size,
+    said in the notes (a traceback from torch.stack before)."""
+    def part(w, h, n):
+        cc = av.CodecContext.create("libx264", "w")
+        cc.width, cc.height, cc.pix_fmt, cc.time_base, cc.framerate = w, h, "yuv420p", F(1, 25), 25
+        cc.options = {"preset": "ultrafast", "bf": "0"}
+        out = b""
+        for i in range(n):
+            img = np.full((h, w, 3), 40, np.uint8)
+            img[:, 3 * i : 3 * i + 8] = 220
+            f = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format="yuv420p")
+            f.pts = i
+            out += b"".join(bytes(p) for p in cc.encode(f))
+        return out + b"".join(bytes(p) for p in cc.encode(None))
+
+    src = tmp_path / "sz.h264"
+    src.write_bytes(part(64, 48, 8) + part(96, 64, 8))
+    r = convert(src, tmp_path / "o.mkv", _opts("50", dedup="off"))
+    assert r.frames_out == 32 and any("size changes mid-stream" in n for n in r.temporal["notes"])
+    with av.open(str(tmp_path / "o.mkv")) as c:
+        assert {(f.width, f.height) for f in c.decode(video=0)} == {(64, 48)}
+
+
+def test_slowmo_audio_stretch_to_webm(tmp_path):
+    """--slowmo 2 --audio stretch to WebM: the slowed audio is Opus (AAC was added and failed with
+    a traceback; an AAC source was refused as uncopyable although it is re-encoded)."""
+    from support.media import make_multi_audio
+
+    src = make_multi_audio(tmp_path / "a.mkv", ("aac",), frames=12, size=(64, 48))
+    convert(src, tmp_path / "o.webm", _opts("25", slowmo="2", audio="stretch", dedup="off"))
+    with av.open(str(tmp_path / "o.webm")) as c:
+        assert [s.codec_context.name for s in c.streams] == ["vp9", "opus"]
+        frames = list(c.decode(audio=0))
+        assert abs(sum(f.samples for f in frames) / 48000 - 0.96) < 0.1
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--preset", "bogus"], "libx264 refuses these settings (--preset bogus)"),
+    (["--profile", "bogus"], "--profile bogus"),
+    (["--interlace", "tff"], "--interlace needs a height divisible by 4"),
+])
+def test_encoder_settings_are_checked_before_decoding(tmp_path, capsys, monkeypatch, args, words):
+    """Settings the encoder refuses fail before decoding, in one line (they failed with "writing
+    OUT failed: Invalid argument" after decoding started)."""
+    from support.synth import make_clip
+
+    from filmrt.cli.main import main
+    from filmrt.pipeline.io.decode import PyAVSource
+
+    src = make_clip(tmp_path / "c.mp4", frames=4, width=64, height=50)
+    monkeypatch.setattr(PyAVSource, "frames", lambda *a, **k: pytest.fail("decoding started"))
+    assert main(["convert", src, str(tmp_path / "o.mp4"), "--fps", "50", *args, "--model", "blend", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert words in err and "\n" not in err

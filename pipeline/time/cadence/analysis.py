@@ -355,7 +355,7 @@ def plan(src, options, spec: ModelSpec, mode: str, *, analyse_input: bool = True
         elif rep.audio == "drop":
             rep.notes.append(f"slow motion x{factor}: audio dropped (--audio stretch keeps it, pitch kept)")
         if rep.audio == "stretch":
-            rep.notes.append(f"slow motion x{factor}: audio slowed with atempo (pitch kept), re-encoded as AAC")
+            rep.notes.append(f"slow motion x{factor}: audio slowed with atempo (pitch kept), re-encoded (AAC; Opus in WebM)")
     else:
         rep.audio = "drop" if options.audio == "drop" else "copy"
     rep.interlace_out = options.interlace
