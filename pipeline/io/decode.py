@@ -557,7 +557,11 @@ class PyAVSource(Source):
             return begin + dur, max(2 * frame, dur / 50)
         if c.duration:
             dur = Fraction(c.duration, 1_000_000)
-            return self.start + dur, max(Fraction(1), dur / 20)
+            # most demuxers count it from the start; Matroska writes the segment's, counted from 0
+            # (a file whose timestamps start at 10 s): the earlier end is taken, so a valid start
+            # offset is never called truncated
+            end = min(self.start + dur, dur) if dur > self.start > 0 else self.start + dur
+            return end, max(Fraction(1), (end - self.start) / 20)
         return None, Fraction(0)
 
     def close(self) -> None:

@@ -381,3 +381,36 @@ def test_encoder_settings_are_checked_before_decoding(tmp_path, capsys, monkeypa
     assert main(["convert", src, str(tmp_path / "o.mp4"), "--fps", "50", *args, "--model", "blend", "--quiet"]) == 2
     err = capsys.readouterr().err.strip()
     assert words in err and "\n" not in err
+
+
+# ---------------------------------------------------------------------- legal but unusual timing
+def _clip(path, pts, *, bf=0, fmt=None) -> str:
+    from support.synth import frame_rgb
+
+    with av.open(str(path), "w", format=fmt) as c:
+        vs = c.add_stream("libx264", rate=25)
+        vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
+        vs.codec_context.options = {"preset": "ultrafast", "bf": str(bf)}
+        for i, p in enumerate(pts):
+            f = av.VideoFrame.from_ndarray(frame_rgb(i, 64, 48, len(pts)), format="rgb24").reformat(format="yuv420p")
+            f.pts, f.time_base = p, F(1, 25)
+            for pk in vs.encode(f):
+                c.mux(pk)
+        for pk in vs.encode(None):
+            c.mux(pk)
+    return str(path)
+
+
+@pytest.mark.parametrize("name, pts, bf, fmt, frames", [
+    ("offset.mkv", [250 + i for i in range(20)], 0, None, 40),  # starts at 10 s: was "damaged"
+    ("offset.mp4", [250 + i for i in range(20)], 3, None, 40),
+    ("negative.mkv", [i - 5 for i in range(20)], 0, None, 40),
+    ("gap.ts", [i if i < 10 else i + 40 for i in range(20)], 0, "mpegts", 120),  # a 1.6 s gap, filled
+    ("reorder.mp4", list(range(20)), 3, None, 40),
+])
+def test_unusual_but_legal_timing_converts_cleanly(tmp_path, name, pts, bf, fmt, frames):
+    src = _clip(tmp_path / name, pts, bf=bf, fmt=fmt)
+    r = convert(src, tmp_path / "o.mkv", _opts("50", dedup="off"))
+    assert r.problems == [] and r.frames_out == frames
+    t = _times(tmp_path / "o.mkv")
+    assert len(t) == frames and t[0] == 0
