@@ -19,6 +19,13 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+# The stages are installed as filmrt.<stage> from their own top-level folders. The strict editable
+# install (`make setup`) mirrors that layout in a link tree for editors and type checkers; run from
+# the repository root, this folder is found first, so the package path takes in the link tree too.
+import pkgutil as _pkgutil  # noqa: E402
+
+__path__ = _pkgutil.extend_path(__path__, __name__)
+
 from filmrt.errors import FilmrtError, WeightsNotFound  # noqa: E402
 
 #: the API names that need PyTorch, imported on first use: ``import filmrt`` stays light, so the

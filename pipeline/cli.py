@@ -16,12 +16,11 @@ import sys
 
 from tqdm import tqdm
 
-from filmrt.cli.groups import add_options, add_runtime_options, from_args, given, runtime_from_args
+from filmrt.cli.groups import add_options, add_runtime_options, from_args, runtime_from_args
 from filmrt.cli.overwrite import add_overwrite_options
 from filmrt.errors import FilmrtError
-from filmrt.fileio import check_writable, write_json
+from filmrt.fileio import check_distinct, check_writable, write_json
 from filmrt.interrupts import signals_as_interrupt
-from filmrt.options import RuntimeOptions
 from filmrt.pipeline.convert import ConvertResult, convert
 from filmrt.pipeline.eval_video import eval_video
 from filmrt.pipeline.io.formats import describe_output
@@ -44,14 +43,14 @@ def add_convert_options(p, *, exclude: tuple[str, ...] = ()) -> None:
         if action.dest == "fps":
             action.required = False
             action.help += " (required; with --slowmo the default is the source's rate)"
-    add_options(p, RuntimeOptions, exclude=exclude, title="model and runtime" if titled else None)
+    add_runtime_options(p, exclude=exclude, titled=titled)
     add_options(p, EncodeOptions, title="encoding" if titled else None)
 
 
 def options_from_args(args: argparse.Namespace, *, exclude: tuple[str, ...] = ()) -> ConvertOptions:
     """ConvertOptions from the options added by :func:`add_convert_options` (only those given;
     the others keep the dataclass defaults); ``exclude`` as given to it."""
-    runtime = RuntimeOptions(**{k: v for k, v in given(RuntimeOptions, args).items() if k not in exclude})
+    runtime = runtime_from_args(args, exclude=exclude)
     rate = {}
     if getattr(args, "fps", None) is None:
         if getattr(args, "slowmo", None) is None:
@@ -141,6 +140,7 @@ def run_convert(args: argparse.Namespace) -> int:
     opts = options_from_args(args)
     if args.json:
         check_writable(args.json, "--json")  # before any work, not after a long conversion
+        check_distinct(args.json, [args.input, args.output], "--json")
     before = _identity(args.output)
     try:
         with signals_as_interrupt():
@@ -198,6 +198,7 @@ def _report(res: ConvertResult, quiet: bool) -> None:
 def run_eval_video(args: argparse.Namespace) -> int:
     if args.json:
         check_writable(args.json, "--json")  # before any work, not after scoring the whole clip
+        check_distinct(args.json, [args.input], "--json")
     bar = None
 
     def progress(scored: int, total: int | None) -> None:
@@ -220,8 +221,9 @@ def run_eval_video(args: argparse.Namespace) -> int:
         bar.refresh()
         bar.close()
     print(
-        f"{report['model']}: PSNR {report['psnr']:.2f} dB, SSIM {report['ssim']:.4f} | "
-        f"blend: PSNR {report['blend_psnr']:.2f} dB, SSIM {report['blend_ssim']:.4f} "
+        f"{report['model']}: PSNR {report['psnr']:.2f} dB, SSIM {report['ssim']:.4f}, flicker "
+        f"{report['flicker']:.2f} | blend: PSNR {report['blend_psnr']:.2f} dB, SSIM {report['blend_ssim']:.4f}, "
+        f"flicker {report['blend_flicker']:.2f} "
         f"({report['frames_scored']} frames scored, {report['pairs_skipped_cut']} skipped at cuts; "
         f"{report['clip']})"
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 from filmrt.errors import FilmrtError
 from filmrt.options import RuntimeOptions, opt
@@ -100,10 +101,14 @@ class ConvertOptions:
                                                         metavar="START"))
     t: float | None = field(default=None, metadata=opt("convert only DURATION seconds (ffmpeg's -t)",
                                                        metavar="DURATION"))
+    #: the input's rate where the input has no timestamps of its own (raw H.264/HEVC/MPEG-2 streams)
+    input_fps: str | None = field(default=None, metadata=opt(
+        "the input's frame rate, for raw elementary streams (.h264, .hevc, .m2v ...) whose bitstream "
+        "does not say (FFmpeg would assume 25): 25, 29.97, 30000/1001 ...", metavar="RATE"))
     #: recursive mode: times are rounded to multiples of 1 / 2**max_depth
     max_depth: int = field(default=4, metadata=opt("recursive mode: deepest level of midpoints", metavar="D"))
     decoder: str = field(default="auto", metadata=opt(
-        "auto: DALI/NVDEC when installed and --device cuda, else PyAV", choices=DECODERS))
+        "auto: DALI/NVDEC when installed and --device cuda, else PyAV", choices=DECODERS, output=False))
     # temporal structure (filmrt.pipeline.time.cadence.analysis; checked by check_temporal_options)
     down: str = field(default="auto", metadata=opt(
         "rates below the source: interp (motion-compensated, output frames interpolated at their own times), "
@@ -129,12 +134,19 @@ class ConvertOptions:
         "repeated frames (animation on twos, duplicated transfers): auto (removed only when the first frames "
         "show a repeat cadence; a run of repeats is one picture held for its duration), off", choices=("auto", "off")))
     #: frames buffered between stages (each queue)
-    queue_size: int = field(default=8, metadata=opt("frames buffered between stages", cli=False))
+    queue_size: int = field(default=8, metadata=opt("frames buffered between stages", cli=False, output=False))
     runtime: RuntimeOptions = field(default_factory=RuntimeOptions)
     encode: EncodeOptions = field(default_factory=EncodeOptions)
 
     def __post_init__(self) -> None:
         parse_rate_spec(self.fps)  # fails now, before any decoding, when the rate is bad
+        if self.input_fps is not None:
+            try:
+                spec = parse_rate_spec(self.input_fps)
+            except FilmrtError as e:
+                raise FilmrtError(str(e).replace("--fps", "--input-fps", 1)) from None
+            if spec.is_factor:
+                raise FilmrtError(f"--input-fps {self.input_fps}: give a rate (25, 29.97, 30000/1001), not a factor")
         if self.mode not in MODES:
             raise FilmrtError(f"--mode {self.mode}: use {', '.join(MODES)}")
         if self.decoder not in DECODERS:
@@ -152,6 +164,11 @@ class ConvertOptions:
     @property
     def rate(self) -> RateSpec:
         return parse_rate_spec(self.fps)
+
+    @property
+    def input_rate(self) -> Fraction | None:
+        """``--input-fps`` as an exact rate (None when not given)."""
+        return None if self.input_fps is None else parse_rate_spec(self.input_fps).rate
 
     def replace(self, **changes) -> ConvertOptions:
         return dataclasses.replace(self, **changes)

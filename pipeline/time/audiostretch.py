@@ -110,3 +110,17 @@ class AudioStretch:
             out += self._encode(self._pull())
         return out + list(self.output.encode(None))
 
+
+#: FFmpeg's default channel layout for a channel count (PCM in Matroska may say a count, no order)
+_DEFAULT_LAYOUTS = {1: "mono", 2: "stereo", 3: "3.0", 4: "4.0", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
+
+
+def reencoder(stream, container, shift: Fraction, factor: Fraction | int = 1) -> AudioStretch:
+    """An audio stream re-encoded (:func:`stretch_codec`: the container's encoder), slowed ``factor``
+    times (--audio stretch) or at its own speed (atempo 1: a container that cannot carry its codec
+    readably, streams.AUDIO_FALLBACK)."""
+    st = AudioStretch(stream, container, Fraction(factor or 1), shift)
+    n = stream.codec_context.channels
+    if st.output.layout.name.endswith("channels") and n in _DEFAULT_LAYOUTS:  # no order (PCM in Matroska)
+        st.decoder.layout = st.output.layout = _DEFAULT_LAYOUTS[n]
+    return st

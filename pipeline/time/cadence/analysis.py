@@ -38,6 +38,7 @@ import torch
 from filmrt.errors import FilmrtError
 from filmrt.fileio import is_stream_target
 from filmrt.models import ModelSpec
+from filmrt.pipeline.io.probe import main_video
 from filmrt.pipeline.time.cadence.repeats import moving_blocks, repeat_cadence
 
 #: frames of the input looked at by :func:`analyse`
@@ -122,8 +123,9 @@ class TemporalReport:
     detected: str = "progressive"
     #: "tff" / "bff" for interlaced input
     field_parity: str | None = None
-    #: what was applied: "none", "bwdif", "yadif", "fieldmatch+decimate", "fieldmatch"
-    deinterlace: str = "none"
+    #: what was applied, in the vocabulary of ``--deinterlace`` and DecodeRequest.deinterlace:
+    #: "off", "bwdif", "yadif", "fieldmatch+decimate", "fieldmatch"
+    deinterlace: str = "off"
     #: whether repeated frames are removed: "on" (asked, or a repeat cadence found), "off"
     dedup: str = "off"
     #: the repeat cadence found in the analysed frames, in words (None: none found)
@@ -220,7 +222,7 @@ def analyse(src, *, ss: float | None = None, frames: int = ANALYSE_FRAMES) -> Te
         rep.notes.append("a pipe is not analysed for interlacing/cadence: taken as progressive")
         return rep
     with av.open(str(src)) as c:
-        vs = c.streams.video[0]
+        vs = main_video(c.streams)  # the stream the conversion converts (not a thumbnail track)
         rep.field_order = _field_order_name(vs)
         if ss:
             try:
@@ -312,7 +314,7 @@ def decide(rep: TemporalReport, options) -> TemporalReport:
     elif flagged:
         rep.notes.append(f"flagged interlaced ({rep.field_parity or rep.field_order}) but no combing found "
                          f"(idet: {verdicts or 'nothing classified'}): treated as progressive, not deinterlaced")
-    if rep.deinterlace == "none":
+    if rep.deinterlace == "off":
         rep.field_parity = rep.field_parity if rep.detected == "interlaced" else None
     _decide_dedup(rep, options.dedup)
     return rep
@@ -331,6 +333,14 @@ def _decide_dedup(rep: TemporalReport, dedup: str) -> None:
         rep.dedup = "off"
 
 
+def audio_policy(options) -> str:
+    """What convert does with the audio streams: "copy", "drop" or "stretch" (``--audio``; with
+    ``--slowmo``, copied audio cannot stay in sync, so ``auto`` and ``copy`` drop it)."""
+    if parse_slowmo(options.slowmo) is None:
+        return "drop" if options.audio == "drop" else "copy"
+    return {"auto": "drop", "copy": "drop"}.get(options.audio, options.audio)
+
+
 def plan(src, options, spec: ModelSpec, mode: str, *, analyse_input: bool = True) -> TemporalReport:
     """Everything convert decides about time, before decoding: analysis of the input (unless the
     options switch every detection off), deinterlacing/cadence, dedup, down-conversion, slow
@@ -347,16 +357,14 @@ def plan(src, options, spec: ModelSpec, mode: str, *, analyse_input: bool = True
     if options.down != "auto" or mode == "recursive":
         rep.notes.append(note)
     factor = parse_slowmo(options.slowmo)
+    rep.audio = audio_policy(options)
     if factor is not None:
         rep.slowmo = str(factor)
-        rep.audio = {"auto": "drop", "copy": "drop"}.get(options.audio, options.audio)
         if options.audio == "copy":
             rep.notes.append("--audio copy cannot stay in sync with --slowmo: audio dropped (use --audio stretch)")
         elif rep.audio == "drop":
             rep.notes.append(f"slow motion x{factor}: audio dropped (--audio stretch keeps it, pitch kept)")
         if rep.audio == "stretch":
             rep.notes.append(f"slow motion x{factor}: audio slowed with atempo (pitch kept), re-encoded (AAC; Opus in WebM)")
-    else:
-        rep.audio = "drop" if options.audio == "drop" else "copy"
     rep.interlace_out = options.interlace
     return rep

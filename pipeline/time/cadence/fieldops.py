@@ -3,7 +3,7 @@
 - deinterlacing (``bwdif``/``yadif`` at field rate: one frame in, two out) and pulldown removal
   (``fieldmatch`` + ``decimate``: five frames in, four out) run on the decoder's own Y'CbCr frames,
   before any RGB conversion, so each field keeps its own 4:2:0 chroma (:class:`DecodedFilter`,
-  the ``frame_filter`` hook of :class:`~filmrt.pipeline.io.decode.PyAVSource`);
+  built by :class:`~filmrt.pipeline.io.decode.PyAVSource` from its ``DecodeRequest``);
 - weaving a progressive sequence into interlaced frames (:data:`WEAVE`) runs in the muxer on the
   Y'CbCr frames it is about to encode (``--interlace``).
 
