@@ -82,7 +82,7 @@ MAX_BATCH = 1024
 MAX_THREADS = 1024
 
 
-def _positive_int(value, what: str, most: int) -> int:
+def _positive_int(value, what: str, most: int = 1024) -> int:
     try:
         n = int(value)
     except (TypeError, ValueError, OverflowError):
