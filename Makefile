@@ -8,16 +8,36 @@ TORCH_SPEC ?= torch==2.13.0
 EXTRAS ?= test
 PYTEST_ARGS ?=
 
-.PHONY: setup test demo lint bench bench-quick gpu-check fuzz clean
+.PHONY: setup test demo lint docs bench bench-quick gpu-check fuzz clean
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed $(VENV)/.linked
 
+# The editable install is strict (editable_mode=strict): a link tree under build/ mirrors the
+# installed layout (filmrt.<stage> -> the stage folders), so editors and type checkers follow it
+# (filmrt/__init__.py extends the package path, so the link tree is found from the repository root
+# too). The links point at the files: edits show at once; a module added or removed needs the link
+# tree made again, which the .linked step does when the list of package files changes.
+# PYTHONWARNINGS drops the notice setuptools prints on every editable install ("Editable
+# installation ..."); any other build warning still shows.
+EDITABLE := --config-settings editable_mode=strict
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install -q "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install -q -e ".[$(EXTRAS)]"
-	touch $@
+	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip install -q -e ".[$(EXTRAS)]" $(EDITABLE)
+	find filmrt export engine pipeline bench weights -type f -not -path '*/__pycache__/*' | sort > $(VENV)/.files
+	touch $@ $(VENV)/.linked
+
+$(VENV)/.linked: $(VENV)/.installed FORCE
+	@find filmrt export engine pipeline bench weights -type f -not -path '*/__pycache__/*' | sort > $(VENV)/.files.new
+	@if ! cmp -s $(VENV)/.files.new $(VENV)/.files; then \
+		echo "package files added or removed: the editable link tree is made again"; \
+		PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip install -q --no-deps \
+			--no-build-isolation -e . $(EDITABLE) && mv $(VENV)/.files.new $(VENV)/.files; \
+	else rm -f $(VENV)/.files.new; fi
+
+.PHONY: FORCE
+FORCE:
 
 test: setup
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
@@ -27,6 +47,10 @@ demo: setup
 
 lint: setup
 	$(BIN)/ruff check filmrt export engine pipeline tests bench
+
+# The documentation site (docs/, mkdocs.yml) into build/site; --strict: a broken link fails.
+docs: setup
+	$(BIN)/python -m mkdocs build --strict --site-dir build/site
 
 # Throughput on this machine (GPU when PyTorch sees one), peers in the same run; writes
 # bench/results/<date>-<machine>.json and .md. BENCH_ARGS adds options (see `filmrt bench --help`).
@@ -38,11 +62,25 @@ bench: setup
 bench-quick: setup
 	$(BIN)/python -m filmrt bench --quick --json bench/results/auto $(BENCH_ARGS)
 
-# The GPU check of issue 16 (bench/gpu_check.py): on a CUDA machine every GPU figure in one JSON +
+# The GPU check of issue 16 (filmrt bench --profile gpu, bench/gpu.py): on a CUDA machine every GPU figure in one JSON +
 # one markdown in bench/results/ (< 8 min); GPU_CHECK_ARGS=--dry-run rehearses it on the CPU.
 GPU_CHECK_ARGS ?=
 gpu-check: setup
-	$(BIN)/python bench/gpu_check.py --out bench/results $(GPU_CHECK_ARGS)
+	$(BIN)/python -m filmrt bench --profile gpu --out bench/results $(GPU_CHECK_ARGS)
+
+# What travels with the GPU check to a lent device (no network there; bench/README.md has the call):
+# the golden fixtures the gpu tests read and PyAV's wheel for the device's python 3.12, in the
+# git-ignored .device-carry/ (~36 MiB; with the working tree, under the 64 MiB a call carries).
+SHARED ?= ../shared
+.PHONY: gpu-carry
+gpu-carry: setup
+	mkdir -p .device-carry/wheels .device-carry/shared/fixtures/film
+	cp -r $(SHARED)/fixtures/warp .device-carry/shared/fixtures/
+	cp $(SHARED)/fixtures/film/film_net_small_config.json .device-carry/shared/fixtures/film/
+	$(BIN)/python -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+		--platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+		-d .device-carry/wheels "av==$$($(BIN)/python -c 'import av; print(av.__version__)')"
+	du -sh .device-carry
 
 # A longer fuzz campaign than CI's (tests/fuzz/): the corpus plus FUZZ_CASES seeded mutations;
 # one line per case (name, exit code, message) in fuzz-results.tsv. A failure names its seed.

@@ -1,7 +1,9 @@
 """``filmrt bench``: measure throughput on this machine and record it (see :mod:`filmrt.bench`).
 
 The options are generated from :class:`~filmrt.bench.settings.BenchSettings` (defaults, help and
-flags live on its fields); only ``--json`` (where the result goes) is this command's own.
+flags live on its fields); ``--json`` (where the result goes) is this command's own, and so is
+``--profile gpu`` with its options: the GPU check (:mod:`filmrt.bench.gpu`), whose sections run in
+child processes of the driver's runner (:mod:`filmrt.bench.runner`).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import dataclasses
 import shlex
 import sys
 
+from filmrt.bench import gpu
 from filmrt.bench.driver import run_bench
 from filmrt.bench.report import markdown, write_results
 from filmrt.bench.settings import SECTIONS, BenchSettings
@@ -38,6 +41,11 @@ def register(subparsers) -> None:
     p.add_argument("--json", default=DEFAULT_JSON, metavar="OUT",
                    help=f"result file; a name of 'auto' (default {DEFAULT_JSON}) means "
                    "<dir>/<date>-<machine>[-quick].json; the markdown summary goes next to it (.md)")
+    g = p.add_argument_group("profile", "--profile gpu: the GPU check of issue 16 (filmrt.bench.gpu): every GPU "
+                             "figure, each section in a child process under one time budget; writes "
+                             "gpu-check-<gpu>-<date>.json and .md into --out (the options above do not apply)")
+    g.add_argument("--profile", choices=("default", "gpu"), default="default", help="what to run (default: the bench)")
+    gpu.add_options(g)
     p.set_defaults(func=run)
 
 
@@ -53,6 +61,8 @@ def command_line() -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.profile == "gpu":
+        return gpu.run_args(args, command_line())
     settings = settings_from_args(args)
     res = run_bench(settings)
     jp, mp = write_results(res, args.json)
@@ -60,3 +70,4 @@ def run(args: argparse.Namespace) -> int:
         print(markdown(res))
     print(f"wrote {jp} and {mp}")
     return 0
+

@@ -1,11 +1,13 @@
-"""Put the latest recorded CPU (and GPU) bench results into README.md's "Benchmarks" tables.
+"""Put the latest recorded CPU (and GPU) bench results into the docs' benchmarks page.
 
 Usage: ``.venv/bin/python bench/update_readme.py`` (or ``python -m filmrt.bench.update_readme``)
-in a checkout: it edits the checkout's README.md, found from this file's place. Reads every
+in a checkout: it edits the checkout's ``docs/benchmarks.md``, found from this file's place (the
+README stays a short front door; generated tables live in the docs). Reads every
 ``bench/results/*.json`` written by ``filmrt bench``, takes the newest CPU run (a full run is
 preferred to a ``--quick`` one of the same day) and the newest GPU run, and rewrites the text
 between ``<!-- bench:cpu:start -->`` / ``<!-- bench:cpu:end -->`` (and ``bench:gpu``) markers.
-A GPU table without a result says so plainly.
+A GPU table without a result says so plainly. Result files are named as code, not linked: they
+sit outside ``docs/``, and ``mkdocs build --strict`` refuses links that leave the site.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 from filmrt.fileio import atomic_write
 
 ROOT = Path(__file__).resolve().parent.parent
+PAGE = ROOT / "docs" / "benchmarks.md"
 
 
 def _load_all() -> list[tuple[Path, dict]]:
@@ -40,8 +43,8 @@ def table(path: Path, doc: dict) -> str:
     m = doc["machine"]
     q = ((doc.get("peers") or {}).get("quality") or {}).get("methods", {})
     mi = (doc.get("peers") or {}).get("minterpolate_speed")
-    lines = [f"From [`bench/results/{path.name}`](bench/results/{path.name}) "
-             f"([summary](bench/results/{path.with_suffix('.md').name})): {m['cpu_model']}, "
+    lines = [f"Run of {doc['created_utc'][:10]}, from `bench/results/{path.name}` "
+             f"(summary: `bench/results/{path.with_suffix('.md').name}`): {m['cpu_model']}, "
              f"{m['cpu_affinity']} cores, {'GPU ' + m['gpu']['name'] if m.get('gpu') else 'no GPU'}; "
              f"torch {doc['versions']['torch']}; commit `{(doc['git'].get('commit') or '?')[:10]}`; "
              f"`{doc['command']}`; load average {doc['load_average_start']} at start "
@@ -72,7 +75,8 @@ def table(path: Path, doc: dict) -> str:
             qq = q.get(r["model"], {})
             w = mi["wall_s"] / r["wall_s"] if mi else None
             c = mi["cpu_s"] / r["cpu_s"] if mi and mi.get("cpu_s") and r.get("cpu_s") else None
-            lines.append(f"| filmrt convert, {r['model']} | {r['wall_s']:.1f} | {_f(r.get('out_fps'))} | "
+            backend = f" ({r['backend']})" if r.get("backend") else ""
+            lines.append(f"| filmrt convert, {r['model']}{backend} | {r['wall_s']:.1f} | {_f(r.get('out_fps'))} | "
                          f"{_f(w)}x / {_f(c)}x | {_f(qq.get('psnr'))} | {_f(qq.get('ssim'), '.4f')} |")
     for t in doc.get("targets", []):
         lines.append("")
@@ -84,28 +88,31 @@ def replace_between(text: str, key: str, body: str) -> str:
     start, end = f"<!-- bench:{key}:start -->", f"<!-- bench:{key}:end -->"
     pat = re.compile(re.escape(start) + r".*?" + re.escape(end), re.S)
     if not pat.search(text):
-        raise SystemExit(f"README.md has no {start} ... {end} markers")
+        raise SystemExit(f"{PAGE.relative_to(ROOT)} has no {start} ... {end} markers")
     return pat.sub(lambda _: f"{start}\n{body}\n{end}", text)
 
 
-def main() -> int:
-    docs = _load_all()
-    cpu = [(p, d) for p, d in docs if not d["machine"].get("gpu")]
-    gpu = [(p, d) for p, d in docs if d["machine"].get("gpu")]
+def newest(items: list[tuple[Path, dict]]) -> tuple[Path, dict]:
+    # newest day first; on the same day a full run beats a --quick one
+    return max(items, key=lambda pd: (pd[1]["created_utc"][:10], not pd[1]["settings"]["quick"],
+                                      pd[1]["created_utc"]))
 
-    def newest(items):
-        # newest day first; on the same day a full run beats a --quick one
-        return max(items, key=lambda pd: (pd[1]["created_utc"][:10], not pd[1]["settings"]["quick"],
-                                          pd[1]["created_utc"]))
 
-    readme = ROOT / "README.md"
-    text = readme.read_text()
+def render(text: str, results: list[tuple[Path, dict]]) -> str:
+    """``text`` (the page) with its ``bench:cpu`` and ``bench:gpu`` blocks rewritten from ``results``."""
+    cpu = [(p, d) for p, d in results if not d["machine"].get("gpu")]
+    gpu = [(p, d) for p, d in results if d["machine"].get("gpu")]
     text = replace_between(text, "cpu", table(*newest(cpu)) if cpu else "Not measured yet.")
-    text = replace_between(text, "gpu", table(*newest(gpu)) if gpu else
-                           "Not measured yet: no GPU was lent to the session that ran the benchmark.")
-    atomic_write(readme, text)
-    print(f"README.md updated from {newest(cpu)[0].name if cpu else 'no CPU result'}"
-          f"{' and ' + newest(gpu)[0].name if gpu else ''}")
+    return replace_between(text, "gpu", table(*newest(gpu)) if gpu else
+                           "Not measured yet: bench/results/ holds no GPU run.")
+
+
+def main() -> int:
+    results = _load_all()
+    atomic_write(PAGE, render(PAGE.read_text(), results))
+    names = [newest([r for r in results if bool(r[1]["machine"].get("gpu")) == g])[0].name
+             for g in (False, True) if any(bool(r[1]["machine"].get("gpu")) == g for r in results)]
+    print(f"{PAGE.relative_to(ROOT)} updated from {' and '.join(names) or 'no result'}")
     return 0
 
 

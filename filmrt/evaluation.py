@@ -47,10 +47,10 @@ import skimage
 import torch
 from tqdm import tqdm
 
-from filmrt import __version__
+from filmrt import machine
 from filmrt.errors import FilmrtError
 from filmrt.imageio import read_image, to_uint8
-from filmrt.quality import psnr, ssim
+from filmrt.quality import flicker, psnr, ssim
 
 #: layout name -> (first frame, second frame, ground-truth middle frame)
 LAYOUTS: dict[str, tuple[str, str, str]] = {
@@ -146,6 +146,8 @@ class ExampleResult:
     height: int
     width: int
     seconds: float
+    #: brightness/colour gap of the prediction against its two input frames (8-bit code values)
+    flicker: float = 0.0
 
 
 @dataclass
@@ -169,6 +171,10 @@ class SetResult:
     def mean_ssim(self) -> float | None:
         return float(np.mean([e.ssim for e in self.examples])) if self.examples else None
 
+    @property
+    def mean_flicker(self) -> float | None:
+        return float(np.mean([e.flicker for e in self.examples])) if self.examples else None
+
     def to_dict(self) -> dict:
         return {
             "name": self.name,
@@ -177,6 +183,7 @@ class SetResult:
             "count": self.count,
             "mean_psnr": self.mean_psnr,
             "mean_ssim": self.mean_ssim,
+            "mean_flicker": self.mean_flicker,
             "skipped": self.skipped,
             "examples": [asdict(e) for e in self.examples],
         }
@@ -200,7 +207,8 @@ def evaluate_triplet(interp, ex: Triplet) -> ExampleResult:
     pred = interp.interpolate(f0[None], f1[None], [T_MID])[0]
     seconds = time.perf_counter() - start
     p, s = score_prediction(pred, gt)
-    return ExampleResult(ex.name, p, s, int(gt.shape[-2]), int(gt.shape[-1]), round(seconds, 4))
+    fl = flicker(to_uint8(f0), to_uint8(pred), to_uint8(f1))
+    return ExampleResult(ex.name, p, s, int(gt.shape[-2]), int(gt.shape[-1]), round(seconds, 4), fl)
 
 
 def evaluate_set(
@@ -234,13 +242,7 @@ def evaluate_set(
 
 
 def environment() -> dict:
-    """Versions of the libraries that produce the figures."""
-    return {
-        "filmrt": __version__,
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "skimage": skimage.__version__,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpu_threads": torch.get_num_threads(),
-    }
+    """Versions of the libraries that produce the figures: those ``filmrt bench`` records
+    (:func:`filmrt.machine.versions`), and the metrics' own."""
+    return {**machine.versions(), "skimage": skimage.__version__, "platform": platform.platform(),
+            "cpu_threads": torch.get_num_threads()}

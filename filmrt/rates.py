@@ -94,6 +94,18 @@ def parse_rate_spec(text: str | int | float | Fraction | RateSpec) -> RateSpec:
     return RateSpec(str(text).strip(), rate=_check(rate, str(text).strip()))
 
 
+def canonical_spelling(text):
+    """One spelling per factor (``2x``, ``X2``, ``x2.0`` -> ``x2``; ``5/2x`` -> ``x5/2``), so that the
+    spelling alone never counts as another setting (batch's resume reads it). Absolute rates keep
+    what the user wrote (manifests written before stay valid); text that is not a rate is returned
+    as it is (the options object refuses it elsewhere)."""
+    try:
+        spec = parse_rate_spec(text)
+    except FilmrtError:
+        return text
+    return f"x{spec.factor}" if spec.is_factor else text
+
+
 def parse_rate(text: str | int | float | Fraction, fps_in: Fraction | None = None) -> Fraction:
     """A rate as an exact fraction; a factor (``x2``/``2x``) is applied to ``fps_in``."""
     return parse_rate_spec(text).resolve(fps_in)

@@ -29,6 +29,10 @@ NAMED_SIZES: dict[str, tuple[int, int]] = {
 }
 
 
+#: the largest side accepted (16K); beyond it a "size" is a typo, not a picture
+MAX_SIDE = 16384
+
+
 class Size(NamedTuple):
     width: int
     height: int
@@ -60,6 +64,8 @@ def parse_size(text: str) -> Size:
         raise FilmrtError(f"bad size {text!r}: use WIDTHxHEIGHT (e.g. 1280x720), N (square) or one of {names}")
     if w < 1 or h < 1:
         raise FilmrtError(f"bad size {text!r}: width and height must be positive")
+    if w > MAX_SIDE or h > MAX_SIDE:
+        raise FilmrtError(f"bad size {text!r}: a side above {MAX_SIDE} pixels is not a video size")
     return Size(w, h, f"{w}x{h}")
 
 

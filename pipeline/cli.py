@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from tqdm import tqdm
 
-from filmrt.cli.groups import add_options, add_runtime_options, from_args, given, runtime_from_args
+from filmrt.cli.groups import add_options, add_runtime_options, from_args, runtime_from_args
 from filmrt.cli.overwrite import add_overwrite_options
-from filmrt.fileio import check_writable, write_json
+from filmrt.errors import FilmrtError
+from filmrt.fileio import check_distinct, check_writable, write_json
 from filmrt.interrupts import signals_as_interrupt
-from filmrt.options import RuntimeOptions
 from filmrt.pipeline.convert import ConvertResult, convert
 from filmrt.pipeline.eval_video import eval_video
 from filmrt.pipeline.io.formats import describe_output
@@ -34,20 +35,31 @@ EXIT_INPUT_DAMAGED = 3
 
 def add_convert_options(p, *, exclude: tuple[str, ...] = ()) -> None:
     """The conversion options of ``filmrt convert`` (also ``filmrt batch``): everything except IN,
-    OUT, --json and --quiet; ``--fps`` is required. ``p`` is a parser (the options come in titled
-    groups) or an argument group (they go into it); ``exclude`` names runtime fields the caller
-    defines itself (batch: ``threads``). :func:`options_from_args` reads them back."""
+    OUT, --json and --quiet; ``--fps`` is required except with ``--slowmo`` (the output then plays
+    at the source's rate). ``p`` is a parser (the options come in titled groups) or an argument
+    group (they go into it); ``exclude`` names runtime fields the caller defines itself (batch:
+    ``threads``). :func:`options_from_args` reads them back."""
     titled = isinstance(p, argparse.ArgumentParser)
     add_options(p, ConvertOptions, required=["fps"], title="conversion" if titled else None)
-    add_options(p, RuntimeOptions, exclude=exclude, title="model and runtime" if titled else None)
+    for action in p._actions:  # required, but checked by options_from_args (--slowmo alone is enough)
+        if action.dest == "fps":
+            action.required = False
+            action.help += " (required; with --slowmo the default is the source's rate)"
+    add_runtime_options(p, exclude=exclude, titled=titled)
     add_options(p, EncodeOptions, title="encoding" if titled else None)
 
 
 def options_from_args(args: argparse.Namespace, *, exclude: tuple[str, ...] = ()) -> ConvertOptions:
     """ConvertOptions from the options added by :func:`add_convert_options` (only those given;
     the others keep the dataclass defaults); ``exclude`` as given to it."""
-    runtime = RuntimeOptions(**{k: v for k, v in given(RuntimeOptions, args).items() if k not in exclude})
-    return from_args(ConvertOptions, args, runtime=runtime, encode=from_args(EncodeOptions, args))
+    runtime = runtime_from_args(args, exclude=exclude)
+    rate = {}
+    if getattr(args, "fps", None) is None:
+        if getattr(args, "slowmo", None) is None:
+            raise FilmrtError("--fps is required (give the output rate: 50, 59.94, x2 ...; with --slowmo N "
+                              "it defaults to the source's rate)")
+        rate = {"fps": "x1"}  # slow motion at the source's own rate, as ffmpeg keeps a rate unless told
+    return from_args(ConvertOptions, args, runtime=runtime, encode=from_args(EncodeOptions, args), **rate)
 
 
 def register(subparsers) -> None:
@@ -151,12 +163,33 @@ def run_convert(args: argparse.Namespace) -> int:
     opts = options_from_args(args)
     if args.json:
         check_writable(args.json, "--json")  # before any work, not after a long conversion
-    with signals_as_interrupt():
-        res = convert_with_bar(args.input, args.output, opts, quiet=args.quiet, overwrite=args.overwrite)
-    _report(res, args.quiet)
-    if args.json:
-        write_json(args.json, res.to_dict())
+        check_distinct(args.json, [args.input, args.output], "--json")
+    before = _identity(args.output)
+    try:
+        with signals_as_interrupt():
+            res = convert_with_bar(args.input, args.output, opts, quiet=args.quiet, overwrite=args.overwrite)
+            _report(res, args.quiet)
+            if args.json:
+                write_json(args.json, res.to_dict())
+    except KeyboardInterrupt:
+        # 130 says "OUT unchanged": a signal after the finished output was renamed over OUT (the
+        # encoder thread's last step) is not reported as an interruption of the conversion
+        if _identity(args.output) == before:
+            raise
+        print(f"filmrt: interrupted after {args.output} was written (it is complete)", file=sys.stderr)
+        return 0
     return EXIT_INPUT_DAMAGED if res.problems else 0
+
+
+def _identity(path: str):
+    """What tells whether OUT was replaced: (device, inode, mtime, size), None when absent or a stream."""
+    if path == "-":
+        return None
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
 
 
 def _report(res: ConvertResult, quiet: bool) -> None:
@@ -214,6 +247,7 @@ def print_verify(report: VerifyReport, quiet: bool) -> None:
 def run_eval_video(args: argparse.Namespace) -> int:
     if args.json:
         check_writable(args.json, "--json")  # before any work, not after scoring the whole clip
+        check_distinct(args.json, [args.input], "--json")
     bar = None
 
     def progress(scored: int, total: int | None) -> None:
@@ -236,8 +270,9 @@ def run_eval_video(args: argparse.Namespace) -> int:
         bar.refresh()
         bar.close()
     print(
-        f"{report['model']}: PSNR {report['psnr']:.2f} dB, SSIM {report['ssim']:.4f} | "
-        f"blend: PSNR {report['blend_psnr']:.2f} dB, SSIM {report['blend_ssim']:.4f} "
+        f"{report['model']}: PSNR {report['psnr']:.2f} dB, SSIM {report['ssim']:.4f}, flicker "
+        f"{report['flicker']:.2f} | blend: PSNR {report['blend_psnr']:.2f} dB, SSIM {report['blend_ssim']:.4f}, "
+        f"flicker {report['blend_flicker']:.2f} "
         f"({report['frames_scored']} frames scored, {report['pairs_skipped_cut']} skipped at cuts; "
         f"{report['clip']})"
     )

@@ -36,26 +36,33 @@ import torch
 
 from filmrt.engine import open_interpolator, resolve_device
 from filmrt.errors import FilmrtError, NotAVideo
-from filmrt.fileio import check_overwrite, is_stream_target
+from filmrt.fileio import check_overwrite
 from filmrt.models import get_spec
 from filmrt.pipeline.infer import Inference, choose_mode
 from filmrt.pipeline.io import dali
-from filmrt.pipeline.io.captions import CAPTION_CODECS, CaptionPacer
-from filmrt.pipeline.io.decode import DecodedFrame, PyAVSource, Source, av_error_message
-from filmrt.pipeline.io.encode import Muxer, check_output
+from filmrt.pipeline.io.captions import CAPTION_CODECS
+from filmrt.pipeline.io.decode import PyAVInput, PyAVSource, av_error_message, open_input
+from filmrt.pipeline.io.encode import Muxer, check_encoder
 from filmrt.pipeline.io.extras import copy_extras
-from filmrt.pipeline.io.formats import OutputFormat, fit_container, output_for, refuse_losses
+from filmrt.pipeline.io.formats import refuse_losses
 from filmrt.pipeline.io.hdr import losses
-from filmrt.pipeline.io.streams import OutputPlan, container_codec, output_format, plan_output
+from filmrt.pipeline.io.source import DecodedFrame, DecodeRequest, Source
+from filmrt.pipeline.io.target import DROPPED, REENCODED, REMUXED, OutputTarget, dropped_streams, plan_target
 from filmrt.pipeline.io.verify import check_conversion, not_verified
 from filmrt.pipeline.options import ConvertOptions
 from filmrt.pipeline.threads import ThreadPlan, plan_threads
-from filmrt.pipeline.time.audiostretch import AudioStretch
-from filmrt.pipeline.time.cadence.analysis import TemporalReport, parse_slowmo, plan
+from filmrt.pipeline.time.audiostretch import AudioStretch, reencoder
+from filmrt.pipeline.time.cadence.analysis import (
+    TemporalReport,
+    audio_policy,
+    check_output_rate,
+    parse_slowmo,
+    plan,
+)
 from filmrt.pipeline.time.cadence.retime import TemporalStage, retime_packet, slowed
 from filmrt.pipeline.time.scenes import SceneDetector
 from filmrt.pipeline.time.schedule import COPY, CUT, HOLD, INTERP, NEAREST, Job, Scheduler, output_frame_count
-from filmrt.pipeline.time.timecode import convert_timecode, timecode_tag
+from filmrt.pipeline.time.timecode import convert_timecode, label_at, timecode_tag
 
 _END = object()
 
@@ -86,11 +93,9 @@ class ConvertResult:
     colour: str = ""
     streams_copied: int = 0
     packets_copied: int = 0
-    #: the video encoder used (the container's natural one for e.g. WebM)
-    codec: str = ""
-    #: "#INDEX TYPE CODEC" of the streams copied, and of those left out with the reason
-    streams: list[str] = field(default_factory=list)
-    streams_dropped: list[str] = field(default_factory=list)
+    #: the output decision (:meth:`filmrt.pipeline.io.target.OutputTarget.to_dict`): container,
+    #: encoder, and every input stream's fate (copied / reencoded / dropped) with its reason
+    output: dict = field(default_factory=dict)
     #: frames whose timestamp was moved after the previous one (a muxer's mistake, not damage)
     timestamps_repaired: int = 0
     #: problems with the input (damaged packets, truncation): the output holds what was readable
@@ -117,11 +122,32 @@ class ConvertResult:
     #: differences, notes, seconds
     verify: dict = field(default_factory=dict)
 
+    @property
+    def codec(self) -> str:
+        """The video encoder used (the container's natural one for e.g. WebM)."""
+        return self.output.get("encoder", "")
+
+    @property
+    def streams(self) -> list[str]:
+        """"#INDEX TYPE CODEC" of the streams remuxed into the output."""
+        return [_named(f) for f in self.output.get("streams", [])
+                if f["fate"] == "copied" and f["kind"] in REMUXED]
+
+    @property
+    def streams_dropped(self) -> list[str]:
+        """"#INDEX TYPE CODEC: why" of the input streams left out."""
+        return dropped_streams(self.output)
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d["fps_out"] = str(self.fps_out)
         d["fps_in"] = None if self.fps_in is None else str(self.fps_in)
         return d
+
+
+def _named(fate: dict) -> str:
+    """``#INDEX TYPE CODEC`` of a stream fate in :meth:`OutputTarget.to_dict` form."""
+    return f"#{fate['index']} {fate['kind']} {fate['codec']}"
 
 
 # ---------------------------------------------------------------------- thread plumbing
@@ -186,31 +212,43 @@ def _user_error(e: BaseException) -> BaseException:
 
 
 # ---------------------------------------------------------------------- sources and model
-def open_source(src, options: ConvertOptions, device: torch.device, decoder_threads: int = 0) -> Source:
-    """The decoder for ``src``: DALI when asked for (or ``auto`` with DALI + a CUDA device), else PyAV."""
-    want_dali = options.decoder == "dali" or (
-        options.decoder == "auto" and device.type == "cuda" and src != "-"
-    )
+def open_source(inp: PyAVInput, request: DecodeRequest, *, decoder: str = "auto", device: torch.device,
+                threads: int = 0) -> Source:
+    """The decoder for the opened input ``inp``, given what convert asks of it (``request``): DALI
+    when asked for (or ``auto`` with DALI + a CUDA device), else PyAV."""
+    want_dali = decoder == "dali" or (decoder == "auto" and device.type == "cuda" and inp.path is not None)
     if want_dali:
         ok, why = dali.available(device)
         if ok:
-            return dali.DaliSource(src, ss=options.ss, t=options.t, device=device)
-        if options.decoder == "dali":
+            return dali.DaliSource(inp, request, device=device)
+        if decoder == "dali":
             raise FilmrtError(f"--decoder dali: {why}")
-    return PyAVSource(src, ss=options.ss, t=options.t, device=device, threads=decoder_threads)
+    return PyAVSource(inp, request, device=device, threads=threads)
 
 
-def check_input_fits(source: Source) -> None:
+def decode_request(options: ConvertOptions, target: OutputTarget, temporal: TemporalReport) -> DecodeRequest:
+    """What convert asks of the decoder: the range, alpha and captions when the output keeps them,
+    the field filter the temporal plan chose, and the packets of the streams the output takes."""
+    wanted = frozenset(f.index for f in target.fates if f.kind in REMUXED and f.fate != DROPPED
+                       and not (f.kind == "video" and f.fate == REENCODED))  # the converted video itself
+    return DecodeRequest(ss=options.ss, t=options.t, keep_alpha=target.video.layout.alpha,
+                         captions=target.video.codec in CAPTION_CODECS, deinterlace=temporal.deinterlace,
+                         field_parity=temporal.field_parity or "tff", streams=wanted,
+                         caption_stretch=parse_slowmo(options.slowmo) or Fraction(1))
+
+
+def check_input_fits(inp: PyAVInput, ss: float | None) -> None:
     """Refuse, before decoding, what cannot give an output: a picture under 2x2 (4:2:0 needs
     2x2 blocks) and a --ss at or past the end the headers announce."""
-    info = source.info
+    info = inp.info
     if info.width < 2 or info.height < 2:
-        raise FilmrtError(f"{source.src_name}: picture too small to encode: {info.width}x{info.height} "
+        raise FilmrtError(f"{inp.src_name}: picture too small to encode: {info.width}x{info.height} "
                           "(4:2:0 video needs at least 2x2)")
-    end = getattr(source, "header_end", None)
-    if end is not None and source.range_start >= end:
-        raise FilmrtError(f"--ss {float(source.range_start - info.start):g}: starts past the end of "
-                          f"{source.src_name} (its video lasts {float(end - info.start):.2f} s)")
+    end = inp.header_end
+    start = inp.start + (Fraction(ss).limit_denominator(1_000_000) if ss else 0)
+    if end is not None and start >= end:
+        raise FilmrtError(f"--ss {float(start - info.start):g}: starts past the end of "
+                          f"{inp.src_name} (its video lasts {float(end - info.start):.2f} s)")
 
 
 def choose_convert_mode(options: ConvertOptions, model_name: str) -> str:
@@ -232,14 +270,14 @@ class _Conversion:
     and the state they share. ``run`` starts them and returns the counts."""
 
     def __init__(self, source: Source, interp, options: ConvertOptions, mode: str, fps_out: Fraction,
-                 dst: str, on_progress: Callable[[int], None] | None, output: OutputFormat, plan: OutputPlan,
+                 target: OutputTarget, on_progress: Callable[[int], None] | None,
                  temporal: TemporalReport | None = None, thread_plan: ThreadPlan | None = None):
-        self.source, self.interp, self.options, self.fps_out, self.dst = source, interp, options, fps_out, dst
-        self.output, self.plan = output, plan
+        self.source, self.interp, self.options, self.fps_out = source, interp, options, fps_out
+        self.target, self.dst = target, target.path
         self.temporal = temporal or TemporalReport(down="nearest")
         self.slowmo = parse_slowmo(options.slowmo)
-        self.stage = TemporalStage(self.temporal, source.info, getattr(source, "device", None))
-        self.stage.attach(source)
+        self.stage = TemporalStage(self.temporal, source.info, source.device)
+        self.stage.check_decoder(source)
         self.on_progress = on_progress
         self.thread_plan = thread_plan or plan_threads(interp.device, options.runtime.threads)
         info = source.info
@@ -268,11 +306,18 @@ class _Conversion:
         #: chapters/attachments/dispositions copied, and what the output container could not hold
         self.extras: dict = {}
         self.extras_lost: list[str] = []
+        #: what the muxer changed (the last column/row of an odd size), reported with the losses
+        self.muxer_notes: list[str] = []
         #: container tags added to the output (convert's ``tags``)
         self.tags: dict[str, str] = {}
+        #: OUT may be replaced (-y); else the final rename refuses an OUT that appeared meanwhile
+        self.overwrite = True
+        #: audio re-encoded because the container cannot carry it readably (with --audio copy)
+        self.reencoded = [f"stream {f.describe()} -> {f.encoder}: {f.reason}" for f in target.of(REENCODED)
+                          if f.kind == "audio" and self.temporal.audio == "copy"]
         #: the input's path (None: stdin), read again by the verification; its report
         self.src_path: str | None = None
-        self.verify = not_verified(dst)
+        self.verify = not_verified(self.dst)
 
         self.stage_cpu: dict[str, float] = {}
 
@@ -318,24 +363,25 @@ class _Conversion:
         enc, src, tr = self.options.encode, self.source, self.temporal
         # filmrt's own tags in a source (e.g. a batch mark) say nothing about this output
         tags = {k: v for k, v in src.container_metadata.items() if not k.lower().startswith("filmrt_")}
-        copy = [s for s in self.plan.copy if not (s.type == "audio" and tr.audio in ("drop", "stretch"))]
-        # the source's timecode track is replaced by the re-expressed timecode (other data streams stay)
-        copy = [s for s in copy if not (s.type == "data" and tr.timecode_in and s.metadata.get("timecode"))]
         muxer = Muxer(
-            self.dst, info=src.info, fps_out=self.fps_out, copy_streams=copy,
+            self.target, info=src.info, fps_out=self.fps_out,
             shift=src.range_start, video_offset=(first_ts - src.range_start) * (self.slowmo or 1),
-            output=self.output, side=src.info.side, preset=enc.preset, fmt=enc.format,
-            container_metadata={**tags, **self.tags},
+            side=src.info.side, preset=enc.preset,
+            container_metadata={**tags, **self.tags}, warn=self.muxer_notes.append,
             interlace=None if tr.interlace_out == "off" else tr.interlace_out, timecode=tr.timecode_out,
-            threads=self.thread_plan.encoder,
+            threads=self.thread_plan.encoder, overwrite=self.overwrite,
         )
         try:  # chapters, attachments, dispositions: header facts, so before the first frame
-            self.extras = copy_extras(src, muxer, self.extras_lost.append)
+            self.extras = copy_extras(src, muxer, self.extras_lost.append, covers=self.target.attach,
+                                      slowmo=self.slowmo)
             lost = self._losses(muxer) + [n for n in muxer.output.notes if "dropped" in n]
-            refuse_losses(lost + self.extras_lost, enc.strict)
-            if tr.audio == "stretch":  # slowed audio streams, added before anything is written
-                self.stretch = {s.index: AudioStretch(s, muxer.container, self.slowmo, src.range_start)
-                                for s in src.copy_streams if s.type == "audio"}
+            refuse_losses(lost + self.extras_lost + self.reencoded, enc.strict)
+            # re-encoded audio (slowed with --audio stretch, or a codec the container cannot carry
+            # readably), added before anything is written
+            recoded = {f.index for f in self.target.of(REENCODED) if f.kind == "audio"}
+            factor = self.slowmo if tr.audio == "stretch" else 1
+            self.stretch = {s.index: reencoder(s, muxer.container, src.range_start, factor)
+                            for s in src.streams if s.index in recoded}
         except BaseException:
             muxer.abort()
             raise
@@ -343,7 +389,7 @@ class _Conversion:
 
     def _losses(self, muxer: Muxer) -> list[str]:
         """Side data the output drops (captions are kept when the muxer writes them)."""
-        kept = muxer.carries_captions and getattr(self.source, "captions", None) is not None
+        kept = muxer.carries_captions and self.source.captions is not None
         return losses(self.source.info.side, muxer.output.codec, captions_kept=kept)
 
     def _accept(self, f: DecodedFrame, cut: bool) -> None:
@@ -397,7 +443,7 @@ class _Conversion:
         self.verify = check_conversion(self, path)
 
     def _write(self, frame: torch.Tensor, last: bool) -> None:
-        pacer = getattr(self.source, "captions", None)
+        pacer = self.source.captions
         cc = pacer.take(None if last else self.muxer.video_time()) if pacer is not None else b""
         self.muxer.write_frame(frame, pacer.nals(cc, self.muxer.codec == "libx265") if cc else None)
         self.written += 1
@@ -454,7 +500,7 @@ class _Conversion:
         return self._result()
 
     def _caption_counts(self) -> dict | None:
-        pacer = getattr(self.source, "captions", None)
+        pacer = self.source.captions
         return None if pacer is None else {"in": pacer.triples_in, "out": pacer.triples_out}
 
     def abort(self) -> None:
@@ -465,8 +511,9 @@ class _Conversion:
 
     def _result(self) -> ConvertResult:
         k, src, mux = self.kinds, self.source, self.muxer
+        self.temporal.notes.extend(src.notes)  # e.g. a size change scaled to the first size
         return ConvertResult(
-            src="", dst=self.dst, frames_in=getattr(src, "frames_decoded", self.frames_in),
+            src="", dst=self.dst, frames_in=src.frames_decoded or self.frames_in,
             frames_out=mux.encoded, interpolated=k[INTERP],  # frames in the file (--interlace: 2 fields each)
             copied=k[COPY] + k[CUT] + k[NEAREST] + k[HOLD], scene_cuts=self.scene_cuts, seconds=0.0,
             fps_out=self.fps_out, fps_in=src.info.rate, cut_repeats=k[CUT], nearest=k[NEAREST], held=k[HOLD],
@@ -475,10 +522,9 @@ class _Conversion:
             packets_copied=mux.packets_copied, problems=list(src.problems), temporal=self.temporal.to_dict(),
             video={"source": mux.output.source, "output": mux.output.to_dict(),
                    "side_data": src.info.side.to_dict(), "caption_triples": self._caption_counts()},
-            dropped=list(mux.output.notes) + self._losses(mux) + self.extras_lost,
-            extras=dict(self.extras),
-            codec=self.output.codec, streams=list(self.plan.copied), streams_dropped=list(self.plan.dropped),
-            timestamps_repaired=getattr(src, "timestamps_repaired", 0),
+            dropped=list(mux.output.notes) + self._losses(mux) + self.extras_lost + self.muxer_notes + self.reencoded,
+            extras=dict(self.extras), output=self.target.to_dict(),
+            timestamps_repaired=src.timestamps_repaired,
             model_s=self.inference.model_s, threads=self.thread_plan.describe(), stage_s=dict(self.stage_cpu),
             verify=self.verify.to_dict(),
         )
@@ -517,26 +563,26 @@ def convert(
     t0 = time.perf_counter()
     device = interpolator.device if interpolator is not None else resolve_device(options.runtime.device)
     thread_plan = plan_threads(device, options.runtime.threads)
-    source = open_source(src, options, device, thread_plan.decoder)
-    interp, conv = interpolator, None
+    inp = open_input(src, input_fps=options.input_rate)  # once (stdin too): the decisions below read its headers, the decoder its packets
+    source, interp, conv = None, interpolator, None
     try:
-        fps_out = options.rate.resolve(source.info.rate)
-        enc = options.encode
-        check_input_fits(source)
-        output = output_for(source.info, container_codec(enc, output_format(dst, enc.format)))
-        output = fit_container(output, output_format(dst, enc.format), enc.crf)
-        source.keep_alpha = output.layout.alpha
-        source.captions = CaptionPacer() if output.codec in CAPTION_CODECS else None
-        check_output(dst, enc.format, output.codec)
-        plan = plan_output(dst, enc.format, output.codec, output.codec, source.copy_streams,
-                           enc.drop_stream, streamed=dst == "-" or is_stream_target(dst), decided=True)
+        fps_out = options.rate.resolve(inp.info.rate)
+        check_output_rate(inp.info.rate, fps_out, parse_slowmo(options.slowmo))
+        check_input_fits(inp, options.ss)
+        timecode = _source_timecode(inp)
+        target = plan_target(dst, options.encode, inp.info, inp.streams, inp.stream.index,
+                             audio=audio_policy(options), replace_timecode=timecode is not None)
+        check_encoder(target.video, options.encode.preset, inp.info.width, inp.info.height, fps_out,
+                      options.interlace)
         if interp is None:
             interp = open_interpolator(options.runtime)
         mode = choose_convert_mode(options, interp.model_name)
-        temporal = _plan_time(src, source, options, interp.model_name, mode, fps_out)
-        conv = _Conversion(source, interp, options, mode, fps_out, dst, on_progress, output, plan, temporal,
-                           thread_plan)
+        temporal = _plan_time(src, inp, options, interp.model_name, mode, fps_out, timecode)
+        source = open_source(inp, decode_request(options, target, temporal), decoder=options.decoder,
+                             device=device, threads=thread_plan.decoder)
+        conv = _Conversion(source, interp, options, mode, fps_out, target, on_progress, temporal, thread_plan)
         conv.tags = dict(tags or {})
+        conv.overwrite = bool(overwrite)
         conv.src_path = None if src == "-" else src
         if on_start is not None:
             on_start(conv.expected)
@@ -545,7 +591,7 @@ def convert(
     except BaseException as e:
         if conv is not None:
             conv.abort()
-        _close(source, interp, interpolator)
+        _close(source or inp, interp, interpolator)
         if isinstance(e, KeyboardInterrupt):
             raise
         err = _user_error(e)
@@ -559,23 +605,30 @@ def convert(
     return result
 
 
-def _plan_time(src, source: Source, options: ConvertOptions, model: str, mode: str,
-               fps_out: Fraction) -> TemporalReport:
-    """Interlacing/cadence/dedup/down/slow-motion decisions (pipeline.temporal) and the timecode."""
-    rep = plan(src, options, get_spec(model), mode)
+def _source_timecode(source: PyAVInput) -> str | None:
+    """The source's start timecode, when it has one and a frame rate to count it at (the output
+    then gets it re-expressed at its own rate, instead of a copy of the source's track)."""
     tags = {**source.container_metadata, **source.info.metadata}
     tc = timecode_tag(tags, [s for s in source.copy_streams if s.type == "data"])
-    if tc and source.info.rate:
+    return tc if tc and source.info.rate else None
+
+
+def _plan_time(src, source: PyAVInput, options: ConvertOptions, model: str, mode: str,
+               fps_out: Fraction, tc: str | None) -> TemporalReport:
+    """Interlacing/cadence/dedup/down/slow-motion decisions (pipeline.temporal) and the timecode."""
+    rep = plan(src, options, get_spec(model), mode)
+    if tc:
         rep.timecode_in = tc
         frame_rate = fps_out / 2 if rep.interlace_out != "off" else fps_out  # interlaced: frames, not fields
-        try:
-            rep.timecode_out = convert_timecode(tc, source.info.rate, frame_rate)
+        try:  # after --ss: the label of the first frame kept
+            first = label_at(tc, source.info.rate, options.ss)
+            rep.timecode_out = convert_timecode(first, source.info.rate, frame_rate)
         except FilmrtError as e:
             rep.notes.append(f"source timecode not carried: {e}")
     return rep
 
 
-def _close(source: Source, interp, given) -> None:
+def _close(source: Source | PyAVInput, interp, given) -> None:
     """Close the source, and the interpolator unless the caller gave it (theirs to close)."""
     source.close()
     if interp is not None and interp is not given:

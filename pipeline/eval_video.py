@@ -10,7 +10,10 @@ detector of :mod:`filmrt.pipeline.time.scenes`) are skipped: nothing can be inte
 Several methods are scored on the same frames in one pass: ``eval-video`` scores the model next
 to naive blending ``(a + b) / 2``; ``filmrt bench`` scores every model and ffmpeg's minterpolate.
 A method is a :data:`PredictFn`. Metrics are :mod:`filmrt.quality` on the prediction rounded to
-uint8 (PSNR with peak 1.0, SSIM with Gaussian sigma 1.5), averaged over the scored frames.
+uint8 (PSNR with peak 1.0, SSIM with Gaussian sigma 1.5, flicker = brightness/colour gap of the
+rebuilt frame against its two neighbours in 8-bit code values), averaged over the scored frames.
+Outputs of other tools are scored by ``filmrt score`` (:mod:`filmrt.pipeline.score`), frames matched
+by time.
 Streaming: memory holds three frames plus one batch, whatever the clip's length.
 """
 
@@ -30,7 +33,7 @@ from filmrt.interpolator import Interpolator
 from filmrt.options import RuntimeOptions
 from filmrt.pipeline.io.decode import DecodedFrame, PyAVSource
 from filmrt.pipeline.time.scenes import DEFAULT_THRESHOLD, SceneDetector
-from filmrt.quality import psnr, ssim, to_unit
+from filmrt.quality import flicker, psnr, ssim, to_unit
 
 #: a method of the protocol: ``predict(a, b, dropped) -> (N, 3, H, W)`` float RGB in [0, 1].
 #: ``a``, ``b``: (N, 3, H, W) float RGB in [0, 1], the frames before and after the dropped ones (on
@@ -50,6 +53,8 @@ class MethodScores:
 
     psnr: list[float] = field(default_factory=list)
     ssim: list[float] = field(default_factory=list)
+    #: brightness/colour gap of each rebuilt frame against its neighbours (8-bit code values)
+    flicker: list[float] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
@@ -59,6 +64,10 @@ class MethodScores:
     @property
     def mean_ssim(self) -> float:
         return float(np.mean(self.ssim))
+
+    @property
+    def mean_flicker(self) -> float:
+        return float(np.mean(self.flicker))
 
 
 @dataclass
@@ -111,15 +120,17 @@ def score_dropped_frames(
         b = torch.stack([p[3] for p in pending])
         dropped = [p[0] for p in pending]
         truths = [to_unit(p[2]) for p in pending]
+        sides = [(to_uint8(p[1]), to_uint8(p[3])) for p in pending]
         for name, predict in predictors.items():
             t0 = time.perf_counter()
             pred = predict(a, b, dropped).cpu()  # on the CPU inside the clock: a GPU's work is counted
             ms = scores.methods[name]
             ms.seconds += time.perf_counter() - t0
-            for img, truth in zip(pred, truths, strict=True):
+            for img, truth, (ua, ub) in zip(pred, truths, sides, strict=True):
                 rounded = to_uint8(img)
                 ms.psnr.append(psnr(rounded, truth))
                 ms.ssim.append(ssim(rounded, truth))
+                ms.flicker.append(flicker(ua, rounded, ub))
         pending.clear()
         if on_scored is not None:
             on_scored(scores.frames_scored)
@@ -199,6 +210,8 @@ def eval_video(
         "ssim": model.mean_ssim,
         "blend_psnr": blend.mean_psnr,
         "blend_ssim": blend.mean_ssim,
+        "flicker": model.mean_flicker,
+        "blend_flicker": blend.mean_flicker,
         "protocol": PROTOCOL,
         "seconds": time.perf_counter() - t0,
     }

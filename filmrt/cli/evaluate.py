@@ -54,6 +54,9 @@ def _command_line(args: argparse.Namespace, opts: RuntimeOptions) -> str:
     parts += ["--backend", opts.backend, "--precision", opts.precision]
     for name, value in opts.extras().items():
         parts += [f"--{name}", str(value)]
+    for name, value in opts.settings_changed().items():  # backend settings: --ov-hint latency ...
+        flag = "--" + name.replace("_", "-")
+        parts += [flag] if value is True else [flag, str(value)]
     if args.limit:
         parts += ["--limit", str(args.limit)]
     if args.json:
@@ -80,11 +83,12 @@ def run(args: argparse.Namespace) -> int:
         for s in sets:
             results.append(ev.evaluate_set(interp, s, limit=args.limit, progress=not args.quiet, on_skip=warn))
 
-    print(f"{'set':<20} {'n':>5} {'PSNR (dB)':>10} {'SSIM':>7} {'skipped':>8}")
+    print(f"{'set':<20} {'n':>5} {'PSNR (dB)':>10} {'SSIM':>7} {'flicker':>8} {'skipped':>8}")
     for r in results:
         ps = f"{r.mean_psnr:.2f}" if r.count else "-"
         ss = f"{r.mean_ssim:.4f}" if r.count else "-"
-        print(f"{r.name:<20} {r.count:>5} {ps:>10} {ss:>7} {len(r.skipped):>8}")
+        fl = f"{r.mean_flicker:.2f}" if r.count else "-"
+        print(f"{r.name:<20} {r.count:>5} {ps:>10} {ss:>7} {fl:>8} {len(r.skipped):>8}")
 
     if args.json:
         report = {

@@ -24,6 +24,7 @@ from filmrt.engine import cli as engine_cli
 from filmrt.errors import FilmrtError
 from filmrt.export import cli as export_cli
 from filmrt.pipeline import cli as pipeline_cli
+from filmrt.pipeline import score_cli
 from filmrt.pipeline.batch import cli as batch_cli
 
 #: the command table, in the order ``filmrt --help`` lists the commands
@@ -32,6 +33,7 @@ COMMANDS = [
     weights,
     evaluate,
     pipeline_cli,
+    score_cli,
     batch_cli,
     export_cli,
     engine_cli,

@@ -34,7 +34,7 @@ from filmrt.fileio import atomic_path
 from filmrt.interrupts import signals_as_interrupt
 from filmrt.pipeline.batch.discover import find_videos
 from filmrt.pipeline.batch.manifest import MANIFEST_NAME, Lock, Manifest, settings_dict, settings_hash
-from filmrt.pipeline.batch.options import BatchOptions
+from filmrt.pipeline.batch.options import BatchOptions, JobOptions
 from filmrt.pipeline.batch.plan import check_options, estimate_output_frames, plan, resolve_options
 from filmrt.pipeline.batch.report import (
     BatchReport,
@@ -73,7 +73,7 @@ def place_output(tmp: Path, final: Path) -> None:
 class BatchRun:
     """One run of ``filmrt batch``: prepare, then dry_run or dispatch, then finish."""
 
-    def __init__(self, src, dst, options, batch: BatchOptions, *, converter: Converter | None = None,
+    def __init__(self, src, dst, options: JobOptions, batch: BatchOptions, *, converter: Converter | None = None,
                  out=None, err=None):
         self.src_arg, self.dst_arg = src, dst
         self.options = options
@@ -296,7 +296,7 @@ class _Dispatcher:
         rep.video, rep.dropped = res.get("video") or {}, res.get("dropped") or []
         for d in rep.dropped:
             self.progress.log(f"warning {job.rel}: {d}", important=True)
-        rep.streams_dropped = res.get("streams_dropped") or []
+        rep.output = res.get("output") or {}
         for d in rep.streams_dropped:
             self.progress.log(f"note    {job.rel}: stream {d}")
 
@@ -334,7 +334,7 @@ class _Dispatcher:
             self.queue.append(again)
 
 
-def run_batch(src: str | os.PathLike, dst: str | os.PathLike, options, batch: BatchOptions | None = None, /, *,
+def run_batch(src: str | os.PathLike, dst: str | os.PathLike, options: JobOptions, batch: BatchOptions | None = None, /, *,
               converter: Converter | None = None, out=None, err=None, **fields) -> BatchReport:
     """Convert every video under ``src`` into the mirrored tree under ``dst``; see the package doc.
 

@@ -39,7 +39,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from filmrt.errors import FilmrtError
-from filmrt.rates import parse_rate_spec
+from filmrt.options import changes_output
+from filmrt.pipeline.batch.options import JobOptions
+from filmrt.rates import canonical_spelling
 
 SCHEMA_VERSION = 1
 MANIFEST_NAME = ".filmrt-batch.sqlite"
@@ -49,13 +51,9 @@ LOCK_NAME = ".filmrt-batch.lock"
 FINGERPRINT_CHUNK = 1 << 20
 FINGERPRINT_KIND = "sha256(size, first 1 MiB, last 1 MiB)"
 
-#: ConvertOptions fields (nested ones included) that change *how* a file is converted, not *what*
-#: comes out: changing them does not redo finished files (workers on GPUs and CPUs may share one
-#: library). ``batch`` and ``quiet`` are the names of older, flat option objects.
-EXECUTION_FIELDS = frozenset({
-    "device", "backend", "precision", "max_batch", "engine", "onnx", "fast", "threads",
-    "decoder", "queue_size", "batch", "quiet",
-})
+#: names of older, flat option objects (before the options dataclasses) that changed how, not what,
+#: a file was converted. Fields of the dataclasses say it themselves (``opt(output=False)``).
+LEGACY_EXECUTION_NAMES = frozenset({"batch", "quiet"})
 
 STATUSES = ("pending", "running", "done", "failed")
 
@@ -143,6 +141,8 @@ def _leaves(options) -> tuple[dict, dict]:
     values: dict = {}
     defaults: dict = {}
     for f in dataclasses.fields(options):
+        if not changes_output(f):  # how, not what: another device or thread count redoes nothing
+            continue
         value, default = getattr(options, f.name), _field_default(f)
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
             sub_values, sub_defaults = _leaves(value)
@@ -157,22 +157,13 @@ def _leaves(options) -> tuple[dict, dict]:
     return values, defaults
 
 
-def _factor_spelling(fps):
-    """One spelling per factor (``2x``, ``X2`` -> ``x2``), so that spelling alone redoes nothing.
-    Absolute rates keep what the user wrote (manifests written before stay valid)."""
-    try:
-        spec = parse_rate_spec(fps)
-    except FilmrtError:
-        return fps
-    return f"x{spec.factor}" if spec.is_factor else fps
-
-
-def settings_dict(options) -> dict:
+def settings_dict(options: JobOptions | dict) -> dict:
     """The output-relevant settings of a ConvertOptions (or any dataclass / mapping) as a flat dict.
 
     Only values that differ from the dataclass defaults count, so a filmrt upgrade that adds an
     option (with a default) does not invalidate finished libraries; execution-only fields
-    (:data:`EXECUTION_FIELDS`) and None are left out. Nested option objects (runtime, encode)
+    (fields whose :func:`~filmrt.options.opt` metadata says ``output=False``; for a plain mapping the
+    :data:`LEGACY_EXECUTION_NAMES`) and None are left out. Nested option objects (runtime, encode)
     are flattened into their fields. A rate factor has one spelling (``x2``). A ``weights`` file
     is identified by path, size and mtime.
     """
@@ -182,11 +173,11 @@ def settings_dict(options) -> dict:
         d, defaults = dict(options), {}
     for values in (d, defaults):
         if "fps" in values:
-            values["fps"] = _factor_spelling(values["fps"])
+            values["fps"] = canonical_spelling(values["fps"])
     out = {
         k: v
         for k, v in sorted(d.items())
-        if k not in EXECUTION_FIELDS and v is not None and not (k in defaults and v == defaults[k])
+        if k not in LEGACY_EXECUTION_NAMES and v is not None and not (k in defaults and v == defaults[k])
     }
     w = out.get("weights")
     if w:
@@ -198,7 +189,7 @@ def settings_dict(options) -> dict:
     return out
 
 
-def settings_hash(options) -> str:
+def settings_hash(options: JobOptions | dict) -> str:
     """Short, stable hash of :func:`settings_dict` (canonical JSON)."""
     blob = json.dumps(settings_dict(options), sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:16]

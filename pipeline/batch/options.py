@@ -17,11 +17,12 @@ import dataclasses
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import torch
 
 from filmrt.errors import FilmrtError
-from filmrt.options import opt
+from filmrt.options import RuntimeOptions, opt
 
 _GPUS_HINT = "give CUDA device indices like 0,1,2 (or 'all')"
 
@@ -46,6 +47,15 @@ def parse_gpus(value: str | Sequence[int] | None) -> tuple[int, ...] | None:
     if not gpus or any(g < 0 for g in gpus):
         raise FilmrtError(f"--gpus {value!r}: {_GPUS_HINT}")
     return gpus
+
+
+class JobOptions(Protocol):
+    """What batch reads of a job's conversion options: :class:`~filmrt.pipeline.options.ConvertOptions`,
+    or a custom converter's own frozen dataclass with at least these fields. The rest is handed to the
+    converter untouched and hashed for resume (fields marked ``opt(output=False)`` left out)."""
+
+    fps: str
+    runtime: RuntimeOptions
 
 
 @dataclass(frozen=True)
@@ -89,8 +99,8 @@ class BatchOptions:
         object.__setattr__(self, "gpus", parse_gpus(self.gpus))
         object.__setattr__(self, "include", _patterns(self.include))
         object.__setattr__(self, "exclude", _patterns(self.exclude))
-        if self.workers is not None and int(self.workers) < 0:
-            raise FilmrtError("--workers must be >= 0")
+        if self.workers is not None and not 0 <= int(self.workers) <= 256:
+            raise FilmrtError(f"--workers {self.workers}: must be 0..256")
         if int(self.retries) < 0:
             raise FilmrtError("--retries must be >= 0")
         if self.json_report and os.path.isdir(self.json_report):

@@ -32,7 +32,7 @@ from filmrt.models import default_model_name, get_spec
 from filmrt.pipeline.batch.discover import output_path
 from filmrt.pipeline.batch.manifest import Manifest, fingerprint
 from filmrt.pipeline.batch.marker import MARK_KEY, mark, read_mark
-from filmrt.pipeline.batch.options import BatchOptions
+from filmrt.pipeline.batch.options import BatchOptions, JobOptions
 from filmrt.pipeline.batch.report import FileReport
 from filmrt.pipeline.batch.worker import NOT_RETRIED, Job
 from filmrt.pipeline.io.probe import probe
@@ -43,21 +43,19 @@ def _is_weights_file(model: str) -> bool:
     return model.endswith(".safetensors") or Path(model).is_file()
 
 
-def check_options(options) -> None:
+def check_options(options: JobOptions) -> None:
     """Fail now (before DST, its manifest or any worker exist) on a bad rate or an unknown model."""
-    fps = getattr(options, "fps", None)
-    if fps is not None:
-        parse_rate_spec(fps)
-    runtime = getattr(options, "runtime", None)
-    model = getattr(runtime, "model", None)
+    if options.fps is not None:
+        parse_rate_spec(options.fps)
+    model = options.runtime.model
     if model is not None and not _is_weights_file(str(model)):
         get_spec(str(model))  # FilmrtError: unknown model ...; known models: ...
 
 
-def resolve_options(options):
+def resolve_options(options: JobOptions) -> JobOptions:
     """Pin the model name (the default depends on installed weights) so the settings hash means it."""
-    runtime = getattr(options, "runtime", None)
-    if runtime is not None and runtime.model is None and runtime.weights is None:
+    runtime = options.runtime
+    if runtime.model is None and runtime.weights is None:
         options = dataclasses.replace(options, runtime=runtime.replace(model=default_model_name()))
     return options
 
@@ -84,7 +82,7 @@ def output_looks_valid(path: Path, row: dict) -> tuple[bool, str]:
     return True, ""
 
 
-def estimate_output_frames(path: str | os.PathLike, options) -> int | None:
+def estimate_output_frames(path: str | os.PathLike, options: JobOptions) -> int | None:
     """Rough number of output frames for ``path`` (from its headers), or None; for the ETA only."""
     try:
         info = probe(path, count=False)

@@ -20,6 +20,7 @@ from tqdm import tqdm
 from filmrt.fileio import write_json
 from filmrt.pipeline.batch.manifest import FINGERPRINT_KIND, MANIFEST_NAME
 from filmrt.pipeline.batch.worker import Job
+from filmrt.pipeline.io.target import dropped_streams
 
 
 @dataclasses.dataclass
@@ -45,8 +46,13 @@ class FileReport:
     #: the video encoding chosen (ConvertResult.video) and what the output could not carry (ConvertResult.dropped)
     video: dict = dataclasses.field(default_factory=dict)
     dropped: list[str] = dataclasses.field(default_factory=list)
-    #: streams left out of the output at the user's request (--drop-stream), with the reason
-    streams_dropped: list[str] = dataclasses.field(default_factory=list)
+    #: the output decision (ConvertResult.output: container, encoder, every input stream's fate)
+    output: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def streams_dropped(self) -> list[str]:
+        """The input streams left out of the output, with the reason (read from :attr:`output`)."""
+        return dropped_streams(self.output)
 
     def fail(self, why: str) -> None:
         self.status, self.reason, self.error = "failed", why, why

@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 
 from filmrt.errors import FilmrtError
-from filmrt.pipeline.batch.options import BatchOptions
+from filmrt.pipeline.batch.options import BatchOptions, JobOptions
 from filmrt.pipeline.batch.worker import (
     Converter,
     Job,
@@ -364,7 +364,7 @@ def check_gpus(gpus: Sequence[int], workers: int | None) -> None:
         raise FilmrtError(f"--gpus {','.join(map(str, bad))}: this machine has {n} GPU(s) (0..{n - 1})")
 
 
-def make_runner(batch: BatchOptions, options, converter: Converter | None, on_progress: ProgressCallback):
+def make_runner(batch: BatchOptions, options: JobOptions, converter: Converter | None, on_progress: ProgressCallback):
     """The runner ``batch`` asks for. CPU threads per worker: the runtime's ``threads`` when given,
     else (local CPU workers) the machine's cores divided between the workers."""
     threads = options.runtime.threads

@@ -36,6 +36,7 @@ from filmrt.engine import open_interpolator
 from filmrt.errors import FilmrtError, NotAVideo, VerificationFailed
 from filmrt.options import RuntimeOptions
 from filmrt.pipeline import convert as convert_pipeline
+from filmrt.pipeline.batch.options import JobOptions
 from filmrt.pipeline.io.probe import probe
 from filmrt.pipeline.options import ConvertOptions
 
@@ -107,7 +108,7 @@ def check_output(path: Path, result) -> dict:
         "temporal": _field(result, "temporal") or {},  # what was detected about time and done
         "video": dict(_field(result, "video") or {}),
         "dropped": [str(x) for x in (_field(result, "dropped") or [])],
-        "streams_dropped": [str(x) for x in (_field(result, "streams_dropped") or [])],
+        "output": dict(_field(result, "output") or {}),  # the output decision (OutputTarget.to_dict)
         "verify": dict(_field(result, "verify") or {}),  # the output read back (pipeline.io.verify)
     }
 
@@ -167,9 +168,9 @@ class Worker:
         if close is not None:
             close()
 
-    def options_for(self, options):
+    def options_for(self, options: JobOptions) -> JobOptions:
         """The job's options on this worker: its device replaces the job's (local --gpus, Ray GPU tasks)."""
-        if self.device and isinstance(getattr(options, "runtime", None), RuntimeOptions):
+        if self.device:
             return dataclasses.replace(options, runtime=options.runtime.replace(device=self.device))
         return options
 

@@ -26,7 +26,8 @@ from fractions import Fraction
 import torch
 
 from filmrt.errors import FilmrtError
-from filmrt.pipeline.io.decode import DecodedFrame, PyAVSource, Source, make_thumb
+from filmrt.pipeline.io.decode import PyAVInput, PyAVSource, make_thumb
+from filmrt.pipeline.io.source import DecodedFrame, DecodeRequest, Source
 
 SEQUENCE = 16
 
@@ -45,26 +46,36 @@ def available(device: torch.device) -> tuple[bool, str]:
 
 
 class DaliSource(Source):
-    name = "dali"
+    """Decodes ``src`` (a path, or a :class:`PyAVInput` of a file) as ``request`` asks: its range
+    and streams (alpha, captions and field filters are PyAV's only)."""
 
-    def __init__(self, src, *, ss=None, t=None, device: torch.device, sequence_length: int = SEQUENCE):
-        if src == "-":
+    name = "dali"
+    filters_fields = False
+
+    def __init__(self, src, request: DecodeRequest | None = None, *, device: torch.device,
+                 sequence_length: int = SEQUENCE):
+        path = src.path if isinstance(src, PyAVInput) else (None if src == "-" else str(src))
+        if path is None:
             raise FilmrtError("the DALI decoder reads files, not stdin: use --decoder pyav")
         from nvidia.dali import fn, pipeline_def, types
 
+        super().__init__(request)
         # PyAV for the stream facts and the copied streams (it does not decode video here)
-        self._meta = PyAVSource(src, ss=ss, t=t, device="cpu")
+        self._meta = PyAVSource(src, self.request, device="cpu")
         self.container = self._meta.container
         self.info = self._meta.info
+        self.stream, self.streams = self._meta.stream, self._meta.streams
         self.copy_streams = self._meta.copy_streams
         self.container_metadata = self._meta.container_metadata
         self.range_start, self.range_end = self._meta.range_start, self._meta.range_end
         self.src_name = self._meta.src_name
-        self.problems: list[str] = []
-        self.corrupt_frames = 0  # DALI does not report corrupt frames
-        self.device = device
+        first = next(s for s in self.container.streams if s.type == "video")
+        if first is not self._meta.stream:  # DALI's reader decodes the first video stream only
+            self._meta.close()
+            raise FilmrtError(f"{self.src_name}: the main video is stream #{self._meta.stream.index}, not the first "
+                              "video stream, which is all DALI decodes: use --decoder pyav")
+        self.device = device  # DALI reports no corrupt frames: corrupt_frames stays 0
         self.seq = int(sequence_length)
-        path = str(src)
 
         @pipeline_def(batch_size=1, num_threads=2, device_id=device.index or 0, prefetch_queue_depth=2)
         def _pipe():
@@ -141,6 +152,7 @@ class DaliSource(Source):
                 rgb = buf[0, k].permute(2, 0, 1).float().div_(255.0)
                 yield DecodedFrame(index, ts, rgb, make_thumb(rgb), None)
                 index += 1
+                self.frames_decoded += 1
                 prev = ts
         if on_packet is not None:
             if pending_pkt is not None:

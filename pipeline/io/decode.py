@@ -6,7 +6,9 @@ inference device. While it demuxes, the packets of the streams that are copied t
 (audio, subtitles, data) are handed to a callback untouched, so a single read of the input feeds
 both the video pipeline and the remux (stdin works too).
 
-Every decoder implements :class:`Source`: it yields :class:`DecodedFrame` objects in presentation
+Every decoder is a :class:`~filmrt.pipeline.io.source.Source` and is opened with the
+:class:`~filmrt.pipeline.io.source.DecodeRequest` that says what convert wants of it (the input
+itself is opened first, once, by :func:`open_input`, so the decisions can read its headers); it yields :class:`DecodedFrame` objects in presentation
 order, exposes :class:`VideoInfo` and the streams and tags to copy. A source for NVDEC through
 NVIDIA DALI lives in :mod:`filmrt.pipeline.io.dali` (used only when DALI and a GPU are present).
 
@@ -19,7 +21,7 @@ What is handled and what is refused:
   matrix change. The colour tags are read before any repack.
 - 10/12-bit input is decoded at full precision (float from the codes, never through 8 bits); the
   output keeps the bit depth when the encoder can (:mod:`filmrt.pipeline.io.formats`).
-- alpha (``keep_alpha``, set when the output carries it): a 4th channel, RGBA.
+- alpha (``DecodeRequest.keep_alpha``, asked when the output carries it): a 4th channel, RGBA.
 - rotation (a display matrix) is not applied to the pixels: the model works on the coded frames
   and the same display matrix is written to the output, so players rotate it the same way.
 - odd width/height: decoded as is; the encoder drops the last column/row (4:2:0 needs even sizes).
@@ -32,14 +34,14 @@ What is handled and what is refused:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import re
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
-from typing import Protocol
 
 import av
 import numpy as np
@@ -49,8 +51,11 @@ import torch.nn.functional as F
 from filmrt.errors import FilmrtError, NotAVideo
 from filmrt.pipeline.io.captions import CaptionPacer, a53_of
 from filmrt.pipeline.io.colour import ColourSpec, guess_spec, luma_from_rgb, yuv_to_rgb
-from filmrt.pipeline.io.hdr import SideInfo, read_side_data
+from filmrt.pipeline.io.hdr import read_side_data
 from filmrt.pipeline.io.pixels import alpha_of
+from filmrt.pipeline.io.probe import is_cover, main_video
+from filmrt.pipeline.io.source import DecodedFrame, DecodeRequest, Source, VideoInfo
+from filmrt.pipeline.time.cadence.fieldops import CHAINS, DecodedFilter
 from filmrt.pipeline.time.timestamps import FrameClock
 
 _PLANAR_YUV = re.compile(r"^yuv(j?)a?(420|422|444|440|411|410)p(\d+)?(le)?$")  # yuva: alpha is plane 3
@@ -58,77 +63,8 @@ _PLANAR_YUV = re.compile(r"^yuv(j?)a?(420|422|444|440|411|410)p(\d+)?(le)?$")  #
 THUMB = (64, 36)
 #: what :meth:`PyAVSource._deliver` returns for the first frame past --t
 _PAST_END = object()
-
-
-@dataclass
-class DecodedFrame:
-    #: position in the decoded (presentation) order, 0-based, after --ss
-    index: int
-    #: presentation time in seconds (exact), as in the stream (not shifted)
-    ts: Fraction
-    #: (3, H, W) float32 RGB in [0, 1] on the inference device ((4, H, W) RGBA with ``keep_alpha``)
-    rgb: torch.Tensor
-    #: (36, 64) float32 luma thumbnail on the CPU, for scene-cut detection
-    thumb: torch.Tensor
-    #: frame duration in seconds when the stream says, else None
-    duration: Fraction | None = None
-
-
-@dataclass
-class VideoInfo:
-    width: int
-    height: int
-    #: nominal rate (average, else guessed), exact; None when unknown
-    rate: Fraction | None
-    time_base: Fraction
-    pix_fmt: str
-    codec: str
-    colour: ColourSpec
-    #: 9 int32 of the display matrix (FFmpeg layout) or None
-    display_matrix: list[int] | None = None
-    rotation: int = 0
-    #: expected number of frames in the selected range (estimate; None if unknown)
-    frames: int | None = None
-    #: start time of the whole input in seconds (the container's start), exact-ish
-    start: Fraction = Fraction(0)
-    #: stream metadata (language, title, handler) copied to the output
-    metadata: dict = field(default_factory=dict)
-    #: the codec's profile name ("HQ", "DNXHR HQX", "Main 10") and bit rate, when the stream says
-    profile: str | None = None
-    bit_rate: int | None = None
-    #: HDR10 static metadata, dynamic metadata and captions seen in the decoded frames so far
-    side: SideInfo = field(default_factory=SideInfo)
-
-
-class Source(Protocol):
-    """What the pipeline reads from a decoder (:class:`PyAVSource`, ``dali.DaliSource``)."""
-
-    #: the decoder's name ("pyav", "dali"), reported in ConvertResult.decoder
-    name: str
-    #: set by the caller before ``frames()``: decoded frames carry alpha as a 4th channel (RGBA)
-    keep_alpha: bool
-    #: the input as messages name it (its path, or "stdin")
-    src_name: str
-    info: VideoInfo
-    #: PyAV input streams copied to the output (audio, subtitles, data); their packets go to
-    #: ``frames(on_packet=...)`` in demux order
-    copy_streams: list
-    #: the input container's tags, copied to the output container
-    container_metadata: dict
-    #: the selected time range in stream seconds: output times are shifted by ``range_start``;
-    #: ``range_end`` is None without --t
-    range_start: Fraction
-    range_end: Fraction | None
-    #: what was wrong with the input (damaged packets, truncation), filled while decoding
-    problems: list[str]
-    #: decoded frames the decoder flagged corrupt
-    corrupt_frames: int
-
-    def frames(self, on_packet: Callable | None = None, stop=None) -> Iterator[DecodedFrame]:
-        """Decoded frames in presentation order; stops early when the ``stop`` event is set."""
-        ...
-
-    def close(self) -> None: ...
+#: demuxers of raw elementary streams: no timestamps, frames stamped at an assumed rate (25)
+RAW_STREAMS = {"h264", "hevc", "vvc", "mpegvideo", "m4v", "cavsvideo", "h261", "h263", "avs2", "avs3", "obu"}
 
 
 def av_error_message(e: BaseException) -> str:
@@ -137,7 +73,7 @@ def av_error_message(e: BaseException) -> str:
     return str(msg).strip().splitlines()[0] if msg else type(e).__name__
 
 
-def _open_input(src, fmt: str | None = None):
+def _open_input(src, fmt: str | None = None, options: dict | None = None):
     if src == "-" or src is None:
         handle = sys.stdin.buffer
         name = "stdin"
@@ -151,7 +87,7 @@ def _open_input(src, fmt: str | None = None):
         if not os.access(handle, os.R_OK):
             raise FilmrtError(f"cannot read input {handle}: permission denied")
     try:
-        return av.open(handle, "r", format=fmt), name
+        return av.open(handle, "r", format=fmt, options=options or {}), name
     except (av.error.InvalidDataError, av.error.DemuxerNotFoundError) as e:
         raise NotAVideo(f"{name} is not a video file FFmpeg can read ({av_error_message(e)})") from None
     except av.error.FFmpegError as e:
@@ -225,21 +161,187 @@ def frame_to_rgb(frame, spec: ColourSpec | None, device: torch.device,
     return yuv_to_rgb(planes[0], planes[1], planes[2], spec), spec
 
 
+@dataclass
+class PyAVInput:
+    """An input opened and its headers read, nothing decoded: what the decisions are made from
+    (the output target, the temporal plan) before a decoder is asked for frames. Opened once, so
+    stdin works: the source that decodes it (:class:`PyAVSource`) reads the same container."""
+
+    container: object
+    #: the input as messages name it (its path, or "stdin"); ``path`` is None for stdin
+    src_name: str
+    path: str | None
+    #: the video stream decoded, every input stream, and the audio/subtitle/data streams that can be copied
+    stream: object
+    streams: list
+    copy_streams: list
+    container_metadata: dict
+    #: the stream facts; ``frames`` counts the whole input (a source counts its range)
+    info: VideoInfo
+    #: the input's start (e.g. 1.4 s in an MPEG-TS); negative only when the pictures start there
+    start: Fraction
+    #: the stream's colour tags, for frames that leave them unspecified
+    stream_tags: dict
+    #: --input-fps given for a raw stream: frames are timed k / rate, whatever the bitstream says
+    forced_rate: Fraction | None = None
+
+    @property
+    def header_end(self) -> Fraction | None:
+        """Where the headers say the video ends (stream seconds), None when they do not say."""
+        return self.header_end_and_slack()[0]
+
+    def header_end_and_slack(self) -> tuple[Fraction | None, Fraction]:
+        """Where the headers say the video ends (stream seconds) and the slack allowed: the
+        stream's own duration within 2 frames or 2 %; the container's (which audio may extend)
+        within 1 s or 5 %."""
+        vs, c, tb = self.stream, self.container, self.info.time_base
+        frame = 1 / self.info.rate if self.info.rate else Fraction(1, 25)
+        if vs.duration:
+            begin = Fraction(vs.start_time) * tb if vs.start_time is not None else self.start
+            dur = Fraction(vs.duration) * tb
+            return begin + dur, max(2 * frame, dur / 50)
+        if c.duration:
+            dur = Fraction(c.duration, 1_000_000)
+            # most demuxers count it from the start; Matroska writes the segment's, counted from 0
+            # (a file whose timestamps start at 10 s): the earlier end is taken, so a valid start
+            # offset is never called truncated
+            end = min(self.start + dur, dur) if dur > self.start > 0 else self.start + dur
+            return end, max(Fraction(1), (end - self.start) / 20)
+        return None, Fraction(0)
+
+    def close(self) -> None:
+        try:
+            self.container.close()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def _input_start(c, vs) -> Fraction:
+    """The input's start in seconds (e.g. 1.4 s in an MPEG-TS): output times are shifted by it (and
+    --ss). A negative start is kept when the pictures start there too (an MPEG-TS whose PTS wrap
+    soon after the start: libavformat unwraps them to negative times; an edit list starting early);
+    when only the audio does (priming in mp4) the pictures start at 0, as before."""
+    start = Fraction(c.start_time, 1_000_000) if c.start_time else Fraction(0)
+    if start < 0 and (vs.start_time is None or vs.start_time >= 0):
+        return Fraction(0)
+    return start
+
+
+def _sar(vs) -> Fraction | None:
+    """The stream's sample aspect ratio: the container's (MOV pasp, Matroska display size) when it
+    says, else the bitstream's (H.264 VUI, MPEG-2 header), as FFmpeg's av_guess_sample_aspect_ratio."""
+    for sar in (vs.sample_aspect_ratio, vs.codec_context.sample_aspect_ratio):
+        if sar and sar > 0:
+            return None if sar == 1 else Fraction(sar)
+    return None
+
+
+def _raw_rate(c, cc, src_name: str, input_fps: Fraction | None) -> Fraction:
+    """A raw elementary stream's rate: --input-fps, else the bitstream's (H.264/HEVC VUI timing,
+    the MPEG-1/2 sequence header, MPEG-4 VOL), never the demuxer's assumed 25."""
+    if input_fps:
+        return Fraction(input_fps)
+    if cc.framerate and cc.framerate > 0:
+        return Fraction(cc.framerate)
+    c.close()
+    raise FilmrtError(f"{src_name} is a raw {cc.name} stream whose bitstream does not give its frame rate "
+                      "(FFmpeg would assume 25): pass --input-fps RATE")
+
+
+def open_input(src, fmt: str | None = None, input_fps: Fraction | None = None) -> PyAVInput:
+    """Open ``src`` (a path or ``-``) and read its headers; one-line errors for what is no video.
+    ``input_fps``: the rate of a raw elementary stream (its demuxer would assume 25)."""
+    # a raw stream's demuxer stamps frames at its ``framerate`` option (25 unless told)
+    c, src_name = _open_input(src, fmt, {"framerate": str(input_fps)} if input_fps else None)
+    # the programme, not the first video stream: a thumbnail track or cover art may come first
+    vs = main_video(c.streams)
+    if vs is None or is_cover(vs):
+        kinds = ", ".join(sorted({s.type + (" (cover art)" if is_cover(s) else "") for s in c.streams})) or "none"
+        c.close()
+        raise NotAVideo(f"{src_name} has no video stream (streams: {kinds})")
+    cc = vs.codec_context
+    if cc is None:  # a codec id FFmpeg does not know (damaged or exotic headers)
+        c.close()
+        raise NotAVideo(f"{src_name}: the video stream's codec is unknown to FFmpeg (not decodable)")
+    if not cc.width or not cc.height:
+        c.close()
+        raise NotAVideo(f"{src_name}: the video stream has no picture size (not decodable?)")
+    # every other stream is copied: other video streams (angles, proxies) and cover art too
+    copy_streams = [s for s in c.streams if s is not vs and s.type in ("video", "audio", "subtitle", "data")]
+    start = _input_start(c, vs)
+    rate = vs.average_rate or vs.guessed_rate or vs.base_rate
+    rate = Fraction(rate) if rate else None
+    forced_rate = None
+    if set(c.format.name.split(",")) & RAW_STREAMS:
+        rate = _raw_rate(c, cc, src_name, input_fps)
+        forced_rate = rate if input_fps else None
+    elif input_fps:
+        c.close()
+        raise FilmrtError(f"--input-fps is for raw elementary streams without timestamps; {src_name} "
+                          f"({c.format.name}) has its own")
+    tb = Fraction(vs.time_base) if vs.time_base else Fraction(1, 90000)
+    spec = guess_spec(cc.width, cc.height, cc.colorspace, cc.color_range,
+                      full_range_format=str(cc.pix_fmt or "").startswith("yuvj"),
+                      primaries=cc.color_primaries, trc=cc.color_trc)
+    info = VideoInfo(
+        width=cc.width,
+        height=cc.height,
+        rate=rate,
+        time_base=tb,
+        pix_fmt=str(cc.pix_fmt),
+        codec=cc.name,
+        colour=spec,
+        frames=_expected_frames(vs, c, rate, tb),
+        start=start,
+        metadata=dict(vs.metadata),
+        profile=cc.profile or None,
+        bit_rate=cc.bit_rate or getattr(vs, "bit_rate", None) or None,
+        sar=_sar(vs),
+    )
+    tags = dict(colorspace=cc.colorspace, color_range=cc.color_range, primaries=cc.color_primaries,
+                trc=cc.color_trc)
+    path = None if src in ("-", None) else os.fspath(src)
+    return PyAVInput(c, src_name, path, vs, list(c.streams), copy_streams, dict(c.metadata), info, start, tags,
+                     forced_rate)
+
+
+def _expected_frames(vs, c, rate: Fraction | None, tb: Fraction, ss: Fraction | None = None,
+                     t: float | None = None) -> int | None:
+    """Frames in the selected range, from the headers (an estimate; None when they do not say)."""
+    frames = vs.frames or None
+    if not frames and rate:
+        dur = None
+        if vs.duration:
+            dur = Fraction(vs.duration) * tb
+        elif c.duration:
+            dur = Fraction(c.duration, 1_000_000)
+        if dur:
+            frames = max(1, round(dur * rate))
+    if frames and rate:
+        if ss:
+            frames = max(0, frames - int(ss * rate))
+        if t:
+            frames = min(frames, max(1, math.ceil(Fraction(t).limit_denominator(1_000_000) * rate)))
+    return frames
+
+
 class PyAVSource(Source):
-    """Decode the video stream of ``src`` (a path or ``-``) from ``ss`` for ``t`` seconds.
+    """Decode the video stream of ``src`` (a path, ``-``, or a :class:`PyAVInput` already open) as
+    ``request`` asks (:class:`DecodeRequest`; ``ss``/``t`` alone are a shorthand for a request of
+    just that range, for readers such as ``eval-video`` and the benchmark).
 
     ``frames(on_packet)`` yields :class:`DecodedFrame`; packets of ``copy_streams`` (audio,
     subtitle, data streams that fall inside the range) go to ``on_packet(packet)`` in demux order.
     """
 
     name = "pyav"
-    keep_alpha = False
-    #: set by the caller: each frame's A/53 captions go here (re-paced by the encoder)
-    captions: CaptionPacer | None = None
+    #: runs DecodeRequest.deinterlace on its own Y'CbCr frames
+    filters_fields = True
 
     def __init__(
         self,
         src,
+        request: DecodeRequest | None = None,
         *,
         ss: float | None = None,
         t: float | None = None,
@@ -247,108 +349,87 @@ class PyAVSource(Source):
         fmt: str | None = None,
         threads: int = 0,
     ):
-
-        if ss is not None and ss < 0:
-            raise FilmrtError(f"--ss {ss}: the start must be >= 0")
-        if t is not None and t <= 0:
-            raise FilmrtError(f"--t {t}: the duration must be > 0")
+        if request is not None and (ss is not None or t is not None):
+            raise ValueError("give the range in the DecodeRequest, not beside it")
+        super().__init__(request or DecodeRequest(ss=ss, t=t))
+        request = self.request
         self.device = torch.device(device)
-        self.container, self.src_name = _open_input(src, fmt)
-        c = self.container
-        videos = list(c.streams.video)
-        if not videos:
-            kinds = ", ".join(sorted({s.type for s in c.streams})) or "none"
-            c.close()
-            raise NotAVideo(f"{self.src_name} has no video stream (streams: {kinds})")
-        self.stream = videos[0]
+        inp = src if isinstance(src, PyAVInput) else open_input(src, fmt)
+        self.input = inp
+        self.container, self.src_name, self.stream, self.streams = inp.container, inp.src_name, inp.stream, inp.streams
         vs = self.stream
         vs.thread_type = "AUTO"
         if threads:
             vs.thread_count = threads
-        cc = vs.codec_context
-        if cc is None:  # a codec id FFmpeg does not know (damaged or exotic headers)
-            c.close()
-            raise NotAVideo(f"{self.src_name}: the video stream's codec is unknown to FFmpeg (not decodable)")
-        if not cc.width or not cc.height:
-            c.close()
-            raise NotAVideo(f"{self.src_name}: the video stream has no picture size (not decodable?)")
-        self.copy_streams = [
-            s for s in c.streams if s is not vs and s.type in ("audio", "subtitle", "data")
-        ]
-        self.container_metadata = dict(c.metadata)
-        start_us = c.start_time
-        # the input's start (e.g. 1.4 s in an MPEG-TS): output times are shifted by it (and --ss);
-        # a negative start (audio priming in mp4) is left as it is
-        self.start = max(Fraction(start_us, 1_000_000), Fraction(0)) if start_us else Fraction(0)
-        self.ss = Fraction(ss).limit_denominator(1_000_000) if ss else None
+        wanted = request.streams
+        self.copy_streams = [s for s in inp.copy_streams if wanted is None or s.index in wanted]
+        self.container_metadata = inp.container_metadata
+        self.start = inp.start
+        self.ss = Fraction(request.ss).limit_denominator(1_000_000) if request.ss else None
         self.range_start = self.start + (self.ss or 0)
-        self.range_end = self.range_start + Fraction(t).limit_denominator(1_000_000) if t else None
-        rate = vs.average_rate or vs.guessed_rate or vs.base_rate
-        rate = Fraction(rate) if rate else None
-        tb = Fraction(vs.time_base) if vs.time_base else Fraction(1, 90000)
-        spec = guess_spec(cc.width, cc.height, cc.colorspace, cc.color_range,
-                          full_range_format=str(cc.pix_fmt or "").startswith("yuvj"),
-                          primaries=cc.color_primaries, trc=cc.color_trc)
-        self.info = VideoInfo(
-            width=cc.width,
-            height=cc.height,
-            rate=rate,
-            time_base=tb,
-            pix_fmt=str(cc.pix_fmt),
-            codec=cc.name,
-            colour=spec,
-            frames=self._expected_frames(rate, tb, t),
-            start=self.start,
-            metadata=dict(vs.metadata),
-            profile=cc.profile or None,
-            bit_rate=cc.bit_rate or getattr(vs, "bit_rate", None) or None,
-        )
+        self.range_end = self.range_start + Fraction(request.t).limit_denominator(1_000_000) if request.t else None
+        info = inp.info
+        self.info = dataclasses.replace(
+            info, frames=_expected_frames(vs, inp.container, info.rate, info.time_base, self.ss, request.t))
         #: the stream's colour tags, for frames that leave them unspecified
-        self._stream_tags = dict(colorspace=cc.colorspace, color_range=cc.color_range,
-                                 primaries=cc.color_primaries, trc=cc.color_trc)
-        self.problems: list[str] = []
+        self._stream_tags = inp.stream_tags
+        self.captions = CaptionPacer(request.caption_stretch) if request.captions else None
         self.decode_errors = 0
-        self.corrupt_frames = 0
-        #: frames whose timestamp had to be moved after the previous one (kept, not damage)
-        self.timestamps_repaired = 0
-        self.frames_decoded = 0
         #: end time (s) of the last picture delivered, for the "ends early" check
         self.last_end: Fraction | None = None
-        self._seekable = src not in ("-", None)
-        #: decoded frames -> frames (libavfilter; a frame's own time_base then gives its time), set by convert
+        self._seekable = inp.path is not None
+        #: decoded frames -> frames (libavfilter deinterlace / pulldown removal; a frame's own
+        #: time_base then gives its time)
         self.frame_filter: Callable | None = None
+        if request.deinterlace != "off":
+            self.frame_filter = DecodedFilter(CHAINS[request.deinterlace], time_base=info.time_base,
+                                              rate=info.rate, parity=request.field_parity)
         #: where the headers say the video ends (stream seconds), None when they do not say
-        self.header_end = self._header_end()[0]
-
-    def _expected_frames(self, rate: Fraction | None, tb: Fraction, t: float | None) -> int | None:
-        """Frames in the selected range, from the headers (an estimate; None when they do not say)."""
-        vs, c = self.stream, self.container
-        frames = vs.frames or None
-        if not frames and rate:
-            dur = None
-            if vs.duration:
-                dur = Fraction(vs.duration) * tb
-            elif c.duration:
-                dur = Fraction(c.duration, 1_000_000)
-            if dur:
-                frames = max(1, round(dur * rate))
-        if frames and rate:
-            if self.ss:
-                frames = max(0, frames - int(self.ss * rate))
-            if t:
-                frames = min(frames, max(1, math.ceil(Fraction(t).limit_denominator(1_000_000) * rate)))
-        return frames
+        self.header_end = inp.header_end
 
     # ------------------------------------------------------------------
     def _seek(self) -> None:
+        """Seek for --ss to a keyframe at or before the start point (frames before it are decoded
+        and discarded, as ffmpeg's accurate seek does). Demuxers without an index (MPEG-TS, PS)
+        land on a packet near the time asked, often after the keyframe the start point needs: the
+        first picture decoded there is checked, and the seek goes back further (1, 2, 4 ... s),
+        down to the beginning of the file, until that picture is not after the start point."""
         if not self.ss or not self._seekable:
             return
-        vs = self.stream
-        target = int(self.range_start / self.info.time_base)
+        tb, back = self.info.time_base, Fraction(0)
+        while self.range_start - back > self.start:
+            try:
+                self.container.seek(int((self.range_start - back) / tb), stream=self.stream, backward=True,
+                                    any_frame=False)
+            except Exception:  # noqa: BLE001 - unseekable input: decode from the start and discard
+                return
+            first = self._first_picture_time()
+            if first is not None and first <= self.range_start:
+                self.container.seek(int((self.range_start - back) / tb), stream=self.stream, backward=True,
+                                    any_frame=False)  # the same place again, for frames()
+                return
+            back = back * 2 if back else Fraction(1)
         try:
-            self.container.seek(target, stream=vs, backward=True, any_frame=False)
-        except Exception:  # noqa: BLE001 - unseekable input: decode from the start and discard
+            self.container.seek(0, backward=True, unsupported_byte_offset=True)  # the first byte
+        except Exception:  # noqa: BLE001
+            self.container.seek(int(self.start / tb), stream=self.stream, backward=True, any_frame=False)
+
+    def _first_picture_time(self, packets: int = 600) -> Fraction | None:
+        """The time of the first picture the decoder gives from here (None when none comes within
+        ``packets`` video packets: the seek landed after the last keyframe). Used by :meth:`_seek`."""
+        cc = self.stream.codec_context
+        try:
+            for n, packet in enumerate(self.container.demux(self.stream)):
+                for f in packet.decode():
+                    ticks = f.pts if f.pts is not None else f.dts
+                    return Fraction(ticks) * self.info.time_base if ticks is not None else None
+                if n >= packets:
+                    break
+        except av.error.FFmpegError:
             pass
+        finally:
+            cc.flush_buffers()
+        return None
 
     def frames(self, on_packet: Callable | None = None, stop=None) -> Iterator[DecodedFrame]:
         """See :class:`Source`; packets of ``copy_streams`` go to ``on_packet`` as they are demuxed.
@@ -415,6 +496,8 @@ class PyAVSource(Source):
         pipeline.fieldops: its frames carry their own time base) or the best-effort ``clock``."""
         if self.frame_filter is not None:
             return [(g, self._filtered_time(g)) for g in self.frame_filter(decoded, end=end)]
+        if self.input.forced_rate:  # --input-fps over a raw stream: its own stamps follow the bitstream's rate
+            return [pair for f in decoded for pair in clock.push(f, None, None, None)]
         return [pair for f in decoded for pair in clock.push(f, f.pts, f.dts, f.duration)]
 
     def _deliver(self, f, ts: Fraction):
@@ -425,6 +508,8 @@ class PyAVSource(Source):
             return None  # before --ss (decoded from the previous keyframe)
         if self.range_end is not None and ts >= self.range_end - snap:
             return _PAST_END
+        if (f.width, f.height) != (self.info.width, self.info.height):
+            f = self._first_size(f)
         rgb, self._spec = frame_to_rgb(f, self._spec, self.device, self._stream_tags)
         read_side_data(f, self.info.side)
         if self.captions is not None:
@@ -439,15 +524,31 @@ class PyAVSource(Source):
                 self.info.display_matrix = dm
                 self.info.rotation = int(getattr(f, "rotation", 0) or 0)
         ftb = Fraction(f.time_base) if f.time_base else tb  # a filtered frame has its own
-        dur = Fraction(f.duration) * ftb if getattr(f, "duration", 0) else None
+        dur = Fraction(f.duration) * ftb if getattr(f, "duration", 0) and not self.input.forced_rate else None
         self.frames_decoded += 1
         self.last_end = ts + (dur or (1 / self.info.rate if self.info.rate else 0))
         out = DecodedFrame(self._index, ts, rgb, make_thumb(rgb[:3]), dur)
         self._index += 1
         return out
 
+    def _first_size(self, f):
+        """A picture whose size changed mid-stream (a legal new sequence header: an ad break, a
+        spliced feed), scaled to the first size: the output has one size, as ffmpeg's default
+        scaling to the first frame's size gives. Said once in :attr:`notes`."""
+        if not self.resized:
+            self.notes.append(f"the picture size changes mid-stream (to {f.width}x{f.height} at "
+                              f"{self.frames_decoded} frames): scaled to the first size, "
+                              f"{self.info.width}x{self.info.height}")
+        self.resized += 1
+        return f.reformat(width=self.info.width, height=self.info.height)
+
     def _copy_packet(self, packet, on_packet: Callable | None, copy_done: set[int]) -> None:
         """Hand a packet of a copied stream on, inside the range; note the streams past its end."""
+        if is_cover(packet.stream) and packet.size:  # the picture itself, once, whatever the range
+            copy_done.add(packet.stream.index)
+            if on_packet is not None:
+                on_packet(packet)
+            return
         if packet.dts is None and packet.pts is None:
             return  # flush packet
         pts = packet.pts if packet.pts is not None else packet.dts
@@ -480,27 +581,12 @@ class PyAVSource(Source):
             self.problems.append(f"{self.corrupt_frames} decoded frame(s) flagged corrupt by the decoder")
         if self.problems or self.range_end is not None or self.last_end is None:
             return
-        end, slack = self._header_end()
+        end, slack = self.input.header_end_and_slack()
         if end is not None and self.last_end < end - slack:
             self.problems.append(
                 f"stream ends early: pictures stop at {float(self.last_end - self.start):.2f} s of the "
                 f"{float(end - self.start):.2f} s the headers announce (truncated or damaged)"
             )
-
-    def _header_end(self) -> tuple[Fraction | None, Fraction]:
-        """Where the headers say the video ends (stream seconds) and the slack allowed: the
-        stream's own duration within 2 frames or 2 %; the container's (which audio may extend)
-        within 1 s or 5 %."""
-        vs, c, tb = self.stream, self.container, self.info.time_base
-        frame = 1 / self.info.rate if self.info.rate else Fraction(1, 25)
-        if vs.duration:
-            begin = Fraction(vs.start_time) * tb if vs.start_time is not None else self.start
-            dur = Fraction(vs.duration) * tb
-            return begin + dur, max(2 * frame, dur / 50)
-        if c.duration:
-            dur = Fraction(c.duration, 1_000_000)
-            return self.start + dur, max(Fraction(1), dur / 20)
-        return None, Fraction(0)
 
     def close(self) -> None:
         try:

@@ -12,10 +12,12 @@
   where ``offset`` places the first output frame where the first input frame was.
 - Other streams (audio, subtitles, data) are **remuxed**, never re-encoded: packets keep their
   timestamps, shifted by the same amount as the video (the start of the input, or ``--ss``).
-  Which streams go in is decided before decoding by :mod:`filmrt.pipeline.io.streams` (by asking
-  the muxer): a stream the container cannot hold is an error unless ``--drop-stream`` names it.
-- Metadata: container tags, per-stream tags (language, title, handler) and the video's display
-  matrix (rotation) are copied.
+  Which streams go in is decided before decoding, in the
+  :class:`~filmrt.pipeline.io.target.OutputTarget` the muxer is handed (container, muxer options,
+  encoder, every input stream's fate): the muxer carries it out and decides nothing again.
+- Metadata: container tags, per-stream tags (language, title, handler), the video's display
+  matrix (rotation) and its sample aspect ratio (anamorphic pixels: in the bitstream and in the
+  container) are copied.
 - Never a half-written OUT: everything goes to a hidden temp file beside OUT
   (:func:`filmrt.fileio.atomic_path`: ``.NAME.filmrt-<pid>-XXXX.ext``, the replaced file's mode kept, a
   symlink's target replaced) that is renamed over OUT only after the trailer is written; any error
@@ -26,10 +28,12 @@
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import sys
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import av
 import torch
@@ -38,14 +42,22 @@ from filmrt.errors import FilmrtError
 from filmrt.fileio import atomic_path, is_stream_target
 from filmrt.pipeline.io.captions import CAPTION_CODECS, with_sei
 from filmrt.pipeline.io.colour import SPC_RGB, ColourSpec
-from filmrt.pipeline.io.decode import VideoInfo, av_error_message
-from filmrt.pipeline.io.formats import CODECS, OutputFormat, fit_container
+from filmrt.pipeline.io.decode import av_error_message
+from filmrt.pipeline.io.formats import CODECS, OutputFormat
 from filmrt.pipeline.io.hdr import SideInfo, x265_hdr_params
 from filmrt.pipeline.io.pixels import rgb_to_frame
-from filmrt.pipeline.io.streams import describe, muxer_options, output_format
+from filmrt.pipeline.io.source import VideoInfo
+from filmrt.pipeline.io.streams import stream_codec
 from filmrt.pipeline.time.cadence.fieldops import WEAVE, FilterChain
 
+if TYPE_CHECKING:
+    from filmrt.pipeline.io.target import OutputTarget
+
+logger = logging.getLogger(__name__)
+
 DEFAULT_CRF = 18
+#: channel layouts without an order that have only one reading
+_UNORDERED = {"1 channels": "mono", "2 channels": "stereo"}
 DEFAULT_PRESET = "medium"
 
 
@@ -106,42 +118,67 @@ def check_output(dst: str, fmt: str | None, codec: str) -> None:
         raise FilmrtError(f"cannot write {dst}: directory {parent} is not writable")
 
 
-def _is_mov(fmt: str | None, dst: str) -> bool:
-    """The output is written by FFmpeg's mov muxer (MP4, MOV and their kin)."""
-    if fmt:
-        return fmt in ("mp4", "mov", "ipod", "ismv", "3gp", "3g2", "psp", "f4v")
-    return Path(dst).suffix.lower() in (".mp4", ".mov", ".m4v", ".3gp", ".3g2", ".f4v", ".ismv")
+def check_encoder(output: OutputFormat, preset: str, width: int, height: int, rate: Fraction,
+                  interlace: str = "off") -> None:
+    """Open the encoder once, before any decoding, with the settings the Muxer will give it: a bad
+    ``--preset`` or ``--profile``, or DNxHD without ``--bitrate``, is refused here in one line
+    instead of failing with "Invalid argument" after decoding started. NVENC is checked when it
+    starts (it needs the GPU)."""
+    if interlace != "off" and height % 4:
+        raise FilmrtError(f"--interlace needs a height divisible by 4 (two 4:2:0 fields), not {height}")
+    if "nvenc" in output.codec:
+        return
+    sy, sx = output.layout.sub
+    cc = av.CodecContext.create(output.codec, "w")
+    cc.width, cc.height, cc.pix_fmt = max(sx, width - width % sx), max(sy, height - height % sy), output.pix_fmt
+    cc.time_base, cc.framerate = 1 / Fraction(rate), Fraction(rate)
+    if output.bitrate:
+        cc.bit_rate = int(output.bitrate)
+    cc.options = Muxer._encoder_options(output, None, preset)
+    try:
+        cc.open()
+    except av.error.FFmpegError as e:
+        said = ", ".join(x for x in (f"--preset {preset}" if output.codec in ("libx264", "libx265") else "",
+                                     f"--profile {output.profile}" if output.profile else "",
+                                     "" if output.bitrate or output.codec != "dnxhd" else "no --bitrate") if x)
+        raise FilmrtError(f"{output.codec} refuses these settings ({said or 'its defaults'}): "
+                          f"{av_error_message(e)}") from None
+
+
+#: FFmpeg's mov muxer under its names (MP4, MOV and their kin)
+MOV_MUXERS = ("mp4", "mov", "ipod", "ismv", "3gp", "3g2", "psp", "f4v")
 
 
 class Muxer:
-    """Owns the output container. Not thread-safe: one thread (the encoder's) uses it."""
+    """Owns the output container and carries out an :class:`OutputTarget` (its container, muxer
+    options, encoder and copied streams). Not thread-safe: one thread (the encoder's) uses it."""
 
     def __init__(
         self,
-        dst: str,
+        target: OutputTarget,
         *,
         info: VideoInfo,
         fps_out: Fraction,
-        copy_streams=(),
         shift: Fraction = Fraction(0),
         video_offset: Fraction = Fraction(0),
-        output: OutputFormat | None = None,
         side: SideInfo | None = None,
         preset: str = DEFAULT_PRESET,
         threads: int = 0,
-        fmt: str | None = None,
         container_metadata: dict | None = None,
         warn=None,
         interlace: str | None = None,
         timecode: str | None = None,
+        overwrite: bool = True,
     ):
-        output = output or OutputFormat("libx264", "yuv420p", crf=DEFAULT_CRF)
+        output = target.video
         check_codec(output.codec)
+        self.target = target
         self.output = output
         self.codec = output.codec
-        self.dst = dst
-        self.warn = warn or (lambda msg: print(f"filmrt: warning: {msg}", file=sys.stderr))
-        fmt = guess_format(dst, fmt)
+        self.dst = dst = target.path
+        #: what the muxer had to change (odd sizes), said through the caller's callback (else logged)
+        self.warn = warn or logger.warning
+        fmt = target.format
         self.fps_out = Fraction(fps_out)
         #: --interlace tff|bff: frames come at fps_out and are woven into fields (pipeline.fieldops)
         self.interlace = interlace
@@ -150,21 +187,21 @@ class Muxer:
         self.shift = Fraction(shift)
         #: the temp file's atomic_path context while OUT is a regular file (None: streamed)
         self._atomic = None
-        streamed = dst == "-" or is_stream_target(dst)
-        options = muxer_options(output_format(dst, fmt), streamed)
-        if streamed:  # stdout, a FIFO, a device: streamed, cannot be taken back
-            target = sys.stdout.buffer if dst == "-" else dst
+        options = dict(target.options)
+        if target.streamed:  # stdout, a FIFO, a device: streamed, cannot be taken back
+            sink = sys.stdout.buffer if dst == "-" else dst
         else:
             output_parent(dst)  # one-line errors for a directory or a missing folder
-            self._atomic = atomic_path(dst)
-            target = str(self._atomic.__enter__())
+            # without -y the rename refuses an OUT that another run wrote meanwhile (fileio)
+            self._atomic = atomic_path(dst, replace=overwrite)
+            sink = str(self._atomic.__enter__())
         #: the file being written (the temp file beside OUT), None when streamed
-        self.path = None if streamed else target
-        if any(k.startswith("filmrt_") for k in container_metadata or {}) and _is_mov(fmt, dst):
+        self.path = None if target.streamed else sink
+        if any(k.startswith("filmrt_") for k in container_metadata or {}) and fmt in MOV_MUXERS:
             # MP4/MOV keep free-form tags (filmrt batch's mark) only as "mdta" keys
             options["movflags"] = "+".join(filter(None, (options.get("movflags"), "use_metadata_tags")))
         try:
-            self.container = av.open(target, "w", format=fmt, options=options)
+            self.container = av.open(sink, "w", format=fmt, options=options)
         except ValueError as e:
             self._discard_tmp()
             raise FilmrtError(f"cannot write {dst}: {e} (pass --format)") from None
@@ -172,7 +209,7 @@ class Muxer:
             self._discard_tmp()
             raise FilmrtError(f"cannot write {dst}: {av_error_message(e)}") from None
         try:
-            self._setup(info, copy_streams, output, side, preset, container_metadata or {}, video_offset, threads)
+            self._setup(info, target.copy, output, side, preset, container_metadata or {}, video_offset, threads)
         except BaseException:
             self.abort()
             raise
@@ -180,8 +217,6 @@ class Muxer:
     # ------------------------------------------------------------------ setup
     def _setup(self, info, copy_streams, output, side, preset, container_metadata, video_offset, threads=0) -> None:
         c = self.container
-        self.output = output = fit_container(output, c.format.name, output.crf or DEFAULT_CRF)
-        self.codec = output.codec
         for k, v in container_metadata.items():
             if k.lower() not in ("encoder", "major_brand", "minor_version", "compatible_brands"):
                 c.metadata[k] = v
@@ -213,6 +248,8 @@ class Muxer:
         cc.color_primaries = self.spec.primaries
         cc.color_trc = self.spec.trc
         opts = self._encoder_options(output, side, preset)
+        if output.codec == "mpeg2video":
+            opts.update(_mpeg2_rate(output, rate, self.width * self.height))
         if self.interlace:
             self._setup_interlaced(cc, opts, pix)
         cc.options = opts
@@ -220,8 +257,8 @@ class Muxer:
             cc.bit_rate = int(output.bitrate)
         if self.timecode:
             vs.metadata["timecode"] = self.timecode  # mp4/mov: a tmcd track; matroska: the tag
-            if "timecode" in c.metadata:
-                del c.metadata["timecode"]  # the source's label, at the source's rate
+            for key in [k for k in c.metadata if k.lower() == "timecode"]:
+                del c.metadata[key]  # the source's label, at the source's rate (any case: TIMECODE)
         if threads:  # the thread plan's count (filmrt.pipeline.threads); 0 = the encoder's own choice
             cc.thread_count = threads
         for key in ("language", "title", "handler_name"):
@@ -229,20 +266,25 @@ class Muxer:
                 vs.metadata[key] = info.metadata[key]
         if info.display_matrix is not None:
             vs.set_display_matrix(info.display_matrix)
+        if info.sar:  # anamorphic pixels: the encoder's (bitstream) and the stream's (MOV pasp, mkv display size)
+            cc.sample_aspect_ratio = vs.sample_aspect_ratio = info.sar
         self.vstream = vs
         self.frame_time_base = 1 / self.fps_out
         self.frame_offset = round(Fraction(video_offset) * self.fps_out)
         self.encoded = 0  # frames handed to the encoder (woven frames when interlaced)
-        # streams copied as they are: the caller chose them (filmrt.pipeline.io.streams.plan_output)
+        # streams copied as they are: the target chose them (filmrt.pipeline.io.target.plan_target)
         self.copy_map = {}
         for s in copy_streams:
             try:
                 o = c.add_stream_from_template(s)
             except (ValueError, av.error.FFmpegError) as e:
-                raise FilmrtError(f"stream {describe(s)} cannot be copied into {self.dst} "
+                raise FilmrtError(f"stream #{s.index} {s.type} {stream_codec(s)} cannot be copied into {self.dst} "
                                   f"({av_error_message(e)}): pass --drop-stream {s.index}") from None
             for k, v in s.metadata.items():
                 o.metadata[k] = v
+            if s.type == "audio" and o.codec_context.layout.name in _UNORDERED:
+                # PCM from Matroska has a count, no order; MP4's lpcm needs one: the only reading of 1 or 2
+                o.codec_context.layout = _UNORDERED[o.codec_context.layout.name]
             self.copy_map[s.index] = o
         self.frames_written = 0
         self.packets_copied = 0
@@ -319,11 +361,15 @@ class Muxer:
             raise FilmrtError(f"--interlace needs a height divisible by 4 (two 4:2:0 fields), not {self.height}")
         cc.field_order = 2 if self.interlace == "tff" else 3  # AV_FIELD_TT / AV_FIELD_BB (coded order)
         if self.codec == "libx264":
-            opts["flags"] = "+ildct+ilme"  # libx264: interlaced (MBAFF) coding; the frames say the order
+            # interlaced (MBAFF) coding, and the field order said to x264 itself: from the frames'
+            # flags alone it wrote bottom-first pictures with top-first picture order counts
+            # (read back as top first from MP4/MOV/TS)
+            opts["flags"] = "+ildct+ilme"
+            opts["x264-params"] = ":".join(filter(None, [opts.get("x264-params"), f"{self.interlace}=1"]))
         elif self.codec == "libx265":
             opts["x265-params"] = opts.get("x265-params", "") + ":interlace=" + self.interlace
         else:
-            opts["flags"] = "+ildct+ilme"
+            opts["flags"] = opts.get("flags", "") + "+ildct+ilme"
         self.weaver = FilterChain(WEAVE[self.interlace], width=self.width, height=self.height,
                                   time_base=1 / self.fps_out, rate=self.fps_out, fmt=pix)
 
@@ -405,3 +451,20 @@ class Muxer:
 
 class _Discarded(Exception):
     """The outcome handed to atomic_path when the output is dropped."""
+
+
+def _mpeg2_rate(output: OutputFormat, rate: Fraction, pixels: int) -> dict:
+    """MPEG-2 rate control: constant bit rate, as broadcast deliveries are (XDCAM HD422: CBR 50 Mb/s),
+    with a VBV buffer within the profile's limit; a CBR rate is written into the sequence header,
+    where decoders and the next probe read it. A rate far beyond what the picture can use (over 8
+    bits a pixel: a tiny picture) is a ceiling instead, because the encoder cannot stuff that much
+    padding into a frame ("stuffing too large"). Without a bit rate: constant quality (qscale 2,
+    FF_QP2LAMBDA = 118)."""
+    if not output.bitrate:
+        return {"flags": "+qscale", "global_quality": str(2 * 118)}
+    bits = int(output.bitrate)
+    vbv_max = 47_185_920 if output.profile == "422" else 9_781_248  # 4:2:2@High, Main@High
+    opts = {"maxrate": str(bits), "bufsize": str(min(bits // 2, vbv_max))}
+    if bits / rate / max(1, pixels) <= 8:
+        opts["minrate"] = str(bits)
+    return opts

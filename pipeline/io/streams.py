@@ -1,33 +1,49 @@
-"""What goes into the output container: its format, the video encoder, and the copied streams.
+"""What a container can hold, and the facts about OUT the output decision is made from.
 
-Decided before decoding starts, so a conversion never fails (or silently loses audio) at the end.
+The decision itself (encoder, every stream's fate) is :func:`filmrt.pipeline.io.target.plan_target`;
+this module answers its questions.
 
 **By trying, not by lists.** PyAV's ``supported_codecs`` of a muxer is not a usable answer: for
 MPEG-TS, M2TS and MXF it lists almost nothing (not even H.264 for MPEG-TS), although FFmpeg muxes
-AAC, AC-3, E-AC-3 and MP2 into TS and 24-bit PCM into MXF. So :func:`plan_output` asks FFmpeg
+AAC, AC-3, E-AC-3 and MP2 into TS and 24-bit PCM into MXF. So :func:`refusal` asks FFmpeg
 itself: it opens the chosen muxer on an in-memory buffer, adds the video stream and the stream to
-copy with their real parameters, and writes the header (:func:`_probe`), with the same muxer
-options the real output uses (fragmented MP4 on a pipe). What FFmpeg accepts is copied; what it
-refuses is reported with FFmpeg's own reason. Answers are cached per (format, encoder, stream
-parameters).
+copy with their real parameters, and writes the header, with the same muxer options the real
+output uses (fragmented MP4 on a pipe). What FFmpeg accepts goes in; what it refuses is reported
+with FFmpeg's own reason. One function answers for the video encoder and for copied streams
+alike. Answers are cached per (format, encoder, muxer options, stream parameters).
 
-**Video encoder.** ``--codec`` (default libx264) when the container takes it. A container whose
-natural video codec is not H.264 (WebM) gets that codec instead of the default (libvpx-vp9, when
-this PyAV has it). Audio-only and image formats (``.wav``, ``.mp3``, ``.png``, ``.gif``...) are
-refused with one line.
+**Video encoder.** ``--codec`` (default: the source's family) when the container takes it. A
+container whose natural video codec is not H.264 (WebM) gets that codec for ``--codec auto``
+(libvpx-vp9, when this PyAV has it). Audio-only and image formats (``.wav``, ``.mp3``, ``.png``,
+``.gif``...) and segmenting muxers (HLS ``.m3u8``, DASH ``.mpd``: a playlist plus segment files)
+are refused with one line.
+
+**Held means readable.** MPEG-TS takes any codec, but one it has no stream_type for is written as
+private data (stream_type 0x06) that no player or decoder reads: ProRes, DNxHR, FFV1, PNG video,
+PCM and FLAC audio, SubRip. For such muxers (:data:`READ_BACK`) a stream counts as held only when
+one muxed packet reads back as the same codec. MPEG-PS (``.mpg``, ``.vob``) cannot be asked
+that way (its demuxer guesses codecs from content): what it reads back is listed
+(:data:`PS_READABLE`). Video the container cannot carry readably gets the closest encoder it does
+(:func:`filmrt.pipeline.io.target.fit_container`, said in the notes); audio is re-encoded
+(:data:`AUDIO_FALLBACK`, said with the reason); anything else is refused as below.
+
+**Other video streams** (a second angle, a thumbnail track, cover art) are copied as they are
+where the container holds them (cover art: MP4 as a stream, :data:`COVER_ART`; Matroska as an
+attachment, :data:`ATTACHED_COVER`); where it does not they are left out with the reason (a note,
+and in the JSON report), never silently. The converted stream is the programme
+(:func:`filmrt.pipeline.io.probe.main_video`), not simply the first video stream.
 
 **A stream that cannot go in** is an error (exit 2) naming the stream and the reason, unless the
 user asked to leave it out: ``--drop-stream SPEC`` (comma-separated ``a`` audio, ``s``
 subtitles, ``d`` data, or an input stream index; ffmpeg's ``-an``/``-sn``/``-dn`` and ``-map
--0:N``). Dropped streams are listed, with the reason, in :class:`OutputPlan` (and so in
-``ConvertResult`` and batch reports).
+-0:N``). Dropped streams are listed, with the reason, in the
+:class:`~filmrt.pipeline.io.target.OutputTarget` (and so in convert's and batch's reports).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import io
-from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
@@ -35,6 +51,7 @@ import av
 import av.logging
 
 from filmrt.errors import FilmrtError
+from filmrt.pipeline.io.probe import is_cover
 
 #: --drop-stream letters -> stream types
 DROP_KINDS = {"a": "audio", "s": "subtitle", "d": "data"}
@@ -42,13 +59,44 @@ DROP_KINDS = {"a": "audio", "s": "subtitle", "d": "data"}
 NATURAL_CODEC = {"webm": "libvpx-vp9", "ogg": "libtheora"}
 #: encoders probed as the software encoder of the same bitstream
 PROBE_AS = {"h264_nvenc": "libx264", "hevc_nvenc": "libx265"}
+#: encoders that need more than 64x64 yuv420p to open for the probe: (size, private options)
+PROBE_SETTINGS = {"dnxhd": (256, {"profile": "dnxhr_lb"}), "libx265": (64, {"x265-params": "log-level=error"})}
 #: muxers that hold no video (or only cover art) and image muxers: refused as OUT, one line
 AUDIO_FORMATS = {"wav", "mp3", "flac", "opus", "adts", "ac3", "eac3", "mp2", "w64", "aiff", "oga"}
 IMAGE_FORMATS = {"image2", "image2pipe", "gif", "apng", "webp", "png_pipe", "mjpeg"}
+#: muxers that write many files (a playlist or manifest and its segments) or other muxers: refused
+#: as OUT. They write their segments under their own names beside OUT, which the temp-file-and-rename
+#: of a single OUT cannot cover (junk files, a playlist naming the temp file, crashes): make a
+#: .ts/.mp4 and segment it with a packager
+SEGMENT_FORMATS = {"hls", "dash", "segment", "ssegment", "stream_segment", "smoothstreaming", "hds", "tee",
+                   "fifo"}
 #: fragmented MP4/MOV for outputs that cannot seek back (stdout, FIFOs); delay_moov lets the moov
 #: wait for the first packets, which AC-3/E-AC-3 need
 #: what FFmpeg's refusal means, where its own message is cryptic: (muxer, stream type) -> why
 HINTS = {("mxf", "audio"): "MXF holds PCM audio only"}
+#: muxers that take any codec but write one they have no mapping for as a stream nobody can read
+#: (MPEG-TS: stream_type 0x06, private data, no descriptor): what they take counts as held only
+#: when it reads back as the same kind of stream with a decoder (:func:`_read_back`)
+READ_BACK = {"mpegts"}
+#: MPEG-PS (.mpg, .vob): its muxer takes any video or subtitle codec but stamps them with MPEG-video and
+#: DVD-subtitle stream ids, and its demuxer guesses codecs from packet content (so a one-packet
+#: read-back cannot tell): what reads back as written (ProRes came back as "MP3 audio", SubRip as DVD
+#: subtitles). Its audio codecs the muxer checks itself.
+PS_FORMATS = {"mpeg", "vob", "dvd", "svcd", "vcd"}
+PS_READABLE = {"video": {"mpeg1video", "mpeg2video", "h264", "hevc"}, "subtitle": {"dvd_subtitle"}}
+#: audio a READ_BACK muxer cannot carry readably is re-encoded to this codec (said, with why)
+AUDIO_FALLBACK = {"mpegts": "aac"}
+#: why that codec: (muxer) -> the reason printed with the note
+AUDIO_FALLBACK_WHY = {"mpegts": "MPEG-TS carries PCM only as SMPTE 302M, which this FFmpeg cannot encode, and "
+                                "FLAC not at all; AAC keeps every sample rate and channel layout (lossy: write "
+                                ".mkv, .mov or .mxf to keep it lossless)"}
+#: muxers that write cover art as a stream (an attached picture): FFmpeg's mov muxer does in MP4/iPod
+#: mode only (the iTunes ``covr`` atom) and drops it from .mov without a word
+COVER_ART = {"mp4", "ipod"}
+#: muxers that keep cover art as an attachment (an image MIME type: read back as a cover again)
+ATTACHED_COVER = {"matroska", "webm"}
+#: an annex-B access unit delimiter: the TS muxer wants a start code in H.264/HEVC packets
+_AUD = b"\0\0\0\1\x09\xf0"
 STREAMED_MOVFLAGS = "frag_keyframe+empty_moov+default_base_moof+delay_moov"
 MOV_FORMATS = ("mp4", "mov", "ipod", "ismv", "3gp")
 
@@ -89,23 +137,15 @@ def output_format(dst: str, fmt: str | None) -> str:
     return name
 
 
-@dataclass
-class OutputPlan:
-    """What :func:`plan_output` decided; ``copy`` are the input streams to copy."""
-
-    format: str
-    codec: str
-    options: dict
-    copy: list = field(default_factory=list)
-    #: "#INDEX TYPE CODEC" of each copied stream
-    copied: list[str] = field(default_factory=list)
-    #: "#INDEX TYPE CODEC: why" of each stream left out (at the user's request)
-    dropped: list[str] = field(default_factory=list)
+def stream_codec(s) -> str:
+    """The codec name of a PyAV stream ("?" when FFmpeg does not know it)."""
+    cc = s.codec_context
+    return cc.name if cc is not None else "?"
 
 
 def describe(s) -> str:
-    cc = s.codec_context
-    return f"#{s.index} {s.type} {cc.name if cc is not None else '?'}"
+    """``#INDEX TYPE CODEC`` of a PyAV stream, as the messages name it."""
+    return f"#{s.index} {s.type} {stream_codec(s)}{' (cover art)' if is_cover(s) else ''}"
 
 
 _CACHE: dict[tuple, str | None] = {}
@@ -119,10 +159,12 @@ def _stream_key(s) -> tuple:
             str(getattr(cc, "format", None)))
 
 
-def _probe(fmt: str, codec: str, options: dict, stream=None) -> str | None:
-    """None if muxer ``fmt`` takes a ``codec`` video stream (and ``stream`` copied), else why not.
-    A hardware encoder is asked about as its software twin (same bitstream; the probe must not
-    need the GPU, whose encoder check_codec and the first frame judge)."""
+def refusal(fmt: str, codec: str, options: dict, stream=None) -> str | None:
+    """THE answer to "can this container hold this codec": None if muxer ``fmt`` (with the muxer
+    ``options`` of the real output) takes a ``codec`` video stream, and ``stream`` copied beside it,
+    else FFmpeg's reason why not. A hardware encoder is asked about as its software twin (same
+    bitstream; the probe must not need the GPU, whose encoder check_codec and the first frame
+    judge); an encoder that cannot open at the probe's 64x64 gets a size and profile it opens at."""
     codec = PROBE_AS.get(codec, codec)
     key = (fmt, codec, tuple(sorted(options.items())), None if stream is None else _stream_key(stream))
     if key in _CACHE:
@@ -136,10 +178,10 @@ def _probe(fmt: str, codec: str, options: dict, stream=None) -> str | None:
             try:
                 v = c.add_stream(codec, rate=Fraction(25))
                 fmts = [f.name for f in (v.codec_context.codec.video_formats or [])]
-                v.width, v.height = 64, 64
+                size, private = PROBE_SETTINGS.get(codec, (64, {}))
+                v.width, v.height = size, size
                 v.pix_fmt = "yuv420p" if not fmts or "yuv420p" in fmts else fmts[0]
-                if codec == "libx265":
-                    v.codec_context.options = {"x265-params": "log-level=error"}
+                v.codec_context.options = dict(private)
                 if stream is not None:
                     c.add_stream_from_template(stream)
                 c.start_encoding()
@@ -151,8 +193,64 @@ def _probe(fmt: str, codec: str, options: dict, stream=None) -> str | None:
             c.close()
         except Exception:  # noqa: BLE001 - a header-only file may fail its trailer: not the question
             pass
+    if why is None and fmt in READ_BACK:
+        why = _read_back(fmt, codec, options, stream)
+    if why is None and fmt in PS_FORMATS:
+        why = _ps_readable(fmt, codec, stream)
     _CACHE[key] = why
     return why
+
+
+def _read_back(fmt: str, codec: str, options: dict, stream=None) -> str | None:
+    """None if a ``codec`` video stream (and ``stream``, copied) muxed into ``fmt`` reads back as a
+    video (and a ``stream.type``) stream with a decoder; else why not. One packet is muxed (the
+    muxer writes its tables, e.g. the TS PMT, before the first packet); no encoder is opened."""
+    name = av.codec.Codec(codec, "w").canonical_name
+    buf = io.BytesIO()
+    try:
+        c = av.open(buf, "w", format=fmt, options=dict(options))
+        try:
+            v = c.add_mux_stream(name, rate=Fraction(25), width=64, height=64)
+            v.time_base = Fraction(1, 90000)
+            if stream is not None:
+                c.add_stream_from_template(stream)
+            c.start_encoding()
+            pkt = av.Packet(_AUD + bytes(32))
+            pkt.pts = pkt.dts = 0
+            pkt.time_base, pkt.stream = Fraction(1, 90000), v
+            c.mux(pkt)
+        finally:
+            c.close()
+        with av.open(io.BytesIO(buf.getvalue()), "r", format=fmt) as r:
+            got = [(s.type, _canonical(s)) for s in r.streams]
+    except (ValueError, av.error.FFmpegError) as e:
+        return f"cannot be read back from {fmt} ({(getattr(e, 'strerror', None) or str(e)).splitlines()[0]})"
+    if not got or got[0][0] != "video" or not _same_codec(name, got[0][1]):
+        return f"{fmt} would carry {name} video as private data that no decoder reads"
+    if stream is not None and (len(got) < 2 or got[1][0] != stream.type or not _same_codec(_canonical(stream),
+                                                                                         got[1][1])):
+        return f"{fmt} would carry it as private data that no decoder reads"
+    return None
+
+
+def _canonical(s) -> str | None:
+    cc = s.codec_context
+    return cc.codec.canonical_name if cc is not None else None
+
+
+def _same_codec(written: str | None, read: str | None) -> bool:
+    """The codec read back is the one written (MPEG audio layers 1-3 share one decoder and TS type)."""
+    return written == read or {written, read} <= {"mp1", "mp2", "mp3"}
+
+
+def _ps_readable(fmt: str, codec: str, stream=None) -> str | None:
+    """None if MPEG-PS reads ``codec`` video (and ``stream``) back as written (:data:`PS_READABLE`)."""
+    name = av.codec.Codec(codec, "w").canonical_name
+    if name not in PS_READABLE["video"]:
+        return f"{fmt} would carry {name} video under an MPEG-video stream id that no decoder reads as {name}"
+    if stream is not None and stream.type in PS_READABLE and _canonical(stream) not in PS_READABLE[stream.type]:
+        return f"{fmt} would carry it under a DVD-{stream.type} stream id, read back as another codec"
+    return None
 
 
 def _reason(e: BaseException, logs) -> str:
@@ -164,35 +262,21 @@ def _reason(e: BaseException, logs) -> str:
     return (getattr(e, "strerror", None) or str(e)).splitlines()[0]
 
 
-def choose_codec(fmt: str, codec: str, default: str, options: dict) -> str:
-    """The video encoder for muxer ``fmt``: ``codec`` if the container takes it, else the
-    container's natural codec when ``codec`` is the default; else a one-line refusal."""
+def check_video_container(fmt: str) -> None:
+    """A one-line refusal of muxers that are not one video file: audio-only, image, segmenting."""
     if fmt in AUDIO_FORMATS:
         raise FilmrtError(f"{fmt} is an audio-only format: write a video container (.mp4, .mkv, .mov, .ts)")
     if fmt in IMAGE_FORMATS:
         raise FilmrtError(f"{fmt} is an image format: write a video container (.mp4, .mkv, .mov, .ts)")
-    why = _probe(fmt, codec, options)
-    if why is None:
-        return codec
-    natural = NATURAL_CODEC.get(fmt)
-    if codec == default and natural:
-        try:
-            av.codec.Codec(natural, "w")
-        except Exception:  # noqa: BLE001 - not in this PyAV build
-            raise FilmrtError(f"{fmt} needs {natural} video, which this PyAV build lacks: "
-                              "write .mp4, .mkv, .mov or .ts") from None
-        if _probe(fmt, natural, options) is None:
-            return natural
-    raise FilmrtError(f"the {fmt} container cannot hold {codec} video ({why})")
+    if fmt in SEGMENT_FORMATS:
+        raise FilmrtError(f"{fmt} output (a playlist/manifest with segment files) is not supported: write one "
+                          ".ts or .mp4 and segment it with a packager (e.g. ffmpeg -f hls / -f dash)")
 
 
 def container_codec(enc, fmt: str):
     """``enc`` (EncodeOptions) with the container's natural codec for ``--codec auto`` where the
     container holds only its own family (WebM: VP9); checks first that ``fmt`` holds video at all."""
-    if fmt in AUDIO_FORMATS:
-        raise FilmrtError(f"{fmt} is an audio-only format: write a video container (.mp4, .mkv, .mov, .ts)")
-    if fmt in IMAGE_FORMATS:
-        raise FilmrtError(f"{fmt} is an image format: write a video container (.mp4, .mkv, .mov, .ts)")
+    check_video_container(fmt)
     natural = NATURAL_CODEC.get(fmt)
     if enc.codec != "auto" or natural is None:
         return enc
@@ -202,35 +286,3 @@ def container_codec(enc, fmt: str):
         raise FilmrtError(f"{fmt} needs {natural} video, which this PyAV build lacks: "
                           "write .mp4, .mkv, .mov or .ts") from None
     return dataclasses.replace(enc, codec=natural)
-
-
-def plan_output(dst: str, fmt: str | None, codec: str, default_codec: str, copy_streams, drop: str | None,
-                streamed: bool, decided: bool = False) -> OutputPlan:
-    """Decide format, encoder and copied streams for OUT (see the module docstring); ``decided``:
-    the encoder is already chosen for this container, only the copied streams are asked about."""
-    fmt_name = output_format(dst, fmt)
-    options = muxer_options(fmt_name, streamed)
-    if decided:  # the encoder was chosen and fitted to the container (pipeline.formats): streams only
-        probe_video = "libx264" if _probe(fmt_name, "libx264", options) is None else codec
-    else:
-        codec = probe_video = choose_codec(fmt_name, codec, default_codec, options)
-    plan = OutputPlan(fmt_name, codec, options)
-    kinds, indices = parse_drop(drop)
-    refused = []
-    for s in copy_streams:
-        if s.type in kinds or s.index in indices:
-            plan.dropped.append(f"{describe(s)}: left out (--drop-stream)")
-            continue
-        why = _probe(fmt_name, probe_video, options, s)
-        if why is None:
-            plan.copy.append(s)
-            plan.copied.append(describe(s))
-        else:
-            hint = HINTS.get((fmt_name, s.type))
-            refused.append(f"{describe(s)} ({hint + '; FFmpeg: ' + why if hint else why})")
-    if refused:
-        raise FilmrtError(
-            f"the {fmt_name} container cannot hold stream {'; '.join(refused)}: pass --drop-stream "
-            f"{','.join(r.split()[0][1:] for r in refused)} to leave it out, or write .mkv"
-        )
-    return plan

@@ -188,34 +188,11 @@ class Fate:
     output_index: int | None = None
 
 
-def fates_from_plan(plan, muxer, temporal, stretched: tuple[int, ...] = ()) -> list[Fate]:
-    """The :class:`Fate` of every non-video input stream from an ``OutputPlan`` (copied, dropped with
-    the reason) and what convert did besides (--audio drop/stretch, the timecode track replaced)."""
-    out_index = {i: o.index for i, o in muxer.copy_map.items()}
-    fates = []
-    for s in plan.copy:
-        codec = s.codec_context.name if s.codec_context is not None else "?"
-        if s.index in out_index:
-            fates.append(Fate(s.index, s.type, codec, "copied", output_index=out_index[s.index]))
-        elif s.index in stretched:
-            fates.append(Fate(s.index, s.type, codec, "reencoded", "--audio stretch"))
-        elif s.type == "audio" and temporal.audio in ("drop", "stretch"):
-            fates.append(Fate(s.index, s.type, codec, "dropped", f"left out (--audio {temporal.audio})"))
-        else:
-            fates.append(Fate(s.index, s.type, codec, "dropped", "timecode track replaced by the converted timecode"))
-    for d in plan.dropped:  # "#INDEX TYPE CODEC: why"
-        head, _, why = d.partition(": ")
-        index, kind, codec = (head.split() + ["?", "?"])[:3]
-        fates.append(Fate(int(index[1:]), kind, codec, "dropped", why))
-    return fates
-
-
 def expectation_from_plan(*, src_read: MediaRead | None, muxer, plan, temporal, planned_frames: int,
                           range_start: Fraction, slowmo: Fraction | None, extras: dict,
                           side, stretched: tuple[int, ...] = (), damaged: bool = False) -> Expectation:
-    """THE adapter from what ``convert`` decided to an :class:`Expectation`: ``plan`` is an
-    ``OutputPlan`` (:mod:`filmrt.pipeline.io.streams`) or an ``OutputTarget``
-    (:mod:`filmrt.pipeline.io.target`: its ``fates`` are read as they are).
+    """THE adapter from what ``convert`` decided to an :class:`Expectation`: ``plan`` is the
+    :class:`~filmrt.pipeline.io.target.OutputTarget` (its ``fates`` are read as they are).
 
     ``src_read``: the source read back (demux only) within the converted range, None for stdin;
     ``muxer``: the :class:`~filmrt.pipeline.io.encode.Muxer` (grid, size, tags);
@@ -224,11 +201,11 @@ def expectation_from_plan(*, src_read: MediaRead | None, muxer, plan, temporal, 
     ``damaged``: the decoder reported damage (exit 3): the output holds what was readable, so no span
     (video or copied stream) is compared with the source's.
     """
-    if hasattr(plan, "fates"):  # an OutputTarget: every input stream's fate, with its output index
-        fates = [Fate(f.index, f.kind, f.codec, f.fate, f.reason, f.output_index) for f in plan.fates
-                 if f.kind in ("audio", "subtitle", "data")]
-    else:
-        fates = fates_from_plan(plan, muxer, temporal, stretched)
+    # every input stream the output must hold or must not, as the target decided: audio,
+    # subtitles, data, and other video streams remuxed as they are (not cover art: one picture)
+    fates = [Fate(f.index, f.kind, f.codec, f.fate, f.reason, f.output_index) for f in plan.fates
+             if f.kind in ("audio", "subtitle", "data") or (f.kind == "video" and f.fate == "copied"
+                                                               and not f.reason.startswith("cover art"))]
     return expectation_from_fates(fates, src_read=src_read, muxer=muxer, temporal=temporal,
                                   planned_frames=planned_frames, range_start=range_start, slowmo=slowmo,
                                   extras=extras, side=side, damaged=damaged)
@@ -400,7 +377,7 @@ def check_conversion(conv, path: str) -> VerifyReport:
     if rereadable:  # stdin, a FIFO, a device cannot be read again: the copied streams' spans go unchecked
         src_read = read_source(conv.src_path, out, lo=src.range_start if opts.ss else None, hi=src.range_end)
     exp = expectation_from_plan(
-        src_read=src_read, muxer=conv.muxer, plan=getattr(conv, "target", None) or conv.plan, temporal=conv.temporal,
+        src_read=src_read, muxer=conv.muxer, plan=conv.target, temporal=conv.temporal,
         planned_frames=sum(conv.kinds.values()), range_start=src.range_start, slowmo=conv.slowmo,
         extras=conv.extras, side=src.info.side, stretched=tuple(conv.stretch), damaged=bool(src.problems))
     report = check(exp, out)

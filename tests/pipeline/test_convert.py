@@ -168,6 +168,7 @@ def test_10bit_rotation_and_odd_size(clips, tmp_path):
     r = convert(clips["odd"], tmp_path / "odd.mp4", fast("x2"))
     v = probe(tmp_path / "odd.mp4").video
     assert (v.width, v.height) == (128, 72) and (r.width, r.height) == (128, 72)
+    assert [d for d in r.dropped if "odd-sized" in d and "128x72" in d]  # said in the result, not printed
 
 
 def test_cli_convert_and_json(clips, tmp_path, capsys):

@@ -175,7 +175,7 @@ def test_failure_mid_run_leaves_no_output(good, tmp_path, exc):
 
 
 def test_failure_in_decoder_thread_is_raised_once(good, tmp_path, monkeypatch):
-    from filmrt.pipeline import decode
+    from filmrt.pipeline.io import decode
 
     def broken(*a, **kw):
         raise FilmrtError("decoder broke")
@@ -200,7 +200,7 @@ def test_same_file_and_nvenc_and_options(good, tmp_path, capsys):
 
 
 def test_dali_decoder_is_refused_cleanly_without_gpu(good, tmp_path, capsys):
-    from filmrt.pipeline import dali
+    from filmrt.pipeline.io import dali
 
     ok, why = dali.available(torch.device("cpu"))
     assert not ok and "cuda" in why

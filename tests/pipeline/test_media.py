@@ -161,7 +161,9 @@ def test_stream_the_container_cannot_hold_is_refused_or_dropped(broadcast, tmp_p
     rc = main(["convert", broadcast["aac"], str(out), "--fps", "50", "--drop-stream", "a", "--json", str(js), *ARGS])
     rep = json.loads(js.read_text())
     assert rc == 0 and probe(out).video.codec == "vp9" and [s.type for s in probe(out).streams] == ["video"]
-    assert rep["codec"] == "libvpx-vp9" and rep["streams_dropped"] == ["#1 audio aac: left out (--drop-stream)"]
+    assert rep["output"]["encoder"] == "libvpx-vp9" and rep["output"]["container"] == "webm"
+    assert [(f["index"], f["kind"], f["fate"], f["reason"]) for f in rep["output"]["streams"]] == [
+        (0, "video", "reencoded", "encoded as libvpx-vp9"), (1, "audio", "dropped", "left out (--drop-stream)")]
 
 
 def test_drop_stream_is_validated_up_front():
@@ -173,7 +175,7 @@ def test_drop_stream_is_validated_up_front():
 @pytest.mark.parametrize("ext", [".wav", ".mp3", ".png", ".jpg", ".gif", ".ogg"])
 def test_outputs_that_hold_no_video_are_refused_up_front(tmp_path, capsys, ext, monkeypatch):
     clip = make_clip(tmp_path / "in.mp4", frames=10)
-    from filmrt.pipeline import decode
+    from filmrt.pipeline.io import decode
 
     monkeypatch.setattr(decode.PyAVSource, "frames", lambda *a, **k: pytest.fail("decoding started"))
     rc = main(["convert", clip, str(tmp_path / f"o{ext}"), "--fps", "50", *ARGS])
@@ -256,7 +258,7 @@ def test_batch_records_refused_and_dropped_streams(tmp_path):
     (f,) = rep.files
     assert f.status == "done" and f.streams_dropped == ["#1 audio aac: left out (--drop-stream)"]
     assert "streams left out: #1 audio aac" in summary.getvalue()
-    assert rep.to_dict()["files"][0]["streams_dropped"] == f.streams_dropped
+    assert rep.to_dict()["files"][0]["output"]["streams"][1]["reason"] == "left out (--drop-stream)"
 
 
 def test_alpha_is_not_dropped_without_a_word(tmp_path, capsys):

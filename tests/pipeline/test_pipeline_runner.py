@@ -91,7 +91,7 @@ def test_scheduler_uses_the_one_rounding_rule():
 def test_sources_implement_the_protocol(tmp_path):
     from support.synth import make_clip
 
-    from filmrt.pipeline import dali
+    from filmrt.pipeline.io import dali
     from filmrt.pipeline.io.decode import PyAVSource, Source
 
     assert Source in PyAVSource.__mro__ and Source in dali.DaliSource.__mro__  # declared, not duck-typed

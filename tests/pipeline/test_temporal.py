@@ -96,8 +96,9 @@ def test_slowmo_checked_up_front(bad):
     ("10:00:00:00", 25, 50, "10:00:00:00"),
     ("01:00:00:24", 25, 50, "01:00:00:48"),
     ("10:00:00;02", F(30000, 1001), F(60000, 1001), "10:00:00;04"),
-    ("00:01:00:00", 25, F(30000, 1001), "00:01:00;02"),  # 00:01:00;00 does not exist in drop-frame
-    ("00:10:00:00", 25, F(60000, 1001), "00:10:00;00"),  # ... but every tenth minute keeps it
+    ("00:01:00:00", 25, F(30000, 1001), "00:01:00:00"),  # non-drop stays non-drop
+    ("00:01:00;02", F(30000, 1001), F(60000, 1001), "00:01:00;04"),  # drop-frame stays drop-frame
+    ("00:10:00;00", F(30000, 1001), F(60000, 1001), "00:10:00;00"),  # every tenth minute keeps ;00
 ])
 def test_timecode_re_expressed_at_output_rate(tc, rin, rout, want):
     assert convert_timecode(tc, F(rin), F(rout)) == want
@@ -147,7 +148,7 @@ def test_flagged_interlaced_progressive_content_is_left_alone(progressive50, tmp
     src = write_clip(tmp_path / "f.mp4", progressive50, 25, interlace="tff", flag_only=True)
     r = convert(src, tmp_path / "o.mp4", opts("25"))
     t = r.temporal
-    assert t["flagged_interlaced"] > 0 and t["detected"] == "progressive" and t["deinterlace"] == "none"
+    assert t["flagged_interlaced"] > 0 and t["detected"] == "progressive" and t["deinterlace"] == "off"
     assert any("no combing" in n for n in t["notes"])
     assert r.frames_out == 16 and r.copied == 16
 
@@ -198,7 +199,8 @@ def test_dedup_animation_on_twos_moves_smoothly(tmp_path):
     pics = [square_frame(6 * (i // 2), W, H, 16, textured=False) for i in range(24)]
     src = write_clip(tmp_path / "twos.mp4", pics, 25)
     r = convert(src, tmp_path / "on.mp4", opts("50"))
-    assert r.temporal["dedup"] == "auto" and r.temporal["duplicates_dropped"] == 12
+    assert r.temporal["dedup"] == "on" and r.temporal["duplicates_dropped"] == 12
+    assert r.temporal["repeat_cadence"] == "animation on twos"
     d = displacements(xs_of(tmp_path / "on.mp4"))[:-4]  # the last drawing is held to the end
     assert np.abs(d - 1.5).max() < 1.0 and np.abs(d - 1.5).mean() < 0.2
     convert(src, tmp_path / "off.mp4", opts("50", dedup="off"))
@@ -252,7 +254,7 @@ def test_cli_options_and_json_record(tmp_path, capsys):
                "--json", str(tmp_path / "r.json"), "--quiet"])
     assert rc == 0
     t = json.loads((tmp_path / "r.json").read_text())["temporal"]
-    assert (t["slowmo"], t["down"], t["deinterlace"], t["dedup"]) == ("2", "nearest", "none", "off")
+    assert (t["slowmo"], t["down"], t["deinterlace"], t["dedup"]) == ("2", "nearest", "off", "off")
     assert json.loads((tmp_path / "r.json").read_text())["frames_out"] == 20
     assert "filmrt: rates below the source take the nearest" in capsys.readouterr().err
 
@@ -270,11 +272,11 @@ def test_decide_trusts_the_pictures_over_the_flags():
     r = decide(report(bff=28), opts("50", field_order="tff", deinterlace="yadif"))
     assert (r.field_parity, r.deinterlace) == ("tff", "yadif")
     r = decide(report(progressive=30), o)  # flagged, but nothing combs
-    assert r.deinterlace == "none" and "no combing" in r.notes[0]
+    assert r.deinterlace == "off" and "no combing" in r.notes[0]
     r = decide(report(tff=30, repeated=12), o)  # a repeated field in 2 of 5 frames
     assert (r.detected, r.deinterlace) == ("telecined", "fieldmatch+decimate")
     assert decide(report(tff=30, repeated=12), opts("50", ivtc="off")).deinterlace == "bwdif"
-    assert decide(report(tff=30), opts("50", deinterlace="off")).deinterlace == "none"
+    assert decide(report(tff=30), opts("50", deinterlace="off")).deinterlace == "off"
 
 
 def test_22_pulldown_shifted_by_a_field_is_field_matched(tmp_path):

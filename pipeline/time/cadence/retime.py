@@ -5,9 +5,11 @@
 1. deinterlace (bwdif/yadif at field rate: one frame in, two out, 1/(2 x rate) apart) or remove
    pulldown (fieldmatch+decimate: five frames in, four out), as :func:`~filmrt.pipeline.time.cadence.analysis.decide`
    said; libavfilter graphs from :mod:`filmrt.pipeline.time.cadence.fieldops`, run inside the decoder on its
-   own Y'CbCr frames (:meth:`TemporalStage.attach`), where each field's 4:2:0 chroma is still its own;
-2. dedup: a frame that repeats the last kept one (fewer than ``DEDUP_FRACTION`` of its pixels
-   differ by more than ``DEDUP_LEVEL`` in luma) is dropped, and the kept frame's duration covers
+   own Y'CbCr frames (asked in its ``DecodeRequest``: ``deinterlace``, ``field_parity``), where
+   each field's 4:2:0 chroma is still its own;
+2. dedup (only when :func:`~filmrt.pipeline.time.cadence.analysis.decide` found a repeat cadence):
+   a frame that repeats the last kept one (no block moved beyond the coding noise:
+   :mod:`filmrt.pipeline.time.cadence.repeats`) is dropped, and the kept frame's duration covers
    the run: the scheduler interpolates between the real changes of the picture.
 
 Frames keep their exact times; indices are renumbered (the scheduler's keys). Slow motion is not done here: the scheduler runs at ``fps x N``
@@ -20,9 +22,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from fractions import Fraction
 
-from filmrt.pipeline.io.decode import DecodedFrame, VideoInfo
-from filmrt.pipeline.time.cadence.analysis import DEDUP_FRACTION, DEDUP_LEVEL, TemporalReport
-from filmrt.pipeline.time.cadence.fieldops import CHAINS, DecodedFilter, luma_changed_fraction
+from filmrt.pipeline.io.source import DecodedFrame, VideoInfo
+from filmrt.pipeline.time.cadence.analysis import TemporalReport
+from filmrt.pipeline.time.cadence.repeats import is_repeat
 
 
 class TemporalStage:
@@ -35,22 +37,16 @@ class TemporalStage:
 
     @property
     def active(self) -> bool:
-        return self.report.dedup == "auto"
+        return self.report.dedup == "on"
 
-    def attach(self, source) -> None:
-        """Deinterlacing / pulldown removal run on the decoder's own frames (Y'CbCr, chroma per
-        field): installed as the source's ``frame_filter`` (PyAV sources only)."""
-        if self.report.deinterlace == "none":
-            return
-        if not hasattr(source, "frame_filter"):
+    def check_decoder(self, source) -> None:
+        """A decoder that cannot filter fields (DALI) decodes without: said in the report."""
+        if self.report.deinterlace != "off" and not source.filters_fields:
             self.report.notes.append(f"{source.name} decoder cannot filter fields: not deinterlaced")
-            self.report.deinterlace = "none"
-            return
-        source.frame_filter = DecodedFilter(CHAINS[self.report.deinterlace], time_base=self.info.time_base,
-                                            rate=self.info.rate, parity=self.report.field_parity or "tff")
+            self.report.deinterlace = "off"
 
     def run(self, frames: Iterator[DecodedFrame]) -> Iterator[DecodedFrame]:
-        if self.report.dedup == "auto":
+        if self.report.dedup == "on":
             frames = self._dedup(frames)
         return self._renumber(frames)
 
@@ -62,7 +58,7 @@ class TemporalStage:
             gap = f.ts - seen.ts if seen is not None else None
             end = f.ts + (f.duration or gap) if (f.duration or gap) else None
             seen = f
-            if kept is not None and luma_changed_fraction(kept.rgb, f.rgb, DEDUP_LEVEL) < DEDUP_FRACTION:
+            if kept is not None and is_repeat(kept.rgb, f.rgb):
                 self.report.duplicates_dropped += 1
                 continue
             if kept is not None:

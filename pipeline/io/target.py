@@ -1,0 +1,244 @@
+"""The output decision, made once: :class:`OutputTarget`.
+
+Everything about OUT that can be known before the first frame is decoded is decided here, by one
+function (:func:`plan_target`), from three things: the destination, the user's
+:class:`~filmrt.pipeline.options.EncodeOptions` and the opened source (its
+:class:`~filmrt.pipeline.io.decode.VideoInfo` and its streams). The result is handed forward:
+
+- the muxer (:class:`~filmrt.pipeline.io.encode.Muxer`) opens :attr:`OutputTarget.format` with
+  :attr:`OutputTarget.options`, encodes with :attr:`OutputTarget.video` and copies
+  :attr:`OutputTarget.copy`; it decides nothing about them again;
+- convert's result stores :meth:`OutputTarget.to_dict` as ``"output"`` in its JSON report; the
+  CLI summary, ``filmrt batch`` and the output verification read the same dict.
+
+Every input stream has a :class:`StreamFate`: ``copied`` (remuxed as it is), ``reencoded`` (the
+video; audio slowed with ``--slowmo --audio stretch``) or ``dropped``, always with the reason,
+and the index it gets in the output where it goes in (:meth:`OutputTarget.output_index`).
+
+Whether a container holds a codec is asked in one place, :func:`~filmrt.pipeline.io.streams.refusal`
+(FFmpeg itself, on an in-memory header), for the video encoder and for each copied stream alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from filmrt.errors import FilmrtError
+from filmrt.fileio import is_stream_target
+from filmrt.pipeline.io.encode import check_output
+from filmrt.pipeline.io.formats import OutputFormat, choose_format, closest_pix_fmt, output_for
+from filmrt.pipeline.io.probe import is_cover
+from filmrt.pipeline.io.streams import (
+    ATTACHED_COVER,
+    AUDIO_FALLBACK,
+    AUDIO_FALLBACK_WHY,
+    COVER_ART,
+    HINTS,
+    container_codec,
+    muxer_options,
+    output_format,
+    parse_drop,
+    refusal,
+    stream_codec,
+)
+from filmrt.pipeline.time.audiostretch import stretch_codec
+from filmrt.pipeline.time.timecode import is_timecode_track
+
+#: the fates of an input stream
+COPIED, REENCODED, DROPPED = "copied", "reencoded", "dropped"
+#: stream types that are remuxed (the converted video is encoded; other video streams, e.g. a
+#: second angle or cover art, are remuxed; attachments go with the container's header)
+REMUXED = ("video", "audio", "subtitle", "data")
+#: the reason of a cover art stream that becomes a Matroska attachment
+AS_ATTACHMENT = "cover art, kept as an image attachment"
+
+
+@dataclass(frozen=True)
+class StreamFate:
+    """What happens to one input stream, and why."""
+
+    #: the input stream index
+    index: int
+    #: "video", "audio", "subtitle", "data", "attachment" ...
+    kind: str
+    #: the input stream's codec (FFmpeg's name; "?" when FFmpeg does not know it)
+    codec: str
+    #: COPIED, REENCODED or DROPPED
+    fate: str
+    reason: str = ""
+    #: the stream's index in the output (None when dropped, or for attachments the muxer numbers)
+    output_index: int | None = None
+    #: the encoder of a re-encoded stream (the video's, or "aac" for audio the container cannot carry)
+    encoder: str | None = None
+
+    def describe(self) -> str:
+        """``#INDEX TYPE CODEC`` as the messages name a stream."""
+        return f"#{self.index} {self.kind} {self.codec}"
+
+    def to_dict(self) -> dict:
+        return {"index": self.index, "kind": self.kind, "codec": self.codec, "fate": self.fate,
+                "reason": self.reason, "output_index": self.output_index, "encoder": self.encoder}
+
+
+@dataclass(frozen=True)
+class OutputTarget:
+    """The output decision (see the module docstring); made by :func:`plan_target`."""
+
+    #: OUT as given ("-" for stdout)
+    path: str
+    #: the muxer's name ("mp4", "matroska", "mpegts" ...)
+    format: str
+    #: written as it comes (stdout, a FIFO, a device): cannot seek back, no temp file
+    streamed: bool
+    #: the muxer's options (fragmented MP4/MOV when streamed)
+    options: dict
+    #: the video encoding (encoder, pixel format, profile, rate control; ``notes`` = what it changes)
+    video: OutputFormat
+    #: every input stream's fate, in input order
+    fates: tuple[StreamFate, ...]
+    #: the PyAV input streams to remux, in output order (the muxer's templates)
+    copy: tuple = field(default=(), compare=False, repr=False)
+    #: what the decision changed from what was asked (e.g. the container's natural encoder)
+    notes: tuple[str, ...] = ()
+    #: cover art streams written as attachments (Matroska), by :mod:`filmrt.pipeline.io.extras`
+    attach: tuple = field(default=(), compare=False, repr=False)
+
+    def of(self, fate: str) -> list[StreamFate]:
+        return [f for f in self.fates if f.fate == fate]
+
+    @property
+    def copied(self) -> list[StreamFate]:
+        return self.of(COPIED)
+
+    @property
+    def dropped(self) -> list[StreamFate]:
+        return self.of(DROPPED)
+
+    def output_index(self) -> dict[int, int]:
+        """Input stream index -> output stream index, for every stream that goes into the output."""
+        return {f.index: f.output_index for f in self.fates if f.output_index is not None}
+
+    def to_dict(self) -> dict:
+        """JSON form, stored as ``"output"`` in convert's report (batch and verification read it)."""
+        return {"path": self.path, "container": self.format, "streamed": self.streamed,
+                "muxer_options": dict(self.options), "encoder": self.video.codec, "video": self.video.to_dict(),
+                "streams": [f.to_dict() for f in self.fates], "notes": list(self.notes)}
+
+
+def dropped_streams(output: dict) -> list[str]:
+    """``#INDEX TYPE CODEC: why`` of each input stream an :meth:`OutputTarget.to_dict` leaves out
+    (what the CLI summary and batch say)."""
+    return [f"#{f['index']} {f['kind']} {f['codec']}: {f['reason']}" for f in output.get("streams", ())
+            if f["fate"] == DROPPED]
+
+
+def fit_container(out: OutputFormat, fmt: str, crf: int = 18, options: dict | None = None) -> OutputFormat:
+    """``out`` if muxer ``fmt`` (e.g. "mp4") takes its encoder; else, for ``--codec auto``, libx264
+    at the closest pixel format (said in the notes), and a one-line error for an explicit ``--codec``."""
+    options = options or {}
+    if refusal(fmt, out.codec, options) is None:
+        return out
+    if not out.auto or refusal(fmt, "libx264", options) is not None:
+        raise FilmrtError(f"--codec {out.codec}: the {fmt} container cannot hold it (ProRes, DNxHR, QuickTime "
+                          "RLE: .mov; FFV1: .mkv; or pick another --codec)")
+    pix = closest_pix_fmt("libx264", out.source_pix)
+    fallback = choose_format("libx264", out.source_pix, codec="libx264", pix_fmt=pix, crf=crf)
+    notes = [f"{out.codec} cannot go into {fmt} as a readable stream: written as libx264 at "
+             f"{fallback.layout.describe()} (the closest {fmt} holds; a container that holds {out.codec}, "
+             "e.g. .mov or .mkv, keeps it)",
+             *[n for n in fallback.notes if " is written as " not in n]]
+    return OutputFormat("libx264", pix, None, None, crf, out.source, notes, True, out.source_pix)
+
+
+def plan_target(dst: str, enc, info, streams, video_index: int, *, audio: str = "copy",
+                replace_timecode: bool = False) -> OutputTarget:
+    """The :class:`OutputTarget` for writing the source to ``dst`` with ``enc`` (EncodeOptions).
+
+    ``info``: the source's VideoInfo; ``streams``: every PyAV input stream; ``video_index``: the one
+    converted. ``audio``: what convert does with audio ("copy", "drop", "stretch": slowed and
+    re-encoded; :func:`~filmrt.pipeline.time.cadence.analysis.plan`); ``replace_timecode``: a timecode
+    track is written anew (the source's is not copied). Raises a one-line FilmrtError for an OUT
+    that cannot be written and for a stream the container refuses (``--drop-stream`` leaves it out)."""
+    fmt = output_format(dst, enc.format)
+    streamed = dst == "-" or is_stream_target(dst)
+    options = muxer_options(fmt, streamed)
+    asked = enc
+    enc = container_codec(enc, fmt)
+    video = fit_container(output_for(info, enc), fmt, enc.crf, options)
+    check_output(dst, enc.format, video.codec)
+    notes = [f"{fmt} holds {enc.codec} video: --codec auto writes it"] if enc.codec != asked.codec else []
+    fates = _fates(fmt, options, video, list(streams), video_index, enc.drop_stream, audio, replace_timecode)
+    by_index = {s.index: s for s in streams}
+    copy = tuple(by_index[f.index] for f in fates
+                 if f.fate == COPIED and f.kind in REMUXED and f.reason != AS_ATTACHMENT)
+    attach = tuple(by_index[f.index] for f in fates if f.reason == AS_ATTACHMENT)
+    return OutputTarget(dst, fmt, streamed, options, video, tuple(fates), copy, tuple(notes), attach)
+
+
+def _fates(fmt: str, options: dict, video: OutputFormat, streams: list, video_index: int, drop: str | None,
+           audio: str, replace_timecode: bool) -> list[StreamFate]:
+    """Each input stream's fate, in input order, with its output index (the muxer adds the video,
+    then the remuxed streams, then attachments (Matroska), then re-encoded audio)."""
+    kinds, indices = parse_drop(drop)
+    decided: dict[int, tuple] = {}
+    refused = []
+    for s in streams:
+        kind = s.type
+        if s.index == video_index:
+            decided[s.index] = (REENCODED, f"encoded as {video.codec}", video.codec)
+        elif kind == "video" and (kind in kinds or s.index in indices):
+            decided[s.index] = (DROPPED, "left out (--drop-stream)")
+        elif kind == "video":  # another picture (an angle, a thumbnail, cover art): kept, or said why not
+            decided[s.index] = _other_video(fmt, options, video, s)
+        elif kind == "attachment":
+            decided[s.index] = ((COPIED, "kept in the header") if "matroska" in fmt else
+                                (DROPPED, f"{fmt} cannot hold attachments (write .mkv to keep them)"))
+        elif kind not in REMUXED:
+            decided[s.index] = (DROPPED, f"{kind} streams are not copied")
+        elif kind in kinds or s.index in indices:
+            decided[s.index] = (DROPPED, "left out (--drop-stream)")
+        elif kind == "audio" and audio == "drop":
+            decided[s.index] = (DROPPED, "audio dropped (--audio drop, or --slowmo without --audio stretch)")
+        elif kind == "audio" and audio == "stretch":
+            enc = stretch_codec(fmt, 0)[0]
+            decided[s.index] = (REENCODED, f"slowed with the video (--audio stretch): re-encoded as {enc}", enc)
+        elif kind == "data" and is_timecode_track(s):  # never copied: its label is at the source's rate
+            decided[s.index] = (DROPPED, "timecode track: replaced by the timecode re-expressed at the output rate"
+                                if replace_timecode else "timecode track: its label could not be read, not copied")
+        else:
+            why = refusal(fmt, video.codec, options, s)
+            if why is None:
+                decided[s.index] = (COPIED, "remuxed")
+            elif kind == "audio" and fmt in AUDIO_FALLBACK and "no decoder reads" in why:
+                enc = AUDIO_FALLBACK[fmt]  # e.g. PCM/FLAC in MPEG-TS: re-encoded, said with the reason
+                decided[s.index] = (REENCODED, f"re-encoded as {enc}: {AUDIO_FALLBACK_WHY[fmt]}", enc)
+            else:
+                hint = HINTS.get((fmt, kind))
+                refused.append(f"#{s.index} {kind} {stream_codec(s)} ({hint + '; FFmpeg: ' + why if hint else why})")
+    if refused:
+        raise FilmrtError(
+            f"the {fmt} container cannot hold stream {'; '.join(refused)}: pass --drop-stream "
+            f"{','.join(r.split()[0][1:] for r in refused)} to leave it out, or write .mkv"
+        )
+    # output indices, in the order the muxer adds the streams
+    order = ([s for s in streams if s.index == video_index]
+             + [s for s in streams if s.type in REMUXED and decided[s.index][0] == COPIED
+                and decided[s.index][1] != AS_ATTACHMENT]
+             + [s for s in streams if s.type == "attachment" and decided[s.index][0] == COPIED]
+             + [s for s in streams if decided[s.index][1] == AS_ATTACHMENT]
+             + [s for s in streams if s.type == "audio" and decided[s.index][0] == REENCODED])
+    out_index = {s.index: i for i, s in enumerate(order)}
+    return [StreamFate(s.index, s.type, stream_codec(s), *decided[s.index][:2], out_index.get(s.index),
+                       *decided[s.index][2:]) for s in streams]
+
+
+def _other_video(fmt: str, options: dict, video: OutputFormat, s) -> tuple[str, str]:
+    """The fate of a video stream that is not the one converted: copied where the container holds
+    it readably (cover art: MP4 as a stream, Matroska as an attachment), else left out, said."""
+    if is_cover(s) and fmt in ATTACHED_COVER:
+        return COPIED, AS_ATTACHMENT
+    if is_cover(s) and fmt not in COVER_ART:
+        return DROPPED, f"cover art, left out: {fmt} keeps no cover art (.mp4 and .mkv do)"
+    why = refusal(fmt, video.codec, options, s)
+    what = "cover art" if is_cover(s) else "another video stream"
+    return (COPIED, f"{what}, remuxed") if why is None else (DROPPED, f"{what}, left out: {why}")

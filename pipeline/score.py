@@ -1,0 +1,200 @@
+"""``filmrt score REF CAND``: score a video made by any tool against the original, frames matched by time.
+
+The drop-frame protocol of :mod:`filmrt.pipeline.eval_video`, open to every tool: take a clip REF,
+give a tool every N-th frame of it (``--every 2``: 25 fps -> 12.5 fps), let the tool bring the rate
+back, and score what it made (CAND) against REF's frames that it never saw. Any tool's output scores
+in the same table as ours (``filmrt bench --peers`` does exactly that), because nothing here knows
+how CAND was made:
+
+- **Matching by time.** Both files are decoded by the pipeline's decoder (the stated colour
+  conversion) and each is timed from its own first frame (a tool may start its output at another
+  offset). A CAND frame matches the REF frame within half a REF frame duration of its time;
+  CAND frames with no REF frame there (a rate that is not REF's) are counted, not scored.
+- **Generated vs kept.** With ``--every N``, REF frame ``i`` (counted from the first) is one the tool
+  never saw when ``i % N != 0``: its score is the interpolation's. The kept ones are scored apart
+  (a tool that re-encodes its input loses a little there too). Without ``--every`` every matched
+  frame is one group.
+- **Metrics** (:mod:`filmrt.quality`, :mod:`filmrt.vmaf`): PSNR and SSIM on the frames rounded to
+  8 bits as the protocol does; VMAF (``--vmaf``: libvmaf's own numbers, model vmaf_v0.6.1, over
+  every matched frame in order so its motion feature sees the sequence); flicker of each generated
+  frame against its CAND neighbours (8-bit code values); judder of CAND's motion (global motion per
+  output step) next to REF's own, and the motion error of CAND's steps against REF's at the same
+  frames (a held-then-jumping or double picture reads about 1, motion where it belongs 0).
+- **Scene cuts** (found in REF by the detector of :mod:`filmrt.pipeline.time.scenes`): a generated
+  frame next to a cut is listed but not scored (nothing can be interpolated across a cut), and no
+  motion step or flicker is measured across one.
+
+Memory: two frames of each file and a small window, whatever the length; VMAF spools luma planes to
+a temporary folder (1.5 bytes a pixel per frame and file).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from fractions import Fraction
+
+import numpy as np
+import torch
+
+from filmrt.errors import FilmrtError
+from filmrt.imageio import to_uint8
+from filmrt.pipeline.io.colour import rgb_to_yuv
+from filmrt.pipeline.io.decode import DecodedFrame, PyAVSource
+from filmrt.pipeline.time.scenes import DEFAULT_THRESHOLD, SceneDetector
+from filmrt.quality import flicker, global_motion, judder, motion_error, psnr, ssim
+from filmrt.vmaf import VmafScorer
+
+
+def _timed(frames: Iterator[DecodedFrame]) -> Iterator[tuple[Fraction, DecodedFrame]]:
+    """Frames with their time from the first frame (seconds, exact)."""
+    t0 = None
+    for f in frames:
+        t0 = f.ts if t0 is None else t0
+        yield f.ts - t0, f
+
+
+def match_by_time(ref: Iterator[DecodedFrame], cand: Iterator[DecodedFrame], ref_rate: Fraction,
+                  counts: dict) -> Iterator[tuple[int, DecodedFrame, DecodedFrame]]:
+    """(REF index from the first frame, REF frame, CAND frame) for every CAND frame within half a REF
+    frame duration of a REF frame; ``counts['unmatched']`` counts the CAND frames left over."""
+    half = Fraction(1, 2) / ref_rate
+    r_iter, c_iter = enumerate(_timed(ref)), _timed(cand)
+    r = next(r_iter, None)
+    for tc, fc in c_iter:
+        while r is not None and r[1][0] < tc - half:
+            r = next(r_iter, None)
+        if r is not None and abs(r[1][0] - tc) <= half:
+            yield r[0], r[1][1], fc
+            r = next(r_iter, None)
+        else:
+            counts["unmatched"] += 1
+
+
+class _Group:
+    def __init__(self):
+        self.psnr: list[float] = []
+        self.ssim: list[float] = []
+        self.vmaf: list[float] = []
+        self.flicker: list[float] = []
+
+    def summary(self) -> dict:
+        def mean(v):
+            return float(np.mean(v)) if v else None
+        return {"frames": len(self.psnr), "psnr": mean(self.psnr), "ssim": mean(self.ssim),
+                "vmaf": mean(self.vmaf), "flicker": mean(self.flicker),
+                "flicker_max": float(np.max(self.flicker)) if self.flicker else None}
+
+
+def _u8(rgb: torch.Tensor) -> np.ndarray:
+    """(H, W, 3) uint8: the protocol scores 8-bit pictures."""
+    return to_uint8(rgb[:3])
+
+
+def _luma(img: np.ndarray, spec) -> np.ndarray:
+    """(H, W) uint8 Y' of an (H, W, 3) uint8 picture, in the reference stream's matrix and range."""
+    return rgb_to_yuv(torch.from_numpy(img).permute(2, 0, 1).float() / 255.0, spec)[0]
+
+
+def score_output(ref, cand, *, every: int | None = 2, vmaf: bool = False, ss: float | None = None,
+                 t: float | None = None, scene_threshold: float = DEFAULT_THRESHOLD,
+                 on_frame: Callable[[int], None] | None = None) -> dict:
+    """Score CAND (any tool's output) against REF; see the module docstring. A dict with ``generated``
+    and ``kept`` groups (frames, psnr, ssim, vmaf, flicker), matched/unmatched counts, judder of CAND
+    and REF, and the per-frame lists under ``frames``."""
+    if every is not None and every < 2:
+        raise FilmrtError(f"--every {every}: the tool saw every N-th frame of REF, N >= 2")
+    t0 = time.perf_counter()
+    rs, cs = PyAVSource(ref, ss=ss, t=t), PyAVSource(cand, ss=ss, t=t)
+    try:
+        return _score(rs, cs, every, vmaf, scene_threshold, on_frame, t0)
+    finally:
+        rs.close()
+        cs.close()
+
+
+def _score(rs: PyAVSource, cs: PyAVSource, every, want_vmaf: bool, scene_threshold: float, on_frame,
+           t0: float) -> dict:
+    ri, ci = rs.info, cs.info
+    if (ri.width, ri.height) != (ci.width, ci.height):
+        raise FilmrtError(f"REF is {ri.width}x{ri.height} and CAND {ci.width}x{ci.height}: score the same size")
+    if not ri.rate:
+        raise FilmrtError(f"{rs.src_name}: the reference has no frame rate to match frames by")
+    vm = VmafScorer(ri.width, ri.height) if want_vmaf else None
+    counts = {"unmatched": 0}
+    rows: list[dict] = []
+    window: list[tuple[int, np.ndarray]] = []  # (row, CAND picture), for flicker
+    ref_steps, cand_steps, paired = [], [], []  # global motion per step; (CAND, REF) of the same step
+    prev_ref = prev_cand = None
+    prev_i = -2
+    det = SceneDetector(scene_threshold)
+    try:
+        for i, fr, fc in match_by_time(rs.frames(), cs.frames(), Fraction(ri.rate), counts):
+            a, b = _u8(fr.rgb), _u8(fc.rgb)
+            group = "generated" if every and i % every else ("kept" if every else "generated")
+            cut = bool(det.update(fr.thumb))  # a cut in REF between the previous matched frame and this one
+            rows.append({"ref_index": i, "group": group, "cut_before": cut, "psnr": psnr(b, a), "ssim": ssim(b, a)})
+            if vm is not None:
+                spec = ri.colour.with_bits(8)
+                vm.add(_luma(a, spec), _luma(b, spec))
+            if prev_ref is not None and not cut:  # motion across a cut means nothing
+                ref_steps.append(global_motion(prev_ref, a))
+                cand_steps.append(global_motion(prev_cand, b))
+                if i == prev_i + 1:
+                    paired.append((cand_steps[-1], ref_steps[-1]))
+            prev_ref, prev_cand, prev_i = a, b, i
+            window = (window + [(len(rows) - 1, b)])[-3:]
+            _flicker(window, rows)
+            if on_frame is not None:
+                on_frame(len(rows))
+        if vm is not None:
+            for row, v in zip(rows, vm.scores(), strict=True):
+                row["vmaf"] = v
+    finally:
+        if vm is not None:
+            vm.close()
+    if not rows:
+        raise FilmrtError(f"no frame of {cs.src_name} lands on a frame time of {rs.src_name}: nothing to score")
+    groups = _groups(rows)
+    return {
+        "ref": rs.src_name, "cand": cs.src_name, "every": every,
+        "width": ri.width, "height": ri.height,
+        "ref_rate": str(ri.rate), "cand_rate": str(ci.rate) if ci.rate else None,
+        "matched": len(rows), "unmatched_cand_frames": counts["unmatched"],
+        "skipped_at_cuts": sum(1 for r in rows if r.get("skipped")),
+        "generated": groups["generated"].summary(), "kept": groups["kept"].summary() if every else None,
+        "judder": {"cand": judder(cand_steps), "ref": judder(ref_steps),
+                   "motion_error": motion_error([c for c, _ in paired], [r for _, r in paired])},
+        "vmaf_model": "vmaf_v0.6.1" if want_vmaf else None,
+        "frames": rows, "seconds": time.perf_counter() - t0,
+    }
+
+
+def _flicker(window: list[tuple[int, np.ndarray]], rows: list[dict]) -> None:
+    """The middle of three consecutive matched CAND frames, when generated, against its neighbours
+    (not across a scene cut: the brightness of the next shot is no line to be on)."""
+    if len(window) < 3:
+        return
+    (_, p), (k, g), (_, n) = window
+    if (rows[k]["group"] == "generated" and rows[k + 1]["ref_index"] - rows[k - 1]["ref_index"] == 2
+            and not rows[k]["cut_before"] and not rows[k + 1]["cut_before"]):
+        rows[k]["flicker"] = flicker(p, g, n)
+
+
+def _groups(rows: list[dict]) -> dict[str, _Group]:
+    """Per-group lists of the scores; a generated frame next to a REF scene cut is marked skipped
+    (nothing can be interpolated across a cut: the protocol of eval-video skips those pairs too)."""
+    groups = {"generated": _Group(), "kept": _Group()}
+    for k, row in enumerate(rows):
+        nxt = rows[k + 1]["cut_before"] if k + 1 < len(rows) else False
+        if row["group"] == "generated" and (row["cut_before"] or nxt):
+            row["skipped"] = "scene cut"
+            continue
+        g = groups[row["group"]]
+        g.psnr.append(row["psnr"])
+        g.ssim.append(row["ssim"])
+        if "vmaf" in row:
+            g.vmaf.append(row["vmaf"])
+        if "flicker" in row:
+            g.flicker.append(row["flicker"])
+    return groups
