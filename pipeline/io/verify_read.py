@@ -29,6 +29,8 @@ import av
 from filmrt.errors import FilmrtError
 from filmrt.pipeline.io.decode import av_error_message
 from filmrt.pipeline.io.hdr import read_side_data
+from filmrt.pipeline.io.probe import is_cover, main_video
+from filmrt.pipeline.time.timecode import timecode_tag
 
 #: AVFieldOrder values, as FFmpeg names them
 FIELD_ORDERS = {0: "unknown", 1: "progressive", 2: "tt", 3: "bb", 4: "tb", 5: "bt"}
@@ -100,11 +102,10 @@ class MediaRead:
 
 
 def _timecode(c, video) -> str | None:
-    """The timecode as written: video stream tag (MOV/MP4 tmcd, Matroska), data stream tag, container."""
-    for s in [video, *[s for s in c.streams if s.type == "data"]]:
-        if s is not None and s.metadata.get("timecode"):
-            return s.metadata["timecode"]
-    return c.metadata.get("timecode")
+    """The timecode as written: the video stream's tag (MOV/MP4 tmcd, Matroska ``TIMECODE``) over the
+    container's, else a data stream's; tag names in any case (the one reader, pipeline.time.timecode)."""
+    tags = {**c.metadata, **(video.metadata if video is not None else {})}
+    return timecode_tag(tags, [s for s in c.streams if s.type == "data"])
 
 
 #: FFmpeg's "unspecified" colorspace, range, primaries, transfer
@@ -153,8 +154,9 @@ def read_back(path, *, decode: str = "all", others: bool | None = None, lo: Frac
     except (av.error.FFmpegError, OSError) as e:
         raise FilmrtError(f"{path}: cannot be read back ({av_error_message(e)})") from None
     with c:
-        vids = [s for s in c.streams if s.type == "video" and not s.disposition & av.stream.Disposition.attached_pic]
-        vstream = vids[0] if vids else None
+        vstream = main_video(c.streams)  # the programme (the converted stream in OUT), as the decoder picks it
+        if vstream is not None and is_cover(vstream):
+            vstream = None
         reads: dict[int, StreamRead] = {}
         video = None
         if vstream is not None:
@@ -172,7 +174,9 @@ def read_back(path, *, decode: str = "all", others: bool | None = None, lo: Frac
             video.decoded = 0 if decode == "all" else None
             video.colour = (cc.colorspace, cc.color_range, cc.color_primaries, cc.color_trc) if cc else video.colour
             reads[vstream.index] = video
-        rest = [s for s in c.streams if s.type in ("audio", "subtitle", "data")]
+        # every other stream, other pictures too (a second angle, a thumbnail track; not cover art)
+        rest = [s for s in c.streams if s is not vstream and (s.type in ("audio", "subtitle", "data")
+                                                             or (s.type == "video" and not is_cover(s)))]
         for s in rest:
             cc = s.codec_context
             codec = cc.name if cc is not None else (getattr(s, "codec_tag", None) or "data")
@@ -183,7 +187,9 @@ def read_back(path, *, decode: str = "all", others: bool | None = None, lo: Frac
         result = MediaRead(path, c.format.name, Fraction(c.start_time or 0, 1_000_000), video,
                            [reads[s.index] for s in rest], metadata=dict(c.metadata),
                            timecode=_timecode(c, vstream),
-                           attachments=sum(1 for s in c.streams if s.type == "attachment"))
+                           # Matroska reads an image attachment back as cover art (an attached picture)
+                           attachments=sum(1 for s in c.streams if s.type == "attachment"
+                                           or ("matroska" in c.format.name and is_cover(s))))
         try:
             result.chapters = len(c.chapters())
         except Exception:  # noqa: BLE001 - a demuxer without chapters

@@ -210,9 +210,7 @@ def test_batch_item_that_fails_verification_is_failed_with_the_reason(pair, tmp_
     assert res["error"].startswith("verification failed") and "video frames: 49 in OUT, 50 planned" in res["error"]
 
 
-@pytest.mark.xfail(strict=True, reason="found by verification: the muxer does not carry the source's SAR "
-                   "(pipeline/io/encode.py sets no sample_aspect_ratio), an anamorphic source comes out 1:1")
-def test_anamorphic_source_keeps_its_sar(pair, tmp_path):
+def test_anamorphic_source_keeps_its_sar(pair, tmp_path):  # found by verification, fixed by the muxer
     _, src, _ = pair
     ana = write(src, tmp_path / "ana.mp4", sar=F(16, 15))
     assert convert(ana, tmp_path / "out.mp4", fast("50")).verify["status"] == "ok"
