@@ -10,7 +10,9 @@ Three threads joined by bounded queues, so memory stays flat on a clip of any le
                     indices, so FILM reuses per-frame/per-pair work), copies for t == 0
          | output queue (bounded)
     encode thread   RGB -> Y'CbCr (the source's matrix) -> encoder -> muxer, interleaving the
-                    copied packets; reports progress; temp file renamed over OUT at the very end
+                    copied packets; reports progress; the temp file is read back and checked
+                    against the plan (:mod:`filmrt.pipeline.io.verify`, exit 4 on a difference),
+                    then renamed over OUT at the very end
 
 One :class:`_Conversion` object holds a run's state (queues, frame window, counters); its methods
 are the three stages. An exception in any thread stops the other two, deletes the temp file and is
@@ -40,21 +42,28 @@ from filmrt.pipeline.infer import Inference, choose_mode
 from filmrt.pipeline.io import dali
 from filmrt.pipeline.io.captions import CAPTION_CODECS
 from filmrt.pipeline.io.decode import PyAVInput, PyAVSource, av_error_message, open_input
-from filmrt.pipeline.io.encode import Muxer
+from filmrt.pipeline.io.encode import Muxer, check_encoder
 from filmrt.pipeline.io.extras import copy_extras
 from filmrt.pipeline.io.formats import refuse_losses
 from filmrt.pipeline.io.hdr import losses
 from filmrt.pipeline.io.source import DecodedFrame, DecodeRequest, Source
 from filmrt.pipeline.io.target import DROPPED, REENCODED, REMUXED, OutputTarget, dropped_streams, plan_target
+from filmrt.pipeline.io.verify import check_conversion, not_verified
 from filmrt.pipeline.options import ConvertOptions
 from filmrt.pipeline.threads import ThreadPlan, plan_threads
 from filmrt.pipeline.time.audiostretch import AudioStretch, reencoder
-from filmrt.pipeline.time.cadence.analysis import TemporalReport, audio_policy, parse_slowmo, plan
+from filmrt.pipeline.time.cadence.analysis import (
+    TemporalReport,
+    audio_policy,
+    check_output_rate,
+    parse_slowmo,
+    plan,
+)
 from filmrt.pipeline.time.cadence.retime import TemporalStage, retime_packet, slowed
 from filmrt.pipeline.time.protect import Protector
 from filmrt.pipeline.time.scenes import SceneDetector
 from filmrt.pipeline.time.schedule import COPY, CUT, HOLD, INTERP, NEAREST, Job, Scheduler, output_frame_count
-from filmrt.pipeline.time.timecode import convert_timecode, timecode_tag
+from filmrt.pipeline.time.timecode import convert_timecode, label_at, timecode_tag
 
 _END = object()
 
@@ -110,6 +119,9 @@ class ConvertResult:
     #: thread (``decode_cpu_s``: decode + Y'CbCr->RGB; ``encode_cpu_s``: RGB->Y'CbCr + encoder +
     #: muxing; codec worker threads beyond the first are not counted)
     stage_s: dict = field(default_factory=dict)
+    #: the output read back and checked (:mod:`filmrt.pipeline.io.verify`): status, checks run,
+    #: differences, notes, seconds
+    verify: dict = field(default_factory=dict)
 
     @property
     def codec(self) -> str:
@@ -222,7 +234,8 @@ def decode_request(options: ConvertOptions, target: OutputTarget, temporal: Temp
                        and not (f.kind == "video" and f.fate == REENCODED))  # the converted video itself
     return DecodeRequest(ss=options.ss, t=options.t, keep_alpha=target.video.layout.alpha,
                          captions=target.video.codec in CAPTION_CODECS, deinterlace=temporal.deinterlace,
-                         field_parity=temporal.field_parity or "tff", streams=wanted)
+                         field_parity=temporal.field_parity or "tff", streams=wanted,
+                         caption_stretch=parse_slowmo(options.slowmo) or Fraction(1))
 
 
 def check_input_fits(inp: PyAVInput, ss: float | None) -> None:
@@ -304,6 +317,9 @@ class _Conversion:
         #: audio re-encoded because the container cannot carry it readably (with --audio copy)
         self.reencoded = [f"stream {f.describe()} -> {f.encoder}: {f.reason}" for f in target.of(REENCODED)
                           if f.kind == "audio" and self.temporal.audio == "copy"]
+        #: the input's path (None: stdin), read again by the verification; its report
+        self.src_path: str | None = None
+        self.verify = not_verified(self.dst)
 
         self.stage_cpu: dict[str, float] = {}
 
@@ -358,15 +374,16 @@ class _Conversion:
             threads=self.thread_plan.encoder, overwrite=self.overwrite,
         )
         try:  # chapters, attachments, dispositions: header facts, so before the first frame
-            self.extras = copy_extras(src, muxer, self.extras_lost.append, covers=self.target.attach)
+            self.extras = copy_extras(src, muxer, self.extras_lost.append, covers=self.target.attach,
+                                      slowmo=self.slowmo)
             lost = self._losses(muxer) + [n for n in muxer.output.notes if "dropped" in n]
             refuse_losses(lost + self.extras_lost + self.reencoded, enc.strict)
             # re-encoded audio (slowed with --audio stretch, or a codec the container cannot carry
             # readably), added before anything is written
-            codec = {f.index: f.encoder or "aac" for f in self.target.of(REENCODED) if f.kind == "audio"}
+            recoded = {f.index for f in self.target.of(REENCODED) if f.kind == "audio"}
             factor = self.slowmo if tr.audio == "stretch" else 1
-            self.stretch = {s.index: reencoder(s, muxer.container, src.range_start, codec[s.index], factor)
-                            for s in src.streams if s.index in codec}
+            self.stretch = {s.index: reencoder(s, muxer.container, src.range_start, factor)
+                            for s in src.streams if s.index in recoded}
         except BaseException:
             muxer.abort()
             raise
@@ -427,8 +444,11 @@ class _Conversion:
             for out in stretch.finish():
                 self.muxer.mux_encoded(out)
         self._check_intact()  # before finish(): that renames the temp file over OUT
-        self.muxer.finish()
+        self.muxer.finish(check=self._verify)  # the temp file is read back before it becomes OUT
         self.stage_cpu["encode_cpu_s"] = time.thread_time() - c0
+
+    def _verify(self, path: str) -> None:
+        self.verify = check_conversion(self, path)
 
     def _write(self, frame: torch.Tensor, last: bool) -> None:
         pacer = self.source.captions
@@ -499,6 +519,7 @@ class _Conversion:
 
     def _result(self) -> ConvertResult:
         k, src, mux = self.kinds, self.source, self.muxer
+        self.temporal.notes.extend(src.notes)  # e.g. a size change scaled to the first size
         return ConvertResult(
             src="", dst=self.dst, frames_in=src.frames_decoded or self.frames_in,
             frames_out=mux.encoded, interpolated=k[INTERP],  # frames in the file (--interlace: 2 fields each)
@@ -513,6 +534,7 @@ class _Conversion:
             extras=dict(self.extras), output=self.target.to_dict(),
             timestamps_repaired=src.timestamps_repaired,
             model_s=self.inference.model_s, threads=self.thread_plan.describe(), stage_s=dict(self.stage_cpu),
+            verify=self.verify.to_dict(),
         )
 
 
@@ -553,10 +575,13 @@ def convert(
     source, interp, conv = None, interpolator, None
     try:
         fps_out = options.rate.resolve(inp.info.rate)
+        check_output_rate(inp.info.rate, fps_out, parse_slowmo(options.slowmo))
         check_input_fits(inp, options.ss)
         timecode = _source_timecode(inp)
         target = plan_target(dst, options.encode, inp.info, inp.streams, inp.stream.index,
                              audio=audio_policy(options), replace_timecode=timecode is not None)
+        check_encoder(target.video, options.encode.preset, inp.info.width, inp.info.height, fps_out,
+                      options.interlace)
         if interp is None:
             interp = open_interpolator(options.runtime)
         mode = choose_convert_mode(options, interp.model_name)
@@ -566,6 +591,7 @@ def convert(
         conv = _Conversion(source, interp, options, mode, fps_out, target, on_progress, temporal, thread_plan)
         conv.tags = dict(tags or {})
         conv.overwrite = bool(overwrite)
+        conv.src_path = None if src == "-" else src
         if on_start is not None:
             on_start(conv.expected)
         setup_s = time.perf_counter() - t0
@@ -602,8 +628,9 @@ def _plan_time(src, source: PyAVInput, options: ConvertOptions, model: str, mode
     if tc:
         rep.timecode_in = tc
         frame_rate = fps_out / 2 if rep.interlace_out != "off" else fps_out  # interlaced: frames, not fields
-        try:
-            rep.timecode_out = convert_timecode(tc, source.info.rate, frame_rate)
+        try:  # after --ss: the label of the first frame kept
+            first = label_at(tc, source.info.rate, options.ss)
+            rep.timecode_out = convert_timecode(first, source.info.rate, frame_rate)
         except FilmrtError as e:
             rep.notes.append(f"source timecode not carried: {e}")
     return rep

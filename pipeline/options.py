@@ -65,6 +65,12 @@ class EncodeOptions:
         parse_drop(self.drop_stream)
 
 
+#: the longest --ss / --t (seconds; 30 days): far past any file, and still exact in every time base
+MAX_SECONDS = 30 * 86400
+#: frames buffered between stages, at most (each holds a decoded picture)
+MAX_QUEUE = 256
+
+
 def _check_seconds(value, flag: str, *, positive: bool) -> float | None:
     if value is None:
         return None
@@ -74,6 +80,8 @@ def _check_seconds(value, flag: str, *, positive: bool) -> float | None:
         raise FilmrtError(f"{flag} {value!r} is not a number of seconds") from None
     if not math.isfinite(x) or x < 0 or (positive and x == 0):
         raise FilmrtError(f"{flag} {value}: must be a finite number of seconds {'> 0' if positive else '>= 0'}")
+    if x > MAX_SECONDS:
+        raise FilmrtError(f"{flag} {value}: at most {MAX_SECONDS} s (30 days)")
     return x
 
 
@@ -108,7 +116,7 @@ class ConvertOptions:
         "nearest (drop frames: judders); auto: interp for time-conditioned models (RIFE), nearest for FILM",
         choices=("auto", "interp", "nearest")))
     slowmo: str | None = field(default=None, metadata=opt(
-        "slow motion: play the input N times slower (rational >= 1: 2, 2.5, 10/3) at --fps", metavar="N"))
+        "slow motion: play the input N times slower (rational, 1..100: 2, 2.5, 10/3) at --fps", metavar="N"))
     audio: str = field(default="auto", metadata=opt(
         "audio streams: copy, drop, or stretch (with --slowmo: atempo, pitch kept); auto: copy, drop with --slowmo",
         choices=("auto", "copy", "drop", "stretch")))
@@ -124,8 +132,15 @@ class ConvertOptions:
         "telecined film (3:2 / 2:2 pulldown): auto (detected -> fieldmatch+decimate), off",
         choices=("auto", "off")))
     dedup: str = field(default="auto", metadata=opt(
-        "repeated frames (animation on twos, duplicated transfers): auto (a run of duplicates is one frame "
-        "held for its duration), off", choices=("auto", "off")))
+        "repeated frames (animation on twos, duplicated transfers): auto (removed only when the first frames "
+        "show a repeat cadence; a run of repeats is one picture held for its duration), off", choices=("auto", "off")))
+    # verification (filmrt.pipeline.io.verify): how a result is checked, not what it is
+    no_verify: bool = field(default=False, metadata=opt(
+        "do not read the output back and check it against the plan (verification costs a demux and a "
+        "decode of the output)", output=False))
+    keep_failed: bool = field(default=False, metadata=opt(
+        "when verification fails, keep the output as OUT.failed-verify.EXT for inspection (OUT itself is "
+        "never written)", output=False))
     #: on-screen graphics kept out of the model's warp (filmrt.pipeline.time.protect)
     protect: str = field(default="off", metadata=opt(
         "protect on-screen graphics: auto (still logos/clocks/burned-in text taken from the source frames, "
@@ -158,8 +173,8 @@ class ConvertOptions:
             raise FilmrtError(f"--max-depth {self.max_depth}: must be 1..16")
         check_temporal_options(self)
         parse_protect(self.protect)
-        if int(self.queue_size) < 1:
-            raise FilmrtError(f"queue_size {self.queue_size}: must be >= 1")
+        if not 1 <= int(self.queue_size) <= MAX_QUEUE:
+            raise FilmrtError(f"queue_size {self.queue_size}: must be 1..{MAX_QUEUE}")
 
     @property
     def rate(self) -> RateSpec:

@@ -178,7 +178,7 @@ class PyAVInput:
     container_metadata: dict
     #: the stream facts; ``frames`` counts the whole input (a source counts its range)
     info: VideoInfo
-    #: the input's start (e.g. 1.4 s in an MPEG-TS), >= 0
+    #: the input's start (e.g. 1.4 s in an MPEG-TS); negative only when the pictures start there
     start: Fraction
     #: the stream's colour tags, for frames that leave them unspecified
     stream_tags: dict
@@ -202,7 +202,11 @@ class PyAVInput:
             return begin + dur, max(2 * frame, dur / 50)
         if c.duration:
             dur = Fraction(c.duration, 1_000_000)
-            return self.start + dur, max(Fraction(1), dur / 20)
+            # most demuxers count it from the start; Matroska writes the segment's, counted from 0
+            # (a file whose timestamps start at 10 s): the earlier end is taken, so a valid start
+            # offset is never called truncated
+            end = min(self.start + dur, dur) if dur > self.start > 0 else self.start + dur
+            return end, max(Fraction(1), (end - self.start) / 20)
         return None, Fraction(0)
 
     def close(self) -> None:
@@ -210,6 +214,17 @@ class PyAVInput:
             self.container.close()
         except Exception:  # noqa: BLE001
             pass
+
+
+def _input_start(c, vs) -> Fraction:
+    """The input's start in seconds (e.g. 1.4 s in an MPEG-TS): output times are shifted by it (and
+    --ss). A negative start is kept when the pictures start there too (an MPEG-TS whose PTS wrap
+    soon after the start: libavformat unwraps them to negative times; an edit list starting early);
+    when only the audio does (priming in mp4) the pictures start at 0, as before."""
+    start = Fraction(c.start_time, 1_000_000) if c.start_time else Fraction(0)
+    if start < 0 and (vs.start_time is None or vs.start_time >= 0):
+        return Fraction(0)
+    return start
 
 
 def _sar(vs) -> Fraction | None:
@@ -253,10 +268,7 @@ def open_input(src, fmt: str | None = None, input_fps: Fraction | None = None) -
         raise NotAVideo(f"{src_name}: the video stream has no picture size (not decodable?)")
     # every other stream is copied: other video streams (angles, proxies) and cover art too
     copy_streams = [s for s in c.streams if s is not vs and s.type in ("video", "audio", "subtitle", "data")]
-    start_us = c.start_time
-    # the input's start (e.g. 1.4 s in an MPEG-TS): output times are shifted by it (and --ss);
-    # a negative start (audio priming in mp4) is left as it is
-    start = max(Fraction(start_us, 1_000_000), Fraction(0)) if start_us else Fraction(0)
+    start = _input_start(c, vs)
     rate = vs.average_rate or vs.guessed_rate or vs.base_rate
     rate = Fraction(rate) if rate else None
     forced_rate = None
@@ -361,7 +373,7 @@ class PyAVSource(Source):
             info, frames=_expected_frames(vs, inp.container, info.rate, info.time_base, self.ss, request.t))
         #: the stream's colour tags, for frames that leave them unspecified
         self._stream_tags = inp.stream_tags
-        self.captions = CaptionPacer() if request.captions else None
+        self.captions = CaptionPacer(request.caption_stretch) if request.captions else None
         self.decode_errors = 0
         #: end time (s) of the last picture delivered, for the "ends early" check
         self.last_end: Fraction | None = None
@@ -377,14 +389,47 @@ class PyAVSource(Source):
 
     # ------------------------------------------------------------------
     def _seek(self) -> None:
+        """Seek for --ss to a keyframe at or before the start point (frames before it are decoded
+        and discarded, as ffmpeg's accurate seek does). Demuxers without an index (MPEG-TS, PS)
+        land on a packet near the time asked, often after the keyframe the start point needs: the
+        first picture decoded there is checked, and the seek goes back further (1, 2, 4 ... s),
+        down to the beginning of the file, until that picture is not after the start point."""
         if not self.ss or not self._seekable:
             return
-        vs = self.stream
-        target = int(self.range_start / self.info.time_base)
+        tb, back = self.info.time_base, Fraction(0)
+        while self.range_start - back > self.start:
+            try:
+                self.container.seek(int((self.range_start - back) / tb), stream=self.stream, backward=True,
+                                    any_frame=False)
+            except Exception:  # noqa: BLE001 - unseekable input: decode from the start and discard
+                return
+            first = self._first_picture_time()
+            if first is not None and first <= self.range_start:
+                self.container.seek(int((self.range_start - back) / tb), stream=self.stream, backward=True,
+                                    any_frame=False)  # the same place again, for frames()
+                return
+            back = back * 2 if back else Fraction(1)
         try:
-            self.container.seek(target, stream=vs, backward=True, any_frame=False)
-        except Exception:  # noqa: BLE001 - unseekable input: decode from the start and discard
+            self.container.seek(0, backward=True, unsupported_byte_offset=True)  # the first byte
+        except Exception:  # noqa: BLE001
+            self.container.seek(int(self.start / tb), stream=self.stream, backward=True, any_frame=False)
+
+    def _first_picture_time(self, packets: int = 600) -> Fraction | None:
+        """The time of the first picture the decoder gives from here (None when none comes within
+        ``packets`` video packets: the seek landed after the last keyframe). Used by :meth:`_seek`."""
+        cc = self.stream.codec_context
+        try:
+            for n, packet in enumerate(self.container.demux(self.stream)):
+                for f in packet.decode():
+                    ticks = f.pts if f.pts is not None else f.dts
+                    return Fraction(ticks) * self.info.time_base if ticks is not None else None
+                if n >= packets:
+                    break
+        except av.error.FFmpegError:
             pass
+        finally:
+            cc.flush_buffers()
+        return None
 
     def frames(self, on_packet: Callable | None = None, stop=None) -> Iterator[DecodedFrame]:
         """See :class:`Source`; packets of ``copy_streams`` go to ``on_packet`` as they are demuxed.
@@ -463,6 +508,8 @@ class PyAVSource(Source):
             return None  # before --ss (decoded from the previous keyframe)
         if self.range_end is not None and ts >= self.range_end - snap:
             return _PAST_END
+        if (f.width, f.height) != (self.info.width, self.info.height):
+            f = self._first_size(f)
         rgb, self._spec = frame_to_rgb(f, self._spec, self.device, self._stream_tags)
         read_side_data(f, self.info.side)
         if self.captions is not None:
@@ -483,6 +530,17 @@ class PyAVSource(Source):
         out = DecodedFrame(self._index, ts, rgb, make_thumb(rgb[:3]), dur)
         self._index += 1
         return out
+
+    def _first_size(self, f):
+        """A picture whose size changed mid-stream (a legal new sequence header: an ad break, a
+        spliced feed), scaled to the first size: the output has one size, as ffmpeg's default
+        scaling to the first frame's size gives. Said once in :attr:`notes`."""
+        if not self.resized:
+            self.notes.append(f"the picture size changes mid-stream (to {f.width}x{f.height} at "
+                              f"{self.frames_decoded} frames): scaled to the first size, "
+                              f"{self.info.width}x{self.info.height}")
+        self.resized += 1
+        return f.reformat(width=self.info.width, height=self.info.height)
 
     def _copy_packet(self, packet, on_packet: Callable | None, copy_done: set[int]) -> None:
         """Hand a packet of a copied stream on, inside the range; note the streams past its end."""

@@ -118,6 +118,33 @@ def check_output(dst: str, fmt: str | None, codec: str) -> None:
         raise FilmrtError(f"cannot write {dst}: directory {parent} is not writable")
 
 
+def check_encoder(output: OutputFormat, preset: str, width: int, height: int, rate: Fraction,
+                  interlace: str = "off") -> None:
+    """Open the encoder once, before any decoding, with the settings the Muxer will give it: a bad
+    ``--preset`` or ``--profile``, or DNxHD without ``--bitrate``, is refused here in one line
+    instead of failing with "Invalid argument" after decoding started. NVENC is checked when it
+    starts (it needs the GPU)."""
+    if interlace != "off" and height % 4:
+        raise FilmrtError(f"--interlace needs a height divisible by 4 (two 4:2:0 fields), not {height}")
+    if "nvenc" in output.codec:
+        return
+    sy, sx = output.layout.sub
+    cc = av.CodecContext.create(output.codec, "w")
+    cc.width, cc.height, cc.pix_fmt = max(sx, width - width % sx), max(sy, height - height % sy), output.pix_fmt
+    cc.time_base, cc.framerate = 1 / Fraction(rate), Fraction(rate)
+    if output.bitrate:
+        cc.bit_rate = int(output.bitrate)
+    cc.options = Muxer._encoder_options(output, None, preset)
+    try:
+        cc.open()
+    except av.error.FFmpegError as e:
+        said = ", ".join(x for x in (f"--preset {preset}" if output.codec in ("libx264", "libx265") else "",
+                                     f"--profile {output.profile}" if output.profile else "",
+                                     "" if output.bitrate or output.codec != "dnxhd" else "no --bitrate") if x)
+        raise FilmrtError(f"{output.codec} refuses these settings ({said or 'its defaults'}): "
+                          f"{av_error_message(e)}") from None
+
+
 #: FFmpeg's mov muxer under its names (MP4, MOV and their kin)
 MOV_MUXERS = ("mp4", "mov", "ipod", "ismv", "3gp", "3g2", "psp", "f4v")
 
@@ -168,6 +195,8 @@ class Muxer:
             # without -y the rename refuses an OUT that another run wrote meanwhile (fileio)
             self._atomic = atomic_path(dst, replace=overwrite)
             sink = str(self._atomic.__enter__())
+        #: the file being written (the temp file beside OUT), None when streamed
+        self.path = None if target.streamed else sink
         if any(k.startswith("filmrt_") for k in container_metadata or {}) and fmt in MOV_MUXERS:
             # MP4/MOV keep free-form tags (filmrt batch's mark) only as "mdta" keys
             options["movflags"] = "+".join(filter(None, (options.get("movflags"), "use_metadata_tags")))
@@ -228,8 +257,8 @@ class Muxer:
             cc.bit_rate = int(output.bitrate)
         if self.timecode:
             vs.metadata["timecode"] = self.timecode  # mp4/mov: a tmcd track; matroska: the tag
-            if "timecode" in c.metadata:
-                del c.metadata["timecode"]  # the source's label, at the source's rate
+            for key in [k for k in c.metadata if k.lower() == "timecode"]:
+                del c.metadata[key]  # the source's label, at the source's rate (any case: TIMECODE)
         if threads:  # the thread plan's count (filmrt.pipeline.threads); 0 = the encoder's own choice
             cc.thread_count = threads
         for key in ("language", "title", "handler_name"):
@@ -332,7 +361,11 @@ class Muxer:
             raise FilmrtError(f"--interlace needs a height divisible by 4 (two 4:2:0 fields), not {self.height}")
         cc.field_order = 2 if self.interlace == "tff" else 3  # AV_FIELD_TT / AV_FIELD_BB (coded order)
         if self.codec == "libx264":
-            opts["flags"] = "+ildct+ilme"  # libx264: interlaced (MBAFF) coding; the frames say the order
+            # interlaced (MBAFF) coding, and the field order said to x264 itself: from the frames'
+            # flags alone it wrote bottom-first pictures with top-first picture order counts
+            # (read back as top first from MP4/MOV/TS)
+            opts["flags"] = "+ildct+ilme"
+            opts["x264-params"] = ":".join(filter(None, [opts.get("x264-params"), f"{self.interlace}=1"]))
         elif self.codec == "libx265":
             opts["x265-params"] = opts.get("x265-params", "") + ":interlace=" + self.interlace
         else:
@@ -382,14 +415,18 @@ class Muxer:
         self.packets_copied += 1
 
     # ------------------------------------------------------------------ end
-    def finish(self) -> None:
-        """Flush the encoder, write the trailer, and move the temp file over OUT."""
+    def finish(self, check=None) -> None:
+        """Flush the encoder, write the trailer, and move the temp file over OUT. ``check(path)``
+        runs on the complete temp file before the rename (verification); if it raises, nothing is
+        renamed (the caller's abort() removes the temp file)."""
         if self.weaver is not None:
             for woven in self.weaver.flush():  # an odd last field pair is dropped by weave
                 self._encode(woven)
         for pkt in self._io(self.vstream.encode, None):
             self._mux_video(pkt)
         self._io(self.container.close)
+        if check is not None and self.path is not None:
+            check(self.path)
         if self._atomic is not None:
             atomic, self._atomic = self._atomic, None
             try:

@@ -13,7 +13,8 @@ after the output streams exist and before anything is written (all three live in
   stream, e.g. from MP4) becomes a Matroska attachment with an image MIME type, which players and
   FFmpeg read back as cover art;
 - **chapters**, shifted by the same amount as every other timestamp (the input's start, or
-  ``--ss``) and cut to the converted range; chapters wholly outside it are dropped.
+  ``--ss``) and cut to the converted range; chapters wholly outside it are dropped; with
+  ``--slowmo N`` stretched N times, as the picture is.
 """
 
 from __future__ import annotations
@@ -41,8 +42,9 @@ def _attachments(src_container, muxer, warn) -> int:
     return len(kept)
 
 
-def _chapters(src_container, out_container, shift: Fraction, end: Fraction | None) -> int:
-    """Chapters moved by ``-shift`` seconds and cut to [0, end - shift]; returns how many were kept."""
+def _chapters(src_container, out_container, shift: Fraction, end: Fraction | None, factor: Fraction = Fraction(1)) -> int:
+    """Chapters moved by ``-shift`` seconds, cut to [0, end - shift] and stretched ``factor`` times
+    (slow motion); returns how many were kept."""
     try:
         chapters = src_container.chapters()
     except Exception:  # noqa: BLE001 - a demuxer without chapter support
@@ -56,7 +58,7 @@ def _chapters(src_container, out_container, shift: Fraction, end: Fraction | Non
             stop = min(stop, end - shift)
         if stop <= 0 or stop <= start:
             continue  # outside the converted range
-        start = max(start, Fraction(0))
+        start, stop = max(start, Fraction(0)) * factor, stop * factor
         kept.append({"id": len(kept) + 1, "start": round(start / tb), "end": round(stop / tb), "time_base": tb,
                      "metadata": dict(ch.get("metadata") or {})})
     if kept:
@@ -101,10 +103,11 @@ def _covers(src_container, out_container, covers, warn) -> int:
     return done
 
 
-def copy_extras(source, muxer, warn, covers=()) -> dict:
+def copy_extras(source, muxer, warn, covers=(), slowmo: Fraction | None = None) -> dict:
     """Copy dispositions, attachments and chapters from a ``source`` (its PyAV container) to
     ``muxer``'s output; ``covers``: cover art streams to write as attachments
-    (:attr:`~filmrt.pipeline.io.target.OutputTarget.attach`).
+    (:attr:`~filmrt.pipeline.io.target.OutputTarget.attach`); ``slowmo``: the factor the picture is
+    slowed by, which chapters follow.
 
     Returns ``{"chapters": n, "attachments": n, "dispositions": n}`` (what was copied)."""
     src_container = source.container
@@ -123,7 +126,8 @@ def copy_extras(source, muxer, warn, covers=()) -> dict:
         if flags:
             o.disposition = Disposition(flags)
     return {
-        "chapters": _chapters(src_container, muxer.container, muxer.shift, source.range_end),
+        "chapters": _chapters(src_container, muxer.container, muxer.shift, source.range_end,
+                              Fraction(slowmo or 1)),
         "attachments": _attachments(src_container, muxer, warn)
         + _covers(src_container, muxer.container, covers, warn),
         "dispositions": dispositions,

@@ -41,6 +41,8 @@ from filmrt.pipeline.io.streams import (
     refusal,
     stream_codec,
 )
+from filmrt.pipeline.time.audiostretch import stretch_codec
+from filmrt.pipeline.time.timecode import is_timecode_track
 
 #: the fates of an input stream
 COPIED, REENCODED, DROPPED = "copied", "reencoded", "dropped"
@@ -198,9 +200,11 @@ def _fates(fmt: str, options: dict, video: OutputFormat, streams: list, video_in
         elif kind == "audio" and audio == "drop":
             decided[s.index] = (DROPPED, "audio dropped (--audio drop, or --slowmo without --audio stretch)")
         elif kind == "audio" and audio == "stretch":
-            decided[s.index] = (REENCODED, "slowed with the video (--audio stretch): re-encoded as AAC", "aac")
-        elif kind == "data" and replace_timecode and s.metadata.get("timecode"):
-            decided[s.index] = (DROPPED, "timecode track: replaced by the timecode re-expressed at the output rate")
+            enc = stretch_codec(fmt, 0)[0]
+            decided[s.index] = (REENCODED, f"slowed with the video (--audio stretch): re-encoded as {enc}", enc)
+        elif kind == "data" and is_timecode_track(s):  # never copied: its label is at the source's rate
+            decided[s.index] = (DROPPED, "timecode track: replaced by the timecode re-expressed at the output rate"
+                                if replace_timecode else "timecode track: its label could not be read, not copied")
         else:
             why = refusal(fmt, video.codec, options, s)
             if why is None:
