@@ -192,3 +192,17 @@ def test_real_mvtools_job_is_scored_by_the_same_scorer(tmp_path):
     s = score_output(inp["ref"], str(tmp_path / "mvtools-flowfps.mp4"), every=2)
     assert s["generated"]["frames"] == 4 and s["kept"]["frames"] == 5
     assert s["generated"]["psnr"] > 15 and s["kept"]["psnr"] > 30
+
+
+def test_docs_block_from_the_newest_peers_result(tmp_path, monkeypatch):
+    from filmrt.bench import update_readme
+
+    (tmp_path / "bench" / "results").mkdir(parents=True)
+    res = _fake_result() | {"kind": "filmrt-bench-peers", "pareto_png": "peers-x.png"}
+    (tmp_path / "bench" / "results" / "peers-x.json").write_text(json.dumps(res))
+    monkeypatch.setattr(update_readme, "ROOT", tmp_path)
+    page = "# B\n<!-- bench:peers:start -->\nold\n<!-- bench:peers:end -->\n"
+    text, name = update_readme.render_peers(page)
+    assert name == "peers-x.json" and "old" not in text and "| good * | 36.00 |" in text
+    assert "`peers-x.png`" in text and "](" not in text  # named, not linked: it lies outside docs/
+    assert update_readme.render_peers("no markers") == ("no markers", None)
