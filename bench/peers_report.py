@@ -88,9 +88,13 @@ def pareto_png(res: dict, path: str | Path) -> Path | None:
 
     front = pareto_front(rows)
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
-    for n, s, q in rows:
+    placed: list[tuple[float, float]] = []
+    for n, s, q in sorted(rows, key=lambda r: r[1]):
         ax.scatter([s], [q], s=40, color="tab:red" if n in front else "tab:blue", zorder=3)
-        ax.annotate(n, (s, q), textcoords="offset points", xytext=(5, 4), fontsize=8)
+        # a point next to one already labelled gets its label below, so the two stay readable
+        near = any(abs(math.log(s / s2)) < 0.3 and abs(q - q2) < 0.4 for s2, q2 in placed)
+        ax.annotate(n, (s, q), textcoords="offset points", xytext=(5, -12 if near else 4), fontsize=8)
+        placed.append((s, q))
     fr = sorted((s, q) for n, s, q in rows if n in front)
     ax.plot([s for s, _ in fr], [q for _, q in fr], color="tab:red", lw=1, alpha=0.6, label="Pareto front")
     ax.set_xscale("log")

