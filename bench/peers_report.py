@@ -115,7 +115,9 @@ def pareto_png(res: dict, path: str | Path) -> Path | None:
 def write_peers_results(res: dict, out_dir: str | Path) -> list[Path]:
     d = Path(out_dir)
     d.mkdir(parents=True, exist_ok=True)
-    base = d / f"peers-{res['created_utc'][:10]}-{machine_slug(res['machine'])}"
+    ss = (res.get("segment") or {}).get("ss") or 0
+    # another segment of the same day and machine is another file (ss=0 keeps the plain name)
+    base = d / (f"peers-{res['created_utc'][:10]}-{machine_slug(res['machine'])}" + (f"-ss{ss:g}" if ss else ""))
     jp, mp = base.with_suffix(".json"), base.with_suffix(".md")
     png = pareto_png(res, base.with_suffix(".png"))
     res["pareto_png"] = png.name if png else None
