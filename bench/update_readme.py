@@ -123,7 +123,8 @@ def render_peers(text: str) -> tuple[str, str | None]:
         except (OSError, json.JSONDecodeError):
             continue
         if doc.get("kind") == "filmrt-bench-peers":
-            docs.append((doc["created_utc"], p, doc))
+            # newest day first; on the same day the run with more rounds (the full one), then the latest
+            docs.append(((doc["created_utc"][:10], doc["peers_vs"].get("rounds", 1), doc["created_utc"]), p, doc))
     if not docs:
         return replace_between(text, "peers", "Not measured yet: run `make bench-peers`."), None
     _, p, doc = max(docs, key=lambda d: d[0])

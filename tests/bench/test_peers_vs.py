@@ -200,6 +200,9 @@ def test_docs_block_from_the_newest_peers_result(tmp_path, monkeypatch):
     (tmp_path / "bench" / "results").mkdir(parents=True)
     res = _fake_result() | {"kind": "filmrt-bench-peers", "pareto_png": "peers-x.png"}
     (tmp_path / "bench" / "results" / "peers-x.json").write_text(json.dumps(res))
+    # a later one-round run of another segment that day does not replace the full run in the docs
+    later = res | {"created_utc": "2026-12-06T09:00:00+00:00", "peers_vs": res["peers_vs"] | {"rounds": 1}}
+    (tmp_path / "bench" / "results" / "peers-x-ss1.json").write_text(json.dumps(later))
     monkeypatch.setattr(update_readme, "ROOT", tmp_path)
     page = "# B\n<!-- bench:peers:start -->\nold\n<!-- bench:peers:end -->\n"
     text, name = update_readme.render_peers(page)
