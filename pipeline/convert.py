@@ -37,19 +37,24 @@ import torch
 from filmrt.engine import open_interpolator, resolve_device
 from filmrt.errors import FilmrtError, NotAVideo
 from filmrt.fileio import check_overwrite
-from filmrt.models import get_spec
-from filmrt.pipeline.infer import Inference, choose_mode
-from filmrt.pipeline.io import dali
-from filmrt.pipeline.io.captions import CAPTION_CODECS
-from filmrt.pipeline.io.decode import PyAVInput, PyAVSource, av_error_message, open_input
+from filmrt.pipeline.infer import Inference
+from filmrt.pipeline.io.decode import PyAVInput, av_error_message, open_input
 from filmrt.pipeline.io.encode import Muxer, check_encoder
 from filmrt.pipeline.io.extras import copy_extras
 from filmrt.pipeline.io.formats import refuse_losses
 from filmrt.pipeline.io.hdr import losses
-from filmrt.pipeline.io.source import DecodedFrame, DecodeRequest, Source
-from filmrt.pipeline.io.target import DROPPED, REENCODED, REMUXED, OutputTarget, dropped_streams, plan_target
+from filmrt.pipeline.io.source import DecodedFrame, Source
+from filmrt.pipeline.io.target import REENCODED, REMUXED, OutputTarget, dropped_streams, plan_target
 from filmrt.pipeline.io.verify import check_conversion, not_verified
 from filmrt.pipeline.options import ConvertOptions
+from filmrt.pipeline.prepare import (
+    check_input_fits,
+    choose_convert_mode,
+    decode_request,
+    open_source,
+    plan_time,
+    source_timecode,
+)
 from filmrt.pipeline.threads import ThreadPlan, plan_threads
 from filmrt.pipeline.time.audiostretch import AudioStretch, reencoder
 from filmrt.pipeline.time.cadence.analysis import (
@@ -57,13 +62,11 @@ from filmrt.pipeline.time.cadence.analysis import (
     audio_policy,
     check_output_rate,
     parse_slowmo,
-    plan,
 )
 from filmrt.pipeline.time.cadence.retime import TemporalStage, retime_packet, slowed
 from filmrt.pipeline.time.protect import Protector
 from filmrt.pipeline.time.scenes import SceneDetector
 from filmrt.pipeline.time.schedule import COPY, CUT, HOLD, INTERP, NEAREST, Job, Scheduler, output_frame_count
-from filmrt.pipeline.time.timecode import convert_timecode, label_at, timecode_tag
 
 _END = object()
 
@@ -210,59 +213,6 @@ def _user_error(e: BaseException) -> BaseException:
     if isinstance(e, torch.cuda.OutOfMemoryError):
         return FilmrtError("out of GPU memory: lower --batch")
     return e
-
-
-# ---------------------------------------------------------------------- sources and model
-def open_source(inp: PyAVInput, request: DecodeRequest, *, decoder: str = "auto", device: torch.device,
-                threads: int = 0) -> Source:
-    """The decoder for the opened input ``inp``, given what convert asks of it (``request``): DALI
-    when asked for (or ``auto`` with DALI + a CUDA device), else PyAV."""
-    want_dali = decoder == "dali" or (decoder == "auto" and device.type == "cuda" and inp.path is not None)
-    if want_dali:
-        ok, why = dali.available(device)
-        if ok:
-            return dali.DaliSource(inp, request, device=device)
-        if decoder == "dali":
-            raise FilmrtError(f"--decoder dali: {why}")
-    return PyAVSource(inp, request, device=device, threads=threads)
-
-
-def decode_request(options: ConvertOptions, target: OutputTarget, temporal: TemporalReport) -> DecodeRequest:
-    """What convert asks of the decoder: the range, alpha and captions when the output keeps them,
-    the field filter the temporal plan chose, and the packets of the streams the output takes."""
-    wanted = frozenset(f.index for f in target.fates if f.kind in REMUXED and f.fate != DROPPED
-                       and not (f.kind == "video" and f.fate == REENCODED))  # the converted video itself
-    return DecodeRequest(ss=options.ss, t=options.t, keep_alpha=target.video.layout.alpha,
-                         captions=target.video.codec in CAPTION_CODECS, deinterlace=temporal.deinterlace,
-                         field_parity=temporal.field_parity or "tff", streams=wanted,
-                         caption_stretch=parse_slowmo(options.slowmo) or Fraction(1))
-
-
-def check_input_fits(inp: PyAVInput, ss: float | None) -> None:
-    """Refuse, before decoding, what cannot give an output: a picture under 2x2 (4:2:0 needs
-    2x2 blocks) and a --ss at or past the end the headers announce."""
-    info = inp.info
-    if info.width < 2 or info.height < 2:
-        raise FilmrtError(f"{inp.src_name}: picture too small to encode: {info.width}x{info.height} "
-                          "(4:2:0 video needs at least 2x2)")
-    end = inp.header_end
-    start = inp.start + (Fraction(ss).limit_denominator(1_000_000) if ss else 0)
-    if end is not None and start >= end:
-        raise FilmrtError(f"--ss {float(start - info.start):g}: starts past the end of "
-                          f"{inp.src_name} (its video lasts {float(end - info.start):.2f} s)")
-
-
-def choose_convert_mode(options: ConvertOptions, model_name: str) -> str:
-    """``--mode`` for this model: ``auto`` is the model's recommended mode. Recursive midpoints
-    are for models trained at t = 1/2 only; a time-conditioned model (RIFE) is refused there."""
-    spec = get_spec(model_name)
-    mode = choose_mode(options.mode, spec)
-    if mode == "recursive" and spec.time_conditioned:
-        raise FilmrtError(
-            f"--mode recursive is for models trained at t = 0.5 only (FILM); {spec.name} is "
-            "time-conditioned and always runs direct"
-        )
-    return mode
 
 
 # ---------------------------------------------------------------------- one run
@@ -577,7 +527,7 @@ def convert(
         fps_out = options.rate.resolve(inp.info.rate)
         check_output_rate(inp.info.rate, fps_out, parse_slowmo(options.slowmo))
         check_input_fits(inp, options.ss)
-        timecode = _source_timecode(inp)
+        timecode = source_timecode(inp)
         target = plan_target(dst, options.encode, inp.info, inp.streams, inp.stream.index,
                              audio=audio_policy(options), replace_timecode=timecode is not None)
         check_encoder(target.video, options.encode.preset, inp.info.width, inp.info.height, fps_out,
@@ -585,7 +535,7 @@ def convert(
         if interp is None:
             interp = open_interpolator(options.runtime)
         mode = choose_convert_mode(options, interp.model_name)
-        temporal = _plan_time(src, inp, options, interp.model_name, mode, fps_out, timecode)
+        temporal = plan_time(src, inp, options, interp.model_name, mode, fps_out, timecode)
         source = open_source(inp, decode_request(options, target, temporal), decoder=options.decoder,
                              device=device, threads=thread_plan.decoder)
         conv = _Conversion(source, interp, options, mode, fps_out, target, on_progress, temporal, thread_plan)
@@ -611,29 +561,6 @@ def convert(
     result.seconds = time.perf_counter() - t0
     result.stage_s.update(setup_s=setup_s, model_s=result.model_s, outside_model_s=result.seconds - result.model_s)
     return result
-
-
-def _source_timecode(source: PyAVInput) -> str | None:
-    """The source's start timecode, when it has one and a frame rate to count it at (the output
-    then gets it re-expressed at its own rate, instead of a copy of the source's track)."""
-    tags = {**source.container_metadata, **source.info.metadata}
-    tc = timecode_tag(tags, [s for s in source.copy_streams if s.type == "data"])
-    return tc if tc and source.info.rate else None
-
-
-def _plan_time(src, source: PyAVInput, options: ConvertOptions, model: str, mode: str,
-               fps_out: Fraction, tc: str | None) -> TemporalReport:
-    """Interlacing/cadence/dedup/down/slow-motion decisions (pipeline.temporal) and the timecode."""
-    rep = plan(src, options, get_spec(model), mode)
-    if tc:
-        rep.timecode_in = tc
-        frame_rate = fps_out / 2 if rep.interlace_out != "off" else fps_out  # interlaced: frames, not fields
-        try:  # after --ss: the label of the first frame kept
-            first = label_at(tc, source.info.rate, options.ss)
-            rep.timecode_out = convert_timecode(first, source.info.rate, frame_rate)
-        except FilmrtError as e:
-            rep.notes.append(f"source timecode not carried: {e}")
-    return rep
 
 
 def _close(source: Source | PyAVInput, interp, given) -> None:
