@@ -54,6 +54,8 @@ def register(subparsers) -> None:
     pg.add_argument("--peer-methods", default=None, metavar="LIST",
                     help=f"peers: comma list (default: {','.join(peers_report.DEFAULT_METHODS)})")
     pg.add_argument("--peer-vmaf", action="store_true", help="peers: VMAF too (libvmaf, slower)")
+    pg.add_argument("--report", default=None, metavar="DIR",
+                    help="peers: also an HTML page in DIR (the table and the Pareto plot; opens in a browser)")
     g.add_argument("--profile", choices=("default", "gpu"), default="default", help="what to run (default: the bench)")
     gpu.add_options(g)
     p.set_defaults(func=run)
@@ -108,6 +110,8 @@ def run_peers_args(args: argparse.Namespace) -> int:
     res = peers_report.run_peers_bench(clip, args.ss or 0.0, args.t or 1.0, names, args.rounds, command_line(),
                                        root, vmaf=args.peer_vmaf, log=log)
     paths = peers_report.write_peers_results(res, args.out)
+    if args.report:
+        paths.append(peers_report.write_html_report(res, args.report))
     if not args.quiet:
         print(peers_report.peers_markdown(res))
     print("wrote " + ", ".join(str(p) for p in paths))

@@ -149,3 +149,21 @@ def run_peers_bench(clip: str, ss: float, t: float, names: list[str], rounds: in
                             "end; absolute times are pessimistic, the methods were interleaved so ratios are "
                             "comparable.")
     return res
+
+
+def pareto_points(res: dict) -> list[dict]:
+    """The methods that ran as report points: ``name``, ``fps`` (output frames per second of the
+    whole job) and ``psnr`` of the generated frames."""
+    return [{"name": n, "fps": 1 / r["s_per_out_frame"], "psnr": r["generated"]["psnr"]}
+            for n, r in _ran(res) if r["s_per_out_frame"] and r["generated"]["psnr"] is not None]
+
+
+def write_html_report(res: dict, folder: str | Path) -> Path:
+    """``filmrt bench --peers --report DIR``: the page of :mod:`filmrt.pipeline.report_html` with the
+    peers as points (a table and the Pareto plot)."""
+    from filmrt.pipeline.report_html import write_pareto_report
+
+    pr = res["peers_vs"]["protocol"]
+    summary = {"clip": res["clip"], "protocol": f"{pr['in_rate']} -> {pr['out_rate']} fps, every other frame rebuilt",
+               "machine": machine_slug(res["machine"]), "date": res["created_utc"][:10]}
+    return write_pareto_report(folder, pareto_points(res), title="filmrt bench --peers", summary=summary)

@@ -166,6 +166,17 @@ def test_table_and_plot_from_a_fake_result(tmp_path):
     assert f"]({paths[2].name})" in paths[1].read_text()
 
 
+def test_html_report_of_a_fake_result(tmp_path):
+    pytest.importorskip("matplotlib")
+    res = _fake_result()
+    points = peers_report.pareto_points(res)
+    assert {p["name"] for p in points} == {"fast", "good", "dominated"}
+    page = peers_report.write_html_report(res, tmp_path / "rep")
+    text = page.read_text()
+    assert page.name == "index.html" and "pareto.png" in text and "good" in text
+    assert (tmp_path / "rep" / "pareto.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_cli_refuses_unknown_methods():
     from filmrt.bench.cli import run_peers_args
 
