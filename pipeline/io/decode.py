@@ -207,9 +207,10 @@ class PyAVInput:
             pass
 
 
-def open_input(src, fmt: str | None = None) -> PyAVInput:
-    """Open ``src`` (a path or ``-``) and read its headers; one-line errors for what is no video."""
-    c, src_name = _open_input(src, fmt)
+def open_input(src, fmt: str | None = None, *, opened=None) -> PyAVInput:
+    """Open ``src`` (a path or ``-``) and read its headers; one-line errors for what is no video.
+    ``opened``: ``(container, name)`` already opened by the caller (``filmrt live``: a URL)."""
+    c, src_name = opened if opened is not None else _open_input(src, fmt)
     videos = list(c.streams.video)
     if not videos:
         kinds = ", ".join(sorted({s.type for s in c.streams})) or "none"

@@ -138,6 +138,7 @@ class Muxer:
         warn=None,
         interlace: str | None = None,
         timecode: str | None = None,
+        encoder_options: dict | None = None,
     ):
         output = target.video
         check_codec(output.codec)
@@ -154,6 +155,8 @@ class Muxer:
         self.timecode = timecode
         self.weaver: FilterChain | None = None
         self.shift = Fraction(shift)
+        #: encoder options on top of the chosen ones (``filmrt live``: x264's zerolatency tune, GOP)
+        self.encoder_options = dict(encoder_options or {})
         #: the temp file's atomic_path context while OUT is a regular file (None: streamed)
         self._atomic = None
         options = dict(target.options)
@@ -213,7 +216,7 @@ class Muxer:
         cc.color_range = self.spec.color_range
         cc.color_primaries = self.spec.primaries
         cc.color_trc = self.spec.trc
-        opts = self._encoder_options(output, side, preset)
+        opts = {**self._encoder_options(output, side, preset), **self.encoder_options}
         if self.interlace:
             self._setup_interlaced(cc, opts, pix)
         cc.options = opts
