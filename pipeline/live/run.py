@@ -111,8 +111,8 @@ class _Live:
         self.fps_in = float(info.rate or 25)
         self.sched = DeadlineScheduler(self.fps_out, self.latency, tiers=options.tier_list(interp.model_name))
         ahead = self.latency + 0.1
-        self.timeline = Timeline(window=math.ceil((ahead + self.latency) * self.fps_in) + 4, resync=ahead)
-        self.late_tolerance = self.latency / 2
+        self.timeline = Timeline(window=math.ceil((ahead + self.latency) * self.fps_in) + 4, resync=ahead,
+                                 late=self.latency / 2)
         self.stats = LiveStats(self.latency)
         self.target = live_target(dst, options, first)
         enc = options.encode

@@ -4,7 +4,8 @@ A live input has its own timestamps (PTS) and its own clock; the output has tick
 seconds after the first input frame arrived. The :class:`Timeline` maps each input frame to an
 output time with one *anchor*: ``out = pts - anchor_pts + anchor_out``. The anchor is set by the
 first frame and set again (a *re-sync*) whenever a frame's mapped time is further than
-``resync`` seconds from when it actually arrived on the output clock. That one rule covers:
+``resync`` seconds ahead of when it actually arrived on the output clock, or ``late`` seconds
+behind it (then it would miss its tick). That one rule covers:
 
 - a PTS jump or a discontinuity (a new programme, a TS continuity error the demuxer papered over);
 - the end of a stall (the sender paused; frames resume with a PTS that says nothing about the gap);
@@ -56,10 +57,13 @@ class Pair:
 class Timeline:
     """See the module docstring. ``window``: most frames kept; ``resync``: seconds."""
 
-    def __init__(self, *, window: int = 64, resync: float = 0.5):
+    def __init__(self, *, window: int = 64, resync: float = 0.5, late: float | None = None):
         self.window: deque[Placed] = deque()
         self.max_window = max(2, int(window))
+        #: a frame mapped further ahead of its arrival than ``resync``, or behind it by more than
+        #: ``late`` (it would come too late for its tick), re-syncs the timeline
         self.resync = float(resync)
+        self.late = float(resync if late is None else late)
         self.anchor: tuple[Fraction, float] | None = None
         self.resyncs = 0
         self.dropped = 0
@@ -71,7 +75,8 @@ class Timeline:
         """Add a frame with timestamp ``pts`` (s) that arrived at output time ``arrived`` (seconds
         since the output's start). A full window lets its oldest frame go (counted in ``dropped``)."""
         out = None if self.anchor is None else float(pts - self.anchor[0]) + self.anchor[1]
-        if out is None or abs(out - arrived) > self.resync or (self.window and out <= self.window[-1].out):
+        if (out is None or out - arrived > self.resync or arrived - out > self.late
+                or (self.window and out <= self.window[-1].out)):
             if self.anchor is not None:
                 self.resyncs += 1
                 cut = True
