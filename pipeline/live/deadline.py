@@ -70,7 +70,8 @@ class Decision:
     n: int
     tier: str
     deadline: float
-    #: "deadline" (picked by cost), "cut", "no-pair" (the next frame has not arrived), "copy" (t == 0)
+    #: "deadline" (picked by cost), "cut", "no-pair" (the next frame has not arrived), "copy" (t == 0),
+    #: "busy" (the model worker is still on an abandoned run: the best cheap tier stands in)
     why: str
 
 
@@ -132,13 +133,15 @@ class DeadlineScheduler:
         if not pair:
             return Decision(n, REPEAT, dl, "no-pair")
         left = dl - now
-        usable = [t for t in self.tiers if not (busy and t in MODEL_TIERS)]
-        best = next(i for i, t in enumerate(self.tiers) if t in usable and self.estimate(t) <= left)
+        if busy:  # a stand-in while the worker is taken: the held tier and the streak are left alone
+            tier = next(t for t in self.tiers if t not in MODEL_TIERS and self.estimate(t) <= left or t == REPEAT)
+            return Decision(n, tier, dl, "busy")
+        best = next(i for i, t in enumerate(self.tiers) if self.estimate(t) <= left or t == REPEAT)
         if best > self.current:  # worse: at once
             self.current, self.streak = best, 0
         elif best < self.current:  # better: only after a steady run, one step at a time
             up = self.tiers[self.current - 1]
-            if up in usable and self.estimate(up) * self.up_factor <= left:
+            if self.estimate(up) * self.up_factor <= left:
                 self.streak += 1
                 if self.streak >= self.up_after:
                     self.current, self.streak = self.current - 1, 0
@@ -147,7 +150,7 @@ class DeadlineScheduler:
         else:
             self.streak = 0
         tier = self.tiers[self.current]
-        if tier not in usable or self.estimate(tier) > left:  # the held tier no longer fits this tick
+        if self.estimate(tier) > left:  # the held tier no longer fits this tick
             tier = self.tiers[best]
         return Decision(n, tier, dl, "deadline")
 

@@ -114,6 +114,9 @@ class _Live:
         self.timeline = Timeline(window=math.ceil((ahead + self.latency) * self.fps_in) + 4, resync=ahead,
                                  late=self.latency / 2)
         self.stats = LiveStats(self.latency)
+        #: a wait for a frame or for the model ends this long before the time a blend still fits:
+        #: a thread woken on a loaded machine may run a few ms late
+        self.wake_guard = min(0.25 * self.latency, 0.015)
         self.target = live_target(dst, options, first)
         enc = options.encode
         x264 = {"tune": "zerolatency", "g": str(max(1, round(2 * self.fps_out)))} if enc.codec in (
@@ -130,7 +133,7 @@ class _Live:
         model_threads = self.plan.model or self.caller_threads
         self.worker = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="filmrt-live-model",
                                             initializer=torch.set_num_threads, initargs=(model_threads,))
-        self.abandoned: cf.Future | None = None
+        self.abandoned: tuple[str, cf.Future] | None = None  # a model run given up on, still running
         self.audio: collections.deque = collections.deque(maxlen=2048)  # (out seconds, packet)
         self.unanchored: collections.deque = collections.deque(maxlen=256)
         self.mux_latency = Histogram()
@@ -177,13 +180,18 @@ class _Live:
                 continue
             if isinstance(item, Packet):
                 self.unanchored.append(item.packet)
-        newest = item  # pictures that are already waiting: start on the newest
-        while True:
+        # a backlog (what the socket buffered during the probe and the calibration) comes in a
+        # burst, faster than real time: start on the live edge, the first picture after three
+        # that came no faster than their timestamps say
+        newest, paced, settle = item, 0, self.clock() + 5.0
+        while paced < 3 and self.clock() < settle:
             try:
-                nxt = self.input.items.get_nowait()
+                nxt = self.input.items.get(timeout=2.0 / self.fps_in)
             except queue.Empty:
                 break
             if isinstance(nxt, Frame):
+                gap = float(nxt.pts - newest.pts)
+                paced = paced + 1 if nxt.arrived - newest.arrived >= 0.6 * gap else 0
                 newest = nxt
             else:
                 self.unanchored.append(nxt.packet)
@@ -243,8 +251,8 @@ class _Live:
         self.stats.arrived()
         placed = self.timeline.place(item.pts, item.arrived - self.start, item.rgb, item.cut or item.session_start)
         self.last_out = placed.out
-        while self.unanchored:
-            self._audio_in(self.unanchored.popleft())
+        for _ in range(len(self.unanchored)):
+            self._audio_in(self.unanchored.popleft(), retry=False)
 
     def _drain(self) -> None:
         while True:
@@ -255,7 +263,7 @@ class _Live:
 
     def _wait_pair(self, at: float, dl: float):
         """The frames around ``at``, waiting for the later one until only a blend still fits."""
-        decide_by = dl - self.sched.estimate(BLEND) - 0.001
+        decide_by = dl - self.sched.estimate(BLEND) - self.wake_guard
         while True:
             self._drain()
             pair = self.timeline.pair(at)
@@ -306,24 +314,27 @@ class _Live:
 
         t0 = self.clock()
         fut = self.worker.submit(job)
-        give_up = dl - self.sched.estimate(BLEND) - 0.001
+        give_up = dl - self.sched.estimate(BLEND) - self.wake_guard
         try:
             out, cost = fut.result(timeout=max(0.0, give_up - self.clock()))
         except cf.TimeoutError:
             self.stats.overruns += 1
             self.sched.record(tier, self.clock() - t0)  # at least this much: the next ticks step down
-            self.abandoned = fut
+            self.abandoned = (tier, fut)
             fallback = BLEND if self.clock() + self.sched.estimate(BLEND) <= dl else REPEAT
             return cheap(fallback, pair.a.rgb, pair.b.rgb, pair.t), fallback, "overrun"
         self.sched.record(tier, cost)
         return out, tier, "deadline"
 
     def _collect_abandoned(self) -> bool:
-        """True when the abandoned model run has finished (its cost is recorded, its frame dropped)."""
-        fut = self.abandoned
+        """True when the abandoned model run has finished (its full cost is recorded, its frame dropped)."""
+        tier, fut = self.abandoned
         if not fut.done():
             return False
         self.abandoned = None
+        if fut.exception() is not None:
+            raise fut.exception()
+        self.sched.record(tier, fut.result()[1])
         return True
 
     def _emit(self, n: int, at: float, dl: float, pic: torch.Tensor, tier: str, why: str) -> None:
@@ -360,8 +371,10 @@ class _Live:
             self.on_second(rec)
 
     # ------------------------------------------------------------------ audio and other copied streams
-    def _audio_in(self, pkt) -> None:
-        """Place a copied packet on the output clock with the video's anchor (same constant delay)."""
+    def _audio_in(self, pkt, retry: bool = True) -> None:
+        """Place a copied packet on the output clock with the video's anchor (same constant delay).
+        A packet that lands far from now came just before a discontinuity the video has not shown
+        yet (a PTS jump): it waits for the next picture's anchor once, then is dropped."""
         anchor = self.timeline.anchor
         if anchor is None:
             self.unanchored.append(pkt)
@@ -369,8 +382,14 @@ class _Live:
         pts = pkt.pts if pkt.pts is not None else pkt.dts
         if pts is None or pkt.stream.index not in self.muxer.copy_map:
             return
-        tb = Fraction(pkt.time_base)
-        out = float(pts * tb - anchor[0]) + anchor[1]
+        out = float(pts * Fraction(pkt.time_base) - anchor[0]) + anchor[1]
+        here = self.clock() - self.start
+        if abs(out - here) > self.timeline.resync + self.latency:
+            if retry:
+                self.unanchored.append(pkt)
+            else:
+                self.packets_dropped += 1
+            return
         if out < 0 or (self.audio and out < self.audio[-1][0] - 1.0):
             self.packets_dropped += 1  # before the start, or behind a re-sync
             return

@@ -6,7 +6,16 @@ from fractions import Fraction
 
 import pytest
 
-from filmrt.pipeline.live.deadline import BLEND, FULL, HALF, QUARTER, REPEAT, TIERS, DeadlineScheduler, TierCost
+from filmrt.pipeline.live.deadline import (
+    BLEND,
+    FULL,
+    HALF,
+    QUARTER,
+    REPEAT,
+    TIERS,
+    DeadlineScheduler,
+    TierCost,
+)
 
 
 class Sim:
