@@ -44,12 +44,15 @@ from filmrt.pipeline.live.stats import Histogram, LiveStats
 from filmrt.pipeline.live.tiers import cheap, model_tier
 from filmrt.pipeline.live.timeline import Timeline
 from filmrt.pipeline.threads import plan_threads
+from filmrt.rates import format_rate
 
 #: a frame handed to the encoder more than this after its deadline is counted (``handed_late``):
 #: the encoder or the OS held the thread up; a frame not *ready* by its deadline is ``late``
 LATE_TOLERANCE = 0.005
 #: the encoder thread wakes this early for a frame's deadline (a sleep may overshoot)
 WAKE_EARLY = 0.001
+#: the encoder this far behind its deadlines (s): the machine cannot run this stream; a stated stop
+GIVE_UP_BEHIND = 10.0
 _END = object()
 
 
@@ -144,6 +147,9 @@ class _Live:
         self.in_stall = False
         self.enc_error: BaseException | None = None
         self.start = 0.0
+        #: seconds the encoder thread's last hand-over came after its deadline (< 0: early)
+        self.behind = 0.0
+        self.stopped: FilmrtError | None = None
         self.last_out = None  # output time of the newest frame placed
 
     # ------------------------------------------------------------------ setup
@@ -214,6 +220,11 @@ class _Live:
                 pair = self._wait_pair(at, dl)
                 if self._input_done(at, pair):
                     break
+                if self.behind > GIVE_UP_BEHIND:
+                    raise FilmrtError(
+                        f"the encoder cannot keep up: {self.behind:.1f} s behind the clock at {format_rate(self.fps_out)} "
+                        f"fps, {self.muxer.width}x{self.muxer.height} on this machine (use a faster --preset, a "
+                        "lower --fps or a smaller input; the output so far is flushed)")
                 pic, tier, why = self._make(n, at, dl, pair)
                 self._emit(n, at, dl, pic, tier, why)
                 n += 1
@@ -224,6 +235,8 @@ class _Live:
                 ended = "duration"
         except KeyboardInterrupt:
             ended = "signal"
+        except FilmrtError as e:
+            self.stopped = e  # flushed below like any end, then raised
         finally:
             self._put_enc(_END, force=True)
             enc.join(timeout=30)
@@ -231,6 +244,8 @@ class _Live:
             torch.set_num_threads(self.caller_threads)
         if self.enc_error is not None:
             raise self.enc_error
+        if self.stopped is not None:
+            raise self.stopped
         return ended
 
     def _input_done(self, at: float, pair) -> bool:
@@ -364,7 +379,8 @@ class _Live:
         rec = self.stats.tick_second(self.clock(), {
             "start": self.start, "dropped_input": self.input.dropped + self.timeline.dropped,
             "resyncs": self.timeline.resyncs, "reconnects": self.input.reconnects,
-            "state": "stalled" if self.in_stall else "ok",
+            "state": "stalled" if self.in_stall else ("encoder behind" if self.behind > self.latency else "ok"),
+            "encoder_behind_ms": round(max(0.0, self.behind) * 1000, 1),
             "mux_latency_p99_ms": _ms(self.mux_latency.percentile(99)),
         })
         if self.on_second is not None:
@@ -426,7 +442,8 @@ class _Live:
                 wait = dl - WAKE_EARLY - self.clock()
                 if wait > 0:
                     time.sleep(wait)
-                self.stats.handed(self.clock() - (self.start + at), self.clock() > dl + LATE_TOLERANCE)
+                self.behind = self.clock() - dl
+                self.stats.handed(self.clock() - (self.start + at), self.behind > LATE_TOLERANCE)
                 self.muxer.write_frame(pic)
                 self.mux_latency.add(self.clock() - max(dl, self.start + at))
                 for out, pkt in audio:

@@ -9,8 +9,8 @@ packets of the copied streams, in demux order, to the clock thread through one b
 - ``--realtime`` paces a file or a pipe at its own timestamps (ffmpeg's ``-re``).
 - Each frame gets its arrival time (the clock's), its scene-cut flag (the convert pipeline's
   detector; no look-ahead) and is scaled to the output size when the input's size changes.
-- The queue is bounded: when the clock thread cannot take items fast enough (it always can, it
-  takes everything each tick), the newest item is dropped and counted, never memory grown.
+- The queue is bounded (64 items: frames and packets): when the clock thread falls behind, the
+  newest item is dropped and counted (``dropped``), never memory grown.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ class LiveInput:
     """Opens IN and runs the input thread (:meth:`start`); items go to :attr:`items`."""
 
     def __init__(self, src: str, options: LiveOptions, *, device: torch.device, clock=time.monotonic,
-                 queue_size: int = 256):
+                 queue_size: int = 64):
         self.src, self.options, self.device, self.clock = src, options, device, clock
         self.reconnect = options.reconnect == "on" or (options.reconnect == "auto" and is_network(src))
         #: a regular file is always paced at its own rate (decoded as fast as it can be, it would
