@@ -22,7 +22,8 @@ from filmrt.rates import parse_rate_spec
 
 _LATENCY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(f|ms|s)\s*$")
 #: what live changes from convert's encoding defaults (a live encoder must not look ahead)
-LIVE_ENCODE = {"codec": "libx264", "preset": "veryfast", "format": "mpegts"}
+#: (the container: MPEG-TS, or HLS for a .m3u8 OUT, unless --format says otherwise)
+LIVE_ENCODE = {"codec": "libx264", "preset": "veryfast"}
 
 
 def parse_latency(text: str) -> tuple[float, str]:

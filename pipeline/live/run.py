@@ -115,7 +115,7 @@ class _Live:
         self.sched = DeadlineScheduler(self.fps_out, self.latency, tiers=options.tier_list(interp.model_name))
         ahead = self.latency + 0.1
         self.timeline = Timeline(window=math.ceil((ahead + self.latency) * self.fps_in) + 4, resync=ahead,
-                                 late=self.latency / 2)
+                                 late=self.latency / 2, grid=float(1 / self.fps_out))
         self.stats = LiveStats(self.latency)
         #: a wait for a frame or for the model ends this long before the time a blend still fits:
         #: a thread woken on a loaded machine may run a few ms late

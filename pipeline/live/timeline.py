@@ -22,6 +22,7 @@ times are given by the caller, so tests run in simulated time.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
 from fractions import Fraction
@@ -57,13 +58,16 @@ class Pair:
 class Timeline:
     """See the module docstring. ``window``: most frames kept; ``resync``: seconds."""
 
-    def __init__(self, *, window: int = 64, resync: float = 0.5, late: float | None = None):
+    def __init__(self, *, window: int = 64, resync: float = 0.5, late: float | None = None, grid: float = 0.0):
         self.window: deque[Placed] = deque()
         self.max_window = max(2, int(window))
         #: a frame mapped further ahead of its arrival than ``resync``, or behind it by more than
         #: ``late`` (it would come too late for its tick), re-syncs the timeline
         self.resync = float(resync)
         self.late = float(resync if late is None else late)
+        #: the output's tick (s): a re-synced frame is placed on the next tick, so a stream at a
+        #: divisor of the output rate keeps its frames on ticks (copied, not interpolated)
+        self.grid = float(grid)
         self.anchor: tuple[Fraction, float] | None = None
         self.resyncs = 0
         self.dropped = 0
@@ -81,6 +85,8 @@ class Timeline:
                 self.resyncs += 1
                 cut = True
             out = max(arrived, self.head + 1e-6, self.window[-1].out + 1e-6 if self.window else arrived)
+            if self.grid:
+                out = math.ceil(out / self.grid - 1e-6) * self.grid
             self.anchor = (Fraction(pts), out)
         if len(self.window) >= self.max_window:  # far ahead of the ticks (a burst): bounded memory
             self.window.popleft()

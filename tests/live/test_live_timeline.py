@@ -60,6 +60,13 @@ def test_pts_going_backwards_resyncs_forward_only():
     assert back.cut and back.out > 0.08
 
 
+def test_a_resync_lands_on_the_output_grid():
+    tl = Timeline(resync=0.2, grid=0.02)
+    first = tl.place(Fraction(7), 0.013, PIC)
+    assert abs(first.out - 0.02) < 1e-9  # the next tick: a 25 fps input keeps landing on 50 fps ticks
+    assert abs(tl.place(Fraction(7) + Fraction(1, 25), 0.05, PIC).out - 0.06) < 1e-9
+
+
 def test_window_is_bounded():
     tl = Timeline(window=8, resync=100)
     feed(tl, [i / 25 for i in range(100)], [i / 25 for i in range(100)])
