@@ -130,6 +130,20 @@ def live_bench(size: str = "720p", *, seconds: float = 60, fps_in: str | None = 
     }
 
 
+def gpu_live_section(seconds: float = 60, model: str = "rife-4.25", latency: str = "4f") -> dict:
+    """The live part of the GPU check (not run here: no GPU in development): RIFE on CUDA at 1080p,
+    25 -> 50 and 59.94 -> 50, each ``seconds`` long. Returns ``{"1080p 25->50": ..., "1080p
+    59.94->50": ...}``, each a :func:`live_bench` result without its per-second list (kept short
+    for the GPU report; the memory and load summaries stay)."""
+    out = {}
+    for fps_in in ("25", "60000/1001"):
+        res = live_bench("1080p", seconds=seconds, fps_in=fps_in, fps_out="50", model=model, device="cuda",
+                         latency=latency, preset="veryfast")
+        res.pop("per_second", None)
+        out[f"1080p {'59.94' if fps_in != '25' else '25'}->50"] = res
+    return out
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
