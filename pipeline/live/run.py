@@ -19,7 +19,6 @@ HLS, the last TS packets). :func:`live` returns a :class:`LiveResult`.
 
 from __future__ import annotations
 
-import collections
 import concurrent.futures as cf
 import dataclasses
 import math
@@ -39,6 +38,7 @@ from filmrt.pipeline.io.encode import Muxer
 from filmrt.pipeline.io.target import plan_target
 from filmrt.pipeline.live.deadline import BLEND, MODEL_TIERS, REPEAT, SOURCE, DeadlineScheduler
 from filmrt.pipeline.live.options import LiveOptions, resolve_latency
+from filmrt.pipeline.live.passthrough import Passthrough
 from filmrt.pipeline.live.source import Frame, LiveInput, Packet, is_url
 from filmrt.pipeline.live.stats import Histogram, LiveStats
 from filmrt.pipeline.live.tiers import cheap, model_tier
@@ -78,6 +78,9 @@ class LiveResult:
     mux_latency_p99_ms: float | None = None
     packets_copied: int = 0
     packets_dropped: int = 0
+    #: silent audio packets sent where the input's audio had a gap (a stall, a re-sync)
+    silent_packets: int = 0
+    notes: list[str] = field(default_factory=list)
     output: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -119,7 +122,7 @@ class _Live:
         self.stats = LiveStats(self.latency)
         #: a wait for a frame or for the model ends this long before the time a blend still fits:
         #: a thread woken on a loaded machine may run a few ms late
-        self.wake_guard = min(0.25 * self.latency, 0.015)
+        self.wake_guard = min(0.25 * self.latency, 0.04)
         self.target = live_target(dst, options, first)
         enc = options.encode
         x264 = {"tune": "zerolatency", "g": str(max(1, round(2 * self.fps_out)))} if enc.codec in (
@@ -137,14 +140,14 @@ class _Live:
         self.worker = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="filmrt-live-model",
                                             initializer=torch.set_num_threads, initargs=(model_threads,))
         self.abandoned: tuple[str, cf.Future] | None = None  # a model run given up on, still running
-        self.audio: collections.deque = collections.deque(maxlen=2048)  # (out seconds, packet)
-        self.unanchored: collections.deque = collections.deque(maxlen=256)
+        self.notes: list[str] = []
+        self.copied = Passthrough(first.copy_streams, self.muxer.copy_map, self.muxer.write_packet,
+                                  self.muxer.mux_encoded, notes=self.notes)
         self.mux_latency = Histogram()
-        self.packets_dropped = 0
-        self.last_dts: dict[int, int] = {}
         self.last_pic: torch.Tensor | None = None
         self.black = torch.zeros(3, info.height, info.width, device=inp.device)
         self.in_stall = False
+        self.slating = False  # the output is black (a long stall), until a frame on time ends it
         self.enc_error: BaseException | None = None
         self.start = 0.0
         #: seconds the encoder thread's last hand-over came after its deadline (< 0: early)
@@ -185,7 +188,7 @@ class _Live:
                     raise FilmrtError(f"no picture from {self.input.src} within {self.options.open_timeout:g} s") from None
                 continue
             if isinstance(item, Packet):
-                self.unanchored.append(item.packet)
+                self.copied.unanchored.append(item.packet)
         # a backlog (what the socket buffered during the probe and the calibration) comes in a
         # burst, faster than real time: start on the live edge, the first picture after three
         # that came no faster than their timestamps say
@@ -200,7 +203,7 @@ class _Live:
                 paced = paced + 1 if nxt.arrived - newest.arrived >= 0.6 * gap else 0
                 newest = nxt
             else:
-                self.unanchored.append(nxt.packet)
+                self.copied.unanchored.append(nxt.packet)
         self.start = self.sched.start = self.clock()
         self.stats.restart(self.start)
         newest.arrived = self.start
@@ -261,13 +264,16 @@ class _Live:
 
     def _take(self, item) -> None:
         if isinstance(item, Packet):
-            self._audio_in(item.packet)
+            self.copied.place(item.packet, self.timeline.anchor, self.clock() - self.start, self._far())
             return
         self.stats.arrived()
         placed = self.timeline.place(item.pts, item.arrived - self.start, item.rgb, item.cut or item.session_start)
         self.last_out = placed.out
-        for _ in range(len(self.unanchored)):
-            self._audio_in(self.unanchored.popleft(), retry=False)
+        self.copied.replace(self.timeline.anchor, self.clock() - self.start, self._far())
+
+    def _far(self) -> float:
+        """A copied packet placed further than this from now belongs across a discontinuity."""
+        return self.timeline.resync + self.latency
 
     def _drain(self) -> None:
         while True:
@@ -299,13 +305,18 @@ class _Live:
         if stalled and not self.in_stall:
             self.stats.stalls += 1
         self.in_stall = stalled
-        if stalled and gap > self.options.slate_after and pair.b is None:
+        # the pair spans a gap (the input came back after a stall, re-synced onto a later frame): the
+        # ticks up to that frame's time keep showing what the stall showed, never the new frame early
+        across_gap = pair.a is not None and pair.b is not None and pair.b.out - pair.a.out > 2.5 / self.fps_in
+        if (stalled and gap > self.options.slate_after and pair.b is None) or (across_gap and self.slating):
             self.stats.slate_frames += 1
+            self.slating = True
             return self.black, REPEAT, "slate"
+        self.slating = False
         if pair.a is None:  # nothing at or before this tick yet (just re-synced onto a later frame)
             return (self.last_pic if self.last_pic is not None else self.black), REPEAT, "wait"
-        if pair.b is None:
-            return pair.a.rgb, REPEAT, "stall" if stalled else "no-pair"
+        if pair.b is None or across_gap:
+            return pair.a.rgb, REPEAT, "stall" if stalled or across_gap else "no-pair"
         if pair.t == 0:
             return pair.a.rgb, SOURCE, "copy"
         if pair.cut:
@@ -358,10 +369,7 @@ class _Live:
         self.last_pic = pic
         now = self.clock()
         self.stats.decided(tier, why, dl - now, now > dl)
-        audio = []
-        end = float((n + 1) / self.fps_out)
-        while self.audio and self.audio[0][0] < end:
-            audio.append(self.audio.popleft())
+        audio = self.copied.take(float((n + 1) / self.fps_out))
         self._put_enc((n, at, dl, pic, audio))
 
     def _put_enc(self, item, force: bool = False) -> None:
@@ -386,48 +394,6 @@ class _Live:
         if self.on_second is not None:
             self.on_second(rec)
 
-    # ------------------------------------------------------------------ audio and other copied streams
-    def _audio_in(self, pkt, retry: bool = True) -> None:
-        """Place a copied packet on the output clock with the video's anchor (same constant delay).
-        A packet that lands far from now came just before a discontinuity the video has not shown
-        yet (a PTS jump): it waits for the next picture's anchor once, then is dropped."""
-        anchor = self.timeline.anchor
-        if anchor is None:
-            self.unanchored.append(pkt)
-            return
-        pts = pkt.pts if pkt.pts is not None else pkt.dts
-        if pts is None or pkt.stream.index not in self.muxer.copy_map:
-            return
-        out = float(pts * Fraction(pkt.time_base) - anchor[0]) + anchor[1]
-        here = self.clock() - self.start
-        if abs(out - here) > self.timeline.resync + self.latency:
-            if retry:
-                self.unanchored.append(pkt)
-            else:
-                self.packets_dropped += 1
-            return
-        if out < 0 or (self.audio and out < self.audio[-1][0] - 1.0):
-            self.packets_dropped += 1  # before the start, or behind a re-sync
-            return
-        if len(self.audio) == self.audio.maxlen:
-            self.packets_dropped += 1
-        self.audio.append((out, pkt))
-
-    def _mux_copied(self, out: float, pkt) -> None:
-        tb = Fraction(pkt.time_base)
-        shift = round(Fraction(out).limit_denominator(1_000_000) / tb) - (pkt.pts if pkt.pts is not None else pkt.dts)
-        if pkt.pts is not None:
-            pkt.pts += shift
-        if pkt.dts is not None:
-            pkt.dts += shift
-        idx = pkt.stream.index
-        key = pkt.dts if pkt.dts is not None else pkt.pts
-        if idx in self.last_dts and key <= self.last_dts[idx]:
-            self.packets_dropped += 1  # a muxer needs increasing timestamps (after a backwards re-sync)
-            return
-        self.last_dts[idx] = key
-        self.muxer.write_packet(pkt)
-
     # ------------------------------------------------------------------ encoder thread
     def _encode(self) -> None:
         """Hand each frame to the encoder at its deadline (a wake-up a little early absorbs the
@@ -447,7 +413,7 @@ class _Live:
                 self.muxer.write_frame(pic)
                 self.mux_latency.add(self.clock() - max(dl, self.start + at))
                 for out, pkt in audio:
-                    self._mux_copied(out, pkt)
+                    self.copied.mux_one(out, pkt)
             self.muxer.finish()
         except BaseException as e:  # noqa: BLE001 - raised by the clock thread
             self.enc_error = e
@@ -500,5 +466,6 @@ def live(src: str, dst: str, options: LiveOptions | None = None, *, interpolator
                "resyncs": run.timeline.resyncs, "dropped": inp.dropped + run.timeline.dropped,
                "resized": inp.resized, "problems": list(inp.problems)},
         mux_latency_p50_ms=_ms(run.mux_latency.percentile(50)), mux_latency_p99_ms=_ms(run.mux_latency.percentile(99)),
-        packets_copied=run.muxer.packets_copied, packets_dropped=run.packets_dropped, output=run.target.to_dict(),
+        packets_copied=run.muxer.packets_copied, packets_dropped=run.copied.dropped,
+        silent_packets=run.copied.silent_packets, notes=run.notes, output=run.target.to_dict(),
     )

@@ -29,6 +29,10 @@ from fractions import Fraction
 
 import torch
 
+#: times closer than this (s) are the same time: a frame on a tick is that tick's frame (a copy)
+#: whatever the float rounding of its placement
+EPS = 1e-6
+
 
 @dataclass
 class Placed:
@@ -99,13 +103,13 @@ class Timeline:
     def pair(self, at: float) -> Pair:
         """The frames around output time ``at`` (the tick's time); older frames are let go."""
         self.head = max(self.head, at)
-        while len(self.window) >= 2 and self.window[1].out <= at:
+        while len(self.window) >= 2 and self.window[1].out <= at + EPS:
             self.window.popleft()
         if not self.window:
             return Pair(None, None, 0.0)
         a = self.window[0]
-        if a.out > at:  # only frames after the tick (just re-synced): nothing at or before it
+        if a.out > at + EPS:  # only frames after the tick (just re-synced): nothing at or before it
             return Pair(None, a, 0.0)
         b = self.window[1] if len(self.window) >= 2 else None
-        t = 0.0 if b is None else (at - a.out) / (b.out - a.out)
+        t = 0.0 if b is None or at - a.out < EPS else (at - a.out) / (b.out - a.out)
         return Pair(a, b, t)

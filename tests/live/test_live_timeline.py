@@ -67,6 +67,14 @@ def test_a_resync_lands_on_the_output_grid():
     assert abs(tl.place(Fraction(7) + Fraction(1, 25), 0.05, PIC).out - 0.06) < 1e-9
 
 
+def test_a_frame_on_a_tick_is_that_ticks_frame_despite_float_rounding():
+    tl = Timeline(resync=0.2, grid=0.02)
+    feed(tl, [Fraction(3600 * k, 90000) + Fraction(1234567, 90000) for k in range(4)], [0.0, 0.04, 0.08, 0.12])
+    for n in range(7):  # 25 fps on a 50 fps grid: every other tick is a source frame, t exactly 0
+        p = tl.pair(n * (1 / 50))
+        assert (p.t == 0.0) == (n % 2 == 0), (n, p.t)
+
+
 def test_window_is_bounded():
     tl = Timeline(window=8, resync=100)
     feed(tl, [i / 25 for i in range(100)], [i / 25 for i in range(100)])

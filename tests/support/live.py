@@ -60,7 +60,9 @@ def send_ts(port: int, seconds: float, *, fps: int = 25, size=(160, 90), stall: 
             t = (i - i0) / fps if i0 is not None else -1.0
             if i0 is not None and t >= seconds:
                 return
-            if stall and t >= stall[0] and not paused and i % fps != 1:  # the last picture is no flash
+            # (a stall starts well away from a flash: the demuxer holds the last picture sent until
+            # the next one comes, so a flash just before the stall would only show after it)
+            if stall and t >= stall[0] and not paused and fps // 5 <= i % fps <= fps - fps // 5:
                 paused = stall[1]
                 if stop.wait(paused):
                     return
@@ -112,15 +114,17 @@ def read_output(path) -> dict:
             if f.to_ndarray(format="gray").mean() > 230:
                 flashes.append(video[-1])
     with av.open(str(path)) as c:
-        beeps = []
+        beeps, audio = [], []
         for f in c.decode(c.streams.audio[0]):
+            audio.append((float(f.pts * f.time_base), f.samples / f.sample_rate))
             x = np.abs(f.to_ndarray().astype(np.float32)).reshape(-1)[::2]  # left channel (s16 packed)
             loud = np.flatnonzero(x > 3000)
             if len(loud):
                 t = float(f.pts * f.time_base) + loud[0] / f.sample_rate
                 if not beeps or t - beeps[-1] > 0.5:
                     beeps.append(t)
-    return {"video": video, "flashes": _firsts(flashes), "beeps": beeps}
+    gaps = [b[0] - (a[0] + a[1]) for a, b in zip(audio, audio[1:], strict=False)]
+    return {"video": video, "flashes": _firsts(flashes), "beeps": beeps, "audio_gap_max": max(gaps, default=0.0)}
 
 
 def _firsts(times: list[float], gap: float = 0.5) -> list[float]:
