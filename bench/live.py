@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import socket
 import tempfile
@@ -68,7 +69,14 @@ def send_loop(path: Path, port: int, stop: threading.Event) -> None:
     with av.open(f"udp://127.0.0.1:{port}?pkt_size=1316", "w", format="mpegts") as o:
         with av.open(str(path)) as probe:
             outs = {s.index: o.add_stream_from_template(s) for s in probe.streams if s.type in ("video", "audio")}
-            length = Fraction(probe.duration or 0, 1_000_000) or Fraction(5)
+            vs = probe.streams.video[0]
+            begin = (vs.start_time or 0) * Fraction(vs.time_base)
+            end = max(Fraction(p.pts + (p.duration or 0)) * Fraction(p.time_base)
+                      for p in probe.demux() if p.pts is not None)
+            # the longest stream's end, rounded up to whole video frames: every stream's timestamps
+            # keep increasing across loops, and the video stays on its frame grid
+            frame = 1 / Fraction(vs.average_rate)
+            length = math.ceil((end - begin) / frame) * frame
         t0, loop = time.monotonic(), 0
         while not stop.is_set():
             with av.open(str(path)) as i:
