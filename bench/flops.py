@@ -14,8 +14,8 @@ from collections.abc import Callable, Sequence
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from filmrt.bench.machine import cpu_flags
 from filmrt.bench.timing import measure
+from filmrt.machine import cpu_flags
 from filmrt.padding import MULTIPLE, padded_size
 from filmrt.stages import STAGES  # FILM's stage names: features, flow, fusion
 

@@ -22,8 +22,8 @@ import av
 import torch
 
 from filmrt.bench.context import RunContext
-from filmrt.bench.machine import load_average
 from filmrt.engine import open_interpolator
+from filmrt.machine import load_average
 from filmrt.pipeline.eval_video import PROTOCOL, PredictFn, interpolator_predictor, score_dropped_frames
 from filmrt.pipeline.io.decode import PyAVSource, frame_to_rgb
 from filmrt.pipeline.io.probe import probe

@@ -11,8 +11,8 @@ import math
 from pathlib import Path
 
 from filmrt.bench.flops import EXPECTED_TMAC_1080P
-from filmrt.bench.machine import machine_slug
 from filmrt.fileio import atomic_write, write_json
+from filmrt.machine import machine_slug
 from filmrt.stages import STAGES  # FILM's stage names: features, flow, fusion
 
 #: the issue's targets, checked in every run where the figures exist: convert with these models

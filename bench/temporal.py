@@ -13,6 +13,7 @@ judder figures measure the *schedule* (which times are asked), not a model's qua
 from __future__ import annotations
 
 import datetime
+import itertools
 import json
 import sys
 import tempfile
@@ -58,7 +59,7 @@ def square_x(rgb) -> float:
 def write_clip(path, pictures, fps, *, interlace: str | None = None, crf: int = 2, timecode: str | None = None,
                codec: str = "libx264", fmt: str | None = None, flag_only: bool = False,
                telecine: bool = False) -> str:
-    """Encode (H, W, 3) uint8 ``pictures`` at ``fps``; ``interlace`` ("tff"/"bff"): woven into fields
+    """Encode (H, W, 3) uint8 ``pictures`` (any iterable) at ``fps``; ``interlace`` ("tff"/"bff"): woven into fields
     (two pictures per frame, fieldops.WEAVE), coded interlaced at fps / 2, field order tagged;
     with ``flag_only`` the pictures are not woven, only coded and tagged as interlaced (progressive
     content behind an interlaced flag, as many broadcast files are); ``telecine``: 3:2 pulldown
@@ -66,8 +67,10 @@ def write_clip(path, pictures, fps, *, interlace: str | None = None, crf: int = 
     if telecine:
         interlace = "tff"
     fps = Fraction(fps)
-    pictures = list(pictures)
-    h, w = pictures[0].shape[:2]
+    pictures = iter(pictures)  # a generator: a long clip is never all in memory
+    first = next(pictures)
+    pictures = itertools.chain([first], pictures)
+    h, w = first.shape[:2]
     rate = fps * Fraction(5, 4) if telecine else fps / 2 if interlace and not flag_only else fps
     with av.open(str(path), "w", format=fmt) as c:
         vs = c.add_stream(codec, rate=rate)

@@ -52,17 +52,20 @@ def measure(
     1000), so a sub-millisecond call is not judged on three noisy samples. A warm-up call that
     alone exceeds the budget is kept as the only sample (``warm`` False): for calls that long, the
     first-call overhead is negligible.
-    Returns milliseconds: median, min, max, mean, stdev, and n (timed calls).
+    Returns milliseconds: median, min, max, mean, stdev, n (timed calls) and the first warm-up
+    call's (``first_ms``: compilation, autotuning, lazy loading land there).
     """
     device = torch.device(device)
     samples: list[float] = []
     start = time.perf_counter()
     warm = True
+    first_ms = None
     for _ in range(max(0, warmup)):
         t0 = time.perf_counter()
         fn()
         sync(device)
         w_ms = (time.perf_counter() - t0) * 1e3
+        first_ms = w_ms if first_ms is None else first_ms
         if time.perf_counter() - start > budget_s:
             samples.append(w_ms)
             warm = False
@@ -85,6 +88,7 @@ def measure(
         "stdev_ms": statistics.stdev(samples) if len(samples) > 1 else 0.0,
         "n": len(samples),
         "warm": warm,
+        "first_ms": first_ms,
         "clock": "cuda-events" if device.type == "cuda" else "perf_counter",
     }
 

@@ -19,12 +19,20 @@ import torch
 from filmrt.errors import FilmrtError
 from filmrt.interpolator import Interpolator
 from filmrt.models import resolve_model_name
-from filmrt.options import BACKENDS, EXTRAS, PRECISIONS, RuntimeOptions, check_precision
+from filmrt.options import (
+    BACKENDS,
+    EXTRAS,
+    PRECISIONS,
+    SETTING_GROUP,
+    SETTINGS,
+    RuntimeOptions,
+    check_precision,
+)
 
 # Backend classes, imported only when used (onnxruntime, TensorRT and the exporter are heavy or
 # optional). Each module also exposes ``available(device: torch.device) -> tuple[bool, str]``.
-# Every class is constructed as Cls(model, *, weights, device, precision, max_batch, **extras),
-# where extras are the RuntimeOptions extras that EXTRAS gives that backend; others raise TypeError.
+# Every class is constructed as Cls(model, options): the model name / weights path / module and
+# the RuntimeOptions (device, precision resolved here; the backend reads its own settings object).
 # A module may declare ``PRECISIONS`` (those it runs): ``auto`` passes over it for another precision.
 _BACKEND_CLASSES = {
     "torch": "filmrt.engine.torch_backend:TorchInterpolator",
@@ -93,11 +101,22 @@ def _runs(name: str, precision: str | None) -> bool:
     return precision is None or precision in getattr(_backend_module(name), "PRECISIONS", (precision,))
 
 
+def _takers(option: str) -> tuple[str, ...]:
+    """The backends that take ``option``: an extra (EXTRAS) or a backend setting (``ov_hint``)."""
+    if option in EXTRAS:
+        return EXTRAS[option]
+    return (SETTINGS[SETTING_GROUP[option]].backend,)
+
+
+def _flag(option: str) -> str:
+    return "--" + option.replace("_", "-")
+
+
 def pick_backend(backend: str, device: torch.device, extras: tuple[str, ...] = (), precision: str | None = None) -> str:
     """The backend to run: ``backend`` itself, or for ``auto`` the first available one that takes
-    every backend option in ``extras`` (e.g. ``engine``): those of :data:`AUTO_ORDER` for the
-    device first, then the others (``--onnx`` on a CPU runs on ort), passing over a backend that
-    cannot compute in ``precision`` (a resolved one, not ``auto``)."""
+    every backend option in ``extras`` (e.g. ``engine``, or a setting such as ``ov_hint``): those of
+    :data:`AUTO_ORDER` for the device first, then the others (``--onnx`` on a CPU runs on ort),
+    passing over a backend that cannot compute in ``precision`` (a resolved one, not ``auto``)."""
     if backend != "auto":
         if backend not in _BACKEND_CLASSES:
             raise FilmrtError(f"unknown backend {backend!r}: use auto, {', '.join(BACKENDS)}")
@@ -108,10 +127,10 @@ def pick_backend(backend: str, device: torch.device, extras: tuple[str, ...] = (
     order = AUTO_ORDER.get(device.type, ["torch"])
     if not extras:
         return next((b for b in order if backend_available(b, device)[0] and _runs(b, precision)), "torch")
-    opts = ", ".join(f"--{x}" for x in extras)
-    takes = [b for b in (*order, *BACKENDS) if all(b in EXTRAS[x] for x in extras)]
+    opts = ", ".join(_flag(x) for x in extras)
+    takes = [b for b in (*order, *BACKENDS) if all(b in _takers(x) for x in extras)]
     if not takes:
-        who = "; ".join(f"--{x}: {', '.join(EXTRAS[x])}" for x in extras)
+        who = "; ".join(f"{_flag(x)}: {', '.join(_takers(x))}" for x in extras)
         raise FilmrtError(f"no backend takes all of {opts} ({who})")
     reasons = []
     for name in dict.fromkeys(takes):
@@ -129,7 +148,8 @@ def open_interpolator(options: RuntimeOptions | str | os.PathLike | None = None,
 
     ``open_interpolator(RuntimeOptions(model="rife-4.25", device="cuda"))`` or, the same,
     ``open_interpolator(model="rife-4.25", device="cuda")`` (fields are validated by
-    RuntimeOptions: an unknown one raises). ``model`` may be a name or a weights path; None = the
+    RuntimeOptions: an unknown one raises; backend settings go by their flat names,
+    ``open_interpolator("film", ov_hint="latency")``). ``model`` may be a name or a weights path; None = the
     model of ``weights``, else the default model. ``backend="auto"`` picks the first available
     backend of ``AUTO_ORDER`` for the device that takes the backend extras given;
     ``interp.describe()`` says which one runs.
@@ -138,14 +158,14 @@ def open_interpolator(options: RuntimeOptions | str | os.PathLike | None = None,
         fields = {"model": os.fspath(options), **fields}
         options = None
     if options is None:
-        options = RuntimeOptions(**fields)
+        options = RuntimeOptions.build(**fields)
     elif fields:
         options = options.replace(**fields)
     dev = resolve_device(options.device)
-    extras = options.extras()
+    wanted = (*options.extras(), *options.settings_changed())
     prec = resolve_precision(options.precision, dev)
-    name = pick_backend(options.backend, dev, tuple(extras), prec)
+    name = pick_backend(options.backend, dev, wanted, prec)
     model = resolve_model_name(options.model, options.weights)
     mod, cls = _BACKEND_CLASSES[name].split(":")
     klass = getattr(importlib.import_module(mod), cls)
-    return klass(model, weights=options.weights, device=dev, precision=prec, max_batch=options.max_batch, **extras)
+    return klass(model, options.replace(precision=prec))

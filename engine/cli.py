@@ -58,8 +58,11 @@ def register(subparsers) -> None:
     p.add_argument("--opt", dest="opt_shape", default=None, metavar="NxHxW", help="profile optimum (batch x height x width)")
     p.add_argument("--max", dest="max_shape", default=None, metavar="NxHxW", help="profile maximum (batch x height x width)")
     p.add_argument("--workspace", type=float, default=None, help="builder workspace limit in GiB (default: TensorRT's)")
-    p.add_argument("--timing-cache", default=None, help="timing cache file (default: in the engine cache dir)")
-    p.add_argument("--cache-dir", default=None, help="engine cache dir (default $FILMRT_ENGINE_CACHE or ~/.cache/filmrt/engines)")
+    p.add_argument("--timing-cache", default=None,
+                   help="timing cache file (default: one per GPU and TensorRT version in the cache's timing/)")
+    p.add_argument("--cache-dir", default=None, metavar="DIR",
+                   help="cache root: engines in DIR/engines, timing caches in DIR/timing (default $FILMRT_CACHE_DIR, "
+                   "else ~/.cache/filmrt; $FILMRT_ENGINE_CACHE, the old name, still names the engine folder)")
     p.add_argument("--no-cache", action="store_true", help="always build; do not read or write the engine cache")
     p.add_argument("--json", default=None, help="write a JSON report here")
     p.add_argument("--verbose", action="store_true", help="TensorRT's verbose log")

@@ -1,8 +1,8 @@
 """The OpenVINO backend: the exported portable ONNX graph, compiled by OpenVINO for the CPU.
 
 Graphs. A model is exported once to its portable ONNX graph (:mod:`filmrt.export`, GridSample at
-opset 17), into the ONNX Runtime backend's cache folder under the same key, so the two backends
-share one export (``onnx=PATH`` runs a graph exported earlier instead: ``filmrt export``; ``PATH``
+opset 17), into the exported-graph cache (:mod:`filmrt.export.cache`) under the one key, so this
+backend and the ONNX Runtime backend share one export (``onnx=PATH`` runs a graph exported earlier instead: ``filmrt export``; ``PATH``
 = ``X.onnx``, or the base name of FILM's ``X.features/.flow/.fusion.onnx``). OpenVINO reads the
 ONNX file directly; no IR files are written.
 
@@ -10,8 +10,8 @@ Shapes. OpenVINO compiles a graph for static input shapes: each graph is reshape
 shapes of the call and compiled once per (shapes, hint), kept in a small LRU. A video has one
 padded size, so this is one compile per run (RIFE 4.25 at 768x1280: ~0.5-1.5 s). Static shapes
 measured faster than the dynamic graph (720p RIFE, one pair: 500 vs 615 ms). Compiled models are
-also kept on disk by OpenVINO itself (``CACHE_DIR``: the ``openvino`` folder beside the ONNX
-cache, ``$FILMRT_CACHE_DIR/openvino`` or ``~/.cache/filmrt/openvino``; one blob per shape, ~23 MB
+also kept on disk by OpenVINO itself (``CACHE_DIR``: the cache's ``openvino`` folder,
+``$FILMRT_CACHE_DIR/openvino`` or ``~/.cache/filmrt/openvino``; one blob per shape, ~23 MB
 for RIFE, shared by both hints), so later processes import them instead of compiling.
 
 Hints. A chunk of several pairs (or several FILM frames) runs with the THROUGHPUT hint: one
@@ -20,7 +20,7 @@ side (2 streams x 1 thread on 2 cores); a single pair runs with the LATENCY hint
 all cores). Measured on 720p RIFE (2-core Xeon, AVX-512, shared with other jobs; min of 4-5):
 four pairs as four THROUGHPUT requests 532 ms per pair, as one LATENCY batch of 4 600 ms per pair;
 one pair alone with LATENCY 513 ms, with THROUGHPUT 980 ms (one stream gets one core).
-``hint="latency"`` / ``"throughput"`` (Python API) forces one.
+``--ov-hint latency`` / ``throughput`` (``OpenVinoSettings.ov_hint``) forces one.
 
 FILM runs in its three stage graphs with the reuse of :class:`filmrt.stages.StagedRunner`
 (features once per frame, flows once per pair, fusion once per output time; keyed across calls
@@ -35,9 +35,13 @@ filmrt could not promise one result, and bf16 is not at parity (RIFE on the 12 M
 AVX512-BF16 Xeon: max abs 0.80 against torch fp32, mean PSNR 33.306 vs 33.292 dB; fp32: 3.7e-4,
 33.292 dB). fp16 was not measured.
 
-Devices: ``device="cpu"`` is OpenVINO's ``CPU``. ``ov_device`` (Python API) names another OpenVINO
-device, e.g. ``"GPU"`` for an Intel GPU; inputs and outputs stay torch CPU tensors. The GPU path
-was not run here (no Intel GPU on our machines); the CLI has no option for it.
+Devices: ``device="cpu"`` is OpenVINO's ``CPU``. ``--ov-device`` (``OpenVinoSettings.ov_device``)
+names another OpenVINO device, e.g. ``GPU`` for an Intel GPU; inputs and outputs stay torch CPU
+tensors. The GPU path was not run here (no Intel GPU on our machines).
+
+Options: ``OpenVinoInterpolator(model, options)``, a :class:`filmrt.options.RuntimeOptions`:
+``threads``, ``onnx``, ``graph_cache``, ``cache_dir`` and ``options.openvino``
+(:class:`~filmrt.options.OpenVinoSettings`: hint, device, opset, graphs, FILM cache sizes).
 
 Arrays cross into OpenVINO as float32 numpy (N, 3, H, W) [0, 1], padded by the Interpolator base
 class to multiples of the model's ``pad_multiple``.
@@ -45,7 +49,6 @@ class to multiples of the model's ``pad_multiple``.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections import Counter
 from pathlib import Path
@@ -53,23 +56,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from filmrt import __version__
-from filmrt.engine.ort_backend import _source_fingerprint, given_graphs, stage_runner
-from filmrt.engine.ort_backend import default_cache_dir as onnx_cache_dir
+from filmrt.engine import resolve_device, resolve_precision
+from filmrt.engine.ort_backend import given_graphs, portable_graphs, stage_runner, wants_stages
 from filmrt.errors import FilmrtError
-from filmrt.export.exporter import (
-    check_opset,
-    export_graphs,
-    resolve_model,
-    save_model,
-    stage_path,
-    weights_fingerprint,
-)
+from filmrt.export import cache as graph_cache
+from filmrt.export.exporter import resolve_model
 from filmrt.interpolator import Interpolator
+from filmrt.options import RuntimeOptions
 from filmrt.padding import MULTIPLE
-from filmrt.stages import LRU, is_staged, prefixed_feeds
+from filmrt.stages import LRU, prefixed_feeds
 
-HINTS = ("auto", "latency", "throughput")
 #: filmrt precision -> OpenVINO INFERENCE_PRECISION_HINT (fp32 only: see the module docstring)
 _PRECISION = {"fp32": "f32"}
 #: the precisions this backend runs (``auto`` picks torch for the others)
@@ -84,11 +80,6 @@ def available(device: torch.device) -> tuple[bool, str]:
     if torch.device(device).type != "cpu":
         return False, "the openvino backend runs on the CPU (or an Intel GPU through ov_device), not on CUDA"
     return True, ""
-
-
-def default_cache_dir() -> Path:
-    """OpenVINO's compiled-model cache: ``openvino`` beside the ONNX graph cache."""
-    return onnx_cache_dir().parent / "openvino"
 
 
 class OvGraph:
@@ -170,64 +161,46 @@ class OvGraph:
 class OpenVinoInterpolator(Interpolator):
     backend = "openvino"
 
-    def __init__(
-        self,
-        model: str | os.PathLike | torch.nn.Module | None,
-        *,
-        weights: str | os.PathLike | None = None,
-        device: torch.device | str = "cpu",
-        precision: str = "fp32",
-        max_batch: int = 8,
-        threads: int | None = None,
-        onnx: str | os.PathLike | None = None,
-        hint: str = "auto",
-        ov_device: str | None = None,
-        opset: int = 17,
-        cache: bool = True,
-        cache_dir: str | os.PathLike | None = None,
-        staged: bool | None = None,
-        cache_frames: int = 4,
-        cache_pairs: int = 2,
-    ):
+    def __init__(self, model: str | os.PathLike | torch.nn.Module | None, options: RuntimeOptions | None = None):
         import openvino as ov
 
-
-        self.device = torch.device(device)
-        if ov_device is None:
+        options = options or RuntimeOptions()
+        settings = options.openvino
+        self.device = resolve_device(options.device)
+        if settings.ov_device is None:
             ok, why = available(self.device)
             if not ok:
                 raise FilmrtError(f"backend 'openvino' cannot run on {self.device}: {why}")
-        if precision not in _PRECISION:
-            raise FilmrtError(
-                f"the openvino backend runs fp32 only, not {precision}: what OpenVINO's bf16/fp16 hints compute "
-                "depends on the CPU, and bf16 is not at parity with fp32; use --precision fp32 (or auto)"
-            )
-        if hint not in HINTS:
-            raise FilmrtError(f"unknown OpenVINO hint {hint!r}: use {', '.join(HINTS)}")
-        self.precision, self.max_batch, self.threads, self.hint = precision, max_batch, threads, hint
-        self.opset = check_opset(opset)
+        self.precision = resolve_precision(
+            "fp32" if options.precision == "auto" else options.precision, self.device, backend="openvino",
+            supported=PRECISIONS, hint=": what OpenVINO's bf16/fp16 hints compute depends on the CPU, and bf16 is "
+            "not at parity with fp32; use --precision fp32 (or auto)")
+        self.max_batch, self.threads, self.hint = options.max_batch, options.threads, settings.ov_hint
+        self.opset = settings.ov_opset
         self.core = ov.Core()
-        self.ov_device = ov_device or "CPU"
+        self.ov_device = settings.ov_device or "CPU"
         seen = self.core.available_devices
         if self.ov_device.split(".")[0] not in {d.split(".")[0] for d in seen} | {"AUTO"}:
             raise FilmrtError(f"OpenVINO has no device {self.ov_device!r} here (it sees: {', '.join(seen)})")
-        root = Path(cache_dir).expanduser() if cache_dir else None
-        if onnx is not None:
-            sources = self._given_graphs(onnx)
+        if options.onnx is not None:
+            sources = self._given_graphs(options.onnx)
         else:
-            sources = self._exported_graphs(model, weights, staged, cache, root / "onnx" if root else None)
-        config = {"INFERENCE_PRECISION_HINT": _PRECISION[precision]}
-        if threads:
-            config["INFERENCE_NUM_THREADS"] = int(threads)
-        if cache:
-            self.compiled_cache = root / "openvino" if root else default_cache_dir()
+            sources = self._exported_graphs(model, options)
+        config = {"INFERENCE_PRECISION_HINT": _PRECISION[self.precision]}
+        if self.threads:
+            config["INFERENCE_NUM_THREADS"] = int(self.threads)
+        if options.graph_cache:
+            self.compiled_cache = graph_cache.folder("openvino", options.cache_dir)
             config["CACHE_DIR"] = str(self.compiled_cache)
         self.stats: Counter = Counter()
         self.graphs = {
             stage: OvGraph(self.core, src, ov_device=self.ov_device, config=config, stats=self.stats)
             for stage, src in sources.items()
         }
-        self.stages = stage_runner(self, cache_frames, cache_pairs, max_batch) if self.staged else None
+        self.stages = (
+            stage_runner(self, settings.ov_cache_frames, settings.ov_cache_pairs, self.max_batch)
+            if self.staged else None
+        )
 
     # -------------------------------------------------------------------------------- graphs
     def _given_graphs(self, onnx: str | os.PathLike) -> dict[str, str]:
@@ -242,40 +215,17 @@ class OpenVinoInterpolator(Interpolator):
         self.cache_files = list(files.values())
         return {s: str(p) for s, p in files.items()}
 
-    def _exported_graphs(
-        self, model, weights, staged, cache: bool, onnx_dir: Path | None
-    ) -> dict[str, str | bytes]:
-        """Export the portable fp32 graph(s), or read them from the cache under the ort backend's
-        key (same folder, same file name: the two backends share one export)."""
-        net = resolve_model(model, weights)
+    def _exported_graphs(self, model, options: RuntimeOptions) -> dict[str, str | bytes]:
+        """The portable fp32 graph(s) from the exported-graph cache (the very files the ort backend
+        reads for the same model and opset), or exported in memory without the cache."""
+        net = resolve_model(model, options.weights)
         self.model_name = getattr(net, "name", type(net).__name__)
         self.pad_align = getattr(net, "pad_align", "center")
         self.pad_multiple = getattr(net, "pad_multiple", 64)
-        self.staged = is_staged(net) if staged is None else bool(staged)
-        if self.staged and not is_staged(net):
-            raise FilmrtError(f"model {self.model_name!r} has no stages (only FILM does)")
-
-        def export():
-            return export_graphs(net, warp="portable", stages=self.staged, opset=self.opset)
-
-        if not cache:
-            self.cache_files = []
-            return {k: v.SerializeToString() for k, v in export().items()}
-        sha, _ = weights_fingerprint(net)
-        tag = hashlib.sha256(  # the ort backend's key for its fp32 graph
-            f"{self.model_name}|{sha}|{self.opset}|fp32|{__version__}|{torch.__version__}|"
-            f"{_source_fingerprint(net)}".encode()
-        ).hexdigest()[:12]
-        folder = onnx_dir or onnx_cache_dir()
-        base = folder / f"{self.model_name}-{sha[:12]}-op{self.opset}-fp32-{tag}.onnx"
-        paths = {
-            s: stage_path(base, s) for s in (("features", "flow", "fusion") if self.staged else ("model",))
-        }
-        if not all(p.is_file() for p in paths.values()):
-            for stage, proto in export().items():
-                save_model(proto, paths[stage])
-        self.cache_files = list(paths.values())
-        return {s: str(p) for s, p in paths.items()}
+        self.staged = wants_stages(net, options.openvino.ov_graphs)
+        graphs = portable_graphs(net, options, precision="fp32", opset=self.opset, stages=self.staged)
+        self.cache_files = [p for p in graphs.values() if isinstance(p, Path)]
+        return {s: g if isinstance(g, bytes) else str(g) for s, g in graphs.items()}
 
     # -------------------------------------------------------------------------------- running
     def _run(self, a, b, t, keys_a=None, keys_b=None) -> torch.Tensor:

@@ -1,9 +1,10 @@
 """The ONNX Runtime backend: the exported portable graph on onnxruntime (CPU, or CUDA EP).
 
-Loading a model exports its portable ONNX graph once (:mod:`filmrt.export`) and keeps it in a cache
-folder (``$FILMRT_CACHE_DIR``, else ``$XDG_CACHE_HOME/filmrt/onnx``, else ``~/.cache/filmrt/onnx``),
-keyed by model name, weights sha256, opset, precision, filmrt version and a fingerprint of the
-model/warp/export source files; later loads read the file. ``cache=False`` exports in memory.
+Loading a model exports its portable ONNX graph once (:mod:`filmrt.export`) and keeps it in the
+exported-graph cache (:mod:`filmrt.export.cache`: ``onnx/`` under ``$FILMRT_CACHE_DIR``, else
+``~/.cache/filmrt``), under the one key of every cached graph (model, weight tensors, warp,
+precision, opset, stages, exporter version, source fingerprint); later loads read the file.
+``graph_cache=False`` exports in memory.
 
 Models:
 
@@ -18,11 +19,13 @@ Models:
 
 Arrays cross into onnxruntime as float32 numpy (N, 3, H, W) [0, 1], padded to multiples of 64 by
 the Interpolator base class; fp16 graphs keep float32 inputs/outputs, so callers never see fp16.
-Options: ``threads`` (onnxruntime intra-op threads; default: onnxruntime's choice, one per core),
-``opset`` (17..19), ``cache`` / ``cache_dir``, ``staged`` (FILM: False runs the whole-model graph),
-``onnx=PATH``: run graphs exported earlier (``filmrt export``; ``PATH`` = ``X.onnx``, or the base
-name of FILM's ``X.features/.flow/.fusion.onnx``) instead of exporting; model name, padding and
-precision come from their metadata.
+Options (``OrtInterpolator(model, options)``, a :class:`filmrt.options.RuntimeOptions`):
+``threads`` (onnxruntime intra-op threads; default: onnxruntime's choice, one per core),
+``graph_cache`` / ``cache_dir``, ``onnx=PATH``: run graphs exported earlier (``filmrt export``;
+``PATH`` = ``X.onnx``, or the base name of FILM's ``X.features/.flow/.fusion.onnx``) instead of
+exporting; model name, padding and precision come from their metadata. ``options.ort``
+(:class:`~filmrt.options.OrtSettings`): ``ort_opset`` (17..19), ``ort_graphs`` (FILM: ``whole``
+runs the whole-model graph), the FILM state cache sizes.
 
 :class:`OnnxGraph` is the small wrapper used for every session; it is also the way to run a raw
 exported graph by hand: it checks input shapes (multiples of 64) and names before onnxruntime sees
@@ -31,8 +34,6 @@ them, so a wrong input gives one clear error instead of a failure deep inside th
 
 from __future__ import annotations
 
-import hashlib
-import inspect
 import os
 from collections import Counter
 from pathlib import Path
@@ -40,22 +41,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-import filmrt.warp
-from filmrt import __version__
-from filmrt.engine import resolve_precision
+from filmrt.engine import resolve_device, resolve_precision
 from filmrt.errors import FilmrtError
-from filmrt.export import exporter, fp16, plugin
+from filmrt.export import cache as graph_cache
 from filmrt.export.checks import check_frames
-from filmrt.export.exporter import (
-    check_opset,
-    export_graphs,
-    read_metadata,
-    resolve_model,
-    save_model,
-    stage_path,
-    weights_fingerprint,
-)
+from filmrt.export.exporter import export_graphs, read_metadata, resolve_model, stage_path
 from filmrt.interpolator import Interpolator
+from filmrt.options import RuntimeOptions
 from filmrt.padding import MULTIPLE
 from filmrt.stages import STAGES, StagedRunner, is_staged, prefixed_feeds
 
@@ -71,15 +63,6 @@ def available(device: torch.device) -> tuple[bool, str]:
         if "CUDAExecutionProvider" not in ort.get_available_providers():
             return False, "this onnxruntime has no CUDA execution provider (install onnxruntime-gpu)"
     return True, ""
-
-
-def default_cache_dir() -> Path:
-    env = os.environ.get("FILMRT_CACHE_DIR")
-    if env:
-        return Path(env).expanduser() / "onnx"
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "filmrt" / "onnx"
 
 
 def providers_for(device: torch.device) -> list:
@@ -141,17 +124,6 @@ class OnnxGraph:
         return dict(zip(self.outputs, self.session.run(self.outputs, ins), strict=True))
 
 
-def _source_fingerprint(net: torch.nn.Module) -> str:
-    """Hash of the code that shapes the graph: the model's module, the warp and the exporter."""
-    h = hashlib.sha256()
-    for mod in (inspect.getmodule(type(net)), filmrt.warp, exporter, fp16, plugin):
-        try:
-            h.update(Path(inspect.getsourcefile(mod)).read_bytes())
-        except (TypeError, OSError):
-            h.update(repr(mod).encode())
-    return h.hexdigest()[:12]
-
-
 def given_graphs(onnx: str | os.PathLike, backend: str) -> tuple[dict[str, Path], dict]:
     """Portable graphs exported earlier (``filmrt export``) for the ONNX backends (ort, openvino):
     ``X.onnx``, or FILM's ``X.{stage}.onnx`` -> ({stage: path}, the files' metadata). The model
@@ -177,6 +149,26 @@ def given_graphs(onnx: str | os.PathLike, backend: str) -> tuple[dict[str, Path]
     return files, meta
 
 
+def wants_stages(net: torch.nn.Module, graphs: str) -> bool:
+    """Whether an ONNX backend runs ``net`` as FILM's stage graphs: ``graphs`` is the backend's
+    ``*_graphs`` setting (auto: when the model has stages)."""
+    if graphs == "stages" and not is_staged(net):
+        raise FilmrtError(f"model {getattr(net, 'name', type(net).__name__)!r} has no stages (only FILM does)")
+    return is_staged(net) if graphs == "auto" else graphs == "stages"
+
+
+def portable_graphs(net: torch.nn.Module, options: RuntimeOptions, *, precision: str, opset: int,
+                    stages: bool) -> dict[str, Path | bytes]:
+    """The portable graphs of ``net`` for an ONNX backend (ort, openvino): {stage: file} from the
+    exported-graph cache (:func:`filmrt.export.cache.cached_graphs`), or, with
+    ``options.graph_cache`` off, {stage: serialized bytes} exported in memory."""
+    if not options.graph_cache:
+        graphs = export_graphs(net, warp="portable", stages=stages, opset=opset, fp16=precision == "fp16")
+        return {k: v.SerializeToString() for k, v in graphs.items()}
+    return graph_cache.cached_graphs(net, warp="portable", precision=precision, opset=opset, stages=stages,
+                                     root=options.cache_dir)
+
+
 def stage_runner(backend, cache_frames: int, cache_pairs: int, max_batch: int) -> StagedRunner:
     """FILM's stage reuse for an ONNX backend (ort, openvino): its ``_features``/``_flow``/``_fusion``
     graph calls behind the one :class:`~filmrt.stages.StagedRunner`, counting into ``backend.stats``."""
@@ -187,50 +179,40 @@ def stage_runner(backend, cache_frames: int, cache_pairs: int, max_batch: int) -
 class OrtInterpolator(Interpolator):
     backend = "ort"
 
-    def __init__(
-        self,
-        model: str | os.PathLike | torch.nn.Module,
-        *,
-        weights: str | os.PathLike | None = None,
-        device: torch.device | str = "cpu",
-        precision: str = "fp32",
-        max_batch: int = 8,
-        threads: int | None = None,
-        opset: int = 17,
-        cache: bool = True,
-        cache_dir: str | os.PathLike | None = None,
-        staged: bool | None = None,
-        cache_frames: int = 4,
-        cache_pairs: int = 2,
-        onnx: str | os.PathLike | None = None,
-    ):
-        self.device = torch.device(device)
-        self.precision = resolve_precision(precision, self.device, backend="ort", supported=("fp32", "fp16"))
+    def __init__(self, model: str | os.PathLike | torch.nn.Module | None, options: RuntimeOptions | None = None):
+        options = options or RuntimeOptions()
+        settings = options.ort
+        self.device = resolve_device(options.device)
+        self.precision = resolve_precision(options.precision, self.device, backend="ort", supported=("fp32", "fp16"))
         ok, why = available(self.device)
         if not ok:
             raise FilmrtError(f"backend 'ort' cannot run on {self.device}: {why}")
-        self.max_batch = max_batch
-        self.threads = threads
-        self.opset = check_opset(opset)
-        if onnx is not None:
-            graphs = self._given_graphs(onnx)
+        self.max_batch = options.max_batch
+        self.threads = options.threads
+        self.opset = settings.ort_opset
+        if options.onnx is not None:
+            graphs = self._given_graphs(options.onnx)
         else:
-            net = resolve_model(model, weights)
+            net = resolve_model(model, options.weights)
             self.model_name = getattr(net, "name", type(net).__name__)
             self.pad_align = getattr(net, "pad_align", "center")
             self.pad_multiple = getattr(net, "pad_multiple", MULTIPLE)
-            self.staged = is_staged(net) if staged is None else bool(staged)
-            if self.staged and not is_staged(net):
-                raise FilmrtError(f"model {self.model_name!r} has no stages (only FILM does)")
-            self._cache_root = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
-            graphs = self._load_graphs(net, cache)
-        self.graphs = {stage: OnnxGraph(src, device=self.device, threads=threads) for stage, src in graphs.items()}
+            self.staged = wants_stages(net, settings.ort_graphs)
+            graphs = portable_graphs(net, options, precision=self.precision, opset=self.opset, stages=self.staged)
+            self.cache_files = [g for g in graphs.values() if isinstance(g, Path)]
+        self.graphs = {
+            stage: OnnxGraph(src if isinstance(src, bytes) else str(src), device=self.device, threads=self.threads)
+            for stage, src in graphs.items()
+        }
         self.providers = next(iter(self.graphs.values())).providers
         self.stats: Counter = Counter()
-        self.stages = stage_runner(self, cache_frames, cache_pairs, max_batch) if self.staged else None
+        self.stages = (
+            stage_runner(self, settings.ort_cache_frames, settings.ort_cache_pairs, self.max_batch)
+            if self.staged else None
+        )
 
     # -------------------------------------------------------------------------------- graphs
-    def _given_graphs(self, onnx: str | os.PathLike) -> dict[str, str]:
+    def _given_graphs(self, onnx: str | os.PathLike) -> dict[str, Path]:
         """Graphs exported earlier (``filmrt export``), see :func:`given_graphs`."""
         files, meta = given_graphs(onnx, "ort")
         self.model_name = meta.get("model", Path(onnx).stem)
@@ -239,29 +221,7 @@ class OrtInterpolator(Interpolator):
         self.precision = meta.get("precision", self.precision)
         self.staged = "features" in files
         self.cache_files = list(files.values())
-        return {s: str(p) for s, p in files.items()}
-
-    def _load_graphs(self, net: torch.nn.Module, cache: bool) -> dict[str, str | bytes]:
-        stages = STAGES if self.staged else ("model",)
-        fp16 = self.precision == "fp16"
-
-        def export():
-            return export_graphs(net, warp="portable", stages=self.staged, opset=self.opset, fp16=fp16)
-
-        if not cache:
-            return {k: v.SerializeToString() for k, v in export().items()}
-        sha, _ = weights_fingerprint(net)
-        tag = hashlib.sha256(
-            f"{self.model_name}|{sha}|{self.opset}|{self.precision}|{__version__}|{torch.__version__}|"
-            f"{_source_fingerprint(net)}".encode()
-        ).hexdigest()[:12]
-        base = self._cache_root / f"{self.model_name}-{sha[:12]}-op{self.opset}-{self.precision}-{tag}.onnx"
-        paths = {s: stage_path(base, s) for s in stages}
-        if not all(p.is_file() for p in paths.values()):
-            for stage, proto in export().items():
-                save_model(proto, paths[stage])
-        self.cache_files = list(paths.values())
-        return {s: str(p) for s, p in paths.items()}
+        return files
 
     # -------------------------------------------------------------------------------- running
     def _to_torch(self, arr: np.ndarray) -> torch.Tensor:

@@ -15,6 +15,13 @@ frame state at 1080p is ~1.3 GB in fp32, so keep them small), so a video convers
 input frame once although it takes part in two pairs. ``stats`` counts the work done. The
 bookkeeping is :class:`filmrt.stages.StagedRunner`, shared with the other backends.
 
+Options. The class is constructed as ``TorchInterpolator(model, options)`` with a
+:class:`filmrt.options.RuntimeOptions` (default: its defaults): ``device``, ``precision``,
+``max_batch``, ``fast`` (CUDA fast path), ``threads`` and the cache sizes of ``options.torch``
+(:class:`~filmrt.options.TorchSettings`). ``threads`` holds for this interpolator's own calls:
+each ``_run`` sets PyTorch's intra-op thread count and puts the caller's back afterwards
+(:func:`torch_threads`), so loading a model never changes the process's thread count.
+
 The warp kernel. On CUDA, ``fast="warp"`` (the default there; :mod:`filmrt.engine.cuda.fast`)
 runs the model's warps on the CUDA kernel: each ``_run`` is wrapped in
 ``filmrt.warp.use_warp_impl(self.warp_impl)``, so the choice holds for this interpolator's own
@@ -26,13 +33,15 @@ from __future__ import annotations
 import contextlib
 import os
 from collections import Counter
+from collections.abc import Iterator
 
 import torch
 
-from filmrt.engine import resolve_precision
+from filmrt.engine import resolve_device, resolve_precision
 from filmrt.engine.cuda.fast import apply as apply_fast
 from filmrt.interpolator import Interpolator
 from filmrt.models import load_model
+from filmrt.options import RuntimeOptions
 from filmrt.padding import MULTIPLE
 from filmrt.stages import StagedRunner, is_staged
 from filmrt.warp import use_warp_impl
@@ -40,32 +49,36 @@ from filmrt.warp import use_warp_impl
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
+@contextlib.contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """PyTorch's intra-op thread count set to ``n`` for the ``with`` block (None: unchanged), the
+    caller's count put back after it: a backend's ``threads`` never leaks into the caller's code."""
+    before = torch.get_num_threads()
+    if not n or n == before:
+        yield
+        return
+    torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 class TorchInterpolator(Interpolator):
     backend = "torch"
 
-    def __init__(
-        self,
-        model: str | os.PathLike | torch.nn.Module,
-        *,
-        weights: str | os.PathLike | None = None,
-        device: torch.device = torch.device("cpu"),
-        precision: str = "fp32",
-        max_batch: int = 8,
-        fast: str | bool | None = None,
-        threads: int | None = None,
-        cache_frames: int = 4,
-        cache_pairs: int = 4,
-    ):
-        if threads:
-            torch.set_num_threads(int(threads))
-        self.device = torch.device(device)
-        self.precision = resolve_precision(precision, self.device, backend="torch")
+    def __init__(self, model: str | os.PathLike | torch.nn.Module, options: RuntimeOptions | None = None):
+        options = options or RuntimeOptions()
+        self.device = resolve_device(options.device)
+        self.precision = resolve_precision(options.precision, self.device, backend="torch")
+        #: CPU threads of this interpolator's calls (None: the caller's)
+        self.threads = options.threads
         self.dtype = DTYPES[self.precision]
-        self.max_batch = max_batch
-        net = model if isinstance(model, torch.nn.Module) else load_model(model, weights, self.device)
+        self.max_batch = options.max_batch
+        net = model if isinstance(model, torch.nn.Module) else load_model(model, options.weights, self.device)
         self.model = net.to(self.device, self.dtype).eval()
         # speed-ups on CUDA (warp kernel, channels_last, compile); on a CPU every flag is skipped
-        self.fast = apply_fast(self.model, self.device, fast)
+        self.fast = apply_fast(self.model, self.device, options.fast)
         #: the warp this interpolator's model calls run with (None: filmrt.warp's reference)
         self.warp_impl = self.fast.warp
         self.model_name = net.name
@@ -80,8 +93,8 @@ class TorchInterpolator(Interpolator):
                 lambda x: self.model.encode_frame(x.to(self.dtype)),
                 lambda s0, s1: self.model.encode_pair(s0, s1),
                 lambda s0, s1, pair, t: self.model.decode(s0, s1, pair, t.to(self.dtype)),
-                cache_frames=cache_frames,
-                cache_pairs=cache_pairs,
+                cache_frames=options.torch.torch_cache_frames,
+                cache_pairs=options.torch.torch_cache_pairs,
                 tag=self.dtype,
                 stats=self.stats,
             )
@@ -92,7 +105,7 @@ class TorchInterpolator(Interpolator):
     @torch.inference_mode()
     def _run(self, a, b, t, keys_a=None, keys_b=None) -> torch.Tensor:
         scope = use_warp_impl(self.warp_impl) if self.warp_impl is not None else contextlib.nullcontext()
-        with scope:
+        with scope, torch_threads(self.threads):
             if self.stages is not None:
                 return self.stages.run(a, b, t, keys_a, keys_b)
             self.stats["calls"] += 1

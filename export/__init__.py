@@ -10,7 +10,9 @@ Python API::
 CLI: ``filmrt export --model NAME --warp portable|plugin [--stages] [--opset 17..19] [--fp16] -o OUT``.
 See :mod:`filmrt.export.exporter` (graph interface, warp modes, stages),
 :mod:`filmrt.export.plugin` (the ``BackwardWarp`` node), :mod:`filmrt.export.fp16`
-(what stays float32) and :mod:`filmrt.export.checks` (what every graph must satisfy).
+(what stays float32), :mod:`filmrt.export.checks` (what every graph must satisfy) and
+:mod:`filmrt.export.cache` (the one exported-graph cache the ort, openvino and trt backends read:
+one key, one root, ``$FILMRT_CACHE_DIR``).
 """
 
 from filmrt.export.checks import GraphReport, check_frames, check_graph, check_pair_inputs

@@ -9,7 +9,14 @@ import time
 from filmrt.cli.groups import add_runtime_options
 from filmrt.errors import FilmrtError
 from filmrt.export.checks import check_graph
-from filmrt.export.exporter import check_opset, export_graphs, resolve_model, save_model, stage_path
+from filmrt.export.exporter import (
+    DEFAULT_OPSET,
+    check_opset,
+    export_graphs,
+    resolve_model,
+    save_model,
+    stage_path,
+)
 from filmrt.fileio import write_json
 from filmrt.models import get_spec, resolve_model_name
 from filmrt.stages import is_staged
@@ -43,8 +50,9 @@ def register(subparsers) -> None:
     p.add_argument(
         "--opset",
         type=int,
-        default=17,
-        help="ONNX opset, 17..19 (default 17; 20+ is refused: TensorRT turns its GridSample into nearest)",
+        default=DEFAULT_OPSET,
+        help=f"ONNX opset, 17..19 (default {DEFAULT_OPSET}; 20+ is refused: TensorRT turns its GridSample into "
+        "nearest)",
     )
     p.add_argument("--fp16", action="store_true", help="fp16 graph for engines (I/O and warp coordinates stay fp32)")
     p.add_argument("-o", "--output", required=True, help="output .onnx file (with --stages: the base name)")

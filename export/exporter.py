@@ -61,12 +61,12 @@ from filmrt.export import checks, plugin
 from filmrt.export.fp16 import convert_to_fp16
 from filmrt.fileio import atomic_path, sha256_file
 from filmrt.models import load_model
+from filmrt.options import DEFAULT_OPSET, SUPPORTED_OPSETS
 from filmrt.padding import MULTIPLE
 from filmrt.stages import FRAME_PREFIXES, is_staged
 from filmrt.warp import use_warp_impl, warp_grid_sample
 
-SUPPORTED_OPSETS = (17, 18, 19)
-DEFAULT_OPSET = 17
+# SUPPORTED_OPSETS, DEFAULT_OPSET: defined with the backend settings that offer them (filmrt.options)
 WARP_MODES = ("portable", "plugin")
 #: example input size used to trace (any multiple of 64 works; non-square catches H/W mix-ups)
 TRACE_SHAPE = (2, 3, 64, 128)
@@ -138,12 +138,17 @@ def weights_fingerprint(module: torch.nn.Module) -> tuple[str, str]:
     path = getattr(module, "weights_path", None)
     if path and Path(path).is_file():
         return sha256_file(path), Path(path).name
+    return tensor_digest(module), "state_dict"
+
+
+def tensor_digest(module: torch.nn.Module) -> str:
+    """sha256 of the module's weight tensors (names, shapes, dtypes, values): the weights as the
+    graph computes with them, whatever file they came from (the graph cache's key part)."""
     h = hashlib.sha256()
     for name, tensor in sorted(module.state_dict().items()):
-        h.update(name.encode())
-        h.update(str(tuple(tensor.shape)).encode())
+        h.update(f"{name}|{tuple(tensor.shape)}|{tensor.dtype}".encode())
         h.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
-    return h.hexdigest(), "state_dict"
+    return h.hexdigest()
 
 
 # ------------------------------------------------------------------------- nested states <-> flat

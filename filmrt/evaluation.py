@@ -47,7 +47,7 @@ import skimage
 import torch
 from tqdm import tqdm
 
-from filmrt import __version__
+from filmrt import machine
 from filmrt.errors import FilmrtError
 from filmrt.imageio import read_image, to_uint8
 from filmrt.quality import flicker, psnr, ssim
@@ -242,13 +242,7 @@ def evaluate_set(
 
 
 def environment() -> dict:
-    """Versions of the libraries that produce the figures."""
-    return {
-        "filmrt": __version__,
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "skimage": skimage.__version__,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpu_threads": torch.get_num_threads(),
-    }
+    """Versions of the libraries that produce the figures: those ``filmrt bench`` records
+    (:func:`filmrt.machine.versions`), and the metrics' own."""
+    return {**machine.versions(), "skimage": skimage.__version__, "platform": platform.platform(),
+            "cpu_threads": torch.get_num_threads()}

@@ -31,6 +31,7 @@ from collections.abc import Hashable, Sequence
 import torch
 
 from filmrt.errors import FilmrtError
+from filmrt.options import RuntimeOptions
 from filmrt.padding import MULTIPLE, Padding
 from filmrt.stages import StagedRunner
 
@@ -53,8 +54,8 @@ class Interpolator(abc.ABC):
     #: padding placement of the model ("center" for FILM, "end" for RIFE)
     pad_align: str = "center"
     pad_multiple: int = MULTIPLE
-    #: largest number of pairs run in one call of _run
-    max_batch: int = 8
+    #: largest number of pairs run in one call of _run (backends take RuntimeOptions'; this is its default)
+    max_batch: int = RuntimeOptions.max_batch
 
     # ------------------------------------------------------------------ to implement
     @abc.abstractmethod

@@ -6,20 +6,42 @@ read the same value. A field that the CLI offers carries :func:`opt` metadata (f
 
 :class:`RuntimeOptions` is the concern of the core: which model runs where and how. It is
 validated once, when it is made, and handed as one object to
-:func:`filmrt.engine.open_interpolator`. Pipeline concerns (encode, convert) live in
+:func:`filmrt.engine.open_interpolator`, which hands it on to the backend: every backend class is
+constructed as ``Cls(model, options)``. Pipeline concerns (encode, convert) live in
 :mod:`filmrt.pipeline.options`.
+
+Backend settings. What only one runtime knows (OpenVINO's performance hint, TensorRT's workspace,
+FILM state cache sizes per backend...) lives in one settings object per backend,
+:class:`TorchSettings`, :class:`OrtSettings`, :class:`OpenVinoSettings`, :class:`TrtSettings`,
+carried by RuntimeOptions (``options.ort.ort_opset``). Their field names carry the backend's
+prefix (``ov_hint``, ``trt_workspace``) so that every field of the composed groups is unique: the
+CLI flags are generated from them (``--ov-hint``), :meth:`RuntimeOptions.build` and
+:meth:`RuntimeOptions.replace` take them flat (``RuntimeOptions.build(ov_hint="latency")``), and
+batch's settings hash flattens them. A settings value that differs from its default is an option of
+its backend, like the extras: with another ``--backend`` it is refused. Every value is checked once,
+when the object is made (:func:`check_fields`: choices, positive counts); backends do not check
+again. The shared inputs and knobs (``--onnx``, ``--engine``, ``--fast``, ``--threads``, the cache
+root) stay RuntimeOptions fields, as before.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from filmrt.errors import FilmrtError
 
 #: runtimes behind the Interpolator interface, in the order `--backend` lists them
 BACKENDS = ("torch", "ort", "trt", "openvino")
 PRECISIONS = ("fp32", "fp16", "bf16")
+#: ONNX opsets filmrt exports (the reasons for the range: :func:`filmrt.export.exporter.check_opset`)
+SUPPORTED_OPSETS = (17, 18, 19)
+DEFAULT_OPSET = 17
+#: OpenVINO performance hints (:mod:`filmrt.engine.openvino_backend`)
+OV_HINTS = ("auto", "latency", "throughput")
+#: which graphs an ONNX backend runs: FILM's three stage graphs (auto for FILM) or one whole graph
+GRAPHS = ("auto", "stages", "whole")
 #: backend extras: option -> backends that take it
 EXTRAS: dict[str, tuple[str, ...]] = {
     "engine": ("trt",),
@@ -54,14 +76,151 @@ def check_precision(value) -> str:
     return value
 
 
-def _positive_int(value, what: str) -> int:
+#: the most frame pairs one model call takes (--batch) and CPU threads (--threads): beyond these a
+#: typo costs all the memory, or crashes the runtime, instead of being refused
+MAX_BATCH = 1024
+MAX_THREADS = 1024
+
+
+def _positive_int(value, what: str, most: int = 1024) -> int:
     try:
         n = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise FilmrtError(f"{what} must be a positive integer, not {value!r}") from None
-    if n < 1 or n != float(value):
+    if isinstance(value, bool) or n < 1 or n != float(value):
         raise FilmrtError(f"{what} must be a positive integer, not {value!r}")
+    if n > most:
+        raise FilmrtError(f"{what} {n}: at most {most}")
     return n
+
+
+def _positive_float(value, what: str) -> float:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise FilmrtError(f"{what} must be a positive number, not {value!r}") from None
+    if isinstance(value, bool) or not x > 0 or x == float("inf"):
+        raise FilmrtError(f"{what} must be a positive number, not {value!r}")
+    return x
+
+
+def flag_of(f: dataclasses.Field) -> str:
+    """The CLI flag of a field (its :func:`opt` ``flag``, else ``--field-name``)."""
+    return f.metadata.get("flag") or "--" + f.name.replace("_", "-")
+
+
+def check_fields(obj) -> None:
+    """The one check of an options dataclass's values, from its field metadata and defaults: a
+    value with ``choices`` is one of them, an int field is a positive integer, a float field a
+    positive number, a bool field a bool (None passes where None is the default). Values are
+    normalised in place (``"4"`` -> 4), so the CLI and the Python API get the same checks."""
+    for f in dataclasses.fields(obj):
+        value, md = getattr(obj, f.name), f.metadata
+        if not md or (value is None and f.default is None):
+            continue
+        flag = flag_of(f)
+        if md.get("choices") is not None:
+            if value not in md["choices"]:
+                raise FilmrtError(f"{flag} {value!r}: use one of {', '.join(map(str, md['choices']))}")
+            continue
+        kind = md.get("type") or type(f.default)
+        if kind is bool:
+            if not isinstance(value, bool):
+                raise FilmrtError(f"{flag} must be true or false, not {value!r}")
+        elif kind is int:
+            object.__setattr__(obj, f.name, _positive_int(value, flag))
+        elif kind is float:
+            object.__setattr__(obj, f.name, _positive_float(value, flag))
+
+
+# ================================================================ backend settings
+# output=False on every field: they change where and how fast a result is computed (cache sizes,
+# hints, workspace, graph layout, opset: the same function in another form), not the frames.
+def _count(help: str) -> dict:
+    return opt(help, metavar="N", output=False)
+
+
+@dataclass(frozen=True)
+class TorchSettings:
+    """The torch backend's own settings (its ``--fast`` and ``--threads`` are RuntimeOptions')."""
+
+    backend: ClassVar[str] = "torch"
+    torch_cache_frames: int = field(default=4, metadata=_count(
+        "torch, FILM: frame states kept across calls (one is ~1.3 GB at 1080p fp32)"))
+    torch_cache_pairs: int = field(default=4, metadata=_count("torch, FILM: pair states (flows) kept across calls"))
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+
+
+@dataclass(frozen=True)
+class OrtSettings:
+    """The ONNX Runtime backend's own settings."""
+
+    backend: ClassVar[str] = "ort"
+    ort_opset: int = field(default=DEFAULT_OPSET, metadata=opt(
+        "ort: ONNX opset of the exported graph", choices=SUPPORTED_OPSETS, output=False))
+    ort_graphs: str = field(default="auto", metadata=opt(
+        "ort: stages = FILM's features/flow/fusion graphs (features once per frame), whole = one graph; "
+        "auto = stages for FILM", choices=GRAPHS, output=False))
+    ort_cache_frames: int = field(default=4, metadata=_count("ort, FILM: frame states kept across calls"))
+    ort_cache_pairs: int = field(default=2, metadata=_count("ort, FILM: pair states kept across calls"))
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+
+
+@dataclass(frozen=True)
+class OpenVinoSettings:
+    """The OpenVINO backend's own settings."""
+
+    backend: ClassVar[str] = "openvino"
+    ov_hint: str = field(default="auto", metadata=opt(
+        "openvino: performance hint; auto = throughput for several pairs, latency for one",
+        choices=OV_HINTS, output=False))
+    ov_device: str | None = field(default=None, metadata=opt(
+        "openvino: OpenVINO device name, e.g. GPU for an Intel GPU (default: CPU)", metavar="NAME", output=False))
+    ov_opset: int = field(default=DEFAULT_OPSET, metadata=opt(
+        "openvino: ONNX opset of the exported graph", choices=SUPPORTED_OPSETS, output=False))
+    ov_graphs: str = field(default="auto", metadata=opt(
+        "openvino: stages, whole or auto (as --ort-graphs)", choices=GRAPHS, output=False))
+    ov_cache_frames: int = field(default=4, metadata=_count("openvino, FILM: frame states kept across calls"))
+    ov_cache_pairs: int = field(default=2, metadata=_count("openvino, FILM: pair states kept across calls"))
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+        if self.ov_device is not None and not str(self.ov_device).strip():
+            raise FilmrtError("--ov-device must not be empty: name an OpenVINO device (CPU, GPU, ...)")
+
+
+@dataclass(frozen=True)
+class TrtSettings:
+    """The TensorRT backend's own settings (its ``--engine`` and ``--onnx`` are RuntimeOptions')."""
+
+    backend: ClassVar[str] = "trt"
+    trt_workspace: float | None = field(default=None, metadata=opt(
+        "trt: builder workspace limit in GiB for engines built on first use (default: TensorRT's)",
+        metavar="GIB", type=float, output=False))
+    trt_cuda_graph: bool = field(default=False, metadata=opt(
+        "trt: capture each engine call once into a CUDA graph and replay it", output=False))
+    trt_verbose: bool = field(default=False, metadata=opt("trt: TensorRT's verbose log", output=False))
+    trt_cache_frames: int = field(default=8, metadata=_count("trt, FILM: frame and pair states kept across calls"))
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+
+
+#: RuntimeOptions field -> the settings class it carries
+SETTINGS: dict[str, type] = {"torch": TorchSettings, "ort": OrtSettings, "openvino": OpenVinoSettings,
+                             "trt": TrtSettings}
+#: settings field name -> the RuntimeOptions field of its settings object (``"ov_hint"`` -> ``"openvino"``)
+SETTING_GROUP: dict[str, str] = {f.name: group for group, cls in SETTINGS.items() for f in dataclasses.fields(cls)}
+
+
+def _settings_field(group: str):
+    cls = SETTINGS[group]
+    # no opt() metadata: the CLI offers the settings' own fields (filmrt.cli.groups), not this one
+    return field(default_factory=cls)
 
 
 @dataclass(frozen=True)
@@ -96,30 +255,85 @@ class RuntimeOptions:
     threads: int | None = field(default=None, metadata=opt(
         "torch/ort/openvino: CPU threads for inference (default: the runtime's own choice)", metavar="N",
         output=False))
+    # ------------------------------------------------------------------ the exported-graph cache
+    cache_dir: str | None = field(default=None, metadata=opt(
+        "ort/openvino/trt: root of the exported-graph cache (onnx/, openvino/, engines/, timing/; default: "
+        "$FILMRT_CACHE_DIR, else ~/.cache/filmrt)", metavar="DIR", output=False))
+    graph_cache: bool = field(default=True, metadata=opt(
+        "ort/openvino: export the model in memory each time instead of keeping its graph in the cache",
+        output=False))
+    # ------------------------------------------------------------------ per-backend settings
+    torch: TorchSettings = _settings_field("torch")
+    ort: OrtSettings = _settings_field("ort")
+    openvino: OpenVinoSettings = _settings_field("openvino")
+    trt: TrtSettings = _settings_field("trt")
 
     def __post_init__(self) -> None:
+        for group, cls in SETTINGS.items():  # a dict (to_dict's nesting) becomes its settings object
+            value = getattr(self, group)
+            if isinstance(value, dict):
+                object.__setattr__(self, group, cls(**value))
+            elif not isinstance(value, cls):
+                raise FilmrtError(f"RuntimeOptions.{group} must be a {cls.__name__}, not {type(value).__name__}")
         if self.backend not in ("auto", *BACKENDS):
             raise FilmrtError(f"unknown backend {self.backend!r}: use auto, {', '.join(BACKENDS)}")
         check_precision(self.precision)
-        object.__setattr__(self, "max_batch", _positive_int(self.max_batch, "--batch"))
+        object.__setattr__(self, "max_batch", _positive_int(self.max_batch, "--batch", MAX_BATCH))
         if self.threads is not None:
-            object.__setattr__(self, "threads", _positive_int(self.threads, "--threads"))
+            object.__setattr__(self, "threads", _positive_int(self.threads, "--threads", MAX_THREADS))
         if not str(self.device).strip():
             raise FilmrtError("--device must not be empty: use cpu, cuda or cuda:N")
         if self.backend != "auto":
             for name in self.extras():
                 if self.backend not in EXTRAS[name]:
+                    names = EXTRAS[name]
+                    who = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
                     raise FilmrtError(
-                        f"--{name} is an option of the {' and '.join(EXTRAS[name])} backend"
-                        f"{'s' if len(EXTRAS[name]) > 1 else ''}, not of {self.backend!r}"
+                        f"--{name} is an option of the {who} backend{'s' if len(names) > 1 else ''}, "
+                        f"not of {self.backend!r}"
                     )
+            for name in self.settings_changed():
+                group = SETTINGS[SETTING_GROUP[name]]
+                if group.backend != self.backend:
+                    flag = "--" + name.replace("_", "-")
+                    raise FilmrtError(f"{flag} is an option of the {group.backend} backend, not of {self.backend!r}")
+        check_fields(self)
 
     def extras(self) -> dict:
-        """The backend extras that are set, by name (what a backend class receives as keywords)."""
+        """The backend extras that are set, by name (the inputs that steer ``auto``: see EXTRAS)."""
         return {k: getattr(self, k) for k in EXTRAS if getattr(self, k) is not None}
 
+    def settings_changed(self) -> dict:
+        """The backend settings that differ from their defaults, by (flat, prefixed) field name."""
+        out = {}
+        for group, cls in SETTINGS.items():
+            obj, default = getattr(self, group), cls()
+            out |= {f.name: getattr(obj, f.name) for f in dataclasses.fields(cls)
+                    if getattr(obj, f.name) != getattr(default, f.name)}
+        return out
+
+    @classmethod
+    def build(cls, **fields) -> RuntimeOptions:
+        """RuntimeOptions from flat field names: its own and the settings' (``ov_hint="latency"``
+        goes to ``openvino``); an unknown name is a TypeError, as for the constructor."""
+        return cls().replace(**fields)
+
     def replace(self, **changes) -> RuntimeOptions:
-        return dataclasses.replace(self, **changes)
+        """A copy with ``changes``: RuntimeOptions fields, settings objects, or settings fields by
+        their flat names."""
+        flat: dict[str, dict] = {}
+        own = {}
+        for name, value in changes.items():
+            if name in SETTING_GROUP:
+                flat.setdefault(SETTING_GROUP[name], {})[name] = value
+            else:
+                own[name] = value
+        for group, values in flat.items():
+            base = own.get(group, getattr(self, group))
+            if isinstance(base, dict):
+                base = SETTINGS[group](**base)
+            own[group] = dataclasses.replace(base, **values)
+        return dataclasses.replace(self, **own)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

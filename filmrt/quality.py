@@ -135,3 +135,17 @@ def judder(steps: list[tuple[float, float]]) -> dict:
     mean_step = float(np.mean(np.hypot(s[:, 0], s[:, 1])))
     rel = change / mean_step if mean_step > 0.25 else None  # a still picture has no judder to speak of
     return {"judder_px": change, "mean_step_px": mean_step, "judder": rel, "steps": len(steps)}
+
+
+def motion_error(steps: list[tuple[float, float]], truth: list[tuple[float, float]]) -> float | None:
+    """How far the per-frame global motion of an output strays from the true motion at the same
+    frames: mean |step - true step| / mean |true step| (0: the motion is where it should be; about 1:
+    a picture that holds then jumps, as a repeated or blended frame does). None when the truth hardly
+    moves (under a quarter pixel a frame)."""
+    if not steps:
+        return None
+    s, t = np.asarray(steps, dtype=np.float64), np.asarray(truth, dtype=np.float64)
+    scale = float(np.mean(np.hypot(t[:, 0], t[:, 1])))
+    if scale <= 0.25:
+        return None
+    return float(np.mean(np.hypot(*(s - t).T))) / scale

@@ -18,7 +18,11 @@ how CAND was made:
   8 bits as the protocol does; VMAF (``--vmaf``: libvmaf's own numbers, model vmaf_v0.6.1, over
   every matched frame in order so its motion feature sees the sequence); flicker of each generated
   frame against its CAND neighbours (8-bit code values); judder of CAND's motion (global motion per
-  output step) next to REF's own.
+  output step) next to REF's own, and the motion error of CAND's steps against REF's at the same
+  frames (a held-then-jumping or double picture reads about 1, motion where it belongs 0).
+- **Scene cuts** (found in REF by the detector of :mod:`filmrt.pipeline.time.scenes`): a generated
+  frame next to a cut is listed but not scored (nothing can be interpolated across a cut), and no
+  motion step or flicker is measured across one.
 
 Memory: two frames of each file and a small window, whatever the length; VMAF spools luma planes to
 a temporary folder (1.5 bytes a pixel per frame and file).
@@ -37,7 +41,9 @@ from filmrt.errors import FilmrtError
 from filmrt.imageio import to_uint8
 from filmrt.pipeline.io.colour import rgb_to_yuv
 from filmrt.pipeline.io.decode import DecodedFrame, PyAVSource
-from filmrt.quality import flicker, global_motion, judder, psnr, ssim
+from filmrt.pipeline.report_html import WorstFrames
+from filmrt.pipeline.time.scenes import DEFAULT_THRESHOLD, SceneDetector
+from filmrt.quality import flicker, global_motion, judder, motion_error, psnr, ssim
 from filmrt.vmaf import VmafScorer
 
 
@@ -92,79 +98,112 @@ def _luma(img: np.ndarray, spec) -> np.ndarray:
 
 
 def score_output(ref, cand, *, every: int | None = 2, vmaf: bool = False, ss: float | None = None,
-                 t: float | None = None, on_frame: Callable[[int], None] | None = None) -> dict:
+                 t: float | None = None, scene_threshold: float = DEFAULT_THRESHOLD,
+                 on_frame: Callable[[int], None] | None = None, worst: WorstFrames | None = None) -> dict:
     """Score CAND (any tool's output) against REF; see the module docstring. A dict with ``generated``
     and ``kept`` groups (frames, psnr, ssim, vmaf, flicker), matched/unmatched counts, judder of CAND
-    and REF, and the per-frame lists under ``frames``."""
+    and REF, and the per-frame lists under ``frames``. ``worst`` (for ``--report``) keeps the pictures
+    of the generated frames with the lowest PSNR."""
     if every is not None and every < 2:
         raise FilmrtError(f"--every {every}: the tool saw every N-th frame of REF, N >= 2")
     t0 = time.perf_counter()
     rs, cs = PyAVSource(ref, ss=ss, t=t), PyAVSource(cand, ss=ss, t=t)
     try:
-        return _score(rs, cs, every, vmaf, on_frame, t0)
+        return _score(rs, cs, every, vmaf, scene_threshold, on_frame, t0, worst)
     finally:
         rs.close()
         cs.close()
 
 
-def _score(rs: PyAVSource, cs: PyAVSource, every, want_vmaf: bool, on_frame, t0: float) -> dict:
+def _score(rs: PyAVSource, cs: PyAVSource, every, want_vmaf: bool, scene_threshold: float, on_frame,
+           t0: float, worst: WorstFrames | None = None) -> dict:
     ri, ci = rs.info, cs.info
     if (ri.width, ri.height) != (ci.width, ci.height):
         raise FilmrtError(f"REF is {ri.width}x{ri.height} and CAND {ci.width}x{ci.height}: score the same size")
     if not ri.rate:
         raise FilmrtError(f"{rs.src_name}: the reference has no frame rate to match frames by")
-    groups = {"generated": _Group(), "kept": _Group()}
     vm = VmafScorer(ri.width, ri.height) if want_vmaf else None
     counts = {"unmatched": 0}
-    per_frame: list[dict] = []
-    window: list[tuple[int, np.ndarray]] = []  # (REF index, CAND picture), for flicker
-    ref_steps, cand_steps = [], []
+    rows: list[dict] = []
+    window: list[tuple[int, np.ndarray]] = []  # (row, CAND picture), for flicker
+    ref_steps, cand_steps, paired = [], [], []  # global motion per step; (CAND, REF) of the same step
     prev_ref = prev_cand = None
+    prev_i = -2
+    det = SceneDetector(scene_threshold)
     try:
         for i, fr, fc in match_by_time(rs.frames(), cs.frames(), Fraction(ri.rate), counts):
             a, b = _u8(fr.rgb), _u8(fc.rgb)
             group = "generated" if every and i % every else ("kept" if every else "generated")
-            row = {"ref_index": i, "group": group, "psnr": psnr(b, a), "ssim": ssim(b, a)}
-            per_frame.append(row)
-            groups[group].psnr.append(row["psnr"])
-            groups[group].ssim.append(row["ssim"])
+            cut = bool(det.update(fr.thumb))  # a cut in REF between the previous matched frame and this one
+            rows.append({"ref_index": i, "group": group, "cut_before": cut, "psnr": psnr(b, a), "ssim": ssim(b, a)})
             if vm is not None:
                 spec = ri.colour.with_bits(8)
                 vm.add(_luma(a, spec), _luma(b, spec))
-            if prev_ref is not None:
+            if worst is not None and group == "generated" and not cut:
+                worst.offer(rows[-1]["psnr"], f"REF frame {i}", lambda p=prev_ref, a=a, b=b: _panels(p, a, b))
+            if prev_ref is not None and not cut:  # motion across a cut means nothing
                 ref_steps.append(global_motion(prev_ref, a))
                 cand_steps.append(global_motion(prev_cand, b))
-            prev_ref, prev_cand = a, b
-            window = (window + [(len(per_frame) - 1, b)])[-3:]
-            _flicker(window, per_frame, groups)
+                if i == prev_i + 1:
+                    paired.append((cand_steps[-1], ref_steps[-1]))
+            prev_ref, prev_cand, prev_i = a, b, i
+            window = (window + [(len(rows) - 1, b)])[-3:]
+            _flicker(window, rows)
             if on_frame is not None:
-                on_frame(len(per_frame))
+                on_frame(len(rows))
         if vm is not None:
-            for row, v in zip(per_frame, vm.scores(), strict=True):
+            for row, v in zip(rows, vm.scores(), strict=True):
                 row["vmaf"] = v
-                groups[row["group"]].vmaf.append(v)
     finally:
         if vm is not None:
             vm.close()
-    if not per_frame:
+    if not rows:
         raise FilmrtError(f"no frame of {cs.src_name} lands on a frame time of {rs.src_name}: nothing to score")
+    groups = _groups(rows)
     return {
         "ref": rs.src_name, "cand": cs.src_name, "every": every,
         "width": ri.width, "height": ri.height,
         "ref_rate": str(ri.rate), "cand_rate": str(ci.rate) if ci.rate else None,
-        "matched": len(per_frame), "unmatched_cand_frames": counts["unmatched"],
+        "matched": len(rows), "unmatched_cand_frames": counts["unmatched"],
+        "skipped_at_cuts": sum(1 for r in rows if r.get("skipped")),
         "generated": groups["generated"].summary(), "kept": groups["kept"].summary() if every else None,
-        "judder": {"cand": judder(cand_steps), "ref": judder(ref_steps)},
+        "judder": {"cand": judder(cand_steps), "ref": judder(ref_steps),
+                   "motion_error": motion_error([c for c, _ in paired], [r for _, r in paired])},
         "vmaf_model": "vmaf_v0.6.1" if want_vmaf else None,
-        "frames": per_frame, "seconds": time.perf_counter() - t0,
+        "frames": rows, "seconds": time.perf_counter() - t0,
     }
 
 
-def _flicker(window: list[tuple[int, np.ndarray]], rows: list[dict], groups: dict) -> None:
-    """The middle of three consecutive matched CAND frames, when generated, against its neighbours."""
+def _panels(prev: np.ndarray | None, truth: np.ndarray, ours: np.ndarray) -> dict[str, np.ndarray]:
+    """The pictures of a worst frame: the matched frame before it (REF), the truth, CAND's frame."""
+    return {**({"previous (REF)": prev} if prev is not None else {}), "truth": truth, "ours": ours}
+
+
+def _flicker(window: list[tuple[int, np.ndarray]], rows: list[dict]) -> None:
+    """The middle of three consecutive matched CAND frames, when generated, against its neighbours
+    (not across a scene cut: the brightness of the next shot is no line to be on)."""
     if len(window) < 3:
         return
     (_, p), (k, g), (_, n) = window
-    if rows[k]["group"] == "generated" and rows[k + 1]["ref_index"] - rows[k - 1]["ref_index"] == 2:
+    if (rows[k]["group"] == "generated" and rows[k + 1]["ref_index"] - rows[k - 1]["ref_index"] == 2
+            and not rows[k]["cut_before"] and not rows[k + 1]["cut_before"]):
         rows[k]["flicker"] = flicker(p, g, n)
-        groups["generated"].flicker.append(rows[k]["flicker"])
+
+
+def _groups(rows: list[dict]) -> dict[str, _Group]:
+    """Per-group lists of the scores; a generated frame next to a REF scene cut is marked skipped
+    (nothing can be interpolated across a cut: the protocol of eval-video skips those pairs too)."""
+    groups = {"generated": _Group(), "kept": _Group()}
+    for k, row in enumerate(rows):
+        nxt = rows[k + 1]["cut_before"] if k + 1 < len(rows) else False
+        if row["group"] == "generated" and (row["cut_before"] or nxt):
+            row["skipped"] = "scene cut"
+            continue
+        g = groups[row["group"]]
+        g.psnr.append(row["psnr"])
+        g.ssim.append(row["ssim"])
+        if "vmaf" in row:
+            g.vmaf.append(row["vmaf"])
+        if "flicker" in row:
+            g.flicker.append(row["flicker"])
+    return groups

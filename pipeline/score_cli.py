@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from tqdm import tqdm
 
 from filmrt.cli.groups import add_options
-from filmrt.errors import FilmrtError
-from filmrt.fileio import check_writable, write_json
+from filmrt.fileio import check_distinct, check_writable, write_json
 from filmrt.pipeline.options import ConvertOptions
+from filmrt.pipeline.report_html import add_report_options, report_collector, write_score_report
 from filmrt.pipeline.score import score_output
+from filmrt.pipeline.time.scenes import DEFAULT_THRESHOLD
 
 
 def register(subparsers) -> None:
@@ -30,8 +30,9 @@ def register(subparsers) -> None:
     p.add_argument("--vmaf", action="store_true",
                    help="also VMAF (libvmaf, model vmaf_v0.6.1; needs an FFmpeg with libvmaf: "
                         "pip install 'filmrt[quality]')")
-    add_options(p, ConvertOptions, only=("ss", "t"))
+    add_options(p, ConvertOptions, only=("ss", "t", "scene_threshold"))
     p.add_argument("--json", default=None, metavar="OUT", help="write the scores (per frame too) as JSON to OUT")
+    add_report_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_score)
 
@@ -43,13 +44,13 @@ def _fmt(v, spec: str) -> str:
 def run_score(args: argparse.Namespace) -> int:
     if args.json:
         check_writable(args.json, "--json")
-        for src in (args.ref, args.cand):
-            if os.path.exists(src) and os.path.exists(args.json) and os.path.samefile(src, args.json):
-                raise FilmrtError(f"--json {args.json} names an input: it would be replaced")
+        check_distinct(args.json, [args.ref, args.cand], "--json")
+    worst = report_collector(args)
     bar = None if args.quiet else tqdm(unit="frame", desc="score", dynamic_ncols=True, file=sys.stderr)
     try:
         rep = score_output(args.ref, args.cand, every=args.every or None, vmaf=args.vmaf, ss=args.ss, t=args.t,
-                           on_frame=None if bar is None else (lambda n: bar.update(n - bar.n)))
+                           scene_threshold=args.scene_threshold if args.scene_threshold is not None else DEFAULT_THRESHOLD,
+                           on_frame=None if bar is None else (lambda n: bar.update(n - bar.n)), worst=worst)
     finally:
         if bar is not None:
             bar.close()
@@ -60,8 +61,12 @@ def run_score(args: argparse.Namespace) -> int:
                   f"VMAF {_fmt(g['vmaf'], '.2f')}, flicker {_fmt(g['flicker'], '.2f')} "
                   f"(max {_fmt(g['flicker_max'], '.2f')})")
     j = rep["judder"]
-    print(f"judder: {_fmt(j['cand']['judder'], '.3f')} (REF {_fmt(j['ref']['judder'], '.3f')}); "
-          f"{rep['matched']} frames matched, {rep['unmatched_cand_frames']} CAND frames off REF's times")
+    print(f"judder: {_fmt(j['cand']['judder'], '.3f')} (REF {_fmt(j['ref']['judder'], '.3f')}), motion error "
+          f"{_fmt(j['motion_error'], '.3f')}; "
+          f"{rep['matched']} frames matched, {rep['unmatched_cand_frames']} CAND frames off REF's times, "
+          f"{rep['skipped_at_cuts']} generated frames next to a scene cut not scored")
     if args.json:
         write_json(args.json, rep)
+    if args.report:
+        print(f"report: {write_score_report(args.report, rep, worst)}")
     return 0

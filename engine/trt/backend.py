@@ -1,16 +1,18 @@
 """The TensorRT backend: serialized engines with the BackwardWarp plugin, on PyTorch's CUDA memory.
 
-Engines come from ``filmrt build-engine`` (``engine=PATH``), or are built on first use from an
-ONNX plugin graph (``onnx=PATH``) or from the model itself (exported with
-``filmrt.export.export_onnx(warp="plugin")`` into the engine cache), one engine per padded
-resolution in use, batch 1..max_batch; every build goes through the engine cache
-(:mod:`filmrt.engine.trt.builder`), so only the first run on a machine pays for it.
+Engines come from ``filmrt build-engine`` (``--engine PATH``), or are built on first use from an
+ONNX plugin graph (``--onnx PATH``) or from the model itself (its plugin graph from the
+exported-graph cache, :mod:`filmrt.export.cache`, under the one key: other weights or another
+exporter give another graph), one engine per padded resolution in use, batch 1..max_batch; every
+build goes through the engine cache (``engines/`` of the same root,
+:mod:`filmrt.engine.trt.builder`), so only the first run on a machine pays for it.
 
 Execution: inputs and outputs are PyTorch CUDA tensors; TensorRT gets their ``data_ptr()`` through
 ``set_tensor_address`` and runs with ``execute_async_v3`` on ``torch.cuda.current_stream()``, so
 it orders with the rest of the PyTorch work without synchronising. Engine I/O dtypes (fp16 or
-fp32) are read from the engine; inputs are cast to them. ``cuda_graph=True`` captures each
-(profile, shape) once into a CUDA graph and replays it (static input/output buffers).
+fp32) are read from the engine; inputs are cast to them. ``--trt-cuda-graph``
+(``TrtSettings.trt_cuda_graph``) captures each (profile, shape) once into a CUDA graph and replays
+it (static input/output buffers).
 
 FILM stage engines (``X.features.engine``, ``X.flow.engine``, ``X.fusion.engine``) reuse work like
 the other backends, through the same :class:`filmrt.stages.StagedRunner`: features per frame
@@ -25,7 +27,6 @@ Tensor names of the staged graphs (``filmrt export --stages``): features ``img``
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections import Counter
 from pathlib import Path
@@ -33,16 +34,17 @@ from pathlib import Path
 import onnx
 import torch
 
-from filmrt.engine import resolve_precision
+from filmrt.engine import resolve_device, resolve_precision
 from filmrt.engine.trt import builder as trt_builder
 from filmrt.engine.trt import plugin as trt_plugin
 from filmrt.errors import FilmrtError
-from filmrt.export import export_onnx
-from filmrt.fileio import sha256_file
+from filmrt.export import cache as graph_cache
+from filmrt.export.exporter import DEFAULT_OPSET, resolve_model
 from filmrt.interpolator import Interpolator
-from filmrt.models import get_spec, resolve_model_name
+from filmrt.models import get_spec
+from filmrt.options import RuntimeOptions
 from filmrt.padding import MULTIPLE
-from filmrt.stages import FRAME_PREFIXES, STAGES, StagedRunner, prefixed_feeds, tree_leaves
+from filmrt.stages import FRAME_PREFIXES, STAGES, StagedRunner, is_staged, prefixed_feeds, tree_leaves
 
 
 def available(device: torch.device) -> tuple[bool, str]:
@@ -73,6 +75,15 @@ def state_hw(state) -> tuple[int, int]:
     if not sizes:
         raise FilmrtError("a FILM frame state without image-shaped tensors: not a features-engine output")
     return max(sizes)
+
+
+def plugin_graphs(model, options: RuntimeOptions, precision: str) -> dict[str, Path]:
+    """The model's TensorRT plugin graph(s) in the exported-graph cache, exported on first use:
+    ``{"model": path}`` or FILM's ``{stage: path}`` (:func:`filmrt.export.cache.cached_graphs`; an
+    fp16 engine is built from an fp16 graph). Needs neither TensorRT nor a GPU."""
+    net = resolve_model(model, options.weights)
+    return graph_cache.cached_graphs(net, warp="plugin", precision=precision, opset=DEFAULT_OPSET,
+                                     stages=is_staged(net), root=options.cache_dir)
 
 
 def _torch_dtype(trt, dt) -> torch.dtype:
@@ -250,34 +261,23 @@ class TrtEngine:
 class TrtInterpolator(Interpolator):
     """Interpolator on TensorRT engines; see the module docstring.
 
-    Options: ``engine`` (engine file, or the ``X.engine`` whose ``X.<stage>.engine`` files exist:
-    the ``-o`` given to ``filmrt build-engine``; RuntimeOptions' ``--engine``), ``onnx`` (plugin
-    graph or stage-set ``OUT.onnx`` to build from; ``--onnx``), ``cuda_graph`` (bool),
-    ``cache_dir``, ``workspace_gb``, ``verbose``, ``cache_frames`` (FILM feature/flow cache size).
-    Any other keyword is a TypeError.
+    ``TrtInterpolator(model, options)``, a :class:`~filmrt.options.RuntimeOptions`: ``engine`` (engine
+    file, or the ``X.engine`` whose ``X.<stage>.engine`` files exist: the ``-o`` given to ``filmrt
+    build-engine``), ``onnx`` (plugin graph or stage-set ``OUT.onnx`` to build from), ``cache_dir``,
+    and ``options.trt`` (:class:`~filmrt.options.TrtSettings`: ``trt_cuda_graph``,
+    ``trt_workspace`` (GiB), ``trt_verbose``, ``trt_cache_frames``). ``threads`` and ``fast`` are
+    other backends' options: RuntimeOptions refuses them with ``backend="trt"``.
     """
 
     backend = "trt"
 
-    def __init__(
-        self,
-        model: str | os.PathLike | None = None,
-        *,
-        weights: str | os.PathLike | None = None,
-        device: torch.device = torch.device("cuda"),
-        precision: str = "fp16",
-        max_batch: int = 8,
-        engine: str | os.PathLike | None = None,
-        onnx: str | os.PathLike | None = None,
-        cuda_graph: bool = False,
-        cache_dir: str | os.PathLike | None = None,
-        workspace_gb: float | None = None,
-        verbose: bool = False,
-        cache_frames: int = 8,
-    ):
-        self.device = torch.device(device)
+    def __init__(self, model: str | os.PathLike | None = None, options: RuntimeOptions | None = None):
+        options = options or RuntimeOptions()
+        settings = options.trt
+        self.device = resolve_device(options.device)
         precision = resolve_precision(
-            precision, self.device, backend="trt", supported=("fp16", "fp32"), hint=" (TensorRT engines: use fp16)"
+            options.precision, self.device, backend="trt", supported=("fp16", "fp32"),
+            hint=" (TensorRT engines: use fp16)",
         )
         ok, why = available(self.device)
         if not ok:
@@ -286,21 +286,21 @@ class TrtInterpolator(Interpolator):
         trt_plugin.register_plugin()  # the plugin creator must exist before deserializing
         self.trt = trt
         self.precision = precision
-        self.max_batch = max_batch
-        self.cuda_graph = bool(cuda_graph)
-        self.cache_dir = Path(cache_dir) if cache_dir else trt_builder.default_cache_dir()
-        self.workspace_gb = workspace_gb
-        self.verbose = verbose
-        self._logger = trt_builder.make_logger(trt, verbose)
+        self.max_batch = options.max_batch
+        self.cuda_graph = settings.trt_cuda_graph
+        self.cache_dir = options.cache_dir  # the cache root (None: $FILMRT_CACHE_DIR or the default)
+        self.workspace_gb = settings.trt_workspace
+        self.verbose = settings.trt_verbose
+        self._logger = trt_builder.make_logger(trt, self.verbose)
         self.runtime = trt.Runtime(self._logger)
-        self._make_stages(cache_frames)
+        self._make_stages(settings.trt_cache_frames)
         self._engines: dict[str, list[TrtEngine]] = {}
         self._sources: dict[str, Path] = {}  # stage -> ONNX to build more engines from
 
-        if engine:
-            self._open_engines(Path(engine))
-        else:
-            src = Path(onnx) if onnx else self._export(model, weights)
+        if options.engine:
+            self._open_engines(Path(options.engine))
+        elif options.onnx:
+            src = Path(options.onnx)
             stages = trt_builder.stage_files(src)
             if stages and not src.is_file():
                 self._sources = dict(stages)
@@ -308,6 +308,8 @@ class TrtInterpolator(Interpolator):
                 self._sources = {"model": src}
             else:
                 raise FilmrtError(f"ONNX graph not found: {src}")
+        else:
+            self._sources = plugin_graphs(model, options, self.precision)
         self.staged = STAGES[0] in (self._engines or self._sources)
         meta = self._metadata()
         self.model_name = meta.get("model") or (str(model) if model else "")
@@ -319,7 +321,7 @@ class TrtInterpolator(Interpolator):
     # ------------------------------------------------------------------ engines
     def _open_engines(self, path: Path) -> None:
         stem = path.name[:-7] if path.name.endswith(".engine") else path.name
-        staged = {s: path.with_name(f"{stem}.{s}.engine") for s in STAGES}
+        staged = {s: trt_builder.engine_stage_path(path, s) for s in STAGES}
         if all(p.is_file() for p in staged.values()) and not path.is_file():
             for s, p in staged.items():
                 self._engines[s] = [TrtEngine(self.trt, self.runtime, p, self.device, self.cuda_graph)]
@@ -327,26 +329,6 @@ class TrtInterpolator(Interpolator):
             self._engines["model"] = [TrtEngine(self.trt, self.runtime, path, self.device, self.cuda_graph)]
         else:
             raise FilmrtError(f"engine not found: {path} (nor {stem}.features/flow/fusion.engine next to it)")
-
-    def _export(self, model, weights) -> Path:
-        """Export the model's plugin graph(s) into the cache (once per weights file/precision)."""
-        model = resolve_model_name(model, weights)
-        ident = f"{model}|{weights}|{self.precision}"
-        if weights:
-            ident += "|" + sha256_file(weights)
-        elif Path(str(model)).is_file():
-            ident += "|" + sha256_file(model)
-        tag = hashlib.sha256(ident.encode()).hexdigest()[:16]
-        is_file = Path(str(model)).is_file()
-        name = Path(str(model)).stem if is_file else str(model)
-        out = self.cache_dir / "onnx" / f"{name}-{tag}.onnx"
-        # a weights path names its model in its metadata (load_model reads it the same way)
-        staged = get_spec(resolve_model_name(None, model) if is_file else name).staged
-        have = trt_builder.stage_files(out) if staged else (out if out.is_file() else None)
-        if not have:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            export_onnx(model, out, weights=weights, warp="plugin", stages=staged, fp16=self.precision == "fp16")
-        return out
 
     def _metadata(self) -> dict:
         if self._engines:

@@ -13,11 +13,13 @@
 4. adds optimization profiles: batch (min, opt, max) x padded resolutions. Every input dimension
    is derived from (N, H, W) through the graph's symbolic dim names: ``N`` batch, ``H``/``W`` the
    padded frame, ``H_k``/``W_k`` pyramid level k (H / 2^k); fixed dims stay as they are;
-5. builds with a timing cache file (reused across builds) and writes the engine atomically, plus
-   ``ENGINE.json`` (what it was built from and for);
-6. keeps a copy in the engine cache, keyed by (ONNX sha256, GPU name, compute capability,
-   TensorRT version, profiles, precision mode, kernel source hash): a second build of the same
-   thing is a file copy.
+5. builds with a timing cache file (reused across builds; one per GPU and TensorRT version, in the
+   cache's ``timing/``) and writes the engine atomically, plus ``ENGINE.json`` (what it was built
+   from and for);
+6. keeps a copy in the engine cache (``engines/`` of the one cache root, :mod:`filmrt.export.cache`;
+   ``$FILMRT_ENGINE_CACHE``, its old name, still names it), keyed by (ONNX sha256, GPU name,
+   compute capability, TensorRT version, profiles, precision mode, kernel source hash): a second
+   build of the same thing is a file copy.
 
 Resolutions are padded to multiples of 64 (:func:`filmrt.padding.padded_size`), since the
 Interpolator pads every frame that way: 1080p (1920x1080) runs as 1920x1088, tensor shape (N, 3, 1088, 1920).
@@ -29,7 +31,6 @@ need neither TensorRT nor a GPU and are tested on CPU.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 import re
@@ -45,6 +46,8 @@ from filmrt.engine.cuda import warp_kernel
 from filmrt.engine.trt import plugin as trt_plugin
 from filmrt.engine.trt.plugin import PLUGIN_NAME, _graphs
 from filmrt.errors import FilmrtError
+from filmrt.export import cache as graph_cache
+from filmrt.export.exporter import stage_path
 from filmrt.fileio import atomic_write, sha256_file, write_json
 from filmrt.padding import MULTIPLE, padded_size
 from filmrt.sizes import parse_size, parse_sizes
@@ -310,29 +313,30 @@ def engine_cache_key(
     precision: str,
     kernel_sha256: str = "",
 ) -> str:
-    """Hex key of an engine: everything that makes two builds differ."""
-    blob = json.dumps(
-        {
-            "onnx": onnx_sha256,
-            "gpu": gpu_name,
-            "cc": list(compute_capability),
-            "trt": trt_version,
-            "profiles": [p.to_json() for p in profiles],
-            "precision": precision,
-            "kernel": kernel_sha256,
-        },
-        sort_keys=True,
-    )
-    return hashlib.sha256(blob.encode()).hexdigest()[:32]
+    """Hex key of an engine: everything that makes two builds differ (hashed by the cache's one
+    key function, :func:`filmrt.export.cache.digest`)."""
+    return graph_cache.digest(engine_parts(onnx_sha256, gpu_name, compute_capability, trt_version, profiles,
+                                           precision, kernel_sha256))
+
+
+def engine_parts(onnx_sha256: str, gpu_name: str, compute_capability: tuple[int, int], trt_version: str,
+                 profiles: Iterable[ProfileSpec], precision: str, kernel_sha256: str = "") -> dict:
+    """The parts of an engine's cache key (see :func:`engine_cache_key`)."""
+    return {
+        "onnx": onnx_sha256,
+        "gpu": gpu_name,
+        "cc": list(compute_capability),
+        "trt": trt_version,
+        "profiles": [p.to_json() for p in profiles],
+        "precision": precision,
+        "kernel": kernel_sha256,
+    }
 
 
 def default_cache_dir() -> Path:
-    """``$FILMRT_ENGINE_CACHE``, else ``$XDG_CACHE_HOME/filmrt/engines`` (~/.cache/filmrt/engines)."""
-    env = os.environ.get("FILMRT_ENGINE_CACHE")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "filmrt" / "engines"
+    """The engine folder: ``engines/`` of the one cache root (``$FILMRT_CACHE_DIR``, else
+    ``~/.cache/filmrt``), or ``$FILMRT_ENGINE_CACHE`` where that older name is set."""
+    return graph_cache.folder("engines")
 
 
 def sidecar_path(engine_path: str | os.PathLike) -> Path:
@@ -484,7 +488,8 @@ def build_engine(
 ) -> BuildResult:
     """Build (or fetch from the engine cache) a TensorRT engine for ``onnx_path``; see module doc.
 
-    ``output`` None: the engine stays in the cache and its path is returned."""
+    ``output`` None: the engine stays in the cache and its path is returned. ``cache_dir`` is the
+    cache root (:func:`filmrt.export.cache.cache_root`; engines in its ``engines/``)."""
     t0 = time.perf_counter()
     onnx_path = Path(onnx_path)
     if not onnx_path.is_file():
@@ -505,17 +510,10 @@ def build_engine(
     weak_fp16 = fp16 and not fp16_graph
     precision = "fp16" if (fp16_graph or weak_fp16) else "fp32"
     onnx_sha = sha256_file(onnx_path)
-    key = engine_cache_key(
-        onnx_sha,
-        gpu,
-        cc,
-        trt.__version__,
-        profiles,
-        ("weak-" if weak_fp16 else "") + precision,
-        warp_kernel.source_sha256() if nodes else "",
-    )
-    cache = Path(cache_dir) if cache_dir else default_cache_dir()
-    cached = cache / f"{key}.engine"
+    parts = engine_parts(onnx_sha, gpu, cc, trt.__version__, profiles, ("weak-" if weak_fp16 else "") + precision,
+                         warp_kernel.source_sha256() if nodes else "")
+    key = graph_cache.digest(parts)
+    cached = graph_cache.cache_path("engines", parts, suffix=".engine", root=cache_dir)
     out = Path(output) if output else cached
     info = _engine_info(onnx_path, model, onnx_sha, gpu, cc, trt.__version__, precision, weak_fp16, profiles,
                         len(nodes), key)
@@ -530,7 +528,9 @@ def build_engine(
     log = make_logger(trt, verbose)
     builder = trt.Builder(log)
     network, parser = _parse_network(trt, builder, log, model, onnx_path, weak_fp16)  # parser outlives the build
-    tc_path = Path(timing_cache) if timing_cache else cache / "timing.cache"
+    tc_path = Path(timing_cache) if timing_cache else graph_cache.cache_path(
+        "timing", {"gpu": gpu, "cc": list(cc), "trt": trt.__version__}, label="timing", suffix=".cache",
+        root=cache_dir)
     config = _builder_config(trt, builder, model, profiles, workspace_gb, weak_fp16, tc_path)
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:
@@ -549,9 +549,7 @@ def build_engine(
 
 def stage_files(onnx_path: str | os.PathLike) -> dict[str, Path]:
     """``OUT.onnx`` -> the FILM stage graphs next to it (``OUT.features.onnx`` ...), if all exist."""
-    p = Path(onnx_path)
-    stem = p.name[:-5] if p.name.endswith(".onnx") else p.name
-    files = {s: p.with_name(f"{stem}.{s}.onnx") for s in STAGES}
+    files = {s: stage_path(onnx_path, s) for s in STAGES}  # the exporter's names for them
     return files if all(f.is_file() for f in files.values()) else {}
 
 

@@ -54,6 +54,9 @@ def _command_line(args: argparse.Namespace, opts: RuntimeOptions) -> str:
     parts += ["--backend", opts.backend, "--precision", opts.precision]
     for name, value in opts.extras().items():
         parts += [f"--{name}", str(value)]
+    for name, value in opts.settings_changed().items():  # backend settings: --ov-hint latency ...
+        flag = "--" + name.replace("_", "-")
+        parts += [flag] if value is True else [flag, str(value)]
     if args.limit:
         parts += ["--limit", str(args.limit)]
     if args.json:

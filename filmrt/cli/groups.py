@@ -2,7 +2,14 @@
 
 Each dataclass field with :func:`filmrt.options.opt` metadata becomes one option. argparse's own
 default is ``None`` (not given) and :func:`from_args` passes only the options that were given, so
-the dataclass default is the single source of every default; ``--help`` shows it.
+the dataclass default is the single source of every default; ``--help`` shows it. A bool field
+is a switch: ``--name`` turns on one whose default is False, ``--no-name`` turns off one whose
+default is True.
+
+:class:`~filmrt.options.RuntimeOptions` is composed: besides its own fields it carries one settings
+object per backend (:data:`filmrt.options.SETTINGS`). :func:`add_runtime_options` adds their fields
+too, one titled group per backend, and :func:`runtime_from_args` routes them back (their names are
+unique across the composed groups, so the namespace can be flat).
 """
 
 from __future__ import annotations
@@ -11,7 +18,7 @@ import argparse
 import dataclasses
 from collections.abc import Iterable
 
-from filmrt.options import RuntimeOptions
+from filmrt.options import SETTINGS, RuntimeOptions, flag_of
 
 _TYPES = {"int": int, "float": float, "str": str}
 
@@ -52,18 +59,24 @@ def _type_of(f: dataclasses.Field, default):
 def add_options(parser, cls, *, only: Iterable[str] | None = None, exclude: Iterable[str] = (),
                 title: str | None = None, required: Iterable[str] = ()) -> None:
     """Add the options of dataclass ``cls`` to ``parser`` (in an argument group when ``title``)."""
+    fields = list(_fields(cls, only, exclude))
+    if not fields:
+        return  # no empty titled group in --help
     target = parser.add_argument_group(title) if title else parser
     required = set(required)
-    for f in _fields(cls, only, exclude):
+    for f in fields:
         md = f.metadata
         default = _default(f)
-        flags = [md.get("flag") or "--" + f.name.replace("_", "-")]
+        flags = [flag_of(f)]
         if md.get("short"):
             flags.insert(0, md["short"])
         typ = _type_of(f, default)
         help_text = md["help"]
         if typ is bool:
-            target.add_argument(*flags, dest=f.name, action="store_true", default=None, help=help_text)
+            if default is True:  # a switch that is on: the flag turns it off
+                flags = ["--no-" + flags[-1][2:]]
+            target.add_argument(*flags, dest=f.name, action="store_const", const=not default, default=None,
+                                help=help_text)
             continue
         if default is not None and f.name not in required:
             help_text = f"{help_text} (default: {default})"
@@ -94,10 +107,29 @@ def from_args(cls, args: argparse.Namespace, **overrides):
     return cls(**kw)
 
 
-def add_runtime_options(parser, *, only: Iterable[str] | None = None, exclude: Iterable[str] = ()) -> None:
-    """--model --weights --backend --device --precision --batch and the backend extras."""
-    add_options(parser, RuntimeOptions, only=only, exclude=exclude, title="model and runtime")
+def add_runtime_options(parser, *, only: Iterable[str] | None = None, exclude: Iterable[str] = (),
+                        titled: bool = True) -> None:
+    """--model --weights --backend --device --precision --batch, the backend extras, the cache and
+    each backend's settings (``--ov-hint``, ``--trt-workspace`` ...: one group per backend).
+    ``only``/``exclude`` name fields of RuntimeOptions or of the settings; ``titled=False`` adds
+    every option to ``parser`` itself (an argument group: argparse does not nest groups)."""
+    add_options(parser, RuntimeOptions, only=only, exclude=exclude, title="model and runtime" if titled else None)
+    for group, cls in SETTINGS.items():
+        add_options(parser, cls, only=only, exclude=exclude, title=f"{group} backend" if titled else None)
 
 
-def runtime_from_args(args: argparse.Namespace, **overrides) -> RuntimeOptions:
-    return from_args(RuntimeOptions, args, **overrides)
+def runtime_given(args: argparse.Namespace) -> dict:
+    """The RuntimeOptions and backend-settings fields ``args`` holds a value for, flat."""
+    out = given(RuntimeOptions, args)
+    for cls in SETTINGS.values():
+        out |= given(cls, args)
+    return out
+
+
+def runtime_from_args(args: argparse.Namespace, *, exclude: Iterable[str] = (), **overrides) -> RuntimeOptions:
+    """RuntimeOptions from the options of :func:`add_runtime_options` that were given (others keep
+    their defaults), the settings fields routed to their objects; ``exclude`` names fields to
+    leave out (those a command defines itself)."""
+    exclude = set(exclude)
+    kw = {k: v for k, v in runtime_given(args).items() if k not in exclude}
+    return RuntimeOptions.build(**(kw | overrides))

@@ -1,7 +1,7 @@
-"""bench/gpu_check.py, the prepared GPU check (issue 16), exercised without a GPU.
+"""``filmrt bench --profile gpu``, the prepared GPU check (issue 16), exercised without a GPU.
 
-The dry run goes through every section's code on the CPU at tiny sizes, so the script that is
-meant to run unchanged on the next lent GPU cannot rot unnoticed. The machinery that keeps its
+The dry run goes through every section's code on the CPU at tiny sizes, so the profile that is
+meant to run unchanged on the next lent GPU cannot rot unnoticed. The runner that keeps its
 figures when something breaks on the GPU (a crashing cell, a lost CUDA context, a hang, the
 global budget) is tested with stand-in sections, and the report's decisions and targets with
 figures shaped like a GPU run's.
@@ -9,35 +9,21 @@ figures shaped like a GPU run's.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
 import sys
 import time
-import zipfile
 from pathlib import Path
 
 import pytest
 
-REPO = next(p for p in Path(__file__).resolve().parents if (p / "pyproject.toml").exists())  # tests may move
-SCRIPT = REPO / "bench" / "gpu_check.py"
-ALL_SECTIONS = ["env", "pytest", "warp", "models-rife", "models-film", "convert", "nvdec", "compile-rife",
+from filmrt.bench import gpu
+from filmrt.bench import gpu_report as report_mod
+from filmrt.bench.runner import EXIT_STICKY, Runner, Section
+
+ALL_SECTIONS = ["env", "pytest", "warp", "models-rife", "models-film", "convert", "compile-rife",
                 "cudagraphs-rife", "compile-film", "cudagraphs-film"]
-
-
-def _load(name: str):
-    key = f"_test_{name}"
-    if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, REPO / "bench" / f"{name}.py")
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[key] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[key]
-
-
-gc = _load("gpu_check")
-report_mod = _load("gpu_check_report")
 
 
 def _only_files(out: Path) -> tuple[dict, str]:
@@ -49,8 +35,8 @@ def _only_files(out: Path) -> tuple[dict, str]:
 # ------------------------------------------------------------------------------------ the dry run
 def test_dry_run_runs_every_section_and_writes_one_json_and_one_markdown(tmp_path):
     out = tmp_path / "out"
-    r = subprocess.run([sys.executable, str(SCRIPT), "--dry-run", "--out", str(out)], capture_output=True,
-                       text=True, timeout=600)
+    r = subprocess.run([sys.executable, "-m", "filmrt", "bench", "--profile", "gpu", "--dry-run", "--out", str(out)],
+                       capture_output=True, text=True, timeout=600, cwd=out.parent)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     rep, md = _only_files(out)
     assert rep["dry_run"] and rep["device"] == "cpu" and rep["schema"] == "filmrt-gpu-check/1"
@@ -67,7 +53,7 @@ def test_dry_run_runs_every_section_and_writes_one_json_and_one_markdown(tmp_pat
     assert {s for s, v in rep["sections"].items() if v["status"] == "skipped"} == set(ALL_SECTIONS[-4:])
     cells = {n: s.get("cells", {}) for n, s in rep["sections"].items()}
     # figures of each kind the GPU run reports, here from the CPU
-    assert cells["env"]["matmul/fp32"]["result"]["tflops"] > 0
+    assert cells["env"]["matmul"]["result"]["rows"][0]["tflops"] > 0 and cells["env"]["versions"]["result"]["torch"]
     assert cells["pytest"]["run"]["result"]["returncode"] == 0
     assert cells["warp"]["timings"]["status"] == "skipped" and "CUDA" in cells["warp"]["timings"]["reason"]
     for sec, model in (("models-rife", "rife-4.25"), ("models-film", "film")):
@@ -76,17 +62,16 @@ def test_dry_run_runs_every_section_and_writes_one_json_and_one_markdown(tmp_pat
         assert all(r["tflops"] > 0 for r in rows)
         assert any("max_abs_vs_none" in r for r in rows)  # a fast-path set compared with the plain path
         assert rep["sections"][sec]["notes"]["best"]["batch"] in (1, 2)
-    assert any(c["status"] == "ok" and "encode_frame_ms" in c["result"] for c in cells["models-film"].values())
+    assert any(c["status"] == "ok" and "features_ms" in c["result"] for c in cells["models-film"].values())
     for model in ("rife-4.25", "film"):
         full = cells["convert"][f"{model}/full"]["result"]
         assert full["frames_out"] == 2 * full["frames_in"] and full["interpolated"] > 0
     assert cells["convert"]["decode"]["result"]["rgb_fps"] > 0 and cells["convert"]["encode"]["result"]["fps"] > 0
-    assert cells["nvdec"]["pyav"]["result"]["rgb_fps"] > 0 and cells["nvdec"]["nvdec"]["reason"]
     assert [t["key"] for t in rep["targets"]] == [t[0] for t in report_mod.TARGETS]
     assert all(t["met"] is None and "dry run" in t["reason"] for t in rep["targets"])
     assert "note" in rep["decisions"] and rep["bottleneck"]
-    for head in ("## Targets", "## Decisions", "## Machine", "## pytest -m gpu", "## Model only", "## convert",
-                 "## Decoding", "## Sections"):
+    for head in ("## Targets", "## Decisions", "Machine: ", "Versions: ", "## pytest -m gpu", "## Model only",
+                 "## convert", "## Sections"):
         assert head in md, head
     assert "DRY RUN" in md
 
@@ -111,40 +96,32 @@ def crashing(cfg, cells):
     cells.run("d", lambda: {"x": 4})
 
 def hanging(cfg, cells):
-    cells.run("e", lambda: time.sleep(60))
+    cells.run("e", lambda: time.sleep(120))
     cells.run("f", lambda: {"never": True})
 '''
 
 
-def _runner(tmp_path, budget_s: float, sections):
-    args = gc.parse_args(["--dry-run", "--budget-s", str(budget_s), "--out", str(tmp_path / "out")])
+def test_a_crash_and_a_lost_cuda_context_cost_one_cell_each_and_a_hang_its_section(tmp_path):
+    (tmp_path / "stand_in.py").write_text(STAND_IN)
     work = tmp_path / "work"
     work.mkdir()
-    report = {"_t0": time.time(), "sections": {}, "dry_run": True}
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    return gc.Runner(args, report, work, env, sections), report
-
-
-def test_a_crash_and_a_lost_cuda_context_cost_one_cell_each_and_a_hang_its_section(tmp_path):
-    mod = tmp_path / "stand_in.py"
-    mod.write_text(STAND_IN)
-    crashing = gc.Section("crashing", str(mod), "crashing", cap_s=120, min_s=1, gpu_sized=False)
-    hanging = gc.Section("hanging", str(mod), "hanging", cap_s=6, min_s=1, gpu_sized=False)
-    runner, _ = _runner(tmp_path, 200, [crashing, hanging])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]))
+    runner = Runner(work, env, time.time() + 200, {"workdir": str(work)}, log=lambda msg: None)
+    crashing = Section("crashing", "stand_in", "crashing", cap_s=120, min_s=1, gpu_sized=False)
     res = runner.run_section(crashing, later_reserve=0)
     # b crashed once (recorded, not redone); c lost the "CUDA context" (an error, then a fresh
     # process); d ran in that fresh process
     assert {n: c["status"] for n, c in res["cells"].items()} == {"a": "ok", "b": "crashed", "c": "error", "d": "ok"}
-    assert [lc["returncode"] for lc in res["launches"]] == [9, gc.EXIT_STICKY, 0]
+    assert [lc["returncode"] for lc in res["launches"]] == [9, EXIT_STICKY, 0]
     assert res["status"] == "partial" and "illegal memory access" in res["cells"]["c"]["reason"]
-    res = runner.run_section(hanging, later_reserve=0)
+    res = runner.run_section(Section("hanging", "stand_in", "hanging", cap_s=25, min_s=1, gpu_sized=False), 0)
     assert res["cells"] == {"e": {"status": "timeout", "reason": res["cells"]["e"]["reason"]}}
     assert len(res["launches"]) == 1 and res["launches"][0]["timed_out"] and res["status"] == "error"
 
 
 def test_the_budget_skips_sections_with_their_reason(tmp_path):
     out = tmp_path / "out"
-    assert gc.main(["--dry-run", "--budget-s", "8", "--out", str(out)]) == 0
+    gpu.run_gpu_profile(out, dry_run=True, budget_s=8)
     rep, md = _only_files(out)
     assert all(s["status"] == "skipped" for s in rep["sections"].values())
     assert "time budget" in rep["sections"]["env"]["reason"]
@@ -171,18 +148,20 @@ def _gpu_like_report() -> dict:
         ("none", 20.0), ("warp", 28.0), ("channels_last", 19.0), ("warp,channels_last", 27.0))}
     film["1080p/bf16/b1/warp"] = _row("film", "warp", 29.0, prec="bf16")
     return {
-        "dry_run": False, "created_utc": "2026-12-01T00:00:00+00:00", "command": "python bench/gpu_check.py",
+        "dry_run": False, "created_utc": "2026-12-01T00:00:00+00:00", "command": "filmrt bench --profile gpu",
         "budget_s": 420, "device": "cuda", "profile": {"main_size": "1080p", "precisions": ["fp16", "bf16"]},
         "sections": {
             "env": {"status": "ok", "cells": {
-                "gpu": {"status": "ok", "result": {"name": "NVIDIA H200"}},
-                "matmul/fp16": {"status": "ok", "result": {"tflops": 700.0}},
-                "matmul/bf16": {"status": "ok", "result": {"tflops": 720.0}}}},
+                "machine": {"status": "ok", "result": {"gpu": {"name": "NVIDIA H200"}}},
+                "matmul": {"status": "ok", "result": {"rows": [{"precision": "fp16", "tflops": 700.0},
+                                                               {"precision": "bf16", "tflops": 720.0}]}}}},
             "models-rife": {"status": "ok", "cells": {"setup": {"status": "ok", "result": {"default_flags": "warp"}},
                                                       **rife},
-                            "notes": {"best": {"flags": "warp", "batch": 8, "cudnn_benchmark": False}}},
+                            "notes": {"best": {"flags": "warp", "batch": 8, "cudnn_benchmark": False,
+                                              "precision": "fp16"}}},
             "models-film": {"status": "ok", "cells": film,
-                            "notes": {"best": {"flags": "warp", "batch": 1, "cudnn_benchmark": False}}},
+                            "notes": {"best": {"flags": "warp", "batch": 1, "cudnn_benchmark": False,
+                                              "precision": "bf16"}}},
             "compile-rife": {"status": "ok", "cells": {"1080p/fp16/b1/warp,compile": _row(
                 "rife-4.25", "warp,compile", 560.0, applied=["warp", "compile"], first=40.0)}},
             "compile-film": {"status": "ok", "cells": {"1080p/fp16/b1/warp,compile": _row(
@@ -215,8 +194,7 @@ def test_report_decides_from_gpu_shaped_figures():
     assert fast["current_default"] == "warp" and fast["change_needed"] is False
     comp = fast["compiled"]["warp,compile"]
     assert comp["min_gain"] == pytest.approx(30 / 28) and not comp["qualifies"]  # film gains < 15 %
-    prec = rep["decisions"]["precision"]
-    assert prec["value"] == "fp16" and set(prec["geomean_interp_per_s"]) == {"fp16", "bf16"}
+    assert rep["decisions"]["precision"] == {"rife-4.25": "fp16", "film": "bf16"}
     assert rep["decisions"]["batch"] == {"rife-4.25": 8, "film": 1}
     t = {x["key"]: x for x in rep["targets"]}
     assert t["rife_1080p_model_only"]["met"] is True and t["rife_1080p_model_only"]["measured"] == 900.0
@@ -242,55 +220,11 @@ def test_a_flag_that_was_not_applied_is_not_chosen():
 
 
 # ------------------------------------------------------------------------------------ setting up
-def test_overlay_gives_the_installed_layout_without_an_install(tmp_path):
-    setup = _load("gpu_check_setup")
-    assert setup.package_dirs()["filmrt.engine"] == "engine"
-    overlay = setup.build_overlay(tmp_path / "overlay")
-    code = "import filmrt, filmrt.engine, filmrt.pipeline; print(filmrt.__file__); print(filmrt.engine.__file__)"
-    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
-                       env=dict(os.environ, PYTHONPATH=str(overlay)), timeout=120)
-    assert r.returncode == 0, r.stderr
-    core, engine = r.stdout.split()
-    assert core.startswith(str(overlay)) and Path(engine).resolve() == REPO / "engine" / "__init__.py"
-
-
-def test_carried_wheels_are_unpacked_only_where_the_package_is_missing(tmp_path):
-    setup = _load("gpu_check_setup")
-    carry = tmp_path / "carry"
-    (carry / "wheels").mkdir(parents=True)
-    with zipfile.ZipFile(carry / "wheels" / "gpucheckfake-1.0-py3-none-any.whl", "w") as z:
-        z.writestr("gpucheckfake/__init__.py", "VALUE = 7\n")
-        z.writestr("gpucheckfake-1.0.dist-info/METADATA", "Name: gpucheckfake\n")
-    with zipfile.ZipFile(carry / "json-runtime.zip", "w") as z:
-        z.writestr("json/__init__.py", "")
-    paths, info = setup.activate_carried(carry, site_root=tmp_path / "site")
-    assert len(paths) == 1 and (Path(paths[0]) / "gpucheckfake" / "__init__.py").exists()
-    assert "already installed" in info["json-runtime.zip"]
-    r = subprocess.run([sys.executable, "-c", "import gpucheckfake; print(gpucheckfake.VALUE)"],
-                       env=dict(os.environ, PYTHONPATH=paths[0]), capture_output=True, text=True)
-    assert r.stdout.strip() == "7"
-
-
-def test_prepare_carries_the_fixtures_and_counts_what_travels(tmp_path, shared, monkeypatch, capsys):
-    setup = _load("gpu_check_setup")
-    monkeypatch.setenv("FILMRT_SHARED", str(shared))
-    assert setup.prepare(tmp_path / "carry", wheels=False) == 0
-    assert (tmp_path / "carry" / "shared" / "fixtures" / "warp" / "warp_io.npz").exists()
-    out = capsys.readouterr().out
-    assert "MiB will travel" in out and "device call: run(" in out
-
-
-def test_the_slim_pynvvideocodec_keeps_what_runs(tmp_path):
-    setup = _load("gpu_check_setup")
-    wheel = tmp_path / "pynvvideocodec-2.2.4-cp312-cp312-manylinux_2_28_x86_64.whl"
-    keep = ["PyNvVideoCodec/__init__.py", "PyNvVideoCodec/decoders/SimpleDecoder.py",
-            "PyNvVideoCodec/PyNvVideoCodec_130.cpython-312-x86_64-linux-gnu.so",
-            "PyNvVideoCodec/VersionCheck.cpython-312-x86_64-linux-gnu.so", "PyNvVideoCodec/libavformat.so.63",
-            "PyNvVideoCodec/libavutil.so.61", "pynvvideocodec./libcudart-c64a25f3.so.12.3.101"]
-    drop = ["PyNvVideoCodec/libavformat.so", "PyNvVideoCodec/libavformat.so.63.1.101", "samples/basic/decode.py",
-            "pynvvideocodec-2.2.4.data/data/external/ffmpeg/src/ffmpeg-9.0.1.tar.xz"]
-    with zipfile.ZipFile(wheel, "w") as z:
-        for n in keep + drop:
-            z.writestr(n, "x")
-    slim = setup.slim_nvc(wheel, tmp_path / "slim.zip")
-    assert sorted(zipfile.ZipFile(slim).namelist()) == sorted(keep)
+def test_the_profile_is_an_option_of_filmrt_bench_and_loads_nothing_by_path():
+    r = subprocess.run([sys.executable, "-m", "filmrt.bench", "--help"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "--profile" in r.stdout and "--dry-run" in r.stdout
+    r = subprocess.run([sys.executable, "-m", "filmrt.bench.gpu", "--budget-s", "0"], capture_output=True, text=True,
+                       timeout=120)  # the device's entry: the same options
+    assert r.returncode == 2 and "must be positive" in r.stderr
+    bench = Path(gpu.__file__).parent
+    assert not [p for p in bench.glob("*.py") if "spec_from_file_location" in p.read_text()]

@@ -65,22 +65,19 @@ def test_image_round_trip(tmp_path):
 
 
 def test_every_backend_takes_exactly_its_runtime_options():
-    """open_interpolator hands a backend class the RuntimeOptions extras EXTRAS gives it, nothing else:
-    every class takes those keywords and none swallows unknown ones (**kwargs)."""
+    """open_interpolator hands a backend class the model and the RuntimeOptions, nothing else: every
+    class is constructed as Cls(model, options) (its extras and settings are in the options)."""
     import importlib
     import inspect
 
     from filmrt.engine import _BACKEND_CLASSES
-    from filmrt.options import BACKENDS, EXTRAS
+    from filmrt.options import BACKENDS
 
     assert set(_BACKEND_CLASSES) == set(BACKENDS)
     for name, where in _BACKEND_CLASSES.items():
         mod, cls = where.split(":")
         params = inspect.signature(getattr(importlib.import_module(mod), cls)).parameters
-        assert not any(p.kind is p.VAR_KEYWORD for p in params.values()), name
-        takes = {x for x, backends in EXTRAS.items() if name in backends}
-        assert takes <= set(params), (name, takes - set(params))
-        assert {"weights", "device", "precision", "max_batch"} <= set(params), name
+        assert list(params) == ["model", "options"], name
 
 
 def test_open_interpolator_resolves_model_backend_and_precision_once(tmp_path):

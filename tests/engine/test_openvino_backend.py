@@ -24,6 +24,7 @@ import torch
 
 from filmrt.engine import backend_available, open_interpolator, pick_backend
 from filmrt.errors import FilmrtError
+from filmrt.export.cache import folder
 from filmrt.options import RuntimeOptions
 
 ov = pytest.importorskip("openvino", reason="openvino is not installed (pip install 'filmrt[openvino]')")
@@ -49,7 +50,7 @@ def close_to(out: torch.Tensor, ref: torch.Tensor) -> bool:
 
 
 def test_rife_matches_torch_at_two_sizes_and_reuses_its_caches(frames, monkeypatch):
-    from filmrt.engine.openvino_backend import OpenVinoInterpolator, default_cache_dir
+    from filmrt.engine.openvino_backend import OpenVinoInterpolator
 
     a, b = frames
     interp = open_interpolator("rife-4.25", backend="openvino", threads=1)
@@ -65,11 +66,9 @@ def test_rife_matches_torch_at_two_sizes_and_reuses_its_caches(frames, monkeypat
     a2, b2 = (x[None, :, 32:96, 32:160] for x in (a, b))
     assert close_to(interp.interpolate(a2, b2, [0.75]), torch_i.interpolate(a2, b2, [0.75]))
     assert interp.stats["compiles"] == 2
-    # the graph went to the ONNX cache under the ort backend's name; OpenVINO wrote its blobs
-    assert [p.name for p in interp.cache_files] == [
-        p.name for p in default_cache_dir().parent.glob("onnx/rife-4.25-*.onnx")
-    ]
-    assert any(default_cache_dir().iterdir())
+    # the graph went to the one graph cache (the file the ort backend reads); OpenVINO wrote its blobs
+    assert [p.name for p in interp.cache_files] == [p.name for p in folder("onnx").glob("rife-4.25-*.onnx")]
+    assert interp.compiled_cache == folder("openvino") and any(folder("openvino").iterdir())
 
     # a second load exports nothing and imports the compiled model from disk: the same images
     import filmrt.export.exporter as exporter
@@ -78,14 +77,14 @@ def test_rife_matches_torch_at_two_sizes_and_reuses_its_caches(frames, monkeypat
         raise AssertionError("exported again despite the cache")
 
     monkeypatch.setattr(exporter, "export_graphs", no_export)
-    again = OpenVinoInterpolator("rife-4.25", threads=1)
+    again = OpenVinoInterpolator("rife-4.25", RuntimeOptions(threads=1))
     assert torch.equal(again.interpolate(*pairs, [0.25, 0.5]), out)
     assert again.stats["compiles"] == again.stats["compiles_from_disk"] == 1
     # ... and the ort backend finds the same file: one export serves both
     if backend_available("ort", torch.device("cpu"))[0]:
         from filmrt.engine.ort_backend import OrtInterpolator
 
-        assert OrtInterpolator("rife-4.25", threads=1).cache_files == interp.cache_files
+        assert OrtInterpolator("rife-4.25", RuntimeOptions(threads=1)).cache_files == interp.cache_files
 
 
 def test_film_stages_run_once_per_frame_and_pair(film_small_random, frames):
@@ -93,7 +92,7 @@ def test_film_stages_run_once_per_frame_and_pair(film_small_random, frames):
     from filmrt.engine.torch_backend import TorchInterpolator
 
     a, b = (x[:, :90, :120].contiguous() for x in frames)
-    interp = OpenVinoInterpolator(film_small_random, threads=1, cache=False)
+    interp = OpenVinoInterpolator(film_small_random, RuntimeOptions(threads=1, graph_cache=False))
     assert interp.staged and set(interp.graphs) == {"features", "flow", "fusion"}
     assert interp.describe() == "film on openvino (cpu, fp32; CPU, 1 threads, staged)"
     times = [0.25, 0.5, 0.75]
@@ -161,27 +160,27 @@ def test_prebuilt_onnx_graphs_and_errors(film_small_random, tmp_path):
     assert staged.staged and staged.model_name == "film"
     assert close_to(staged.interpolate(a, b, [0.5, 0.25]), ref)
     # forced hints give the same images
-    lat = OpenVinoInterpolator(None, onnx=tmp_path / "w.onnx", threads=1, hint="latency")
+    lat = OpenVinoInterpolator(None, RuntimeOptions.build(onnx=tmp_path / "w.onnx", threads=1, ov_hint="latency"))
     assert close_to(lat.interpolate(a, b, [0.5, 0.25]), ref) and lat.describe().endswith(
         "1 threads, latency)"
     )
 
     save_model(export_graphs(film_small_random, warp="plugin")["model"], tmp_path / "p.onnx")
     with pytest.raises(FilmrtError, match="plugin graph.*--warp portable"):
-        OpenVinoInterpolator(None, onnx=tmp_path / "p.onnx")
+        OpenVinoInterpolator(None, RuntimeOptions(onnx=tmp_path / "p.onnx"))
     with pytest.raises(FilmrtError, match="ONNX file not found"):
-        OpenVinoInterpolator(None, onnx=tmp_path / "nothing.onnx")
+        OpenVinoInterpolator(None, RuntimeOptions(onnx=tmp_path / "nothing.onnx"))
     with pytest.raises(FilmrtError, match="stage graph: pass the base name"):
-        OpenVinoInterpolator(None, onnx=tmp_path / "s.flow.onnx")
+        OpenVinoInterpolator(None, RuntimeOptions(onnx=tmp_path / "s.flow.onnx"))
     for precision in ("bf16", "fp16"):
-        with pytest.raises(FilmrtError, match="fp32 only"):
-            OpenVinoInterpolator(film_small_random, precision=precision)
-    with pytest.raises(FilmrtError, match="unknown OpenVINO hint"):
-        OpenVinoInterpolator(film_small_random, hint="fast")
+        with pytest.raises(FilmrtError, match="openvino backend runs fp32, not .*use --precision fp32"):
+            OpenVinoInterpolator(film_small_random, RuntimeOptions(precision=precision))
+    with pytest.raises(FilmrtError, match="--ov-hint 'fast': use one of auto, latency, throughput"):
+        RuntimeOptions.build(ov_hint="fast")
     with pytest.raises(FilmrtError, match="no device 'NOPE'"):
-        OpenVinoInterpolator(film_small_random, ov_device="NOPE")
-    with pytest.raises(FilmrtError, match="cannot run on cuda"):
-        OpenVinoInterpolator(film_small_random, device="cuda")
+        OpenVinoInterpolator(film_small_random, RuntimeOptions.build(ov_device="NOPE"))
+    with pytest.raises(FilmrtError, match="cannot run on cuda|sees no CUDA GPU"):
+        OpenVinoInterpolator(film_small_random, RuntimeOptions(device="cuda"))
     with pytest.raises(FilmrtError, match="--fast is an option of the torch backend"):
         RuntimeOptions(backend="openvino", fast="warp")
     assert RuntimeOptions(backend="openvino", threads=2, onnx="x.onnx").extras() == {

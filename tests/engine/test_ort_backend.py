@@ -8,6 +8,8 @@ import torch
 
 from filmrt.engine import backend_available, open_interpolator
 from filmrt.errors import FilmrtError
+from filmrt.export.cache import folder
+from filmrt.options import RuntimeOptions
 
 ort = pytest.importorskip("onnxruntime")
 
@@ -30,13 +32,13 @@ def film_small(film_small_random):
 
 
 def test_rife_on_ort_matches_torch_and_reuses_the_cached_graph(frames, monkeypatch):
-    from filmrt.engine.ort_backend import OrtInterpolator, default_cache_dir
+    from filmrt.engine.ort_backend import OrtInterpolator
 
     a, b = (x[:, :100, :150].contiguous() for x in frames)  # not a multiple of 64: padded inside
     ort_i = open_interpolator("rife-4.25", backend="ort", threads=1)
     assert isinstance(ort_i, OrtInterpolator) and ort_i.backend == "ort"
     assert ort_i.describe() == "rife-4.25 on ort (cpu, fp32; CPU, 1 threads)"
-    files = list(default_cache_dir().glob("rife-4.25-*.onnx"))
+    files = list(folder("onnx").glob("rife-4.25-*.onnx"))
     assert len(files) == 1 and files == ort_i.cache_files
     times = [0.25, 0.5]
     out = ort_i.interpolate(torch.stack([a, a]), torch.stack([b, b]), times)
@@ -51,7 +53,7 @@ def test_rife_on_ort_matches_torch_and_reuses_the_cached_graph(frames, monkeypat
         raise AssertionError("exported again despite the cache")
 
     monkeypatch.setattr(exporter, "export_graphs", no_export)
-    again = OrtInterpolator("rife-4.25", threads=1)
+    again = OrtInterpolator("rife-4.25", RuntimeOptions(threads=1))
     assert torch.equal(again.interpolate(a[None], b[None], [0.25]), out[:1])
 
 
@@ -60,7 +62,7 @@ def test_film_stages_run_once_per_frame_and_pair(film_small, frames):
     from filmrt.engine.torch_backend import TorchInterpolator
 
     a, b = (x[:, :90, :120].contiguous() for x in frames)
-    interp = OrtInterpolator(film_small, threads=1, cache=False)
+    interp = OrtInterpolator(film_small, RuntimeOptions(threads=1, graph_cache=False))
     assert interp.staged and set(interp.graphs) == {"features", "flow", "fusion"}
     times = [0.25, 0.5, 0.75]
     # one call, no keys: equal frames are recognised by their pixels
@@ -108,9 +110,9 @@ def test_raw_graph_refuses_bad_inputs_with_one_clear_error(film_small, tmp_path)
 
     path = save_model(plugin, tmp_path / "film.plugin.onnx")
     with pytest.raises(FilmrtError, match="plugin graph.*--warp portable"):
-        OrtInterpolator(None, onnx=path)
+        OrtInterpolator(None, RuntimeOptions(onnx=path))
     with pytest.raises(FilmrtError, match="ONNX file not found"):
-        OrtInterpolator(None, onnx=tmp_path / "nothing.onnx")
+        OrtInterpolator(None, RuntimeOptions(onnx=tmp_path / "nothing.onnx"))
 
 
 def test_ort_backend_options_and_errors(film_small, tmp_path):
@@ -121,9 +123,9 @@ def test_ort_backend_options_and_errors(film_small, tmp_path):
     if "CUDAExecutionProvider" not in ort.get_available_providers():
         assert not ok and "onnxruntime-gpu" in why
     with pytest.raises(FilmrtError, match="fp32 or fp16"):
-        OrtInterpolator(film_small, precision="bf16")
-    with pytest.raises(FilmrtError, match="opset 20"):
-        OrtInterpolator(film_small, opset=20)
+        OrtInterpolator(film_small, RuntimeOptions(precision="bf16"))
+    with pytest.raises(FilmrtError, match="--ort-opset 20: use one of 17, 18, 19"):
+        RuntimeOptions.build(ort_opset=20)
     # a graph exported earlier, run as it is (model, padding, precision from its metadata)
     from filmrt.engine.torch_backend import TorchInterpolator
     from filmrt.export import export_onnx
@@ -148,7 +150,7 @@ def test_film_fp16_stage_graphs_run_and_match_torch(film_small, frames):
     from filmrt.engine.torch_backend import TorchInterpolator
 
     a, b = (x[None, :, :64, :128].contiguous() for x in frames)
-    half = OrtInterpolator(film_small, precision="fp16", threads=1, cache=False)
+    half = OrtInterpolator(film_small, RuntimeOptions(precision="fp16", threads=1, graph_cache=False))
     assert half.staged
     out = half.interpolate(a, b, [0.5])
     ref = TorchInterpolator(film_small).interpolate(a, b, [0.5])

@@ -7,6 +7,7 @@ import torch
 
 from filmrt.engine.torch_backend import TorchInterpolator
 from filmrt.models.film import FILM
+from filmrt.options import RuntimeOptions
 from filmrt.padding import Padding
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -66,7 +67,7 @@ def test_keys_reuse_across_calls(model):
     f = [torch.rand(3, 64, 64, generator=g) for _ in range(3)]
     m = FILM(SMALL).eval()
     m.load_state_dict(model.state_dict())
-    interp = TorchInterpolator(m, cache_frames=4, cache_pairs=4)
+    interp = TorchInterpolator(m, RuntimeOptions.build(torch_cache_frames=4, torch_cache_pairs=4))
     outs = [interp.interpolate(f[0][None], f[1][None], [t], keys_a=[0], keys_b=[1]) for t in (0.25, 0.5, 0.75)]
     assert interp.stats["frames"] == 2 and interp.stats["pairs"] == 1 and interp.stats["decodes"] == 3
     for o, t in zip(outs, (0.25, 0.5, 0.75), strict=True):

@@ -38,21 +38,24 @@ def test_open_interpolator_refuses_trt_on_cpu():
 
 
 def test_trt_backend_takes_its_options_and_refuses_others():
-    """The trt backend takes --engine/--onnx (RuntimeOptions' extras for trt); anything else raises,
-    and a precision it cannot run is refused by the one precision check (before TensorRT is needed)."""
+    """The trt backend takes (model, RuntimeOptions): --engine/--onnx (the extras for trt) and its
+    TrtSettings; another backend's option is refused by RuntimeOptions, and a precision it cannot
+    run by the one precision check (before TensorRT is needed)."""
     import inspect
 
-    from filmrt.options import EXTRAS
+    from filmrt.options import EXTRAS, RuntimeOptions
 
     params = inspect.signature(tbk.TrtInterpolator).parameters
-    assert not any(p.kind is p.VAR_KEYWORD for p in params.values())
-    assert {x for x, backends in EXTRAS.items() if "trt" in backends} == {"engine", "onnx"} <= set(params)
-    with pytest.raises(TypeError, match="threads"):
-        tbk.TrtInterpolator("rife-4.25", device=torch.device("cpu"), threads=2)
+    assert list(params) == ["model", "options"]
+    assert {x for x, backends in EXTRAS.items() if "trt" in backends} == {"engine", "onnx"}
+    with pytest.raises(FilmrtError, match="--threads is an option of the torch, ort and openvino backends"):
+        RuntimeOptions(backend="trt", threads=2)
+    with pytest.raises(FilmrtError, match="--ov-hint is an option of the openvino backend, not of 'trt'"):
+        RuntimeOptions.build(backend="trt", ov_hint="latency")
     with pytest.raises(FilmrtError, match="trt backend runs fp16 or fp32, not bf16"):
-        tbk.TrtInterpolator("rife-4.25", device=torch.device("cpu"), precision="bf16")
+        tbk.TrtInterpolator("rife-4.25", RuntimeOptions(precision="bf16"))
     with pytest.raises(FilmrtError, match="unknown precision 'fp8'"):
-        tbk.TrtInterpolator("rife-4.25", device=torch.device("cpu"), precision="fp8")
+        tbk.TrtInterpolator("rife-4.25", RuntimeOptions.build(trt_cuda_graph=True).replace(precision="fp8"))
 
 
 class _FakeEngine:

@@ -197,9 +197,13 @@ def test_engine_cache_key_changes_with_every_ingredient():
 
 
 def test_cache_dir_and_stage_paths(tmp_path, monkeypatch):
+    # the engines folder of the one cache root; FILMRT_ENGINE_CACHE (its old name) still names it
+    monkeypatch.setenv("FILMRT_CACHE_DIR", str(tmp_path / "root"))
+    assert tb.default_cache_dir() == tmp_path / "root" / "engines"
     monkeypatch.setenv("FILMRT_ENGINE_CACHE", str(tmp_path / "c"))
     assert tb.default_cache_dir() == tmp_path / "c"
     monkeypatch.delenv("FILMRT_ENGINE_CACHE")
+    monkeypatch.delenv("FILMRT_CACHE_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "x"))
     assert tb.default_cache_dir() == tmp_path / "x" / "filmrt" / "engines"
     assert tb.engine_stage_path(tmp_path / "film.engine", "flow") == tmp_path / "film.flow.engine"

@@ -91,6 +91,7 @@ def test_generated_frames_scored_apart_and_match_by_time(ref, tmp_path):
     # the reference pans evenly: no judder; the blend tool's output moves evenly too (global motion)
     assert rep["judder"]["ref"]["judder"] < 0.05
     assert rep["judder"]["ref"]["mean_step_px"] == pytest.approx(3.0, abs=0.2)
+    assert rep["judder"]["motion_error"] is not None
 
 
 def test_flicker_finds_a_brightness_step(ref, tmp_path):
@@ -110,6 +111,7 @@ def test_judder_of_a_dropped_and_repeated_frame(ref, tmp_path):
     rep = json.loads((tmp_path / "r.json").read_text())
     assert rep["kept"] is None and rep["generated"]["frames"] == N
     assert rep["judder"]["cand"]["judder"] > 0.3 > 0.05 > rep["judder"]["ref"]["judder"]
+    assert rep["judder"]["motion_error"] > 0.2  # two held frames of 15 steps, each off by a whole step twice
 
 
 def test_frames_off_the_reference_grid_are_counted_not_scored(ref, tmp_path):
@@ -120,6 +122,21 @@ def test_frames_off_the_reference_grid_are_counted_not_scored(ref, tmp_path):
     rep = json.loads((tmp_path / "r.json").read_text())
     assert rep["matched"] + rep["unmatched_cand_frames"] == len(frames)
     assert 0 < rep["unmatched_cand_frames"] < len(frames)
+
+
+def test_generated_frames_next_to_a_scene_cut_are_not_scored(tmp_path):
+    other = np.ascontiguousarray(255 - ref_frame(0)[::-1])  # another shot: inverted and upside down
+    frames = [ref_frame(i) if i < 8 else other for i in range(N)]
+    ref = write(tmp_path / "ref.mkv", frames)
+    cand = [f if i % 2 == 0 else np.round((frames[i - 1].astype(float) + frames[min(N - 1, i + 1)]) / 2)
+            .astype(np.uint8) for i, f in enumerate(frames)]
+    cand_path = write(tmp_path / "cand.mkv", cand)
+    assert main(["score", ref, cand_path, "--json", str(tmp_path / "r.json"), "--quiet"]) == 0
+    rep = json.loads((tmp_path / "r.json").read_text())
+    skipped = [r["ref_index"] for r in rep["frames"] if r.get("skipped")]
+    assert skipped == [7]  # frame 7 sits between the last frame of one shot and the first of the next
+    assert rep["skipped_at_cuts"] == 1 and rep["generated"]["frames"] == N // 2 - 1
+    assert rep["generated"]["flicker_max"] < 0.5  # the ghost across the cut is not counted as flicker
 
 
 def test_refusals(ref, tmp_path, capsys):
@@ -136,7 +153,7 @@ def test_refusals(ref, tmp_path, capsys):
     assert main(["score", ref, str(small), "--quiet"]) == 2
     assert "same size" in capsys.readouterr().err
     assert main(["score", ref, ref, "--json", ref, "--quiet"]) == 2
-    assert "names an input" in capsys.readouterr().err
+    assert "is the same file as" in capsys.readouterr().err
     assert main(["score", ref, ref, "--every", "1", "--quiet"]) == 2
 
 

@@ -1,8 +1,9 @@
 """Facts about the machine a figure was measured on: CPU, memory, GPU, versions, git, load, peak memory.
 
 Every result records them, because a time means nothing without them (the machines here are
-shared, and the CPU model changes between sessions). Reading a fact never fails: what cannot be
-read is ``None``.
+shared, and the CPU model changes between sessions): ``filmrt bench`` (both profiles) and
+``filmrt eval`` report the same :func:`versions`. Reading a fact never fails: what cannot be read
+is ``None``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from filmrt import __version__ as filmrt_version
 
 #: CPU features that decide what a CPU can reach (AVX2 vs AVX-512, bf16 and AMX units)
 CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "fma")
+#: what nvidia-smi adds about the GPU (read only: no setting is changed)
+SMI_FIELDS = ("driver_version", "clocks.sm", "clocks.max.sm", "power.limit", "temperature.gpu")
 
 
 def run_text(cmd: list[str], cwd: str | None = None) -> str | None:
@@ -101,6 +104,7 @@ def versions() -> dict:
     v["filmrt"] = filmrt_version
     v["torch_cuda"] = torch.version.cuda
     v["cudnn"] = str(torch.backends.cudnn.version()) if torch.cuda.is_available() else None
+    v["cuda_available"] = torch.cuda.is_available()
     return v
 
 
@@ -124,8 +128,12 @@ def machine(device: torch.device) -> dict:
             "memory_gib": round(p.total_memory / 2**30, 1),
             "compute_capability": f"{p.major}.{p.minor}",
             "sm_count": p.multi_processor_count,
-            "driver": run_text(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"]),
         }
+        # clocks, power limit and temperature move figures as much as the GPU model does
+        smi = run_text(["nvidia-smi", f"--query-gpu={','.join(SMI_FIELDS)}", "--format=csv,noheader"])
+        values = [x.strip() for x in smi.splitlines()[device.index or 0].split(",")] if smi else []
+        m["gpu"].update(zip(SMI_FIELDS, values, strict=False))
+        m["gpu"]["driver"] = m["gpu"].pop("driver_version", None)
     return m
 
 

@@ -1,0 +1,424 @@
+"""``filmrt bench --profile gpu``: the whole GPU path in one command, every figure in one report (issue 16).
+
+Sections, each in a child process of the driver's runner (:mod:`filmrt.bench.runner`: a CUDA
+fault, a crash in the ctypes launcher or a hang costs that section, never the report), each capped
+under one global budget: ``env`` (versions and machine as every bench result records them, the
+matmul peak and device copy GB/s: the ceilings); ``pytest`` (``pytest -m gpu``, and the warp
+kernel's toolkit tests: nvcc rebuilds the committed PTX, ptxas assembles it); ``warp`` (the
+kernel vs grid_sample, and its 64-bit offsets); ``models-rife``, ``models-film``
+(:mod:`filmrt.bench.gpu_models`); ``convert`` (1080p25 -> 50 on a synthetic clip, in a child as
+``filmrt bench`` runs it, a short and a long clip whose difference is the steady rate, next to
+decode-only and libx264-only rates: the bottleneck); last and optional, ``compile-*`` and
+``cudagraphs-*``. One JSON and one markdown file (``gpu-check-<gpu>-<date>.*``, rewritten after
+every section) hold the machine, the command, every figure and skip reason, the ``fast`` defaults
+decided from the figures and the issue's targets (:mod:`filmrt.bench.gpu_report`). ``--dry-run``
+runs the same code on the CPU at tiny sizes (``make gpu-check GPU_CHECK_ARGS=--dry-run``, and CI).
+The device call, and what travels with it (``make gpu-carry``), are in bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from filmrt.bench import gpu_report
+from filmrt.bench.context import ModelCache
+from filmrt.bench.e2e import encode_only, run_child
+from filmrt.bench.flops import matmul_peak
+from filmrt.bench.runner import Runner, Section
+from filmrt.bench.temporal import square_frame, write_clip
+from filmrt.bench.timing import measure
+from filmrt.errors import FilmrtError
+from filmrt.fileio import atomic_write, write_json
+from filmrt.machine import git_info, machine, versions
+from filmrt.options import RuntimeOptions
+from filmrt.pipeline.io.decode import PyAVSource
+from filmrt.pipeline.options import EncodeOptions
+from filmrt.sizes import parse_size
+from filmrt.warp import warp_grid_sample
+
+REPO = Path(__file__).resolve().parent.parent
+_M, _F = "filmrt.bench.gpu", "filmrt.bench.gpu_models"
+SECTIONS = [
+    Section("env", _M, "section_env", 45, 10, gpu_sized=False),
+    Section("pytest", _M, "section_pytest", 150, 20, gpu_sized=False),
+    Section("warp", _M, "section_warp", 75, 15),
+    Section("models-rife", _F, "section_models", 90, 20, {"model": "rife-4.25"}),
+    Section("models-film", _F, "section_models", 120, 25, {"model": "film"}),
+    Section("convert", _M, "section_convert", 110, 25),
+    # torch.compile last: the slowest to measure, and optional (they keep no time from the others)
+    *[Section(f"{kind}-{m.split('-')[0]}", _F, "section_compile", cap, 30, {"model": m, "flag": kind},
+              cuda_only=True, reserve_s=0) for m, cap in (("rife-4.25", 75), ("film", 100))
+      for kind in ("compile", "cudagraphs")],
+]
+#: the small FILM configuration of the golden fixture (a dry run must not need ../shared)
+DRY_FILM_CONFIG = {"pyramid_levels": 4, "fusion_pyramid_levels": 3, "specialized_levels": 2, "sub_levels": 3,
+                   "flow_convs": [2, 2, 2], "flow_filters": [8, 16, 16], "filters": 8}
+_COMMON = {"clip_fps": 25, "convert_fps": "50", "convert_models": ["rife-4.25", "film"]}
+PROFILES = {
+    "gpu": {**_COMMON, "sizes": ["720p", "1080p", "2160p"], "main_size": "1080p", "precisions": ["fp16", "bf16"],
+            "batches": [1, 2, 4, 8, 16], "flag_sets": ["none", "warp", "channels_last", "warp,channels_last"],
+            "cell_s": 1.0, "stage_reps": 5, "copy_mib": 2048, "warp_iters": 30, "clip_size": "1080p",
+            "clip_seconds": 6.0, "convert_short_s": 2.0, "encode_frames": 100, "film_config": None},
+    "dry": {**_COMMON, "sizes": ["64x64", "96x64"], "main_size": "96x64", "precisions": ["fp32"], "batches": [1, 2],
+            "flag_sets": ["none", "warp"], "cell_s": 0.02, "stage_reps": 1, "copy_mib": 8, "warp_iters": 2,
+            "clip_size": "96x64", "clip_seconds": 0.8, "convert_short_s": 0.32, "encode_frames": 10,
+            "film_config": DRY_FILM_CONFIG},
+}
+
+
+def add_options(p) -> None:
+    """The profile's options: ``filmrt bench --profile gpu`` and ``python -m filmrt.bench.gpu`` (the
+    device's entry: it imports neither the other commands nor their dependencies)."""
+    def positive(text: str) -> float:
+        if float(text) <= 0:
+            raise argparse.ArgumentTypeError(f"{text}: must be positive")
+        return float(text)
+
+    p.add_argument("--dry-run", action="store_true", help="gpu: rehearse every section on the CPU at tiny sizes")
+    p.add_argument("--out", default="bench/results", metavar="DIR", help="gpu: folder of the report (bench/results)")
+    p.add_argument("--budget-s", dest="gpu_budget_s", type=positive, default=420.0, metavar="S",
+                   help="gpu: global time budget (420 s)")
+    p.add_argument("--sections", default=None, metavar="LIST", help="gpu: comma list of sections (default: all)")
+    p.add_argument("--keep-work", action="store_true", help="gpu: keep the work folder (clips, states, logs)")
+
+
+def run_args(args, command: str) -> int:
+    """Exit 1 when a section failed (its figures and the reason are in the report)."""
+    rep = run_gpu_profile(Path(args.out), dry_run=args.dry_run, budget_s=args.gpu_budget_s, sections=args.sections,
+                          command=command, keep_work=args.keep_work)
+    return 1 if any(s["status"] == "error" for s in rep["sections"].values()) else 0
+
+
+def select_sections(spec: str | None) -> list[Section]:
+    want = [s.strip() for s in (spec or "").split(",") if s.strip()]
+    bad = [w for w in want if w not in {s.name for s in SECTIONS}]
+    if bad:
+        raise FilmrtError(f"--sections: unknown {', '.join(bad)}; known: {', '.join(s.name for s in SECTIONS)}")
+    return [s for s in SECTIONS if not want or s.name in want or s.name == "env"]  # env decides the device
+
+
+def run_gpu_profile(out: Path, *, dry_run: bool, budget_s: float, sections: str | None = None,
+                    command: str = "", keep_work: bool = False) -> dict:
+    """Every section in order, the report rewritten after each; returns the report."""
+    t0, chosen = time.time(), select_sections(sections)
+    out.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="filmrt-gpu-check-"))
+    # golden fixtures: $FILMRT_SHARED (the carried copy on a lent GPU), else ../shared beside the checkout
+    shared = next((Path(c).resolve() for c in (os.environ.get("FILMRT_SHARED"), REPO.parent / "shared")
+                   if c and (Path(c) / "fixtures").is_dir()), None)
+    env = dict(os.environ, PYTHONUNBUFFERED="1", TORCHINDUCTOR_CACHE_DIR=str(work / "inductor"),
+               FILMRT_WEIGHTS_DIR=str(work / "user-weights"))  # never a developer's own FILM weights
+    if dry_run:  # tiny tensors: one thread is faster than several fighting over a busy CI machine's cores
+        env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    profile = PROFILES["dry" if dry_run else "gpu"]
+    report = {"schema": "filmrt-gpu-check/1", "created_utc": dt.datetime.now(dt.timezone.utc).isoformat(
+        timespec="seconds"), "command": command, "dry_run": dry_run, "budget_s": budget_s, "device": None,
+        "git": git_info(), "shared": str(shared) if shared else None, "profile": profile, "sections": {}}
+    written: list[Path] = []
+
+    def log(msg: str) -> None:
+        print(f"[{time.time() - t0:6.1f} s] {msg}", flush=True)
+
+    def write(final: bool = False) -> None:
+        report["elapsed_s"] = round(time.time() - t0, 1)
+        if final:
+            gpu_report.summarize(report)
+        stem = gpu_report.output_stem(report)
+        now = [out / f"{stem}.json", out / f"{stem}.md"]
+        for old in set(written) - set(now):
+            old.unlink(missing_ok=True)  # the name changed once the GPU was known: one file pair
+        write_json(now[0], report)
+        atomic_write(now[1], gpu_report.markdown(report))
+        written[:] = now
+
+    base = {**profile, "dry_run": dry_run, "repo": str(REPO), "workdir": str(work), "shared": report["shared"],
+            "device": "cpu"}
+    runner = Runner(work, env, t0 + budget_s, base, log)
+    log(f"work folder {work}; budget {budget_s:.0f} s")
+
+    def runs(s: Section) -> bool:
+        cuda = base["device"] == "cuda"
+        return (cuda or not s.cuda_only) and (cuda or dry_run or not s.gpu_sized)
+
+    try:
+        for i, sec in enumerate(chosen):
+            if not runs(sec):
+                res = {"status": "skipped", "reason": "PyTorch sees no CUDA GPU" + (
+                    ": torch.compile is measured on CUDA only" if sec.cuda_only else
+                    " (--dry-run rehearses this on the CPU)")}
+            else:
+                model = sec.params.get("model", "")
+                best = report["sections"].get(f"models-{model.split('-')[0]}", {}).get("notes", {}).get("best")
+                res = runner.run_section(sec, sum(s.min_s if s.reserve_s is None else s.reserve_s
+                                                  for s in chosen[i + 1:] if runs(s)), {"best": best})
+            report["sections"][sec.name] = res
+            log(f"{sec.name}: {res['status']}" + (f" ({res['reason']})" if res.get("reason") else ""))
+            if sec.name == "env":
+                v = (res.get("cells", {}).get("versions") or {}).get("result") or {}
+                base["device"] = report["device"] = "cuda" if v.get("cuda_available") and not dry_run else "cpu"
+            write()
+    finally:
+        write(final=True)
+        if not keep_work:
+            shutil.rmtree(work, ignore_errors=True)
+    print(gpu_report.summary_text(report))
+    for p in written:
+        print(f"wrote {p}")
+    return report
+
+
+# ------------------------------------------------------------------------------------ env
+def section_env(cfg: dict, cells) -> None:
+    """Versions, the machine and the two ceilings: matmul TFLOP/s per precision, copy GB/s."""
+    dev = torch.device("cuda" if torch.cuda.is_available() and not cfg["dry_run"] else "cpu")
+    cells.run("versions", versions)
+    cells.run("machine", lambda: machine(dev))
+    cells.run("matmul", lambda: {"rows": matmul_peak(dev, cfg["precisions"], quick=cfg["dry_run"])}, need_s=5)
+    cells.run("copy", lambda: _copy_bandwidth(dev, cfg["copy_mib"]), need_s=2)
+
+
+def _copy_bandwidth(dev: torch.device, mib: int) -> dict:
+    src = torch.rand(mib * 2**18, device=dev)  # float32: mib MiB
+    dst = torch.empty_like(src)
+    t = measure(lambda: dst.copy_(src), dev, warmup=2, repeats=10, budget_s=5)
+    return {"mib": mib, "median_ms": t["median_ms"], "gbps": 2 * src.numel() * 4 / (t["median_ms"] * 1e-3) / 1e9}
+
+
+# ------------------------------------------------------------------------------------ pytest
+#: CUDA-toolkit tests (nvcc, ptxas) that skip on machines without the toolkit; the GPU machine has it
+TOOLKIT_TESTS = "nvcc or ptx_assembles or cuda_source_compiles"
+
+
+def section_pytest(cfg: dict, cells) -> None:
+    """``pytest -m gpu`` on every file with gpu-marked tests (found by text: moved tests are still
+    found); then the warp kernel's toolkit tests."""
+    repo = Path(cfg["repo"])
+    files = sorted(p for p in (repo / "tests").rglob("test_*.py")
+                   if re.search(r"mark\.gpu\b", p.read_text(errors="replace")))
+    if files:
+        cells.run("run", lambda: _pytest(cfg, files, ["-m", "gpu"], "gpu"), need_s=10)
+    else:
+        cells.skip("run", "no test marked gpu under tests/")
+    kernel_tests = sorted((repo / "tests").rglob("test_warp_kernel.py"))
+    if cfg["dry_run"]:
+        cells.skip("toolkit", "dry run: the toolkit tests run in the normal suite wherever nvcc is installed")
+    elif kernel_tests:
+        cells.run("toolkit", lambda: _pytest(cfg, kernel_tests, ["-k", TOOLKIT_TESTS], "toolkit"), need_s=10)
+    else:
+        cells.skip("toolkit", "tests/**/test_warp_kernel.py not found")
+
+
+def _pytest(cfg: dict, files: list[Path], select: list[str], label: str) -> dict:
+    xml = Path(cfg["workdir"]) / f"pytest-{label}.xml"
+    cmd = [sys.executable, "-m", "pytest", *select, "-p", "no:cacheprovider", "-q", "-rA", f"--junitxml={xml}",
+           "-o", "addopts=", *map(str, files)]
+    env = dict(os.environ, **({"FILMRT_SHARED": cfg["shared"]} if cfg.get("shared") else {}))
+    t0 = time.perf_counter()
+    # cwd outside the checkout: its filmrt/ folder must not shadow the installed package
+    r = subprocess.run(cmd, cwd=cfg["workdir"], env=env, capture_output=True, text=True,
+                       timeout=max(10, cfg["deadline"] - time.time() - 5))
+    out = {"command": " ".join(["pytest", *cmd[3:]]), "files": [str(f.relative_to(cfg["repo"])) for f in files],
+           "returncode": r.returncode, "seconds": time.perf_counter() - t0, "output_tail": (r.stdout + r.stderr)[-4000:]}
+    if xml.exists():
+        counts, tests = {"passed": 0, "failed": 0, "errors": 0, "skipped": 0}, []
+        for case in ET.parse(xml).getroot().iter("testcase"):
+            outcome, message = "passed", ""
+            for tag, name in (("failure", "failed"), ("error", "errors"), ("skipped", "skipped")):
+                el = case.find(tag)
+                if el is not None:
+                    outcome, message = name, (el.get("message") or el.text or "").strip()[:500]
+                    break
+            counts[outcome] += 1
+            tests.append({"test": f"{case.get('classname')}::{case.get('name')}", "outcome": outcome,
+                          "seconds": float(case.get("time") or 0), "message": message})
+        out.update(counts, tests=tests)
+    return out
+
+
+# ------------------------------------------------------------------------------------ warp
+#: warp sizes, padded to 64, and channels: RIFE-like (image, features) and FILM-like warps
+WARP_SIZES = {"720p": (768, 1280), "1080p": (1088, 1920), "2160p": (2176, 3840)}
+WARP_CHANNELS = {"rife-image": 3, "rife-feat": 8, "film-feat": 64}
+
+
+def section_warp(cfg: dict, cells) -> None:
+    """The BackwardWarp kernel vs ``filmrt.warp.warp_grid_sample`` (grid construction + grid_sample):
+    median ms per warp size, channels and dtype, and 64-bit offsets (a tensor of more than 2^31
+    elements). Its correctness on the fixture and far out of the frame is the gpu tests' (``pytest``)."""
+    from filmrt.engine.cuda import warp_kernel as wk  # noqa: PLC0415 - its ctypes driver: only in this process
+
+    if cfg["device"] != "cuda":
+        for name in ("int64_offsets", "timings"):
+            cells.skip(name, "PyTorch sees no CUDA GPU: the kernel's PTX runs only there")
+        img, flow = torch.rand(1, 3, 64, 64), torch.randn(1, 2, 64, 64) * 5
+        cells.run("grid_sample_cpu", lambda: {"hw": [64, 64], "grid_sample_ms": measure(
+            lambda: warp_grid_sample(img, flow), "cpu", repeats=3, min_time_s=0)["median_ms"]})
+        return
+    ok, why = wk.available()
+    cells.run("available", lambda: {"available": ok, "reason": why, "driver": wk._driver().version() if ok else None})
+    if not ok:
+        for name in ("int64_offsets", "timings"):
+            cells.skip(name, f"kernel unavailable: {why}")
+        return
+    cells.run("int64_offsets", lambda: _int64_offsets(wk), need_s=10)
+    cells.run("timings", lambda: {"rows": _warp_timings(wk, cfg["warp_iters"])}, need_s=10)
+
+
+def _int64_offsets(wk) -> dict:
+    """fp16, 272 x 2160 x 3840 = 2.26e9 elements (4.5 GB): checked on its last channels."""
+    if torch.cuda.mem_get_info()[0] < 12 * 2**30:
+        return {"ok": None, "reason": "not enough free GPU memory to try"}
+    g = torch.Generator(device="cuda").manual_seed(0)
+    img = torch.rand(1, 272, 2160, 3840, device="cuda", dtype=torch.float16, generator=g)
+    flow = torch.randn(1, 2, 2160, 3840, device="cuda", generator=g) * 50
+    flow[:, :, ::97] *= 100  # rows far outside the frame
+    err = float((wk.warp_cuda(img, flow)[:, 268:].float() - warp_grid_sample(img[:, 268:], flow).float()).abs().max())
+    del img
+    torch.cuda.empty_cache()
+    return {"elements": 272 * 2160 * 3840, "last_channels_maxabs": err, "ok": err <= 2e-3}
+
+
+def _warp_timings(wk, iters: int) -> list[dict]:
+    rows, g = [], torch.Generator(device="cuda").manual_seed(1)
+    for size, (h, w) in WARP_SIZES.items():
+        for kind, c in WARP_CHANNELS.items():
+            for dname, dtype in (("fp32", torch.float32), ("fp16", torch.float16)):
+                img = torch.rand(1, c, h, w, device="cuda", generator=g).to(dtype)
+                flow = torch.randn(1, 2, h, w, device="cuda", generator=g) * 20
+                t_k, t_g = (measure(lambda fn=fn, a=img, f=flow: fn(a, f), "cuda", warmup=3, repeats=iters,
+                                    min_time_s=0)["median_ms"] for fn in (wk.warp_cuda, warp_grid_sample))
+                nbytes = img.numel() * img.element_size() * 2 + flow.numel() * 4  # read + write + flow
+                rows.append({"size": size, "hw": [h, w], "kind": kind, "channels": c, "dtype": dname,
+                             "kernel_ms": round(t_k, 4), "grid_sample_ms": round(t_g, 4),
+                             "speedup": round(t_g / t_k, 2), "kernel_GBps": round(nbytes / t_k / 1e6, 1)})
+    return rows
+
+
+# ------------------------------------------------------------------------------------ convert
+def ensure_clip(cfg: dict, seconds: float | None = None) -> dict:
+    """The synthetic clip of ``cfg`` (``clip_seconds`` long, or ``seconds``), made once per run: a
+    textured picture (:func:`filmrt.bench.temporal.square_frame`) panning 3 px per frame, so there
+    is motion everywhere and no scene cut."""
+    size, fps = parse_size(cfg["clip_size"]), cfg["clip_fps"]
+    seconds = cfg["clip_seconds"] if seconds is None else seconds
+    path = Path(cfg["workdir"]) / f"clip-{size}-{fps}-{seconds:g}s.mp4"
+    n = max(2, round(fps * seconds))
+    if not path.exists():
+        base = square_frame(size.width // 3, size.width, size.height, size=size.height // 4)
+        write_clip(path, (np.roll(base, 3 * i, axis=1) for i in range(n)), fps, crf=20)
+    return {"path": str(path), "width": size.width, "height": size.height, "fps": fps, "frames": n,
+            "seconds": n / fps, "bytes": path.stat().st_size}
+
+
+def section_convert(cfg: dict, cells) -> None:
+    """convert on synthetic clips, twice per model (a short and a long clip: start-up cancels out
+    of the difference, the steady rate), next to decode-only and encode-only rates."""
+    clip = cells.run("clip", lambda: ensure_clip(cfg), need_s=5)
+    short = cells.run("clip-short", lambda: ensure_clip(cfg, cfg["convert_short_s"]), need_s=3)
+    if clip is None or short is None:
+        return
+    dev = torch.device(cfg["device"])
+    cells.run("decode", lambda: decode_rates(clip["path"], dev), need_s=3)
+    cells.run("encode", lambda: encode_rate(clip, cfg["encode_frames"]), need_s=3)
+    cache = ModelCache(Path(cfg["workdir"]), {"film": cfg["film_config"]} if cfg["film_config"] else None)
+    for model in cfg["convert_models"]:
+        weights = None
+        if model == "film":
+            weights = cells.run("film-weights", lambda: {"path": cache.weights_for("film").path})
+            if weights is None:
+                continue
+        runs = {}
+        # the full run first: a first run's cold start (page cache, lazy CUDA modules) then lands
+        # on the longer run, which can only make the steady rate lower, never negative
+        for label, src in (("full", clip), ("short", short)):
+            runs[label] = cells.run(f"{model}/{label}", lambda m=model, w=weights, c=src, lab=label: _convert(
+                cfg, c, m, w, lab), need_s=8)
+        if runs.get("short") and runs.get("full"):
+            cells.run(f"{model}/steady", lambda runs=runs: _steady(runs["short"], runs["full"]))
+
+
+def decode_rates(path: str, dev: torch.device) -> dict:
+    """Frames/s of the pipeline's decoder (PyAVSource: threaded decode, RGB) to the CPU and to ``dev``."""
+    out = {}
+    for label, where in (("rgb", torch.device("cpu")), ("to_device", dev)):
+        t0, n = time.perf_counter(), 0
+        src = PyAVSource(path, device=where)
+        try:
+            for _ in src.frames():
+                n += 1
+        finally:
+            src.close()
+        if where.type == "cuda":
+            torch.cuda.synchronize(where)
+        out[f"{label}_fps"] = n / (time.perf_counter() - t0)
+    return {**out, "frames": n}
+
+
+def encode_rate(clip: dict, frames: int) -> dict:
+    """Frames/s of convert's encoder alone (:func:`filmrt.bench.e2e.encode_only`, its default crf/preset)."""
+    src = PyAVSource(clip["path"])
+    try:
+        images = [f.rgb for _, f in zip(range(frames), src.frames(), strict=False)]
+    finally:
+        src.close()
+    dst = Path(clip["path"]).with_name("encode-test.mp4")
+    sec = encode_only(images, Fraction(2 * clip["fps"]), frames, str(dst))
+    dst.unlink(missing_ok=True)
+    enc = EncodeOptions()
+    return {"fps": frames / sec, "frames": frames, "crf": enc.crf, "preset": enc.preset, "threads": os.cpu_count()}
+
+
+def _convert(cfg: dict, clip: dict, model: str, weights: dict | None, label: str) -> dict:
+    """One convert in a child process (:func:`filmrt.bench.e2e.run_child`, as ``filmrt bench``)."""
+    dst = Path(cfg["workdir"]) / f"convert-{model}-{label}.mp4"
+    runtime = RuntimeOptions(model=model, weights=(weights or {}).get("path"), device=cfg["device"])
+    spec = {"src": clip["path"], "dst": str(dst), "runtime": runtime.to_dict(), "fps": cfg["convert_fps"],
+            "ss": None, "t": None}
+    res = run_child(spec, timeout=max(10, cfg["deadline"] - time.time() - 5))
+    dst.unlink(missing_ok=True)
+    if "error" in res:
+        raise RuntimeError(f"convert: {res['error']}")
+    rep = res["result"]
+    out = {"command": f"filmrt convert CLIP OUT --fps {cfg['convert_fps']} --model {model} --device {cfg['device']}"
+           + (" --weights RANDOM" if weights else ""), **{k: res.get(k) for k in ("wall_s", "cpu_s", "peak_host_mib",
+                                                                                   "peak_device_mib")},
+           "report": rep, **{k: rep.get(k) for k in ("frames_in", "frames_out", "interpolated", "seconds", "decoder",
+                                                       "backend")}}
+    if rep.get("frames_out") and rep.get("seconds"):
+        out.update(out_fps=rep["frames_out"] / rep["seconds"], out_fps_wall=rep["frames_out"] / res["wall_s"],
+                   interp_fps=(rep.get("interpolated") or 0) / rep["seconds"])
+    return out
+
+
+def _steady(short: dict, full: dict) -> dict:
+    """Rates with start-up (imports, model load, CUDA init, first-call autotuning) cancelled out:
+    the difference of a short and a full run of the same clip."""
+    d = {k: (full.get(k) or 0) - (short.get(k) or 0) for k in ("frames_out", "interpolated", "frames_in")}
+    d_s = (full.get("seconds") or full["wall_s"]) - (short.get("seconds") or short["wall_s"])
+    if d["frames_out"] <= 0 or d_s <= 0:
+        # timing noise larger than the work (a loaded CPU, tiny clips): say so, do not guess
+        return {"valid": False, "reason": f"no steady rate: {d['frames_out']} more frames in {d_s:.2f} s more"}
+    return {"valid": True, "out_fps": d["frames_out"] / d_s, "interp_fps": d["interpolated"] / d_s,
+            "in_fps": d["frames_in"] / d_s, "startup_s": (short.get("seconds") or short["wall_s"])
+            - (short.get("frames_out") or 0) * d_s / d["frames_out"]}
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(prog="python -m filmrt.bench.gpu", description=__doc__.split("\n")[0])
+    add_options(parser)
+    sys.exit(run_args(parser.parse_args(), shlex.join(["python", "-m", "filmrt.bench.gpu", *sys.argv[1:]])))
