@@ -17,10 +17,6 @@ FULL = os.environ.get("FILMRT_CONFORMANCE", "") == "full"
 _results: dict[str, tuple[str, str]] = {}
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "conformance_full: a conformance run only `make conformance` runs")
-
-
 def pytest_collection_modifyitems(config, items):
     if FULL:
         return
@@ -36,7 +32,9 @@ def pytest_runtest_logreport(report):
     if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
         run_id = report.nodeid.split("[", 1)[1].rstrip("]")
         props = dict(report.user_properties)
-        if hasattr(report, "wasxfail"):
+        if isinstance(report.longrepr, str) and report.longrepr.startswith("[XPASS"):
+            res = "FIXED (XPASS): " + report.longrepr.split("]", 1)[1].strip()
+        elif hasattr(report, "wasxfail"):
             res = "known: " + report.wasxfail if report.outcome == "skipped" else "FIXED (XPASS): " + report.wasxfail
         elif report.outcome == "passed":
             res = "refused (exit 2)" if props.get("exit") == 2 else "ok"

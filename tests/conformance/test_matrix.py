@@ -55,7 +55,12 @@ KNOWN: dict[str, list[str]] = {
     "--ss on MPEG-TS loses frames up to the next keyframe": ["ts-mpeg2-*:sst"],
     "(new) --slowmo drops the audio (--audio auto) but the report lists it as copied":
         [f"*-{a}*:slowmo" for a in _AUDIO],
-    "DivX/Xvid B-frames: timestamps late, called damaged (exit 3)": ["*-mpeg4-*"],
+    "DivX/Xvid B-frames: timestamps late, called damaged (exit 3)":
+        [f"{c}-mpeg4-*" for c in ("mp4", "mov", "mkv", "ts", "avi")],
+    "--interlace bff signalled top-first": ["*-tff->*:bff"],
+    "--ss drops audio between the start point and the first video frame": ["*-bff->same:sst", "*-audio_early->*:sst"],
+    "(new) negative start: MP4 output cuts the audio before zero, keeps the video frames before it":
+        ["*-neg_start->mp4:*"],
 }
 
 
@@ -105,11 +110,11 @@ def _planned(run: Run, src_path, src: checks.Media) -> tuple[int, Fraction]:
     scale = 2 if run.optset == "slowmo" else 1  # slow motion x2 at 25 fps: the frames of 50 fps
     v0, d = (float(min(src.times)) if src.times else 0.0), checks.duration(src)
     w0 = checks.file_start(src) + 0.5
-    if oracle.READS_TS or run.case.container not in ("ts", "m2ts"):
-        window = (0.5, 1.0) if run.optset == "sst" else None
-        return oracle.fps_frames(src_path, str(rate * scale), window), rate
-    if run.optset == "sst":
+    if run.optset == "sst":  # the window counts from the file's start, the earliest stream's
+        # (not FFmpeg's count: its -ss/-t on a file whose video starts late keeps a whole second of video)
         return round(checks.overlap(v0, v0 + d, w0, w0 + 1.0) * 50), rate
+    if oracle.READS_TS or run.case.container not in ("ts", "m2ts"):
+        return oracle.fps_frames(src_path, str(rate * scale)), rate
     return round(d * rate * scale), rate
 
 
@@ -156,7 +161,12 @@ SPECIAL = {
     "dash-output": "OUT is a DASH manifest (.mpd)",
     "same-out-twice": "two converts to one OUT at once, without -y",
 }
-KNOWN_SPECIAL: dict[str, str] = {}
+KNOWN_SPECIAL: dict[str, str] = {
+    "json-names-output": "--json naming the input or output replaces it",
+    "json-names-input": "--json naming the input or output replaces it",
+    "dash-output": "HLS/DASH outputs: junk files or SIGFPE",
+    "same-out-twice": "two converts to the same OUT without -y both exit 0",
+}
 
 
 def _special_params():
