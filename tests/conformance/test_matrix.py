@@ -24,6 +24,7 @@ import os
 import subprocess
 import sys
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 from support import conformance_checks as checks
@@ -100,7 +101,7 @@ def inputs(tmp_path_factory):
 
 def _convert(src, dst, args, report) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "filmrt", "convert", str(src), str(dst), *args, *COMMON, "--json", str(report)]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT, cwd=Path(dst).parent)
 
 
 def _planned(run: Run, src_path, src: checks.Media) -> tuple[int, Fraction]:
@@ -165,6 +166,7 @@ KNOWN_SPECIAL: dict[str, str] = {
     "json-names-output": "--json naming the input or output replaces it",
     "json-names-input": "--json naming the input or output replaces it",
     "dash-output": "HLS/DASH outputs: junk files or SIGFPE",
+    "hls-output": "HLS/DASH outputs: junk files or SIGFPE",
     "same-out-twice": "two converts to the same OUT without -y both exit 0",
 }
 
@@ -188,16 +190,20 @@ def test_special(kind, inputs, tmp_path):
     report = {"json-names-output": dst, "json-names-input": src}.get(kind, tmp_path / "r.json")
     base = [sys.executable, "-m", "filmrt", "convert", str(src), str(dst), "--fps", "50", *COMMON]
     if kind == "same-out-twice":
-        procs = [subprocess.Popen([*base, "--json", str(tmp_path / f"r{i}.json")], stderr=subprocess.PIPE, text=True)
+        procs = [subprocess.Popen([*base, "--json", str(tmp_path / f"r{i}.json")], stderr=subprocess.PIPE, text=True,
+                                  cwd=tmp_path)
                  for i in range(2)]  # fmt: skip
         codes = sorted(p.wait(timeout=TIMEOUT) for p in procs)
         for p in procs:
             p.stderr.close()
         assert codes == [0, 2], f"two converts to one OUT without -y exited {codes}: one must be refused"
         return
-    r = subprocess.run([*base, "--json", str(report)], capture_output=True, text=True, timeout=TIMEOUT)
+    cwd = tmp_path / "cwd"  # nothing may be written to the working folder (HLS/DASH segments once were)
+    cwd.mkdir()
+    r = subprocess.run([*base, "--json", str(report)], capture_output=True, text=True, timeout=TIMEOUT, cwd=cwd)
     assert "Traceback" not in r.stderr and r.returncode in (0, 2), f"exit {r.returncode}: {r.stderr[-800:]}"
     assert src.read_bytes() == before, "the input was changed"
+    assert not list(cwd.iterdir()), f"files written to the working folder: {sorted(p.name for p in cwd.iterdir())}"
     if r.returncode == 2:
         assert not dst.exists() or kind == "json-names-input", "refused, but OUT was written"
         return
