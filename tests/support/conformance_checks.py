@@ -121,12 +121,10 @@ def check_frames(out: Media, expected: int, rate: Fraction, slack: int = 1) -> N
 def check_streams(src: Media, out: Media, report: dict, out_ext: str) -> None:
     """Every source stream other than the picture: copied (same type and codec, readable) or dropped
     with a reason in the report."""
-    copied = {int(re.match(r"#(\d+)", s).group(1)) for s in report.get("streams", []) if re.match(r"#\d+", s)}
-    dropped = {}
-    for s in report.get("streams_dropped", []):
-        mt = re.match(r"#(\d+)[^:]*:\s*(.+)", s)
-        if mt:
-            dropped[int(mt.group(1))] = mt.group(2)
+    # the report's output decision: every input stream's fate (copied / reencoded / dropped) and reason
+    fates = (report.get("output") or {}).get("streams", [])
+    copied = {f["index"] for f in fates if f["fate"] in ("copied", "reencoded")}
+    dropped = {f["index"]: f["reason"] for f in fates if f["fate"] == "dropped"}
     out_kinds = [(t, c) for _, t, c in out.streams if _ != out.main]
     for idx, typ, codec in src.streams:
         if idx == src.main:
