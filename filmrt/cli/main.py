@@ -26,6 +26,7 @@ from filmrt.export import cli as export_cli
 from filmrt.pipeline import cli as pipeline_cli
 from filmrt.pipeline import score_cli
 from filmrt.pipeline.batch import cli as batch_cli
+from filmrt.pipeline.live import cli as live_cli
 
 #: the command table, in the order ``filmrt --help`` lists the commands
 COMMANDS = [
@@ -35,6 +36,7 @@ COMMANDS = [
     pipeline_cli,
     score_cli,
     batch_cli,
+    live_cli,
     export_cli,
     engine_cli,
     bench_cli,

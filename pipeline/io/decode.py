@@ -248,11 +248,13 @@ def _raw_rate(c, cc, src_name: str, input_fps: Fraction | None) -> Fraction:
                       "(FFmpeg would assume 25): pass --input-fps RATE")
 
 
-def open_input(src, fmt: str | None = None, input_fps: Fraction | None = None) -> PyAVInput:
+def open_input(src, fmt: str | None = None, input_fps: Fraction | None = None, *, opened=None) -> PyAVInput:
     """Open ``src`` (a path or ``-``) and read its headers; one-line errors for what is no video.
-    ``input_fps``: the rate of a raw elementary stream (its demuxer would assume 25)."""
+    ``input_fps``: the rate of a raw elementary stream (its demuxer would assume 25); ``opened``:
+    ``(container, name)`` already opened by the caller (``filmrt live``: a URL)."""
     # a raw stream's demuxer stamps frames at its ``framerate`` option (25 unless told)
-    c, src_name = _open_input(src, fmt, {"framerate": str(input_fps)} if input_fps else None)
+    c, src_name = opened if opened is not None else _open_input(
+        src, fmt, {"framerate": str(input_fps)} if input_fps else None)
     # the programme, not the first video stream: a thumbnail track or cover art may come first
     vs = main_video(c.streams)
     if vs is None or is_cover(vs):

@@ -168,6 +168,7 @@ class Muxer:
         warn=None,
         interlace: str | None = None,
         timecode: str | None = None,
+        encoder_options: dict | None = None,
         overwrite: bool = True,
     ):
         output = target.video
@@ -185,6 +186,8 @@ class Muxer:
         self.timecode = timecode
         self.weaver: FilterChain | None = None
         self.shift = Fraction(shift)
+        #: encoder options on top of the chosen ones (``filmrt live``: x264's zerolatency tune, GOP)
+        self.encoder_options = dict(encoder_options or {})
         #: the temp file's atomic_path context while OUT is a regular file (None: streamed)
         self._atomic = None
         options = dict(target.options)
@@ -250,6 +253,7 @@ class Muxer:
         opts = self._encoder_options(output, side, preset)
         if output.codec == "mpeg2video":
             opts.update(_mpeg2_rate(output, rate, self.width * self.height))
+        opts.update(self.encoder_options)
         if self.interlace:
             self._setup_interlaced(cc, opts, pix)
         cc.options = opts

@@ -260,9 +260,10 @@ def expectation_from_fates(fates: list[Fate], *, src_read: MediaRead | None, mux
 def _planned_colour(colorspace: int, spec) -> tuple:
     """The tags the muxer set; where the source said nothing (the matrix and range were guessed from
     the size), an output that says nothing either is read by a player exactly like the source."""
+    rgb = colorspace == 0  # AVCOL_SPC_RGB: RGB pictures are full range whatever the range tag asked
     if not spec.guessed:
-        return (colorspace, spec.color_range, spec.primaries, spec.trc)
-    return ((colorspace, 2), (spec.color_range, 0), spec.primaries, spec.trc)
+        return (colorspace, (spec.color_range, 2) if rgb else spec.color_range, spec.primaries, spec.trc)
+    return ((colorspace, 2), (spec.color_range, 0, 2) if rgb else (spec.color_range, 0), spec.primaries, spec.trc)
 
 
 def own_rate(v) -> Fraction | None:
