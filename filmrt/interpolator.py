@@ -174,7 +174,7 @@ class Interpolator(abc.ABC):
         side = self.tile
         if side is None and self.max_memory is not None:
             per_px = _tiles.BYTES_PER_PIXEL.get(self.model_name, _tiles.DEFAULT_BYTES_PER_PIXEL)
-            side = _tiles.tile_side(self.max_memory, per_px, pairs, multiple)
+            side = _tiles.tile_side(self.max_memory, per_px, pairs, multiple, height * width)
         if side is None or (height <= side and width <= side):
             return [_tiles.Tile(0, height, 0, width)]
         # at least twice the overlap: each tile adds as many new pixels as it shares, tiles stay few

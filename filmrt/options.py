@@ -48,6 +48,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "onnx": ("ort", "trt", "openvino"),
     "fast": ("torch",),
     "threads": ("torch", "ort", "openvino"),
+    "flow_scale": ("torch",),  # the exported graphs run the flow scale they were exported with (1)
 }
 
 
@@ -306,7 +307,7 @@ class RuntimeOptions:
                     names = EXTRAS[name]
                     who = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
                     raise FilmrtError(
-                        f"--{name} is an option of the {who} backend{'s' if len(names) > 1 else ''}, "
+                        f"--{name.replace('_', '-')} is an option of the {who} backend{'s' if len(names) > 1 else ''}, "
                         f"not of {self.backend!r}"
                     )
             for name in self.settings_changed():

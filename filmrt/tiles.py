@@ -36,14 +36,18 @@ from dataclasses import dataclass
 
 import torch
 
-#: measured peak working memory of one RIFE 4.25 fp32 pair on the CPU (torch), bytes per padded
-#: pixel and per pair in a batch (bench/large_frames.py, 2026-12-06: see docs/backends.md)
-BYTES_PER_PIXEL = {"rife-4.25": 1400, "film": 4000, "blend": 64}
+#: peak working memory of one pair, bytes per padded pixel of the tile. RIFE 4.25 fp32, torch, CPU:
+#: 611 measured (the slope of peak RSS between 512x512 and 1024x1024, bench/large_frames.py,
+#: 2026-12-06), rounded up. FILM's is an estimate (not measured yet), blend's a bound.
+BYTES_PER_PIXEL = {"rife-4.25": 640, "film": 4000, "blend": 64}
 #: used for a model not in the table: FILM's, the largest
 DEFAULT_BYTES_PER_PIXEL = 4000
-#: memory that is not the model's working set: the interpreter, torch, weights, the pipeline's
-#: queued frames (a few full frames in flight); subtracted from --max-memory before tiling
-BASE_BYTES = 900 * 2**20
+#: memory that is not the model's working set, subtracted from --max-memory before tiling: the
+#: interpreter, torch and the weights (~260 MB measured before the first call, rounded up) ...
+BASE_BYTES = 320 * 2**20
+#: ... and the whole frames around the tiles, per pixel of the padded frame and pair: the inputs,
+#: their padded copies, the output being stitched and its cropped, clamped copy (8 float32 RGB frames)
+FRAME_BYTES_PER_PIXEL = 8 * 3 * 4
 #: default overlap and unused margin of a tile (pixels of the padded frame); see the module docstring
 OVERLAP = 128
 MARGIN = 32
@@ -127,9 +131,10 @@ def stitch(out: torch.Tensor, piece: torch.Tensor, tile: Tile, weight: torch.Ten
     out[..., tile.y0:tile.y1, tile.x0:tile.x1].addcmul_(piece.float(), weight.to(piece.device))
 
 
-def tile_side(max_memory: int, bytes_per_pixel: float, pairs: int, multiple: int = 64) -> int:
+def tile_side(max_memory: int, bytes_per_pixel: float, pairs: int, multiple: int = 64, frame_pixels: int = 0) -> int:
     """Largest square tile side (a multiple of ``multiple``, at least :data:`MIN_TILE`) whose
-    working memory for ``pairs`` pairs fits ``max_memory`` bytes after :data:`BASE_BYTES`."""
-    budget = max(0, max_memory - BASE_BYTES)
+    working memory for ``pairs`` pairs fits ``max_memory`` bytes after :data:`BASE_BYTES` and the
+    whole frames (``frame_pixels`` padded pixels each, :data:`FRAME_BYTES_PER_PIXEL`)."""
+    budget = max(0, max_memory - BASE_BYTES - FRAME_BYTES_PER_PIXEL * frame_pixels * max(1, pairs))
     side = int(math.sqrt(budget / (bytes_per_pixel * max(1, pairs))))
     return max(max(MIN_TILE, multiple), side // multiple * multiple)

@@ -82,13 +82,14 @@ def test_tiled_equals_untiled_when_the_margin_covers_the_receptive_field():
 
 def test_max_memory_sets_the_tile_side():
     interp = ConvInterpolator()
-    assert len(interp.tile_plan(4352, 7680, 1)) == 1  # no budget: whole frames
+    assert len(interp.tile_plan(2176, 3840, 1)) == 1  # no budget: whole frames
     interp.max_memory = parse_memory("2G")
-    plan = interp.tile_plan(4352, 7680, 1)
+    plan = interp.tile_plan(2176, 3840, 1)
     side = plan[0].y1 - plan[0].y0
     per_px = tiles.DEFAULT_BYTES_PER_PIXEL
-    assert side % 64 == 0 and side * side * per_px <= 2 * 2**30 - tiles.BASE_BYTES
-    assert len(interp.tile_plan(4352, 7680, 4)) > len(plan)  # more pairs per call: smaller tiles
+    frames = tiles.FRAME_BYTES_PER_PIXEL * 2176 * 3840
+    assert side % 64 == 0 and side * side * per_px <= 2 * 2**30 - tiles.BASE_BYTES - frames
+    assert len(interp.tile_plan(2176, 3840, 2)) > len(plan)  # more pairs per call: smaller tiles
 
 
 def test_blend_with_a_budget_through_the_backend():
