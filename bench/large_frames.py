@@ -104,7 +104,7 @@ CASES = {
     "bound": [("bound-untiled", "Beanbags", 1080, 1920, None, 1.0), ("bound-tiled", "Beanbags", 1080, 1920, "2G", 1.0)],
     "2160p": [("2160p-4G", "Beanbags", 2160, 3840, "4G", None)],
     "4320p": [("4320p-8G", "Beanbags", 4320, 7680, "8G", None)],
-    "scale": [(f"scale{s}-{sc}", sc, 2160, 3840, "4G", s) for sc in ("Urban2",) for s in (1.0, 0.5)],
+    "scale": [(f"scale{s}-{sc}", sc, 2160, 3840, "4G", s) for sc in ("Urban2", "DogDance") for s in (1.0, 0.5)],
 }
 
 
