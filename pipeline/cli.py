@@ -1,4 +1,4 @@
-"""``filmrt convert`` and ``filmrt eval-video``.
+"""``filmrt convert``, ``filmrt verify`` and ``filmrt eval-video``.
 
 The conversion options are generated from the option dataclasses (:mod:`filmrt.cli.groups`):
 :class:`~filmrt.pipeline.options.ConvertOptions` (rate, mode, time range, ...),
@@ -11,18 +11,23 @@ The progress bar is drawn here, from :func:`~filmrt.pipeline.convert.convert`'s 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 
 from tqdm import tqdm
 
 from filmrt.cli.groups import add_options, add_runtime_options, from_args, runtime_from_args
 from filmrt.cli.overwrite import add_overwrite_options
-from filmrt.fileio import check_writable, write_json
+from filmrt.errors import FilmrtError
+from filmrt.fileio import check_distinct, check_writable, write_json
 from filmrt.interrupts import signals_as_interrupt
 from filmrt.pipeline.convert import ConvertResult, convert
 from filmrt.pipeline.eval_video import eval_video
 from filmrt.pipeline.io.formats import describe_output
+from filmrt.pipeline.io.verify import VerifyReport, verify_pair
 from filmrt.pipeline.options import ConvertOptions, EncodeOptions
+from filmrt.pipeline.report_html import add_report_options, report_collector, write_eval_report
 from filmrt.pipeline.time.scenes import DEFAULT_THRESHOLD
 from filmrt.rates import format_rate
 
@@ -31,11 +36,16 @@ EXIT_INPUT_DAMAGED = 3
 
 def add_convert_options(p, *, exclude: tuple[str, ...] = ()) -> None:
     """The conversion options of ``filmrt convert`` (also ``filmrt batch``): everything except IN,
-    OUT, --json and --quiet; ``--fps`` is required. ``p`` is a parser (the options come in titled
-    groups) or an argument group (they go into it); ``exclude`` names runtime fields the caller
-    defines itself (batch: ``threads``). :func:`options_from_args` reads them back."""
+    OUT, --json and --quiet; ``--fps`` is required except with ``--slowmo`` (the output then plays
+    at the source's rate). ``p`` is a parser (the options come in titled groups) or an argument
+    group (they go into it); ``exclude`` names runtime fields the caller defines itself (batch:
+    ``threads``). :func:`options_from_args` reads them back."""
     titled = isinstance(p, argparse.ArgumentParser)
     add_options(p, ConvertOptions, required=["fps"], title="conversion" if titled else None)
+    for action in p._actions:  # required, but checked by options_from_args (--slowmo alone is enough)
+        if action.dest == "fps":
+            action.required = False
+            action.help += " (required; with --slowmo the default is the source's rate)"
     add_runtime_options(p, exclude=exclude, titled=titled)
     add_options(p, EncodeOptions, title="encoding" if titled else None)
 
@@ -44,7 +54,13 @@ def options_from_args(args: argparse.Namespace, *, exclude: tuple[str, ...] = ()
     """ConvertOptions from the options added by :func:`add_convert_options` (only those given;
     the others keep the dataclass defaults); ``exclude`` as given to it."""
     runtime = runtime_from_args(args, exclude=exclude)
-    return from_args(ConvertOptions, args, runtime=runtime, encode=from_args(EncodeOptions, args))
+    rate = {}
+    if getattr(args, "fps", None) is None:
+        if getattr(args, "slowmo", None) is None:
+            raise FilmrtError("--fps is required (give the output rate: 50, 59.94, x2 ...; with --slowmo N "
+                              "it defaults to the source's rate)")
+        rate = {"fps": "x1"}  # slow motion at the source's own rate, as ffmpeg keeps a rate unless told
+    return from_args(ConvertOptions, args, runtime=runtime, encode=from_args(EncodeOptions, args), **rate)
 
 
 def register(subparsers) -> None:
@@ -53,8 +69,10 @@ def register(subparsers) -> None:
         help="convert a video to another frame rate (interpolating new frames)",
         description="Convert a video to another frame rate: new frames are interpolated by the model, "
         "frames at source times are copied, scene cuts are never morphed, audio/subtitles/data are "
-        "copied as they are. Exit codes: 0 done, 2 error (no output written), 3 done but the input "
-        "was damaged (the readable part was converted).",
+        "copied as they are. The output is read back and checked against the plan before it becomes OUT "
+        "(--no-verify skips that). Exit codes: 0 done, 2 error (no output written), 3 done but the input "
+        "was damaged (the readable part was converted), 4 the output failed verification (OUT not written; "
+        "one line per difference; --keep-failed keeps it as OUT.failed-verify.EXT).",
     )
     p.add_argument("input", metavar="IN", help="input video file, or - for stdin")
     p.add_argument("output", metavar="OUT", help="output video file, or - for stdout (needs --format)")
@@ -63,6 +81,25 @@ def register(subparsers) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_overwrite_options(p)
     p.set_defaults(func=run_convert)
+
+    v = subparsers.add_parser(
+        "verify",
+        help="read OUT back and check it against IN (frames, timestamps, streams, SAR, colour, timecode)",
+        description="Check a converted OUT against its source IN without the conversion's plan: video "
+        "frames and every timestamp on OUT's own frame grid, start and duration against IN, every stream "
+        "of IN present in OUT with the same codec and duration (a missing one is reported as dropped), "
+        "SAR, colour tags, timecode, HDR static metadata, chapters, attachments. Exit codes: 0 OUT "
+        "matches, 4 differences (one line each), 2 error.",
+    )
+    v.add_argument("input", metavar="IN", help="the source video")
+    v.add_argument("output", metavar="OUT", help="the converted video")
+    v.add_argument("--ss", type=float, default=None, metavar="START",
+                   help="OUT was converted from START seconds into IN (convert's --ss)")
+    v.add_argument("--t", type=float, default=None, metavar="DURATION",
+                   help="OUT holds DURATION seconds of IN (convert's --t)")
+    v.add_argument("--json", nargs="?", const="-", default=None, metavar="FILE",
+                   help="write the report as JSON to FILE (stdout without FILE)")
+    v.set_defaults(func=run_verify)
 
     e = subparsers.add_parser(
         "eval-video",
@@ -78,6 +115,7 @@ def register(subparsers) -> None:
     e.add_argument("--scene-threshold", type=float, default=DEFAULT_THRESHOLD, metavar="X",
                    help=f"pairs with a scene cut are skipped (default {DEFAULT_THRESHOLD})")
     e.add_argument("--json", default=None, metavar="OUT", help="write the scores as JSON to OUT")
+    add_report_options(e)
     e.add_argument("--quiet", action="store_true", help="no progress bar")
     e.set_defaults(func=run_eval_video)
 
@@ -127,12 +165,33 @@ def run_convert(args: argparse.Namespace) -> int:
     opts = options_from_args(args)
     if args.json:
         check_writable(args.json, "--json")  # before any work, not after a long conversion
-    with signals_as_interrupt():
-        res = convert_with_bar(args.input, args.output, opts, quiet=args.quiet, overwrite=args.overwrite)
-    _report(res, args.quiet)
-    if args.json:
-        write_json(args.json, res.to_dict())
+        check_distinct(args.json, [args.input, args.output], "--json")
+    before = _identity(args.output)
+    try:
+        with signals_as_interrupt():
+            res = convert_with_bar(args.input, args.output, opts, quiet=args.quiet, overwrite=args.overwrite)
+            _report(res, args.quiet)
+            if args.json:
+                write_json(args.json, res.to_dict())
+    except KeyboardInterrupt:
+        # 130 says "OUT unchanged": a signal after the finished output was renamed over OUT (the
+        # encoder thread's last step) is not reported as an interruption of the conversion
+        if _identity(args.output) == before:
+            raise
+        print(f"filmrt: interrupted after {args.output} was written (it is complete)", file=sys.stderr)
+        return 0
     return EXIT_INPUT_DAMAGED if res.problems else 0
+
+
+def _identity(path: str):
+    """What tells whether OUT was replaced: (device, inode, mtime, size), None when absent or a stream."""
+    if path == "-":
+        return None
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
 
 
 def _report(res: ConvertResult, quiet: bool) -> None:
@@ -146,6 +205,8 @@ def _report(res: ConvertResult, quiet: bool) -> None:
             f"{res.streams_copied} other stream(s) copied; {res.seconds:.1f} s ({speed:.1f} frames/s)",
             file=log,
         )
+    if res.verify:
+        print_verify(VerifyReport(**{k: v for k, v in res.verify.items()}), quiet)
     for note in res.temporal.get("notes", []):  # what was detected and decided about time, once
         print(f"filmrt: {note}", file=log)
     if not quiet and res.video:
@@ -161,9 +222,35 @@ def _report(res: ConvertResult, quiet: bool) -> None:
         print(f"filmrt: warning: damaged input: {p}", file=log)
 
 
+def run_verify(args: argparse.Namespace) -> int:
+    if args.json and args.json != "-":
+        check_writable(args.json, "--json")
+    report = verify_pair(args.input, args.output, ss=args.ss, t=args.t)
+    if args.json == "-":
+        print(json.dumps(report.to_dict(), indent=2))
+    elif args.json:
+        write_json(args.json, report.to_dict())
+    for note in report.notes:
+        print(f"filmrt: note: {note}", file=sys.stderr)
+    if not report.ok:
+        raise report.error(args.output)
+    print(f"filmrt: verify: {args.output}: {report.status} ({len(report.checks)} checks, {report.seconds:.2f} s)",
+          file=sys.stderr)
+    return 0
+
+
+def print_verify(report: VerifyReport, quiet: bool) -> None:
+    """One line on a conversion's verification (the notes, e.g. streams dropped, are said elsewhere)."""
+    if not quiet and report.status != "skipped (--no-verify)":
+        print(f"filmrt: verify: {report.status} ({len(report.checks)} checks, {report.seconds:.2f} s)",
+              file=sys.stderr)
+
+
 def run_eval_video(args: argparse.Namespace) -> int:
     if args.json:
         check_writable(args.json, "--json")  # before any work, not after scoring the whole clip
+        check_distinct(args.json, [args.input], "--json")
+    worst = report_collector(args)
     bar = None
 
     def progress(scored: int, total: int | None) -> None:
@@ -175,7 +262,7 @@ def run_eval_video(args: argparse.Namespace) -> int:
     try:
         report = eval_video(
             args.input, runtime_from_args(args), ss=args.ss, t=args.t, scene_threshold=args.scene_threshold,
-            on_progress=None if args.quiet else progress,
+            on_progress=None if args.quiet else progress, worst=worst,
         )
     except BaseException:
         if bar is not None:
@@ -194,4 +281,6 @@ def run_eval_video(args: argparse.Namespace) -> int:
     )
     if args.json:
         write_json(args.json, report)
+    if args.report:
+        print(f"report: {write_eval_report(args.report, report, worst)}")
     return 0

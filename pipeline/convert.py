@@ -10,7 +10,9 @@ Three threads joined by bounded queues, so memory stays flat on a clip of any le
                     indices, so FILM reuses per-frame/per-pair work), copies for t == 0
          | output queue (bounded)
     encode thread   RGB -> Y'CbCr (the source's matrix) -> encoder -> muxer, interleaving the
-                    copied packets; reports progress; temp file renamed over OUT at the very end
+                    copied packets; reports progress; the temp file is read back and checked
+                    against the plan (:mod:`filmrt.pipeline.io.verify`, exit 4 on a difference),
+                    then renamed over OUT at the very end
 
 One :class:`_Conversion` object holds a run's state (queues, frame window, counters); its methods
 are the three stages. An exception in any thread stops the other two, deletes the temp file and is
@@ -35,25 +37,36 @@ import torch
 from filmrt.engine import open_interpolator, resolve_device
 from filmrt.errors import FilmrtError, NotAVideo
 from filmrt.fileio import check_overwrite
-from filmrt.models import get_spec
-from filmrt.pipeline.infer import Inference, choose_mode
-from filmrt.pipeline.io import dali
-from filmrt.pipeline.io.captions import CAPTION_CODECS
-from filmrt.pipeline.io.decode import PyAVInput, PyAVSource, av_error_message, open_input
-from filmrt.pipeline.io.encode import Muxer
+from filmrt.pipeline.infer import Inference
+from filmrt.pipeline.io.decode import PyAVInput, av_error_message, open_input
+from filmrt.pipeline.io.encode import Muxer, check_encoder
 from filmrt.pipeline.io.extras import copy_extras
 from filmrt.pipeline.io.formats import refuse_losses
 from filmrt.pipeline.io.hdr import losses
-from filmrt.pipeline.io.source import DecodedFrame, DecodeRequest, Source
-from filmrt.pipeline.io.target import DROPPED, REENCODED, REMUXED, OutputTarget, dropped_streams, plan_target
+from filmrt.pipeline.io.source import DecodedFrame, Source
+from filmrt.pipeline.io.target import REENCODED, REMUXED, OutputTarget, dropped_streams, plan_target
+from filmrt.pipeline.io.verify import check_conversion, not_verified
 from filmrt.pipeline.options import ConvertOptions
+from filmrt.pipeline.prepare import (
+    check_input_fits,
+    choose_convert_mode,
+    decode_request,
+    open_source,
+    plan_time,
+    source_timecode,
+)
 from filmrt.pipeline.threads import ThreadPlan, plan_threads
-from filmrt.pipeline.time.audiostretch import AudioStretch
-from filmrt.pipeline.time.cadence.analysis import TemporalReport, audio_policy, parse_slowmo, plan
+from filmrt.pipeline.time.audiostretch import AudioStretch, reencoder
+from filmrt.pipeline.time.cadence.analysis import (
+    TemporalReport,
+    audio_policy,
+    check_output_rate,
+    parse_slowmo,
+)
 from filmrt.pipeline.time.cadence.retime import TemporalStage, retime_packet, slowed
+from filmrt.pipeline.time.protect import Protector
 from filmrt.pipeline.time.scenes import SceneDetector
 from filmrt.pipeline.time.schedule import COPY, CUT, HOLD, INTERP, NEAREST, Job, Scheduler, output_frame_count
-from filmrt.pipeline.time.timecode import convert_timecode, timecode_tag
 
 _END = object()
 
@@ -109,6 +122,9 @@ class ConvertResult:
     #: thread (``decode_cpu_s``: decode + Y'CbCr->RGB; ``encode_cpu_s``: RGB->Y'CbCr + encoder +
     #: muxing; codec worker threads beyond the first are not counted)
     stage_s: dict = field(default_factory=dict)
+    #: the output read back and checked (:mod:`filmrt.pipeline.io.verify`): status, checks run,
+    #: differences, notes, seconds
+    verify: dict = field(default_factory=dict)
 
     @property
     def codec(self) -> str:
@@ -199,57 +215,6 @@ def _user_error(e: BaseException) -> BaseException:
     return e
 
 
-# ---------------------------------------------------------------------- sources and model
-def open_source(inp: PyAVInput, request: DecodeRequest, *, decoder: str = "auto", device: torch.device,
-                threads: int = 0) -> Source:
-    """The decoder for the opened input ``inp``, given what convert asks of it (``request``): DALI
-    when asked for (or ``auto`` with DALI + a CUDA device), else PyAV."""
-    want_dali = decoder == "dali" or (decoder == "auto" and device.type == "cuda" and inp.path is not None)
-    if want_dali:
-        ok, why = dali.available(device)
-        if ok:
-            return dali.DaliSource(inp, request, device=device)
-        if decoder == "dali":
-            raise FilmrtError(f"--decoder dali: {why}")
-    return PyAVSource(inp, request, device=device, threads=threads)
-
-
-def decode_request(options: ConvertOptions, target: OutputTarget, temporal: TemporalReport) -> DecodeRequest:
-    """What convert asks of the decoder: the range, alpha and captions when the output keeps them,
-    the field filter the temporal plan chose, and the packets of the streams the output takes."""
-    wanted = frozenset(f.index for f in target.fates if f.kind in REMUXED and f.fate != DROPPED)
-    return DecodeRequest(ss=options.ss, t=options.t, keep_alpha=target.video.layout.alpha,
-                         captions=target.video.codec in CAPTION_CODECS, deinterlace=temporal.deinterlace,
-                         field_parity=temporal.field_parity or "tff", streams=wanted)
-
-
-def check_input_fits(inp: PyAVInput, ss: float | None) -> None:
-    """Refuse, before decoding, what cannot give an output: a picture under 2x2 (4:2:0 needs
-    2x2 blocks) and a --ss at or past the end the headers announce."""
-    info = inp.info
-    if info.width < 2 or info.height < 2:
-        raise FilmrtError(f"{inp.src_name}: picture too small to encode: {info.width}x{info.height} "
-                          "(4:2:0 video needs at least 2x2)")
-    end = inp.header_end
-    start = inp.start + (Fraction(ss).limit_denominator(1_000_000) if ss else 0)
-    if end is not None and start >= end:
-        raise FilmrtError(f"--ss {float(start - info.start):g}: starts past the end of "
-                          f"{inp.src_name} (its video lasts {float(end - info.start):.2f} s)")
-
-
-def choose_convert_mode(options: ConvertOptions, model_name: str) -> str:
-    """``--mode`` for this model: ``auto`` is the model's recommended mode. Recursive midpoints
-    are for models trained at t = 1/2 only; a time-conditioned model (RIFE) is refused there."""
-    spec = get_spec(model_name)
-    mode = choose_mode(options.mode, spec)
-    if mode == "recursive" and spec.time_conditioned:
-        raise FilmrtError(
-            f"--mode recursive is for models trained at t = 0.5 only (FILM); {spec.name} is "
-            "time-conditioned and always runs direct"
-        )
-    return mode
-
-
 # ---------------------------------------------------------------------- one run
 class _Conversion:
     """One conversion: the three stages (methods :meth:`decode`, :meth:`infer`, :meth:`encode`)
@@ -279,6 +244,7 @@ class _Conversion:
         self.scheduler = Scheduler(rate, mode=mode, max_depth=options.max_depth,
                                    snap=min(info.time_base, 1 / (8 * rate)), down=self.temporal.down)
         self.inference = Inference(interp, mode=mode, batch=self.batch)
+        self.protect = Protector.from_option(options.protect)  # --protect: None when off
         #: output frames a constant-rate input gives (None when the input does not say)
         self.expected = output_frame_count(info.frames, info.rate, rate) if info.frames and info.rate else None
         self.muxer: Muxer | None = None
@@ -296,6 +262,14 @@ class _Conversion:
         self.muxer_notes: list[str] = []
         #: container tags added to the output (convert's ``tags``)
         self.tags: dict[str, str] = {}
+        #: OUT may be replaced (-y); else the final rename refuses an OUT that appeared meanwhile
+        self.overwrite = True
+        #: audio re-encoded because the container cannot carry it readably (with --audio copy)
+        self.reencoded = [f"stream {f.describe()} -> {f.encoder}: {f.reason}" for f in target.of(REENCODED)
+                          if f.kind == "audio" and self.temporal.audio == "copy"]
+        #: the input's path (None: stdin), read again by the verification; its report
+        self.src_path: str | None = None
+        self.verify = not_verified(self.dst)
 
         self.stage_cpu: dict[str, float] = {}
 
@@ -347,16 +321,19 @@ class _Conversion:
             side=src.info.side, preset=enc.preset,
             container_metadata={**tags, **self.tags}, warn=self.muxer_notes.append,
             interlace=None if tr.interlace_out == "off" else tr.interlace_out, timecode=tr.timecode_out,
-            threads=self.thread_plan.encoder,
+            threads=self.thread_plan.encoder, overwrite=self.overwrite,
         )
         try:  # chapters, attachments, dispositions: header facts, so before the first frame
-            self.extras = copy_extras(src, muxer, self.extras_lost.append)
+            self.extras = copy_extras(src, muxer, self.extras_lost.append, covers=self.target.attach,
+                                      slowmo=self.slowmo)
             lost = self._losses(muxer) + [n for n in muxer.output.notes if "dropped" in n]
-            refuse_losses(lost + self.extras_lost, enc.strict)
-            # slowed audio streams (the target's re-encoded audio), added before anything is written
-            stretched = {f.index for f in self.target.of(REENCODED) if f.kind == "audio"}
-            self.stretch = {s.index: AudioStretch(s, muxer.container, self.slowmo, src.range_start)
-                            for s in src.streams if s.index in stretched}
+            refuse_losses(lost + self.extras_lost + self.reencoded, enc.strict)
+            # re-encoded audio (slowed with --audio stretch, or a codec the container cannot carry
+            # readably), added before anything is written
+            recoded = {f.index for f in self.target.of(REENCODED) if f.kind == "audio"}
+            factor = self.slowmo if tr.audio == "stretch" else 1
+            self.stretch = {s.index: reencoder(s, muxer.container, src.range_start, factor)
+                            for s in src.streams if s.index in recoded}
         except BaseException:
             muxer.abort()
             raise
@@ -374,6 +351,10 @@ class _Conversion:
         if self.last_duration is None and self.frames_in == 1 and self.source.info.rate:
             self.last_duration = 1 / self.source.info.rate  # a one-frame clip lasts one nominal frame
         self.pending.extend(self.scheduler.push(f.ts, cut, index=f.index))
+        if self.protect is not None:  # --protect: model calls wait until its analysis window is seen
+            self.protect.observe(f.index, f.rgb)
+            if not self.protect.ready:
+                return
         if sum(j.kind == INTERP for j in self.pending) >= self.batch or len(self.pending) >= 4 * self.batch:
             self._flush()
         else:
@@ -384,6 +365,8 @@ class _Conversion:
 
     def _flush(self) -> None:
         outs = self.inference.run(self.pending, self.window)
+        if self.protect is not None:  # --protect: graphics regions replaced in the interpolated frames
+            outs = self.protect.fix(self.pending, self.window, outs)
         for j, o in zip(self.pending, outs, strict=True):
             self.kinds[j.kind] += 1
             self.stages.put(self.out_q, o)
@@ -411,8 +394,11 @@ class _Conversion:
             for out in stretch.finish():
                 self.muxer.mux_encoded(out)
         self._check_intact()  # before finish(): that renames the temp file over OUT
-        self.muxer.finish()
+        self.muxer.finish(check=self._verify)  # the temp file is read back before it becomes OUT
         self.stage_cpu["encode_cpu_s"] = time.thread_time() - c0
+
+    def _verify(self, path: str) -> None:
+        self.verify = check_conversion(self, path)
 
     def _write(self, frame: torch.Tensor, last: bool) -> None:
         pacer = self.source.captions
@@ -483,6 +469,7 @@ class _Conversion:
 
     def _result(self) -> ConvertResult:
         k, src, mux = self.kinds, self.source, self.muxer
+        self.temporal.notes.extend(src.notes)  # e.g. a size change scaled to the first size
         return ConvertResult(
             src="", dst=self.dst, frames_in=src.frames_decoded or self.frames_in,
             frames_out=mux.encoded, interpolated=k[INTERP],  # frames in the file (--interlace: 2 fields each)
@@ -493,10 +480,11 @@ class _Conversion:
             packets_copied=mux.packets_copied, problems=list(src.problems), temporal=self.temporal.to_dict(),
             video={"source": mux.output.source, "output": mux.output.to_dict(),
                    "side_data": src.info.side.to_dict(), "caption_triples": self._caption_counts()},
-            dropped=list(mux.output.notes) + self._losses(mux) + self.extras_lost + self.muxer_notes,
+            dropped=list(mux.output.notes) + self._losses(mux) + self.extras_lost + self.muxer_notes + self.reencoded,
             extras=dict(self.extras), output=self.target.to_dict(),
             timestamps_repaired=src.timestamps_repaired,
             model_s=self.inference.model_s, threads=self.thread_plan.describe(), stage_s=dict(self.stage_cpu),
+            verify=self.verify.to_dict(),
         )
 
 
@@ -533,22 +521,27 @@ def convert(
     t0 = time.perf_counter()
     device = interpolator.device if interpolator is not None else resolve_device(options.runtime.device)
     thread_plan = plan_threads(device, options.runtime.threads)
-    inp = open_input(src)  # once (stdin too): the decisions below read its headers, the decoder its packets
+    inp = open_input(src, input_fps=options.input_rate)  # once (stdin too): the decisions below read its headers, the decoder its packets
     source, interp, conv = None, interpolator, None
     try:
         fps_out = options.rate.resolve(inp.info.rate)
+        check_output_rate(inp.info.rate, fps_out, parse_slowmo(options.slowmo))
         check_input_fits(inp, options.ss)
-        timecode = _source_timecode(inp)
+        timecode = source_timecode(inp)
         target = plan_target(dst, options.encode, inp.info, inp.streams, inp.stream.index,
                              audio=audio_policy(options), replace_timecode=timecode is not None)
+        check_encoder(target.video, options.encode.preset, inp.info.width, inp.info.height, fps_out,
+                      options.interlace)
         if interp is None:
             interp = open_interpolator(options.runtime)
         mode = choose_convert_mode(options, interp.model_name)
-        temporal = _plan_time(src, inp, options, interp.model_name, mode, fps_out, timecode)
+        temporal = plan_time(src, inp, options, interp.model_name, mode, fps_out, timecode)
         source = open_source(inp, decode_request(options, target, temporal), decoder=options.decoder,
                              device=device, threads=thread_plan.decoder)
         conv = _Conversion(source, interp, options, mode, fps_out, target, on_progress, temporal, thread_plan)
         conv.tags = dict(tags or {})
+        conv.overwrite = bool(overwrite)
+        conv.src_path = None if src == "-" else src
         if on_start is not None:
             on_start(conv.expected)
         setup_s = time.perf_counter() - t0
@@ -568,28 +561,6 @@ def convert(
     result.seconds = time.perf_counter() - t0
     result.stage_s.update(setup_s=setup_s, model_s=result.model_s, outside_model_s=result.seconds - result.model_s)
     return result
-
-
-def _source_timecode(source: PyAVInput) -> str | None:
-    """The source's start timecode, when it has one and a frame rate to count it at (the output
-    then gets it re-expressed at its own rate, instead of a copy of the source's track)."""
-    tags = {**source.container_metadata, **source.info.metadata}
-    tc = timecode_tag(tags, [s for s in source.copy_streams if s.type == "data"])
-    return tc if tc and source.info.rate else None
-
-
-def _plan_time(src, source: PyAVInput, options: ConvertOptions, model: str, mode: str,
-               fps_out: Fraction, tc: str | None) -> TemporalReport:
-    """Interlacing/cadence/dedup/down/slow-motion decisions (pipeline.temporal) and the timecode."""
-    rep = plan(src, options, get_spec(model), mode)
-    if tc:
-        rep.timecode_in = tc
-        frame_rate = fps_out / 2 if rep.interlace_out != "off" else fps_out  # interlaced: frames, not fields
-        try:
-            rep.timecode_out = convert_timecode(tc, source.info.rate, frame_rate)
-        except FilmrtError as e:
-            rep.notes.append(f"source timecode not carried: {e}")
-    return rep
 
 
 def _close(source: Source | PyAVInput, interp, given) -> None:

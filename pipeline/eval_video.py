@@ -32,6 +32,7 @@ from filmrt.imageio import to_uint8
 from filmrt.interpolator import Interpolator
 from filmrt.options import RuntimeOptions
 from filmrt.pipeline.io.decode import DecodedFrame, PyAVSource
+from filmrt.pipeline.report_html import WorstFrames
 from filmrt.pipeline.time.scenes import DEFAULT_THRESHOLD, SceneDetector
 from filmrt.quality import flicker, psnr, ssim, to_unit
 
@@ -75,6 +76,8 @@ class DropFrameScores:
     methods: dict[str, MethodScores]
     frames_decoded: int = 0
     pairs_skipped_cut: int = 0
+    #: position of each rebuilt frame in the decoded range, in scoring order
+    positions: list[int] = field(default_factory=list)
 
     @property
     def frames_scored(self) -> int:
@@ -103,11 +106,13 @@ def score_dropped_frames(
     batch: int = 4,
     scene_threshold: float = DEFAULT_THRESHOLD,
     on_scored: Callable[[int], None] | None = None,
+    worst: WorstFrames | None = None,
 ) -> DropFrameScores:
     """Run the protocol on decoded ``frames`` (positions 0, 1, 2, ... of a range) for every method.
 
     Each odd frame is rebuilt from its even neighbours by every predictor, ``batch`` frames per
-    call; ``on_scored(n)`` is called with the number of frames scored so far.
+    call; ``on_scored(n)`` is called with the number of frames scored so far. ``worst`` (for
+    ``--report``) keeps the pictures of the first method's frames with the lowest PSNR.
     """
     scores = DropFrameScores({name: MethodScores() for name in predictors})
     det = SceneDetector(scene_threshold)
@@ -121,16 +126,19 @@ def score_dropped_frames(
         dropped = [p[0] for p in pending]
         truths = [to_unit(p[2]) for p in pending]
         sides = [(to_uint8(p[1]), to_uint8(p[3])) for p in pending]
-        for name, predict in predictors.items():
+        scores.positions.extend(dropped)
+        for m, (name, predict) in enumerate(predictors.items()):
             t0 = time.perf_counter()
             pred = predict(a, b, dropped).cpu()  # on the CPU inside the clock: a GPU's work is counted
             ms = scores.methods[name]
             ms.seconds += time.perf_counter() - t0
-            for img, truth, (ua, ub) in zip(pred, truths, sides, strict=True):
+            for img, truth, (ua, ub), pos in zip(pred, truths, sides, dropped, strict=True):
                 rounded = to_uint8(img)
                 ms.psnr.append(psnr(rounded, truth))
                 ms.ssim.append(ssim(rounded, truth))
                 ms.flicker.append(flicker(ua, rounded, ub))
+                if worst is not None and m == 0:
+                    worst.offer(ms.psnr[-1], f"frame {pos}", lambda t=truth, r=rounded, a=ua, b=ub: _panels(a, t, r, b))
         pending.clear()
         if on_scored is not None:
             on_scored(scores.frames_scored)
@@ -154,6 +162,12 @@ def score_dropped_frames(
     return scores
 
 
+def _panels(a: np.ndarray, truth, ours: np.ndarray, b: np.ndarray) -> dict[str, np.ndarray]:
+    """The pictures of a worst frame: the previous kept frame, the truth, ours, the blend."""
+    blend = np.round((a.astype(np.float32) + b) / 2).astype(np.uint8)
+    return {"previous": a, "truth": np.round(np.asarray(truth) * 255).astype(np.uint8), "ours": ours, "blend": blend}
+
+
 def eval_video(
     src,
     runtime: RuntimeOptions | None = None,
@@ -163,6 +177,7 @@ def eval_video(
     scene_threshold: float = DEFAULT_THRESHOLD,
     interpolator: Interpolator | None = None,
     on_progress: Callable[[int, int | None], None] | None = None,
+    worst: WorstFrames | None = None,
 ) -> dict:
     """Score a model on ``src`` next to blending; a dict: model, psnr, ssim, blend_psnr, blend_ssim,
     frames_scored, ... (see the module docstring).
@@ -170,6 +185,8 @@ def eval_video(
     The model is ``interpolator`` (not closed here) or opened from ``runtime`` (default: the
     default model on the CPU); ``runtime.max_batch`` frames go to the model per call.
     ``on_progress(scored, total)``: frames scored so far and the expected total (None if unknown).
+    ``worst``: keeps the model's worst frames for ``--report``; the per-frame scores are under
+    ``per_frame``.
     """
     t0 = time.perf_counter()
     own = interpolator is None
@@ -181,7 +198,7 @@ def eval_video(
             scores = score_dropped_frames(
                 source.frames(), {"model": interpolator_predictor(interp), "blend": blend_predictor},
                 batch=interp.max_batch, scene_threshold=scene_threshold,
-                on_scored=None if on_progress is None else (lambda n: on_progress(n, total)),
+                on_scored=None if on_progress is None else (lambda n: on_progress(n, total)), worst=worst,
             )
         finally:
             source.close()
@@ -213,5 +230,7 @@ def eval_video(
         "flicker": model.mean_flicker,
         "blend_flicker": blend.mean_flicker,
         "protocol": PROTOCOL,
+        "per_frame": {"position": scores.positions[: scores.frames_scored], "psnr": model.psnr,
+                      "blend_psnr": blend.psnr, "flicker": model.flicker, "blend_flicker": blend.flicker},
         "seconds": time.perf_counter() - t0,
     }

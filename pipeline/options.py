@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 from filmrt.errors import FilmrtError
 from filmrt.options import RuntimeOptions, opt
@@ -18,6 +19,7 @@ from filmrt.pipeline.io.encode import DEFAULT_CRF, DEFAULT_PRESET
 from filmrt.pipeline.io.formats import CODECS, check_pix_fmt, parse_bitrate
 from filmrt.pipeline.io.streams import parse_drop
 from filmrt.pipeline.time.cadence.analysis import check_temporal_options
+from filmrt.pipeline.time.protect import parse_protect
 from filmrt.pipeline.time.scenes import DEFAULT_THRESHOLD
 from filmrt.rates import RateSpec, parse_rate_spec
 
@@ -63,6 +65,12 @@ class EncodeOptions:
         parse_drop(self.drop_stream)
 
 
+#: the longest --ss / --t (seconds; 30 days): far past any file, and still exact in every time base
+MAX_SECONDS = 30 * 86400
+#: frames buffered between stages, at most (each holds a decoded picture)
+MAX_QUEUE = 256
+
+
 def _check_seconds(value, flag: str, *, positive: bool) -> float | None:
     if value is None:
         return None
@@ -72,6 +80,8 @@ def _check_seconds(value, flag: str, *, positive: bool) -> float | None:
         raise FilmrtError(f"{flag} {value!r} is not a number of seconds") from None
     if not math.isfinite(x) or x < 0 or (positive and x == 0):
         raise FilmrtError(f"{flag} {value}: must be a finite number of seconds {'> 0' if positive else '>= 0'}")
+    if x > MAX_SECONDS:
+        raise FilmrtError(f"{flag} {value}: at most {MAX_SECONDS} s (30 days)")
     return x
 
 
@@ -92,6 +102,10 @@ class ConvertOptions:
                                                         metavar="START"))
     t: float | None = field(default=None, metadata=opt("convert only DURATION seconds (ffmpeg's -t)",
                                                        metavar="DURATION"))
+    #: the input's rate where the input has no timestamps of its own (raw H.264/HEVC/MPEG-2 streams)
+    input_fps: str | None = field(default=None, metadata=opt(
+        "the input's frame rate, for raw elementary streams (.h264, .hevc, .m2v ...) whose bitstream "
+        "does not say (FFmpeg would assume 25): 25, 29.97, 30000/1001 ...", metavar="RATE"))
     #: recursive mode: times are rounded to multiples of 1 / 2**max_depth
     max_depth: int = field(default=4, metadata=opt("recursive mode: deepest level of midpoints", metavar="D"))
     decoder: str = field(default="auto", metadata=opt(
@@ -102,7 +116,7 @@ class ConvertOptions:
         "nearest (drop frames: judders); auto: interp for time-conditioned models (RIFE), nearest for FILM",
         choices=("auto", "interp", "nearest")))
     slowmo: str | None = field(default=None, metadata=opt(
-        "slow motion: play the input N times slower (rational >= 1: 2, 2.5, 10/3) at --fps", metavar="N"))
+        "slow motion: play the input N times slower (rational, 1..100: 2, 2.5, 10/3) at --fps", metavar="N"))
     audio: str = field(default="auto", metadata=opt(
         "audio streams: copy, drop, or stretch (with --slowmo: atempo, pitch kept); auto: copy, drop with --slowmo",
         choices=("auto", "copy", "drop", "stretch")))
@@ -118,8 +132,21 @@ class ConvertOptions:
         "telecined film (3:2 / 2:2 pulldown): auto (detected -> fieldmatch+decimate), off",
         choices=("auto", "off")))
     dedup: str = field(default="auto", metadata=opt(
-        "repeated frames (animation on twos, duplicated transfers): auto (a run of duplicates is one frame "
-        "held for its duration), off", choices=("auto", "off")))
+        "repeated frames (animation on twos, duplicated transfers): auto (removed only when the first frames "
+        "show a repeat cadence; a run of repeats is one picture held for its duration), off", choices=("auto", "off")))
+    # verification (filmrt.pipeline.io.verify): how a result is checked, not what it is
+    no_verify: bool = field(default=False, metadata=opt(
+        "do not read the output back and check it against the plan (verification costs a demux and a "
+        "decode of the output)", output=False))
+    keep_failed: bool = field(default=False, metadata=opt(
+        "when verification fails, keep the output as OUT.failed-verify.EXT for inspection (OUT itself is "
+        "never written)", output=False))
+    #: on-screen graphics kept out of the model's warp (filmrt.pipeline.time.protect)
+    protect: str = field(default="off", metadata=opt(
+        "protect on-screen graphics: auto (still logos/clocks/burned-in text taken from the source frames, "
+        "a scrolling ticker moved at its measured speed; found in the first 8 frames), off, or X,Y,W,H[,...] "
+        "still boxes in pixels",
+        metavar="SPEC"))
     #: frames buffered between stages (each queue)
     queue_size: int = field(default=8, metadata=opt("frames buffered between stages", cli=False, output=False))
     runtime: RuntimeOptions = field(default_factory=RuntimeOptions)
@@ -127,6 +154,13 @@ class ConvertOptions:
 
     def __post_init__(self) -> None:
         parse_rate_spec(self.fps)  # fails now, before any decoding, when the rate is bad
+        if self.input_fps is not None:
+            try:
+                spec = parse_rate_spec(self.input_fps)
+            except FilmrtError as e:
+                raise FilmrtError(str(e).replace("--fps", "--input-fps", 1)) from None
+            if spec.is_factor:
+                raise FilmrtError(f"--input-fps {self.input_fps}: give a rate (25, 29.97, 30000/1001), not a factor")
         if self.mode not in MODES:
             raise FilmrtError(f"--mode {self.mode}: use {', '.join(MODES)}")
         if self.decoder not in DECODERS:
@@ -138,12 +172,18 @@ class ConvertOptions:
         if not 1 <= int(self.max_depth) <= 16:
             raise FilmrtError(f"--max-depth {self.max_depth}: must be 1..16")
         check_temporal_options(self)
-        if int(self.queue_size) < 1:
-            raise FilmrtError(f"queue_size {self.queue_size}: must be >= 1")
+        parse_protect(self.protect)
+        if not 1 <= int(self.queue_size) <= MAX_QUEUE:
+            raise FilmrtError(f"queue_size {self.queue_size}: must be 1..{MAX_QUEUE}")
 
     @property
     def rate(self) -> RateSpec:
         return parse_rate_spec(self.fps)
+
+    @property
+    def input_rate(self) -> Fraction | None:
+        """``--input-fps`` as an exact rate (None when not given)."""
+        return None if self.input_fps is None else parse_rate_spec(self.input_fps).rate
 
     def replace(self, **changes) -> ConvertOptions:
         return dataclasses.replace(self, **changes)

@@ -41,6 +41,7 @@ from filmrt.errors import FilmrtError
 from filmrt.imageio import to_uint8
 from filmrt.pipeline.io.colour import rgb_to_yuv
 from filmrt.pipeline.io.decode import DecodedFrame, PyAVSource
+from filmrt.pipeline.report_html import WorstFrames
 from filmrt.pipeline.time.scenes import DEFAULT_THRESHOLD, SceneDetector
 from filmrt.quality import flicker, global_motion, judder, motion_error, psnr, ssim
 from filmrt.vmaf import VmafScorer
@@ -98,23 +99,24 @@ def _luma(img: np.ndarray, spec) -> np.ndarray:
 
 def score_output(ref, cand, *, every: int | None = 2, vmaf: bool = False, ss: float | None = None,
                  t: float | None = None, scene_threshold: float = DEFAULT_THRESHOLD,
-                 on_frame: Callable[[int], None] | None = None) -> dict:
+                 on_frame: Callable[[int], None] | None = None, worst: WorstFrames | None = None) -> dict:
     """Score CAND (any tool's output) against REF; see the module docstring. A dict with ``generated``
     and ``kept`` groups (frames, psnr, ssim, vmaf, flicker), matched/unmatched counts, judder of CAND
-    and REF, and the per-frame lists under ``frames``."""
+    and REF, and the per-frame lists under ``frames``. ``worst`` (for ``--report``) keeps the pictures
+    of the generated frames with the lowest PSNR."""
     if every is not None and every < 2:
         raise FilmrtError(f"--every {every}: the tool saw every N-th frame of REF, N >= 2")
     t0 = time.perf_counter()
     rs, cs = PyAVSource(ref, ss=ss, t=t), PyAVSource(cand, ss=ss, t=t)
     try:
-        return _score(rs, cs, every, vmaf, scene_threshold, on_frame, t0)
+        return _score(rs, cs, every, vmaf, scene_threshold, on_frame, t0, worst)
     finally:
         rs.close()
         cs.close()
 
 
 def _score(rs: PyAVSource, cs: PyAVSource, every, want_vmaf: bool, scene_threshold: float, on_frame,
-           t0: float) -> dict:
+           t0: float, worst: WorstFrames | None = None) -> dict:
     ri, ci = rs.info, cs.info
     if (ri.width, ri.height) != (ci.width, ci.height):
         raise FilmrtError(f"REF is {ri.width}x{ri.height} and CAND {ci.width}x{ci.height}: score the same size")
@@ -137,6 +139,8 @@ def _score(rs: PyAVSource, cs: PyAVSource, every, want_vmaf: bool, scene_thresho
             if vm is not None:
                 spec = ri.colour.with_bits(8)
                 vm.add(_luma(a, spec), _luma(b, spec))
+            if worst is not None and group == "generated" and not cut:
+                worst.offer(rows[-1]["psnr"], f"REF frame {i}", lambda p=prev_ref, a=a, b=b: _panels(p, a, b))
             if prev_ref is not None and not cut:  # motion across a cut means nothing
                 ref_steps.append(global_motion(prev_ref, a))
                 cand_steps.append(global_motion(prev_cand, b))
@@ -168,6 +172,11 @@ def _score(rs: PyAVSource, cs: PyAVSource, every, want_vmaf: bool, scene_thresho
         "vmaf_model": "vmaf_v0.6.1" if want_vmaf else None,
         "frames": rows, "seconds": time.perf_counter() - t0,
     }
+
+
+def _panels(prev: np.ndarray | None, truth: np.ndarray, ours: np.ndarray) -> dict[str, np.ndarray]:
+    """The pictures of a worst frame: the matched frame before it (REF), the truth, CAND's frame."""
+    return {**({"previous (REF)": prev} if prev is not None else {}), "truth": truth, "ours": ours}
 
 
 def _flicker(window: list[tuple[int, np.ndarray]], rows: list[dict]) -> None:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from tqdm import tqdm
 
 from filmrt.cli.groups import add_options
-from filmrt.errors import FilmrtError
-from filmrt.fileio import check_writable, write_json
+from filmrt.fileio import check_distinct, check_writable, write_json
 from filmrt.pipeline.options import ConvertOptions
+from filmrt.pipeline.report_html import add_report_options, report_collector, write_score_report
 from filmrt.pipeline.score import score_output
 from filmrt.pipeline.time.scenes import DEFAULT_THRESHOLD
 
@@ -33,6 +32,7 @@ def register(subparsers) -> None:
                         "pip install 'filmrt[quality]')")
     add_options(p, ConvertOptions, only=("ss", "t", "scene_threshold"))
     p.add_argument("--json", default=None, metavar="OUT", help="write the scores (per frame too) as JSON to OUT")
+    add_report_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_score)
 
@@ -44,14 +44,13 @@ def _fmt(v, spec: str) -> str:
 def run_score(args: argparse.Namespace) -> int:
     if args.json:
         check_writable(args.json, "--json")
-        for src in (args.ref, args.cand):
-            if os.path.exists(src) and os.path.exists(args.json) and os.path.samefile(src, args.json):
-                raise FilmrtError(f"--json {args.json} names an input: it would be replaced")
+        check_distinct(args.json, [args.ref, args.cand], "--json")
+    worst = report_collector(args)
     bar = None if args.quiet else tqdm(unit="frame", desc="score", dynamic_ncols=True, file=sys.stderr)
     try:
         rep = score_output(args.ref, args.cand, every=args.every or None, vmaf=args.vmaf, ss=args.ss, t=args.t,
                            scene_threshold=args.scene_threshold if args.scene_threshold is not None else DEFAULT_THRESHOLD,
-                           on_frame=None if bar is None else (lambda n: bar.update(n - bar.n)))
+                           on_frame=None if bar is None else (lambda n: bar.update(n - bar.n)), worst=worst)
     finally:
         if bar is not None:
             bar.close()
@@ -68,4 +67,6 @@ def run_score(args: argparse.Namespace) -> int:
           f"{rep['skipped_at_cuts']} generated frames next to a scene cut not scored")
     if args.json:
         write_json(args.json, rep)
+    if args.report:
+        print(f"report: {write_score_report(args.report, rep, worst)}")
     return 0

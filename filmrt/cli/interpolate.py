@@ -14,7 +14,9 @@ k / 2^K, FILM's released way of making several frames). Two ways to reach a time
 
 The work runs through the pipeline's inference stage (:class:`filmrt.pipeline.infer.Inference`,
 the same code as ``filmrt convert``), batched, with frame keys so the torch backend reuses FILM's
-per-frame features across the recursion.
+per-frame features across the recursion. What the images hold is kept: alpha is interpolated like
+the picture (as ``convert`` does: through the model as a grey picture), and 16-bit PNGs give
+16-bit PNGs (:mod:`filmrt.imageio`).
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ from filmrt.cli.groups import add_runtime_options, runtime_from_args
 from filmrt.cli.overwrite import add_overwrite_options
 from filmrt.engine import open_interpolator
 from filmrt.errors import FilmrtError
-from filmrt.fileio import check_overwrite
-from filmrt.imageio import read_image, write_image
+from filmrt.fileio import check_distinct, check_overwrite
+from filmrt.imageio import Picture, read_picture, write_image
 from filmrt.models import get_spec
 from filmrt.pipeline.infer import Inference, Pair, choose_mode, nearest_dyadic
 
@@ -90,15 +92,22 @@ def _wanted_times(args: argparse.Namespace) -> list[Fraction]:
     return [Fraction(t).limit_denominator(1 << 20) for t in parse_times(args.at)]
 
 
-def _read_pair(args: argparse.Namespace) -> tuple[torch.Tensor, torch.Tensor]:
-    a = read_image(args.a)
-    b = read_image(args.b)
-    if a.shape != b.shape:
+def _read_pair(args: argparse.Namespace) -> tuple[Picture, Picture]:
+    """A and B with their alpha and depth; when only one has alpha, the other gets an opaque one."""
+    a = read_picture(args.a)
+    b = read_picture(args.b)
+    if a.pixels.shape[1:] != b.pixels.shape[1:]:
         raise FilmrtError(
-            f"{args.a} is {a.shape[2]}x{a.shape[1]} but {args.b} is {b.shape[2]}x{b.shape[1]}: "
-            "the two frames must have the same size"
+            f"{args.a} is {a.pixels.shape[2]}x{a.pixels.shape[1]} but {args.b} is {b.pixels.shape[2]}x"
+            f"{b.pixels.shape[1]}: the two frames must have the same size"
         )
+    if a.alpha != b.alpha:
+        a, b = (Picture(_opaque(x.pixels), x.bits) for x in (a, b))
     return a, b
+
+
+def _opaque(pixels):
+    return pixels if pixels.shape[0] == 4 else torch.cat([pixels, torch.ones_like(pixels[:1])])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -108,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
         raise FilmrtError(f"--max-depth must be between 1 and 16, got {args.max_depth}")
     runtime = runtime_from_args(args)
     wanted = _wanted_times(args)
+    check_distinct(args.output, [args.a, args.b], "-o")  # -o A.png would replace an input
     if len(wanted) == 1 and not Path(args.output).is_dir():
         check_overwrite(args.output, args.overwrite, "-o")  # before any work
     a, b = _read_pair(args)
@@ -118,7 +128,12 @@ def run(args: argparse.Namespace) -> int:
 
     # recursive: every time is rounded to its nearest midpoint (the rule convert's scheduler uses)
     used = [nearest_dyadic(t, args.max_depth) for t in wanted] if mode == "recursive" else wanted
-    frames = {"A": a.to(interp.device), "B": b.to(interp.device)}
+    # alpha goes through the model as a grey picture, as in convert (pipeline.infer); 16-bit in, 16-bit out
+    bits = max(a.bits, b.bits)
+    kept = [what for what, on in (("alpha (interpolated like the picture)", a.alpha), ("16-bit depth", bits > 8)) if on]
+    if kept:
+        say("keeping " + " and ".join(kept))
+    frames = {"A": a.pixels.to(interp.device), "B": b.pixels.to(interp.device)}
     with interp:
         images = Inference(interp, mode=mode, batch=interp.max_batch).run(
             [Pair("A", "B", u) for u in used], frames)
@@ -134,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
     for path in paths:  # all checked before the first is written
         check_overwrite(path, args.overwrite, "-o")
     for (asked, used_t, img), path in zip(results, paths, strict=True):
-        write_image(path, img.detach().float().cpu())
+        write_image(path, img.detach().float().cpu(), bits=bits, replace=bool(args.overwrite))
         note = f" (asked {asked:g}: nearest midpoint within depth {args.max_depth})" if abs(asked - used_t) > 1e-9 else ""
         say(f"t={used_t:.6f}{note} -> {path}")
     return 0

@@ -8,7 +8,8 @@ Conventions shared by every sub-command (the option groups of :mod:`filmrt.cli.g
 ``--model``, ``--weights``, ``--backend``, ``--device``, ``--precision``, ``--batch``; ``-o/--output``
 for the main output; ``--json`` for a machine-readable report; ``--quiet`` turns progress bars off;
 ``--ss``/``--t`` are start and duration (ffmpeg's names) where a command cuts time.
-User errors are :class:`filmrt.errors.FilmrtError`: one line on stderr and exit code 2.
+User errors are :class:`filmrt.errors.FilmrtError`: one line on stderr and exit code 2 (a message with
+more lines, e.g. a failed verification, exit 4, prints each further line as ``filmrt: <line>``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from filmrt.export import cli as export_cli
 from filmrt.pipeline import cli as pipeline_cli
 from filmrt.pipeline import score_cli
 from filmrt.pipeline.batch import cli as batch_cli
+from filmrt.pipeline.live import cli as live_cli
 
 #: the command table, in the order ``filmrt --help`` lists the commands
 COMMANDS = [
@@ -34,6 +36,7 @@ COMMANDS = [
     pipeline_cli,
     score_cli,
     batch_cli,
+    live_cli,
     export_cli,
     engine_cli,
     bench_cli,
@@ -61,7 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except FilmrtError as e:
-        print(f"filmrt: error: {e}", file=sys.stderr)
+        first, *more = str(e).splitlines() or [""]
+        print(f"filmrt: error: {first}", file=sys.stderr)
+        for line in more:  # e.g. a failed verification: one line per difference
+            print(f"filmrt: {line}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
         print("filmrt: interrupted", file=sys.stderr)

@@ -99,8 +99,8 @@ class BatchOptions:
         object.__setattr__(self, "gpus", parse_gpus(self.gpus))
         object.__setattr__(self, "include", _patterns(self.include))
         object.__setattr__(self, "exclude", _patterns(self.exclude))
-        if self.workers is not None and int(self.workers) < 0:
-            raise FilmrtError("--workers must be >= 0")
+        if self.workers is not None and not 0 <= int(self.workers) <= 256:
+            raise FilmrtError(f"--workers {self.workers}: must be 0..256")
         if int(self.retries) < 0:
             raise FilmrtError("--retries must be >= 0")
         if self.json_report and os.path.isdir(self.json_report):

@@ -33,7 +33,7 @@ from pathlib import Path
 import torch
 
 from filmrt.engine import open_interpolator
-from filmrt.errors import FilmrtError, NotAVideo
+from filmrt.errors import FilmrtError, NotAVideo, VerificationFailed
 from filmrt.options import RuntimeOptions
 from filmrt.pipeline import convert as convert_pipeline
 from filmrt.pipeline.batch.options import JobOptions
@@ -109,6 +109,7 @@ def check_output(path: Path, result) -> dict:
         "video": dict(_field(result, "video") or {}),
         "dropped": [str(x) for x in (_field(result, "dropped") or [])],
         "output": dict(_field(result, "output") or {}),  # the output decision (OutputTarget.to_dict)
+        "verify": dict(_field(result, "verify") or {}),  # the output read back (pipeline.io.verify)
     }
 
 
@@ -202,6 +203,9 @@ class Worker:
             res.update(check_output(tmp, result))
         except NotAVideo as e:  # retrying cannot help: the driver gives up at once, later runs too
             res["error"], res["permanent"] = f"{NOT_RETRIED}{e}", True
+        except VerificationFailed as e:  # failed, never "done": the differences on one line; the same
+            # input gives the same output, so this run does not retry it (a later run does)
+            res["error"], res["permanent"] = "; ".join(str(e).splitlines()), True
         except FilmrtError as e:
             res["error"] = str(e)
         except Exception as e:  # noqa: BLE001 - every failure is reported, none stops the batch

@@ -66,9 +66,12 @@ def a53_of(frame) -> bytes:
 
 
 class CaptionPacer:
-    """Triples in (with their source time), out per output frame (see the module docstring)."""
+    """Triples in (with their source time), out per output frame (see the module docstring).
+    ``stretch``: the slow-motion factor (``--slowmo N``: a caption at source time t is due at
+    output time N x t, with the picture it belongs to)."""
 
-    def __init__(self) -> None:
+    def __init__(self, stretch: Fraction | int = 1) -> None:
+        self.stretch = Fraction(stretch)
         self._queue: collections.deque[tuple[Fraction, bytes]] = collections.deque()
         self._lock = threading.Lock()
         self.triples_in = 0
@@ -78,7 +81,7 @@ class CaptionPacer:
         cc = cc[: len(cc) - len(cc) % 3]
         if cc:
             with self._lock:
-                self._queue.append((ts, cc))
+                self._queue.append((ts * self.stretch, cc))
                 self.triples_in += len(cc) // 3
 
     def take(self, until: Fraction | None) -> bytes:

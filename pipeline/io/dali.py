@@ -69,6 +69,11 @@ class DaliSource(Source):
         self.container_metadata = self._meta.container_metadata
         self.range_start, self.range_end = self._meta.range_start, self._meta.range_end
         self.src_name = self._meta.src_name
+        first = next(s for s in self.container.streams if s.type == "video")
+        if first is not self._meta.stream:  # DALI's reader decodes the first video stream only
+            self._meta.close()
+            raise FilmrtError(f"{self.src_name}: the main video is stream #{self._meta.stream.index}, not the first "
+                              "video stream, which is all DALI decodes: use --decoder pyav")
         self.device = device  # DALI reports no corrupt frames: corrupt_frames stays 0
         self.seq = int(sequence_length)
 

@@ -53,6 +53,7 @@ from filmrt.pipeline.io.captions import CaptionPacer, a53_of
 from filmrt.pipeline.io.colour import ColourSpec, guess_spec, luma_from_rgb, yuv_to_rgb
 from filmrt.pipeline.io.hdr import read_side_data
 from filmrt.pipeline.io.pixels import alpha_of
+from filmrt.pipeline.io.probe import is_cover, main_video
 from filmrt.pipeline.io.source import DecodedFrame, DecodeRequest, Source, VideoInfo
 from filmrt.pipeline.time.cadence.fieldops import CHAINS, DecodedFilter
 from filmrt.pipeline.time.timestamps import FrameClock
@@ -62,6 +63,8 @@ _PLANAR_YUV = re.compile(r"^yuv(j?)a?(420|422|444|440|411|410)p(\d+)?(le)?$")  #
 THUMB = (64, 36)
 #: what :meth:`PyAVSource._deliver` returns for the first frame past --t
 _PAST_END = object()
+#: demuxers of raw elementary streams: no timestamps, frames stamped at an assumed rate (25)
+RAW_STREAMS = {"h264", "hevc", "vvc", "mpegvideo", "m4v", "cavsvideo", "h261", "h263", "avs2", "avs3", "obu"}
 
 
 def av_error_message(e: BaseException) -> str:
@@ -70,7 +73,7 @@ def av_error_message(e: BaseException) -> str:
     return str(msg).strip().splitlines()[0] if msg else type(e).__name__
 
 
-def _open_input(src, fmt: str | None = None):
+def _open_input(src, fmt: str | None = None, options: dict | None = None):
     if src == "-" or src is None:
         handle = sys.stdin.buffer
         name = "stdin"
@@ -84,7 +87,7 @@ def _open_input(src, fmt: str | None = None):
         if not os.access(handle, os.R_OK):
             raise FilmrtError(f"cannot read input {handle}: permission denied")
     try:
-        return av.open(handle, "r", format=fmt), name
+        return av.open(handle, "r", format=fmt, options=options or {}), name
     except (av.error.InvalidDataError, av.error.DemuxerNotFoundError) as e:
         raise NotAVideo(f"{name} is not a video file FFmpeg can read ({av_error_message(e)})") from None
     except av.error.FFmpegError as e:
@@ -175,10 +178,12 @@ class PyAVInput:
     container_metadata: dict
     #: the stream facts; ``frames`` counts the whole input (a source counts its range)
     info: VideoInfo
-    #: the input's start (e.g. 1.4 s in an MPEG-TS), >= 0
+    #: the input's start (e.g. 1.4 s in an MPEG-TS); negative only when the pictures start there
     start: Fraction
     #: the stream's colour tags, for frames that leave them unspecified
     stream_tags: dict
+    #: --input-fps given for a raw stream: frames are timed k / rate, whatever the bitstream says
+    forced_rate: Fraction | None = None
 
     @property
     def header_end(self) -> Fraction | None:
@@ -197,7 +202,11 @@ class PyAVInput:
             return begin + dur, max(2 * frame, dur / 50)
         if c.duration:
             dur = Fraction(c.duration, 1_000_000)
-            return self.start + dur, max(Fraction(1), dur / 20)
+            # most demuxers count it from the start; Matroska writes the segment's, counted from 0
+            # (a file whose timestamps start at 10 s): the earlier end is taken, so a valid start
+            # offset is never called truncated
+            end = min(self.start + dur, dur) if dur > self.start > 0 else self.start + dur
+            return end, max(Fraction(1), (end - self.start) / 20)
         return None, Fraction(0)
 
     def close(self) -> None:
@@ -207,15 +216,51 @@ class PyAVInput:
             pass
 
 
-def open_input(src, fmt: str | None = None) -> PyAVInput:
-    """Open ``src`` (a path or ``-``) and read its headers; one-line errors for what is no video."""
-    c, src_name = _open_input(src, fmt)
-    videos = list(c.streams.video)
-    if not videos:
-        kinds = ", ".join(sorted({s.type for s in c.streams})) or "none"
+def _input_start(c, vs) -> Fraction:
+    """The input's start in seconds (e.g. 1.4 s in an MPEG-TS): output times are shifted by it (and
+    --ss). A negative start is kept when the pictures start there too (an MPEG-TS whose PTS wrap
+    soon after the start: libavformat unwraps them to negative times; an edit list starting early);
+    when only the audio does (priming in mp4) the pictures start at 0, as before."""
+    start = Fraction(c.start_time, 1_000_000) if c.start_time else Fraction(0)
+    if start < 0 and (vs.start_time is None or vs.start_time >= 0):
+        return Fraction(0)
+    return start
+
+
+def _sar(vs) -> Fraction | None:
+    """The stream's sample aspect ratio: the container's (MOV pasp, Matroska display size) when it
+    says, else the bitstream's (H.264 VUI, MPEG-2 header), as FFmpeg's av_guess_sample_aspect_ratio."""
+    for sar in (vs.sample_aspect_ratio, vs.codec_context.sample_aspect_ratio):
+        if sar and sar > 0:
+            return None if sar == 1 else Fraction(sar)
+    return None
+
+
+def _raw_rate(c, cc, src_name: str, input_fps: Fraction | None) -> Fraction:
+    """A raw elementary stream's rate: --input-fps, else the bitstream's (H.264/HEVC VUI timing,
+    the MPEG-1/2 sequence header, MPEG-4 VOL), never the demuxer's assumed 25."""
+    if input_fps:
+        return Fraction(input_fps)
+    if cc.framerate and cc.framerate > 0:
+        return Fraction(cc.framerate)
+    c.close()
+    raise FilmrtError(f"{src_name} is a raw {cc.name} stream whose bitstream does not give its frame rate "
+                      "(FFmpeg would assume 25): pass --input-fps RATE")
+
+
+def open_input(src, fmt: str | None = None, input_fps: Fraction | None = None, *, opened=None) -> PyAVInput:
+    """Open ``src`` (a path or ``-``) and read its headers; one-line errors for what is no video.
+    ``input_fps``: the rate of a raw elementary stream (its demuxer would assume 25); ``opened``:
+    ``(container, name)`` already opened by the caller (``filmrt live``: a URL)."""
+    # a raw stream's demuxer stamps frames at its ``framerate`` option (25 unless told)
+    c, src_name = opened if opened is not None else _open_input(
+        src, fmt, {"framerate": str(input_fps)} if input_fps else None)
+    # the programme, not the first video stream: a thumbnail track or cover art may come first
+    vs = main_video(c.streams)
+    if vs is None or is_cover(vs):
+        kinds = ", ".join(sorted({s.type + (" (cover art)" if is_cover(s) else "") for s in c.streams})) or "none"
         c.close()
         raise NotAVideo(f"{src_name} has no video stream (streams: {kinds})")
-    vs = videos[0]
     cc = vs.codec_context
     if cc is None:  # a codec id FFmpeg does not know (damaged or exotic headers)
         c.close()
@@ -223,13 +268,19 @@ def open_input(src, fmt: str | None = None) -> PyAVInput:
     if not cc.width or not cc.height:
         c.close()
         raise NotAVideo(f"{src_name}: the video stream has no picture size (not decodable?)")
-    copy_streams = [s for s in c.streams if s is not vs and s.type in ("audio", "subtitle", "data")]
-    start_us = c.start_time
-    # the input's start (e.g. 1.4 s in an MPEG-TS): output times are shifted by it (and --ss);
-    # a negative start (audio priming in mp4) is left as it is
-    start = max(Fraction(start_us, 1_000_000), Fraction(0)) if start_us else Fraction(0)
+    # every other stream is copied: other video streams (angles, proxies) and cover art too
+    copy_streams = [s for s in c.streams if s is not vs and s.type in ("video", "audio", "subtitle", "data")]
+    start = _input_start(c, vs)
     rate = vs.average_rate or vs.guessed_rate or vs.base_rate
     rate = Fraction(rate) if rate else None
+    forced_rate = None
+    if set(c.format.name.split(",")) & RAW_STREAMS:
+        rate = _raw_rate(c, cc, src_name, input_fps)
+        forced_rate = rate if input_fps else None
+    elif input_fps:
+        c.close()
+        raise FilmrtError(f"--input-fps is for raw elementary streams without timestamps; {src_name} "
+                          f"({c.format.name}) has its own")
     tb = Fraction(vs.time_base) if vs.time_base else Fraction(1, 90000)
     spec = guess_spec(cc.width, cc.height, cc.colorspace, cc.color_range,
                       full_range_format=str(cc.pix_fmt or "").startswith("yuvj"),
@@ -247,11 +298,13 @@ def open_input(src, fmt: str | None = None) -> PyAVInput:
         metadata=dict(vs.metadata),
         profile=cc.profile or None,
         bit_rate=cc.bit_rate or getattr(vs, "bit_rate", None) or None,
+        sar=_sar(vs),
     )
     tags = dict(colorspace=cc.colorspace, color_range=cc.color_range, primaries=cc.color_primaries,
                 trc=cc.color_trc)
     path = None if src in ("-", None) else os.fspath(src)
-    return PyAVInput(c, src_name, path, vs, list(c.streams), copy_streams, dict(c.metadata), info, start, tags)
+    return PyAVInput(c, src_name, path, vs, list(c.streams), copy_streams, dict(c.metadata), info, start, tags,
+                     forced_rate)
 
 
 def _expected_frames(vs, c, rate: Fraction | None, tb: Fraction, ss: Fraction | None = None,
@@ -322,7 +375,7 @@ class PyAVSource(Source):
             info, frames=_expected_frames(vs, inp.container, info.rate, info.time_base, self.ss, request.t))
         #: the stream's colour tags, for frames that leave them unspecified
         self._stream_tags = inp.stream_tags
-        self.captions = CaptionPacer() if request.captions else None
+        self.captions = CaptionPacer(request.caption_stretch) if request.captions else None
         self.decode_errors = 0
         #: end time (s) of the last picture delivered, for the "ends early" check
         self.last_end: Fraction | None = None
@@ -338,14 +391,47 @@ class PyAVSource(Source):
 
     # ------------------------------------------------------------------
     def _seek(self) -> None:
+        """Seek for --ss to a keyframe at or before the start point (frames before it are decoded
+        and discarded, as ffmpeg's accurate seek does). Demuxers without an index (MPEG-TS, PS)
+        land on a packet near the time asked, often after the keyframe the start point needs: the
+        first picture decoded there is checked, and the seek goes back further (1, 2, 4 ... s),
+        down to the beginning of the file, until that picture is not after the start point."""
         if not self.ss or not self._seekable:
             return
-        vs = self.stream
-        target = int(self.range_start / self.info.time_base)
+        tb, back = self.info.time_base, Fraction(0)
+        while self.range_start - back > self.start:
+            try:
+                self.container.seek(int((self.range_start - back) / tb), stream=self.stream, backward=True,
+                                    any_frame=False)
+            except Exception:  # noqa: BLE001 - unseekable input: decode from the start and discard
+                return
+            first = self._first_picture_time()
+            if first is not None and first <= self.range_start:
+                self.container.seek(int((self.range_start - back) / tb), stream=self.stream, backward=True,
+                                    any_frame=False)  # the same place again, for frames()
+                return
+            back = back * 2 if back else Fraction(1)
         try:
-            self.container.seek(target, stream=vs, backward=True, any_frame=False)
-        except Exception:  # noqa: BLE001 - unseekable input: decode from the start and discard
+            self.container.seek(0, backward=True, unsupported_byte_offset=True)  # the first byte
+        except Exception:  # noqa: BLE001
+            self.container.seek(int(self.start / tb), stream=self.stream, backward=True, any_frame=False)
+
+    def _first_picture_time(self, packets: int = 600) -> Fraction | None:
+        """The time of the first picture the decoder gives from here (None when none comes within
+        ``packets`` video packets: the seek landed after the last keyframe). Used by :meth:`_seek`."""
+        cc = self.stream.codec_context
+        try:
+            for n, packet in enumerate(self.container.demux(self.stream)):
+                for f in packet.decode():
+                    ticks = f.pts if f.pts is not None else f.dts
+                    return Fraction(ticks) * self.info.time_base if ticks is not None else None
+                if n >= packets:
+                    break
+        except av.error.FFmpegError:
             pass
+        finally:
+            cc.flush_buffers()
+        return None
 
     def frames(self, on_packet: Callable | None = None, stop=None) -> Iterator[DecodedFrame]:
         """See :class:`Source`; packets of ``copy_streams`` go to ``on_packet`` as they are demuxed.
@@ -412,6 +498,8 @@ class PyAVSource(Source):
         pipeline.fieldops: its frames carry their own time base) or the best-effort ``clock``."""
         if self.frame_filter is not None:
             return [(g, self._filtered_time(g)) for g in self.frame_filter(decoded, end=end)]
+        if self.input.forced_rate:  # --input-fps over a raw stream: its own stamps follow the bitstream's rate
+            return [pair for f in decoded for pair in clock.push(f, None, None, None)]
         return [pair for f in decoded for pair in clock.push(f, f.pts, f.dts, f.duration)]
 
     def _deliver(self, f, ts: Fraction):
@@ -422,6 +510,8 @@ class PyAVSource(Source):
             return None  # before --ss (decoded from the previous keyframe)
         if self.range_end is not None and ts >= self.range_end - snap:
             return _PAST_END
+        if (f.width, f.height) != (self.info.width, self.info.height):
+            f = self._first_size(f)
         rgb, self._spec = frame_to_rgb(f, self._spec, self.device, self._stream_tags)
         read_side_data(f, self.info.side)
         if self.captions is not None:
@@ -436,15 +526,31 @@ class PyAVSource(Source):
                 self.info.display_matrix = dm
                 self.info.rotation = int(getattr(f, "rotation", 0) or 0)
         ftb = Fraction(f.time_base) if f.time_base else tb  # a filtered frame has its own
-        dur = Fraction(f.duration) * ftb if getattr(f, "duration", 0) else None
+        dur = Fraction(f.duration) * ftb if getattr(f, "duration", 0) and not self.input.forced_rate else None
         self.frames_decoded += 1
         self.last_end = ts + (dur or (1 / self.info.rate if self.info.rate else 0))
         out = DecodedFrame(self._index, ts, rgb, make_thumb(rgb[:3]), dur)
         self._index += 1
         return out
 
+    def _first_size(self, f):
+        """A picture whose size changed mid-stream (a legal new sequence header: an ad break, a
+        spliced feed), scaled to the first size: the output has one size, as ffmpeg's default
+        scaling to the first frame's size gives. Said once in :attr:`notes`."""
+        if not self.resized:
+            self.notes.append(f"the picture size changes mid-stream (to {f.width}x{f.height} at "
+                              f"{self.frames_decoded} frames): scaled to the first size, "
+                              f"{self.info.width}x{self.info.height}")
+        self.resized += 1
+        return f.reformat(width=self.info.width, height=self.info.height)
+
     def _copy_packet(self, packet, on_packet: Callable | None, copy_done: set[int]) -> None:
         """Hand a packet of a copied stream on, inside the range; note the streams past its end."""
+        if is_cover(packet.stream) and packet.size:  # the picture itself, once, whatever the range
+            copy_done.add(packet.stream.index)
+            if on_packet is not None:
+                on_packet(packet)
+            return
         if packet.dts is None and packet.pts is None:
             return  # flush packet
         pts = packet.pts if packet.pts is not None else packet.dts

@@ -15,8 +15,9 @@
   Which streams go in is decided before decoding, in the
   :class:`~filmrt.pipeline.io.target.OutputTarget` the muxer is handed (container, muxer options,
   encoder, every input stream's fate): the muxer carries it out and decides nothing again.
-- Metadata: container tags, per-stream tags (language, title, handler) and the video's display
-  matrix (rotation) are copied.
+- Metadata: container tags, per-stream tags (language, title, handler), the video's display
+  matrix (rotation) and its sample aspect ratio (anamorphic pixels: in the bitstream and in the
+  container) are copied.
 - Never a half-written OUT: everything goes to a hidden temp file beside OUT
   (:func:`filmrt.fileio.atomic_path`: ``.NAME.filmrt-<pid>-XXXX.ext``, the replaced file's mode kept, a
   symlink's target replaced) that is renamed over OUT only after the trailer is written; any error
@@ -55,6 +56,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 DEFAULT_CRF = 18
+#: channel layouts without an order that have only one reading
+_UNORDERED = {"1 channels": "mono", "2 channels": "stereo"}
 DEFAULT_PRESET = "medium"
 
 
@@ -115,6 +118,33 @@ def check_output(dst: str, fmt: str | None, codec: str) -> None:
         raise FilmrtError(f"cannot write {dst}: directory {parent} is not writable")
 
 
+def check_encoder(output: OutputFormat, preset: str, width: int, height: int, rate: Fraction,
+                  interlace: str = "off") -> None:
+    """Open the encoder once, before any decoding, with the settings the Muxer will give it: a bad
+    ``--preset`` or ``--profile``, or DNxHD without ``--bitrate``, is refused here in one line
+    instead of failing with "Invalid argument" after decoding started. NVENC is checked when it
+    starts (it needs the GPU)."""
+    if interlace != "off" and height % 4:
+        raise FilmrtError(f"--interlace needs a height divisible by 4 (two 4:2:0 fields), not {height}")
+    if "nvenc" in output.codec:
+        return
+    sy, sx = output.layout.sub
+    cc = av.CodecContext.create(output.codec, "w")
+    cc.width, cc.height, cc.pix_fmt = max(sx, width - width % sx), max(sy, height - height % sy), output.pix_fmt
+    cc.time_base, cc.framerate = 1 / Fraction(rate), Fraction(rate)
+    if output.bitrate:
+        cc.bit_rate = int(output.bitrate)
+    cc.options = Muxer._encoder_options(output, None, preset)
+    try:
+        cc.open()
+    except av.error.FFmpegError as e:
+        said = ", ".join(x for x in (f"--preset {preset}" if output.codec in ("libx264", "libx265") else "",
+                                     f"--profile {output.profile}" if output.profile else "",
+                                     "" if output.bitrate or output.codec != "dnxhd" else "no --bitrate") if x)
+        raise FilmrtError(f"{output.codec} refuses these settings ({said or 'its defaults'}): "
+                          f"{av_error_message(e)}") from None
+
+
 #: FFmpeg's mov muxer under its names (MP4, MOV and their kin)
 MOV_MUXERS = ("mp4", "mov", "ipod", "ismv", "3gp", "3g2", "psp", "f4v")
 
@@ -138,6 +168,8 @@ class Muxer:
         warn=None,
         interlace: str | None = None,
         timecode: str | None = None,
+        encoder_options: dict | None = None,
+        overwrite: bool = True,
     ):
         output = target.video
         check_codec(output.codec)
@@ -154,6 +186,8 @@ class Muxer:
         self.timecode = timecode
         self.weaver: FilterChain | None = None
         self.shift = Fraction(shift)
+        #: encoder options on top of the chosen ones (``filmrt live``: x264's zerolatency tune, GOP)
+        self.encoder_options = dict(encoder_options or {})
         #: the temp file's atomic_path context while OUT is a regular file (None: streamed)
         self._atomic = None
         options = dict(target.options)
@@ -161,8 +195,11 @@ class Muxer:
             sink = sys.stdout.buffer if dst == "-" else dst
         else:
             output_parent(dst)  # one-line errors for a directory or a missing folder
-            self._atomic = atomic_path(dst)
+            # without -y the rename refuses an OUT that another run wrote meanwhile (fileio)
+            self._atomic = atomic_path(dst, replace=overwrite)
             sink = str(self._atomic.__enter__())
+        #: the file being written (the temp file beside OUT), None when streamed
+        self.path = None if target.streamed else sink
         if any(k.startswith("filmrt_") for k in container_metadata or {}) and fmt in MOV_MUXERS:
             # MP4/MOV keep free-form tags (filmrt batch's mark) only as "mdta" keys
             options["movflags"] = "+".join(filter(None, (options.get("movflags"), "use_metadata_tags")))
@@ -214,6 +251,9 @@ class Muxer:
         cc.color_primaries = self.spec.primaries
         cc.color_trc = self.spec.trc
         opts = self._encoder_options(output, side, preset)
+        if output.codec == "mpeg2video":
+            opts.update(_mpeg2_rate(output, rate, self.width * self.height))
+        opts.update(self.encoder_options)
         if self.interlace:
             self._setup_interlaced(cc, opts, pix)
         cc.options = opts
@@ -221,8 +261,8 @@ class Muxer:
             cc.bit_rate = int(output.bitrate)
         if self.timecode:
             vs.metadata["timecode"] = self.timecode  # mp4/mov: a tmcd track; matroska: the tag
-            if "timecode" in c.metadata:
-                del c.metadata["timecode"]  # the source's label, at the source's rate
+            for key in [k for k in c.metadata if k.lower() == "timecode"]:
+                del c.metadata[key]  # the source's label, at the source's rate (any case: TIMECODE)
         if threads:  # the thread plan's count (filmrt.pipeline.threads); 0 = the encoder's own choice
             cc.thread_count = threads
         for key in ("language", "title", "handler_name"):
@@ -230,6 +270,8 @@ class Muxer:
                 vs.metadata[key] = info.metadata[key]
         if info.display_matrix is not None:
             vs.set_display_matrix(info.display_matrix)
+        if info.sar:  # anamorphic pixels: the encoder's (bitstream) and the stream's (MOV pasp, mkv display size)
+            cc.sample_aspect_ratio = vs.sample_aspect_ratio = info.sar
         self.vstream = vs
         self.frame_time_base = 1 / self.fps_out
         self.frame_offset = round(Fraction(video_offset) * self.fps_out)
@@ -244,6 +286,9 @@ class Muxer:
                                   f"({av_error_message(e)}): pass --drop-stream {s.index}") from None
             for k, v in s.metadata.items():
                 o.metadata[k] = v
+            if s.type == "audio" and o.codec_context.layout.name in _UNORDERED:
+                # PCM from Matroska has a count, no order; MP4's lpcm needs one: the only reading of 1 or 2
+                o.codec_context.layout = _UNORDERED[o.codec_context.layout.name]
             self.copy_map[s.index] = o
         self.frames_written = 0
         self.packets_copied = 0
@@ -320,11 +365,15 @@ class Muxer:
             raise FilmrtError(f"--interlace needs a height divisible by 4 (two 4:2:0 fields), not {self.height}")
         cc.field_order = 2 if self.interlace == "tff" else 3  # AV_FIELD_TT / AV_FIELD_BB (coded order)
         if self.codec == "libx264":
-            opts["flags"] = "+ildct+ilme"  # libx264: interlaced (MBAFF) coding; the frames say the order
+            # interlaced (MBAFF) coding, and the field order said to x264 itself: from the frames'
+            # flags alone it wrote bottom-first pictures with top-first picture order counts
+            # (read back as top first from MP4/MOV/TS)
+            opts["flags"] = "+ildct+ilme"
+            opts["x264-params"] = ":".join(filter(None, [opts.get("x264-params"), f"{self.interlace}=1"]))
         elif self.codec == "libx265":
             opts["x265-params"] = opts.get("x265-params", "") + ":interlace=" + self.interlace
         else:
-            opts["flags"] = "+ildct+ilme"
+            opts["flags"] = opts.get("flags", "") + "+ildct+ilme"
         self.weaver = FilterChain(WEAVE[self.interlace], width=self.width, height=self.height,
                                   time_base=1 / self.fps_out, rate=self.fps_out, fmt=pix)
 
@@ -370,14 +419,18 @@ class Muxer:
         self.packets_copied += 1
 
     # ------------------------------------------------------------------ end
-    def finish(self) -> None:
-        """Flush the encoder, write the trailer, and move the temp file over OUT."""
+    def finish(self, check=None) -> None:
+        """Flush the encoder, write the trailer, and move the temp file over OUT. ``check(path)``
+        runs on the complete temp file before the rename (verification); if it raises, nothing is
+        renamed (the caller's abort() removes the temp file)."""
         if self.weaver is not None:
             for woven in self.weaver.flush():  # an odd last field pair is dropped by weave
                 self._encode(woven)
         for pkt in self._io(self.vstream.encode, None):
             self._mux_video(pkt)
         self._io(self.container.close)
+        if check is not None and self.path is not None:
+            check(self.path)
         if self._atomic is not None:
             atomic, self._atomic = self._atomic, None
             try:
@@ -402,3 +455,20 @@ class Muxer:
 
 class _Discarded(Exception):
     """The outcome handed to atomic_path when the output is dropped."""
+
+
+def _mpeg2_rate(output: OutputFormat, rate: Fraction, pixels: int) -> dict:
+    """MPEG-2 rate control: constant bit rate, as broadcast deliveries are (XDCAM HD422: CBR 50 Mb/s),
+    with a VBV buffer within the profile's limit; a CBR rate is written into the sequence header,
+    where decoders and the next probe read it. A rate far beyond what the picture can use (over 8
+    bits a pixel: a tiny picture) is a ceiling instead, because the encoder cannot stuff that much
+    padding into a frame ("stuffing too large"). Without a bit rate: constant quality (qscale 2,
+    FF_QP2LAMBDA = 118)."""
+    if not output.bitrate:
+        return {"flags": "+qscale", "global_quality": str(2 * 118)}
+    bits = int(output.bitrate)
+    vbv_max = 47_185_920 if output.profile == "422" else 9_781_248  # 4:2:2@High, Main@High
+    opts = {"maxrate": str(bits), "bufsize": str(min(bits // 2, vbv_max))}
+    if bits / rate / max(1, pixels) <= 8:
+        opts["minrate"] = str(bits)
+    return opts

@@ -4,17 +4,27 @@ The muxer copies packets and per-stream tags (language, title); this module copi
 after the output streams exist and before anything is written (all three live in the header):
 
 - **dispositions** (default, forced, hearing impaired, captions ...) of the video and of every
-  copied stream, so a player picks the same subtitle track as before;
+  copied stream, so a player picks the same subtitle track as before; the converted video is the
+  default picture and no copied video stream is (a thumbnail track flagged default, often the
+  first track, would otherwise be what a player shows);
 - **attachments** (Matroska: fonts for ASS subtitles, cover art) with their file name and MIME
   type, as the :class:`~filmrt.pipeline.io.target.OutputTarget` decided (their fates); a container
-  that cannot hold them (MP4, MPEG-TS) leaves them out, said once;
+  that cannot hold them (MP4, MPEG-TS) leaves them out, said once; cover art (an attached picture
+  stream, e.g. from MP4) becomes a Matroska attachment with an image MIME type, which players and
+  FFmpeg read back as cover art;
 - **chapters**, shifted by the same amount as every other timestamp (the input's start, or
-  ``--ss``) and cut to the converted range; chapters wholly outside it are dropped.
+  ``--ss``) and cut to the converted range; chapters wholly outside it are dropped; with
+  ``--slowmo N`` stretched N times, as the picture is.
 """
 
 from __future__ import annotations
 
+import os
 from fractions import Fraction
+
+from av.stream import Disposition
+
+DEFAULT = int(Disposition.default)
 
 
 def _attachments(src_container, muxer, warn) -> int:
@@ -32,8 +42,9 @@ def _attachments(src_container, muxer, warn) -> int:
     return len(kept)
 
 
-def _chapters(src_container, out_container, shift: Fraction, end: Fraction | None) -> int:
-    """Chapters moved by ``-shift`` seconds and cut to [0, end - shift]; returns how many were kept."""
+def _chapters(src_container, out_container, shift: Fraction, end: Fraction | None, factor: Fraction = Fraction(1)) -> int:
+    """Chapters moved by ``-shift`` seconds, cut to [0, end - shift] and stretched ``factor`` times
+    (slow motion); returns how many were kept."""
     try:
         chapters = src_container.chapters()
     except Exception:  # noqa: BLE001 - a demuxer without chapter support
@@ -47,7 +58,7 @@ def _chapters(src_container, out_container, shift: Fraction, end: Fraction | Non
             stop = min(stop, end - shift)
         if stop <= 0 or stop <= start:
             continue  # outside the converted range
-        start = max(start, Fraction(0))
+        start, stop = max(start, Fraction(0)) * factor, stop * factor
         kept.append({"id": len(kept) + 1, "start": round(start / tb), "end": round(stop / tb), "time_base": tb,
                      "metadata": dict(ch.get("metadata") or {})})
     if kept:
@@ -55,9 +66,48 @@ def _chapters(src_container, out_container, shift: Fraction, end: Fraction | Non
     return len(kept)
 
 
-def copy_extras(source, muxer, warn) -> dict:
+#: cover art codecs -> (file extension, MIME type) of the attachment that carries them
+COVER_TYPES = {"png": (".png", "image/png"), "mjpeg": (".jpg", "image/jpeg"), "bmp": (".bmp", "image/bmp"),
+               "webp": (".webp", "image/webp"), "gif": (".gif", "image/gif")}
+
+
+def _cover_bytes(src_container, stream) -> bytes | None:
+    """The picture of a cover art stream, read from a second opening of the input (the attached
+    picture is the first packet a demuxer hands out); None for a pipe, which cannot be read twice."""
+    import av
+
+    path = getattr(src_container, "name", None)
+    if not path or not os.path.isfile(path):
+        return None
+    with av.open(path) as c:
+        for pkt in c.demux(c.streams[stream.index]):
+            if pkt.size:
+                return bytes(pkt)
+    return None
+
+
+def _covers(src_container, out_container, covers, warn) -> int:
+    """Cover art as attachments (Matroska: an image MIME type, read back as cover art)."""
+    done = 0
+    for s in covers:
+        codec = s.codec_context.codec.canonical_name if s.codec_context is not None else None
+        kind = COVER_TYPES.get(codec)
+        data = _cover_bytes(src_container, s) if kind else None
+        if data is None:
+            warn(f"cover art #{s.index} ({codec}) left out: " + (
+                "it cannot be read again from a pipe" if kind else f"no attachment type for {codec}"))
+            continue
+        name = str(s.metadata.get("filename") or f"cover{kind[0]}")
+        out_container.add_attachment(name, kind[1], data)
+        done += 1
+    return done
+
+
+def copy_extras(source, muxer, warn, covers=(), slowmo: Fraction | None = None) -> dict:
     """Copy dispositions, attachments and chapters from a ``source`` (its PyAV container) to
-    ``muxer``'s output.
+    ``muxer``'s output; ``covers``: cover art streams to write as attachments
+    (:attr:`~filmrt.pipeline.io.target.OutputTarget.attach`); ``slowmo``: the factor the picture is
+    slowed by, which chapters follow.
 
     Returns ``{"chapters": n, "attachments": n, "dispositions": n}`` (what was copied)."""
     src_container = source.container
@@ -67,12 +117,18 @@ def copy_extras(source, muxer, warn) -> dict:
     pairs = [(source.stream, muxer.vstream)] if source.stream is not None else []
     by_index = {s.index: s for s in src_container.streams}
     pairs += [(by_index[i], o) for i, o in muxer.copy_map.items()]
+    main = pairs[0][1] if pairs else None
     for s, o in pairs:
-        if int(s.disposition):
-            o.disposition = s.disposition
-            dispositions += 1
+        flags = int(s.disposition)
+        dispositions += bool(flags)  # the source's, copied (the default flag set below is ours)
+        if o is main or s.type == "video":  # the converted stream is the default picture, no other
+            flags = (flags | DEFAULT) if o is main else (flags & ~DEFAULT)
+        if flags:
+            o.disposition = Disposition(flags)
     return {
-        "chapters": _chapters(src_container, muxer.container, muxer.shift, source.range_end),
-        "attachments": _attachments(src_container, muxer, warn),
+        "chapters": _chapters(src_container, muxer.container, muxer.shift, source.range_end,
+                              Fraction(slowmo or 1)),
+        "attachments": _attachments(src_container, muxer, warn)
+        + _covers(src_container, muxer.container, covers, warn),
         "dispositions": dispositions,
     }

@@ -11,6 +11,9 @@ DNxHD / DNxHR       ``dnxhd``, the same profile (DNxHR LB/SQ/HQ/HQX/444; DNxHD a
 H.264               ``libx264`` at the source's chroma format and bit depth (8/10 bit)
 HEVC                ``libx265`` at the source's chroma format and bit depth (8/10/12 bit)
 FFV1                ``ffv1`` (lossless) at the source's pixel format
+MPEG-2              ``mpeg2video`` (XDCAM HD422, IMX, broadcast TS) at the source's chroma format
+                    (4:2:2 gets the 4:2:2 profile) and bit rate (its header's; unknown: constant
+                    quality, said)
 QuickTime RLE, PNG  the same codec (RGB, with alpha when the source has it)
 anything else       ``libx264``, or ``ffv1`` when the source has alpha (libx264 cannot carry it)
 ==================  ============================================================================
@@ -31,8 +34,8 @@ import av
 from filmrt.errors import FilmrtError, NotAVideo
 
 #: the encoders ``--codec`` takes; ``auto`` = the source's family (below)
-CODECS = ("auto", "libx264", "libx265", "prores_ks", "dnxhd", "ffv1", "qtrle", "png", "libvpx-vp9", "h264_nvenc",
-          "hevc_nvenc")
+CODECS = ("auto", "libx264", "libx265", "prores_ks", "dnxhd", "ffv1", "qtrle", "png", "mpeg2video", "libvpx-vp9",
+          "h264_nvenc", "hevc_nvenc")
 #: source codec (FFmpeg decoder name) -> the encoder of the same family
 FAMILY = {
     "prores": "prores_ks",
@@ -42,6 +45,7 @@ FAMILY = {
     "ffv1": "ffv1",
     "qtrle": "qtrle",
     "png": "png",
+    "mpeg2video": "mpeg2video",
 }
 #: encoders whose output is compressed by a CRF (the others take --bitrate or are lossless/fixed)
 CRF_CODECS = ("libx264", "libx265", "libvpx-vp9")
@@ -200,6 +204,8 @@ def _auto_profile(codec: str, src_profile: str | None, layout: PixelLayout) -> s
         if key in DNX_PROFILES:
             return DNX_PROFILES[key]
         return ("dnxhr_444" if layout.sub == (1, 1) else "dnxhr_hqx" if layout.bits > 8 else "dnxhr_hq")
+    if codec == "mpeg2video" and layout.sub == (1, 2):
+        return "422"  # 4:2:2 needs the 4:2:2 profile (Main allows 4:2:0 only)
     return None
 
 
@@ -215,7 +221,7 @@ def choose_format(
     chosen = _auto_codec(src_codec, src) if codec == "auto" else codec
     if codec == "auto" and src_codec not in FAMILY:
         notes.append(f"{src_codec} is written as {chosen} (--codec auto keeps ProRes, DNxHD/HR, H.264, HEVC, "
-                     "FFV1, QuickTime RLE and PNG)")
+                     "FFV1, QuickTime RLE, PNG and MPEG-2)")
     if pix_fmt is not None:
         check_pix_fmt(chosen, pix_fmt)
         pix = pix_fmt
@@ -231,13 +237,19 @@ def choose_format(
     if src.rgb != out.rgb and not src.gray:
         notes.append(f"{'RGB' if src.rgb else 'Y`CbCr'} source written as {'RGB' if out.rgb else 'Y`CbCr'}")
     prof = profile
-    if prof is None and chosen in ("prores_ks", "dnxhd"):  # the source's profile when it is the same family
+    if prof is None and chosen in ("prores_ks", "dnxhd", "mpeg2video"):  # the source's, same family
         prof = _auto_profile(chosen, src_profile if FAMILY.get(src_codec) == chosen else None, out)
     rate = parse_bitrate(bitrate)
     if rate is None and chosen == "dnxhd" and prof == "dnxhd":
         if not src_bitrate:
             raise FilmrtError("DNxHD (not DNxHR) needs --bitrate (the family fixes it per resolution)")
         rate = int(src_bitrate)
+    if rate is None and chosen == "mpeg2video":  # MPEG-2's own default (200 kb/s) would ruin the picture
+        if src_bitrate and FAMILY.get(src_codec) == chosen:
+            rate = int(src_bitrate)  # the delivery's rate (XDCAM HD422: 50 Mb/s)
+        else:
+            notes.append("MPEG-2 bit rate unknown (no --bitrate, and no MPEG-2 source header giving one): "
+                         "constant quality (qscale 2); pass --bitrate for a delivery rate")
     return OutputFormat(codec=chosen, pix_fmt=pix, profile=prof, bitrate=rate,
                         crf=crf if chosen in CRF_CODECS and rate is None else None,
                         source=f"{src_codec}{' ' + src_profile if src_profile else ''}, {src.describe()}",

@@ -15,8 +15,12 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 import av
+from av.stream import Disposition
 
 from filmrt.errors import FilmrtError
+
+#: dispositions of a video stream that is not the programme: cover art, thumbnails, still pictures
+NOT_PROGRAMME = Disposition.attached_pic | Disposition.timed_thumbnails | Disposition.still_image
 
 
 @dataclass
@@ -47,6 +51,8 @@ class StreamProbe:
     channels: int | None = None
     language: str | None = None
     metadata: dict = field(default_factory=dict)
+    #: the stream's disposition flags (default, attached_pic ...)
+    disposition: int = 0
 
     @property
     def frames(self) -> int:
@@ -73,8 +79,39 @@ class MediaProbe:
 
     @property
     def video(self) -> StreamProbe | None:
+        """The main video stream (:func:`main_video`'s choice)."""
         v = self.of_type("video")
-        return v[0] if v else None
+        return max(v, key=lambda s: programme_key(s.disposition, s.width, s.height, s.header_frames,
+                                                  s.header_duration)) if v else None
+
+
+def programme_key(disposition: int, width, height, frames, duration) -> tuple:
+    """How much a video stream looks like the programme (larger is more): not cover art, a thumbnail
+    or a still (dispositions), a picture size, more than one frame, the larger picture, the longer
+    stream, then the default flag. Size before the default flag: Matroska flags the first track of
+    each kind default, and a thumbnail track is often first."""
+    area = (width or 0) * (height or 0)
+    return (not int(disposition) & NOT_PROGRAMME, area > 0, frames != 1, area, float(duration or 0),
+            bool(int(disposition) & Disposition.default))
+
+
+def main_video(streams):
+    """The PyAV video stream a conversion converts (:func:`programme_key`; ties: the first), or None."""
+    videos = [s for s in streams if s.type == "video"]
+    if not videos:
+        return None
+
+    def key(s):
+        cc = s.codec_context
+        dur = s.duration * s.time_base if s.duration and s.time_base else None
+        return programme_key(s.disposition, cc.width if cc else 0, cc.height if cc else 0, s.frames or None, dur)
+
+    return max(videos, key=key)
+
+
+def is_cover(s) -> bool:
+    """Whether a PyAV stream is cover art (an attached picture: one packet, outside the timeline)."""
+    return bool(int(s.disposition) & Disposition.attached_pic)
 
 
 def probe(path, *, count: bool = True, first_frame: bool = True) -> MediaProbe:
@@ -111,6 +148,7 @@ def _stream(s) -> StreamProbe:
         header_duration=Fraction(s.duration) * Fraction(s.time_base) if s.duration and s.time_base else None,
         language=s.metadata.get("language"),
         metadata=dict(s.metadata),
+        disposition=int(s.disposition),
     )
     if s.type == "video":
         rate = s.average_rate or s.guessed_rate
@@ -149,7 +187,7 @@ def _read_first_frame(path: str, video: StreamProbe) -> None:
     """Colour tags and display rotation, which only a decoded frame carries reliably."""
     try:
         with av.open(path, metadata_errors="ignore") as c:
-            for f in c.decode(video=0):
+            for f in c.decode(c.streams[video.index]):  # the main video, not simply the first
                 video.rotation = int(getattr(f, "rotation", 0) or 0)
                 video.colorspace, video.color_range = f.colorspace, f.color_range
                 video.color_primaries, video.color_trc = f.color_primaries, f.color_trc

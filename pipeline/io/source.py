@@ -63,6 +63,8 @@ class VideoInfo:
     bit_rate: int | None = None
     #: HDR10 static metadata, dynamic metadata and captions seen in the decoded frames so far
     side: SideInfo = field(default_factory=SideInfo)
+    #: sample (pixel) aspect ratio, e.g. 4/3 for 16:9 anamorphic 1440x1080; None when square or unknown
+    sar: Fraction | None = None
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,8 @@ class DecodeRequest:
     the field filter run on the decoder's own frames, in the temporal report's vocabulary ("off",
     "bwdif", "yadif", "fieldmatch+decimate", "fieldmatch"; :mod:`filmrt.pipeline.time.cadence.fieldops`)
     with ``field_parity``; ``streams``: the input streams whose packets are wanted (None = every
-    audio, subtitle and data stream)."""
+    audio, subtitle and data stream); ``caption_stretch``: the slow-motion factor the captions
+    follow (a caption at source time t is due at output time N x t, with its picture)."""
 
     ss: float | None = None
     t: float | None = None
@@ -84,6 +87,7 @@ class DecodeRequest:
     deinterlace: str = "off"
     field_parity: str = "tff"
     streams: frozenset[int] | None = None
+    caption_stretch: Fraction = Fraction(1)
 
     def __post_init__(self) -> None:
         if self.ss is not None and self.ss < 0:
@@ -136,6 +140,10 @@ class Source:
         self.corrupt_frames = 0
         self.frames_decoded = 0
         self.timestamps_repaired = 0
+        #: what was done to valid but unusual input (said once each; not damage), e.g. a picture
+        #: size that changes mid-stream, scaled to the first size (``resized`` pictures)
+        self.notes: list[str] = []
+        self.resized = 0
 
     def frames(self, on_packet: Callable | None = None, stop=None) -> Iterator[DecodedFrame]:
         """Decoded frames in presentation order; stops early when the ``stop`` event is set."""

@@ -15,7 +15,23 @@ alike. Answers are cached per (format, encoder, muxer options, stream parameters
 **Video encoder.** ``--codec`` (default: the source's family) when the container takes it. A
 container whose natural video codec is not H.264 (WebM) gets that codec for ``--codec auto``
 (libvpx-vp9, when this PyAV has it). Audio-only and image formats (``.wav``, ``.mp3``, ``.png``,
-``.gif``...) are refused with one line.
+``.gif``...) and segmenting muxers (HLS ``.m3u8``, DASH ``.mpd``: a playlist plus segment files)
+are refused with one line.
+
+**Held means readable.** MPEG-TS takes any codec, but one it has no stream_type for is written as
+private data (stream_type 0x06) that no player or decoder reads: ProRes, DNxHR, FFV1, PNG video,
+PCM and FLAC audio, SubRip. For such muxers (:data:`READ_BACK`) a stream counts as held only when
+one muxed packet reads back as the same codec. MPEG-PS (``.mpg``, ``.vob``) cannot be asked
+that way (its demuxer guesses codecs from content): what it reads back is listed
+(:data:`PS_READABLE`). Video the container cannot carry readably gets the closest encoder it does
+(:func:`filmrt.pipeline.io.target.fit_container`, said in the notes); audio is re-encoded
+(:data:`AUDIO_FALLBACK`, said with the reason); anything else is refused as below.
+
+**Other video streams** (a second angle, a thumbnail track, cover art) are copied as they are
+where the container holds them (cover art: MP4 as a stream, :data:`COVER_ART`; Matroska as an
+attachment, :data:`ATTACHED_COVER`); where it does not they are left out with the reason (a note,
+and in the JSON report), never silently. The converted stream is the programme
+(:func:`filmrt.pipeline.io.probe.main_video`), not simply the first video stream.
 
 **A stream that cannot go in** is an error (exit 2) naming the stream and the reason, unless the
 user asked to leave it out: ``--drop-stream SPEC`` (comma-separated ``a`` audio, ``s``
@@ -35,6 +51,7 @@ import av
 import av.logging
 
 from filmrt.errors import FilmrtError
+from filmrt.pipeline.io.probe import is_cover
 
 #: --drop-stream letters -> stream types
 DROP_KINDS = {"a": "audio", "s": "subtitle", "d": "data"}
@@ -47,10 +64,39 @@ PROBE_SETTINGS = {"dnxhd": (256, {"profile": "dnxhr_lb"}), "libx265": (64, {"x26
 #: muxers that hold no video (or only cover art) and image muxers: refused as OUT, one line
 AUDIO_FORMATS = {"wav", "mp3", "flac", "opus", "adts", "ac3", "eac3", "mp2", "w64", "aiff", "oga"}
 IMAGE_FORMATS = {"image2", "image2pipe", "gif", "apng", "webp", "png_pipe", "mjpeg"}
+#: muxers that write many files (a playlist or manifest and its segments) or other muxers: refused
+#: as OUT. They write their segments under their own names beside OUT, which the temp-file-and-rename
+#: of a single OUT cannot cover (junk files, a playlist naming the temp file, crashes): make a
+#: .ts/.mp4 and segment it with a packager
+SEGMENT_FORMATS = {"hls", "dash", "segment", "ssegment", "stream_segment", "smoothstreaming", "hds", "tee",
+                   "fifo"}
 #: fragmented MP4/MOV for outputs that cannot seek back (stdout, FIFOs); delay_moov lets the moov
 #: wait for the first packets, which AC-3/E-AC-3 need
 #: what FFmpeg's refusal means, where its own message is cryptic: (muxer, stream type) -> why
 HINTS = {("mxf", "audio"): "MXF holds PCM audio only"}
+#: muxers that take any codec but write one they have no mapping for as a stream nobody can read
+#: (MPEG-TS: stream_type 0x06, private data, no descriptor): what they take counts as held only
+#: when it reads back as the same kind of stream with a decoder (:func:`_read_back`)
+READ_BACK = {"mpegts"}
+#: MPEG-PS (.mpg, .vob): its muxer takes any video or subtitle codec but stamps them with MPEG-video and
+#: DVD-subtitle stream ids, and its demuxer guesses codecs from packet content (so a one-packet
+#: read-back cannot tell): what reads back as written (ProRes came back as "MP3 audio", SubRip as DVD
+#: subtitles). Its audio codecs the muxer checks itself.
+PS_FORMATS = {"mpeg", "vob", "dvd", "svcd", "vcd"}
+PS_READABLE = {"video": {"mpeg1video", "mpeg2video", "h264", "hevc"}, "subtitle": {"dvd_subtitle"}}
+#: audio a READ_BACK muxer cannot carry readably is re-encoded to this codec (said, with why)
+AUDIO_FALLBACK = {"mpegts": "aac"}
+#: why that codec: (muxer) -> the reason printed with the note
+AUDIO_FALLBACK_WHY = {"mpegts": "MPEG-TS carries PCM only as SMPTE 302M, which this FFmpeg cannot encode, and "
+                                "FLAC not at all; AAC keeps every sample rate and channel layout (lossy: write "
+                                ".mkv, .mov or .mxf to keep it lossless)"}
+#: muxers that write cover art as a stream (an attached picture): FFmpeg's mov muxer does in MP4/iPod
+#: mode only (the iTunes ``covr`` atom) and drops it from .mov without a word
+COVER_ART = {"mp4", "ipod"}
+#: muxers that keep cover art as an attachment (an image MIME type: read back as a cover again)
+ATTACHED_COVER = {"matroska", "webm"}
+#: an annex-B access unit delimiter: the TS muxer wants a start code in H.264/HEVC packets
+_AUD = b"\0\0\0\1\x09\xf0"
 STREAMED_MOVFLAGS = "frag_keyframe+empty_moov+default_base_moof+delay_moov"
 MOV_FORMATS = ("mp4", "mov", "ipod", "ismv", "3gp")
 
@@ -95,6 +141,11 @@ def stream_codec(s) -> str:
     """The codec name of a PyAV stream ("?" when FFmpeg does not know it)."""
     cc = s.codec_context
     return cc.name if cc is not None else "?"
+
+
+def describe(s) -> str:
+    """``#INDEX TYPE CODEC`` of a PyAV stream, as the messages name it."""
+    return f"#{s.index} {s.type} {stream_codec(s)}{' (cover art)' if is_cover(s) else ''}"
 
 
 _CACHE: dict[tuple, str | None] = {}
@@ -142,8 +193,64 @@ def refusal(fmt: str, codec: str, options: dict, stream=None) -> str | None:
             c.close()
         except Exception:  # noqa: BLE001 - a header-only file may fail its trailer: not the question
             pass
+    if why is None and fmt in READ_BACK:
+        why = _read_back(fmt, codec, options, stream)
+    if why is None and fmt in PS_FORMATS:
+        why = _ps_readable(fmt, codec, stream)
     _CACHE[key] = why
     return why
+
+
+def _read_back(fmt: str, codec: str, options: dict, stream=None) -> str | None:
+    """None if a ``codec`` video stream (and ``stream``, copied) muxed into ``fmt`` reads back as a
+    video (and a ``stream.type``) stream with a decoder; else why not. One packet is muxed (the
+    muxer writes its tables, e.g. the TS PMT, before the first packet); no encoder is opened."""
+    name = av.codec.Codec(codec, "w").canonical_name
+    buf = io.BytesIO()
+    try:
+        c = av.open(buf, "w", format=fmt, options=dict(options))
+        try:
+            v = c.add_mux_stream(name, rate=Fraction(25), width=64, height=64)
+            v.time_base = Fraction(1, 90000)
+            if stream is not None:
+                c.add_stream_from_template(stream)
+            c.start_encoding()
+            pkt = av.Packet(_AUD + bytes(32))
+            pkt.pts = pkt.dts = 0
+            pkt.time_base, pkt.stream = Fraction(1, 90000), v
+            c.mux(pkt)
+        finally:
+            c.close()
+        with av.open(io.BytesIO(buf.getvalue()), "r", format=fmt) as r:
+            got = [(s.type, _canonical(s)) for s in r.streams]
+    except (ValueError, av.error.FFmpegError) as e:
+        return f"cannot be read back from {fmt} ({(getattr(e, 'strerror', None) or str(e)).splitlines()[0]})"
+    if not got or got[0][0] != "video" or not _same_codec(name, got[0][1]):
+        return f"{fmt} would carry {name} video as private data that no decoder reads"
+    if stream is not None and (len(got) < 2 or got[1][0] != stream.type or not _same_codec(_canonical(stream),
+                                                                                         got[1][1])):
+        return f"{fmt} would carry it as private data that no decoder reads"
+    return None
+
+
+def _canonical(s) -> str | None:
+    cc = s.codec_context
+    return cc.codec.canonical_name if cc is not None else None
+
+
+def _same_codec(written: str | None, read: str | None) -> bool:
+    """The codec read back is the one written (MPEG audio layers 1-3 share one decoder and TS type)."""
+    return written == read or {written, read} <= {"mp1", "mp2", "mp3"}
+
+
+def _ps_readable(fmt: str, codec: str, stream=None) -> str | None:
+    """None if MPEG-PS reads ``codec`` video (and ``stream``) back as written (:data:`PS_READABLE`)."""
+    name = av.codec.Codec(codec, "w").canonical_name
+    if name not in PS_READABLE["video"]:
+        return f"{fmt} would carry {name} video under an MPEG-video stream id that no decoder reads as {name}"
+    if stream is not None and stream.type in PS_READABLE and _canonical(stream) not in PS_READABLE[stream.type]:
+        return f"{fmt} would carry it under a DVD-{stream.type} stream id, read back as another codec"
+    return None
 
 
 def _reason(e: BaseException, logs) -> str:
@@ -155,13 +262,21 @@ def _reason(e: BaseException, logs) -> str:
     return (getattr(e, "strerror", None) or str(e)).splitlines()[0]
 
 
-def container_codec(enc, fmt: str):
-    """``enc`` (EncodeOptions) with the container's natural codec for ``--codec auto`` where the
-    container holds only its own family (WebM: VP9); checks first that ``fmt`` holds video at all."""
+def check_video_container(fmt: str) -> None:
+    """A one-line refusal of muxers that are not one video file: audio-only, image, segmenting."""
     if fmt in AUDIO_FORMATS:
         raise FilmrtError(f"{fmt} is an audio-only format: write a video container (.mp4, .mkv, .mov, .ts)")
     if fmt in IMAGE_FORMATS:
         raise FilmrtError(f"{fmt} is an image format: write a video container (.mp4, .mkv, .mov, .ts)")
+    if fmt in SEGMENT_FORMATS:
+        raise FilmrtError(f"{fmt} output (a playlist/manifest with segment files) is not supported: write one "
+                          ".ts or .mp4 and segment it with a packager (e.g. ffmpeg -f hls / -f dash)")
+
+
+def container_codec(enc, fmt: str):
+    """``enc`` (EncodeOptions) with the container's natural codec for ``--codec auto`` where the
+    container holds only its own family (WebM: VP9); checks first that ``fmt`` holds video at all."""
+    check_video_container(fmt)
     natural = NATURAL_CODEC.get(fmt)
     if enc.codec != "auto" or natural is None:
         return enc

@@ -27,7 +27,12 @@ from filmrt.errors import FilmrtError
 from filmrt.fileio import is_stream_target
 from filmrt.pipeline.io.encode import check_output
 from filmrt.pipeline.io.formats import OutputFormat, choose_format, closest_pix_fmt, output_for
+from filmrt.pipeline.io.probe import is_cover
 from filmrt.pipeline.io.streams import (
+    ATTACHED_COVER,
+    AUDIO_FALLBACK,
+    AUDIO_FALLBACK_WHY,
+    COVER_ART,
     HINTS,
     container_codec,
     muxer_options,
@@ -36,11 +41,16 @@ from filmrt.pipeline.io.streams import (
     refusal,
     stream_codec,
 )
+from filmrt.pipeline.time.audiostretch import stretch_codec
+from filmrt.pipeline.time.timecode import is_timecode_track
 
 #: the fates of an input stream
 COPIED, REENCODED, DROPPED = "copied", "reencoded", "dropped"
-#: stream types that are remuxed (the video is encoded; attachments go with the container's header)
-REMUXED = ("audio", "subtitle", "data")
+#: stream types that are remuxed (the converted video is encoded; other video streams, e.g. a
+#: second angle or cover art, are remuxed; attachments go with the container's header)
+REMUXED = ("video", "audio", "subtitle", "data")
+#: the reason of a cover art stream that becomes a Matroska attachment
+AS_ATTACHMENT = "cover art, kept as an image attachment"
 
 
 @dataclass(frozen=True)
@@ -58,6 +68,8 @@ class StreamFate:
     reason: str = ""
     #: the stream's index in the output (None when dropped, or for attachments the muxer numbers)
     output_index: int | None = None
+    #: the encoder of a re-encoded stream (the video's, or "aac" for audio the container cannot carry)
+    encoder: str | None = None
 
     def describe(self) -> str:
         """``#INDEX TYPE CODEC`` as the messages name a stream."""
@@ -65,7 +77,7 @@ class StreamFate:
 
     def to_dict(self) -> dict:
         return {"index": self.index, "kind": self.kind, "codec": self.codec, "fate": self.fate,
-                "reason": self.reason, "output_index": self.output_index}
+                "reason": self.reason, "output_index": self.output_index, "encoder": self.encoder}
 
 
 @dataclass(frozen=True)
@@ -88,6 +100,8 @@ class OutputTarget:
     copy: tuple = field(default=(), compare=False, repr=False)
     #: what the decision changed from what was asked (e.g. the container's natural encoder)
     notes: tuple[str, ...] = ()
+    #: cover art streams written as attachments (Matroska), by :mod:`filmrt.pipeline.io.extras`
+    attach: tuple = field(default=(), compare=False, repr=False)
 
     def of(self, fate: str) -> list[StreamFate]:
         return [f for f in self.fates if f.fate == fate]
@@ -129,8 +143,9 @@ def fit_container(out: OutputFormat, fmt: str, crf: int = 18, options: dict | No
                           "RLE: .mov; FFV1: .mkv; or pick another --codec)")
     pix = closest_pix_fmt("libx264", out.source_pix)
     fallback = choose_format("libx264", out.source_pix, codec="libx264", pix_fmt=pix, crf=crf)
-    notes = [f"{out.codec} cannot go into {fmt}: written as libx264 (a container that holds {out.codec}, "
-             "e.g. .mov, keeps it)",
+    notes = [f"{out.codec} cannot go into {fmt} as a readable stream: written as libx264 at "
+             f"{fallback.layout.describe()} (the closest {fmt} holds; a container that holds {out.codec}, "
+             "e.g. .mov or .mkv, keeps it)",
              *[n for n in fallback.notes if " is written as " not in n]]
     return OutputFormat("libx264", pix, None, None, crf, out.source, notes, True, out.source_pix)
 
@@ -154,8 +169,10 @@ def plan_target(dst: str, enc, info, streams, video_index: int, *, audio: str = 
     notes = [f"{fmt} holds {enc.codec} video: --codec auto writes it"] if enc.codec != asked.codec else []
     fates = _fates(fmt, options, video, list(streams), video_index, enc.drop_stream, audio, replace_timecode)
     by_index = {s.index: s for s in streams}
-    copy = tuple(by_index[f.index] for f in fates if f.fate == COPIED and f.kind in REMUXED)
-    return OutputTarget(dst, fmt, streamed, options, video, tuple(fates), copy, tuple(notes))
+    copy = tuple(by_index[f.index] for f in fates
+                 if f.fate == COPIED and f.kind in REMUXED and f.reason != AS_ATTACHMENT)
+    attach = tuple(by_index[f.index] for f in fates if f.reason == AS_ATTACHMENT)
+    return OutputTarget(dst, fmt, streamed, options, video, tuple(fates), copy, tuple(notes), attach)
 
 
 def _fates(fmt: str, options: dict, video: OutputFormat, streams: list, video_index: int, drop: str | None,
@@ -163,14 +180,16 @@ def _fates(fmt: str, options: dict, video: OutputFormat, streams: list, video_in
     """Each input stream's fate, in input order, with its output index (the muxer adds the video,
     then the remuxed streams, then attachments (Matroska), then re-encoded audio)."""
     kinds, indices = parse_drop(drop)
-    decided: dict[int, tuple[str, str]] = {}
+    decided: dict[int, tuple] = {}
     refused = []
     for s in streams:
         kind = s.type
         if s.index == video_index:
-            decided[s.index] = (REENCODED, f"encoded as {video.codec}")
-        elif kind == "video":
-            decided[s.index] = (DROPPED, "only the first video stream is converted")
+            decided[s.index] = (REENCODED, f"encoded as {video.codec}", video.codec)
+        elif kind == "video" and (kind in kinds or s.index in indices):
+            decided[s.index] = (DROPPED, "left out (--drop-stream)")
+        elif kind == "video":  # another picture (an angle, a thumbnail, cover art): kept, or said why not
+            decided[s.index] = _other_video(fmt, options, video, s)
         elif kind == "attachment":
             decided[s.index] = ((COPIED, "kept in the header") if "matroska" in fmt else
                                 (DROPPED, f"{fmt} cannot hold attachments (write .mkv to keep them)"))
@@ -181,13 +200,18 @@ def _fates(fmt: str, options: dict, video: OutputFormat, streams: list, video_in
         elif kind == "audio" and audio == "drop":
             decided[s.index] = (DROPPED, "audio dropped (--audio drop, or --slowmo without --audio stretch)")
         elif kind == "audio" and audio == "stretch":
-            decided[s.index] = (REENCODED, "slowed with the video (--audio stretch): re-encoded as AAC")
-        elif kind == "data" and replace_timecode and s.metadata.get("timecode"):
-            decided[s.index] = (DROPPED, "timecode track: replaced by the timecode re-expressed at the output rate")
+            enc = stretch_codec(fmt, 0)[0]
+            decided[s.index] = (REENCODED, f"slowed with the video (--audio stretch): re-encoded as {enc}", enc)
+        elif kind == "data" and is_timecode_track(s):  # never copied: its label is at the source's rate
+            decided[s.index] = (DROPPED, "timecode track: replaced by the timecode re-expressed at the output rate"
+                                if replace_timecode else "timecode track: its label could not be read, not copied")
         else:
             why = refusal(fmt, video.codec, options, s)
             if why is None:
                 decided[s.index] = (COPIED, "remuxed")
+            elif kind == "audio" and fmt in AUDIO_FALLBACK and "no decoder reads" in why:
+                enc = AUDIO_FALLBACK[fmt]  # e.g. PCM/FLAC in MPEG-TS: re-encoded, said with the reason
+                decided[s.index] = (REENCODED, f"re-encoded as {enc}: {AUDIO_FALLBACK_WHY[fmt]}", enc)
             else:
                 hint = HINTS.get((fmt, kind))
                 refused.append(f"#{s.index} {kind} {stream_codec(s)} ({hint + '; FFmpeg: ' + why if hint else why})")
@@ -198,9 +222,23 @@ def _fates(fmt: str, options: dict, video: OutputFormat, streams: list, video_in
         )
     # output indices, in the order the muxer adds the streams
     order = ([s for s in streams if s.index == video_index]
-             + [s for s in streams if s.type in REMUXED and decided[s.index][0] == COPIED]
+             + [s for s in streams if s.type in REMUXED and decided[s.index][0] == COPIED
+                and decided[s.index][1] != AS_ATTACHMENT]
              + [s for s in streams if s.type == "attachment" and decided[s.index][0] == COPIED]
+             + [s for s in streams if decided[s.index][1] == AS_ATTACHMENT]
              + [s for s in streams if s.type == "audio" and decided[s.index][0] == REENCODED])
     out_index = {s.index: i for i, s in enumerate(order)}
-    return [StreamFate(s.index, s.type, stream_codec(s), *decided[s.index], out_index.get(s.index))
-            for s in streams]
+    return [StreamFate(s.index, s.type, stream_codec(s), *decided[s.index][:2], out_index.get(s.index),
+                       *decided[s.index][2:]) for s in streams]
+
+
+def _other_video(fmt: str, options: dict, video: OutputFormat, s) -> tuple[str, str]:
+    """The fate of a video stream that is not the one converted: copied where the container holds
+    it readably (cover art: MP4 as a stream, Matroska as an attachment), else left out, said."""
+    if is_cover(s) and fmt in ATTACHED_COVER:
+        return COPIED, AS_ATTACHMENT
+    if is_cover(s) and fmt not in COVER_ART:
+        return DROPPED, f"cover art, left out: {fmt} keeps no cover art (.mp4 and .mkv do)"
+    why = refusal(fmt, video.codec, options, s)
+    what = "cover art" if is_cover(s) else "another video stream"
+    return (COPIED, f"{what}, remuxed") if why is None else (DROPPED, f"{what}, left out: {why}")

@@ -2,7 +2,7 @@
 
 Slowed video cannot keep copied audio packets (they would end after 1/N of the picture), so each
 audio stream is decoded, run through ``atempo`` and encoded again (AAC, the stream's sample rate
-and layout). One ``atempo`` takes tempo factors from 0.5 to 100, so a slowdown beyond 2x is a chain of
+and layout; WebM holds only Opus and Vorbis: Opus at 48 kHz there, :func:`stretch_codec`). One ``atempo`` takes tempo factors from 0.5 to 100, so a slowdown beyond 2x is a chain of
 them whose product is 1/N (``4`` -> 0.5, 0.5; ``2.5`` -> 0.5, 0.8): :func:`atempo_chain`.
 
 Timestamps: the output of a stream starts where its first packet was, moved to the slowed timeline
@@ -29,19 +29,29 @@ def atempo_chain(factor: Fraction) -> list[tuple[str, str]]:
     return chain
 
 
+def stretch_codec(format_name: str, rate: int) -> tuple[str, int]:
+    """The encoder and sample rate of a slowed stream in a container named ``format_name``: Opus at
+    48 kHz (its own rate) in WebM, which holds no AAC; AAC at the stream's ``rate`` elsewhere."""
+    if "webm" in format_name.split(","):
+        return "libopus", 48000
+    return "aac", rate
+
+
 class AudioStretch:
     """One input audio stream -> a new output stream, slowed ``factor`` times (see the module docstring)."""
 
-    def __init__(self, stream, container, factor: Fraction, shift: Fraction, codec: str = "aac"):
+    def __init__(self, stream, container, factor: Fraction, shift: Fraction):
         self.input = stream
         self.factor = Fraction(factor)
         self.shift = Fraction(shift)
         cc = stream.codec_context
-        self.rate = cc.sample_rate or 48000
+        rate_in = cc.sample_rate or 48000
         self.decoder = av.codec.CodecContext.create(cc.name, "r")
         if cc.extradata:
             self.decoder.extradata = cc.extradata
-        self.decoder.sample_rate, self.decoder.layout = self.rate, cc.layout
+        self.decoder.sample_rate, self.decoder.layout = rate_in, cc.layout
+        # the encoder resamples to its own rate (Opus: 48 kHz); times count its samples
+        codec, self.rate = stretch_codec(container.format.name, rate_in)
         self.output = container.add_stream(codec, rate=self.rate)
         self.output.layout = cc.layout
         for k, v in stream.metadata.items():
@@ -100,3 +110,17 @@ class AudioStretch:
             out += self._encode(self._pull())
         return out + list(self.output.encode(None))
 
+
+#: FFmpeg's default channel layout for a channel count (PCM in Matroska may say a count, no order)
+_DEFAULT_LAYOUTS = {1: "mono", 2: "stereo", 3: "3.0", 4: "4.0", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
+
+
+def reencoder(stream, container, shift: Fraction, factor: Fraction | int = 1) -> AudioStretch:
+    """An audio stream re-encoded (:func:`stretch_codec`: the container's encoder), slowed ``factor``
+    times (--audio stretch) or at its own speed (atempo 1: a container that cannot carry its codec
+    readably, streams.AUDIO_FALLBACK)."""
+    st = AudioStretch(stream, container, Fraction(factor or 1), shift)
+    n = stream.codec_context.channels
+    if st.output.layout.name.endswith("channels") and n in _DEFAULT_LAYOUTS:  # no order (PCM in Matroska)
+        st.decoder.layout = st.output.layout = _DEFAULT_LAYOUTS[n]
+    return st

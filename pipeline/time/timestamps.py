@@ -14,7 +14,10 @@ libavcodec and ffmpeg do, so the pipeline never drops or misplaces a decodable p
    are in display order. :class:`FrameClock` keeps a small window of frames and gives the oldest
    frame the smallest time in the window: a local permutation of labels becomes the sorted
    sequence, and a sequence that was already increasing is left exactly as it was (so on every
-   file FFmpeg times monotonically, the result *is* FFmpeg's).
+   file FFmpeg times monotonically, the result *is* FFmpeg's). A backward label the window can
+   still sort is therefore not counted against ``pts`` in rule 1: libavcodec would switch to
+   ``dts`` there, one frame after the swapped label was already taken (the decoder reports
+   (pts, dts) as (3,3) (5,4) (4,5) ...), and every later frame would be one frame late.
 3. **Leftovers.** A time that is still not after the previous one (a repeated label) is moved to
    the previous time plus one frame duration and counted in :attr:`FrameClock.repaired`. The
    frame is kept: repeated labels are a muxer's mistake, not damage to the pictures.
@@ -25,6 +28,7 @@ Variable frame rate is not a problem here: a gap between two frames is kept as i
 from __future__ import annotations
 
 import heapq
+import math
 from collections import deque
 from collections.abc import Iterator
 from fractions import Fraction
@@ -49,7 +53,11 @@ class BestEffort:
         self.last_pts: int | None = None
         self.last_dts: int | None = None
 
-    def pick(self, pts: int | None, dts: int | None) -> int | None:
+    def pick(self, pts: int | None, dts: int | None, settled=None) -> int | None:
+        """``settled``: the latest time (ticks) a reordering window has already handed out, or
+        None. A ``pts`` below the previous one but after ``settled`` is a swap the window puts
+        right (packed B-frames), not a fault: counting it would switch to ``dts`` one frame after
+        the swapped label was taken, and every later frame would be one frame late."""
         if dts is not None:
             if self.last_dts is not None and dts <= self.last_dts:
                 self.faulty_dts += 1
@@ -57,7 +65,8 @@ class BestEffort:
         elif pts is not None:
             self.last_dts = pts
         if pts is not None:
-            if self.last_pts is not None and pts <= self.last_pts:
+            sortable = settled is not None and self.last_pts is not None and settled < pts < self.last_pts
+            if self.last_pts is not None and pts <= self.last_pts and not sortable:
                 self.faulty_pts += 1
             self.last_pts = pts
         elif dts is not None:
@@ -100,7 +109,8 @@ class FrameClock(Generic[T]):
 
     def push(self, item: T, pts: int | None, dts: int | None, duration: int | None = None) -> Iterator[tuple[T, Fraction]]:
         dur = Fraction(duration) * self.tb if duration else None
-        ticks = self.best.pick(pts, dts)
+        settled = self.last_out / self.tb if self.last_out is not None else -math.inf
+        ticks = self.best.pick(pts, dts, settled)
         if ticks is not None:
             t = Fraction(ticks) * self.tb
         else:

@@ -7,7 +7,8 @@ import pytest
 from filmrt.cli.main import COMMANDS, build_parser, main
 
 #: the commands filmrt offers, in the order `filmrt --help` lists them
-EXPECTED = ["interpolate", "weights", "eval", "convert", "eval-video", "score", "batch", "export", "build-engine", "bench"]
+EXPECTED = ["interpolate", "weights", "eval", "convert", "verify", "eval-video", "score", "batch", "live", "export",
+            "build-engine", "bench"]
 
 
 def test_help_lists_commands(capsys):

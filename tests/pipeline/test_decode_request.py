@@ -10,6 +10,7 @@ from support.media import make_multi_audio
 from filmrt.errors import FilmrtError
 from filmrt.options import RuntimeOptions
 from filmrt.pipeline import convert as convert_mod
+from filmrt.pipeline import prepare as prepare_mod
 from filmrt.pipeline.io.captions import CaptionPacer
 from filmrt.pipeline.io.decode import DecodeRequest, PyAVSource, open_input
 from filmrt.pipeline.options import ConvertOptions, EncodeOptions
@@ -69,7 +70,7 @@ def test_convert_hands_its_decisions_to_the_decoder(clip, tmp_path, monkeypatch)
             seen.append(request)
             super().__init__(src, request, **kw)
 
-    monkeypatch.setattr(convert_mod, "PyAVSource", Recording)
+    monkeypatch.setattr(prepare_mod, "PyAVSource", Recording)  # open_source builds it
     opts = ConvertOptions(fps="50", ss=0.08, runtime=RuntimeOptions(model="blend"),
                           encode=EncodeOptions(preset="ultrafast", drop_stream="1"))
     res = convert_mod.convert(clip, tmp_path / "o.mkv", opts)

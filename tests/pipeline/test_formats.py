@@ -170,7 +170,8 @@ def test_format_choice_table():
     assert choose_format("prores", "yuv422p10le", "XQ").profile == "4444xq"
     assert choose_format("hevc", "yuv422p12le").pix_fmt == "yuv422p12le"
     assert choose_format("h264", "yuv420p12le").pix_fmt == "yuv420p10le"  # x264: 10 bit at most, said
-    assert choose_format("mpeg2video", "yuv422p").pix_fmt == "yuv422p"  # libx264 keeps 4:2:2
+    c = choose_format("mpeg2video", "yuv422p", None, 50_000_000)  # XDCAM HD422: MPEG-2 kept, 4:2:2 profile
+    assert (c.codec, c.pix_fmt, c.profile, c.bitrate) == ("mpeg2video", "yuv422p", "422", 50_000_000)
     assert choose_format("vp9", "yuva420p").codec == "ffv1"  # alpha kept
     assert choose_format("rawvideo", "rgb48le").pix_fmt == "yuv444p10le"
     with pytest.raises(FilmrtError, match="DNxHD"):

@@ -153,7 +153,7 @@ def test_refusals(ref, tmp_path, capsys):
     assert main(["score", ref, str(small), "--quiet"]) == 2
     assert "same size" in capsys.readouterr().err
     assert main(["score", ref, ref, "--json", ref, "--quiet"]) == 2
-    assert "names an input" in capsys.readouterr().err
+    assert "is the same file as" in capsys.readouterr().err
     assert main(["score", ref, ref, "--every", "1", "--quiet"]) == 2
 
 

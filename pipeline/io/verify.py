@@ -1,0 +1,400 @@
+"""Verification: every output is read back and compared with the source and the plan.
+
+A wrong output with exit code 0 is the worst thing filmrt can ship, so ``convert`` (and each
+``batch`` item) reads the file it wrote back before it becomes OUT, and ``filmrt verify IN OUT``
+runs the same check on any pair.
+
+**Expectation, then check.** What the output must be is an :class:`Expectation` (a frozen value:
+the planned video frame count and frame-time grid, start and duration, size, SAR, colour tags,
+field order, timecode, HDR static metadata, which input streams must appear with what codec and
+duration, which were dropped and why, chapters and attachments). It is made in one of two ways:
+
+- :func:`expectation_from_plan` (the *adapter*, kept in one place so the stream plan object can
+  change under it): from what ``convert`` decided (the schedule's frame count, the muxer's grid and
+  tags, the stream plan, the temporal report), plus the source's packets (read again, demux only)
+  for the start and span of every copied stream;
+- :func:`infer_expectation` (``filmrt verify IN OUT`` without a plan): the output's own rate for
+  the grid, everything else from IN; a stream of IN that OUT lacks is reported as "dropped (no plan
+  to say why)" (a note, not a difference: without a plan nobody can say it was wrong).
+
+:func:`check` compares an expectation with the file read back (:mod:`filmrt.pipeline.io.verify_checks`,
+reading in :mod:`filmrt.pipeline.io.verify_read`) and returns a :class:`VerifyReport`: the
+checks run, one line per difference, notes, and the seconds spent.
+
+**Tolerances** (stated once, in :mod:`~filmrt.pipeline.io.verify_checks`): a video timestamp is on
+the grid within one tick of the output stream's time base (Matroska rounds to milliseconds); a
+stream's start relative to the video (A/V offset) within half an output frame; a copied stream's
+duration within one output frame or one of its own packets, whichever is longer. The muxer may move
+every stream by the same amount (Matroska and MPEG-TS shift the file so that no timestamp is
+negative, e.g. AAC priming): that common shift is measured from the video and allowed when it is 0
+or the amount that lifts the earliest stream to 0.
+
+**When the check fails in convert** (a broadcast engineer's view: OUT must never hold a file that
+failed its check, and the previous OUT must survive): the temp file is checked *before* it is
+renamed over OUT; on a difference nothing is renamed, OUT stays as it was, the temp file is
+removed and :class:`~filmrt.errors.VerificationFailed` (exit 4) lists the differences. With
+``--keep-failed`` the file is kept beside OUT as ``OUT.failed-verify.<ext>`` for inspection (never
+as OUT). ``--no-verify`` skips the check. Streamed outputs (stdout, FIFOs, devices) cannot be read
+back: the report says "not verified (streamed)" and nothing fails.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+from filmrt.errors import VerificationFailed
+from filmrt.fileio import is_stream_target
+from filmrt.pipeline.io.verify_read import MediaRead, read_back
+
+#: how a difference line starts (the CLI prints one line per difference)
+PREFIX = "mismatch: "
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A regular grid of frame times: ``start + k / rate`` for k in [0, count)."""
+
+    start: Fraction
+    rate: Fraction
+    count: int
+
+    def time(self, k: int) -> Fraction:
+        return self.start + Fraction(k) / self.rate
+
+    @property
+    def end(self) -> Fraction:
+        return self.time(self.count)
+
+
+@dataclass(frozen=True)
+class StreamExpect:
+    """An input stream that must be in the output."""
+
+    #: input stream index, and the output's index when the plan knows it (None: matched by kind)
+    index: int
+    kind: str
+    #: expected codec name (None: re-encoded, e.g. --audio stretch: any codec)
+    codec: str | None
+    #: expected start (output seconds, before the muxer's common shift) and duration; None = unknown
+    start: Fraction | None = None
+    duration: Fraction | None = None
+    out_index: int | None = None
+    #: the source's packets in the converted range, and how many of them did not decode there
+    #: (None: not known); a packet that does not decode in the source either is the input's damage
+    packets: int | None = None
+    source_decode_errors: int | None = None
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """What an output must be (see the module docstring). None fields are not checked."""
+
+    #: the planned video frames; ``times`` (exact, when the plan is irregular) else ``grid``
+    grid: Grid | None
+    times: tuple[Fraction, ...] | None = None
+    width: int | None = None
+    height: int | None = None
+    #: pixels the encoder may have cut from each dimension (odd sizes in 4:2:0; without a plan)
+    size_slack: int = 0
+    sar: Fraction | None = None
+    #: (colorspace, color_range, primaries, trc): each a value, a tuple of accepted values, or None (any)
+    colour: tuple | None = None
+    #: "progressive", "tt", "bb" ...; a tuple = any of these
+    field_order: tuple[str, ...] | None = None
+    timecode: str | None = None
+    #: HDR10 static metadata the first picture must carry ("mastering display", "content light level")
+    hdr: tuple[str, ...] | None = None
+    #: the source's video span (output seconds) the output's must match within a frame
+    duration: Fraction | None = None
+    streams: tuple[StreamExpect, ...] = ()
+    #: (input index, "#INDEX TYPE CODEC: why") of every input stream that must not be in the output
+    dropped: tuple[tuple[int, str], ...] = ()
+    chapters: int | None = None
+    attachments: int | None = None
+    #: True: made from convert's plan; False: inferred from IN and OUT (``filmrt verify``)
+    planned: bool = True
+
+    @property
+    def frames(self) -> int | None:
+        if self.times is not None:
+            return len(self.times)
+        return None if self.grid is None else self.grid.count
+
+    @property
+    def start(self) -> Fraction | None:
+        if self.times:
+            return self.times[0]
+        return None if self.grid is None else self.grid.start
+
+
+@dataclass
+class VerifyReport:
+    """The outcome: ``status`` is "ok", "failed", "not verified (streamed)" or "skipped (--no-verify)"."""
+
+    status: str
+    checks: list[str] = field(default_factory=list)
+    differences: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.differences
+
+    def to_dict(self) -> dict:
+        return {"status": self.status, "checks": list(self.checks), "differences": list(self.differences),
+                "notes": list(self.notes), "seconds": round(self.seconds, 4)}
+
+    def error(self, what: str) -> VerificationFailed:
+        """The exception for a failed check: a summary line, then one line per difference."""
+        n = len(self.differences)
+        lines = [f"verification failed: {what}: {n} difference{'s' if n != 1 else ''} from the plan"]
+        return VerificationFailed("\n".join(lines + [PREFIX + d for d in self.differences]))
+
+
+def streamed(dst: str) -> bool:
+    return dst == "-" or is_stream_target(dst)
+
+
+def not_verified(dst: str) -> VerifyReport:
+    return VerifyReport("not verified (streamed)", notes=[f"{dst} is a stream (pipe, FIFO or device): "
+                                                          "nothing to read back"])
+
+
+def read_source(path: str, out: MediaRead, *, lo: Fraction | None = None, hi: Fraction | None = None) -> MediaRead:
+    """The source's side of a check: packets (demux), its first picture's tags; its other streams are
+    decoded only when OUT's copies of them do not decode (is it the input's damage?)."""
+    damaged = any(o.decode_errors for o in out.others)
+    return read_back(path, decode="first", others=damaged, lo=lo, hi=hi)
+
+
+# ---------------------------------------------------------------------- expectations
+@dataclass(frozen=True)
+class Fate:
+    """One input stream's fate as the verification reads it: the fields of
+    :class:`filmrt.pipeline.io.target.StreamFate` (``fate``: "copied", "reencoded" or "dropped")."""
+
+    index: int
+    kind: str
+    codec: str
+    fate: str
+    reason: str = ""
+    output_index: int | None = None
+
+
+def expectation_from_plan(*, src_read: MediaRead | None, muxer, plan, temporal, planned_frames: int,
+                          range_start: Fraction, slowmo: Fraction | None, extras: dict,
+                          side, stretched: tuple[int, ...] = (), damaged: bool = False) -> Expectation:
+    """THE adapter from what ``convert`` decided to an :class:`Expectation`: ``plan`` is the
+    :class:`~filmrt.pipeline.io.target.OutputTarget` (its ``fates`` are read as they are).
+
+    ``src_read``: the source read back (demux only) within the converted range, None for stdin;
+    ``muxer``: the :class:`~filmrt.pipeline.io.encode.Muxer` (grid, size, tags);
+    ``temporal``: the TemporalReport (interlaced output, audio, timecode); ``planned_frames``: the
+    scheduler's output frames; ``stretched``: input indices of audio streams re-encoded (--audio stretch);
+    ``damaged``: the decoder reported damage (exit 3): the output holds what was readable, so no span
+    (video or copied stream) is compared with the source's.
+    """
+    # every input stream the output must hold or must not, as the target decided: audio,
+    # subtitles, data, and other video streams remuxed as they are (not cover art: one picture)
+    fates = [Fate(f.index, f.kind, f.codec, f.fate, f.reason, f.output_index) for f in plan.fates
+             if f.kind in ("audio", "subtitle", "data") or (f.kind == "video" and f.fate == "copied"
+                                                               and not f.reason.startswith("cover art"))]
+    return expectation_from_fates(fates, src_read=src_read, muxer=muxer, temporal=temporal,
+                                  planned_frames=planned_frames, range_start=range_start, slowmo=slowmo,
+                                  extras=extras, side=side, damaged=damaged)
+
+
+def _stream_expect(f: Fate, r, range_start: Fraction, scale: Fraction, damaged: bool) -> StreamExpect:
+    """What a copied or re-encoded stream must be, from the source's packets ``r`` in the range."""
+    seen = dict(packets=r.packets, source_decode_errors=r.decode_errors) if r is not None else {}
+    if r is None or r.start is None:
+        return StreamExpect(f.index, f.kind, f.codec if f.fate == "copied" else None, out_index=f.output_index,
+                            **seen)
+    if f.fate == "copied":
+        dur = r.duration * scale if r.duration is not None and not damaged else None
+        return StreamExpect(f.index, f.kind, f.codec, (r.start - range_start) * scale, dur, f.output_index, **seen)
+    # re-encoded from the start of the range: its own codec delay, any codec
+    dur = (r.end - max(r.start, range_start)) * scale if r.end is not None and not damaged else None
+    return StreamExpect(f.index, f.kind, None, None, dur, f.output_index, **seen)
+
+
+def expectation_from_fates(fates: list[Fate], *, src_read: MediaRead | None, muxer, temporal, planned_frames: int,
+                           range_start: Fraction, slowmo: Fraction | None, extras: dict, side,
+                           damaged: bool = False) -> Expectation:
+    """The :class:`Expectation` from the streams' fates and the muxer (see :func:`expectation_from_plan`)."""
+    scale = slowmo or Fraction(1)
+    interlaced = temporal.interlace_out != "off"
+    if interlaced:  # two fields per woven frame, at half the rate (an odd last field is dropped)
+        rate = muxer.fps_out / 2
+        grid = Grid(Fraction(round(Fraction(muxer.frame_offset, 2))) / rate, rate, planned_frames // 2)
+    else:
+        rate = muxer.fps_out
+        grid = Grid(Fraction(muxer.frame_offset) / rate, rate, planned_frames)
+    src_video = src_read.video if src_read is not None else None
+    by_index = {s.index: s for s in (src_read.others if src_read is not None else [])}
+    streams = tuple(_stream_expect(f, by_index.get(f.index), range_start, scale, damaged)
+                    for f in fates if f.fate in ("copied", "reencoded"))
+    dropped = tuple((f.index, f"#{f.index} {f.kind} {f.codec}: {f.reason}") for f in fates if f.fate == "dropped")
+    order = {"tff": ("tt",), "bff": ("bb",)}.get(temporal.interlace_out, ("progressive", "unknown"))
+    static = tuple(n for n, v in (("mastering display", side.mastering), ("content light level", side.light)) if v)
+    span = None
+    if src_video is not None and src_video.duration is not None and not interlaced and not damaged:
+        span = src_video.duration * scale
+    return Expectation(
+        grid=grid, width=muxer.width, height=muxer.height,
+        sar=src_video.sar if src_video is not None else None,
+        colour=_planned_colour(muxer.colorspace, muxer.spec),
+        field_order=order, timecode=temporal.timecode_out,
+        hdr=static if muxer.codec == "libx265" else (), duration=span, streams=streams, dropped=dropped,
+        chapters=extras.get("chapters"), attachments=extras.get("attachments"), planned=True,
+    )
+
+
+def _planned_colour(colorspace: int, spec) -> tuple:
+    """The tags the muxer set; where the source said nothing (the matrix and range were guessed from
+    the size), an output that says nothing either is read by a player exactly like the source."""
+    rgb = colorspace == 0  # AVCOL_SPC_RGB: RGB pictures are full range whatever the range tag asked
+    if not spec.guessed:
+        return (colorspace, (spec.color_range, 2) if rgb else spec.color_range, spec.primaries, spec.trc)
+    return ((colorspace, 2), (spec.color_range, 0, 2) if rgb else (spec.color_range, 0), spec.primaries, spec.trc)
+
+
+def own_rate(v) -> Fraction | None:
+    """OUT's frame rate without a plan: of the rates its headers state, the one nearest the median
+    interval of its timestamps (one missing or moved frame changes FFmpeg's average or base rate;
+    the median interval alone is rounded in Matroska's milliseconds)."""
+    if len(v.times) < 2:
+        return v.rate
+    gaps = sorted(b - a for a, b in zip(v.times, v.times[1:], strict=False) if b > a)
+    if not gaps:
+        return v.rate
+    typical = 1 / gaps[len(gaps) // 2]
+    return min(v.declared_rates, key=lambda r: abs(r - typical), default=typical)
+
+
+def infer_expectation(src: MediaRead, out: MediaRead, origin: Fraction | None = None) -> tuple[Expectation, list[str]]:
+    """An :class:`Expectation` for OUT made from IN and OUT alone (``filmrt verify``), and notes;
+    ``origin``: IN's time that became 0 in OUT (default: IN's start; with --ss the range's start)."""
+    from filmrt.pipeline.io.verify_checks import infer_streams
+    from filmrt.pipeline.time.timecode import convert_timecode
+
+    notes: list[str] = []
+    sv, ov = src.video, out.video
+    grid = None
+    if origin is None:  # convert's rule: output times start at the input's start
+        origin = max(src.start, Fraction(0))
+    rate = own_rate(ov) if ov is not None else None
+    if rate and sv is not None and sv.duration is not None and sv.start is not None:
+        # as many output frames as cover the source's span at the output's own rate (the scheduler's
+        # rule), the first where the source's first frame was, rounded to the output's grid
+        count = -(-sv.duration * rate // 1)
+        grid = Grid(Fraction(round((sv.start - origin) * rate)) / rate, rate, int(count))
+        notes.append(f"grid: OUT's own rate, {float(rate):g} fps (no plan)")
+    colour = None
+    if sv is not None:  # a tag IN leaves unspecified is guessed by convert: any value is right
+        unspecified = (2, 0, 2, 2)  # AVCOL_SPC/PRI/TRC_UNSPECIFIED = 2, AVCOL_RANGE_UNSPECIFIED = 0
+        colour = tuple(None if v == u else v for v, u in zip(sv.colour, unspecified, strict=True))
+    timecode = None
+    if src.timecode and sv is not None and sv.rate and rate:
+        try:
+            timecode = convert_timecode(src.timecode, sv.rate, rate)
+        except Exception:  # noqa: BLE001 - an unusual tag: only its presence is checked then
+            timecode = None
+    notes.append("field order: not checked without a plan (deinterlacing and --interlace change it)")
+    streams, dropped = infer_streams(src, out, origin)
+    for _i, d in dropped:
+        notes.append(f"stream {d}")
+    holds_attachments = "matroska" in out.format
+    exp = Expectation(
+        grid=grid, width=sv.width if sv else None, height=sv.height if sv else None, size_slack=1,
+        sar=sv.sar if sv else None, colour=colour,
+        # deinterlacing (the default for interlaced IN) and --interlace both change it: only a plan knows
+        field_order=None, timecode=timecode,
+        hdr=sv.hdr if sv is not None and out.video is not None and out.video.codec == "hevc" else None,
+        duration=sv.duration if sv is not None else None, streams=tuple(streams), dropped=tuple(dropped),
+        chapters=src.chapters, attachments=src.attachments if holds_attachments else None, planned=False,
+    )
+    return exp, notes
+
+
+def verify_pair(src, dst, *, ss: float | None = None, t: float | None = None, decode: str = "all") -> VerifyReport:
+    """``filmrt verify IN OUT``: infer the expectation from the pair and check OUT; ``ss``/``t``: the
+    part of IN that was converted (convert's --ss/--t, counted from IN's start as the decoder does)."""
+    from filmrt.pipeline.io.verify_checks import check
+
+    t0 = time.perf_counter()
+    src, dst = os.fspath(src), os.fspath(dst)
+    if streamed(dst):
+        return not_verified(dst)
+    for p in (src, dst):
+        if not Path(p).is_file():
+            from filmrt.errors import FilmrtError
+
+            raise FilmrtError(f"{p}: not a file (filmrt verify reads both files, a stream cannot be read twice)"
+                              if Path(p).exists() else f"not found: {p}")
+    out = read_back(dst, decode=decode)
+    lo = hi = None
+    if ss or t:
+        with av.open(src, metadata_errors="ignore") as c:
+            start = max(Fraction(c.start_time or 0, 1_000_000), Fraction(0))
+        lo = start + Fraction(ss or 0).limit_denominator(1_000_000)
+        hi = lo + Fraction(t).limit_denominator(1_000_000) if t else None
+    inp = read_source(src, out, lo=lo if ss else None, hi=hi)
+    exp, notes = infer_expectation(inp, out, lo)
+    report = check(exp, out)
+    report.notes = notes + report.notes
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+# ---------------------------------------------------------------------- convert's call
+def failed_name(dst: str) -> str:
+    """Where ``--keep-failed`` keeps an output that failed: ``OUT.failed-verify.<ext>``."""
+    p = Path(dst)
+    return str(p.with_name(f"{p.stem}.failed-verify{p.suffix}"))
+
+
+def check_conversion(conv, path: str) -> VerifyReport:
+    """Verify the temp file ``path`` of conversion ``conv`` (a ``pipeline.convert._Conversion``)
+    before it is renamed over OUT; raises :class:`VerificationFailed` on a difference (see the module
+    docstring for what happens to the file). ``--no-verify``: a report that says it was skipped."""
+    opts = conv.options
+    if getattr(opts, "no_verify", False):
+        return VerifyReport("skipped (--no-verify)")
+    from filmrt.pipeline.io.verify_checks import DAMAGED, check
+
+    t0 = time.perf_counter()
+    src = conv.source
+    out = read_back(path)
+    src_read = None
+    rereadable = conv.src_path is not None and not streamed(conv.src_path)
+    if rereadable:  # stdin, a FIFO, a device cannot be read again: the copied streams' spans go unchecked
+        src_read = read_source(conv.src_path, out, lo=src.range_start if opts.ss else None, hi=src.range_end)
+    exp = expectation_from_plan(
+        src_read=src_read, muxer=conv.muxer, plan=conv.target, temporal=conv.temporal,
+        planned_frames=sum(conv.kinds.values()), range_start=src.range_start, slowmo=conv.slowmo,
+        extras=conv.extras, side=src.info.side, stretched=tuple(conv.stretch), damaged=bool(src.problems))
+    report = check(exp, out)
+    if src_read is None:
+        report.notes.append("the input was a stream (stdin, FIFO): copied streams' start and duration not compared")
+    if src.problems:
+        report.notes.append("damaged input: durations not compared with the source's (the readable part was converted)")
+    # damage the output carries over from the input makes the run exit 3, like any damaged input
+    src.problems.extend(n[len(DAMAGED):] for n in report.notes if n.startswith(DAMAGED))
+    report.seconds = time.perf_counter() - t0
+    if report.ok:
+        return report
+    conv.verify = report
+    err = report.error(conv.dst)
+    if getattr(opts, "keep_failed", False):
+        kept = failed_name(conv.dst)
+        os.replace(path, kept)  # the temp file's owner finds it gone and renames nothing
+        err = VerificationFailed(f"{err}\nkept the failed output as {kept}")
+    raise err

@@ -1,0 +1,249 @@
+"""Reading a media file back for verification (:mod:`filmrt.pipeline.io.verify`): one demux pass.
+
+:func:`read_back` demuxes every packet once and keeps what a check needs: per stream the codec,
+the packet times (video: every presentation time, sorted, i.e. display order), the span the
+packets cover (first pts to the last packet's end) and whether the stream decodes. The probe
+(:mod:`filmrt.pipeline.io.probe`) counts packets but keeps no timestamps; this reader keeps them
+because "every timestamp on the planned grid" is the check.
+
+**Decoding.** Video packets are decoded as they are demuxed (``decode="all"``, the default):
+the count of decoded pictures must equal the count of packets, so a frame that does not decode
+is found, not only a missing one. At the sizes filmrt writes this costs a small share of the
+conversion that made the file (measured in the report of the verify branch); ``decode="ends"``
+decodes only up to the first picture and the pictures after the last keyframe. Audio and subtitle
+packets of the other streams are decoded too (cheap); data streams (timecode, KLV) have no
+decoder and are checked for presence and span only.
+
+The colour tags, SAR, field order and HDR side data are read from the first decoded picture
+(the stream headers can differ from what the bitstream says; the frame is what a player shows).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import av
+
+from filmrt.errors import FilmrtError
+from filmrt.pipeline.io.decode import av_error_message
+from filmrt.pipeline.io.hdr import read_side_data
+from filmrt.pipeline.io.probe import is_cover, main_video
+from filmrt.pipeline.time.timecode import timecode_tag
+
+#: AVFieldOrder values, as FFmpeg names them
+FIELD_ORDERS = {0: "unknown", 1: "progressive", 2: "tt", 3: "bb", 4: "tb", 5: "bt"}
+
+
+@dataclass
+class StreamRead:
+    """One stream of a file as read back."""
+
+    index: int
+    kind: str
+    codec: str
+    time_base: Fraction
+    packets: int = 0
+    #: first presentation time and end (last pts + its duration), seconds
+    start: Fraction | None = None
+    end: Fraction | None = None
+    #: packets the decoder refused (None: not decoded, e.g. a data stream)
+    decode_errors: int | None = None
+    #: video: pictures decoded (None when not decoded)
+    decoded: int | None = None
+    metadata: dict = field(default_factory=dict)
+    #: the longest packet duration seen, seconds (a copied stream's duration tolerance)
+    max_packet: Fraction = Fraction(0)
+
+    @property
+    def duration(self) -> Fraction | None:
+        return None if self.start is None or self.end is None else self.end - self.start
+
+
+@dataclass
+class VideoRead(StreamRead):
+    """The video stream: every presentation time (seconds, sorted) and the picture facts."""
+
+    times: list[Fraction] = field(default_factory=list)
+    rate: Fraction | None = None
+    #: every rate the headers state (base, average, guessed, the codec's), for a rate without a plan
+    declared_rates: tuple[Fraction, ...] = ()
+    width: int = 0
+    height: int = 0
+    #: sample aspect ratio; 0/1 (unknown) is read as 1:1, which is what players show
+    sar: Fraction = Fraction(1)
+    #: (colorspace, color_range, color_primaries, color_trc) as FFmpeg's numbers
+    colour: tuple[int, int, int, int] = (2, 0, 2, 2)
+    field_order: str = "unknown"
+    interlaced_frame: bool = False
+    #: HDR10 static metadata found on the first picture: "mastering display", "content light level"
+    hdr: tuple[str, ...] = ()
+
+
+@dataclass
+class MediaRead:
+    path: str
+    format: str
+    #: the container's start time in seconds (0 when it does not say)
+    start: Fraction
+    video: VideoRead | None
+    others: list[StreamRead]
+    chapters: int = 0
+    attachments: int = 0
+    timecode: str | None = None
+    metadata: dict = field(default_factory=dict)
+
+    def stream(self, index: int) -> StreamRead | None:
+        for s in ([self.video] if self.video else []) + self.others:
+            if s.index == index:
+                return s
+        return None
+
+
+def _timecode(c, video) -> str | None:
+    """The timecode as written: the video stream's tag (MOV/MP4 tmcd, Matroska ``TIMECODE``) over the
+    container's, else a data stream's; tag names in any case (the one reader, pipeline.time.timecode)."""
+    tags = {**c.metadata, **(video.metadata if video is not None else {})}
+    return timecode_tag(tags, [s for s in c.streams if s.type == "data"])
+
+
+#: FFmpeg's "unspecified" colorspace, range, primaries, transfer
+UNSPECIFIED = (2, 0, 2, 2)
+
+
+def _picture_facts(v: VideoRead, frame, stream) -> None:
+    # what a player uses: the picture's own tag, else the container's (e.g. a MOV colr atom for ProRes)
+    pic = (frame.colorspace, frame.color_range, frame.color_primaries, frame.color_trc)
+    v.colour = tuple(p if p != u else h for p, u, h in zip(pic, UNSPECIFIED, v.colour, strict=True))
+    # PyAV's frames carry no SAR or field order: the decoder's context holds them once a picture is out
+    cc = stream.codec_context
+    sar = cc.sample_aspect_ratio or getattr(stream, "sample_aspect_ratio", None)
+    v.sar = Fraction(sar) if sar else Fraction(1)
+    order = FIELD_ORDERS.get(int(getattr(cc, "field_order", 0) or 0), "unknown")
+    if order != "unknown":
+        v.field_order = order
+    v.interlaced_frame = bool(frame.interlaced_frame)
+    side = read_side_data(frame)
+    v.hdr = tuple(n for n, x in (("mastering display", side.mastering), ("content light level", side.light)) if x)
+
+
+def _decode(stream, packet, s: StreamRead, on_frame) -> None:
+    try:
+        frames = stream.decode(packet)
+    except (av.error.FFmpegError, ValueError):
+        s.decode_errors += 1
+        return
+    for f in frames:
+        if s.decoded is not None:
+            s.decoded += 1
+        if on_frame is not None:
+            on_frame(f)
+
+
+def read_back(path, *, decode: str = "all", others: bool | None = None, lo: Fraction | None = None,
+              hi: Fraction | None = None) -> MediaRead:
+    """Read ``path`` once (see the module docstring). ``decode``: "all", "ends", "first" (the
+    first picture only: the input side of a check, for its tags) or "none" (packets only). ``lo``/``hi``: only packets with ``lo <= t < hi``
+    count (the converted range of a source: --ss/--t, as the decoder selects them). ``others``:
+    decode the audio and subtitle streams (default: with ``decode`` "all" or "ends")."""
+    others = decode in ("all", "ends") if others is None else others
+    path = os.fspath(path)
+    try:
+        c = av.open(path, metadata_errors="ignore")
+    except (av.error.FFmpegError, OSError) as e:
+        raise FilmrtError(f"{path}: cannot be read back ({av_error_message(e)})") from None
+    with c:
+        vstream = main_video(c.streams)  # the programme (the converted stream in OUT), as the decoder picks it
+        if vstream is not None and is_cover(vstream):
+            vstream = None
+        reads: dict[int, StreamRead] = {}
+        video = None
+        if vstream is not None:
+            cc = vstream.codec_context
+            # FFmpeg's base rate (the rate all timestamps fit), not the average: a missing frame moves that
+            rate = vstream.base_rate or vstream.guessed_rate or vstream.average_rate
+            video = VideoRead(vstream.index, "video", cc.name if cc else "?", Fraction(vstream.time_base),
+                              rate=Fraction(rate) if rate else None, width=cc.width if cc else 0,
+                              sar=Fraction(cc.sample_aspect_ratio or vstream.sample_aspect_ratio or 1) if cc else 1,
+                              height=cc.height if cc else 0, metadata=dict(vstream.metadata),
+                              field_order=FIELD_ORDERS.get(int(getattr(cc, "field_order", 0) or 0), "unknown"))
+            video.declared_rates = tuple(Fraction(r) for r in (vstream.base_rate, vstream.average_rate,
+                                                               vstream.guessed_rate, cc.framerate if cc else None) if r)
+            video.decode_errors = 0 if decode != "none" else None
+            video.decoded = 0 if decode == "all" else None
+            video.colour = (cc.colorspace, cc.color_range, cc.color_primaries, cc.color_trc) if cc else video.colour
+            reads[vstream.index] = video
+        # every other stream, other pictures too (a second angle, a thumbnail track; not cover art)
+        rest = [s for s in c.streams if s is not vstream and (s.type in ("audio", "subtitle", "data")
+                                                             or (s.type == "video" and not is_cover(s)))]
+        for s in rest:
+            cc = s.codec_context
+            codec = cc.name if cc is not None else (getattr(s, "codec_tag", None) or "data")
+            r = StreamRead(s.index, s.type, codec, Fraction(s.time_base or Fraction(1, 1000)),
+                           metadata=dict(s.metadata))
+            r.decode_errors = 0 if others and cc is not None and s.type != "data" else None
+            reads[s.index] = r
+        result = MediaRead(path, c.format.name, Fraction(c.start_time or 0, 1_000_000), video,
+                           [reads[s.index] for s in rest], metadata=dict(c.metadata),
+                           timecode=_timecode(c, vstream),
+                           # Matroska reads an image attachment back as cover art (an attached picture)
+                           attachments=sum(1 for s in c.streams if s.type == "attachment"
+                                           or ("matroska" in c.format.name and is_cover(s))))
+        try:
+            result.chapters = len(c.chapters())
+        except Exception:  # noqa: BLE001 - a demuxer without chapters
+            result.chapters = 0
+        _demux(c, reads, vstream, decode, lo, hi)
+    if video is not None:
+        video.times.sort()
+    return result
+
+
+def _demux(c, reads: dict[int, StreamRead], vstream, decode: str, lo: Fraction | None, hi: Fraction | None) -> None:
+    """The one pass over the packets: times, spans, decoding (see :func:`read_back`)."""
+    video = reads.get(vstream.index) if vstream is not None else None
+    first_seen = [False]
+    tail: list = []  # decode="ends": the packets since the last keyframe
+
+    def on_video_frame(f) -> None:
+        if not first_seen[0]:
+            first_seen[0] = True
+            _picture_facts(video, f, vstream)
+
+    for pkt in c.demux(*[c.streams[i] for i in reads]):
+        s = reads[pkt.stream.index]
+        if pkt.size == 0 and pkt.pts is None and pkt.dts is None:
+            continue  # a flush packet
+        ts = pkt.pts if pkt.pts is not None else pkt.dts
+        if ts is not None:
+            t = Fraction(ts) * s.time_base
+            if (lo is not None and t < lo) or (hi is not None and t >= hi):
+                continue
+            step = Fraction(pkt.duration or 0) * s.time_base
+            if not step and s is video and video.rate:  # MPEG-PS/ES packets often say no duration
+                step = 1 / video.rate
+            end = t + step
+            s.max_packet = max(s.max_packet, step)
+            s.start = t if s.start is None else min(s.start, t)
+            s.end = end if s.end is None else max(s.end, end)
+            if s is video:
+                video.times.append(t)
+        s.packets += 1
+        if s is video and decode != "none":
+            if decode == "all" or not first_seen[0]:
+                _decode(pkt.stream, pkt, video, on_video_frame)
+            elif decode == "ends":
+                tail = [pkt] if pkt.is_keyframe else [*tail, pkt]
+        elif s.decode_errors is not None:
+            _decode(pkt.stream, pkt, s, None)
+    if video is not None and decode in ("all", "ends"):
+        for pkt in tail:
+            _decode(vstream, pkt, video, None)
+        try:
+            for _f in vstream.decode(None):  # the pictures the decoder still holds
+                if video.decoded is not None:
+                    video.decoded += 1
+                on_video_frame(_f)
+        except (av.error.FFmpegError, ValueError):
+            video.decode_errors += 1

@@ -1,0 +1,471 @@
+"""``filmrt live``: the clock loop (main thread) and the encoder thread.
+
+::
+
+    input thread   LiveInput: open / reconnect, decode (PyAVSource), pace, scene cuts -> bounded queue
+        |
+    clock thread   per tick n: place new frames on the Timeline; wait for the pair around n / rate
+                   until the last moment a blend still fits; DeadlineScheduler picks the tier; model
+                   tiers run on a worker thread guarded by the deadline (an overrun gets the blend or
+                   repeat frame instead, on time); sleep until the deadline; hand the frame over
+        |  bounded queue (a few frames)
+    encoder thread Muxer (the file pipeline's): encode (x264 zerolatency) + mux, with the audio and
+                   other copied packets re-timed on the same anchor as the video (constant delay)
+
+The run ends at the end of a non-reconnecting input, after ``--t`` seconds, or at SIGINT/SIGTERM;
+every way ends with the encoder flushed and the container's trailer written (the last segment of
+HLS, the last TS packets). :func:`live` returns a :class:`LiveResult`.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import dataclasses
+import math
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import torch
+
+from filmrt.engine import open_interpolator, resolve_device
+from filmrt.errors import FilmrtError
+from filmrt.fileio import check_overwrite
+from filmrt.pipeline.io.encode import Muxer
+from filmrt.pipeline.io.target import plan_target
+from filmrt.pipeline.live.deadline import BLEND, MODEL_TIERS, REPEAT, SOURCE, DeadlineScheduler
+from filmrt.pipeline.live.options import LiveOptions, resolve_latency
+from filmrt.pipeline.live.passthrough import Passthrough
+from filmrt.pipeline.live.source import Frame, LiveInput, Packet, is_url
+from filmrt.pipeline.live.stats import Histogram, LiveStats
+from filmrt.pipeline.live.tiers import cheap, model_tier
+from filmrt.pipeline.live.timeline import Timeline
+from filmrt.pipeline.threads import plan_threads
+from filmrt.rates import format_rate
+
+#: a frame handed to the encoder more than this after its deadline is counted (``handed_late``):
+#: the encoder or the OS held the thread up; a frame not *ready* by its deadline is ``late``
+LATE_TOLERANCE = 0.005
+#: the encoder thread wakes this early for a frame's deadline (a sleep may overshoot)
+WAKE_EARLY = 0.001
+#: the encoder this far behind its deadlines (s): the machine cannot run this stream; a stated stop
+GIVE_UP_BEHIND = 10.0
+_END = object()
+
+
+@dataclass
+class LiveResult:
+    src: str
+    dst: str
+    fps_out: Fraction
+    latency_s: float
+    seconds: float
+    model: str
+    backend: str
+    width: int
+    height: int
+    #: "input-end", "duration" (--t), "signal" (SIGINT/SIGTERM)
+    ended: str
+    #: LiveStats.summary(): frames, tiers, late, overruns, stalls, latency percentiles
+    stats: dict
+    #: the input: sessions, reconnects, re-syncs, dropped frames, resized frames, problems
+    input: dict
+    #: hand-over to encoded-and-muxed, per frame (the encoder's own delay on top of the latency)
+    mux_latency_p50_ms: float | None = None
+    mux_latency_p99_ms: float | None = None
+    packets_copied: int = 0
+    packets_dropped: int = 0
+    #: silent audio packets sent where the input's audio had a gap (a stall, a re-sync)
+    silent_packets: int = 0
+    notes: list[str] = field(default_factory=list)
+    output: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["fps_out"] = str(self.fps_out)
+        return d
+
+
+def live_target(dst: str, options: LiveOptions, inp):
+    """The OutputTarget of a live run: always streamed (written as it comes, never renamed):
+    MPEG-TS by default, HLS for ``.m3u8``; a UDP URL gets 1316-byte datagrams (7 TS packets)."""
+    enc = options.encode
+    fmt = enc.format or ("hls" if dst.endswith(".m3u8") else "mpegts")
+    enc = dataclasses.replace(enc, format=fmt)
+    target = plan_target("-", enc, inp.info, inp.streams, inp.stream.index, audio="copy")
+    opts = dict(target.options)
+    if fmt == "hls":
+        opts.update(hls_time="2", hls_list_size="6", hls_flags="delete_segments+independent_segments")
+    if dst.startswith("udp://") and "pkt_size" not in dst:
+        dst += ("&" if "?" in dst else "?") + "pkt_size=1316"
+    return dataclasses.replace(target, path=dst, streamed=True, options=opts)
+
+
+class _Live:
+    """One live run; see the module docstring."""
+
+    def __init__(self, inp: LiveInput, first, interp, options: LiveOptions, dst: str, clock,
+                 on_second: Callable[[dict], None] | None):
+        self.input, self.interp, self.options, self.clock = inp, interp, options, clock
+        self.on_second = on_second
+        info = first.info
+        self.fps_out = options.rate_out(info.rate)
+        self.latency = resolve_latency(options.latency, info.rate)
+        self.fps_in = float(info.rate or 25)
+        self.sched = DeadlineScheduler(self.fps_out, self.latency, tiers=options.tier_list(interp.model_name))
+        ahead = self.latency + 0.1
+        self.timeline = Timeline(window=math.ceil((ahead + self.latency) * self.fps_in) + 4, resync=ahead,
+                                 late=self.latency / 2, grid=float(1 / self.fps_out))
+        self.stats = LiveStats(self.latency)
+        #: a wait for a frame or for the model ends this long before the time a blend still fits:
+        #: a thread woken on a loaded machine may run a few ms late
+        self.wake_guard = min(0.25 * self.latency, 0.04)
+        self.target = live_target(dst, options, first)
+        enc = options.encode
+        x264 = {"tune": "zerolatency", "g": str(max(1, round(2 * self.fps_out)))} if enc.codec in (
+            "libx264", "libx265", "auto") else {}
+        # the convert pipeline's thread plan: the model (on its worker) gets every core, the clock,
+        # input and encoder threads one PyTorch thread each (a blend on 2 contended OpenMP threads
+        # can take 100x longer than on one)
+        self.plan = plan_threads(inp.device, options.runtime.threads)
+        self.caller_threads = torch.get_num_threads()
+        self.muxer = Muxer(self.target, info=info, fps_out=self.fps_out, preset=enc.preset, encoder_options=x264,
+                           threads=self.plan.encoder)
+        # frames made ahead of their deadline wait here: the whole latency's worth, plus a little
+        self.enc_q: queue.Queue = queue.Queue(maxsize=math.ceil(self.latency * self.fps_out) + 4)
+        model_threads = self.plan.model or self.caller_threads
+        self.worker = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="filmrt-live-model",
+                                            initializer=torch.set_num_threads, initargs=(model_threads,))
+        self.abandoned: tuple[str, cf.Future] | None = None  # a model run given up on, still running
+        self.notes: list[str] = []
+        self.copied = Passthrough(first.copy_streams, self.muxer.copy_map, self.muxer.write_packet,
+                                  self.muxer.mux_encoded, notes=self.notes)
+        self.mux_latency = Histogram()
+        self.last_pic: torch.Tensor | None = None
+        self.black = torch.zeros(3, info.height, info.width, device=inp.device)
+        self.in_stall = False
+        self.slating = False  # the output is black (a long stall), until a frame on time ends it
+        self.enc_error: BaseException | None = None
+        self.start = 0.0
+        #: seconds the encoder thread's last hand-over came after its deadline (< 0: early)
+        self.behind = 0.0
+        self.stopped: FilmrtError | None = None
+        self.last_out = None  # output time of the newest frame placed
+
+    # ------------------------------------------------------------------ setup
+    def calibrate(self) -> None:
+        """Measure each tier on a mid-grey picture of the input's size, before the input is read (a
+        file paced with --realtime must not run ahead meanwhile): one warm-up run (not counted), then
+        three. The scheduler starts on the best tier that fits the latency window."""
+        rgb = torch.full_like(self.black, 0.5)
+        self.plan.enter_stage()  # this (the clock) thread: one PyTorch thread for its cheap tiers
+        for tier in self.sched.tiers:
+            if tier == REPEAT:
+                continue
+            for i in range(4):
+                t0 = time.perf_counter()
+                if tier in MODEL_TIERS:
+                    self.worker.submit(model_tier, self.interp, tier, rgb, rgb, 0.5).result()
+                else:
+                    cheap(tier, rgb, rgb, 0.5)
+                if i:
+                    self.sched.record(tier, time.perf_counter() - t0)
+        self.sched.settle(self.latency - 1 / self.fps_in)
+
+    def first_frame(self) -> Frame:
+        """Wait for the first picture (``--open-timeout``) and start the clock on it."""
+        limit = self.clock() + self.options.open_timeout
+        item = None
+        while not isinstance(item, Frame):
+            self._check_input()
+            try:
+                item = self.input.items.get(timeout=0.05)
+            except queue.Empty:
+                if self.clock() > limit or self.input.ended.is_set() and self.input.items.empty():
+                    raise FilmrtError(f"no picture from {self.input.src} within {self.options.open_timeout:g} s") from None
+                continue
+            if isinstance(item, Packet):
+                self.copied.unanchored.append(item.packet)
+        # a backlog (what the socket buffered during the probe and the calibration) comes in a
+        # burst, faster than real time: start on the live edge, the first picture after three
+        # that came no faster than their timestamps say
+        newest, paced, settle = item, 0, self.clock() + 5.0
+        while paced < 3 and self.clock() < settle:
+            try:
+                nxt = self.input.items.get(timeout=2.0 / self.fps_in)
+            except queue.Empty:
+                break
+            if isinstance(nxt, Frame):
+                gap = float(nxt.pts - newest.pts)
+                paced = paced + 1 if nxt.arrived - newest.arrived >= 0.6 * gap else 0
+                newest = nxt
+            else:
+                self.copied.unanchored.append(nxt.packet)
+        self.start = self.sched.start = self.clock()
+        self.stats.restart(self.start)
+        newest.arrived = self.start
+        return newest
+
+    # ------------------------------------------------------------------ the clock loop
+    def run(self) -> str:
+        enc = threading.Thread(target=self._encode, name="filmrt-live-encode", daemon=True)
+        self._take(self.first_frame())
+        enc.start()
+        ended, n, second = "input-end", 0, self.start + 1
+        n_end = None if self.options.t is None else math.ceil(Fraction(self.options.t) * self.fps_out)
+        try:
+            while n_end is None or n < n_end:
+                at = float(n / self.fps_out)
+                dl = self.sched.deadline(n)
+                pair = self._wait_pair(at, dl)
+                if self._input_done(at, pair):
+                    break
+                if self.behind > GIVE_UP_BEHIND:
+                    raise FilmrtError(
+                        f"the encoder cannot keep up: {self.behind:.1f} s behind the clock at {format_rate(self.fps_out)} "
+                        f"fps, {self.muxer.width}x{self.muxer.height} on this machine (use a faster --preset, a "
+                        "lower --fps or a smaller input; the output so far is flushed)")
+                pic, tier, why = self._make(n, at, dl, pair)
+                self._emit(n, at, dl, pic, tier, why)
+                n += 1
+                if self.clock() >= second:
+                    second += 1
+                    self._second()
+            else:
+                ended = "duration"
+        except KeyboardInterrupt:
+            ended = "signal"
+        except FilmrtError as e:
+            self.stopped = e  # flushed below like any end, then raised
+        finally:
+            self._put_enc(_END, force=True)
+            enc.join(timeout=30)
+            self.worker.shutdown(wait=False, cancel_futures=True)
+            torch.set_num_threads(self.caller_threads)
+        if self.enc_error is not None:
+            raise self.enc_error
+        if self.stopped is not None:
+            raise self.stopped
+        return ended
+
+    def _input_done(self, at: float, pair) -> bool:
+        """A non-reconnecting input has ended and its last picture has had its time on screen."""
+        if not self.input.ended.is_set() or not self.input.items.empty() or pair.b is not None:
+            return False
+        self._check_input()
+        return self.last_out is None or at >= self.last_out + 1 / self.fps_in
+
+    def _check_input(self) -> None:
+        if self.input.error is not None:
+            raise self.input.error
+
+    def _take(self, item) -> None:
+        if isinstance(item, Packet):
+            self.copied.place(item.packet, self.timeline.anchor, self.clock() - self.start, self._far())
+            return
+        self.stats.arrived()
+        placed = self.timeline.place(item.pts, item.arrived - self.start, item.rgb, item.cut or item.session_start)
+        self.last_out = placed.out
+        self.copied.replace(self.timeline.anchor, self.clock() - self.start, self._far())
+
+    def _far(self) -> float:
+        """A copied packet placed further than this from now belongs across a discontinuity."""
+        return self.timeline.resync + self.latency
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                self._take(self.input.items.get_nowait())
+            except queue.Empty:
+                return
+
+    def _wait_pair(self, at: float, dl: float):
+        """The frames around ``at``, waiting for the later one until only a blend still fits."""
+        decide_by = dl - self.sched.estimate(BLEND) - self.wake_guard
+        while True:
+            self._drain()
+            pair = self.timeline.pair(at)
+            now = self.clock()
+            if pair.b is not None or now >= decide_by or (self.input.ended.is_set() and self.input.items.empty()):
+                return pair
+            try:
+                self._take(self.input.items.get(timeout=max(0.0005, min(decide_by - now, 0.02))))
+            except queue.Empty:
+                pass
+
+    def _make(self, n: int, at: float, dl: float, pair) -> tuple[torch.Tensor, str, str]:
+        """The picture of tick ``n``, its tier and why."""
+        now = self.clock()
+        last = self.input.last_arrival
+        gap = 0.0 if last is None else now - last
+        stalled = gap > self.latency
+        if stalled and not self.in_stall:
+            self.stats.stalls += 1
+        self.in_stall = stalled
+        # the pair spans a gap (the input came back after a stall, re-synced onto a later frame): the
+        # ticks up to that frame's time keep showing what the stall showed, never the new frame early
+        across_gap = pair.a is not None and pair.b is not None and pair.b.out - pair.a.out > 2.5 / self.fps_in
+        if (stalled and gap > self.options.slate_after and pair.b is None) or (across_gap and self.slating):
+            self.stats.slate_frames += 1
+            self.slating = True
+            return self.black, REPEAT, "slate"
+        self.slating = False
+        if pair.a is None:  # nothing at or before this tick yet (just re-synced onto a later frame)
+            return (self.last_pic if self.last_pic is not None else self.black), REPEAT, "wait"
+        if pair.b is None or across_gap:
+            return pair.a.rgb, REPEAT, "stall" if stalled or across_gap else "no-pair"
+        if pair.t == 0:
+            return pair.a.rgb, SOURCE, "copy"
+        if pair.cut:
+            return cheap(REPEAT, pair.a.rgb, pair.b.rgb, pair.t), REPEAT, "cut"
+        busy = self.abandoned is not None and not self._collect_abandoned()
+        d = self.sched.choose(n, now, busy=busy)
+        if d.tier in MODEL_TIERS:
+            return self._guarded(d.tier, dl, pair)
+        t0 = time.perf_counter()
+        pic = cheap(d.tier, pair.a.rgb, pair.b.rgb, pair.t)
+        if d.tier != REPEAT:
+            self.sched.record(d.tier, time.perf_counter() - t0)
+        return pic, d.tier, d.why
+
+    def _guarded(self, tier: str, dl: float, pair) -> tuple[torch.Tensor, str, str]:
+        """Run a model tier on the worker; at the last moment a blend still fits, give up on it."""
+        def job():
+            t0 = time.perf_counter()
+            out = model_tier(self.interp, tier, pair.a.rgb, pair.b.rgb, pair.t, keys=(pair.a.key, pair.b.key))
+            return out, time.perf_counter() - t0
+
+        t0 = self.clock()
+        fut = self.worker.submit(job)
+        give_up = dl - self.sched.estimate(BLEND) - self.wake_guard
+        try:
+            out, cost = fut.result(timeout=max(0.0, give_up - self.clock()))
+        except cf.TimeoutError:
+            self.stats.overruns += 1
+            self.sched.record(tier, self.clock() - t0)  # at least this much: the next ticks step down
+            self.abandoned = (tier, fut)
+            fallback = BLEND if self.clock() + self.sched.estimate(BLEND) <= dl else REPEAT
+            return cheap(fallback, pair.a.rgb, pair.b.rgb, pair.t), fallback, "overrun"
+        self.sched.record(tier, cost)
+        return out, tier, "deadline"
+
+    def _collect_abandoned(self) -> bool:
+        """True when the abandoned model run has finished (its full cost is recorded, its frame dropped)."""
+        tier, fut = self.abandoned
+        if not fut.done():
+            return False
+        self.abandoned = None
+        if fut.exception() is not None:
+            raise fut.exception()
+        self.sched.record(tier, fut.result()[1])
+        return True
+
+    def _emit(self, n: int, at: float, dl: float, pic: torch.Tensor, tier: str, why: str) -> None:
+        """Count the frame (late = not ready by its deadline) and queue it for the encoder thread,
+        which hands it over at its deadline; the copied packets up to its end go with it."""
+        self.last_pic = pic
+        now = self.clock()
+        self.stats.decided(tier, why, dl - now, now > dl)
+        audio = self.copied.take(float((n + 1) / self.fps_out))
+        self._put_enc((n, at, dl, pic, audio))
+
+    def _put_enc(self, item, force: bool = False) -> None:
+        while True:
+            if self.enc_error is not None and not force:
+                raise self.enc_error
+            try:
+                self.enc_q.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                if force and self.enc_error is not None:
+                    return
+
+    def _second(self) -> None:
+        rec = self.stats.tick_second(self.clock(), {
+            "start": self.start, "dropped_input": self.input.dropped + self.timeline.dropped,
+            "resyncs": self.timeline.resyncs, "reconnects": self.input.reconnects,
+            "state": "stalled" if self.in_stall else ("encoder behind" if self.behind > self.latency else "ok"),
+            "encoder_behind_ms": round(max(0.0, self.behind) * 1000, 1),
+            "mux_latency_p99_ms": _ms(self.mux_latency.percentile(99)),
+        })
+        if self.on_second is not None:
+            self.on_second(rec)
+
+    # ------------------------------------------------------------------ encoder thread
+    def _encode(self) -> None:
+        """Hand each frame to the encoder at its deadline (a wake-up a little early absorbs the
+        sleep's own jitter), then mux it and its copied packets."""
+        self.plan.enter_stage()
+        try:
+            while True:
+                item = self.enc_q.get()
+                if item is _END:
+                    break
+                n, at, dl, pic, audio = item
+                wait = dl - WAKE_EARLY - self.clock()
+                if wait > 0:
+                    time.sleep(wait)
+                self.behind = self.clock() - dl
+                self.stats.handed(self.clock() - (self.start + at), self.behind > LATE_TOLERANCE)
+                self.muxer.write_frame(pic)
+                self.mux_latency.add(self.clock() - max(dl, self.start + at))
+                for out, pkt in audio:
+                    self.copied.mux_one(out, pkt)
+            self.muxer.finish()
+        except BaseException as e:  # noqa: BLE001 - raised by the clock thread
+            self.enc_error = e
+            self.muxer.abort()
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 1)
+
+
+def live(src: str, dst: str, options: LiveOptions | None = None, *, interpolator=None,
+         on_second: Callable[[dict], None] | None = None, overwrite: bool | None = True,
+         clock: Callable[[], float] = time.monotonic) -> LiveResult:
+    """Run ``filmrt live`` from ``src`` to ``dst`` (see the module docstring). ``interpolator``:
+    an open Interpolator to use (not closed here; tests pass a slowed one); ``on_second(record)``:
+    called once per second with the figures of that second (the CLI's status line and ``--stats``)."""
+    options = options or LiveOptions()
+    if not is_url(dst) and dst != "-":
+        check_overwrite(dst, overwrite, "OUT")
+    t0 = time.perf_counter()
+    device = interpolator.device if interpolator is not None else resolve_device(options.runtime.device)
+    inp = LiveInput(src, options, device=device, clock=clock)
+    first = inp.open()
+    interp, run = interpolator, None
+    try:
+        if interp is None:
+            interp = open_interpolator(options.runtime)
+        run = _Live(inp, first, interp, options, dst, clock, on_second)
+        run.calibrate()
+        inp.size = (first.info.height, first.info.width)
+        inp.start(first, run.plan)
+        ended = run.run()
+    except BaseException:
+        if run is not None:
+            run.muxer.abort()
+        inp.close()
+        first.close()
+        if interp is not None and interp is not interpolator:
+            interp.close()
+        raise
+    inp.close()
+    if interp is not interpolator:
+        interp.close()
+    info = first.info
+    return LiveResult(
+        src=src, dst=dst, fps_out=run.fps_out, latency_s=run.latency, seconds=time.perf_counter() - t0,
+        model=interp.model_name, backend=interp.backend, width=run.muxer.width, height=run.muxer.height,
+        ended=ended, stats=run.stats.summary(),
+        input={"fps": str(info.rate), "sessions": inp.sessions, "reconnects": inp.reconnects,
+               "resyncs": run.timeline.resyncs, "dropped": inp.dropped + run.timeline.dropped,
+               "resized": inp.resized, "problems": list(inp.problems)},
+        mux_latency_p50_ms=_ms(run.mux_latency.percentile(50)), mux_latency_p99_ms=_ms(run.mux_latency.percentile(99)),
+        packets_copied=run.muxer.packets_copied, packets_dropped=run.copied.dropped,
+        silent_packets=run.copied.silent_packets, notes=run.notes, output=run.target.to_dict(),
+    )

@@ -1,0 +1,191 @@
+"""The input thread of ``filmrt live``: open IN (a URL, a pipe or a file), decode it with the file
+pipeline's decoder (:class:`~filmrt.pipeline.io.decode.PyAVSource`), and hand frames and the
+packets of the copied streams, in demux order, to the clock thread through one bounded queue.
+
+- Network URLs (``udp://``, ``srt://``, ``rtp://``, ``tcp://``, ``rtmp://``, ``http(s)://``) are
+  opened by libavformat with an open and a read timeout; when the input ends or sends nothing for
+  ``read_timeout`` seconds it is reopened with exponential back-off (0.25 s doubling to 4 s), and
+  the clock thread re-syncs on the new session's timestamps (:mod:`~filmrt.pipeline.live.timeline`).
+- ``--realtime`` paces a file or a pipe at its own timestamps (ffmpeg's ``-re``).
+- Each frame gets its arrival time (the clock's), its scene-cut flag (the convert pipeline's
+  detector; no look-ahead) and is scaled to the output size when the input's size changes.
+- The queue is bounded (64 items: frames and packets): when the clock thread falls behind, the
+  newest item is dropped and counted (``dropped``), never memory grown.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+
+import av
+import torch
+import torch.nn.functional as F
+
+from filmrt.errors import FilmrtError, NotAVideo
+from filmrt.pipeline.io.decode import PyAVInput, PyAVSource, av_error_message, open_input
+from filmrt.pipeline.io.source import DecodeRequest
+from filmrt.pipeline.live.options import LiveOptions
+from filmrt.pipeline.time.scenes import SceneDetector
+
+#: schemes libavformat opens as network inputs
+NETWORK = ("udp", "srt", "rtp", "tcp", "rtmp", "rtmps", "rtsp", "http", "https", "hls")
+BACKOFF = (0.25, 4.0)
+
+
+def is_url(src: str) -> bool:
+    return "://" in src
+
+
+def is_network(src: str) -> bool:
+    return is_url(src) and src.split("://", 1)[0].lower() in NETWORK
+
+
+@dataclass
+class Frame:
+    """A decoded frame as the clock thread receives it."""
+
+    pts: Fraction
+    arrived: float
+    rgb: torch.Tensor
+    cut: bool
+    #: the first frame of a new input session (after a reconnect)
+    session_start: bool = False
+
+
+@dataclass
+class Packet:
+    """A packet of a copied stream (audio, subtitles, data)."""
+
+    packet: object
+
+
+class LiveInput:
+    """Opens IN and runs the input thread (:meth:`start`); items go to :attr:`items`."""
+
+    def __init__(self, src: str, options: LiveOptions, *, device: torch.device, clock=time.monotonic,
+                 queue_size: int = 64):
+        self.src, self.options, self.device, self.clock = src, options, device, clock
+        self.reconnect = options.reconnect == "on" or (options.reconnect == "auto" and is_network(src))
+        #: a regular file is always paced at its own rate (decoded as fast as it can be, it would
+        #: only overflow the window); a pipe is paced with --realtime
+        self.realtime = options.realtime or (src != "-" and os.path.isfile(src))
+        self.items: queue.Queue = queue.Queue(maxsize=queue_size)
+        self.stop = threading.Event()
+        self.ended = threading.Event()
+        self.error: BaseException | None = None
+        self.detector = SceneDetector(options.scene_threshold)
+        self.size: tuple[int, int] | None = None  # (H, W) of the output, from the first picture
+        self.first: PyAVInput | None = None
+        self.sessions = 0
+        self.reconnects = 0
+        self.dropped = 0
+        self.resized = 0
+        self.problems: list[str] = []
+        self.last_arrival: float | None = None
+        self.thread: threading.Thread | None = None
+        self.plan = None
+
+    # ------------------------------------------------------------------ opening
+    def open(self) -> PyAVInput:
+        """Open IN once and read its headers (raises a one-line FilmrtError)."""
+        o = self.options
+        if self.src == "-" or not is_url(self.src):
+            return open_input(self.src, o.input_format)
+        opts = {"analyzeduration": "1000000", "probesize": "1000000"}
+        if self.src.startswith("udp://"):
+            opts.update(overrun_nonfatal="1", fifo_size="1000000")
+        try:
+            c = av.open(self.src, "r", format=o.input_format, options=opts, timeout=(o.open_timeout, o.read_timeout))
+        except av.error.FFmpegError as e:
+            raise FilmrtError(f"cannot open {self.src}: {av_error_message(e)}") from None
+        return open_input(self.src, opened=(c, self.src))
+
+    def start(self, first: PyAVInput, plan) -> None:
+        """Run the input thread on ``first`` (opened by :meth:`open`) with the thread plan ``plan``."""
+        self.first, self.plan = first, plan
+        self.thread = threading.Thread(target=self._run, name="filmrt-live-input", daemon=True)
+        self.thread.start()
+
+    # ------------------------------------------------------------------ the thread
+    def _run(self) -> None:
+        inp, backoff = self.first, BACKOFF[0]
+        self.plan.enter_stage()  # colour conversion and scaling on one PyTorch thread
+        try:
+            while not self.stop.is_set():
+                if inp is None:
+                    try:
+                        inp = self.open()
+                        self.reconnects += 1
+                    except (FilmrtError, NotAVideo) as e:
+                        self._note(f"reconnect failed: {e}")
+                        self.stop.wait(backoff)
+                        backoff = min(BACKOFF[1], backoff * 2)
+                        continue
+                delivered = self._session(inp)
+                inp = None
+                if delivered:
+                    backoff = BACKOFF[0]
+                if not self.reconnect:
+                    break
+                self.stop.wait(backoff)
+                backoff = min(BACKOFF[1], backoff * 2)
+        except BaseException as e:  # noqa: BLE001 - handed to the clock thread
+            self.error = e
+        finally:
+            self.ended.set()
+
+    def _session(self, inp: PyAVInput) -> int:
+        """Decode one opened input until it ends; returns the frames delivered."""
+        o = self.options
+        wanted = frozenset(s.index for s in inp.copy_streams)
+        source = PyAVSource(inp, DecodeRequest(deinterlace=o.deinterlace, streams=wanted), device=self.device,
+                            threads=self.plan.decoder)
+        self.sessions += 1
+        n, t0, p0 = 0, None, None
+        try:
+            for f in source.frames(on_packet=lambda p: self._put(Packet(p)), stop=self.stop):
+                if self.realtime:  # pace at the input's own timestamps (ffmpeg's -re)
+                    if t0 is None:
+                        t0, p0 = self.clock(), f.ts
+                    wait = t0 + float(f.ts - p0) - self.clock()
+                    if wait > 0 and self.stop.wait(wait):
+                        break
+                cut = self.detector.update(f.thumb)
+                now = self.clock()
+                self.last_arrival = now
+                self._put(Frame(f.ts, now, self._fit(f.rgb[:3]), cut, session_start=n == 0))
+                n += 1
+        finally:
+            self.problems.extend(p for p in source.problems if p not in self.problems)
+            source.close()
+        return n
+
+    def _fit(self, rgb: torch.Tensor) -> torch.Tensor:
+        """The picture at the output size (the first picture's): a size change mid-stream is scaled."""
+        h, w = rgb.shape[-2:]
+        if self.size is None:
+            self.size = (h, w)
+        if (h, w) != self.size:
+            self.resized += 1
+            rgb = F.interpolate(rgb[None], size=self.size, mode="bilinear", align_corners=False)[0].clamp_(0, 1)
+        return rgb
+
+    def _put(self, item) -> None:
+        try:
+            self.items.put_nowait(item)
+        except queue.Full:
+            self.dropped += 1
+
+    def _note(self, msg: str) -> None:
+        if msg not in self.problems:
+            self.problems.append(msg)
+
+    def close(self) -> None:
+        self.stop.set()
+        if self.thread is not None:
+            self.thread.join(timeout=10)

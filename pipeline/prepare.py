@@ -1,0 +1,104 @@
+"""What ``convert`` decides before the first frame is decoded, each decision an object handed on.
+
+``convert`` opens the input once (:func:`~filmrt.pipeline.io.decode.open_input`: headers read,
+nothing decoded) and decides, in order: the output (:class:`~filmrt.pipeline.io.target.OutputTarget`,
+made by ``plan_target``), whether the input can give an output at all (:func:`check_input_fits`),
+the source's timecode (:func:`source_timecode`), the temporal plan (:func:`plan_time`: interlace,
+cadence, dedup, down-conversion, slow motion, the timecode at the output rate), the convert mode of
+the model (:func:`choose_convert_mode`), and what the decoder is asked for (:func:`decode_request`,
+handed to :func:`open_source`). Nothing here decodes a frame; every refusal is a one-line
+:class:`~filmrt.errors.FilmrtError` before any work.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import torch
+
+from filmrt.errors import FilmrtError
+from filmrt.models import get_spec
+from filmrt.pipeline.infer import choose_mode
+from filmrt.pipeline.io import dali
+from filmrt.pipeline.io.captions import CAPTION_CODECS
+from filmrt.pipeline.io.decode import PyAVInput, PyAVSource
+from filmrt.pipeline.io.source import DecodeRequest, Source
+from filmrt.pipeline.io.target import DROPPED, REENCODED, REMUXED, OutputTarget
+from filmrt.pipeline.options import ConvertOptions
+from filmrt.pipeline.time.cadence.analysis import TemporalReport, parse_slowmo, plan
+from filmrt.pipeline.time.timecode import convert_timecode, label_at, timecode_tag
+
+
+def open_source(inp: PyAVInput, request: DecodeRequest, *, decoder: str = "auto", device: torch.device,
+                threads: int = 0) -> Source:
+    """The decoder for the opened input ``inp``, given what convert asks of it (``request``): DALI
+    when asked for (or ``auto`` with DALI + a CUDA device), else PyAV."""
+    want_dali = decoder == "dali" or (decoder == "auto" and device.type == "cuda" and inp.path is not None)
+    if want_dali:
+        ok, why = dali.available(device)
+        if ok:
+            return dali.DaliSource(inp, request, device=device)
+        if decoder == "dali":
+            raise FilmrtError(f"--decoder dali: {why}")
+    return PyAVSource(inp, request, device=device, threads=threads)
+
+
+def decode_request(options: ConvertOptions, target: OutputTarget, temporal: TemporalReport) -> DecodeRequest:
+    """What convert asks of the decoder: the range, alpha and captions when the output keeps them,
+    the field filter the temporal plan chose, and the packets of the streams the output takes."""
+    wanted = frozenset(f.index for f in target.fates if f.kind in REMUXED and f.fate != DROPPED
+                       and not (f.kind == "video" and f.fate == REENCODED))  # the converted video itself
+    return DecodeRequest(ss=options.ss, t=options.t, keep_alpha=target.video.layout.alpha,
+                         captions=target.video.codec in CAPTION_CODECS, deinterlace=temporal.deinterlace,
+                         field_parity=temporal.field_parity or "tff", streams=wanted,
+                         caption_stretch=parse_slowmo(options.slowmo) or Fraction(1))
+
+
+def check_input_fits(inp: PyAVInput, ss: float | None) -> None:
+    """Refuse, before decoding, what cannot give an output: a picture under 2x2 (4:2:0 needs
+    2x2 blocks) and a --ss at or past the end the headers announce."""
+    info = inp.info
+    if info.width < 2 or info.height < 2:
+        raise FilmrtError(f"{inp.src_name}: picture too small to encode: {info.width}x{info.height} "
+                          "(4:2:0 video needs at least 2x2)")
+    end = inp.header_end
+    start = inp.start + (Fraction(ss).limit_denominator(1_000_000) if ss else 0)
+    if end is not None and start >= end:
+        raise FilmrtError(f"--ss {float(start - info.start):g}: starts past the end of "
+                          f"{inp.src_name} (its video lasts {float(end - info.start):.2f} s)")
+
+
+def choose_convert_mode(options: ConvertOptions, model_name: str) -> str:
+    """``--mode`` for this model: ``auto`` is the model's recommended mode. Recursive midpoints
+    are for models trained at t = 1/2 only; a time-conditioned model (RIFE) is refused there."""
+    spec = get_spec(model_name)
+    mode = choose_mode(options.mode, spec)
+    if mode == "recursive" and spec.time_conditioned:
+        raise FilmrtError(
+            f"--mode recursive is for models trained at t = 0.5 only (FILM); {spec.name} is "
+            "time-conditioned and always runs direct"
+        )
+    return mode
+
+
+def source_timecode(source: PyAVInput) -> str | None:
+    """The source's start timecode, when it has one and a frame rate to count it at (the output
+    then gets it re-expressed at its own rate, instead of a copy of the source's track)."""
+    tags = {**source.container_metadata, **source.info.metadata}
+    tc = timecode_tag(tags, [s for s in source.copy_streams if s.type == "data"])
+    return tc if tc and source.info.rate else None
+
+
+def plan_time(src, source: PyAVInput, options: ConvertOptions, model: str, mode: str,
+               fps_out: Fraction, tc: str | None) -> TemporalReport:
+    """Interlacing/cadence/dedup/down/slow-motion decisions (pipeline.temporal) and the timecode."""
+    rep = plan(src, options, get_spec(model), mode)
+    if tc:
+        rep.timecode_in = tc
+        frame_rate = fps_out / 2 if rep.interlace_out != "off" else fps_out  # interlaced: frames, not fields
+        try:  # after --ss: the label of the first frame kept
+            first = label_at(tc, source.info.rate, options.ss)
+            rep.timecode_out = convert_timecode(first, source.info.rate, frame_rate)
+        except FilmrtError as e:
+            rep.notes.append(f"source timecode not carried: {e}")
+    return rep
