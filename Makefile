@@ -8,7 +8,7 @@ TORCH_SPEC ?= torch==2.13.0
 EXTRAS ?= test
 PYTEST_ARGS ?=
 
-.PHONY: setup test demo lint docs bench bench-quick gpu-check fuzz conformance clean
+.PHONY: setup test demo lint docs bench bench-quick bench-large-frames bench-torch-cpu gpu-check fuzz conformance clean
 
 setup: $(VENV)/.installed $(VENV)/.linked
 
@@ -61,6 +61,20 @@ bench: setup
 
 bench-quick: setup
 	$(BIN)/python -m filmrt bench --quick --json bench/results/auto $(BENCH_ARGS)
+
+# Large frames (bench/large_frames.py): peak RSS, CPU time and quality of tiled RIFE at 1080p, 2160p, 4320p
+# (each case in a child process; ~20 CPU-minutes in all); writes bench/results/large-frames-<date>.json and .md.
+bench-large-frames: setup
+	$(BIN)/python -m filmrt.bench.large_frames run
+
+# torch on the CPU: system time per model call (bench/torch_cpu.py), as glibc allocates by default and with
+# TORCH_CPU_MALLOC: glibc's own tunables keeping freed blocks for the next call instead of unmapping them
+# (docs/backends.md, "System time of torch on the CPU"). Set in the environment of the process, by its caller:
+# filmrt never sets them behind a user's back. Use the same prefix for `filmrt convert --backend torch`.
+TORCH_CPU_MALLOC = MALLOC_MMAP_THRESHOLD_=4294967296 MALLOC_TRIM_THRESHOLD_=17179869184 MALLOC_TOP_PAD_=268435456
+bench-torch-cpu: setup
+	$(BIN)/python -m filmrt.bench.torch_cpu
+	$(TORCH_CPU_MALLOC) $(BIN)/python -m filmrt.bench.torch_cpu
 
 # The GPU check of issue 16 (filmrt bench --profile gpu, bench/gpu.py): on a CUDA machine every GPU figure in one JSON +
 # one markdown in bench/results/ (< 8 min); GPU_CHECK_ARGS=--dry-run rehearses it on the CPU.

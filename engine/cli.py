@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from filmrt.engine.trt.builder import build_engine, engine_stage_path, profiles_from_args, stage_files
 from filmrt.errors import FilmrtError
 from filmrt.fileio import write_json
 
@@ -71,6 +70,9 @@ def register(subparsers) -> None:
 
 def validate(args) -> list:
     """Parse/validate the arguments before anything heavy happens; returns the profiles."""
+    # the builder imports onnx (CPU seconds at every start): only `build-engine` pays for it
+    from filmrt.engine.trt.builder import profiles_from_args, stage_files
+
     if args.workspace is not None and args.workspace <= 0:
         raise FilmrtError("--workspace must be a positive number of GiB")
     model = Path(args.model)
@@ -82,6 +84,8 @@ def validate(args) -> list:
 
 
 def run(args) -> int:
+    from filmrt.engine.trt.builder import build_engine, engine_stage_path, stage_files
+
     profiles = validate(args)
     model = Path(args.model)
     jobs = [(None, model, Path(args.output))]

@@ -176,6 +176,7 @@ class OpenVinoInterpolator(Interpolator):
             supported=PRECISIONS, hint=": what OpenVINO's bf16/fp16 hints compute depends on the CPU, and bf16 is "
             "not at parity with fp32; use --precision fp32 (or auto)")
         self.max_batch, self.threads, self.hint = options.max_batch, options.threads, settings.ov_hint
+        self.take_large_frame_options(options)  # --max-memory tiles, --flow-scale (filmrt.interpolator)
         self.opset = settings.ov_opset
         self.core = ov.Core()
         self.ov_device = settings.ov_device or "CPU"

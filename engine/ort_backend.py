@@ -188,6 +188,7 @@ class OrtInterpolator(Interpolator):
         if not ok:
             raise FilmrtError(f"backend 'ort' cannot run on {self.device}: {why}")
         self.max_batch = options.max_batch
+        self.take_large_frame_options(options)  # --max-memory tiles, --flow-scale (filmrt.interpolator)
         self.threads = options.threads
         self.opset = settings.ort_opset
         if options.onnx is not None:

@@ -66,6 +66,8 @@ def torch_threads(n: int | None) -> Iterator[None]:
 
 class TorchInterpolator(Interpolator):
     backend = "torch"
+    #: the torch module is run as it is: RIFE's flow scale can change per frame size
+    flow_scale_settable = True
 
     def __init__(self, model: str | os.PathLike | torch.nn.Module, options: RuntimeOptions | None = None):
         options = options or RuntimeOptions()
@@ -75,6 +77,7 @@ class TorchInterpolator(Interpolator):
         self.threads = options.threads
         self.dtype = DTYPES[self.precision]
         self.max_batch = options.max_batch
+        self.take_large_frame_options(options)  # --max-memory tiles, --flow-scale (filmrt.interpolator)
         net = model if isinstance(model, torch.nn.Module) else load_model(model, options.weights, self.device)
         self.model = net.to(self.device, self.dtype).eval()
         # speed-ups on CUDA (warp kernel, channels_last, compile); on a CPU every flag is skipped

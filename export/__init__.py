@@ -16,15 +16,20 @@ one key, one root, ``$FILMRT_CACHE_DIR``).
 """
 
 from filmrt.export.checks import GraphReport, check_frames, check_graph, check_pair_inputs
-from filmrt.export.exporter import (
-    DEFAULT_OPSET,
-    SUPPORTED_OPSETS,
-    check_opset,
-    export_graphs,
-    export_onnx,
-    read_metadata,
-    stage_path,
-)
+
+# the exporter (and onnx, ~0.7 s of CPU to import) loads on first use of its names: importing
+# filmrt.export.cli or .cache, as every `filmrt` command does, does not pay for it
+_EXPORTER = {"DEFAULT_OPSET", "SUPPORTED_OPSETS", "check_opset", "export_graphs", "export_onnx", "read_metadata",
+             "stage_path"}
+
+
+def __getattr__(name: str):
+    if name in _EXPORTER:
+        from filmrt.export import exporter
+
+        return getattr(exporter, name)
+    raise AttributeError(f"module 'filmrt.export' has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULT_OPSET",

@@ -9,16 +9,9 @@ import time
 from filmrt.cli.groups import add_runtime_options
 from filmrt.errors import FilmrtError
 from filmrt.export.checks import check_graph
-from filmrt.export.exporter import (
-    DEFAULT_OPSET,
-    check_opset,
-    export_graphs,
-    resolve_model,
-    save_model,
-    stage_path,
-)
 from filmrt.fileio import write_json
 from filmrt.models import get_spec, resolve_model_name
+from filmrt.options import DEFAULT_OPSET
 from filmrt.stages import is_staged
 
 
@@ -62,6 +55,10 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # the exporter imports onnx (~0.7 s of CPU): every `filmrt` command registers this one, only
+    # `filmrt export` pays for it
+    from filmrt.export.exporter import check_opset, export_graphs, resolve_model, save_model, stage_path
+
     check_opset(args.opset)  # before loading anything: a wrong opset fails fast
 
     model = get_spec(resolve_model_name(args.model, args.weights)).name  # an unknown name fails here, before any work

@@ -48,6 +48,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "onnx": ("ort", "trt", "openvino"),
     "fast": ("torch",),
     "threads": ("torch", "ort", "openvino"),
+    "flow_scale": ("torch",),  # the exported graphs run the flow scale they were exported with (1)
 }
 
 
@@ -74,6 +75,24 @@ def check_precision(value) -> str:
     if value not in ("auto", *PRECISIONS):
         raise FilmrtError(f"unknown precision {value!r}: use auto, {', '.join(PRECISIONS)}")
     return value
+
+
+#: RIFE flow scales offered (the padding multiple 64 / scale stays an integer)
+FLOW_SCALES = (0.25, 0.5, 1.0, 2.0)
+_UNITS = {"": 1, "B": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+
+
+def parse_memory(value) -> int:
+    """Bytes from ``4G``, ``4GB``, ``4GiB``, ``1500M``, ``512k`` or a plain number (binary units)."""
+    text = str(value).strip().upper().removesuffix("IB").removesuffix("B") if str(value).strip() else ""
+    unit = text[-1:] if text[-1:] in _UNITS and text[-1:] else ""
+    try:
+        number = float(text[: len(text) - len(unit)])
+    except ValueError:
+        number = -1.0
+    if not number > 0 or number == float("inf"):
+        raise FilmrtError(f"--max-memory {value!r}: give a size such as 4G, 1500M or 2.5GB")
+    return int(number * _UNITS[unit])
 
 
 #: the most frame pairs one model call takes (--batch) and CPU threads (--threads): beyond these a
@@ -242,6 +261,13 @@ class RuntimeOptions:
     #: most frame pairs per model call (the CLI's --batch)
     max_batch: int = field(default=4, metadata=opt("frame pairs per model call", flag="--batch", metavar="N",
                                                               output=False))
+    # ------------------------------------------------------------------ large frames (filmrt.tiles)
+    max_memory: str | None = field(default=None, metadata=opt(
+        "memory budget of the model, e.g. 4G or 1500M: larger frames run in overlapping tiles that fit "
+        "(default: no limit, whole frames)", metavar="SIZE", output=False))  # tiled within the measured bound
+    flow_scale: float | None = field(default=None, metadata=opt(
+        "torch, RIFE: flow estimation scale, 0.25, 0.5, 1 or 2 (default: by frame size, 0.5 from 2160p, "
+        "as RIFE's authors advise)", metavar="S", type=float))
     # ------------------------------------------------------------------ backend extras
     engine: str | None = field(default=None, metadata=opt(
         "trt: a prebuilt engine, the -o of `filmrt build-engine` (FILM's stage engines X.features/flow/"
@@ -289,7 +315,7 @@ class RuntimeOptions:
                     names = EXTRAS[name]
                     who = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
                     raise FilmrtError(
-                        f"--{name} is an option of the {who} backend{'s' if len(names) > 1 else ''}, "
+                        f"--{name.replace('_', '-')} is an option of the {who} backend{'s' if len(names) > 1 else ''}, "
                         f"not of {self.backend!r}"
                     )
             for name in self.settings_changed():
@@ -298,6 +324,13 @@ class RuntimeOptions:
                     flag = "--" + name.replace("_", "-")
                     raise FilmrtError(f"{flag} is an option of the {group.backend} backend, not of {self.backend!r}")
         check_fields(self)
+        if self.flow_scale is not None and self.flow_scale not in FLOW_SCALES:
+            raise FilmrtError(f"--flow-scale {self.flow_scale:g}: use one of {', '.join(f'{x:g}' for x in FLOW_SCALES)}")
+        self.max_memory_bytes()
+
+    def max_memory_bytes(self) -> int | None:
+        """``max_memory`` in bytes (None: no budget); ``4G`` = 4 GiB, ``1500M``, ``2.5GB``, plain bytes."""
+        return None if self.max_memory is None else parse_memory(self.max_memory)
 
     def extras(self) -> dict:
         """The backend extras that are set, by name (the inputs that steer ``auto``: see EXTRAS)."""

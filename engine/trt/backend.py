@@ -287,6 +287,7 @@ class TrtInterpolator(Interpolator):
         self.trt = trt
         self.precision = precision
         self.max_batch = options.max_batch
+        self.take_large_frame_options(options)  # --max-memory tiles, --flow-scale (filmrt.interpolator)
         self.cuda_graph = settings.trt_cuda_graph
         self.cache_dir = options.cache_dir  # the cache root (None: $FILMRT_CACHE_DIR or the default)
         self.workspace_gb = settings.trt_workspace

@@ -173,6 +173,18 @@ class IFNet(nn.Module):
         return merged, flow, mask
 
 
+def auto_flow_scale(height: int, width: int) -> float:
+    """RIFE's flow scale for a frame of this size: 1.0 up to 1440p, 0.5 up to 4K (RIFE's authors
+    advise 0.5 for 4K: motion in pixels grows with the resolution, the coarsest block's reach does
+    not), 0.25 beyond (8K). Quality measured in docs/backends.md."""
+    pixels = height * width
+    if pixels <= 2560 * 1440:
+        return 1.0
+    if pixels <= 4096 * 2304:
+        return 0.5
+    return 0.25
+
+
 def build(config: dict) -> IFNet:
     return IFNet(scale=float(config.get("scale", 1.0)))
 

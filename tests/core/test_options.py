@@ -79,12 +79,12 @@ def test_runtime_options_validate_once():
 
 @pytest.mark.parametrize("extra", sorted(EXTRAS))
 def test_backend_extras_belong_to_their_backends(extra):
-    value = 2 if extra == "threads" else "x"
+    value = {"threads": 2, "flow_scale": 0.5}.get(extra, "x")
     for backend in BACKENDS:
         if backend in EXTRAS[extra]:
             assert RuntimeOptions(backend=backend, **{extra: value}).extras() == {extra: value}
         else:
-            with pytest.raises(FilmrtError, match=f"--{extra}"):
+            with pytest.raises(FilmrtError, match=f"--{extra.replace('_', '-')}"):
                 RuntimeOptions(backend=backend, **{extra: value})
     assert RuntimeOptions(**{extra: value}).extras() == {extra: value}  # auto picks a backend that takes it
 
