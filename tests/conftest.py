@@ -7,16 +7,10 @@ when it is absent, so the suite still runs on a bare clone.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parent.parent
-
-
-def shared_dir() -> Path:
-    return Path(os.environ.get("FILMRT_SHARED", REPO.parent / "shared")).resolve()
+from support.paths import shared_dir
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from fractions import Fraction
 import av
 import pytest
 import torch
-from conftest import shared_dir
+from support.paths import shared_dir
 
 from filmrt.pipeline.io import decode
 
