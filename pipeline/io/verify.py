@@ -50,6 +50,7 @@ import av
 
 from filmrt.errors import VerificationFailed
 from filmrt.fileio import is_stream_target
+from filmrt.pipeline.io.target import StreamFate
 from filmrt.pipeline.io.verify_read import MediaRead, read_back
 
 #: how a difference line starts (the CLI prints one line per difference)
@@ -175,19 +176,6 @@ def read_source(path: str, out: MediaRead, *, lo: Fraction | None = None, hi: Fr
 
 
 # ---------------------------------------------------------------------- expectations
-@dataclass(frozen=True)
-class Fate:
-    """One input stream's fate as the verification reads it: the fields of
-    :class:`filmrt.pipeline.io.target.StreamFate` (``fate``: "copied", "reencoded" or "dropped")."""
-
-    index: int
-    kind: str
-    codec: str
-    fate: str
-    reason: str = ""
-    output_index: int | None = None
-
-
 def expectation_from_plan(*, src_read: MediaRead | None, muxer, plan, temporal, planned_frames: int,
                           range_start: Fraction, slowmo: Fraction | None, extras: dict,
                           side, stretched: tuple[int, ...] = (), damaged: bool = False) -> Expectation:
@@ -203,7 +191,7 @@ def expectation_from_plan(*, src_read: MediaRead | None, muxer, plan, temporal, 
     """
     # every input stream the output must hold or must not, as the target decided: audio,
     # subtitles, data, and other video streams remuxed as they are (not cover art: one picture)
-    fates = [Fate(f.index, f.kind, f.codec, f.fate, f.reason, f.output_index) for f in plan.fates
+    fates = [f for f in plan.fates
              if f.kind in ("audio", "subtitle", "data") or (f.kind == "video" and f.fate == "copied"
                                                                and not f.reason.startswith("cover art"))]
     return expectation_from_fates(fates, src_read=src_read, muxer=muxer, temporal=temporal,
@@ -211,7 +199,7 @@ def expectation_from_plan(*, src_read: MediaRead | None, muxer, plan, temporal, 
                                   extras=extras, side=side, damaged=damaged)
 
 
-def _stream_expect(f: Fate, r, range_start: Fraction, scale: Fraction, damaged: bool) -> StreamExpect:
+def _stream_expect(f: StreamFate, r, range_start: Fraction, scale: Fraction, damaged: bool) -> StreamExpect:
     """What a copied or re-encoded stream must be, from the source's packets ``r`` in the range."""
     seen = dict(packets=r.packets, source_decode_errors=r.decode_errors) if r is not None else {}
     if r is None or r.start is None:
@@ -225,7 +213,7 @@ def _stream_expect(f: Fate, r, range_start: Fraction, scale: Fraction, damaged: 
     return StreamExpect(f.index, f.kind, None, None, dur, f.output_index, **seen)
 
 
-def expectation_from_fates(fates: list[Fate], *, src_read: MediaRead | None, muxer, temporal, planned_frames: int,
+def expectation_from_fates(fates: list[StreamFate], *, src_read: MediaRead | None, muxer, temporal, planned_frames: int,
                            range_start: Fraction, slowmo: Fraction | None, extras: dict, side,
                            damaged: bool = False) -> Expectation:
     """The :class:`Expectation` from the streams' fates and the muxer (see :func:`expectation_from_plan`)."""

@@ -16,6 +16,8 @@ from fractions import Fraction
 
 import av
 
+from filmrt.pipeline.time.cadence.fieldops import pull_all
+
 
 def atempo_chain(factor: Fraction) -> list[tuple[str, str]]:
     """``atempo`` filters whose tempos multiply to ``1 / factor`` (each within atempo's 0.5..100)."""
@@ -73,12 +75,7 @@ class AudioStretch:
         g.configure()
 
     def _pull(self) -> list:
-        out = []
-        while True:
-            try:
-                out.append(self.graph.pull())
-            except (av.error.BlockingIOError, av.error.EOFError):
-                return out
+        return pull_all(self.graph)
 
     def _encode(self, frames) -> list:
         packets = []

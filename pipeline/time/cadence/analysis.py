@@ -39,6 +39,7 @@ from filmrt.errors import FilmrtError
 from filmrt.fileio import is_stream_target
 from filmrt.models import ModelSpec
 from filmrt.pipeline.io.probe import main_video
+from filmrt.pipeline.time.cadence.fieldops import pull_all
 from filmrt.pipeline.time.cadence.repeats import moving_blocks, repeat_cadence
 
 #: frames of the input looked at by :func:`analyse`
@@ -180,9 +181,9 @@ def _idet_verdicts(frames, before=()) -> dict:
     out = []
     for f in frames:
         g.push(f)
-        out += _pull_all(g)
+        out += pull_all(g)
     g.push(None)
-    out += _pull_all(g)
+    out += pull_all(g)
     for f in out:
         verdict = f.metadata.get("lavfi.idet.single.current_frame", "undetermined")
         counts[verdict if verdict in counts else "undetermined"] += 1
@@ -199,15 +200,6 @@ def _repeats(frames) -> list[bool]:
             out.append(moving_blocks(prev, y) == 0)
         prev = y
     return out
-
-
-def _pull_all(g) -> list:
-    out = []
-    while True:
-        try:
-            out.append(g.pull())
-        except (av.error.BlockingIOError, av.error.EOFError):
-            return out
 
 
 def analyse(src, *, ss: float | None = None, frames: int = ANALYSE_FRAMES) -> TemporalReport:

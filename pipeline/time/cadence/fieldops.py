@@ -39,6 +39,16 @@ WEAVE = {
 }
 
 
+def pull_all(graph) -> list:
+    """Every frame a configured libavfilter ``graph`` has ready (until it asks for more input or ends)."""
+    out = []
+    while True:
+        try:
+            out.append(graph.pull())
+        except (av.error.BlockingIOError, av.error.EOFError):
+            return out
+
+
 class FilterChain:
     """A linear libavfilter graph: ``push(frame)`` -> frames out; ``flush()`` at the end."""
 
@@ -60,12 +70,7 @@ class FilterChain:
         g.configure()
 
     def _pull(self) -> list[av.VideoFrame]:
-        out = []
-        while True:
-            try:
-                out.append(self.graph.pull())
-            except (av.error.BlockingIOError, av.error.EOFError):
-                return out
+        return pull_all(self.graph)
 
     def push(self, frame: av.VideoFrame) -> list[av.VideoFrame]:
         self.graph.push(frame)
