@@ -225,9 +225,9 @@ def _read_back(fmt: str, codec: str, options: dict, stream=None) -> str | None:
             got = [(s.type, _canonical(s)) for s in r.streams]
     except (ValueError, av.error.FFmpegError) as e:
         return f"cannot be read back from {fmt} ({(getattr(e, 'strerror', None) or str(e)).splitlines()[0]})"
-    if not got or got[0][0] != "video" or not _same_codec(name, got[0][1]):
+    if not got or got[0][0] != "video" or not same_codec(name, got[0][1]):
         return f"{fmt} would carry {name} video as private data that no decoder reads"
-    if stream is not None and (len(got) < 2 or got[1][0] != stream.type or not _same_codec(_canonical(stream),
+    if stream is not None and (len(got) < 2 or got[1][0] != stream.type or not same_codec(_canonical(stream),
                                                                                          got[1][1])):
         return f"{fmt} would carry it as private data that no decoder reads"
     return None
@@ -238,8 +238,22 @@ def _canonical(s) -> str | None:
     return cc.codec.canonical_name if cc is not None else None
 
 
-def _same_codec(written: str | None, read: str | None) -> bool:
-    """The codec read back is the one written (MPEG audio layers 1-3 share one decoder and TS type)."""
+def _codec_id(name: str | None) -> str | None:
+    """A codec's own name for a decoder's or encoder's (``mp3float`` -> ``mp3``), else the name as given."""
+    if name is None:
+        return None
+    for mode in ("r", "w"):
+        try:
+            return av.codec.Codec(name, mode).canonical_name
+        except Exception:  # noqa: BLE001 - not a codec FFmpeg knows by that name in this mode
+            continue
+    return name
+
+
+def same_codec(written: str | None, read: str | None) -> bool:
+    """The codec read back is the one written: the same codec whatever decoder reads it (``mp3float``
+    is MP3), and MPEG audio layers 1-3 alike (one decoder family and one MPEG-TS stream type)."""
+    written, read = _codec_id(written), _codec_id(read)
     return written == read or {written, read} <= {"mp1", "mp2", "mp3"}
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import bisect
 from fractions import Fraction
 
+from filmrt.pipeline.io.streams import same_codec
 from filmrt.pipeline.io.verify import Expectation, StreamExpect, VerifyReport
 from filmrt.pipeline.io.verify_read import MediaRead, StreamRead, VideoRead
 
@@ -203,7 +204,7 @@ def _check_streams(exp: Expectation, out: MediaRead, v: VideoRead, rep: VerifyRe
 
 def _check_stream(s: StreamExpect, o: StreamRead, rep: VerifyReport, rate: Fraction, shift: Fraction) -> None:
     name, diff = f"stream #{s.index} {s.kind}", rep.differences.append
-    if s.codec is not None and o.codec != s.codec:
+    if s.codec is not None and not same_codec(s.codec, o.codec):
         diff(f"{name}: codec {o.codec} in OUT, {s.codec} in the source")
     if not o.packets:
         if s.packets != 0:  # a stream the source holds no packets of (in the range) stays empty

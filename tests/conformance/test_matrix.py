@@ -63,8 +63,6 @@ KNOWN: dict[str, list[str]] = {
         ["m2ts-h264-pcm16->same:*", "m2ts-h264-pcm24->same:*"],
     "(exit 4) --ss: mov_text subtitles start at 0 instead of their time": ["mp4-h264-aac-mov_text->same:sst"],
     "(exit 4) negative start in Matroska: 0.52 s more video than planned": ["mkv-h264-flac-neg_start->same:plain"],
-    "(exit 4) verification calls MP2 read back by the mp3float decoder a codec change":
-        ["ts-mpeg2-mp2-tff->mp4:*"],
 }
 
 
