@@ -87,7 +87,8 @@ def register(subparsers) -> None:
         help="read OUT back and check it against IN (frames, timestamps, streams, SAR, colour, timecode)",
         description="Check a converted OUT against its source IN without the conversion's plan: video "
         "frames and every timestamp on OUT's own frame grid, start and duration against IN, every stream "
-        "of IN present in OUT with the same codec and duration (a missing one is reported as dropped), "
+        "of IN present in OUT with the same codec and duration (a missing one is a difference unless "
+        "--dropped names it), "
         "SAR, colour tags, timecode, HDR static metadata, chapters, attachments. Exit codes: 0 OUT "
         "matches, 4 differences (one line each), 2 error.",
     )
@@ -97,6 +98,9 @@ def register(subparsers) -> None:
                    help="OUT was converted from START seconds into IN (convert's --ss)")
     v.add_argument("--t", type=float, default=None, metavar="DURATION",
                    help="OUT holds DURATION seconds of IN (convert's --t)")
+    v.add_argument("--dropped", default=None, metavar="SPEC",
+                   help="streams of IN left out of OUT on purpose: a (audio), s (subtitles), d (data) or input "
+                        "stream indices, comma-separated (convert's --drop-stream spelling)")
     v.add_argument("--json", nargs="?", const="-", default=None, metavar="FILE",
                    help="write the report as JSON to FILE (stdout without FILE)")
     v.set_defaults(func=run_verify)
@@ -225,7 +229,7 @@ def _report(res: ConvertResult, quiet: bool) -> None:
 def run_verify(args: argparse.Namespace) -> int:
     if args.json and args.json != "-":
         check_writable(args.json, "--json")
-    report = verify_pair(args.input, args.output, ss=args.ss, t=args.t)
+    report = verify_pair(args.input, args.output, ss=args.ss, t=args.t, dropped=args.dropped)
     if args.json == "-":
         print(json.dumps(report.to_dict(), indent=2))
     elif args.json:

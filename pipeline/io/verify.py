@@ -50,6 +50,7 @@ import av
 
 from filmrt.errors import VerificationFailed
 from filmrt.fileio import is_stream_target
+from filmrt.pipeline.io.streams import parse_drop
 from filmrt.pipeline.io.target import StreamFate
 from filmrt.pipeline.io.verify_read import MediaRead, read_back
 
@@ -296,9 +297,7 @@ def infer_expectation(src: MediaRead, out: MediaRead, origin: Fraction | None = 
         except Exception:  # noqa: BLE001 - an unusual tag: only its presence is checked then
             timecode = None
     notes.append("field order: not checked without a plan (deinterlacing and --interlace change it)")
-    streams, dropped = infer_streams(src, out, origin)
-    for _i, d in dropped:
-        notes.append(f"stream {d}")
+    streams, dropped = infer_streams(src, out, origin)  # the check says the dropped ones (its notes)
     holds_attachments = "matroska" in out.format
     exp = Expectation(
         grid=grid, width=sv.width if sv else None, height=sv.height if sv else None, size_slack=1,
@@ -312,9 +311,12 @@ def infer_expectation(src: MediaRead, out: MediaRead, origin: Fraction | None = 
     return exp, notes
 
 
-def verify_pair(src, dst, *, ss: float | None = None, t: float | None = None, decode: str = "all") -> VerifyReport:
+def verify_pair(src, dst, *, ss: float | None = None, t: float | None = None, decode: str = "all",
+                dropped: str | None = None) -> VerifyReport:
     """``filmrt verify IN OUT``: infer the expectation from the pair and check OUT; ``ss``/``t``: the
-    part of IN that was converted (convert's --ss/--t, counted from IN's start as the decoder does)."""
+    part of IN that was converted (convert's --ss/--t, counted from IN's start as the decoder does).
+    A stream of IN that OUT lacks is a difference, unless ``dropped`` (convert's ``--drop-stream``
+    spelling: ``a``, ``s``, ``d`` or input stream indices) says it was left out on purpose."""
     from filmrt.pipeline.io.verify_checks import check
 
     t0 = time.perf_counter()
@@ -338,6 +340,12 @@ def verify_pair(src, dst, *, ss: float | None = None, t: float | None = None, de
     exp, notes = infer_expectation(inp, out, lo)
     report = check(exp, out)
     report.notes = notes + report.notes
+    kinds, indices = parse_drop(dropped)
+    allowed = {s.index for s in inp.others if s.kind in kinds or s.index in indices}
+    for i, why in exp.dropped:
+        if i not in allowed:  # without a plan, nothing says a stream may go: the user must
+            report.differences.append(f"stream {why.split(': dropped')[0]}: missing from OUT "
+                                      "(pass --dropped SPEC if it was left out on purpose)")
     report.seconds = time.perf_counter() - t0
     return report
 

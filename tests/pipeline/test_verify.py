@@ -114,7 +114,7 @@ def test_verify_command_on_a_converted_pair_with_json(converted, capsys):
     ({"skip": (12,)}, "video frames: 24 in OUT, 25 planned"),
     ({"skip": (12,)}, "video timestamps: no frame at planned 0.4800 s"),
     ({"shift": {7: 1}}, "video timestamps: a frame at 0.2900 s is off the planned grid (nearest planned 0.2800 s)"),
-    ({"audio": "none"}, "dropped (no plan to say why)"),  # a note without a plan: see below
+    ({"audio": "none"}, "stream #1 audio aac: missing from OUT"),
     ({"sar": F(4, 3)}, "SAR: 4:3 in OUT, the source's 1:1"),
     ({"colour": (6, 1, 1, 1)}, "colour matrix: 6 in OUT, planned 1"),
     ({"audio": "half"}, "stream #1 audio: lasts"),
@@ -124,12 +124,17 @@ def test_wrong_outputs_fail_with_exit_4_and_a_line_each(pair, tmp_path, capsys, 
     bad = write(src, tmp_path / "bad.mp4", **fault)
     rc = main(["verify", src, bad])
     err = capsys.readouterr().err
-    if fault.get("audio") == "none":  # without a plan a missing stream cannot be called wrong: said, not failed
-        assert rc == 0 and line in err
-        return
     assert rc == EXIT_VERIFY_FAILED, err
     assert f"filmrt: mismatch: {line}" in err, err
     assert "filmrt: error: verification failed: " in err
+
+
+def test_a_stream_left_out_on_purpose_is_said_not_failed(pair, tmp_path, capsys):
+    _, src, _ = pair
+    bad = write(src, tmp_path / "noaudio.mp4", audio="none")
+    assert main(["verify", src, bad, "--dropped", "a"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("dropped (no plan to say why)") == 1 and "verify:" in err
 
 
 def test_the_correct_hand_made_output_passes(pair):
