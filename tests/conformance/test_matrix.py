@@ -49,7 +49,6 @@ KNOWN: dict[str, list[str]] = {
         [f"{c}-mpeg4-*" for c in ("mp4", "mov", "mkv", "ts", "avi")],
     "size change mid-stream in MPEG-TS: still failing (re-check after the scale-to-first-size fix)":
         ["ts-h264-mp2-size_change->*"],
-    "MPEG-TS PTS wrap into MP4: still failing (the other outputs pass)": ["ts-h264-mp2-pts_wrap->mp4:*"],
     "--ss: audio between the start point and the first video frame": ["*-bff->same:sst", "*-audio_early->*:sst"],
     "a second video stream with --ss": ["*-video2->same:sst"],
     "MOV with PCM 24 and tmcd into TS": ["mov-h264-pcm24-timecode->ts:*"],
