@@ -535,7 +535,7 @@ def convert(
         if interp is None:
             interp = open_interpolator(options.runtime)
         mode = choose_convert_mode(options, interp.model_name)
-        temporal = plan_time(src, inp, options, interp.model_name, mode, fps_out, timecode)
+        temporal = plan_time(src, inp, options, interp.model_name, mode, fps_out, timecode, target)
         source = open_source(inp, decode_request(options, target, temporal), decoder=options.decoder,
                              device=device, threads=thread_plan.decoder)
         conv = _Conversion(source, interp, options, mode, fps_out, target, on_progress, temporal, thread_plan)

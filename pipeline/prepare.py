@@ -17,6 +17,7 @@ from fractions import Fraction
 import torch
 
 from filmrt.errors import FilmrtError
+from filmrt.fileio import is_stream_target
 from filmrt.models import get_spec
 from filmrt.pipeline.infer import choose_mode
 from filmrt.pipeline.io import dali
@@ -26,7 +27,13 @@ from filmrt.pipeline.io.source import DecodeRequest, Source
 from filmrt.pipeline.io.target import DROPPED, REENCODED, REMUXED, OutputTarget
 from filmrt.pipeline.options import ConvertOptions
 from filmrt.pipeline.time.cadence.analysis import TemporalReport, parse_slowmo, plan
-from filmrt.pipeline.time.timecode import convert_timecode, label_at, timecode_tag
+from filmrt.pipeline.time.timecode import (
+    bitstream_timecode,
+    convert_timecode,
+    label_at,
+    timecode_carrier,
+    timecode_tag,
+)
 
 
 def open_source(inp: PyAVInput, request: DecodeRequest, *, decoder: str = "auto", device: torch.device,
@@ -83,15 +90,21 @@ def choose_convert_mode(options: ConvertOptions, model_name: str) -> str:
 
 def source_timecode(source: PyAVInput) -> str | None:
     """The source's start timecode, when it has one and a frame rate to count it at (the output
-    then gets it re-expressed at its own rate, instead of a copy of the source's track)."""
+    then gets it re-expressed at its own rate, instead of a copy of the source's track): a tag,
+    else the video bitstream's (MPEG-2 GOP header, H.264/HEVC SEI; a file that can be read twice)."""
+    if not source.info.rate:
+        return None
     tags = {**source.container_metadata, **source.info.metadata}
     tc = timecode_tag(tags, [s for s in source.copy_streams if s.type == "data"])
-    return tc if tc and source.info.rate else None
+    if tc is None and source.path is not None and not is_stream_target(source.path):
+        tc = bitstream_timecode(source.path, source.stream.index, source.info.rate)
+    return tc
 
 
 def plan_time(src, source: PyAVInput, options: ConvertOptions, model: str, mode: str,
-               fps_out: Fraction, tc: str | None) -> TemporalReport:
-    """Interlacing/cadence/dedup/down/slow-motion decisions (pipeline.temporal) and the timecode."""
+               fps_out: Fraction, tc: str | None, target: OutputTarget | None = None) -> TemporalReport:
+    """Interlacing/cadence/dedup/down/slow-motion decisions (pipeline.temporal) and the timecode
+    (re-expressed at the output rate; not planned, and said, where ``target`` has no place for it)."""
     rep = plan(src, options, get_spec(model), mode)
     if tc:
         rep.timecode_in = tc
@@ -101,4 +114,9 @@ def plan_time(src, source: PyAVInput, options: ConvertOptions, model: str, mode:
             rep.timecode_out = convert_timecode(first, source.info.rate, frame_rate)
         except FilmrtError as e:
             rep.notes.append(f"source timecode not carried: {e}")
+    if rep.timecode_out and target is not None and timecode_carrier(target.format, target.video.codec) is None:
+        rep.notes.append(f"source timecode {tc} not written: {target.format} with {target.video.codec} video has "
+                         "no place for a timecode (.mov, .mp4, .mkv and .mxf keep it, and MPEG-2 video in any "
+                         "container)")
+        rep.timecode_out = None
     return rep

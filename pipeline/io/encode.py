@@ -49,6 +49,7 @@ from filmrt.pipeline.io.pixels import rgb_to_frame
 from filmrt.pipeline.io.source import VideoInfo
 from filmrt.pipeline.io.streams import stream_codec
 from filmrt.pipeline.time.cadence.fieldops import WEAVE, FilterChain
+from filmrt.pipeline.time.timecode import GOP_ENCODERS
 
 if TYPE_CHECKING:
     from filmrt.pipeline.io.target import OutputTarget
@@ -256,6 +257,8 @@ class Muxer:
         opts.update(self.encoder_options)
         if self.interlace:
             self._setup_interlaced(cc, opts, pix)
+        if self.timecode and output.codec in GOP_ENCODERS:  # in every GOP header, whatever the container
+            opts["gop_timecode"] = self.timecode
         cc.options = opts
         if output.bitrate:
             cc.bit_rate = int(output.bitrate)

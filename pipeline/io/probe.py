@@ -114,6 +114,17 @@ def is_cover(s) -> bool:
     return bool(int(s.disposition) & Disposition.attached_pic)
 
 
+#: AVDISCARD_ALL: FFmpeg's mov demuxer sets it on the QuickTime chapter track it turns into chapters
+_DISCARD_ALL = 48
+
+
+def is_chapter_track(s) -> bool:
+    """Whether a PyAV stream is a QuickTime/MP4 chapter track: a text track that FFmpeg's mov demuxer
+    reads into the container's chapter list (``chapters()``) and leaves as a discarded ``bin_data``
+    data stream. Its content is the chapters: they travel as chapters, never as a copied stream."""
+    return s.type == "data" and getattr(s, "name", None) == "bin_data" and int(getattr(s, "discard", 0)) == _DISCARD_ALL
+
+
 def probe(path, *, count: bool = True, first_frame: bool = True) -> MediaProbe:
     """Describe ``path``; ``count=False`` reads only the headers (packets/duration left empty);
     ``first_frame=False`` skips decoding the first video frame (its colour tags and rotation stay

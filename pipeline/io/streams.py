@@ -51,7 +51,7 @@ import av
 import av.logging
 
 from filmrt.errors import FilmrtError
-from filmrt.pipeline.io.probe import is_cover
+from filmrt.pipeline.io.probe import is_chapter_track, is_cover
 
 #: --drop-stream letters -> stream types
 DROP_KINDS = {"a": "audio", "s": "subtitle", "d": "data"}
@@ -138,14 +138,25 @@ def output_format(dst: str, fmt: str | None) -> str:
 
 
 def stream_codec(s) -> str:
-    """The codec name of a PyAV stream ("?" when FFmpeg does not know it)."""
+    """The codec name of a PyAV stream, as messages and the verification name it. A data stream
+    has no decoder: its codec's own name (``bin_data``, ``smpte_klv``, ``timed_id3``), else what
+    it is (``tmcd``: a QuickTime timecode track), else its handler's name, else "unknown"."""
     cc = s.codec_context
-    return cc.name if cc is not None else "?"
+    if cc is not None:
+        return cc.name
+    name = getattr(s, "name", None)
+    if name:
+        return name
+    meta = dict(s.metadata or {})
+    if any(k.lower() == "timecode" for k in meta):
+        return "tmcd"
+    return meta.get("handler_name") or "unknown"
 
 
 def describe(s) -> str:
     """``#INDEX TYPE CODEC`` of a PyAV stream, as the messages name it."""
-    return f"#{s.index} {s.type} {stream_codec(s)}{' (cover art)' if is_cover(s) else ''}"
+    what = " (cover art)" if is_cover(s) else (" (chapter track)" if is_chapter_track(s) else "")
+    return f"#{s.index} {s.type} {stream_codec(s)}{what}"
 
 
 _CACHE: dict[tuple, str | None] = {}

@@ -27,7 +27,7 @@ from filmrt.errors import FilmrtError
 from filmrt.fileio import is_stream_target
 from filmrt.pipeline.io.encode import check_output
 from filmrt.pipeline.io.formats import OutputFormat, choose_format, closest_pix_fmt, output_for
-from filmrt.pipeline.io.probe import is_cover
+from filmrt.pipeline.io.probe import is_chapter_track, is_cover
 from filmrt.pipeline.io.streams import (
     ATTACHED_COVER,
     AUDIO_FALLBACK,
@@ -42,7 +42,7 @@ from filmrt.pipeline.io.streams import (
     stream_codec,
 )
 from filmrt.pipeline.time.audiostretch import stretch_codec
-from filmrt.pipeline.time.timecode import is_timecode_track
+from filmrt.pipeline.time.timecode import is_timecode_track, timecode_carrier
 
 #: the fates of an input stream
 COPIED, REENCODED, DROPPED = "copied", "reencoded", "dropped"
@@ -203,8 +203,10 @@ def _fates(fmt: str, options: dict, video: OutputFormat, streams: list, video_in
             enc = stretch_codec(fmt, 0)[0]
             decided[s.index] = (REENCODED, f"slowed with the video (--audio stretch): re-encoded as {enc}", enc)
         elif kind == "data" and is_timecode_track(s):  # never copied: its label is at the source's rate
-            decided[s.index] = (DROPPED, "timecode track: replaced by the timecode re-expressed at the output rate"
-                                if replace_timecode else "timecode track: its label could not be read, not copied")
+            decided[s.index] = (DROPPED, _timecode_reason(fmt, video.codec, replace_timecode))
+        elif is_chapter_track(s):  # its text is the chapter list, which travels as chapters (extras)
+            decided[s.index] = (DROPPED, "QuickTime chapter track: its chapters are carried as the container's "
+                                         "chapter list, not as a stream")
         else:
             why = refusal(fmt, video.codec, options, s)
             if why is None:
@@ -216,9 +218,11 @@ def _fates(fmt: str, options: dict, video: OutputFormat, streams: list, video_in
                 hint = HINTS.get((fmt, kind))
                 refused.append(f"#{s.index} {kind} {stream_codec(s)} ({hint + '; FFmpeg: ' + why if hint else why})")
     if refused:
+        holders = _holders(fmt, [s for s in streams if any(r.startswith(f"#{s.index} ") for r in refused)])
         raise FilmrtError(
             f"the {fmt} container cannot hold stream {'; '.join(refused)}: pass --drop-stream "
-            f"{','.join(r.split()[0][1:] for r in refused)} to leave it out, or write .mkv"
+            f"{','.join(r.split()[0][1:] for r in refused)} to leave it out"
+            + (f", or write {' or '.join(holders)} (which hold{'s' if len(holders) == 1 else ''} it)" if holders else "")
         )
     # output indices, in the order the muxer adds the streams
     order = ([s for s in streams if s.index == video_index]
@@ -230,6 +234,27 @@ def _fates(fmt: str, options: dict, video: OutputFormat, streams: list, video_in
     out_index = {s.index: i for i, s in enumerate(order)}
     return [StreamFate(s.index, s.type, stream_codec(s), *decided[s.index][:2], out_index.get(s.index),
                        *decided[s.index][2:]) for s in streams]
+
+
+#: the containers a refusal may suggest instead (extension, muxer), in order of preference
+SUGGESTED = (("mkv", "matroska"), ("mov", "mov"), ("mp4", "mp4"), ("ts", "mpegts"))
+
+
+def _holders(fmt: str, streams: list) -> list[str]:
+    """The extensions of :data:`SUGGESTED` containers other than ``fmt`` that hold every one of
+    ``streams`` (asked as any copied stream is: :func:`refusal`), for the refusal's advice."""
+    return [f".{ext}" for ext, muxer in SUGGESTED
+            if muxer != fmt and all(refusal(muxer, "libx264", {}, s) is None for s in streams)]
+
+
+def _timecode_reason(fmt: str, encoder: str, replaced: bool) -> str:
+    """Why a timecode track is not copied (it never is: its label counts at the source's rate)."""
+    if not replaced:
+        return "timecode track: its label could not be read, not copied"
+    if timecode_carrier(fmt, encoder) is None:
+        return (f"timecode track: not written, {fmt} with {encoder} video has no place for a timecode (.mov, .mp4, "
+                ".mkv, .mxf keep it)")
+    return "timecode track: replaced by the timecode re-expressed at the output rate"
 
 
 def _other_video(fmt: str, options: dict, video: OutputFormat, s) -> tuple[str, str]:

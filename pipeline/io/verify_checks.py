@@ -192,9 +192,9 @@ def _check_streams(exp: Expectation, out: MediaRead, v: VideoRead, rep: VerifyRe
     rep.checks.append("dropped streams as planned")
     matched = {o.index for o in found.values() if o is not None}
     for o in out.others:
-        if o.index not in matched and o.kind == "data" and o.metadata.get("timecode"):
-            rep.notes.append(f"stream #{o.index} in OUT: the timecode track ({o.metadata['timecode']})")
-        elif o.index not in matched and o.kind == "data" and out.chapters and out.format.startswith("mov"):
+        if o.index not in matched and o.role == "timecode track":
+            rep.notes.append(f"stream #{o.index} in OUT: the timecode track ({out.timecode})")
+        elif o.index not in matched and o.role == "chapter track":
             rep.notes.append(f"stream #{o.index} in OUT: the chapter track (MP4/MOV write chapters as a text track)")
         elif o.index not in matched:
             diff(f"stream #{o.index} {o.kind} {o.codec} in OUT: not in the plan")
@@ -245,10 +245,13 @@ def _check_extras(exp: Expectation, out: MediaRead, rep: VerifyReport) -> None:
 # ---------------------------------------------------------------------- no plan
 def infer_streams(src: MediaRead, out: MediaRead, origin: Fraction):
     """Every non-video stream of IN is expected in OUT (same codec, duration, offset), unless OUT
-    lacks one of its kind: then it is "dropped (no plan to say why)"."""
+    lacks one of its kind: then it is "dropped (no plan to say why)". A timecode or chapter track
+    is not expected as a stream: it is checked as the timecode and the chapters."""
     streams, dropped = [], []
-    free = list(out.others)
+    free = [o for o in out.others if o.role is None]
     for s in src.others:
+        if s.role is not None:
+            continue
         pick = next((o for o in free if o.kind == s.kind and o.codec == s.codec), None)
         if pick is None:
             dropped.append((s.index, f"#{s.index} {s.kind} {s.codec}: dropped (no plan to say why)"))

@@ -29,8 +29,9 @@ import av
 from filmrt.errors import FilmrtError
 from filmrt.pipeline.io.decode import av_error_message
 from filmrt.pipeline.io.hdr import read_side_data
-from filmrt.pipeline.io.probe import is_cover, main_video
-from filmrt.pipeline.time.timecode import timecode_tag
+from filmrt.pipeline.io.probe import is_chapter_track, is_cover, main_video
+from filmrt.pipeline.io.streams import stream_codec
+from filmrt.pipeline.time.timecode import frame_timecode, is_timecode_track, timecode_tag
 
 #: AVFieldOrder values, as FFmpeg names them
 FIELD_ORDERS = {0: "unknown", 1: "progressive", 2: "tt", 3: "bb", 4: "tb", 5: "bt"}
@@ -55,6 +56,9 @@ class StreamRead:
     metadata: dict = field(default_factory=dict)
     #: the longest packet duration seen, seconds (a copied stream's duration tolerance)
     max_packet: Fraction = Fraction(0)
+    #: what a data stream carries that is checked as something else: "timecode track" (the
+    #: timecode), "chapter track" (the chapters); None for a stream checked as a stream
+    role: str | None = None
 
     @property
     def duration(self) -> Fraction | None:
@@ -79,6 +83,8 @@ class VideoRead(StreamRead):
     interlaced_frame: bool = False
     #: HDR10 static metadata found on the first picture: "mastering display", "content light level"
     hdr: tuple[str, ...] = ()
+    #: the timecode the first picture carries in the bitstream (MPEG-2 GOP header, H.264 SEI)
+    timecode: str | None = None
 
 
 @dataclass
@@ -124,6 +130,7 @@ def _picture_facts(v: VideoRead, frame, stream) -> None:
     if order != "unknown":
         v.field_order = order
     v.interlaced_frame = bool(frame.interlaced_frame)
+    v.timecode = frame_timecode(frame)
     side = read_side_data(frame)
     v.hdr = tuple(n for n, x in (("mastering display", side.mastering), ("content light level", side.light)) if x)
 
@@ -179,9 +186,10 @@ def read_back(path, *, decode: str = "all", others: bool | None = None, lo: Frac
                                                              or (s.type == "video" and not is_cover(s)))]
         for s in rest:
             cc = s.codec_context
-            codec = cc.name if cc is not None else (getattr(s, "codec_tag", None) or "data")
-            r = StreamRead(s.index, s.type, codec, Fraction(s.time_base or Fraction(1, 1000)),
-                           metadata=dict(s.metadata))
+            r = StreamRead(s.index, s.type, stream_codec(s), Fraction(s.time_base or Fraction(1, 1000)),
+                           metadata=dict(s.metadata),
+                           role="chapter track" if is_chapter_track(s) else
+                           "timecode track" if is_timecode_track(s) else None)
             r.decode_errors = 0 if others and cc is not None and s.type != "data" else None
             reads[s.index] = r
         result = MediaRead(path, c.format.name, Fraction(c.start_time or 0, 1_000_000), video,
@@ -197,6 +205,7 @@ def read_back(path, *, decode: str = "all", others: bool | None = None, lo: Frac
         _demux(c, reads, vstream, decode, lo, hi)
     if video is not None:
         video.times.sort()
+        result.timecode = result.timecode or video.timecode  # no tag: the GOP header's (MPEG-2 in TS)
     return result
 
 

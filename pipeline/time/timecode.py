@@ -14,9 +14,17 @@ at 59.94 (its HH:MM:SS is then the frame count, not the wall clock, in both).
 
 Where it is read: the video stream's ``timecode`` tag, else the container's, else that of a data
 stream (FFmpeg's mov demuxer tags the ``tmcd`` track); tag names in any case (Matroska files carry
-``TIMECODE`` as often as ``timecode``). The ``tmcd`` track itself is not copied: the re-expressed
-label replaces it. Where it is written: the output video
-stream's ``timecode`` tag (mp4/mov muxers then write a ``tmcd`` track; Matroska keeps the tag).
+``TIMECODE`` as often as ``timecode``). A file without such a tag may carry the label in the video
+bitstream: the MPEG-1/2 GOP header (broadcast MPEG-2 in TS) or an H.264/HEVC picture-timing SEI,
+which FFmpeg's decoders hand out as the frame's ``timecode`` metadata
+(:func:`bitstream_timecode` decodes the first frames for it). The ``tmcd`` track itself is not
+copied: the re-expressed label replaces it.
+
+Where it is written (:func:`timecode_carrier`): the output video stream's ``timecode`` tag where the
+container keeps one (:data:`TIMECODE_MUXERS`: mp4/mov write a ``tmcd`` track, Matroska the tag, MXF
+its material package); MPEG-1/2 video also gets it in every GOP header (``gop_timecode``), in any
+container. Anywhere else (H.264 in MPEG-TS, AVI, raw streams) there is no place for it: the label is
+not written, and the report says so (a note naming the containers that keep it), never silently.
 """
 
 from __future__ import annotations
@@ -25,7 +33,20 @@ import math
 import re
 from fractions import Fraction
 
+import av
+
 from filmrt.errors import FilmrtError
+
+#: muxers that keep a timecode label (the video stream's ``timecode`` tag): a ``tmcd`` track, a
+#: Matroska tag, the MXF material package's timecode component
+TIMECODE_MUXERS = frozenset({"mov", "mp4", "ipod", "ismv", "3gp", "3g2", "matroska", "webm", "mxf", "mxf_d10",
+                             "mxf_opatom", "gxf"})
+#: encoders that write the label into the bitstream, in any container (the MPEG-1/2 GOP header)
+GOP_ENCODERS = frozenset({"mpeg1video", "mpeg2video"})
+#: decoders whose frames can carry a bitstream timecode (GOP header, picture-timing SEI)
+BITSTREAM_DECODERS = frozenset({"mpeg1video", "mpeg2video", "h264", "hevc"})
+#: frames decoded at most to find a bitstream timecode (a GOP or two)
+BITSTREAM_FRAMES = 30
 
 _TC = re.compile(r"^(\d{1,2})[:;.](\d{2})[:;.](\d{2})([:;.])(\d{2,3})$")
 
@@ -123,3 +144,37 @@ def is_timecode_track(stream) -> bool:
     """A data stream that only carries the start timecode (mov/mp4 ``tmcd``): replaced by the
     re-expressed label, never copied (mp4 and Matroska cannot hold it as a stream)."""
     return stream.type == "data" and _tag(stream.metadata) is not None
+
+
+def timecode_carrier(fmt: str, encoder: str) -> str | None:
+    """Where an output of muxer ``fmt`` and video ``encoder`` keeps the timecode: "container" (the
+    stream's tag), "gop" (the MPEG-1/2 GOP header only), or None (nowhere: said, not written)."""
+    if fmt in TIMECODE_MUXERS:
+        return "container"
+    return "gop" if encoder in GOP_ENCODERS else None
+
+
+def frame_timecode(frame) -> str | None:
+    """The timecode a decoder attached to ``frame`` (GOP header, picture-timing SEI), or None."""
+    return _tag(getattr(frame, "metadata", None))
+
+
+def bitstream_timecode(path: str, index: int, rate: Fraction, frames: int = BITSTREAM_FRAMES) -> str | None:
+    """The label of the first frame of stream ``index`` of ``path``, from the timecode in its
+    bitstream (the first frame that carries one, k frames in: its label less k), or None."""
+    try:
+        with av.open(str(path), metadata_errors="ignore") as c:
+            stream = c.streams[index]
+            cc = stream.codec_context
+            if cc is None or cc.name not in BITSTREAM_DECODERS:
+                return None
+            for k, f in enumerate(c.decode(stream)):
+                tc = frame_timecode(f)
+                if tc:
+                    parse(tc)  # a label we can count in, or FilmrtError
+                    return advance(tc, rate, -k) if k else tc
+                if k + 1 >= frames:
+                    break
+    except (av.error.FFmpegError, OSError, IndexError, FilmrtError):
+        return None
+    return None

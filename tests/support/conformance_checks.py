@@ -40,6 +40,8 @@ class Media:
     timecode: str | None = None
     chapters: list[float] = field(default_factory=list)
     captions: int = 0
+    #: data streams that carry a timecode tag (a tmcd track: the timecode, checked as such)
+    timecode_tracks: set[int] = field(default_factory=set)
 
 
 def _sar(cc) -> Fraction:
@@ -61,6 +63,8 @@ def read(path, decode_audio: bool = True) -> Media:
         for s in c.streams:
             cc = getattr(s, "codec_context", None)
             m.streams.append((s.index, s.type, cc.name if cc is not None else ""))
+            if s.type == "data" and any(k.lower() == "timecode" for k in s.metadata):
+                m.timecode_tracks.add(s.index)
         pics = [s for s in c.streams.video if not (s.disposition & av.stream.Disposition.attached_pic)]
         m.timecode = _timecode(c)
         try:
@@ -138,7 +142,8 @@ def check_streams(src: Media, out: Media, report: dict, out_ext: str) -> None:
         if typ in ("audio", "subtitle", "video"):
             same = [c for t, c in out_kinds if t == typ]
             assert same, f"source stream #{idx} {typ} {codec} reported copied, but the {out_ext} output has no {typ} stream ({out.streams})"
-    unreadable = [(i, t, c) for i, t, c in out.streams if t == "data" and c in ("", "bin_data", "none")]
+    unreadable = [(i, t, c) for i, t, c in out.streams
+                  if t == "data" and c in ("", "bin_data", "none") and i not in out.timecode_tracks]
     src_data = [s for s in src.streams if s[1] == "data"]
     chapter_track = 1 if out.chapters and out_ext in ("mp4", "mov") else 0  # QuickTime chapters are a text track
     assert len(unreadable) <= len(src_data) + chapter_track, f"output has unreadable data streams {unreadable} the source did not have"
