@@ -47,7 +47,7 @@ from filmrt.pipeline.io.formats import CODECS, OutputFormat
 from filmrt.pipeline.io.hdr import SideInfo, x265_hdr_params
 from filmrt.pipeline.io.pixels import rgb_to_frame
 from filmrt.pipeline.io.source import VideoInfo
-from filmrt.pipeline.io.streams import stream_codec
+from filmrt.pipeline.io.streams import NO_TIMES, stream_codec
 from filmrt.pipeline.time.cadence.fieldops import WEAVE, FilterChain
 from filmrt.pipeline.time.timecode import GOP_ENCODERS
 
@@ -204,6 +204,11 @@ class Muxer:
         if any(k.startswith("filmrt_") for k in container_metadata or {}) and fmt in MOV_MUXERS:
             # MP4/MOV keep free-form tags (filmrt batch's mark) only as "mdta" keys
             options["movflags"] = "+".join(filter(None, (options.get("movflags"), "use_metadata_tags")))
+        if fmt in NO_TIMES:
+            # no timestamps to shift there: libavformat would move every stream later by the audio
+            # encoder's priming (AAC: -1024 samples), which rounds up to a whole video frame and makes
+            # the AVI muxer insert an empty picture after the first one (the rest one frame late)
+            options["avoid_negative_ts"] = "disabled"
         try:
             self.container = av.open(sink, "w", format=fmt, options=options)
         except ValueError as e:
@@ -254,6 +259,8 @@ class Muxer:
         opts = self._encoder_options(output, side, preset)
         if output.codec == "mpeg2video":
             opts.update(_mpeg2_rate(output, rate, self.width * self.height))
+        if c.format.name in NO_TIMES:  # AVI, elementary streams: no B-frames, whose reorder delay
+            opts["bf"] = "0"  # would start the pictures late there (streams.NO_TIMES)
         opts.update(self.encoder_options)
         if self.interlace:
             self._setup_interlaced(cc, opts, pix)
@@ -295,6 +302,9 @@ class Muxer:
             self.copy_map[s.index] = o
         self.frames_written = 0
         self.packets_copied = 0
+        #: per output stream: the last copied DTS, and how many copied packets had theirs moved after it
+        self._copied_dts: dict[int, int] = {}
+        self._dts_moved: dict[int, int] = {}
         #: caption SEI NAL units by the pts of the frame they belong to (until its packet is muxed)
         self._captions: dict[int, list[bytes]] = {}
 
@@ -417,6 +427,20 @@ class Muxer:
             packet.pts -= d
         if packet.dts is not None:
             packet.dts -= d
+        last = self._copied_dts.get(out.index)
+        if packet.dts is not None and last is not None and packet.dts <= last:
+            # a spliced stream whose packets overlap (two files joined: the last audio packet of one
+            # reaches past the first of the next): the muxer refuses a DTS that does not increase.
+            # ffmpeg's habit: move it to just after the previous one, keep the packet (and its sound)
+            if not self._dts_moved.get(out.index):
+                self.warn(f"stream #{out.index}: a copied packet's DTS does not increase ({packet.dts} after "
+                          f"{last}, a splice?): moved to {last + 1}")
+            self._dts_moved[out.index] = self._dts_moved.get(out.index, 0) + 1
+            if packet.pts is not None and packet.pts >= packet.dts:
+                packet.pts = max(packet.pts, last + 1)
+            packet.dts = last + 1
+        if packet.dts is not None:
+            self._copied_dts[out.index] = packet.dts
         packet.stream = out
         self._io(self._mux, packet)
         self.packets_copied += 1

@@ -97,6 +97,12 @@ COVER_ART = {"mp4", "ipod"}
 ATTACHED_COVER = {"matroska", "webm"}
 #: an annex-B access unit delimiter: the TS muxer wants a start code in H.264/HEVC packets
 _AUD = b"\0\0\0\1\x09\xf0"
+#: containers that store no presentation time (AVI indexes frames; elementary streams have none),
+#: by muxer and demuxer name: a picture's time read back is its decode position plus the decoder's
+#: reorder delay, so B-frames there start the video late by that delay (in frames of the stream's
+#: own rate). Video is encoded there without B-frames (encode.py), and a source's start there is
+#: that delay, not a time to carry over (verify_checks.py)
+NO_TIMES = frozenset({"avi", "h264", "hevc", "mpeg2video", "mpeg1video", "mpegvideo", "m4v", "cavsvideo", "vc1"})
 STREAMED_MOVFLAGS = "frag_keyframe+empty_moov+default_base_moof+delay_moov"
 MOV_FORMATS = ("mp4", "mov", "ipod", "ismv", "3gp")
 

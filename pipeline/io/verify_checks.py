@@ -6,9 +6,13 @@ one line per difference. The tolerances are stated here, once:
 - a video timestamp: one tick of the output stream's time base (:func:`_tick`), after removing the
   common shift the muxer may apply to every stream;
 - the start (that common shift): 0, or the amount that lifts the earliest stream to 0 (Matroska,
-  MPEG-TS: no negative timestamps), within half an output frame;
+  MPEG-TS: no negative timestamps), within half an output frame; in AVI and elementary streams
+  (:data:`NO_TIMES`) the video's start is a decoder delay: anything from 0 to 16 frames, and the
+  other streams' offsets are measured from 0, not from it;
 - the A/V offset (a stream's start minus the video's, compared with the source's): half an output frame;
-- a stream's or the video's duration: one output frame or one packet of the stream, whichever is longer.
+- a stream's or the video's duration: one output frame or one packet of the stream, whichever is longer;
+  a re-encoded stream one packet more (its encoder's priming, presented before the start where the
+  container cannot signal it).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from __future__ import annotations
 import bisect
 from fractions import Fraction
 
-from filmrt.pipeline.io.streams import same_codec
+from filmrt.pipeline.io.streams import NO_TIMES, same_codec
 from filmrt.pipeline.io.verify import Expectation, StreamExpect, VerifyReport
 from filmrt.pipeline.io.verify_read import MediaRead, StreamRead, VideoRead
 
@@ -27,6 +31,8 @@ SHOWN = 3
 #: muxers that start every stream after a delay of their own (MPEG-PS preload 0.5 s, MPEG-TS mux delay):
 #: any common shift is right there; the A/V offset is still checked
 MUX_DELAY = {"mpeg", "vob", "dvd", "svcd", "vcd", "mpegts"}
+#: the deepest reorder delay a decoder may add there (H.264/HEVC: 16 frames)
+MAX_REORDER = 16
 #: FFmpeg's colour tag names, for the difference lines
 _TAGS = ("matrix", "range", "primaries", "transfer")
 
@@ -177,7 +183,12 @@ def _check_streams(exp: Expectation, out: MediaRead, v: VideoRead, rep: VerifyRe
     diff = rep.differences.append
     rep.checks.append("start time")
     allowed = _allowed_shifts(exp, out.format)
-    if allowed is not None and exp.start is not None and all(abs(shift - a) > 1 / (2 * rate) for a in allowed):
+    if out.format in NO_TIMES and exp.start is not None:
+        if not -exp.start - 1 / (2 * rate) <= shift <= Fraction(MAX_REORDER) / rate:
+            diff(f"start: OUT's video starts at {_s(v.times[0])}, planned {_s(exp.start)} (beyond a decoder's "
+                 f"reorder delay of {MAX_REORDER} frames)")
+        shift = Fraction(0)  # the video's delay is its own: the other streams start where they were put
+    elif allowed is not None and exp.start is not None and all(abs(shift - a) > 1 / (2 * rate) for a in allowed):
         diff(f"start: OUT's video starts at {_s(v.times[0])}, planned {_s(exp.start)} (all streams moved by "
              f"{_s(shift)}; allowed {', '.join(_s(a) for a in sorted(set(allowed)))})")
     found = _match(exp, out)
@@ -216,6 +227,11 @@ def _check_stream(s: StreamExpect, o: StreamRead, rep: VerifyReport, rate: Fract
         else:
             diff(f"{name}: {o.decode_errors} of {o.packets} packet(s) do not decode")
     tol = max(1 / rate, o.max_packet)
+    if s.codec is None:
+        # re-encoded: the encoder's priming (AAC 1024 samples, Opus 312, AC-3 256: at most one packet)
+        # is presented before the start where the container cannot signal it (MPEG-TS: the first pts
+        # is moved back by it, so the sound stays in sync), and the last packet is padded
+        tol += o.max_packet
     if s.duration is not None and o.duration is not None and abs(o.duration - s.duration) > tol:
         diff(f"{name}: lasts {_s(o.duration)} in OUT, {_s(s.duration)} in the source (tolerance {_s(tol)})")
     if s.start is not None and o.start is not None:

@@ -3,7 +3,11 @@
 Each case is one ffmpeg command line (two for the cases that are made by re-muxing: a negative
 start, a size change), put together from the case's axes: the picture (``testsrc``; interlaced
 cases weave ``testsrc2`` at 50 fps into 25 fps frames of two fields), the video encoder, a 440 Hz
-tone in the audio codec, the extra stream and the timing quirk. A/53 captions come from
+tone in the audio codec, the extra stream and the timing quirk. MPEG-4 part 2 is FFmpeg's own
+encoder with B-frames, except in AVI, where it is xvid with its packed B-frames (the DivX/Xvid
+case): this FFmpeg 6.0 build's xvid wrapper writes damaged streams into containers with a global
+header (a picture of the wrong time, flagged corrupt by FFmpeg itself, two frames lost), so it
+would test the damage rule, not the timing. A/53 captions come from
 :func:`support.formats_synth.make_caption_clip` (PyAV), which writes the SEI itself.
 """
 
@@ -22,7 +26,7 @@ VIDEO_ARGS = {
     "dnxhr": ["-c:v", "dnxhd", "-profile:v", "dnxhr_lb", "-pix_fmt", "yuv422p"],
     "ffv1": ["-c:v", "ffv1", "-pix_fmt", "yuv420p"],
     "mpeg2": ["-c:v", "mpeg2video", "-q:v", "4", "-g", "12", "-bf", "2"],
-    "mpeg4": ["-c:v", "libxvid", "-q:v", "4", "-g", "12", "-bf", "2"],
+    "mpeg4": ["-c:v", "mpeg4", "-vtag", "xvid", "-q:v", "4", "-g", "12", "-bf", "2"],
     "vp9": ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "300k", "-g", "12"],
 }  # fmt: skip
 AUDIO_ARGS = {
@@ -58,6 +62,10 @@ def _picture(case: Case, seconds: float, w: int, h: int) -> str:
 
 def _video_codec_args(case: Case, out_ext: str) -> list[str]:
     args = list(VIDEO_ARGS[case.video])
+    if case.video == "mpeg4" and out_ext == "avi":  # the real DivX/Xvid case: xvid packs its B-frames in AVI
+        args = ["-c:v", "libxvid", *args[4:]]
+    elif case.video == "mpeg4" and out_ext in ("mp4", "mov"):  # MP4/MOV name MPEG-4 part 2 mp4v, not XVID
+        args = ["-c:v", "mpeg4", *args[4:]]
     if case.video == "hevc" and out_ext in ("mp4", "mov"):
         args += ["-tag:v", "hvc1"]
     if case.timing in ("tff", "bff"):
