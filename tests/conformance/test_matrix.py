@@ -49,19 +49,14 @@ KNOWN: dict[str, list[str]] = {
         [f"{c}-mpeg4-*" for c in ("mp4", "mov", "mkv", "ts", "avi")],
     "size change mid-stream in MPEG-TS: still failing (re-check after the scale-to-first-size fix)":
         ["ts-h264-mp2-size_change->*"],
-    "--ss: audio between the start point and the first video frame": ["*-bff->same:sst", "*-audio_early->*:sst"],
-    "a second video stream with --ss": ["*-video2->same:sst"],
     "MOV with PCM 24 and tmcd into TS": ["mov-h264-pcm24-timecode->ts:*"],
     "Matroska TIMECODE tag into MP4": ["*-timecode_tag->mp4:*"],
     "(new) MPEG-2 GOP-header timecode not carried": ["*-gop_timecode->mkv:*", "*-gop_timecode->mp4:*"],
-    "(new) negative start: MP4 output cuts the audio before zero": ["*-neg_start->mp4:*"],
     # caught by the product's own verification (exit 4: OUT not written), not silent, still wrong
     "(exit 4) AVI and raw MPEG-2 output: the video starts one output frame early":
         ["avi-h264-mp2->same:plain", "raw-mpeg2-noaudio->same:plain"],
     "(exit 4) PCM re-encoded to AAC in M2TS lasts 27 ms longer than the source":
         ["m2ts-h264-pcm16->same:*", "m2ts-h264-pcm24->same:*"],
-    "(exit 4) --ss: mov_text subtitles start at 0 instead of their time": ["mp4-h264-aac-mov_text->same:sst"],
-    "(exit 4) negative start in Matroska: 0.52 s more video than planned": ["mkv-h264-flac-neg_start->same:plain"],
 }
 
 
