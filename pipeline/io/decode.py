@@ -51,12 +51,12 @@ import torch.nn.functional as F
 from filmrt.errors import FilmrtError, NotAVideo
 from filmrt.pipeline.io.captions import CaptionPacer, a53_of
 from filmrt.pipeline.io.colour import ColourSpec, guess_spec, luma_from_rgb, yuv_to_rgb
-from filmrt.pipeline.io.hdr import read_side_data
+from filmrt.pipeline.io.hdr import display_matrix_of, read_side_data
 from filmrt.pipeline.io.pixels import alpha_of
 from filmrt.pipeline.io.probe import is_cover, main_video
 from filmrt.pipeline.io.source import DecodedFrame, DecodeRequest, Source, VideoInfo
 from filmrt.pipeline.time.cadence.fieldops import CHAINS, DecodedFilter
-from filmrt.pipeline.time.timestamps import FrameClock
+from filmrt.pipeline.time.timestamps import FrameClock, RangeGate, lead_floor
 
 _PLANAR_YUV = re.compile(r"^yuv(j?)a?(420|422|444|440|411|410)p(\d+)?(le)?$")  # yuva: alpha is plane 3
 #: size of the thumbnails the scene-cut detector compares (W, H)
@@ -92,23 +92,6 @@ def _open_input(src, fmt: str | None = None, options: dict | None = None):
         raise NotAVideo(f"{name} is not a video file FFmpeg can read ({av_error_message(e)})") from None
     except av.error.FFmpegError as e:
         raise FilmrtError(f"cannot open {name}: {av_error_message(e)}") from None
-
-
-def display_matrix_of(side_data) -> list[int] | None:
-    """The 9 int32 of a DISPLAYMATRIX side data entry, if present."""
-    if side_data is None:
-        return None
-    try:
-        items = list(iter(side_data))  # PyAV's container iterates over SideData objects
-    except (TypeError, KeyError):
-        return None
-    for sd in items:
-        kind = str(getattr(sd, "type", ""))
-        if "DISPLAYMATRIX" in kind.upper():
-            raw = bytes(sd)
-            if len(raw) >= 36:
-                return [int(v) for v in np.frombuffer(raw[:36], dtype="<i4")]
-    return None
 
 
 def make_thumb(rgb: torch.Tensor) -> torch.Tensor:
@@ -327,6 +310,10 @@ def _expected_frames(vs, c, rate: Fraction | None, tb: Fraction, ss: Fraction | 
     return frames
 
 
+#: a --ss start point closer than this (seconds) to the input's start is decoded to, not sought
+SEEK_MIN = Fraction(3)
+
+
 class PyAVSource(Source):
     """Decode the video stream of ``src`` (a path, ``-``, or a :class:`PyAVInput` already open) as
     ``request`` asks (:class:`DecodeRequest`; ``ss``/``t`` alone are a shorthand for a request of
@@ -395,8 +382,10 @@ class PyAVSource(Source):
         and discarded, as ffmpeg's accurate seek does). Demuxers without an index (MPEG-TS, PS)
         land on a packet near the time asked, often after the keyframe the start point needs: the
         first picture decoded there is checked, and the seek goes back further (1, 2, 4 ... s),
-        down to the beginning of the file, until that picture is not after the start point."""
-        if not self.ss or not self._seekable:
+        down to the beginning of the file, until that picture is not after the start point.
+        Within :data:`SEEK_MIN` of the start, no seek: Matroska indexes only video keyframes, so a
+        seek skips audio that starts before the first picture (and a byte seek to 0 lands later)."""
+        if not self.ss or not self._seekable or self.range_start - self.start <= SEEK_MIN:
             return
         tb, back = self.info.time_base, Fraction(0)
         while self.range_start - back > self.start:
@@ -443,9 +432,13 @@ class PyAVSource(Source):
         self._spec: ColourSpec | None = None
         self._index = 0
         self._last_filtered: Fraction | None = None
-        clock: FrameClock = FrameClock(self.info.time_base, 1 / self.info.rate if self.info.rate else None,
-                                       start=self.range_start)
+        c0, tb = self.container.start_time, self.info.time_base
+        v0 = Fraction(vs.start_time) * tb if vs.start_time is not None else None
+        self._floor = None if self.ss or c0 is None else lead_floor(Fraction(c0, 1_000_000), v0, self.start)
+        clock: FrameClock = FrameClock(tb, 1 / self.info.rate if self.info.rate else None,
+                                       start=self.range_start, lead=self._floor is not None)
         copy_ids = {s.index for s in self.copy_streams}
+        self._gate: RangeGate = RangeGate(self.range_start if self.ss else None, None)
         copy_done: set[int] = set()
         video_done = False
         demux = self.container.demux([vs, *self.copy_streams])
@@ -506,6 +499,8 @@ class PyAVSource(Source):
         """The DecodedFrame of PyAV frame ``f`` shown at ``ts``; None before --ss, _PAST_END after --t."""
         tb = self.info.time_base
         snap = min(tb, Fraction(1, 1000))
+        if self._index == 0 and self._floor is not None and self._floor - snap <= ts < self.range_start:
+            self.start = self.range_start = ts  # the pictures start before the first timestamp
         if ts < self.range_start - snap:
             return None  # before --ss (decoded from the previous keyframe)
         if self.range_end is not None and ts >= self.range_end - snap:
@@ -554,11 +549,19 @@ class PyAVSource(Source):
         if packet.dts is None and packet.pts is None:
             return  # flush packet
         pts = packet.pts if packet.pts is not None else packet.dts
-        pt = pts * Fraction(packet.time_base)
+        pt = pts * (tb := Fraction(packet.time_base))
         if self.range_end is not None and pt >= self.range_end:
             copy_done.add(packet.stream.index)
-        elif on_packet is not None and (not self.ss or pt >= self.range_start):
-            on_packet(packet)  # with --ss, packets before the start are dropped
+            return
+        for p, start, _ in self._gate.push(packet, packet.stream.index, packet.stream.type, packet.is_keyframe, pt,
+                                           (packet.duration or 0) * tb):
+            t0 = p.pts if p.pts is not None else p.dts
+            if start > t0 * tb:  # a subtitle on screen at the start point: shown from there
+                cut = int(start / tb)
+                p.duration, p.pts = max(1, p.duration - (cut - t0)), cut
+                p.dts = cut if p.dts is not None else None
+            if on_packet is not None:
+                on_packet(p)
 
     def _filtered_time(self, f) -> Fraction:
         """Time of a frame out of ``frame_filter`` (display order already, the filter's own time base);

@@ -146,3 +146,20 @@ def losses(side: SideInfo | None, codec: str, captions_kept: bool = False) -> li
     for c in side.captions if not captions_kept else ():
         out.append(f"{c} dropped: {codec} output has no place for them (libx264/libx265 carry them)")
     return out
+
+
+def display_matrix_of(side_data) -> list[int] | None:
+    """The 9 int32 of a DISPLAYMATRIX side data entry, if present."""
+    if side_data is None:
+        return None
+    try:
+        items = list(iter(side_data))  # PyAV's container iterates over SideData objects
+    except (TypeError, KeyError):
+        return None
+    for sd in items:
+        kind = str(getattr(sd, "type", ""))
+        if "DISPLAYMATRIX" in kind.upper():
+            raw = bytes(sd)
+            if len(raw) >= 36:
+                return [int(v) for v in np.frombuffer(raw[:36], dtype="<i4")]
+    return None

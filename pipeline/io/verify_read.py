@@ -32,6 +32,7 @@ from filmrt.pipeline.io.hdr import read_side_data
 from filmrt.pipeline.io.probe import is_chapter_track, is_cover, main_video
 from filmrt.pipeline.io.streams import stream_codec
 from filmrt.pipeline.time.timecode import frame_timecode, is_timecode_track, timecode_tag
+from filmrt.pipeline.time.timestamps import RangeGate
 
 #: AVFieldOrder values, as FFmpeg names them
 FIELD_ORDERS = {0: "unknown", 1: "progressive", 2: "tt", 3: "bb", 4: "tb", 5: "bt"}
@@ -202,16 +203,24 @@ def read_back(path, *, decode: str = "all", others: bool | None = None, lo: Frac
             result.chapters = len(c.chapters())
         except Exception:  # noqa: BLE001 - a demuxer without chapters
             result.chapters = 0
-        _demux(c, reads, vstream, decode, lo, hi)
+        lead = _demux(c, reads, vstream, decode, lo, hi)
     if video is not None:
         video.times.sort()
         result.timecode = result.timecode or video.timecode  # no tag: the GOP header's (MPEG-2 in TS)
+        if lead and lo is None and video.start is not None and video.rate and result.start < video.start:
+            # pictures without timestamps in front of the first timed one: they come before it, down
+            # to the file's start, as the decoder places them (pipeline.time.timestamps, rule 3)
+            first = max(result.start, video.start - lead / video.rate)
+            video.times[:0] = [first + k / video.rate for k in range(round((video.start - first) * video.rate))]
+            video.start = first
     return result
 
 
-def _demux(c, reads: dict[int, StreamRead], vstream, decode: str, lo: Fraction | None, hi: Fraction | None) -> None:
-    """The one pass over the packets: times, spans, decoding (see :func:`read_back`)."""
+def _demux(c, reads: dict[int, StreamRead], vstream, decode: str, lo: Fraction | None, hi: Fraction | None) -> int:
+    """The one pass over the packets: times, spans, decoding (see :func:`read_back`). Returns the
+    number of video packets without a timestamp in front of the first one that has one."""
     video = reads.get(vstream.index) if vstream is not None else None
+    lead = 0
     first_seen = [False]
     tail: list = []  # decode="ends": the packets since the last keyframe
 
@@ -220,24 +229,8 @@ def _demux(c, reads: dict[int, StreamRead], vstream, decode: str, lo: Fraction |
             first_seen[0] = True
             _picture_facts(video, f, vstream)
 
-    for pkt in c.demux(*[c.streams[i] for i in reads]):
-        s = reads[pkt.stream.index]
-        if pkt.size == 0 and pkt.pts is None and pkt.dts is None:
-            continue  # a flush packet
-        ts = pkt.pts if pkt.pts is not None else pkt.dts
-        if ts is not None:
-            t = Fraction(ts) * s.time_base
-            if (lo is not None and t < lo) or (hi is not None and t >= hi):
-                continue
-            step = Fraction(pkt.duration or 0) * s.time_base
-            if not step and s is video and video.rate:  # MPEG-PS/ES packets often say no duration
-                step = 1 / video.rate
-            end = t + step
-            s.max_packet = max(s.max_packet, step)
-            s.start = t if s.start is None else min(s.start, t)
-            s.end = end if s.end is None else max(s.end, end)
-            if s is video:
-                video.times.append(t)
+    def count(pkt, s: StreamRead) -> None:
+        nonlocal tail
         s.packets += 1
         if s is video and decode != "none":
             if decode == "all" or not first_seen[0]:
@@ -246,6 +239,33 @@ def _demux(c, reads: dict[int, StreamRead], vstream, decode: str, lo: Fraction |
                 tail = [pkt] if pkt.is_keyframe else [*tail, pkt]
         elif s.decode_errors is not None:
             _decode(pkt.stream, pkt, s, None)
+
+    gate: RangeGate = RangeGate(lo, hi)  # the copied streams' packets, as the decoder copies them
+    for pkt in c.demux(*[c.streams[i] for i in reads]):
+        s = reads[pkt.stream.index]
+        if pkt.size == 0 and pkt.pts is None and pkt.dts is None:
+            continue  # a flush packet
+        ts = pkt.pts if pkt.pts is not None else pkt.dts
+        if ts is None:
+            lead += s is video and video.start is None
+            count(pkt, s)
+            continue
+        t = Fraction(ts) * s.time_base
+        step = Fraction(pkt.duration or 0) * s.time_base
+        if not step and s is video and video.rate:  # MPEG-PS/ES packets often say no duration
+            step = 1 / video.rate
+        if s is video:  # the pictures from the start point on, as the decoder delivers them
+            kept = [] if (lo is not None and t < lo) or (hi is not None and t >= hi) else [(pkt, t, t + step)]
+        else:
+            kept = gate.push(pkt, s.index, s.kind, pkt.is_keyframe, t, step)
+        for p, t0, end in kept:
+            r = reads[p.stream.index]
+            r.max_packet = max(r.max_packet, end - t0)
+            r.start = t0 if r.start is None else min(r.start, t0)
+            r.end = end if r.end is None else max(r.end, end)
+            if r is video:
+                video.times.append(t0)
+            count(p, r)
     if video is not None and decode in ("all", "ends"):
         for pkt in tail:
             _decode(vstream, pkt, video, None)
@@ -256,3 +276,4 @@ def _demux(c, reads: dict[int, StreamRead], vstream, decode: str, lo: Fraction |
                 on_video_frame(_f)
         except (av.error.FFmpegError, ValueError):
             video.decode_errors += 1
+    return lead

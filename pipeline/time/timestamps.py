@@ -18,7 +18,13 @@ libavcodec and ffmpeg do, so the pipeline never drops or misplaces a decodable p
    still sort is therefore not counted against ``pts`` in rule 1: libavcodec would switch to
    ``dts`` there, one frame after the swapped label was already taken (the decoder reports
    (pts, dts) as (3,3) (5,4) (4,5) ...), and every later frame would be one frame late.
-3. **Leftovers.** A time that is still not after the previous one (a repeated label) is moved to
+3. **Frames before the first timestamp.** Pictures cut from before zero (a stream copy that keeps
+   the GOP in front of its start point) may come without any timestamp, in front of the first
+   one that has one: they are held and placed *before* it, one frame duration apart, as the
+   pictures in front of it are (counting them from the input's start instead would push every
+   later picture late by their length: an A/V offset). Only when asked (``lead``: the input
+   starts before its first timed picture), and at most :data:`LEAD_MAX` are held (decoded pictures).
+4. **Leftovers.** A time that is still not after the previous one (a repeated label) is moved to
    the previous time plus one frame duration and counted in :attr:`FrameClock.repaired`. The
    frame is kept: repeated labels are a muxer's mistake, not damage to the pictures.
 
@@ -39,6 +45,8 @@ T = TypeVar("T")
 #: frames held back to put swapped labels in order (DivX packs one B-frame: a swap of neighbours;
 #: 4 also covers the deeper B-pyramids of H.264/HEVC without adding noticeable latency)
 WINDOW = 4
+#: untimed frames held before the first timestamp (beyond that they are counted from the start)
+LEAD_MAX = 120
 
 
 class BestEffort:
@@ -81,18 +89,20 @@ class FrameClock(Generic[T]):
 
     ``time_base``: the stream's (seconds per tick); ``step``: the nominal frame duration in
     seconds (1 / rate), used when a frame has no timestamp and no duration of its own; ``start``:
-    the time of a first frame that has none (the input's start).
+    the time of a first frame that has none (the input's start); ``lead``: untimed frames in front
+    of the first timestamp are placed before it (rule 3).
     :meth:`push` a frame (any ``item``) with its ``pts``/``dts``/``duration`` in ticks; it yields
     the frames that leave the window; :meth:`flush` yields the rest at the end. Items come out in
     the order they went in: only the times are reassigned.
     """
 
     def __init__(self, time_base: Fraction, step: Fraction | None, window: int = WINDOW,
-                 start: Fraction = Fraction(0)) -> None:
+                 start: Fraction = Fraction(0), lead: bool = False) -> None:
         self.tb = Fraction(time_base)
         self.step = Fraction(step) if step else None
         self.start = Fraction(start)
         self.window = max(1, int(window))
+        self.lead_max = LEAD_MAX if lead else 0
         self.best = BestEffort()
         self.items: deque[tuple[T, Fraction | None]] = deque()  # (item, its own duration in s)
         self.times: list[Fraction] = []  # min-heap of the window's times
@@ -101,8 +111,10 @@ class FrameClock(Generic[T]):
         self.last_duration: Fraction | None = None
         #: frames whose time had to be moved (still not after the previous frame)
         self.repaired = 0
-        #: frames without any timestamp (placed after the previous frame)
+        #: frames without any timestamp (placed after the previous frame, or before the first timed one)
         self.guessed = 0
+        #: untimed frames in front of the first timestamp, held until it comes: (item, duration)
+        self.lead: list[tuple[T, Fraction | None]] = []
 
     def _duration(self, own: Fraction | None) -> Fraction:
         return own or self.last_duration or self.step or Fraction(1, 25)
@@ -111,11 +123,19 @@ class FrameClock(Generic[T]):
         dur = Fraction(duration) * self.tb if duration else None
         settled = self.last_out / self.tb if self.last_out is not None else -math.inf
         ticks = self.best.pick(pts, dts, settled)
+        if ticks is None and self.last_guess is None and len(self.lead) < self.lead_max:
+            self.lead.append((item, dur))  # placed when the first timestamp comes
+            return
+        if self.lead:
+            yield from self._place_lead(Fraction(ticks) * self.tb if ticks is not None else None, dur)
         if ticks is not None:
             t = Fraction(ticks) * self.tb
         else:
             self.guessed += 1
             t = self.start if self.last_guess is None else self.last_guess + self._duration(self.last_duration)
+        yield from self._add(item, dur, t)
+
+    def _add(self, item: T, dur: Fraction | None, t: Fraction) -> Iterator[tuple[T, Fraction]]:
         self.last_guess = t if self.last_guess is None else max(t, self.last_guess)
         if dur:
             self.last_duration = dur
@@ -124,7 +144,19 @@ class FrameClock(Generic[T]):
         while len(self.items) > self.window:
             yield self._pop()
 
+    def _place_lead(self, first: Fraction | None, dur: Fraction | None) -> Iterator[tuple[T, Fraction]]:
+        """The held untimed frames, before ``first`` (the first timestamp), or from ``start`` when
+        none came (None)."""
+        lead, self.lead = self.lead, []
+        self.guessed += len(lead)
+        step = self._duration(dur or next((d for _, d in lead if d), None))
+        t = self.start if first is None else first - step * len(lead)
+        for k, (item, d) in enumerate(lead):
+            yield from self._add(item, d, t + step * k)
+
     def flush(self) -> Iterator[tuple[T, Fraction]]:
+        if self.lead:
+            yield from self._place_lead(None, None)
         while self.items:
             yield self._pop()
 
@@ -139,12 +171,69 @@ class FrameClock(Generic[T]):
 
 
 def display_times(pts: list[int | None], dts: list[int | None] | None = None, *, time_base=Fraction(1),
-                  step: Fraction | None = Fraction(1), window: int = WINDOW) -> list[Fraction]:
+                  step: Fraction | None = Fraction(1), window: int = WINDOW, lead: bool = False) -> list[Fraction]:
     """The presentation times :class:`FrameClock` gives a whole sequence (for tests and tools)."""
     dts = dts if dts is not None else [None] * len(pts)
-    clock: FrameClock[int] = FrameClock(time_base, step, window)
+    clock: FrameClock[int] = FrameClock(time_base, step, window, lead=lead)
     out: list[Fraction] = []
     for i, (p, d) in enumerate(zip(pts, dts, strict=True)):
         out.extend(t for _, t in clock.push(i, p, d))
     out.extend(t for _, t in clock.flush())
     return out
+
+
+
+def lead_floor(file_start: Fraction, video_start: Fraction | None, start: Fraction) -> Fraction | None:
+    """How early pictures without timestamps in front of the first timed one may be placed (rule 3
+    of :class:`FrameClock`): down to the file's start when it is before the video's first timestamp
+    and the input's ``start`` (audio from before zero, a stream copy from before its start point);
+    None when there is no room for them."""
+    if video_start is None or file_start >= min(video_start, start):
+        return None
+    return file_start
+
+
+class RangeGate(Generic[T]):
+    """Which packets of the copied streams (audio, subtitles, data, other pictures) a ``--ss``/``--t``
+    range ``[lo, hi)`` keeps: THE rule of the decoder (what it copies) and of verification (what it
+    expects of them). Feed each packet in demux order with :meth:`push`; it returns the packets
+    released, each as ``(item, start, end)`` in seconds.
+
+    - A packet that straddles ``lo`` is kept, so the output has the sound and the subtitle of the
+      start point (dropping it left up to one audio packet, 0.1 s of FLAC, missing at the start):
+      an audio packet cannot be cut and keeps its start (a few ms before the first picture, as
+      ffmpeg's stream copy does); a subtitle is cut to start at ``lo``.
+    - Another picture stream (a second angle) starts at its last keyframe at or before ``lo``,
+      as ffmpeg's stream copy does: packets after ``lo`` without their keyframe cannot be decoded.
+      Its group of pictures is held until a packet at or after ``lo`` comes; with no keyframe
+      before ``lo`` it starts at its first keyframe.
+    - A packet starting at or after ``hi`` is not kept."""
+
+    def __init__(self, lo: Fraction | None, hi: Fraction | None) -> None:
+        self.lo, self.hi = lo, hi
+        self.held: dict[int, list[tuple[T, Fraction, Fraction]]] = {}
+        self.started: set[int] = set()
+
+    def push(self, item: T, index: int, kind: str, key: bool, start: Fraction,
+             duration: Fraction) -> list[tuple[T, Fraction, Fraction]]:
+        end = start + max(duration, Fraction(0))
+        if self.hi is not None and start >= self.hi:
+            return []
+        lo = self.lo
+        if lo is None or start >= lo or index in self.started:
+            if kind != "video" or lo is None or index in self.started:
+                return [(item, start, end)]
+            held = self.held.pop(index, [])  # the first picture at or after lo: its GOP from the keyframe
+            if not held and not key:
+                return []  # no keyframe yet: nothing decodable
+            self.started.add(index)
+            return [*held, (item, start, end)]
+        if kind == "video":
+            if key:
+                self.held[index] = [(item, start, end)]
+            elif index in self.held:
+                self.held[index].append((item, start, end))
+            return []
+        if end <= lo:
+            return []
+        return [(item, lo if kind == "subtitle" else start, end)]

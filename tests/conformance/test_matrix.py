@@ -49,14 +49,8 @@ KNOWN: dict[str, list[str]] = {
         [f"{c}-mpeg4-*" for c in ("mp4", "mov", "mkv", "ts", "avi")],
     "size change mid-stream in MPEG-TS: still failing (re-check after the scale-to-first-size fix)":
         ["ts-h264-mp2-size_change->*"],
-    "--ss: audio between the start point and the first video frame": ["*-bff->same:sst", "*-audio_early->*:sst"],
-    "a second video stream with --ss": ["*-video2->same:sst"],
     "MOV with PCM 24 and tmcd into TS: the timecode part is fixed (not written, said); still fails on the PCM "
     "re-encoded to AAC lasting 27 ms longer (the M2TS AAC class below)": ["mov-h264-pcm24-timecode->ts:*"],
-    "(new) negative start: MP4 output cuts the audio before zero": ["*-neg_start->mp4:*"],
-    # caught by the product's own verification (exit 4: OUT not written), not silent, still wrong
-    "(exit 4) --ss: mov_text subtitles start at 0 instead of their time": ["mp4-h264-aac-mov_text->same:sst"],
-    "(exit 4) negative start in Matroska: 0.52 s more video than planned": ["mkv-h264-flac-neg_start->same:plain"],
 }
 
 

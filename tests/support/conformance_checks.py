@@ -75,13 +75,21 @@ def read(path, decode_audio: bool = True) -> Media:
             return m
         v = pics[0]
         m.main, m.sar, m.codec = v.index, _sar(v.codec_context), v.codec_context.name
+        lead = 0  # pictures without a timestamp in front of the first timed one
         for f in c.decode(v):
             m.count += 1
             if f.pts is None:
+                lead += not m.times
                 continue
             m.times.append(f.pts * f.time_base)
             m.interlaced += bool(f.interlaced_frame)
             m.captions += bool(a53_of(f))
+        rate = v.average_rate or v.guessed_rate
+        file_start = Fraction(c.start_time, 1_000_000) if c.start_time is not None else None
+        if lead and m.times and rate and file_start is not None and file_start < m.times[0]:
+            # FFmpeg shows them before it (ffmpeg -i: they start with the audio that starts there)
+            first = max(file_start, m.times[0] - lead / Fraction(rate))
+            m.times[:0] = [first + k / Fraction(rate) for k in range(round((m.times[0] - first) * rate))]
         fo = v.codec_context.field_order
         m.field_order = FIELD_ORDER.get(int(fo), str(fo)) if isinstance(fo, int) else str(fo or "")
     if decode_audio:
