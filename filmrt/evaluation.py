@@ -24,7 +24,12 @@ Protocol (the one RIFE, FILM and most papers report; batch 1, t = 0.5):
    settings of Wang et al. (2004): Gaussian weights with sigma 1.5 (11x11 window), population
    statistics (``use_sample_covariance=False``), ``data_range=1.0``, K1 = 0.01, K2 = 0.03, computed
    per RGB channel and averaged;
-6. per set, the mean over examples of each metric.
+6. per set, the mean over examples of each metric;
+7. VMAF (``filmrt eval --vmaf``): libvmaf (:mod:`filmrt.vmaf`, model vmaf_v0.6.1, the engine of
+   ``filmrt score --vmaf``) on the luma of the rounded prediction against the truth's, each triplet
+   alone (one frame: the motion feature is 0, as on any first frame; a sequence across unrelated
+   examples would invent motion). The score function is handed in by the caller
+   (:data:`VmafFn`), which picks the luma conversion.
 
 Units: PSNR in dB, SSIM in [0, 1] (unitless). Identical images would have infinite PSNR; the MSE is
 floored at 1e-10, so they score 100 dB.
@@ -138,6 +143,10 @@ def find_sets(directory: str | Path) -> list[EvalSet]:
 
 
 # ------------------------------------------------------------------------------------ evaluation
+#: VMAF of one picture: ``vmaf(truth, prediction)``, both (H, W, 3) uint8
+VmafFn = Callable[[np.ndarray, np.ndarray], float]
+
+
 @dataclass
 class ExampleResult:
     name: str
@@ -148,6 +157,8 @@ class ExampleResult:
     seconds: float
     #: brightness/colour gap of the prediction against its two input frames (8-bit code values)
     flicker: float = 0.0
+    #: VMAF of the prediction (``--vmaf``), else None
+    vmaf: float | None = None
 
 
 @dataclass
@@ -175,6 +186,11 @@ class SetResult:
     def mean_flicker(self) -> float | None:
         return float(np.mean([e.flicker for e in self.examples])) if self.examples else None
 
+    @property
+    def mean_vmaf(self) -> float | None:
+        v = [e.vmaf for e in self.examples if e.vmaf is not None]
+        return float(np.mean(v)) if v else None
+
     def to_dict(self) -> dict:
         return {
             "name": self.name,
@@ -184,6 +200,7 @@ class SetResult:
             "mean_psnr": self.mean_psnr,
             "mean_ssim": self.mean_ssim,
             "mean_flicker": self.mean_flicker,
+            "mean_vmaf": self.mean_vmaf,
             "skipped": self.skipped,
             "examples": [asdict(e) for e in self.examples],
         }
@@ -196,8 +213,9 @@ def score_prediction(pred: torch.Tensor, truth: torch.Tensor) -> tuple[float, fl
     return psnr(p, g), ssim(p, g)
 
 
-def evaluate_triplet(interp, ex: Triplet) -> ExampleResult:
-    """Score one triplet; raises FilmrtError (naming the path) when it cannot be scored."""
+def evaluate_triplet(interp, ex: Triplet, vmaf: VmafFn | None = None) -> ExampleResult:
+    """Score one triplet (``vmaf``: also its VMAF); raises FilmrtError (naming the path) when it
+    cannot be scored."""
     f0, f1, gt = read_image(ex.frame0), read_image(ex.frame1), read_image(ex.truth)
     shapes = {p: tuple(x.shape[-2:]) for p, x in ((ex.frame0, f0), (ex.frame1, f1), (ex.truth, gt))}
     if len(set(shapes.values())) != 1:
@@ -208,7 +226,8 @@ def evaluate_triplet(interp, ex: Triplet) -> ExampleResult:
     seconds = time.perf_counter() - start
     p, s = score_prediction(pred, gt)
     fl = flicker(to_uint8(f0), to_uint8(pred), to_uint8(f1))
-    return ExampleResult(ex.name, p, s, int(gt.shape[-2]), int(gt.shape[-1]), round(seconds, 4), fl)
+    v = vmaf(to_uint8(gt), to_uint8(pred)) if vmaf is not None else None
+    return ExampleResult(ex.name, p, s, int(gt.shape[-2]), int(gt.shape[-1]), round(seconds, 4), fl, v)
 
 
 def evaluate_set(
@@ -218,8 +237,10 @@ def evaluate_set(
     limit: int | None = None,
     progress: bool = True,
     on_skip: Callable[[dict], None] | None = None,
+    vmaf: VmafFn | None = None,
 ) -> SetResult:
-    """Evaluate every triplet of ``eval_set`` (the first ``limit`` ones) with a progress bar."""
+    """Evaluate every triplet of ``eval_set`` (the first ``limit`` ones) with a progress bar;
+    ``vmaf``: also VMAF of each (step 7 of the protocol)."""
     examples = eval_set.examples[:limit] if limit else eval_set.examples
     skipped = [{"name": Path(p).name, "path": p, "reason": r} for p, r in eval_set.incomplete]
     if on_skip:
@@ -229,7 +250,7 @@ def evaluate_set(
     bar = tqdm(examples, desc=eval_set.name, unit="ex", disable=not progress, dynamic_ncols=True)
     for ex in bar:
         try:
-            r = evaluate_triplet(interp, ex)
+            r = evaluate_triplet(interp, ex, vmaf)
         except FilmrtError as e:
             s = {"name": ex.name, "path": str(ex.frame0.parent), "reason": str(e)}
             skipped.append(s)

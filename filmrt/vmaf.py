@@ -63,13 +63,20 @@ def find_ffmpeg() -> str | None:
     return next((p for p in _candidates() if _has_libvmaf(p)), None)
 
 
+def require_ffmpeg() -> str:
+    """:func:`find_ffmpeg`, or a one-line :class:`FilmrtError` saying how to get one (``--vmaf``
+    asks before any work is done)."""
+    path = find_ffmpeg()
+    if path is None:
+        raise FilmrtError(f"VMAF needs libvmaf: {_HINT}")
+    return path
+
+
 class VmafScorer:
     """Collect (reference, candidate) luma planes, then :meth:`scores` runs libvmaf once over them."""
 
     def __init__(self, width: int, height: int, *, ffmpeg: str | None = None, threads: int | None = None):
-        self.ffmpeg = ffmpeg or find_ffmpeg()
-        if self.ffmpeg is None:
-            raise FilmrtError(f"VMAF needs libvmaf: {_HINT}")
+        self.ffmpeg = ffmpeg or require_ffmpeg()
         self.width, self.height = int(width), int(height)
         self.threads = threads or min(4, os.cpu_count() or 1)
         self._dir = tempfile.TemporaryDirectory(prefix="filmrt-vmaf-")

@@ -118,6 +118,9 @@ def register(subparsers) -> None:
     add_options(e, ConvertOptions, only=("ss", "t"))
     e.add_argument("--scene-threshold", type=float, default=DEFAULT_THRESHOLD, metavar="X",
                    help=f"pairs with a scene cut are skipped (default {DEFAULT_THRESHOLD})")
+    e.add_argument("--vmaf", action="store_true",
+                   help="also VMAF (libvmaf, model vmaf_v0.6.1, as filmrt score --vmaf; needs an FFmpeg with "
+                        "libvmaf: pip install 'filmrt[quality]')")
     e.add_argument("--json", default=None, metavar="OUT", help="write the scores as JSON to OUT")
     add_report_options(e)
     e.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -250,6 +253,10 @@ def print_verify(report: VerifyReport, quiet: bool) -> None:
               file=sys.stderr)
 
 
+def _fmt(v, spec: str) -> str:
+    return "-" if v is None else format(v, spec)
+
+
 def run_eval_video(args: argparse.Namespace) -> int:
     if args.json:
         check_writable(args.json, "--json")  # before any work, not after scoring the whole clip
@@ -266,7 +273,7 @@ def run_eval_video(args: argparse.Namespace) -> int:
     try:
         report = eval_video(
             args.input, runtime_from_args(args), ss=args.ss, t=args.t, scene_threshold=args.scene_threshold,
-            on_progress=None if args.quiet else progress, worst=worst,
+            on_progress=None if args.quiet else progress, worst=worst, vmaf=args.vmaf,
         )
     except BaseException:
         if bar is not None:
@@ -276,13 +283,14 @@ def run_eval_video(args: argparse.Namespace) -> int:
         bar.total = bar.n
         bar.refresh()
         bar.close()
-    print(
-        f"{report['model']}: PSNR {report['psnr']:.2f} dB, SSIM {report['ssim']:.4f}, flicker "
-        f"{report['flicker']:.2f} | blend: PSNR {report['blend_psnr']:.2f} dB, SSIM {report['blend_ssim']:.4f}, "
-        f"flicker {report['blend_flicker']:.2f} "
-        f"({report['frames_scored']} frames scored, {report['pairs_skipped_cut']} skipped at cuts; "
-        f"{report['clip']})"
-    )
+    print(f"{'method':<10} {'PSNR (dB)':>9} {'SSIM':>7} {'VMAF':>6} {'flicker':>8} {'judder':>7} {'motion err':>10}")
+    for pre, label in (("", report["model"]), ("blend_", "blend")):
+        j = report[f"{pre}judder"]
+        print(f"{label:<10} {report[pre + 'psnr']:>9.2f} {report[pre + 'ssim']:>7.4f} "
+              f"{_fmt(report[pre + 'vmaf'], '.2f'):>6} {report[pre + 'flicker']:>8.2f} "
+              f"{_fmt(j['cand']['judder'], '.3f'):>7} {_fmt(j['motion_error'], '.3f'):>10}")
+    print(f"{report['frames_scored']} frames scored, {report['pairs_skipped_cut']} skipped at cuts; judder of the "
+          f"clip itself {_fmt(report['judder']['ref']['judder'], '.3f')}; {report['clip']}")
     if args.json:
         write_json(args.json, report)
     if args.report:

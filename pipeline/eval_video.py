@@ -33,8 +33,10 @@ from filmrt.interpolator import Interpolator
 from filmrt.options import RuntimeOptions
 from filmrt.pipeline.io.decode import DecodedFrame, PyAVSource
 from filmrt.pipeline.report_html import WorstFrames
+from filmrt.pipeline.score import SequenceTrack
 from filmrt.pipeline.time.scenes import DEFAULT_THRESHOLD, SceneDetector
 from filmrt.quality import flicker, psnr, ssim, to_unit
+from filmrt.vmaf import MODEL, require_ffmpeg
 
 #: a method of the protocol: ``predict(a, b, dropped) -> (N, 3, H, W)`` float RGB in [0, 1].
 #: ``a``, ``b``: (N, 3, H, W) float RGB in [0, 1], the frames before and after the dropped ones (on
@@ -107,16 +109,21 @@ def score_dropped_frames(
     scene_threshold: float = DEFAULT_THRESHOLD,
     on_scored: Callable[[int], None] | None = None,
     worst: WorstFrames | None = None,
+    tracks: Mapping[str, SequenceTrack] | None = None,
 ) -> DropFrameScores:
     """Run the protocol on decoded ``frames`` (positions 0, 1, 2, ... of a range) for every method.
 
     Each odd frame is rebuilt from its even neighbours by every predictor, ``batch`` frames per
     call; ``on_scored(n)`` is called with the number of frames scored so far. ``worst`` (for
     ``--report``) keeps the pictures of the first method's frames with the lowest PSNR.
+    ``tracks`` (method name -> :class:`~filmrt.pipeline.score.SequenceTrack`): each is fed the
+    method's output sequence in display order (the kept frames and its rebuilt ones; a frame
+    skipped at a cut is a gap), for VMAF, judder and motion error as ``filmrt score`` measures them.
     """
     scores = DropFrameScores({name: MethodScores() for name in predictors})
     det = SceneDetector(scene_threshold)
     pending: list[tuple[int, torch.Tensor, torch.Tensor, torch.Tensor]] = []  # (position, a, truth, b)
+    order = _InOrder(tracks or {})
 
     def flush() -> None:
         if not pending:
@@ -134,12 +141,14 @@ def score_dropped_frames(
             ms.seconds += time.perf_counter() - t0
             for img, truth, (ua, ub), pos in zip(pred, truths, sides, dropped, strict=True):
                 rounded = to_uint8(img)
+                order.predicted(name, pos, rounded)
                 ms.psnr.append(psnr(rounded, truth))
                 ms.ssim.append(ssim(rounded, truth))
                 ms.flicker.append(flicker(ua, rounded, ub))
                 if worst is not None and m == 0:
                     worst.offer(ms.psnr[-1], f"frame {pos}", lambda t=truth, r=rounded, a=ua, b=ub: _panels(a, t, r, b))
         pending.clear()
+        order.drain()
         if on_scored is not None:
             on_scored(scores.frames_scored)
 
@@ -153,13 +162,48 @@ def score_dropped_frames(
             ig, gt, cut1 = prev1
             if cut1 or cut:
                 scores.pairs_skipped_cut += 1
+                order.frame(ig, gt, cut1, rebuilt=False)
             else:
+                order.frame(ig, gt, cut1, rebuilt=True)
                 pending.append((ig, fa, gt, f.rgb))
-                if len(pending) >= max(1, batch):
-                    flush()
+        if f.index % 2 == 0:
+            order.frame(f.index, f.rgb, cut, rebuilt=False, kept=True)
+            if len(pending) >= max(1, batch):
+                flush()
         prev2, prev1 = prev1, (f.index, f.rgb, cut)
     flush()
     return scores
+
+
+class _InOrder:
+    """Feeds the sequence tracks every frame in display order: a kept frame as itself, a rebuilt one
+    as each method's prediction once its batch has run (frames wait here until then: at most a
+    batch's worth), a frame skipped at a cut as a gap."""
+
+    def __init__(self, tracks: Mapping[str, SequenceTrack]):
+        self.tracks = tracks
+        self.queue: list[list] = []  # [position, truth (H, W, 3) uint8, cut before, {method: picture} | None]
+
+    def frame(self, pos: int, rgb: torch.Tensor, cut: bool, *, rebuilt: bool, kept: bool = False) -> None:
+        if not self.tracks:
+            return
+        truth = to_uint8(rgb)
+        self.queue.append([pos, truth, cut, {} if rebuilt else ({n: truth for n in self.tracks} if kept else None)])
+        self.drain()
+
+    def predicted(self, name: str, pos: int, picture: np.ndarray) -> None:
+        for item in self.queue:
+            if item[0] == pos and name in self.tracks:
+                item[3][name] = picture
+
+    def drain(self) -> None:
+        while self.queue and (self.queue[0][3] is None or len(self.queue[0][3]) == len(self.tracks)):
+            pos, truth, cut, pics = self.queue.pop(0)
+            for name, track in self.tracks.items():
+                if pics is None:
+                    track.gap(pos, truth)
+                else:
+                    track.add(pos, truth, pics[name], cut)
 
 
 def _panels(a: np.ndarray, truth, ours: np.ndarray, b: np.ndarray) -> dict[str, np.ndarray]:
@@ -178,6 +222,7 @@ def eval_video(
     interpolator: Interpolator | None = None,
     on_progress: Callable[[int, int | None], None] | None = None,
     worst: WorstFrames | None = None,
+    vmaf: bool = False,
 ) -> dict:
     """Score a model on ``src`` next to blending; a dict: model, psnr, ssim, blend_psnr, blend_ssim,
     frames_scored, ... (see the module docstring).
@@ -186,22 +231,33 @@ def eval_video(
     default model on the CPU); ``runtime.max_batch`` frames go to the model per call.
     ``on_progress(scored, total)``: frames scored so far and the expected total (None if unknown).
     ``worst``: keeps the model's worst frames for ``--report``; the per-frame scores are under
-    ``per_frame``.
+    ``per_frame``. ``vmaf``: also VMAF (libvmaf, :mod:`filmrt.vmaf`, as ``filmrt score --vmaf``).
+    Judder and motion error of each method's output sequence (kept frames and rebuilt ones) are
+    measured as ``filmrt score`` measures them (:class:`~filmrt.pipeline.score.SequenceTrack`).
     """
     t0 = time.perf_counter()
+    if vmaf:
+        require_ffmpeg()  # before the model is opened
     own = interpolator is None
     interp = interpolator if interpolator is not None else open_interpolator(runtime or RuntimeOptions())
     try:
         source = PyAVSource(src, ss=ss, t=t, device=interp.device)
         total = source.info.frames // 2 if source.info.frames else None
+        tracks: dict[str, SequenceTrack] = {}
         try:
+            for name in ("model", "blend"):
+                tracks[name] = SequenceTrack(source.info.width, source.info.height, source.info.colour, vmaf=vmaf)
             scores = score_dropped_frames(
                 source.frames(), {"model": interpolator_predictor(interp), "blend": blend_predictor},
                 batch=interp.max_batch, scene_threshold=scene_threshold,
                 on_scored=None if on_progress is None else (lambda n: on_progress(n, total)), worst=worst,
+                tracks=tracks,
             )
+            seq = {name: (tr.judder(), tr.vmaf_by_index()) for name, tr in tracks.items()}
         finally:
             source.close()
+            for tr in tracks.values():
+                tr.close()
     finally:
         if own:
             interp.close()
@@ -210,6 +266,8 @@ def eval_video(
                           f"got {scores.frames_decoded})")
     info = source.info
     model, blend = scores.methods["model"], scores.methods["blend"]
+    positions = scores.positions[: scores.frames_scored]
+    vm = {name: [v[p] for p in positions] if vmaf else None for name, (_, v) in seq.items()}
     return {
         "clip": str(src),
         "model": interp.model_name,
@@ -229,8 +287,15 @@ def eval_video(
         "blend_ssim": blend.mean_ssim,
         "flicker": model.mean_flicker,
         "blend_flicker": blend.mean_flicker,
+        "vmaf": float(np.mean(vm["model"])) if vmaf else None,
+        "blend_vmaf": float(np.mean(vm["blend"])) if vmaf else None,
+        "vmaf_model": MODEL if vmaf else None,
+        # the output sequences (kept + rebuilt frames): judder of each, next to the clip's own
+        "judder": seq["model"][0],
+        "blend_judder": seq["blend"][0],
         "protocol": PROTOCOL,
-        "per_frame": {"position": scores.positions[: scores.frames_scored], "psnr": model.psnr,
-                      "blend_psnr": blend.psnr, "flicker": model.flicker, "blend_flicker": blend.flicker},
+        "per_frame": {"position": positions, "psnr": model.psnr,
+                      "blend_psnr": blend.psnr, "flicker": model.flicker, "blend_flicker": blend.flicker,
+                      **({"vmaf": vm["model"], "blend_vmaf": vm["blend"]} if vmaf else {})},
         "seconds": time.perf_counter() - t0,
     }

@@ -85,6 +85,16 @@ def _check_seconds(value, flag: str, *, positive: bool) -> float | None:
     return x
 
 
+
+def protect_field():
+    """The ``--protect`` field, one definition for every command that takes it (convert, batch, live)."""
+    return field(default="off", metadata=opt(
+        "protect on-screen graphics: auto (still logos/clocks/burned-in text taken from the source frames, "
+        "a scrolling ticker moved at its measured speed; found in the first 8 frames), off, or X,Y,W,H[,...] "
+        "still boxes in pixels",
+        metavar="SPEC"))
+
+
 @dataclass(frozen=True)
 class ConvertOptions:
     """Everything ``filmrt convert`` needs besides IN and OUT."""
@@ -142,11 +152,7 @@ class ConvertOptions:
         "when verification fails, keep the output as OUT.failed-verify.EXT for inspection (OUT itself is "
         "never written)", output=False))
     #: on-screen graphics kept out of the model's warp (filmrt.pipeline.time.protect)
-    protect: str = field(default="off", metadata=opt(
-        "protect on-screen graphics: auto (still logos/clocks/burned-in text taken from the source frames, "
-        "a scrolling ticker moved at its measured speed; found in the first 8 frames), off, or X,Y,W,H[,...] "
-        "still boxes in pixels",
-        metavar="SPEC"))
+    protect: str = protect_field()
     #: frames buffered between stages (each queue)
     queue_size: int = field(default=8, metadata=opt("frames buffered between stages", cli=False, output=False))
     runtime: RuntimeOptions = field(default_factory=RuntimeOptions)

@@ -306,16 +306,22 @@ def write_eval_report(path, rep: Mapping, worst: WorstFrames | None) -> Path:
     """``filmrt eval-video --report DIR``: the report of :func:`filmrt.pipeline.eval_video.eval_video`."""
     pf = rep["per_frame"]
     x = pf["position"]
+    def method(pre: str) -> str:
+        j = rep.get(f"{pre}judder") or {"cand": {"judder": None}, "motion_error": None}
+        return (f"PSNR {rep[pre + 'psnr']:.2f} dB, SSIM {rep[pre + 'ssim']:.4f}, VMAF {_fmt(rep.get(pre + 'vmaf'), '.2f')}, "
+                f"flicker {rep[pre + 'flicker']:.2f}, judder {_fmt(j['cand']['judder'], '.3f')}, "
+                f"motion error {_fmt(j['motion_error'], '.3f')}")
+
     summary = {"clip": rep["clip"], "model": f"{rep['model']} ({rep['backend']}, {rep['device']})",
                "size": f"{rep['width']}x{rep['height']}", "frames scored": rep["frames_scored"],
-               rep["model"]: f"PSNR {rep['psnr']:.2f} dB, SSIM {rep['ssim']:.4f}, flicker {rep['flicker']:.2f}",
-               "blend": (f"PSNR {rep['blend_psnr']:.2f} dB, SSIM {rep['blend_ssim']:.4f}, "
-                         f"flicker {rep['blend_flicker']:.2f}"),
-               "protocol": rep["protocol"]}
+               rep["model"]: method(""), "blend": method("blend_"), "protocol": rep["protocol"]}
     plots = [Plot("psnr", "PSNR per rebuilt frame", "dB",
-                  {rep["model"]: (x, pf["psnr"]), "blend": (x, pf["blend_psnr"])}),
-             Plot("flicker", "flicker per rebuilt frame", "8-bit code values",
-                  {rep["model"]: (x, pf["flicker"]), "blend": (x, pf["blend_flicker"])})]
+                  {rep["model"]: (x, pf["psnr"]), "blend": (x, pf["blend_psnr"])})]
+    if "vmaf" in pf:
+        plots.append(Plot("vmaf", "VMAF per rebuilt frame", "VMAF",
+                          {rep["model"]: (x, pf["vmaf"]), "blend": (x, pf["blend_vmaf"])}))
+    plots.append(Plot("flicker", "flicker per rebuilt frame", "8-bit code values",
+                      {rep["model"]: (x, pf["flicker"]), "blend": (x, pf["blend_flicker"])}))
     return write_report(path, title=f"filmrt eval-video: {rep['clip']}", summary=summary, plots=plots, worst=worst)
 
 

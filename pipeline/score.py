@@ -44,7 +44,7 @@ from filmrt.pipeline.io.decode import DecodedFrame, PyAVSource
 from filmrt.pipeline.report_html import WorstFrames
 from filmrt.pipeline.time.scenes import DEFAULT_THRESHOLD, SceneDetector
 from filmrt.quality import flicker, global_motion, judder, motion_error, psnr, ssim
-from filmrt.vmaf import VmafScorer
+from filmrt.vmaf import MODEL, VmafScorer
 
 
 def _timed(frames: Iterator[DecodedFrame]) -> Iterator[tuple[Fraction, DecodedFrame]]:
@@ -92,8 +92,9 @@ def _u8(rgb: torch.Tensor) -> np.ndarray:
     return to_uint8(rgb[:3])
 
 
-def _luma(img: np.ndarray, spec) -> np.ndarray:
-    """(H, W) uint8 Y' of an (H, W, 3) uint8 picture, in the reference stream's matrix and range."""
+def vmaf_luma(img: np.ndarray, spec) -> np.ndarray:
+    """(H, W) uint8 Y' of an (H, W, 3) uint8 picture, in the reference stream's matrix and range
+    (``spec``: its 8-bit :class:`~filmrt.pipeline.io.colour.ColourSpec`): what libvmaf is given."""
     return rgb_to_yuv(torch.from_numpy(img).permute(2, 0, 1).float() / 255.0, spec)[0]
 
 
@@ -115,6 +116,64 @@ def score_output(ref, cand, *, every: int | None = 2, vmaf: bool = False, ss: fl
         cs.close()
 
 
+class SequenceTrack:
+    """The sequence metrics of one candidate against the reference, fed matched frames in display
+    order: VMAF (libvmaf sees the pairs in that order: its motion feature reads consecutive
+    reference frames) and the global motion per step of each (judder, motion error). ``score`` runs
+    one; ``eval-video`` runs one per method on the kept frames and that method's rebuilt ones, so
+    both commands give the same numbers for the same pictures."""
+
+    def __init__(self, width: int, height: int, spec, *, vmaf: bool = False):
+        self.spec = spec.with_bits(8)
+        self.vm = VmafScorer(width, height) if vmaf else None
+        self.ref_steps: list[tuple[float, float]] = []
+        self.cand_steps: list[tuple[float, float]] = []
+        self.paired: list[tuple[tuple[float, float], tuple[float, float]]] = []  # (CAND, REF) of one step
+        self.prev: tuple[int, np.ndarray, np.ndarray] | None = None
+        self.indices: list[int] = []  # REF index of each pair given to VMAF, in order
+
+    def _vmaf(self, i: int, ref: np.ndarray, cand: np.ndarray) -> None:
+        if self.vm is not None:
+            self.vm.add(vmaf_luma(ref, self.spec), vmaf_luma(cand, self.spec))
+            self.indices.append(i)
+
+    def add(self, i: int, ref: np.ndarray, cand: np.ndarray, cut: bool) -> None:
+        """REF frame ``i`` (from the first) and the candidate's frame there ((H, W, 3) uint8);
+        ``cut``: a scene cut lies between the previous frame given and this one."""
+        self._vmaf(i, ref, cand)
+        if self.prev is not None and not cut:  # motion across a cut means nothing
+            pi, pr, pc = self.prev
+            self.ref_steps.append(global_motion(pr, ref))
+            self.cand_steps.append(global_motion(pc, cand))
+            if i == pi + 1:
+                self.paired.append((self.cand_steps[-1], self.ref_steps[-1]))
+        self.prev = (i, ref, cand)
+
+    def gap(self, i: int, ref: np.ndarray) -> None:
+        """REF frame ``i``, which the candidate has no picture for: no motion step is measured
+        across it; VMAF is given the reference in its place (its motion feature reads the whole
+        reference sequence), a score nobody reads."""
+        self._vmaf(i, ref, ref)
+        self.prev = None
+
+    def vmaf_scores(self) -> list[float]:
+        """Per-frame VMAF of the frames given, in order ([] without VMAF)."""
+        return self.vm.scores() if self.vm is not None else []
+
+    def vmaf_by_index(self) -> dict[int, float]:
+        """REF index -> VMAF of the frames given ({} without VMAF)."""
+        return dict(zip(self.indices, self.vmaf_scores(), strict=True))
+
+    def judder(self) -> dict:
+        """``cand`` and ``ref`` judder (:func:`filmrt.quality.judder`) and the ``motion_error``."""
+        return {"cand": judder(self.cand_steps), "ref": judder(self.ref_steps),
+                "motion_error": motion_error([c for c, _ in self.paired], [r for _, r in self.paired])}
+
+    def close(self) -> None:
+        if self.vm is not None:
+            self.vm.close()
+
+
 def _score(rs: PyAVSource, cs: PyAVSource, every, want_vmaf: bool, scene_threshold: float, on_frame,
            t0: float, worst: WorstFrames | None = None) -> dict:
     ri, ci = rs.info, cs.info
@@ -122,13 +181,11 @@ def _score(rs: PyAVSource, cs: PyAVSource, every, want_vmaf: bool, scene_thresho
         raise FilmrtError(f"REF is {ri.width}x{ri.height} and CAND {ci.width}x{ci.height}: score the same size")
     if not ri.rate:
         raise FilmrtError(f"{rs.src_name}: the reference has no frame rate to match frames by")
-    vm = VmafScorer(ri.width, ri.height) if want_vmaf else None
+    track = SequenceTrack(ri.width, ri.height, ri.colour, vmaf=want_vmaf)
     counts = {"unmatched": 0}
     rows: list[dict] = []
     window: list[tuple[int, np.ndarray]] = []  # (row, CAND picture), for flicker
-    ref_steps, cand_steps, paired = [], [], []  # global motion per step; (CAND, REF) of the same step
-    prev_ref = prev_cand = None
-    prev_i = -2
+    prev_ref = None
     det = SceneDetector(scene_threshold)
     try:
         for i, fr, fc in match_by_time(rs.frames(), cs.frames(), Fraction(ri.rate), counts):
@@ -136,27 +193,19 @@ def _score(rs: PyAVSource, cs: PyAVSource, every, want_vmaf: bool, scene_thresho
             group = "generated" if every and i % every else ("kept" if every else "generated")
             cut = bool(det.update(fr.thumb))  # a cut in REF between the previous matched frame and this one
             rows.append({"ref_index": i, "group": group, "cut_before": cut, "psnr": psnr(b, a), "ssim": ssim(b, a)})
-            if vm is not None:
-                spec = ri.colour.with_bits(8)
-                vm.add(_luma(a, spec), _luma(b, spec))
             if worst is not None and group == "generated" and not cut:
                 worst.offer(rows[-1]["psnr"], f"REF frame {i}", lambda p=prev_ref, a=a, b=b: _panels(p, a, b))
-            if prev_ref is not None and not cut:  # motion across a cut means nothing
-                ref_steps.append(global_motion(prev_ref, a))
-                cand_steps.append(global_motion(prev_cand, b))
-                if i == prev_i + 1:
-                    paired.append((cand_steps[-1], ref_steps[-1]))
-            prev_ref, prev_cand, prev_i = a, b, i
+            track.add(i, a, b, cut)
+            prev_ref = a
             window = (window + [(len(rows) - 1, b)])[-3:]
             _flicker(window, rows)
             if on_frame is not None:
                 on_frame(len(rows))
-        if vm is not None:
-            for row, v in zip(rows, vm.scores(), strict=True):
+        if want_vmaf:
+            for row, v in zip(rows, track.vmaf_scores(), strict=True):
                 row["vmaf"] = v
     finally:
-        if vm is not None:
-            vm.close()
+        track.close()
     if not rows:
         raise FilmrtError(f"no frame of {cs.src_name} lands on a frame time of {rs.src_name}: nothing to score")
     groups = _groups(rows)
@@ -167,9 +216,8 @@ def _score(rs: PyAVSource, cs: PyAVSource, every, want_vmaf: bool, scene_thresho
         "matched": len(rows), "unmatched_cand_frames": counts["unmatched"],
         "skipped_at_cuts": sum(1 for r in rows if r.get("skipped")),
         "generated": groups["generated"].summary(), "kept": groups["kept"].summary() if every else None,
-        "judder": {"cand": judder(cand_steps), "ref": judder(ref_steps),
-                   "motion_error": motion_error([c for c, _ in paired], [r for _, r in paired])},
-        "vmaf_model": "vmaf_v0.6.1" if want_vmaf else None,
+        "judder": track.judder(),
+        "vmaf_model": MODEL if want_vmaf else None,
         "frames": rows, "seconds": time.perf_counter() - t0,
     }
 

@@ -1,4 +1,4 @@
-"""``filmrt eval``: PSNR/SSIM of a model on frame-interpolation test sets (Middlebury, UCF101-DVF).
+"""``filmrt eval``: PSNR/SSIM (and VMAF with ``--vmaf``) of a model on frame-interpolation test sets (Middlebury, UCF101-DVF).
 
 The work is done by :mod:`filmrt.evaluation` (layouts, protocol) and :mod:`filmrt.quality`
 (metrics); this module parses the options, prints the table and writes the JSON report.
@@ -12,6 +12,8 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
+
 from filmrt import evaluation as ev
 from filmrt.cli.groups import add_runtime_options, runtime_from_args
 from filmrt.engine import open_interpolator
@@ -19,7 +21,11 @@ from filmrt.errors import FilmrtError
 from filmrt.fileio import sha256_file, write_json
 from filmrt.models import get_spec, resolve_model_name, resolve_weights
 from filmrt.options import RuntimeOptions
+from filmrt.pipeline.io.colour import guess_spec
+from filmrt.pipeline.score import vmaf_luma
 from filmrt.quality import SSIM_SETTINGS, SSIM_WINDOW
+from filmrt.vmaf import MODEL as VMAF_MODEL
+from filmrt.vmaf import VmafScorer, require_ffmpeg
 
 #: the protocol runs one pair per model call
 EVAL_BATCH = 1
@@ -40,6 +46,9 @@ def register(subparsers) -> None:
     add_runtime_options(p, exclude=("max_batch",))  # the protocol's batch is 1
     p.add_argument("--dataset", required=True, metavar="DIR", help="test set folder, or a folder of test sets")
     p.add_argument("--json", default=None, metavar="OUT", help="write the full report (per example) as JSON")
+    p.add_argument("--vmaf", action="store_true",
+                   help="also VMAF (libvmaf, model vmaf_v0.6.1, as filmrt score --vmaf; each triplet alone; needs an "
+                        "FFmpeg with libvmaf: pip install 'filmrt[quality]')")
     p.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N triplets of each set")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
@@ -59,15 +68,30 @@ def _command_line(args: argparse.Namespace, opts: RuntimeOptions) -> str:
         parts += [flag] if value is True else [flag, str(value)]
     if args.limit:
         parts += ["--limit", str(args.limit)]
+    if args.vmaf:
+        parts += ["--vmaf"]
     if args.json:
         parts += ["--json", str(args.json)]
     return shlex.join(parts)
+
+
+def triplet_vmaf(truth: np.ndarray, pred: np.ndarray) -> float:
+    """VMAF of one prediction ((H, W, 3) uint8) against its truth, alone (libvmaf through
+    :mod:`filmrt.vmaf`); luma as ``score`` takes it from an untagged video of that size (BT.601 SD,
+    BT.709 HD, limited range)."""
+    h, w = truth.shape[:2]
+    spec = guess_spec(w, h).with_bits(8)
+    with VmafScorer(w, h) as vm:
+        vm.add(vmaf_luma(truth, spec), vmaf_luma(pred, spec))
+        return vm.scores()[0]
 
 
 def run(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 1:
         raise FilmrtError(f"--limit must be at least 1, got {args.limit}")
     sets = ev.find_sets(args.dataset)  # fails early, before loading a model, on a bad folder
+    if args.vmaf:
+        require_ffmpeg()
     model = get_spec(resolve_model_name(args.model, args.weights)).name
     opts = runtime_from_args(args, model=model, max_batch=EVAL_BATCH)
     weights_path = resolve_weights(model, opts.weights)
@@ -81,14 +105,17 @@ def run(args: argparse.Namespace) -> int:
     results = []
     with interp:
         for s in sets:
-            results.append(ev.evaluate_set(interp, s, limit=args.limit, progress=not args.quiet, on_skip=warn))
+            results.append(ev.evaluate_set(interp, s, limit=args.limit, progress=not args.quiet, on_skip=warn,
+                                           vmaf=triplet_vmaf if args.vmaf else None))
 
-    print(f"{'set':<20} {'n':>5} {'PSNR (dB)':>10} {'SSIM':>7} {'flicker':>8} {'skipped':>8}")
+    vm_head = f" {'VMAF':>6}" if args.vmaf else ""
+    print(f"{'set':<20} {'n':>5} {'PSNR (dB)':>10} {'SSIM':>7}{vm_head} {'flicker':>8} {'skipped':>8}")
     for r in results:
         ps = f"{r.mean_psnr:.2f}" if r.count else "-"
         ss = f"{r.mean_ssim:.4f}" if r.count else "-"
         fl = f"{r.mean_flicker:.2f}" if r.count else "-"
-        print(f"{r.name:<20} {r.count:>5} {ps:>10} {ss:>7} {fl:>8} {len(r.skipped):>8}")
+        vm = (f" {r.mean_vmaf:>6.2f}" if r.mean_vmaf is not None else f" {'-':>6}") if args.vmaf else ""
+        print(f"{r.name:<20} {r.count:>5} {ps:>10} {ss:>7}{vm} {fl:>8} {len(r.skipped):>8}")
 
     if args.json:
         report = {
@@ -100,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
             "precision": interp.precision,
             "protocol": ev.PROTOCOL,
             "ssim_settings": dict(SSIM_SETTINGS, channel_axis=-1, win_size=SSIM_WINDOW),
+            "vmaf_model": VMAF_MODEL if args.vmaf else None,
             "versions": ev.environment(),
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "command": _command_line(args, opts),

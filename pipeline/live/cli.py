@@ -88,5 +88,10 @@ def _report(res: LiveResult, quiet: bool) -> None:
               f"{s['latency_p99_ms']}); {s['late']} late, {s['overruns']} model overruns, {s['stalls']} stall(s), "
               f"{res.input['resyncs']} re-sync(s), {res.input['dropped']} input frame(s) dropped; "
               f"{res.model} on {res.backend}", file=sys.stderr)
+    if res.protect is not None and not quiet:
+        pr = res.protect
+        when = f"from output frame {pr['from_frame']}" if pr["from_frame"] is not None else "no frame made after it"
+        print(f"filmrt: {pr['found'] or 'protect: the input ended before its analysis window'} ({when})",
+              file=sys.stderr)
     for p in res.input["problems"]:
         print(f"filmrt: note: input: {p}", file=sys.stderr)

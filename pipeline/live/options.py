@@ -16,7 +16,8 @@ from fractions import Fraction
 from filmrt.errors import FilmrtError
 from filmrt.options import RuntimeOptions, opt
 from filmrt.pipeline.live.deadline import TIERS
-from filmrt.pipeline.options import EncodeOptions
+from filmrt.pipeline.options import EncodeOptions, protect_field
+from filmrt.pipeline.time.protect import parse_protect
 from filmrt.pipeline.time.scenes import DEFAULT_THRESHOLD
 from filmrt.rates import parse_rate_spec
 
@@ -75,6 +76,8 @@ class LiveOptions:
     open_timeout: float = field(default=10.0, metadata=opt(
         "seconds to wait for the input to open and send its first picture", metavar="S"))
     t: float | None = field(default=None, metadata=opt("stop after DURATION seconds of output", metavar="DURATION"))
+    #: convert's --protect (one field definition); live analyses while it runs (docs/live.md)
+    protect: str = protect_field()
     runtime: RuntimeOptions = field(default_factory=RuntimeOptions)
     encode: EncodeOptions = field(default_factory=lambda: EncodeOptions(**LIVE_ENCODE))
 
@@ -89,6 +92,7 @@ class LiveOptions:
                 raise FilmrtError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be > 0")
         if self.t is not None and not float(self.t) > 0:
             raise FilmrtError(f"--t {self.t}: must be > 0")
+        parse_protect(self.protect)
 
     def tier_list(self, model: str | None = None) -> tuple[str, ...]:
         """The tiers, best first (``repeat`` always last)."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import dataclasses
 import math
+import os
 import queue
 import threading
 import time
@@ -44,6 +45,7 @@ from filmrt.pipeline.live.stats import Histogram, LiveStats
 from filmrt.pipeline.live.tiers import cheap, model_tier
 from filmrt.pipeline.live.timeline import Timeline
 from filmrt.pipeline.threads import plan_threads
+from filmrt.pipeline.time.protect import Protector
 from filmrt.rates import format_rate
 
 #: a frame handed to the encoder more than this after its deadline is counted (``handed_late``):
@@ -82,6 +84,8 @@ class LiveResult:
     silent_packets: int = 0
     notes: list[str] = field(default_factory=list)
     output: dict = field(default_factory=dict)
+    #: --protect: the option, what was found, and the first output frame it protected (None: off)
+    protect: dict | None = None
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -154,6 +158,13 @@ class _Live:
         self.behind = 0.0
         self.stopped: FilmrtError | None = None
         self.last_out = None  # output time of the newest frame placed
+        # --protect: the input is watched while the stream runs (the clock cannot wait for the
+        # analysis window); the analysis runs on its own thread; frames are protected once it is done
+        self.protect = Protector.from_option(options.protect)
+        if self.protect is not None:
+            self.protect.warm()
+        self.analysis: threading.Thread | None = None
+        self.protected_from: int | None = None  # the first tick a protected frame went out on
 
     # ------------------------------------------------------------------ setup
     def calibrate(self) -> None:
@@ -267,9 +278,35 @@ class _Live:
             self.copied.place(item.packet, self.timeline.anchor, self.clock() - self.start, self._far())
             return
         self.stats.arrived()
+        if self.protect is not None and not self.protect.ready:
+            self._observe(item.rgb)
         placed = self.timeline.place(item.pts, item.arrived - self.start, item.rgb, item.cut or item.session_start)
         self.last_out = placed.out
         self.copied.replace(self.timeline.anchor, self.clock() - self.start, self._far())
+
+    def _observe(self, rgb: torch.Tensor) -> None:
+        self.protect.observe(0, rgb, analyse_now=False)
+        if self.protect.window_full and self.analysis is None:
+            self.analysis = threading.Thread(target=self._analyse, name="filmrt-live-protect", daemon=True)
+            self.analysis.start()
+
+    def _analyse(self) -> None:
+        """The --protect analysis, on its own thread at the lowest CPU priority (Linux nices a
+        thread by its id): the clock and the encoder keep their cores."""
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        except (AttributeError, OSError):  # not Linux, or not allowed: run as it is
+            pass
+        self.protect.finish()
+
+    def _protected(self, pic: torch.Tensor, pair, n: int | None = None) -> torch.Tensor:
+        """``pic`` (made between the pair's frames) with the --protect regions replaced, once the
+        analysis is done; a tick ``n`` is counted as the first protected one."""
+        if self.protect is None or not self.protect.ready:
+            return pic
+        if self.protected_from is None and n is not None:
+            self.protected_from = n
+        return self.protect.fix_frame(pic, pair.a.rgb, pair.b.rgb, pair.t)
 
     def _far(self) -> float:
         """A copied packet placed further than this from now belongs across a discontinuity."""
@@ -324,19 +361,20 @@ class _Live:
         busy = self.abandoned is not None and not self._collect_abandoned()
         d = self.sched.choose(n, now, busy=busy)
         if d.tier in MODEL_TIERS:
-            return self._guarded(d.tier, dl, pair)
+            return self._guarded(d.tier, dl, pair, n)
         t0 = time.perf_counter()
         pic = cheap(d.tier, pair.a.rgb, pair.b.rgb, pair.t)
         if d.tier != REPEAT:
+            pic = self._protected(pic, pair, n)  # inside the measured cost: the scheduler counts it
             self.sched.record(d.tier, time.perf_counter() - t0)
         return pic, d.tier, d.why
 
-    def _guarded(self, tier: str, dl: float, pair) -> tuple[torch.Tensor, str, str]:
+    def _guarded(self, tier: str, dl: float, pair, n: int) -> tuple[torch.Tensor, str, str]:
         """Run a model tier on the worker; at the last moment a blend still fits, give up on it."""
         def job():
             t0 = time.perf_counter()
             out = model_tier(self.interp, tier, pair.a.rgb, pair.b.rgb, pair.t, keys=(pair.a.key, pair.b.key))
-            return out, time.perf_counter() - t0
+            return self._protected(out, pair), time.perf_counter() - t0
 
         t0 = self.clock()
         fut = self.worker.submit(job)
@@ -348,8 +386,11 @@ class _Live:
             self.sched.record(tier, self.clock() - t0)  # at least this much: the next ticks step down
             self.abandoned = (tier, fut)
             fallback = BLEND if self.clock() + self.sched.estimate(BLEND) <= dl else REPEAT
-            return cheap(fallback, pair.a.rgb, pair.b.rgb, pair.t), fallback, "overrun"
+            pic = cheap(fallback, pair.a.rgb, pair.b.rgb, pair.t)
+            return (self._protected(pic, pair, n) if fallback == BLEND else pic), fallback, "overrun"
         self.sched.record(tier, cost)
+        if self.protect is not None and self.protect.ready and self.protected_from is None:
+            self.protected_from = n
         return out, tier, "deadline"
 
     def _collect_abandoned(self) -> bool:
@@ -468,4 +509,7 @@ def live(src: str, dst: str, options: LiveOptions | None = None, *, interpolator
         mux_latency_p50_ms=_ms(run.mux_latency.percentile(50)), mux_latency_p99_ms=_ms(run.mux_latency.percentile(99)),
         packets_copied=run.muxer.packets_copied, packets_dropped=run.copied.dropped,
         silent_packets=run.copied.silent_packets, notes=run.notes, output=run.target.to_dict(),
+        protect=None if run.protect is None else {
+            "option": options.protect, "found": run.protect.protection.describe() if run.protect.ready else None,
+            "from_frame": run.protected_from},
     )

@@ -22,7 +22,9 @@ does: keep the graphics out of the motion estimate's hands.
   entered the screen since a comes from b moved back by (1 - t) * v.
 
 The analysis window is the first :data:`WINDOW` decoded frames of the conversion (convert holds
-its first model calls until the window is full). Nothing is protected when the picture itself is
+its first model calls until the window is full; ``filmrt live`` cannot hold its clock, so it makes
+its frames unprotected while it watches and analyses, on a thread of its own, and protects every
+frame after that: the protection starts about WINDOW input frames plus the analysis time in). Nothing is protected when the picture itself is
 still (no motion to tell graphics from), and only bands shorter than a quarter of the picture
 count as tickers (a whole-picture pan is motion, the model's job). Limits, said plainly: a
 semi-transparent logo is not still (the picture shows through) and is left to the model; a
@@ -269,7 +271,8 @@ class Protector:
 
     ``observe(index, rgb)`` for each decoded frame; ``ready`` once the window is analysed (convert
     holds its model calls until then); ``fix(jobs, frames, outs)`` replaces the protected regions
-    in every interpolated output (``0 < t < 1``).
+    in every interpolated output (``0 < t < 1``). Live observes with ``analyse_now=False`` and runs
+    :meth:`finish` on another thread once ``window_full``; :meth:`fix_frame` fixes one frame.
     """
 
     def __init__(self, spec: str | Sequence[tuple[int, int, int, int]], window: int = WINDOW):
@@ -287,21 +290,41 @@ class Protector:
     def ready(self) -> bool:
         return self.protection is not None
 
-    def observe(self, index: int, rgb: torch.Tensor) -> None:
-        if self.protection is not None:
+    @staticmethod
+    def warm() -> None:
+        """Import the analysis's libraries now (SciPy takes most of a second the first time: live
+        does it before its clock starts, not on a thread beside it)."""
+        from scipy import ndimage  # noqa: F401
+
+    @property
+    def window_full(self) -> bool:
+        return len(self.seen) >= self.window
+
+    def observe(self, index: int, rgb: torch.Tensor, *, analyse_now: bool = True) -> None:
+        """One decoded frame; the window analysed once full (``analyse_now=False``: the caller runs
+        :meth:`finish` when :attr:`window_full`, e.g. on another thread; frames after are ignored)."""
+        if self.protection is not None or self.window_full:
             return
         if self.spec != "auto":
             self.protection = boxes_protection(self.spec, rgb.shape[-2], rgb.shape[-1])
             return
         self.seen.append(rgb[:3].detach().cpu())  # analysed on the CPU, once
-        if len(self.seen) >= self.window:
+        if analyse_now and self.window_full:
             self.finish()
 
     def finish(self) -> None:
         """Analyse what was seen (also when the input ends before the window is full)."""
         if self.protection is None:
-            self.protection = analyse(self.seen)
-            self.seen = []
+            self.protection = analyse(self.seen)  # one assignment: a reader on another thread sees all or nothing
+            self.seen = []  # (observe returns on the protection first: nothing is added again)
+
+    def fix_frame(self, out: torch.Tensor, a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
+        """One interpolated frame (C, H, W) at ``t`` between consecutive source frames ``a`` and
+        ``b``, its protected regions replaced; as it is while the analysis is not ready."""
+        p = self.protection
+        if p is None or p.empty or not 0 < t < 1:
+            return out
+        return torch.cat([apply(p, out[:3], a[:3], b[:3], float(t)), out[3:]], 0)
 
     def fix(self, jobs: Sequence, frames: Mapping[Hashable, torch.Tensor], outs: list[torch.Tensor]) -> list:
         if self.protection is None:
