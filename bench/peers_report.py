@@ -11,22 +11,16 @@ methods on the front are the ones no other method beats on both.
 
 from __future__ import annotations
 
-import datetime
-import math
 import tempfile
 import time
 from pathlib import Path
 
-from filmrt.fileio import atomic_write, write_json
-from filmrt.machine import git_info, load_average, machine, machine_slug, versions
+from filmrt.bench.report import fmt, md_table, run_head, run_tail, write_pair
+from filmrt.machine import machine_slug
 from filmrt.pipeline.report_html import pareto_front, save_pareto_plot, write_pareto_report
 
 DEFAULT_METHODS = ("filmrt-openvino", "vs-mlrt-ov", "vs-rife", "filmrt-torch", "minterpolate", "mvtools-flowfps",
                    "filmrt-blend")
-
-
-def _f(x, fmt: str = ".2f") -> str:
-    return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, fmt)
 
 
 def _ran(res: dict) -> list[tuple[str, dict]]:
@@ -47,22 +41,20 @@ def peers_markdown(res: dict) -> str:
         f"{pr['half_frames']} even frames at {pr['in_rate']} fps and makes {pr['out_rate']} fps. "
         f"Encoder: {pr['encode']}. Scorer: {pr['scorer']}. Best of {pv['rounds']} interleaved rounds "
         "(wall; CPU and peak RSS of the whole job, children's rusage). * = on the Pareto front.", "",
-        "| method | gen. PSNR dB | gen. SSIM | flicker | motion err. | kept PSNR dB | wall s | CPU s | "
-        "s / out frame | peak RSS MB | what |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
+    rows = []
     for name, r in pv["methods"].items():
         if r["status"] != "ok":
-            lines.append(f"| {name} | — | — | — | — | — | — | — | — | — | {r['status']}: {r['reason'][:160]} |")
+            rows.append([name, *["—"] * 9, f"{r['status']}: {r['reason'][:160]}"])
             continue
         g, k = r["generated"], r["kept"] or {}
-        star = " *" if name in front else ""
-        lines.append(
-            f"| {name}{star} | {_f(g['psnr'])} | {_f(g['ssim'], '.4f')} | {_f(g.get('flicker'))} | "
-            f"{_f((r.get('judder') or {}).get('motion_error'), '.3f')} | {_f(k.get('psnr'))} | {_f(r['wall_s'], '.1f')} | "
-            f"{_f(r['cpu_s'], '.1f')} | {_f(r['s_per_out_frame'], '.3f')} | {_f(r['peak_rss_mb'], '.0f')} | "
-            f"{r['what']} |")
-    lines += ["", *[f"- {n}" for n in res.get("notes", [])]]
+        rows.append([name + (" *" if name in front else ""), fmt(g["psnr"]), fmt(g["ssim"], ".4f"),
+                     fmt(g.get("flicker")), fmt((r.get("judder") or {}).get("motion_error"), ".3f"), fmt(k.get("psnr")),
+                     fmt(r["wall_s"], ".1f"), fmt(r["cpu_s"], ".1f"), fmt(r["s_per_out_frame"], ".3f"),
+                     fmt(r["peak_rss_mb"], ".0f"), r["what"]])
+    lines += md_table(["method", "gen. PSNR dB", "gen. SSIM", "flicker", "motion err.", "kept PSNR dB", "wall s",
+                       "CPU s", "s / out frame", "peak RSS MB", "what"], rows)
+    lines += [f"- {n}" for n in res.get("notes", [])]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -85,12 +77,10 @@ def write_peers_results(res: dict, out_dir: str | Path) -> list[Path]:
     ss = (res.get("segment") or {}).get("ss") or 0
     # another segment of the same day and machine is another file (ss=0 keeps the plain name)
     base = d / (f"peers-{res['created_utc'][:10]}-{machine_slug(res['machine'])}" + (f"-ss{ss:g}" if ss else ""))
-    jp, mp = base.with_suffix(".json"), base.with_suffix(".md")
     png = pareto_png(res, base.with_suffix(".png"))
     res["pareto_png"] = png.name if png else None
-    write_json(jp, res)
-    atomic_write(mp, peers_markdown(res) + (f"\n![Pareto plot]({png.name})\n" if png else ""))
-    return [p for p in (jp, mp, png) if p]
+    md = peers_markdown(res) + (f"\n![Pareto plot]({png.name})\n" if png else "")
+    return [*write_pair(base.with_suffix(".json"), res, md), *([png] if png else [])]
 
 
 def run_peers_bench(clip: str, ss: float, t: float, names: list[str], rounds: int, command: str,
@@ -100,22 +90,13 @@ def run_peers_bench(clip: str, ss: float, t: float, names: list[str], rounds: in
 
     from filmrt.bench.peers_vs import run_peers
 
-    res = {"kind": "filmrt-bench-peers", "created_utc": datetime.datetime.now(datetime.timezone.utc)
-           .isoformat(timespec="seconds"), "command": command, "git": git_info(), "machine": machine(torch.device("cpu")),
-           "versions": versions(), "load_average_start": load_average(), "clip": Path(clip).name,
-           "segment": {"ss": ss, "t": t}, "notes": []}
+    res = run_head(command, torch.device("cpu"), kind="filmrt-bench-peers", clip=Path(clip).name,
+                   segment={"ss": ss, "t": t})
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="filmrt-peers-") as tmp:
         res["peers_vs"] = run_peers(clip, ss, t, names=names, rounds=rounds, work=Path(tmp), root=root,
                                     vmaf=vmaf, log=log)
-    res["load_average_end"] = load_average()
-    res["total_s"] = time.perf_counter() - t0
-    la, cores = res["load_average_start"], res["machine"].get("cpu_affinity") or 1
-    if la and la[0] > 0.5 * cores:
-        res["notes"].append(f"The machine was shared: load average {la} at start, {res['load_average_end']} at "
-                            "end; absolute times are pessimistic, the methods were interleaved so ratios are "
-                            "comparable.")
-    return res
+    return run_tail(res, time.perf_counter() - t0)
 
 
 def pareto_points(res: dict) -> list[dict]:
