@@ -140,10 +140,10 @@ def fmt(x, spec: str = ".2f", none: str = "—") -> str:
     return ("yes" if x else "no") if isinstance(x, bool) else format(x, spec) if spec else str(x)
 
 
-def md_table(head: list[str], rows: list[list], spec: str = ".2f") -> list[str]:
-    """A markdown table (and a blank line); cells that are not text are written with :func:`fmt`."""
+def md_table(head: list[str], rows: list[list], cell=fmt) -> list[str]:
+    """A markdown table (and a blank line); cells that are not text are written with ``cell``."""
     return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head),
-            *["| " + " | ".join(c if isinstance(c, str) else fmt(c, spec) for c in r) + " |" for r in rows], ""]
+            *["| " + " | ".join(c if isinstance(c, str) else cell(c) for c in r) + " |" for r in rows], ""]
 
 
 # --- the markdown summary ------------------------------------------------------------------------
