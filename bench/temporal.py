@@ -23,6 +23,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from filmrt.bench.report import md_table, write_pair
 from filmrt.options import RuntimeOptions
 from filmrt.pipeline.convert import convert
 from filmrt.pipeline.options import ConvertOptions, EncodeOptions
@@ -197,15 +198,12 @@ def _cell(v) -> str:
 
 
 def _write(out_dir: Path, figures: dict, date: str) -> dict:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / f"temporal-{date}.json").write_text(json.dumps(figures, indent=2))
-    lines = [f"# Temporal figures ({date})", "", "Command: `.venv/bin/python -m filmrt.bench.temporal bench/results` "
-             "(blend model unless RIFE 4.25 is named, CPU; 192x108 synthetic clips: a yellow square moving a fixed number of pixels per "
-             "frame over grey, textured for the interlacing cases; see bench/temporal.py). Displacements: mean, "
-             "spread (max - min), max, min over the output frames, the held tail left out.", "",
-             "| case | figure |", "|---|---|"]
-    lines += [f"| {k} | {_cell(v)} |" for k, v in figures.items()]
-    (out_dir / f"temporal-{date}.md").write_text("\n".join(lines) + "\n")
+    md = [f"# Temporal figures ({date})", "", "Command: `.venv/bin/python -m filmrt.bench.temporal bench/results` "
+          "(blend model unless RIFE 4.25 is named, CPU; 192x108 synthetic clips: a yellow square moving a fixed number "
+          "of pixels per frame over grey, textured for the interlacing cases; see bench/temporal.py). Displacements: "
+          "mean, spread (max - min), max, min over the output frames, the held tail left out.", "",
+          *md_table(["case", "figure"], [[k, _cell(v)] for k, v in figures.items()])]
+    write_pair(out_dir / f"temporal-{date}.json", figures, "\n".join(md))
     return figures
 
 
