@@ -58,9 +58,10 @@ def square_x(rgb) -> float:
 
 
 def write_clip(path, pictures, fps, *, interlace: str | None = None, crf: int = 2, timecode: str | None = None,
-               codec: str = "libx264", fmt: str | None = None, flag_only: bool = False,
-               telecine: bool = False) -> str:
-    """Encode (H, W, 3) uint8 ``pictures`` (any iterable) at ``fps``; ``interlace`` ("tff"/"bff"): woven into fields
+               codec: str = "libx264", fmt: str | None = None, flag_only: bool = False, telecine: bool = False,
+               preset: str = "ultrafast", pix_fmt: str = "yuv420p") -> str:
+    """THE bench's writer of a clip: (H, W, 3) uint8 ``pictures`` (or decoded PyAV frames in ``pix_fmt``,
+    any iterable) encoded at ``fps`` (libx264 with ``crf`` and ``preset``, or ``codec``); ``interlace`` ("tff"/"bff"): woven into fields
     (two pictures per frame, fieldops.WEAVE), coded interlaced at fps / 2, field order tagged;
     with ``flag_only`` the pictures are not woven, only coded and tagged as interlaced (progressive
     content behind an interlaced flag, as many broadcast files are); ``telecine``: 3:2 pulldown
@@ -71,13 +72,13 @@ def write_clip(path, pictures, fps, *, interlace: str | None = None, crf: int = 
     pictures = iter(pictures)  # a generator: a long clip is never all in memory
     first = next(pictures)
     pictures = itertools.chain([first], pictures)
-    h, w = first.shape[:2]
+    h, w = (first.height, first.width) if isinstance(first, av.VideoFrame) else first.shape[:2]
     rate = fps * Fraction(5, 4) if telecine else fps / 2 if interlace and not flag_only else fps
     with av.open(str(path), "w", format=fmt) as c:
         vs = c.add_stream(codec, rate=rate)
-        vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
+        vs.width, vs.height, vs.pix_fmt = w, h, pix_fmt
         vs.time_base = vs.codec_context.time_base = 1 / rate
-        opts = {"preset": "ultrafast", "crf": str(crf)} if codec == "libx264" else {}
+        opts = {"preset": preset, "crf": str(crf)} if codec == "libx264" else {}
         if interlace:
             opts["flags"] = "+ildct+ilme"
             vs.codec_context.field_order = 2 if interlace == "tff" else 3  # AV_FIELD_TT / AV_FIELD_BB
@@ -98,7 +99,8 @@ def write_clip(path, pictures, fps, *, interlace: str | None = None, crf: int = 
                 c.mux(p)
 
         for i, pic in enumerate(pictures):
-            f = av.VideoFrame.from_ndarray(pic, format="rgb24").reformat(format="yuv420p")
+            f = pic if isinstance(pic, av.VideoFrame) else av.VideoFrame.from_ndarray(pic, format="rgb24").reformat(
+                format=pix_fmt)
             f.pts, f.time_base = i, 1 / fps
             for g in weave.push(f) if weave else [f]:
                 encode(g)
