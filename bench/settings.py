@@ -108,15 +108,11 @@ class BenchSettings:
     def __post_init__(self) -> None:
         for name in (*(self.models or ()), *(self.e2e_models or ()), *(self.quality_models or ())):
             get_spec(name)  # an unknown model fails now, naming the known ones
-        for b in self.backends or ():
-            if b not in BACKENDS:
-                raise FilmrtError(f"unknown backend {b!r}: use {', '.join(BACKENDS)}")
-        for b in self.e2e_backends or ():
-            if b not in BACKENDS:
-                raise FilmrtError(f"unknown backend {b!r}: use {', '.join(BACKENDS)}")
-        for p in self.precisions or ():
-            if p not in PRECISIONS:
-                raise FilmrtError(f"unknown precision {p!r}: use {', '.join(PRECISIONS)}")
+        for what, given, known in (("backend", [*(self.backends or ()), *(self.e2e_backends or ())], BACKENDS),
+                                   ("precision", self.precisions or (), PRECISIONS)):
+            for x in given:
+                if x not in known:
+                    raise FilmrtError(f"unknown {what} {x!r}: use {', '.join(known)}")
         for size in self.sizes or ():
             parse_size(size)
         if any(int(n) < 1 for n in self.batches or ()):
