@@ -33,8 +33,6 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-SHARED = Path(os.environ.get("FILMRT_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
-MIDDLEBURY = SHARED / "data" / "vfi" / "middlebury-other"
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -47,10 +45,11 @@ def _pair(scene: str | None, height: int, width: int):
         g = torch.Generator().manual_seed(0)
         a = torch.rand(1, 3, height, width, generator=g)
         return a, a.roll(8, -1), None
+    from filmrt.bench.settings import shared_dir
     from filmrt.imageio import read_image
 
     def load(name):
-        x = read_image(MIDDLEBURY / scene / name).unsqueeze(0)
+        x = read_image(shared_dir() / "data" / "vfi" / "middlebury-other" / scene / name).unsqueeze(0)
         return F.interpolate(x, size=(height, width), mode="bicubic", align_corners=False).clamp(0, 1)
 
     return load("frame10.png"), load("frame11.png"), load("frame10i11.png")

@@ -26,13 +26,12 @@ from pathlib import Path
 
 import av
 
+from filmrt.bench.settings import default_clip
 from filmrt.options import RuntimeOptions
 from filmrt.pipeline.live.options import LiveOptions
 from filmrt.pipeline.live.run import live
 from filmrt.pipeline.options import EncodeOptions
 from filmrt.sizes import parse_size
-
-CLIP = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "clips" / "bbb_720p25_audio.mp4"
 
 
 def prepare(src: Path, size: str, out: Path, fps: str | None = None) -> Path:
@@ -101,10 +100,10 @@ def _rss_mib() -> float:
 
 def live_bench(size: str = "720p", *, seconds: float = 60, fps_in: str | None = None, fps_out: str = "50",
                model: str | None = "blend", device: str = "cpu", latency: str = "4f", preset: str = "veryfast",
-               clip: Path = CLIP, workdir: Path | None = None) -> dict:
+               clip: Path | None = None, workdir: Path | None = None) -> dict:
     """Run live on loopback for ``seconds``; returns the figures (see the module docstring)."""
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
-        src = prepare(clip, size, Path(tmp) / "loop.ts", fps_in)
+        src = prepare(clip or default_clip(), size, Path(tmp) / "loop.ts", fps_in)
         port = _free_port()
         stop = threading.Event()
         sender = threading.Thread(target=send_loop, args=(src, port, stop), daemon=True)

@@ -158,11 +158,14 @@ class BenchSettings:
         return [parse_size(x) for x in self.sizes or ()]
 
 
+def shared_dir() -> Path:
+    """``../shared`` beside the checkout (data and golden fixtures), or ``$FILMRT_SHARED``."""
+    return Path(os.environ.get("FILMRT_SHARED", Path(__file__).resolve().parent.parent.parent / "shared"))
+
+
 def default_clip() -> Path:
-    """The 720p25 Big Buck Bunny excerpt in ../shared (or $FILMRT_SHARED)."""
-    root = Path(__file__).resolve().parent.parent
-    shared = Path(os.environ.get("FILMRT_SHARED", root.parent / "shared"))
-    return shared / "data" / "clips" / "bbb_720p25_audio.mp4"
+    """The 720p25 Big Buck Bunny excerpt in :func:`shared_dir`."""
+    return shared_dir() / "data" / "clips" / "bbb_720p25_audio.mp4"
 
 
 def log(settings: BenchSettings, msg: str) -> None:
