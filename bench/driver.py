@@ -8,7 +8,6 @@ machine is listed under ``skipped`` with the reason, never silently left out.
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import tempfile
 import time
 from pathlib import Path
@@ -22,10 +21,9 @@ from filmrt.bench.film_stages import bench_film_stages
 from filmrt.bench.flops import EXPECTED_TMAC_1080P, check_1080p, matmul_peak, model_flops
 from filmrt.bench.model_only import bench_model_only
 from filmrt.bench.peers import bench_peers, clip_facts
-from filmrt.bench.report import check_targets
+from filmrt.bench.report import check_targets, run_head, run_tail
 from filmrt.bench.settings import BenchSettings
 from filmrt.engine import resolve_device
-from filmrt.machine import git_info, load_average, machine, versions
 from filmrt.models import get_spec
 
 
@@ -34,17 +32,7 @@ def run_bench(settings: BenchSettings) -> dict:
     s = settings.resolved()
     dev = resolve_device(s.device)
     s.models = [get_spec(m).name for m in s.models]
-    res: dict = {
-        "schema": SCHEMA,
-        "created_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "command": s.command or "filmrt bench (API)",
-        "git": git_info(),
-        "machine": machine(dev),
-        "versions": versions(),
-        "load_average_start": load_average(),
-        "settings": dataclasses.asdict(s),
-        "notes": [],
-    }
+    res = run_head(s.command or "filmrt bench (API)", dev, schema=SCHEMA, settings=dataclasses.asdict(s))
     t_start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="filmrt-bench-") as tmp:
         ctx = RunContext(s, dev, ModelCache(Path(tmp)), Path(tmp))
@@ -69,12 +57,7 @@ def run_bench(settings: BenchSettings) -> dict:
             _on_the_clip(ctx, res)
     res["skipped"] = ctx.skipped
     res["targets"] = check_targets(res)
-    res["load_average_end"] = load_average()
-    res["total_s"] = time.perf_counter() - t_start
-    la = res["load_average_start"]
-    if la and la[0] > 0.5 * (res["machine"]["cpu_affinity"] or 1):
-        res["notes"].append(f"The machine was shared: load average {la} at start, {res['load_average_end']} "
-                            "at end; absolute times are pessimistic, ratios within this run are comparable.")
+    run_tail(res, time.perf_counter() - t_start)
     return res
 
 

@@ -21,10 +21,10 @@ import time
 from collections.abc import Sequence
 from fractions import Fraction
 
-import av
 import torch
 
 from filmrt.bench.context import RunContext
+from filmrt.bench.temporal import write_clip
 from filmrt.bench.timing import measure, op_profile
 from filmrt.engine import backend_available, open_interpolator
 from filmrt.imageio import to_uint8
@@ -148,21 +148,11 @@ def encode_only(images: Sequence[torch.Tensor], rate: Fraction, n_out: int, dst:
                 encode: EncodeOptions | None = None) -> float:
     """Seconds to encode ``n_out`` frames (``images``, (3, H, W) RGB, cycled) as convert's encoder would."""
     encode = encode or EncodeOptions()
-    h, w = images[0].shape[-2:]
     rgb = [to_uint8(x) for x in images]
     t0 = time.perf_counter()
-    with av.open(dst, "w") as oc:
-        # the bench clips are 8-bit 4:2:0 H.264, for which --codec auto is libx264 yuv420p
-        vs = oc.add_stream("libx264" if encode.codec == "auto" else encode.codec, rate=rate)
-        vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
-        vs.options = {"crf": str(encode.crf), "preset": encode.preset}
-        for k in range(n_out):
-            nf = av.VideoFrame.from_ndarray(rgb[k % len(rgb)], format="rgb24").reformat(format="yuv420p")
-            nf.pts = k
-            for p in vs.encode(nf):
-                oc.mux(p)
-        for p in vs.encode(None):
-            oc.mux(p)
+    # the bench clips are 8-bit 4:2:0 H.264, for which --codec auto is libx264 yuv420p
+    write_clip(dst, (rgb[k % len(rgb)] for k in range(n_out)), rate, crf=encode.crf, preset=encode.preset,
+               codec="libx264" if encode.codec == "auto" else encode.codec)
     return time.perf_counter() - t0
 
 

@@ -29,7 +29,7 @@ import av
 import numpy as np
 import torch
 
-from filmrt.fileio import atomic_write, write_json
+from filmrt.bench.report import fmt, md_table, write_pair
 from filmrt.options import RuntimeOptions
 from filmrt.pipeline.convert import convert
 from filmrt.pipeline.io.colour import ColourSpec
@@ -143,17 +143,13 @@ def markdown(rows: list[dict], command: str, meta: dict) -> str:
              f"{meta['width']}x{meta['height']}, {meta['frames']} source frames -> x2 with {meta['model']} "
              f"on {meta['machine']}; PSNR in dB over RGB in [0, 1] (alpha: over the alpha plane). "
              "Copied = output frame vs decoded source frame; interpolated = output frame vs the "
-             "ground-truth picture at that time.", "",
-             "| source format | output | copied PSNR | interpolated PSNR | alpha copied / interpolated | dropped |",
-             "|---|---|---|---|---|---|"]
-    for r in rows:
-        o = r["output"]
-        out = f"{o['codec']}{' ' + o['profile'] if o['profile'] else ''} {o['pix_fmt']}"
-        al = (f"{r['alpha_copied_psnr']:.1f} / {r['alpha_interpolated_psnr']:.1f}"
-              if "alpha_copied_psnr" in r else "-")
-        lines.append(f"| {r['format']} | {out} | {r['copied_psnr']:.1f} | {r['interpolated_psnr']:.1f} | {al} | "
-                     f"{'; '.join(r['dropped']) or '-'} |")
-    return "\n".join(lines) + "\n"
+             "ground-truth picture at that time.", ""]
+    rows = [[r["format"], f"{o['codec']}{' ' + o['profile'] if o['profile'] else ''} {o['pix_fmt']}",
+             fmt(r["copied_psnr"], ".1f"), fmt(r["interpolated_psnr"], ".1f"),
+             f"{r['alpha_copied_psnr']:.1f} / {r['alpha_interpolated_psnr']:.1f}" if "alpha_copied_psnr" in r else "-",
+             "; ".join(r["dropped"]) or "-"] for r in rows for o in [r["output"]]]
+    return "\n".join(lines + md_table(["source format", "output", "copied PSNR", "interpolated PSNR",
+                                       "alpha copied / interpolated", "dropped"], rows)).rstrip() + "\n"
 
 
 def main(argv=None) -> int:
@@ -170,8 +166,7 @@ def main(argv=None) -> int:
             "machine": f"{platform.processor() or platform.machine()}, torch {torch.__version__}, "
                        f"PyAV {av.__version__} (FFmpeg {av.ffmpeg_version_info})"}
     command = "python -m filmrt.bench.formats " + " ".join(argv if argv is not None else sys.argv[1:])
-    atomic_write(a.out + ".md", markdown(rows, command, meta))
-    write_json(a.out + ".json", {"meta": meta, "command": command, "rows": rows})
+    write_pair(Path(a.out + ".json"), {"meta": meta, "command": command, "rows": rows}, markdown(rows, command, meta))
     print(markdown(rows, command, meta))
     return 0
 

@@ -40,6 +40,7 @@ from filmrt.bench.context import ModelCache
 from filmrt.bench.e2e import encode_only, run_child
 from filmrt.bench.flops import matmul_peak
 from filmrt.bench.runner import Runner, Section
+from filmrt.bench.settings import shared_dir
 from filmrt.bench.temporal import square_frame, write_clip
 from filmrt.bench.timing import measure
 from filmrt.errors import FilmrtError
@@ -119,8 +120,7 @@ def run_gpu_profile(out: Path, *, dry_run: bool, budget_s: float, sections: str 
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="filmrt-gpu-check-"))
     # golden fixtures: $FILMRT_SHARED (the carried copy on a lent GPU), else ../shared beside the checkout
-    shared = next((Path(c).resolve() for c in (os.environ.get("FILMRT_SHARED"), REPO.parent / "shared")
-                   if c and (Path(c) / "fixtures").is_dir()), None)
+    shared = shared_dir().resolve() if (shared_dir() / "fixtures").is_dir() else None
     env = dict(os.environ, PYTHONUNBUFFERED="1", TORCHINDUCTOR_CACHE_DIR=str(work / "inductor"),
                FILMRT_WEIGHTS_DIR=str(work / "user-weights"))  # never a developer's own FILM weights
     if dry_run:  # tiny tensors: one thread is faster than several fighting over a busy CI machine's cores

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import re
 
+from filmrt.bench.report import md_table
 from filmrt.stages import STAGES  # FILM's stage names: features, flow, fusion
 
 #: largest output difference (of [0, 1] images, fp16/bf16) vs the plain path still "the same result"
@@ -208,8 +209,7 @@ def _f(v, nd: int = 1) -> str:
 
 
 def _table(head: list[str], rows: list[list]) -> list[str]:
-    return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head),
-            *["| " + " | ".join(c if isinstance(c, str) else _f(c) for c in r) + " |" for r in rows], ""]
+    return md_table(head, rows, cell=_f)
 
 
 def _ok_results(report: dict, section: str, key: str) -> list[tuple[str, dict]]:

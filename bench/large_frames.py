@@ -26,14 +26,13 @@ import argparse
 import json
 import os
 import resource
+import shlex
 import subprocess
 import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-SHARED = Path(os.environ.get("FILMRT_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
-MIDDLEBURY = SHARED / "data" / "vfi" / "middlebury-other"
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -46,59 +45,55 @@ def _pair(scene: str | None, height: int, width: int):
         g = torch.Generator().manual_seed(0)
         a = torch.rand(1, 3, height, width, generator=g)
         return a, a.roll(8, -1), None
+    from filmrt.bench.settings import shared_dir
     from filmrt.imageio import read_image
 
     def load(name):
-        x = read_image(MIDDLEBURY / scene / name).unsqueeze(0)
+        x = read_image(shared_dir() / "data" / "vfi" / "middlebury-other" / scene / name).unsqueeze(0)
         return F.interpolate(x, size=(height, width), mode="bicubic", align_corners=False).clamp(0, 1)
 
     return load("frame10.png"), load("frame11.png"), load("frame10i11.png")
 
 
-def _psnr(x, y) -> float:
-    import math
-
-    mse = float(((x - y) ** 2).mean())
-    return 99.0 if mse == 0 else 10 * math.log10(1.0 / mse)
-
-
-def case(args) -> dict:
-    """One measurement in this process; returns its record (printed as one JSON line)."""
+def case(c: dict) -> dict:
+    """One measurement in this process (``c``: a :data:`CASES` entry as a dict, with ``model`` and
+    optionally ``save`` / ``compare``, paths of an output to keep or to compare with); its record."""
     import torch
 
     from filmrt.engine import open_interpolator
+    from filmrt.padding import padded_size
+    from filmrt.quality import psnr
 
-    fields = {"model": args.model, "backend": "torch", "max_memory": args.max_memory}
-    if args.flow_scale:
-        fields["flow_scale"] = args.flow_scale
+    fields = {"model": c["model"], "backend": "torch", "max_memory": c.get("max_memory")}
+    if c.get("flow_scale"):
+        fields["flow_scale"] = c["flow_scale"]
     interp = open_interpolator(**fields)
-    a, b, gt = _pair(args.scene, args.height, args.width)
+    h, w = c["height"], c["width"]
+    a, b, gt = _pair(c.get("scene"), h, w)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
     out = interp.interpolate(a, b, 0.5)
     wall = time.perf_counter() - t0
     r1 = resource.getrusage(resource.RUSAGE_SELF)
-    hp, wp = -(-args.height // 64) * 64, -(-args.width // 64) * 64
-    rec = {
-        "case": args.name, "model": args.model, "height": args.height, "width": args.width,
-        "max_memory": args.max_memory, "flow_scale": float(getattr(interp.model, "scale", 1.0)),
-        "tiles": len(interp.tile_plan(hp, wp, 1)), "wall_s": round(wall, 2),
-        "user_s": round(r1.ru_utime - r0.ru_utime, 2), "sys_s": round(r1.ru_stime - r0.ru_stime, 2),
-        "minor_faults": r1.ru_minflt - r0.ru_minflt, "peak_rss_mb": round(r1.ru_maxrss / 1024),
-        "rss_before_call_mb": round(rss_before / 1024), "scene": args.scene,
-        "loadavg_1m": os.getloadavg()[0],
-    }
+    rec = {"case": c["name"], "model": c["model"], "height": h, "width": w, "max_memory": c.get("max_memory"),
+           "flow_scale": float(getattr(interp.model, "scale", 1.0)),
+           "tiles": len(interp.tile_plan(padded_size(h), padded_size(w), 1)),
+           "wall_s": round(wall, 2), "user_s": round(r1.ru_utime - r0.ru_utime, 2),
+           "sys_s": round(r1.ru_stime - r0.ru_stime, 2), "minor_faults": r1.ru_minflt - r0.ru_minflt,
+           "peak_rss_mb": round(r1.ru_maxrss / 1024), "rss_before_call_mb": round(rss_before / 1024),
+           "scene": c.get("scene"), "loadavg_1m": os.getloadavg()[0]}
     if gt is not None:
-        rec["psnr_gt"] = round(_psnr(out, gt), 3)
-    if args.save:
-        torch.save(out, args.save)
-    if args.compare:
-        other = torch.load(args.compare)
+        rec["psnr_gt"] = round(psnr(out, gt), 3)
+    if c.get("save"):
+        torch.save(out, c["save"])
+    if c.get("compare"):
+        other = torch.load(c["compare"])
         rec["max_abs_diff_vs_other"] = float((out - other).abs().max())
-        rec["psnr_vs_other"] = round(_psnr(out, other), 2)
+        rec["psnr_vs_other"] = round(psnr(out, other), 2)
     return rec
 
 
+#: (name, scene or None for noise, height, width, --max-memory, flow scale) per group
 CASES = {
     "perpixel": [("perpixel-512", None, 512, 512, None, None), ("perpixel-1024", None, 1024, 1024, None, None)],
     "bound": [("bound-untiled", "Beanbags", 1080, 1920, None, 1.0), ("bound-tiled", "Beanbags", 1080, 1920, "2G", 1.0)],
@@ -108,36 +103,31 @@ CASES = {
 }
 
 
-def run(args) -> None:
+def run(model: str, cases: str, out: str | None) -> None:
     records, tmp = [], Path(os.environ.get("TMPDIR", "/tmp")) / f"large_frames_{os.getpid()}"
     tmp.mkdir(exist_ok=True)
-    for group in args.cases.split(","):
+    for group in cases.split(","):
         for name, scene, h, w, mem, scale in CASES[group]:
-            cmd = [sys.executable, "-m", "filmrt.bench.large_frames", "case", "--name", name, "--model", args.model,
-                   "--height", str(h), "--width", str(w)]
-            cmd += ["--scene", scene] if scene else []
-            cmd += ["--max-memory", mem] if mem else []
-            cmd += ["--flow-scale", str(scale)] if scale else []
-            if name == "bound-untiled":
-                cmd += ["--save", str(tmp / "untiled.pt")]
-            if name == "bound-tiled":
-                cmd += ["--compare", str(tmp / "untiled.pt")]
-            print("$", " ".join(cmd[1:]), flush=True)
+            spec = {"name": name, "model": model, "height": h, "width": w, "scene": scene, "max_memory": mem,
+                    "flow_scale": scale, "save": str(tmp / "untiled.pt") if name == "bound-untiled" else None,
+                    "compare": str(tmp / "untiled.pt") if name == "bound-tiled" else None}
+            cmd = [sys.executable, "-m", "filmrt.bench.large_frames", "case", json.dumps(spec)]
+            print("$", shlex.join(cmd[1:]), flush=True)
             done = subprocess.run(cmd, capture_output=True, text=True)
             if done.returncode:
                 print(done.stderr[-2000:], flush=True)
                 records.append({"case": name, "error": done.stderr.strip().splitlines()[-1:]})
                 continue
-            rec = json.loads(done.stdout.strip().splitlines()[-1])
-            rec["command"] = " ".join(cmd[1:])
+            rec = {**json.loads(done.stdout.strip().splitlines()[-1]), "command": shlex.join(cmd[1:])}
             print(json.dumps(rec), flush=True)
             records.append(rec)
-    _write(records, args.out)
+    _write(records, out)
 
 
 def _write(records: list[dict], out: str | None) -> None:
     import torch
 
+    from filmrt.bench.report import md_table, write_pair
     from filmrt.machine import machine
 
     day = datetime.now(timezone.utc).strftime("%Y-%m-%d")
@@ -149,39 +139,28 @@ def _write(records: list[dict], out: str | None) -> None:
         summary["bytes_per_pixel"] = round((hi["peak_rss_mb"] - lo["peak_rss_mb"]) * 2**20 / (1024 * 1024 - 512 * 512))
     doc = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(torch.device("cpu")),
            "summary": summary, "records": records}
-    base.with_suffix(".json").write_text(json.dumps(doc, indent=1, default=str) + "\n")
     cols = ["case", "height", "width", "max_memory", "flow_scale", "tiles", "wall_s", "user_s", "sys_s",
             "peak_rss_mb", "psnr_gt", "max_abs_diff_vs_other", "psnr_vs_other", "loadavg_1m"]
-    lines = [f"# Large frames, RIFE 4.25 torch fp32 CPU ({doc['date']})", "",
-             f"Summary: {json.dumps(summary)}", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(str(r.get(c, "")) for c in cols) + " |" for r in records]
-    lines += ["", "Commands:", ""] + [f"- `{r.get('command', '')}`" for r in records]
-    base.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    md = [f"# Large frames, RIFE 4.25 torch fp32 CPU ({doc['date']})", "", f"Summary: {json.dumps(summary)}", "",
+          *md_table(cols, [[str(r.get(c, "")) for c in cols] for r in records]),
+          "Commands:", "", *[f"- `{r.get('command', '')}`" for r in records]]
+    write_pair(base.with_suffix(".json"), doc, "\n".join(md) + "\n")
     print(f"wrote {base}.json and .md")
 
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="python -m filmrt.bench.large_frames", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="cmd", required=True)
-    c = sub.add_parser("case")
-    c.add_argument("--name", required=True)
-    c.add_argument("--model", default="rife-4.25")
-    c.add_argument("--height", type=int, required=True)
-    c.add_argument("--width", type=int, required=True)
-    c.add_argument("--scene")
-    c.add_argument("--max-memory")
-    c.add_argument("--flow-scale", type=float)
-    c.add_argument("--save")
-    c.add_argument("--compare")
+    sub.add_parser("case").add_argument("spec", help="the case as JSON (what `run` passes)")
     r = sub.add_parser("run")
     r.add_argument("--model", default="rife-4.25")
     r.add_argument("--cases", default="perpixel,bound,2160p,scale,4320p")
     r.add_argument("--out")
     args = p.parse_args(argv)
     if args.cmd == "case":
-        print(json.dumps(case(args)), flush=True)
+        print(json.dumps(case(json.loads(args.spec))), flush=True)
     else:
-        run(args)
+        run(args.model, args.cases, args.out)
 
 
 if __name__ == "__main__":

@@ -7,8 +7,8 @@ latency percentiles, late frames, stalls, and resident memory at the start, the 
 (flat memory = bounded queues), plus the machine's load while it ran (the CPU is shared).
 
 ``python -m filmrt.bench.live --size 720p --seconds 600 --json bench/results/live-soak.json``
-runs the soak; :func:`live_bench` is what a profile calls (the GPU check: ``device="cuda"``,
-``model="rife-4.25"``, 1080p, ``fps_out="50"`` from 25 and from 59.94).
+runs the soak; :func:`live_bench` is what a profile would call (on a GPU: ``--device cuda --model
+rife-4.25 --size 1080p --fps-in 25``, and ``--fps-in 59.94``).
 """
 
 from __future__ import annotations
@@ -26,13 +26,12 @@ from pathlib import Path
 
 import av
 
+from filmrt.bench.settings import default_clip
 from filmrt.options import RuntimeOptions
 from filmrt.pipeline.live.options import LiveOptions
 from filmrt.pipeline.live.run import live
 from filmrt.pipeline.options import EncodeOptions
 from filmrt.sizes import parse_size
-
-CLIP = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "clips" / "bbb_720p25_audio.mp4"
 
 
 def prepare(src: Path, size: str, out: Path, fps: str | None = None) -> Path:
@@ -101,10 +100,10 @@ def _rss_mib() -> float:
 
 def live_bench(size: str = "720p", *, seconds: float = 60, fps_in: str | None = None, fps_out: str = "50",
                model: str | None = "blend", device: str = "cpu", latency: str = "4f", preset: str = "veryfast",
-               clip: Path = CLIP, workdir: Path | None = None) -> dict:
+               clip: Path | None = None, workdir: Path | None = None) -> dict:
     """Run live on loopback for ``seconds``; returns the figures (see the module docstring)."""
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
-        src = prepare(clip, size, Path(tmp) / "loop.ts", fps_in)
+        src = prepare(clip or default_clip(), size, Path(tmp) / "loop.ts", fps_in)
         port = _free_port()
         stop = threading.Event()
         sender = threading.Thread(target=send_loop, args=(src, port, stop), daemon=True)
@@ -136,20 +135,6 @@ def live_bench(size: str = "720p", *, seconds: float = 60, fps_in: str | None = 
                   "max": max((r["load1"] for r in seconds_log), default=None)},
         "cpus": os.cpu_count(), "per_second": seconds_log,
     }
-
-
-def gpu_live_section(seconds: float = 60, model: str = "rife-4.25", latency: str = "4f") -> dict:
-    """The live part of the GPU check (not run here: no GPU in development): RIFE on CUDA at 1080p,
-    25 -> 50 and 59.94 -> 50, each ``seconds`` long. Returns ``{"1080p 25->50": ..., "1080p
-    59.94->50": ...}``, each a :func:`live_bench` result without its per-second list (kept short
-    for the GPU report; the memory and load summaries stay)."""
-    out = {}
-    for fps_in in ("25", "60000/1001"):
-        res = live_bench("1080p", seconds=seconds, fps_in=fps_in, fps_out="50", model=model, device="cuda",
-                         latency=latency, preset="veryfast")
-        res.pop("per_second", None)
-        out[f"1080p {'59.94' if fps_in != '25' else '25'}->50"] = res
-    return out
 
 
 def _free_port() -> int:

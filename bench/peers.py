@@ -22,12 +22,14 @@ import av
 import torch
 
 from filmrt.bench.context import RunContext
+from filmrt.bench.temporal import write_clip
 from filmrt.engine import open_interpolator
 from filmrt.machine import load_average
 from filmrt.pipeline.eval_video import PROTOCOL, PredictFn, interpolator_predictor, score_dropped_frames
 from filmrt.pipeline.io.decode import PyAVSource, frame_to_rgb
 from filmrt.pipeline.io.probe import probe
 from filmrt.pipeline.options import EncodeOptions
+from filmrt.pipeline.time.cadence.fieldops import FilterChain
 
 MINTERPOLATE_ARGS = "mi_mode=mci:mc_mode=aobmc:me_mode=bidir:vsbmc=1"
 
@@ -60,14 +62,6 @@ def decode_segment(path: str | os.PathLike, ss: float, t: float) -> tuple[list, 
     return frames, rate
 
 
-def _drain(graph, out: list) -> None:
-    while True:
-        try:
-            out.append(graph.pull())
-        except (av.BlockingIOError, av.EOFError):
-            return
-
-
 def minterpolate_frames(frames: Sequence, in_rate: Fraction, out_rate: Fraction, tail_repeat: int = 0) -> list:
     """Run libavfilter's minterpolate on VideoFrames at ``in_rate`` (frame i at time i / in_rate).
 
@@ -77,26 +71,16 @@ def minterpolate_frames(frames: Sequence, in_rate: Fraction, out_rate: Fraction,
     """
     f0 = frames[0]
     fmt = f0.format.name
-    g = av.filter.Graph()
-    src = g.add("buffer", f"video_size={f0.width}x{f0.height}:pix_fmt={fmt}:time_base={1 / in_rate}"
-                          f":frame_rate={in_rate}:pixel_aspect=1/1")
-    mi = g.add("minterpolate", f"fps={out_rate}:{MINTERPOLATE_ARGS}")
-    sink = g.add("buffersink")
-    src.link_to(mi)
-    mi.link_to(sink)
-    g.configure()
+    # the package's linear libavfilter graph (buffer -> minterpolate -> buffersink)
+    mi = FilterChain([("minterpolate", f"fps={out_rate}:{MINTERPOLATE_ARGS}")], width=f0.width, height=f0.height,
+                     time_base=1 / in_rate, rate=in_rate, fmt=fmt)
     out: list = []
-    frames = list(frames) + [frames[-1]] * tail_repeat
-    for i, f in enumerate(frames):
+    for i, f in enumerate(list(frames) + [frames[-1]] * tail_repeat):
         # a fresh frame (no side data, our own pts); other formats are copied by swscale as they are
         nf = av.VideoFrame.from_ndarray(f.to_ndarray(), format=fmt) if fmt == "yuv420p" else f.reformat()
-        nf.pts = i
-        nf.time_base = 1 / in_rate
-        g.push(nf)
-        _drain(g, out)
-    g.push(None)
-    _drain(g, out)
-    return out
+        nf.pts, nf.time_base = i, 1 / in_rate
+        out += mi.push(nf)
+    return out + mi.flush()
 
 
 def minterpolate_transcode(src: str, dst: str, ss: float, t: float, factor: int,
@@ -116,18 +100,9 @@ def minterpolate_transcode(src: str, dst: str, ss: float, t: float, factor: int,
     outs = minterpolate_frames(frames, rate, out_rate)
     t_filt = time.perf_counter() - t1
     t2 = time.perf_counter()
-    with av.open(dst, "w") as oc:
-        # 8-bit 4:2:0 H.264 clips: --codec auto is libx264 yuv420p (what convert writes for them)
-        vs = oc.add_stream("libx264" if encode.codec == "auto" else encode.codec, rate=out_rate)
-        vs.width, vs.height, vs.pix_fmt = frames[0].width, frames[0].height, "yuv420p"
-        vs.options = {"crf": str(encode.crf), "preset": encode.preset}
-        for k, f in enumerate(outs):
-            f.pts = k
-            f.time_base = 1 / out_rate
-            for p in vs.encode(f):
-                oc.mux(p)
-        for p in vs.encode(None):
-            oc.mux(p)
+    # 8-bit 4:2:0 H.264 clips: --codec auto is libx264 yuv420p (what convert writes for them)
+    write_clip(dst, outs, out_rate, crf=encode.crf, preset=encode.preset,
+               codec="libx264" if encode.codec == "auto" else encode.codec)
     t_enc = time.perf_counter() - t2
     return {"in_frames": len(frames), "out_frames": len(outs), "decode_s": t_dec, "filter_s": t_filt,
             "encode_s": t_enc, "wall_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0,

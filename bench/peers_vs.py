@@ -46,9 +46,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
-import av
-
 from filmrt.bench.peers import decode_segment
+from filmrt.bench.temporal import write_clip
 from filmrt.machine import load_average
 from filmrt.pipeline.io.encode import DEFAULT_CRF, DEFAULT_PRESET
 
@@ -84,23 +83,12 @@ def write_protocol_inputs(clip: str | os.PathLike, ss: float, t: float, work: Pa
     if len(frames) < 3:
         raise RuntimeError(f"{clip}: {len(frames)} frames in [{ss}, {ss + t}) s: the protocol needs 3 or more")
     ref, half = work / "ref.mkv", work / "half.mkv"
-    _write_ffv1(ref, frames, rate)
-    _write_ffv1(half, frames[0::2], rate / 2)
+    # the decoded frames themselves (their colour fields travel), re-timed from 0
+    pix = frames[0].format.name
+    write_clip(ref, frames, rate, codec="ffv1", pix_fmt=pix)
+    write_clip(half, frames[0::2], rate / 2, codec="ffv1", pix_fmt=pix)
     return {"ref": str(ref), "half": str(half), "rate": rate, "frames": len(frames),
             "half_frames": len(frames[0::2]), "width": frames[0].width, "height": frames[0].height}
-
-
-def _write_ffv1(path: Path, frames: list, rate: Fraction) -> None:
-    with av.open(str(path), "w") as oc:
-        st = oc.add_stream("ffv1", rate=rate)
-        st.width, st.height, st.pix_fmt = frames[0].width, frames[0].height, frames[0].format.name
-        for k, f in enumerate(frames):
-            # the decoded frame itself (its colour fields travel), re-timed from 0
-            f.pts, f.time_base = k, 1 / rate
-            for p in st.encode(f):
-                oc.mux(p)
-        for p in st.encode(None):
-            oc.mux(p)
 
 
 def mlrt_graph(src: str | os.PathLike, dst: str | os.PathLike) -> Path:

@@ -108,15 +108,11 @@ class BenchSettings:
     def __post_init__(self) -> None:
         for name in (*(self.models or ()), *(self.e2e_models or ()), *(self.quality_models or ())):
             get_spec(name)  # an unknown model fails now, naming the known ones
-        for b in self.backends or ():
-            if b not in BACKENDS:
-                raise FilmrtError(f"unknown backend {b!r}: use {', '.join(BACKENDS)}")
-        for b in self.e2e_backends or ():
-            if b not in BACKENDS:
-                raise FilmrtError(f"unknown backend {b!r}: use {', '.join(BACKENDS)}")
-        for p in self.precisions or ():
-            if p not in PRECISIONS:
-                raise FilmrtError(f"unknown precision {p!r}: use {', '.join(PRECISIONS)}")
+        for what, given, known in (("backend", [*(self.backends or ()), *(self.e2e_backends or ())], BACKENDS),
+                                   ("precision", self.precisions or (), PRECISIONS)):
+            for x in given:
+                if x not in known:
+                    raise FilmrtError(f"unknown {what} {x!r}: use {', '.join(known)}")
         for size in self.sizes or ():
             parse_size(size)
         if any(int(n) < 1 for n in self.batches or ()):
@@ -162,11 +158,14 @@ class BenchSettings:
         return [parse_size(x) for x in self.sizes or ()]
 
 
+def shared_dir() -> Path:
+    """``../shared`` beside the checkout (data and golden fixtures), or ``$FILMRT_SHARED``."""
+    return Path(os.environ.get("FILMRT_SHARED", Path(__file__).resolve().parent.parent.parent / "shared"))
+
+
 def default_clip() -> Path:
-    """The 720p25 Big Buck Bunny excerpt in ../shared (or $FILMRT_SHARED)."""
-    root = Path(__file__).resolve().parent.parent
-    shared = Path(os.environ.get("FILMRT_SHARED", root.parent / "shared"))
-    return shared / "data" / "clips" / "bbb_720p25_audio.mp4"
+    """The 720p25 Big Buck Bunny excerpt in :func:`shared_dir`."""
+    return shared_dir() / "data" / "clips" / "bbb_720p25_audio.mp4"
 
 
 def log(settings: BenchSettings, msg: str) -> None:

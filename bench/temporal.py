@@ -23,6 +23,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from filmrt.bench.report import md_table, write_pair
 from filmrt.options import RuntimeOptions
 from filmrt.pipeline.convert import convert
 from filmrt.pipeline.options import ConvertOptions, EncodeOptions
@@ -57,9 +58,10 @@ def square_x(rgb) -> float:
 
 
 def write_clip(path, pictures, fps, *, interlace: str | None = None, crf: int = 2, timecode: str | None = None,
-               codec: str = "libx264", fmt: str | None = None, flag_only: bool = False,
-               telecine: bool = False) -> str:
-    """Encode (H, W, 3) uint8 ``pictures`` (any iterable) at ``fps``; ``interlace`` ("tff"/"bff"): woven into fields
+               codec: str = "libx264", fmt: str | None = None, flag_only: bool = False, telecine: bool = False,
+               preset: str = "ultrafast", pix_fmt: str = "yuv420p") -> str:
+    """THE bench's writer of a clip: (H, W, 3) uint8 ``pictures`` (or decoded PyAV frames in ``pix_fmt``,
+    any iterable) encoded at ``fps`` (libx264 with ``crf`` and ``preset``, or ``codec``); ``interlace`` ("tff"/"bff"): woven into fields
     (two pictures per frame, fieldops.WEAVE), coded interlaced at fps / 2, field order tagged;
     with ``flag_only`` the pictures are not woven, only coded and tagged as interlaced (progressive
     content behind an interlaced flag, as many broadcast files are); ``telecine``: 3:2 pulldown
@@ -70,13 +72,13 @@ def write_clip(path, pictures, fps, *, interlace: str | None = None, crf: int = 
     pictures = iter(pictures)  # a generator: a long clip is never all in memory
     first = next(pictures)
     pictures = itertools.chain([first], pictures)
-    h, w = first.shape[:2]
+    h, w = (first.height, first.width) if isinstance(first, av.VideoFrame) else first.shape[:2]
     rate = fps * Fraction(5, 4) if telecine else fps / 2 if interlace and not flag_only else fps
     with av.open(str(path), "w", format=fmt) as c:
         vs = c.add_stream(codec, rate=rate)
-        vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
+        vs.width, vs.height, vs.pix_fmt = w, h, pix_fmt
         vs.time_base = vs.codec_context.time_base = 1 / rate
-        opts = {"preset": "ultrafast", "crf": str(crf)} if codec == "libx264" else {}
+        opts = {"preset": preset, "crf": str(crf)} if codec == "libx264" else {}
         if interlace:
             opts["flags"] = "+ildct+ilme"
             vs.codec_context.field_order = 2 if interlace == "tff" else 3  # AV_FIELD_TT / AV_FIELD_BB
@@ -97,7 +99,8 @@ def write_clip(path, pictures, fps, *, interlace: str | None = None, crf: int = 
                 c.mux(p)
 
         for i, pic in enumerate(pictures):
-            f = av.VideoFrame.from_ndarray(pic, format="rgb24").reformat(format="yuv420p")
+            f = pic if isinstance(pic, av.VideoFrame) else av.VideoFrame.from_ndarray(pic, format="rgb24").reformat(
+                format=pix_fmt)
             f.pts, f.time_base = i, 1 / fps
             for g in weave.push(f) if weave else [f]:
                 encode(g)
@@ -197,15 +200,12 @@ def _cell(v) -> str:
 
 
 def _write(out_dir: Path, figures: dict, date: str) -> dict:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / f"temporal-{date}.json").write_text(json.dumps(figures, indent=2))
-    lines = [f"# Temporal figures ({date})", "", "Command: `.venv/bin/python -m filmrt.bench.temporal bench/results` "
-             "(blend model unless RIFE 4.25 is named, CPU; 192x108 synthetic clips: a yellow square moving a fixed number of pixels per "
-             "frame over grey, textured for the interlacing cases; see bench/temporal.py). Displacements: mean, "
-             "spread (max - min), max, min over the output frames, the held tail left out.", "",
-             "| case | figure |", "|---|---|"]
-    lines += [f"| {k} | {_cell(v)} |" for k, v in figures.items()]
-    (out_dir / f"temporal-{date}.md").write_text("\n".join(lines) + "\n")
+    md = [f"# Temporal figures ({date})", "", "Command: `.venv/bin/python -m filmrt.bench.temporal bench/results` "
+          "(blend model unless RIFE 4.25 is named, CPU; 192x108 synthetic clips: a yellow square moving a fixed number "
+          "of pixels per frame over grey, textured for the interlacing cases; see bench/temporal.py). Displacements: "
+          "mean, spread (max - min), max, min over the output frames, the held tail left out.", "",
+          *md_table(["case", "figure"], [[k, _cell(v)] for k, v in figures.items()])]
+    write_pair(out_dir / f"temporal-{date}.json", figures, "\n".join(md))
     return figures
 
 

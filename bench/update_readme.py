@@ -19,71 +19,43 @@ import re
 import sys
 from pathlib import Path
 
+from filmrt.bench import report
 from filmrt.fileio import atomic_write
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "docs" / "benchmarks.md"
 
 
-def _load_all() -> list[tuple[Path, dict]]:
+def _load(pattern: str, ok) -> list[tuple[Path, dict]]:
+    """The results in bench/results matching ``pattern`` that ``ok(doc)`` accepts (unreadable ones left out)."""
     out = []
-    for p in sorted((ROOT / "bench" / "results").glob("*.json")):
+    for p in sorted((ROOT / "bench" / "results").glob(pattern)):
         try:
             doc = json.loads(p.read_text())
         except (OSError, json.JSONDecodeError):
             continue
-        if doc.get("schema", "").startswith("filmrt-bench/"):
+        if ok(doc):
             out.append((p, doc))
     return out
 
 
-def _f(x, fmt=".2f"):
-    return "—" if x is None else format(x, fmt)
+def _load_all() -> list[tuple[Path, dict]]:
+    return _load("*.json", lambda d: d.get("schema", "").startswith("filmrt-bench/"))
 
 
 def table(path: Path, doc: dict) -> str:
+    """One run's block: where it ran, then the tables of its summary (:mod:`filmrt.bench.report`),
+    their headings one level down."""
     m = doc["machine"]
-    q = ((doc.get("peers") or {}).get("quality") or {}).get("methods", {})
-    mi = (doc.get("peers") or {}).get("minterpolate_speed")
     lines = [f"Run of {doc['created_utc'][:10]}, from `bench/results/{path.name}` "
              f"(summary: `bench/results/{path.with_suffix('.md').name}`): {m['cpu_model']}, "
              f"{m['cpu_affinity']} cores, {'GPU ' + m['gpu']['name'] if m.get('gpu') else 'no GPU'}; "
              f"torch {doc['versions']['torch']}; commit `{(doc['git'].get('commit') or '?')[:10]}`; "
              f"`{doc['command']}`; load average {doc['load_average_start']} at start "
              f"(the machine is shared with other jobs).", ""]
-    lines += ["| model | backend | precision | size | batch | ms per call | interpolations/s | achieved TFLOP/s |",
-              "|---|---|---|---|---|---|---|---|"]
-    for r in doc.get("model_only", []):
-        lines.append(f"| {r['model']}{' (random weights)' if r['weights'].startswith('random') else ''} | "
-                     f"{r['backend']} | {r['precision']} | {r['size']} | {r['batch']} | {r['ms_per_call']:.1f} | "
-                     f"{r['interp_per_s']:.2f} | {_f(r.get('achieved_tflops'), '.3f')} |")
-    for r in doc.get("film_stages", []):
-        lines.append("")
-        lines.append(f"FILM stages ({r['size']}, {r['precision']}): features {r['features_ms']:.0f} ms, flow "
-                     f"{r['flow_ms']:.0f} ms, fusion {r['fusion_ms']:.0f} ms; stage reuse saves "
-                     f"{r['reuse']['x2']['saving']:.0%} at x2 and {r['reuse']['x4']['saving']:.0%} at x4.")
-    if doc.get("end_to_end") or mi:
-        clip = doc.get("clip", {})
-        st = doc["settings"]
-        lines += ["", f"End to end on {clip.get('name')} ({clip.get('width')}x{clip.get('height')} {clip.get('rate')} fps, "
-                  f"{st['t']} s from {st['ss']} s, x{st['rate_factor']}), peers in the same run:", "",
-                  "| method | wall s | out frames/s | speed vs minterpolate (wall / CPU time) | PSNR dB | SSIM |",
-                  "|---|---|---|---|---|---|"]
-        if mi:
-            qq = q.get("minterpolate", {})
-            lines.append(f"| ffmpeg minterpolate (mci, aobmc, bidir, vsbmc) | {mi['wall_s']:.1f} | {mi['out_fps']:.2f} | "
-                         f"1x / 1x | {_f(qq.get('psnr'))} | {_f(qq.get('ssim'), '.4f')} |")
-        for r in doc.get("end_to_end", []):
-            qq = q.get(r["model"], {})
-            w = mi["wall_s"] / r["wall_s"] if mi else None
-            c = mi["cpu_s"] / r["cpu_s"] if mi and mi.get("cpu_s") and r.get("cpu_s") else None
-            backend = f" ({r['backend']})" if r.get("backend") else ""
-            lines.append(f"| filmrt convert, {r['model']}{backend} | {r['wall_s']:.1f} | {_f(r.get('out_fps'))} | "
-                         f"{_f(w)}x / {_f(c)}x | {_f(qq.get('psnr'))} | {_f(qq.get('ssim'), '.4f')} |")
-    for t in doc.get("targets", []):
-        lines.append("")
-        lines.append(f"Target {'met' if t['met'] else '**not met**'}: {t['target']}.")
-    return "\n".join(lines)
+    for part in (report.model_only_md, report.stages_md, report.end_to_end_md, report.targets_md):
+        lines += [ln.replace("## ", "#### ", 1) if ln.startswith("## ") else ln for ln in part(doc)]
+    return "\n".join(lines).rstrip()
 
 
 def replace_between(text: str, key: str, body: str) -> str:
@@ -116,15 +88,9 @@ def render_peers(text: str) -> tuple[str, str | None]:
 
     if "<!-- bench:peers:start -->" not in text:
         return text, None
-    docs = []
-    for p in sorted((ROOT / "bench" / "results").glob("peers-*.json")):
-        try:
-            doc = json.loads(p.read_text())
-        except (OSError, json.JSONDecodeError):
-            continue
-        if doc.get("kind") == "filmrt-bench-peers":
-            # newest day first; on the same day the run with more rounds (the full one), then the latest
-            docs.append(((doc["created_utc"][:10], doc["peers_vs"].get("rounds", 1), doc["created_utc"]), p, doc))
+    # newest day first; on the same day the run with more rounds (the full one), then the latest
+    docs = [((d["created_utc"][:10], d["peers_vs"].get("rounds", 1), d["created_utc"]), p, d)
+            for p, d in _load("peers-*.json", lambda d: d.get("kind") == "filmrt-bench-peers")]
     if not docs:
         return replace_between(text, "peers", "Not measured yet: run `make bench-peers`."), None
     _, p, doc = max(docs, key=lambda d: d[0])

@@ -155,28 +155,41 @@ def _save_plot(path: Path, plot: Plot) -> None:
     plt.close(fig)
 
 
-def save_pareto_plot(path: Path, points: Sequence[Mapping], *, x: str = "fps", y: str = "psnr",
-                     xlabel: str = "frames per second", ylabel: str = "PSNR (dB)") -> None:
-    """Scatter of ``points`` (dicts with ``name``, ``x``, ``y``) and their Pareto front (higher is
-    better on both axes: nothing else is both faster and better than a point on the front)."""
-    plt = _pyplot()
+def pareto_front(points: Sequence[Mapping], *, x: str = "fps", y: str = "psnr") -> set[str]:
+    """Names of the ``points`` no other point beats on both axes (higher is better on both; equal
+    points are all on the front)."""
     pts = [(float(p[x]), float(p[y]), str(p["name"])) for p in points if p.get(x) is not None and p.get(y) is not None]
-    front = [p for p in pts if not any(q[0] >= p[0] and q[1] >= p[1] and q[:2] != p[:2] for q in pts)]
-    front.sort()
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=100)
-    ax.scatter([p[0] for p in pts], [p[1] for p in pts], color="tab:blue")
+    return {p[2] for p in pts if not any(q[0] >= p[0] and q[1] >= p[1] and q[:2] != p[:2] for q in pts)}
+
+
+def save_pareto_plot(path: Path, points: Sequence[Mapping], *, x: str = "fps", y: str = "psnr",
+                     xlabel: str = "frames per second", ylabel: str = "PSNR (dB)",
+                     title: str = "speed against quality", logx: bool = False) -> Path:
+    """Scatter of ``points`` (dicts with ``name``, ``x``, ``y``), the :func:`pareto_front` in red and
+    joined; ``logx`` for speeds that span decades. Returns ``path``."""
+    plt = _pyplot()
+    pts = sorted((float(p[x]), float(p[y]), str(p["name"])) for p in points
+                 if p.get(x) is not None and p.get(y) is not None)
+    front = pareto_front(points, x=x, y=y)
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
+    ax.scatter([p[0] for p in pts], [p[1] for p in pts], color=["tab:red" if p[2] in front else "tab:blue" for p in pts],
+               zorder=3)
     for px, py, name in pts:
         ax.annotate(name, (px, py), textcoords="offset points", xytext=(4, 4), fontsize="small")
-    if front:
-        ax.plot([p[0] for p in front], [p[1] for p in front], color="tab:red", linestyle="--", label="Pareto front")
+    on = [p for p in pts if p[2] in front]
+    if on:
+        ax.plot([p[0] for p in on], [p[1] for p in on], color="tab:red", linestyle="--", label="Pareto front")
         ax.legend(loc="best", fontsize="small")
+    if logx:
+        ax.set_xscale("log")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.set_title("speed against quality")
-    ax.grid(True, alpha=0.3)
+    ax.set_title(title, fontsize="medium")
+    ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+    return Path(path)
 
 
 def prepare_dir(path) -> Path:

@@ -6,6 +6,11 @@ stream the codec, the packet count (= frames for video), the time span of the pa
 headers claim (frames, duration), the rate, size, pixel format, colour tags, rotation and tags.
 Demuxing only (no decoding, except the first video frame for its colour tags and display
 rotation), so it is fast even on long files; ``count=False, first_frame=False`` reads headers only.
+
+Each fact of a stream is read by one function here, which the verification reader
+(:mod:`filmrt.pipeline.io.verify_read`) and the cadence analysis build on: :func:`stream_facts`
+(codec name, time base, rates the headers state, size, SAR, field order, colour tags),
+:func:`packet_time` (a packet's time and duration in seconds), :func:`frame_colour`.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from av.stream import Disposition
 
 from filmrt.errors import FilmrtError
 
+#: AVFieldOrder values, as FFmpeg names them
+FIELD_ORDERS = {0: "unknown", 1: "progressive", 2: "tt", 3: "bb", 4: "tb", 5: "bt"}
 #: dispositions of a video stream that is not the programme: cover art, thumbnails, still pictures
 NOT_PROGRAMME = Disposition.attached_pic | Disposition.timed_thumbnails | Disposition.still_image
 
@@ -39,6 +46,8 @@ class StreamProbe:
     header_frames: int | None = None
     header_duration: Fraction | None = None
     rate: Fraction | None = None
+    #: every rate the headers state, by name: base (all timestamps fit it), average, guessed, codec
+    declared_rates: dict = field(default_factory=dict)
     width: int | None = None
     height: int | None = None
     pix_fmt: str | None = None
@@ -47,6 +56,9 @@ class StreamProbe:
     color_primaries: int | None = None
     color_trc: int | None = None
     rotation: int = 0
+    #: sample aspect ratio (0/1, unknown, read as 1:1: what players show) and field order
+    sar: Fraction | None = None
+    field_order: str = "unknown"
     sample_rate: int | None = None
     channels: int | None = None
     language: str | None = None
@@ -137,7 +149,7 @@ def probe(path, *, count: bool = True, first_frame: bool = True) -> MediaProbe:
     except av.error.FFmpegError as e:
         raise FilmrtError(f"{path} is not a media file FFmpeg can read ({e})") from None
     with c:
-        streams = [_stream(s) for s in c.streams]
+        streams = [stream_facts(s) for s in c.streams]
         if count:
             _count_packets(c, streams)
         result = MediaProbe(path=path, format=c.format.name, duration=c.duration / 1_000_000 if c.duration else None,
@@ -147,13 +159,58 @@ def probe(path, *, count: bool = True, first_frame: bool = True) -> MediaProbe:
     return result
 
 
-def _stream(s) -> StreamProbe:
-    """What the headers say about one stream."""
+def codec_name(s) -> str:
+    """The codec name of a PyAV stream, as messages and the verification name it. A data stream
+    has no decoder: its codec's own name (``bin_data``, ``smpte_klv``, ``timed_id3``), else what
+    it is (``tmcd``: a QuickTime timecode track), else its handler's name, else "unknown"."""
+    cc = s.codec_context
+    if cc is not None:
+        return cc.name
+    name = getattr(s, "name", None)
+    if name:
+        return name
+    meta = dict(s.metadata or {})
+    if any(k.lower() == "timecode" for k in meta):
+        return "tmcd"
+    return meta.get("handler_name") or "unknown"
+
+
+def field_order(s) -> str:
+    """The field order a PyAV video stream's decoder states (``FIELD_ORDERS`` names)."""
+    v = getattr(s.codec_context, "field_order", None)
+    return FIELD_ORDERS.get(v, "unknown") if isinstance(v, int) else str(v or "unknown")  # PyAV may name it
+
+
+def sample_aspect(s) -> Fraction:
+    """The SAR of a PyAV video stream: the decoder's, else the container's; unknown is 1:1."""
+    cc = s.codec_context
+    sar = (cc.sample_aspect_ratio if cc is not None else None) or getattr(s, "sample_aspect_ratio", None)
+    return Fraction(sar) if sar else Fraction(1)
+
+
+def frame_colour(f) -> tuple[int, int, int, int]:
+    """(colorspace, color_range, color_primaries, color_trc) of a decoded frame, FFmpeg's numbers."""
+    return f.colorspace, f.color_range, f.color_primaries, f.color_trc
+
+
+def packet_time(pkt, time_base: Fraction) -> tuple[Fraction, Fraction] | None:
+    """(presentation time, duration) of a packet in seconds: its pts, else its dts; None without either."""
+    ts = pkt.pts if pkt.pts is not None else pkt.dts
+    return None if ts is None else (Fraction(ts) * time_base, Fraction(pkt.duration or 0) * time_base)
+
+
+def is_flush(pkt) -> bool:
+    """An empty packet without a time: the demuxer's end marker, not a packet of the stream."""
+    return pkt.size == 0 and pkt.pts is None and pkt.dts is None
+
+
+def stream_facts(s) -> StreamProbe:
+    """What the headers say about one PyAV stream (no packet read)."""
     cc = s.codec_context
     sp = StreamProbe(
         index=s.index,
         type=s.type,
-        codec=cc.name if cc is not None else "",
+        codec=codec_name(s),
         time_base=Fraction(s.time_base) if s.time_base else Fraction(1, 1000),
         header_frames=s.frames or None,
         header_duration=Fraction(s.duration) * Fraction(s.time_base) if s.duration and s.time_base else None,
@@ -162,11 +219,15 @@ def _stream(s) -> StreamProbe:
         disposition=int(s.disposition),
     )
     if s.type == "video":
-        rate = s.average_rate or s.guessed_rate
-        sp.rate = Fraction(rate) if rate else None
-        sp.width, sp.height, sp.pix_fmt = cc.width, cc.height, cc.pix_fmt
-        sp.colorspace, sp.color_range = cc.colorspace, cc.color_range
-        sp.color_primaries, sp.color_trc = cc.color_primaries, cc.color_trc
+        named = {"base": s.base_rate, "average": s.average_rate, "guessed": s.guessed_rate,
+                 "codec": cc.framerate if cc is not None else None}
+        sp.declared_rates = {k: Fraction(r) for k, r in named.items() if r}
+        sp.rate = sp.declared_rates.get("average") or sp.declared_rates.get("guessed")
+        sp.sar, sp.field_order = sample_aspect(s), field_order(s)
+        if cc is not None:
+            sp.width, sp.height, sp.pix_fmt = cc.width, cc.height, cc.pix_fmt
+            sp.colorspace, sp.color_range = cc.colorspace, cc.color_range
+            sp.color_primaries, sp.color_trc = cc.color_primaries, cc.color_trc
     elif s.type == "audio":
         sp.sample_rate = cc.sample_rate
         sp.channels = getattr(cc, "channels", None)
@@ -178,15 +239,14 @@ def _count_packets(c, streams: list[StreamProbe]) -> None:
     by_index = {sp.index: sp for sp in streams}
     ends: dict[int, Fraction] = {}
     for pkt in c.demux():
-        if pkt.size == 0 and pkt.pts is None and pkt.dts is None:
+        if is_flush(pkt):
             continue
         sp = by_index[pkt.stream.index]
         sp.packets += 1
-        ts = pkt.pts if pkt.pts is not None else pkt.dts
-        if ts is None:
+        tt = packet_time(pkt, sp.time_base)
+        if tt is None:
             continue
-        t = Fraction(ts) * sp.time_base
-        e = t + Fraction(pkt.duration or 0) * sp.time_base
+        t, e = tt[0], tt[0] + tt[1]
         sp.start = t if sp.start is None else min(sp.start, t)
         ends[sp.index] = e if sp.index not in ends else max(ends[sp.index], e)
     for sp in streams:
@@ -200,8 +260,7 @@ def _read_first_frame(path: str, video: StreamProbe) -> None:
         with av.open(path, metadata_errors="ignore") as c:
             for f in c.decode(c.streams[video.index]):  # the main video, not simply the first
                 video.rotation = int(getattr(f, "rotation", 0) or 0)
-                video.colorspace, video.color_range = f.colorspace, f.color_range
-                video.color_primaries, video.color_trc = f.color_primaries, f.color_trc
+                video.colorspace, video.color_range, video.color_primaries, video.color_trc = frame_colour(f)
                 break
     except av.error.FFmpegError:
         pass

@@ -51,6 +51,7 @@ import av
 import av.logging
 
 from filmrt.errors import FilmrtError
+from filmrt.pipeline.io.probe import codec_name as stream_codec
 from filmrt.pipeline.io.probe import is_chapter_track, is_cover
 
 #: --drop-stream letters -> stream types
@@ -141,22 +142,6 @@ def output_format(dst: str, fmt: str | None) -> str:
     name = c.format.name
     c.close()
     return name
-
-
-def stream_codec(s) -> str:
-    """The codec name of a PyAV stream, as messages and the verification name it. A data stream
-    has no decoder: its codec's own name (``bin_data``, ``smpte_klv``, ``timed_id3``), else what
-    it is (``tmcd``: a QuickTime timecode track), else its handler's name, else "unknown"."""
-    cc = s.codec_context
-    if cc is not None:
-        return cc.name
-    name = getattr(s, "name", None)
-    if name:
-        return name
-    meta = dict(s.metadata or {})
-    if any(k.lower() == "timecode" for k in meta):
-        return "tmcd"
-    return meta.get("handler_name") or "unknown"
 
 
 def describe(s) -> str:

@@ -4,7 +4,9 @@
 the packet times (video: every presentation time, sorted, i.e. display order), the span the
 packets cover (first pts to the last packet's end) and whether the stream decodes. The probe
 (:mod:`filmrt.pipeline.io.probe`) counts packets but keeps no timestamps; this reader keeps them
-because "every timestamp on the planned grid" is the check.
+because "every timestamp on the planned grid" is the check. What the headers say, a packet's time
+and a picture's colour tags are read by the probe's functions (:func:`~filmrt.pipeline.io.probe.stream_facts`,
+:func:`~filmrt.pipeline.io.probe.packet_time`, ...): one reading of each fact.
 
 **Decoding.** Video packets are decoded as they are demuxed (``decode="all"``, the default):
 the count of decoded pictures must equal the count of packets, so a frame that does not decode
@@ -29,13 +31,20 @@ import av
 from filmrt.errors import FilmrtError
 from filmrt.pipeline.io.decode import av_error_message
 from filmrt.pipeline.io.hdr import read_side_data
-from filmrt.pipeline.io.probe import is_chapter_track, is_cover, main_video
+from filmrt.pipeline.io.probe import (
+    field_order,
+    frame_colour,
+    is_chapter_track,
+    is_cover,
+    is_flush,
+    main_video,
+    packet_time,
+    sample_aspect,
+    stream_facts,
+)
 from filmrt.pipeline.io.streams import stream_codec
 from filmrt.pipeline.time.timecode import frame_timecode, is_timecode_track, timecode_tag
 from filmrt.pipeline.time.timestamps import RangeGate
-
-#: AVFieldOrder values, as FFmpeg names them
-FIELD_ORDERS = {0: "unknown", 1: "progressive", 2: "tt", 3: "bb", 4: "tb", 5: "bt"}
 
 
 @dataclass
@@ -121,13 +130,10 @@ UNSPECIFIED = (2, 0, 2, 2)
 
 def _picture_facts(v: VideoRead, frame, stream) -> None:
     # what a player uses: the picture's own tag, else the container's (e.g. a MOV colr atom for ProRes)
-    pic = (frame.colorspace, frame.color_range, frame.color_primaries, frame.color_trc)
-    v.colour = tuple(p if p != u else h for p, u, h in zip(pic, UNSPECIFIED, v.colour, strict=True))
+    v.colour = tuple(p if p != u else h for p, u, h in zip(frame_colour(frame), UNSPECIFIED, v.colour, strict=True))
     # PyAV's frames carry no SAR or field order: the decoder's context holds them once a picture is out
-    cc = stream.codec_context
-    sar = cc.sample_aspect_ratio or getattr(stream, "sample_aspect_ratio", None)
-    v.sar = Fraction(sar) if sar else Fraction(1)
-    order = FIELD_ORDERS.get(int(getattr(cc, "field_order", 0) or 0), "unknown")
+    v.sar = sample_aspect(stream)
+    order = field_order(stream)
     if order != "unknown":
         v.field_order = order
     v.interlaced_frame = bool(frame.interlaced_frame)
@@ -168,30 +174,27 @@ def read_back(path, *, decode: str = "all", others: bool | None = None, lo: Frac
         reads: dict[int, StreamRead] = {}
         video = None
         if vstream is not None:
-            cc = vstream.codec_context
+            sp = stream_facts(vstream)
+            named = sp.declared_rates
             # FFmpeg's base rate (the rate all timestamps fit), not the average: a missing frame moves that
-            rate = vstream.base_rate or vstream.guessed_rate or vstream.average_rate
-            video = VideoRead(vstream.index, "video", cc.name if cc else "?", Fraction(vstream.time_base),
-                              rate=Fraction(rate) if rate else None, width=cc.width if cc else 0,
-                              sar=Fraction(cc.sample_aspect_ratio or vstream.sample_aspect_ratio or 1) if cc else 1,
-                              height=cc.height if cc else 0, metadata=dict(vstream.metadata),
-                              field_order=FIELD_ORDERS.get(int(getattr(cc, "field_order", 0) or 0), "unknown"))
-            video.declared_rates = tuple(Fraction(r) for r in (vstream.base_rate, vstream.average_rate,
-                                                               vstream.guessed_rate, cc.framerate if cc else None) if r)
+            video = VideoRead(sp.index, "video", sp.codec, sp.time_base, metadata=sp.metadata,
+                              rate=named.get("base") or named.get("guessed") or named.get("average"),
+                              declared_rates=tuple(named.values()), width=sp.width or 0, height=sp.height or 0,
+                              sar=sp.sar, field_order=sp.field_order)
             video.decode_errors = 0 if decode != "none" else None
             video.decoded = 0 if decode == "all" else None
-            video.colour = (cc.colorspace, cc.color_range, cc.color_primaries, cc.color_trc) if cc else video.colour
+            if vstream.codec_context is not None:
+                video.colour = (sp.colorspace, sp.color_range, sp.color_primaries, sp.color_trc)
             reads[vstream.index] = video
         # every other stream, other pictures too (a second angle, a thumbnail track; not cover art)
         rest = [s for s in c.streams if s is not vstream and (s.type in ("audio", "subtitle", "data")
                                                              or (s.type == "video" and not is_cover(s)))]
         for s in rest:
-            cc = s.codec_context
-            r = StreamRead(s.index, s.type, stream_codec(s), Fraction(s.time_base or Fraction(1, 1000)),
-                           metadata=dict(s.metadata),
+            sp = stream_facts(s)
+            r = StreamRead(s.index, s.type, stream_codec(s), sp.time_base, metadata=sp.metadata,
                            role="chapter track" if is_chapter_track(s) else
                            "timecode track" if is_timecode_track(s) else None)
-            r.decode_errors = 0 if others and cc is not None and s.type != "data" else None
+            r.decode_errors = 0 if others and s.codec_context is not None and s.type != "data" else None
             reads[s.index] = r
         result = MediaRead(path, c.format.name, Fraction(c.start_time or 0, 1_000_000), video,
                            [reads[s.index] for s in rest], metadata=dict(c.metadata),
@@ -243,15 +246,14 @@ def _demux(c, reads: dict[int, StreamRead], vstream, decode: str, lo: Fraction |
     gate: RangeGate = RangeGate(lo, hi)  # the copied streams' packets, as the decoder copies them
     for pkt in c.demux(*[c.streams[i] for i in reads]):
         s = reads[pkt.stream.index]
-        if pkt.size == 0 and pkt.pts is None and pkt.dts is None:
-            continue  # a flush packet
-        ts = pkt.pts if pkt.pts is not None else pkt.dts
-        if ts is None:
+        if is_flush(pkt):
+            continue
+        tt = packet_time(pkt, s.time_base)
+        if tt is None:
             lead += s is video and video.start is None
             count(pkt, s)
             continue
-        t = Fraction(ts) * s.time_base
-        step = Fraction(pkt.duration or 0) * s.time_base
+        t, step = tt
         if not step and s is video and video.rate:  # MPEG-PS/ES packets often say no duration
             step = 1 / video.rate
         if s is video:  # the pictures from the start point on, as the decoder delivers them

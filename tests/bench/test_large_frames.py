@@ -1,18 +1,16 @@
 """bench/large_frames.py and bench/torch_cpu.py: one cheap case each, records complete and written."""
 
-import argparse
 import json
 
 from filmrt.bench import large_frames
 
 
 def test_a_case_records_memory_time_and_tiles_and_the_tables_are_written(tmp_path):
-    args = argparse.Namespace(name="t", model="blend", height=96, width=130, scene=None, max_memory="1G",
-                              flow_scale=None, save=str(tmp_path / "a.pt"), compare=None)
-    rec = large_frames.case(args)
+    spec = {"name": "t", "model": "blend", "height": 96, "width": 130, "max_memory": "1G", "save": str(tmp_path / "a.pt")}
+    rec = large_frames.case(spec)
     assert rec["tiles"] == 1 and rec["peak_rss_mb"] > 0 and rec["sys_s"] >= 0 and "psnr_gt" not in rec
-    args.save, args.compare = None, str(tmp_path / "a.pt")
-    assert large_frames.case(args)["max_abs_diff_vs_other"] == 0.0
+    spec.update(save=None, compare=str(tmp_path / "a.pt"))
+    assert large_frames.case(spec)["max_abs_diff_vs_other"] == 0.0
     pp = [{"case": "perpixel-512", "peak_rss_mb": 100}, {"case": "perpixel-1024", "peak_rss_mb": 400}]
     large_frames._write([*pp, rec], str(tmp_path / "out"))
     doc = json.loads((tmp_path / "out.json").read_text())

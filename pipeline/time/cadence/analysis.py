@@ -38,7 +38,7 @@ import torch
 from filmrt.errors import FilmrtError
 from filmrt.fileio import is_stream_target
 from filmrt.models import ModelSpec
-from filmrt.pipeline.io.probe import main_video
+from filmrt.pipeline.io.probe import field_order, main_video
 from filmrt.pipeline.time.cadence.fieldops import pull_all
 from filmrt.pipeline.time.cadence.repeats import moving_blocks, repeat_cadence
 
@@ -146,18 +146,6 @@ class TemporalReport:
         return asdict(self)
 
 
-#: AVFieldOrder values, as FFmpeg names them
-_FIELD_ORDERS = {0: "unknown", 1: "progressive", 2: "tt", 3: "bb", 4: "tb", 5: "bt"}
-
-
-def _field_order_name(stream) -> str:
-    try:
-        v = stream.codec_context.field_order
-    except AttributeError:
-        return "unknown"
-    return _FIELD_ORDERS.get(v, str(v or "unknown")) if isinstance(v, int) else str(v or "unknown")
-
-
 def _idet_verdicts(frames, before=()) -> dict:
     """Run libavfilter's ``idet`` over ``frames`` (PyAV VideoFrames), after the filters ``before``
     ((name, args) pairs), and count its per-frame verdicts."""
@@ -215,7 +203,7 @@ def analyse(src, *, ss: float | None = None, frames: int = ANALYSE_FRAMES) -> Te
         return rep
     with av.open(str(src)) as c:
         vs = main_video(c.streams)  # the stream the conversion converts (not a thumbnail track)
-        rep.field_order = _field_order_name(vs)
+        rep.field_order = field_order(vs)
         if ss:
             try:
                 c.seek(int(ss * 1_000_000), backward=True)
