@@ -104,7 +104,7 @@ def _planned(run: Run, src_path, src: checks.Media) -> tuple[int, Fraction]:
         # (not FFmpeg's count: its -ss/-t on a file whose video starts late keeps a whole second of video)
         return round(checks.overlap(v0, v0 + d, w0, w0 + 1.0) * 50), rate
     if oracle.READS_TS or run.case.container not in ("ts", "m2ts"):
-        return oracle.fps_frames(src_path, str(rate * scale)), rate
+        return oracle.fps_frames(src_path, str(rate * scale), stream=src.main), rate
     return round(d * rate * scale), rate
 
 

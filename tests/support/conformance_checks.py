@@ -71,9 +71,11 @@ def read(path, decode_audio: bool = True) -> Media:
             m.chapters = [float(ch["start"] * ch["time_base"]) for ch in c.chapters()]
         except Exception:  # noqa: BLE001 - a container without chapter support
             m.chapters = []
+        # the main video as a viewer picks it: the largest picture stream (a thumbnail track that comes
+        # first, not flagged as an attached picture in Matroska, is small), the first of equals
         if not pics:
             return m
-        v = pics[0]
+        v = max(pics, key=lambda s: (s.codec_context.width or 0) * (s.codec_context.height or 0), default=None)
         m.main, m.sar, m.codec = v.index, _sar(v.codec_context), v.codec_context.name
         lead = 0  # pictures without a timestamp in front of the first timed one
         for f in c.decode(v):

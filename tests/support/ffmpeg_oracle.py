@@ -99,12 +99,14 @@ def frame_times(path, stream: str = "v:0", timeout: float = TIMEOUT) -> list[flo
     return out
 
 
-def fps_frames(path, rate: str, window: tuple[float, float] | None = None, timeout: float = TIMEOUT) -> int:
-    """How many frames ``ffmpeg [-ss S -t T] -i PATH -vf fps=RATE`` makes of the first picture
-    stream (not an attached picture): FFmpeg's own count for a conversion to that rate."""
+def fps_frames(path, rate: str, window: tuple[float, float] | None = None, timeout: float = TIMEOUT,
+               stream: int | None = None) -> int:
+    """How many frames ``ffmpeg [-ss S -t T] -i PATH -vf fps=RATE`` makes of stream index ``stream``
+    (default: the first picture stream, not an attached picture): FFmpeg's own count for a
+    conversion to that rate."""
     ff, _ = require()
     cut = ["-ss", str(window[0]), "-t", str(window[1])] if window else []
-    r = _run(ff, ["-nostats", "-loglevel", "error", *cut, "-i", str(path), "-map", "0:V:0", "-vf", f"fps={rate}",
+    r = _run(ff, ["-nostats", "-loglevel", "error", *cut, "-i", str(path), "-map", "0:V:0" if stream is None else f"0:{stream}", "-vf", f"fps={rate}",
                   "-progress", "pipe:1", "-f", "null", "-"], timeout)  # fmt: skip
     frames = [ln.split("=", 1)[1] for ln in r.stdout.decode().splitlines() if ln.startswith("frame=")]
     return int(frames[-1]) if frames else 0
