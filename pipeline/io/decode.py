@@ -53,7 +53,7 @@ from filmrt.pipeline.io.captions import CaptionPacer, a53_of
 from filmrt.pipeline.io.colour import ColourSpec, guess_spec, luma_from_rgb, yuv_to_rgb
 from filmrt.pipeline.io.hdr import display_matrix_of, read_side_data
 from filmrt.pipeline.io.pixels import alpha_of
-from filmrt.pipeline.io.probe import is_cover, main_video
+from filmrt.pipeline.io.probe import is_cover, main_video, stream_duration
 from filmrt.pipeline.io.source import DecodedFrame, DecodeRequest, Source, VideoInfo
 from filmrt.pipeline.time.cadence.fieldops import CHAINS, DecodedFilter
 from filmrt.pipeline.time.timestamps import FrameClock, RangeGate, lead_floor
@@ -183,13 +183,14 @@ class PyAVInput:
             begin = Fraction(vs.start_time) * tb if vs.start_time is not None else self.start
             dur = Fraction(vs.duration) * tb
             return begin + dur, max(2 * frame, dur / 50)
-        if c.duration:
-            dur = Fraction(c.duration, 1_000_000)
-            # most demuxers count it from the start; Matroska writes the segment's, counted from 0
-            # (a file whose timestamps start at 10 s): the earlier end is taken, so a valid start
+        own = stream_duration(vs)  # Matroska's per-track DURATION tag: this stream's, not the audio's
+        dur = own or (Fraction(c.duration, 1_000_000) if c.duration else None)
+        if dur:
+            # most demuxers count it from the start; Matroska writes the segment's (and the tag), counted
+            # from 0 (a file whose timestamps start at 10 s): the earlier end is taken, so a valid start
             # offset is never called truncated
             end = min(self.start + dur, dur) if dur > self.start > 0 else self.start + dur
-            return end, max(Fraction(1), (end - self.start) / 20)
+            return end, max(2 * frame, (end - self.start) / 50) if own else max(Fraction(1), (end - self.start) / 20)
         return None, Fraction(0)
 
     def close(self) -> None:

@@ -204,6 +204,20 @@ def is_flush(pkt) -> bool:
     return pkt.size == 0 and pkt.pts is None and pkt.dts is None
 
 
+def stream_duration(s) -> Fraction | None:
+    """A stream's own duration in seconds as its headers say: the stream's duration field, else the
+    per-track ``DURATION`` tag Matroska writers add ("HH:MM:SS.nnnnnnnnn"); None when neither says.
+    (The container's duration is the longest stream's: audio may last longer than the video.)"""
+    if s.duration and s.time_base:
+        return Fraction(s.duration) * Fraction(s.time_base)
+    tag = next((v for k, v in (s.metadata or {}).items() if k.upper() == "DURATION"), None)
+    try:
+        h, m, sec = str(tag).strip().split(":")
+        return (int(h) * 3600 + int(m) * 60) + Fraction(sec) if tag else None
+    except ValueError:
+        return None
+
+
 def stream_facts(s) -> StreamProbe:
     """What the headers say about one PyAV stream (no packet read)."""
     cc = s.codec_context
@@ -213,7 +227,7 @@ def stream_facts(s) -> StreamProbe:
         codec=codec_name(s),
         time_base=Fraction(s.time_base) if s.time_base else Fraction(1, 1000),
         header_frames=s.frames or None,
-        header_duration=Fraction(s.duration) * Fraction(s.time_base) if s.duration and s.time_base else None,
+        header_duration=stream_duration(s),
         language=s.metadata.get("language"),
         metadata=dict(s.metadata),
         disposition=int(s.disposition),

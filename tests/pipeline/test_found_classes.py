@@ -1,0 +1,108 @@
+"""Silent-damage classes the full conformance matrix found on main (2026-12-06), each at the depth
+it was fixed: a Matroska file whose audio outlasts the video called truncated; chapters into a
+container without chapters counted as copied (verification then failed the output); chapters
+written from 0 in a file whose timestamps start at 1 h lost; the note on a codec a container cannot
+hold advising a container that cannot hold it either."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import av
+import numpy as np
+from support.formats_synth import make_extras_clip
+
+from filmrt.options import RuntimeOptions
+from filmrt.pipeline.convert import convert
+from filmrt.pipeline.io.probe import stream_duration
+from filmrt.pipeline.io.target import fit_container
+from filmrt.pipeline.options import ConvertOptions, EncodeOptions
+
+
+def _opts(fps: str = "50", **enc) -> ConvertOptions:
+    return ConvertOptions(fps=fps, dedup="off", runtime=RuntimeOptions(model="blend"),
+                          encode=EncodeOptions(preset="ultrafast", **enc))
+
+
+def _mkv(path, seconds_video: float, seconds_audio: float, *, start: float = 0.0, chapters=()) -> str:
+    """H.264 25 fps + AAC 48 kHz in Matroska, the video ``seconds_video`` long, the audio
+    ``seconds_audio``, every timestamp from ``start`` s; ``chapters``: (start, end) seconds."""
+    with av.open(str(path), "w") as c:
+        vs = c.add_stream("libx264", rate=25)
+        vs.width, vs.height, vs.pix_fmt = 64, 64, "yuv420p"
+        vs.codec_context.options = {"preset": "ultrafast"}
+        a = c.add_stream("aac", rate=48000)
+        a.layout = "stereo"
+        if chapters:
+            ms = Fraction(1, 1000)
+            c.set_chapters([{"id": i + 1, "start": round(s * 1000), "end": round(e * 1000), "time_base": ms,
+                             "metadata": {"title": f"C{i}"}} for i, (s, e) in enumerate(chapters)])
+        v0, a0 = round(start * 25), round(start * 48000)
+        for i in range(round(seconds_video * 25)):
+            img = np.full((64, 64, 3), (i * 7) % 256, np.uint8)
+            f = av.VideoFrame.from_ndarray(img, "rgb24").reformat(format="yuv420p")
+            f.pts, f.time_base = v0 + i, Fraction(1, 25)
+            for p in vs.encode(f):
+                c.mux(p)
+        for p in vs.encode(None):
+            c.mux(p)
+        t = np.arange(round(seconds_audio * 48000)) / 48000
+        pcm = (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+        for k in range(0, len(pcm), 1024):
+            chunk = np.stack([pcm[k:k + 1024]] * 2)
+            f = av.AudioFrame.from_ndarray(np.ascontiguousarray(chunk), format="fltp", layout="stereo")
+            f.sample_rate, f.pts, f.time_base = 48000, a0 + k, Fraction(1, 48000)
+            for p in a.encode(f):
+                c.mux(p)
+        for p in a.encode(None):
+            c.mux(p)
+    return str(path)
+
+
+def test_audio_longer_than_video_in_matroska_is_not_damage(tmp_path):
+    """The container's duration is the audio's (3 s); the video's own DURATION tag says 1 s: the
+    video is complete, the output is not flagged as converted from a damaged input."""
+    src = _mkv(tmp_path / "long_audio.mkv", 1.0, 3.0)
+    with av.open(src) as c:
+        assert float(stream_duration(c.streams.video[0])) == 1.0  # the tag, not the container's 3 s
+        assert c.duration / 1e6 > 2.9
+    r = convert(src, tmp_path / "out.mkv", _opts())
+    assert r.problems == [], r.problems
+    assert r.frames_out == 50
+    assert r.verify.get("status") == "ok", r.verify
+
+
+def test_chapters_into_a_container_without_chapters_are_said_left_out(tmp_path):
+    """MPEG-TS keeps no chapters: the report counts 0 (what verification expects) and says what
+    the output does not carry (as any loss: ``--strict`` refuses it)."""
+    src = make_extras_clip(tmp_path / "x.mkv", frames=40)
+    r = convert(src, tmp_path / "x.ts", _opts(drop_stream="s"))  # its SubRip track: not in TS
+    assert r.extras["chapters"] == 0
+    assert any("2 chapter(s) left out" in d and "mpegts" in d for d in r.dropped), r.dropped
+    assert r.verify.get("status") == "ok", r.verify
+
+
+def test_chapters_from_zero_in_a_file_starting_at_an_hour_are_kept(tmp_path):
+    """ffmpeg -output_ts_offset 3600 moves every timestamp but the chapters (0-1, 1-2 s): they count
+    from the file's start, and come out at 0 and 1 s of the output (which starts at 0)."""
+    src = _mkv(tmp_path / "late.mkv", 2.0, 2.0, start=3600.0, chapters=[(0, 1), (1, 2)])
+    with av.open(src) as c:
+        assert c.start_time / 1e6 >= 3599.9
+    r = convert(src, tmp_path / "out.mkv", _opts())
+    assert r.extras["chapters"] == 2
+    with av.open(str(tmp_path / "out.mkv")) as c:
+        got = [round(float(ch["start"] * ch["time_base"]), 3) for ch in c.chapters()]
+        first = float(c.start_time / 1e6)
+    assert [round(t - first, 3) for t in got] == [0.0, 1.0] or got == [0.0, 1.0]
+
+
+def test_the_fallback_note_names_only_containers_that_hold_the_codec():
+    """DNxHR cannot go into Matroska (FFmpeg's muxer has no codec id for it): the note advises .mov
+    and .mxf, never .mkv."""
+    from filmrt.pipeline.io.formats import choose_format
+
+    out = choose_format("dnxhd", "yuv422p", codec="auto")
+    fitted = fit_container(out, "matroska")
+    assert fitted.codec == "libx264"
+    note = fitted.notes[0]
+    assert ".mov" in note and ".mxf" in note and ".mkv" not in note, note
