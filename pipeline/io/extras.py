@@ -42,18 +42,35 @@ def _attachments(src_container, muxer, warn) -> int:
     return len(kept)
 
 
-def _chapters(src_container, out_container, shift: Fraction, end: Fraction | None, factor: Fraction = Fraction(1)) -> int:
+#: muxers that write a chapter list (MP4/MOV: a text track and ``chpl``; Matroska: its Chapters)
+CHAPTER_MUXERS = {"matroska", "webm", "mov", "mp4", "ipod", "3gp", "3g2", "ogg", "ffmetadata"}
+
+
+def _chapters(src_container, out_container, shift: Fraction, end: Fraction | None, factor: Fraction = Fraction(1),
+              file_start: Fraction = Fraction(0), warn=None) -> int:
     """Chapters moved by ``-shift`` seconds, cut to [0, end - shift] and stretched ``factor`` times
-    (slow motion); returns how many were kept."""
+    (slow motion); returns how many were kept. Chapters that all end before a late ``file_start``
+    (a file whose timestamps start at 1 h, its chapters written from 0, as ``ffmpeg
+    -output_ts_offset`` leaves them) count from the file's start. A muxer without chapters keeps
+    none: said through ``warn``, and 0 is what the verification expects."""
     try:
         chapters = src_container.chapters()
     except Exception:  # noqa: BLE001 - a demuxer without chapter support
         return 0
+    if chapters and out_container.format.name not in CHAPTER_MUXERS:
+        if warn is not None:
+            warn(f"{len(chapters)} chapter(s) left out: {out_container.format.name} keeps no chapters "
+                 "(.mkv, .mp4, .mov do)")
+        return 0
+    lift = Fraction(0)
+    if file_start > 0 and chapters and all(Fraction(ch["end"]) * Fraction(ch["time_base"]) <= file_start
+                                           for ch in chapters):
+        lift = file_start
     kept = []
     for ch in chapters:
         tb = Fraction(ch["time_base"])
-        start = Fraction(ch["start"]) * tb - shift
-        stop = Fraction(ch["end"]) * tb - shift
+        start = Fraction(ch["start"]) * tb + lift - shift
+        stop = Fraction(ch["end"]) * tb + lift - shift
         if end is not None:
             stop = min(stop, end - shift)
         if stop <= 0 or stop <= start:
@@ -127,7 +144,7 @@ def copy_extras(source, muxer, warn, covers=(), slowmo: Fraction | None = None) 
             o.disposition = Disposition(flags)
     return {
         "chapters": _chapters(src_container, muxer.container, muxer.shift, source.range_end,
-                              Fraction(slowmo or 1)),
+                              Fraction(slowmo or 1), source.info.start if source.info else Fraction(0), warn),
         "attachments": _attachments(src_container, muxer, warn)
         + _covers(src_container, muxer.container, covers, warn),
         "dispositions": dispositions,

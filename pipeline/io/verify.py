@@ -50,6 +50,7 @@ import av
 
 from filmrt.errors import VerificationFailed
 from filmrt.fileio import is_stream_target
+from filmrt.pipeline.io.extras import CHAPTER_MUXERS
 from filmrt.pipeline.io.streams import parse_drop
 from filmrt.pipeline.io.target import StreamFate
 from filmrt.pipeline.io.verify_read import MediaRead, read_back
@@ -306,7 +307,8 @@ def infer_expectation(src: MediaRead, out: MediaRead, origin: Fraction | None = 
         field_order=None, timecode=timecode,
         hdr=sv.hdr if sv is not None and out.video is not None and out.video.codec == "hevc" else None,
         duration=sv.duration if sv is not None else None, streams=tuple(streams), dropped=tuple(dropped),
-        chapters=src.chapters, attachments=src.attachments if holds_attachments else None, planned=False,
+        chapters=src.chapters if any(m in out.format.split(",") for m in CHAPTER_MUXERS) else None,
+        attachments=src.attachments if holds_attachments else None, planned=False,
     )
     return exp, notes
 
