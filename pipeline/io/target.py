@@ -143,9 +143,10 @@ def fit_container(out: OutputFormat, fmt: str, crf: int = 18, options: dict | No
                           "RLE: .mov; FFV1: .mkv; or pick another --codec)")
     pix = closest_pix_fmt("libx264", out.source_pix)
     fallback = choose_format("libx264", out.source_pix, codec="libx264", pix_fmt=pix, crf=crf)
+    keep = [f".{ext}" for ext, muxer in (*SUGGESTED, ("mxf", "mxf")) if muxer != fmt and refusal(muxer, out.codec, {}) is None]
     notes = [f"{out.codec} cannot go into {fmt} as a readable stream: written as libx264 at "
-             f"{fallback.layout.describe()} (the closest {fmt} holds; a container that holds {out.codec}, "
-             "e.g. .mov or .mkv, keeps it)",
+             f"{fallback.layout.describe()} (the closest {fmt} holds"
+             + (f"; {' or '.join(keep)} keeps {out.codec})" if keep else ")"),
              *[n for n in fallback.notes if " is written as " not in n]]
     return OutputFormat("libx264", pix, None, None, crf, out.source, notes, True, out.source_pix)
 
