@@ -72,12 +72,16 @@ def test_tiled_equals_untiled_when_the_margin_covers_the_receptive_field():
     tiled = interp.interpolate(a, b, [0.3, 0.7], keys_a=[0, 1], keys_b=[1, 2])
     assert len(interp.calls) > 4 and all(shape[-2:] == (128, 128) for shape, _ in interp.calls)
     assert interp.calls[0][1][0][0] == 0 and isinstance(interp.calls[0][1][0][1], tiles.Tile)  # keys per tile
-    # float32: the same sums in another order at most; values in [0, 1]
-    assert float((tiled - whole).abs().max()) < 1e-5
+    # float32, values in [0, 1]: the same sums, but the CPU library picks its convolution algorithm
+    # per input size (Winograd or direct on a 128 px tile, another on the whole frame), whose errors
+    # are ~1e-5 of a layer's magnitude (54 products of |w| ~ 0.2 per output) instead of the 1e-7 of a
+    # reordered sum: up to ~1e-4 after three layers and the sigmoid's 0.25 slope (2.8e-5 measured on
+    # one machine). A margin that misses the receptive field is two orders above it (below).
+    assert float((tiled - whole).abs().max()) < 2e-4
     # a margin smaller than the receptive field uses pixels that saw the tile's zero padding
     interp.tile_margin = 0
     interp.tile_overlap = 2
-    assert float((interp.interpolate(a, b, [0.3, 0.7]) - whole).abs().max()) > 1e-3
+    assert float((interp.interpolate(a, b, [0.3, 0.7]) - whole).abs().max()) > 2e-3
 
 
 def test_max_memory_sets_the_tile_side():
