@@ -9,14 +9,13 @@ child processes of the driver's runner (:mod:`filmrt.bench.runner`).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import shlex
 import sys
 
 from filmrt.bench import gpu, peers_report
 from filmrt.bench.driver import run_bench
 from filmrt.bench.report import markdown, write_results
-from filmrt.bench.settings import SECTIONS, BenchSettings
+from filmrt.bench.settings import BenchSettings
 from filmrt.cli.groups import add_options, from_args
 from filmrt.errors import FilmrtError
 
@@ -33,12 +32,7 @@ def register(subparsers) -> None:
         "ffmpeg's minterpolate and naive blending on the same clip (speed, and quality by dropping every "
         "other frame). Writes a JSON result and a markdown summary.",
     )
-    add_options(p, BenchSettings)
-    # the section switches are on by default: offered as --no-<section>, which turn them off
-    for f in dataclasses.fields(BenchSettings):
-        if f.name in SECTIONS:
-            p.add_argument(f.metadata["flag"], dest=f.name, action="store_false", default=None,
-                           help=f.metadata["help"])
+    add_options(p, BenchSettings)  # the section switches, on by default, as --no-<section>
     p.add_argument("--json", default=DEFAULT_JSON, metavar="OUT",
                    help=f"result file; a name of 'auto' (default {DEFAULT_JSON}) means "
                    "<dir>/<date>-<machine>[-quick].json; the markdown summary goes next to it (.md)")

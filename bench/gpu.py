@@ -24,7 +24,6 @@ import os
 import re
 import shlex
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,9 +36,9 @@ import torch
 
 from filmrt.bench import gpu_report
 from filmrt.bench.context import ModelCache
-from filmrt.bench.e2e import encode_only, run_child
+from filmrt.bench.e2e import convert_child, decode_frames, encode_only
 from filmrt.bench.flops import matmul_peak
-from filmrt.bench.runner import Runner, Section
+from filmrt.bench.runner import Runner, Section, run_child
 from filmrt.bench.settings import shared_dir
 from filmrt.bench.temporal import square_frame, write_clip
 from filmrt.bench.timing import measure
@@ -47,7 +46,6 @@ from filmrt.errors import FilmrtError
 from filmrt.fileio import atomic_write, write_json
 from filmrt.machine import git_info, machine, versions
 from filmrt.options import RuntimeOptions
-from filmrt.pipeline.io.decode import PyAVSource
 from filmrt.pipeline.options import EncodeOptions
 from filmrt.sizes import parse_size
 from filmrt.warp import warp_grid_sample
@@ -227,13 +225,11 @@ def _pytest(cfg: dict, files: list[Path], select: list[str], label: str) -> dict
     xml = Path(cfg["workdir"]) / f"pytest-{label}.xml"
     cmd = [sys.executable, "-m", "pytest", *select, "-p", "no:cacheprovider", "-q", "-rA", f"--junitxml={xml}",
            "-o", "addopts=", *map(str, files)]
-    env = dict(os.environ, **({"FILMRT_SHARED": cfg["shared"]} if cfg.get("shared") else {}))
-    t0 = time.perf_counter()
+    env = {"FILMRT_SHARED": cfg["shared"]} if cfg.get("shared") else {}
     # cwd outside the checkout: its filmrt/ folder must not shadow the installed package
-    r = subprocess.run(cmd, cwd=cfg["workdir"], env=env, capture_output=True, text=True,
-                       timeout=max(10, cfg["deadline"] - time.time() - 5))
+    r = run_child(cmd, xml.with_suffix(".log"), max(10, cfg["deadline"] - time.time() - 5), cfg["workdir"], env, 4000)
     out = {"command": " ".join(["pytest", *cmd[3:]]), "files": [str(f.relative_to(cfg["repo"])) for f in files],
-           "returncode": r.returncode, "seconds": time.perf_counter() - t0, "output_tail": (r.stdout + r.stderr)[-4000:]}
+           "returncode": r["returncode"], "seconds": r["wall_s"], "output_tail": r["log_tail"]}
     if xml.exists():
         counts, tests = {"passed": 0, "failed": 0, "errors": 0, "skipped": 0}, []
         for case in ET.parse(xml).getroot().iter("testcase"):
@@ -353,29 +349,17 @@ def section_convert(cfg: dict, cells) -> None:
 
 
 def decode_rates(path: str, dev: torch.device) -> dict:
-    """Frames/s of the pipeline's decoder (PyAVSource: threaded decode, RGB) to the CPU and to ``dev``."""
+    """Frames/s of the pipeline's decoder alone (:func:`filmrt.bench.e2e.decode_frames`) to the CPU and to ``dev``."""
     out = {}
     for label, where in (("rgb", torch.device("cpu")), ("to_device", dev)):
-        t0, n = time.perf_counter(), 0
-        src = PyAVSource(path, device=where)
-        try:
-            for _ in src.frames():
-                n += 1
-        finally:
-            src.close()
-        if where.type == "cuda":
-            torch.cuda.synchronize(where)
-        out[f"{label}_fps"] = n / (time.perf_counter() - t0)
+        _, n, sec = decode_frames(path, where, keep=0)
+        out[f"{label}_fps"] = n / sec
     return {**out, "frames": n}
 
 
 def encode_rate(clip: dict, frames: int) -> dict:
     """Frames/s of convert's encoder alone (:func:`filmrt.bench.e2e.encode_only`, its default crf/preset)."""
-    src = PyAVSource(clip["path"])
-    try:
-        images = [f.rgb for _, f in zip(range(frames), src.frames(), strict=False)]
-    finally:
-        src.close()
+    images, _, _ = decode_frames(clip["path"], torch.device("cpu"), keep=frames)
     dst = Path(clip["path"]).with_name("encode-test.mp4")
     sec = encode_only(images, Fraction(2 * clip["fps"]), frames, str(dst))
     dst.unlink(missing_ok=True)
@@ -384,12 +368,11 @@ def encode_rate(clip: dict, frames: int) -> dict:
 
 
 def _convert(cfg: dict, clip: dict, model: str, weights: dict | None, label: str) -> dict:
-    """One convert in a child process (:func:`filmrt.bench.e2e.run_child`, as ``filmrt bench``)."""
+    """One convert in a child process (:func:`filmrt.bench.e2e.convert_child`, as ``filmrt bench``)."""
     dst = Path(cfg["workdir"]) / f"convert-{model}-{label}.mp4"
     runtime = RuntimeOptions(model=model, weights=(weights or {}).get("path"), device=cfg["device"])
-    spec = {"src": clip["path"], "dst": str(dst), "runtime": runtime.to_dict(), "fps": cfg["convert_fps"],
-            "ss": None, "t": None}
-    res = run_child(spec, timeout=max(10, cfg["deadline"] - time.time() - 5))
+    res = convert_child(clip["path"], str(dst), runtime, cfg["convert_fps"],
+                        timeout=max(10, cfg["deadline"] - time.time() - 5))
     dst.unlink(missing_ok=True)
     if "error" in res:
         raise RuntimeError(f"convert: {res['error']}")

@@ -23,12 +23,11 @@ from pathlib import Path
 import torch
 
 from filmrt.bench.context import ModelCache
-from filmrt.bench.film_stages import stage_times
-from filmrt.bench.flops import film_stage_flops, model_flops, padded_hw
+from filmrt.bench.film_stages import stage_row
+from filmrt.bench.flops import film_stage_flops, model_flops
 from filmrt.bench.timing import measure
 from filmrt.engine import open_interpolator
 from filmrt.engine.cuda.fast import DEFAULT as DEFAULT_FLAGS
-from filmrt.engine.torch_backend import DTYPES
 from filmrt.models import get_spec
 from filmrt.sizes import Size, parse_size
 from filmrt.stages import STAGES
@@ -158,24 +157,16 @@ class ModelBench:
         return row
 
     def stages(self, size: Size, precision: str, batch: int, flags: str) -> dict:
-        """Milliseconds of each FILM stage (:func:`filmrt.bench.film_stages.stage_times`) on padded inputs."""
+        """Milliseconds of each FILM stage (:func:`filmrt.bench.film_stages.stage_row`), as a video runs them."""
         net = self.interp(precision, flags).model
-        dtype = DTYPES[precision]
-        hp, wp = padded_hw(net, *size.hw)
-        g = torch.Generator(device=self.dev).manual_seed(7)
-        x0, x1 = (torch.rand(batch, 3, hp, wp, device=self.dev, generator=g).to(dtype) for _ in range(2))
-        t = torch.full((batch,), 0.5, device=self.dev, dtype=dtype)
         with _warp_scope(flags):
-            times = stage_times(net, x0, x1, t, self.dev, warmup=1, repeats=self.cfg["stage_reps"], budget_s=5.0,
-                                min_time_s=0)
-        ms = {name: tm["median_ms"] for name, tm in zip(STAGES, times, strict=False)}
-        total = sum(ms.values())
-        row = {"size": str(size), "precision": precision, "batch": batch, "flags": flags,
-               **{f"{k}_ms": v for k, v in ms.items()}, "whole_call_ms": times[3]["median_ms"],
-               "video_ms_per_interp": total / batch, "video_interp_per_s": 1e3 * batch / total}
+            row = stage_row(net, net, size, precision, self.dev, batch, warmup=1, repeats=self.cfg["stage_reps"],
+                            budget_s=5.0, min_time_s=0)
+        total = sum(row[f"{k}_ms"] for k in STAGES)
+        row.update(flags=flags, video_ms_per_interp=total / batch, video_interp_per_s=1e3 * batch / total)
         fl = self.flops(size)
-        for k in ms if fl else ():
-            row[f"{k}_tflops"] = fl[k] * batch / (ms[k] * 1e-3) / 1e12
+        for k in STAGES if fl else ():
+            row[f"{k}_tflops"] = fl[k] * batch / (row[f"{k}_ms"] * 1e-3) / 1e12
         return row
 
 
