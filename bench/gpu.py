@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
@@ -42,10 +43,11 @@ from filmrt.bench.runner import Runner, Section, run_child
 from filmrt.bench.settings import shared_dir
 from filmrt.bench.temporal import square_frame, write_clip
 from filmrt.bench.timing import measure
+from filmrt.cli.groups import add_options, from_args
 from filmrt.errors import FilmrtError
 from filmrt.fileio import atomic_write, write_json
 from filmrt.machine import git_info, machine, versions
-from filmrt.options import RuntimeOptions
+from filmrt.options import RuntimeOptions, check_fields, opt
 from filmrt.pipeline.options import EncodeOptions
 from filmrt.sizes import parse_size
 from filmrt.warp import warp_grid_sample
@@ -80,26 +82,28 @@ PROFILES = {
 }
 
 
-def add_options(p) -> None:
-    """The profile's options: ``filmrt bench --profile gpu`` and ``python -m filmrt.bench.gpu`` (the
-    device's entry: it imports neither the other commands nor their dependencies)."""
-    def positive(text: str) -> float:
-        if float(text) <= 0:
-            raise argparse.ArgumentTypeError(f"{text}: must be positive")
-        return float(text)
+@dataclass
+class GpuCheckOptions:
+    """The profile's own options, generated (:func:`filmrt.cli.groups.add_options`) for ``filmrt bench
+    --profile gpu`` and ``python -m filmrt.bench.gpu`` (the device's entry: it imports no other command)."""
 
-    p.add_argument("--dry-run", action="store_true", help="gpu: rehearse every section on the CPU at tiny sizes")
-    p.add_argument("--out", default="bench/results", metavar="DIR", help="gpu: folder of the report (bench/results)")
-    p.add_argument("--budget-s", dest="gpu_budget_s", type=positive, default=420.0, metavar="S",
-                   help="gpu: global time budget (420 s)")
-    p.add_argument("--sections", default=None, metavar="LIST", help="gpu: comma list of sections (default: all)")
-    p.add_argument("--keep-work", action="store_true", help="gpu: keep the work folder (clips, states, logs)")
+    dry_run: bool = field(default=False, metadata=opt("gpu: rehearse every section on the CPU at tiny sizes"))
+    out: str = field(default="bench/results", metadata=opt("gpu, peers: folder of the report", metavar="DIR"))
+    gpu_budget_s: float = field(default=420.0, metadata=opt("gpu: global time budget, seconds", flag="--budget-s",
+                                                            metavar="S"))
+    sections: str | None = field(default=None, metadata=opt("gpu: comma list of sections (default: all)",
+                                                            metavar="LIST"))
+    keep_work: bool = field(default=False, metadata=opt("gpu: keep the work folder (clips, states, logs)"))
+
+    def __post_init__(self) -> None:
+        check_fields(self)
 
 
 def run_args(args, command: str) -> int:
     """Exit 1 when a section failed (its figures and the reason are in the report)."""
-    rep = run_gpu_profile(Path(args.out), dry_run=args.dry_run, budget_s=args.gpu_budget_s, sections=args.sections,
-                          command=command, keep_work=args.keep_work)
+    o = from_args(GpuCheckOptions, args)
+    rep = run_gpu_profile(Path(o.out), dry_run=o.dry_run, budget_s=o.gpu_budget_s, sections=o.sections,
+                          command=command, keep_work=o.keep_work)
     return 1 if any(s["status"] == "error" for s in rep["sections"].values()) else 0
 
 
@@ -403,5 +407,8 @@ def _steady(short: dict, full: dict) -> dict:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m filmrt.bench.gpu", description=__doc__.split("\n")[0])
-    add_options(parser)
-    sys.exit(run_args(parser.parse_args(), shlex.join(["python", "-m", "filmrt.bench.gpu", *sys.argv[1:]])))
+    add_options(parser, GpuCheckOptions)
+    try:
+        sys.exit(run_args(parser.parse_args(), shlex.join(["python", "-m", "filmrt.bench.gpu", *sys.argv[1:]])))
+    except FilmrtError as e:
+        parser.error(str(e))
