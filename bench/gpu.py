@@ -39,13 +39,13 @@ from filmrt.bench import gpu_report
 from filmrt.bench.context import ModelCache
 from filmrt.bench.e2e import convert_child, decode_frames, encode_only
 from filmrt.bench.flops import matmul_peak
+from filmrt.bench.report import write_pair
 from filmrt.bench.runner import Runner, Section, run_child
 from filmrt.bench.settings import shared_dir
 from filmrt.bench.temporal import square_frame, write_clip
 from filmrt.bench.timing import measure
 from filmrt.cli.groups import add_options, from_args
 from filmrt.errors import FilmrtError
-from filmrt.fileio import atomic_write, write_json
 from filmrt.machine import git_info, machine, versions
 from filmrt.options import RuntimeOptions, check_fields, opt
 from filmrt.pipeline.options import EncodeOptions
@@ -140,12 +140,9 @@ def run_gpu_profile(out: Path, *, dry_run: bool, budget_s: float, sections: str 
         report["elapsed_s"] = round(time.time() - t0, 1)
         if final:
             gpu_report.summarize(report)
-        stem = gpu_report.output_stem(report)
-        now = [out / f"{stem}.json", out / f"{stem}.md"]
+        now = write_pair(out / f"{gpu_report.output_stem(report)}.json", report, gpu_report.markdown(report))
         for old in set(written) - set(now):
             old.unlink(missing_ok=True)  # the name changed once the GPU was known: one file pair
-        write_json(now[0], report)
-        atomic_write(now[1], gpu_report.markdown(report))
         written[:] = now
 
     base = {**profile, "dry_run": dry_run, "repo": str(REPO), "workdir": str(work), "shared": report["shared"],
