@@ -26,7 +26,7 @@ import torch
 from filmrt.bench import runner
 from filmrt.bench.context import RunContext
 from filmrt.bench.temporal import write_clip
-from filmrt.bench.timing import measure, op_profile, sync
+from filmrt.bench.timing import device_peak_mib, measure, op_profile, sync
 from filmrt.engine import backend_available, open_interpolator
 from filmrt.imageio import to_uint8
 from filmrt.machine import load_average, peak_rss_mib
@@ -53,8 +53,7 @@ def e2e_child(spec: dict) -> dict:
     runtime = RuntimeOptions(**spec["runtime"])
     opts = convert_options(runtime, fps=spec["fps"], ss=spec["ss"], t=spec["t"])
     dev = torch.device(runtime.device)
-    if dev.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(dev)
+    device_peak_mib(dev, reset=True)
     rss0 = peak_rss_mib()
     la0 = load_average()
     c0, t0 = time.process_time(), time.perf_counter()
@@ -67,9 +66,8 @@ def e2e_child(spec: dict) -> dict:
         "result": result.to_dict(),
         "peak_host_mib": peak_rss_mib(),
         "host_mib_before_convert": rss0,
+        "peak_device_mib": device_peak_mib(dev),
     }
-    if dev.type == "cuda":
-        out["peak_device_mib"] = torch.cuda.max_memory_allocated(dev) / 2**20
     return out
 
 
