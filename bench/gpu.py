@@ -230,7 +230,8 @@ def _pytest(cfg: dict, files: list[Path], select: list[str], label: str) -> dict
     # cwd outside the checkout: its filmrt/ folder must not shadow the installed package
     r = run_child(cmd, xml.with_suffix(".log"), max(10, cfg["deadline"] - time.time() - 5), cfg["workdir"], env, 4000)
     out = {"command": " ".join(["pytest", *cmd[3:]]), "files": [str(f.relative_to(cfg["repo"])) for f in files],
-           "returncode": r["returncode"], "seconds": r["wall_s"], "output_tail": r["log_tail"]}
+           "returncode": r["returncode"], "timed_out": r["timed_out"], "seconds": r["wall_s"],
+           "output_tail": r["log_tail"]}
     if xml.exists():
         counts, tests = {"passed": 0, "failed": 0, "errors": 0, "skipped": 0}, []
         for case in ET.parse(xml).getroot().iter("testcase"):

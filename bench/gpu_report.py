@@ -257,8 +257,9 @@ def _pytest_md(report: dict) -> list[str]:
     for cell, title in (("run", "pytest -m gpu"), ("toolkit", "warp kernel toolkit tests (nvcc, ptxas)")):
         r = _result(report, "pytest", cell)
         if r:
+            stop = f"exit {r['returncode']}" + (", timed out" if r.get("timed_out") else "")
             lines += [f"## {title}", "", f"{r.get('passed', 0)} passed, {r.get('failed', 0)} failed, {r.get('errors', 0)} "
-                      f"errors, {r.get('skipped', 0)} skipped (exit {r['returncode']}; {', '.join(r['files'])})", "",
+                      f"errors, {r.get('skipped', 0)} skipped ({stop}; {', '.join(r['files'])})", "",
                       *[f"- {t['outcome']}: `{t['test']}`: {t['message'][:300]}" for t in r.get("tests", [])
                         if t["outcome"] != "passed"], ""]
     big, t = _result(report, "warp", "int64_offsets"), _result(report, "warp", "timings")
