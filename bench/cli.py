@@ -9,14 +9,14 @@ child processes of the driver's runner (:mod:`filmrt.bench.runner`).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import shlex
 import sys
 
 from filmrt.bench import gpu, peers_report
 from filmrt.bench.driver import run_bench
+from filmrt.bench.peers_report import PeersOptions
 from filmrt.bench.report import markdown, write_results
-from filmrt.bench.settings import SECTIONS, BenchSettings
+from filmrt.bench.settings import BenchSettings
 from filmrt.cli.groups import add_options, from_args
 from filmrt.errors import FilmrtError
 
@@ -33,31 +33,18 @@ def register(subparsers) -> None:
         "ffmpeg's minterpolate and naive blending on the same clip (speed, and quality by dropping every "
         "other frame). Writes a JSON result and a markdown summary.",
     )
-    add_options(p, BenchSettings)
-    # the section switches are on by default: offered as --no-<section>, which turn them off
-    for f in dataclasses.fields(BenchSettings):
-        if f.name in SECTIONS:
-            p.add_argument(f.metadata["flag"], dest=f.name, action="store_false", default=None,
-                           help=f.metadata["help"])
+    add_options(p, BenchSettings)  # the section switches, on by default, as --no-<section>
     p.add_argument("--json", default=DEFAULT_JSON, metavar="OUT",
                    help=f"result file; a name of 'auto' (default {DEFAULT_JSON}) means "
                    "<dir>/<date>-<machine>[-quick].json; the markdown summary goes next to it (.md)")
+    add_options(p.add_argument_group("peers", "--peers: filmrt and its peers side by side on the same frames, one "
+                                     "scorer (filmrt.bench.peers_vs): writes peers-<date>-<machine>.json, .md and the "
+                                     "Pareto .png into --out; takes --clip, --ss, --t (default 1 s)"), PeersOptions)
     g = p.add_argument_group("profile", "--profile gpu: the GPU check of issue 16 (filmrt.bench.gpu): every GPU "
                              "figure, each section in a child process under one time budget; writes "
                              "gpu-check-<gpu>-<date>.json and .md into --out (the options above do not apply)")
-    pg = p.add_argument_group("peers", "--peers: filmrt and its peers side by side on the same frames, one scorer "
-                              "(filmrt.bench.peers_vs): writes peers-<date>-<machine>.json, .md and the Pareto "
-                              ".png into --out; takes --clip, --ss, --t (default 1 s)")
-    pg.add_argument("--peers", dest="peers_vs", action="store_true",
-                    help="run the peers comparison (make bench-peers: VapourSynth in .venv-peers)")
-    pg.add_argument("--rounds", type=int, default=2, metavar="N", help="peers: interleaved rounds (default 2)")
-    pg.add_argument("--peer-methods", default=None, metavar="LIST",
-                    help=f"peers: comma list (default: {','.join(peers_report.DEFAULT_METHODS)})")
-    pg.add_argument("--peer-vmaf", action="store_true", help="peers: VMAF too (libvmaf, slower)")
-    pg.add_argument("--report", default=None, metavar="DIR",
-                    help="peers: also an HTML page in DIR (the table and the Pareto plot; opens in a browser)")
     g.add_argument("--profile", choices=("default", "gpu"), default="default", help="what to run (default: the bench)")
-    gpu.add_options(g)
+    add_options(g, gpu.GpuCheckOptions)
     p.set_defaults(func=run)
 
 
@@ -75,7 +62,7 @@ def command_line() -> str:
 def run(args: argparse.Namespace) -> int:
     if args.profile == "gpu":
         return gpu.run_args(args, command_line())
-    if args.peers_vs:
+    if args.peers_vs:  # --peers
         return run_peers_args(args)
     settings = settings_from_args(args)
     res = run_bench(settings)
@@ -94,24 +81,25 @@ def run_peers_args(args: argparse.Namespace) -> int:
     from filmrt.bench.peers_vs import ALL_METHODS
     from filmrt.bench.settings import default_clip
 
-    names = args.peer_methods.split(",") if args.peer_methods else list(peers_report.DEFAULT_METHODS)
+    o = from_args(PeersOptions, args)
+    names = o.peer_methods.split(",") if o.peer_methods else list(peers_report.DEFAULT_METHODS)
     bad = [n for n in names if n not in ALL_METHODS]
-    if bad or args.rounds < 1:
-        raise FilmrtError(f"--peer-methods {','.join(bad)}: use {','.join(ALL_METHODS)}" if bad
-                          else "--rounds must be 1 or more")
+    if bad:
+        raise FilmrtError(f"--peer-methods {','.join(bad)}: use {','.join(ALL_METHODS)}")
     clip = args.clip or str(default_clip())
     if not Path(clip).is_file():
         raise FilmrtError(f"--clip {clip}: not found")
     root = Path(__file__).resolve().parent.parent
+
     def log(msg: str) -> None:
         if not args.quiet:
             print(f"[bench --peers] {msg}", file=sys.stderr, flush=True)
 
-    res = peers_report.run_peers_bench(clip, args.ss or 0.0, args.t or 1.0, names, args.rounds, command_line(),
-                                       root, vmaf=args.peer_vmaf, log=log)
-    paths = peers_report.write_peers_results(res, args.out)
-    if args.report:
-        paths.append(peers_report.write_html_report(res, args.report))
+    res = peers_report.run_peers_bench(clip, args.ss or 0.0, args.t or 1.0, names, o.rounds, command_line(),
+                                       root, vmaf=o.peer_vmaf, log=log)
+    paths = peers_report.write_peers_results(res, args.out or gpu.GpuCheckOptions.out)  # --out: shared
+    if o.report:
+        paths.append(peers_report.write_html_report(res, o.report))
     if not args.quiet:
         print(peers_report.peers_markdown(res))
     print("wrote " + ", ".join(str(p) for p in paths))

@@ -15,17 +15,18 @@ from __future__ import annotations
 
 import contextlib
 import json
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
 from fractions import Fraction
+from pathlib import Path
 
 import torch
 
+from filmrt.bench import runner
 from filmrt.bench.context import RunContext
 from filmrt.bench.temporal import write_clip
-from filmrt.bench.timing import measure, op_profile
+from filmrt.bench.timing import device_peak_mib, measure, op_profile, sync
 from filmrt.engine import backend_available, open_interpolator
 from filmrt.imageio import to_uint8
 from filmrt.machine import load_average, peak_rss_mib
@@ -52,8 +53,7 @@ def e2e_child(spec: dict) -> dict:
     runtime = RuntimeOptions(**spec["runtime"])
     opts = convert_options(runtime, fps=spec["fps"], ss=spec["ss"], t=spec["t"])
     dev = torch.device(runtime.device)
-    if dev.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(dev)
+    device_peak_mib(dev, reset=True)
     rss0 = peak_rss_mib()
     la0 = load_average()
     c0, t0 = time.process_time(), time.perf_counter()
@@ -66,24 +66,41 @@ def e2e_child(spec: dict) -> dict:
         "result": result.to_dict(),
         "peak_host_mib": peak_rss_mib(),
         "host_mib_before_convert": rss0,
+        "peak_device_mib": device_peak_mib(dev),
     }
-    if dev.type == "cuda":
-        out["peak_device_mib"] = torch.cuda.max_memory_allocated(dev) / 2**20
     return out
 
 
-def run_child(spec: dict, timeout: float = CHILD_TIMEOUT_S) -> dict:
-    """:func:`e2e_child` in a fresh interpreter; its result, or {"error": why}."""
-    cmd = [sys.executable, "-m", "filmrt.bench.e2e", "--child", json.dumps(spec)]
-    try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
+def convert_child(src: str, dst: str, runtime: RuntimeOptions, fps: str, ss: float | None = None,
+                  t: float | None = None, timeout: float = CHILD_TIMEOUT_S) -> dict:
+    """One ``convert`` in a fresh interpreter (:func:`e2e_child` through :func:`filmrt.bench.runner.run_child`,
+    its output beside ``dst``); the child's figures, or {"error": why}."""
+    spec = {"src": src, "dst": dst, "runtime": runtime.to_dict(), "fps": fps, "ss": ss, "t": t}
+    log = Path(dst).with_suffix(".log")
+    r = runner.run_child([sys.executable, "-m", "filmrt.bench.e2e", "--child", json.dumps(spec)], log, timeout)
+    lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.startswith("{")]
+    if r["timed_out"]:
         return {"error": f"timed out after {timeout:.0f} s"}
-    lines = [ln for ln in p.stdout.splitlines() if ln.startswith("{")]
-    if p.returncode != 0 or not lines:
-        tail = (p.stderr or p.stdout).strip().splitlines()[-3:]
-        return {"error": f"exit {p.returncode}: {' | '.join(tail)}"}
+    if r["returncode"] != 0 or not lines:
+        return {"error": f"exit {r['returncode']}: {' | '.join(r['log_tail'].strip().splitlines()[-3:])}"}
     return json.loads(lines[-1])
+
+
+def decode_frames(path: str, device: torch.device, *, ss: float | None = None, t: float | None = None,
+                  keep: int | None = None) -> tuple[list[torch.Tensor], int, float]:
+    """The pipeline's decoder alone (PyAVSource: threaded decode, RGB on ``device``) over a segment:
+    the first ``keep`` pictures (None: all), how many were decoded, and the seconds it took."""
+    t0, n, kept = time.perf_counter(), 0, []
+    source = PyAVSource(path, ss=ss, t=t, device=device)
+    try:
+        for f in source.frames():
+            n += 1
+            if keep is None or len(kept) < keep:
+                kept.append(f.rgb)
+    finally:
+        source.close()
+    sync(device)
+    return kept, n, time.perf_counter() - t0
 
 
 def e2e_backends(ctx: RunContext) -> list[str]:
@@ -106,10 +123,9 @@ def bench_e2e(ctx: RunContext, clip: dict) -> list[dict]:
         if not get_spec(model).needs_weights and backend != e2e_backends(ctx)[0]:
             continue  # a parameter-free model (blend) runs the same on every backend: once is enough
         runtime = ctx.runtime(model, backend=backend)
-        spec = {"src": clip["path"], "dst": str(ctx.workdir / f"e2e-{model}-{backend}.mp4"),
-                "runtime": runtime.to_dict(), "fps": f"x{s.rate_factor}", "ss": s.ss, "t": s.t}
         ctx.log(f"end-to-end convert {model} ({backend}) {clip['name']} [{s.ss}s, +{s.t}s] -> {out_fps} fps ...")
-        res = run_child(spec)
+        res = convert_child(clip["path"], str(ctx.workdir / f"e2e-{model}-{backend}.mp4"), runtime,
+                            f"x{s.rate_factor}", s.ss, s.t)
         if "error" in res:
             ctx.skip(f"end-to-end convert {model}", res["error"])
             continue
@@ -192,13 +208,8 @@ def _inference_estimate(ctx: RunContext, row: dict, a: torch.Tensor, b: torch.Te
 def bench_e2e_profile(ctx: RunContext, clip: dict, rows: list[dict], model_only: Sequence[dict] = ()) -> dict:
     """Where convert's time goes, measured from outside: each stage alone on the same segment."""
     s = ctx.settings
-    t0 = time.perf_counter()
-    source = PyAVSource(clip["path"], ss=s.ss, t=s.t, device=ctx.device)
-    try:
-        images = [f.rgb for f in source.frames()]
-    finally:
-        source.close()
-    prof: dict = {"decode_s": time.perf_counter() - t0, "frames_in": len(images)}
+    images, n, sec = decode_frames(clip["path"], ctx.device, ss=s.ss, t=s.t)
+    prof: dict = {"decode_s": sec, "frames_in": n}
     n_out = max(r["out_frames"] for r in rows) if rows else len(images) * s.rate_factor
     rate = Fraction(clip["rate"]) * s.rate_factor
     prof["encode_s"] = encode_only(images, rate, n_out, str(ctx.workdir / "encode-only.mp4"))

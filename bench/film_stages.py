@@ -67,37 +67,41 @@ def bench_film_stages(ctx: RunContext, flops: dict) -> list[dict]:
     return rows
 
 
+def stage_row(net: torch.nn.Module, m: torch.nn.Module, size: Size, prec: str, dev: torch.device, batch: int = 1,
+              **measure_kw) -> dict:
+    """The stage times of ``m`` (``net`` on the device in ``prec``) on random inputs padded as ``net``
+    pads, ``batch`` pairs per call, and the saving of stage reuse (the GPU check's stage cells too)."""
+    (h, w), dt = size.hw, DTYPES[prec]
+    ph, pw = padded_hw(net, h, w)
+    gen = torch.Generator().manual_seed(1)
+    a, b = (torch.rand(batch, 3, ph, pw, generator=gen).to(dev, dt) for _ in range(2))
+    t = torch.full((batch,), 0.5, device=dev, dtype=dt)
+    tf, tp, td, tw = stage_times(m, a, b, t, dev, **measure_kw)
+    F, P, D, whole = tf["median_ms"], tp["median_ms"], td["median_ms"], tw["median_ms"]
+    return {"precision": prec, "size": str(size), "hw": [h, w], "padded_hw": [ph, pw], "batch": batch,
+            **{f"{name}_ms": ms for name, ms in zip(STAGES, (F, P, D), strict=True)},
+            "whole_call_ms": whole, "sum_of_stages_ms": 2 * F + P + D,
+            "timing": {**dict(zip(STAGES, (tf, tp, td), strict=True)), "whole": tw},
+            "reuse": {"x2": reuse_saving(F, P, D, whole, 2), "x4": reuse_saving(F, P, D, whole, 4)}}
+
+
 def _stage_row(ctx: RunContext, model: str, net: torch.nn.Module, m: torch.nn.Module, prec: str, size: Size,
                fl: dict | None) -> dict | None:
     """One precision x size of one model: ``net`` on the CPU (FLOPs), ``m`` on the device (times)."""
-    s, dev, label, (h, w) = ctx.settings, ctx.device, str(size), size.hw
+    s, label = ctx.settings, str(size)
     if s.max_tflop is not None and fl and fl["flops"] > s.max_tflop * 1e12:
         ctx.skip(f"stages {model} {prec} {label}", f"{fl['flops'] / 1e12:.2f} TFLOP per whole call, above the cap "
                  f"of {s.max_tflop:g} (--max-tflop)")
         return None
-    ph, pw = padded_hw(net, h, w)
-    dt = DTYPES[prec]
-    gen = torch.Generator().manual_seed(1)
-    a = torch.rand(1, 3, ph, pw, generator=gen).to(dev, dt)
-    b = torch.rand(1, 3, ph, pw, generator=gen).to(dev, dt)
-    t = torch.full((1,), 0.5, device=dev, dtype=dt)
     ctx.log(f"stages {model} {prec} {label} ...")
-    tf, tp, td, tw = stage_times(m, a, b, t, dev, warmup=s.warmup, repeats=s.repeats, budget_s=s.budget_s)
-    F, P, D = tf["median_ms"], tp["median_ms"], td["median_ms"]
-    whole = tw["median_ms"]
-    row = {
-        "model": model, "backend": "torch", "precision": prec, "size": label, "hw": [h, w],
-        "padded_hw": [ph, pw], "weights": ctx.cache.weights_for(model).description,
-        **{f"{name}_ms": ms for name, ms in zip(STAGES, (F, P, D), strict=True)},
-        "whole_call_ms": whole, "sum_of_stages_ms": 2 * F + P + D,
-        "timing": {**dict(zip(STAGES, (tf, tp, td), strict=True)), "whole": tw},
-        "reuse": {"x2": reuse_saving(F, P, D, whole, 2), "x4": reuse_saving(F, P, D, whole, 4)},
-    }
+    row = {"model": model, "backend": "torch", "weights": ctx.cache.weights_for(model).description,
+           **stage_row(net, m, size, prec, ctx.device, warmup=s.warmup, repeats=s.repeats, budget_s=s.budget_s)}
     if s.flops:
         try:
-            row["stage_flops"] = film_stage_flops(net, h, w)
+            row["stage_flops"] = film_stage_flops(net, *size.hw)
         except Exception as e:  # noqa: BLE001
             ctx.skip(f"stage FLOPs {model} {label}", e)
-    ctx.log(f"  features {F:.1f} ms, flow {P:.1f} ms, fusion {D:.1f} ms, whole {whole:.1f} ms; reuse saves "
-            f"{row['reuse']['x2']['saving']:.0%} at x2, {row['reuse']['x4']['saving']:.0%} at x4")
+    ctx.log(f"  features {row['features_ms']:.1f} ms, flow {row['flow_ms']:.1f} ms, fusion {row['fusion_ms']:.1f} ms, "
+            f"whole {row['whole_call_ms']:.1f} ms; reuse saves {row['reuse']['x2']['saving']:.0%} at x2, "
+            f"{row['reuse']['x4']['saving']:.0%} at x4")
     return row

@@ -24,11 +24,11 @@ import os
 import re
 import shlex
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
@@ -37,17 +37,17 @@ import torch
 
 from filmrt.bench import gpu_report
 from filmrt.bench.context import ModelCache
-from filmrt.bench.e2e import encode_only, run_child
+from filmrt.bench.e2e import convert_child, decode_frames, encode_only
 from filmrt.bench.flops import matmul_peak
-from filmrt.bench.runner import Runner, Section
+from filmrt.bench.report import write_pair
+from filmrt.bench.runner import Runner, Section, run_child
 from filmrt.bench.settings import shared_dir
 from filmrt.bench.temporal import square_frame, write_clip
 from filmrt.bench.timing import measure
+from filmrt.cli.groups import add_options, from_args
 from filmrt.errors import FilmrtError
-from filmrt.fileio import atomic_write, write_json
 from filmrt.machine import git_info, machine, versions
-from filmrt.options import RuntimeOptions
-from filmrt.pipeline.io.decode import PyAVSource
+from filmrt.options import RuntimeOptions, check_fields, opt
 from filmrt.pipeline.options import EncodeOptions
 from filmrt.sizes import parse_size
 from filmrt.warp import warp_grid_sample
@@ -82,26 +82,28 @@ PROFILES = {
 }
 
 
-def add_options(p) -> None:
-    """The profile's options: ``filmrt bench --profile gpu`` and ``python -m filmrt.bench.gpu`` (the
-    device's entry: it imports neither the other commands nor their dependencies)."""
-    def positive(text: str) -> float:
-        if float(text) <= 0:
-            raise argparse.ArgumentTypeError(f"{text}: must be positive")
-        return float(text)
+@dataclass
+class GpuCheckOptions:
+    """The profile's own options, generated (:func:`filmrt.cli.groups.add_options`) for ``filmrt bench
+    --profile gpu`` and ``python -m filmrt.bench.gpu`` (the device's entry: it imports no other command)."""
 
-    p.add_argument("--dry-run", action="store_true", help="gpu: rehearse every section on the CPU at tiny sizes")
-    p.add_argument("--out", default="bench/results", metavar="DIR", help="gpu: folder of the report (bench/results)")
-    p.add_argument("--budget-s", dest="gpu_budget_s", type=positive, default=420.0, metavar="S",
-                   help="gpu: global time budget (420 s)")
-    p.add_argument("--sections", default=None, metavar="LIST", help="gpu: comma list of sections (default: all)")
-    p.add_argument("--keep-work", action="store_true", help="gpu: keep the work folder (clips, states, logs)")
+    dry_run: bool = field(default=False, metadata=opt("gpu: rehearse every section on the CPU at tiny sizes"))
+    out: str = field(default="bench/results", metadata=opt("gpu, peers: folder of the report", metavar="DIR"))
+    gpu_budget_s: float = field(default=420.0, metadata=opt("gpu: global time budget, seconds", flag="--budget-s",
+                                                            metavar="S"))
+    sections: str | None = field(default=None, metadata=opt("gpu: comma list of sections (default: all)",
+                                                            metavar="LIST"))
+    keep_work: bool = field(default=False, metadata=opt("gpu: keep the work folder (clips, states, logs)"))
+
+    def __post_init__(self) -> None:
+        check_fields(self)
 
 
 def run_args(args, command: str) -> int:
     """Exit 1 when a section failed (its figures and the reason are in the report)."""
-    rep = run_gpu_profile(Path(args.out), dry_run=args.dry_run, budget_s=args.gpu_budget_s, sections=args.sections,
-                          command=command, keep_work=args.keep_work)
+    o = from_args(GpuCheckOptions, args)
+    rep = run_gpu_profile(Path(o.out), dry_run=o.dry_run, budget_s=o.gpu_budget_s, sections=o.sections,
+                          command=command, keep_work=o.keep_work)
     return 1 if any(s["status"] == "error" for s in rep["sections"].values()) else 0
 
 
@@ -138,12 +140,9 @@ def run_gpu_profile(out: Path, *, dry_run: bool, budget_s: float, sections: str 
         report["elapsed_s"] = round(time.time() - t0, 1)
         if final:
             gpu_report.summarize(report)
-        stem = gpu_report.output_stem(report)
-        now = [out / f"{stem}.json", out / f"{stem}.md"]
+        now = write_pair(out / f"{gpu_report.output_stem(report)}.json", report, gpu_report.markdown(report))
         for old in set(written) - set(now):
             old.unlink(missing_ok=True)  # the name changed once the GPU was known: one file pair
-        write_json(now[0], report)
-        atomic_write(now[1], gpu_report.markdown(report))
         written[:] = now
 
     base = {**profile, "dry_run": dry_run, "repo": str(REPO), "workdir": str(work), "shared": report["shared"],
@@ -227,13 +226,12 @@ def _pytest(cfg: dict, files: list[Path], select: list[str], label: str) -> dict
     xml = Path(cfg["workdir"]) / f"pytest-{label}.xml"
     cmd = [sys.executable, "-m", "pytest", *select, "-p", "no:cacheprovider", "-q", "-rA", f"--junitxml={xml}",
            "-o", "addopts=", *map(str, files)]
-    env = dict(os.environ, **({"FILMRT_SHARED": cfg["shared"]} if cfg.get("shared") else {}))
-    t0 = time.perf_counter()
+    env = {"FILMRT_SHARED": cfg["shared"]} if cfg.get("shared") else {}
     # cwd outside the checkout: its filmrt/ folder must not shadow the installed package
-    r = subprocess.run(cmd, cwd=cfg["workdir"], env=env, capture_output=True, text=True,
-                       timeout=max(10, cfg["deadline"] - time.time() - 5))
+    r = run_child(cmd, xml.with_suffix(".log"), max(10, cfg["deadline"] - time.time() - 5), cfg["workdir"], env, 4000)
     out = {"command": " ".join(["pytest", *cmd[3:]]), "files": [str(f.relative_to(cfg["repo"])) for f in files],
-           "returncode": r.returncode, "seconds": time.perf_counter() - t0, "output_tail": (r.stdout + r.stderr)[-4000:]}
+           "returncode": r["returncode"], "timed_out": r["timed_out"], "seconds": r["wall_s"],
+           "output_tail": r["log_tail"]}
     if xml.exists():
         counts, tests = {"passed": 0, "failed": 0, "errors": 0, "skipped": 0}, []
         for case in ET.parse(xml).getroot().iter("testcase"):
@@ -353,29 +351,17 @@ def section_convert(cfg: dict, cells) -> None:
 
 
 def decode_rates(path: str, dev: torch.device) -> dict:
-    """Frames/s of the pipeline's decoder (PyAVSource: threaded decode, RGB) to the CPU and to ``dev``."""
+    """Frames/s of the pipeline's decoder alone (:func:`filmrt.bench.e2e.decode_frames`) to the CPU and to ``dev``."""
     out = {}
     for label, where in (("rgb", torch.device("cpu")), ("to_device", dev)):
-        t0, n = time.perf_counter(), 0
-        src = PyAVSource(path, device=where)
-        try:
-            for _ in src.frames():
-                n += 1
-        finally:
-            src.close()
-        if where.type == "cuda":
-            torch.cuda.synchronize(where)
-        out[f"{label}_fps"] = n / (time.perf_counter() - t0)
+        _, n, sec = decode_frames(path, where, keep=0)
+        out[f"{label}_fps"] = n / sec
     return {**out, "frames": n}
 
 
 def encode_rate(clip: dict, frames: int) -> dict:
     """Frames/s of convert's encoder alone (:func:`filmrt.bench.e2e.encode_only`, its default crf/preset)."""
-    src = PyAVSource(clip["path"])
-    try:
-        images = [f.rgb for _, f in zip(range(frames), src.frames(), strict=False)]
-    finally:
-        src.close()
+    images, _, _ = decode_frames(clip["path"], torch.device("cpu"), keep=frames)
     dst = Path(clip["path"]).with_name("encode-test.mp4")
     sec = encode_only(images, Fraction(2 * clip["fps"]), frames, str(dst))
     dst.unlink(missing_ok=True)
@@ -384,12 +370,11 @@ def encode_rate(clip: dict, frames: int) -> dict:
 
 
 def _convert(cfg: dict, clip: dict, model: str, weights: dict | None, label: str) -> dict:
-    """One convert in a child process (:func:`filmrt.bench.e2e.run_child`, as ``filmrt bench``)."""
+    """One convert in a child process (:func:`filmrt.bench.e2e.convert_child`, as ``filmrt bench``)."""
     dst = Path(cfg["workdir"]) / f"convert-{model}-{label}.mp4"
     runtime = RuntimeOptions(model=model, weights=(weights or {}).get("path"), device=cfg["device"])
-    spec = {"src": clip["path"], "dst": str(dst), "runtime": runtime.to_dict(), "fps": cfg["convert_fps"],
-            "ss": None, "t": None}
-    res = run_child(spec, timeout=max(10, cfg["deadline"] - time.time() - 5))
+    res = convert_child(clip["path"], str(dst), runtime, cfg["convert_fps"],
+                        timeout=max(10, cfg["deadline"] - time.time() - 5))
     dst.unlink(missing_ok=True)
     if "error" in res:
         raise RuntimeError(f"convert: {res['error']}")
@@ -420,5 +405,8 @@ def _steady(short: dict, full: dict) -> dict:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m filmrt.bench.gpu", description=__doc__.split("\n")[0])
-    add_options(parser)
-    sys.exit(run_args(parser.parse_args(), shlex.join(["python", "-m", "filmrt.bench.gpu", *sys.argv[1:]])))
+    add_options(parser, GpuCheckOptions)
+    try:
+        sys.exit(run_args(parser.parse_args(), shlex.join(["python", "-m", "filmrt.bench.gpu", *sys.argv[1:]])))
+    except FilmrtError as e:
+        parser.error(str(e))

@@ -23,12 +23,11 @@ from pathlib import Path
 import torch
 
 from filmrt.bench.context import ModelCache
-from filmrt.bench.film_stages import stage_times
-from filmrt.bench.flops import film_stage_flops, model_flops, padded_hw
-from filmrt.bench.timing import measure
+from filmrt.bench.film_stages import stage_row
+from filmrt.bench.flops import film_stage_flops, model_flops
+from filmrt.bench.timing import device_peak_mib, measure
 from filmrt.engine import open_interpolator
 from filmrt.engine.cuda.fast import DEFAULT as DEFAULT_FLAGS
-from filmrt.engine.torch_backend import DTYPES
 from filmrt.models import get_spec
 from filmrt.sizes import Size, parse_size
 from filmrt.stages import STAGES
@@ -44,15 +43,6 @@ def _warp_scope(flags: str):
     """The grid_sample warp for flag sets without ``warp``: the kernel, once registered by an
     interpolator of this process, is otherwise picked for every CUDA warp."""
     return contextlib.nullcontext() if "warp" in flags.split(",") else use_warp_impl("grid_sample")
-
-
-def _sync_peak(dev: torch.device, reset: bool) -> float | None:
-    if dev.type != "cuda":
-        return None
-    torch.cuda.synchronize(dev)
-    if reset:
-        torch.cuda.reset_peak_memory_stats(dev)
-    return torch.cuda.max_memory_allocated(dev) / 2**30
 
 
 class ModelBench:
@@ -129,13 +119,13 @@ class ModelBench:
         stats0 = dict(getattr(it, "stats", {}))
         try:
             with _warp_scope(flags):
-                _sync_peak(self.dev, reset=True)
+                device_peak_mib(self.dev, reset=True)
                 # two warm-up calls (compilation, autotuning), then >= 3 calls and ~cell_s / 2 of them;
                 # a call slower than the whole budget is measured once (its warm-up)
                 m = measure(step, self.dev, warmup=2, repeats=3, budget_s=4 * self.cfg["cell_s"],
                             min_time_s=self.cfg["cell_s"] / 2)
                 out = it.interpolate(a[:1], b[:1], [0.5])
-                peak = _sync_peak(self.dev, reset=False)
+                peak = device_peak_mib(self.dev)
         finally:
             it.close()  # drop cached frame/pair states (also after an OOM): each cell starts from nothing
         fast = getattr(it, "fast", None)
@@ -143,7 +133,8 @@ class ModelBench:
                "flags": flags, "cudnn_benchmark": self.cudnn_benchmark, "interp_per_s": batch * 1e3 / m["median_ms"],
                "ms_per_call": m["median_ms"], "rate_min": batch * 1e3 / m["max_ms"],
                "rate_max": batch * 1e3 / m["min_ms"], "first_call_s": (m["first_ms"] or 0) / 1e3, "groups": m["n"],
-               "peak_mem_gib": peak, "work": {key: v - stats0.get(key, 0) for key, v in getattr(it, "stats", {}).items()},
+               "peak_mem_gib": peak and peak / 1024,
+               "work": {key: v - stats0.get(key, 0) for key, v in getattr(it, "stats", {}).items()},
                "fast": None if fast is None else {"applied": list(getattr(fast, "applied", [])),
                                                   "skipped": dict(getattr(fast, "skipped", {}))}}
         fl = self.flops(size)
@@ -158,24 +149,16 @@ class ModelBench:
         return row
 
     def stages(self, size: Size, precision: str, batch: int, flags: str) -> dict:
-        """Milliseconds of each FILM stage (:func:`filmrt.bench.film_stages.stage_times`) on padded inputs."""
+        """Milliseconds of each FILM stage (:func:`filmrt.bench.film_stages.stage_row`), as a video runs them."""
         net = self.interp(precision, flags).model
-        dtype = DTYPES[precision]
-        hp, wp = padded_hw(net, *size.hw)
-        g = torch.Generator(device=self.dev).manual_seed(7)
-        x0, x1 = (torch.rand(batch, 3, hp, wp, device=self.dev, generator=g).to(dtype) for _ in range(2))
-        t = torch.full((batch,), 0.5, device=self.dev, dtype=dtype)
         with _warp_scope(flags):
-            times = stage_times(net, x0, x1, t, self.dev, warmup=1, repeats=self.cfg["stage_reps"], budget_s=5.0,
-                                min_time_s=0)
-        ms = {name: tm["median_ms"] for name, tm in zip(STAGES, times, strict=False)}
-        total = sum(ms.values())
-        row = {"size": str(size), "precision": precision, "batch": batch, "flags": flags,
-               **{f"{k}_ms": v for k, v in ms.items()}, "whole_call_ms": times[3]["median_ms"],
-               "video_ms_per_interp": total / batch, "video_interp_per_s": 1e3 * batch / total}
+            row = stage_row(net, net, size, precision, self.dev, batch, warmup=1, repeats=self.cfg["stage_reps"],
+                            budget_s=5.0, min_time_s=0)
+        total = sum(row[f"{k}_ms"] for k in STAGES)
+        row.update(flags=flags, video_ms_per_interp=total / batch, video_interp_per_s=1e3 * batch / total)
         fl = self.flops(size)
-        for k in ms if fl else ():
-            row[f"{k}_tflops"] = fl[k] * batch / (ms[k] * 1e-3) / 1e12
+        for k in STAGES if fl else ():
+            row[f"{k}_tflops"] = fl[k] * batch / (row[f"{k}_ms"] * 1e-3) / 1e12
         return row
 
 

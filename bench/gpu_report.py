@@ -20,15 +20,17 @@ from __future__ import annotations
 import math
 import re
 
-from filmrt.bench.report import md_table
+from filmrt.bench.report import TARGET_GPU_MODEL_ONLY, md_table
+from filmrt.sizes import NAMED_SIZES
 from filmrt.stages import STAGES  # FILM's stage names: features, flow, fusion
 
 #: largest output difference (of [0, 1] images, fp16/bf16) vs the plain path still "the same result"
 MAX_ABS_OK = 0.05
 COMPILE_GAIN = 1.15
 COMPILE_MAX_S = 60.0
+_RIFE_SIZE, _RIFE_RATE = TARGET_GPU_MODEL_ONLY["rife-4.25"]  # the bench's own target, checked here too
 TARGETS = (
-    ("rife_1080p_model_only", "RIFE 4.25 1080p model-only", ">= 400 interpolations/s", 400.0),
+    ("rife_1080p_model_only", f"RIFE 4.25 {_RIFE_SIZE} model-only", f">= {_RIFE_RATE:g} interpolations/s", _RIFE_RATE),
     ("film_1080p_end_to_end", "FILM 1080p end to end (convert)", ">= 30 interpolated frames/s", 30.0),
     ("convert_1080p25_to_50_rife", "convert 1080p25 -> 50 with RIFE", "faster than real time (>= 50 output frames/s)",
      50.0),
@@ -141,7 +143,7 @@ def targets(report: dict) -> list[dict]:
     for key, what, goal, bound in TARGETS:
         t = {"key": key, "target": what, "goal": goal, "measured": None, "met": None}
         if key == "rife_1080p_model_only":
-            cand = [r for r in rows if r["model"].startswith("rife") and r["size"] == "1080p" and _correct(r)]
+            cand = [r for r in rows if r["model"].startswith("rife") and r["size"] == _RIFE_SIZE and _correct(r)]
             if cand:
                 r = max(cand, key=lambda r: r["interp_per_s"])
                 t.update(measured=r["interp_per_s"], how=f"{r['precision']}, batch {r['batch']}, flags {r['flags']}")
@@ -166,8 +168,8 @@ def bottleneck(report: dict) -> dict:
     """Per convert model: capacity of each stage in output frames/s and the smallest."""
     dec, enc = _result(report, "convert", "decode"), _result(report, "convert", "encode")
     clip, out = _result(report, "convert", "clip") or {}, {}
-    label = {(1920, 1080): "1080p", (1280, 720): "720p", (3840, 2160): "2160p"}.get(
-        (clip.get("width"), clip.get("height")), f"{clip.get('width')}x{clip.get('height')}")
+    wh = (clip.get("width"), clip.get("height"))  # the label the model rows carry: filmrt.sizes' name
+    label = next((name for name, size in NAMED_SIZES.items() if size == wh), "{}x{}".format(*wh))
     first = (report.get("profile", {}).get("precisions") or ["fp16"])[0]
     for model in ("rife-4.25", "film"):
         full = _result(report, "convert", f"{model}/full") or {}
@@ -255,8 +257,9 @@ def _pytest_md(report: dict) -> list[str]:
     for cell, title in (("run", "pytest -m gpu"), ("toolkit", "warp kernel toolkit tests (nvcc, ptxas)")):
         r = _result(report, "pytest", cell)
         if r:
+            stop = f"exit {r['returncode']}" + (", timed out" if r.get("timed_out") else "")
             lines += [f"## {title}", "", f"{r.get('passed', 0)} passed, {r.get('failed', 0)} failed, {r.get('errors', 0)} "
-                      f"errors, {r.get('skipped', 0)} skipped (exit {r['returncode']}; {', '.join(r['files'])})", "",
+                      f"errors, {r.get('skipped', 0)} skipped ({stop}; {', '.join(r['files'])})", "",
                       *[f"- {t['outcome']}: `{t['test']}`: {t['message'][:300]}" for t in r.get("tests", [])
                         if t["outcome"] != "passed"], ""]
     big, t = _result(report, "warp", "int64_offsets"), _result(report, "warp", "timings")

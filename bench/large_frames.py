@@ -27,13 +27,16 @@ import json
 import os
 import resource
 import shlex
-import subprocess
 import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from filmrt.bench.runner import run_child
+
 RESULTS = Path(__file__).resolve().parent / "results"
+#: a case longer than this is stopped (4320p tiled on 2 shared cores takes minutes, not hours)
+CASE_TIMEOUT_S = 3 * 3600
 
 
 def _pair(scene: str | None, height: int, width: int):
@@ -113,12 +116,13 @@ def run(model: str, cases: str, out: str | None) -> None:
                     "compare": str(tmp / "untiled.pt") if name == "bound-tiled" else None}
             cmd = [sys.executable, "-m", "filmrt.bench.large_frames", "case", json.dumps(spec)]
             print("$", shlex.join(cmd[1:]), flush=True)
-            done = subprocess.run(cmd, capture_output=True, text=True)
-            if done.returncode:
-                print(done.stderr[-2000:], flush=True)
-                records.append({"case": name, "error": done.stderr.strip().splitlines()[-1:]})
+            done = run_child(cmd, tmp / f"{name}.log", CASE_TIMEOUT_S)
+            if done["returncode"]:
+                print(done["log_tail"], flush=True)
+                records.append({"case": name, "error": done["log_tail"].strip().splitlines()[-1:]})
                 continue
-            rec = {**json.loads(done.stdout.strip().splitlines()[-1]), "command": shlex.join(cmd[1:])}
+            lines = [ln for ln in (tmp / f"{name}.log").read_text().splitlines() if ln.startswith("{")]  # + stderr
+            rec = {**json.loads(lines[-1]), "command": shlex.join(cmd[1:])}
             print(json.dumps(rec), flush=True)
             records.append(rec)
     _write(records, out)

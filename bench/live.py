@@ -14,7 +14,6 @@ rife-4.25 --size 1080p --fps-in 25``, and ``--fps-in 59.94``).
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import socket
@@ -27,6 +26,7 @@ from pathlib import Path
 import av
 
 from filmrt.bench.settings import default_clip
+from filmrt.fileio import write_json
 from filmrt.options import RuntimeOptions
 from filmrt.pipeline.live.options import LiveOptions
 from filmrt.pipeline.live.run import live
@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     res = live_bench(a.size, seconds=a.seconds, fps_in=a.fps_in, fps_out=a.fps, model=a.model, device=a.device,
                      latency=a.latency, preset=a.preset)
-    Path(a.json).write_text(json.dumps(res, indent=1, default=str) + "\n")
+    write_json(Path(a.json), res)
     s = res["stats"]
     print(f"{a.size} {res['fps_in']} -> {res['fps_out']} {res['model']}: late {s['late']}, tiers {s['tier_shares']}, "
           f"latency p50 {s['latency_p50_ms']} p99 {s['latency_p99_ms']} ms, memory {res['memory_mib']}, "

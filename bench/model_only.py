@@ -11,7 +11,7 @@ import torch
 
 from filmrt.bench.context import RunContext
 from filmrt.bench.flops import peak_for
-from filmrt.bench.timing import measure
+from filmrt.bench.timing import device_peak_mib, measure
 from filmrt.engine import backend_available, open_interpolator
 from filmrt.options import BACKENDS
 from filmrt.sizes import Size
@@ -61,8 +61,7 @@ def _cell(ctx: RunContext, model: str, backend: str, prec: str, size: Size, batc
     b = torch.rand(batch, 3, h, w, generator=gen).to(dev)
     times = [0.5] * batch
     ctx.log(f"{what} ...")
-    if dev.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(dev)
+    device_peak_mib(dev, reset=True)
     try:
         tm = measure(lambda: interp.interpolate(a, b, times), dev, warmup=s.warmup, repeats=s.repeats,
                      budget_s=s.budget_s)
@@ -84,7 +83,6 @@ def _cell(ctx: RunContext, model: str, backend: str, prec: str, size: Size, batc
         pk = peak_for(peaks, prec, dev)
         if pk:
             row["fraction_of_matmul_peak"] = row["achieved_tflops"] / pk
-    if dev.type == "cuda":
-        row["peak_device_mem_mib"] = torch.cuda.max_memory_allocated(dev) / 2**20
+    row["peak_device_mem_mib"] = device_peak_mib(dev)
     ctx.log(f"  {row['ms_per_call']:.1f} ms/call, {row['interp_per_s']:.2f} interp/s (n={tm['n']})")
     return row

@@ -13,14 +13,33 @@ from __future__ import annotations
 
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from filmrt.bench.report import fmt, md_table, run_head, run_tail, write_pair
 from filmrt.machine import machine_slug
+from filmrt.options import check_fields, opt
 from filmrt.pipeline.report_html import pareto_front, save_pareto_plot, write_pareto_report
 
 DEFAULT_METHODS = ("filmrt-openvino", "vs-mlrt-ov", "vs-rife", "filmrt-torch", "minterpolate", "mvtools-flowfps",
                    "filmrt-blend")
+
+
+@dataclass
+class PeersOptions:
+    """``filmrt bench --peers``'s own options (generated; ``--out`` is the GPU check's, shared)."""
+
+    peers_vs: bool = field(default=False, metadata=opt(
+        "run the peers comparison (make bench-peers: VapourSynth in .venv-peers)", flag="--peers"))
+    rounds: int = field(default=2, metadata=opt("peers: interleaved rounds", metavar="N"))
+    peer_methods: str | None = field(default=None, metadata=opt(
+        f"peers: comma list (default: {','.join(DEFAULT_METHODS)})", metavar="LIST"))
+    peer_vmaf: bool = field(default=False, metadata=opt("peers: VMAF too (libvmaf, slower)"))
+    report: str | None = field(default=None, metadata=opt(
+        "peers: also an HTML page in DIR (the table and the Pareto plot; opens in a browser)", metavar="DIR"))
+
+    def __post_init__(self) -> None:
+        check_fields(self)
 
 
 def _ran(res: dict) -> list[tuple[str, dict]]:

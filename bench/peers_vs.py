@@ -26,7 +26,7 @@ environment with Python >= 3.12: VapourSynth R81 needs it), a script that :func:
 writes: read ``half.mkv`` with bestsource, interpolate, encode with PyAV's libx264 there.
 
 Speed: the wall time, CPU time (user + system) and peak RSS of each job, from the child's own
-rusage (:func:`run_child`, ``os.wait4``). Methods are interleaved over rounds, the order turned by
+rusage (:func:`filmrt.bench.runner.run_child`). Methods are interleaved over rounds, the order turned by
 one each round (:func:`schedule`), so a drift of the machine's load hits all of them alike; the
 load average is recorded before and after each job. Quality is scored once per method (the
 output of every round is the same up to encoder threading).
@@ -37,24 +37,19 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import signal
 import subprocess
 import sys
-import threading
-import time
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
 from filmrt.bench.peers import decode_segment
+from filmrt.bench.runner import run_child
 from filmrt.bench.temporal import write_clip
-from filmrt.machine import load_average
 from filmrt.pipeline.io.encode import DEFAULT_CRF, DEFAULT_PRESET
 
 #: the peers' environment (``make bench-peers``), relative to the repository root
 PEERS_VENV = ".venv-peers"
-#: what ``make bench-peers`` installs there (PyPI names)
-VS_PACKAGES = ("vapoursynth", "vapoursynth-mvtools", "vapoursynth-bestsource", "vapoursynth-mlrt-ov", "av", "numpy")
 ALL_METHODS = ("filmrt-openvino", "filmrt-torch", "filmrt-blend", "minterpolate", "vs-mlrt-ov",
                "mvtools-flowfps", "vs-rife")
 RIFE = "rife-4.25"
@@ -209,27 +204,6 @@ def vs_script(method: str, src: str, dst: str, in_rate: Fraction, out_rate: Frac
 
 
 # --- running one job ------------------------------------------------------------------------------
-
-def run_child(cmd: list[str], log: Path, timeout: float, cwd: Path, env: dict | None = None) -> dict:
-    """Run ``cmd`` to its end; wall seconds, CPU seconds and peak RSS (MB) from its own rusage."""
-    la0 = load_average()
-    t0 = time.perf_counter()
-    with open(log, "w") as fh:
-        proc = subprocess.Popen(cmd, cwd=cwd, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
-                                env={**os.environ, **(env or {})})
-        timer = threading.Timer(timeout, lambda: os.killpg(proc.pid, signal.SIGKILL))
-        timer.start()
-        try:
-            _, status, ru = os.wait4(proc.pid, 0)
-        finally:
-            timer.cancel()
-    wall = time.perf_counter() - t0
-    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait again
-    tail = log.read_text(errors="replace")[-2000:]
-    return {"returncode": proc.returncode, "timed_out": wall >= timeout, "wall_s": wall,
-            "cpu_s": ru.ru_utime + ru.ru_stime, "peak_rss_mb": ru.ru_maxrss / 1024,
-            "load_average": [la0, load_average()], "log_tail": tail if proc.returncode else tail[-300:]}
-
 
 def schedule(names: list[str], rounds: int) -> list[tuple[int, str]]:
     """(round, method) in run order: every method once a round, the order turned by one each round

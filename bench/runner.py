@@ -21,18 +21,45 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from filmrt.fileio import write_json
+from filmrt.machine import load_average
 
 CELL_MARGIN_S = 2.0
 FINAL_MARGIN_S = 4.0
 #: errors after which the CUDA context of a process is unusable: the child exits, is started again
 STICKY = re.compile(r"CUDA error|CUDA_ERROR|cudaError|illegal memory access|device-side assert|misaligned address")
 EXIT_STICKY = 70
+
+
+def run_child(cmd: list[str], log: Path, timeout: float, cwd: Path | None = None, env: dict | None = None,
+              tail: int = 2000) -> dict:
+    """THE bench's child process: ``cmd`` run to its end in a session of its own (killed whole, with
+    what it started, after ``timeout`` s), its output in ``log``; wall seconds, CPU seconds (user +
+    system) and peak RSS (MB) from its own rusage, the load average before and after, the log's tail
+    (300 characters of a clean exit's)."""
+    la0 = load_average()
+    t0 = time.perf_counter()
+    with open(log, "w") as fh:
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
+                                env={**os.environ, **(env or {})})
+        timer = threading.Timer(timeout, lambda: os.killpg(proc.pid, signal.SIGKILL))
+        timer.start()
+        try:
+            _, status, ru = os.wait4(proc.pid, 0)
+        finally:
+            timer.cancel()
+    wall = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait again
+    text = Path(log).read_text(errors="replace")[-tail:]
+    return {"returncode": proc.returncode, "timed_out": wall >= timeout, "wall_s": wall,
+            "cpu_s": ru.ru_utime + ru.ru_stime, "peak_rss_mb": ru.ru_maxrss / 1024,
+            "load_average": [la0, load_average()], "log_tail": text if proc.returncode else text[-300:]}
 
 
 def one_line(e: BaseException, n: int = 400) -> str:
@@ -156,7 +183,10 @@ class Runner:
             write_json(cfg_path, {**self.base_cfg, **(extra or {}), "section": sec.name, "module": sec.module,
                                   "function": sec.function, "params": sec.params, "state": str(state),
                                   "deadline": time.time() + timeout - 1})
-            launch = self._launch(cfg_path, timeout)
+            # cwd outside the checkout: its filmrt/ folder must not shadow the installed package
+            launch = {**run_child([sys.executable, "-m", "filmrt.bench.runner", str(cfg_path)],
+                                  self.work / f"log-{sec.name}-{len(launches)}.txt", timeout, self.work, self.env,
+                                  tail=4000), "timeout_s": round(timeout, 1)}
             launches.append(launch)
             data = json.loads(state.read_text()) if state.exists() else {"cells": {}, "notes": {}}
             cur = data.get("current")
@@ -173,22 +203,6 @@ class Runner:
                 break
             self.log(f"{sec.name}: child exited {launch['returncode']}, starting it again after that cell")
         return section_result(state, launches, time.time() - start, sec.cap_s)
-
-    def _launch(self, cfg_path: Path, timeout: float) -> dict:
-        cmd = [sys.executable, "-m", "filmrt.bench.runner", str(cfg_path)]
-        t0 = time.time()
-        # cwd outside the checkout: its filmrt/ folder must not shadow the installed package
-        proc = subprocess.Popen(cmd, cwd=self.work, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                text=True, start_new_session=True)
-        timed_out = False
-        try:
-            out, _ = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            os.killpg(proc.pid, signal.SIGKILL)  # the child and what it started (pytest, convert)
-            out, _ = proc.communicate()
-        return {"returncode": proc.returncode, "timed_out": timed_out, "seconds": time.time() - t0,
-                "timeout_s": round(timeout, 1), "log_tail": (out or "")[-4000:]}
 
 
 def section_result(state: Path, launches: list[dict], seconds: float, cap: float) -> dict:

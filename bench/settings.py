@@ -4,7 +4,7 @@
 reads the :func:`filmrt.options.opt` metadata), so the CLI, the Python API and the ``settings``
 recorded in every result agree. A ``None`` default means "chosen for the device and ``--quick``"
 and is filled in by :meth:`BenchSettings.resolved`; the help text of the option says how.
-The section switches (:data:`SECTIONS`) are offered as ``--no-<section>`` flags.
+The section switches (bool fields, on by default) are offered as ``--no-<section>`` flags.
 """
 
 from __future__ import annotations
@@ -23,9 +23,6 @@ from filmrt.models import get_spec, model_names
 from filmrt.options import BACKENDS, PRECISIONS, opt
 from filmrt.sizes import Size, parse_size
 
-#: the sections a run can skip (each a bool field, ``--no-<name>`` on the command line)
-SECTIONS = ("model_only", "stages", "flops", "matmul", "e2e", "peers")
-
 
 def csv_list(text: str) -> list[str]:
     """``"a, b,c"`` -> ["a", "b", "c"] (the type of the comma-list options)."""
@@ -38,11 +35,6 @@ def int_list(text: str) -> list[int]:
         return [int(x) for x in csv_list(text)]
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r}: give whole numbers separated by commas, e.g. 1,8") from None
-
-
-def _section(name: str, what: str) -> dict:
-    # cli=False: add_options offers bools as store_true flags; filmrt.bench.cli adds these as --no-<name>
-    return opt(f"skip {what}", flag=f"--no-{name.replace('_', '-')}", cli=False)
 
 
 @dataclass
@@ -71,12 +63,12 @@ class BenchSettings:
     #: per measured cell, seconds
     budget_s: float | None = field(default=None, metadata=opt(
         "seconds per cell before repeats stop (default 30, quick 8)", flag="--budget", type=float, metavar="S"))
-    model_only: bool = field(default=True, metadata=_section("model_only", "the model-only runs"))
-    stages: bool = field(default=True, metadata=_section("stages", "the FILM per-stage timings"))
-    flops: bool = field(default=True, metadata=_section("flops", "counting FLOPs"))
-    matmul: bool = field(default=True, metadata=_section("matmul", "the matmul peak"))
-    e2e: bool = field(default=True, metadata=_section("e2e", "the end-to-end convert runs"))
-    peers: bool = field(default=True, metadata=_section("peers", "the peers (minterpolate) and the quality protocol"))
+    model_only: bool = field(default=True, metadata=opt("skip the model-only runs"))
+    stages: bool = field(default=True, metadata=opt("skip the FILM per-stage timings"))
+    flops: bool = field(default=True, metadata=opt("skip counting FLOPs"))
+    matmul: bool = field(default=True, metadata=opt("skip the matmul peak"))
+    e2e: bool = field(default=True, metadata=opt("skip the end-to-end convert runs"))
+    peers: bool = field(default=True, metadata=opt("skip the peers (minterpolate) and the quality protocol"))
     clip: str | None = field(default=None, metadata=opt(
         "video for the end-to-end and peer runs (default: ../shared/data/clips/bbb_720p25_audio.mp4)",
         metavar="FILE"))

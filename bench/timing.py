@@ -20,6 +20,17 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def device_peak_mib(device: torch.device, reset: bool = False) -> float | None:
+    """Device memory torch allocated at its peak since the last reset, MiB (None off CUDA); ``reset``
+    starts a new peak."""
+    if device.type != "cuda":
+        return None
+    sync(device)
+    if reset:
+        torch.cuda.reset_peak_memory_stats(device)
+    return torch.cuda.max_memory_allocated(device) / 2**20
+
+
 def _timed_call(fn: Callable[[], object], device: torch.device) -> float:
     """Milliseconds of one call (CUDA events on a GPU)."""
     if device.type == "cuda":

@@ -225,6 +225,6 @@ def test_the_profile_is_an_option_of_filmrt_bench_and_loads_nothing_by_path():
     assert r.returncode == 0 and "--profile" in r.stdout and "--dry-run" in r.stdout
     r = subprocess.run([sys.executable, "-m", "filmrt.bench.gpu", "--budget-s", "0"], capture_output=True, text=True,
                        timeout=120)  # the device's entry: the same options
-    assert r.returncode == 2 and "must be positive" in r.stderr
+    assert r.returncode == 2 and "must be a positive number" in r.stderr
     bench = Path(gpu.__file__).parent
     assert not [p for p in bench.glob("*.py") if "spec_from_file_location" in p.read_text()]
