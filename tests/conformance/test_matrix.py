@@ -45,12 +45,15 @@ _AUDIO = ("aac", "ac3", "eac3", "mp2", "pcm16", "pcm24", "flac", "opus")
 KNOWN: dict[str, list[str]] = {
     # the runs that still fail on main (2026-12-06, after the fixes of the classes: every other
     # run of those classes passes now). Each line says what still fails; a fix flips its runs (XPASS).
-    "DivX/Xvid MPEG-4 part 2 with B-frames: still exit 4 into .ts (inputs now from FFmpeg's mpeg4/xvid, see conformance_media)":
-        [f"{c}-mpeg4-*" for c in ("mp4", "mov", "mkv", "ts", "avi")],
-    "size change mid-stream in MPEG-TS: still failing (re-check after the scale-to-first-size fix)":
-        ["ts-h264-mp2-size_change->*"],
-    "MOV with PCM 24 and tmcd into TS: the timecode part is fixed (not written, said); still fails on the PCM "
-    "re-encoded to AAC lasting 27 ms longer (the M2TS AAC class below)": ["mov-h264-pcm24-timecode->ts:*"],
+    "(exit 4) MPEG-4 part 2 with a second video track into TS: verification fails (not yet analysed)":
+        ["mkv-mpeg4-aac-video2->ts:plain"],
+    "(exit 4) size change mid-stream in MPEG-TS: the video lasts 80 ms (two frames) more than the source; "
+    "into MP4 the muxer refuses a time ('Invalid argument', exit 2 without the stream named)":
+        ["ts-h264-mp2-size_change->*:plain", "ts-h264-mp2-size_change->*:slowmo", "ts-mpeg2-opus-size_change->mp4:*"],
+    "(exit 4) --ss into MXF: the muxer starts the PCM with the video and cuts 40-60 ms of it":
+        ["mxf-*-pcm*->same:sst"],
+    "(exit 4) --ss into AVI: AC-3 copied from the straddling packet keeps 0.13 s of 1 s; FFV1 one picture "
+    "on a time already taken": ["avi-h264-ac3->same:sst", "avi-ffv1-mp2->same:sst"],
 }
 
 

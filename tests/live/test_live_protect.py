@@ -55,6 +55,8 @@ def test_live_protect_auto_beats_plain_inside_the_graphics(tmp_path):
         if c % 2 == 0:
             continue  # a source frame
         truth, p, q = composite(c), plain[c - po], prot[c - qo]  # the interpolated frames of composite frame c
+        if _repeated(plain, c - po) or _repeated(prot, c - qo):
+            continue  # a loaded machine made live fall back to repeat there (its deadline): not a blend
         inside.append((_psnr(p, truth, reg["graphics"]), _psnr(q, truth, reg["graphics"])))
         outside.append((_psnr(p, truth, ~reg["graphics"]), _psnr(q, truth, ~reg["graphics"])))
     assert len(inside) >= 8
@@ -63,8 +65,13 @@ def test_live_protect_auto_beats_plain_inside_the_graphics(tmp_path):
     assert prot_in > plain_in + 10  # the blended ticker is a double image; moved, it is exact
     assert abs(prot_out - plain_out) < 1e-6  # outside the graphics nothing is touched
     for n in range(1, pr["from_frame"], 2):  # before the analysis: the plain frames
-        if 0 <= n + qo - po < len(plain):
+        if 0 <= n + qo - po < len(plain) and not _repeated(prot, n) and not _repeated(plain, n + qo - po):
             assert np.array_equal(prot[n], plain[n + qo - po])
+
+
+def _repeated(frames: list[np.ndarray], n: int) -> bool:
+    """Output frame n repeats the one before (the lowest tier), written losslessly."""
+    return n > 0 and np.array_equal(frames[n], frames[n - 1])
 
 
 def _offset(frames: list[np.ndarray]) -> int:
@@ -80,4 +87,6 @@ def test_live_protect_boxes_from_the_first_frame(tmp_path):
     logo = regions()["logo"]
     off = _offset(prot)
     for n in range(1, len(prot) - 1, 2):
+        if _repeated(prot, n):
+            continue  # live's lowest tier on a loaded machine
         assert _psnr(prot[n], composite(n + off), logo) > 40
