@@ -46,7 +46,7 @@ from filmrt.pipeline.io.hdr import losses
 from filmrt.pipeline.io.source import DecodedFrame, Source
 from filmrt.pipeline.io.target import REENCODED, REMUXED, OutputTarget, dropped_streams, plan_target
 from filmrt.pipeline.io.verify import check_conversion, not_verified
-from filmrt.pipeline.options import ConvertOptions
+from filmrt.pipeline.options import ConvertOptions, check_protect_fits
 from filmrt.pipeline.prepare import (
     check_input_fits,
     choose_convert_mode,
@@ -532,6 +532,7 @@ def convert(
                              audio=audio_policy(options), replace_timecode=timecode is not None)
         check_encoder(target.video, options.encode.preset, inp.info.width, inp.info.height, fps_out,
                       options.interlace)
+        check_protect_fits(options.protect, inp.info.width, inp.info.height)
         if interp is None:
             interp = open_interpolator(options.runtime)
         mode = choose_convert_mode(options, interp.model_name)

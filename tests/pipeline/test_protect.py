@@ -101,3 +101,17 @@ def test_convert_protect_auto_end_to_end(tmp_path):
     for i in (1, 3, 5):  # interpolated: the ticker and the logo as in the true frame between
         assert _psnr(frames[i], composite(i), reg["ticker"]) > 40
         assert _psnr(frames[i], composite(i), reg["logo"]) > 40
+
+
+def test_convert_refuses_a_protect_box_outside_the_picture(tmp_path, capsys):
+    # a box wholly off the picture protects nothing: a run that "succeeds" with it is a silent no-op
+    src = write_composite(tmp_path / "bc.mkv", frames=4, step=2)
+    out = tmp_path / "out.mkv"
+    assert main(["convert", src, str(out), "--fps", "x2", "--model", "blend", "--protect", f"0,0,8,8,{W},0,8,8",
+                 "--codec", "ffv1", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and f"{W},0,8,8 lies outside the {W}x{H} picture" in err
+    assert not out.exists()
+    # a box running off an edge is clipped to the picture, not refused
+    assert main(["convert", src, str(out), "--fps", "x2", "--model", "blend", "--protect", f"{W - 8},{H - 8},64,64",
+                 "--codec", "ffv1", "--quiet"]) == 0
