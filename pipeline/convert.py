@@ -470,6 +470,8 @@ class _Conversion:
     def _result(self) -> ConvertResult:
         k, src, mux = self.kinds, self.source, self.muxer
         self.temporal.notes.extend(src.notes)  # e.g. a size change scaled to the first size
+        if self.protect is not None and self.protect.ready:  # --protect: what was kept from the model, said
+            self.temporal.notes.append(self.protect.protection.describe())
         return ConvertResult(
             src="", dst=self.dst, frames_in=src.frames_decoded or self.frames_in,
             frames_out=mux.encoded, interpolated=k[INTERP],  # frames in the file (--interlace: 2 fields each)

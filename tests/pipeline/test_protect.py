@@ -8,6 +8,7 @@ frames of the composite inside the graphics rectangles and outside them.
 
 from __future__ import annotations
 
+import json
 import math
 
 import av
@@ -89,11 +90,15 @@ def test_ticker_moves_at_any_t_and_a_still_picture_is_left_alone():
     assert analyse(still).empty  # nothing moves: nothing tells a graphic from the scenery
 
 
-def test_convert_protect_auto_end_to_end(tmp_path):
+def test_convert_protect_auto_end_to_end(tmp_path, capsys):
     src = write_composite(tmp_path / "bc.mkv", frames=6, step=2)  # fewer frames than the window
     out = tmp_path / "out.mkv"
     assert main(["convert", src, str(out), "--fps", "x2", "--model", "blend", "--protect", "auto",
-                 "--codec", "ffv1", "--quiet"]) == 0
+                 "--codec", "ffv1", "--quiet", "--json", str(tmp_path / "r.json")]) == 0
+    # what auto found is said (stderr and the JSON), as live says it: else nobody can tell it did anything
+    said = [n for n in json.loads((tmp_path / "r.json").read_text())["temporal"]["notes"] if n.startswith("protect:")]
+    assert len(said) == 1 and "still graphic" in said[0] and "ticker rows" in said[0]
+    assert f"filmrt: {said[0]}" in capsys.readouterr().err
     with av.open(str(out)) as c:
         frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
     reg = regions()
