@@ -46,7 +46,7 @@ from filmrt.pipeline.io.hdr import losses
 from filmrt.pipeline.io.source import DecodedFrame, Source
 from filmrt.pipeline.io.target import REENCODED, REMUXED, OutputTarget, dropped_streams, plan_target
 from filmrt.pipeline.io.verify import check_conversion, not_verified
-from filmrt.pipeline.options import ConvertOptions
+from filmrt.pipeline.options import ConvertOptions, check_protect_fits
 from filmrt.pipeline.prepare import (
     check_input_fits,
     choose_convert_mode,
@@ -470,6 +470,8 @@ class _Conversion:
     def _result(self) -> ConvertResult:
         k, src, mux = self.kinds, self.source, self.muxer
         self.temporal.notes.extend(src.notes)  # e.g. a size change scaled to the first size
+        if self.protect is not None and self.protect.ready:  # --protect: what was kept from the model, said
+            self.temporal.notes.append(self.protect.protection.describe())
         return ConvertResult(
             src="", dst=self.dst, frames_in=src.frames_decoded or self.frames_in,
             frames_out=mux.encoded, interpolated=k[INTERP],  # frames in the file (--interlace: 2 fields each)
@@ -532,6 +534,7 @@ def convert(
                              audio=audio_policy(options), replace_timecode=timecode is not None)
         check_encoder(target.video, options.encode.preset, inp.info.width, inp.info.height, fps_out,
                       options.interlace)
+        check_protect_fits(options.protect, inp.info.width, inp.info.height)
         if interp is None:
             interp = open_interpolator(options.runtime)
         mode = choose_convert_mode(options, interp.model_name)

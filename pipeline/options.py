@@ -95,6 +95,18 @@ def protect_field():
         metavar="SPEC"))
 
 
+def check_protect_fits(value: str | None, width: int, height: int) -> None:
+    """Refuse ``--protect`` boxes that miss the picture: a box wholly outside it would protect nothing
+    and the run would succeed as if it had (a box running off an edge is clipped to the picture)."""
+    spec = parse_protect(value)
+    if isinstance(spec, str):
+        return
+    for x, y, w, h in spec:
+        if x >= width or y >= height:
+            raise FilmrtError(f"--protect {value}: the box {x},{y},{w},{h} lies outside the {width}x{height} "
+                              "picture (X,Y is its top-left corner, in pixels)")
+
+
 @dataclass(frozen=True)
 class ConvertOptions:
     """Everything ``filmrt convert`` needs besides IN and OUT."""

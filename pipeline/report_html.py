@@ -24,6 +24,7 @@ from __future__ import annotations
 import heapq
 import html
 import itertools
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -272,7 +273,22 @@ def write_report(path, *, title: str, summary: Mapping[str, object], plots: Sequ
     page = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>{html.escape(title)}</title>{_STYLE}</head>\n<body>\n" + "\n".join(body)
             + f"\n{_ONLOAD}\n</body></html>\n")
-    return atomic_write(d / MARKER, page)
+    out = atomic_write(d / MARKER, page)
+    _drop_stale(d, page)
+    return out
+
+
+_OURS = re.compile(r"(plot_\w+|worst\d{2}_\d+|pareto)\.png")
+
+
+def _drop_stale(d: Path, page: str) -> None:
+    """Remove the PNGs an earlier report in ``d`` wrote that this page does not show (its 4 worst
+    frames after a run with --worst 2, its VMAF plot after a run without --vmaf): the folder is then
+    this report and nothing else. Files of other names are left alone."""
+    shown = set(re.findall(r'<img src="([^"]+)"', page))
+    for f in d.glob("*.png"):
+        if _OURS.fullmatch(f.name) and html.escape(f.name) not in shown:
+            f.unlink(missing_ok=True)
 
 
 def write_pareto_report(path, points: Sequence[Mapping], *, title: str = "filmrt bench",

@@ -8,8 +8,9 @@ how CAND was made:
 
 - **Matching by time.** Both files are decoded by the pipeline's decoder (the stated colour
   conversion) and each is timed from its own first frame (a tool may start its output at another
-  offset). A CAND frame matches the REF frame within half a REF frame duration of its time;
-  CAND frames with no REF frame there (a rate that is not REF's) are counted, not scored.
+  offset). A CAND frame matches the REF frame at its time, up to what the files' time bases can
+  round (one tick of each, at least 1 ms, at most half a REF frame); CAND frames with no REF frame
+  there (a rate that is not REF's) are counted, not scored.
 - **Generated vs kept.** With ``--every N``, REF frame ``i`` (counted from the first) is one the tool
   never saw when ``i % N != 0``: its score is the interpolation's. The kept ones are scored apart
   (a tool that re-encodes its input loses a little there too). Without ``--every`` every matched
@@ -55,11 +56,21 @@ def _timed(frames: Iterator[DecodedFrame]) -> Iterator[tuple[Fraction, DecodedFr
         yield f.ts - t0, f
 
 
+def match_tolerance(ref_rate: Fraction, ref_tb: Fraction | None, cand_tb: Fraction | None) -> Fraction:
+    """How far apart a CAND and a REF frame time may be and still be the same instant: what rounding
+    each file's time base can do (one tick of each), at least 1 ms (a container that stores
+    milliseconds), at most half a REF frame. Half a frame for all would score a 40 fps tool's frame
+    a third of a REF frame early against the REF frame: a picture of another instant."""
+    ticks = (ref_tb or 0) + (cand_tb or 0)
+    return min(Fraction(1, 2) / ref_rate, max(Fraction(1, 1000), Fraction(ticks)))
+
+
 def match_by_time(ref: Iterator[DecodedFrame], cand: Iterator[DecodedFrame], ref_rate: Fraction,
-                  counts: dict) -> Iterator[tuple[int, DecodedFrame, DecodedFrame]]:
-    """(REF index from the first frame, REF frame, CAND frame) for every CAND frame within half a REF
-    frame duration of a REF frame; ``counts['unmatched']`` counts the CAND frames left over."""
-    half = Fraction(1, 2) / ref_rate
+                  counts: dict, tol: Fraction | None = None) -> Iterator[tuple[int, DecodedFrame, DecodedFrame]]:
+    """(REF index from the first frame, REF frame, CAND frame) for every CAND frame within ``tol``
+    (default half a REF frame duration) of a REF frame; ``counts['unmatched']`` counts the CAND
+    frames left over."""
+    half = Fraction(1, 2) / ref_rate if tol is None else tol
     r_iter, c_iter = enumerate(_timed(ref)), _timed(cand)
     r = next(r_iter, None)
     for tc, fc in c_iter:
@@ -188,7 +199,8 @@ def _score(rs: PyAVSource, cs: PyAVSource, every, want_vmaf: bool, scene_thresho
     prev_ref = None
     det = SceneDetector(scene_threshold)
     try:
-        for i, fr, fc in match_by_time(rs.frames(), cs.frames(), Fraction(ri.rate), counts):
+        tol = match_tolerance(Fraction(ri.rate), ri.time_base, ci.time_base)
+        for i, fr, fc in match_by_time(rs.frames(), cs.frames(), Fraction(ri.rate), counts, tol):
             a, b = _u8(fr.rgb), _u8(fc.rgb)
             group = "generated" if every and i % every else ("kept" if every else "generated")
             cut = bool(det.update(fr.thumb))  # a cut in REF between the previous matched frame and this one

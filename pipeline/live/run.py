@@ -44,6 +44,7 @@ from filmrt.pipeline.live.source import Frame, LiveInput, Packet, is_url
 from filmrt.pipeline.live.stats import Histogram, LiveStats
 from filmrt.pipeline.live.tiers import cheap, model_tier
 from filmrt.pipeline.live.timeline import Timeline
+from filmrt.pipeline.options import check_protect_fits
 from filmrt.pipeline.threads import plan_threads
 from filmrt.pipeline.time.protect import Protector
 from filmrt.rates import format_rate
@@ -480,6 +481,7 @@ def live(src: str, dst: str, options: LiveOptions | None = None, *, interpolator
     first = inp.open()
     interp, run = interpolator, None
     try:
+        check_protect_fits(options.protect, first.info.width, first.info.height)
         if interp is None:
             interp = open_interpolator(options.runtime)
         run = _Live(inp, first, interp, options, dst, clock, on_second)

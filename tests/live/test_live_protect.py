@@ -16,7 +16,7 @@ import math
 
 import av
 import numpy as np
-from support.broadcast import LOGO, composite, regions, write_composite
+from support.broadcast import LOGO, H, W, composite, regions, write_composite
 
 from filmrt.cli.main import main
 from filmrt.pipeline.time.protect import WINDOW
@@ -90,3 +90,12 @@ def test_live_protect_boxes_from_the_first_frame(tmp_path):
         if _repeated(prot, n):
             continue  # live's lowest tier on a loaded machine
         assert _psnr(prot[n], composite(n + off), logo) > 40
+
+
+def test_live_refuses_a_protect_box_outside_the_picture(tmp_path, capsys):
+    src = write_composite(tmp_path / "bc.mkv", frames=4, step=2)
+    out = tmp_path / "out.mkv"
+    assert main(["live", src, str(out), "--fps", "x2", "--model", "blend", "--protect", f"0,{H},8,8",
+                 "--codec", "ffv1", "--format", "matroska", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and f"0,{H},8,8 lies outside the {W}x{H} picture" in err

@@ -8,6 +8,7 @@ frames of the composite inside the graphics rectangles and outside them.
 
 from __future__ import annotations
 
+import json
 import math
 
 import av
@@ -89,11 +90,15 @@ def test_ticker_moves_at_any_t_and_a_still_picture_is_left_alone():
     assert analyse(still).empty  # nothing moves: nothing tells a graphic from the scenery
 
 
-def test_convert_protect_auto_end_to_end(tmp_path):
+def test_convert_protect_auto_end_to_end(tmp_path, capsys):
     src = write_composite(tmp_path / "bc.mkv", frames=6, step=2)  # fewer frames than the window
     out = tmp_path / "out.mkv"
     assert main(["convert", src, str(out), "--fps", "x2", "--model", "blend", "--protect", "auto",
-                 "--codec", "ffv1", "--quiet"]) == 0
+                 "--codec", "ffv1", "--quiet", "--json", str(tmp_path / "r.json")]) == 0
+    # what auto found is said (stderr and the JSON), as live says it: else nobody can tell it did anything
+    said = [n for n in json.loads((tmp_path / "r.json").read_text())["temporal"]["notes"] if n.startswith("protect:")]
+    assert len(said) == 1 and "still graphic" in said[0] and "ticker rows" in said[0]
+    assert f"filmrt: {said[0]}" in capsys.readouterr().err
     with av.open(str(out)) as c:
         frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
     reg = regions()
@@ -101,3 +106,17 @@ def test_convert_protect_auto_end_to_end(tmp_path):
     for i in (1, 3, 5):  # interpolated: the ticker and the logo as in the true frame between
         assert _psnr(frames[i], composite(i), reg["ticker"]) > 40
         assert _psnr(frames[i], composite(i), reg["logo"]) > 40
+
+
+def test_convert_refuses_a_protect_box_outside_the_picture(tmp_path, capsys):
+    # a box wholly off the picture protects nothing: a run that "succeeds" with it is a silent no-op
+    src = write_composite(tmp_path / "bc.mkv", frames=4, step=2)
+    out = tmp_path / "out.mkv"
+    assert main(["convert", src, str(out), "--fps", "x2", "--model", "blend", "--protect", f"0,0,8,8,{W},0,8,8",
+                 "--codec", "ffv1", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and f"{W},0,8,8 lies outside the {W}x{H} picture" in err
+    assert not out.exists()
+    # a box running off an edge is clipped to the picture, not refused
+    assert main(["convert", src, str(out), "--fps", "x2", "--model", "blend", "--protect", f"{W - 8},{H - 8},64,64",
+                 "--codec", "ffv1", "--quiet"]) == 0

@@ -92,6 +92,24 @@ def test_report_refuses_a_folder_with_other_files(tmp_path, capsys):
     assert "holds other files" in capsys.readouterr().err
 
 
+def test_report_rewritten_in_place_holds_only_its_own_pictures(tmp_path):
+    # an earlier report's worst-frame PNGs must not linger beside a new page that shows fewer
+    from support.synth import make_clip
+
+    ref = make_clip(tmp_path / "ref.mp4", width=64, height=48, frames=10)
+    cand = make_clip(tmp_path / "cand.mkv", width=64, height=48, frames=10, codec="mpeg4")  # lossy: errors
+    rep = tmp_path / "rep"
+    assert main(["score", ref, cand, "--every", "0", "--quiet", "--report", str(rep), "--worst", "3"]) == 0
+    first = {f.name for f in rep.glob("worst*.png")}
+    assert any(n.startswith("worst02_") for n in first)
+    (rep / "notes.txt").write_text("mine")  # not the report's: left alone
+    assert main(["score", ref, cand, "--every", "0", "--quiet", "--report", str(rep), "--worst", "1"]) == 0
+    shown = set(re.findall(r'<img src="([^"]+)"', (rep / "index.html").read_text()))
+    assert {f.name for f in rep.glob("*.png")} == shown
+    assert not any(n.startswith(("worst01_", "worst02_")) for n in shown)
+    assert (rep / "notes.txt").read_text() == "mine"
+
+
 def test_pareto_report_for_the_bench(tmp_path):
     pts = [{"name": "rife", "fps": 30.0, "psnr": 33.0}, {"name": "film", "fps": 5.0, "psnr": 34.0},
            {"name": "blend", "fps": 200.0, "psnr": 28.0}, {"name": "slow-bad", "fps": 4.0, "psnr": 27.0}]

@@ -124,6 +124,20 @@ def test_frames_off_the_reference_grid_are_counted_not_scored(ref, tmp_path):
     assert 0 < rep["unmatched_cand_frames"] < len(frames)
 
 
+def test_a_frame_between_reference_times_is_not_scored_as_the_nearest_one(ref, tmp_path):
+    # 40 fps against 25: CAND frame k is at REF frame 5k/8, on REF's grid only when 8 divides k. The
+    # frames between are black: matched to the nearest REF frame (up to 3/8 of a frame away) they
+    # would pull the scores down; only the 4 frames on the grid are the same instants
+    n = int(N * 40 / 25)
+    frames = [ref_frame(5 * k // 8) if k % 8 == 0 else np.zeros((H, W, 3), np.uint8) for k in range(n)]
+    cand = write(tmp_path / "cand40.mkv", frames, rate=40)
+    assert main(["score", ref, cand, "--every", "0", "--json", str(tmp_path / "r.json"), "--quiet"]) == 0
+    rep = json.loads((tmp_path / "r.json").read_text())
+    assert [r["ref_index"] for r in rep["frames"]] == [0, 5, 10, 15]
+    assert rep["unmatched_cand_frames"] == n - 4
+    assert rep["generated"]["psnr"] == 100.0
+
+
 def test_generated_frames_next_to_a_scene_cut_are_not_scored(tmp_path):
     other = np.ascontiguousarray(255 - ref_frame(0)[::-1])  # another shot: inverted and upside down
     frames = [ref_frame(i) if i < 8 else other for i in range(N)]
