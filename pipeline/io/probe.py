@@ -205,16 +205,20 @@ def is_flush(pkt) -> bool:
 
 
 def stream_duration(s) -> Fraction | None:
-    """A stream's own duration in seconds as its headers say: the stream's duration field, else the
-    per-track ``DURATION`` tag Matroska writers add ("HH:MM:SS.nnnnnnnnn"); None when neither says.
-    (The container's duration is the longest stream's: audio may last longer than the video.)"""
+    """How long a stream lasts as its headers say, in seconds: the stream's duration field, else the
+    per-track ``DURATION`` tag Matroska writers add ("HH:MM:SS.nnnnnnnnn"; like the segment's
+    duration it counts from 0, so in a file whose timestamps start late it is the track's end);
+    None when neither says. (The container's duration is the longest stream's: audio may outlast
+    the video.)"""
     if s.duration and s.time_base:
         return Fraction(s.duration) * Fraction(s.time_base)
     tag = next((v for k, v in (s.metadata or {}).items() if k.upper() == "DURATION"), None)
+    if tag is None:
+        return None
     try:
         h, m, sec = str(tag).strip().split(":")
-        return (int(h) * 3600 + int(m) * 60) + Fraction(sec) if tag else None
-    except ValueError:
+        return int(h) * 3600 + int(m) * 60 + Fraction(sec)
+    except ValueError:  # not a clock time: said nothing
         return None
 
 

@@ -75,7 +75,7 @@ def read(path, decode_audio: bool = True) -> Media:
         # first, not flagged as an attached picture in Matroska, is small), the first of equals
         if not pics:
             return m
-        v = max(pics, key=lambda s: (s.codec_context.width or 0) * (s.codec_context.height or 0), default=None)
+        v = max(pics, key=lambda s: (s.codec_context.width or 0) * (s.codec_context.height or 0))
         m.main, m.sar, m.codec = v.index, _sar(v.codec_context), v.codec_context.name
         lead = 0  # pictures without a timestamp in front of the first timed one
         for f in c.decode(v):
