@@ -2,7 +2,8 @@
 it was fixed: a Matroska file whose audio outlasts the video called truncated; chapters into a
 container without chapters counted as copied (verification then failed the output); chapters
 written from 0 in a file whose timestamps start at 1 h lost; the note on a codec a container cannot
-hold advising a container that cannot hold it either."""
+hold advising a container that cannot hold it either; a progressive fast pan that idet calls combed
+deinterlaced at field rate (exit 0, every source picture replaced by a half-resolution field)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from fractions import Fraction
 
 import av
 import numpy as np
+import torch
+from support.ffmpeg_oracle import ffmpeg
 from support.formats_synth import make_extras_clip
 
 from filmrt.options import RuntimeOptions
@@ -17,6 +20,7 @@ from filmrt.pipeline.convert import convert
 from filmrt.pipeline.io.probe import stream_duration
 from filmrt.pipeline.io.target import fit_container
 from filmrt.pipeline.options import ConvertOptions, EncodeOptions
+from filmrt.pipeline.time.cadence.analysis import analyse, field_instants
 
 
 def _opts(fps: str = "50", **enc) -> ConvertOptions:
@@ -106,3 +110,56 @@ def test_the_fallback_note_names_only_containers_that_hold_the_codec():
     assert fitted.codec == "libx264"
     note = fitted.notes[0]
     assert ".mov" in note and ".mxf" in note and ".mkv" not in note, note
+
+
+def _weave(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """A frame whose even lines come from ``a`` and odd lines from ``b``."""
+    out = a.copy()
+    out[1::2] = b[1::2]
+    return out
+
+
+def test_field_instants_tell_progressive_from_interlaced_either_field_order():
+    y, x = np.mgrid[0:96, 0:600].astype(np.float32)
+    tex = 0.5 + 0.25 * np.sin(x / 4 + y / 6) + 0.2 * np.sin(x / 9 - y / 4)  # smooth: fields fit each other
+    at = [tex[:, 3 * k: 3 * k + 160] for k in range(60)]  # a pan of 3 px per field time
+    prog = [torch.from_numpy(at[2 * n]) for n in range(25)]
+    tff = [torch.from_numpy(_weave(at[2 * n], at[2 * n + 1])) for n in range(25)]
+    bff = [torch.from_numpy(_weave(at[2 * n + 1], at[2 * n])) for n in range(25)]
+    assert field_instants(prog) == {"moving": 23, "same": 23}
+    assert field_instants(tff) == {"moving": 23, "same": 0}
+    assert field_instants(bff) == {"moving": 23, "same": 0}
+    still = [torch.from_numpy(at[0])] * 10  # nothing moves: time tells nothing
+    assert field_instants(still)["moving"] == 0
+
+
+def _luma(path) -> list[np.ndarray]:
+    with av.open(str(path)) as c:
+        return [f.to_ndarray(format="gray").astype(np.float64) for f in c.decode(video=0)]
+
+
+def test_progressive_fast_pan_that_idet_calls_combed_is_not_deinterlaced(tmp_path):
+    src, out = tmp_path / "pan.mp4", tmp_path / "out.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=s=960x180:r=25:d=2", "-vf", "crop=320:180:x='4*n':y=0",
+           "-c:v", "libx264", "-preset", "ultrafast", "-crf", "10", "-pix_fmt", "yuv420p", str(src))
+    rep = analyse(src)
+    assert rep.field_order == "progressive"
+    assert rep.idet["tff"] + rep.idet["bff"] > rep.frames_analysed // 2  # idet is fooled: the bug's cause
+    res = convert(str(src), str(out), _opts(crf=10))
+    assert res.temporal["detected"] == "progressive" and res.temporal["deinterlace"] == "off"
+    assert any("one instant" in n for n in res.temporal["notes"])
+    a, b = _luma(src), _luma(out)
+    assert len(b) == 2 * len(a) == 100
+    # at 25 -> 50 every second output frame is a source instant: the source picture itself, not a
+    # field-rate reconstruction (those were 25-28 dB); crf 10 twice keeps it above 40 dB
+    worst = min(10 * np.log10(255**2 / max(np.mean((x - y) ** 2), 1e-9)) for x, y in zip(a, b[::2], strict=True))
+    assert worst > 40
+
+
+def test_interlaced_pictures_in_a_stream_flagged_progressive_are_still_deinterlaced(tmp_path):
+    src = tmp_path / "woven.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=s=320x180:r=50:d=2", "-vf", "scroll=h=0.02,interlace=scan=tff,setfield=prog",
+           "-c:v", "libx264", "-preset", "ultrafast", "-crf", "10", "-pix_fmt", "yuv420p", str(src))
+    res = convert(str(src), str(tmp_path / "out.mp4"), _opts())
+    assert (res.temporal["detected"], res.temporal["deinterlace"]) == ("interlaced", "bwdif")
+    assert res.temporal["field_instants"]["same"] == 0 < res.temporal["field_instants"]["moving"]
