@@ -222,6 +222,9 @@ def _report(res: ConvertResult, quiet: bool) -> None:
         print(f"filmrt: warning: {d}", file=log)
     for d in res.streams_dropped:
         print(f"filmrt: note: stream {d}", file=log)
+    for f in res.output.get("streams", []):  # a copied stream whose readers need to know something
+        if f["fate"] == "copied" and f["reason"].startswith("remuxed ("):
+            print(f"filmrt: note: stream #{f['index']} {f['kind']} {f['codec']} {f['reason']}", file=log)
     if res.timestamps_repaired:
         print(f"filmrt: note: {res.timestamps_repaired} frame(s) had a repeated timestamp and were placed one "
               "frame after the previous one (all frames kept)", file=log)

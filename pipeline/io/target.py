@@ -211,7 +211,7 @@ def _fates(fmt: str, options: dict, video: OutputFormat, streams: list, video_in
         else:
             why = refusal(fmt, video.codec, options, s)
             if why is None:
-                decided[s.index] = (COPIED, "remuxed")
+                decided[s.index] = (COPIED, "remuxed" + _reader_caveat(fmt, s))
             elif kind == "audio" and fmt in AUDIO_FALLBACK and "no decoder reads" in why:
                 enc = AUDIO_FALLBACK[fmt]  # e.g. PCM/FLAC in MPEG-TS: re-encoded, said with the reason
                 decided[s.index] = (REENCODED, f"re-encoded as {enc}: {AUDIO_FALLBACK_WHY[fmt]}", enc)
@@ -246,6 +246,15 @@ def _holders(fmt: str, streams: list) -> list[str]:
     ``streams`` (asked as any copied stream is: :func:`refusal`), for the refusal's advice."""
     return [f".{ext}" for ext, muxer in SUGGESTED
             if muxer != fmt and all(refusal(muxer, "libx264", {}, s) is None for s in streams)]
+
+
+def _reader_caveat(fmt: str, s) -> str:
+    """What a copied stream's readers should know: PCM deeper than 16 bits in MP4 is written as ISO
+    23003-5 ``ipcm``/``fpcm``, which FFmpeg before 7.0 (and players built on it) read as 16-bit."""
+    codec = stream_codec(s)
+    if fmt == "mp4" and codec.startswith("pcm_") and not codec.startswith(("pcm_s16", "pcm_u8", "pcm_s8")):
+        return f" (ISO 23003-5 PCM: FFmpeg < 7 reads {codec} in MP4 as 16-bit; .mov holds it for every reader)"
+    return ""
 
 
 def _timecode_reason(fmt: str, encoder: str, replaced: bool) -> str:

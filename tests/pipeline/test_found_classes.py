@@ -166,3 +166,16 @@ def test_interlaced_pictures_in_a_stream_flagged_progressive_are_still_deinterla
     res = convert(str(src), str(tmp_path / "out.mp4"), _opts())
     assert (res.temporal["detected"], res.temporal["deinterlace"]) == ("interlaced", "bwdif")
     assert res.temporal["field_instants"]["same"] == 0 < res.temporal["field_instants"]["moving"]
+
+
+def test_deep_pcm_copied_into_mp4_says_old_readers_misread_it(tmp_path):
+    src = tmp_path / "pcm24.mov"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=s=64x64:r=25:d=1", "-f", "lavfi", "-i", "sine=f=440:r=48000:d=1",
+           "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "pcm_s24le", str(src))
+    reasons = {}
+    for ext in ("mp4", "mov"):
+        res = convert(str(src), str(tmp_path / f"out.{ext}"), _opts())
+        (audio,) = [f for f in res.output["streams"] if f["kind"] == "audio"]
+        assert (audio["fate"], audio["codec"]) == ("copied", "pcm_s24le")
+        reasons[ext] = audio["reason"]
+    assert "FFmpeg < 7 reads pcm_s24le in MP4 as 16-bit" in reasons["mp4"] and reasons["mov"] == "remuxed"
