@@ -227,7 +227,7 @@ def _report(res: ConvertResult, quiet: bool) -> None:
             print(f"filmrt: note: stream #{f['index']} {f['kind']} {f['codec']} {f['reason']}", file=log)
     if res.timestamps_repaired:
         print(f"filmrt: note: {res.timestamps_repaired} frame(s) had a repeated timestamp and were placed one "
-              "frame after the previous one (all frames kept)", file=log)
+              "frame after the previous one (kept)", file=log)
     for p in res.problems:
         print(f"filmrt: warning: damaged input: {p}", file=log)
 

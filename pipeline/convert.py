@@ -216,6 +216,14 @@ def _user_error(e: BaseException) -> BaseException:
 
 
 # ---------------------------------------------------------------------- one run
+
+def _overlap_loss(n: int) -> list[str]:
+    """The pictures the decoder dropped on overlapping timestamps, said as a loss."""
+    if not n:
+        return []
+    return [f"{n} picture(s) dropped: their timestamps go back over pictures already shown (a splice?); "
+            "the source's timeline, and A/V sync, kept"]
+
 class _Conversion:
     """One conversion: the three stages (methods :meth:`decode`, :meth:`infer`, :meth:`encode`)
     and the state they share. ``run`` starts them and returns the counts."""
@@ -482,7 +490,8 @@ class _Conversion:
             packets_copied=mux.packets_copied, problems=list(src.problems), temporal=self.temporal.to_dict(),
             video={"source": mux.output.source, "output": mux.output.to_dict(),
                    "side_data": src.info.side.to_dict(), "caption_triples": self._caption_counts()},
-            dropped=list(mux.output.notes) + self._losses(mux) + self.extras_lost + self.muxer_notes + self.reencoded,
+            dropped=list(mux.output.notes) + self._losses(mux) + self.extras_lost + self.muxer_notes + self.reencoded
+            + _overlap_loss(src.timestamps_overlapped),
             extras=dict(self.extras), output=self.target.to_dict(),
             timestamps_repaired=src.timestamps_repaired,
             model_s=self.inference.model_s, threads=self.thread_plan.describe(), stage_s=dict(self.stage_cpu),

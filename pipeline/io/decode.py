@@ -484,7 +484,7 @@ class PyAVSource(Source):
                     break
                 if out is not None:
                     yield out
-        self.timestamps_repaired = clock.repaired
+        self.timestamps_repaired, self.timestamps_overlapped = clock.repaired, clock.overlapped
         self._report_problems()
 
     def _timed(self, decoded, clock: FrameClock, end: bool):

@@ -50,6 +50,7 @@ from filmrt.pipeline.io.source import VideoInfo
 from filmrt.pipeline.io.streams import NO_TIMES, stream_codec
 from filmrt.pipeline.time.cadence.fieldops import WEAVE, FilterChain
 from filmrt.pipeline.time.timecode import GOP_ENCODERS
+from filmrt.pipeline.time.timestamps import OVERLAP_MAX
 
 if TYPE_CHECKING:
     from filmrt.pipeline.io.target import OutputTarget
@@ -428,10 +429,18 @@ class Muxer:
         if packet.dts is not None:
             packet.dts -= d
         last = self._copied_dts.get(out.index)
+        if packet.dts is not None and last is not None and packet.dts < last and (last - packet.dts) * tb <= OVERLAP_MAX:
+            # a splice whose second part starts before the first ended: its times are right, and the
+            # video drops its overlapping pictures (FrameClock rule 5): so do the copied streams,
+            # or everything after the splice would play late
+            if not self._dts_moved.get(out.index):
+                self.warn(f"stream #{out.index}: copied packets go back over the previous ones ({packet.dts} after "
+                          f"{last}, a splice?): the overlapping packets are dropped, the timeline kept")
+            self._dts_moved[out.index] = self._dts_moved.get(out.index, 0) + 1
+            return
         if packet.dts is not None and last is not None and packet.dts <= last:
-            # a spliced stream whose packets overlap (two files joined: the last audio packet of one
-            # reaches past the first of the next): the muxer refuses a DTS that does not increase.
-            # ffmpeg's habit: move it to just after the previous one, keep the packet (and its sound)
+            # a repeated DTS (two subtitle events at one time) or a clock reset: the muxer refuses a
+            # DTS that does not increase. ffmpeg's habit: move it to just after the previous one
             if not self._dts_moved.get(out.index):
                 self.warn(f"stream #{out.index}: a copied packet's DTS does not increase ({packet.dts} after "
                           f"{last}, a splice?): moved to {last + 1}")

@@ -140,6 +140,9 @@ class Source:
         self.corrupt_frames = 0
         self.frames_decoded = 0
         self.timestamps_repaired = 0
+        #: pictures dropped because their advancing timestamps overlap pictures already shown (a
+        #: splice: the timeline, and A/V sync, kept; FrameClock rule 5)
+        self.timestamps_overlapped = 0
         #: what was done to valid but unusual input (said once each; not damage), e.g. a picture
         #: size that changes mid-stream, scaled to the first size (``resized`` pictures)
         self.notes: list[str] = []

@@ -27,6 +27,16 @@ libavcodec and ffmpeg do, so the pipeline never drops or misplaces a decodable p
 4. **Leftovers.** A time that is still not after the previous one (a repeated label) is moved to
    the previous time plus one frame duration and counted in :attr:`FrameClock.repaired`. The
    frame is kept: repeated labels are a muxer's mistake, not damage to the pictures.
+5. **Overlaps.** Labels that go back and then *advance again* from there (two recordings spliced
+   so that the second starts before the first ended, as in a spliced MPEG-TS) are not a muxer's
+   mistake: the second part's times are right, and moving every later frame after the first
+   part would put the whole second part late against its audio. So a frame whose own label
+   advanced, yet still falls on a time already shown, with no free slot before the next label
+   in the window, is dropped and counted in :attr:`FrameClock.overlapped`, as ffmpeg drops a
+   frame whose time is taken: the timeline, and A/V sync, are kept. Only for an overlap of at
+   most :data:`OVERLAP_MAX`: labels further back are a clock reset, whose frames are all kept.
+   A label further back than the window can sort first empties the window, so the frames before
+   the jump keep their own times instead of being sorted among the new part's.
 
 Variable frame rate is not a problem here: a gap between two frames is kept as it is.
 """
@@ -47,6 +57,9 @@ T = TypeVar("T")
 WINDOW = 4
 #: untimed frames held before the first timestamp (beyond that they are counted from the start)
 LEAD_MAX = 120
+#: the longest overlap (s) whose frames rule 5 drops; labels further back are a reset of the clock
+#: (a new recording from zero): those frames are kept, placed after the ones shown
+OVERLAP_MAX = Fraction(1)
 
 
 class BestEffort:
@@ -111,6 +124,9 @@ class FrameClock(Generic[T]):
         self.last_duration: Fraction | None = None
         #: frames whose time had to be moved (still not after the previous frame)
         self.repaired = 0
+        #: frames dropped: their advancing labels overlap pictures already shown (rule 5)
+        self.overlapped = 0
+        self.last_label: Fraction | None = None  # the window time taken by the latest frame out
         #: frames without any timestamp (placed after the previous frame, or before the first timed one)
         self.guessed = 0
         #: untimed frames in front of the first timestamp, held until it comes: (item, duration)
@@ -130,6 +146,11 @@ class FrameClock(Generic[T]):
             yield from self._place_lead(Fraction(ticks) * self.tb if ticks is not None else None, dur)
         if ticks is not None:
             t = Fraction(ticks) * self.tb
+            if self.last_guess is not None and t < self.last_guess - self.window * self._duration(dur):
+                # further back than any reordering: a splice or a clock reset. The frames before it
+                # leave with their own times, not sorted among the new part's.
+                while self.items:
+                    yield from self._pop()
         else:
             self.guessed += 1
             t = self.start if self.last_guess is None else self.last_guess + self._duration(self.last_duration)
@@ -142,7 +163,7 @@ class FrameClock(Generic[T]):
         self.items.append((item, dur))
         heapq.heappush(self.times, t)
         while len(self.items) > self.window:
-            yield self._pop()
+            yield from self._pop()
 
     def _place_lead(self, first: Fraction | None, dur: Fraction | None) -> Iterator[tuple[T, Fraction]]:
         """The held untimed frames, before ``first`` (the first timestamp), or from ``start`` when
@@ -158,16 +179,22 @@ class FrameClock(Generic[T]):
         if self.lead:
             yield from self._place_lead(None, None)
         while self.items:
-            yield self._pop()
+            yield from self._pop()
 
-    def _pop(self) -> tuple[T, Fraction]:
+    def _pop(self) -> Iterator[tuple[T, Fraction]]:
+        """The oldest frame of the window with the smallest time in it (none when it is dropped)."""
         item, dur = self.items.popleft()
-        t = heapq.heappop(self.times)
+        t = label = heapq.heappop(self.times)
+        advanced = self.last_label is not None and label > self.last_label
+        self.last_label = label
         if self.last_out is not None and t <= self.last_out:
-            self.repaired += 1
             t = self.last_out + self._duration(dur)
+            if advanced and t - label <= OVERLAP_MAX and self.times and self.times[0] < t + self._duration(dur):
+                self.overlapped += 1  # rule 5: the labels overlap what was shown, no slot is free
+                return
+            self.repaired += 1
         self.last_out = t
-        return item, t
+        yield item, t
 
 
 def display_times(pts: list[int | None], dts: list[int | None] | None = None, *, time_base=Fraction(1),

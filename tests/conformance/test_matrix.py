@@ -47,9 +47,6 @@ KNOWN: dict[str, list[str]] = {
     # run of those classes passes now). Each line says what still fails; a fix flips its runs (XPASS).
     "(exit 4) MPEG-4 part 2 with a second video track into TS: verification fails (not yet analysed)":
         ["mkv-mpeg4-aac-video2->ts:plain"],
-    "(exit 4) size change mid-stream in MPEG-TS: the video lasts 80 ms (two frames) more than the source; "
-    "into MP4 the muxer refuses a time ('Invalid argument', exit 2 without the stream named)":
-        ["ts-h264-mp2-size_change->*:plain", "ts-h264-mp2-size_change->*:slowmo", "ts-mpeg2-opus-size_change->mp4:*"],
     "(exit 4) --ss into MXF: the muxer starts the PCM with the video and cuts 40-60 ms of it":
         ["mxf-*-pcm*->same:sst"],
     "(exit 4) --ss into AVI: AC-3 copied from the straddling packet keeps 0.13 s of 1 s; FFV1 one picture "

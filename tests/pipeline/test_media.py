@@ -87,6 +87,25 @@ def test_missing_and_repeated_labels_keep_every_frame():
     assert all(b > a for a, b in zip(t, t[1:], strict=False))
 
 
+def test_spliced_labels_keep_the_timeline_and_a_clock_reset_keeps_every_frame():
+    """Rule 5: labels that go back over shown pictures and advance again (a splice overlapping the
+    part before by 2 or 10 frames) drop the overlapping pictures, so the times stay the source's;
+    a jump back of more than OVERLAP_MAX (a clock reset) keeps every frame, placed after."""
+    from filmrt.pipeline.time.timestamps import OVERLAP_MAX, FrameClock
+
+    tb = F(1, 25)
+    for overlap in (2, 10):
+        labels = list(range(40)) + list(range(40 - overlap, 60))
+        clock: FrameClock[int] = FrameClock(tb, tb)
+        got = [t for i, p in enumerate(labels) for _, t in clock.push(i, p, None)]
+        got += [t for _, t in clock.flush()]
+        assert got == [F(k, 25) for k in range(60)] and clock.overlapped == overlap
+    back = int(OVERLAP_MAX / tb) + 10
+    labels = list(range(50)) + list(range(50 - back, 50 - back + 7))
+    t = display_times(labels, time_base=tb, step=tb)
+    assert t == [F(k, 25) for k in range(57)]
+
+
 def test_vfr_mkv_is_not_damaged(tmp_path, capsys):
     """A valid VFR mkv (10 frames missing in the middle) converts with exit 0, no 'damaged',
     each picture at its own time; eval-video scores all frames it decodes."""
