@@ -56,7 +56,7 @@ import torch
 from filmrt.bench.peers import decode_segment
 from filmrt.bench.report import fmt, md_table, run_head, run_tail, write_pair
 from filmrt.bench.runner import run_child
-from filmrt.bench.settings import default_clip
+from filmrt.bench.settings import csv_list, default_clip
 from filmrt.bench.temporal import write_clip
 from filmrt.errors import FilmrtError
 from filmrt.machine import machine_slug
@@ -398,7 +398,7 @@ def run_args(args, command: str) -> int:
     from filmrt.cli.groups import from_args
 
     o = from_args(PeersOptions, args)
-    names = o.peer_methods.split(",") if o.peer_methods else list(ALL_METHODS)
+    names = csv_list(o.peer_methods) if o.peer_methods else list(ALL_METHODS)
     bad = [n for n in names if n not in ALL_METHODS]
     if bad:
         raise FilmrtError(f"--peer-methods {','.join(bad)}: use {','.join(ALL_METHODS)}")
