@@ -12,13 +12,12 @@ import argparse
 import shlex
 import sys
 
-from filmrt.bench import gpu, peers_report
+from filmrt.bench import gpu, peers_vs
 from filmrt.bench.driver import run_bench
-from filmrt.bench.peers_report import PeersOptions
+from filmrt.bench.peers_vs import PeersOptions
 from filmrt.bench.report import markdown, write_results
 from filmrt.bench.settings import BenchSettings
 from filmrt.cli.groups import add_options, from_args
-from filmrt.errors import FilmrtError
 
 DEFAULT_JSON = "bench/results/auto"
 
@@ -63,44 +62,11 @@ def run(args: argparse.Namespace) -> int:
     if args.profile == "gpu":
         return gpu.run_args(args, command_line())
     if args.peers_vs:  # --peers
-        return run_peers_args(args)
+        return peers_vs.run_args(args, command_line())
     settings = settings_from_args(args)
     res = run_bench(settings)
     jp, mp = write_results(res, args.json)
     if not settings.quiet:
         print(markdown(res))
     print(f"wrote {jp} and {mp}")
-    return 0
-
-
-
-def run_peers_args(args: argparse.Namespace) -> int:
-    """``--peers``: the comparison of :mod:`filmrt.bench.peers_vs` into ``--out``."""
-    from pathlib import Path
-
-    from filmrt.bench.peers_vs import ALL_METHODS
-    from filmrt.bench.settings import default_clip
-
-    o = from_args(PeersOptions, args)
-    names = o.peer_methods.split(",") if o.peer_methods else list(peers_report.DEFAULT_METHODS)
-    bad = [n for n in names if n not in ALL_METHODS]
-    if bad:
-        raise FilmrtError(f"--peer-methods {','.join(bad)}: use {','.join(ALL_METHODS)}")
-    clip = args.clip or str(default_clip())
-    if not Path(clip).is_file():
-        raise FilmrtError(f"--clip {clip}: not found")
-    root = Path(__file__).resolve().parent.parent
-
-    def log(msg: str) -> None:
-        if not args.quiet:
-            print(f"[bench --peers] {msg}", file=sys.stderr, flush=True)
-
-    res = peers_report.run_peers_bench(clip, args.ss or 0.0, args.t or 1.0, names, o.rounds, command_line(),
-                                       root, vmaf=o.peer_vmaf, log=log)
-    paths = peers_report.write_peers_results(res, args.out or gpu.GpuCheckOptions.out)  # --out: shared
-    if o.report:
-        paths.append(peers_report.write_html_report(res, o.report))
-    if not args.quiet:
-        print(peers_report.peers_markdown(res))
-    print("wrote " + ", ".join(str(p) for p in paths))
     return 0

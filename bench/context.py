@@ -8,13 +8,14 @@ prints under "Not measured".
 from __future__ import annotations
 
 import dataclasses
+import sys
 from pathlib import Path
 from typing import NamedTuple
 
 import torch
 
 from filmrt import weights as W
-from filmrt.bench.settings import BenchSettings, log
+from filmrt.bench.settings import BenchSettings
 from filmrt.models import get_spec, load_model
 from filmrt.options import RuntimeOptions
 
@@ -85,7 +86,9 @@ class RunContext:
         self.skipped.append({"what": what, "why": reason})
 
     def log(self, msg: str) -> None:
-        log(self.settings, msg)
+        """A progress line on stderr (not with ``quiet``)."""
+        if not self.settings.quiet:
+            print(f"[bench] {msg}", file=sys.stderr, flush=True)
 
     def runtime(self, model: str, **fields) -> RuntimeOptions:
         """The runtime of ``model`` for the end-to-end and quality runs: the first asked backend (else

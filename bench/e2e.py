@@ -40,18 +40,13 @@ from filmrt.pipeline.options import ConvertOptions, EncodeOptions
 CHILD_TIMEOUT_S = 3600
 
 
-def convert_options(runtime: RuntimeOptions, *, fps: str, ss: float, t: float) -> ConvertOptions:
-    """The options of the end-to-end conversion: THE one place bench builds convert options."""
-    return ConvertOptions(fps=fps, ss=ss, t=t, runtime=runtime)
-
-
 def e2e_child(spec: dict) -> dict:
     """Runs in a child process: one ``convert`` call, its wall and CPU time and this process's peak memory.
 
     ``spec``: src, dst, runtime (RuntimeOptions fields), fps, ss, t.
     """
     runtime = RuntimeOptions(**spec["runtime"])
-    opts = convert_options(runtime, fps=spec["fps"], ss=spec["ss"], t=spec["t"])
+    opts = ConvertOptions(fps=spec["fps"], ss=spec["ss"], t=spec["t"], runtime=runtime)
     dev = torch.device(runtime.device)
     device_peak_mib(dev, reset=True)
     rss0 = peak_rss_mib()
@@ -59,7 +54,7 @@ def e2e_child(spec: dict) -> dict:
     c0, t0 = time.process_time(), time.perf_counter()
     result = convert(spec["src"], spec["dst"], opts)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    out = {
+    return {
         "wall_s": wall,
         "cpu_s": cpu,
         "load_average": [la0, load_average()],
@@ -68,7 +63,6 @@ def e2e_child(spec: dict) -> dict:
         "host_mib_before_convert": rss0,
         "peak_device_mib": device_peak_mib(dev),
     }
-    return out
 
 
 def convert_child(src: str, dst: str, runtime: RuntimeOptions, fps: str, ss: float | None = None,

@@ -19,8 +19,6 @@ from filmrt.machine import cpu_flags
 from filmrt.padding import MULTIPLE, padded_size
 from filmrt.stages import STAGES  # FILM's stage names: features, flow, fusion
 
-#: padded size of the real CPU run when a model cannot be traced on the meta device
-_CPU_COUNT_HW = (128, 128)
 #: published multiply-accumulates per 1080p interpolation (TMAC), checked against the count
 EXPECTED_TMAC_1080P = {"film": 4.44}
 _DTYPES = {"fp32": torch.float32, "tf32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -32,49 +30,26 @@ def padded_hw(net: torch.nn.Module, h: int, w: int) -> tuple[int, int]:
     return padded_size(h, mult), padded_size(w, mult)
 
 
-def count_flops(net: torch.nn.Module, fn: Callable[[torch.nn.Module, torch.device], object],
-                devices: Sequence[str] = ("meta", "cpu")) -> tuple[int, str]:
-    """FLOPs (conv + matmul, 2 per MAC) of ``fn(net_copy, device)``, counted on the meta device
-    (shapes only), or on the next of ``devices`` when an op has no meta kernel.
-
-    Returns (flops, device type used).
-    """
-    last: Exception | None = None
-    for name in devices:
-        dev = torch.device(name)
-        try:
-            m = copy.deepcopy(net).to(dev)
-            with torch.no_grad(), FlopCounterMode(display=False) as fc:
-                fn(m, dev)
-            return int(fc.get_total_flops()), dev.type
-        except (NotImplementedError, RuntimeError) as e:
-            last = e
-    raise RuntimeError(f"FLOP counting failed on {', '.join(devices)}: {last}")
+def count_flops(net: torch.nn.Module, fn: Callable[[torch.nn.Module, torch.device], object]) -> int:
+    """FLOPs (conv + matmul, 2 per MAC) of ``fn(net_copy, meta)``, counted on the meta device (shapes
+    only). Every model of the registry runs there (film, rife-4.25, blend)."""
+    dev = torch.device("meta")
+    m = copy.deepcopy(net).to(dev)
+    with torch.no_grad(), FlopCounterMode(display=False) as fc:
+        fn(m, dev)
+    return int(fc.get_total_flops())
 
 
 def model_flops(net: torch.nn.Module, h: int, w: int) -> dict:
-    """Counted FLOPs of one interpolation at (h, w), padded as the model pads.
-
-    Counted on the meta device at the real size. If the model does not run on meta, it is counted
-    by a real CPU run at 128x128 and scaled by padded pixels: exact for convolutional models whose
-    padded size divides by every pyramid stride, since every layer's work is then proportional to
-    the pixel count ("counted_on": "cpu-scaled").
-    """
+    """Counted FLOPs of one interpolation at (h, w), padded as the model pads."""
     ph, pw = padded_hw(net, h, w)
 
-    def call_at(hh, ww):
-        def call(m, dev):
-            a = torch.zeros(1, 3, hh, ww, device=dev)
-            m(a, a, torch.full((1,), 0.5, device=dev))
-        return call
+    def call(m, dev):
+        a = torch.zeros(1, 3, ph, pw, device=dev)
+        m(a, a, torch.full((1,), 0.5, device=dev))
 
-    try:
-        flops, how = count_flops(net, call_at(ph, pw), devices=("meta",))
-    except RuntimeError:
-        ch, cw = padded_hw(net, *_CPU_COUNT_HW)
-        small, _ = count_flops(net, call_at(ch, cw), devices=("cpu",))
-        flops, how = round(small * (ph * pw) / (ch * cw)), "cpu-scaled"
-    return {"padded_hw": [ph, pw], "flops": flops, "macs": flops // 2, "counted_on": how,
+    flops = count_flops(net, call)
+    return {"padded_hw": [ph, pw], "flops": flops, "macs": flops // 2, "counted_on": "meta",
             "flops_per_padded_pixel": flops / (ph * pw)}
 
 
@@ -94,7 +69,7 @@ def film_stage_flops(net: torch.nn.Module, h: int, w: int) -> dict:
         m.decode(s, s, m.encode_pair(s, s), torch.full((1,), 0.5, device=dev))
 
     # each count includes the stages before it: the differences are the stages' own
-    cumulative = [count_flops(net, fn, devices=("meta",))[0] for fn in (features, flow, whole)]
+    cumulative = [count_flops(net, fn) for fn in (features, flow, whole)]
     own = [cumulative[0], cumulative[1] - cumulative[0], cumulative[2] - cumulative[1]]
     return dict(zip(STAGES, own, strict=True))
 

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from filmrt.bench.report import fmt, md_table, write_pair
+from filmrt.bench.temporal import write_clip
 from filmrt.options import RuntimeOptions
 from filmrt.pipeline.convert import convert
 from filmrt.pipeline.io.colour import ColourSpec
@@ -81,20 +82,15 @@ def render(k: int, total: int, w: int, h: int) -> torch.Tensor:
 def encode(path: Path, codec: str, pix: str, opts: dict, tags, pictures: list[torch.Tensor]) -> None:
     layout = PixelLayout.of(pix)
     spec = ColourSpec("bt2020" if tags else "bt709", False, layout.bits, *(tags or (1, 1)))
-    with av.open(str(path), "w") as c:
-        vs = c.add_stream(codec, rate=25)
-        vs.width, vs.height, vs.pix_fmt = pictures[0].shape[2], pictures[0].shape[1], pix
-        cc = vs.codec_context
-        cc.colorspace = 0 if layout.rgb else spec.colorspace
-        cc.color_range, cc.color_primaries, cc.color_trc = spec.color_range, spec.primaries, spec.trc
-        cc.options = opts
-        for i, p in enumerate(pictures):
+    colour = (0 if layout.rgb else spec.colorspace, spec.color_range, spec.primaries, spec.trc)
+
+    def frames():
+        for p in pictures:
             f = rgb_to_frame(p if layout.alpha else p[:3], layout, spec)
-            f.colorspace, f.color_range, f.pts = cc.colorspace, cc.color_range, i
-            for pk in vs.encode(f):
-                c.mux(pk)
-        for pk in vs.encode(None):
-            c.mux(pk)
+            f.colorspace, f.color_range = colour[:2]
+            yield f
+
+    write_clip(path, frames(), 25, codec=codec, pix_fmt=pix, options=opts, colour=colour)
 
 
 def frames_of(path: Path, alpha: bool) -> list[torch.Tensor]:

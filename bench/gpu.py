@@ -41,7 +41,7 @@ from filmrt.bench.e2e import convert_child, decode_frames, encode_only
 from filmrt.bench.flops import matmul_peak
 from filmrt.bench.report import write_pair
 from filmrt.bench.runner import Runner, Section, run_child
-from filmrt.bench.settings import shared_dir
+from filmrt.bench.settings import csv_list, shared_dir
 from filmrt.bench.temporal import square_frame, write_clip
 from filmrt.bench.timing import measure
 from filmrt.cli.groups import add_options, from_args
@@ -108,7 +108,7 @@ def run_args(args, command: str) -> int:
 
 
 def select_sections(spec: str | None) -> list[Section]:
-    want = [s.strip() for s in (spec or "").split(",") if s.strip()]
+    want = csv_list(spec or "")
     bad = [w for w in want if w not in {s.name for s in SECTIONS}]
     if bad:
         raise FilmrtError(f"--sections: unknown {', '.join(bad)}; known: {', '.join(s.name for s in SECTIONS)}")

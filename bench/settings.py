@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -158,9 +157,3 @@ def shared_dir() -> Path:
 def default_clip() -> Path:
     """The 720p25 Big Buck Bunny excerpt in :func:`shared_dir`."""
     return shared_dir() / "data" / "clips" / "bbb_720p25_audio.mp4"
-
-
-def log(settings: BenchSettings, msg: str) -> None:
-    """A progress line on stderr (not with ``quiet``)."""
-    if not settings.quiet:
-        print(f"[bench] {msg}", file=sys.stderr, flush=True)

@@ -59,9 +59,11 @@ def square_x(rgb) -> float:
 
 def write_clip(path, pictures, fps, *, interlace: str | None = None, crf: int = 2, timecode: str | None = None,
                codec: str = "libx264", fmt: str | None = None, flag_only: bool = False, telecine: bool = False,
-               preset: str = "ultrafast", pix_fmt: str = "yuv420p") -> str:
-    """THE bench's writer of a clip: (H, W, 3) uint8 ``pictures`` (or decoded PyAV frames in ``pix_fmt``,
-    any iterable) encoded at ``fps`` (libx264 with ``crf`` and ``preset``, or ``codec``); ``interlace`` ("tff"/"bff"): woven into fields
+               preset: str = "ultrafast", pix_fmt: str = "yuv420p", options: dict | None = None,
+               colour: tuple | None = None) -> str:
+    """THE bench's writer of a clip: (H, W, 3) uint8 ``pictures`` (or PyAV frames in ``pix_fmt``, any
+    iterable) encoded at ``fps`` (libx264 with ``crf`` and ``preset``, or ``codec``; ``options``: the
+    encoder's, over those; ``colour``: the stream's (colorspace, range, primaries, trc) tags); ``interlace`` ("tff"/"bff"): woven into fields
     (two pictures per frame, fieldops.WEAVE), coded interlaced at fps / 2, field order tagged;
     with ``flag_only`` the pictures are not woven, only coded and tagged as interlaced (progressive
     content behind an interlaced flag, as many broadcast files are); ``telecine``: 3:2 pulldown
@@ -78,7 +80,10 @@ def write_clip(path, pictures, fps, *, interlace: str | None = None, crf: int = 
         vs = c.add_stream(codec, rate=rate)
         vs.width, vs.height, vs.pix_fmt = w, h, pix_fmt
         vs.time_base = vs.codec_context.time_base = 1 / rate
-        opts = {"preset": preset, "crf": str(crf)} if codec == "libx264" else {}
+        opts = {**({"preset": preset, "crf": str(crf)} if codec == "libx264" else {}), **(options or {})}
+        if colour:
+            cc = vs.codec_context
+            cc.colorspace, cc.color_range, cc.color_primaries, cc.color_trc = colour
         if interlace:
             opts["flags"] = "+ildct+ilme"
             vs.codec_context.field_order = 2 if interlace == "tff" else 3  # AV_FIELD_TT / AV_FIELD_BB

@@ -7,7 +7,7 @@ README stays a short front door; generated tables live in the docs). Reads every
 preferred to a ``--quick`` one of the same day) and the newest GPU run, and rewrites the text
 between ``<!-- bench:cpu:start -->`` / ``<!-- bench:cpu:end -->`` (and ``bench:gpu``) markers, and
 the ``bench:peers`` block from the newest ``bench/results/peers-*.json`` of ``filmrt bench --peers``
-(its table, :func:`filmrt.bench.peers_report.peers_markdown`, with the Pareto PNG named).
+(its table, :func:`filmrt.bench.peers_vs.peers_markdown`, with the Pareto PNG named).
 A GPU table without a result says so plainly. Result files are named as code, not linked: they
 sit outside ``docs/``, and ``mkdocs build --strict`` refuses links that leave the site.
 """
@@ -84,7 +84,7 @@ def render(text: str, results: list[tuple[Path, dict]]) -> str:
 def render_peers(text: str) -> tuple[str, str | None]:
     """``text`` with its ``bench:peers`` block from the newest peers result (and that file's name);
     a page without the markers is returned as it is."""
-    from filmrt.bench.peers_report import peers_markdown
+    from filmrt.bench.peers_vs import peers_markdown
 
     if "<!-- bench:peers:start -->" not in text:
         return text, None

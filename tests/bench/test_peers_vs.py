@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from support.synth import make_clip
 
-from filmrt.bench import peers_report, peers_vs
+from filmrt.bench import peers_vs
 from filmrt.cli.main import build_parser
 from filmrt.errors import FilmrtError
 
@@ -157,11 +157,11 @@ def test_pareto_front_keeps_only_the_unbeaten():
 
 def test_table_and_plot_from_a_fake_result(tmp_path):
     res = _fake_result()
-    md = peers_report.peers_markdown(res)
+    md = peers_vs.peers_markdown(res)
     assert "| fast * | 30.00 |" in md and "| good * | 36.00 |" in md and "| dominated | 29.00 |" in md
     assert "skipped: CUDA only" in md and "shared machine" in md
     pytest.importorskip("matplotlib")
-    paths = peers_report.write_peers_results(res, tmp_path)
+    paths = peers_vs.write_peers_results(res, tmp_path)
     assert [p.suffix for p in paths] == [".json", ".md", ".png"]
     assert paths[2].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and paths[2].stat().st_size > 5000
     assert json.loads(paths[0].read_text())["pareto_png"] == paths[2].name
@@ -171,20 +171,18 @@ def test_table_and_plot_from_a_fake_result(tmp_path):
 def test_html_report_of_a_fake_result(tmp_path):
     pytest.importorskip("matplotlib")
     res = _fake_result()
-    points = peers_report.pareto_points(res)
+    points = peers_vs.pareto_points(res)
     assert {p["name"] for p in points} == {"fast", "good", "dominated"}
-    page = peers_report.write_html_report(res, tmp_path / "rep")
+    page = peers_vs.write_html_report(res, tmp_path / "rep")
     text = page.read_text()
     assert page.name == "index.html" and "pareto.png" in text and "good" in text
     assert (tmp_path / "rep" / "pareto.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_cli_refuses_unknown_methods():
-    from filmrt.bench.cli import run_peers_args
-
     args = build_parser().parse_args(["bench", "--peers", "--peer-methods", "filmrt-blend,svp"])
     with pytest.raises(FilmrtError, match="svp"):
-        run_peers_args(args)
+        peers_vs.run_args(args, "filmrt bench --peers")
 
 
 VS_PY = peers_vs.peers_python(ROOT)
