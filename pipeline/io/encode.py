@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING
 
 import av
 import torch
+from av.bitstream import BitStreamFilterContext
 
 from filmrt.errors import FilmrtError
 from filmrt.fileio import atomic_path, is_stream_target
@@ -150,6 +151,10 @@ def check_encoder(output: OutputFormat, preset: str, width: int, height: int, ra
 #: FFmpeg's mov muxer under its names (MP4, MOV and their kin)
 MOV_MUXERS = ("mp4", "mov", "ipod", "ismv", "3gp", "3g2", "psp", "f4v")
 
+
+#: codecs whose decoder set-up lives in the container header (extradata) elsewhere, copied into a
+#: container that has no such header: the set-up is put in front of every keyframe (dump_extra)
+IN_BAND_HEADERS = {"mpegts": ("mpeg4",), "mpeg": ("mpeg4",)}
 
 class Muxer:
     """Owns the output container and carries out an :class:`OutputTarget` (its container, muxer
@@ -289,6 +294,7 @@ class Muxer:
         self.encoded = 0  # frames handed to the encoder (woven frames when interlaced)
         # streams copied as they are: the target chose them (filmrt.pipeline.io.target.plan_target)
         self.copy_map = {}
+        self._bsf: dict[int, BitStreamFilterContext] = {}  # by input stream index
         for s in copy_streams:
             try:
                 o = c.add_stream_from_template(s)
@@ -301,6 +307,10 @@ class Muxer:
                 # PCM from Matroska has a count, no order; MP4's lpcm needs one: the only reading of 1 or 2
                 o.codec_context.layout = _UNORDERED[o.codec_context.layout.name]
             self.copy_map[s.index] = o
+            if stream_codec(s) in IN_BAND_HEADERS.get(self.target.format, ()) and s.codec_context.extradata:
+                # the decoder's set-up (MPEG-4 part 2's VOL header) travels in the header of MP4/MKV/AVI;
+                # these containers have none: put it in front of every keyframe, as it is in a TS
+                self._bsf[s.index] = BitStreamFilterContext("dump_extra=freq=keyframe", s)
         self.frames_written = 0
         self.packets_copied = 0
         #: per output stream: the last copied DTS, and how many copied packets had theirs moved after it
@@ -422,6 +432,14 @@ class Muxer:
         out = self.copy_map.get(packet.stream.index)
         if out is None:
             return
+        bsf = self._bsf.get(packet.stream.index)
+        if bsf is not None and packet.size:  # dump_extra holds nothing back: one packet out per packet in
+            for filtered in bsf.filter(packet):
+                self._copy(filtered, out)
+            return
+        self._copy(packet, out)
+
+    def _copy(self, packet, out) -> None:
         tb = Fraction(packet.time_base)
         d = round(self.shift / tb) if self.shift else 0
         if packet.pts is not None:

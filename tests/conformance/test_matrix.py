@@ -45,8 +45,6 @@ _AUDIO = ("aac", "ac3", "eac3", "mp2", "pcm16", "pcm24", "flac", "opus")
 KNOWN: dict[str, list[str]] = {
     # the runs that still fail on main (2026-12-06, after the fixes of the classes: every other
     # run of those classes passes now). Each line says what still fails; a fix flips its runs (XPASS).
-    "(exit 4) MPEG-4 part 2 with a second video track into TS: verification fails (not yet analysed)":
-        ["mkv-mpeg4-aac-video2->ts:plain"],
     "(exit 4) --ss into MXF: the muxer starts the PCM with the video and cuts 40-60 ms of it":
         ["mxf-*-pcm*->same:sst"],
     "(exit 4) --ss into AVI: AC-3 copied from the straddling packet keeps 0.13 s of 1 s; FFV1 one picture "

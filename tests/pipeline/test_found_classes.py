@@ -179,3 +179,20 @@ def test_deep_pcm_copied_into_mp4_says_old_readers_misread_it(tmp_path):
         assert (audio["fate"], audio["codec"]) == ("copied", "pcm_s24le")
         reasons[ext] = audio["reason"]
     assert "FFmpeg < 7 reads pcm_s24le in MP4 as 16-bit" in reasons["mp4"] and reasons["mov"] == "remuxed"
+
+
+def test_mpeg4_part2_copied_into_ts_carries_its_header_in_band(tmp_path):
+    """A second MPEG-4 part 2 video track from Matroska (its VOL header in the container header)
+    copied into MPEG-TS, which has no such header: 18 of 50 packets did not decode (exit 4). The
+    header now goes in front of every keyframe (dump_extra): every packet decodes."""
+    from support.conformance import Case
+    from support.conformance_media import make
+
+    src = make(Case("mkv", "mpeg4", "aac", extra="video2"), tmp_path / "in")
+    out = tmp_path / "out.ts"
+    convert(str(src), str(out), _opts())
+    with av.open(str(out)) as c:
+        second = [s for s in c.streams.video if s.codec_context.name == "mpeg4"][0]
+        frames = sum(1 for _ in c.decode(second))  # a packet that does not decode raises
+    with av.open(str(src)) as c:
+        assert frames == sum(1 for _ in c.decode(c.streams.video[1]))
