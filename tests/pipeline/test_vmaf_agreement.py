@@ -141,3 +141,24 @@ def test_identical_files_with_excursions_score_as_libvmaf(tmp_path):
     ours = filmrt_vmaf(ref, ref, tmp_path / "ours.json")
     theirs = libvmaf(ref, ref, tmp_path / "theirs.json")
     assert max(abs(a - b) for a, b in zip(ours, theirs, strict=True)) < 0.5
+
+
+@pytest.mark.parametrize(("fmt", "planar"), [("yuv420p", "yuv420p"), ("nv12", "yuv420p"), ("p010le", "yuv420p10le"),
+                                             ("yuyv422", "yuv422p"), ("bgr0", "gbrp"), ("gray10le", "gray10le")])
+def test_picture_keeps_the_decoded_codes(fmt, planar):
+    # a packed or semi-planar frame crosses as its planar form: the same Y' codes, no range change
+    from filmrt.vmaf import Picture
+
+    rgb = np.random.default_rng(3).integers(0, 256, (H, W, 3), dtype=np.uint8)
+    frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format=fmt)
+    pic = Picture.of_frame(frame)
+    assert pic.pix_fmt == planar
+    want = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format=fmt).reformat(format=planar)
+    first = want.planes[0]
+    item = 2 if "10" in planar else 1
+    rows = np.frombuffer(first, np.uint8).reshape(first.height, first.line_size)[:, : first.width * item]
+    assert pic.data[: rows.size] == rows.tobytes()
+    assert len(pic.data) >= rows.size
+    if fmt in ("yuv420p", "nv12"):  # 8-bit Y' first: the decoded plane itself
+        p0 = frame.planes[0]
+        assert pic.data[: H * W] == np.frombuffer(p0, np.uint8).reshape(H, p0.line_size)[:, :W].tobytes()
