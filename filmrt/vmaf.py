@@ -89,7 +89,7 @@ class Picture:
         Formats that keep several components in one plane (NV12, P010, packed RGB and YUYV) are
         first repacked into their planar form (the same codes: swscale only moves them)."""
         rng = int(frame.color_range or 0) or int(color_range or 0)
-        if not _one_component_per_plane(frame.format):
+        if not _plain_planar(frame):
             frame = frame.reformat(format=_planar_form(frame))
         parts = []
         for p, comp in zip(frame.planes, _plane_components(frame.format), strict=True):
@@ -110,9 +110,11 @@ def is_rgb_format(pix_fmt: str) -> bool:
     return len(comps) >= 3 and not any(getattr(c, "is_chroma", False) for c in comps)
 
 
-def _one_component_per_plane(fmt) -> bool:
-    planes = [c.plane for c in fmt.components]
-    return len(planes) == len(set(planes))
+def _plain_planar(frame) -> bool:
+    """One component of 8 to 16 bits per plane (not bit-packed, no palette): rows copy as they are."""
+    comps = frame.format.components
+    planes = [c.plane for c in comps]
+    return (len(planes) == len(set(planes)) == len(frame.planes)) and all(8 <= c.bits <= 16 for c in comps)
 
 
 def _plane_components(fmt) -> list:
@@ -125,9 +127,13 @@ def _planar_form(frame) -> str:
     import av
 
     comps = frame.format.components
-    bits = max(c.bits for c in comps)
+    bits = max(8, max(c.bits for c in comps))
     depth = "" if bits <= 8 else f"{bits}le"
-    if not any(getattr(c, "is_chroma", False) for c in comps):  # packed RGB
+    if frame.format.name == "pal8":  # a palette of RGB colours
+        names = ["gbrp"]
+    elif sum(1 for c in comps if not getattr(c, "is_alpha", False)) == 1:  # gray with alpha, bit-packed gray
+        names = [f"gray{depth}", "gray16le"] if bits > 8 else ["gray"]
+    elif not any(getattr(c, "is_chroma", False) for c in comps):  # packed or paletted RGB
         names = [f"gbrp{depth}", "gbrp16le"] if bits > 8 else ["gbrp"]
     else:
         if len(frame.planes) > 1:  # semi-planar: the chroma plane's size says the subsampling
