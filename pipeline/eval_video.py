@@ -36,7 +36,7 @@ from filmrt.pipeline.report_html import WorstFrames
 from filmrt.pipeline.score import SequenceTrack
 from filmrt.pipeline.time.scenes import DEFAULT_THRESHOLD, SceneDetector
 from filmrt.quality import flicker, psnr, ssim, to_unit
-from filmrt.vmaf import MODEL, require_ffmpeg
+from filmrt.vmaf import MODEL, is_rgb_format, require_ffmpeg
 
 #: a method of the protocol: ``predict(a, b, dropped) -> (N, 3, H, W)`` float RGB in [0, 1].
 #: ``a``, ``b``: (N, 3, H, W) float RGB in [0, 1], the frames before and after the dropped ones (on
@@ -246,7 +246,8 @@ def eval_video(
         tracks: dict[str, SequenceTrack] = {}
         try:
             for name in ("model", "blend"):
-                tracks[name] = SequenceTrack(source.info.width, source.info.height, source.info.colour, vmaf=vmaf)
+                tracks[name] = SequenceTrack(source.info.width, source.info.height, source.info.colour, vmaf=vmaf,
+                                             rgb_source=is_rgb_format(source.info.pix_fmt))
             scores = score_dropped_frames(
                 source.frames(), {"model": interpolator_predictor(interp), "blend": blend_predictor},
                 batch=interp.max_batch, scene_threshold=scene_threshold,

@@ -17,7 +17,11 @@ how CAND was made:
   frame is one group.
 - **Metrics** (:mod:`filmrt.quality`, :mod:`filmrt.vmaf`): PSNR and SSIM on the frames rounded to
   8 bits as the protocol does; VMAF (``--vmaf``: libvmaf's own numbers, model vmaf_v0.6.1, over
-  every matched frame in order so its motion feature sees the sequence); flicker of each generated
+  every matched frame in order so its motion feature sees the sequence) on the pictures as each
+  file decodes, not on the protocol's RGB: libvmaf is handed both decoded pictures in their own
+  pixel formats and ranges, and FFmpeg converts them as ``ffmpeg -i CAND -i REF -lavfi libvmaf``
+  does (:mod:`filmrt.vmaf`: usually the Y' planes as decoded, super-whites and sub-blacks
+  included; a 10-bit pair at 10 bits); flicker of each generated
   frame against its CAND neighbours (8-bit code values); judder of CAND's motion (global motion per
   output step) next to REF's own, and the motion error of CAND's steps against REF's at the same
   frames (a held-then-jumping or double picture reads about 1, motion where it belongs 0).
@@ -25,8 +29,8 @@ how CAND was made:
   frame next to a cut is listed but not scored (nothing can be interpolated across a cut), and no
   motion step or flicker is measured across one.
 
-Memory: two frames of each file and a small window, whatever the length; VMAF spools luma planes to
-a temporary folder (1.5 bytes a pixel per frame and file).
+Memory: two frames of each file and a small window, whatever the length; VMAF spools the decoded
+pictures to a temporary folder (1.5 bytes a pixel per frame and file for 8-bit 4:2:0).
 """
 
 from __future__ import annotations
@@ -42,10 +46,11 @@ from filmrt.errors import FilmrtError
 from filmrt.imageio import to_uint8
 from filmrt.pipeline.io.colour import rgb_to_yuv
 from filmrt.pipeline.io.decode import DecodedFrame, PyAVSource
+from filmrt.pipeline.io.source import DecodeRequest
 from filmrt.pipeline.report_html import WorstFrames
 from filmrt.pipeline.time.scenes import DEFAULT_THRESHOLD, SceneDetector
 from filmrt.quality import flicker, global_motion, judder, motion_error, psnr, ssim
-from filmrt.vmaf import MODEL, VmafScorer
+from filmrt.vmaf import MODEL, Picture, VmafScorer
 
 
 def _timed(frames: Iterator[DecodedFrame]) -> Iterator[tuple[Fraction, DecodedFrame]]:
@@ -105,7 +110,9 @@ def _u8(rgb: torch.Tensor) -> np.ndarray:
 
 def vmaf_luma(img: np.ndarray, spec) -> np.ndarray:
     """(H, W) uint8 Y' of an (H, W, 3) uint8 picture, in the reference stream's matrix and range
-    (``spec``: its 8-bit :class:`~filmrt.pipeline.io.colour.ColourSpec`): what libvmaf is given."""
+    (``spec``: its 8-bit :class:`~filmrt.pipeline.io.colour.ColourSpec`): what libvmaf is given of
+    a picture that exists only as RGB (``eval``, ``eval-video``). ``score`` gives it the decoded
+    pictures instead (:attr:`DecodedFrame.picture`)."""
     return rgb_to_yuv(torch.from_numpy(img).permute(2, 0, 1).float() / 255.0, spec)[0]
 
 
@@ -119,7 +126,8 @@ def score_output(ref, cand, *, every: int | None = 2, vmaf: bool = False, ss: fl
     if every is not None and every < 2:
         raise FilmrtError(f"--every {every}: the tool saw every N-th frame of REF, N >= 2")
     t0 = time.perf_counter()
-    rs, cs = PyAVSource(ref, ss=ss, t=t), PyAVSource(cand, ss=ss, t=t)
+    req = DecodeRequest(ss=ss, t=t, keep_picture=vmaf)  # VMAF reads the decoded pictures, not the RGB
+    rs, cs = PyAVSource(ref, req), PyAVSource(cand, req)
     try:
         return _score(rs, cs, every, vmaf, scene_threshold, on_frame, t0, worst)
     finally:
@@ -132,10 +140,13 @@ class SequenceTrack:
     order: VMAF (libvmaf sees the pairs in that order: its motion feature reads consecutive
     reference frames) and the global motion per step of each (judder, motion error). ``score`` runs
     one; ``eval-video`` runs one per method on the kept frames and that method's rebuilt ones, so
-    both commands give the same numbers for the same pictures."""
+    both commands give the same numbers for the same pictures (eval-video's are RGB only: libvmaf
+    gets their Y' in the reference's matrix and range, 8 bits, or ``rgb_source``: the RGB itself;
+    ``score`` hands it the decoded pictures, ``ref_pic``/``cand_pic``)."""
 
-    def __init__(self, width: int, height: int, spec, *, vmaf: bool = False):
+    def __init__(self, width: int, height: int, spec, *, vmaf: bool = False, rgb_source: bool = False):
         self.spec = spec.with_bits(8)
+        self.rgb_source = rgb_source  # RGB pictures go to libvmaf as RGB (FFmpeg's Y', as of an RGB file)
         self.vm = VmafScorer(width, height) if vmaf else None
         self.ref_steps: list[tuple[float, float]] = []
         self.cand_steps: list[tuple[float, float]] = []
@@ -143,15 +154,23 @@ class SequenceTrack:
         self.prev: tuple[int, np.ndarray, np.ndarray] | None = None
         self.indices: list[int] = []  # REF index of each pair given to VMAF, in order
 
-    def _vmaf(self, i: int, ref: np.ndarray, cand: np.ndarray) -> None:
+    def _vmaf(self, i: int, ref: np.ndarray, cand: np.ndarray, ref_pic: Picture | None,
+              cand_pic: Picture | None) -> None:
         if self.vm is not None:
-            self.vm.add(vmaf_luma(ref, self.spec), vmaf_luma(cand, self.spec))
+            self.vm.add(ref_pic or self._picture(ref), cand_pic or self._picture(cand))
             self.indices.append(i)
 
-    def add(self, i: int, ref: np.ndarray, cand: np.ndarray, cut: bool) -> None:
+    def _picture(self, img: np.ndarray) -> Picture | np.ndarray:
+        return Picture.rgb(img) if self.rgb_source else vmaf_luma(img, self.spec)
+
+    def add(self, i: int, ref: np.ndarray, cand: np.ndarray, cut: bool, ref_pic: Picture | None = None,
+            cand_pic: Picture | None = None) -> None:
         """REF frame ``i`` (from the first) and the candidate's frame there ((H, W, 3) uint8);
-        ``cut``: a scene cut lies between the previous frame given and this one."""
-        self._vmaf(i, ref, cand)
+        ``cut``: a scene cut lies between the previous frame given and this one. ``ref_pic`` and
+        ``cand_pic``: the decoded pictures, which VMAF then reads (give both or neither)."""
+        if (ref_pic is None) != (cand_pic is None):
+            raise ValueError("give VMAF both decoded pictures or neither: one Y' route for both")
+        self._vmaf(i, ref, cand, ref_pic, cand_pic)
         if self.prev is not None and not cut:  # motion across a cut means nothing
             pi, pr, pc = self.prev
             self.ref_steps.append(global_motion(pr, ref))
@@ -164,7 +183,7 @@ class SequenceTrack:
         """REF frame ``i``, which the candidate has no picture for: no motion step is measured
         across it; VMAF is given the reference in its place (its motion feature reads the whole
         reference sequence), a score nobody reads."""
-        self._vmaf(i, ref, ref)
+        self._vmaf(i, ref, ref, None, None)
         self.prev = None
 
     def vmaf_scores(self) -> list[float]:
@@ -207,7 +226,7 @@ def _score(rs: PyAVSource, cs: PyAVSource, every, want_vmaf: bool, scene_thresho
             rows.append({"ref_index": i, "group": group, "cut_before": cut, "psnr": psnr(b, a), "ssim": ssim(b, a)})
             if worst is not None and group == "generated" and not cut:
                 worst.offer(rows[-1]["psnr"], f"REF frame {i}", lambda p=prev_ref, a=a, b=b: _panels(p, a, b))
-            track.add(i, a, b, cut)
+            track.add(i, a, b, cut, fr.picture, fc.picture)
             prev_ref = a
             window = (window + [(len(rows) - 1, b)])[-3:]
             _flicker(window, rows)

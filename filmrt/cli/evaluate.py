@@ -77,8 +77,8 @@ def _command_line(args: argparse.Namespace, opts: RuntimeOptions) -> str:
 
 def triplet_vmaf(truth: np.ndarray, pred: np.ndarray) -> float:
     """VMAF of one prediction ((H, W, 3) uint8) against its truth, alone (libvmaf through
-    :mod:`filmrt.vmaf`); luma as ``score`` takes it from an untagged video of that size (BT.601 SD,
-    BT.709 HD, limited range)."""
+    :mod:`filmrt.vmaf`); luma as an untagged video of that size would carry it (BT.601 SD, BT.709
+    HD, limited range, 8 bits)."""
     h, w = truth.shape[:2]
     spec = guess_spec(w, h).with_bits(8)
     with VmafScorer(w, h) as vm:

@@ -57,6 +57,7 @@ from filmrt.pipeline.io.probe import is_cover, main_video, stream_duration
 from filmrt.pipeline.io.source import DecodedFrame, DecodeRequest, Source, VideoInfo
 from filmrt.pipeline.time.cadence.fieldops import CHAINS, DecodedFilter
 from filmrt.pipeline.time.timestamps import FrameClock, RangeGate, lead_floor
+from filmrt.vmaf import Picture
 
 _PLANAR_YUV = re.compile(r"^yuv(j?)a?(420|422|444|440|411|410)p(\d+)?(le)?$")  # yuva: alpha is plane 3
 #: size of the thumbnails the scene-cut detector compares (W, H)
@@ -296,11 +297,7 @@ def _expected_frames(vs, c, rate: Fraction | None, tb: Fraction, ss: Fraction | 
     """Frames in the selected range, from the headers (an estimate; None when they do not say)."""
     frames = vs.frames or None
     if not frames and rate:
-        dur = None
-        if vs.duration:
-            dur = Fraction(vs.duration) * tb
-        elif c.duration:
-            dur = Fraction(c.duration, 1_000_000)
+        dur = Fraction(vs.duration) * tb if vs.duration else (Fraction(c.duration, 1_000_000) if c.duration else None)
         if dur:
             frames = max(1, round(dur * rate))
     if frames and rate:
@@ -508,6 +505,7 @@ class PyAVSource(Source):
             return _PAST_END
         if (f.width, f.height) != (self.info.width, self.info.height):
             f = self._first_size(f)
+        picture = Picture.of_frame(f, self._stream_tags.get("color_range")) if self.request.keep_picture else None
         rgb, self._spec = frame_to_rgb(f, self._spec, self.device, self._stream_tags)
         read_side_data(f, self.info.side)
         if self.captions is not None:
@@ -525,7 +523,7 @@ class PyAVSource(Source):
         dur = Fraction(f.duration) * ftb if getattr(f, "duration", 0) and not self.input.forced_rate else None
         self.frames_decoded += 1
         self.last_end = ts + (dur or (1 / self.info.rate if self.info.rate else 0))
-        out = DecodedFrame(self._index, ts, rgb, make_thumb(rgb[:3]), dur)
+        out = DecodedFrame(self._index, ts, rgb, make_thumb(rgb[:3]), dur, picture)
         self._index += 1
         return out
 

@@ -37,6 +37,9 @@ class DecodedFrame:
     thumb: torch.Tensor
     #: frame duration in seconds when the stream says, else None
     duration: Fraction | None = None
+    #: the decoded picture in its own pixel format, bit depth and range (a :class:`filmrt.vmaf.Picture`:
+    #: what FFmpeg's libvmaf would read of the file) when ``DecodeRequest.keep_picture`` asks, else None
+    picture: object | None = None
 
 
 @dataclass
@@ -78,7 +81,9 @@ class DecodeRequest:
     "bwdif", "yadif", "fieldmatch+decimate", "fieldmatch"; :mod:`filmrt.pipeline.time.cadence.fieldops`)
     with ``field_parity``; ``streams``: the input streams whose packets are wanted (None = every
     audio, subtitle and data stream); ``caption_stretch``: the slow-motion factor the captions
-    follow (a caption at source time t is due at output time N x t, with its picture)."""
+    follow (a caption at source time t is due at output time N x t, with its picture);
+    ``keep_picture``: each frame also carries the decoded picture as the decoder gave it
+    (:attr:`DecodedFrame.picture`, for VMAF: ``filmrt score --vmaf``)."""
 
     ss: float | None = None
     t: float | None = None
@@ -88,6 +93,7 @@ class DecodeRequest:
     field_parity: str = "tff"
     streams: frozenset[int] | None = None
     caption_stretch: Fraction = Fraction(1)
+    keep_picture: bool = False
 
     def __post_init__(self) -> None:
         if self.ss is not None and self.ss < 0:

@@ -172,10 +172,12 @@ def test_refusals(ref, tmp_path, capsys):
 
 
 @pytest.mark.skipif(find_ffmpeg() is None, reason="no FFmpeg with libvmaf (pip install 'filmrt[quality]')")
-def test_vmaf_agrees_with_libvmaf(tmp_path):
-    # yuv420p files: libvmaf reads their luma as decoded; filmrt goes through RGB and back
-    ref = write(tmp_path / "ref.mkv", [ref_frame(i) for i in range(N)], pix_fmt="yuv420p")
-    cand = write(tmp_path / "cand.mkv", cand_frames(), pix_fmt="yuv420p")
+@pytest.mark.parametrize("pix_fmt", ["yuv420p", "bgr0"])
+def test_vmaf_agrees_with_libvmaf(tmp_path, pix_fmt):
+    # libvmaf's FFmpeg reads yuv420p luma as decoded and makes BT.601 Y' of RGB; filmrt hands it the
+    # decoded pictures (tests/pipeline/test_vmaf_agreement.py: excursions, 10-bit, mixed formats)
+    ref = write(tmp_path / "ref.mkv", [ref_frame(i) for i in range(N)], pix_fmt=pix_fmt)
+    cand = write(tmp_path / "cand.mkv", cand_frames(), pix_fmt=pix_fmt)
     assert main(["score", ref, cand, "--every", "0", "--vmaf", "--json", str(tmp_path / "r.json"), "--quiet"]) == 0
     ours = [r["vmaf"] for r in json.loads((tmp_path / "r.json").read_text())["frames"]]
     log = tmp_path / "v.json"

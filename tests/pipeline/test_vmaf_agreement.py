@@ -1,0 +1,166 @@
+"""``filmrt score --vmaf`` against libvmaf run directly by FFmpeg on the same two files (issue 23: within 0.5).
+
+The pairs are written losslessly (FFV1) from Y'CbCr planes the test draws itself, so both sides
+decode the very same codes: a pan over a smooth texture (motion for libvmaf's motion feature), and a
+candidate that is a degraded copy (each Y' plane box-blurred 3x3), so the scores are not trivially
+100. The cases:
+
+- ``in-range``: 8-bit 4:2:0, Y' within 16..235;
+- ``excursions``: 8-bit 4:2:0 tagged limited range with super-whites and sub-blacks (a block at
+  Y' = 250, one at Y' = 5, the texture reaching 1..254): what broadcast masters hold. filmrt once
+  derived luma from the decoded RGB (clipped to the nominal range, two conversions): 90.70 where
+  libvmaf gave 99.93;
+- ``10-bit``: 10-bit 4:2:0 (libvmaf scores it at 10 bits);
+- ``444-vs-420``: REF 4:2:0, CAND 4:4:4 (a peer's output format): FFmpeg converts REF to CAND's;
+- ``full-vs-limited``: REF limited range, CAND the same format tagged full range: FFmpeg compares
+  the codes as they are (no conversion between two inputs of one format).
+
+The oracle is ``ffmpeg -i CAND -i REF -lavfi libvmaf=log_fmt=json`` (FFmpeg's libvmaf takes the
+distorted picture first); per frame and in the mean, filmrt must be within 0.5. Run with ``-s`` to
+see the figures (docs/quality.md quotes them). Skipped with a reason without an FFmpeg with libvmaf.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+
+from filmrt.cli.main import main
+from filmrt.vmaf import find_ffmpeg
+
+W, H, N = 192, 108, 12
+pytestmark = pytest.mark.skipif(find_ffmpeg() is None, reason="no FFmpeg with libvmaf (pip install 'filmrt[quality]')")
+
+
+def _texture(seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    big = rng.random((H + 8, W + 2 * N + 8))
+    k = np.ones(5) / 5  # smooth, so that a blur costs something and motion is measurable
+    for ax in (0, 1):
+        big = np.apply_along_axis(lambda v: np.convolve(v, k, mode="same"), ax, big)
+    return (big - big.min()) / (big.max() - big.min())
+
+
+TEX = _texture(11)
+
+
+def luma(i: int, case: str) -> np.ndarray:
+    """Frame ``i`` of the pan, (H, W) float Y' in 8-bit code values."""
+    t = TEX[4 : 4 + H, 4 + 2 * i : 4 + 2 * i + W]
+    if case != "excursions":
+        return 20 + 210 * t
+    y = 1 + 253 * t  # the texture reaches 1..254
+    y[: H // 2] = 226 + 28 * t[: H // 2]  # detail above 235 (super-whites: a sky, a specular highlight)
+    y[H // 2 :, : W // 2] = 1 + 24 * t[H // 2 :, : W // 2]  # and below 16 (sub-blacks)
+    y[10:30, 20:70] = 250.0  # a flat super-white block
+    y[70:95, 110:170] = 5.0  # a flat sub-black one
+    return y
+
+
+def blur(y: np.ndarray) -> np.ndarray:
+    p = np.pad(y, 1, mode="edge")
+    return sum(p[dy : dy + H, dx : dx + W] for dy in range(3) for dx in range(3)) / 9
+
+
+def write(path, planes_y, pix_fmt: str, color_range: int) -> str:
+    """FFV1 in Matroska: the given Y' planes (8-bit code values, scaled to the format's depth),
+    neutral chroma, ``color_range`` tagged (1 limited, 2 full)."""
+    fmt = av.VideoFormat(pix_fmt)
+    bits = fmt.components[0].bits
+    dtype = np.uint8 if bits == 8 else np.uint16
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("ffv1", rate=25)
+        s.width, s.height, s.pix_fmt = W, H, pix_fmt
+        s.codec_context.color_range = color_range
+        s.codec_context.time_base = s.time_base = Fraction(1, 25)
+        for k, y in enumerate(planes_y):
+            f = av.VideoFrame(W, H, pix_fmt)
+            for n, p in enumerate(f.planes):
+                arr = np.frombuffer(p, dtype=dtype).reshape(p.height, p.line_size // dtype().itemsize)
+                val = y * 2 ** (bits - 8) if n == 0 else np.full((p.height, p.width), 128.0 * 2 ** (bits - 8))
+                arr[:, : p.width] = np.clip(np.round(val), 0, 2**bits - 1).astype(dtype)
+            f.color_range = color_range
+            f.pts, f.time_base = k, Fraction(1, 25)
+            c.mux(s.encode(f))
+        c.mux(s.encode())
+    return str(path)
+
+
+CASES = {  # case: (REF pix_fmt, REF range, CAND pix_fmt, CAND range)
+    "in-range": ("yuv420p", 1, "yuv420p", 1),
+    "excursions": ("yuv420p", 1, "yuv420p", 1),
+    "10-bit": ("yuv420p10le", 1, "yuv420p10le", 1),
+    "444-vs-420": ("yuv420p", 1, "yuv444p", 1),
+    "full-vs-limited": ("yuv420p", 1, "yuv420p", 2),
+}
+
+
+def make_pair(folder, case: str) -> tuple[str, str]:
+    """(REF, CAND) files of ``case`` in ``folder``."""
+    rf, rr, cf, cr = CASES[case]
+    frames = [luma(i, case) for i in range(N)]
+    ref = write(folder / f"{case}-ref.mkv", frames, rf, rr)
+    cand = write(folder / f"{case}-cand.mkv", [blur(y) for y in frames], cf, cr)
+    return ref, cand
+
+
+def libvmaf(ref: str, cand: str, log) -> list[float]:
+    """Per-frame VMAF from FFmpeg's libvmaf run on the two files (CAND first: the distorted input)."""
+    subprocess.run([find_ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", cand, "-i", ref,
+                    "-lavfi", f"[0:v][1:v]libvmaf=log_fmt=json:log_path={log}", "-f", "null", "-"], check=True)
+    frames = json.loads(log.read_text())["frames"]
+    return [float(f["metrics"]["vmaf"]) for f in sorted(frames, key=lambda f: f["frameNum"])]
+
+
+def filmrt_vmaf(ref: str, cand: str, out) -> list[float]:
+    assert main(["score", ref, cand, "--every", "0", "--vmaf", "--json", str(out), "--quiet"]) == 0
+    return [r["vmaf"] for r in json.loads(out.read_text())["frames"]]
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_score_vmaf_agrees_with_libvmaf(tmp_path, case):
+    ref, cand = make_pair(tmp_path, case)
+    ours = filmrt_vmaf(ref, cand, tmp_path / "ours.json")
+    theirs = libvmaf(ref, cand, tmp_path / "theirs.json")
+    assert len(ours) == len(theirs) == N
+    worst = max(abs(a - b) for a, b in zip(ours, theirs, strict=True))
+    print(f"\n{case}: filmrt {np.mean(ours):.3f}, libvmaf {np.mean(theirs):.3f}, worst frame {worst:.4f}")
+    assert worst < 0.5
+    assert abs(float(np.mean(ours)) - float(np.mean(theirs))) < 0.5
+    assert float(np.mean(theirs)) < 97  # a degraded copy: agreement on 100 would prove nothing
+
+
+def test_copy_with_excursions_agrees_with_libvmaf(tmp_path):
+    # the report of issue 23: a copy of a file with super-whites and sub-blacks (libvmaf: about 100)
+    ref, _ = make_pair(tmp_path, "excursions")
+    ours = filmrt_vmaf(ref, ref, tmp_path / "ours.json")
+    theirs = libvmaf(ref, ref, tmp_path / "theirs.json")
+    worst = max(abs(a - b) for a, b in zip(ours, theirs, strict=True))
+    print(f"\ncopy-excursions: filmrt {np.mean(ours):.3f}, libvmaf {np.mean(theirs):.3f}, worst frame {worst:.4f}")
+    assert worst < 0.5 and float(np.mean(theirs)) > 99
+
+
+@pytest.mark.parametrize(("fmt", "planar"), [("yuv420p", "yuv420p"), ("nv12", "yuv420p"), ("p010le", "yuv420p10le"),
+                                             ("yuyv422", "yuv422p"), ("bgr0", "gbrp"), ("gray10le", "gray10le")])
+def test_picture_keeps_the_decoded_codes(fmt, planar):
+    # a packed or semi-planar frame crosses as its planar form: the same Y' codes, no range change
+    from filmrt.vmaf import Picture
+
+    rgb = np.random.default_rng(3).integers(0, 256, (H, W, 3), dtype=np.uint8)
+    frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format=fmt)
+    pic = Picture.of_frame(frame)
+    assert pic.pix_fmt == planar
+    want = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format=fmt).reformat(format=planar)
+    first = want.planes[0]
+    item = 2 if "10" in planar else 1
+    rows = np.frombuffer(first, np.uint8).reshape(first.height, first.line_size)[:, : first.width * item]
+    assert pic.data[: rows.size] == rows.tobytes()
+    assert len(pic.data) >= rows.size
+    if fmt in ("yuv420p", "nv12"):  # 8-bit Y' first: the decoded plane itself
+        p0 = frame.planes[0]
+        assert pic.data[: H * W] == np.frombuffer(p0, np.uint8).reshape(H, p0.line_size)[:, :W].tobytes()
