@@ -55,6 +55,7 @@ from filmrt.pipeline.io.hdr import display_matrix_of, read_side_data
 from filmrt.pipeline.io.pixels import alpha_of
 from filmrt.pipeline.io.probe import is_cover, main_video, stream_duration
 from filmrt.pipeline.io.source import DecodedFrame, DecodeRequest, Source, VideoInfo
+from filmrt.pipeline.io.streams import cuttable, place_packet
 from filmrt.pipeline.time.cadence.fieldops import CHAINS, DecodedFilter
 from filmrt.pipeline.time.timestamps import FrameClock, RangeGate, lead_floor
 from filmrt.vmaf import Picture
@@ -552,15 +553,10 @@ class PyAVSource(Source):
         if self.range_end is not None and pt >= self.range_end:
             copy_done.add(packet.stream.index)
             return
-        for p, start, _ in self._gate.push(packet, packet.stream.index, packet.stream.type, packet.is_keyframe, pt,
-                                           (packet.duration or 0) * tb):
-            t0 = p.pts if p.pts is not None else p.dts
-            if start > t0 * tb:  # a subtitle on screen at the start point: shown from there
-                cut = int(start / tb)
-                p.duration, p.pts = max(1, p.duration - (cut - t0)), cut
-                p.dts = cut if p.dts is not None else None
+        for p, start, end in self._gate.push(packet, packet.stream.index, packet.stream.type, packet.is_keyframe,
+                                             pt, (packet.duration or 0) * tb, cuttable(packet.stream)):
             if on_packet is not None:
-                on_packet(p)
+                on_packet(place_packet(p, start, end))
 
     def _filtered_time(self, f) -> Fraction:
         """Time of a frame out of ``frame_filter`` (display order already, the filter's own time base);

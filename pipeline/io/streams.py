@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import re
 from fractions import Fraction
 from pathlib import Path
 
@@ -302,3 +303,37 @@ def container_codec(enc, fmt: str):
         raise FilmrtError(f"{fmt} needs {natural} video, which this PyAV build lacks: "
                           "write .mp4, .mkv, .mov or .ts") from None
     return dataclasses.replace(enc, codec=natural)
+
+
+#: PCM whose packets are whole sample frames, interleaved, without headers: cut at any sample
+_CUTTABLE_PCM = re.compile(r"pcm_(?:[suf](?:8|16|24|32|64)(?:le|be)?|alaw|mulaw)")
+
+
+def cuttable(s) -> bool:
+    """Whether a copied stream's packets can be cut at any sample (interleaved PCM)."""
+    return s.type == "audio" and _CUTTABLE_PCM.fullmatch(stream_codec(s) or "") is not None
+
+
+def place_packet(p, start: Fraction, end: Fraction):
+    """Packet ``p`` made to cover ``[start, end)`` s of its own span, as
+    :class:`~filmrt.pipeline.time.timestamps.RangeGate` released it: a subtitle shown from the start
+    point on; a :func:`cuttable` PCM packet cut to the samples inside (a new packet of the sliced
+    bytes). Returns ``p`` itself when it is kept whole."""
+    tb = Fraction(p.time_base)
+    t0 = p.pts if p.pts is not None else p.dts
+    first, last, span = int(start / tb), int(end / tb), p.duration or 0
+    if first <= t0 and (not span or last >= t0 + span):
+        return p
+    if cuttable(p.stream) and span:
+        rate = p.stream.codec_context.sample_rate
+        frame = p.size // round(span * tb * rate)  # bytes per sample frame (every channel)
+        first, last = max(first, t0), min(last, t0 + span)
+        a, b = (round((x - t0) * tb * rate) * frame for x in (first, last))
+        q = av.Packet(bytes(p)[a:b])
+        q.stream, q.time_base, q.duration = p.stream, p.time_base, max(1, last - first)
+    elif first > t0:  # a subtitle on screen at the start point
+        q, q.duration = p, max(1, span - (first - t0))
+    else:
+        return p
+    q.pts, q.dts = first, first if p.dts is not None else None
+    return q

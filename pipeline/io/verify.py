@@ -210,8 +210,9 @@ def _stream_expect(f: StreamFate, r, range_start: Fraction, scale: Fraction, dam
     if f.fate == "copied":
         dur = r.duration * scale if r.duration is not None and not damaged else None
         return StreamExpect(f.index, f.kind, f.codec, (r.start - range_start) * scale, dur, f.output_index, **seen)
-    # re-encoded from the start of the range: its own codec delay, any codec
-    dur = (r.end - max(r.start, range_start)) * scale if r.end is not None and not damaged else None
+    # re-encoded: fed every packet the range keeps, the one straddling --ss whole (its sound from
+    # before the start point too); its own codec delay, any codec
+    dur = (r.end - r.start) * scale if r.end is not None and not damaged else None
     return StreamExpect(f.index, f.kind, None, None, dur, f.output_index, **seen)
 
 

@@ -42,7 +42,7 @@ from filmrt.pipeline.io.probe import (
     sample_aspect,
     stream_facts,
 )
-from filmrt.pipeline.io.streams import stream_codec
+from filmrt.pipeline.io.streams import cuttable, stream_codec
 from filmrt.pipeline.time.timecode import frame_timecode, is_timecode_track, timecode_tag
 from filmrt.pipeline.time.timestamps import RangeGate
 
@@ -259,7 +259,7 @@ def _demux(c, reads: dict[int, StreamRead], vstream, decode: str, lo: Fraction |
         if s is video:  # the pictures from the start point on, as the decoder delivers them
             kept = [] if (lo is not None and t < lo) or (hi is not None and t >= hi) else [(pkt, t, t + step)]
         else:
-            kept = gate.push(pkt, s.index, s.kind, pkt.is_keyframe, t, step)
+            kept = gate.push(pkt, s.index, s.kind, pkt.is_keyframe, t, step, cuttable(pkt.stream))
         for p, t0, end in kept:
             r = reads[p.stream.index]
             r.max_packet = max(r.max_packet, end - t0)

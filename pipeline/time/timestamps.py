@@ -228,8 +228,11 @@ class RangeGate(Generic[T]):
 
     - A packet that straddles ``lo`` is kept, so the output has the sound and the subtitle of the
       start point (dropping it left up to one audio packet, 0.1 s of FLAC, missing at the start):
-      an audio packet cannot be cut and keeps its start (a few ms before the first picture, as
-      ffmpeg's stream copy does); a subtitle is cut to start at ``lo``.
+      a coded audio packet cannot be cut and keeps its start (a few ms before the first picture,
+      as ffmpeg's stream copy does); a subtitle is cut to start at ``lo``. A packet that can be cut
+      at any sample (``cut``: PCM) is cut to ``[lo, hi)`` at both ends: containers that start
+      every stream together (MXF) would otherwise move the sound before the start point onto the
+      first picture.
     - Another picture stream (a second angle) starts at its last keyframe at or before ``lo``,
       as ffmpeg's stream copy does: packets after ``lo`` without their keyframe cannot be decoded.
       Its group of pictures is held until a packet at or after ``lo`` comes; with no keyframe
@@ -242,10 +245,12 @@ class RangeGate(Generic[T]):
         self.started: set[int] = set()
 
     def push(self, item: T, index: int, kind: str, key: bool, start: Fraction,
-             duration: Fraction) -> list[tuple[T, Fraction, Fraction]]:
+             duration: Fraction, cut: bool = False) -> list[tuple[T, Fraction, Fraction]]:
         end = start + max(duration, Fraction(0))
         if self.hi is not None and start >= self.hi:
             return []
+        if cut and self.hi is not None:
+            end = min(end, self.hi)
         lo = self.lo
         if lo is None or start >= lo or index in self.started:
             if kind != "video" or lo is None or index in self.started:
@@ -263,4 +268,4 @@ class RangeGate(Generic[T]):
             return []
         if end <= lo:
             return []
-        return [(item, lo if kind == "subtitle" else start, end)]
+        return [(item, lo if kind == "subtitle" or cut else start, end)]
