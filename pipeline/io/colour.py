@@ -169,13 +169,18 @@ def yuv_to_rgb(
     m, off = _matrices(spec)
     m, off = m.to(y.device), off.to(y.device).view(3, 1, 1)
     sy = -(-h // cb.shape[-2])
-    rgb = torch.empty((3, h, w), dtype=torch.float32, device=y.device)
-    step = _block_rows(h, y.device, sy)
-    for r0 in range(0, h, step):  # every pixel on its own: a band gives the codes the whole frame would
-        r1 = min(h, r0 + step)
+
+    def band(r0: int, r1: int) -> torch.Tensor:  # every pixel on its own: a band gives what the frame would
         c = _upsample(torch.stack([cb[r0 // sy : -(-r1 // sy)], cr[r0 // sy : -(-r1 // sy)]]).float(), r1 - r0, w)
         yuv = torch.cat([y[r0:r1].float()[None], c]) - off
-        rgb[:, r0:r1] = (m @ yuv.view(3, -1)).view(3, r1 - r0, w)
+        return (m @ yuv.view(3, -1)).view(3, r1 - r0, w)
+
+    step = _block_rows(h, y.device, sy)
+    if step >= h:
+        return band(0, h).clamp_(0.0, 1.0)
+    rgb = torch.empty((3, h, w), dtype=torch.float32, device=y.device)
+    for r0 in range(0, h, step):
+        rgb[:, r0 : r0 + step] = band(r0, min(h, r0 + step))
     return rgb.clamp_(0.0, 1.0)
 
 
