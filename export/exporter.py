@@ -52,7 +52,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import onnx
 import torch
 
 from filmrt import __version__
@@ -386,6 +385,8 @@ def _trace_to_onnx(plan: StagePlan, opset: int, warp: str, impl):
                 do_constant_folding=True,
                 custom_opsets={plugin.DOMAIN: plugin.DOMAIN_VERSION} if warp == "plugin" else None,
             )
+        import onnx  # here, not at the top: 1 s of import a run from the graph cache never needs
+
         return onnx.load(str(path))
 
 
@@ -401,6 +402,8 @@ def set_metadata(proto, **meta: Any) -> None:
 
 def read_metadata(model) -> dict[str, str]:
     """``metadata_props`` of a ModelProto or an .onnx file, as a dict."""
+    import onnx
+
     proto = model if isinstance(model, onnx.ModelProto) else onnx.load(str(model), load_external_data=False)
     return {p.key: p.value for p in proto.metadata_props}
 
@@ -465,6 +468,8 @@ def save_model(proto, path: str | os.PathLike) -> Path:
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(p) as tmp:
+        import onnx
+
         onnx.save_model(proto, str(tmp))
     return p
 

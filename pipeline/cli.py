@@ -23,7 +23,6 @@ from filmrt.errors import FilmrtError
 from filmrt.fileio import check_distinct, check_writable, write_json
 from filmrt.interrupts import signals_as_interrupt
 from filmrt.pipeline.convert import ConvertResult, convert
-from filmrt.pipeline.eval_video import eval_video
 from filmrt.pipeline.io.formats import describe_output
 from filmrt.pipeline.io.verify import VerifyReport, verify_pair
 from filmrt.pipeline.options import ConvertOptions, EncodeOptions
@@ -261,6 +260,8 @@ def _fmt(v, spec: str) -> str:
 
 
 def run_eval_video(args: argparse.Namespace) -> int:
+    from filmrt.pipeline.eval_video import eval_video  # here: its imports are no part of convert's start
+
     if args.json:
         check_writable(args.json, "--json")  # before any work, not after scoring the whole clip
         check_distinct(args.json, [args.input], "--json")

@@ -55,7 +55,7 @@ from filmrt.pipeline.prepare import (
     plan_time,
     source_timecode,
 )
-from filmrt.pipeline.threads import ThreadPlan, plan_threads
+from filmrt.pipeline.threads import ThreadPlan, plan_threads, torch_threads
 from filmrt.pipeline.time.audiostretch import AudioStretch, reencoder
 from filmrt.pipeline.time.cadence.analysis import (
     TemporalReport,
@@ -296,8 +296,9 @@ class _Conversion:
     # ------------------------------------------------------------------ main thread
     def infer(self) -> None:
         """Schedule the decoded frames and run the model on them, in batches, until the end."""
-        if self.thread_plan.glue:  # the stages' set_num_threads must not leak into this thread (the model's)
-            torch.set_num_threads(self.options.runtime.threads or self.caller_threads)
+        if self.thread_plan.glue:  # the model's count, or the glue's when PyTorch does not run the model
+            torch.set_num_threads(self.thread_plan.inference_threads(
+                self.interp.backend, self.options.runtime.threads or self.caller_threads))
         while True:
             item = self.stages.get(self.frame_q)
             if item is _END:
@@ -547,7 +548,8 @@ def convert(
         if interp is None:
             interp = open_interpolator(options.runtime)
         mode = choose_convert_mode(options, interp.model_name)
-        temporal = plan_time(src, inp, options, interp.model_name, mode, fps_out, timecode, target)
+        with torch_threads(thread_plan.glue):  # the analysis' PyTorch work is glue, not the model
+            temporal = plan_time(src, inp, options, interp.model_name, mode, fps_out, timecode, target)
         source = open_source(inp, decode_request(options, target, temporal), decoder=options.decoder,
                              device=device, threads=thread_plan.decoder)
         conv = _Conversion(source, interp, options, mode, fps_out, target, on_progress, temporal, thread_plan)

@@ -15,7 +15,13 @@ convert and encode a frame), so the plan gives the **model every core** and the 
 - the encoder: libx264/libx265 ``threads`` 1 (x264's default is 1.5 threads per core plus
   look-ahead threads);
 - the colour conversions: ``torch.set_num_threads(1)`` *in the decode and encode threads*
-  (PyTorch's OpenMP thread count is per calling thread; the model's thread keeps its own).
+  (PyTorch's OpenMP thread count is per calling thread; the model's thread keeps its own);
+- PyTorch work that is not the model runs on ``glue`` threads too: the input analysis before the
+  run (:func:`torch_threads`), and the whole inference thread when the model is not PyTorch's
+  (OpenVINO, ONNX Runtime: their own pools run the model; the inference thread only stacks, pads,
+  crops and checks frames). Measured on the 2-core bench machine under load: the repeat analysis
+  of 13 720p frames 236 ms of CPU on 2 PyTorch threads, 68 ms on one; ``yuv_to_rgb`` of one 720p
+  frame 41 vs 17 ms (OpenMP workers spinning for a core another stage holds).
 
 On a GPU the model does not use the CPU cores: the codecs keep their own defaults (0 = FFmpeg's
 choice) and PyTorch's count is left alone. ``--threads N`` sets the model's count (all backends),
@@ -26,7 +32,9 @@ THE place these numbers are chosen: :func:`plan_threads`.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -66,6 +74,23 @@ class ThreadPlan:
         """Called first in the decode and encode threads: their PyTorch work runs on ``glue`` threads."""
         if self.glue:
             torch.set_num_threads(self.glue)
+
+    def inference_threads(self, backend: str, model_count: int) -> int:
+        """PyTorch threads of the inference thread: ``model_count`` when PyTorch runs the model
+        (``backend`` "torch"), ``glue`` when another runtime does (OpenVINO, ONNX Runtime)."""
+        return self.glue if backend != "torch" and self.glue else model_count
+
+
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """The calling thread's PyTorch thread count set to ``n`` (0: left alone) inside the block."""
+    before = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def plan_threads(device: torch.device | str, model_threads: int | None = None,

@@ -58,15 +58,14 @@ def rgb_to_frame(rgb: torch.Tensor, layout: PixelLayout, spec: ColourSpec) -> av
     h, w = rgb.shape[-2:]
     planar = _planar_name(layout)
     p = PixelLayout.of(planar)
-    alpha = rgb[3] if rgb.shape[0] > 3 else torch.ones_like(rgb[0])
     frame = av.VideoFrame(w, h, planar)
     if p.rgb:
         planes = [_codes(rgb[1], p.bits), _codes(rgb[2], p.bits), _codes(rgb[0], p.bits)]
     else:
         y, cb, cr = rgb_to_yuv(rgb[:3], spec.with_bits(p.bits), p.sub)
         planes = [y, cb, cr]
-    if p.alpha:
-        planes.append(_codes(alpha, p.bits))
+    if p.alpha:  # opaque where the picture has no alpha
+        planes.append(_codes(rgb[3] if rgb.shape[0] > 3 else torch.ones_like(rgb[0]), p.bits))
     _fill(frame, planes)
     if planar != layout.name:
         frame = frame.reformat(format=layout.name)

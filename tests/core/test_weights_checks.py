@@ -115,3 +115,32 @@ def test_non_finite_outputs_refused():
     a = torch.rand(2, 3, 16, 16)
     with pytest.raises(FilmrtError, match="NaN or infinite"):
         _NaNModel().interpolate(a, a, 0.5)
+
+
+class _FixedModel(Interpolator):
+    """Returns ``value`` at one pixel of the blend (the check sees the chunk before the clamp)."""
+
+    model_name, backend = "fixed", "test"
+
+    def __init__(self, value: float, fill: float | None = None):
+        self.value, self.fill = value, fill
+
+    def _run(self, a, b, t, keys_a, keys_b):
+        out = (a + b) / 2 if self.fill is None else torch.full_like(a, self.fill)
+        out[:, :, 0, 0] = self.value
+        return out
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
+def test_every_non_finite_value_is_refused(value):
+    """The check sums the chunk: +inf, -inf and NaN each make the sum non-finite."""
+    a = torch.rand(2, 3, 16, 16)
+    with pytest.raises(FilmrtError, match="NaN or infinite"):
+        _FixedModel(value).interpolate(a, a, 0.5)
+
+
+def test_finite_values_whose_sum_overflows_pass():
+    """A sum past float32's range from finite values is checked value by value, and passes."""
+    a = torch.rand(1, 3, 16, 16)
+    out = _FixedModel(3e38, fill=3e38).interpolate(a, a, 0.5)
+    assert torch.equal(out, torch.ones_like(out))  # clamped to [0, 1] as usual

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from fractions import Fraction as F
 
+import numpy as np
 import pytest
 import torch
 from support.helpers import decode_all
@@ -55,6 +56,27 @@ def test_colour_round_trip_is_near_exact(spec):
     y2, u2, v2 = rgb_to_yuv(rgb, spec)
     for p, q in ((y, y2), (u, u2), (v, v2)):
         assert abs(p.astype(int) - q.astype(int)).max() <= 1
+
+
+@pytest.mark.parametrize("size", [(130, 70), (131, 71), (64, 33), (1, 1)])
+@pytest.mark.parametrize("sub", [(2, 2), (1, 2), (2, 1), (1, 1)])
+@pytest.mark.parametrize("spec", [ColourSpec("bt709"), ColourSpec("bt601", True), ColourSpec("bt2020", False, 10)])
+def test_colour_bands_give_the_whole_frame_codes(monkeypatch, spec, sub, size):
+    """The CPU converts in bands of BAND_ROWS rows: the codes and the RGB are exactly those of the
+    whole frame at once (odd heights, every subsampling, out-of-gamut values)."""
+    from filmrt.pipeline.io import colour
+
+    h, w = size
+    rgb = torch.rand(3, h, w, generator=torch.Generator().manual_seed(h * w)) * 1.2 - 0.1
+    monkeypatch.setattr(colour, "BAND_ROWS", 8)
+    banded = rgb_to_yuv(rgb, spec, sub)
+    planes = [torch.from_numpy(p.astype("int32")) for p in banded]
+    back = yuv_to_rgb(*planes, spec)
+    monkeypatch.setattr(colour, "BAND_ROWS", 1 << 20)
+    whole = rgb_to_yuv(rgb, spec, sub)
+    for a, b in zip(banded, whole, strict=True):
+        assert a.dtype == b.dtype and np.array_equal(a, b)
+    assert torch.equal(back, yuv_to_rgb(*planes, spec))
 
 
 def test_colour_heuristic():

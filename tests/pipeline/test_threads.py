@@ -12,7 +12,7 @@ from support.synth import make_clip
 from filmrt.options import RuntimeOptions
 from filmrt.pipeline.convert import convert
 from filmrt.pipeline.options import ConvertOptions, EncodeOptions
-from filmrt.pipeline.threads import ThreadPlan, cpu_cores, plan_threads
+from filmrt.pipeline.threads import ThreadPlan, cpu_cores, plan_threads, torch_threads
 
 
 def test_cpu_plan_gives_the_model_every_core():
@@ -62,3 +62,28 @@ def test_convert_reports_the_plan_and_the_split(tmp_path):
     assert 0 <= st["setup_s"] < r.seconds
     assert st["decode_cpu_s"] > 0 and st["encode_cpu_s"] > 0
     assert r.to_dict()["stage_s"] == st
+
+
+def test_inference_thread_runs_glue_threads_when_pytorch_is_not_the_model():
+    """OpenVINO / ONNX Runtime run the model on their own pools: the inference thread's PyTorch work
+    (stack, pad, crop) gets the glue count; the torch backend keeps the model's count. On a GPU
+    (glue 0) nothing is set."""
+    plan = plan_threads("cpu", cores=4)
+    assert plan.inference_threads("torch", 4) == 4
+    assert plan.inference_threads("openvino", 4) == plan.inference_threads("ort", 4) == 1
+    assert plan_threads(torch.device("cuda"), cores=4).inference_threads("ort", 4) == 4
+
+
+def test_torch_threads_sets_and_restores_the_count():
+    before = torch.get_num_threads()
+    try:
+        with torch_threads(1):
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == before
+        with torch_threads(0):  # 0: left alone (a GPU plan)
+            assert torch.get_num_threads() == before
+        with pytest.raises(RuntimeError), torch_threads(1):
+            raise RuntimeError
+        assert torch.get_num_threads() == before
+    finally:
+        torch.set_num_threads(before)
