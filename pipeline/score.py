@@ -28,6 +28,9 @@ how CAND was made:
 - **Scene cuts** (found in REF by the detector of :mod:`filmrt.pipeline.time.scenes`): a generated
   frame next to a cut is listed but not scored (nothing can be interpolated across a cut), and no
   motion step or flicker is measured across one.
+- **What the decoder did** (``notes``): a picture size that changes mid-stream (scaled to the
+  first size, as ``convert`` does; libvmaf itself refuses such a file), damage, pictures dropped
+  at a splice: the scores are of those pictures, so each is said (the CLI prints a note).
 
 Memory: two frames of each file and a small window, whatever the length; VMAF spools the decoded
 pictures to a temporary folder (1.5 bytes a pixel per frame and file for 8-bit 4:2:0).
@@ -249,8 +252,18 @@ def _score(rs: PyAVSource, cs: PyAVSource, every, want_vmaf: bool, scene_thresho
         "generated": groups["generated"].summary(), "kept": groups["kept"].summary() if every else None,
         "judder": track.judder(),
         "vmaf_model": MODEL if want_vmaf else None,
+        "notes": _input_notes(rs, "REF") + _input_notes(cs, "CAND"),
         "frames": rows, "seconds": time.perf_counter() - t0,
     }
+
+
+def _input_notes(src: PyAVSource, side: str) -> list[str]:
+    """What the decoder did to or found in one file (a size change scaled to the first size,
+    damage, overlapping pictures dropped): the scores are of those pictures, so the user is told."""
+    out = [f"{side}: {n}" for n in src.notes] + [f"{side}: damaged input: {p}" for p in src.problems]
+    if src.timestamps_overlapped:
+        out.append(f"{side}: {src.timestamps_overlapped} picture(s) overlapping earlier ones dropped (a splice)")
+    return out
 
 
 def _panels(prev: np.ndarray | None, truth: np.ndarray, ours: np.ndarray) -> dict[str, np.ndarray]:

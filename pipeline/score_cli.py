@@ -54,6 +54,8 @@ def run_score(args: argparse.Namespace) -> int:
     finally:
         if bar is not None:
             bar.close()
+    for note in rep["notes"]:  # what the decoder did to the pictures scored (a size change, damage)
+        print(f"filmrt: note: {note}", file=sys.stderr)
     for name in ("generated", "kept"):
         g = rep[name]
         if g:

@@ -164,3 +164,39 @@ def test_picture_keeps_the_decoded_codes(fmt, planar):
     if fmt in ("yuv420p", "nv12"):  # 8-bit Y' first: the decoded plane itself
         p0 = frame.planes[0]
         assert pic.data[: H * W] == np.frombuffer(p0, np.uint8).reshape(H, p0.line_size)[:, :W].tobytes()
+
+
+def _mjpeg_with_size_change(path, frames_y) -> str:
+    """MJPEG in Matroska whose second half is half the size (each JPEG carries its own size: a
+    legal mid-stream change, as at a splice). Two encoders, one stream."""
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("mjpeg", rate=25)
+        s.width, s.height, s.pix_fmt = W, H, "yuvj420p"
+        s.time_base = Fraction(1, 25)
+        small = av.CodecContext.create("mjpeg", "w")
+        small.width, small.height, small.pix_fmt, small.time_base = W // 2, H // 2, "yuvj420p", Fraction(1, 25)
+        half = len(frames_y) // 2
+        for k, y in enumerate(frames_y):
+            rgb = np.repeat(np.clip(np.round(y), 0, 255).astype(np.uint8)[:, :, None], 3, axis=2)
+            if k >= half:
+                rgb = rgb[::2, ::2]
+            f = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24").reformat(format="yuvj420p")
+            f.pts, f.time_base = k, Fraction(1, 25)
+            for p in (small.encode(f) if k >= half else s.encode(f)):
+                p.stream, p.pts, p.dts, p.time_base = s, k, k, Fraction(1, 25)
+                c.mux(p)
+    return str(path)
+
+
+def test_score_says_when_a_picture_size_changes(tmp_path, capsys):
+    # libvmaf refuses a file whose size changes midway; score scales such pictures to the first
+    # size (as convert does) and must say so, not hand back a number as if nothing happened
+    frames = [luma(i, "in-range") for i in range(N)]
+    ref = write(tmp_path / "ref.mkv", frames, "yuv420p", 1)
+    cand = _mjpeg_with_size_change(tmp_path / "cand.mkv", frames)
+    out = tmp_path / "ours.json"
+    assert main(["score", ref, cand, "--every", "0", "--vmaf", "--json", str(out), "--quiet"]) == 0
+    rep = json.loads(out.read_text())
+    assert len([r for r in rep["frames"] if "vmaf" in r]) == N
+    assert any(n.startswith("CAND: the picture size changes mid-stream") for n in rep["notes"])
+    assert "filmrt: note: CAND: the picture size changes mid-stream" in capsys.readouterr().err
