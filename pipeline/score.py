@@ -8,7 +8,8 @@ how CAND was made:
 
 - **Matching by time.** Both files are decoded by the pipeline's decoder (the stated colour
   conversion) and each is timed from its own first frame (a tool may start its output at another
-  offset). A CAND frame matches the REF frame at its time, up to what the files' time bases can
+  offset; ``--offset S``: CAND's first frame is REF's at S seconds, a tool given a later part of
+  REF; nothing in the files can say so, FFmpeg's libvmaf pairs them from the first frames too). A CAND frame matches the REF frame at its time, up to what the files' time bases can
   round (one tick of each, at least 1 ms, at most half a REF frame); CAND frames with no REF frame
   there (a rate that is not REF's) are counted, not scored.
 - **Generated vs kept.** With ``--every N``, REF frame ``i`` (counted from the first) is one the tool
@@ -38,6 +39,7 @@ pictures to a temporary folder (1.5 bytes a pixel per frame and file for 8-bit 4
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator
 from fractions import Fraction
@@ -120,17 +122,22 @@ def vmaf_luma(img: np.ndarray, spec) -> np.ndarray:
 
 
 def score_output(ref, cand, *, every: int | None = 2, vmaf: bool = False, ss: float | None = None,
-                 t: float | None = None, scene_threshold: float = DEFAULT_THRESHOLD,
+                 t: float | None = None, offset: float | None = None, scene_threshold: float = DEFAULT_THRESHOLD,
                  on_frame: Callable[[int], None] | None = None, worst: WorstFrames | None = None) -> dict:
     """Score CAND (any tool's output) against REF; see the module docstring. A dict with ``generated``
     and ``kept`` groups (frames, psnr, ssim, vmaf, flicker), matched/unmatched counts, judder of CAND
     and REF, and the per-frame lists under ``frames``. ``worst`` (for ``--report``) keeps the pictures
-    of the generated frames with the lowest PSNR."""
+    of the generated frames with the lowest PSNR. ``ss``/``t`` cut both files alike; ``offset``:
+    CAND's first frame is REF's at that many seconds (a tool run on a later part of REF), so REF
+    alone starts there (after ``ss``)."""
     if every is not None and every < 2:
         raise FilmrtError(f"--every {every}: the tool saw every N-th frame of REF, N >= 2")
+    if offset is not None and not (0 <= offset < math.inf):
+        raise FilmrtError(f"--offset {offset}: CAND starts at a time of REF, >= 0 (cut CAND with --ss instead)")
     t0 = time.perf_counter()
     req = DecodeRequest(ss=ss, t=t, keep_picture=vmaf)  # VMAF reads the decoded pictures, not the RGB
-    rs, cs = PyAVSource(ref, req), PyAVSource(cand, req)
+    ref_req = DecodeRequest(ss=(ss or 0) + offset, t=t, keep_picture=vmaf) if offset else req
+    rs, cs = PyAVSource(ref, ref_req), PyAVSource(cand, req)
     try:
         return _score(rs, cs, every, vmaf, scene_threshold, on_frame, t0, worst)
     finally:

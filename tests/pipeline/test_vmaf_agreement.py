@@ -200,3 +200,34 @@ def test_score_says_when_a_picture_size_changes(tmp_path, capsys):
     assert len([r for r in rep["frames"] if "vmaf" in r]) == N
     assert any(n.startswith("CAND: the picture size changes mid-stream") for n in rep["notes"])
     assert "filmrt: note: CAND: the picture size changes mid-stream" in capsys.readouterr().err
+
+
+def test_offset_scores_a_candidate_of_a_later_part(tmp_path):
+    # a tool run on REF from its 5th frame on: CAND's first frame is REF's at 0.16 s, and nothing in
+    # the files says so (both tools pair from the first frames: 30 VMAF points off). --offset
+    # starts REF alone there; the oracle is libvmaf on REF's frames from there, written apart
+    frames = [luma(i, "in-range") for i in range(N)]
+    ref = write(tmp_path / "ref.mkv", frames, "yuv420p", 1)
+    tail = write(tmp_path / "ref-tail.mkv", frames[4:], "yuv420p", 1)
+    cand = write(tmp_path / "cand.mkv", [blur(y) for y in frames[4:]], "yuv420p", 1)
+    out = tmp_path / "ours.json"
+    assert main(["score", ref, cand, "--every", "0", "--vmaf", "--offset", "0.16", "--json", str(out), "--quiet"]) == 0
+    rep = json.loads(out.read_text())
+    ours = [r["vmaf"] for r in rep["frames"]]
+    theirs = libvmaf(tail, cand, tmp_path / "theirs.json")
+    assert len(ours) == len(theirs) == N - 4 and rep["unmatched_cand_frames"] == 0
+    worst = max(abs(a - b) for a, b in zip(ours, theirs, strict=True))
+    print(f"\noffset: filmrt {np.mean(ours):.3f}, libvmaf {np.mean(theirs):.3f}, worst frame {worst:.4f}")
+    assert worst < 0.5
+    # --ss cuts both files alike (CAND's 0.04 s is REF's 0.20 s): the same pairs, less the first
+    assert main(["score", ref, cand, "--every", "0", "--ss", "0.04", "--offset", "0.16", "--json", str(out),
+                 "--quiet"]) == 0
+    assert [r["psnr"] for r in json.loads(out.read_text())["frames"]] == [r["psnr"] for r in rep["frames"]][1:]
+
+
+@pytest.mark.parametrize("args", [["--ss", "nan"], ["--t", "inf"], ["--offset", "nan"], ["--offset", "-1"]])
+def test_non_finite_times_are_one_line_errors(tmp_path, args, capsys):
+    # argparse's float takes "nan" and "inf": once a traceback from Fraction, now the usual refusal
+    ref = write(tmp_path / "ref.mkv", [luma(i, "in-range") for i in range(2)], "yuv420p", 1)
+    assert main(["score", ref, ref, "--quiet", *args]) == 2
+    assert "Traceback" not in capsys.readouterr().err
