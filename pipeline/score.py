@@ -230,6 +230,8 @@ def _score(rs: PyAVSource, cs: PyAVSource, every, want_vmaf: bool, scene_thresho
     try:
         tol = match_tolerance(Fraction(ri.rate), ri.time_base, ci.time_base)
         for i, fr, fc in match_by_time(rs.frames(), cs.frames(), Fraction(ri.rate), counts, tol):
+            if not rows:  # the display matrices are read with each file's first picture
+                _check_rotation(rs, cs)
             a, b = _u8(fr.rgb), _u8(fc.rgb)
             group = "generated" if every and i % every else ("kept" if every else "generated")
             cut = bool(det.update(fr.thumb))  # a cut in REF between the previous matched frame and this one
@@ -262,6 +264,16 @@ def _score(rs: PyAVSource, cs: PyAVSource, every, want_vmaf: bool, scene_thresho
         "notes": _input_notes(rs, "REF") + _input_notes(cs, "CAND"),
         "frames": rows, "seconds": time.perf_counter() - t0,
     }
+
+
+def _check_rotation(rs: PyAVSource, cs: PyAVSource) -> None:
+    """Refuse a pair shown turned differently (a display matrix on one side only, or another angle):
+    the coded pictures are scored, so they would be compared as stored while a viewer sees one of
+    them turned (FFmpeg's libvmaf, which turns them, refuses the pair: its sizes differ)."""
+    r, c = rs.info.rotation % 360, cs.info.rotation % 360
+    if r != c:
+        raise FilmrtError(f"REF is shown rotated {r} degrees and CAND {c} (display matrix): "
+                          "score files shown the same way")
 
 
 def _input_notes(src: PyAVSource, side: str) -> list[str]:

@@ -231,3 +231,17 @@ def test_non_finite_times_are_one_line_errors(tmp_path, args, capsys):
     ref = write(tmp_path / "ref.mkv", [luma(i, "in-range") for i in range(2)], "yuv420p", 1)
     assert main(["score", ref, ref, "--quiet", *args]) == 2
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_a_pair_shown_turned_differently_is_refused(tmp_path, capsys):
+    # CAND is REF's very pictures with a display matrix (shown turned 90 degrees): FFmpeg's libvmaf
+    # turns it and refuses the pair (sizes differ); filmrt scored the coded pictures (as good as a
+    # copy) without a word. Now a one-line error; two files turned alike still score.
+    ref = write(tmp_path / "ref.mkv", [luma(i, "in-range") for i in range(4)], "yuv420p", 1)
+    turned = tmp_path / "turned.mov"
+    subprocess.run([find_ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-display_rotation", "90",
+                    "-i", ref, "-c", "copy", str(turned)], check=True)
+    assert main(["score", ref, str(turned), "--every", "0", "--vmaf", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "REF is shown rotated 0 degrees and CAND 90" in err and "Traceback" not in err
+    assert main(["score", str(turned), str(turned), "--every", "0", "--quiet"]) == 0
