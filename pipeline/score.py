@@ -116,7 +116,7 @@ def _u8(rgb: torch.Tensor) -> np.ndarray:
 def vmaf_luma(img: np.ndarray, spec) -> np.ndarray:
     """(H, W) uint8 Y' of an (H, W, 3) uint8 picture, in the reference stream's matrix and range
     (``spec``: its 8-bit :class:`~filmrt.pipeline.io.colour.ColourSpec`): what libvmaf is given of
-    a picture that exists only as RGB (``eval``, ``eval-video``). ``score`` gives it the decoded
+    a picture that exists only as RGB (``eval-video`` of a Y'CbCr clip). ``score`` gives it the decoded
     pictures instead (:attr:`DecodedFrame.picture`)."""
     return rgb_to_yuv(torch.from_numpy(img).permute(2, 0, 1).float() / 255.0, spec)[0]
 
