@@ -18,6 +18,11 @@ candidate that is a degraded copy (each Y' plane box-blurred 3x3), so the scores
 The oracle is ``ffmpeg -i CAND -i REF -lavfi libvmaf=log_fmt=json`` (FFmpeg's libvmaf takes the
 distorted picture first); per frame and in the mean, filmrt must be within 0.5. Run with ``-s`` to
 see the figures (docs/quality.md quotes them). Skipped with a reason without an FFmpeg with libvmaf.
+
+Found by attacking ``--vmaf`` with pairs nobody tuned for (issue 23), each with its test below: a
+picture size that changes mid-stream (scored, now with a note), a candidate of a later part of REF
+(``--offset``), a pair shown turned differently (refused), ``--ss nan`` (a traceback), and
+``eval --vmaf`` on 720p PNG triplets (a BT.709 Y' where libvmaf on the files reads BT.601).
 """
 
 from __future__ import annotations
