@@ -26,7 +26,8 @@ Protocol (the one RIFE, FILM and most papers report; batch 1, t = 0.5):
    per RGB channel and averaged;
 6. per set, the mean over examples of each metric;
 7. VMAF (``filmrt eval --vmaf``): libvmaf (:mod:`filmrt.vmaf`, model vmaf_v0.6.1, the engine of
-   ``filmrt score --vmaf``) on the luma of the rounded prediction against the truth's, each triplet
+   ``filmrt score --vmaf``) on the rounded prediction against the truth, both as RGB (FFmpeg
+   makes their Y' as of the set's RGB files: BT.601, limited range), each triplet
    alone (one frame: the motion feature is 0, as on any first frame; a sequence across unrelated
    examples would invent motion). The score function is handed in by the caller
    (:data:`VmafFn`), which picks the luma conversion.

@@ -25,7 +25,7 @@ its colour range. Two kinds of picture:
   range, RGB becomes BT.601 limited-range Y', more than 10 bits are dithered to 10; a change of
   chroma subsampling alone leaves Y' as it is. Same format on both sides: the Y' planes as decoded,
   super-whites and sub-blacks included, whatever the range tags say.
-- pictures that exist only as RGB (``eval`` and ``eval-video``: a model's frames): :meth:`Picture.luma`,
+- pictures that exist only as RGB (``eval-video``: a model's frames; ``eval``: a test set's RGB files): :meth:`Picture.luma`,
   an 8-bit Y' plane computed by the caller, written as yuv420p with neutral chroma (every VMAF
   feature reads luma only); or :meth:`Picture.rgb` (the source itself is RGB): rgb24, which FFmpeg
   turns into Y' as it does an RGB file.

@@ -8,7 +8,8 @@ how CAND was made:
 
 - **Matching by time.** Both files are decoded by the pipeline's decoder (the stated colour
   conversion) and each is timed from its own first frame (a tool may start its output at another
-  offset). A CAND frame matches the REF frame at its time, up to what the files' time bases can
+  offset; ``--offset S``: CAND's first frame is REF's at S seconds, a tool given a later part of
+  REF; nothing in the files can say so, FFmpeg's libvmaf pairs them from the first frames too). A CAND frame matches the REF frame at its time, up to what the files' time bases can
   round (one tick of each, at least 1 ms, at most half a REF frame); CAND frames with no REF frame
   there (a rate that is not REF's) are counted, not scored.
 - **Generated vs kept.** With ``--every N``, REF frame ``i`` (counted from the first) is one the tool
@@ -28,6 +29,9 @@ how CAND was made:
 - **Scene cuts** (found in REF by the detector of :mod:`filmrt.pipeline.time.scenes`): a generated
   frame next to a cut is listed but not scored (nothing can be interpolated across a cut), and no
   motion step or flicker is measured across one.
+- **What the decoder did** (``notes``): a picture size that changes mid-stream (scaled to the
+  first size, as ``convert`` does; libvmaf itself refuses such a file), damage, pictures dropped
+  at a splice: the scores are of those pictures, so each is said (the CLI prints a note).
 
 Memory: two frames of each file and a small window, whatever the length; VMAF spools the decoded
 pictures to a temporary folder (1.5 bytes a pixel per frame and file for 8-bit 4:2:0).
@@ -35,6 +39,7 @@ pictures to a temporary folder (1.5 bytes a pixel per frame and file for 8-bit 4
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator
 from fractions import Fraction
@@ -111,23 +116,28 @@ def _u8(rgb: torch.Tensor) -> np.ndarray:
 def vmaf_luma(img: np.ndarray, spec) -> np.ndarray:
     """(H, W) uint8 Y' of an (H, W, 3) uint8 picture, in the reference stream's matrix and range
     (``spec``: its 8-bit :class:`~filmrt.pipeline.io.colour.ColourSpec`): what libvmaf is given of
-    a picture that exists only as RGB (``eval``, ``eval-video``). ``score`` gives it the decoded
+    a picture that exists only as RGB (``eval-video`` of a Y'CbCr clip). ``score`` gives it the decoded
     pictures instead (:attr:`DecodedFrame.picture`)."""
     return rgb_to_yuv(torch.from_numpy(img).permute(2, 0, 1).float() / 255.0, spec)[0]
 
 
 def score_output(ref, cand, *, every: int | None = 2, vmaf: bool = False, ss: float | None = None,
-                 t: float | None = None, scene_threshold: float = DEFAULT_THRESHOLD,
+                 t: float | None = None, offset: float | None = None, scene_threshold: float = DEFAULT_THRESHOLD,
                  on_frame: Callable[[int], None] | None = None, worst: WorstFrames | None = None) -> dict:
     """Score CAND (any tool's output) against REF; see the module docstring. A dict with ``generated``
     and ``kept`` groups (frames, psnr, ssim, vmaf, flicker), matched/unmatched counts, judder of CAND
     and REF, and the per-frame lists under ``frames``. ``worst`` (for ``--report``) keeps the pictures
-    of the generated frames with the lowest PSNR."""
+    of the generated frames with the lowest PSNR. ``ss``/``t`` cut both files alike; ``offset``:
+    CAND's first frame is REF's at that many seconds (a tool run on a later part of REF), so REF
+    alone starts there (after ``ss``)."""
     if every is not None and every < 2:
         raise FilmrtError(f"--every {every}: the tool saw every N-th frame of REF, N >= 2")
+    if offset is not None and not (0 <= offset < math.inf):
+        raise FilmrtError(f"--offset {offset}: CAND starts at a time of REF, >= 0 (cut CAND with --ss instead)")
     t0 = time.perf_counter()
     req = DecodeRequest(ss=ss, t=t, keep_picture=vmaf)  # VMAF reads the decoded pictures, not the RGB
-    rs, cs = PyAVSource(ref, req), PyAVSource(cand, req)
+    ref_req = DecodeRequest(ss=(ss or 0) + offset, t=t, keep_picture=vmaf) if offset else req
+    rs, cs = PyAVSource(ref, ref_req), PyAVSource(cand, req)
     try:
         return _score(rs, cs, every, vmaf, scene_threshold, on_frame, t0, worst)
     finally:
@@ -220,6 +230,8 @@ def _score(rs: PyAVSource, cs: PyAVSource, every, want_vmaf: bool, scene_thresho
     try:
         tol = match_tolerance(Fraction(ri.rate), ri.time_base, ci.time_base)
         for i, fr, fc in match_by_time(rs.frames(), cs.frames(), Fraction(ri.rate), counts, tol):
+            if not rows:  # the display matrices are read with each file's first picture
+                _check_rotation(rs, cs)
             a, b = _u8(fr.rgb), _u8(fc.rgb)
             group = "generated" if every and i % every else ("kept" if every else "generated")
             cut = bool(det.update(fr.thumb))  # a cut in REF between the previous matched frame and this one
@@ -249,8 +261,28 @@ def _score(rs: PyAVSource, cs: PyAVSource, every, want_vmaf: bool, scene_thresho
         "generated": groups["generated"].summary(), "kept": groups["kept"].summary() if every else None,
         "judder": track.judder(),
         "vmaf_model": MODEL if want_vmaf else None,
+        "notes": _input_notes(rs, "REF") + _input_notes(cs, "CAND"),
         "frames": rows, "seconds": time.perf_counter() - t0,
     }
+
+
+def _check_rotation(rs: PyAVSource, cs: PyAVSource) -> None:
+    """Refuse a pair shown turned differently (a display matrix on one side only, or another angle):
+    the coded pictures are scored, so they would be compared as stored while a viewer sees one of
+    them turned (FFmpeg's libvmaf, which turns them, refuses the pair: its sizes differ)."""
+    r, c = rs.info.rotation % 360, cs.info.rotation % 360
+    if r != c:
+        raise FilmrtError(f"REF is shown rotated {r} degrees and CAND {c} (display matrix): "
+                          "score files shown the same way")
+
+
+def _input_notes(src: PyAVSource, side: str) -> list[str]:
+    """What the decoder did to or found in one file (a size change scaled to the first size,
+    damage, overlapping pictures dropped): the scores are of those pictures, so the user is told."""
+    out = [f"{side}: {n}" for n in src.notes] + [f"{side}: damaged input: {p}" for p in src.problems]
+    if src.timestamps_overlapped:
+        out.append(f"{side}: {src.timestamps_overlapped} picture(s) overlapping earlier ones dropped (a splice)")
+    return out
 
 
 def _panels(prev: np.ndarray | None, truth: np.ndarray, ours: np.ndarray) -> dict[str, np.ndarray]:

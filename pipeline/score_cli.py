@@ -31,6 +31,9 @@ def register(subparsers) -> None:
                    help="also VMAF (libvmaf, model vmaf_v0.6.1; needs an FFmpeg with libvmaf: "
                         "pip install 'filmrt[quality]')")
     add_options(p, ConvertOptions, only=("ss", "t", "scene_threshold"))
+    p.add_argument("--offset", type=float, default=None, metavar="S",
+                   help="CAND's first frame is REF's frame at S seconds (a tool run on a later part of REF): "
+                        "REF alone starts there (after --ss, which cuts both)")
     p.add_argument("--json", default=None, metavar="OUT", help="write the scores (per frame too) as JSON to OUT")
     add_report_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -49,11 +52,14 @@ def run_score(args: argparse.Namespace) -> int:
     bar = None if args.quiet else tqdm(unit="frame", desc="score", dynamic_ncols=True, file=sys.stderr)
     try:
         rep = score_output(args.ref, args.cand, every=args.every or None, vmaf=args.vmaf, ss=args.ss, t=args.t,
+                           offset=args.offset,
                            scene_threshold=args.scene_threshold if args.scene_threshold is not None else DEFAULT_THRESHOLD,
                            on_frame=None if bar is None else (lambda n: bar.update(n - bar.n)), worst=worst)
     finally:
         if bar is not None:
             bar.close()
+    for note in rep["notes"]:  # what the decoder did to the pictures scored (a size change, damage)
+        print(f"filmrt: note: {note}", file=sys.stderr)
     for name in ("generated", "kept"):
         g = rep[name]
         if g:

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -96,10 +97,11 @@ class DecodeRequest:
     keep_picture: bool = False
 
     def __post_init__(self) -> None:
-        if self.ss is not None and self.ss < 0:
-            raise FilmrtError(f"--ss {self.ss}: the start must be >= 0")
-        if self.t is not None and self.t <= 0:
-            raise FilmrtError(f"--t {self.t}: the duration must be > 0")
+        # written so that NaN fails too (argparse's float takes "nan" and "inf"; Fraction refuses them)
+        if self.ss is not None and not (0 <= self.ss < math.inf):
+            raise FilmrtError(f"--ss {self.ss}: the start must be a finite number of seconds >= 0")
+        if self.t is not None and not (0 < self.t < math.inf):
+            raise FilmrtError(f"--t {self.t}: the duration must be a finite number of seconds > 0")
         if self.deinterlace != "off" and self.deinterlace not in CHAINS:
             raise FilmrtError(f"deinterlace {self.deinterlace!r}: use off, {', '.join(CHAINS)}")
 

@@ -123,9 +123,7 @@ def _triplets(root, n: int = 3):
 @needs_vmaf
 def test_eval_vmaf_per_set_is_libvmaf_on_each_triplet(tmp_path, capsys):
     from filmrt.imageio import read_image
-    from filmrt.pipeline.io.colour import guess_spec
-    from filmrt.pipeline.score import vmaf_luma
-    from filmrt.vmaf import VmafScorer
+    from filmrt.vmaf import Picture, VmafScorer
 
     _triplets(tmp_path / "set")
     js = tmp_path / "e.json"
@@ -133,14 +131,13 @@ def test_eval_vmaf_per_set_is_libvmaf_on_each_triplet(tmp_path, capsys):
                  "--json", str(js)]) == 0
     r = json.loads(js.read_text())["sets"][0]
     assert "VMAF" in capsys.readouterr().out
-    spec = guess_spec(W, H).with_bits(8)
     want = []
     for ex in r["examples"]:
         d = tmp_path / "set" / ex["name"]
         a, b, gt = (read_image(d / f) for f in ("frame_00.png", "frame_02.png", "frame_01_gt.png"))
         pred = to_uint8(0.5 * (a + b))
         with VmafScorer(W, H) as vm:  # each triplet alone: no motion feature across unrelated examples
-            vm.add(vmaf_luma(to_uint8(gt), spec), vmaf_luma(pred, spec))
+            vm.add(Picture.rgb(to_uint8(gt)), Picture.rgb(pred))  # RGB, as libvmaf reads the PNGs
             want.append(vm.scores()[0])
     assert [ex["vmaf"] for ex in r["examples"]] == pytest.approx(want, abs=1e-6)
     assert r["mean_vmaf"] == pytest.approx(float(np.mean(want)), abs=1e-6)
