@@ -3,7 +3,10 @@
 from fractions import Fraction as F
 
 import pytest
+from support.ffmpeg_oracle import ffmpeg
 
+from filmrt.pipeline.options import ConvertOptions
+from filmrt.pipeline.time.cadence.analysis import analyse, decide
 from filmrt.pipeline.time.timestamps import FrameClock
 
 
@@ -35,3 +38,41 @@ def test_a_repeated_label_with_a_free_slot_is_still_moved_on():
     got += list(clock.flush())
     assert [i for i, _ in got] == list(range(9)) and [t / tb for _, t in got] == list(range(9))
     assert clock.repaired == 1 and clock.overlapped == 0
+
+
+def _slow_pan(path, interlaced: bool) -> None:
+    """A 1 px per field time pan of testsrc2 (sharp detail), coded interlaced, tff: woven from 50p
+    (interlaced) or 25p frames flagged interlaced (progressive)."""
+    weave = "interlace=scan=tff,setfield=tff" if interlaced else "fps=25,setfield=tff"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=s=400x180:r=50:d=2,crop=320:180:x='n':y=0", "-vf", weave,
+           "-c:v", "libx264", "-preset", "ultrafast", "-crf", "10", "-pix_fmt", "yuv420p",
+           "-flags", "+ildct+ilme", "-x264opts", "tff=1", str(path))
+
+
+def test_flagged_interlaced_slow_pan_that_idet_calls_combed_everywhere_is_deinterlaced(tmp_path):
+    """Real 25i (fields 1/50 s apart), flagged tff, idet: every frame combed. The field-instant
+    test passes on it anyway (sharp detail moving 1 px per field: most moving frames' bottom field
+    fits its own top field 2x better than the next one's); it overruled flags and idet together,
+    and the combed frames went to the model as they were (exit 0)."""
+    src = tmp_path / "i25.ts"
+    _slow_pan(src, interlaced=True)
+    rep = analyse(src)
+    assert rep.field_order == "tt" and rep.idet["tff"] == rep.frames_analysed
+    fi = rep.field_instants
+    assert fi["moving"] >= 8 and fi["same"] >= 0.75 * fi["moving"]  # the test is fooled: the bug's cause
+    rep = decide(rep, ConvertOptions())
+    assert (rep.detected, rep.deinterlace, rep.field_parity) == ("interlaced", "bwdif", "tff")
+    assert any("although" in n and "one instant" in n for n in rep.notes)
+
+
+def test_progressive_flagged_interlaced_with_some_idet_combing_still_overruled(tmp_path):
+    """25p frames of the same pan flagged tff: idet calls a majority, not nearly all, combed; the
+    field-instant test still overrules it (not deinterlaced)."""
+    src = tmp_path / "p25.ts"
+    _slow_pan(src, interlaced=False)
+    rep = analyse(src)
+    combed = rep.idet["tff"] + rep.idet["bff"]
+    assert rep.field_order == "tt" and rep.frames_analysed // 2 <= combed < 0.9 * rep.frames_analysed
+    rep = decide(rep, ConvertOptions())
+    assert (rep.detected, rep.deinterlace) == ("progressive", "off")
+    assert any("both fields show one instant" in n for n in rep.notes)
