@@ -2,6 +2,7 @@
 
 from fractions import Fraction as F
 
+import av
 import pytest
 from support.ffmpeg_oracle import ffmpeg
 
@@ -76,3 +77,27 @@ def test_progressive_flagged_interlaced_with_some_idet_combing_still_overruled(t
     rep = decide(rep, ConvertOptions())
     assert (rep.detected, rep.deinterlace) == ("progressive", "off")
     assert any("both fields show one instant" in n for n in rep.notes)
+
+
+def test_a_copied_dts_moved_on_still_increases_in_a_coarser_output_time_base(tmp_path):
+    """Audio copied from MPEG-TS (90 kHz) into MP4 (48 kHz) whose DTS must be moved on (a clock
+    reset: the second recording's audio starts 1.5 s before the first's ended). One 90 kHz tick
+    rounded back onto the previous DTS and the run failed with 'writing ... failed: Invalid
+    argument' (exit 2); the move is now one output tick."""
+    from filmrt.options import RuntimeOptions
+    from filmrt.pipeline.convert import convert
+
+    parts = []
+    for name, offset in (("a", "10"), ("b", "10.5")):
+        part = tmp_path / f"{name}.ts"
+        ffmpeg("-f", "lavfi", "-i", "testsrc2=s=64x48:r=25:d=2", "-f", "lavfi", "-i", "sine=f=440:r=48000:d=2",
+               "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "mp2",
+               "-output_ts_offset", offset, "-muxdelay", "0", "-muxpreload", "0", "-f", "mpegts", str(part))
+        parts.append(part.read_bytes())
+    src, out = tmp_path / "spliced.ts", tmp_path / "out.mp4"
+    src.write_bytes(b"".join(parts))
+    res = convert(str(src), str(out), ConvertOptions(fps="25", dedup="off", no_verify=True,
+                                                     runtime=RuntimeOptions(model="blend")))
+    assert res.frames_out == 100  # a clock reset: every picture kept, placed after
+    with av.open(str(out)) as c:
+        assert sum(f.samples for f in c.decode(audio=0)) > 0
