@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import math
 import os
 import sys
 from fractions import Fraction
@@ -458,14 +459,17 @@ class Muxer:
             return
         if packet.dts is not None and last is not None and packet.dts <= last:
             # a repeated DTS (two subtitle events at one time) or a clock reset: the muxer refuses a
-            # DTS that does not increase. ffmpeg's habit: move it to just after the previous one
+            # DTS that does not increase. ffmpeg's habit: move it to just after the previous one, by
+            # one tick of the output's time base when that is coarser (90 kHz TS -> 48 kHz MP4 audio:
+            # one input tick rounds back onto the previous DTS, and the muxer fails)
+            step = max(1, math.ceil(Fraction(out.time_base) / tb)) if out.time_base else 1
             if not self._dts_moved.get(out.index):
                 self.warn(f"stream #{out.index}: a copied packet's DTS does not increase ({packet.dts} after "
-                          f"{last}, a splice?): moved to {last + 1}")
+                          f"{last}, a splice?): moved to {last + step}")
             self._dts_moved[out.index] = self._dts_moved.get(out.index, 0) + 1
             if packet.pts is not None and packet.pts >= packet.dts:
-                packet.pts = max(packet.pts, last + 1)
-            packet.dts = last + 1
+                packet.pts = max(packet.pts, last + step)
+            packet.dts = last + step
         if packet.dts is not None:
             self._copied_dts[out.index] = packet.dts
         packet.stream = out

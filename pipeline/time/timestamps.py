@@ -26,17 +26,20 @@ libavcodec and ffmpeg do, so the pipeline never drops or misplaces a decodable p
    starts before its first timed picture), and at most :data:`LEAD_MAX` are held (decoded pictures).
 4. **Leftovers.** A time that is still not after the previous one (a repeated label) is moved to
    the previous time plus one frame duration and counted in :attr:`FrameClock.repaired`. The
-   frame is kept: repeated labels are a muxer's mistake, not damage to the pictures.
+   frame is kept: repeated labels are a muxer's mistake, not damage to the pictures (when the
+   next label leaves a free slot; else rule 5).
 5. **Overlaps.** Labels that go back and then *advance again* from there (two recordings spliced
    so that the second starts before the first ended, as in a spliced MPEG-TS) are not a muxer's
    mistake: the second part's times are right, and moving every later frame after the first
-   part would put the whole second part late against its audio. So a frame whose own label
-   advanced, yet still falls on a time already shown, with no free slot before the next label
-   in the window, is dropped and counted in :attr:`FrameClock.overlapped`, as ffmpeg drops a
-   frame whose time is taken: the timeline, and A/V sync, are kept. Only for an overlap of at
-   most :data:`OVERLAP_MAX`: labels further back are a clock reset, whose frames are all kept.
-   A label further back than the window can sort first empties the window, so the frames before
-   the jump keep their own times instead of being sorted among the new part's.
+   part would put the whole second part late against its audio. So a frame that falls on a time
+   already shown, with no free slot before the next label in the window, is dropped and counted
+   in :attr:`FrameClock.overlapped`, as ffmpeg drops a frame whose time is taken: the timeline,
+   and A/V sync, are kept, and each picture after the splice is the second part's own for its
+   time. Only for an overlap of at most :data:`OVERLAP_MAX`: labels further back are a clock
+   reset, whose frames are all kept. A label further back than the window can sort, or one that
+   repeats a recent frame's time (a swap's label never does), starts a new part: the window is
+   emptied first, so the frames before keep their own times instead of being sorted among the
+   new part's (pictures interleaved, going back and forth).
 
 Variable frame rate is not a problem here: a gap between two frames is kept as it is.
 """
@@ -126,11 +129,12 @@ class FrameClock(Generic[T]):
         self.repaired = 0
         #: frames dropped: their advancing labels overlap pictures already shown (rule 5)
         self.overlapped = 0
-        self.last_label: Fraction | None = None  # the window time taken by the latest frame out
         #: frames without any timestamp (placed after the previous frame, or before the first timed one)
         self.guessed = 0
         #: untimed frames in front of the first timestamp, held until it comes: (item, duration)
         self.lead: list[tuple[T, Fraction | None]] = []
+        #: the labels of the latest frames gone in (a label that repeats one of them starts a splice)
+        self.recent: deque[Fraction] = deque(maxlen=2 * self.window + 1)
 
     def _duration(self, own: Fraction | None) -> Fraction:
         return own or self.last_duration or self.step or Fraction(1, 25)
@@ -146,18 +150,31 @@ class FrameClock(Generic[T]):
             yield from self._place_lead(Fraction(ticks) * self.tb if ticks is not None else None, dur)
         if ticks is not None:
             t = Fraction(ticks) * self.tb
-            if self.last_guess is not None and t < self.last_guess - self.window * self._duration(dur):
-                # further back than any reordering: a splice or a clock reset. The frames before it
-                # leave with their own times, not sorted among the new part's.
+            if self.last_guess is not None and t < self.last_guess and self._jump(t, dur):
+                # a splice or a clock reset: the frames before it leave with their own times, not
+                # sorted among the new part's, and the new part is sorted from its own start (else
+                # every frame of an overlap would count as a new jump, and be moved, not dropped)
                 while self.items:
                     yield from self._pop()
+                self.last_guess = None
         else:
             self.guessed += 1
             t = self.start if self.last_guess is None else self.last_guess + self._duration(self.last_duration)
         yield from self._add(item, dur, t)
 
+    def _jump(self, t: Fraction, dur: Fraction | None) -> bool:
+        """A label below the latest one starts a new part (splice, clock reset) rather than being a
+        swap the window sorts: it is further back than the window reaches, or it falls on a time a
+        recent frame already has (within half a frame: a swap's label is new, a splice's repeats
+        the part before's; a splice back by 1-4 frames would otherwise be interleaved with it)."""
+        step = self._duration(dur)
+        if t < self.last_guess - self.window * step:
+            return True
+        return any(abs(t - seen) < step / 2 for seen in self.recent)
+
     def _add(self, item: T, dur: Fraction | None, t: Fraction) -> Iterator[tuple[T, Fraction]]:
         self.last_guess = t if self.last_guess is None else max(t, self.last_guess)
+        self.recent.append(t)
         if dur:
             self.last_duration = dur
         self.items.append((item, dur))
@@ -185,11 +202,12 @@ class FrameClock(Generic[T]):
         """The oldest frame of the window with the smallest time in it (none when it is dropped)."""
         item, dur = self.items.popleft()
         t = label = heapq.heappop(self.times)
-        advanced = self.last_label is not None and label > self.last_label
-        self.last_label = label
         if self.last_out is not None and t <= self.last_out:
             t = self.last_out + self._duration(dur)
-            if advanced and t - label <= OVERLAP_MAX and self.times and self.times[0] < t + self._duration(dur):
+            # moving it would push the next label on as well (no free slot before it): the labels
+            # overlap what was shown and go on from there (a splice; its first label may repeat the
+            # last one shown, or go back to the start of the overlap)
+            if t - label <= OVERLAP_MAX and self.times and self.times[0] < t + self._duration(dur):
                 self.overlapped += 1  # rule 5: the labels overlap what was shown, no slot is free
                 return
             self.repaired += 1

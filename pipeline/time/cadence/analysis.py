@@ -53,10 +53,12 @@ UNFLAGGED_COMBED_SHARE = 0.25
 #: 2:2 pulldown shifted by a field: at most this share of the frames still comb after fieldmatch
 #: (measured: 0.1 for shifted 2:2, 0.5-1 for interlaced video)
 MATCHED_COMBED_SHARE = 0.25
-#: the field-instant test (:func:`field_instants`): a moving frame's two fields show one instant when,
+#: the field-instant test (:func:`field_instants`), which overrules idet's combing only in a stream
+#: flagged progressive: a moving frame's two fields show one instant when,
 #: in its moving blocks, its bottom field fits its own top field this many times better than either
 #: neighbour's top field (measured on pans of 1-16 px/frame and real clips: 5-20x for progressive
-#: frames, 0.9-1.1x for interlaced ones of either field order)
+#: frames, 0.9-1.1x for interlaced ones of either field order; but 2x for interlaced sharp detail in
+#: a slow pan of 1 px per field or a vertical pan: it cannot overrule flags that say interlaced)
 SAME_INSTANT_RATIO = 1.5
 #: the blocks (field lines, pixels) the test is made in: only the moving ones are looked at
 BLOCK = (8, 16)
@@ -65,6 +67,10 @@ BLOCK = (8, 16)
 #: patterns and the shared clips; 0-0.4 of interlaced ones, 0.63 of telecined film)
 SAME_INSTANT_SHARE = 0.75
 SAME_INSTANT_MIN = 8
+#: ... except in a stream flagged interlaced where idet finds combing in at least this share of the
+#: classified frames (measured: 1.0 for interlaced pans, tickers, small objects, 25i and 1080i, where
+#: the test still passed in 0.7-1 of the moving frames; 0.15-0.52 for progressive 25p flagged tff)
+FLAGGED_COMBED_SHARE = 0.9
 
 
 #: the slowest slow motion (--slowmo): 100 x 25 fps is a 2500 fps camera
@@ -308,7 +314,15 @@ def decide(rep: TemporalReport, options) -> TemporalReport:
         combing = False
         rep.notes.append(f"idet found combing in only {combed} of {rep.frames_analysed} frames of a stream "
                          "flagged progressive: treated as progressive (--deinterlace bwdif forces it)")
-    if combing and _one_instant(rep):  # the pictures' timing outweighs idet's line test
+    if combing and flagged and combed >= FLAGGED_COMBED_SHARE * classified and _one_instant(rep):
+        # flags and idet agree on (nearly) every frame: the field-instant test alone does not
+        # overrule both (it passes on real interlaced video too: a slow pan of 1 px per field, a
+        # vertical pan)
+        fi = rep.field_instants
+        rep.notes.append(f"flagged interlaced and idet found combing in {combed} of {rep.frames_analysed} frames: "
+                         f"deinterlaced, although in {fi['same']} of {fi['moving']} moving frames the fields fit "
+                         "one instant (--deinterlace off keeps the frames as they are)")
+    elif combing and _one_instant(rep):  # the pictures' timing outweighs idet's line test
         combing = False
         fi = rep.field_instants
         rep.notes.append(f"idet found combing in {combed} of {rep.frames_analysed} frames, but in {fi['same']} of "
