@@ -201,7 +201,8 @@ def expectation_from_plan(*, src_read: MediaRead | None, muxer, plan, temporal, 
                                   extras=extras, side=side, damaged=damaged)
 
 
-def _stream_expect(f: StreamFate, r, range_start: Fraction, scale: Fraction, damaged: bool) -> StreamExpect:
+def _stream_expect(f: StreamFate, r, range_start: Fraction, scale: Fraction, damaged: bool,
+                   straddle: bool) -> StreamExpect:
     """What a copied or re-encoded stream must be, from the source's packets ``r`` in the range."""
     seen = dict(packets=r.packets, source_decode_errors=r.decode_errors) if r is not None else {}
     if r is None or r.start is None:
@@ -210,9 +211,11 @@ def _stream_expect(f: StreamFate, r, range_start: Fraction, scale: Fraction, dam
     if f.fate == "copied":
         dur = r.duration * scale if r.duration is not None and not damaged else None
         return StreamExpect(f.index, f.kind, f.codec, (r.start - range_start) * scale, dur, f.output_index, **seen)
-    # re-encoded: fed every packet the range keeps, the one straddling --ss whole (its sound from
-    # before the start point too); its own codec delay, any codec
-    dur = (r.end - r.start) * scale if r.end is not None and not damaged else None
+    # re-encoded: fed every packet the range keeps, the one straddling --ss whole (``straddle``: its
+    # sound from before the start point too; without --ss, what comes before the start is the
+    # source's own priming, which its decoder drops); its own codec delay, any codec
+    fed = r.start if straddle else max(r.start, range_start)
+    dur = (r.end - fed) * scale if r.end is not None and not damaged else None
     return StreamExpect(f.index, f.kind, None, None, dur, f.output_index, **seen)
 
 
@@ -230,7 +233,8 @@ def expectation_from_fates(fates: list[StreamFate], *, src_read: MediaRead | Non
         grid = Grid(Fraction(muxer.frame_offset) / rate, rate, planned_frames)
     src_video = src_read.video if src_read is not None else None
     by_index = {s.index: s for s in (src_read.others if src_read is not None else [])}
-    streams = tuple(_stream_expect(f, by_index.get(f.index), range_start, scale, damaged)
+    straddle = src_read is not None and src_read.lo is not None
+    streams = tuple(_stream_expect(f, by_index.get(f.index), range_start, scale, damaged, straddle)
                     for f in fates if f.fate in ("copied", "reencoded"))
     dropped = tuple((f.index, f"#{f.index} {f.kind} {f.codec}: {f.reason}") for f in fates if f.fate == "dropped")
     order = {"tff": ("tt",), "bff": ("bb",)}.get(temporal.interlace_out, ("progressive", "unknown"))

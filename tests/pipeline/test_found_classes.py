@@ -127,9 +127,9 @@ def test_field_instants_tell_progressive_from_interlaced_either_field_order():
     prog = [torch.from_numpy(at[2 * n]) for n in range(25)]
     tff = [torch.from_numpy(_weave(at[2 * n], at[2 * n + 1])) for n in range(25)]
     bff = [torch.from_numpy(_weave(at[2 * n + 1], at[2 * n])) for n in range(25)]
-    assert field_instants(prog) == {"moving": 23, "same": 23}
-    assert field_instants(tff) == {"moving": 23, "same": 0}
-    assert field_instants(bff) == {"moving": 23, "same": 0}
+    fp, ft, fb = field_instants(prog), field_instants(tff), field_instants(bff)
+    assert (fp["moving"], fp["same"], ft["moving"], ft["same"], fb["moving"], fb["same"]) == (23, 23, 23, 0, 23, 0)
+    assert fp["ratio"] >= 3 and ft["ratio"] < 1.5 and fb["ratio"] < 1.5
     still = [torch.from_numpy(at[0])] * 10  # nothing moves: time tells nothing
     assert field_instants(still)["moving"] == 0
 
@@ -140,7 +140,7 @@ def _luma(path) -> list[np.ndarray]:
 
 
 @pytest.mark.parametrize("lavfi", ["testsrc2=s=960x180:r=25:d=2,crop=320:180:x='4*n':y=0",  # a fast pan
-                                   "testsrc2=s=320x180:r=25:d=2"])  # the pattern itself: fine static detail
+                                   "testsrc2=s=1280x180:r=25:d=2,crop=320:180:x='8*n':y=0"])  # a faster one
 def test_progressive_picture_that_idet_calls_combed_is_not_deinterlaced(tmp_path, lavfi):
     src, out = tmp_path / "prog.mp4", tmp_path / "out.mp4"
     ffmpeg("-f", "lavfi", "-i", lavfi, "-c:v", "libx264", "-preset", "ultrafast", "-crf", "10", "-pix_fmt", "yuv420p",
