@@ -550,7 +550,7 @@ def convert(
         mode = choose_convert_mode(options, interp.model_name)
         with torch_threads(thread_plan.glue):  # the analysis' PyTorch work is glue, not the model
             temporal = plan_time(src, inp, options, interp.model_name, mode, fps_out, timecode, target)
-        source = open_source(inp, decode_request(options, target, temporal), decoder=options.decoder,
+        source = open_source(inp, decode_request(options, target, temporal, inp), decoder=options.decoder,
                              device=device, threads=thread_plan.decoder)
         conv = _Conversion(source, interp, options, mode, fps_out, target, on_progress, temporal, thread_plan)
         conv.tags = dict(tags or {})

@@ -50,12 +50,37 @@ def open_source(inp: PyAVInput, request: DecodeRequest, *, decoder: str = "auto"
     return PyAVSource(inp, request, device=device, threads=threads)
 
 
-def decode_request(options: ConvertOptions, target: OutputTarget, temporal: TemporalReport) -> DecodeRequest:
-    """What convert asks of the decoder: the range, alpha and captions when the output keeps them,
-    the field filter the temporal plan chose, and the packets of the streams the output takes."""
+#: muxers that start every stream at the first picture (MXF has no per-stream start offset)
+COMMON_START = frozenset({"mxf", "mxf_d10", "mxf_opatom"})
+
+
+def range_start(ss: float | None, inp: PyAVInput | None, target: OutputTarget) -> float | None:
+    """``--ss`` as the decoder takes it: as given, except into a container that starts every stream
+    together (:data:`COMMON_START`), where it moves to the first picture at or after it (a constant
+    frame rate's grid from the video's first timestamp). There the sound copied from between the
+    start point and the first picture would play under that picture: out of sync by up to a frame."""
+    if not ss or inp is None or target.format not in COMMON_START or not inp.info.rate:
+        return ss
+    rate, tb, vs = Fraction(inp.info.rate), inp.info.time_base, inp.stream
+    v0 = Fraction(vs.start_time) * tb if vs.start_time is not None else inp.start
+    at = inp.start + Fraction(ss).limit_denominator(1_000_000)
+    k = -((v0 - at) * rate // 1)  # ceil: the first picture at or after the start point
+    first = v0 + max(k, 0) / rate
+    return float(first - inp.start) if first > at else ss
+
+
+def decode_request(options: ConvertOptions, target: OutputTarget, temporal: TemporalReport,
+                   inp: PyAVInput | None = None) -> DecodeRequest:
+    """What convert asks of the decoder: the range (:func:`range_start`), alpha and captions when the
+    output keeps them, the field filter the temporal plan chose, and the packets of the streams the
+    output takes."""
     wanted = frozenset(f.index for f in target.fates if f.kind in REMUXED and f.fate != DROPPED
                        and not (f.kind == "video" and f.fate == REENCODED))  # the converted video itself
-    return DecodeRequest(ss=options.ss, t=options.t, keep_alpha=target.video.layout.alpha,
+    ss = range_start(options.ss, inp, target)
+    if ss != options.ss:
+        temporal.notes.append(f"{target.format} starts every stream together: --ss {options.ss:g} starts at the "
+                              f"first picture after it, {ss:.6g} s (the copied sound from there)")
+    return DecodeRequest(ss=ss, t=options.t, keep_alpha=target.video.layout.alpha,
                          captions=target.video.codec in CAPTION_CODECS, deinterlace=temporal.deinterlace,
                          field_parity=temporal.field_parity or "tff", streams=wanted,
                          caption_stretch=parse_slowmo(options.slowmo) or Fraction(1))

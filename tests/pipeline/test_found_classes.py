@@ -196,3 +196,22 @@ def test_mpeg4_part2_copied_into_ts_carries_its_header_in_band(tmp_path):
         frames = sum(1 for _ in c.decode(second))  # a packet that does not decode raises
     with av.open(str(src)) as c:
         assert frames == sum(1 for _ in c.decode(c.streams.video[1]))
+
+
+def test_ss_into_mxf_starts_at_the_first_picture_with_the_sound_from_there(tmp_path):
+    """MXF starts every stream together: --ss 0.5 on 25 fps (pictures at 0.48, 0.52) cut the PCM at
+    0.5 while the first picture was 0.52, so the muxer put 20 ms of earlier sound under it (exit 4).
+    The start moves to the first picture; the PCM is cut there, sample-exact."""
+    from support.conformance import Case
+    from support.conformance_media import make
+
+    src = make(Case("mxf", "mpeg2", "pcm24"), tmp_path / "in")
+    out = tmp_path / "out.mxf"
+    res = convert(str(src), str(out), ConvertOptions(fps="50", ss=0.5, t=1, dedup="off",
+                                                     runtime=RuntimeOptions(model="blend")))
+    assert res.verify["status"] == "ok"
+    assert any("first picture after it, 0.52 s" in n for n in res.temporal["notes"])
+    with av.open(str(out)) as c:
+        a, v = c.streams.audio[0], c.streams.video[0]
+        assert a.start_time * a.time_base == v.start_time * v.time_base == 0
+        assert Fraction(98, 100) <= a.duration * a.time_base <= 1  # --t 1 of sound (the muxer may end it with the video)
