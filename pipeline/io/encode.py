@@ -317,6 +317,8 @@ class Muxer:
         #: per output stream: the last copied DTS, and how many copied packets had theirs moved after it
         self._copied_dts: dict[int, int] = {}
         self._dts_moved: dict[int, int] = {}
+        #: per output stream: ticks added to every copied packet after a clock reset
+        self._rebase: dict[int, int] = {}
         #: caption SEI NAL units by the pts of the frame they belong to (until its packet is muxed)
         self._captions: dict[int, list[bytes]] = {}
 
@@ -448,6 +450,18 @@ class Muxer:
         if packet.dts is not None:
             packet.dts -= d
         last = self._copied_dts.get(out.index)
+        rebase = self._rebase.get(out.index, 0)
+        if packet.dts is not None and last is not None and packet.dts + rebase < last - OVERLAP_MAX / tb:
+            # a clock reset (further back than a splice's overlap): the video places the new part's
+            # pictures after the old ones (FrameClock); the copied stream's new part follows its own
+            # old part the same way, packet after packet, instead of being squashed onto one time
+            rebase = last + max(packet.duration or 1, 1) - packet.dts
+            self._rebase[out.index] = rebase
+            self.warn(f"stream #{out.index}: the copied packets' clock goes back {float((last - packet.dts) * tb):.3g} s "
+                      "(a reset): the new part follows the old one, as the pictures do")
+        if rebase:
+            packet.dts = packet.dts + rebase if packet.dts is not None else None
+            packet.pts = packet.pts + rebase if packet.pts is not None else None
         if packet.dts is not None and last is not None and packet.dts < last and (last - packet.dts) * tb <= OVERLAP_MAX:
             # a splice whose second part starts before the first ended: its times are right, and the
             # video drops its overlapping pictures (FrameClock rule 5): so do the copied streams,

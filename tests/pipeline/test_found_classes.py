@@ -215,3 +215,27 @@ def test_ss_into_mxf_starts_at_the_first_picture_with_the_sound_from_there(tmp_p
         a, v = c.streams.audio[0], c.streams.video[0]
         assert a.start_time * a.time_base == v.start_time * v.time_base == 0
         assert Fraction(98, 100) <= a.duration * a.time_base <= 1  # --t 1 of sound (the muxer may end it with the video)
+
+
+def test_a_clock_reset_keeps_the_copied_sound_after_the_old_part(tmp_path):
+    """Two 2 s TS recordings joined, the second's clock starting where the first's did (a reset):
+    the pictures of the second part are placed after the first's; its copied sound was squashed
+    onto one time (each packet moved one tick after the previous) and mostly lost. Now it follows
+    the first part's sound: the audio lasts the 4 s of both parts, in order."""
+    parts = []
+    for name in ("a", "b"):
+        part = tmp_path / f"{name}.ts"
+        ffmpeg("-f", "lavfi", "-i", "testsrc2=s=64x48:r=25:d=2", "-f", "lavfi", "-i", "sine=f=440:r=48000:d=2",
+               "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "mp2",
+               "-output_ts_offset", "10", "-muxdelay", "0", "-muxpreload", "0", "-f", "mpegts", str(part))
+        parts.append(part.read_bytes())
+    src, out = tmp_path / "reset.ts", tmp_path / "out.mkv"
+    src.write_bytes(b"".join(parts))
+    res = convert(str(src), str(out), ConvertOptions(fps="25", dedup="off", no_verify=True,
+                                                     runtime=RuntimeOptions(model="blend")))
+    assert res.frames_out == 100
+    with av.open(str(out)) as c:
+        a = c.streams.audio[0]
+        times = [p.pts * a.time_base for p in c.demux(a) if p.size]
+    assert all(y > x for x, y in zip(times, times[1:], strict=False))
+    assert abs(float(times[-1] - times[0]) - 4.0) < 0.1
