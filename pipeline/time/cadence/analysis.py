@@ -380,17 +380,11 @@ def decide(rep: TemporalReport, options) -> TemporalReport:
                          f"{rep.frames_analysed} frames): fieldmatch+decimate recover the film frames")
     elif rep.detected == "pulldown 2:2":
         rep.deinterlace = "fieldmatch"
-        if rep.field_instants.get("moving", 0) >= SAME_INSTANT_MIN:
-            # a film frame's first field is the one whose partner is in the next frame: fieldmatch
-            # keeps that one (its order sets the field it matches from), so the frame comes out at
-            # the earlier time; the other way it is one frame late (measured: 62 dB against the film
-            # frames at their times, 21 dB shifted by one)
-            rep.field_parity = "bff" if rep.field_instants.get("nearer") == "next" else "tff"
         fi = rep.field_instants
         after = rep.idet_matched.get("tff", 0) + rep.idet_matched.get("bff", 0)
         rep.notes.append(f"2:2 pulldown shifted by a field (idet {verdicts} -> {after} combed once fields are "
                          f"re-paired; each bottom field fits the {fi.get('nearer', 'next')} frame's top field, "
-                         f"{fi.get('ratio', 0)}x its own): fieldmatch restores the progressive frames at their times")
+                         f"{fi.get('ratio', 0)}x its own): fieldmatch restores the progressive frames")
     elif rep.detected == "interlaced" and options.deinterlace == "auto":
         rep.deinterlace = "bwdif"
         rep.notes.append(f"interlaced input ({rep.field_parity}; idet: {verdicts}): bwdif at field rate")
