@@ -32,6 +32,7 @@ class Media:
     main: int = -1  # index of the video stream that is the picture (not an attached picture)
     times: list[Fraction] = field(default_factory=list)  # of the frames that have a timestamp
     count: int = 0  # decoded frames (a raw elementary stream has no timestamps)
+    rate: Fraction | None = None  # the picture stream's frame rate (what a raw stream's frames last)
     sar: Fraction = Fraction(1)
     codec: str = ""
     interlaced: int = 0  # frames flagged interlaced
@@ -87,6 +88,7 @@ def read(path, decode_audio: bool = True) -> Media:
             m.interlaced += bool(f.interlaced_frame)
             m.captions += bool(a53_of(f))
         rate = v.average_rate or v.guessed_rate
+        m.rate = Fraction(rate) if rate else None
         file_start = Fraction(c.start_time, 1_000_000) if c.start_time is not None else None
         if lead and m.times and rate and file_start is not None and file_start < m.times[0]:
             # FFmpeg shows them before it (ffmpeg -i: they start with the audio that starts there)
@@ -114,10 +116,11 @@ def audio_spans(path) -> dict[int, tuple[float, float]]:
 
 
 def duration(m: Media) -> float:
-    """Seconds the source's pictures cover (the last frame lasts as long as the one before it)."""
+    """Seconds the source's pictures cover (the last frame lasts as long as the one before it; a raw
+    elementary stream's frames, without timestamps, one frame duration each)."""
     t = sorted(m.times)
     if len(t) < 2:
-        return 0.0
+        return float(m.count / m.rate) if m.count and m.rate else 0.0
     return float(t[-1] - t[0] + (t[-1] - t[-2]))
 
 
