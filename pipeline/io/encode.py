@@ -268,6 +268,10 @@ class Muxer:
             opts.update(_mpeg2_rate(output, rate, self.width * self.height))
         if c.format.name in NO_TIMES:  # AVI, elementary streams: no B-frames, whose reorder delay
             opts["bf"] = "0"  # would start the pictures late there (streams.NO_TIMES)
+        elif c.format.name == "mxf" and output.codec in ("libx264", "libx265"):
+            # FFmpeg's MXF muxer writes no reordering for H.264/HEVC: with B-frames, readers get
+            # swapped picture times (0, 2, 1, 4, 3 ...; FFmpeg 6.0 shows a gap). MPEG-2 is indexed right
+            opts["bf"] = "0"
         opts.update(self.encoder_options)
         if self.interlace:
             self._setup_interlaced(cc, opts, pix)

@@ -259,3 +259,19 @@ def test_shifted_2_2_pulldown_gives_the_film_frames_at_their_own_times(tmp_path,
     best = max(np.median([10 * np.log10(255**2 / max(np.mean((x - y) ** 2), 1e-9))
                           for x, y in zip(a[2 + k:-3 + k], b[2:-3], strict=True)]) for k in (-1, 0, 1))
     assert best > 40  # a field-rate rebuild of the film frames: about 20 dB at any shift
+
+
+def test_h264_into_mxf_is_read_back_in_time_order(tmp_path):
+    """FFmpeg's MXF muxer writes no reordering for H.264: with B-frames, PyAV read the pictures back
+    as 0, 2, 1, 4, 3 ... (exit 0; FFmpeg 6.0 showed a gap). H.264 into MXF is written without them."""
+    from support.conformance import Case
+    from support.conformance_media import make
+
+    src = make(Case("mp4", "h264"), tmp_path / "in")
+    out = tmp_path / "out.mxf"
+    convert(str(src), str(out), ConvertOptions(fps="50", dedup="off", runtime=RuntimeOptions(model="blend"),
+                                               encode=EncodeOptions(preset="medium")))  # B-frames by default
+    with av.open(str(out)) as c:
+        assert c.streams.video[0].codec_context.name == "h264"
+        pts = [f.pts for f in c.decode(video=0)]
+    assert len(pts) > 10 and all(b > a for a, b in zip(pts, pts[1:], strict=False))
