@@ -1,7 +1,8 @@
 """The live benchmark: ``filmrt live`` on loopback for a while, with its figures over time.
 
-A sender loops a real clip (remuxed, not re-encoded: it costs next to nothing) as MPEG-TS to
-``udp://127.0.0.1``, paced at real time; ``filmrt live`` converts it and writes TS to a scratch
+A sender (a process of its own, as a real feed is) loops a real clip (remuxed, not re-encoded: it
+costs next to nothing) as MPEG-TS to ``udp://127.0.0.1``, paced at real time, optionally going
+silent once for a while (``--stall 30,3``: 3 s from 30 s into its clip); ``filmrt live`` converts it and writes TS to a scratch
 file; every second its stats line and the process's memory are kept. The result: tier shares,
 latency percentiles, late frames, stalls, and resident memory at the start, the end and its peak
 (flat memory = bounded queues), plus the machine's load while it ran (the CPU is shared).
@@ -15,10 +16,10 @@ from __future__ import annotations
 
 import argparse
 import math
+import multiprocessing
 import os
 import socket
 import tempfile
-import threading
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -63,8 +64,10 @@ def prepare(src: Path, size: str, out: Path, fps: str | None = None) -> Path:
     return out
 
 
-def send_loop(path: Path, port: int, stop: threading.Event) -> None:
-    """Loop ``path`` to ``udp://127.0.0.1:port`` in real time, timestamps continuing across loops."""
+def send_loop(path: Path, port: int, stop, stall: tuple[float, float] | None = None) -> None:
+    """Loop ``path`` to ``udp://127.0.0.1:port`` in real time, timestamps continuing across loops;
+    ``stall`` = (after s, for s): send nothing for a while once (the input stall of a live feed),
+    then go on where the clock is (the packets of the gap are skipped, as a live source would)."""
     with av.open(f"udp://127.0.0.1:{port}?pkt_size=1316", "w", format="mpegts") as o:
         with av.open(str(path)) as probe:
             outs = {s.index: o.add_stream_from_template(s) for s in probe.streams if s.type in ("video", "audio")}
@@ -85,7 +88,11 @@ def send_loop(path: Path, port: int, stop: threading.Event) -> None:
                     tb = Fraction(pkt.time_base)
                     shift = round(loop * length / tb)
                     pkt.pts, pkt.dts = pkt.pts + shift, pkt.dts + shift
-                    wait = t0 + float(pkt.dts * tb) - 1.4 - time.monotonic()  # TS starts at 1.4 s
+                    due = t0 + float(pkt.dts * tb) - 1.4  # TS starts at 1.4 s
+                    if stall is not None and due - t0 >= stall[0]:
+                        if due - t0 < stall[0] + stall[1]:
+                            continue  # the gap: nothing sent
+                    wait = due - time.monotonic()
                     if wait > 0:
                         time.sleep(wait)
                     pkt.stream = outs[pkt.stream.index]
@@ -100,13 +107,16 @@ def _rss_mib() -> float:
 
 def live_bench(size: str = "720p", *, seconds: float = 60, fps_in: str | None = None, fps_out: str = "50",
                model: str | None = "blend", device: str = "cpu", latency: str = "4f", preset: str = "veryfast",
-               clip: Path | None = None, workdir: Path | None = None) -> dict:
+               clip: Path | None = None, workdir: Path | None = None,
+               stall: tuple[float, float] | None = None) -> dict:
     """Run live on loopback for ``seconds``; returns the figures (see the module docstring)."""
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         src = prepare(clip or default_clip(), size, Path(tmp) / "loop.ts", fps_in)
         port = _free_port()
-        stop = threading.Event()
-        sender = threading.Thread(target=send_loop, args=(src, port, stop), daemon=True)
+        # the sender in a process of its own, as a real feed is: it does not share our cores' GIL
+        ctx = multiprocessing.get_context("spawn")
+        stop = ctx.Event()
+        sender = ctx.Process(target=send_loop, args=(src, port, stop, stall), daemon=True)
         sender.start()
         seconds_log: list[dict] = []
 
@@ -123,9 +133,11 @@ def live_bench(size: str = "720p", *, seconds: float = 60, fps_in: str | None = 
         finally:
             stop.set()
             sender.join(timeout=10)
+            if sender.is_alive():
+                sender.kill()
     rss = [r["rss_mib"] for r in seconds_log]
     return {
-        "size": size, "fps_in": res.input["fps"], "fps_out": str(res.fps_out), "seconds": seconds,
+        "size": size, "fps_in": res.input["fps"], "fps_out": str(res.fps_out), "seconds": seconds, "stall": stall,
         "model": res.model, "backend": res.backend, "device": device, "latency_ms": round(res.latency_s * 1000, 1),
         "stats": res.stats, "input": res.input, "mux_latency_p99_ms": res.mux_latency_p99_ms,
         "memory_mib": {"start": rss[0] if rss else None, "end": rss[-1] if rss else None,
@@ -153,10 +165,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cpu")
     p.add_argument("--latency", default="4f")
     p.add_argument("--preset", default="veryfast")
+    p.add_argument("--stall", default=None, metavar="AFTER,FOR",
+                   help="the sender sends nothing for FOR seconds once, AFTER seconds into its clip (e.g. 30,3)")
     p.add_argument("--json", required=True)
     a = p.parse_args(argv)
     res = live_bench(a.size, seconds=a.seconds, fps_in=a.fps_in, fps_out=a.fps, model=a.model, device=a.device,
-                     latency=a.latency, preset=a.preset)
+                     latency=a.latency, preset=a.preset,
+                     stall=tuple(float(x) for x in a.stall.split(",")) if a.stall else None)
     write_json(Path(a.json), res)
     s = res["stats"]
     print(f"{a.size} {res['fps_in']} -> {res['fps_out']} {res['model']}: late {s['late']}, tiers {s['tier_shares']}, "

@@ -26,7 +26,8 @@ from filmrt.bench.temporal import write_clip
 from filmrt.engine import open_interpolator
 from filmrt.machine import load_average
 from filmrt.pipeline.eval_video import PROTOCOL, PredictFn, interpolator_predictor, score_dropped_frames
-from filmrt.pipeline.io.decode import PyAVSource, frame_to_rgb
+from filmrt.pipeline.io.decode import PyAVSource
+from filmrt.pipeline.io.planes import frame_to_rgb
 from filmrt.pipeline.io.probe import probe
 from filmrt.pipeline.options import EncodeOptions
 from filmrt.pipeline.time.cadence.fieldops import FilterChain
@@ -117,7 +118,7 @@ class MinterpolatePredictor:
     kept (even) frames of the segment at half the rate, producing the full rate; output ``pts`` k
     is then the rebuilt frame at position k. The segment is decoded here as PyAV frames
     (minterpolate takes Y'CbCr), and every output is turned to RGB by the pipeline decoder's own
-    conversion (:func:`~filmrt.pipeline.io.decode.frame_to_rgb`, with the source's colour spec), the
+    conversion (:func:`~filmrt.pipeline.io.planes.frame_to_rgb`, with the source's colour spec), the
     same conversion as the originals it is scored against.
     """
 

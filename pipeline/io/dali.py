@@ -26,7 +26,8 @@ from fractions import Fraction
 import torch
 
 from filmrt.errors import FilmrtError
-from filmrt.pipeline.io.decode import PyAVInput, PyAVSource, make_thumb
+from filmrt.pipeline.io.decode import PyAVInput, PyAVSource
+from filmrt.pipeline.io.planes import make_thumb
 from filmrt.pipeline.io.source import DecodedFrame, DecodeRequest, Source
 
 SEQUENCE = 16

@@ -22,6 +22,8 @@ What is handled and what is refused:
 - 10/12-bit input is decoded at full precision (float from the codes, never through 8 bits); the
   output keeps the bit depth when the encoder can (:mod:`filmrt.pipeline.io.formats`).
 - alpha (``DecodeRequest.keep_alpha``, asked when the output carries it): a 4th channel, RGBA.
+- ``DecodeRequest.planes`` (``filmrt live``): frames carry their Y'CbCr planes instead of RGB
+  (:mod:`filmrt.pipeline.io.planes`; an RGB format still comes as RGB).
 - rotation (a display matrix) is not applied to the pixels: the model works on the coded frames
   and the same display matrix is written to the output, so players rotate it the same way.
 - odd width/height: decoded as is; the encoder drops the last column/row (4:2:0 needs even sizes).
@@ -37,22 +39,20 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import re
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 
 import av
-import numpy as np
 import torch
-import torch.nn.functional as F
 
 from filmrt.errors import FilmrtError, NotAVideo
 from filmrt.pipeline.io.captions import CaptionPacer, a53_of
-from filmrt.pipeline.io.colour import ColourSpec, guess_spec, luma_from_rgb, yuv_to_rgb
+from filmrt.pipeline.io.colour import ColourSpec, guess_spec
 from filmrt.pipeline.io.hdr import display_matrix_of, read_side_data
 from filmrt.pipeline.io.pixels import alpha_of
+from filmrt.pipeline.io.planes import frame_planes, frame_to_rgb, make_thumb
 from filmrt.pipeline.io.probe import is_cover, main_video, stream_duration
 from filmrt.pipeline.io.source import DecodedFrame, DecodeRequest, Source, VideoInfo
 from filmrt.pipeline.io.streams import cuttable, place_packet
@@ -60,9 +60,6 @@ from filmrt.pipeline.time.cadence.fieldops import CHAINS, DecodedFilter
 from filmrt.pipeline.time.timestamps import FrameClock, RangeGate, lead_floor
 from filmrt.vmaf import Picture
 
-_PLANAR_YUV = re.compile(r"^yuv(j?)a?(420|422|444|440|411|410)p(\d+)?(le)?$")  # yuva: alpha is plane 3
-#: size of the thumbnails the scene-cut detector compares (W, H)
-THUMB = (64, 36)
 #: what :meth:`PyAVSource._deliver` returns for the first frame past --t
 _PAST_END = object()
 #: demuxers of raw elementary streams: no timestamps, frames stamped at an assumed rate (25)
@@ -94,56 +91,6 @@ def _open_input(src, fmt: str | None = None, options: dict | None = None):
         raise NotAVideo(f"{name} is not a video file FFmpeg can read ({av_error_message(e)})") from None
     except av.error.FFmpegError as e:
         raise FilmrtError(f"cannot open {name}: {av_error_message(e)}") from None
-
-
-def make_thumb(rgb: torch.Tensor) -> torch.Tensor:
-    """(3, H, W) RGB -> (36, 64) float32 luma (area average) on the CPU."""
-    small = F.adaptive_avg_pool2d(rgb[None], (THUMB[1], THUMB[0]))[0]  # area average, then luma
-    return luma_from_rgb(small).float().cpu()
-
-
-def frame_to_rgb(frame, spec: ColourSpec | None, device: torch.device,
-                 stream_tags: dict | None = None) -> tuple[torch.Tensor, ColourSpec]:
-    """One decoded PyAV VideoFrame -> ((3, H, W) float32 RGB on ``device``, the ColourSpec used).
-    ``stream_tags`` (same keys as below) stand in for tags the frame leaves unspecified (the ProRes
-    decoder's frames say nothing of primaries/transfer that the MOV ``colr`` atom gives the stream)."""
-    name = frame.format.name
-    m = _PLANAR_YUV.match(name)
-    # the tags are read before any repack (a reformatted frame does not keep them)
-    tags = dict(colorspace=frame.colorspace, color_range=frame.color_range, primaries=frame.color_primaries,
-                trc=frame.color_trc)
-    for k, v in (stream_tags or {}).items():
-        if int(tags[k] or 0) in (0, 2) and int(v or 0) not in (0, 2):  # 2 = unspecified (0: RGB / unknown range)
-            tags[k] = v
-    if m is None or name.endswith("be"):
-        bits = max(c.bits for c in frame.format.components) if frame.format.components else 8
-        comps = frame.format.components
-        has_chroma = any(getattr(c, "is_chroma", False) for c in comps)
-        is_rgb = (not has_chroma) and len(comps) >= 3
-        if is_rgb:
-            arr = frame.to_ndarray(format="rgb48le" if bits > 8 else "rgb24")
-            scale = 65535.0 if bits > 8 else 255.0
-            t = torch.from_numpy(np.ascontiguousarray(arr)).to(device).permute(2, 0, 1).float() / scale
-            rgb_spec = spec or guess_spec(frame.width, frame.height, bits=bits, primaries=tags["primaries"],
-                                          trc=tags["trc"])
-            return t.clamp_(0, 1), rgb_spec
-        target = "yuv444p16le" if bits > 8 else "yuv444p"
-        if name.startswith("gray"):
-            target = "yuv420p16le" if bits > 8 else "yuv420p"
-        frame = frame.reformat(format=target)
-        name = target
-        m = _PLANAR_YUV.match(name)
-    bits = frame.format.components[0].bits
-    if spec is None or spec.bits != bits:
-        spec = guess_spec(frame.width, frame.height, bits=bits, full_range_format=bool(m.group(1)), **tags)
-    dtype = np.uint8 if bits <= 8 else np.uint16
-    planes = []
-    for p in frame.planes[:3]:
-        item = np.dtype(dtype).itemsize
-        arr = np.frombuffer(p, dtype=dtype).reshape(p.height, p.line_size // item)[:, : p.width]
-        arr = arr.astype(np.int16 if bits <= 8 else np.int32)
-        planes.append(torch.from_numpy(arr).to(device, non_blocking=True))
-    return yuv_to_rgb(planes[0], planes[1], planes[2], spec), spec
 
 
 @dataclass
@@ -507,7 +454,12 @@ class PyAVSource(Source):
         if (f.width, f.height) != (self.info.width, self.info.height):
             f = self._first_size(f)
         picture = Picture.of_frame(f, self._stream_tags.get("color_range")) if self.request.keep_picture else None
-        rgb, self._spec = frame_to_rgb(f, self._spec, self.device, self._stream_tags)
+        planes = None
+        if self.request.planes:  # RGB only for an RGB format (a model tier converts the planes itself)
+            pic, self._spec = frame_planes(f, self._spec, self.device, self._stream_tags)
+            rgb, planes = (pic, None) if isinstance(pic, torch.Tensor) else (None, pic)
+        else:
+            rgb, self._spec = frame_to_rgb(f, self._spec, self.device, self._stream_tags)
         read_side_data(f, self.info.side)
         if self.captions is not None:
             self.captions.push(ts - self.range_start, a53_of(f))
@@ -524,7 +476,8 @@ class PyAVSource(Source):
         dur = Fraction(f.duration) * ftb if getattr(f, "duration", 0) and not self.input.forced_rate else None
         self.frames_decoded += 1
         self.last_end = ts + (dur or (1 / self.info.rate if self.info.rate else 0))
-        out = DecodedFrame(self._index, ts, rgb, make_thumb(rgb[:3]), dur, picture)
+        thumb = make_thumb(rgb[:3]) if planes is None else planes.thumb()
+        out = DecodedFrame(self._index, ts, rgb, thumb, dur, picture, planes)
         self._index += 1
         return out
 

@@ -47,7 +47,8 @@ from filmrt.pipeline.io.colour import SPC_RGB, ColourSpec
 from filmrt.pipeline.io.decode import av_error_message
 from filmrt.pipeline.io.formats import CODECS, OutputFormat
 from filmrt.pipeline.io.hdr import SideInfo, x265_hdr_params
-from filmrt.pipeline.io.pixels import rgb_to_frame
+from filmrt.pipeline.io.pixels import planes_to_frame, rgb_to_frame
+from filmrt.pipeline.io.planes import Planes
 from filmrt.pipeline.io.source import VideoInfo
 from filmrt.pipeline.io.streams import NO_TIMES, stream_codec
 from filmrt.pipeline.time.cadence.fieldops import WEAVE, FilterChain
@@ -376,7 +377,18 @@ class Muxer:
         """Encode the next output frame: (3, H, W) float RGB (or (4, H, W) RGBA) in [0, 1];
         ``captions``: SEI NAL units to put in front of its picture (:mod:`filmrt.pipeline.io.captions`)."""
         rgb = rgb[:, : self.height, : self.width]
-        frame = rgb_to_frame(rgb, self.layout, self.spec)
+        self._write(rgb_to_frame(rgb, self.layout, self.spec), captions)
+
+    def write_planes(self, planes: Planes) -> None:
+        """Encode the next output frame from Y'CbCr planes (:mod:`filmrt.pipeline.io.planes`): as
+        they are when they are the encoder's own format, matrix and range, else through RGB."""
+        frame = planes_to_frame(planes, self.layout, self.spec, self.width, self.height)
+        if frame is None:
+            self.write_frame(planes.to_rgb())
+        else:
+            self._write(frame, None)
+
+    def _write(self, frame, captions: list[bytes] | None) -> None:
         frame.colorspace = self.colorspace
         frame.color_range = self.spec.color_range
         frame.pts = self.frame_offset + self.frames_written

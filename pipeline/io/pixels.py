@@ -25,6 +25,7 @@ import torch
 
 from filmrt.pipeline.io.colour import ColourSpec, rgb_to_yuv
 from filmrt.pipeline.io.formats import PixelLayout
+from filmrt.pipeline.io.planes import Planes
 
 
 def _fill(frame: av.VideoFrame, planes) -> None:
@@ -69,6 +70,22 @@ def rgb_to_frame(rgb: torch.Tensor, layout: PixelLayout, spec: ColourSpec) -> av
     _fill(frame, planes)
     if planar != layout.name:
         frame = frame.reformat(format=layout.name)
+    return frame
+
+
+def planes_to_frame(planes: Planes, layout: PixelLayout, spec: ColourSpec, width: int, height: int) -> av.VideoFrame | None:
+    """``planes`` as a ``width`` x ``height`` VideoFrame in ``layout`` (cropped: an odd size loses
+    its last column/row, as RGB does) when they already are that layout's codes (planar Y'CbCr of
+    the same subsampling and depth, ``spec``'s matrix and range); None when they are not (the
+    caller converts through RGB)."""
+    same = (layout.planar and not (layout.rgb or layout.gray or layout.alpha or layout.name.endswith("be"))
+            and planes.sub == layout.sub and planes.spec.bits == layout.bits
+            and (planes.spec.matrix, planes.spec.full_range) == (spec.matrix, spec.full_range))
+    if not same:
+        return None
+    dtype = np.uint8 if layout.bits <= 8 else np.uint16
+    frame = av.VideoFrame(width, height, layout.name)
+    _fill(frame, [p.cpu().numpy().astype(dtype) for p in (planes.y, planes.cb, planes.cr)])
     return frame
 
 

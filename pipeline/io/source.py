@@ -23,6 +23,7 @@ from filmrt.errors import FilmrtError
 from filmrt.pipeline.io.captions import CaptionPacer
 from filmrt.pipeline.io.colour import ColourSpec
 from filmrt.pipeline.io.hdr import SideInfo
+from filmrt.pipeline.io.planes import Planes
 from filmrt.pipeline.time.cadence.fieldops import CHAINS
 
 
@@ -32,8 +33,9 @@ class DecodedFrame:
     index: int
     #: presentation time in seconds (exact), as in the stream (not shifted)
     ts: Fraction
-    #: (3, H, W) float32 RGB in [0, 1] on the inference device ((4, H, W) RGBA with ``keep_alpha``)
-    rgb: torch.Tensor
+    #: (3, H, W) float32 RGB in [0, 1] on the inference device ((4, H, W) RGBA with ``keep_alpha``);
+    #: None when ``DecodeRequest.planes`` asked for the Y'CbCr planes instead (see ``planes``)
+    rgb: torch.Tensor | None
     #: (36, 64) float32 luma thumbnail on the CPU, for scene-cut detection
     thumb: torch.Tensor
     #: frame duration in seconds when the stream says, else None
@@ -41,6 +43,9 @@ class DecodedFrame:
     #: the decoded picture in its own pixel format, bit depth and range (a :class:`filmrt.vmaf.Picture`:
     #: what FFmpeg's libvmaf would read of the file) when ``DecodeRequest.keep_picture`` asks, else None
     picture: object | None = None
+    #: the picture's Y'CbCr planes (:class:`~filmrt.pipeline.io.planes.Planes`) when
+    #: ``DecodeRequest.planes`` asks and the format is Y'CbCr (an RGB format still gives ``rgb``)
+    planes: Planes | None = None
 
 
 @dataclass
@@ -84,7 +89,9 @@ class DecodeRequest:
     audio, subtitle and data stream); ``caption_stretch``: the slow-motion factor the captions
     follow (a caption at source time t is due at output time N x t, with its picture);
     ``keep_picture``: each frame also carries the decoded picture as the decoder gave it
-    (:attr:`DecodedFrame.picture`, for VMAF: ``filmrt score --vmaf``)."""
+    (:attr:`DecodedFrame.picture`, for VMAF: ``filmrt score --vmaf``); ``planes``: frames carry
+    their Y'CbCr planes instead of RGB (:attr:`DecodedFrame.planes`: ``filmrt live``, whose cheap
+    tiers need no RGB; not with ``keep_alpha``)."""
 
     ss: float | None = None
     t: float | None = None
@@ -95,6 +102,7 @@ class DecodeRequest:
     streams: frozenset[int] | None = None
     caption_stretch: Fraction = Fraction(1)
     keep_picture: bool = False
+    planes: bool = False
 
     def __post_init__(self) -> None:
         # written so that NaN fails too (argparse's float takes "nan" and "inf"; Fraction refuses them)
@@ -102,6 +110,8 @@ class DecodeRequest:
             raise FilmrtError(f"--ss {self.ss}: the start must be a finite number of seconds >= 0")
         if self.t is not None and not (0 < self.t < math.inf):
             raise FilmrtError(f"--t {self.t}: the duration must be a finite number of seconds > 0")
+        if self.planes and self.keep_alpha:
+            raise FilmrtError("a decode request for Y'CbCr planes cannot keep alpha (alpha travels with RGB)")
         if self.deinterlace != "off" and self.deinterlace not in CHAINS:
             raise FilmrtError(f"deinterlace {self.deinterlace!r}: use off, {', '.join(CHAINS)}")
 

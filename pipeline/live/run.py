@@ -42,7 +42,7 @@ from filmrt.pipeline.live.options import LiveOptions, resolve_latency
 from filmrt.pipeline.live.passthrough import Passthrough
 from filmrt.pipeline.live.source import Frame, LiveInput, Packet, is_url
 from filmrt.pipeline.live.stats import Histogram, LiveStats
-from filmrt.pipeline.live.tiers import cheap, model_tier
+from filmrt.pipeline.live.tiers import Pic, blank, cheap, model_tier
 from filmrt.pipeline.live.timeline import Timeline
 from filmrt.pipeline.options import check_protect_fits
 from filmrt.pipeline.threads import plan_threads
@@ -116,7 +116,7 @@ class _Live:
                  on_second: Callable[[dict], None] | None):
         self.input, self.interp, self.options, self.clock = inp, interp, options, clock
         self.on_second = on_second
-        info = first.info
+        self.info = info = first.info
         self.fps_out = options.rate_out(info.rate)
         self.latency = resolve_latency(options.latency, info.rate)
         self.fps_in = float(info.rate or 25)
@@ -136,6 +136,8 @@ class _Live:
         # input and encoder threads one PyTorch thread each (a blend on 2 contended OpenMP threads
         # can take 100x longer than on one)
         self.plan = plan_threads(inp.device, options.runtime.threads)
+        if not any(t in MODEL_TIERS for t in self.sched.tiers):  # no model on the cores: the encoder takes them
+            self.plan = dataclasses.replace(self.plan, encoder=self.plan.cores)
         self.caller_threads = torch.get_num_threads()
         self.muxer = Muxer(self.target, info=info, fps_out=self.fps_out, preset=enc.preset, encoder_options=x264,
                            threads=self.plan.encoder)
@@ -149,8 +151,8 @@ class _Live:
         self.copied = Passthrough(first.copy_streams, self.muxer.copy_map, self.muxer.write_packet,
                                   self.muxer.mux_encoded, notes=self.notes)
         self.mux_latency = Histogram()
-        self.last_pic: torch.Tensor | None = None
-        self.black = torch.zeros(3, info.height, info.width, device=inp.device)
+        self.last_pic: Pic | None = None
+        self.black = blank(info, inp.device)  # the slate, in the form the encoder takes as it is
         self.in_stall = False
         self.slating = False  # the output is black (a long stall), until a frame on time ends it
         self.enc_error: BaseException | None = None
@@ -172,17 +174,18 @@ class _Live:
         """Measure each tier on a mid-grey picture of the input's size, before the input is read (a
         file paced with --realtime must not run ahead meanwhile): one warm-up run (not counted), then
         three. The scheduler starts on the best tier that fits the latency window."""
-        rgb = torch.full_like(self.black, 0.5)
+        grey = blank(self.info, self.input.device, 0.5)
         self.plan.enter_stage()  # this (the clock) thread: one PyTorch thread for its cheap tiers
         for tier in self.sched.tiers:
             if tier == REPEAT:
                 continue
             for i in range(4):
-                t0 = time.perf_counter()
+                a, b = (Pic(grey.planes, grey.rgb if grey.planes is None else None) for _ in range(2))
+                t0 = time.perf_counter()  # a model tier's cost includes making RGB of new planes
                 if tier in MODEL_TIERS:
-                    self.worker.submit(model_tier, self.interp, tier, rgb, rgb, 0.5).result()
+                    self.worker.submit(model_tier, self.interp, tier, a, b, 0.5).result()
                 else:
-                    cheap(tier, rgb, rgb, 0.5)
+                    cheap(tier, a, b, 0.5)
                 if i:
                     self.sched.record(tier, time.perf_counter() - t0)
         self.sched.settle(self.latency - 1 / self.fps_in)
@@ -280,8 +283,8 @@ class _Live:
             return
         self.stats.arrived()
         if self.protect is not None and not self.protect.ready:
-            self._observe(item.rgb)
-        placed = self.timeline.place(item.pts, item.arrived - self.start, item.rgb, item.cut or item.session_start)
+            self._observe(item.pic.rgb)
+        placed = self.timeline.place(item.pts, item.arrived - self.start, item.pic, item.cut or item.session_start)
         self.last_out = placed.out
         self.copied.replace(self.timeline.anchor, self.clock() - self.start, self._far())
 
@@ -300,14 +303,14 @@ class _Live:
             pass
         self.protect.finish()
 
-    def _protected(self, pic: torch.Tensor, pair, n: int | None = None) -> torch.Tensor:
+    def _protected(self, pic: Pic, pair, n: int | None = None) -> Pic:
         """``pic`` (made between the pair's frames) with the --protect regions replaced, once the
         analysis is done; a tick ``n`` is counted as the first protected one."""
         if self.protect is None or not self.protect.ready:
             return pic
         if self.protected_from is None and n is not None:
             self.protected_from = n
-        return self.protect.fix_frame(pic, pair.a.rgb, pair.b.rgb, pair.t)
+        return Pic(rgb=self.protect.fix_frame(pic.rgb, pair.a.pic.rgb, pair.b.pic.rgb, pair.t))
 
     def _far(self) -> float:
         """A copied packet placed further than this from now belongs across a discontinuity."""
@@ -334,7 +337,7 @@ class _Live:
             except queue.Empty:
                 pass
 
-    def _make(self, n: int, at: float, dl: float, pair) -> tuple[torch.Tensor, str, str]:
+    def _make(self, n: int, at: float, dl: float, pair) -> tuple[Pic, str, str]:
         """The picture of tick ``n``, its tier and why."""
         now = self.clock()
         last = self.input.last_arrival
@@ -354,27 +357,27 @@ class _Live:
         if pair.a is None:  # nothing at or before this tick yet (just re-synced onto a later frame)
             return (self.last_pic if self.last_pic is not None else self.black), REPEAT, "wait"
         if pair.b is None or across_gap:
-            return pair.a.rgb, REPEAT, "stall" if stalled or across_gap else "no-pair"
+            return pair.a.pic, REPEAT, "stall" if stalled or across_gap else "no-pair"
         if pair.t == 0:
-            return pair.a.rgb, SOURCE, "copy"
+            return pair.a.pic, SOURCE, "copy"
         if pair.cut:
-            return cheap(REPEAT, pair.a.rgb, pair.b.rgb, pair.t), REPEAT, "cut"
+            return cheap(REPEAT, pair.a.pic, pair.b.pic, pair.t), REPEAT, "cut"
         busy = self.abandoned is not None and not self._collect_abandoned()
         d = self.sched.choose(n, now, busy=busy)
         if d.tier in MODEL_TIERS:
             return self._guarded(d.tier, dl, pair, n)
         t0 = time.perf_counter()
-        pic = cheap(d.tier, pair.a.rgb, pair.b.rgb, pair.t)
+        pic = cheap(d.tier, pair.a.pic, pair.b.pic, pair.t)
         if d.tier != REPEAT:
             pic = self._protected(pic, pair, n)  # inside the measured cost: the scheduler counts it
             self.sched.record(d.tier, time.perf_counter() - t0)
         return pic, d.tier, d.why
 
-    def _guarded(self, tier: str, dl: float, pair, n: int) -> tuple[torch.Tensor, str, str]:
+    def _guarded(self, tier: str, dl: float, pair, n: int) -> tuple[Pic, str, str]:
         """Run a model tier on the worker; at the last moment a blend still fits, give up on it."""
         def job():
             t0 = time.perf_counter()
-            out = model_tier(self.interp, tier, pair.a.rgb, pair.b.rgb, pair.t, keys=(pair.a.key, pair.b.key))
+            out = model_tier(self.interp, tier, pair.a.pic, pair.b.pic, pair.t, keys=(pair.a.key, pair.b.key))
             return self._protected(out, pair), time.perf_counter() - t0
 
         t0 = self.clock()
@@ -387,7 +390,7 @@ class _Live:
             self.sched.record(tier, self.clock() - t0)  # at least this much: the next ticks step down
             self.abandoned = (tier, fut)
             fallback = BLEND if self.clock() + self.sched.estimate(BLEND) <= dl else REPEAT
-            pic = cheap(fallback, pair.a.rgb, pair.b.rgb, pair.t)
+            pic = cheap(fallback, pair.a.pic, pair.b.pic, pair.t)
             return (self._protected(pic, pair, n) if fallback == BLEND else pic), fallback, "overrun"
         self.sched.record(tier, cost)
         if self.protect is not None and self.protect.ready and self.protected_from is None:
@@ -405,7 +408,7 @@ class _Live:
         self.sched.record(tier, fut.result()[1])
         return True
 
-    def _emit(self, n: int, at: float, dl: float, pic: torch.Tensor, tier: str, why: str) -> None:
+    def _emit(self, n: int, at: float, dl: float, pic: Pic, tier: str, why: str) -> None:
         """Count the frame (late = not ready by its deadline) and queue it for the encoder thread,
         which hands it over at its deadline; the copied packets up to its end go with it."""
         self.last_pic = pic
@@ -452,7 +455,10 @@ class _Live:
                     time.sleep(wait)
                 self.behind = self.clock() - dl
                 self.stats.handed(self.clock() - (self.start + at), self.behind > LATE_TOLERANCE)
-                self.muxer.write_frame(pic)
+                if pic.planes is not None:  # as decoded (or blended in planes): no RGB round trip
+                    self.muxer.write_planes(pic.planes)
+                else:
+                    self.muxer.write_frame(pic.rgb)
                 self.mux_latency.add(self.clock() - max(dl, self.start + at))
                 for out, pkt in audio:
                     self.copied.mux_one(out, pkt)

@@ -30,6 +30,7 @@ from filmrt.errors import FilmrtError, NotAVideo
 from filmrt.pipeline.io.decode import PyAVInput, PyAVSource, av_error_message, open_input
 from filmrt.pipeline.io.source import DecodeRequest
 from filmrt.pipeline.live.options import LiveOptions
+from filmrt.pipeline.live.tiers import Pic
 from filmrt.pipeline.time.scenes import SceneDetector
 
 #: schemes libavformat opens as network inputs
@@ -51,7 +52,7 @@ class Frame:
 
     pts: Fraction
     arrived: float
-    rgb: torch.Tensor
+    pic: Pic
     cut: bool
     #: the first frame of a new input session (after a reconnect)
     session_start: bool = False
@@ -143,8 +144,8 @@ class LiveInput:
         """Decode one opened input until it ends; returns the frames delivered."""
         o = self.options
         wanted = frozenset(s.index for s in inp.copy_streams)
-        source = PyAVSource(inp, DecodeRequest(deinterlace=o.deinterlace, streams=wanted), device=self.device,
-                            threads=self.plan.decoder)
+        request = DecodeRequest(deinterlace=o.deinterlace, streams=wanted, planes=True)  # RGB when a model asks
+        source = PyAVSource(inp, request, device=self.device, threads=self.plan.decoder)
         self.sessions += 1
         n, t0, p0 = 0, None, None
         try:
@@ -158,22 +159,23 @@ class LiveInput:
                 cut = self.detector.update(f.thumb)
                 now = self.clock()
                 self.last_arrival = now
-                self._put(Frame(f.ts, now, self._fit(f.rgb[:3]), cut, session_start=n == 0))
+                self._put(Frame(f.ts, now, self._fit(Pic(f.planes, f.rgb)), cut, session_start=n == 0))
                 n += 1
         finally:
             self.problems.extend(p for p in source.problems if p not in self.problems)
             source.close()
         return n
 
-    def _fit(self, rgb: torch.Tensor) -> torch.Tensor:
-        """The picture at the output size (the first picture's): a size change mid-stream is scaled."""
-        h, w = rgb.shape[-2:]
+    def _fit(self, pic: Pic) -> Pic:
+        """The picture at the output size (the first picture's): a size change mid-stream is scaled
+        (in RGB)."""
         if self.size is None:
-            self.size = (h, w)
-        if (h, w) != self.size:
+            self.size = pic.size
+        if pic.size != self.size:
             self.resized += 1
-            rgb = F.interpolate(rgb[None], size=self.size, mode="bilinear", align_corners=False)[0].clamp_(0, 1)
-        return rgb
+            rgb = F.interpolate(pic.rgb[None], size=self.size, mode="bilinear", align_corners=False)[0].clamp_(0, 1)
+            return Pic(rgb=rgb)
+        return pic
 
     def _put(self, item) -> None:
         try:

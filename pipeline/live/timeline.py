@@ -27,8 +27,6 @@ from collections import deque
 from dataclasses import dataclass
 from fractions import Fraction
 
-import torch
-
 #: times closer than this (s) are the same time: a frame on a tick is that tick's frame (a copy)
 #: whatever the float rounding of its placement
 EPS = 1e-6
@@ -39,7 +37,8 @@ class Placed:
     """An input frame placed on the output clock."""
 
     out: float
-    rgb: torch.Tensor
+    #: the picture (a :class:`~filmrt.pipeline.live.tiers.Pic`; the timeline only carries it)
+    pic: object
     #: a scene cut or a discontinuity lies before this frame
     cut: bool
     key: int
@@ -79,7 +78,7 @@ class Timeline:
         #: output time of the newest tick asked for (frames older than it are of no more use)
         self.head = float("-inf")
 
-    def place(self, pts: Fraction, arrived: float, rgb: torch.Tensor, cut: bool = False) -> Placed:
+    def place(self, pts: Fraction, arrived: float, pic, cut: bool = False) -> Placed:
         """Add a frame with timestamp ``pts`` (s) that arrived at output time ``arrived`` (seconds
         since the output's start). A full window lets its oldest frame go (counted in ``dropped``)."""
         out = None if self.anchor is None else float(pts - self.anchor[0]) + self.anchor[1]
@@ -95,7 +94,7 @@ class Timeline:
         if len(self.window) >= self.max_window:  # far ahead of the ticks (a burst): bounded memory
             self.window.popleft()
             self.dropped += 1
-        p = Placed(out, rgb, cut, self.keys)
+        p = Placed(out, pic, cut, self.keys)
         self.keys += 1
         self.window.append(p)
         return p

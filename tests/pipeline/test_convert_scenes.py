@@ -37,7 +37,7 @@ def source_frames(trailer):
 
 def cut_interval(source_frames):
     det = SceneDetector()
-    from filmrt.pipeline.io.decode import make_thumb
+    from filmrt.pipeline.io.planes import make_thumb
 
     cuts = [i for i, (_, rgb) in enumerate(source_frames) if det.update(make_thumb(rgb)) and i > 0]
     assert cuts == [4], cuts  # frames 589+3 = 592 | 593

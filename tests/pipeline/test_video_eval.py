@@ -16,7 +16,8 @@ from filmrt.errors import FilmrtError
 from filmrt.options import RuntimeOptions
 from filmrt.pipeline.convert import convert
 from filmrt.pipeline.eval_video import blend_predictor, eval_video, score_dropped_frames
-from filmrt.pipeline.io.decode import DecodedFrame, make_thumb
+from filmrt.pipeline.io.planes import make_thumb
+from filmrt.pipeline.io.source import DecodedFrame
 from filmrt.pipeline.options import ConvertOptions, EncodeOptions
 from filmrt.quality import psnr
 
