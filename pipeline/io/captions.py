@@ -22,6 +22,8 @@ import collections
 import threading
 from fractions import Fraction
 
+from filmrt.pipeline.io.hdr import side_data_of
+
 #: encoders whose packets carry the caption SEI
 CAPTION_CODECS = ("libx264", "libx265")
 
@@ -58,10 +60,7 @@ def with_sei(data: bytes, nals: list[bytes]) -> bytes:
 
 def a53_of(frame) -> bytes:
     """The ``cc_data`` triples of a decoded frame's A53_CC side data (b"" when it has none)."""
-    try:
-        items = list(iter(frame.side_data))
-    except (TypeError, KeyError, AttributeError):
-        return b""
+    items = side_data_of(frame)
     return b"".join(bytes(sd) for sd in items if getattr(getattr(sd, "type", None), "name", "") == "A53_CC")
 
 

@@ -468,7 +468,7 @@ class PyAVSource(Source):
             rgb = torch.cat([rgb, alpha.to(self.device)])
         if self._index == 0:
             self.info.colour = self._spec
-            dm = display_matrix_of(getattr(f, "side_data", None))
+            dm = display_matrix_of(f)
             if dm is not None:
                 self.info.display_matrix = dm
                 self.info.rotation = int(getattr(f, "rotation", 0) or 0)
