@@ -135,11 +135,12 @@ def live_bench(size: str = "720p", *, seconds: float = 60, fps_in: str | None = 
             sender.join(timeout=10)
             if sender.is_alive():
                 sender.kill()
+        received = read_back(Path(tmp) / "out.ts", res.fps_out)
     rss = [r["rss_mib"] for r in seconds_log]
     return {
         "size": size, "fps_in": res.input["fps"], "fps_out": str(res.fps_out), "seconds": seconds, "stall": stall,
         "model": res.model, "backend": res.backend, "device": device, "latency_ms": round(res.latency_s * 1000, 1),
-        "stats": res.stats, "input": res.input, "mux_latency_p99_ms": res.mux_latency_p99_ms,
+        "stats": res.stats, "input": res.input, "mux_latency_p99_ms": res.mux_latency_p99_ms, "received": received,
         "memory_mib": {"start": rss[0] if rss else None, "end": rss[-1] if rss else None,
                        "max": max(rss) if rss else None,
                        "after_10s": rss[min(10, len(rss) - 1)] if rss else None},
@@ -147,6 +148,36 @@ def live_bench(size: str = "720p", *, seconds: float = 60, fps_in: str | None = 
                   "max": max((r["load1"] for r in seconds_log), default=None)},
         "cpus": os.cpu_count(), "per_second": seconds_log,
     }
+
+
+def read_back(path: Path, fps: Fraction) -> dict:
+    """What a receiver of the output sees: video frames and every break of the cadence (a step
+    between frames other than one tick), and the audio's span against the video's (the same delay
+    on both: their ends within a frame plus a packet)."""
+    spans: dict[str, list[float]] = {}
+    steps: list[int] = []
+    with av.open(str(path)) as c:
+        vs = c.streams.video[0]
+        tick = 1 / (fps * Fraction(vs.time_base))  # ticks of the stream's time base per frame
+        last = None
+        for pkt in c.demux():
+            if pkt.pts is None or pkt.stream.type not in ("video", "audio"):
+                continue
+            t0 = float(pkt.pts * pkt.time_base)
+            span = spans.setdefault(pkt.stream.type, [t0, t0])
+            span[0] = min(span[0], t0)
+            span[1] = max(span[1], t0 + float((pkt.duration or 0) * pkt.time_base))
+    with av.open(str(path)) as c:
+        for f in c.decode(c.streams.video[0]):
+            if last is not None:
+                steps.append(f.pts - last)
+            last = f.pts
+    video, audio = spans.get("video"), spans.get("audio")
+    return {"frames": len(steps) + (last is not None),
+            "cadence_breaks": sum(1 for d in steps if abs(d - tick) > tick / 100),
+            "video_s": video, "audio_s": audio,
+            "av_start_ms": None if not (video and audio) else round((audio[0] - video[0]) * 1000, 1),
+            "av_end_ms": None if not (video and audio) else round((audio[1] - video[1]) * 1000, 1)}
 
 
 def _free_port() -> int:
@@ -176,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     s = res["stats"]
     print(f"{a.size} {res['fps_in']} -> {res['fps_out']} {res['model']}: late {s['late']}, tiers {s['tier_shares']}, "
           f"latency p50 {s['latency_p50_ms']} p99 {s['latency_p99_ms']} ms, memory {res['memory_mib']}, "
-          f"load {res['load1']}")
+          f"load {res['load1']}, received {res['received']}")
     return 0
 
 
