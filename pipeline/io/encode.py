@@ -52,7 +52,7 @@ from filmrt.pipeline.io.source import VideoInfo
 from filmrt.pipeline.io.streams import NO_TIMES, stream_codec
 from filmrt.pipeline.time.cadence.fieldops import WEAVE, FilterChain
 from filmrt.pipeline.time.timecode import GOP_ENCODERS
-from filmrt.pipeline.time.timestamps import OVERLAP_MAX
+from filmrt.pipeline.time.timestamps import OVERLAP_MAX, reset_offset
 
 if TYPE_CHECKING:
     from filmrt.pipeline.io.target import OutputTarget
@@ -455,11 +455,13 @@ class Muxer:
             packet.dts -= d
         last = self._copied_dts.get(out.index)
         rebase = self._rebase.get(out.index, 0)
-        if packet.dts is not None and last is not None and packet.dts + rebase < last - OVERLAP_MAX / tb:
+        new = reset_offset(packet.dts, last, rebase, max(packet.duration or 1, 1), OVERLAP_MAX / tb)
+        if new != rebase:
             # a clock reset (further back than a splice's overlap): the video places the new part's
-            # pictures after the old ones (FrameClock); the copied stream's new part follows its own
-            # old part the same way, packet after packet, instead of being squashed onto one time
-            rebase = last + max(packet.duration or 1, 1) - packet.dts
+            # pictures after the old ones (FrameClock rule 6); the copied stream's new part follows its
+            # own old part the same way, instead of being squashed onto one time. (convert's decoder
+            # moves them already, before --ss/--t; this is for packets handed to the muxer as they are.)
+            rebase = new
             self._rebase[out.index] = rebase
             self.warn(f"stream #{out.index}: the copied packets' clock goes back {float((last - packet.dts) * tb):.3g} s "
                       "(a reset): the new part follows the old one, as the pictures do")
