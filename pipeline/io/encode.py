@@ -49,7 +49,7 @@ from filmrt.pipeline.io.formats import CODECS, OutputFormat
 from filmrt.pipeline.io.hdr import SideInfo, x265_hdr_params
 from filmrt.pipeline.io.pixels import rgb_to_frame
 from filmrt.pipeline.io.source import VideoInfo
-from filmrt.pipeline.io.streams import NO_TIMES, stream_codec
+from filmrt.pipeline.io.streams import NO_TIMES, PS_FORMATS, stream_codec
 from filmrt.pipeline.time.cadence.fieldops import WEAVE, FilterChain
 from filmrt.pipeline.time.timecode import GOP_ENCODERS
 from filmrt.pipeline.time.timestamps import OVERLAP_MAX, reset_offset
@@ -268,9 +268,13 @@ class Muxer:
             opts.update(_mpeg2_rate(output, rate, self.width * self.height))
         if c.format.name in NO_TIMES:  # AVI, elementary streams: no B-frames, whose reorder delay
             opts["bf"] = "0"  # would start the pictures late there (streams.NO_TIMES)
-        elif c.format.name == "mxf" and output.codec in ("libx264", "libx265"):
+        elif (c.format.name == "mxf" or c.format.name in PS_FORMATS) and output.codec in ("libx264", "libx265"):
             # FFmpeg's MXF muxer writes no reordering for H.264/HEVC: with B-frames, readers get
-            # swapped picture times (0, 2, 1, 4, 3 ...; FFmpeg 6.0 shows a gap). MPEG-2 is indexed right
+            # swapped picture times (0, 2, 1, 4, 3 ...; FFmpeg 6.0 shows a gap). MPEG-2 is indexed right.
+            # MPEG-PS stamps only the first picture of each PES packet (57 of 100 came without a time):
+            # with B-frames nothing says when the others show (ffprobe: no time for 19; filmrt's own
+            # decoder read 2.06 s of 2.00: exit 4); without them each follows the one before (FFmpeg
+            # and filmrt read every picture in place)
             opts["bf"] = "0"
         opts.update(self.encoder_options)
         if self.interlace:
