@@ -224,9 +224,8 @@ def _report(res: ConvertResult, quiet: bool) -> None:
     for f in res.output.get("streams", []):  # a copied stream whose readers need to know something
         if f["fate"] == "copied" and f["reason"].startswith("remuxed ("):
             print(f"filmrt: note: stream #{f['index']} {f['kind']} {f['codec']} {f['reason']}", file=log)
-    if res.timestamps_repaired:
-        print(f"filmrt: note: {res.timestamps_repaired} frame(s) had a repeated timestamp and were placed one "
-              "frame after the previous one (kept)", file=log)
+    for note in res.timestamps.get("notes", []):  # what the decoder's clock repaired, per kind
+        print(f"filmrt: note: {note}", file=log)
     for p in res.problems:
         print(f"filmrt: warning: damaged input: {p}", file=log)
 

@@ -67,6 +67,7 @@ from filmrt.pipeline.time.cadence.retime import TemporalStage, retime_packet, sl
 from filmrt.pipeline.time.protect import Protector
 from filmrt.pipeline.time.scenes import SceneDetector
 from filmrt.pipeline.time.schedule import COPY, CUT, HOLD, INTERP, NEAREST, Job, Scheduler, output_frame_count
+from filmrt.pipeline.time.timestamps import clock_repairs
 
 _END = object()
 
@@ -102,6 +103,9 @@ class ConvertResult:
     output: dict = field(default_factory=dict)
     #: frames whose timestamp was moved after the previous one (a muxer's mistake, not damage)
     timestamps_repaired: int = 0
+    #: what the decoder's clock did to the source's timestamps, per kind (pipeline.time.timestamps:
+    #: ``repeated``, ``overlapped``, ``rebased`` pictures and clock ``resets``); ``notes``: said as such
+    timestamps: dict = field(default_factory=dict)
     #: problems with the input (damaged packets, truncation): the output holds what was readable
     problems: list[str] = field(default_factory=list)
     #: temporal structure: what was detected (interlacing, cadence, duplicates, timecode) and done
@@ -494,7 +498,7 @@ class _Conversion:
             dropped=list(mux.output.notes) + self._losses(mux) + self.extras_lost + self.muxer_notes + self.reencoded
             + _overlap_loss(src.timestamps_overlapped),
             extras=dict(self.extras), output=self.target.to_dict(),
-            timestamps_repaired=src.timestamps_repaired,
+            timestamps_repaired=src.timestamps_repaired, timestamps=clock_repairs(src),
             model_s=self.inference.model_s, threads=self.thread_plan.describe(), stage_s=dict(self.stage_cpu),
             verify=self.verify.to_dict(),
         )

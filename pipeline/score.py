@@ -54,6 +54,7 @@ from filmrt.pipeline.io.decode import DecodedFrame, PyAVSource
 from filmrt.pipeline.io.source import DecodeRequest
 from filmrt.pipeline.report_html import WorstFrames
 from filmrt.pipeline.time.scenes import DEFAULT_THRESHOLD, SceneDetector
+from filmrt.pipeline.time.timestamps import clock_repairs
 from filmrt.quality import flicker, global_motion, judder, motion_error, psnr, ssim
 from filmrt.vmaf import MODEL, Picture, VmafScorer
 
@@ -278,11 +279,12 @@ def _check_rotation(rs: PyAVSource, cs: PyAVSource) -> None:
 
 def _input_notes(src: PyAVSource, side: str) -> list[str]:
     """What the decoder did to or found in one file (a size change scaled to the first size,
-    damage, overlapping pictures dropped): the scores are of those pictures, so the user is told."""
+    damage, overlapping pictures dropped, timestamps repeated or reset and placed anew): the scores
+    are of those pictures at those times, so the user is told."""
     out = [f"{side}: {n}" for n in src.notes] + [f"{side}: damaged input: {p}" for p in src.problems]
     if src.timestamps_overlapped:
         out.append(f"{side}: {src.timestamps_overlapped} picture(s) overlapping earlier ones dropped (a splice)")
-    return out
+    return out + [f"{side}: {n}" for n in clock_repairs(src)["notes"]]  # repeated, reset timestamps
 
 
 def _panels(prev: np.ndarray | None, truth: np.ndarray, ours: np.ndarray) -> dict[str, np.ndarray]:

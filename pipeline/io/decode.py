@@ -57,7 +57,7 @@ from filmrt.pipeline.io.probe import is_cover, main_video, stream_duration
 from filmrt.pipeline.io.source import DecodedFrame, DecodeRequest, Source, VideoInfo
 from filmrt.pipeline.io.streams import cuttable, place_packet
 from filmrt.pipeline.time.cadence.fieldops import CHAINS, DecodedFilter
-from filmrt.pipeline.time.timestamps import FrameClock, RangeGate, lead_floor
+from filmrt.pipeline.time.timestamps import FrameClock, RangeGate, ResetClock, lead_floor
 from filmrt.vmaf import Picture
 
 #: what :meth:`PyAVSource._deliver` returns for the first frame past --t
@@ -385,6 +385,7 @@ class PyAVSource(Source):
                                        start=self.range_start, lead=self._floor is not None)
         copy_ids = {s.index for s in self.copy_streams}
         self._gate: RangeGate = RangeGate(self.range_start if self.ss else None, None)
+        self._resets = ResetClock()  # the copied streams' clock resets (FrameClock rule 6)
         copy_done: set[int] = set()
         video_done = False
         demux = self.container.demux([vs, *self.copy_streams])
@@ -430,6 +431,7 @@ class PyAVSource(Source):
                 if out is not None:
                     yield out
         self.timestamps_repaired, self.timestamps_overlapped = clock.repaired, clock.overlapped
+        self.timestamps_rebased, self.clock_resets = clock.rebased, clock.resets
         self._report_problems()
 
     def _timed(self, decoded, clock: FrameClock, end: bool):
@@ -501,6 +503,8 @@ class PyAVSource(Source):
             return
         if packet.dts is None and packet.pts is None:
             return  # flush packet
+        if note := self._resets.move(packet):  # moved as the clock moves the pictures, before the range:
+            self.notes.append(note)            # --ss/--t cut sound and pictures alike
         pts = packet.pts if packet.pts is not None else packet.dts
         pt = pts * (tb := Fraction(packet.time_base))
         if self.range_end is not None and pt >= self.range_end:

@@ -50,10 +50,10 @@ from filmrt.pipeline.io.hdr import SideInfo, x265_hdr_params
 from filmrt.pipeline.io.pixels import planes_to_frame, rgb_to_frame
 from filmrt.pipeline.io.planes import Planes
 from filmrt.pipeline.io.source import VideoInfo
-from filmrt.pipeline.io.streams import NO_TIMES, stream_codec
+from filmrt.pipeline.io.streams import NO_TIMES, PS_FORMATS, stream_codec
 from filmrt.pipeline.time.cadence.fieldops import WEAVE, FilterChain
 from filmrt.pipeline.time.timecode import GOP_ENCODERS
-from filmrt.pipeline.time.timestamps import OVERLAP_MAX
+from filmrt.pipeline.time.timestamps import OVERLAP_MAX, reset_offset
 
 if TYPE_CHECKING:
     from filmrt.pipeline.io.target import OutputTarget
@@ -269,9 +269,13 @@ class Muxer:
             opts.update(_mpeg2_rate(output, rate, self.width * self.height))
         if c.format.name in NO_TIMES:  # AVI, elementary streams: no B-frames, whose reorder delay
             opts["bf"] = "0"  # would start the pictures late there (streams.NO_TIMES)
-        elif c.format.name == "mxf" and output.codec in ("libx264", "libx265"):
+        elif (c.format.name == "mxf" or c.format.name in PS_FORMATS) and output.codec in ("libx264", "libx265"):
             # FFmpeg's MXF muxer writes no reordering for H.264/HEVC: with B-frames, readers get
-            # swapped picture times (0, 2, 1, 4, 3 ...; FFmpeg 6.0 shows a gap). MPEG-2 is indexed right
+            # swapped picture times (0, 2, 1, 4, 3 ...; FFmpeg 6.0 shows a gap). MPEG-2 is indexed right.
+            # MPEG-PS stamps only the first picture of each PES packet (57 of 100 came without a time):
+            # with B-frames nothing says when the others show (ffprobe: no time for 19; filmrt's own
+            # decoder read 2.06 s of 2.00: exit 4); without them each follows the one before (FFmpeg
+            # and filmrt read every picture in place)
             opts["bf"] = "0"
         opts.update(self.encoder_options)
         if self.interlace:
@@ -467,11 +471,13 @@ class Muxer:
             packet.dts -= d
         last = self._copied_dts.get(out.index)
         rebase = self._rebase.get(out.index, 0)
-        if packet.dts is not None and last is not None and packet.dts + rebase < last - OVERLAP_MAX / tb:
+        new = reset_offset(packet.dts, last, rebase, max(packet.duration or 1, 1), OVERLAP_MAX / tb)
+        if new != rebase:
             # a clock reset (further back than a splice's overlap): the video places the new part's
-            # pictures after the old ones (FrameClock); the copied stream's new part follows its own
-            # old part the same way, packet after packet, instead of being squashed onto one time
-            rebase = last + max(packet.duration or 1, 1) - packet.dts
+            # pictures after the old ones (FrameClock rule 6); the copied stream's new part follows its
+            # own old part the same way, instead of being squashed onto one time. (convert's decoder
+            # moves them already, before --ss/--t; this is for packets handed to the muxer as they are.)
+            rebase = new
             self._rebase[out.index] = rebase
             self.warn(f"stream #{out.index}: the copied packets' clock goes back {float((last - packet.dts) * tb):.3g} s "
                       "(a reset): the new part follows the old one, as the pictures do")

@@ -161,6 +161,10 @@ class Source:
         #: pictures dropped because their advancing timestamps overlap pictures already shown (a
         #: splice: the timeline, and A/V sync, kept; FrameClock rule 5)
         self.timestamps_overlapped = 0
+        #: pictures of a part after a clock reset (labels back by more than 1 s), placed after the
+        #: part before (kept, not damage; FrameClock rule 6), and how many resets
+        self.timestamps_rebased = 0
+        self.clock_resets = 0
         #: what was done to valid but unusual input (said once each; not damage), e.g. a picture
         #: size that changes mid-stream, scaled to the first size (``resized`` pictures)
         self.notes: list[str] = []

@@ -177,6 +177,16 @@ def read_source(path: str, out: MediaRead, *, lo: Fraction | None = None, hi: Fr
     return read_back(path, decode="first", others=damaged, lo=lo, hi=hi)
 
 
+def reset_notes(src: MediaRead) -> list[str]:
+    """The source's clock resets, said: the check expects each new part after the part before."""
+    reset = [s for s in ([src.video] if src.video else []) + src.others if s.resets]
+    if not reset:
+        return []
+    said = ", ".join(f"#{s.index} {s.kind} {s.resets}x" for s in reset)
+    return [f"the source's timestamps reset ({said}): each new part is expected after the part before, "
+            "as convert places it"]
+
+
 # ---------------------------------------------------------------------- expectations
 def expectation_from_plan(*, src_read: MediaRead | None, muxer, plan, temporal, planned_frames: int,
                           range_start: Fraction, slowmo: Fraction | None, extras: dict,
@@ -346,7 +356,7 @@ def verify_pair(src, dst, *, ss: float | None = None, t: float | None = None, de
     inp = read_source(src, out, lo=lo if ss else None, hi=hi)
     exp, notes = infer_expectation(inp, out, lo)
     report = check(exp, out)
-    report.notes = notes + report.notes
+    report.notes = notes + reset_notes(inp) + report.notes
     kinds, indices = parse_drop(dropped)
     allowed = {s.index for s in inp.others if s.kind in kinds or s.index in indices}
     for i, why in exp.dropped:
@@ -387,6 +397,8 @@ def check_conversion(conv, path: str) -> VerifyReport:
     report = check(exp, out)
     if src_read is None:
         report.notes.append("the input was a stream (stdin, FIFO): copied streams' start and duration not compared")
+    else:
+        report.notes.extend(reset_notes(src_read))
     if src.problems:
         report.notes.append("damaged input: durations not compared with the source's (the readable part was converted)")
     # damage the output carries over from the input makes the run exit 3, like any damaged input

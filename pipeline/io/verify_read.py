@@ -44,7 +44,7 @@ from filmrt.pipeline.io.probe import (
 )
 from filmrt.pipeline.io.streams import cuttable, stream_codec
 from filmrt.pipeline.time.timecode import frame_timecode, is_timecode_track, timecode_tag
-from filmrt.pipeline.time.timestamps import RangeGate
+from filmrt.pipeline.time.timestamps import RangeGate, ResetClock
 
 
 @dataclass
@@ -69,6 +69,9 @@ class StreamRead:
     #: what a data stream carries that is checked as something else: "timecode track" (the
     #: timecode), "chapter track" (the chapters); None for a stream checked as a stream
     role: str | None = None
+    #: clock resets in the packets (back by more than 1 s): the times read are placed as convert
+    #: places them, each new part after the one before (:func:`~filmrt.pipeline.time.timestamps.reset_offset`)
+    resets: int = 0
 
     @property
     def duration(self) -> Fraction | None:
@@ -246,6 +249,9 @@ def _demux(c, reads: dict[int, StreamRead], vstream, decode: str, lo: Fraction |
             _decode(pkt.stream, pkt, s, None)
 
     gate: RangeGate = RangeGate(lo, hi)  # the copied streams' packets, as the decoder copies them
+    # a clock reset (back by more than 1 s): the new part read where convert places it, after the
+    # part before (the decoder's clock the pictures, the decoder the copied packets: one rule)
+    clock = ResetClock()
     for pkt in c.demux(*[c.streams[i] for i in reads]):
         s = reads[pkt.stream.index]
         if is_flush(pkt):
@@ -258,6 +264,8 @@ def _demux(c, reads: dict[int, StreamRead], vstream, decode: str, lo: Fraction |
         t, step = tt
         if not step and s is video and video.rate:  # MPEG-PS/ES packets often say no duration
             step = 1 / video.rate
+        t += clock.offset(s.index, t if pkt.dts is None else Fraction(pkt.dts) * s.time_base, step)
+        s.resets = clock.resets.get(s.index, 0)
         if s is video:  # the pictures from the start point on, as the decoder delivers them
             kept = [] if (lo is not None and t < lo) or (hi is not None and t >= hi) else [(pkt, t, t + step)]
         else:

@@ -36,10 +36,18 @@ libavcodec and ffmpeg do, so the pipeline never drops or misplaces a decodable p
    in :attr:`FrameClock.overlapped`, as ffmpeg drops a frame whose time is taken: the timeline,
    and A/V sync, are kept, and each picture after the splice is the second part's own for its
    time. Only for an overlap of at most :data:`OVERLAP_MAX`: labels further back are a clock
-   reset, whose frames are all kept. A label further back than the window can sort, or one that
+   reset (rule 6), whose frames are all kept. A label further back than the window can sort, or one that
    repeats a recent frame's time (a swap's label never does), starts a new part: the window is
    emptied first, so the frames before keep their own times instead of being sorted among the
    new part's (pictures interleaved, going back and forth).
+
+6. **Clock resets.** Labels that go back by more than :data:`OVERLAP_MAX` (a new recording whose
+   clock starts again) are a new part: every later label is moved by one offset, so that its
+   first picture follows the last one shown by a frame and its own timing (gaps, a later jump) is
+   kept; the pictures moved are counted in :attr:`FrameClock.rebased`, each reset in :attr:`FrameClock.resets`.
+   A copied stream's packets follow the same rule in the muxer, and verification reads the source
+   with it (:func:`reset_offset`, for packets in demux order), so the new part is expected where
+   convert puts it. A jump *forward* is a gap and is kept as one (as for variable frame rate).
 
 Variable frame rate is not a problem here: a gap between two frames is kept as it is.
 """
@@ -131,6 +139,11 @@ class FrameClock(Generic[T]):
         self.overlapped = 0
         #: frames without any timestamp (placed after the previous frame, or before the first timed one)
         self.guessed = 0
+        #: frames of a part after a clock reset, placed after the frames before (rule 6), and the resets
+        self.rebased = 0
+        self.resets = 0
+        #: seconds added to every label since the last reset (rule 6)
+        self.offset = Fraction(0)
         #: untimed frames in front of the first timestamp, held until it comes: (item, duration)
         self.lead: list[tuple[T, Fraction | None]] = []
         #: the labels of the latest frames gone in (a label that repeats one of them starts a splice)
@@ -141,7 +154,7 @@ class FrameClock(Generic[T]):
 
     def push(self, item: T, pts: int | None, dts: int | None, duration: int | None = None) -> Iterator[tuple[T, Fraction]]:
         dur = Fraction(duration) * self.tb if duration else None
-        settled = self.last_out / self.tb if self.last_out is not None else -math.inf
+        settled = (self.last_out - self.offset) / self.tb if self.last_out is not None else -math.inf
         ticks = self.best.pick(pts, dts, settled)
         if ticks is None and self.last_guess is None and len(self.lead) < self.lead_max:
             self.lead.append((item, dur))  # placed when the first timestamp comes
@@ -149,7 +162,7 @@ class FrameClock(Generic[T]):
         if self.lead:
             yield from self._place_lead(Fraction(ticks) * self.tb if ticks is not None else None, dur)
         if ticks is not None:
-            t = Fraction(ticks) * self.tb
+            t = Fraction(ticks) * self.tb + self.offset
             if self.last_guess is not None and t < self.last_guess and self._jump(t, dur):
                 # a splice or a clock reset: the frames before it leave with their own times, not
                 # sorted among the new part's, and the new part is sorted from its own start (else
@@ -157,6 +170,12 @@ class FrameClock(Generic[T]):
                 while self.items:
                     yield from self._pop()
                 self.last_guess = None
+                if self.last_out is not None and t < self.last_out - OVERLAP_MAX:
+                    # rule 6: a reset; the new part follows the last picture shown, its own timing kept
+                    shift = self.last_out + self._duration(dur) - t
+                    self.offset, t = self.offset + shift, t + shift
+                    self.resets += 1
+            self.rebased += self.offset != 0
         else:
             self.guessed += 1
             t = self.start if self.last_guess is None else self.last_guess + self._duration(self.last_duration)
@@ -226,6 +245,77 @@ def display_times(pts: list[int | None], dts: list[int | None] | None = None, *,
     out.extend(t for _, t in clock.flush())
     return out
 
+
+
+def reset_offset(dts, last, offset, step, limit=OVERLAP_MAX):
+    """Rule 6 for one stream's packets in demux order: the offset to add to this packet's times and
+    every later one's. ``dts``: this packet's decode time (its pts when it has none), ``last``: the
+    previous packet's, as placed (offset added; None for the first), ``offset``: the one in force,
+    ``step``: this packet's duration, ``limit``: :data:`OVERLAP_MAX` in the same unit (ticks or s).
+    A time further back than ``limit`` below ``last`` is a clock reset: the new part follows the
+    last packet (``last + step``); anything else keeps the offset in force (an overlap of at most
+    ``limit`` is the splice rule's: those packets are dropped, not moved). The muxer (copied
+    streams) and verification (the source read back) both place a reset this way."""
+    if dts is None or last is None or dts + offset >= last - limit:
+        return offset
+    return last + step - dts
+
+
+class ResetClock:
+    """Rule 6 (:func:`reset_offset`) for the packets of several streams in demux order: how far each
+    packet's times move. The decoder moves the copied streams' packets with it (:meth:`move`, ticks),
+    verification the source's packets it reads back (:meth:`offset`, seconds)."""
+
+    def __init__(self) -> None:
+        self._state: dict = {}  # per stream: (offset in force, the latest dts placed)
+        #: resets per stream index; ``went_back``: how far the last :meth:`offset` call's packet went
+        #: back below the one before (None: it did not start a reset)
+        self.resets: dict[int, int] = {}
+        self.went_back = None
+
+    def offset(self, index: int, dts, step, limit=OVERLAP_MAX):
+        """The offset (in the unit of ``dts``, ``step`` and ``limit``) to add to this packet's times."""
+        offset, last = self._state.get(index, (0, None))
+        new = reset_offset(dts, last, offset, step, limit)
+        self.went_back = last - dts - offset if new != offset else None
+        if new != offset:
+            self.resets[index] = self.resets.get(index, 0) + 1
+        if dts is not None:
+            self._state[index] = (new, dts + new if last is None else max(last, dts + new))
+        return new
+
+    def move(self, packet) -> str | None:
+        """Move a (PyAV) packet's times, in ticks, by its stream's offset; the note to say when it
+        starts a reset, else None."""
+        tb = Fraction(packet.time_base)
+        dts = packet.dts if packet.dts is not None else packet.pts
+        if offset := self.offset(packet.stream.index, dts, max(packet.duration or 1, 1), OVERLAP_MAX / tb):
+            packet.dts = packet.dts + offset if packet.dts is not None else None
+            packet.pts = packet.pts + offset if packet.pts is not None else None
+        if self.went_back is None:
+            return None
+        return (f"stream #{packet.stream.index} {packet.stream.type}: its timestamps go back "
+                f"{float(self.went_back * tb):.3g} s (a clock reset): the new part follows the part before, "
+                "as the pictures do")
+
+
+def clock_repairs(src) -> dict:
+    """What the decoder's :class:`FrameClock` did to a source's timestamps, per kind (``src``: a
+    decoder with its counters), and ``notes``: the same in words, one per kind that happened (what
+    ``convert`` prints and writes to its JSON report, and ``score`` says of each file). Overlapping
+    pictures dropped are a loss: ``convert`` says them as a warning, so no note here."""
+    repeated, overlapped = src.timestamps_repaired, src.timestamps_overlapped
+    rebased, resets = src.timestamps_rebased, src.clock_resets
+    notes = []
+    if repeated:
+        notes.append(f"{repeated} picture(s) had a repeated timestamp and were placed one frame after the "
+                     "previous one (kept)")
+    if rebased:
+        times = "once" if resets == 1 else f"{resets} times"
+        notes.append(f"the timestamps go back by more than {float(OVERLAP_MAX):g} s {times} (a clock "
+                     f"reset: recordings joined?): the {rebased} picture(s) from there on moved to follow the "
+                     "part before (kept; the copied streams moved alike)")
+    return {"repeated": repeated, "overlapped": overlapped, "rebased": rebased, "resets": resets, "notes": notes}
 
 
 def lead_floor(file_start: Fraction, video_start: Fraction | None, start: Fraction) -> Fraction | None:

@@ -1,0 +1,53 @@
+"""MPEG-PS output (.mpg, .vob) with H.264 video (issue 20, residuals).
+
+FFmpeg's MPEG-PS muxer stamps only the first picture of each PES packet. With x264's B-frames (its
+default) 57 of 100 pictures came without any time and nothing said when they show: ffprobe gave 19
+of them no time, filmrt's own decoder read 2.06 s of pictures where 2.00 s were written, and the
+check failed the run (exit 4) on its duration. Encoded without B-frames, as for MXF, each untimed
+picture follows the one before: FFmpeg and filmrt read every picture back in place. Each output is
+decoded back here with PyAV, FFmpeg (the test-only oracle) and filmrt's own decoder."""
+
+from __future__ import annotations
+
+import av
+import pytest
+from support.ffmpeg_oracle import ffmpeg, frame_times
+
+from filmrt.options import RuntimeOptions
+from filmrt.pipeline.convert import convert
+from filmrt.pipeline.options import ConvertOptions, EncodeOptions
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory):
+    """2 s of H.264 with B-frames (x264 medium) at 25 fps and MP2 sound, in MP4."""
+    path = tmp_path_factory.mktemp("ps") / "src.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=s=320x240:r=25:d=2", "-f", "lavfi", "-i", "sine=f=440:r=48000:d=2",
+           "-c:v", "libx264", "-preset", "medium", "-pix_fmt", "yuv420p", "-c:a", "mp2", str(path))
+    return path
+
+
+@pytest.mark.parametrize("ext", ["mpg", "vob"])
+def test_h264_in_mpeg_ps_reads_back_with_every_picture_in_place(source, tmp_path, ext):
+    out = tmp_path / f"out.{ext}"
+    res = convert(str(source), str(out), ConvertOptions(
+        fps="50", dedup="off", deinterlace="off", runtime=RuntimeOptions(model="blend"),
+        encode=EncodeOptions(preset="medium")))
+    assert res.verify["status"] == "ok" and res.frames_out == 100
+    with av.open(str(out)) as c:
+        v = c.streams.video[0]
+        assert v.codec_context.name == "h264"
+        packets = [p for p in c.demux(v) if p.size]
+        # no reordering: where a packet has a time, its pts is its dts
+        assert len(packets) == 100 and all(p.pts == p.dts for p in packets if p.pts is not None)
+        c.seek(0)
+        assert sum(1 for _ in c.decode(video=0)) == 100
+    # FFmpeg's reading: every picture, one output frame apart (re-encoded to MP4, whose times it writes)
+    back = tmp_path / "back.mp4"
+    ffmpeg("-i", str(out), "-an", "-c:v", "libx264", "-preset", "ultrafast", str(back))
+    times = frame_times(back)
+    assert len(times) == 100 and all(abs(b - a - 0.02) < 1e-3 for a, b in zip(times, times[1:], strict=False))
+    # filmrt's own reading (its decoder and its check): the pictures where they were written
+    again = convert(str(out), str(tmp_path / "again.mkv"), ConvertOptions(
+        fps="50", dedup="off", deinterlace="off", runtime=RuntimeOptions(model="blend")))
+    assert again.verify["status"] == "ok" and again.frames_in == again.frames_out == 100
