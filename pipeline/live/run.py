@@ -57,6 +57,10 @@ LATE_TOLERANCE = 0.005
 WAKE_EARLY = 0.004
 #: the encoder this far behind its deadlines (s): the machine cannot run this stream; a stated stop
 GIVE_UP_BEHIND = 10.0
+#: after a gap, frames far behind their time are held this long (s) before the timeline re-syncs on
+#: them: the tail a sender's muxer and our demuxer still held when the input broke off comes first
+#: (loopback: 0.3 s of it; FFmpeg's MPEG-TS muxer holds up to 0.7 s), then the live frames
+RESUME_HOLD = 0.5
 _END = object()
 
 
@@ -124,7 +128,7 @@ class _Live:
         self.sched = DeadlineScheduler(self.fps_out, self.latency, tiers=options.tier_list(interp.model_name))
         ahead = self.latency + 0.1
         self.timeline = Timeline(window=math.ceil((ahead + self.latency) * self.fps_in) + 4, resync=ahead,
-                                 late=self.latency / 2, grid=float(1 / self.fps_out))
+                                 late=self.latency / 2, grid=float(1 / self.fps_out), hold=RESUME_HOLD)
         self.stats = LiveStats(self.latency)
         #: a wait for a frame or for the model ends this long before the time a blend still fits:
         #: a thread woken on a loaded machine may run a few ms late
@@ -286,6 +290,8 @@ class _Live:
         if self.protect is not None and not self.protect.ready:
             self._observe(item.pic.rgb)
         placed = self.timeline.place(item.pts, item.arrived - self.start, item.pic, item.cut or item.session_start)
+        if placed is None:  # held: maybe the stale tail of the input before a gap
+            return
         self.last_out = placed.out
         self.copied.replace(self.timeline.anchor, self.clock() - self.start, self._far())
 
@@ -350,7 +356,8 @@ class _Live:
         # the pair spans a gap (the input came back after a stall, re-synced onto a later frame): the
         # ticks up to that frame's time keep showing what the stall showed, never the new frame early
         across_gap = pair.a is not None and pair.b is not None and pair.b.out - pair.a.out > 2.5 / self.fps_in
-        if (stalled and gap > self.options.slate_after and pair.b is None) or (across_gap and self.slating):
+        if (stalled and gap > self.options.slate_after and pair.b is None) or (
+                self.slating and (across_gap or pair.b is None)):  # black until a frame on time ends it
             self.stats.slate_frames += 1
             self.slating = True
             return self.black, REPEAT, "slate"

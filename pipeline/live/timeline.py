@@ -14,6 +14,15 @@ behind it (then it would miss its tick). That one rule covers:
 
 After a re-sync the first frame is marked as a cut: nothing is interpolated across the gap.
 
+After a gap, a frame *far* behind its mapped time (by more than ``resync``) is ambiguous: the
+sender paused and resumes where it stopped (its PTS continue: re-sync onto it), or the frames are
+the tail the sender's muxer and our demuxer still held when the input broke off, and the live
+source went on without us (the next frames continue on the old anchor: those tail frames are
+stale, and showing them would rewind the picture after the slate). Such frames are *held* for up
+to ``hold`` seconds: a frame that fits the old anchor in that time drops them (no re-sync at all:
+the output goes from the stall straight to the live picture); otherwise the timeline re-syncs on
+the newest frame, at its arrival (the older held ones are dropped: the output follows the live edge).
+
 The timeline also keeps the small window of frames the next ticks can use (bounded: frames that
 arrive too early for the window are dropped and counted) and answers, per tick, which two frames
 surround the tick's time and where between them it lies (:meth:`Timeline.pair`). Pure: arrival
@@ -61,7 +70,8 @@ class Pair:
 class Timeline:
     """See the module docstring. ``window``: most frames kept; ``resync``: seconds."""
 
-    def __init__(self, *, window: int = 64, resync: float = 0.5, late: float | None = None, grid: float = 0.0):
+    def __init__(self, *, window: int = 64, resync: float = 0.5, late: float | None = None, grid: float = 0.0,
+                 hold: float = 0.0):
         self.window: deque[Placed] = deque()
         self.max_window = max(2, int(window))
         #: a frame mapped further ahead of its arrival than ``resync``, or behind it by more than
@@ -72,16 +82,35 @@ class Timeline:
         #: divisor of the output rate keeps its frames on ticks (copied, not interpolated)
         self.grid = float(grid)
         self.anchor: tuple[Fraction, float] | None = None
+        #: frames far behind their mapped time, held for up to ``hold`` s (see the module docstring)
+        self.hold = float(hold)
+        self.held: list[float] = []  # arrival times of the held frames (the frames are not kept)
+        self.stale = 0  # held frames dropped because the input went on from the old anchor
         self.resyncs = 0
         self.dropped = 0
         self.keys = 0
         #: output time of the newest tick asked for (frames older than it are of no more use)
         self.head = float("-inf")
 
-    def place(self, pts: Fraction, arrived: float, pic, cut: bool = False) -> Placed:
+    def place(self, pts: Fraction, arrived: float, pic, cut: bool = False) -> Placed | None:
         """Add a frame with timestamp ``pts`` (s) that arrived at output time ``arrived`` (seconds
-        since the output's start). A full window lets its oldest frame go (counted in ``dropped``)."""
+        since the output's start). A full window lets its oldest frame go (counted in ``dropped``).
+        None: the frame is held, then dropped (see the module docstring); ``cut`` (a scene cut, a
+        new input session) is never held."""
         out = None if self.anchor is None else float(pts - self.anchor[0]) + self.anchor[1]
+        if out is not None and self.hold and not cut and arrived - out > self.resync:
+            if not self.held or arrived - self.held[0] <= self.hold:
+                self.held.append(arrived)  # wait for the frames after it: stale tail or resumed sender?
+                return None
+            self.dropped += len(self.held)  # the sender resumed where it paused: the live edge is this one
+            self.held.clear()
+        elif self.held and out is not None and -self.late <= arrived - out and out - arrived <= self.resync:
+            self.dropped += len(self.held)  # the input went on without us: the held frames were stale
+            self.stale += len(self.held)
+            self.held.clear()
+        elif self.held:  # neither: a jump or a late frame re-syncs as any would; the held ones go
+            self.dropped += len(self.held)
+            self.held.clear()
         if (out is None or out - arrived > self.resync or arrived - out > self.late
                 or (self.window and out <= self.window[-1].out)):
             if self.anchor is not None:

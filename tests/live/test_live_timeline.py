@@ -79,3 +79,35 @@ def test_window_is_bounded():
     tl = Timeline(window=8, resync=100)
     feed(tl, [i / 25 for i in range(100)], [i / 25 for i in range(100)])
     assert len(tl.window) == 8 and tl.dropped == 92
+
+
+def test_the_stale_tail_after_a_gap_is_dropped_and_the_live_frames_follow_the_old_anchor():
+    """The input breaks off for 3 s; first come the frames the sender's muxer still held (their
+    PTS continue from before the gap, 3 s behind), then the live frames (PTS 3 s on): the tail
+    is dropped, nothing re-syncs, the live frames land where the old anchor puts them."""
+    tl = Timeline(resync=0.26, late=0.08, grid=0.02, hold=0.5)
+    feed(tl, [i / 25 for i in range(5)], [i / 25 for i in range(5)])
+    tail = feed(tl, [(5 + i) / 25 for i in range(3)], [3.2 + i / 100 for i in range(3)])
+    assert tail == [None, None, None] and tl.resyncs == 0
+    live = feed(tl, [3.28 + i / 25 for i in range(3)], [3.29 + i / 25 for i in range(3)])
+    assert [round(p.out, 6) for p in live] == [round(3.28 + i / 25, 6) for i in range(3)]
+    assert tl.resyncs == 0 and tl.stale == 3 and tl.dropped == 3
+
+
+def test_a_paused_sender_resumes_on_the_live_edge_after_the_hold():
+    """The sender paused 3 s and resumes where it stopped (PTS continue): after the hold the
+    timeline re-syncs once, on the newest frame at its arrival; the frames of the hold are dropped."""
+    tl = Timeline(resync=0.26, late=0.08, grid=0.02, hold=0.5)
+    feed(tl, [i / 25 for i in range(5)], [i / 25 for i in range(5)])
+    placed = feed(tl, [(5 + i) / 25 for i in range(16)], [3.2 + i / 25 for i in range(16)])
+    held = [p for p in placed if p is None]
+    assert len(held) == 13 and placed[13] is not None  # 0.5 s of frames at 25 fps, then the re-sync
+    assert tl.resyncs == 1 and placed[13].cut and abs(placed[13].out - 3.72) < 1e-9
+    assert all(p is not None and not p.cut for p in placed[14:]) and tl.stale == 0 and tl.dropped == 13
+
+
+def test_a_scene_cut_or_a_new_session_is_never_held():
+    tl = Timeline(resync=0.26, late=0.08, hold=0.5)
+    feed(tl, [0, 0.04], [0, 0.04])
+    back = tl.place(Fraction(8, 100), 3.0, PIC, cut=True)  # a reconnect: new session, at once
+    assert back is not None and abs(back.out - 3.0) < 1e-9 and tl.resyncs == 1
