@@ -49,6 +49,14 @@ libavcodec and ffmpeg do, so the pipeline never drops or misplaces a decodable p
    with it (:func:`reset_offset`, for packets in demux order), so the new part is expected where
    convert puts it. A jump *forward* is a gap and is kept as one (as for variable frame rate).
 
+7. **Stragglers in a gap.** Where a recording breaks off (a transmission gap in a TS: packets
+   lost) the decoder still holds the last pictures before the gap and hands them out among the
+   first ones after it (labels 10.28, 13.60, 10.32, 13.64, 10.36 ...: the *pictures* out of order,
+   each with its own right label). A label that falls into a gap of more than a window of frames
+   between the times in the window (after the last frame out) is such a straggler: the frames
+   before the gap go out, then it, at its own time (picture and label together). Without this rule it counted as a
+   clock reset (rule 6) and moved every later picture by the gap, twice: 6.6 s late against the sound.
+
 Variable frame rate is not a problem here: a gap between two frames is kept as it is.
 """
 
@@ -144,6 +152,8 @@ class FrameClock(Generic[T]):
         self.resets = 0
         #: seconds added to every label since the last reset (rule 6)
         self.offset = Fraction(0)
+        #: pictures from before a gap handed out among the first ones after it (rule 7)
+        self.stragglers = 0
         #: untimed frames in front of the first timestamp, held until it comes: (item, duration)
         self.lead: list[tuple[T, Fraction | None]] = []
         #: the labels of the latest frames gone in (a label that repeats one of them starts a splice)
@@ -163,6 +173,14 @@ class FrameClock(Generic[T]):
             yield from self._place_lead(Fraction(ticks) * self.tb if ticks is not None else None, dur)
         if ticks is not None:
             t = Fraction(ticks) * self.tb + self.offset
+            if self._straggler(t, dur):  # rule 7: after the frames before the gap, at its own time
+                while self.times and self.times[0] < t:
+                    yield from self._pop()  # the oldest frames hold the smallest times: pairs kept
+                self.stragglers += 1
+                self.recent.append(t)
+                self.last_out = t
+                yield item, t
+                return
             if self.last_guess is not None and t < self.last_guess and self._jump(t, dur):
                 # a splice or a clock reset: the frames before it leave with their own times, not
                 # sorted among the new part's, and the new part is sorted from its own start (else
@@ -180,6 +198,15 @@ class FrameClock(Generic[T]):
             self.guessed += 1
             t = self.start if self.last_guess is None else self.last_guess + self._duration(self.last_duration)
         yield from self._add(item, dur, t)
+
+    def _straggler(self, t: Fraction, dur: Fraction | None) -> bool:
+        """Rule 7: ``t`` lies in a gap of more than a window of frames between the times in the
+        window (or the last one out), after the last frame out."""
+        if not self.times or (self.last_out is not None and t <= self.last_out):
+            return False
+        after = min((x for x in self.times if x > t), default=None)
+        before = max((x for x in self.times if x < t), default=self.last_out)
+        return after is not None and before is not None and after - before > self.window * self._duration(dur)
 
     def _jump(self, t: Fraction, dur: Fraction | None) -> bool:
         """A label below the latest one starts a new part (splice, clock reset) rather than being a

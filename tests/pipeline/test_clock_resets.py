@@ -12,7 +12,9 @@ from __future__ import annotations
 from fractions import Fraction
 
 import av
+import numpy as np
 import pytest
+import torch
 from support.ffmpeg_oracle import ffmpeg
 
 from filmrt.cli.main import main
@@ -165,3 +167,46 @@ def test_the_clock_keeps_a_new_parts_own_timing():
     out = [t for i, p in enumerate(labels) for _, t in clock.push(i, p, p, 1)] + [t for _, t in clock.flush()]
     want = [F(k, 25) for k in range(60)] + [F(k, 25) for k in range(63, 70)]
     assert out == want and (clock.resets, clock.rebased, clock.repaired, clock.overlapped) == (1, 17, 0, 0)
+
+
+# ------------------------------------------------------------------ a gap (rule 7)
+def _gapped(path, cut: tuple[float, float]) -> list[float]:
+    """A TS (H.264 with B-frames, 25 fps, 4 s) whose packets with a decode time in ``cut`` are
+    lost (a transmission gap); returns the labels of every picture a decoder gets out of it."""
+    with av.open(str(path), "w", format="mpegts") as o:
+        s = o.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        s.codec_context.options = {"preset": "veryfast", "bf": "3", "g": "25"}
+        pkts = []
+        for k in range(100):
+            f = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 40 + 2 * k, np.uint8), format="rgb24")
+            f.pts = k
+            pkts += s.encode(f)
+        pkts += s.encode(None)
+        start = float(pkts[0].dts * pkts[0].time_base)
+        for p in pkts:
+            if not cut[0] <= float(p.dts * p.time_base) - start < cut[1]:
+                o.mux(p)
+    with av.open(str(path)) as c:
+        return [float(f.pts * f.time_base) for f in c.decode(video=0)]
+
+
+def test_pictures_held_across_a_gap_keep_their_own_times(tmp_path):
+    """The decoder hands the last pictures before a gap out among the first ones after it (labels
+    0.88, 2.48, 0.92, 2.52 ...): each goes out at its own time, none is dropped and nothing after
+    the gap moves (rule 7; the first straggler was dropped as an overlap, and with a gap over 1 s
+    the next counted as a clock reset that moved every later picture on by the gap)."""
+    src = tmp_path / "gap.ts"
+    labels = _gapped(src, (0.8, 2.4))
+    assert any(b < a for a, b in zip(labels, labels[1:], strict=False))  # the decoder really interleaves them
+    from filmrt.pipeline.io.decode import PyAVSource, open_input  # noqa: PLC0415
+    from filmrt.pipeline.io.source import DecodeRequest  # noqa: PLC0415
+
+    source = PyAVSource(open_input(str(src)), DecodeRequest(streams=frozenset()), device=torch.device("cpu"), threads=1)
+    times = [float(f.ts) for f in source.frames()]
+    assert times == sorted(labels), (times, labels)  # every picture, at its own label, in order
+    out = tmp_path / "out.mkv"
+    res = convert(str(src), str(out), _opts())
+    with av.open(str(out)) as c:
+        end = max(float(f.time) for f in c.decode(video=0))
+    assert res.frames_out >= 2 * len(labels) - 2 and end < max(labels) + 0.1  # not moved on by the gap
