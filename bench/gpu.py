@@ -61,6 +61,7 @@ SECTIONS = [
     Section("models-rife", _F, "section_models", 90, 20, {"model": "rife-4.25"}),
     Section("models-film", _F, "section_models", 120, 25, {"model": "film"}),
     Section("convert", _M, "section_convert", 110, 25),
+    Section("live", _M, "section_live", 75, 25),
     # torch.compile last: the slowest to measure, and optional (they keep no time from the others)
     *[Section(f"{kind}-{m.split('-')[0]}", _F, "section_compile", cap, 30, {"model": m, "flag": kind},
               cuda_only=True, reserve_s=0) for m, cap in (("rife-4.25", 75), ("film", 100))
@@ -74,11 +75,12 @@ PROFILES = {
     "gpu": {**_COMMON, "sizes": ["720p", "1080p", "2160p"], "main_size": "1080p", "precisions": ["fp16", "bf16"],
             "batches": [1, 2, 4, 8, 16], "flag_sets": ["none", "warp", "channels_last", "warp,channels_last"],
             "cell_s": 1.0, "stage_reps": 5, "copy_mib": 2048, "warp_iters": 30, "clip_size": "1080p",
-            "clip_seconds": 6.0, "convert_short_s": 2.0, "encode_frames": 100, "film_config": None},
+            "clip_seconds": 6.0, "convert_short_s": 2.0, "encode_frames": 100, "film_config": None,
+            "live_size": "1080p", "live_seconds": 20.0},
     "dry": {**_COMMON, "sizes": ["64x64", "96x64"], "main_size": "96x64", "precisions": ["fp32"], "batches": [1, 2],
             "flag_sets": ["none", "warp"], "cell_s": 0.02, "stage_reps": 1, "copy_mib": 8, "warp_iters": 2,
             "clip_size": "96x64", "clip_seconds": 0.8, "convert_short_s": 0.32, "encode_frames": 10,
-            "film_config": DRY_FILM_CONFIG},
+            "film_config": DRY_FILM_CONFIG, "live_size": "96x64", "live_seconds": 2.0},
 }
 
 
@@ -388,6 +390,30 @@ def _convert(cfg: dict, clip: dict, model: str, weights: dict | None, label: str
         out.update(out_fps=rep["frames_out"] / rep["seconds"], out_fps_wall=rep["frames_out"] / res["wall_s"],
                    interp_fps=(rep.get("interpolated") or 0) / rep["seconds"])
     return out
+
+
+def section_live(cfg: dict, cells) -> None:
+    """``filmrt live`` on loopback (:mod:`filmrt.bench.live`) with RIFE at ``live_size``, 25 -> 50
+    and 59.94 -> 50, on the synthetic clip: the share of output frames the full model made, late
+    frames (0 is the promise), latency percentiles and what a receiver got (cadence breaks)."""
+    from filmrt.bench.live import live_bench  # noqa: PLC0415 - only this section needs it
+
+    clip = cells.run("clip", lambda: ensure_clip(cfg), need_s=5)
+    if clip is None:
+        return
+    for fps_in in ("25", "59.94"):
+        cells.run(f"rife-{fps_in}", lambda f=fps_in: _live(cfg, clip, f, live_bench), need_s=cfg["live_seconds"] + 15)
+
+
+def _live(cfg: dict, clip: dict, fps_in: str, live_bench) -> dict:
+    r = live_bench(cfg["live_size"], seconds=cfg["live_seconds"], fps_in=fps_in, fps_out="50", model="rife-4.25",
+                   device=cfg["device"], clip=Path(clip["path"]), workdir=Path(cfg["workdir"]))
+    s = r["stats"]
+    return {"command": f"python -m filmrt.bench.live --size {cfg['live_size']} --fps-in {fps_in} --fps 50 "
+                       f"--model rife-4.25 --device {cfg['device']} --seconds {cfg['live_seconds']:g}",
+            "full_share": s["tier_shares"].get("full", 0.0), "tier_shares": s["tier_shares"], "late": s["late"],
+            "latency_budget_ms": s["latency_budget_ms"], "latency_p50_ms": s["latency_p50_ms"],
+            "latency_p99_ms": s["latency_p99_ms"], "received": r["received"], "memory_mib": r["memory_mib"]}
 
 
 def _steady(short: dict, full: dict) -> dict:

@@ -320,6 +320,17 @@ def _convert_md(report: dict) -> list[str]:
     return [*lines, ""]
 
 
+def _live_md(report: dict) -> list[str]:
+    runs = _ok_results(report, "live", "full_share")
+    if not runs:
+        return []
+    return ["## live (loopback, RIFE)", "", *_table(
+        ["run", "full model share", "tiers", "late", "latency p50 / p99 (budget) ms", "cadence breaks", "command"],
+        [[n, r["full_share"], r["tier_shares"], r["late"], f"{r['latency_p50_ms']} / {r['latency_p99_ms']} "
+          f"({r['latency_budget_ms']})", (r.get("received") or {}).get("cadence_breaks"), f"`{r['command']}`"]
+         for n, r in runs]), ""]
+
+
 def _sections_md(report: dict) -> list[str]:
     rows, skipped = [], []
     for name, sec in report.get("sections", {}).items():
@@ -334,7 +345,7 @@ def _sections_md(report: dict) -> list[str]:
 
 def markdown(report: dict) -> str:
     lines = []
-    for part in (_head_md, _pytest_md, _models_md, _convert_md, _sections_md):
+    for part in (_head_md, _pytest_md, _models_md, _convert_md, _live_md, _sections_md):
         try:
             lines += part(report)
         except Exception as e:  # noqa: BLE001 - one unreadable part must not lose the others

@@ -22,7 +22,7 @@ from filmrt.bench import gpu
 from filmrt.bench import gpu_report as report_mod
 from filmrt.bench.runner import EXIT_STICKY, Runner, Section
 
-ALL_SECTIONS = ["env", "pytest", "warp", "models-rife", "models-film", "convert", "compile-rife",
+ALL_SECTIONS = ["env", "pytest", "warp", "models-rife", "models-film", "convert", "live", "compile-rife",
                 "cudagraphs-rife", "compile-film", "cudagraphs-film"]
 
 
@@ -67,11 +67,15 @@ def test_dry_run_runs_every_section_and_writes_one_json_and_one_markdown(tmp_pat
         full = cells["convert"][f"{model}/full"]["result"]
         assert full["frames_out"] == 2 * full["frames_in"] and full["interpolated"] > 0
     assert cells["convert"]["decode"]["result"]["rgb_fps"] > 0 and cells["convert"]["encode"]["result"]["fps"] > 0
+    for fps_in in ("25", "59.94"):  # live on loopback: every tick sent, on time
+        live = cells["live"][f"rife-{fps_in}"]["result"]
+        assert live["late"] == 0 and live["received"]["frames"] >= 50 and live["received"]["cadence_breaks"] == 0
+        assert sum(live["tier_shares"].values()) == pytest.approx(1, abs=0.01)
     assert [t["key"] for t in rep["targets"]] == [t[0] for t in report_mod.TARGETS]
     assert all(t["met"] is None and "dry run" in t["reason"] for t in rep["targets"])
     assert "note" in rep["decisions"] and rep["bottleneck"]
     for head in ("## Targets", "## Decisions", "Machine: ", "Versions: ", "## pytest -m gpu", "## Model only",
-                 "## convert", "## Sections"):
+                 "## convert", "## live", "## Sections"):
         assert head in md, head
     assert "DRY RUN" in md
 
