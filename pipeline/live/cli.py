@@ -95,3 +95,5 @@ def _report(res: LiveResult, quiet: bool) -> None:
               file=sys.stderr)
     for p in res.input["problems"]:
         print(f"filmrt: note: input: {p}", file=sys.stderr)
+    for n in res.notes:
+        print(f"filmrt: note: {n}", file=sys.stderr)

@@ -16,6 +16,8 @@ keep a continuous audio clock. An audio codec FFmpeg cannot encode gets a gap in
 from __future__ import annotations
 
 import collections
+import math
+import threading
 from fractions import Fraction
 
 import av
@@ -56,8 +58,12 @@ class Passthrough:
     def __init__(self, streams, copy_map: dict, write, mux, *, notes: list[str]):
         self.copy_map, self.write, self.mux = copy_map, write, mux
         self.queue: collections.deque = collections.deque(maxlen=2048)  # (out seconds, packet)
+        self.lock = threading.Lock()  # the queue: filled by the clock thread, taken by the encoder thread
         self.unanchored: collections.deque = collections.deque(maxlen=256)
         self.dropped = 0
+        #: audio packets that came too long after their pictures (dropped), and by how much at most (s)
+        self.late_audio = 0
+        self.late_by = 0.0
         self.silent_packets = 0
         self.last_dts: dict[int, int] = {}
         #: output time (s) each audio stream has reached, in the clock thread (what was taken) and
@@ -88,13 +94,24 @@ class Passthrough:
                 self.unanchored.append(pkt)
             else:
                 self.dropped += 1
+                if 0 <= out < here and pkt.stream.type == "audio":  # its pictures have long gone out
+                    self.late_audio += 1
+                    self.late_by = max(self.late_by, here - out)
             return
-        if out < 0 or (self.queue and out < self.queue[-1][0] - 1.0):
-            self.dropped += 1  # before the start, or behind a re-sync
-            return
-        if len(self.queue) == self.queue.maxlen:
-            self.dropped += 1
-        self.queue.append((out, pkt))
+        with self.lock:
+            if out < 0 or (self.queue and out < self.queue[-1][0] - 1.0):
+                self.dropped += 1  # before the start, or behind a re-sync
+                return
+            if len(self.queue) == self.queue.maxlen:
+                self.dropped += 1
+            self.queue.append((out, pkt))
+
+    def late_note(self, latency: float) -> str | None:
+        """What the run must say when audio came too late for the latency (else None)."""
+        if not self.late_audio:
+            return None
+        return (f"{self.late_audio} audio packet(s) came up to {self.late_by:.2f} s after their pictures and were "
+                f"dropped (silence in their place): --latency {math.ceil((latency + self.late_by) * 1000)}ms keeps them")
 
     def replace(self, anchor, here: float, far: float) -> None:
         """Place the packets that were waiting for an anchor (after a picture was placed)."""
@@ -104,7 +121,12 @@ class Passthrough:
     def take(self, end: float) -> list:
         """The packets due before output time ``end`` (a tick's end). An audio stream that has
         fallen more than ``SLACK`` behind ``end`` with nothing queued to fill it (a stall, the gap
-        a re-sync leaves) gets silence up to ``end`` or to its next real packet."""
+        a re-sync leaves) gets silence up to ``end`` or to its next real packet. Called by the
+        encoder thread when it hands the tick over (the clock thread places packets meanwhile)."""
+        with self.lock:
+            return self._take(end)
+
+    def _take(self, end: float) -> list:
         due = []
         while self.queue and self.queue[0][0] < end:
             out, pkt = self.queue.popleft()

@@ -198,7 +198,7 @@ class _Live:
     def first_frame(self) -> Frame:
         """Wait for the first picture (``--open-timeout``) and start the clock on it."""
         limit = self.clock() + self.options.open_timeout
-        item = None
+        item, audio_end = None, None
         while not isinstance(item, Frame):
             self._check_input()
             try:
@@ -209,6 +209,7 @@ class _Live:
                 continue
             if isinstance(item, Packet):
                 self.copied.unanchored.append(item.packet)
+                audio_end = self._audio_end(item.packet, None)
         # a backlog (what the socket buffered during the probe and the calibration) comes in a
         # burst, faster than real time: start on the live edge, the first picture after three
         # that came no faster than their timestamps say
@@ -224,10 +225,41 @@ class _Live:
                 newest = nxt
             else:
                 self.copied.unanchored.append(nxt.packet)
+                audio_end = self._audio_end(nxt.packet, audio_end)
+        if audio_end is not None:
+            self._room_for_audio(float(newest.pts) - audio_end)
         self.start = self.sched.start = self.clock()
         self.stats.restart(self.start)
         newest.arrived = self.start
         return newest
+
+    def _audio_end(self, pkt, newest: float | None) -> float | None:
+        """The end (s, its own clock) of the newest copied audio packet seen: ``pkt``'s or ``newest``."""
+        pts = pkt.pts if pkt.pts is not None else pkt.dts
+        if pkt.stream.type != "audio" or pkt.stream.index not in self.muxer.copy_map or pts is None:
+            return newest
+        end = float((pts + (pkt.duration or 0)) * Fraction(pkt.time_base))
+        return end if newest is None else max(newest, end)
+
+    def _room_for_audio(self, lead: float) -> None:
+        """The input's audio runs ``lead`` seconds behind its pictures (a feed that sends the video
+        early, as broadcast encoders do): the audio of a picture comes that much after it, too late
+        for a tick handed over ``latency`` after the picture, and would be dropped. Hand every frame
+        over later by what is missing (plus two frames): the latency stays constant and the sound in
+        sync; said in the notes."""
+        extra = lead + 2 / self.fps_in - self.latency
+        if extra <= 0:
+            return
+        asked = self.latency
+        self.latency += extra
+        self.sched.latency = self.stats.latency_budget = self.latency
+        self.sched.settle(self.latency - 1 / self.fps_in)
+        self.timeline.max_window = math.ceil((self.timeline.resync + self.latency) * self.fps_in) + 4
+        self.enc_q = queue.Queue(maxsize=math.ceil(self.latency * self.fps_out) + 4)
+        self.notes.append(f"the input's audio comes {lead * 1000:.0f} ms after its pictures: every frame is handed "
+                          f"over {self.latency * 1000:.0f} ms after its input (not the {asked * 1000:.0f} ms of "
+                          f"--latency), so the sound is kept and in sync; --latency {math.ceil(self.latency * 1000)}ms "
+                          "asks for it")
 
     # ------------------------------------------------------------------ the clock loop
     def run(self) -> str:
@@ -418,12 +450,12 @@ class _Live:
 
     def _emit(self, n: int, at: float, dl: float, pic: Pic, tier: str, why: str) -> None:
         """Count the frame (late = not ready by its deadline) and queue it for the encoder thread,
-        which hands it over at its deadline; the copied packets up to its end go with it."""
+        which hands it over at its deadline (with the copied packets up to its end: taken then,
+        so audio that comes after its picture, up to the latency, still goes with it)."""
         self.last_pic = pic
         now = self.clock()
         self.stats.decided(tier, why, dl - now, now > dl)
-        audio = self.copied.take(float((n + 1) / self.fps_out))
-        self._put_enc((n, at, dl, pic, audio))
+        self._put_enc((n, at, dl, pic))
 
     def _put_enc(self, item, force: bool = False) -> None:
         while True:
@@ -457,7 +489,7 @@ class _Live:
                 item = self.enc_q.get()
                 if item is _END:
                     break
-                n, at, dl, pic, audio = item
+                n, at, dl, pic = item
                 wait = dl - WAKE_EARLY - self.clock()
                 if wait > 0:
                     time.sleep(wait)
@@ -468,7 +500,7 @@ class _Live:
                 else:
                     self.muxer.write_frame(pic.rgb)
                 self.mux_latency.add(self.clock() - max(dl, self.start + at))
-                for out, pkt in audio:
+                for out, pkt in self.copied.take(float((n + 1) / self.fps_out)):
                     self.copied.mux_one(out, pkt)
             self.muxer.finish()
         except BaseException as e:  # noqa: BLE001 - raised by the clock thread
@@ -514,6 +546,8 @@ def live(src: str, dst: str, options: LiveOptions | None = None, *, interpolator
     inp.close()
     if interp is not interpolator:
         interp.close()
+    if (late := run.copied.late_note(run.latency)) is not None:
+        run.notes.append(late)
     info = first.info
     return LiveResult(
         src=src, dst=dst, fps_out=run.fps_out, latency_s=run.latency, seconds=time.perf_counter() - t0,

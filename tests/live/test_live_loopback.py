@@ -76,6 +76,20 @@ def test_loopback_stall_jump_and_cut(tmp_path):
     assert got["audio_gap_max"] < 0.1  # the audio clock never stopped
 
 
+def test_loopback_audio_sent_after_its_pictures_is_kept_in_sync(tmp_path):
+    """A feed whose audio comes 0.5 s after its pictures (broadcast encoders send the video early):
+    the run hands frames over that much later (said in a note) and the sound is kept, in sync; it
+    used to be dropped and replaced by silence (the tick had gone out before its audio came)."""
+    opts = LiveOptions(fps="50", latency="4f", reconnect="off", read_timeout=4.0, t=6.0,
+                       runtime=RuntimeOptions(model="blend"))
+    res, got = run_loopback(tmp_path, 7.0, opts, audio_lag=0.5)
+    # (the lag the pipeline sees is shorter than the sender's: its pictures wait in the demuxer and decoder)
+    assert res.latency_s > 0.16 + 0.05 and any("after its pictures" in n for n in res.notes), (res.latency_s, res.notes)
+    check_cadence_and_sync(res, got)
+    assert res.silent_packets < 20 and got["audio_gap_max"] < 0.1
+    assert len(got["beeps"]) >= 4  # every second's beep is there (6 s)
+
+
 def test_loopback_slow_model_forces_every_tier(tmp_path):
     inner = open_interpolator(RuntimeOptions(model="blend"))
     slow = SlowModel(inner, 160 * 90)

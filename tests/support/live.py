@@ -40,12 +40,16 @@ def picture(i: int, w: int, h: int, fps: int, dark: bool) -> np.ndarray:
 
 def send_ts(port: int, seconds: float, *, fps: int = 25, size=(160, 90), stall: tuple[float, float] | None = None,
             jump: tuple[float, float] | None = None, cut_at: float | None = None, stop: threading.Event | None = None,
-            go: threading.Event | None = None) -> None:
+            go: threading.Event | None = None, audio_lag: float = 0.0) -> None:
     """Send until ``stop`` is set (or 60 s): plain pictures until ``go`` is set (the receiver is
-    running), then ``seconds`` of content with the events, whose times count from ``go``."""
+    running), then ``seconds`` of content with the events, whose times count from ``go``.
+    ``audio_lag``: each audio packet is sent that many seconds after its pictures (a broadcast
+    encoder sending the video early); the muxer then writes packets in the order given."""
     w, h = size
     stop = stop or threading.Event()
-    with av.open(f"udp://127.0.0.1:{port}?pkt_size=1316", "w", format="mpegts") as c:
+    held: list = []  # (send time, packet) of audio sent late
+    opts = {"max_interleave_delta": "1"} if audio_lag else {}
+    with av.open(f"udp://127.0.0.1:{port}?pkt_size=1316", "w", format="mpegts", options=opts) as c:
         vs = c.add_stream("libx264", rate=fps)
         vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
         vs.codec_context.options = {"preset": "ultrafast", "tune": "zerolatency", "g": str(fps // 2)}
@@ -66,8 +70,16 @@ def send_ts(port: int, seconds: float, *, fps: int = 25, size=(160, 90), stall: 
                 paused = stall[1]
                 if stop.wait(paused):
                     return
-            shift = jump[1] if jump and t >= jump[0] else 0.0
-            sample = _send_audio(c, a, sample, (i + 1) * AUDIO_RATE // fps, shift)
+            # (with audio_lag both clocks start 1 s on: the MP2 encoder's first packet is stamped
+            # before 0, and written after the pictures it could not be moved, it would wrap to 2^33)
+            shift = (jump[1] if jump and t >= jump[0] else 0.0) + (1.0 if audio_lag else 0.0)
+            if audio_lag:
+                sample = _send_audio(c, a, sample, (i + 1) * AUDIO_RATE // fps, shift,
+                                     hold=lambda p: held.append((time.monotonic() + audio_lag, p)))
+                while held and held[0][0] <= time.monotonic():
+                    c.mux(held.pop(0)[1])
+            else:
+                sample = _send_audio(c, a, sample, (i + 1) * AUDIO_RATE // fps, shift)
             dark = cut_at is not None and t >= cut_at  # after the scene cut
             f = av.VideoFrame.from_ndarray(picture(i, w, h, fps, dark), format="rgb24").reformat(format="yuv420p")
             f.pts = i + round(shift * fps)
@@ -79,8 +91,9 @@ def send_ts(port: int, seconds: float, *, fps: int = 25, size=(160, 90), stall: 
                 time.sleep(wait)
 
 
-def _send_audio(c, a, sample: int, until: int, shift: float) -> int:
-    """MP2 frames up to sample ``until``: silence, and a 40 ms 1 kHz beep at each whole second."""
+def _send_audio(c, a, sample: int, until: int, shift: float, hold=None) -> int:
+    """MP2 frames up to sample ``until``: silence, and a 40 ms 1 kHz beep at each whole second
+    (``hold(packet)``: take the packets instead of muxing them)."""
     per = 1152
     while sample < until:
         k = np.arange(sample, sample + per)
@@ -91,7 +104,10 @@ def _send_audio(c, a, sample: int, until: int, shift: float) -> int:
         af.pts = sample + round(shift * AUDIO_RATE)
         af.time_base = Fraction(1, AUDIO_RATE)
         for p in a.encode(af):
-            c.mux(p)
+            if hold is not None:
+                hold(p)
+            else:
+                c.mux(p)
         sample += per
     return sample
 
