@@ -99,3 +99,22 @@ def test_testsrc2_64x48_keeps_every_change_of_picture(tmp_path):
     for k in [0, *changes]:  # re-encoded at crf 10: the nearest source picture, and close to it
         err = [np.abs(out[2 * k] - t).mean() for t in src]
         assert np.abs(src[k] - src[int(np.argmin(err))]).max() == 0 and err[k] < 4, k
+
+
+def test_a_long_hold_is_not_merged_whole():
+    """On twos, a drawing held for 8 frames (a pause) is merged two frames at a time: the frames of
+    the pause stay (identical pictures interpolate to the same picture), so the next move takes two
+    frames, not eight."""
+    import torch
+
+    from filmrt.pipeline.io.source import DecodedFrame
+    from filmrt.pipeline.time.cadence.analysis import TemporalReport
+    from filmrt.pipeline.time.cadence.retime import TemporalStage
+
+    drawings = [0, 0, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 4, 4]
+    pics = {k: torch.full((3, 16, 16), 0.1 + 0.2 * k) for k in set(drawings)}
+    frames = [DecodedFrame(i, F(i, 25), pics[k].clone(), torch.zeros(36, 64)) for i, k in enumerate(drawings)]
+    rep = TemporalReport(dedup="on", repeat_hold=2)
+    out = list(TemporalStage(rep, None, "cpu").run(iter(frames)))
+    assert [f.ts for f in out] == [F(i, 25) for i in (0, 2, 4, 6, 8, 10, 12, 14)]
+    assert all(f.duration == F(2, 25) for f in out) and rep.duplicates_dropped == 8
