@@ -25,8 +25,9 @@ reverse would drop a picture. The thresholds come from the sweep in ``tests/supp
 **Only where repeats are the source's habit.** Dropping repeats helps animation on twos or threes
 and poor transfers (a frame doubled at a regular interval); elsewhere it can only do harm. So
 ``--dedup auto`` looks at the first frames (:func:`repeat_cadence`) and removes repeats only when
-they recur: a regular interval between repeats, or at least a quarter of the frames repeated. A
-still picture (every frame a repeat) is no cadence: there is nothing to gain.
+they recur: every picture held alike (twos, threes), or a repeat at a regular interval. Irregular
+repeats, however many, are no cadence (before, "a quarter of the frames" engaged dedup on testsrc2
+at 64x48, a clock, sub-pixel pans); nor is a still picture (every frame a repeat).
 """
 
 from __future__ import annotations
@@ -54,8 +55,6 @@ NOISE_CEILING = 0.5 / 255
 CADENCE_TOLERANCE = 4.0
 #: ... and a pair that changed this many times less than the clip's moving pairs looks repeated
 CADENCE_CONTRAST = 4.0
-#: irregular repeats still make a cadence when at least this share of the frames repeat
-DENSE_SHARE = 0.25
 #: pairs of frames needed to call a cadence
 MIN_PAIRS = 8
 #: the longest hold dedup merges into one picture (animation on fours at most)
@@ -137,9 +136,7 @@ def repeat_cadence(repeats: list[bool]) -> str | None:
     gaps = [b - a for a, b in zip(where, where[1:], strict=False)]
     if len(gaps) >= 2 and min(gaps) >= 2 and max(gaps) - min(gaps) <= 1:
         return f"a repeated frame every {round(sum(gaps) / len(gaps))} frames"
-    if r >= DENSE_SHARE * n:
-        return f"{r} of {n} frames repeat the previous one"
-    return None
+    return None  # irregular repeats, however many, are no cadence (sub-pixel motion, a clock, tiny pictures)
 
 
 def _holds(repeats: list[bool]) -> list[int]:
