@@ -158,6 +158,9 @@ def test_repeat_cadence_words():
     assert repeat_cadence([True, True, False] * 10) == "animation on threes"
     assert repeat_cadence(([False] * 9 + [True]) * 4) == "a repeated frame every 10 frames"
     assert repeat_cadence([False] * 20 + [True] + [False] * 9) is None  # one stall is no cadence
+    assert repeat_cadence(([True] * 9 + [False]) * 4) is None  # each picture held 10 frames: a clock, a slide
+    irregular = [True, False, False, True, True, False, True, False, False, False, True, True] * 3
+    assert repeat_cadence(irregular) is None  # however many: sub-pixel motion stepping by whole pixels
 
 
 # ---------------------------------------------------------------------- MPEG-TS: PTS wrap, --ss
