@@ -155,7 +155,8 @@ class ConvertOptions:
         choices=("auto", "off")))
     dedup: str = field(default="auto", metadata=opt(
         "repeated frames (animation on twos, duplicated transfers): auto (removed only when the first frames "
-        "show a repeat cadence; a run of repeats is one picture held for its duration), off", choices=("auto", "off")))
+        "show a repeat cadence; a frame is a repeat only when nothing changed beyond coding noise; a run of "
+        "repeats, up to the cadence's hold, is one picture held for its duration), off", choices=("auto", "off")))
     # verification (filmrt.pipeline.io.verify): how a result is checked, not what it is
     no_verify: bool = field(default=False, metadata=opt(
         "do not read the output back and check it against the plan (verification costs a demux and a "

@@ -102,8 +102,9 @@ def _ball(x: int, w: int, h: int, r: int = 2, noise: np.ndarray | None = None) -
 
 
 def test_a_small_moving_object_is_never_a_repeat():
-    """A 5 px ball (1 px a frame) and a 32 px square (2 px a frame) at 1080p, with coding-like noise
-    on the whole picture: every frame moved; the same picture with fresh noise is a repeat."""
+    """A 5 px ball (1 px a frame) and a 32 px square (2 px a frame) at 1080p, with noise on the whole
+    picture: every frame moved; the same picture lightly retouched by a coder is a repeat, with
+    fresh noise everywhere it is not (more changed than coding leaves on a repeat)."""
     import torch
 
     from filmrt.pipeline.time.cadence.repeats import is_repeat
@@ -122,7 +123,12 @@ def test_a_small_moving_object_is_never_a_repeat():
     sq[0][500:532, 800:832] = 200
     sq[1][500:532, 802:834] = 200
     assert not is_repeat(t(sq[0]), t(sq[1]))
-    assert is_repeat(t(_ball(900, w, h, 2, noise())), t(_ball(900, w, h, 2, noise())))
+    # a repeated picture coded again: the coder skips most of it and refines a little here and there
+    # (a 1/255 change in 1 pixel of 50); fresh noise over the whole picture is more than a coder leaves
+    still = _ball(900, w, h, 2)
+    touched = still.astype(np.int16) + (rng.random((h, w, 1)) < 0.02)
+    assert is_repeat(t(still), t(np.clip(touched, 0, 255).astype(np.uint8)))
+    assert not is_repeat(t(_ball(900, w, h, 2, noise())), t(_ball(900, w, h, 2, noise())))
 
 
 def test_dedup_auto_keeps_a_moving_ball_and_removes_twos(tmp_path):
@@ -152,6 +158,9 @@ def test_repeat_cadence_words():
     assert repeat_cadence([True, True, False] * 10) == "animation on threes"
     assert repeat_cadence(([False] * 9 + [True]) * 4) == "a repeated frame every 10 frames"
     assert repeat_cadence([False] * 20 + [True] + [False] * 9) is None  # one stall is no cadence
+    assert repeat_cadence(([True] * 9 + [False]) * 4) is None  # each picture held 10 frames: a clock, a slide
+    irregular = [True, False, False, True, True, False, True, False, False, False, True, True] * 3
+    assert repeat_cadence(irregular) is None  # however many: sub-pixel motion stepping by whole pixels
 
 
 # ---------------------------------------------------------------------- MPEG-TS: PTS wrap, --ss

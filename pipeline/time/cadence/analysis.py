@@ -39,9 +39,16 @@ import torch
 from filmrt.errors import FilmrtError
 from filmrt.fileio import is_stream_target
 from filmrt.models import ModelSpec
+from filmrt.pipeline.io.planes import frame_to_rgb
 from filmrt.pipeline.io.probe import field_order, main_video
 from filmrt.pipeline.time.cadence.fieldops import pull_all
-from filmrt.pipeline.time.cadence.repeats import moving_blocks, repeat_cadence
+from filmrt.pipeline.time.cadence.repeats import (
+    cadence_hold,
+    cadence_repeats,
+    largest_change,
+    looks_repeated,
+    repeat_cadence,
+)
 
 #: frames of the input looked at by :func:`analyse`
 ANALYSE_FRAMES = 60
@@ -161,8 +168,12 @@ class TemporalReport:
     dedup: str = "off"
     #: the repeat cadence found in the analysed frames, in words (None: none found)
     repeat_cadence: str | None = None
-    #: analysed frames that repeat their predecessor (no block moved)
+    #: analysed frames that repeat their predecessor (as the cadence test sees them: within the
+    #: coder's refinement; the frames dropped pass the strict test too)
     frames_repeated: int = 0
+    #: the longest run of frames dedup makes one picture (the cadence's usual hold: 2 on twos, 3 on
+    #: threes); a longer run is a held picture, and the frames beyond stay (see :func:`cadence_hold`)
+    repeat_hold: int = 2
     duplicates_dropped: int = 0
     down: str = ""
     slowmo: str | None = None
@@ -209,9 +220,18 @@ def _idet_verdicts(frames, before=()) -> dict:
     return counts
 
 
-def _repeats(lumas: list[torch.Tensor]) -> list[bool]:
-    """For each analysed frame after the first: whether it repeats its predecessor (no block moved)."""
-    return [moving_blocks(a, b) == 0 for a, b in zip(lumas, lumas[1:], strict=False)]
+def _repeats(frames) -> list[bool]:
+    """For each analysed frame (PyAV VideoFrames) after the first: whether it repeats its predecessor
+    as far as the cadence is concerned (:func:`cadence_repeats`), judged on the RGB pictures convert
+    itself decodes (:func:`frame_to_rgb`), colour included."""
+    looks, changes, prev, spec = [], [], None, None
+    for f in frames:
+        rgb, spec = frame_to_rgb(f, spec, torch.device("cpu"))
+        if prev is not None:
+            looks.append(looks_repeated(prev, rgb))
+            changes.append(largest_change(prev, rgb))
+        prev = rgb
+    return cadence_repeats(looks, changes)
 
 
 def _field_fit(bottom: torch.Tensor, top: torch.Tensor) -> torch.Tensor:
@@ -292,9 +312,10 @@ def analyse(src, *, ss: float | None = None, frames: int = ANALYSE_FRAMES) -> Te
                 break
     rep.frames_analysed = len(got)
     lumas = [torch.from_numpy(f.to_ndarray(format="gray").astype(np.float32) / 255) for f in got]
-    repeats = _repeats(lumas)
+    repeats = _repeats(got)
     rep.frames_repeated = sum(repeats)
     rep.repeat_cadence = repeat_cadence(repeats)
+    rep.repeat_hold = cadence_hold(repeats)
     rep.flagged_interlaced = sum(bool(getattr(f, "interlaced_frame", False)) for f in got)
     rep.idet = _idet_verdicts(got)
     rep.field_instants = field_instants(lumas)

@@ -10,7 +10,9 @@
 2. dedup (only when :func:`~filmrt.pipeline.time.cadence.analysis.decide` found a repeat cadence):
    a frame that repeats the last kept one (no block moved beyond the coding noise:
    :mod:`filmrt.pipeline.time.cadence.repeats`) is dropped, and the kept frame's duration covers
-   the run: the scheduler interpolates between the real changes of the picture.
+   the run: the scheduler interpolates between the real changes of the picture. A run is merged up
+   to the cadence's hold (``TemporalReport.repeat_hold``: 2 on twos); the frames of a longer run
+   (a held picture) are kept, so the next move is not spread over the pause.
 
 Frames keep their exact times; indices are renumbered (the scheduler's keys). Slow motion is not done here: the scheduler runs at ``fps x N``
 in source time and the muxer writes at ``fps`` (:func:`slowed`), and :func:`retime_packet` moves
@@ -54,13 +56,16 @@ class TemporalStage:
         kept: DecodedFrame | None = None
         seen: DecodedFrame | None = None  # the last frame looked at (kept or dropped)
         end: Fraction | None = None  # where the last frame looked at ends
+        run = 0  # frames the kept picture stands for
         for f in frames:
             gap = f.ts - seen.ts if seen is not None else None
             end = f.ts + (f.duration or gap) if (f.duration or gap) else None
             seen = f
-            if kept is not None and is_repeat(kept.rgb, f.rgb):
+            if kept is not None and run < self.report.repeat_hold and is_repeat(kept.rgb, f.rgb):
                 self.report.duplicates_dropped += 1
+                run += 1
                 continue
+            run = 1
             if kept is not None:
                 kept.duration = f.ts - kept.ts  # held until the picture changes
                 yield kept
