@@ -133,7 +133,7 @@ def _session(port: int, seconds: float, stop: threading.Event) -> None:
                    "while its clock ran on): the first flash after it comes without its beep (that second's "
                    "audio lost, or put inside the stall 3 s early); pictures the sender's muxer held can also "
                    "come out after the slate; exit 0, no note")
-def test_stall_with_timestamps_jumping_by_the_gap_shows_no_old_pictures(tmp_path):
+def test_stall_with_timestamps_jumping_by_the_gap_keeps_picture_and_sound_together(tmp_path):
     """The sender pauses 3 s and resumes with timestamps moved on by those 3 s (its clock kept
     running). docs/live.md: the new picture is shown at its own time after the stall, a clean cut.
     What came before the gap must not come out after it: every flash keeps its beep."""
