@@ -450,12 +450,14 @@ class Muxer:
         """Output time (s) of the next video frame."""
         return (self.frame_offset + self.frames_written) / self.fps_out
 
-    def write_packet(self, packet) -> None:
-        """Copy one packet of a passthrough stream (shifted by ``shift``)."""
-        out = self.copy_map.get(packet.stream.index)
+    def write_packet(self, packet, index: int | None = None) -> None:
+        """Copy one packet of a passthrough stream (shifted by ``shift``); ``index``: its input
+        stream's, when its input may be closed already (live: read when it was demuxed)."""
+        index = packet.stream.index if index is None else index
+        out = self.copy_map.get(index)
         if out is None:
             return
-        bsf = self._bsf.get(packet.stream.index)
+        bsf = self._bsf.get(index)
         if bsf is not None and packet.size:  # dump_extra holds nothing back: one packet out per packet in
             for filtered in bsf.filter(packet):
                 self._copy(filtered, out)

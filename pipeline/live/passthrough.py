@@ -24,6 +24,9 @@ import av
 
 #: an audio stream this far (s) behind the video with nothing queued gets silence
 SLACK = 0.06
+#: copied packets may come this much earlier (s) than their pictures, on top of ``far``: muxers send
+#: audio ahead (FFmpeg's MPEG-TS muxer interleaves up to 0.7 s); they wait in the queue for their tick
+EARLY = 1.0
 
 
 class _Silence:
@@ -78,23 +81,25 @@ class Passthrough:
                 except (av.error.FFmpegError, ValueError, TypeError) as e:
                     notes.append(f"stream #{s.index} audio: no silence during stalls (cannot encode it: {e})")
 
-    def place(self, pkt, anchor: tuple[Fraction, float] | None, here: float, far: float, retry: bool = True) -> None:
-        """A copied packet demuxed now (output time ``here``); ``far``: seconds from ``here`` beyond
-        which a packet came just before a discontinuity the video has not shown yet (a PTS jump):
-        it waits for the next picture's anchor once, then is dropped."""
+    def place(self, item, anchor: tuple[Fraction, float] | None, here: float, far: float, retry: bool = True) -> None:
+        """A copied packet demuxed now (``item``: a :class:`~filmrt.pipeline.live.source.Packet`;
+        output time ``here``); ``far``: seconds from ``here`` beyond which a packet came just before
+        a discontinuity the video has not shown yet (a PTS jump): it waits for the next picture's
+        anchor once, then is dropped."""
         if anchor is None:
-            self.unanchored.append(pkt)
+            self.unanchored.append(item)
             return
+        pkt = item.packet
         pts = pkt.pts if pkt.pts is not None else pkt.dts
-        if pts is None or pkt.stream.index not in self.copy_map:
+        if pts is None or item.index not in self.copy_map:
             return
         out = float(pts * Fraction(pkt.time_base) - anchor[0]) + anchor[1]
-        if abs(out - here) > far:
+        if out - here > far + EARLY or here - out > far:
             if retry:
-                self.unanchored.append(pkt)
+                self.unanchored.append(item)
             else:
                 self.dropped += 1
-                if 0 <= out < here and pkt.stream.type == "audio":  # its pictures have long gone out
+                if 0 <= out < here and item.kind == "audio":  # its pictures have long gone out
                     self.late_audio += 1
                     self.late_by = max(self.late_by, here - out)
             return
@@ -104,7 +109,7 @@ class Passthrough:
                 return
             if len(self.queue) == self.queue.maxlen:
                 self.dropped += 1
-            self.queue.append((out, pkt))
+            self.queue.append((out, item))
 
     def late_note(self, latency: float) -> str | None:
         """What the run must say when audio came too late for the latency (else None)."""
@@ -129,16 +134,16 @@ class Passthrough:
     def _take(self, end: float) -> list:
         due = []
         while self.queue and self.queue[0][0] < end:
-            out, pkt = self.queue.popleft()
-            due.append((out, pkt))
-            idx = pkt.stream.index
+            out, item = self.queue.popleft()
+            due.append((out, item))
+            idx, pkt = item.index, item.packet
             if idx in self.silence:
                 self.queued_end[idx] = out + float((pkt.duration or 0) * Fraction(pkt.time_base))
         for idx, s in self.silence.items():
             t = self.queued_end.get(idx)
             if t is None or t >= end - SLACK:  # no sound yet, or no gap
                 continue
-            nxt = next((o for o, p in self.queue if p.stream.index == idx), None)
+            nxt = next((o for o, p in self.queue if p.index == idx), None)
             limit = end if nxt is None else min(end, nxt)
             step = s.samples / s.rate
             while t + step <= limit + 1e-9:
@@ -147,21 +152,22 @@ class Passthrough:
             self.queued_end[idx] = t
         return due
 
-    def mux_one(self, out: float, pkt) -> None:
+    def mux_one(self, out: float, item) -> None:
         """Re-time ``pkt`` to output time ``out`` and mux it (encoder thread)."""
-        if isinstance(pkt, _SilentPacket):
-            self._mux_silence(out, pkt)
+        if isinstance(item, _SilentPacket):
+            self._mux_silence(out, item)
             return
+        pkt = item.packet
         tb = Fraction(pkt.time_base)
         shift = round(Fraction(out).limit_denominator(1_000_000) / tb) - (pkt.pts if pkt.pts is not None else pkt.dts)
         if pkt.pts is not None:
             pkt.pts += shift
         if pkt.dts is not None:
             pkt.dts += shift
-        idx = pkt.stream.index
-        if not self._advance(idx, out, (pkt.duration or 0) * tb):
+        idx = item.index
+        if not self._advance(idx, out, (pkt.duration or 0) * tb, real=True):
             return
-        self.write(pkt)
+        self.write(pkt, index=idx)
 
     def _mux_silence(self, out: float, sp: _SilentPacket) -> None:
         s = sp.silence
@@ -175,11 +181,15 @@ class Passthrough:
         self.mux(pkt)
         self.silent_packets += 1
 
-    def _advance(self, idx: int, out: float, duration) -> bool:
-        """Muxers need increasing timestamps per stream: a packet at or before the last is dropped."""
+    def _advance(self, idx: int, out: float, duration, real: bool = False) -> bool:
+        """Muxers need increasing timestamps per stream: a packet at or before the last is dropped
+        (a ``real`` audio packet behind silence came too late for its tick: counted for the note)."""
         end = self.audio_end.get(idx)
         if end is not None and out < end - 1e-3 and idx in self.silence:
             self.dropped += 1
+            if real:
+                self.late_audio += 1
+                self.late_by = max(self.late_by, end - out)
             return False
         key = round(out * 1_000_000)
         if idx in self.last_dts and key <= self.last_dts[idx]:

@@ -104,11 +104,13 @@ def live_target(dst: str, options: LiveOptions, inp):
     MPEG-TS by default, HLS for ``.m3u8``; a UDP URL gets 1316-byte datagrams (7 TS packets)."""
     enc = options.encode
     fmt = enc.format or ("hls" if dst.endswith(".m3u8") else "mpegts")
-    enc = dataclasses.replace(enc, format=fmt)
+    # HLS segments are MPEG-TS: planned as TS (convert refuses segmenting muxers: it writes one file)
+    enc = dataclasses.replace(enc, format="mpegts" if fmt == "hls" else fmt)
     target = plan_target("-", enc, inp.info, inp.streams, inp.stream.index, audio="copy")
     opts = dict(target.options)
     if fmt == "hls":
         opts.update(hls_time="2", hls_list_size="6", hls_flags="delete_segments+independent_segments")
+        target = dataclasses.replace(target, format="hls")
     if dst.startswith("udp://") and "pkt_size" not in dst:
         dst += ("&" if "?" in dst else "?") + "pkt_size=1316"
     return dataclasses.replace(target, path=dst, streamed=True, options=opts)
@@ -208,12 +210,12 @@ class _Live:
                     raise FilmrtError(f"no picture from {self.input.src} within {self.options.open_timeout:g} s") from None
                 continue
             if isinstance(item, Packet):
-                self.copied.unanchored.append(item.packet)
-                audio_end = self._audio_end(item.packet, None)
+                self.copied.unanchored.append(item)
+                audio_end = self._audio_end(item, None)
         # a backlog (what the socket buffered during the probe and the calibration) comes in a
         # burst, faster than real time: start on the live edge, the first picture after three
         # that came no faster than their timestamps say
-        newest, paced, settle = item, 0, self.clock() + 5.0
+        newest, paced, settle, skipped = item, 0, self.clock() + 5.0, 0
         while paced < 3 and self.clock() < settle:
             try:
                 nxt = self.input.items.get(timeout=2.0 / self.fps_in)
@@ -222,21 +224,26 @@ class _Live:
             if isinstance(nxt, Frame):
                 gap = float(nxt.pts - newest.pts)
                 paced = paced + 1 if nxt.arrived - newest.arrived >= 0.6 * gap else 0
-                newest = nxt
+                newest, skipped = nxt, skipped + 1
             else:
-                self.copied.unanchored.append(nxt.packet)
-                audio_end = self._audio_end(nxt.packet, audio_end)
+                self.copied.unanchored.append(nxt)
+                audio_end = self._audio_end(nxt, audio_end)
         if audio_end is not None:
             self._room_for_audio(float(newest.pts) - audio_end)
+        self.timeline.dropped += skipped  # counted with the input frames dropped
+        if skipped > 2 * self.fps_in and paced < 3:
+            self.notes.append(f"the input came faster than real time: the {skipped} frames read before its live "
+                              "edge were skipped (a file or pipe that is not a live feed needs --realtime)")
         self.start = self.sched.start = self.clock()
         self.stats.restart(self.start)
         newest.arrived = self.start
         return newest
 
-    def _audio_end(self, pkt, newest: float | None) -> float | None:
-        """The end (s, its own clock) of the newest copied audio packet seen: ``pkt``'s or ``newest``."""
+    def _audio_end(self, item: Packet, newest: float | None) -> float | None:
+        """The end (s, its own clock) of the newest copied audio packet seen: ``item``'s or ``newest``."""
+        pkt = item.packet
         pts = pkt.pts if pkt.pts is not None else pkt.dts
-        if pkt.stream.type != "audio" or pkt.stream.index not in self.muxer.copy_map or pts is None:
+        if item.kind != "audio" or item.index not in self.muxer.copy_map or pts is None:
             return newest
         end = float((pts + (pkt.duration or 0)) * Fraction(pkt.time_base))
         return end if newest is None else max(newest, end)
@@ -316,7 +323,7 @@ class _Live:
 
     def _take(self, item) -> None:
         if isinstance(item, Packet):
-            self.copied.place(item.packet, self.timeline.anchor, self.clock() - self.start, self._far())
+            self.copied.place(item, self.timeline.anchor, self.clock() - self.start, self._far())
             return
         self.stats.arrived()
         if self.protect is not None and not self.protect.ready:

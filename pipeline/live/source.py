@@ -60,9 +60,12 @@ class Frame:
 
 @dataclass
 class Packet:
-    """A packet of a copied stream (audio, subtitles, data)."""
+    """A packet of a copied stream (audio, subtitles, data), with its stream's index and type read
+    when it was demuxed: the session's input may be closed (its streams gone) before it is muxed."""
 
     packet: object
+    index: int
+    kind: str
 
 
 class LiveInput:
@@ -149,7 +152,7 @@ class LiveInput:
         self.sessions += 1
         n, t0, p0 = 0, None, None
         try:
-            for f in source.frames(on_packet=lambda p: self._put(Packet(p)), stop=self.stop):
+            for f in source.frames(on_packet=lambda p: self._put(Packet(p, p.stream.index, p.stream.type)), stop=self.stop):
                 if self.realtime:  # pace at the input's own timestamps (ffmpeg's -re)
                     if t0 is None:
                         t0, p0 = self.clock(), f.ts
