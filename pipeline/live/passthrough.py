@@ -16,6 +16,7 @@ keep a continuous audio clock. An audio codec FFmpeg cannot encode gets a gap in
 from __future__ import annotations
 
 import collections
+import io
 import math
 import threading
 from fractions import Fraction
@@ -32,7 +33,7 @@ EARLY = 1.0
 class _Silence:
     """One audio stream's silent packet (its payload, made once) and where its audio has got to."""
 
-    def __init__(self, stream):
+    def __init__(self, stream, adts: bool = False):
         cc = stream.codec_context
         codec = av.Codec(cc.name, "w")
         enc = av.CodecContext.create(codec, "w")
@@ -50,15 +51,35 @@ class _Silence:
             f.sample_rate, f.pts, f.time_base = enc.sample_rate, i * self.samples, enc.time_base
             for pkt in enc.encode(f):
                 payload = bytes(pkt)
+        if adts and cc.name == "aac":
+            payload = _adts_frame(enc, payload)
         self.payload = payload
         self.rate = cc.sample_rate
+
+
+def _adts_frame(enc, raw: bytes) -> bytes:
+    """``raw`` (one AAC frame of ``enc``) framed as ADTS by FFmpeg's own ``adts`` muxer: the MPEG-TS
+    muxer takes AAC only as ADTS unless the stream carries an AudioSpecificConfig, which a stream
+    copied from a TS input does not (raw silence was refused there: no sound during stalls)."""
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="adts") as o:
+        st = o.add_stream("aac", rate=enc.sample_rate)
+        st.codec_context.extradata = enc.extradata  # the muxer builds the header from it
+        st.layout = enc.layout.name
+        pkt = av.Packet(raw)
+        pkt.stream, pkt.pts, pkt.dts, pkt.time_base = st, 0, 0, Fraction(1, enc.sample_rate)
+        o.mux(pkt)
+    data = buf.getvalue()
+    if len(data) < 7 or data[0] != 0xFF or data[1] & 0xF0 != 0xF0:
+        return raw
+    return data
 
 
 class Passthrough:
     """The copied streams of a live run (see the module docstring). ``copy_map``: the muxer's
     input index -> output stream; ``write``/``mux``: the muxer's ``write_packet``/``mux_encoded``."""
 
-    def __init__(self, streams, copy_map: dict, write, mux, *, notes: list[str]):
+    def __init__(self, streams, copy_map: dict, write, mux, *, notes: list[str], adts: bool = False):
         self.copy_map, self.write, self.mux = copy_map, write, mux
         self.queue: collections.deque = collections.deque(maxlen=2048)  # (out seconds, packet)
         self.lock = threading.Lock()  # the queue: filled by the clock thread, taken by the encoder thread
@@ -77,7 +98,7 @@ class Passthrough:
         for s in streams:
             if s.type == "audio" and s.index in copy_map:
                 try:
-                    self.silence[s.index] = _Silence(s)
+                    self.silence[s.index] = _Silence(s, adts)
                 except (av.error.FFmpegError, ValueError, TypeError) as e:
                     notes.append(f"stream #{s.index} audio: no silence during stalls (cannot encode it: {e})")
 

@@ -156,7 +156,8 @@ class _Live:
         self.abandoned: tuple[str, cf.Future] | None = None  # a model run given up on, still running
         self.notes: list[str] = []
         self.copied = Passthrough(first.copy_streams, self.muxer.copy_map, self.muxer.write_packet,
-                                  self.muxer.mux_encoded, notes=self.notes)
+                                  self.muxer.mux_encoded, notes=self.notes,
+                                  adts=self.target.format in ("mpegts", "hls"))
         self.mux_latency = Histogram()
         self.last_pic: Pic | None = None
         self.black = blank(info, inp.device)  # the slate, in the form the encoder takes as it is

@@ -1,7 +1,7 @@
 """``filmrt live`` used from the outside, as the docs say (issue 21): the failures found that way.
 
 Each test is a user's run that ended with exit 0 (or a refusal) while the output was not what
-docs/live.md promises. Fixed ones pass; the three still open are xfail, not strict (each depends on
+docs/live.md promises. Fixed ones pass; the two still open are xfail, not strict (each depends on
 timing over loopback and could pass by luck): the reason says what goes wrong.
 """
 
@@ -209,9 +209,6 @@ def _replay_udp(path, port: int, stop: threading.Event) -> None:
             o.mux(p)
 
 
-@pytest.mark.xfail(strict=False, reason="issue 21 (timing over loopback: strict would fail a lucky run): an AAC stream gets no silence while the input is stalled: "
-                   "the report counts the silent packets (~240-290) but the output's audio ends where the "
-                   "input stopped (MP2 gets its silence); exit 0, no note")
 def test_aac_audio_gets_silence_during_a_stall(tmp_path):
     """docs/live.md, Stall: each audio stream gets silence wherever it falls behind the picture,
     so players keep a continuous audio clock. An H.264 + AAC feed that stops for good after 3 s,
