@@ -157,6 +157,9 @@ class TemporalReport:
     #: the field-instant test: {"moving": frames with motion, "same": those whose fields show one instant}
     field_instants: dict = field(default_factory=dict)
     frames_analysed: int = 0
+    #: where the analysed frames start (seconds into the input) when the start held still and the
+    #: analysis looked further in (None: at the start, or at --ss)
+    analysed_at: float | None = None
     #: "progressive", "interlaced", "telecined" (3:2), "pulldown 2:2" (shifted by a field)
     detected: str = "progressive"
     #: "tff" / "bff" for interlaced input
@@ -286,6 +289,49 @@ def _one_instant(rep: TemporalReport) -> bool:
     return m >= SAME_INSTANT_MIN and s >= SAME_INSTANT_SHARE * m and rep.field_instants.get("ratio", 0) >= SAME_INSTANT_MEDIAN
 
 
+def _window(c, vs, at: float | None, frames: int) -> list:
+    """Up to ``frames`` decoded frames of ``vs`` from ``at`` seconds on (decoded from the keyframe
+    before it; from the start when None). A container that cannot seek gives what it gives from
+    where it is."""
+    if at:
+        try:
+            c.seek(int(at * 1_000_000), backward=True)
+        except av.error.FFmpegError:
+            pass
+    got = []
+    for f in c.decode(vs):
+        if at and not got and f.time is not None and f.time < at - 0.5 / float(vs.guessed_rate or 25):
+            continue  # decoded from the keyframe on, to reach ``at``
+        got.append(f)
+        if len(got) >= frames:
+            break
+    return got
+
+
+def _lumas(frames) -> list[torch.Tensor]:
+    """The frames' (H, W) float luma in [0, 1]."""
+    return [torch.from_numpy(f.to_ndarray(format="gray").astype(np.float32) / 255) for f in frames]
+
+
+def _moving_frames(lumas: list[torch.Tensor]) -> int:
+    """Frames that differ from their predecessor, above coding noise, in at least 4 blocks of
+    :data:`BLOCK`: what idet, the field-instant test and the repeat cadence need to see anything."""
+    n = 0
+    for a, b in zip(lumas, lumas[1:], strict=False):
+        if a.shape == b.shape:
+            diff = torch.nn.functional.avg_pool2d((b - a).abs()[None, None], BLOCK, ceil_mode=True)
+            n += int((diff > 2 / 255).sum()) >= 4
+    return n
+
+
+def _later_windows(c, ss: float | None) -> list[float]:
+    """Where to look when the start holds still: a quarter, half and three quarters into the
+    part converted (seconds; none when the container does not say how long it is)."""
+    start = float(ss or 0)
+    span = c.duration / 1_000_000 - start if c.duration else 0
+    return [start + span * k / 4 for k in (1, 2, 3)] if span > 0 else []
+
+
 def analyse(src, *, ss: float | None = None, frames: int = ANALYSE_FRAMES) -> TemporalReport:
     """Look at the first ``frames`` frames of ``src`` (a path): flags, field order, idet verdicts.
 
@@ -300,18 +346,19 @@ def analyse(src, *, ss: float | None = None, frames: int = ANALYSE_FRAMES) -> Te
     with av.open(str(src)) as c:
         vs = main_video(c.streams)  # the stream the conversion converts (not a thumbnail track)
         rep.field_order = field_order(vs)
-        if ss:
-            try:
-                c.seek(int(ss * 1_000_000), backward=True)
-            except av.error.FFmpegError:
-                pass
-        got = []
-        for f in c.decode(vs):
-            got.append(f)
-            if len(got) >= frames:
-                break
+        got = _window(c, vs, ss, frames)
+        lumas = _lumas(got)
+        if _moving_frames(lumas) < SAME_INSTANT_MIN:
+            # a still start (black, bars, a slate: broadcast masters open with them) says nothing
+            # about fields or cadence: judge the programme further in
+            for at in _later_windows(c, ss):
+                later = _window(c, vs, at, frames)
+                if len(later) > 2 and _moving_frames(_lumas(later)) >= SAME_INSTANT_MIN:
+                    rep.notes.append(f"the first {len(got)} frames hold still: interlacing and cadence "
+                                     f"judged on {len(later)} frames from {at:.2f} s")
+                    rep.analysed_at, got, lumas = at, later, _lumas(later)
+                    break
     rep.frames_analysed = len(got)
-    lumas = [torch.from_numpy(f.to_ndarray(format="gray").astype(np.float32) / 255) for f in got]
     repeats = _repeats(got)
     rep.frames_repeated = sum(repeats)
     rep.repeat_cadence = repeat_cadence(repeats)
