@@ -40,7 +40,7 @@ from filmrt.pipeline.io.target import plan_target
 from filmrt.pipeline.live.deadline import BLEND, MODEL_TIERS, REPEAT, SOURCE, DeadlineScheduler
 from filmrt.pipeline.live.options import LiveOptions, resolve_latency
 from filmrt.pipeline.live.passthrough import Passthrough
-from filmrt.pipeline.live.source import Frame, LiveInput, Packet, is_url
+from filmrt.pipeline.live.source import Frame, LiveEdge, LiveInput, Packet, is_url
 from filmrt.pipeline.live.stats import Histogram, LiveStats
 from filmrt.pipeline.live.tiers import Pic, blank, cheap, model_tier
 from filmrt.pipeline.live.timeline import Timeline
@@ -213,22 +213,22 @@ class _Live:
             if isinstance(item, Packet):
                 self.copied.unanchored.append(item)
                 audio_end = self._audio_end(item, None)
-        # a backlog (what the socket buffered during the probe and the calibration) comes in a
-        # burst, faster than real time: start on the live edge, the first picture after three
-        # that came no faster than their timestamps say
-        newest, paced, settle, skipped = item, 0, self.clock() + 5.0, 0
-        while paced < 3 and self.clock() < settle:
+        # start on the live edge (LiveEdge): the backlog buffered during the probe and the
+        # calibration comes in a burst
+        newest, edge, reached = item, LiveEdge(), False
+        edge.step(item.pts, item.arrived)
+        settle = self.clock() + edge.settle
+        while not reached and self.clock() < settle:
             try:
                 nxt = self.input.items.get(timeout=2.0 / self.fps_in)
             except queue.Empty:
-                break
+                break  # the queue is drained: the newest picture is the live edge
             if isinstance(nxt, Frame):
-                gap = float(nxt.pts - newest.pts)
-                paced = paced + 1 if nxt.arrived - newest.arrived >= 0.6 * gap else 0
-                newest, skipped = nxt, skipped + 1
+                reached, newest = edge.step(nxt.pts, nxt.arrived), nxt
             else:
                 self.copied.unanchored.append(nxt)
                 audio_end = self._audio_end(nxt, audio_end)
+        skipped, paced = edge.skipped - (not reached), edge.paced
         if audio_end is not None:
             self._room_for_audio(float(newest.pts) - audio_end)
         self.timeline.dropped += skipped  # counted with the input frames dropped
@@ -329,7 +329,8 @@ class _Live:
         self.stats.arrived()
         if self.protect is not None and not self.protect.ready:
             self._observe(item.pic.rgb)
-        placed = self.timeline.place(item.pts, item.arrived - self.start, item.pic, item.cut or item.session_start)
+        placed = self.timeline.place(item.pts, item.arrived - self.start, item.pic, item.cut or item.session_start,
+                                     new_session=item.session_start)
         if placed is None:  # held: maybe the stale tail of the input before a gap
             return
         self.last_out = placed.out

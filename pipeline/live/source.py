@@ -68,6 +68,38 @@ class Packet:
     kind: str
 
 
+class LiveEdge:
+    """Where the backlog of a newly opened input ends.
+
+    What the socket buffered while the input was probed (and, at start-up, while the tiers were
+    calibrated) comes in a burst, faster than real time. Shown, it plays fast; so each session
+    starts on the live edge: the first picture after three that came no slower than 0.6 of the
+    time their timestamps say lies between them (or after ``settle`` seconds, whatever comes).
+    ``step`` is given each picture's (pts, arrival) in order and says whether the edge is reached.
+    """
+
+    def __init__(self, settle: float = 5.0, need: int = 3):
+        self.settle, self.need = settle, need
+        self.first: float | None = None
+        self.last: tuple[Fraction, float] | None = None
+        self.paced = 0
+        self.skipped = 0  # pictures before the edge
+        self.reached = False  # and after it, every picture is taken, whatever its pace
+
+    def step(self, pts: Fraction, arrived: float) -> bool:
+        if self.reached:
+            return True
+        if self.first is None:
+            self.first = arrived
+        if self.last is not None:
+            gap = float(pts - self.last[0])
+            self.paced = self.paced + 1 if arrived - self.last[1] >= 0.6 * gap else 0
+        self.last = (pts, arrived)
+        self.reached = self.paced >= self.need or arrived - self.first >= self.settle
+        self.skipped += not self.reached
+        return self.reached
+
+
 class LiveInput:
     """Opens IN and runs the input thread (:meth:`start`); items go to :attr:`items`."""
 
@@ -150,6 +182,8 @@ class LiveInput:
         request = DecodeRequest(deinterlace=o.deinterlace, streams=wanted, planes=True)  # RGB when a model asks
         source = PyAVSource(inp, request, device=self.device, threads=self.plan.decoder)
         self.sessions += 1
+        # a reconnected session starts on its live edge (the first one: the clock thread's first_frame)
+        edge = LiveEdge() if self.sessions > 1 and not self.realtime else None
         n, t0, p0 = 0, None, None
         try:
             for f in source.frames(on_packet=lambda p: self._put(Packet(p, p.stream.index, p.stream.type)), stop=self.stop):
@@ -162,6 +196,9 @@ class LiveInput:
                 cut = self.detector.update(f.thumb)
                 now = self.clock()
                 self.last_arrival = now
+                if edge is not None and not edge.step(f.ts, now):
+                    self.dropped += 1  # the backlog of the reopened input: played, it would run fast
+                    continue
                 self._put(Frame(f.ts, now, self._fit(Pic(f.planes, f.rgb)), cut, session_start=n == 0))
                 n += 1
         finally:

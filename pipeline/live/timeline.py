@@ -92,13 +92,15 @@ class Timeline:
         #: output time of the newest tick asked for (frames older than it are of no more use)
         self.head = float("-inf")
 
-    def place(self, pts: Fraction, arrived: float, pic, cut: bool = False) -> Placed | None:
+    def place(self, pts: Fraction, arrived: float, pic, cut: bool = False, new_session: bool = False) -> Placed | None:
         """Add a frame with timestamp ``pts`` (s) that arrived at output time ``arrived`` (seconds
-        since the output's start). A full window lets its oldest frame go (counted in ``dropped``).
-        None: the frame is held, then dropped (see the module docstring); ``cut`` (a scene cut, a
-        new input session) is never held."""
+        since the output's start); ``cut``: nothing is interpolated across to it (a scene cut).
+        A full window lets its oldest frame go (counted in ``dropped``). None: the frame is held,
+        then dropped (see the module docstring); the first frame of a ``new_session`` (a
+        reconnected input: new timestamps) is never held. A scene cut is: the stale tail of a
+        stalled sender can hold one (a flash, a cut), and re-syncing on it would show it late."""
         out = None if self.anchor is None else float(pts - self.anchor[0]) + self.anchor[1]
-        if out is not None and self.hold and not cut and arrived - out > self.resync:
+        if out is not None and self.hold and not new_session and arrived - out > self.resync:
             if not self.held or arrived - self.held[0] <= self.hold:
                 self.held.append(arrived)  # wait for the frames after it: stale tail or resumed sender?
                 return None

@@ -1,8 +1,7 @@
 """``filmrt live`` used from the outside, as the docs say (issue 21): the failures found that way.
 
 Each test is a user's run that ended with exit 0 (or a refusal) while the output was not what
-docs/live.md promises. Fixed ones pass; the two still open are xfail, not strict (each depends on
-timing over loopback and could pass by luck): the reason says what goes wrong.
+docs/live.md promises; each passes now.
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ from fractions import Fraction
 
 import av
 import numpy as np
-import pytest
 from support.live import AUDIO_RATE, _send_audio, free_udp_port, picture, read_output, send_ts, sync_errors
 
 from filmrt.options import RuntimeOptions
@@ -78,14 +76,14 @@ def test_m3u8_out_writes_hls_as_documented(tmp_path):
     assert len(ts) >= 150 and np.allclose(np.diff(ts), 0.02, atol=1e-6)
 
 
-@pytest.mark.xfail(strict=False, reason="issue 21 (timing over loopback: strict would fail a lucky run): after the sender comes back (reconnect), the first ~0.6 s "
-                   "it sends is played fast (25 frames in ~31 ticks, ~20 re-syncs) and most of its audio is "
-                   "dropped for silence (flashes without their beep); exit 0, no note")
 def test_reconnect_after_the_sender_came_back_keeps_time_and_sound(tmp_path):
     """The encoder stops for good (its process ends), a new one starts 6 s later on the same port
     with its own timestamps from 0: docs/live.md says the input is reopened, the new picture shown
     at its own time, the audio follows the same anchor. Every flash of the new session must be
-    1 s from the previous one and have its beep within a frame."""
+    1 s from the previous one and have its beep within a frame. Before: the reopened input's
+    backlog (what the socket buffered during the probe) came in a burst and was played fast (25
+    frames in ~31 ticks, ~20 re-syncs, its audio dropped); a reconnected session now starts on its
+    live edge (source.LiveEdge, as the first one does)."""
     port = free_udp_port()
     stop = threading.Event()
 
@@ -126,14 +124,14 @@ def _session(port: int, seconds: float, stop: threading.Event) -> None:
     send_ts(port, seconds, stop=stop, go=_Set())
 
 
-@pytest.mark.xfail(strict=False, reason="issue 21 (timing over loopback: strict would fail a lucky run): a stall whose timestamps jump by the gap (an encoder paused "
-                   "while its clock ran on): the first flash after it comes without its beep (that second's "
-                   "audio lost, or put inside the stall 3 s early); pictures the sender's muxer held can also "
-                   "come out after the slate; exit 0, no note")
 def test_stall_with_timestamps_jumping_by_the_gap_keeps_picture_and_sound_together(tmp_path):
     """The sender pauses 3 s and resumes with timestamps moved on by those 3 s (its clock kept
     running). docs/live.md: the new picture is shown at its own time after the stall, a clean cut.
-    What came before the gap must not come out after it: every flash keeps its beep."""
+    What came before the gap must not come out after it: every flash keeps its beep. Before: the
+    stale tail the sender's muxer held through the stall contained a flash (a scene cut), and a
+    scene cut was never held: the timeline re-synced on it (the flash shown 3 s late, without its
+    beep, which had played on time) and re-synced back on the live frames, dropping their first
+    audio. Only a new session's first frame is exempt from the hold now."""
     port = free_udp_port()
     stop, go = threading.Event(), threading.Event()
     th = threading.Thread(target=send_ts, args=(port, 9.0), daemon=True,

@@ -6,6 +6,7 @@ from fractions import Fraction
 
 import torch
 
+from filmrt.pipeline.live.source import LiveEdge
 from filmrt.pipeline.live.timeline import Timeline
 
 PIC = torch.zeros(3, 2, 2)
@@ -106,8 +107,39 @@ def test_a_paused_sender_resumes_on_the_live_edge_after_the_hold():
     assert all(p is not None and not p.cut for p in placed[14:]) and tl.stale == 0 and tl.dropped == 13
 
 
-def test_a_scene_cut_or_a_new_session_is_never_held():
+def test_a_new_session_is_never_held():
     tl = Timeline(resync=0.26, late=0.08, hold=0.5)
     feed(tl, [0, 0.04], [0, 0.04])
-    back = tl.place(Fraction(8, 100), 3.0, PIC, cut=True)  # a reconnect: new session, at once
-    assert back is not None and abs(back.out - 3.0) < 1e-9 and tl.resyncs == 1
+    back = tl.place(Fraction(8, 100), 3.0, PIC, cut=True, new_session=True)  # a reconnect, at once
+    assert back is not None and abs(back.out - 3.0) < 1e-9 and tl.resyncs == 1 and back.cut
+
+
+def test_a_scene_cut_in_the_stale_tail_is_held_and_dropped_like_the_rest():
+    """The tail the sender's muxer held through a 3 s stall contains a flash (a scene cut). It
+    was never held: the timeline re-synced on it, showed it 3 s late after the slate, and re-synced
+    back when the live frames came (two re-syncs, the audio of the first live second dropped)."""
+    tl = Timeline(resync=0.26, late=0.08, grid=0.02, hold=0.5)
+    feed(tl, [i / 25 for i in range(5)], [i / 25 for i in range(5)])
+    tail = [tl.place(Fraction(5 + i, 25), 3.2 + i / 100, PIC, cut=i == 1) for i in range(3)]
+    assert tail == [None, None, None] and tl.resyncs == 0
+    live = feed(tl, [3.28 + i / 25 for i in range(3)], [3.29 + i / 25 for i in range(3)])
+    assert [round(p.out, 6) for p in live] == [round(3.28 + i / 25, 6) for i in range(3)]
+    assert tl.resyncs == 0 and tl.stale == 3
+
+
+def test_live_edge_skips_a_burst_and_stops_on_paced_pictures():
+    """A reopened input's backlog: 15 pictures in one burst (1 ms apart), then real time. The edge
+    is the third picture after the burst that came at its timestamps' pace; the rest are skipped."""
+    edge = LiveEdge()
+    burst = [edge.step(Fraction(i, 25), 10.0 + i / 1000) for i in range(15)]
+    assert not any(burst)
+    live = [edge.step(Fraction(15 + i, 25), 10.04 + i / 25) for i in range(5)]
+    assert live == [False, False, True, True, True] and edge.skipped == 17
+    # past the edge every picture is taken, however it is bunched (network jitter)
+    assert all(edge.step(Fraction(20 + i, 25), 10.3 + i / 1000) for i in range(5)) and edge.skipped == 17
+
+
+def test_live_edge_of_a_paced_input_is_its_fourth_picture():
+    edge = LiveEdge()
+    assert [edge.step(Fraction(i, 25), i / 25) for i in range(5)] == [False, False, False, True, True]
+    assert edge.skipped == 3

@@ -64,15 +64,19 @@ def send_ts(port: int, seconds: float, *, fps: int = 25, size=(160, 90), stall: 
             t = (i - i0) / fps if i0 is not None else -1.0
             if i0 is not None and t >= seconds:
                 return
-            # (a stall starts well away from a flash: the demuxer holds the last picture sent until
-            # the next one comes, so a flash just before the stall would only show after it)
-            if stall and t >= stall[0] and not paused and fps // 5 <= i % fps <= fps - fps // 5:
+            # (a stall starts well after a flash: the sender's muxer and our demuxer hold the last
+            # pictures sent until data follows (measured at 160x90: up to 13 frames, 0.52 s; several
+            # tiny frames fit one 1316-byte datagram), so a flash just before the stall comes after
+            # it, too late to be shown by any receiver, while its sound, sent ahead, was on time)
+            if stall and t >= stall[0] and not paused and fps * 3 // 5 <= i % fps < fps - 1:
                 paused = stall[1]
                 if stop.wait(paused):
                     return
             # (with audio_lag both clocks start 1 s on: the MP2 encoder's first packet is stamped
             # before 0, and written after the pictures it could not be moved, it would wrap to 2^33)
-            shift = (jump[1] if jump and t >= jump[0] else 0.0) + (1.0 if audio_lag else 0.0)
+            # (a jump due at the stall's time waits for the stall: the clock ran on while paused)
+            jumped = jump and t >= jump[0] and (paused or not stall or stall[0] != jump[0])
+            shift = (jump[1] if jumped else 0.0) + (1.0 if audio_lag else 0.0)
             if audio_lag:
                 sample = _send_audio(c, a, sample, (i + 1) * AUDIO_RATE // fps, shift,
                                      hold=lambda p: held.append((time.monotonic() + audio_lag, p)))
