@@ -252,7 +252,7 @@ def end_to_end_md(res: dict) -> list[str]:
     x264 = (mi or {}).get("x264")
     if x264:
         L.append(f"Both sides encode with libx264 preset {x264['preset']}, crf {x264['crf']} (convert's defaults).")
-    return [*L, *_split(res.get("end_to_end", [])), *_profile(res.get("e2e_profile")), ""]
+    return [*L, *_split(res.get("end_to_end", [])), ""]
 
 
 def _split(rows: list[dict]) -> list[str]:
@@ -271,24 +271,6 @@ def _split(rows: list[dict]) -> list[str]:
             "Outside the model = the run's wall time minus the model calls' (setup, the first frames, the "
             "encoder's look-ahead flushed after the last model call); the thread CPU figures count each "
             "stage's own thread (codec worker threads beyond it are not counted)."]
-
-
-def _profile(pr: dict | None) -> list[str]:
-    if not pr:
-        return []
-    L = ["", f"Where convert's time goes (each stage alone on the same segment; in convert they overlap in "
-         f"threads on the same cores): decode {pr['decode_s']:.2f} s ({pr['frames_in']} frames), encode "
-         f"{pr['encode_s']:.2f} s ({pr['encode_frames']} frames, libx264)"
-         + "".join(f", {m} inference {v['estimate_s']:.1f} s ({v['interpolations']} x "
-                   f"{v['s_per_interpolation']:.3f} s)" for m, v in pr["inference"].items()) + "."]
-    for name, v in pr["inference"].items():
-        op = v.get("op_profile")
-        if op:
-            conv = sum(o["share"] for o in op["ops"] if "conv" in o["op"])
-            L.append(f"{name} inference by op (torch.profiler, self time): convolutions {conv:.0%}; "
-                     + ", ".join(f"{o['op'].replace('aten::', '')} {o['share']:.0%}" for o in op["ops"][:8]
-                                 if "conv" not in o["op"]) + ".")
-    return L
 
 
 def targets_md(res: dict) -> list[str]:
