@@ -134,16 +134,29 @@ def write_pair(json_path: Path, doc: dict, md: str) -> tuple[Path, Path]:
 
 
 def fmt(x, spec: str = ".2f", none: str = "—") -> str:
-    """A figure as a table cell: ``none`` for a missing (or NaN) one, yes/no for a bool."""
+    """A figure as a table cell: ``none`` for a missing (or NaN) one, yes/no for a bool; ``spec`` "auto":
+    one decimal, e-notation for a small one, other types as they are."""
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return none
-    return ("yes" if x else "no") if isinstance(x, bool) else format(x, spec) if spec else str(x)
+    if isinstance(x, bool) or spec == "auto":
+        return ("yes" if x else "no") if isinstance(x, bool) else (f"{x:.1f}" if abs(x) >= 0.1 or x == 0 else
+                                                                   f"{x:.2e}") if isinstance(x, float) else str(x)
+    return format(x, spec) if spec else str(x)
 
 
 def md_table(head: list[str], rows: list[list], cell=fmt) -> list[str]:
     """A markdown table (and a blank line); cells that are not text are written with ``cell``."""
     return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head),
             *["| " + " | ".join(c if isinstance(c, str) else cell(c) for c in r) + " |" for r in rows], ""]
+
+
+def table(cols: list[tuple], rows: list[dict], spec: str = ".2f", none: str = "—") -> list[str]:
+    """THE bench's table of result rows, from a column spec: ``(header, key[, format])`` per column, the
+    key a field of the row or a function of it, the format a :func:`fmt` spec (default ``spec``)."""
+    def cell(r, key, f=spec):
+        v = key(r) if callable(key) else r.get(key)
+        return v if isinstance(v, str) else fmt(v, f, none)
+    return md_table([c[0] for c in cols], [[cell(r, *c[1:]) for c in cols] for r in rows])
 
 
 # --- the markdown summary ------------------------------------------------------------------------
