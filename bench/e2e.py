@@ -31,6 +31,7 @@ from filmrt.models import get_spec
 from filmrt.options import RuntimeOptions
 from filmrt.pipeline.convert import convert
 from filmrt.pipeline.io.decode import PyAVSource
+from filmrt.pipeline.io.source import DecodeRequest
 from filmrt.pipeline.options import ConvertOptions, EncodeOptions
 
 #: a child conversion that takes longer than this is stopped and reported as not measured
@@ -78,11 +79,11 @@ def convert_child(src: str, dst: str, runtime: RuntimeOptions, fps: str, ss: flo
 
 
 def decode_frames(path: str, device: torch.device, *, ss: float | None = None, t: float | None = None,
-                  keep: int | None = None) -> tuple[list[torch.Tensor], int, float]:
-    """The pipeline's decoder alone (PyAVSource: threaded decode, RGB on ``device``) over a segment:
-    the first ``keep`` pictures (None: all), how many were decoded, and the seconds it took."""
+                  keep: int | None = None, alpha: bool = False) -> tuple[list[torch.Tensor], int, float]:
+    """The pipeline's decoder alone (PyAVSource: threaded decode, RGB, RGBA with ``alpha``, on ``device``)
+    over a segment: the first ``keep`` pictures (None: all), how many were decoded, and the seconds it took."""
     t0, n, kept = time.perf_counter(), 0, []
-    source = PyAVSource(path, ss=ss, t=t, device=device)
+    source = PyAVSource(path, DecodeRequest(ss=ss, t=t, keep_alpha=alpha), device=device)
     try:
         for f in source.frames():
             n += 1
