@@ -67,14 +67,14 @@ bench-quick: setup
 bench-large-frames: setup
 	$(BIN)/python -m filmrt.bench.large_frames run
 
-# torch on the CPU: system time per model call (bench/torch_cpu.py), as glibc allocates by default and with
+# torch on the CPU: system time per model call (bench/large_frames.py calls), as glibc allocates by default and with
 # TORCH_CPU_MALLOC: glibc's own tunables keeping freed blocks for the next call instead of unmapping them
 # (docs/backends.md, "System time of torch on the CPU"). Set in the environment of the process, by its caller:
 # filmrt never sets them behind a user's back. Use the same prefix for `filmrt convert --backend torch`.
 TORCH_CPU_MALLOC = MALLOC_MMAP_THRESHOLD_=4294967296 MALLOC_TRIM_THRESHOLD_=17179869184 MALLOC_TOP_PAD_=268435456
 bench-torch-cpu: setup
-	$(BIN)/python -m filmrt.bench.torch_cpu
-	$(TORCH_CPU_MALLOC) $(BIN)/python -m filmrt.bench.torch_cpu
+	$(BIN)/python -m filmrt.bench.large_frames calls
+	$(TORCH_CPU_MALLOC) $(BIN)/python -m filmrt.bench.large_frames calls
 
 # The GPU check of issue 16 (filmrt bench --profile gpu, bench/gpu.py): on a CUDA machine every GPU figure in one JSON +
 # one markdown in bench/results/ (< 8 min); GPU_CHECK_ARGS=--dry-run rehearses it on the CPU.

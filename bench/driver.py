@@ -1,7 +1,7 @@
 """One bench run: every enabled section in order, into one result document (see :mod:`filmrt.bench`).
 
 Order: matmul peak, counted FLOPs, model only, FILM stages, then on the clip: end to end (with
-its per-stage profile) and peers (minterpolate, quality). A section that cannot run on this
+where its time went) and peers (minterpolate, quality). A section that cannot run on this
 machine is listed under ``skipped`` with the reason, never silently left out.
 """
 
@@ -16,7 +16,7 @@ import torch
 
 from filmrt.bench import SCHEMA
 from filmrt.bench.context import ModelCache, RunContext
-from filmrt.bench.e2e import bench_e2e, bench_e2e_profile
+from filmrt.bench.e2e import bench_e2e
 from filmrt.bench.film_stages import bench_film_stages
 from filmrt.bench.flops import EXPECTED_TMAC_1080P, check_1080p, matmul_peak, model_flops
 from filmrt.bench.model_only import bench_model_only
@@ -100,8 +100,5 @@ def _on_the_clip(ctx: RunContext, res: dict) -> None:
     res["settings"]["quality_models"] = s.quality_models
     if s.e2e:
         res["end_to_end"] = bench_e2e(ctx, clip)
-        if res["end_to_end"]:
-            ctx.log("end-to-end profile: decode, inference and encode alone ...")
-            res["e2e_profile"] = bench_e2e_profile(ctx, clip, res["end_to_end"], res["model_only"])
     if s.peers:
         res["peers"] = bench_peers(ctx, clip)

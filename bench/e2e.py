@@ -2,13 +2,10 @@
 
 Each model's conversion runs in a child process (``python -m filmrt.bench.e2e --child SPEC``), so
 its peak host memory is its own, with :func:`filmrt.pipeline.convert.convert` called directly:
-the figures come from :class:`~filmrt.pipeline.convert.ConvertResult`'s fields.
-
-convert overlaps decode, inference and encode in threads on the same cores and reports no
-per-stage times, so :func:`bench_e2e_profile` measures each stage alone on the same segment:
-decode (the pipeline's decoder), inference (the model-only figure at the clip's size when
-measured, else the clip's first pair; times the interpolations convert made) and encode
-(convert's encoder settings, as many frames as convert wrote).
+the figures come from :class:`~filmrt.pipeline.convert.ConvertResult`'s fields, where its time
+went too (:func:`stage_split`: the model calls, the rest, the decode and encode threads' CPU).
+The decoder alone (:func:`decode_frames`) and the encoder alone (:func:`encode_only`) are the GPU
+check's decode-only and libx264-only rates.
 """
 
 from __future__ import annotations
@@ -26,14 +23,15 @@ import torch
 from filmrt.bench import runner
 from filmrt.bench.context import RunContext
 from filmrt.bench.temporal import write_clip
-from filmrt.bench.timing import device_peak_mib, measure, op_profile, sync
-from filmrt.engine import backend_available, open_interpolator
+from filmrt.bench.timing import device_peak_mib, sync
+from filmrt.engine import backend_available
 from filmrt.imageio import to_uint8
 from filmrt.machine import load_average, peak_rss_mib
 from filmrt.models import get_spec
 from filmrt.options import RuntimeOptions
 from filmrt.pipeline.convert import convert
 from filmrt.pipeline.io.decode import PyAVSource
+from filmrt.pipeline.io.source import DecodeRequest
 from filmrt.pipeline.options import ConvertOptions, EncodeOptions
 
 #: a child conversion that takes longer than this is stopped and reported as not measured
@@ -81,11 +79,11 @@ def convert_child(src: str, dst: str, runtime: RuntimeOptions, fps: str, ss: flo
 
 
 def decode_frames(path: str, device: torch.device, *, ss: float | None = None, t: float | None = None,
-                  keep: int | None = None) -> tuple[list[torch.Tensor], int, float]:
-    """The pipeline's decoder alone (PyAVSource: threaded decode, RGB on ``device``) over a segment:
-    the first ``keep`` pictures (None: all), how many were decoded, and the seconds it took."""
+                  keep: int | None = None, alpha: bool = False) -> tuple[list[torch.Tensor], int, float]:
+    """The pipeline's decoder alone (PyAVSource: threaded decode, RGB, RGBA with ``alpha``, on ``device``)
+    over a segment: the first ``keep`` pictures (None: all), how many were decoded, and the seconds it took."""
     t0, n, kept = time.perf_counter(), 0, []
-    source = PyAVSource(path, ss=ss, t=t, device=device)
+    source = PyAVSource(path, DecodeRequest(ss=ss, t=t, keep_alpha=alpha), device=device)
     try:
         for f in source.frames():
             n += 1
@@ -164,58 +162,6 @@ def encode_only(images: Sequence[torch.Tensor], rate: Fraction, n_out: int, dst:
     write_clip(dst, (rgb[k % len(rgb)] for k in range(n_out)), rate, crf=encode.crf, preset=encode.preset,
                codec="libx264" if encode.codec == "auto" else encode.codec)
     return time.perf_counter() - t0
-
-
-def _inference_estimate(ctx: RunContext, row: dict, a: torch.Tensor, b: torch.Tensor,
-                        model_only: Sequence[dict]) -> dict | None:
-    """Seconds of inference convert spent on ``row``'s model: per interpolation x interpolations."""
-    s, model = ctx.settings, row["model"]
-    used = row["result"]["backend"] or row["backend"]
-    try:
-        interp = open_interpolator(ctx.runtime(model, backend=used, precision=row["precision"]))
-    except Exception as e:  # noqa: BLE001
-        ctx.skip(f"e2e profile {model}", e)
-        return None
-    times = [1.0 / s.rate_factor]
-    with contextlib.closing(interp):
-        known = [m for m in model_only if m["model"] == model and m["backend"] == used
-                 and m["hw"] == list(a.shape[-2:]) and m["precision"] == interp.precision]
-        if known:
-            best = min(known, key=lambda m: m["ms_per_interp"])
-            per, src, tm = best["ms_per_interp"] / 1e3, f"model-only row (batch {best['batch']})", best["timing"]
-        else:
-            tm = measure(lambda: interp.interpolate(a, b, times), ctx.device, warmup=1, repeats=2,
-                         budget_s=s.budget_s, min_time_s=0)
-            per, src = tm["median_ms"] / 1e3, "measured on the clip's first pair"
-        n = row["interpolated_frames"]
-        est = {"s_per_interpolation": per, "interpolations": n, "estimate_s": per * n, "source": src,
-               "backend": used, "timing": tm}
-        # torch.profiler sees only torch's ops: for ort/openvino it would show the padding around the call
-        if get_spec(model).needs_weights and used == "torch":  # (a parameter-free model has no ops worth it)
-            try:
-                est["op_profile"] = op_profile(lambda: interp.interpolate(a, b, times), ctx.device)
-            except Exception as e:  # noqa: BLE001 - the profile is a bonus
-                ctx.skip(f"op profile {model}", e)
-    return est
-
-
-def bench_e2e_profile(ctx: RunContext, clip: dict, rows: list[dict], model_only: Sequence[dict] = ()) -> dict:
-    """Where convert's time goes, measured from outside: each stage alone on the same segment."""
-    s = ctx.settings
-    images, n, sec = decode_frames(clip["path"], ctx.device, ss=s.ss, t=s.t)
-    prof: dict = {"decode_s": sec, "frames_in": n}
-    n_out = max(r["out_frames"] for r in rows) if rows else len(images) * s.rate_factor
-    rate = Fraction(clip["rate"]) * s.rate_factor
-    prof["encode_s"] = encode_only(images, rate, n_out, str(ctx.workdir / "encode-only.mp4"))
-    prof["encode_frames"] = n_out
-    prof["inference"] = {}
-    a, b = images[0][None], images[1][None]
-    for r in rows:
-        if r["interpolated_frames"]:
-            est = _inference_estimate(ctx, r, a, b, model_only)
-            if est is not None:
-                prof["inference"][f"{r['model']} ({est['backend']})"] = est
-    return prof
 
 
 def main(argv: list[str]) -> int:

@@ -29,12 +29,12 @@ import av
 import numpy as np
 import torch
 
+from filmrt.bench.e2e import decode_frames
 from filmrt.bench.report import fmt, md_table, write_pair
 from filmrt.bench.temporal import write_clip
 from filmrt.options import RuntimeOptions
 from filmrt.pipeline.convert import convert
 from filmrt.pipeline.io.colour import ColourSpec
-from filmrt.pipeline.io.decode import PyAVSource
 from filmrt.pipeline.io.formats import PixelLayout
 from filmrt.pipeline.io.pixels import rgb_to_frame
 from filmrt.pipeline.options import ConvertOptions, EncodeOptions
@@ -94,12 +94,7 @@ def encode(path: Path, codec: str, pix: str, opts: dict, tags, pictures: list[to
 
 
 def frames_of(path: Path, alpha: bool) -> list[torch.Tensor]:
-    src = PyAVSource(str(path))
-    src.keep_alpha = alpha
-    try:
-        return [f.rgb for f in src.frames()]
-    finally:
-        src.close()
+    return decode_frames(str(path), torch.device("cpu"), alpha=alpha)[0]
 
 
 def measure(name: str, src: Path, out: Path, truth: list[torch.Tensor], model: str, **encode_kw) -> dict:

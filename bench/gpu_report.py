@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import re
 
-from filmrt.bench.report import TARGET_GPU_MODEL_ONLY, md_table
+from filmrt.bench.report import TARGET_GPU_MODEL_ONLY, fmt, table
 from filmrt.sizes import NAMED_SIZES
 from filmrt.stages import STAGES  # FILM's stage names: features, flow, fusion
 
@@ -200,22 +200,44 @@ def summarize(report: dict) -> None:
 
 
 # ------------------------------------------------------------------------------------ markdown
-def _f(v, nd: int = 1) -> str:
-    if v is None:
-        return "-"
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, float):
-        return f"{v:.{nd}f}" if abs(v) >= 10 ** -nd or v == 0 else f"{v:.2e}"
-    return str(v)
+#: the tables, as column specs of :func:`filmrt.bench.report.table`: (header, key or function of the row)
+TARGET_COLS = [("target", "target"), ("goal", "goal"),
+               ("measured", lambda t: _f(t["measured"]) + (f" ({t['how']})" if t.get("how") else "")),
+               ("met", lambda t: {True: "**met**", False: "**missed**", None: t.get("reason", "-")}[t["met"]])]
+WARP_COLS = [("size", "size"), ("warp", "kind"), ("C", "channels"), ("dtype", "dtype"), ("kernel ms", "kernel_ms"),
+             ("grid_sample ms", "grid_sample_ms"), ("speed-up", "speedup"), ("kernel GB/s", "kernel_GBps")]
+MODEL_COLS = [("model", "model"), ("size", "size"), ("prec", "precision"), ("batch", "batch"),
+              ("flags", lambda r: r["flags"] + (" +cudnn" if r.get("cudnn_benchmark") else "")
+               + (" **non-finite output**" if r.get("finite") is False else "")),
+              ("interp/s", "interp_per_s"), ("ms/call", "ms_per_call"), ("TFLOP/s", "tflops"), ("% peak", "pct_peak"),
+              ("peak GiB", "peak_mem_gib"), ("1st call s", "first_call_s"), ("max abs vs none", "max_abs_vs_none"),
+              ("section", "section")]
+STAGE_COLS = [("size", "size"), ("prec", "precision"), ("batch", "batch"), ("flags", "flags"),
+              *[(k, f"{k}_ms") for k in STAGES], ("interp/s", "video_interp_per_s")]
+CONVERT_COLS = [("run", "run"), ("frames in -> out", lambda r: f"{r.get('frames_in')} -> {r.get('frames_out')}"),
+                ("interpolated", "interpolated"), ("seconds", "seconds"), ("out frames/s", "out_fps"),
+                ("decoder", "decoder"), ("command", lambda r: f"`{r['command']}`")]
+LIVE_COLS = [("run", "run"), ("full model share", "full_share"), ("tiers", lambda r: str(r["tier_shares"])),
+             ("late", "late"), ("latency p50 / p99 (budget) ms", lambda r: f"{r['latency_p50_ms']} / "
+                                 f"{r['latency_p99_ms']} ({r['latency_budget_ms']})"),
+             ("cadence breaks", lambda r: (r.get("received") or {}).get("cadence_breaks")),
+             ("command", lambda r: f"`{r['command']}`")]
+SECTION_COLS = [("section", "run"), ("status", "status"), ("seconds", "seconds"),
+                ("cells ok", lambda s: f"{sum(c.get('status') == 'ok' for c in s['cells'].values())}/{len(s['cells'])}"),
+                ("reason", lambda s: s.get("reason", ""))]
 
 
-def _table(head: list[str], rows: list[list]) -> list[str]:
-    return md_table(head, rows, cell=_f)
+def _f(v) -> str:
+    return fmt(v, "auto", "-")
 
 
-def _ok_results(report: dict, section: str, key: str) -> list[tuple[str, dict]]:
-    return [(n, c["result"]) for n, c in _cells(report, section).items()
+def _table(cols: list[tuple], rows: list[dict]) -> list[str]:
+    return table(cols, rows, "auto", "-")
+
+
+def _ok_results(report: dict, section: str, key: str) -> list[dict]:
+    """The results of the section's cells that hold ``key``, each with its cell's name as ``run``."""
+    return [{**c["result"], "run": n} for n, c in _cells(report, section).items()
             if c.get("status") == "ok" and key in (c.get("result") or {})]
 
 
@@ -234,10 +256,7 @@ def _head_md(report: dict) -> list[str]:
              "Versions: " + ", ".join(f"{k} {x}" for k, x in v.items() if x not in (None, False, True)) + "  ",
              "Ceilings measured here: " + ", ".join(f"{p} matmul {t:.1f} TFLOP/s" for p, t in pk.items())
              + (f"; device copy {copy['gbps']:.0f} GB/s (read + write)" if copy else ""), "",
-             "## Targets (issue 16)", "", *_table(["target", "goal", "measured", "met"], [
-                 [t["target"], t["goal"], _f(t["measured"]) + (f" ({t['how']})" if t.get("how") else ""),
-                  {True: "**met**", False: "**missed**", None: t.get("reason", "-")}[t["met"]]]
-                 for t in report.get("targets", [])]), "## Decisions", ""]
+             "## Targets (issue 16)", "", *_table(TARGET_COLS, report.get("targets", [])), "## Decisions", ""]
     lines += [f"- **{d['note']}**"] if d.get("note") else []
     if fast.get("value") is None:
         lines.append(f"- fast-path defaults: not decided ({fast.get('reason', 'no data')})")
@@ -245,7 +264,7 @@ def _head_md(report: dict) -> list[str]:
         lines.append(f"- fast-path default: **{fast['value']}** (today: {fast.get('current_default')}; "
                      f"{'change it' if fast.get('change_needed') else 'no change'}). Speed-up vs none: "
                      + ", ".join(f"{k} {x:.2f}x" for k, x in fast["speedup_vs_none"].items()) + f". Rule: {fast['rule']}")
-        lines += [f"- {flags}: " + "; ".join(f"{mod}: {_f(x['gain_vs_eager'], 2)}x over {x['eager_flags']}, compiled "
+        lines += [f"- {flags}: " + "; ".join(f"{mod}: {fmt(x['gain_vs_eager'], '.2f', '-')}x over {x['eager_flags']}, compiled "
                                            f"in {_f(x['compile_s'])} s" for mod, x in c["models"].items())
                   + f" -> {'qualifies' if c['qualifies'] else 'not a default'}" for flags, c in fast["compiled"].items()]
     return [*lines, f"- at {d.get('main_size')}, per model: faster precision {d.get('precision')}, best batch "
@@ -265,9 +284,7 @@ def _pytest_md(report: dict) -> list[str]:
     big, t = _result(report, "warp", "int64_offsets"), _result(report, "warp", "timings")
     if big or t:
         lines += ["## Warp kernel", "", f"64-bit offsets: {big}", ""]
-        lines += _table(["size", "warp", "C", "dtype", "kernel ms", "grid_sample ms", "speed-up", "kernel GB/s"],
-                        [[r["size"], r["kind"], r["channels"], r["dtype"], r["kernel_ms"], r["grid_sample_ms"],
-                          r["speedup"], r["kernel_GBps"]] for r in t["rows"]]) if t else []
+        lines += _table(WARP_COLS, t["rows"]) if t else []
     return lines
 
 
@@ -275,20 +292,13 @@ def _models_md(report: dict) -> list[str]:
     rows, pk = model_rows(report), peaks(report)
     if not rows:
         return []
-    body = [[r["model"], r["size"], r["precision"], r["batch"], r["flags"] + (" +cudnn" if r.get("cudnn_benchmark") else "")
-             + (" **non-finite output**" if r.get("finite") is False else ""), r["interp_per_s"], r["ms_per_call"],
-             r.get("tflops"), 100 * r["tflops"] / pk[r["precision"]] if pk.get(r["precision"]) and r.get("tflops")
-             else None, r.get("peak_mem_gib"), r.get("first_call_s"), r.get("max_abs_vs_none"), r["section"]]
-            for r in rows]
-    lines = ["## Model only (interpolate() on frames on the device, video order)", "", *_table(
-        ["model", "size", "prec", "batch", "flags", "interp/s", "ms/call", "TFLOP/s", "% peak", "peak GiB",
-         "1st call s", "max abs vs none", "section"], body)]
-    st = [r for _, r in _ok_results(report, "models-film", f"{STAGES[0]}_ms")]
+    for r in rows:
+        r["pct_peak"] = 100 * r["tflops"] / pk[r["precision"]] if pk.get(r["precision"]) and r.get("tflops") else None
+    lines = ["## Model only (interpolate() on frames on the device, video order)", "", *_table(MODEL_COLS, rows)]
+    st = _ok_results(report, "models-film", f"{STAGES[0]}_ms")
     if st:
         lines += ["FILM stages (ms per call; a video runs features once per frame, flow once per pair, fusion once "
-                  "per output):", "", *_table(["size", "prec", "batch", "flags", *STAGES, "interp/s"], [
-                      [s["size"], s["precision"], s["batch"], s["flags"], *[s[f"{k}_ms"] for k in STAGES],
-                       s["video_interp_per_s"]] for s in st])]
+                  "per output):", "", *_table(STAGE_COLS, st)]
     return lines
 
 
@@ -300,13 +310,9 @@ def _convert_md(report: dict) -> list[str]:
     dec, enc = _result(report, "convert", "decode") or {}, _result(report, "convert", "encode") or {}
     lines = ["## convert end to end", "", f"Clip: {clip.get('width')}x{clip.get('height')} at {clip.get('fps')} fps, "
              f"{clip.get('frames')} frames (synthetic, H.264). Decode alone: {_f(dec.get('to_device_fps'))} frames/s; "
-             f"libx264 alone: {_f(enc.get('fps'))} frames/s.", "", *_table(
-                 ["run", "frames in -> out", "interpolated", "seconds", "out frames/s", "decoder", "command"],
-                 [[n, f"{r.get('frames_in')} -> {r.get('frames_out')}", r.get("interpolated"), r.get("seconds"),
-                   r.get("out_fps"), r.get("decoder"), f"`{r['command']}`"] for n, r in runs])]
-    for n, r in runs:
-        if (r.get("report") or {}).get("stage_s"):
-            lines.append(f"- {n} stage times from convert: {r['report']['stage_s']}")
+             f"libx264 alone: {_f(enc.get('fps'))} frames/s.", "", *_table(CONVERT_COLS, runs)]
+    lines += [f"- {r['run']} stage times from convert: {r['report']['stage_s']}" for r in runs
+              if (r.get("report") or {}).get("stage_s")]
     for model in ("rife-4.25", "film"):
         st = _result(report, "convert", f"{model}/steady")
         if st:
@@ -322,24 +328,14 @@ def _convert_md(report: dict) -> list[str]:
 
 def _live_md(report: dict) -> list[str]:
     runs = _ok_results(report, "live", "full_share")
-    if not runs:
-        return []
-    return ["## live (loopback, RIFE)", "", *_table(
-        ["run", "full model share", "tiers", "late", "latency p50 / p99 (budget) ms", "cadence breaks", "command"],
-        [[n, r["full_share"], r["tier_shares"], r["late"], f"{r['latency_p50_ms']} / {r['latency_p99_ms']} "
-          f"({r['latency_budget_ms']})", (r.get("received") or {}).get("cadence_breaks"), f"`{r['command']}`"]
-         for n, r in runs]), ""]
+    return ["## live (loopback, RIFE)", "", *_table(LIVE_COLS, runs), ""] if runs else []
 
 
 def _sections_md(report: dict) -> list[str]:
-    rows, skipped = [], []
-    for name, sec in report.get("sections", {}).items():
-        cells = sec.get("cells") or {}
-        rows.append([name, sec["status"], sec.get("seconds"), f"{sum(c.get('status') == 'ok' for c in cells.values())}"
-                     f"/{len(cells)}", sec.get("reason", "")])
-        skipped += [f"- {name} / {n}: {c['status']}: {c.get('reason', '')[:400]}" for n, c in cells.items()
-                    if c.get("status") != "ok"]
-    return ["## Sections", "", *_table(["section", "status", "seconds", "cells ok", "reason"], rows),
+    secs = [{"cells": {}, **sec, "run": name} for name, sec in report.get("sections", {}).items()]
+    skipped = [f"- {s['run']} / {n}: {c['status']}: {c.get('reason', '')[:400]}" for s in secs
+               for n, c in s["cells"].items() if c.get("status") != "ok"]
+    return ["## Sections", "", *_table(SECTION_COLS, secs),
             *(["Cells not measured, and why:", "", *skipped, ""] if skipped else [])]
 
 

@@ -16,6 +16,12 @@ Cases (``run``):
 - ``scale``: Middlebury pairs stretched to 2160p at flow scale 1 and 0.5 (tiled), PSNR against
   the stretched ground truth: the cost or gain of RIFE's advised 0.5 at 4K.
 
+``python -m filmrt.bench.large_frames calls [--size 720p] [--calls 4]`` is the same measurement per
+call after a warm-up call, under the allocator settings of the process's environment: torch's
+system time on the CPU (glibc maps and zero-fills every large block afresh unless its
+``MALLOC_*`` tunables keep freed ones; the caller sets them, never filmrt: ``make bench-torch-cpu``
+runs it both ways; docs/backends.md, "System time of torch on the CPU").
+
 The machine is shared: every record carries the load average at its start; compare ratios from
 one run only. Usage: ``python -m filmrt.bench.large_frames run [--cases perpixel,bound,...]``.
 """
@@ -60,7 +66,8 @@ def _pair(scene: str | None, height: int, width: int):
 
 def case(c: dict) -> dict:
     """One measurement in this process (``c``: a :data:`CASES` entry as a dict, with ``model`` and
-    optionally ``save`` / ``compare``, paths of an output to keep or to compare with); its record."""
+    optionally ``save`` / ``compare``, paths of an output to keep or to compare with, and ``calls``:
+    that many calls after a warm-up one, figures per call); its record."""
     import torch
 
     from filmrt.engine import open_interpolator
@@ -73,18 +80,24 @@ def case(c: dict) -> dict:
     interp = open_interpolator(**fields)
     h, w = c["height"], c["width"]
     a, b, gt = _pair(c.get("scene"), h, w)
+    n = c.get("calls") or 1
+    if c.get("calls"):
+        interp.interpolate(a, b, 0.5)  # warm-up: weights paged in, thread pool started
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
-    out = interp.interpolate(a, b, 0.5)
+    for _ in range(n):
+        out = interp.interpolate(a, b, 0.5)
     wall = time.perf_counter() - t0
     r1 = resource.getrusage(resource.RUSAGE_SELF)
     rec = {"case": c["name"], "model": c["model"], "height": h, "width": w, "max_memory": c.get("max_memory"),
            "flow_scale": float(getattr(interp.model, "scale", 1.0)),
-           "tiles": len(interp.tile_plan(padded_size(h), padded_size(w), 1)),
-           "wall_s": round(wall, 2), "user_s": round(r1.ru_utime - r0.ru_utime, 2),
-           "sys_s": round(r1.ru_stime - r0.ru_stime, 2), "minor_faults": r1.ru_minflt - r0.ru_minflt,
+           "tiles": len(interp.tile_plan(padded_size(h), padded_size(w), 1)), "calls": n,
+           "wall_s": round(wall / n, 3), "user_s": round((r1.ru_utime - r0.ru_utime) / n, 3),
+           "sys_s": round((r1.ru_stime - r0.ru_stime) / n, 3), "minor_faults": (r1.ru_minflt - r0.ru_minflt) // n,
+           "ctx_switches": [(r1.ru_nvcsw - r0.ru_nvcsw) // n, (r1.ru_nivcsw - r0.ru_nivcsw) // n],
            "peak_rss_mb": round(r1.ru_maxrss / 1024), "rss_before_call_mb": round(rss_before / 1024),
-           "scene": c.get("scene"), "loadavg_1m": os.getloadavg()[0]}
+           "scene": c.get("scene"), "loadavg_1m": os.getloadavg()[0], "threads": torch.get_num_threads(),
+           "env": {k: v for k, v in os.environ.items() if k.startswith(("MALLOC_", "OMP_", "GLIBC_TUNABLES"))}}
     if gt is not None:
         rec["psnr_gt"] = round(psnr(out, gt), 3)
     if c.get("save"):
@@ -160,9 +173,19 @@ def main(argv=None) -> None:
     r.add_argument("--model", default="rife-4.25")
     r.add_argument("--cases", default="perpixel,bound,2160p,scale,4320p")
     r.add_argument("--out")
+    t = sub.add_parser("calls", help="per-call figures after a warm-up call, under this environment's allocator")
+    t.add_argument("--size", default="720p")
+    t.add_argument("--calls", type=int, default=4)
+    t.add_argument("--model", default="rife-4.25")
     args = p.parse_args(argv)
     if args.cmd == "case":
         print(json.dumps(case(json.loads(args.spec))), flush=True)
+    elif args.cmd == "calls":
+        from filmrt.sizes import parse_size
+
+        size = parse_size(args.size)
+        print(json.dumps(case({"name": f"calls-{args.size}", "model": args.model, "height": size.height,
+                               "width": size.width, "calls": args.calls})), flush=True)
     else:
         run(args.model, args.cases, args.out)
 

@@ -15,6 +15,7 @@ rife-4.25 --size 1080p --fps-in 25``, and ``--fps-in 59.94``).
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import multiprocessing
 import os
@@ -29,6 +30,7 @@ import av
 from filmrt.bench.settings import default_clip
 from filmrt.fileio import write_json
 from filmrt.options import RuntimeOptions
+from filmrt.pipeline.io import verify_read
 from filmrt.pipeline.live.options import LiveOptions
 from filmrt.pipeline.live.run import live
 from filmrt.pipeline.options import EncodeOptions
@@ -151,30 +153,15 @@ def live_bench(size: str = "720p", *, seconds: float = 60, fps_in: str | None = 
 
 
 def read_back(path: Path, fps: Fraction) -> dict:
-    """What a receiver of the output sees: video frames and every break of the cadence (a step
-    between frames other than one tick), and the audio's span against the video's (the same delay
-    on both: their ends within a frame plus a packet)."""
-    spans: dict[str, list[float]] = {}
-    steps: list[int] = []
-    with av.open(str(path)) as c:
-        vs = c.streams.video[0]
-        tick = 1 / (fps * Fraction(vs.time_base))  # ticks of the stream's time base per frame
-        last = None
-        for pkt in c.demux():
-            if pkt.pts is None or pkt.stream.type not in ("video", "audio"):
-                continue
-            t0 = float(pkt.pts * pkt.time_base)
-            span = spans.setdefault(pkt.stream.type, [t0, t0])
-            span[0] = min(span[0], t0)
-            span[1] = max(span[1], t0 + float((pkt.duration or 0) * pkt.time_base))
-    with av.open(str(path)) as c:
-        for f in c.decode(c.streams.video[0]):
-            if last is not None:
-                steps.append(f.pts - last)
-            last = f.pts
-    video, audio = spans.get("video"), spans.get("audio")
-    return {"frames": len(steps) + (last is not None),
-            "cadence_breaks": sum(1 for d in steps if abs(d - tick) > tick / 100),
+    """What a receiver of the output sees (the product's reader, :func:`filmrt.pipeline.io.verify_read.read_back`):
+    video frames and every break of the cadence (a step between frames other than one frame), and the
+    audio's span against the video's (the same delay on both: their ends within a frame plus a packet)."""
+    got = verify_read.read_back(path)
+    v = got.video
+    steps = [b - a for a, b in itertools.pairwise(v.times)]
+    a = next((s for s in got.others if s.kind == "audio" and s.start is not None), None)
+    video, audio = ([float(s.start), float(s.end)] if s else None for s in (v, a))
+    return {"frames": v.decoded, "cadence_breaks": sum(1 for d in steps if abs(d * fps - 1) > 0.01),
             "video_s": video, "audio_s": audio,
             "av_start_ms": None if not (video and audio) else round((audio[0] - video[0]) * 1000, 1),
             "av_end_ms": None if not (video and audio) else round((audio[1] - video[1]) * 1000, 1)}

@@ -54,7 +54,7 @@ from pathlib import Path
 import torch
 
 from filmrt.bench.peers import decode_segment
-from filmrt.bench.report import fmt, md_table, run_head, run_tail, write_pair
+from filmrt.bench.report import run_head, run_tail, table, write_pair
 from filmrt.bench.runner import run_child
 from filmrt.bench.settings import csv_list, default_clip
 from filmrt.bench.temporal import write_clip
@@ -426,6 +426,16 @@ def run_args(args, command: str) -> int:
     return 0
 
 
+#: the peers table: (header, field or function of a method's record, format)
+PEERS_COLS = [("method", "name"), ("gen. PSNR dB", lambda r: r.get("generated", {}).get("psnr")),
+              ("gen. SSIM", lambda r: r.get("generated", {}).get("ssim"), ".4f"),
+              ("flicker", lambda r: r.get("generated", {}).get("flicker")),
+              ("motion err.", lambda r: (r.get("judder") or {}).get("motion_error"), ".3f"),
+              ("kept PSNR dB", lambda r: (r.get("kept") or {}).get("psnr")), ("wall s", "wall_s", ".1f"),
+              ("CPU s", "cpu_s", ".1f"), ("s / out frame", "s_per_out_frame", ".3f"),
+              ("peak RSS MB", "peak_rss_mb", ".0f"), ("what", "what")]
+
+
 def peers_markdown(res: dict) -> str:
     """The table (and what it measured) of a peers result."""
     pv, m = res["peers_vs"], res["machine"]
@@ -441,18 +451,9 @@ def peers_markdown(res: dict) -> str:
         f"Encoder: {pr['encode']}. Scorer: {pr['scorer']}. Best of {pv['rounds']} interleaved rounds "
         "(wall; CPU and peak RSS of the whole job, children's rusage). * = on the Pareto front.", "",
     ]
-    rows = []
-    for name, r in pv["methods"].items():
-        if r["status"] != "ok":
-            rows.append([name, *["—"] * 9, f"{r['status']}: {r['reason'][:160]}"])
-            continue
-        g, k = r["generated"], r["kept"] or {}
-        rows.append([name + (" *" if name in front else ""), fmt(g["psnr"]), fmt(g["ssim"], ".4f"),
-                     fmt(g.get("flicker")), fmt((r.get("judder") or {}).get("motion_error"), ".3f"), fmt(k.get("psnr")),
-                     fmt(r["wall_s"], ".1f"), fmt(r["cpu_s"], ".1f"), fmt(r["s_per_out_frame"], ".3f"),
-                     fmt(r["peak_rss_mb"], ".0f"), r["what"]])
-    lines += md_table(["method", "gen. PSNR dB", "gen. SSIM", "flicker", "motion err.", "kept PSNR dB", "wall s",
-                       "CPU s", "s / out frame", "peak RSS MB", "what"], rows)
+    rows = [{**r, "name": n + (" *" if n in front else "")} if r["status"] == "ok" else
+            {"name": n, "what": f"{r['status']}: {r['reason'][:160]}"} for n, r in pv["methods"].items()]
+    lines += table(PEERS_COLS, rows)
     lines += [f"- {n}" for n in res.get("notes", [])]
     return "\n".join(lines).rstrip() + "\n"
 

@@ -134,16 +134,29 @@ def write_pair(json_path: Path, doc: dict, md: str) -> tuple[Path, Path]:
 
 
 def fmt(x, spec: str = ".2f", none: str = "—") -> str:
-    """A figure as a table cell: ``none`` for a missing (or NaN) one, yes/no for a bool."""
+    """A figure as a table cell: ``none`` for a missing (or NaN) one, yes/no for a bool; ``spec`` "auto":
+    one decimal, e-notation for a small one, other types as they are."""
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return none
-    return ("yes" if x else "no") if isinstance(x, bool) else format(x, spec) if spec else str(x)
+    if isinstance(x, bool) or spec == "auto":
+        return ("yes" if x else "no") if isinstance(x, bool) else (f"{x:.1f}" if abs(x) >= 0.1 or x == 0 else
+                                                                   f"{x:.2e}") if isinstance(x, float) else str(x)
+    return format(x, spec) if spec else str(x)
 
 
 def md_table(head: list[str], rows: list[list], cell=fmt) -> list[str]:
     """A markdown table (and a blank line); cells that are not text are written with ``cell``."""
     return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head),
             *["| " + " | ".join(c if isinstance(c, str) else cell(c) for c in r) + " |" for r in rows], ""]
+
+
+def table(cols: list[tuple], rows: list[dict], spec: str = ".2f", none: str = "—") -> list[str]:
+    """THE bench's table of result rows, from a column spec: ``(header, key[, format])`` per column, the
+    key a field of the row or a function of it, the format a :func:`fmt` spec (default ``spec``)."""
+    def cell(r, key, f=spec):
+        v = key(r) if callable(key) else r.get(key)
+        return v if isinstance(v, str) else fmt(v, f, none)
+    return md_table([c[0] for c in cols], [[cell(r, *c[1:]) for c in cols] for r in rows])
 
 
 # --- the markdown summary ------------------------------------------------------------------------
@@ -252,7 +265,7 @@ def end_to_end_md(res: dict) -> list[str]:
     x264 = (mi or {}).get("x264")
     if x264:
         L.append(f"Both sides encode with libx264 preset {x264['preset']}, crf {x264['crf']} (convert's defaults).")
-    return [*L, *_split(res.get("end_to_end", [])), *_profile(res.get("e2e_profile")), ""]
+    return [*L, *_split(res.get("end_to_end", [])), ""]
 
 
 def _split(rows: list[dict]) -> list[str]:
@@ -271,24 +284,6 @@ def _split(rows: list[dict]) -> list[str]:
             "Outside the model = the run's wall time minus the model calls' (setup, the first frames, the "
             "encoder's look-ahead flushed after the last model call); the thread CPU figures count each "
             "stage's own thread (codec worker threads beyond it are not counted)."]
-
-
-def _profile(pr: dict | None) -> list[str]:
-    if not pr:
-        return []
-    L = ["", f"Where convert's time goes (each stage alone on the same segment; in convert they overlap in "
-         f"threads on the same cores): decode {pr['decode_s']:.2f} s ({pr['frames_in']} frames), encode "
-         f"{pr['encode_s']:.2f} s ({pr['encode_frames']} frames, libx264)"
-         + "".join(f", {m} inference {v['estimate_s']:.1f} s ({v['interpolations']} x "
-                   f"{v['s_per_interpolation']:.3f} s)" for m, v in pr["inference"].items()) + "."]
-    for name, v in pr["inference"].items():
-        op = v.get("op_profile")
-        if op:
-            conv = sum(o["share"] for o in op["ops"] if "conv" in o["op"])
-            L.append(f"{name} inference by op (torch.profiler, self time): convolutions {conv:.0%}; "
-                     + ", ".join(f"{o['op'].replace('aten::', '')} {o['share']:.0%}" for o in op["ops"][:8]
-                                 if "conv" not in o["op"]) + ".")
-    return L
 
 
 def targets_md(res: dict) -> list[str]:

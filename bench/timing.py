@@ -1,4 +1,4 @@
-"""Timing one call: warm-up, the median of repeats within a budget, and where its time goes by op.
+"""Timing one call: warm-up, the median of repeats within a budget.
 
 On CUDA each call is timed with events around a synchronised call (the GPU runs asynchronously:
 a host clock would time the launch); on CPU with ``time.perf_counter``. Results are in
@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable
 
 import torch
-from torch.profiler import ProfilerActivity, profile
 
 
 def sync(device: torch.device) -> None:
@@ -103,17 +102,3 @@ def measure(
         "clock": "cuda-events" if device.type == "cuda" else "perf_counter",
     }
 
-
-def op_profile(fn: Callable[[], object], dev: torch.device, top: int = 12) -> dict:
-    """One call under ``torch.profiler``: the ops taking the most self time (where inference goes)."""
-    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if dev.type == "cuda" else [])
-    with profile(activities=acts) as p:
-        fn()
-        sync(dev)
-    key = "self_device_time_total" if dev.type == "cuda" else "self_cpu_time_total"
-    ev = [e for e in p.key_averages() if getattr(e, key, 0) > 0]
-    total = sum(getattr(e, key) for e in ev) or 1
-    ev.sort(key=lambda e: getattr(e, key), reverse=True)
-    return {"clock": key, "total_ms": total / 1e3,
-            "ops": [{"op": e.key, "self_ms": getattr(e, key) / 1e3, "share": getattr(e, key) / total,
-                     "calls": e.count} for e in ev[:top]]}

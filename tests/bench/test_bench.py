@@ -187,7 +187,6 @@ def test_tiny_bench_run(tmp_path, shared):
     (row,) = doc["end_to_end"]
     assert row["model"] == "blend" and row["wall_s"] > 0 and row["peak_host_mib"] > 0
     assert row["out_frames"] > row["result"]["frames_in"] > 0
-    assert doc["e2e_profile"]["decode_s"] > 0 and doc["e2e_profile"]["encode_s"] > 0
     sp = row["split"]  # measured inside the run: model calls vs the rest, per output frame
     assert 0 < sp["model_s"] < sp["seconds"] and sp["outside_model_s"] == pytest.approx(sp["seconds"] - sp["model_s"])
     assert sp["decode_cpu_s"] > 0 and "decoder 1" in sp["threads"]

@@ -1,4 +1,4 @@
-"""bench/large_frames.py and bench/torch_cpu.py: one cheap case each, records complete and written."""
+"""bench/large_frames.py: a cheap case, a per-call one (make bench-torch-cpu), records complete and written."""
 
 import json
 
@@ -16,3 +16,8 @@ def test_a_case_records_memory_time_and_tiles_and_the_tables_are_written(tmp_pat
     doc = json.loads((tmp_path / "out.json").read_text())
     assert doc["summary"]["bytes_per_pixel"] == round(300 * 2**20 / (1024 * 1024 - 512 * 512))
     assert "| t | 96 | 130 |" in (tmp_path / "out.md").read_text()
+
+
+def test_per_call_figures_after_a_warm_up_call():
+    rec = large_frames.case({"name": "calls", "model": "blend", "height": 64, "width": 64, "calls": 3})
+    assert rec["calls"] == 3 and rec["minor_faults"] >= 0 and rec["threads"] >= 1 and len(rec["ctx_switches"]) == 2
