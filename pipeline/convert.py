@@ -500,7 +500,9 @@ def convert(
 ) -> ConvertResult:
     """Convert ``src`` to ``dst`` at ``options.fps``. See the module docstring.
 
-    ``interpolator``: an open :class:`filmrt.interpolator.Interpolator` to use (not closed here).
+    ``interpolator``: an open :class:`filmrt.interpolator.Interpolator` to use (not closed here),
+    or a :class:`~filmrt.pipeline.infer.PipelineBlend` (blend in planes; what ``--model blend``
+    gets without one).
     ``on_start(expected)``: called once the input is open, with the number of output frames a
     constant-rate input gives (None when the input does not say).
     ``on_progress(n)``: called from the encoder thread with the number of output frames written.
