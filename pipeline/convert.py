@@ -2,14 +2,18 @@
 
 Three threads joined by bounded queues, so memory stays flat on a clip of any length::
 
-    decode thread   a Source (PyAV, or DALI): frames -> (3,H,W) RGB on the device, scene-cut
-                    score, passthrough packets (audio/subtitles/data) -> deque
+    decode thread   a Source (PyAV, or DALI): frames -> :class:`~filmrt.pipeline.io.planes.Pic`
+                    (the decoder's Y'CbCr planes, plus (3,H,W) RGB on the device when a model
+                    will read it; RGB only when an option needs it, :func:`~filmrt.pipeline.prepare.rgb_reasons`),
+                    scene-cut score, passthrough packets (audio/subtitles/data) -> deque
          | frame queue (bounded)
     main thread     Scheduler (exact timestamps -> jobs (a, b, t)), batches of --batch pairs
                     through the inference stage (:mod:`filmrt.pipeline.infer`: keys = source frame
-                    indices, so FILM reuses per-frame/per-pair work), copies for t == 0
+                    indices, so FILM reuses per-frame/per-pair work), source frames for t == 0 as
+                    decoded; ``--model blend`` mixes the planes itself (:class:`~filmrt.pipeline.infer.PipelineBlend`)
          | output queue (bounded)
-    encode thread   RGB -> Y'CbCr (the source's matrix) -> encoder -> muxer, interleaving the
+    encode thread   planes as they are when they are the encoder's format (a source frame keeps
+                    its codes), else RGB -> Y'CbCr (the source's matrix) -> encoder -> muxer, interleaving the
                     copied packets; reports progress; the temp file is read back and checked
                     against the plan (:mod:`filmrt.pipeline.io.verify`, exit 4 on a difference),
                     then renamed over OUT at the very end
@@ -37,12 +41,13 @@ import torch
 from filmrt.engine import open_interpolator, resolve_device
 from filmrt.errors import FilmrtError, NotAVideo
 from filmrt.fileio import check_overwrite
-from filmrt.pipeline.infer import Inference
+from filmrt.pipeline.infer import Inference, PipelineBlend
 from filmrt.pipeline.io.decode import PyAVInput, av_error_message, open_input
 from filmrt.pipeline.io.encode import Muxer, check_encoder
 from filmrt.pipeline.io.extras import copy_extras
 from filmrt.pipeline.io.formats import refuse_losses
 from filmrt.pipeline.io.hdr import losses
+from filmrt.pipeline.io.planes import Pic, blend
 from filmrt.pipeline.io.source import DecodedFrame, Source
 from filmrt.pipeline.io.target import REENCODED, REMUXED, OutputTarget, dropped_streams, plan_target
 from filmrt.pipeline.io.verify import check_conversion, not_verified
@@ -55,7 +60,7 @@ from filmrt.pipeline.prepare import (
     plan_time,
     source_timecode,
 )
-from filmrt.pipeline.threads import ThreadPlan, plan_threads, torch_threads
+from filmrt.pipeline.threads import Stages, Stop, ThreadPlan, plan_threads, torch_threads
 from filmrt.pipeline.time.audiostretch import AudioStretch, reencoder
 from filmrt.pipeline.time.cadence.analysis import (
     TemporalReport,
@@ -158,54 +163,6 @@ def _named(fate: dict) -> str:
     return f"#{fate['index']} {fate['kind']} {fate['codec']}"
 
 
-# ---------------------------------------------------------------------- thread plumbing
-class _Stop(Exception):
-    """Raised inside a stage when another stage failed."""
-
-
-class _Stages:
-    def __init__(self):
-        self.stop = threading.Event()
-        self.errors: list[BaseException] = []
-        self.lock = threading.Lock()
-
-    def fail(self, e: BaseException) -> None:
-        with self.lock:
-            if not isinstance(e, _Stop):
-                self.errors.append(e)
-        self.stop.set()
-
-    def put(self, q: queue.Queue, item) -> None:
-        while True:
-            if self.stop.is_set():
-                raise _Stop
-            try:
-                q.put(item, timeout=0.05)
-                return
-            except queue.Full:
-                continue
-
-    def get(self, q: queue.Queue):
-        while True:
-            if self.stop.is_set():
-                raise _Stop
-            try:
-                return q.get(timeout=0.05)
-            except queue.Empty:
-                continue
-
-    def run(self, name: str, fn: Callable, *args) -> threading.Thread:
-        def body():
-            try:
-                fn(*args)
-            except BaseException as e:  # noqa: BLE001 - handed to the main thread
-                self.fail(e)
-
-        th = threading.Thread(target=body, name=f"filmrt-{name}", daemon=True)
-        th.start()
-        return th
-
-
 def _user_error(e: BaseException) -> BaseException:
     """PyAV/OS errors that reach the top become one-line FilmrtErrors."""
     if isinstance(e, FilmrtError):
@@ -245,7 +202,7 @@ class _Conversion:
         self.thread_plan = thread_plan or plan_threads(interp.device, options.runtime.threads)
         info = source.info
         self.batch = options.runtime.max_batch
-        self.stages = _Stages()
+        self.stages = Stages()
         qsize = max(2, options.queue_size)
         self.frame_q: queue.Queue = queue.Queue(maxsize=qsize)
         self.out_q: queue.Queue = queue.Queue(maxsize=max(qsize, 2 * self.batch))
@@ -261,7 +218,9 @@ class _Conversion:
         self.expected = output_frame_count(info.frames, info.rate, rate) if info.frames and info.rate else None
         self.muxer: Muxer | None = None
         self.threads: list[threading.Thread] = []
-        self.window: dict[int, torch.Tensor] = {}  # source frames the pending jobs may still use
+        self.window: dict[int, Pic] = {}  # source frames the pending jobs may still use
+        #: blend computed here (no model): pictures stay as decoded, blended in planes
+        self.own_blend = isinstance(interp, PipelineBlend)
         self.pending: list[Job] = []
         self.kinds: collections.Counter = collections.Counter()
         self.frames_in = self.written = self.scene_cuts = 0
@@ -293,7 +252,11 @@ class _Conversion:
         for f in self.stage.run(frames) if self.stage.active else frames:
             cut = self.detector.update(f.thumb)  # every frame: a cut into frame 1 is found too
             self.scene_cuts += cut
-            self.stages.put(self.frame_q, (f, cut))
+            rgb = f.rgb
+            if rgb is None and not self.own_blend:  # a model reads RGB: made here, on the decode thread
+                rgb = f.planes.to_rgb()
+            pic = Pic(f.planes, rgb)  # the planes (when decoded as planes) go to the encoder
+            self.stages.put(self.frame_q, (f, pic, cut))
         self.stage_cpu["decode_cpu_s"] = time.thread_time() - c0
         self.stages.put(self.frame_q, _END)
 
@@ -307,11 +270,11 @@ class _Conversion:
             item = self.stages.get(self.frame_q)
             if item is _END:
                 break
-            f, cut = item
+            f, pic, cut = item
             if self.frames_in == 0:
                 self.muxer = self._open_muxer(f.ts)
                 self.threads.append(self.stages.run("encode", self.encode))
-            self._accept(f, cut)
+            self._accept(f, pic, cut)
         if self.frames_in == 0:
             detail = "; ".join(self.source.problems) or (
                 f"no picture at or after --ss {self.options.ss:g} s" if self.options.ss
@@ -357,15 +320,15 @@ class _Conversion:
         kept = muxer.carries_captions and self.source.captions is not None
         return losses(self.source.info.side, muxer.output.codec, captions_kept=kept)
 
-    def _accept(self, f: DecodedFrame, cut: bool) -> None:
+    def _accept(self, f: DecodedFrame, pic: Pic, cut: bool) -> None:
         self.frames_in += 1
-        self.window[f.index] = f.rgb
+        self.window[f.index] = pic
         self.last_duration = f.duration
         if self.last_duration is None and self.frames_in == 1 and self.source.info.rate:
             self.last_duration = 1 / self.source.info.rate  # a one-frame clip lasts one nominal frame
         self.pending.extend(self.scheduler.push(f.ts, cut, index=f.index))
         if self.protect is not None:  # --protect: model calls wait until its analysis window is seen
-            self.protect.observe(f.index, f.rgb)
+            self.protect.observe(f.index, pic.rgb)
             if not self.protect.ready:
                 return
         if sum(j.kind == INTERP for j in self.pending) >= self.batch or len(self.pending) >= 4 * self.batch:
@@ -377,9 +340,7 @@ class _Conversion:
                 del self.window[k]
 
     def _flush(self) -> None:
-        outs = self.inference.run(self.pending, self.window)
-        if self.protect is not None:  # --protect: graphics regions replaced in the interpolated frames
-            outs = self.protect.fix(self.pending, self.window, outs)
+        outs = self._made(self.pending)
         for j, o in zip(self.pending, outs, strict=True):
             self.kinds[j.kind] += 1
             self.stages.put(self.out_q, o)
@@ -388,6 +349,23 @@ class _Conversion:
             for k in [k for k in self.window if k < keep]:
                 del self.window[k]
         self.pending.clear()
+
+    def _made(self, jobs: list[Job]) -> list[Pic]:
+        """The pictures of ``jobs``: source frames as decoded (t == 0 or 1), the others blended
+        (:class:`PipelineBlend`) or made by the model from RGB, then ``--protect``'s fix."""
+        new = [j for j in jobs if 0 < j.t < 1]
+        if self.own_blend and self.protect is None:
+            t0 = time.perf_counter()
+            made = [blend(self.window[j.a], self.window[j.b], float(j.t)) for j in new]
+            self.inference.model_s += time.perf_counter() - t0  # the blend is this run's model
+        else:
+            rgb = {k: self.window[k].rgb for j in new for k in (j.a, j.b)}
+            outs = self.inference.run(new, rgb)
+            if self.protect is not None:  # --protect: graphics regions replaced in the interpolated frames
+                outs = self.protect.fix(new, rgb, outs)
+            made = [Pic(rgb=o) for o in outs]
+        it = iter(made)
+        return [self.window[j.a] if j.t == 0 else self.window[j.b] if j.t == 1 else next(it) for j in jobs]
 
     # ------------------------------------------------------------------ encode thread
     def encode(self) -> None:
@@ -413,10 +391,14 @@ class _Conversion:
     def _verify(self, path: str) -> None:
         self.verify = check_conversion(self, path)
 
-    def _write(self, frame: torch.Tensor, last: bool) -> None:
+    def _write(self, pic: Pic, last: bool) -> None:
         pacer = self.source.captions
         cc = pacer.take(None if last else self.muxer.video_time()) if pacer is not None else b""
-        self.muxer.write_frame(frame, pacer.nals(cc, self.muxer.codec == "libx265") if cc else None)
+        nals = pacer.nals(cc, self.muxer.codec == "libx265") if cc else None
+        if pic.planes is not None:  # as decoded (or blended in planes): the source's own codes
+            self.muxer.write_planes(pic.planes, nals)
+        else:
+            self.muxer.write_frame(pic.rgb, nals)
         self.written += 1
         self._drain_passthrough(self.muxer.video_time())
         if self.on_progress is not None:
@@ -457,7 +439,7 @@ class _Conversion:
             self.infer()
             for th in self.threads:
                 th.join()
-        except _Stop:
+        except Stop:
             pass  # another stage failed: its error is raised below
         except BaseException as e:
             self.stages.fail(e)
@@ -518,7 +500,9 @@ def convert(
 ) -> ConvertResult:
     """Convert ``src`` to ``dst`` at ``options.fps``. See the module docstring.
 
-    ``interpolator``: an open :class:`filmrt.interpolator.Interpolator` to use (not closed here).
+    ``interpolator``: an open :class:`filmrt.interpolator.Interpolator` to use (not closed here),
+    or a :class:`~filmrt.pipeline.infer.PipelineBlend` (blend in planes; what ``--model blend``
+    gets without one).
     ``on_start(expected)``: called once the input is open, with the number of output frames a
     constant-rate input gives (None when the input does not say).
     ``on_progress(n)``: called from the encoder thread with the number of output frames written.
@@ -550,7 +534,7 @@ def convert(
                       options.interlace)
         check_protect_fits(options.protect, inp.info.width, inp.info.height)
         if interp is None:
-            interp = open_interpolator(options.runtime)
+            interp = PipelineBlend.instead_of(options.runtime, device) or open_interpolator(options.runtime)
         mode = choose_convert_mode(options, interp.model_name)
         with torch_threads(thread_plan.glue):  # the analysis' PyTorch work is glue, not the model
             temporal = plan_time(src, inp, options, interp.model_name, mode, fps_out, timecode, target)

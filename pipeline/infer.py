@@ -191,3 +191,36 @@ class Inference:
                 for (key, _), o in zip(chunk, out, strict=True):
                     made[key] = o
         return made
+
+
+class PipelineBlend:
+    """``--model blend`` computed by the pipeline itself, no runtime opened: blend has no
+    weights and no motion, ``(1 - t) * a + t * b``, so ``convert`` mixes the decoded Y'CbCr planes
+    as they are (:func:`filmrt.pipeline.io.planes.blend`, within one code of the blend in RGB)
+    and RGB pictures (an RGB source, ``--protect``) by the same formula as the blend model. Stands
+    where an Interpolator would (device, names, :meth:`interpolate`, :meth:`close`)."""
+
+    model_name = "blend"
+    #: no runtime: the pipeline's own arithmetic
+    backend = "pipeline"
+
+    def __init__(self, device: torch.device):
+        self.device = device
+
+    @classmethod
+    def instead_of(cls, runtime, device: torch.device) -> PipelineBlend | None:
+        """The pipeline's blend for ``runtime`` (RuntimeOptions) ``--model blend`` with ``--backend
+        auto``; None otherwise (a backend named explicitly runs the blend model as asked)."""
+        if runtime.model == "blend" and not runtime.weights and runtime.backend == "auto":
+            return cls(device)
+        return None
+
+    def interpolate(self, a: torch.Tensor, b: torch.Tensor, times, keys_a=None, keys_b=None) -> torch.Tensor:
+        t = torch.as_tensor(times, dtype=a.dtype, device=a.device).view(-1, 1, 1, 1)
+        return a + (b - a) * t
+
+    def describe(self) -> str:
+        return "blend (computed by the pipeline, no runtime)"
+
+    def close(self) -> None:
+        """Nothing to release."""

@@ -27,6 +27,7 @@ from filmrt.pipeline.io.source import DecodeRequest, Source
 from filmrt.pipeline.io.target import DROPPED, REENCODED, REMUXED, OutputTarget
 from filmrt.pipeline.options import ConvertOptions
 from filmrt.pipeline.time.cadence.analysis import TemporalReport, parse_slowmo, plan
+from filmrt.pipeline.time.protect import parse_protect
 from filmrt.pipeline.time.timecode import (
     bitstream_timecode,
     convert_timecode,
@@ -83,7 +84,26 @@ def decode_request(options: ConvertOptions, target: OutputTarget, temporal: Temp
     return DecodeRequest(ss=ss, t=options.t, keep_alpha=target.video.layout.alpha,
                          captions=target.video.codec in CAPTION_CODECS, deinterlace=temporal.deinterlace,
                          field_parity=temporal.field_parity or "tff", streams=wanted,
-                         caption_stretch=parse_slowmo(options.slowmo) or Fraction(1))
+                         caption_stretch=parse_slowmo(options.slowmo) or Fraction(1),
+                         planes=not rgb_reasons(options, target, temporal))
+
+
+def rgb_reasons(options: ConvertOptions, target: OutputTarget, temporal: TemporalReport) -> list[str]:
+    """Why every decoded frame must be RGB (empty: the decoder gives Y'CbCr planes, and only the
+    frames a model reads are converted, :mod:`filmrt.pipeline.io.planes`): ``--protect`` finds and
+    pastes graphics in RGB, dedup compares RGB pictures (:mod:`filmrt.pipeline.time.cadence.repeats`),
+    and alpha travels as RGB's fourth channel. A size change (scaled to the first size by the
+    decoder) and the output's own pixel format, depth or matrix need no RGB here: the decoder
+    scales the frame itself, and the muxer converts planes that are not its own format through RGB
+    (:meth:`~filmrt.pipeline.io.encode.Muxer.write_planes`)."""
+    reasons = []
+    if parse_protect(options.protect) != "off":
+        reasons.append("--protect")
+    if temporal.dedup == "on":
+        reasons.append("dedup")
+    if target.video.layout.alpha:
+        reasons.append("alpha")
+    return reasons
 
 
 def check_input_fits(inp: PyAVInput, ss: float | None) -> None:

@@ -27,14 +27,17 @@ On a GPU the model does not use the CPU cores: the codecs keep their own default
 choice) and PyTorch's count is left alone. ``--threads N`` sets the model's count (all backends),
 and the plan is built around it.
 
-THE place these numbers are chosen: :func:`plan_threads`.
+THE place these numbers are chosen: :func:`plan_threads`. The stages themselves are joined by
+:class:`Stages` (bounded queues that give up when another stage failed).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+import queue
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
@@ -101,3 +104,53 @@ def plan_threads(device: torch.device | str, model_threads: int | None = None,
         return ThreadPlan(cores=cores, model=int(model_threads or 0), decoder=0, encoder=0, glue=0)
     model = int(model_threads) if model_threads else cores
     return ThreadPlan(cores=cores, model=model, decoder=1, encoder=1, glue=1)
+
+
+class Stop(Exception):
+    """Raised inside a stage when another stage failed."""
+
+
+class Stages:
+    """The stages of one run as threads: a shared stop event, the errors (the first is raised by
+    the caller), and queue operations that give up with :class:`Stop` once any stage failed."""
+
+    def __init__(self):
+        self.stop = threading.Event()
+        self.errors: list[BaseException] = []
+        self.lock = threading.Lock()
+
+    def fail(self, e: BaseException) -> None:
+        with self.lock:
+            if not isinstance(e, Stop):
+                self.errors.append(e)
+        self.stop.set()
+
+    def put(self, q: queue.Queue, item) -> None:
+        while True:
+            if self.stop.is_set():
+                raise Stop
+            try:
+                q.put(item, timeout=0.05)
+                return
+            except queue.Full:
+                continue
+
+    def get(self, q: queue.Queue):
+        while True:
+            if self.stop.is_set():
+                raise Stop
+            try:
+                return q.get(timeout=0.05)
+            except queue.Empty:
+                continue
+
+    def run(self, name: str, fn: Callable, *args) -> threading.Thread:
+        def body():
+            try:
+                fn(*args)
+            except BaseException as e:  # noqa: BLE001 - handed to the main thread
+                self.fail(e)
+
+        th = threading.Thread(target=body, name=f"filmrt-{name}", daemon=True)
+        th.start()
+        return th

@@ -32,11 +32,12 @@ from pathlib import Path
 
 import torch
 
-from filmrt.engine import open_interpolator
+from filmrt.engine import open_interpolator, resolve_device
 from filmrt.errors import FilmrtError, NotAVideo, VerificationFailed
 from filmrt.options import RuntimeOptions
 from filmrt.pipeline import convert as convert_pipeline
 from filmrt.pipeline.batch.options import JobOptions
+from filmrt.pipeline.infer import PipelineBlend
 from filmrt.pipeline.io.probe import probe
 from filmrt.pipeline.options import ConvertOptions
 
@@ -158,7 +159,9 @@ class Worker:
         close it and open theirs (one model per worker)."""
         if self._model is None or runtime != self._model_key:
             self.close()
-            self._model = open_interpolator(runtime)
+            # --model blend: the pipeline blends the decoded planes itself, as convert does alone
+            self._model = PipelineBlend.instead_of(runtime, resolve_device(runtime.device)) \
+                or open_interpolator(runtime)
             self._model_key = runtime
         return self._model
 

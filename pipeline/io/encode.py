@@ -383,14 +383,14 @@ class Muxer:
         rgb = rgb[:, : self.height, : self.width]
         self._write(rgb_to_frame(rgb, self.layout, self.spec), captions)
 
-    def write_planes(self, planes: Planes) -> None:
+    def write_planes(self, planes: Planes, captions: list[bytes] | None = None) -> None:
         """Encode the next output frame from Y'CbCr planes (:mod:`filmrt.pipeline.io.planes`): as
         they are when they are the encoder's own format, matrix and range, else through RGB."""
         frame = planes_to_frame(planes, self.layout, self.spec, self.width, self.height)
         if frame is None:
-            self.write_frame(planes.to_rgb())
+            self.write_frame(planes.to_rgb(), captions)
         else:
-            self._write(frame, None)
+            self._write(frame, captions)
 
     def _write(self, frame, captions: list[bytes] | None) -> None:
         frame.colorspace = self.colorspace

@@ -6,7 +6,9 @@ planes (:class:`Planes`), a 720p picture is 2.8 MB instead of 11 MB of RGB float
 pass over 1.5 values a pixel instead of 3, and an encoder of the same pixel format takes the planes
 as they are (a source frame goes out with its own codes: no round trip through RGB, which rounds
 and clips out-of-gamut codes). ``filmrt live`` keeps its input this way
-(``DecodeRequest.planes``) and makes RGB only for the frames a model tier or ``--protect`` works on.
+(``DecodeRequest.planes``) and makes RGB only for the frames a model tier or ``--protect`` works on;
+``filmrt convert`` does the same unless an option needs every frame in RGB
+(:func:`filmrt.pipeline.prepare.rgb_reasons`). Both carry a picture as a :class:`Pic`.
 
 Why a blend of planes is a blend of pictures: Y'CbCr -> RGB is affine per pixel (chroma is
 replicated over its block), so ``(1 - t) a + t b`` commutes with it; the codes differ from
@@ -75,6 +77,39 @@ class Planes:
         to the thumbnail's size, then converted (the same up to RGB clipping: the average is linear)."""
         small = [F.adaptive_avg_pool2d(p.float()[None, None], (THUMB[1], THUMB[0]))[0, 0] for p in (self.y, self.cb, self.cr)]
         return luma_from_rgb(yuv_to_rgb(*small, self.spec)).float().cpu()
+
+
+class Pic:
+    """One picture as the pipeline carries it between stages: ``planes`` (as decoded), ``rgb``
+    ((3, H, W) float32 in [0, 1]: a model's output, an RGB input, the slate), or both (the RGB a
+    model will read, made beside the planes that go to the encoder). :attr:`rgb` converts the
+    planes once, when first asked (a second thread asking at the same moment converts them again:
+    harmless). ``filmrt live`` and ``filmrt convert`` both carry their frames this way."""
+
+    __slots__ = ("planes", "_rgb")
+
+    def __init__(self, planes: Planes | None = None, rgb: torch.Tensor | None = None):
+        assert planes is not None or rgb is not None
+        self.planes, self._rgb = planes, rgb
+
+    @property
+    def rgb(self) -> torch.Tensor:
+        if self._rgb is None:
+            self._rgb = self.planes.to_rgb()
+        return self._rgb
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(H, W)."""
+        return tuple((self.planes.y if self.planes is not None else self._rgb).shape[-2:])
+
+
+def blend(a: Pic, b: Pic, t: float) -> Pic:
+    """``(1 - t) * a + t * b``: in planes when both have planes of the same kind (within one code
+    of the blend in RGB, see the module docstring), else in RGB."""
+    if a.planes is not None and b.planes is not None and a.planes.same_kind(b.planes):
+        return Pic(planes=a.planes.lerp(b.planes, t))
+    return Pic(rgb=torch.lerp(a.rgb, b.rgb, float(t)))
 
 
 def make_thumb(rgb: torch.Tensor) -> torch.Tensor:

@@ -90,8 +90,8 @@ class DecodeRequest:
     follow (a caption at source time t is due at output time N x t, with its picture);
     ``keep_picture``: each frame also carries the decoded picture as the decoder gave it
     (:attr:`DecodedFrame.picture`, for VMAF: ``filmrt score --vmaf``); ``planes``: frames carry
-    their Y'CbCr planes instead of RGB (:attr:`DecodedFrame.planes`: ``filmrt live``, whose cheap
-    tiers need no RGB; not with ``keep_alpha``)."""
+    their Y'CbCr planes instead of RGB (:attr:`DecodedFrame.planes`: ``filmrt live`` and ``filmrt
+    convert`` make RGB only for the frames a model reads; not with ``keep_alpha``)."""
 
     ss: float | None = None
     t: float | None = None

@@ -9,7 +9,7 @@ it works on.
 - ``blend``: ``(1 - t) * a + t * b`` (motion ghosts as a double image);
 - ``repeat``: the nearer of the two frames (motion judders; the safe frame at cuts and stalls).
 
-A :class:`Pic` is the decoder's Y'CbCr planes (:mod:`filmrt.pipeline.io.planes`) or RGB. The input
+A :class:`~filmrt.pipeline.io.planes.Pic` is the decoder's Y'CbCr planes (:mod:`filmrt.pipeline.io.planes`) or RGB. The input
 stays in planes: source and repeat frames reach the encoder as they were decoded, blend mixes the
 planes, and RGB is made only for the frames a model tier (or ``--protect``) works on. At 720p this
 keeps the cheap path at a few ms a frame (a round trip through float RGB costs ~20 ms a frame on
@@ -22,31 +22,8 @@ import av
 import torch
 import torch.nn.functional as F
 
-from filmrt.pipeline.io.planes import Planes, frame_planes
+from filmrt.pipeline.io.planes import Pic, Planes, blend, frame_planes
 from filmrt.pipeline.live.deadline import BLEND, REPEAT, TIER_SCALE
-
-
-class Pic:
-    """One picture of the live path: ``planes`` (as decoded) or ``rgb`` ((3, H, W) float32 in
-    [0, 1]: a model's output, an RGB input, the slate). :attr:`rgb` converts the planes once, when
-    first asked (a second thread asking at the same moment converts them again: harmless)."""
-
-    __slots__ = ("planes", "_rgb")
-
-    def __init__(self, planes: Planes | None = None, rgb: torch.Tensor | None = None):
-        assert (planes is None) != (rgb is None)
-        self.planes, self._rgb = planes, rgb
-
-    @property
-    def rgb(self) -> torch.Tensor:
-        if self._rgb is None:
-            self._rgb = self.planes.to_rgb()
-        return self._rgb
-
-    @property
-    def size(self) -> tuple[int, int]:
-        """(H, W)."""
-        return tuple((self.planes.y if self.planes is not None else self._rgb).shape[-2:])
 
 
 def blank(info, device: torch.device, level: float = 0.0) -> Pic:
@@ -64,12 +41,6 @@ def blank(info, device: torch.device, level: float = 0.0) -> Pic:
 
 def repeat(a: Pic, b: Pic | None, t: float) -> Pic:
     return a if b is None or t < 0.5 else b
-
-
-def blend(a: Pic, b: Pic, t: float) -> Pic:
-    if a.planes is not None and b.planes is not None and a.planes.same_kind(b.planes):
-        return Pic(planes=a.planes.lerp(b.planes, t))
-    return Pic(rgb=torch.lerp(a.rgb, b.rgb, float(t)))
 
 
 def _scaled(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

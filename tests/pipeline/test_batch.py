@@ -34,6 +34,7 @@ from filmrt.pipeline.batch.manifest import MANIFEST_NAME, Lock, Manifest, finger
 from filmrt.pipeline.batch.plan import resolve_options
 from filmrt.pipeline.batch.report import Progress
 from filmrt.pipeline.batch.worker import Job
+from filmrt.pipeline.infer import PipelineBlend
 from filmrt.pipeline.options import ConvertOptions
 
 
@@ -371,7 +372,8 @@ def test_interrupted_run_leaves_jobs_pending_and_resumes(lib_copy, tmp_path, con
 
 
 def test_real_convert_one_model_per_worker(lib_copy, tmp_path, monkeypatch):
-    """With the real convert (blend), a worker opens the model once and reuses it for every file."""
+    """With the real convert (blend on PyTorch), a worker opens the model once and reuses it for
+    every file; blend on --backend auto opens no runtime at all (the pipeline blends planes)."""
     src, good = lib_copy
     opened = []
     real_open = batch_worker.open_interpolator
@@ -383,14 +385,16 @@ def test_real_convert_one_model_per_worker(lib_copy, tmp_path, monkeypatch):
     monkeypatch.setattr(batch_worker, "open_interpolator", counting_open)
     # the worker state is an object: one model per worker, kept while the options stay the same
     worker = batch_worker.Worker()
-    model = worker.interpolator(RuntimeOptions(model="blend"))
-    assert worker.interpolator(RuntimeOptions(model="blend")) is model and len(opened) == 1
-    assert worker.interpolator(RuntimeOptions(model="blend", max_batch=2)) is not model and len(opened) == 2
+    model = worker.interpolator(RuntimeOptions(model="blend", backend="torch"))
+    assert worker.interpolator(RuntimeOptions(model="blend", backend="torch")) is model and len(opened) == 1
+    assert worker.interpolator(RuntimeOptions(model="blend", backend="torch", max_batch=2)) is not model
+    assert len(opened) == 2
+    assert isinstance(worker.interpolator(RuntimeOptions(model="blend")), PipelineBlend) and len(opened) == 2
     worker.close()
     opened.clear()
 
     # the in-process runner's worker opens the model once for every file of the run
-    opts = convert_options(fps="x2", model="blend", preset="ultrafast")
+    opts = convert_options(fps="x2", model="blend", backend="torch", preset="ultrafast")
     rep = run_batch(src, tmp_path / "out", opts, workers=0, include=["street/*", "bikes.mp4"], quiet=True)
     assert rep.counts() == {"done": 3}
     assert len(opened) == 1 and opened[0][0][0].model == "blend"

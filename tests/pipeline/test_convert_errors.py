@@ -181,6 +181,7 @@ def test_failure_in_decoder_thread_is_raised_once(good, tmp_path, monkeypatch):
         raise FilmrtError("decoder broke")
 
     monkeypatch.setattr(decode, "frame_to_rgb", broken)
+    monkeypatch.setattr(decode, "frame_planes", broken)  # convert asks for planes unless an option needs RGB
     with pytest.raises(FilmrtError, match="decoder broke"):
         convert(good["mp4"], tmp_path / "o.mp4", ConvertOptions(fps="50", runtime=RuntimeOptions(model="blend")))
     assert not leftovers(tmp_path) and not (tmp_path / "o.mp4").exists()

@@ -44,9 +44,8 @@ from filmrt.pipeline.io.probe import field_order, main_video
 from filmrt.pipeline.time.cadence.fieldops import pull_all
 from filmrt.pipeline.time.cadence.repeats import (
     cadence_hold,
+    cadence_pair,
     cadence_repeats,
-    largest_change,
-    looks_repeated,
     repeat_cadence,
 )
 
@@ -231,8 +230,9 @@ def _repeats(frames) -> list[bool]:
     for f in frames:
         rgb, spec = frame_to_rgb(f, spec, torch.device("cpu"))
         if prev is not None:
-            looks.append(looks_repeated(prev, rgb))
-            changes.append(largest_change(prev, rgb))
+            looks_rep, change = cadence_pair(prev, rgb)
+            looks.append(looks_rep)
+            changes.append(change)
         prev = rgb
     return cadence_repeats(looks, changes)
 

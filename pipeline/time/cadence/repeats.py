@@ -65,21 +65,27 @@ def moving_blocks(a: torch.Tensor, b: torch.Tensor, tolerance: float = 1.0) -> i
     """Blocks that moved between frames ``a`` and ``b`` ((C, H, W) planes in 0..1: RGB, RGBA; or
     one (H, W) plane); every block when the whole picture changed (see the module's docstring).
     ``tolerance`` scales the floors :data:`MIN_LEVEL` and :data:`PEAK_LEVEL` (not the ceiling)."""
+    return pair_change(a, b, tolerance)[0]
+
+
+def pair_change(a: torch.Tensor, b: torch.Tensor, tolerance: float = 1.0) -> tuple[int, float]:
+    """(:func:`moving_blocks`, :func:`largest_change`) of one pair, from one difference image (the
+    analysis asks both of every pair: the per-pixel difference is most of the cost)."""
     a = a.float().reshape(-1, *a.shape[-2:])
     b = b.to(a.device).float().reshape(-1, *b.shape[-2:])
     h, w = a.shape[-2:]
     blocks_n = -(-h // BLOCK) * -(-w // BLOCK)
     if a.shape != b.shape:
-        return blocks_n  # a different size is never a repeat
+        return blocks_n, 1.0  # a different size is never a repeat
     d = (a - b).abs().amax(0)[None, None]
     blocks = F.avg_pool2d(d, BLOCK, ceil_mode=True).flatten()
     noise = float(blocks.median())
     if noise > NOISE_CEILING:
-        return blocks_n
+        return blocks_n, 1.0
     peaks = F.max_pool2d(F.avg_pool2d(d, 2, ceil_mode=True), BLOCK // 2, ceil_mode=True).flatten()
     moved = (blocks > max(tolerance * MIN_LEVEL, NOISE_FACTOR * noise)) | \
         (peaks > max(tolerance * PEAK_LEVEL, PEAK_FACTOR * noise))
-    return int(moved.sum())
+    return int(moved.sum()), float(blocks.max())
 
 
 def is_repeat(a: torch.Tensor, b: torch.Tensor) -> bool:
@@ -92,11 +98,7 @@ def largest_change(a: torch.Tensor, b: torch.Tensor) -> float:
     """The largest block mean change between ``a`` and ``b`` (0..1; 1 when more than coding noise
     changed nearly everywhere, or the sizes differ): how much a pair changed, for
     :func:`cadence_repeats`."""
-    if a.shape != b.shape:
-        return 1.0
-    d = (a.float() - b.to(a.device).float()).abs().reshape(-1, *a.shape[-2:]).amax(0)[None, None]
-    blocks = F.avg_pool2d(d, BLOCK, ceil_mode=True).flatten()
-    return 1.0 if float(blocks.median()) > NOISE_CEILING else float(blocks.max())
+    return pair_change(a, b)[1]
 
 
 def cadence_repeats(looks: list[bool], changes: list[float]) -> list[bool]:
@@ -118,6 +120,12 @@ def looks_repeated(a: torch.Tensor, b: torch.Tensor) -> bool:
     coarsely): the strict test misses such repeats, and a cadence of twos would look irregular.
     Only the cadence is judged this way; a frame is dropped only by :func:`is_repeat`."""
     return moving_blocks(a, b, CADENCE_TOLERANCE) == 0
+
+
+def cadence_pair(a: torch.Tensor, b: torch.Tensor) -> tuple[bool, float]:
+    """(:func:`looks_repeated`, :func:`largest_change`) of one pair, computed once."""
+    moved, largest = pair_change(a, b, CADENCE_TOLERANCE)
+    return moved == 0, largest
 
 
 def repeat_cadence(repeats: list[bool]) -> str | None:
