@@ -50,7 +50,7 @@ from filmrt.pipeline.io.hdr import SideInfo, x265_hdr_params
 from filmrt.pipeline.io.pixels import planes_to_frame, rgb_to_frame
 from filmrt.pipeline.io.planes import Planes
 from filmrt.pipeline.io.source import VideoInfo
-from filmrt.pipeline.io.streams import NO_TIMES, PS_FORMATS, stream_codec
+from filmrt.pipeline.io.streams import NO_TIMES, PS_FORMATS, add_copy, stream_codec
 from filmrt.pipeline.time.cadence.fieldops import WEAVE, FilterChain
 from filmrt.pipeline.time.timecode import GOP_ENCODERS
 from filmrt.pipeline.time.timestamps import OVERLAP_MAX, reset_offset
@@ -307,7 +307,7 @@ class Muxer:
         self._bsf: dict[int, BitStreamFilterContext] = {}  # by input stream index
         for s in copy_streams:
             try:
-                o = c.add_stream_from_template(s)
+                o = add_copy(c, s)
             except (ValueError, av.error.FFmpegError) as e:
                 raise FilmrtError(f"stream #{s.index} {s.type} {stream_codec(s)} cannot be copied into {self.dst} "
                                   f"({av_error_message(e)}): pass --drop-stream {s.index}") from None

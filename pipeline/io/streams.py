@@ -27,6 +27,11 @@ that way (its demuxer guesses codecs from content): what it reads back is listed
 (:func:`filmrt.pipeline.io.target.fit_container`, said in the notes); audio is re-encoded
 (:data:`AUDIO_FALLBACK`, said with the reason); anything else is refused as below.
 
+**AVI times audio by its header alone** (one chunk per frame of one length, or blocks of bytes).
+A copied stream is declared the way FFmpeg's own encoders declare it (:func:`add_copy`), and the
+probe reads the header it wrote (:func:`_avi_timing`): audio whose frames have no one length the
+header can say (E-AC-3, DTS, FLAC, Vorbis) is re-encoded as AAC, said with the reason.
+
 **Other video streams** (a second angle, a thumbnail track, cover art) are copied as they are
 where the container holds them (cover art: MP4 as a stream, :data:`COVER_ART`; Matroska as an
 attachment, :data:`ATTACHED_COVER`); where it does not they are left out with the reason (a note,
@@ -45,6 +50,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import re
+import struct
 from fractions import Fraction
 from pathlib import Path
 
@@ -87,11 +93,14 @@ READ_BACK = {"mpegts"}
 PS_FORMATS = {"mpeg", "vob", "dvd", "svcd", "vcd"}
 PS_READABLE = {"video": {"mpeg1video", "mpeg2video", "h264", "hevc"}, "subtitle": {"dvd_subtitle"}}
 #: audio a READ_BACK muxer cannot carry readably is re-encoded to this codec (said, with why)
-AUDIO_FALLBACK = {"mpegts": "aac"}
+AUDIO_FALLBACK = {"mpegts": "aac", "avi": "aac"}
 #: why that codec: (muxer) -> the reason printed with the note
 AUDIO_FALLBACK_WHY = {"mpegts": "MPEG-TS carries PCM only as SMPTE 302M, which this FFmpeg cannot encode, and "
                                 "FLAC not at all; AAC keeps every sample rate and channel layout (lossy: write "
-                                ".mkv, .mov or .mxf to keep it lossless)"}
+                                ".mkv, .mov or .mxf to keep it lossless)",
+                      "avi": "{why}; AAC's frames have one length (write .mkv to keep it as it is)"}
+#: what a refusal says when the container takes the codec but not readably (the fallback's case)
+_UNREADABLE = ("no decoder reads", "AVI would")
 #: muxers that write cover art as a stream (an attached picture): FFmpeg's mov muxer does in MP4/iPod
 #: mode only (the iTunes ``covr`` atom) and drops it from .mov without a word
 COVER_ART = {"mp4", "ipod"}
@@ -105,6 +114,18 @@ _AUD = b"\0\0\0\1\x09\xf0"
 #: own rate). Video is encoded there without B-frames (encode.py), and a source's start there is
 #: that delay, not a time to carry over (verify_checks.py)
 NO_TIMES = frozenset({"avi", "h264", "hevc", "mpeg2video", "mpeg1video", "mpegvideo", "m4v", "cavsvideo", "vc1"})
+#: AVI stores no audio times: its header says how long a chunk lasts (strh scale/rate) and whether
+#: a chunk is one frame (sample size 0) or a run of blocks of that many bytes. FFmpeg writes the
+#: WAVE header's block align of these codecs itself (a bound on a frame's bytes: AC-3 3840) and
+#: reads it back as their block size; copied as it is, the AVI muxer then indexes the audio in
+#: blocks of that many bytes (AC-3 copied from an AVI: 63 frames read back as 0.22 s). FFmpeg's
+#: encoders leave it 0 (one chunk per frame): a copy is declared the same way (ffmpeg -c copy
+#: does it for AC-3 and MP3, not AAC)
+OWN_BLOCK_ALIGN = frozenset({"mp1", "mp2", "mp3", "ac3", "aac"})
+#: the frame length FFmpeg knows a codec by where the stream's parameters hold none (the probe
+#: decodes no AC-3); a codec with neither (E-AC-3: 256 to 1536 samples, DTS, FLAC, Vorbis) cannot
+#: be indexed one chunk per frame
+FIXED_FRAME = {"ac3": 1536}
 STREAMED_MOVFLAGS = "frag_keyframe+empty_moov+default_base_moof+delay_moov"
 MOV_FORMATS = ("mp4", "mov", "ipod", "ismv", "3gp")
 
@@ -162,6 +183,49 @@ def _stream_key(s) -> tuple:
             str(getattr(cc, "format", None)))
 
 
+def audio_fallback(fmt: str, why: str) -> tuple[str, str] | None:
+    """(encoder, note) for audio that muxer ``fmt`` refused for ``why``, where re-encoding it makes
+    it readable (:data:`AUDIO_FALLBACK`); None where the refusal stands."""
+    if fmt not in AUDIO_FALLBACK or not any(u in why for u in _UNREADABLE):
+        return None
+    enc = AUDIO_FALLBACK[fmt]
+    return enc, f"re-encoded as {enc}: {AUDIO_FALLBACK_WHY[fmt].format(why=why)}"
+
+
+def add_copy(container, s):
+    """THE way a stream to copy is added to an output ``container``: ``s`` as the template,
+    declared the way the muxer must see it (AVI: :data:`OWN_BLOCK_ALIGN`)."""
+    o = container.add_stream_from_template(s)
+    if container.format.name == "avi" and s.type == "audio" and _codec_id(stream_codec(s)) in OWN_BLOCK_ALIGN:
+        # PyAV 18 has no setter for block_align; it is an option of the codec context, applied
+        # when the context opens (the source's decoder: nothing is decoded through it)
+        o.codec_context.options = {"block_align": "0"}
+        o.codec_context.open()
+    return o
+
+
+def _avi_timing(header: bytes, s) -> str | None:
+    """None if the AVI ``header`` (of a probe with copied audio ``s``) times that audio right;
+    else why not. One chunk per frame needs the codec's one frame length; blocks of bytes need a
+    constant bit rate, which compressed lossless audio (FLAC) has not."""
+    at = header.find(b"strh")
+    while at >= 0 and header[at + 8:at + 12] != b"auds":
+        at = header.find(b"strh", at + 4)
+    if at < 0 or s.type != "audio":
+        return None
+    scale, rate = struct.unpack_from("<II", header, at + 28)
+    block = struct.unpack_from("<I", header, at + 52)[0]
+    cc = s.codec_context
+    codec = _codec_id(stream_codec(s))
+    if block:
+        lossless = cc.codec.properties & 6 == 4  # lossless, not lossy: a variable bit rate
+        return f"AVI would index its {codec} by bytes, and its bit rate varies" if lossless and not cuttable(s) else None
+    frame = cc.frame_size or FIXED_FRAME.get(codec, 0)
+    if frame and rate and Fraction(scale, rate) == Fraction(frame, cc.sample_rate or 1):
+        return None
+    return f"AVI would time {codec} by one frame length in its header, and {codec} frames have none"
+
+
 def refusal(fmt: str, codec: str, options: dict, stream=None) -> str | None:
     """THE answer to "can this container hold this codec": None if muxer ``fmt`` (with the muxer
     ``options`` of the real output) takes a ``codec`` video stream, and ``stream`` copied beside it,
@@ -172,7 +236,8 @@ def refusal(fmt: str, codec: str, options: dict, stream=None) -> str | None:
     key = (fmt, codec, tuple(sorted(options.items())), None if stream is None else _stream_key(stream))
     if key in _CACHE:
         return _CACHE[key]
-    c = av.open(io.BytesIO(), "w", format=fmt, options=dict(options))
+    buf = io.BytesIO()
+    c = av.open(buf, "w", format=fmt, options=dict(options))
     old = av.logging.get_level()
     why = None
     try:
@@ -186,7 +251,7 @@ def refusal(fmt: str, codec: str, options: dict, stream=None) -> str | None:
                 v.pix_fmt = "yuv420p" if not fmts or "yuv420p" in fmts else fmts[0]
                 v.codec_context.options = dict(private)
                 if stream is not None:
-                    c.add_stream_from_template(stream)
+                    add_copy(c, stream)
                 c.start_encoding()
             except (ValueError, av.error.FFmpegError) as e:
                 why = _reason(e, logs)
@@ -196,6 +261,8 @@ def refusal(fmt: str, codec: str, options: dict, stream=None) -> str | None:
             c.close()
         except Exception:  # noqa: BLE001 - a header-only file may fail its trailer: not the question
             pass
+    if why is None and fmt == "avi" and stream is not None:
+        why = _avi_timing(buf.getvalue(), stream)
     if why is None and fmt in READ_BACK:
         why = _read_back(fmt, codec, options, stream)
     if why is None and fmt in PS_FORMATS:
@@ -216,7 +283,7 @@ def _read_back(fmt: str, codec: str, options: dict, stream=None) -> str | None:
             v = c.add_mux_stream(name, rate=Fraction(25), width=64, height=64)
             v.time_base = Fraction(1, 90000)
             if stream is not None:
-                c.add_stream_from_template(stream)
+                add_copy(c, stream)
             c.start_encoding()
             pkt = av.Packet(_AUD + bytes(32))
             pkt.pts = pkt.dts = 0

@@ -30,10 +30,9 @@ from filmrt.pipeline.io.formats import OutputFormat, choose_format, closest_pix_
 from filmrt.pipeline.io.probe import is_chapter_track, is_cover
 from filmrt.pipeline.io.streams import (
     ATTACHED_COVER,
-    AUDIO_FALLBACK,
-    AUDIO_FALLBACK_WHY,
     COVER_ART,
     HINTS,
+    audio_fallback,
     container_codec,
     muxer_options,
     output_format,
@@ -212,9 +211,9 @@ def _fates(fmt: str, options: dict, video: OutputFormat, streams: list, video_in
             why = refusal(fmt, video.codec, options, s)
             if why is None:
                 decided[s.index] = (COPIED, "remuxed" + _reader_caveat(fmt, s))
-            elif kind == "audio" and fmt in AUDIO_FALLBACK and "no decoder reads" in why:
-                enc = AUDIO_FALLBACK[fmt]  # e.g. PCM/FLAC in MPEG-TS: re-encoded, said with the reason
-                decided[s.index] = (REENCODED, f"re-encoded as {enc}: {AUDIO_FALLBACK_WHY[fmt]}", enc)
+            elif kind == "audio" and (fallback := audio_fallback(fmt, why)):
+                enc, note = fallback  # e.g. PCM/FLAC in MPEG-TS: re-encoded, said with the reason
+                decided[s.index] = (REENCODED, note, enc)
             else:
                 hint = HINTS.get((fmt, kind))
                 refused.append(f"#{s.index} {kind} {stream_codec(s)} ({hint + '; FFmpeg: ' + why if hint else why})")
