@@ -322,6 +322,11 @@ class Muxer:
                 # these containers have none: put it in front of every keyframe, as it is in a TS
                 self._bsf[s.index] = BitStreamFilterContext("dump_extra=freq=keyframe", s)
         self.frames_written = 0
+        #: FFmpeg's AVI muxer fills a gap in the picture positions with empty chunks only after its
+        #: first chunk: a video that starts late (audio first, or the packet straddling --ss) would
+        #: get its first picture at 0 and the gap after it (read back 0, 2, 3 ...; H.264's reorder
+        #: delay hid it, FFV1 showed it). An empty chunk at 0 makes the muxer write the gap in front
+        self._lead_gap = c.format.name == "avi" and self.frame_offset > 0
         self.packets_copied = 0
         #: per output stream: the last copied DTS, and how many copied packets had theirs moved after it
         self._copied_dts: dict[int, int] = {}
@@ -369,6 +374,12 @@ class Muxer:
 
     def _mux_video(self, pkt) -> None:
         """Mux an encoded packet, with the caption SEI NALs of its frame in front (if any)."""
+        if self._lead_gap:
+            self._lead_gap = False
+            if pkt.dts:
+                gap = av.Packet(b"")
+                gap.pts, gap.dts, gap.time_base, gap.stream = 0, 0, pkt.time_base, pkt.stream
+                self._io(self._mux, gap)
         nals = self._captions.pop(pkt.pts, None) if pkt.pts is not None else None
         if nals:
             out = av.Packet(with_sei(bytes(pkt), nals))
