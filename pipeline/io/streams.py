@@ -322,7 +322,8 @@ def _codec_id(name: str | None) -> str | None:
 
 def same_codec(written: str | None, read: str | None) -> bool:
     """The codec read back is the one written: the same codec whatever decoder reads it (``mp3float``
-    is MP3), and MPEG audio layers 1-3 alike (one decoder family and one MPEG-TS stream type)."""
+    is MP3), and MPEG audio layers 1-3 alike (one decoder family, one MPEG-TS stream type, and one
+    MP4 object type: MP2 copied into MP4 is read back as MP3)."""
     written, read = _codec_id(written), _codec_id(read)
     return written == read or {written, read} <= {"mp1", "mp2", "mp3"}
 
