@@ -152,6 +152,19 @@ def muxer_options(fmt_name: str, streamed: bool) -> dict:
     return {"movflags": STREAMED_MOVFLAGS} if streamed and fmt_name in MOV_FORMATS else {}
 
 
+#: muxers FFmpeg picks for OUT's extension although they are named after another format: .vob gets
+#: the SVCD muxer (its extensions hold vob, and it comes before the VOB muxer; ffmpeg's own pick
+#: too). Messages call the container what OUT's extension calls it
+NAMED_BY_EXTENSION = {"svcd": "vob"}
+
+
+def container_name(fmt: str, dst: str) -> str:
+    """What messages call the container muxer ``fmt`` writes to ``dst``: the muxer's name, or
+    OUT's extension where the muxer is named after another format (:data:`NAMED_BY_EXTENSION`)."""
+    ext = Path(dst).suffix.lstrip(".").lower()
+    return ext if NAMED_BY_EXTENSION.get(fmt) == ext else fmt
+
+
 def output_format(dst: str, fmt: str | None) -> str:
     """The muxer FFmpeg picks for OUT (its name, e.g. ``mpegts`` for ``.m2ts``)."""
     buf = io.BytesIO()
@@ -332,9 +345,9 @@ def _ps_readable(fmt: str, codec: str, stream=None) -> str | None:
     """None if MPEG-PS reads ``codec`` video (and ``stream``) back as written (:data:`PS_READABLE`)."""
     name = av.codec.Codec(codec, "w").canonical_name
     if name not in PS_READABLE["video"]:
-        return f"{fmt} would carry {name} video under an MPEG-video stream id that no decoder reads as {name}"
+        return f"it would carry {name} video under an MPEG-video stream id that no decoder reads as {name}"
     if stream is not None and stream.type in PS_READABLE and _canonical(stream) not in PS_READABLE[stream.type]:
-        return f"{fmt} would carry it under a DVD-{stream.type} stream id, read back as another codec"
+        return f"it would carry it under a DVD-{stream.type} stream id, read back as another codec"
     return None
 
 
