@@ -61,8 +61,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 DEFAULT_CRF = 18
-#: channel layouts without an order that have only one reading
-_UNORDERED = {"1 channels": "mono", "2 channels": "stereo"}
 DEFAULT_PRESET = "medium"
 
 
@@ -313,9 +311,6 @@ class Muxer:
                                   f"({av_error_message(e)}): pass --drop-stream {s.index}") from None
             for k, v in s.metadata.items():
                 o.metadata[k] = v
-            if s.type == "audio" and o.codec_context.layout.name in _UNORDERED:
-                # PCM from Matroska has a count, no order; MP4's lpcm needs one: the only reading of 1 or 2
-                o.codec_context.layout = _UNORDERED[o.codec_context.layout.name]
             self.copy_map[s.index] = o
             if stream_codec(s) in IN_BAND_HEADERS.get(self.target.format, ()) and s.codec_context.extradata:
                 # the decoder's set-up (MPEG-4 part 2's VOL header) travels in the header of MP4/MKV/AVI;

@@ -28,7 +28,8 @@ that way (its demuxer guesses codecs from content): what it reads back is listed
 (:data:`AUDIO_FALLBACK`, said with the reason); anything else is refused as below.
 
 **AVI times audio by its header alone** (one chunk per frame of one length, or blocks of bytes).
-A copied stream is declared the way FFmpeg's own encoders declare it (:func:`add_copy`), and the
+A copied stream is declared the way FFmpeg's own encoders declare it (:func:`add_copy`; ADPCM
+with the block length of the source's own index), and the
 probe reads the header it wrote (:func:`_avi_timing`): audio whose frames have no one length the
 header can say (E-AC-3, DTS, FLAC, Vorbis) is re-encoded as AAC, said with the reason.
 
@@ -126,6 +127,8 @@ OWN_BLOCK_ALIGN = frozenset({"mp1", "mp2", "mp3", "ac3", "aac"})
 #: decodes no AC-3); a codec with neither (E-AC-3: 256 to 1536 samples, DTS, FLAC, Vorbis) cannot
 #: be indexed one chunk per frame
 FIXED_FRAME = {"ac3": 1536}
+#: channel counts without an order (PCM from Matroska), read the only way they can be
+_UNORDERED = {"1 channels": "mono", "2 channels": "stereo"}
 STREAMED_MOVFLAGS = "frag_keyframe+empty_moov+default_base_moof+delay_moov"
 MOV_FORMATS = ("mp4", "mov", "ipod", "ismv", "3gp")
 
@@ -209,12 +212,38 @@ def add_copy(container, s):
     """THE way a stream to copy is added to an output ``container``: ``s`` as the template,
     declared the way the muxer must see it (AVI: :data:`OWN_BLOCK_ALIGN`)."""
     o = container.add_stream_from_template(s)
-    if container.format.name == "avi" and s.type == "audio" and _codec_id(stream_codec(s)) in OWN_BLOCK_ALIGN:
-        # PyAV 18 has no setter for block_align; it is an option of the codec context, applied
-        # when the context opens (the source's decoder: nothing is decoded through it)
-        o.codec_context.options = {"block_align": "0"}
+    if s.type == "audio" and o.codec_context.layout.name in _UNORDERED:
+        # PCM from Matroska has a count, no order; MP4's lpcm needs one: the only reading of 1 or 2
+        o.codec_context.layout = _UNORDERED[o.codec_context.layout.name]
+    params = _avi_params(s) if container.format.name == "avi" and s.type == "audio" else {}
+    if params:
+        # PyAV 18 has no setter for block_align or frame_size; they are options of the codec
+        # context, applied when it opens (the source's decoder: nothing is decoded through it)
+        o.codec_context.options = params
         o.codec_context.open()
     return o
+
+
+def _avi_params(s) -> dict:
+    """The codec parameters audio ``s`` is declared with in AVI, where its own say otherwise: block
+    align 0 for :data:`OWN_BLOCK_ALIGN`; the frame length of ADPCM blocks, which FFmpeg knows only
+    for its encoder's packets (the muxer then took the declared bit rate for the blocks' length:
+    packets a third as long as the index said, refused as 'Invalid argument' mid-run), from the
+    source's own AVI index (its chunk length)."""
+    codec = _codec_id(stream_codec(s))
+    if codec in OWN_BLOCK_ALIGN:
+        return {"block_align": "0"}
+    frame = _indexed_frame(s)
+    if codec.startswith("adpcm_") and not s.codec_context.frame_size and frame:
+        return {"frame_size": str(frame)}
+    return {}
+
+
+def _indexed_frame(s) -> int:
+    """The samples of one chunk of audio ``s`` as its AVI source indexes it (0: not an AVI source,
+    or not a whole number of samples)."""
+    n = Fraction(s.time_base or 0) * (s.codec_context.sample_rate or 0)
+    return int(n) if "avi" in s.container.format.name.split(",") and n.denominator == 1 and n > 1 else 0
 
 
 def _avi_timing(header: bytes, s) -> str | None:

@@ -5,6 +5,9 @@
   bytes), which the muxer took as their block size (AC-3: 63 frames read back as 0.22 s). They are
   declared as FFmpeg's encoders declare them, one chunk per frame; audio whose frames have no one
   length (E-AC-3, FLAC) is re-encoded as AAC, said, instead of copied and then failing verification.
+- ADPCM's blocks: FFmpeg knows their length only for its encoder's packets; copied, the muxer took
+  the declared bit rate for it and refused a packet mid-run ('Invalid argument'): the length comes
+  from the source's own AVI index.
 - A picture stream that starts after the audio (the MP2 packet straddling ``--ss``) keeps its start:
   FFmpeg's AVI muxer writes a gap in the picture positions only after its first chunk, so the first
   picture was read at 0 and the second one frame late (FFV1; H.264's reorder delay hid it).
@@ -46,7 +49,7 @@ def audio_spans(path) -> list[tuple[float, float, float]]:
     return out
 
 
-@pytest.mark.parametrize("codec", ["ac3", "aac", "mp2", "libmp3lame"])
+@pytest.mark.parametrize("codec", ["ac3", "aac", "mp2", "libmp3lame", "adpcm_ms", "adpcm_ima_wav"])
 def test_audio_copied_from_avi_into_avi_lasts_as_long(tmp_path, codec):
     src = make_multi_audio(tmp_path / "in.avi", (codec,), frames=FRAMES)
     out = tmp_path / "out.avi"
