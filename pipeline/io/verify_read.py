@@ -253,6 +253,7 @@ def _demux(c, reads: dict[int, StreamRead], vstream, decode: str, lo: Fraction |
     # part before (the decoder's clock the pictures, the decoder the copied packets: one rule)
     clock = ResetClock()
     follow: tuple | None = None  # the time after the last timed video packet (its own, and its step)
+    reordered = False  # a timed picture shown later than it is decoded: untimed ones cannot follow
     for pkt in c.demux(*[c.streams[i] for i in reads]):
         s = reads[pkt.stream.index]
         if is_flush(pkt):
@@ -271,7 +272,8 @@ def _demux(c, reads: dict[int, StreamRead], vstream, decode: str, lo: Fraction |
         if not step and s is video and video.rate:  # MPEG-PS/ES packets often say no duration
             step = 1 / video.rate
         if s is video:
-            follow = (t + step, step)
+            reordered = reordered or (pkt.dts is not None and pkt.pts is not None and pkt.pts != pkt.dts)
+            follow = None if reordered else (t + step, step)
         t += clock.offset(s.index, t if pkt.dts is None else Fraction(pkt.dts) * s.time_base, step)
         s.resets = clock.resets.get(s.index, 0)
         if s is video:  # the pictures from the start point on, as the decoder delivers them
