@@ -196,7 +196,7 @@ def _stream_key(s) -> tuple:
     if cc is None:
         return (s.type, None)
     return (s.type, cc.name, getattr(cc, "sample_rate", None), getattr(cc, "channels", None),
-            str(getattr(cc, "format", None)))
+            str(getattr(cc, "format", None)), getattr(cc, "frame_size", None), _indexed_frame(s))
 
 
 def audio_fallback(fmt: str, why: str) -> tuple[str, str] | None:
@@ -242,6 +242,8 @@ def _avi_params(s) -> dict:
 def _indexed_frame(s) -> int:
     """The samples of one chunk of audio ``s`` as its AVI source indexes it (0: not an AVI source,
     or not a whole number of samples)."""
+    if s.type != "audio" or s.codec_context is None:
+        return 0
     n = Fraction(s.time_base or 0) * (s.codec_context.sample_rate or 0)
     return int(n) if "avi" in s.container.format.name.split(",") and n.denominator == 1 and n > 1 else 0
 
@@ -261,7 +263,11 @@ def _avi_timing(header: bytes, s) -> str | None:
     codec = _codec_id(stream_codec(s))
     if block:
         lossless = cc.codec.properties & 6 == 4  # lossless, not lossy: a variable bit rate
-        return f"AVI would index its {codec} by bytes, and its bit rate varies" if lossless and not cuttable(s) else None
+        if lossless and not cuttable(s):
+            return f"AVI would index its {codec} by bytes, and its bit rate varies"
+        if codec.startswith("adpcm_") and not (cc.frame_size or _indexed_frame(s)):
+            return f"AVI would time {codec} blocks by its declared bit rate: their length is not known"
+        return None
     frame = cc.frame_size or FIXED_FRAME.get(codec, 0)
     if frame and rate and Fraction(scale, rate) == Fraction(frame, cc.sample_rate or 1):
         return None
