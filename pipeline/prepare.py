@@ -79,7 +79,7 @@ def decode_request(options: ConvertOptions, target: OutputTarget, temporal: Temp
                        and not (f.kind == "video" and f.fate == REENCODED))  # the converted video itself
     ss = range_start(options.ss, inp, target)
     if ss != options.ss:
-        temporal.notes.append(f"{target.format} starts every stream together: --ss {options.ss:g} starts at the "
+        temporal.notes.append(f"{target.name} starts every stream together: --ss {options.ss:g} starts at the "
                               f"first picture after it, {ss:.6g} s (the copied sound from there)")
     return DecodeRequest(ss=ss, t=options.t, keep_alpha=target.video.layout.alpha,
                          captions=target.video.codec in CAPTION_CODECS, deinterlace=temporal.deinterlace,
@@ -160,7 +160,7 @@ def plan_time(src, source: PyAVInput, options: ConvertOptions, model: str, mode:
         except FilmrtError as e:
             rep.notes.append(f"source timecode not carried: {e}")
     if rep.timecode_out and target is not None and timecode_carrier(target.format, target.video.codec) is None:
-        rep.notes.append(f"source timecode {tc} not written: {target.format} with {target.video.codec} video has "
+        rep.notes.append(f"source timecode {tc} not written: {target.name} with {target.video.codec} video has "
                          "no place for a timecode (.mov, .mp4, .mkv and .mxf keep it, and MPEG-2 video in any "
                          "container)")
         rep.timecode_out = None

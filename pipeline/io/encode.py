@@ -50,7 +50,7 @@ from filmrt.pipeline.io.hdr import SideInfo, x265_hdr_params
 from filmrt.pipeline.io.pixels import planes_to_frame, rgb_to_frame
 from filmrt.pipeline.io.planes import Planes
 from filmrt.pipeline.io.source import VideoInfo
-from filmrt.pipeline.io.streams import NO_TIMES, PS_FORMATS, stream_codec
+from filmrt.pipeline.io.streams import NO_TIMES, PS_FORMATS, add_copy, stream_codec
 from filmrt.pipeline.time.cadence.fieldops import WEAVE, FilterChain
 from filmrt.pipeline.time.timecode import GOP_ENCODERS
 from filmrt.pipeline.time.timestamps import OVERLAP_MAX, reset_offset
@@ -61,8 +61,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 DEFAULT_CRF = 18
-#: channel layouts without an order that have only one reading
-_UNORDERED = {"1 channels": "mono", "2 channels": "stereo"}
 DEFAULT_PRESET = "medium"
 
 
@@ -307,21 +305,23 @@ class Muxer:
         self._bsf: dict[int, BitStreamFilterContext] = {}  # by input stream index
         for s in copy_streams:
             try:
-                o = c.add_stream_from_template(s)
+                o = add_copy(c, s)
             except (ValueError, av.error.FFmpegError) as e:
                 raise FilmrtError(f"stream #{s.index} {s.type} {stream_codec(s)} cannot be copied into {self.dst} "
                                   f"({av_error_message(e)}): pass --drop-stream {s.index}") from None
             for k, v in s.metadata.items():
                 o.metadata[k] = v
-            if s.type == "audio" and o.codec_context.layout.name in _UNORDERED:
-                # PCM from Matroska has a count, no order; MP4's lpcm needs one: the only reading of 1 or 2
-                o.codec_context.layout = _UNORDERED[o.codec_context.layout.name]
             self.copy_map[s.index] = o
             if stream_codec(s) in IN_BAND_HEADERS.get(self.target.format, ()) and s.codec_context.extradata:
                 # the decoder's set-up (MPEG-4 part 2's VOL header) travels in the header of MP4/MKV/AVI;
                 # these containers have none: put it in front of every keyframe, as it is in a TS
                 self._bsf[s.index] = BitStreamFilterContext("dump_extra=freq=keyframe", s)
         self.frames_written = 0
+        #: FFmpeg's AVI muxer fills a gap in the picture positions with empty chunks only after its
+        #: first chunk: a video that starts late (audio first, or the packet straddling --ss) would
+        #: get its first picture at 0 and the gap after it (read back 0, 2, 3 ...; H.264's reorder
+        #: delay hid it, FFV1 showed it). An empty chunk at 0 makes the muxer write the gap in front
+        self._lead_gap = c.format.name == "avi" and self.frame_offset > 0
         self.packets_copied = 0
         #: per output stream: the last copied DTS, and how many copied packets had theirs moved after it
         self._copied_dts: dict[int, int] = {}
@@ -369,6 +369,12 @@ class Muxer:
 
     def _mux_video(self, pkt) -> None:
         """Mux an encoded packet, with the caption SEI NALs of its frame in front (if any)."""
+        if self._lead_gap:
+            self._lead_gap = False
+            if pkt.dts:
+                gap = av.Packet(b"")
+                gap.pts, gap.dts, gap.time_base, gap.stream = 0, 0, pkt.time_base, pkt.stream
+                self._io(self._mux, gap)
         nals = self._captions.pop(pkt.pts, None) if pkt.pts is not None else None
         if nals:
             out = av.Packet(with_sei(bytes(pkt), nals))

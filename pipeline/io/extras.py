@@ -35,7 +35,7 @@ def _attachments(src_container, muxer, warn) -> int:
     left = [s for s in atts if s.index not in keep]
     if left:
         warn(f"{len(left)} attachment(s) ({', '.join(str(s.name) for s in left)}) left out: "
-             f"{muxer.target.format} cannot hold attachments (write .mkv to keep them)")
+             f"{muxer.target.name} cannot hold attachments (write .mkv to keep them)")
     kept = [s for s in atts if s.index in keep]
     for s in kept:
         muxer.container.add_attachment(str(s.name), str(s.mimetype or "application/octet-stream"), bytes(s.data))

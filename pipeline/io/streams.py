@@ -27,6 +27,12 @@ that way (its demuxer guesses codecs from content): what it reads back is listed
 (:func:`filmrt.pipeline.io.target.fit_container`, said in the notes); audio is re-encoded
 (:data:`AUDIO_FALLBACK`, said with the reason); anything else is refused as below.
 
+**AVI times audio by its header alone** (one chunk per frame of one length, or blocks of bytes).
+A copied stream is declared the way FFmpeg's own encoders declare it (:func:`add_copy`; ADPCM
+with the block length of the source's own index), and the
+probe reads the header it wrote (:func:`_avi_timing`): audio whose frames have no one length the
+header can say (E-AC-3, DTS, FLAC, Vorbis) is re-encoded as AAC, said with the reason.
+
 **Other video streams** (a second angle, a thumbnail track, cover art) are copied as they are
 where the container holds them (cover art: MP4 as a stream, :data:`COVER_ART`; Matroska as an
 attachment, :data:`ATTACHED_COVER`); where it does not they are left out with the reason (a note,
@@ -45,6 +51,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import re
+import struct
 from fractions import Fraction
 from pathlib import Path
 
@@ -87,11 +94,14 @@ READ_BACK = {"mpegts"}
 PS_FORMATS = {"mpeg", "vob", "dvd", "svcd", "vcd"}
 PS_READABLE = {"video": {"mpeg1video", "mpeg2video", "h264", "hevc"}, "subtitle": {"dvd_subtitle"}}
 #: audio a READ_BACK muxer cannot carry readably is re-encoded to this codec (said, with why)
-AUDIO_FALLBACK = {"mpegts": "aac"}
+AUDIO_FALLBACK = {"mpegts": "aac", "avi": "aac"}
 #: why that codec: (muxer) -> the reason printed with the note
 AUDIO_FALLBACK_WHY = {"mpegts": "MPEG-TS carries PCM only as SMPTE 302M, which this FFmpeg cannot encode, and "
                                 "FLAC not at all; AAC keeps every sample rate and channel layout (lossy: write "
-                                ".mkv, .mov or .mxf to keep it lossless)"}
+                                ".mkv, .mov or .mxf to keep it lossless)",
+                      "avi": "{why}; AAC's frames have one length (write .mkv to keep it as it is)"}
+#: what a refusal says when the container takes the codec but not readably (the fallback's case)
+_UNREADABLE = ("no decoder reads", "AVI would")
 #: muxers that write cover art as a stream (an attached picture): FFmpeg's mov muxer does in MP4/iPod
 #: mode only (the iTunes ``covr`` atom) and drops it from .mov without a word
 COVER_ART = {"mp4", "ipod"}
@@ -105,6 +115,20 @@ _AUD = b"\0\0\0\1\x09\xf0"
 #: own rate). Video is encoded there without B-frames (encode.py), and a source's start there is
 #: that delay, not a time to carry over (verify_checks.py)
 NO_TIMES = frozenset({"avi", "h264", "hevc", "mpeg2video", "mpeg1video", "mpegvideo", "m4v", "cavsvideo", "vc1"})
+#: AVI stores no audio times: its header says how long a chunk lasts (strh scale/rate) and whether
+#: a chunk is one frame (sample size 0) or a run of blocks of that many bytes. FFmpeg writes the
+#: WAVE header's block align of these codecs itself (a bound on a frame's bytes: AC-3 3840) and
+#: reads it back as their block size; copied as it is, the AVI muxer then indexes the audio in
+#: blocks of that many bytes (AC-3 copied from an AVI: 63 frames read back as 0.22 s). FFmpeg's
+#: encoders leave it 0 (one chunk per frame): a copy is declared the same way (ffmpeg -c copy
+#: does it for AC-3 and MP3, not AAC)
+OWN_BLOCK_ALIGN = frozenset({"mp1", "mp2", "mp3", "ac3", "aac"})
+#: the frame length FFmpeg knows a codec by where the stream's parameters hold none (the probe
+#: decodes no AC-3); a codec with neither (E-AC-3: 256 to 1536 samples, DTS, FLAC, Vorbis) cannot
+#: be indexed one chunk per frame
+FIXED_FRAME = {"ac3": 1536}
+#: channel counts without an order (PCM from Matroska), read the only way they can be
+_UNORDERED = {"1 channels": "mono", "2 channels": "stereo"}
 STREAMED_MOVFLAGS = "frag_keyframe+empty_moov+default_base_moof+delay_moov"
 MOV_FORMATS = ("mp4", "mov", "ipod", "ismv", "3gp")
 
@@ -129,6 +153,19 @@ def parse_drop(spec: str | None) -> tuple[frozenset[str], frozenset[int]]:
 def muxer_options(fmt_name: str, streamed: bool) -> dict:
     """Muxer options of the output: streamed MP4/MOV is fragmented."""
     return {"movflags": STREAMED_MOVFLAGS} if streamed and fmt_name in MOV_FORMATS else {}
+
+
+#: muxers FFmpeg picks for OUT's extension although they are named after another format: .vob gets
+#: the SVCD muxer (its extensions hold vob, and it comes before the VOB muxer; ffmpeg's own pick
+#: too). Messages call the container what OUT's extension calls it
+NAMED_BY_EXTENSION = {"svcd": "vob"}
+
+
+def container_name(fmt: str, dst: str) -> str:
+    """What messages call the container muxer ``fmt`` writes to ``dst``: the muxer's name, or
+    OUT's extension where the muxer is named after another format (:data:`NAMED_BY_EXTENSION`)."""
+    ext = Path(dst).suffix.lstrip(".").lower()
+    return ext if NAMED_BY_EXTENSION.get(fmt) == ext else fmt
 
 
 def output_format(dst: str, fmt: str | None) -> str:
@@ -159,7 +196,82 @@ def _stream_key(s) -> tuple:
     if cc is None:
         return (s.type, None)
     return (s.type, cc.name, getattr(cc, "sample_rate", None), getattr(cc, "channels", None),
-            str(getattr(cc, "format", None)))
+            str(getattr(cc, "format", None)), getattr(cc, "frame_size", None), _indexed_frame(s))
+
+
+def audio_fallback(fmt: str, why: str) -> tuple[str, str] | None:
+    """(encoder, note) for audio that muxer ``fmt`` refused for ``why``, where re-encoding it makes
+    it readable (:data:`AUDIO_FALLBACK`); None where the refusal stands."""
+    if fmt not in AUDIO_FALLBACK or not any(u in why for u in _UNREADABLE):
+        return None
+    enc = AUDIO_FALLBACK[fmt]
+    return enc, f"re-encoded as {enc}: {AUDIO_FALLBACK_WHY[fmt].format(why=why)}"
+
+
+def add_copy(container, s):
+    """THE way a stream to copy is added to an output ``container``: ``s`` as the template,
+    declared the way the muxer must see it (AVI: :data:`OWN_BLOCK_ALIGN`)."""
+    o = container.add_stream_from_template(s)
+    if s.type == "audio" and o.codec_context.layout.name in _UNORDERED:
+        # PCM from Matroska has a count, no order; MP4's lpcm needs one: the only reading of 1 or 2
+        o.codec_context.layout = _UNORDERED[o.codec_context.layout.name]
+    params = _avi_params(s) if container.format.name == "avi" and s.type == "audio" else {}
+    if params:
+        # PyAV 18 has no setter for block_align or frame_size; they are options of the codec
+        # context, applied when it opens (the source's decoder: nothing is decoded through it)
+        o.codec_context.options = params
+        o.codec_context.open()
+    return o
+
+
+def _avi_params(s) -> dict:
+    """The codec parameters audio ``s`` is declared with in AVI, where its own say otherwise: block
+    align 0 for :data:`OWN_BLOCK_ALIGN`; the frame length of ADPCM blocks, which FFmpeg knows only
+    for its encoder's packets (the muxer then took the declared bit rate for the blocks' length:
+    packets a third as long as the index said, refused as 'Invalid argument' mid-run), from the
+    source's own AVI index (its chunk length)."""
+    codec = _codec_id(stream_codec(s))
+    if codec in OWN_BLOCK_ALIGN:
+        return {"block_align": "0"}
+    frame = _indexed_frame(s)
+    if codec.startswith("adpcm_") and not s.codec_context.frame_size and frame:
+        return {"frame_size": str(frame)}
+    return {}
+
+
+def _indexed_frame(s) -> int:
+    """The samples of one chunk of audio ``s`` as its AVI source indexes it (0: not an AVI source,
+    or not a whole number of samples)."""
+    if s.type != "audio" or s.codec_context is None:
+        return 0
+    n = Fraction(s.time_base or 0) * (s.codec_context.sample_rate or 0)
+    return int(n) if "avi" in s.container.format.name.split(",") and n.denominator == 1 and n > 1 else 0
+
+
+def _avi_timing(header: bytes, s) -> str | None:
+    """None if the AVI ``header`` (of a probe with copied audio ``s``) times that audio right;
+    else why not. One chunk per frame needs the codec's one frame length; blocks of bytes need a
+    constant bit rate, which compressed lossless audio (FLAC) has not."""
+    at = header.find(b"strh")
+    while at >= 0 and header[at + 8:at + 12] != b"auds":
+        at = header.find(b"strh", at + 4)
+    if at < 0 or s.type != "audio":
+        return None
+    scale, rate = struct.unpack_from("<II", header, at + 28)
+    block = struct.unpack_from("<I", header, at + 52)[0]
+    cc = s.codec_context
+    codec = _codec_id(stream_codec(s))
+    if block:
+        lossless = cc.codec.properties & 6 == 4  # lossless, not lossy: a variable bit rate
+        if lossless and not cuttable(s):
+            return f"AVI would index its {codec} by bytes, and its bit rate varies"
+        if codec.startswith("adpcm_") and not (cc.frame_size or _indexed_frame(s)):
+            return f"AVI would time {codec} blocks by its declared bit rate: their length is not known"
+        return None
+    frame = cc.frame_size or FIXED_FRAME.get(codec, 0)
+    if frame and rate and Fraction(scale, rate) == Fraction(frame, cc.sample_rate or 1):
+        return None
+    return f"AVI would time {codec} by one frame length in its header, and {codec} frames have none"
 
 
 def refusal(fmt: str, codec: str, options: dict, stream=None) -> str | None:
@@ -172,7 +284,8 @@ def refusal(fmt: str, codec: str, options: dict, stream=None) -> str | None:
     key = (fmt, codec, tuple(sorted(options.items())), None if stream is None else _stream_key(stream))
     if key in _CACHE:
         return _CACHE[key]
-    c = av.open(io.BytesIO(), "w", format=fmt, options=dict(options))
+    buf = io.BytesIO()
+    c = av.open(buf, "w", format=fmt, options=dict(options))
     old = av.logging.get_level()
     why = None
     try:
@@ -186,7 +299,7 @@ def refusal(fmt: str, codec: str, options: dict, stream=None) -> str | None:
                 v.pix_fmt = "yuv420p" if not fmts or "yuv420p" in fmts else fmts[0]
                 v.codec_context.options = dict(private)
                 if stream is not None:
-                    c.add_stream_from_template(stream)
+                    add_copy(c, stream)
                 c.start_encoding()
             except (ValueError, av.error.FFmpegError) as e:
                 why = _reason(e, logs)
@@ -196,6 +309,8 @@ def refusal(fmt: str, codec: str, options: dict, stream=None) -> str | None:
             c.close()
         except Exception:  # noqa: BLE001 - a header-only file may fail its trailer: not the question
             pass
+    if why is None and fmt == "avi" and stream is not None:
+        why = _avi_timing(buf.getvalue(), stream)
     if why is None and fmt in READ_BACK:
         why = _read_back(fmt, codec, options, stream)
     if why is None and fmt in PS_FORMATS:
@@ -216,7 +331,7 @@ def _read_back(fmt: str, codec: str, options: dict, stream=None) -> str | None:
             v = c.add_mux_stream(name, rate=Fraction(25), width=64, height=64)
             v.time_base = Fraction(1, 90000)
             if stream is not None:
-                c.add_stream_from_template(stream)
+                add_copy(c, stream)
             c.start_encoding()
             pkt = av.Packet(_AUD + bytes(32))
             pkt.pts = pkt.dts = 0
@@ -255,7 +370,8 @@ def _codec_id(name: str | None) -> str | None:
 
 def same_codec(written: str | None, read: str | None) -> bool:
     """The codec read back is the one written: the same codec whatever decoder reads it (``mp3float``
-    is MP3), and MPEG audio layers 1-3 alike (one decoder family and one MPEG-TS stream type)."""
+    is MP3), and MPEG audio layers 1-3 alike (one decoder family, one MPEG-TS stream type, and one
+    MP4 object type: MP2 copied into MP4 is read back as MP3)."""
     written, read = _codec_id(written), _codec_id(read)
     return written == read or {written, read} <= {"mp1", "mp2", "mp3"}
 
@@ -264,9 +380,9 @@ def _ps_readable(fmt: str, codec: str, stream=None) -> str | None:
     """None if MPEG-PS reads ``codec`` video (and ``stream``) back as written (:data:`PS_READABLE`)."""
     name = av.codec.Codec(codec, "w").canonical_name
     if name not in PS_READABLE["video"]:
-        return f"{fmt} would carry {name} video under an MPEG-video stream id that no decoder reads as {name}"
+        return f"it would carry {name} video under an MPEG-video stream id that no decoder reads as {name}"
     if stream is not None and stream.type in PS_READABLE and _canonical(stream) not in PS_READABLE[stream.type]:
-        return f"{fmt} would carry it under a DVD-{stream.type} stream id, read back as another codec"
+        return f"it would carry it under a DVD-{stream.type} stream id, read back as another codec"
     return None
 
 

@@ -30,11 +30,11 @@ from filmrt.pipeline.io.formats import OutputFormat, choose_format, closest_pix_
 from filmrt.pipeline.io.probe import is_chapter_track, is_cover
 from filmrt.pipeline.io.streams import (
     ATTACHED_COVER,
-    AUDIO_FALLBACK,
-    AUDIO_FALLBACK_WHY,
     COVER_ART,
     HINTS,
+    audio_fallback,
     container_codec,
+    container_name,
     muxer_options,
     output_format,
     parse_drop,
@@ -86,7 +86,7 @@ class OutputTarget:
 
     #: OUT as given ("-" for stdout)
     path: str
-    #: the muxer's name ("mp4", "matroska", "mpegts" ...)
+    #: the muxer's name ("mp4", "matroska", "mpegts" ...; messages use :attr:`name`)
     format: str
     #: written as it comes (stdout, a FIFO, a device): cannot seek back, no temp file
     streamed: bool
@@ -102,6 +102,11 @@ class OutputTarget:
     notes: tuple[str, ...] = ()
     #: cover art streams written as attachments (Matroska), by :mod:`filmrt.pipeline.io.extras`
     attach: tuple = field(default=(), compare=False, repr=False)
+
+    @property
+    def name(self) -> str:
+        """What messages call the container (.vob: "vob", written by FFmpeg's svcd muxer)."""
+        return container_name(self.format, self.path)
 
     def of(self, fate: str) -> list[StreamFate]:
         return [f for f in self.fates if f.fate == fate]
@@ -132,20 +137,22 @@ def dropped_streams(output: dict) -> list[str]:
             if f["fate"] == DROPPED]
 
 
-def fit_container(out: OutputFormat, fmt: str, crf: int = 18, options: dict | None = None) -> OutputFormat:
+def fit_container(out: OutputFormat, fmt: str, crf: int = 18, options: dict | None = None,
+                  name: str | None = None) -> OutputFormat:
     """``out`` if muxer ``fmt`` (e.g. "mp4") takes its encoder; else, for ``--codec auto``, libx264
-    at the closest pixel format (said in the notes), and a one-line error for an explicit ``--codec``."""
-    options = options or {}
+    at the closest pixel format (said in the notes), and a one-line error for an explicit ``--codec``.
+    ``name``: what messages call the container (:func:`container_name`; the muxer's name)."""
+    options, name = options or {}, name or fmt
     if refusal(fmt, out.codec, options) is None:
         return out
     if not out.auto or refusal(fmt, "libx264", options) is not None:
-        raise FilmrtError(f"--codec {out.codec}: the {fmt} container cannot hold it (ProRes, DNxHR, QuickTime "
+        raise FilmrtError(f"--codec {out.codec}: the {name} container cannot hold it (ProRes, DNxHR, QuickTime "
                           "RLE: .mov; FFV1: .mkv; or pick another --codec)")
     pix = closest_pix_fmt("libx264", out.source_pix)
     fallback = choose_format("libx264", out.source_pix, codec="libx264", pix_fmt=pix, crf=crf)
     keep = [f".{ext}" for ext, muxer in (*SUGGESTED, ("mxf", "mxf")) if muxer != fmt and refusal(muxer, out.codec, {}) is None]
-    notes = [f"{out.codec} cannot go into {fmt} as a readable stream: written as libx264 at "
-             f"{fallback.layout.describe()} (the closest {fmt} holds"
+    notes = [f"{out.codec} cannot go into {name} as a readable stream: written as libx264 at "
+             f"{fallback.layout.describe()} (the closest {name} holds"
              + (f"; {' or '.join(keep)} keeps {out.codec})" if keep else ")"),
              *[n for n in fallback.notes if " is written as " not in n]]
     return OutputFormat("libx264", pix, None, None, crf, out.source, notes, True, out.source_pix)
@@ -161,14 +168,15 @@ def plan_target(dst: str, enc, info, streams, video_index: int, *, audio: str = 
     track is written anew (the source's is not copied). Raises a one-line FilmrtError for an OUT
     that cannot be written and for a stream the container refuses (``--drop-stream`` leaves it out)."""
     fmt = output_format(dst, enc.format)
+    name = container_name(fmt, dst)
     streamed = dst == "-" or is_stream_target(dst)
     options = muxer_options(fmt, streamed)
     asked = enc
     enc = container_codec(enc, fmt)
-    video = fit_container(output_for(info, enc), fmt, enc.crf, options)
+    video = fit_container(output_for(info, enc), fmt, enc.crf, options, name)
     check_output(dst, enc.format, video.codec)
-    notes = [f"{fmt} holds {enc.codec} video: --codec auto writes it"] if enc.codec != asked.codec else []
-    fates = _fates(fmt, options, video, list(streams), video_index, enc.drop_stream, audio, replace_timecode)
+    notes = [f"{name} holds {enc.codec} video: --codec auto writes it"] if enc.codec != asked.codec else []
+    fates = _fates(fmt, options, video, list(streams), video_index, enc.drop_stream, audio, replace_timecode, name)
     by_index = {s.index: s for s in streams}
     copy = tuple(by_index[f.index] for f in fates
                  if f.fate == COPIED and f.kind in REMUXED and f.reason != AS_ATTACHMENT)
@@ -177,9 +185,10 @@ def plan_target(dst: str, enc, info, streams, video_index: int, *, audio: str = 
 
 
 def _fates(fmt: str, options: dict, video: OutputFormat, streams: list, video_index: int, drop: str | None,
-           audio: str, replace_timecode: bool) -> list[StreamFate]:
+           audio: str, replace_timecode: bool, name: str) -> list[StreamFate]:
     """Each input stream's fate, in input order, with its output index (the muxer adds the video,
-    then the remuxed streams, then attachments (Matroska), then re-encoded audio)."""
+    then the remuxed streams, then attachments (Matroska), then re-encoded audio); ``name``: what
+    messages call the container."""
     kinds, indices = parse_drop(drop)
     decided: dict[int, tuple] = {}
     refused = []
@@ -190,10 +199,10 @@ def _fates(fmt: str, options: dict, video: OutputFormat, streams: list, video_in
         elif kind == "video" and (kind in kinds or s.index in indices):
             decided[s.index] = (DROPPED, "left out (--drop-stream)")
         elif kind == "video":  # another picture (an angle, a thumbnail, cover art): kept, or said why not
-            decided[s.index] = _other_video(fmt, options, video, s)
+            decided[s.index] = _other_video(fmt, options, video, s, name)
         elif kind == "attachment":
             decided[s.index] = ((COPIED, "kept in the header") if "matroska" in fmt else
-                                (DROPPED, f"{fmt} cannot hold attachments (write .mkv to keep them)"))
+                                (DROPPED, f"{name} cannot hold attachments (write .mkv to keep them)"))
         elif kind not in REMUXED:
             decided[s.index] = (DROPPED, f"{kind} streams are not copied")
         elif kind in kinds or s.index in indices:
@@ -204,7 +213,7 @@ def _fates(fmt: str, options: dict, video: OutputFormat, streams: list, video_in
             enc = stretch_codec(fmt, 0)[0]
             decided[s.index] = (REENCODED, f"slowed with the video (--audio stretch): re-encoded as {enc}", enc)
         elif kind == "data" and is_timecode_track(s):  # never copied: its label is at the source's rate
-            decided[s.index] = (DROPPED, _timecode_reason(fmt, video.codec, replace_timecode))
+            decided[s.index] = (DROPPED, _timecode_reason(fmt, video.codec, replace_timecode, name))
         elif is_chapter_track(s):  # its text is the chapter list, which travels as chapters (extras)
             decided[s.index] = (DROPPED, "QuickTime chapter track: its chapters are carried as the container's "
                                          "chapter list, not as a stream")
@@ -212,16 +221,16 @@ def _fates(fmt: str, options: dict, video: OutputFormat, streams: list, video_in
             why = refusal(fmt, video.codec, options, s)
             if why is None:
                 decided[s.index] = (COPIED, "remuxed" + _reader_caveat(fmt, s))
-            elif kind == "audio" and fmt in AUDIO_FALLBACK and "no decoder reads" in why:
-                enc = AUDIO_FALLBACK[fmt]  # e.g. PCM/FLAC in MPEG-TS: re-encoded, said with the reason
-                decided[s.index] = (REENCODED, f"re-encoded as {enc}: {AUDIO_FALLBACK_WHY[fmt]}", enc)
+            elif kind == "audio" and (fallback := audio_fallback(fmt, why)):
+                enc, note = fallback  # e.g. PCM/FLAC in MPEG-TS: re-encoded, said with the reason
+                decided[s.index] = (REENCODED, note, enc)
             else:
                 hint = HINTS.get((fmt, kind))
                 refused.append(f"#{s.index} {kind} {stream_codec(s)} ({hint + '; FFmpeg: ' + why if hint else why})")
     if refused:
         holders = _holders(fmt, [s for s in streams if any(r.startswith(f"#{s.index} ") for r in refused)])
         raise FilmrtError(
-            f"the {fmt} container cannot hold stream {'; '.join(refused)}: pass --drop-stream "
+            f"the {name} container cannot hold stream {'; '.join(refused)}: pass --drop-stream "
             f"{','.join(r.split()[0][1:] for r in refused)} to leave it out"
             + (f", or write {' or '.join(holders)} (which hold{'s' if len(holders) == 1 else ''} it)" if holders else "")
         )
@@ -257,23 +266,23 @@ def _reader_caveat(fmt: str, s) -> str:
     return ""
 
 
-def _timecode_reason(fmt: str, encoder: str, replaced: bool) -> str:
+def _timecode_reason(fmt: str, encoder: str, replaced: bool, name: str) -> str:
     """Why a timecode track is not copied (it never is: its label counts at the source's rate)."""
     if not replaced:
         return "timecode track: its label could not be read, not copied"
     if timecode_carrier(fmt, encoder) is None:
-        return (f"timecode track: not written, {fmt} with {encoder} video has no place for a timecode (.mov, .mp4, "
+        return (f"timecode track: not written, {name} with {encoder} video has no place for a timecode (.mov, .mp4, "
                 ".mkv, .mxf keep it)")
     return "timecode track: replaced by the timecode re-expressed at the output rate"
 
 
-def _other_video(fmt: str, options: dict, video: OutputFormat, s) -> tuple[str, str]:
+def _other_video(fmt: str, options: dict, video: OutputFormat, s, name: str) -> tuple[str, str]:
     """The fate of a video stream that is not the one converted: copied where the container holds
     it readably (cover art: MP4 as a stream, Matroska as an attachment), else left out, said."""
     if is_cover(s) and fmt in ATTACHED_COVER:
         return COPIED, AS_ATTACHMENT
     if is_cover(s) and fmt not in COVER_ART:
-        return DROPPED, f"cover art, left out: {fmt} keeps no cover art (.mp4 and .mkv do)"
+        return DROPPED, f"cover art, left out: {name} keeps no cover art (.mp4 and .mkv do)"
     why = refusal(fmt, video.codec, options, s)
     what = "cover art" if is_cover(s) else "another video stream"
     return (COPIED, f"{what}, remuxed") if why is None else (DROPPED, f"{what}, left out: {why}")

@@ -173,7 +173,7 @@ def _match(exp: Expectation, out: MediaRead) -> dict[int, StreamRead | None]:
         o = out.stream(s.out_index) if s.out_index is not None else None
         if o is None:
             pool = [r for r in out.others if r.index not in used and r.kind == s.kind]
-            o = next((r for r in pool if s.codec is None or r.codec == s.codec), pool[0] if pool else None)
+            o = next((r for r in pool if s.codec is None or same_codec(s.codec, r.codec)), pool[0] if pool else None)
         if o is not None:
             used.add(o.index)
         found[s.index] = o
@@ -274,7 +274,8 @@ def infer_streams(src: MediaRead, out: MediaRead, origin: Fraction):
     for s in src.others:
         if s.role is not None:
             continue
-        pick = next((o for o in free if o.kind == s.kind and o.codec == s.codec), None)
+        # same_codec: MP2 copied into MP4 is read back as MP3 (one object type for MPEG audio)
+        pick = next((o for o in free if o.kind == s.kind and same_codec(s.codec, o.codec)), None)
         if pick is None:
             dropped.append((s.index, f"#{s.index} {s.kind} {s.codec}: dropped (no plan to say why)"))
             continue

@@ -252,11 +252,18 @@ def _demux(c, reads: dict[int, StreamRead], vstream, decode: str, lo: Fraction |
     # a clock reset (back by more than 1 s): the new part read where convert places it, after the
     # part before (the decoder's clock the pictures, the decoder the copied packets: one rule)
     clock = ResetClock()
+    follow: tuple | None = None  # the time after the last timed video packet (its own, and its step)
+    reordered = False  # a timed picture shown later than it is decoded: untimed ones cannot follow
     for pkt in c.demux(*[c.streams[i] for i in reads]):
         s = reads[pkt.stream.index]
         if is_flush(pkt):
             continue
         tt = packet_time(pkt, s.time_base)
+        if tt is None and s is video and follow is not None and pkt.size:
+            # MPEG-PS stamps only the first picture of a PES packet: small pictures (static scenes)
+            # share one, and the others follow it one frame apart, as the decoder times them
+            # (pipeline.time.timestamps, rule 1)
+            tt = follow
         if tt is None:
             lead += s is video and video.start is None
             count(pkt, s)
@@ -264,6 +271,9 @@ def _demux(c, reads: dict[int, StreamRead], vstream, decode: str, lo: Fraction |
         t, step = tt
         if not step and s is video and video.rate:  # MPEG-PS/ES packets often say no duration
             step = 1 / video.rate
+        if s is video:
+            reordered = reordered or (pkt.dts is not None and pkt.pts is not None and pkt.pts != pkt.dts)
+            follow = None if reordered else (t + step, step)
         t += clock.offset(s.index, t if pkt.dts is None else Fraction(pkt.dts) * s.time_base, step)
         s.resets = clock.resets.get(s.index, 0)
         if s is video:  # the pictures from the start point on, as the decoder delivers them

@@ -45,10 +45,6 @@ _AUDIO = ("aac", "ac3", "eac3", "mp2", "pcm16", "pcm24", "flac", "opus")
 KNOWN: dict[str, list[str]] = {
     # the runs that still fail on main (2026-12-06, after the fixes of the issue's classes: every other
     # run of those classes passes now). Each line says what still fails; a fix flips its runs (XPASS).
-    "(exit 4) AC-3 copied into AVI: PyAV's stream copy leaves the codec's frame size at 0 and the AVI muxer "
-    "then indexes the audio by bytes: read back, 63 packets span 0.22 s (FFmpeg 6.0's -c copy writes it "
-    "right); --ss into AVI: FFV1 one picture on a time already taken":
-        ["avi-h264-ac3->same:plain", "avi-h264-ac3->same:sst", "avi-ffv1-mp2->same:sst"],
 }
 
 

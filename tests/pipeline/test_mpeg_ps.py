@@ -51,3 +51,35 @@ def test_h264_in_mpeg_ps_reads_back_with_every_picture_in_place(source, tmp_path
     again = convert(str(out), str(tmp_path / "again.mkv"), ConvertOptions(
         fps="50", dedup="off", deinterlace="off", runtime=RuntimeOptions(model="blend")))
     assert again.verify["status"] == "ok" and again.frames_in == again.frames_out == 100
+
+
+def test_vob_messages_name_vob_not_the_svcd_muxer(tmp_path, capsys):
+    """FFmpeg writes .vob with its SVCD muxer (the first whose extensions hold vob; ffmpeg's own pick):
+    what the user reads names the container they asked for."""
+    from support.media import make_multi_audio
+
+    from filmrt.cli.main import main
+
+    src = make_multi_audio(tmp_path / "in.mkv", ("flac",), frames=4)
+    rc = main(["convert", src, str(tmp_path / "out.vob"), "--fps", "50", "--model", "blend", "--quiet", "--threads", "1"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "the vob container cannot hold stream #1 audio flac" in err and "svcd" not in err, err
+    rc = main(["convert", src, str(tmp_path / "out.vob"), "--fps", "50", "--codec", "ffv1", "--model", "blend", "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "the vob container cannot hold it" in err and "svcd" not in err, err
+
+
+
+def test_small_pictures_sharing_a_pes_packet_are_read_in_place(tmp_path):
+    """Small pictures (a static scene, or 64x48 here) share one PES packet, and MPEG-PS stamps only
+    the first: the others follow it one frame apart, as the decoder times them. Verification read
+    them without a time and failed a correct output (exit 4: 'video duration 0.02 s in OUT')."""
+    from support.synth import make_clip
+
+    src = make_clip(tmp_path / "in.mkv", width=64, height=48, frames=10)
+    out = tmp_path / "out.vob"
+    res = convert(src, str(out), ConvertOptions(fps="50", runtime=RuntimeOptions(model="blend", threads=1)))
+    assert res.verify["status"] == "ok" and res.frames_out == 20
+    with av.open(str(out)) as c:
+        untimed = [p for p in c.demux(video=0) if p.size and p.pts is None]
+    assert untimed  # the case: pictures without a time of their own

@@ -251,3 +251,18 @@ def test_expectation_reads_an_output_targets_fates():
     assert [(s.index, s.codec, s.out_index) for s in exp.streams] == [(1, "aac", 1), (2, None, 2)]
     assert exp.dropped == ((3, "#3 subtitle subrip: left out (--drop-stream)"),)
     assert exp.grid.count == 50 and exp.grid.time(1) == F(1, 50) and exp.colour == (1, 1, 1, 1)
+
+
+@pytest.mark.parametrize("src_ext, out_ext", [("mkv", "mp4"), ("mp4", "mkv")])
+def test_verify_command_pairs_mp2_read_back_as_mp3(tmp_path, capsys, src_ext, out_ext):
+    """The MP4 demuxer reports MPEG audio layer II as MP3 (one object type for MPEG-1/2 audio): the
+    copied stream is the same stream, on either side of the pair."""
+    from support.media import make_multi_audio
+
+    src = make_multi_audio(tmp_path / f"in.{src_ext}", ("mp2",), frames=10)
+    out = tmp_path / f"out.{out_ext}"
+    convert(src, out, fast("50"))
+    with av.open(src) as i, av.open(str(out)) as o:
+        names = {i.streams.audio[0].codec_context.name, o.streams.audio[0].codec_context.name}
+    assert names == {"mp2", "mp3float"}  # the read-back names differ, the stream is the same
+    assert main(["verify", src, str(out)]) == 0, capsys.readouterr().err
