@@ -256,6 +256,12 @@ def _demux(c, reads: dict[int, StreamRead], vstream, decode: str, lo: Fraction |
         s = reads[pkt.stream.index]
         if is_flush(pkt):
             continue
+        if pkt.is_discard:
+            # before an MP4/MOV edit list's start (`-ss` with `-c copy` writes one): the decoder needs the
+            # picture as a reference but shows nothing of it, so it is no part of the stream's span
+            if s is video and decode != "none":
+                _decode(pkt.stream, pkt, video, on_video_frame)
+            continue
         tt = packet_time(pkt, s.time_base)
         if tt is None:
             lead += s is video and video.start is None

@@ -1,0 +1,54 @@
+"""Regressions found by attacking convert/verify/batch with FFmpeg-made broadcast media (attack20b):
+each converts or verifies a file as a user would and reads the output back independently."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import av
+import pytest
+from support.ffmpeg_oracle import ffmpeg
+
+from filmrt.options import RuntimeOptions
+from filmrt.pipeline.convert import convert
+from filmrt.pipeline.io.verify import verify_pair
+from filmrt.pipeline.options import ConvertOptions, EncodeOptions
+
+
+def _opts(fps: str = "50", **kw) -> ConvertOptions:
+    return ConvertOptions(fps=fps, dedup="off", runtime=RuntimeOptions(model="blend"),
+                          encode=EncodeOptions(preset="ultrafast"), **kw)
+
+
+def _source(path, seconds: float = 2.0, gop: int = 250) -> None:
+    """H.264 25 fps with B-frames and one long GOP, AAC 48 kHz: a camera/edit file."""
+    ffmpeg("-f", "lavfi", "-i", f"testsrc2=s=160x90:r=25:d={seconds}", "-f", "lavfi", "-i",
+           f"sine=f=440:r=48000:d={seconds}", "-c:v", "libx264", "-preset", "ultrafast", "-bf", "3",
+           "-g", str(gop), "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(path))
+
+
+def _times(path) -> tuple[list[Fraction], Fraction, Fraction]:
+    """(video frame times, audio start, audio end) decoded back."""
+    with av.open(str(path)) as c:
+        v = [f.pts * f.time_base for f in c.decode(video=0)]
+    with av.open(str(path)) as c:
+        a = list(c.decode(audio=0))
+    return v, a[0].pts * a[0].time_base, a[-1].pts * a[-1].time_base + Fraction(a[-1].samples, a[-1].sample_rate)
+
+
+@pytest.mark.parametrize("ext", ["mp4", "mov"])
+def test_an_edit_list_cut_by_stream_copy_converts_and_verifies(tmp_path, ext):
+    """`ffmpeg -ss 1 -i in -c copy cut.mp4` keeps the packets from the keyframe before 1 s and
+    writes an edit list that hides them (flagged discard on reading). Verification counted them in
+    the source's span, so a correct conversion of the 1 s shown failed with exit 4 ("video
+    duration: 1.0000 s in OUT, the source's 2.0000 s"); a correct remux failed `filmrt verify` too."""
+    src, cut, out = tmp_path / "src.mp4", tmp_path / f"cut.{ext}", tmp_path / f"out.{ext}"
+    _source(src)
+    ffmpeg("-ss", "1", "-i", str(src), "-c", "copy", str(cut))
+    with av.open(str(cut)) as c:
+        assert any(p.is_discard for p in c.demux(video=0))  # the case: hidden pictures before the cut
+    assert verify_pair(cut, cut).status == "ok"
+    convert(cut, out, _opts())
+    v, a0, a1 = _times(out)
+    assert v == [Fraction(k, 50) for k in range(50)]  # the shown second, at 50 fps
+    assert abs(a0) < Fraction(1, 50) and abs(a1 - 1) < Fraction(1, 40)
