@@ -284,11 +284,14 @@ def own_rate(v) -> Fraction | None:
     return min(v.declared_rates, key=lambda r: abs(r - typical), default=typical)
 
 
-def infer_expectation(src: MediaRead, out: MediaRead, origin: Fraction | None = None) -> tuple[Expectation, list[str]]:
+def infer_expectation(src: MediaRead, out: MediaRead, origin: Fraction | None = None, *, ss: float | None = None,
+                      hi: Fraction | None = None) -> tuple[Expectation, list[str]]:
     """An :class:`Expectation` for OUT made from IN and OUT alone (``filmrt verify``), and notes;
-    ``origin``: IN's time that became 0 in OUT (default: IN's start; with --ss the range's start)."""
+    ``origin``: IN's time that became 0 in OUT (default: IN's start; with --ss the range's start);
+    ``ss``: convert's --ss (the timecode is the first kept frame's); ``hi``: the range's end in IN
+    (--t: convert writes no frame at or after it)."""
     from filmrt.pipeline.io.verify_checks import infer_streams
-    from filmrt.pipeline.time.timecode import convert_timecode
+    from filmrt.pipeline.time.timecode import convert_timecode, label_at
 
     notes: list[str] = []
     sv, ov = src.video, out.video
@@ -300,7 +303,10 @@ def infer_expectation(src: MediaRead, out: MediaRead, origin: Fraction | None = 
         # as many output frames as cover the source's span at the output's own rate (the scheduler's
         # rule), the first where the source's first frame was, rounded to the output's grid
         count = -(-sv.duration * rate // 1)
-        grid = Grid(Fraction(round((sv.start - origin) * rate)) / rate, rate, int(count))
+        first = Fraction(round((sv.start - origin) * rate)) / rate
+        if hi is not None:  # --t: the output ends there, whatever the last source frame spans
+            count = min(count, max(0, -(-((hi - origin) - first) * rate // 1)))
+        grid = Grid(first, rate, int(count))
         notes.append(f"grid: OUT's own rate, {float(rate):g} fps (no plan)")
     colour = None
     if sv is not None:  # a tag IN leaves unspecified is guessed by convert: any value is right
@@ -309,7 +315,7 @@ def infer_expectation(src: MediaRead, out: MediaRead, origin: Fraction | None = 
     timecode = None
     if src.timecode and sv is not None and sv.rate and rate:
         try:
-            timecode = convert_timecode(src.timecode, sv.rate, rate)
+            timecode = convert_timecode(label_at(src.timecode, sv.rate, ss), sv.rate, rate)
         except Exception:  # noqa: BLE001 - an unusual tag: only its presence is checked then
             timecode = None
     notes.append("field order: not checked without a plan (deinterlacing and --interlace change it)")
@@ -354,7 +360,7 @@ def verify_pair(src, dst, *, ss: float | None = None, t: float | None = None, de
         lo = start + Fraction(ss or 0).limit_denominator(1_000_000)
         hi = lo + Fraction(t).limit_denominator(1_000_000) if t else None
     inp = read_source(src, out, lo=lo if ss else None, hi=hi)
-    exp, notes = infer_expectation(inp, out, lo)
+    exp, notes = infer_expectation(inp, out, lo, ss=ss, hi=hi)
     report = check(exp, out)
     report.notes = notes + reset_notes(inp) + report.notes
     kinds, indices = parse_drop(dropped)

@@ -52,3 +52,42 @@ def test_an_edit_list_cut_by_stream_copy_converts_and_verifies(tmp_path, ext):
     v, a0, a1 = _times(out)
     assert v == [Fraction(k, 50) for k in range(50)]  # the shown second, at 50 fps
     assert abs(a0) < Fraction(1, 50) and abs(a1 - 1) < Fraction(1, 40)
+
+
+def test_ss_and_t_as_timecodes_and_verify_of_the_cut(tmp_path):
+    """`--ss 00:00:01.5 --t 00:01` (ffmpeg's syntax, which the help names) was refused ("invalid
+    float value"). And `filmrt verify IN OUT --ss 1.5 --t 1` on convert's correct output failed
+    (exit 4): it expected the source's start timecode (not the first kept frame's, as convert
+    writes it) and one frame at or after --t's end."""
+    src, out = tmp_path / "tc.mov", tmp_path / "out.mov"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=s=160x90:r=25:d=3", "-c:v", "libx264", "-preset", "ultrafast",
+           "-pix_fmt", "yuv420p", "-timecode", "10:00:00:00", str(src))
+    opts = _opts(ss="00:00:01.5", t="00:01", deinterlace="off")  # testsrc2 at 160x90 combs for idet
+    assert (opts.ss, opts.t) == (1.5, 1.0)
+    convert(src, out, opts)
+    with av.open(str(out)) as c:
+        times = [f.pts * f.time_base for f in c.decode(video=0)]
+        tc = c.streams.video[0].metadata.get("timecode")
+    # the source frames 1.52 .. 2.48 (those at or after 1.5 s), shown from 0.02 s, cut at 1 s
+    assert times == [Fraction(k, 50) for k in range(1, 50)]
+    assert tc == "10:00:01:26"  # source frame 38 (10:00:01:13 at 25) at 50 fps
+    assert verify_pair(src, out, ss=1.5, t=1.0).status == "ok"
+    wrong = verify_pair(src, out, ss=1.0, t=1.0)  # a wrong range is still found
+    assert wrong.status == "failed" and any("timecode" in d for d in wrong.differences)
+
+
+@pytest.mark.parametrize("text, seconds", [("90", 90.0), ("1.5", 1.5), ("1500ms", 1.5), ("01:30", 90.0),
+                                           ("1:00:00.25", 3600.25), ("0:00:02", 2.0)])
+def test_time_options_read_ffmpegs_duration_syntax(text, seconds):
+    from filmrt.pipeline.options import check_seconds
+
+    assert check_seconds(text, "--ss", positive=False) == seconds
+
+
+@pytest.mark.parametrize("text", ["1:75", "abc", "-1", "00:00:-1", "nan", "1:2:3:4"])
+def test_time_options_refuse_what_is_not_a_time(text):
+    from filmrt.errors import FilmrtError
+    from filmrt.pipeline.options import check_seconds
+
+    with pytest.raises(FilmrtError, match="--ss"):
+        check_seconds(text, "--ss", positive=False)
