@@ -91,3 +91,20 @@ def test_time_options_refuse_what_is_not_a_time(text):
 
     with pytest.raises(FilmrtError, match="--ss"):
         check_seconds(text, "--ss", positive=False)
+
+
+@pytest.mark.parametrize("ext", ["mkv", "ts"])
+def test_aac_priming_hidden_by_mp4_edit_list_still_counts_after_a_remux(tmp_path, ext):
+    """MP4's AAC priming packet (1024 samples before 0) is hidden by the audio's edit list; a remux
+    into a container without edit lists (FFmpeg's `-c copy`, convert's copy) carries it and plays
+    it, so the audio starts 21 ms before the video in OUT as the packet did in IN. Not counting
+    hidden audio packets at all failed every AAC MP4 -> MKV/TS conversion (exit 4, A/V offset)."""
+    src, remux, out = tmp_path / "src.mp4", tmp_path / f"remux.{ext}", tmp_path / f"out.{ext}"
+    _source(src, seconds=1.0)
+    with av.open(str(src)) as c:
+        hidden = [p for p in c.demux(audio=0) if p.is_discard]
+    assert len(hidden) == 1  # the case: the priming packet
+    ffmpeg("-i", str(src), "-c", "copy", str(remux))
+    assert verify_pair(src, remux).status == "ok"
+    convert(src, out, _opts())  # its own verification passes (else FilmrtError, exit 4)
+    assert verify_pair(src, out).status == "ok"
