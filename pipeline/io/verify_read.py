@@ -44,7 +44,7 @@ from filmrt.pipeline.io.probe import (
 )
 from filmrt.pipeline.io.streams import cuttable, stream_codec
 from filmrt.pipeline.time.timecode import frame_timecode, is_timecode_track, timecode_tag
-from filmrt.pipeline.time.timestamps import RangeGate, ResetClock
+from filmrt.pipeline.time.timestamps import HiddenLead, RangeGate, ResetClock
 
 
 @dataclass
@@ -224,10 +224,6 @@ def read_back(path, *, decode: str = "all", others: bool | None = None, lo: Frac
     return result
 
 
-#: the most hidden audio packets in front of a stream's first shown one taken as encoder priming
-PRIMING_PACKETS = 2
-
-
 def _demux(c, reads: dict[int, StreamRead], vstream, decode: str, lo: Fraction | None, hi: Fraction | None) -> int:
     """The one pass over the packets: times, spans, decoding (see :func:`read_back`). Returns the
     number of video packets without a timestamp in front of the first one that has one."""
@@ -256,13 +252,20 @@ def _demux(c, reads: dict[int, StreamRead], vstream, decode: str, lo: Fraction |
     # a clock reset (back by more than 1 s): the new part read where convert places it, after the
     # part before (the decoder's clock the pictures, the decoder the copied packets: one rule)
     clock = ResetClock()
-    def take(pkt, s: StreamRead) -> None:
-        nonlocal lead
+    hidden = HiddenLead()  # what an MP4/MOV edit list hides, as the decoder copies it
+    for pkt in hidden.filter(c.demux(*[c.streams[i] for i in reads])):
+        s = reads[pkt.stream.index]
+        if is_flush(pkt):
+            continue
+        if pkt.is_discard and s is video:  # a picture an edit list hides: a reference, never shown
+            if decode != "none":
+                _decode(pkt.stream, pkt, video, on_video_frame)
+            continue
         tt = packet_time(pkt, s.time_base)
         if tt is None:
             lead += s is video and video.start is None
             count(pkt, s)
-            return
+            continue
         t, step = tt
         if not step and s is video and video.rate:  # MPEG-PS/ES packets often say no duration
             step = 1 / video.rate
@@ -280,31 +283,6 @@ def _demux(c, reads: dict[int, StreamRead], vstream, decode: str, lo: Fraction |
             if r is video:
                 video.times.append(t0)
             count(p, r)
-
-    # Packets an MP4/MOV edit list hides (flagged discard). A video picture before the list's start
-    # (`ffmpeg -ss 1 -c copy` cuts at the keyframe before 1 s) is decoded as a reference but shows
-    # nothing: no part of the span. Before a stream's first shown packet, a run of at most
-    # PRIMING_PACKETS hidden audio packets is the encoder's priming (AAC's 1024 samples), which every
-    # remux into a container without edit lists carries and plays: part of the span, on both sides;
-    # a longer run is the cut's hidden sound, and any hidden packet later an edit list's end.
-    hidden: dict[int, list] = {}
-    shown: set[int] = set()
-    for pkt in c.demux(*[c.streams[i] for i in reads]):
-        s = reads[pkt.stream.index]
-        if is_flush(pkt):
-            continue
-        if pkt.is_discard:
-            if s is video and decode != "none":
-                _decode(pkt.stream, pkt, video, on_video_frame)
-            elif s is not video and s.index not in shown:
-                hidden.setdefault(s.index, []).append(pkt)
-            continue
-        if s.index not in shown:
-            shown.add(s.index)
-            run = hidden.pop(s.index, [])
-            for p in run if len(run) <= PRIMING_PACKETS else ():
-                take(p, s)
-        take(pkt, s)
     if video is not None and decode in ("all", "ends"):
         for pkt in tail:
             _decode(vstream, pkt, video, None)

@@ -108,3 +108,21 @@ def test_aac_priming_hidden_by_mp4_edit_list_still_counts_after_a_remux(tmp_path
     assert verify_pair(src, remux).status == "ok"
     convert(src, out, _opts())  # its own verification passes (else FilmrtError, exit 4)
     assert verify_pair(src, out).status == "ok"
+
+
+@pytest.mark.parametrize("ext", ["mkv", "ts"])
+def test_the_sound_an_edit_list_hides_is_not_copied_into_mkv_or_ts(tmp_path, ext):
+    """The `-c copy` cut of 1 s (one keyframe at 0) into MKV/TS: the second of sound the edit list
+    hides was copied and, without an edit list, played a second before the first picture (caught
+    by verification: exit 4). Now left out; the audio starts with the pictures and lasts as long."""
+    src, cut, out = tmp_path / "src.mp4", tmp_path / "cut.mp4", tmp_path / f"out.{ext}"
+    _source(src)
+    ffmpeg("-ss", "1", "-i", str(src), "-c", "copy", str(cut))
+    with av.open(str(cut)) as c:
+        assert sum(p.is_discard for p in c.demux(audio=0)) > 20  # the case: a second of hidden sound
+    convert(cut, out, _opts())
+    v, a0, a1 = _times(out)
+    assert len(v) == 50 and v == [v[0] + Fraction(k, 50) for k in range(50)]
+    # the packet that straddles the cut keeps its start (a coded packet is not cut): < 1 packet early
+    assert 0 <= v[0] - a0 < Fraction(1024, 48000) + Fraction(1, 1000)
+    assert abs((a1 - a0) - 1) < Fraction(2048, 48000) + Fraction(1, 1000)  # a packet at each end
