@@ -126,3 +126,47 @@ def test_the_sound_an_edit_list_hides_is_not_copied_into_mkv_or_ts(tmp_path, ext
     # the packet that straddles the cut keeps its start (a coded packet is not cut): < 1 packet early
     assert 0 <= v[0] - a0 < Fraction(1024, 48000) + Fraction(1, 1000)
     assert abs((a1 - a0) - 1) < Fraction(2048, 48000) + Fraction(1, 1000)  # a packet at each end
+
+
+# ---------------------------------------------------------------------- signals at start-up
+def test_python_m_filmrt_ctrl_c_during_start_up_is_interrupted_130(tmp_path):
+    """`python -m filmrt` bypassed the program's entry point (filmrt.cli.launch): Ctrl-C while
+    PyTorch was importing printed a traceback and the process died of SIGINT."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    src, out = tmp_path / "c.mp4", tmp_path / "o.mkv"
+    _source(src, seconds=0.4)
+    p = subprocess.Popen([sys.executable, "-m", "filmrt", "convert", str(src), str(out), "--fps", "50",
+                          "--model", "blend", "--quiet"], stderr=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    p.send_signal(signal.SIGINT)
+    err = p.communicate(timeout=120)[1]
+    assert p.returncode == 130 and "interrupted" in err and "Traceback" not in err, err
+    assert not out.exists()
+
+
+def test_the_commands_module_is_imported_under_the_start_up_handler(monkeypatch):
+    """The command table imports a command's module lazily (inside the command's run), after the
+    entry point had put Ctrl-C back to KeyboardInterrupt; numpy's import (under PyTorch's) swallows
+    a KeyboardInterrupt raised inside it, so a Ctrl-C 1.3 s in was lost and the conversion ran on
+    to exit 0 (seen from the CLI). The module is now imported while the start-up handler holds."""
+    import importlib
+    import signal
+
+    from filmrt.cli import launch
+
+    seen = {}
+    real = importlib.import_module
+
+    def spy(name, *a):
+        if name == "filmrt.pipeline.cli" and name not in seen:
+            seen[name] = signal.getsignal(signal.SIGINT)
+        return real(name, *a)
+
+    monkeypatch.setattr(importlib, "import_module", spy)
+    with pytest.raises(SystemExit):
+        launch.main(["verify", "--help"])
+    assert seen["filmrt.pipeline.cli"] is launch._interrupted_at_start
