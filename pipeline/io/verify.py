@@ -92,6 +92,10 @@ class StreamExpect:
     #: (None: not known); a packet that does not decode in the source either is the input's damage
     packets: int | None = None
     source_decode_errors: int | None = None
+    #: audio: (sample rate, channels) the output must have, either None = any (a re-encode may
+    #: resample); the language tag it must not contradict (None: any)
+    sound: tuple[int | None, int | None] | None = None
+    language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -214,7 +218,8 @@ def expectation_from_plan(*, src_read: MediaRead | None, muxer, plan, temporal, 
 def _stream_expect(f: StreamFate, r, range_start: Fraction, scale: Fraction, damaged: bool,
                    straddle: bool) -> StreamExpect:
     """What a copied or re-encoded stream must be, from the source's packets ``r`` in the range."""
-    seen = dict(packets=r.packets, source_decode_errors=r.decode_errors) if r is not None else {}
+    seen = dict(packets=r.packets, source_decode_errors=r.decode_errors, language=r.language,
+                sound=r.sound if f.fate == "copied" or r.sound is None else (None, r.sound[1])) if r is not None else {}
     if r is None or r.start is None:
         return StreamExpect(f.index, f.kind, f.codec if f.fate == "copied" else None, out_index=f.output_index,
                             **seen)

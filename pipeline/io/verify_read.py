@@ -72,6 +72,9 @@ class StreamRead:
     #: clock resets in the packets (back by more than 1 s): the times read are placed as convert
     #: places them, each new part after the one before (:func:`~filmrt.pipeline.time.timestamps.reset_offset`)
     resets: int = 0
+    #: audio: (sample rate, channels) as the headers say; the language tag ("und" and none: None)
+    sound: tuple[int | None, int | None] | None = None
+    language: str | None = None
 
     @property
     def duration(self) -> Fraction | None:
@@ -197,6 +200,8 @@ def read_back(path, *, decode: str = "all", others: bool | None = None, lo: Frac
         for s in rest:
             sp = stream_facts(s)
             r = StreamRead(s.index, s.type, stream_codec(s), sp.time_base, metadata=sp.metadata,
+                           sound=(sp.sample_rate, sp.channels) if s.type == "audio" else None,
+                           language=sp.language if sp.language not in ("und", "") else None,
                            role="chapter track" if is_chapter_track(s) else
                            "timecode track" if is_timecode_track(s) else None)
             r.decode_errors = 0 if others and s.codec_context is not None and s.type != "data" else None

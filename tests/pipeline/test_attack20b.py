@@ -170,3 +170,41 @@ def test_the_commands_module_is_imported_under_the_start_up_handler(monkeypatch)
     with pytest.raises(SystemExit):
         launch.main(["verify", "--help"])
     assert seen["filmrt.pipeline.cli"] is launch._interrupted_at_start
+
+
+def test_slowed_44k1_audio_into_webm_is_timed_at_opus_48k(tmp_path):
+    """--slowmo 2 --audio stretch of 44.1 kHz sound into WebM (Opus, 48 kHz): the encoder resampled
+    the atempo frames, but they were stamped counting 44.1 kHz samples in a 1/48000 time base: 2 s of
+    sound on 1.84 s of timestamps (verification: exit 4). Resampled in the filter graph now."""
+    src, out = tmp_path / "a441.mkv", tmp_path / "slow.webm"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=s=160x90:r=25:d=1", "-f", "lavfi", "-i", "sine=f=440:r=44100:d=1",
+           "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(src))
+    convert(src, out, _opts(fps="25", slowmo="2", audio="stretch"))
+    with av.open(str(out)) as c:
+        a = c.streams.audio[0]
+        assert a.codec_context.name == "opus" and a.codec_context.sample_rate == 48000
+        pkts = [p for p in c.demux(a) if p.pts is not None]
+        span = (pkts[-1].pts + pkts[-1].duration - pkts[0].pts) * a.time_base
+    with av.open(str(out)) as c:
+        samples = sum(f.samples for f in c.decode(audio=0))
+    assert abs(span - Fraction(samples, 48000)) < Fraction(1, 50)  # timestamps count what is there
+    assert abs(Fraction(samples, 48000) - 2) < Fraction(1, 20)  # 1 s slowed twice
+
+
+@pytest.mark.parametrize("change, line", [
+    (["-c:a", "aac", "-ac", "2"], "2 channels in OUT, 6 channels in the source"),
+    (["-c:a", "aac", "-ar", "44100"], "44100 Hz in OUT, 48000 Hz in the source"),
+    (["-c:a", "copy", "-metadata:s:a:0", "language=spa"], "language spa in OUT, fra in the source"),
+])
+def test_verify_finds_a_downmix_a_resample_and_a_relabelled_language(tmp_path, change, line):
+    """`filmrt verify IN OUT` compared an audio stream's codec and span only: a remux that mixed 5.1
+    down to stereo, resampled 48 -> 44.1 kHz or relabelled the French track Spanish passed (exit 0)."""
+    src, out = tmp_path / "src.mkv", tmp_path / "out.mkv"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=s=160x90:r=25:d=1", "-f", "lavfi", "-i",
+           "sine=f=440:r=48000:d=1,pan=5.1|c0=c0|c1=c0|c2=c0|c3=c0|c4=c0|c5=c0", "-c:v", "libx264", "-preset",
+           "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-metadata:s:a:0", "language=fra", "-shortest", str(src))
+    ffmpeg("-i", str(src), "-c:v", "copy", *change, str(out))
+    rep = verify_pair(src, out)
+    assert rep.status == "failed" and [d for d in rep.differences if line in d], rep.differences
+    ffmpeg("-i", str(src), "-c", "copy", str(tmp_path / "same.mkv"))
+    assert verify_pair(src, tmp_path / "same.mkv").status == "ok"
