@@ -25,7 +25,7 @@ from filmrt.interrupts import signals_as_interrupt
 from filmrt.pipeline.convert import ConvertResult, convert
 from filmrt.pipeline.io.formats import describe_output
 from filmrt.pipeline.io.verify import VerifyReport, verify_pair
-from filmrt.pipeline.options import ConvertOptions, EncodeOptions, check_seconds
+from filmrt.pipeline.options import ConvertOptions, EncodeOptions, check_seconds, time_value
 from filmrt.pipeline.report_html import add_report_options, report_collector, write_eval_report
 from filmrt.pipeline.time.scenes import DEFAULT_THRESHOLD
 from filmrt.rates import format_rate
@@ -93,9 +93,9 @@ def register(subparsers) -> None:
     )
     v.add_argument("input", metavar="IN", help="the source video")
     v.add_argument("output", metavar="OUT", help="the converted video")
-    v.add_argument("--ss", default=None, metavar="START",
+    v.add_argument("--ss", type=time_value, default=None, metavar="START",
                    help="OUT was converted from START into IN: seconds or [HH:]MM:SS[.frac] (convert's --ss)")
-    v.add_argument("--t", default=None, metavar="DURATION",
+    v.add_argument("--t", type=time_value, default=None, metavar="DURATION",
                    help="OUT holds DURATION of IN: seconds or [HH:]MM:SS[.frac] (convert's --t)")
     v.add_argument("--dropped", default=None, metavar="SPEC",
                    help="streams of IN left out of OUT on purpose: a (audio), s (subtitles), d (data) or input "

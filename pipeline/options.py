@@ -91,6 +91,15 @@ def parse_seconds(value) -> float:
     return float(text[: len(text) - len(unit)]) * _UNIT.get(unit, 1)
 
 
+def time_value(text) -> float:
+    """argparse's type of --ss/--t (every command that takes them): :func:`parse_seconds`; its
+    error reads "invalid time value"."""
+    return parse_seconds(text)
+
+
+time_value.__name__ = "time"
+
+
 def check_seconds(value, flag: str, *, positive: bool) -> float | None:
     """``value`` (a number, or a string :func:`parse_seconds` reads) as bounded seconds; None stays None."""
     if value is None:
@@ -142,9 +151,9 @@ class ConvertOptions:
     scene_threshold: float = field(default=DEFAULT_THRESHOLD, metadata=opt(
         "scene-cut sensitivity (spike of mean luma difference on 64x36 thumbnails; 1 = off)", metavar="X"))
     ss: float | None = field(default=None, metadata=opt(
-        "start at START into the input: seconds or [HH:]MM:SS[.frac] (ffmpeg's -ss)", metavar="START", type=str))
+        "start at START into the input: seconds or [HH:]MM:SS[.frac] (ffmpeg's -ss)", metavar="START", type=time_value))
     t: float | None = field(default=None, metadata=opt(
-        "convert only DURATION: seconds or [HH:]MM:SS[.frac] (ffmpeg's -t)", metavar="DURATION", type=str))
+        "convert only DURATION: seconds or [HH:]MM:SS[.frac] (ffmpeg's -t)", metavar="DURATION", type=time_value))
     #: the input's rate where the input has no timestamps of its own (raw H.264/HEVC/MPEG-2 streams)
     input_fps: str | None = field(default=None, metadata=opt(
         "the input's frame rate, for raw elementary streams (.h264, .hevc, .m2v ...) whose bitstream "
