@@ -25,7 +25,7 @@ from filmrt.interrupts import signals_as_interrupt
 from filmrt.pipeline.convert import ConvertResult, convert
 from filmrt.pipeline.io.formats import describe_output
 from filmrt.pipeline.io.verify import VerifyReport, verify_pair
-from filmrt.pipeline.options import ConvertOptions, EncodeOptions
+from filmrt.pipeline.options import ConvertOptions, EncodeOptions, check_seconds, time_value
 from filmrt.pipeline.report_html import add_report_options, report_collector, write_eval_report
 from filmrt.pipeline.time.scenes import DEFAULT_THRESHOLD
 from filmrt.rates import format_rate
@@ -93,10 +93,10 @@ def register(subparsers) -> None:
     )
     v.add_argument("input", metavar="IN", help="the source video")
     v.add_argument("output", metavar="OUT", help="the converted video")
-    v.add_argument("--ss", type=float, default=None, metavar="START",
-                   help="OUT was converted from START seconds into IN (convert's --ss)")
-    v.add_argument("--t", type=float, default=None, metavar="DURATION",
-                   help="OUT holds DURATION seconds of IN (convert's --t)")
+    v.add_argument("--ss", type=time_value, default=None, metavar="START",
+                   help="OUT was converted from START into IN: seconds or [HH:]MM:SS[.frac] (convert's --ss)")
+    v.add_argument("--t", type=time_value, default=None, metavar="DURATION",
+                   help="OUT holds DURATION of IN: seconds or [HH:]MM:SS[.frac] (convert's --t)")
     v.add_argument("--dropped", default=None, metavar="SPEC",
                    help="streams of IN left out of OUT on purpose: a (audio), s (subtitles), d (data) or input "
                         "stream indices, comma-separated (convert's --drop-stream spelling)")
@@ -233,7 +233,8 @@ def _report(res: ConvertResult, quiet: bool) -> None:
 def run_verify(args: argparse.Namespace) -> int:
     if args.json and args.json != "-":
         check_writable(args.json, "--json")
-    report = verify_pair(args.input, args.output, ss=args.ss, t=args.t, dropped=args.dropped)
+    ss, t = check_seconds(args.ss, "--ss", positive=False), check_seconds(args.t, "--t", positive=True)
+    report = verify_pair(args.input, args.output, ss=ss, t=t, dropped=args.dropped)
     if args.json == "-":
         print(json.dumps(report.to_dict(), indent=2))
     elif args.json:

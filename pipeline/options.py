@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -71,13 +72,42 @@ MAX_SECONDS = 30 * 86400
 MAX_QUEUE = 256
 
 
-def _check_seconds(value, flag: str, *, positive: bool) -> float | None:
+_CLOCK = re.compile(r"(?:(\d+):)?(\d+):(\d+(?:\.\d*)?)")
+_UNIT = {"s": 1, "ms": 1e-3, "us": 1e-6}
+
+
+def parse_seconds(value) -> float:
+    """Seconds from FFmpeg's duration syntax, as its -ss/-t take them: ``90``, ``1.5``, ``1500ms``,
+    ``[HH:]MM:SS[.frac]`` (``00:01:30.5``); ValueError for anything else. The one parser of a time
+    option (convert, batch, verify)."""
+    text = str(value).strip()
+    m = _CLOCK.fullmatch(text)
+    if m:
+        hh, mm, ss = int(m[1] or 0), int(m[2]), float(m[3])
+        if mm > 59 or ss >= 60:
+            raise ValueError(text)
+        return hh * 3600 + mm * 60 + ss
+    unit = next((u for u in ("ms", "us", "s") if text.endswith(u)), "")
+    return float(text[: len(text) - len(unit)]) * _UNIT.get(unit, 1)
+
+
+def time_value(text) -> float:
+    """argparse's type of --ss/--t (every command that takes them): :func:`parse_seconds`; its
+    error reads "invalid time value"."""
+    return parse_seconds(text)
+
+
+time_value.__name__ = "time"
+
+
+def check_seconds(value, flag: str, *, positive: bool) -> float | None:
+    """``value`` (a number, or a string :func:`parse_seconds` reads) as bounded seconds; None stays None."""
     if value is None:
         return None
     try:
-        x = float(value)
+        x = float(value) if isinstance(value, int | float) else parse_seconds(value)
     except (TypeError, ValueError):
-        raise FilmrtError(f"{flag} {value!r} is not a number of seconds") from None
+        raise FilmrtError(f"{flag} {value!r} is not a time: give seconds (90, 1.5) or [HH:]MM:SS[.frac]") from None
     if not math.isfinite(x) or x < 0 or (positive and x == 0):
         raise FilmrtError(f"{flag} {value}: must be a finite number of seconds {'> 0' if positive else '>= 0'}")
     if x > MAX_SECONDS:
@@ -120,10 +150,10 @@ class ConvertOptions:
         "auto: the model's recommended mode (RIFE direct, FILM recursive)", choices=MODES))
     scene_threshold: float = field(default=DEFAULT_THRESHOLD, metadata=opt(
         "scene-cut sensitivity (spike of mean luma difference on 64x36 thumbnails; 1 = off)", metavar="X"))
-    ss: float | None = field(default=None, metadata=opt("start at START seconds into the input (ffmpeg's -ss)",
-                                                        metavar="START"))
-    t: float | None = field(default=None, metadata=opt("convert only DURATION seconds (ffmpeg's -t)",
-                                                       metavar="DURATION"))
+    ss: float | None = field(default=None, metadata=opt(
+        "start at START into the input: seconds or [HH:]MM:SS[.frac] (ffmpeg's -ss)", metavar="START", type=time_value))
+    t: float | None = field(default=None, metadata=opt(
+        "convert only DURATION: seconds or [HH:]MM:SS[.frac] (ffmpeg's -t)", metavar="DURATION", type=time_value))
     #: the input's rate where the input has no timestamps of its own (raw H.264/HEVC/MPEG-2 streams)
     input_fps: str | None = field(default=None, metadata=opt(
         "the input's frame rate, for raw elementary streams (.h264, .hevc, .m2v ...) whose bitstream "
@@ -184,8 +214,8 @@ class ConvertOptions:
             raise FilmrtError(f"--mode {self.mode}: use {', '.join(MODES)}")
         if self.decoder not in DECODERS:
             raise FilmrtError(f"--decoder {self.decoder}: use {', '.join(DECODERS)}")
-        object.__setattr__(self, "ss", _check_seconds(self.ss, "--ss", positive=False))
-        object.__setattr__(self, "t", _check_seconds(self.t, "--t", positive=True))
+        object.__setattr__(self, "ss", check_seconds(self.ss, "--ss", positive=False))
+        object.__setattr__(self, "t", check_seconds(self.t, "--t", positive=True))
         if not 0 <= float(self.scene_threshold) <= 1:
             raise FilmrtError(f"--scene-threshold {self.scene_threshold}: must be in [0, 1] (1 = off)")
         if not 1 <= int(self.max_depth) <= 16:

@@ -29,8 +29,17 @@ def main(argv: list[str] | None = None) -> int:
     previous = {s: signal.signal(s, _interrupted_at_start) for s in (signal.SIGINT, *SIGNALS)}
     rc = None
     try:
+        import importlib
+
+        from filmrt.cli.main import command_modules
         from filmrt.cli.main import main as run
 
+        # the command's module (PyTorch, PyAV, the runtimes: the seconds of start-up) under this
+        # handler too: filmrt.cli.main imports it lazily, and a KeyboardInterrupt inside a library's
+        # import could be swallowed there (Ctrl-C 1 s in: the conversion ran on, exit 0)
+        args = sys.argv[1:] if argv is None else list(argv)
+        for mod in command_modules(args[0] if args else None):
+            importlib.import_module(mod)
         signal.signal(signal.SIGINT, previous[signal.SIGINT])  # Ctrl-C raises KeyboardInterrupt again
         with signals_as_interrupt():
             rc = run(argv)  # signals during the work: handled there (130, OUT unchanged)

@@ -53,10 +53,14 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"filmrt {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    mods = [mod for mod, names in TABLE if command in names] or [mod for mod, _ in TABLE]
-    for mod in mods:
+    for mod in command_modules(command):
         importlib.import_module(mod).register(sub)
     return parser
+
+
+def command_modules(command: str | None) -> list[str]:
+    """The modules ``filmrt COMMAND`` imports: its own, or all of them for an unknown command."""
+    return [mod for mod, names in TABLE if command in names] or [mod for mod, _ in TABLE]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -57,7 +57,7 @@ from filmrt.pipeline.io.probe import is_cover, main_video, stream_duration
 from filmrt.pipeline.io.source import DecodedFrame, DecodeRequest, Source, VideoInfo
 from filmrt.pipeline.io.streams import cuttable, place_packet
 from filmrt.pipeline.time.cadence.fieldops import CHAINS, DecodedFilter
-from filmrt.pipeline.time.timestamps import FrameClock, RangeGate, ResetClock, lead_floor
+from filmrt.pipeline.time.timestamps import FrameClock, HiddenLead, RangeGate, ResetClock, lead_floor
 from filmrt.vmaf import Picture
 
 #: what :meth:`PyAVSource._deliver` returns for the first frame past --t
@@ -388,7 +388,8 @@ class PyAVSource(Source):
         self._resets = ResetClock()  # the copied streams' clock resets (FrameClock rule 6)
         copy_done: set[int] = set()
         video_done = False
-        demux = self.container.demux([vs, *self.copy_streams])
+        # the copied sound an MP4/MOV edit list hides (a `-c copy` cut) is left out, its priming kept
+        demux = HiddenLead().filter(self.container.demux([vs, *self.copy_streams]))
         while True:
             if stop is not None and stop.is_set():
                 return

@@ -92,6 +92,10 @@ class StreamExpect:
     #: (None: not known); a packet that does not decode in the source either is the input's damage
     packets: int | None = None
     source_decode_errors: int | None = None
+    #: audio: (sample rate, channels) the output must have, either None = any (a re-encode may
+    #: resample); the language tag it must not contradict (None: any)
+    sound: tuple[int | None, int | None] | None = None
+    language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -214,7 +218,8 @@ def expectation_from_plan(*, src_read: MediaRead | None, muxer, plan, temporal, 
 def _stream_expect(f: StreamFate, r, range_start: Fraction, scale: Fraction, damaged: bool,
                    straddle: bool) -> StreamExpect:
     """What a copied or re-encoded stream must be, from the source's packets ``r`` in the range."""
-    seen = dict(packets=r.packets, source_decode_errors=r.decode_errors) if r is not None else {}
+    seen = dict(packets=r.packets, source_decode_errors=r.decode_errors, language=r.language,
+                sound=r.sound if f.fate == "copied" or r.sound is None else (None, r.sound[1])) if r is not None else {}
     if r is None or r.start is None:
         return StreamExpect(f.index, f.kind, f.codec if f.fate == "copied" else None, out_index=f.output_index,
                             **seen)
@@ -284,11 +289,14 @@ def own_rate(v) -> Fraction | None:
     return min(v.declared_rates, key=lambda r: abs(r - typical), default=typical)
 
 
-def infer_expectation(src: MediaRead, out: MediaRead, origin: Fraction | None = None) -> tuple[Expectation, list[str]]:
+def infer_expectation(src: MediaRead, out: MediaRead, origin: Fraction | None = None, *, ss: float | None = None,
+                      hi: Fraction | None = None) -> tuple[Expectation, list[str]]:
     """An :class:`Expectation` for OUT made from IN and OUT alone (``filmrt verify``), and notes;
-    ``origin``: IN's time that became 0 in OUT (default: IN's start; with --ss the range's start)."""
+    ``origin``: IN's time that became 0 in OUT (default: IN's start; with --ss the range's start);
+    ``ss``: convert's --ss (the timecode is the first kept frame's); ``hi``: the range's end in IN
+    (--t: convert writes no frame at or after it)."""
     from filmrt.pipeline.io.verify_checks import infer_streams
-    from filmrt.pipeline.time.timecode import convert_timecode
+    from filmrt.pipeline.time.timecode import convert_timecode, label_at
 
     notes: list[str] = []
     sv, ov = src.video, out.video
@@ -300,7 +308,10 @@ def infer_expectation(src: MediaRead, out: MediaRead, origin: Fraction | None = 
         # as many output frames as cover the source's span at the output's own rate (the scheduler's
         # rule), the first where the source's first frame was, rounded to the output's grid
         count = -(-sv.duration * rate // 1)
-        grid = Grid(Fraction(round((sv.start - origin) * rate)) / rate, rate, int(count))
+        first = Fraction(round((sv.start - origin) * rate)) / rate
+        if hi is not None:  # --t: the output ends there, whatever the last source frame spans
+            count = min(count, max(0, -(-((hi - origin) - first) * rate // 1)))
+        grid = Grid(first, rate, int(count))
         notes.append(f"grid: OUT's own rate, {float(rate):g} fps (no plan)")
     colour = None
     if sv is not None:  # a tag IN leaves unspecified is guessed by convert: any value is right
@@ -309,7 +320,7 @@ def infer_expectation(src: MediaRead, out: MediaRead, origin: Fraction | None = 
     timecode = None
     if src.timecode and sv is not None and sv.rate and rate:
         try:
-            timecode = convert_timecode(src.timecode, sv.rate, rate)
+            timecode = convert_timecode(label_at(src.timecode, sv.rate, ss), sv.rate, rate)
         except Exception:  # noqa: BLE001 - an unusual tag: only its presence is checked then
             timecode = None
     notes.append("field order: not checked without a plan (deinterlacing and --interlace change it)")
@@ -354,7 +365,7 @@ def verify_pair(src, dst, *, ss: float | None = None, t: float | None = None, de
         lo = start + Fraction(ss or 0).limit_denominator(1_000_000)
         hi = lo + Fraction(t).limit_denominator(1_000_000) if t else None
     inp = read_source(src, out, lo=lo if ss else None, hi=hi)
-    exp, notes = infer_expectation(inp, out, lo)
+    exp, notes = infer_expectation(inp, out, lo, ss=ss, hi=hi)
     report = check(exp, out)
     report.notes = notes + reset_notes(inp) + report.notes
     kinds, indices = parse_drop(dropped)

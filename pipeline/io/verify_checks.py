@@ -195,7 +195,8 @@ def _check_streams(exp: Expectation, out: MediaRead, v: VideoRead, rep: VerifyRe
              f"{_s(shift)}; allowed {', '.join(_s(a) for a in sorted(set(allowed)))})")
     found = _match(exp, out)
     if exp.streams:
-        rep.checks.append("copied streams: present, decodable, codec, duration, A/V offset")
+        rep.checks.append("copied streams: present, decodable, codec, duration, A/V offset, channels, "
+                          "sample rate, language")
     for s in exp.streams:
         o = found[s.index]
         if o is None:
@@ -220,6 +221,11 @@ def _check_stream(s: StreamExpect, o: StreamRead, rep: VerifyReport, rate: Fract
     name, diff = f"stream #{s.index} {s.kind}", rep.differences.append
     if s.codec is not None and not same_codec(s.codec, o.codec):
         diff(f"{name}: codec {o.codec} in OUT, {s.codec} in the source")
+    for what, want, got in zip(("Hz", "channels"), s.sound or (), o.sound or (), strict=False):
+        if want is not None and got is not None and want != got:  # a downmix or a resample is a loss
+            diff(f"{name}: {got} {what} in OUT, {want} {what} in the source")
+    if s.language is not None and o.language is not None and o.language != s.language:
+        diff(f"{name}: language {o.language} in OUT, {s.language} in the source")
     if not o.packets:
         if s.packets != 0:  # a stream the source holds no packets of (in the range) stays empty
             diff(f"{name}: no packets in OUT")
@@ -282,5 +288,5 @@ def infer_streams(src: MediaRead, out: MediaRead, origin: Fraction):
         free.remove(pick)
         start = s.start - origin if s.start is not None else None
         streams.append(StreamExpect(s.index, s.kind, s.codec, start, s.duration, pick.index, s.packets,
-                                    s.decode_errors))
+                                    s.decode_errors, sound=s.sound, language=s.language))
     return streams, dropped

@@ -44,7 +44,7 @@ from filmrt.pipeline.io.probe import (
 )
 from filmrt.pipeline.io.streams import cuttable, stream_codec
 from filmrt.pipeline.time.timecode import frame_timecode, is_timecode_track, timecode_tag
-from filmrt.pipeline.time.timestamps import RangeGate, ResetClock
+from filmrt.pipeline.time.timestamps import HiddenLead, RangeGate, ResetClock
 
 
 @dataclass
@@ -72,6 +72,9 @@ class StreamRead:
     #: clock resets in the packets (back by more than 1 s): the times read are placed as convert
     #: places them, each new part after the one before (:func:`~filmrt.pipeline.time.timestamps.reset_offset`)
     resets: int = 0
+    #: audio: (sample rate, channels) as the headers say; the language tag ("und" and none: None)
+    sound: tuple[int | None, int | None] | None = None
+    language: str | None = None
 
     @property
     def duration(self) -> Fraction | None:
@@ -197,6 +200,8 @@ def read_back(path, *, decode: str = "all", others: bool | None = None, lo: Frac
         for s in rest:
             sp = stream_facts(s)
             r = StreamRead(s.index, s.type, stream_codec(s), sp.time_base, metadata=sp.metadata,
+                           sound=(sp.sample_rate, sp.channels) if s.type == "audio" else None,
+                           language=sp.language if sp.language not in ("und", "") else None,
                            role="chapter track" if is_chapter_track(s) else
                            "timecode track" if is_timecode_track(s) else None)
             r.decode_errors = 0 if others and s.codec_context is not None and s.type != "data" else None
@@ -254,9 +259,14 @@ def _demux(c, reads: dict[int, StreamRead], vstream, decode: str, lo: Fraction |
     clock = ResetClock()
     follow: tuple | None = None  # the time after the last timed video packet (its own, and its step)
     reordered = False  # a timed picture shown later than it is decoded: untimed ones cannot follow
-    for pkt in c.demux(*[c.streams[i] for i in reads]):
+    hidden = HiddenLead()  # what an MP4/MOV edit list hides, as the decoder copies it
+    for pkt in hidden.filter(c.demux(*[c.streams[i] for i in reads])):
         s = reads[pkt.stream.index]
         if is_flush(pkt):
+            continue
+        if pkt.is_discard and s is video:  # a picture an edit list hides: a reference, never shown
+            if decode != "none":
+                _decode(pkt.stream, pkt, video, on_video_frame)
             continue
         tt = packet_time(pkt, s.time_base)
         if tt is None and s is video and follow is not None and pkt.size:

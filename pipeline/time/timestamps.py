@@ -65,7 +65,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from fractions import Fraction
 from typing import Generic, TypeVar
 
@@ -404,3 +404,44 @@ class RangeGate(Generic[T]):
         if end <= lo:
             return []
         return [(item, lo if kind == "subtitle" or cut else start, end)]
+
+
+class HiddenLead:
+    """Packets an MP4/MOV edit list hides (FFmpeg flags them discard) in front of a stream's first
+    shown one: THE rule of the decoder (what it copies) and of verification (what it expects).
+
+    ``ffmpeg -ss 1 -i in.mp4 -c copy cut.mp4`` keeps every packet from the keyframe before 1 s and
+    writes an edit list that hides the first second. Pictures are the decoder's business (it needs
+    them as references and shows none of them): video packets pass untouched. Of the other streams,
+    a run of at most ``priming`` hidden packets before the first shown one is the encoder's priming
+    (AAC's 1024 samples): a remux into a container without edit lists (MKV, TS) carries it and plays
+    it, as FFmpeg's does, so it is kept. A longer run is the cut's hidden sound: played from MKV or
+    TS it would sound before the first picture, so it is left out (``dropped`` counts it per
+    stream). A hidden packet after the first shown one (an edit list's end) is left out too.
+    """
+
+    def __init__(self, priming: int = 2) -> None:
+        self.priming = priming
+        self.held: dict[int, list] = {}
+        self.shown: set[int] = set()
+        self.dropped: dict[int, int] = {}
+
+    def filter(self, packets: Iterable) -> Iterator:
+        """The packets to use, in demux order."""
+        for pkt in packets:
+            i = pkt.stream.index
+            if pkt.stream.type == "video" or (i in self.shown and not pkt.is_discard):
+                yield pkt
+            elif pkt.is_discard:
+                if i in self.shown:
+                    self.dropped[i] = self.dropped.get(i, 0) + 1
+                else:
+                    self.held.setdefault(i, []).append(pkt)
+            else:
+                self.shown.add(i)
+                run = self.held.pop(i, [])
+                if len(run) <= self.priming:
+                    yield from run
+                else:
+                    self.dropped[i] = self.dropped.get(i, 0) + len(run)
+                yield pkt

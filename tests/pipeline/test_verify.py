@@ -95,7 +95,8 @@ def test_a_correct_convert_passes_every_check(converted):
     assert v["status"] == "ok" and v["differences"] == [] and v["seconds"] > 0
     for name in ("video frame count", "video timestamps on the planned grid", "video duration", "start time",
                  "sample aspect ratio", "colour tags", "field order", "HDR static metadata",
-                 "copied streams: present, decodable, codec, duration, A/V offset", "dropped streams as planned",
+                 "copied streams: present, decodable, codec, duration, A/V offset, channels, sample rate, language",
+                 "dropped streams as planned",
                  "chapters", "attachments", "video frames decodable"):
         assert name in v["checks"], name
     assert json.loads(json.dumps(res.to_dict()))["verify"]["status"] == "ok"
