@@ -50,6 +50,7 @@ class to multiples of the model's ``pad_multiple``.
 from __future__ import annotations
 
 import os
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -72,9 +73,37 @@ _PRECISION = {"fp32": "f32"}
 PRECISIONS = tuple(_PRECISION)
 
 
+def import_openvino():
+    """``import openvino``, with its usage telemetry declined first.
+
+    ``import openvino`` loads its model converter, which sends a usage event to Google Analytics
+    unless a consent file says no or ``CI=true`` (openvino-telemetry: no dialog for library use;
+    no consent file counts as yes). The event goes out from a forked process, and the program
+    waits for that process at exit: where the network's DNS does not answer (an air-gapped
+    facility) a finished conversion hung there (15 minutes and on, seen in the conformance runs).
+    The telemetry object is one per process and its first creation decides: made here first with
+    the consent dialog's rules (no consent file and no dialog for a non-OpenVINO program = no),
+    nothing is sent; the user's own opt-in file, if any, still decides.
+    """
+    if "openvino" not in sys.modules:
+        try:
+            from openvino_telemetry import Telemetry
+        except ImportError:
+            pass
+        else:
+            try:
+                Telemetry(app_name="OpenVINO", app_version=None, tid="", backend="ga4",
+                          enable_opt_in_dialog=True, disable_in_ci=True)
+            except Exception:  # noqa: BLE001 - a changed telemetry API must not stop the backend
+                pass
+    import openvino
+
+    return openvino
+
+
 def available(device: torch.device) -> tuple[bool, str]:
     try:
-        import openvino  # noqa: F401
+        import_openvino()
     except ImportError as e:
         return False, f"openvino is not installed ({e}; pip install 'filmrt[openvino]')"
     if torch.device(device).type != "cpu":
@@ -91,7 +120,7 @@ class OvGraph:
     def __init__(
         self, core, source: str | bytes, *, ov_device: str, config: dict, stats: Counter, compiled: int = 4
     ):
-        import openvino as ov
+        ov = import_openvino()
 
         self._ov, self.core, self.ov_device, self.config, self.stats = ov, core, ov_device, config, stats
         try:
@@ -162,7 +191,7 @@ class OpenVinoInterpolator(Interpolator):
     backend = "openvino"
 
     def __init__(self, model: str | os.PathLike | torch.nn.Module | None, options: RuntimeOptions | None = None):
-        import openvino as ov
+        ov = import_openvino()
 
         options = options or RuntimeOptions()
         settings = options.openvino
