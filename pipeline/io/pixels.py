@@ -82,7 +82,7 @@ def rgb_to_frame(rgb: torch.Tensor, layout: PixelLayout, spec: ColourSpec) -> av
 
 def planes_to_frame(planes: Planes, layout: PixelLayout, spec: ColourSpec, width: int, height: int) -> av.VideoFrame | None:
     """``planes`` as a ``width`` x ``height`` VideoFrame in ``layout`` (cropped: an odd size loses
-    its last column/row, as RGB does) when they already are that layout's codes (planar Y'CbCr of
+    its last column/row, as RGB does) when they already are that layout's codes (three-plane Y'CbCr of
     the same subsampling and depth, ``spec``'s matrix and range; for grey, Y' of the same depth and
     range); None when they are not (the caller converts through RGB)."""
     if (layout.gray and not layout.alpha and not layout.name.endswith("be") and planes.spec.bits == layout.bits
@@ -90,7 +90,8 @@ def planes_to_frame(planes: Planes, layout: PixelLayout, spec: ColourSpec, width
         frame = av.VideoFrame(width, height, layout.name)
         _fill(frame, [planes.y.cpu().numpy().astype(np.uint8 if layout.bits <= 8 else np.uint16)])
         return frame
-    same = (layout.planar and not (layout.rgb or layout.gray or layout.alpha or layout.name.endswith("be"))
+    same = (layout.planar and layout.name.startswith("yuv")  # three planes (nv12, p010: two, through RGB)
+            and not (layout.rgb or layout.gray or layout.alpha or layout.name.endswith("be"))
             and planes.sub == layout.sub and planes.spec.bits == layout.bits
             and (planes.spec.matrix, planes.spec.full_range) == (spec.matrix, spec.full_range))
     if not same:

@@ -191,3 +191,21 @@ def test_grey_keeps_its_levels(tmp_path, color_range, backend):
     for k in range(len(made) - 1):  # torch: blended in RGB and written back: one code of rounding more
         err = int(np.abs(got[2 * k + 1][1] * 2 - made[k].astype(np.int32) - made[k + 1]).max())
         assert err <= (1 if backend == "auto" else 3), f"frame {2 * k + 1}: {err} half-codes from the mean"
+
+
+def test_semi_planar_output_goes_through_rgb(tmp_path):
+    """``--pix-fmt nv12`` (one interleaved chroma plane) from 4:2:0 planes: the planes are not nv12's
+    layout, so they go through RGB. Before: they were taken as nv12's own and the encode thread
+    failed (``zip() argument 2 is longer than argument 1``, a traceback, no output)."""
+    made = _smooth(3)
+    _write(tmp_path / "in.mkv", made)
+    enc = EncodeOptions(codec="libx264", crf=0, preset="ultrafast", pix_fmt="nv12")
+    res = convert(tmp_path / "in.mkv", tmp_path / "o.mp4",
+                  ConvertOptions(fps="50", encode=enc, dedup="off", scene_threshold=1.0,
+                                 runtime=RuntimeOptions(model="blend")))
+    assert res.frames_out == 6
+    with av.open(str(tmp_path / "o.mp4")) as c:
+        got = [f.to_ndarray(format="yuv420p").astype(np.int32) for f in c.decode(video=0)]
+    assert len(got) == 6
+    src = np.concatenate([made[0][0].ravel(), made[0][1].ravel(), made[0][2].ravel()]).astype(np.int32)
+    assert np.abs(got[0].ravel() - src).max() <= 2  # in-gamut codes: RGB rounds by a code at most
