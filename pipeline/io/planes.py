@@ -133,6 +133,8 @@ def frame_planes(frame, spec: ColourSpec | None, device: torch.device,
     for k, v in (stream_tags or {}).items():
         if int(tags[k] or 0) in (0, 2) and int(v or 0) not in (0, 2):  # 2 = unspecified (0: RGB / unknown range)
             tags[k] = v
+    if name in ("nv12", "nv21"):  # 4:2:0 with Cb, Cr interleaved in one plane: split, not resampled to 4:4:4
+        return _semi_planar(frame, spec, device, tags, swap=name == "nv21")
     if _GRAY.match(name):  # the plane is Y' itself, in the range the tags say; libswscale would take
         return _gray_planes(frame, spec, device, tags)  # it as full range whatever the tags (tv: brightened)
     if m is None or name.endswith("be"):
@@ -178,6 +180,18 @@ def _gray_planes(frame, spec: ColourSpec | None, device: torch.device, tags: dic
     y = torch.from_numpy(arr.astype(np.int16 if bits <= 8 else np.int32)).to(device)
     c = torch.full((-(-p.height // 2), -(-p.width // 2)), 1 << (bits - 1), dtype=y.dtype, device=device)
     return Planes(y, c, c.clone(), spec), spec
+
+
+def _semi_planar(frame, spec: ColourSpec | None, device: torch.device, tags: dict, swap: bool) -> tuple[Planes, ColourSpec]:
+    """An 8-bit nv12 / nv21 frame as its 4:2:0 planes (the codes as decoded)."""
+    if spec is None or spec.bits != 8:
+        spec = guess_spec(frame.width, frame.height, bits=8, **tags)
+    out = []
+    for p in frame.planes[:2]:
+        out.append(np.frombuffer(p, np.uint8).reshape(p.height, p.line_size)[:, : p.width * (len(out) + 1)])
+    y, uv = (torch.from_numpy(a.astype(np.int16)).to(device) for a in out)
+    cb, cr = uv[:, 0::2].contiguous(), uv[:, 1::2].contiguous()
+    return Planes(y, *((cr, cb) if swap else (cb, cr)), spec), spec
 
 
 def frame_to_rgb(frame, spec: ColourSpec | None, device: torch.device,
