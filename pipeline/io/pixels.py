@@ -25,7 +25,7 @@ import torch
 
 from filmrt.pipeline.io.colour import ColourSpec, rgb_to_yuv
 from filmrt.pipeline.io.formats import PixelLayout
-from filmrt.pipeline.io.planes import Planes
+from filmrt.pipeline.io.planes import GRAY, Planes
 
 
 def _fill(frame: av.VideoFrame, planes) -> None:
@@ -57,7 +57,7 @@ def rgb_to_frame(rgb: torch.Tensor, layout: PixelLayout, spec: ColourSpec) -> av
     """(3 or 4, H, W) float RGB(A) in [0, 1] -> a VideoFrame in ``layout`` (see the module docstring).
     ``spec`` gives the matrix and range of Y'CbCr output (its bit depth is taken from ``layout``)."""
     h, w = rgb.shape[-2:]
-    if layout.gray and not layout.alpha and not layout.name.endswith("be"):
+    if GRAY.match(layout.name):
         # the plane is Y' in spec's range, written as is: libswscale would take a grey plane as full
         # range whatever the tags (a full-range Y' read as limited and expanded: blacks crushed)
         y, _, _ = rgb_to_yuv(rgb[:3], spec.with_bits(layout.bits), (1, 1))
@@ -85,7 +85,7 @@ def planes_to_frame(planes: Planes, layout: PixelLayout, spec: ColourSpec, width
     its last column/row, as RGB does) when they already are that layout's codes (three-plane Y'CbCr of
     the same subsampling and depth, ``spec``'s matrix and range; for grey, Y' of the same depth and
     range); None when they are not (the caller converts through RGB)."""
-    if (layout.gray and not layout.alpha and not layout.name.endswith("be") and planes.spec.bits == layout.bits
+    if (GRAY.match(layout.name) and planes.spec.bits == layout.bits
             and (planes.spec.matrix, planes.spec.full_range) == (spec.matrix, spec.full_range)):  # grey: Y' itself
         frame = av.VideoFrame(width, height, layout.name)
         _fill(frame, [planes.y.cpu().numpy().astype(np.uint8 if layout.bits <= 8 else np.uint16)])

@@ -30,7 +30,8 @@ import torch.nn.functional as F
 from filmrt.pipeline.io.colour import ColourSpec, guess_spec, luma_from_rgb, rgb_to_yuv, yuv_to_rgb
 
 _PLANAR_YUV = re.compile(r"^yuv(j?)a?(420|422|444|440|411|410)p(\d+)?(le)?$")  # yuva: alpha is plane 3
-_GRAY = re.compile(r"^gray(\d+)?(le)?$")  # one plane of Y' codes (ya8/ya16 and big-endian: repacked)
+#: one plane of integer Y' codes, little-endian (ya8/ya16, float and big-endian grey: repacked)
+GRAY = re.compile(r"^gray(\d+)?(le)?$")
 #: size of the thumbnails the scene-cut detector compares (W, H)
 THUMB = (64, 36)
 
@@ -135,7 +136,7 @@ def frame_planes(frame, spec: ColourSpec | None, device: torch.device,
             tags[k] = v
     if name in ("nv12", "nv21"):  # 4:2:0 with Cb, Cr interleaved in one plane: split, not resampled to 4:4:4
         return _semi_planar(frame, spec, device, tags, swap=name == "nv21")
-    if _GRAY.match(name):  # the plane is Y' itself, in the range the tags say; libswscale would take
+    if GRAY.match(name):  # the plane is Y' itself, in the range the tags say; libswscale would take
         return _gray_planes(frame, spec, device, tags)  # it as full range whatever the tags (tv: brightened)
     if m is None or name.endswith("be"):
         bits = max(c.bits for c in frame.format.components) if frame.format.components else 8
