@@ -8,8 +8,8 @@ never passes through 8 bits. What is written:
   from our codes directly; alpha (always full range) as a fourth plane.
 - planar RGB (``gbrp10le``, ``gbrap12le`` ...): codes = round(value * (2**bits - 1)), planes in
   FFmpeg's G, B, R(, A) order.
-- grey: written as 4:4:4 Y'CbCr and turned into grey by libswscale (the inverse of the decoder's
-  grey -> Y'CbCr repack).
+- grey: its plane is Y' in the range the tags say, written as is (libswscale would take a grey
+  plane as full range whatever the tags; the decoder reads it the same way).
 - anything else (packed ``argb`` for QuickTime RLE, big-endian ``rgba64be`` for PNG, ``nv12`` ...):
   written in the planar format of the same layout and depth, then repacked by libswscale (a pure
   repack: same family, same subsampling, no matrix).
@@ -25,7 +25,7 @@ import torch
 
 from filmrt.pipeline.io.colour import ColourSpec, rgb_to_yuv
 from filmrt.pipeline.io.formats import PixelLayout
-from filmrt.pipeline.io.planes import Planes
+from filmrt.pipeline.io.planes import GRAY, Planes
 
 
 def _fill(frame: av.VideoFrame, planes) -> None:
@@ -57,6 +57,13 @@ def rgb_to_frame(rgb: torch.Tensor, layout: PixelLayout, spec: ColourSpec) -> av
     """(3 or 4, H, W) float RGB(A) in [0, 1] -> a VideoFrame in ``layout`` (see the module docstring).
     ``spec`` gives the matrix and range of Y'CbCr output (its bit depth is taken from ``layout``)."""
     h, w = rgb.shape[-2:]
+    if GRAY.match(layout.name):
+        # the plane is Y' in spec's range, written as is: libswscale would take a grey plane as full
+        # range whatever the tags (a full-range Y' read as limited and expanded: blacks crushed)
+        y, _, _ = rgb_to_yuv(rgb[:3], spec.with_bits(layout.bits), (1, 1))
+        frame = av.VideoFrame(w, h, layout.name)
+        _fill(frame, [y])
+        return frame
     planar = _planar_name(layout)
     p = PixelLayout.of(planar)
     frame = av.VideoFrame(w, h, planar)
@@ -75,10 +82,16 @@ def rgb_to_frame(rgb: torch.Tensor, layout: PixelLayout, spec: ColourSpec) -> av
 
 def planes_to_frame(planes: Planes, layout: PixelLayout, spec: ColourSpec, width: int, height: int) -> av.VideoFrame | None:
     """``planes`` as a ``width`` x ``height`` VideoFrame in ``layout`` (cropped: an odd size loses
-    its last column/row, as RGB does) when they already are that layout's codes (planar Y'CbCr of
-    the same subsampling and depth, ``spec``'s matrix and range); None when they are not (the
-    caller converts through RGB)."""
-    same = (layout.planar and not (layout.rgb or layout.gray or layout.alpha or layout.name.endswith("be"))
+    its last column/row, as RGB does) when they already are that layout's codes (three-plane Y'CbCr of
+    the same subsampling and depth, ``spec``'s matrix and range; for grey, Y' of the same depth and
+    range); None when they are not (the caller converts through RGB)."""
+    if (GRAY.match(layout.name) and planes.spec.bits == layout.bits
+            and (planes.spec.matrix, planes.spec.full_range) == (spec.matrix, spec.full_range)):  # grey: Y' itself
+        frame = av.VideoFrame(width, height, layout.name)
+        _fill(frame, [planes.y.cpu().numpy().astype(np.uint8 if layout.bits <= 8 else np.uint16)])
+        return frame
+    same = (layout.planar and layout.name.startswith("yuv")  # three planes (nv12, p010: two, through RGB)
+            and not (layout.rgb or layout.gray or layout.alpha or layout.name.endswith("be"))
             and planes.sub == layout.sub and planes.spec.bits == layout.bits
             and (planes.spec.matrix, planes.spec.full_range) == (spec.matrix, spec.full_range))
     if not same:

@@ -30,6 +30,8 @@ import torch.nn.functional as F
 from filmrt.pipeline.io.colour import ColourSpec, guess_spec, luma_from_rgb, rgb_to_yuv, yuv_to_rgb
 
 _PLANAR_YUV = re.compile(r"^yuv(j?)a?(420|422|444|440|411|410)p(\d+)?(le)?$")  # yuva: alpha is plane 3
+#: one plane of integer Y' codes, little-endian (ya8/ya16, float and big-endian grey: repacked)
+GRAY = re.compile(r"^gray(\d+)?(le)?$")
 #: size of the thumbnails the scene-cut detector compares (W, H)
 THUMB = (64, 36)
 
@@ -132,6 +134,10 @@ def frame_planes(frame, spec: ColourSpec | None, device: torch.device,
     for k, v in (stream_tags or {}).items():
         if int(tags[k] or 0) in (0, 2) and int(v or 0) not in (0, 2):  # 2 = unspecified (0: RGB / unknown range)
             tags[k] = v
+    if name in ("nv12", "nv21"):  # 4:2:0 with Cb, Cr interleaved in one plane: split, not resampled to 4:4:4
+        return _semi_planar(frame, spec, device, tags, swap=name == "nv21")
+    if GRAY.match(name):  # the plane is Y' itself, in the range the tags say; libswscale would take
+        return _gray_planes(frame, spec, device, tags)  # it as full range whatever the tags (tv: brightened)
     if m is None or name.endswith("be"):
         bits = max(c.bits for c in frame.format.components) if frame.format.components else 8
         comps = frame.format.components
@@ -161,6 +167,32 @@ def frame_planes(frame, spec: ColourSpec | None, device: torch.device,
         arr = arr.astype(np.int16 if bits <= 8 else np.int32)
         planes.append(torch.from_numpy(arr).to(device, non_blocking=True))
     return Planes(planes[0], planes[1], planes[2], spec), spec
+
+
+def _gray_planes(frame, spec: ColourSpec | None, device: torch.device, tags: dict) -> tuple[Planes, ColourSpec]:
+    """A grey frame as 4:2:0 planes: its plane as Y' (full range unless tagged limited: FFmpeg's
+    reading of an untagged grey picture), neutral chroma."""
+    bits = frame.format.components[0].bits
+    if spec is None or spec.bits != bits:
+        spec = guess_spec(frame.width, frame.height, bits=bits, full_range_format=True, **tags)
+    p = frame.planes[0]
+    item = 1 if bits <= 8 else 2
+    arr = np.frombuffer(p, dtype=np.uint8 if bits <= 8 else np.uint16).reshape(p.height, p.line_size // item)[:, : p.width]
+    y = torch.from_numpy(arr.astype(np.int16 if bits <= 8 else np.int32)).to(device)
+    c = torch.full((-(-p.height // 2), -(-p.width // 2)), 1 << (bits - 1), dtype=y.dtype, device=device)
+    return Planes(y, c, c.clone(), spec), spec
+
+
+def _semi_planar(frame, spec: ColourSpec | None, device: torch.device, tags: dict, swap: bool) -> tuple[Planes, ColourSpec]:
+    """An 8-bit nv12 / nv21 frame as its 4:2:0 planes (the codes as decoded)."""
+    if spec is None or spec.bits != 8:
+        spec = guess_spec(frame.width, frame.height, bits=8, **tags)
+    out = []
+    for p in frame.planes[:2]:
+        out.append(np.frombuffer(p, np.uint8).reshape(p.height, p.line_size)[:, : p.width * (len(out) + 1)])
+    y, uv = (torch.from_numpy(a.astype(np.int16)).to(device) for a in out)
+    cb, cr = uv[:, 0::2].contiguous(), uv[:, 1::2].contiguous()
+    return Planes(y, *((cr, cb) if swap else (cb, cr)), spec), spec
 
 
 def frame_to_rgb(frame, spec: ColourSpec | None, device: torch.device,

@@ -335,10 +335,11 @@ def test_output_into_a_fifo_is_streamed(clips, tmp_path):
     assert probe(copy).video.packets == 50
 
 
-@pytest.mark.parametrize("codec,pix,full", [("mjpeg", "yuvj420p", True), ("ffv1", "gray", False),
+@pytest.mark.parametrize("codec,pix,full", [("mjpeg", "yuvj420p", True), ("ffv1", "gray", True),
                                              ("ffv1", "yuv420p16le", False)])
 def test_other_pixel_formats_round_trip(tmp_path, codec, pix, full):
-    """Full-range (JPEG) and gray and 16-bit input: copies come back intact (lossless encode)."""
+    """Full-range (JPEG) and gray and 16-bit input: copies come back intact (lossless encode). An
+    untagged grey plane is full-range Y' (as FFmpeg reads it), and said so."""
     clip = make_clip(tmp_path / "c.mkv", codec=codec, pix_fmt=pix, frames=4)
     out = tmp_path / "o.mkv"
     res = convert(clip, out, fast("x2", crf=0))

@@ -154,3 +154,84 @@ def test_blend_opens_no_runtime(tmp_path, monkeypatch):
     monkeypatch.setattr(convert_mod, "open_interpolator", refuse)
     _write(tmp_path / "in.mkv", _smooth(3))
     assert _run(tmp_path / "in.mkv", tmp_path / "o.mkv", "ffv1").interpolated == 2  # the last frame is held
+
+
+def _write_gray(path, frames: list[np.ndarray], color_range: int) -> None:
+    """FFV1 grey frames, tagged ``color_range`` (0: untagged, 1: tv, 2: pc)."""
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("ffv1", rate=25)
+        s.width, s.height, s.pix_fmt = W, H, "gray"
+        s.codec_context.color_range = color_range
+        for i, arr in enumerate(frames):
+            f = av.VideoFrame(W, H, "gray")
+            np.frombuffer(f.planes[0], np.uint8).reshape(H, -1)[:, :W] = arr
+            f.pts, f.color_range = i, color_range
+            for pkt in s.encode(f):
+                c.mux(pkt)
+        for pkt in s.encode(None):
+            c.mux(pkt)
+
+
+@pytest.mark.parametrize(("color_range", "backend"), [(0, "auto"), (2, "auto"), (1, "auto"), (2, "torch"), (1, "torch")])
+def test_grey_keeps_its_levels(tmp_path, color_range, backend):
+    """Grey in, grey out (FFV1): the source frames come back with their codes and the blends sit at
+    their neighbours' mean, whatever the range tag. Before: a full-range (or untagged) grey picture
+    was read as Y' and handed to libswscale as limited range, which expanded it (38 -> 26, codes
+    up to 18 -> 0: blacks crushed, exit 0); a limited-range one was read brightened (38 -> 49)."""
+    rng = np.random.default_rng(5)
+    lo, hi = (16, 236) if color_range == 1 else (0, 256)
+    made = [rng.integers(lo, hi, (H, W), dtype=np.uint8) for _ in range(4)]
+    _write_gray(tmp_path / "in.mkv", made, color_range)
+    _run(tmp_path / "in.mkv", tmp_path / "out.mkv", "ffv1", backend)
+    with av.open(str(tmp_path / "out.mkv")) as c:
+        got = [(f.format.name, f.to_ndarray().astype(np.int32)) for f in c.decode(video=0)]
+    assert len(got) == 8 and all(name == "gray" for name, _ in got)
+    for k, src in enumerate(made):
+        assert np.array_equal(got[2 * k][1], src), f"source frame {k} changed"
+    for k in range(len(made) - 1):  # torch: blended in RGB and written back: one code of rounding more
+        err = int(np.abs(got[2 * k + 1][1] * 2 - made[k].astype(np.int32) - made[k + 1]).max())
+        assert err <= (1 if backend == "auto" else 3), f"frame {2 * k + 1}: {err} half-codes from the mean"
+
+
+def test_semi_planar_output_goes_through_rgb(tmp_path):
+    """``--pix-fmt nv12`` (one interleaved chroma plane) from 4:2:0 planes: the planes are not nv12's
+    layout, so they go through RGB. Before: they were taken as nv12's own and the encode thread
+    failed (``zip() argument 2 is longer than argument 1``, a traceback, no output)."""
+    made = _smooth(3)
+    _write(tmp_path / "in.mkv", made)
+    enc = EncodeOptions(codec="libx264", crf=0, preset="ultrafast", pix_fmt="nv12")
+    res = convert(tmp_path / "in.mkv", tmp_path / "o.mp4",
+                  ConvertOptions(fps="50", encode=enc, dedup="off", scene_threshold=1.0,
+                                 runtime=RuntimeOptions(model="blend")))
+    assert res.frames_out == 6
+    with av.open(str(tmp_path / "o.mp4")) as c:
+        got = [f.to_ndarray(format="yuv420p").astype(np.int32) for f in c.decode(video=0)]
+    assert len(got) == 6
+    src = np.concatenate([made[0][0].ravel(), made[0][1].ravel(), made[0][2].ravel()]).astype(np.int32)
+    assert np.abs(got[0].ravel() - src).max() <= 2  # in-gamut codes: RGB rounds by a code at most
+
+
+def test_nv12_source_frames_keep_their_codes(tmp_path):
+    """An nv12 source (raw video: one interleaved chroma plane) to FFV1 4:2:0: its planes split as
+    they are, so the source frames come back exactly. Before: the chroma was resampled to 4:4:4 and
+    back through RGB (testsrc2-like colours: 28 dB, chroma off by up to 44 codes, a lossless output)."""
+    made = _noise(3)
+    with av.open(str(tmp_path / "in.nut"), "w") as c:
+        s = c.add_stream("rawvideo", rate=25)
+        s.width, s.height, s.pix_fmt = W, H, "nv12"
+        for i, (y, cb, cr) in enumerate(made):
+            f = av.VideoFrame(W, H, "nv12")
+            np.frombuffer(f.planes[0], np.uint8).reshape(H, -1)[:, :W] = y
+            uv = np.frombuffer(f.planes[1], np.uint8).reshape(H // 2, -1)
+            uv[:, 0:W:2], uv[:, 1:W:2] = cb, cr
+            f.pts = i
+            for pkt in s.encode(f):
+                c.mux(pkt)
+        for pkt in s.encode(None):
+            c.mux(pkt)
+    _run(tmp_path / "in.nut", tmp_path / "o.mkv", "ffv1")
+    got = _planes_of(tmp_path / "o.mkv")
+    assert len(got) == 6
+    for k, src in enumerate(made):
+        for p, q in zip(got[2 * k], src, strict=True):
+            assert np.array_equal(p, q), f"source frame {k} changed"
