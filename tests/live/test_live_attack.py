@@ -85,23 +85,16 @@ def test_reconnect_after_the_sender_came_back_keeps_time_and_sound(tmp_path):
     frames in ~31 ticks, ~20 re-syncs, its audio dropped); a reconnected session now starts on its
     live edge (source.LiveEdge, as the first one does)."""
     port = free_udp_port()
-    stop = threading.Event()
 
-    def sender():
+    def sender(stop):
         _session(port, 4.0, stop)
         if not stop.wait(6.0):
             _session(port, 7.0, stop)
 
-    th = threading.Thread(target=sender, daemon=True)
-    th.start()
     out = tmp_path / "out.ts"
     opts = LiveOptions(fps="50", latency="4f", reconnect="on", read_timeout=1.0, t=15.0,
                        runtime=RuntimeOptions(model="blend"))
-    try:
-        res = live(f"udp://127.0.0.1:{port}", str(out), opts)
-    finally:
-        stop.set()
-        th.join(timeout=10)
+    res = _live_beside(sender, port, out, opts)
     got = read_output(out)
     assert res.input["reconnects"] >= 1, res.input
     times = [0.0, *got["flashes"]]
@@ -119,6 +112,19 @@ class _Set(threading.Event):
         self.set()
 
 
+def _live_beside(sender, port: int, out, opts: LiveOptions, **kw):
+    """``filmrt live`` from udp://127.0.0.1:PORT into ``out`` while ``sender(stop)`` runs in a thread;
+    the sender is told to stop and joined afterwards, whatever happened."""
+    stop = threading.Event()
+    th = threading.Thread(target=sender, args=(stop,), daemon=True)
+    th.start()
+    try:
+        return live(f"udp://127.0.0.1:{port}", str(out), opts, **kw)
+    finally:
+        stop.set()
+        th.join(timeout=10)
+
+
 def _session(port: int, seconds: float, stop: threading.Event) -> None:
     """One encoder session (a new muxer, timestamps from 0), started at once."""
     send_ts(port, seconds, stop=stop, go=_Set())
@@ -132,19 +138,12 @@ def test_stall_with_timestamps_jumping_by_the_gap_keeps_picture_and_sound_togeth
     scene cut was never held: the timeline re-synced on it (the flash shown 3 s late, without its
     beep, which had played on time) and re-synced back on the live frames, dropping their first
     audio. Only a new session's first frame is exempt from the hold now."""
-    port = free_udp_port()
-    stop, go = threading.Event(), threading.Event()
-    th = threading.Thread(target=send_ts, args=(port, 9.0), daemon=True,
-                          kwargs={"stall": (2.0, 3.0), "jump": (2.0, 3.0), "stop": stop, "go": go})
-    th.start()
+    port, go = free_udp_port(), threading.Event()
     opts = LiveOptions(fps="50", latency="4f", reconnect="off", read_timeout=4.0, slate_after=2.0, t=8.0,
                        runtime=RuntimeOptions(model="blend"))
     out = tmp_path / "out.ts"
-    try:
-        res = live(f"udp://127.0.0.1:{port}", str(out), opts, on_second=lambda rec: go.set())
-    finally:
-        stop.set()
-        th.join(timeout=10)
+    res = _live_beside(lambda stop: send_ts(port, 9.0, stall=(2.0, 3.0), jump=(2.0, 3.0), stop=stop, go=go),
+                       port, out, opts, on_second=lambda rec: go.set())
     got = read_output(out)
     assert res.stats["stalls"] >= 1 and res.stats["slate_frames"] > 10, res.stats
     errors = sync_errors(got["flashes"], got["beeps"])
@@ -214,16 +213,9 @@ def test_aac_audio_gets_silence_during_a_stall(tmp_path):
     src, out = tmp_path / "in.ts", tmp_path / "out.ts"
     write_ts(src, 3.0, audio="aac")
     port = free_udp_port()
-    stop = threading.Event()
-    th = threading.Thread(target=lambda: (time.sleep(0.5), _replay_udp(src, port, stop)), daemon=True)
-    th.start()
     opts = LiveOptions(fps="50", latency="4f", reconnect="on", read_timeout=1.0, open_timeout=2.0, t=7.0,
                        runtime=RuntimeOptions(model="blend"))
-    try:
-        res = live(f"udp://127.0.0.1:{port}", str(out), opts)
-    finally:
-        stop.set()
-        th.join(timeout=10)
+    res = _live_beside(lambda stop: (time.sleep(0.5), _replay_udp(src, port, stop)), port, out, opts)
     assert res.stats["stalls"] >= 1 and res.silent_packets > 50, (res.stats, res.silent_packets)
     with av.open(str(out)) as c:
         ends = [float(p.pts * p.time_base) for p in c.demux(c.streams.audio[0]) if p.pts is not None]

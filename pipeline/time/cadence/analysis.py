@@ -353,10 +353,11 @@ def analyse(src, *, ss: float | None = None, frames: int = ANALYSE_FRAMES) -> Te
             # about fields or cadence: judge the programme further in
             for at in _later_windows(c, ss):
                 later = _window(c, vs, at, frames)
-                if len(later) > 2 and _moving_frames(_lumas(later)) >= SAME_INSTANT_MIN:
+                later_lumas = _lumas(later)
+                if len(later) > 2 and _moving_frames(later_lumas) >= SAME_INSTANT_MIN:
                     rep.notes.append(f"the first {len(got)} frames hold still: interlacing and cadence "
                                      f"judged on {len(later)} frames from {at:.2f} s")
-                    rep.analysed_at, got, lumas = at, later, _lumas(later)
+                    rep.analysed_at, got, lumas = at, later, later_lumas
                     break
     rep.frames_analysed = len(got)
     repeats = _repeats(got)
