@@ -150,7 +150,7 @@ def plan_time(src, source: PyAVInput, options: ConvertOptions, model: str, mode:
                fps_out: Fraction, tc: str | None, target: OutputTarget | None = None) -> TemporalReport:
     """Interlacing/cadence/dedup/down/slow-motion decisions (pipeline.temporal) and the timecode
     (re-expressed at the output rate; not planned, and said, where ``target`` has no place for it)."""
-    rep = plan(src, options, get_spec(model), mode)
+    rep = plan(src, options, get_spec(model), mode, has_audio=any(s.type == "audio" for s in source.copy_streams))
     if tc:
         rep.timecode_in = tc
         frame_rate = fps_out / 2 if rep.interlace_out != "off" else fps_out  # interlaced: frames, not fields

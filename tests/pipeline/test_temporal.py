@@ -86,6 +86,16 @@ def test_slowmo_4_positions_linear_in_time_audio_dropped_subtitles_retimed(tmp_p
     assert cues == [(0, 1000), (1000, 1000)]  # 0 s and 0.4 s, 400 ms long, played 2.5 x slower
 
 
+def test_slowmo_without_a_sound_track_says_no_audio_was_dropped(tmp_path):
+    src = write_clip(tmp_path / "p.mp4", [square_frame(4 * i, W, H, 16, textured=False) for i in range(6)], 25)
+    for audio in ("auto", "copy", "stretch"):
+        r = convert(src, tmp_path / f"slow-{audio}.mp4", opts("25", slowmo="2", audio=audio))
+        assert r.frames_out == 12 and not [n for n in r.temporal["notes"] if "audio" in n], (audio, r.temporal["notes"])
+    clip = make_clip(tmp_path / "a.mkv", fps=25, frames=6, audio=True)  # with one, it is said
+    r = convert(clip, tmp_path / "slow-a.mkv", opts("25", slowmo="2"))
+    assert any("audio dropped" in n for n in r.temporal["notes"])
+
+
 @pytest.mark.parametrize("bad", ["0.5", "x", "-2"])
 def test_slowmo_checked_up_front(bad):
     with pytest.raises(FilmrtError, match="--slowmo"):

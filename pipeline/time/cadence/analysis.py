@@ -489,10 +489,12 @@ def audio_policy(options) -> str:
     return {"auto": "drop", "copy": "drop"}.get(options.audio, options.audio)
 
 
-def plan(src, options, spec: ModelSpec, mode: str, *, analyse_input: bool = True) -> TemporalReport:
+def plan(src, options, spec: ModelSpec, mode: str, *, analyse_input: bool = True,
+         has_audio: bool = True) -> TemporalReport:
     """Everything convert decides about time, before decoding: analysis of the input (unless the
     options switch every detection off), deinterlacing/cadence, dedup, down-conversion, slow
-    motion and audio, interlaced output. ``options``: ConvertOptions."""
+    motion and audio, interlaced output. ``options``: ConvertOptions; ``has_audio``: whether the
+    input has a sound track at all (no "audio dropped" note for a file without one)."""
     detect = options.deinterlace != "off" or options.ivtc == "auto" or options.dedup == "auto"
     rep = TemporalReport()
     if analyse_input and detect:
@@ -508,11 +510,11 @@ def plan(src, options, spec: ModelSpec, mode: str, *, analyse_input: bool = True
     rep.audio = audio_policy(options)
     if factor is not None:
         rep.slowmo = str(factor)
-        if options.audio == "copy":
+        if has_audio and options.audio == "copy":
             rep.notes.append("--audio copy cannot stay in sync with --slowmo: audio dropped (use --audio stretch)")
-        elif rep.audio == "drop":
+        elif has_audio and rep.audio == "drop":
             rep.notes.append(f"slow motion x{factor}: audio dropped (--audio stretch keeps it, pitch kept)")
-        if rep.audio == "stretch":
+        if rep.audio == "stretch" and has_audio:
             rep.notes.append(f"slow motion x{factor}: audio slowed with atempo (pitch kept), re-encoded (AAC; Opus in WebM)")
     rep.interlace_out = options.interlace
     return rep
