@@ -61,7 +61,7 @@ from filmrt.pipeline.prepare import (
     source_timecode,
 )
 from filmrt.pipeline.threads import Stages, Stop, ThreadPlan, plan_threads, torch_threads
-from filmrt.pipeline.time.audiostretch import AudioStretch, reencoder
+from filmrt.pipeline.time.audiostretch import AudioStretch
 from filmrt.pipeline.time.cadence.analysis import (
     TemporalReport,
     audio_policy,
@@ -298,18 +298,14 @@ class _Conversion:
             container_metadata={**tags, **self.tags}, warn=self.muxer_notes.append,
             interlace=None if tr.interlace_out == "off" else tr.interlace_out, timecode=tr.timecode_out,
             threads=self.thread_plan.encoder, overwrite=self.overwrite,
+            audio_factor=self.slowmo if tr.audio == "stretch" else 1,
         )
+        self.stretch = muxer.reencoded
         try:  # chapters, attachments, dispositions: header facts, so before the first frame
             self.extras = copy_extras(src, muxer, self.extras_lost.append, covers=self.target.attach,
                                       slowmo=self.slowmo)
             lost = self._losses(muxer) + [n for n in muxer.output.notes if "dropped" in n]
             refuse_losses(lost + self.extras_lost + self.reencoded, enc.strict)
-            # re-encoded audio (slowed with --audio stretch, or a codec the container cannot carry
-            # readably), added before anything is written
-            recoded = {f.index for f in self.target.of(REENCODED) if f.kind == "audio"}
-            factor = self.slowmo if tr.audio == "stretch" else 1
-            self.stretch = {s.index: reencoder(s, muxer.container, src.range_start, factor)
-                            for s in src.streams if s.index in recoded}
         except BaseException:
             muxer.abort()
             raise

@@ -51,6 +51,7 @@ from filmrt.pipeline.io.pixels import planes_to_frame, rgb_to_frame
 from filmrt.pipeline.io.planes import Planes
 from filmrt.pipeline.io.source import VideoInfo
 from filmrt.pipeline.io.streams import NO_TIMES, PS_FORMATS, add_copy, stream_codec
+from filmrt.pipeline.time.audiostretch import reencoder
 from filmrt.pipeline.time.cadence.fieldops import WEAVE, FilterChain
 from filmrt.pipeline.time.timecode import GOP_ENCODERS
 from filmrt.pipeline.time.timestamps import OVERLAP_MAX, reset_offset
@@ -177,6 +178,7 @@ class Muxer:
         timecode: str | None = None,
         encoder_options: dict | None = None,
         overwrite: bool = True,
+        audio_factor: Fraction | None = None,
     ):
         output = target.video
         check_codec(output.codec)
@@ -193,6 +195,12 @@ class Muxer:
         self.timecode = timecode
         self.weaver: FilterChain | None = None
         self.shift = Fraction(shift)
+        #: the slow-motion factor of re-encoded audio (1: its own speed); None: the caller feeds no
+        #: re-encoded audio and none is added (``filmrt live``)
+        self.audio_factor = audio_factor
+        #: input stream index -> its re-encoder (:mod:`filmrt.pipeline.time.audiostretch`), made
+        #: with the output streams so that they keep the input's order
+        self.reencoded: dict = {}
         #: encoder options on top of the chosen ones (``filmrt live``: x264's zerolatency tune, GOP)
         self.encoder_options = dict(encoder_options or {})
         #: the temp file's atomic_path context while OUT is a regular file (None: streamed)
@@ -303,7 +311,11 @@ class Muxer:
         # streams copied as they are: the target chose them (filmrt.pipeline.io.target.plan_target)
         self.copy_map = {}
         self._bsf: dict[int, BitStreamFilterContext] = {}  # by input stream index
-        for s in copy_streams:
+        recode = self.target.recode if self.audio_factor is not None else ()
+        for s in sorted([*copy_streams, *recode], key=lambda s: s.index):
+            if s in recode:
+                self.reencoded[s.index] = reencoder(s, c, self.shift, self.audio_factor)
+                continue
             try:
                 o = add_copy(c, s)
             except (ValueError, av.error.FFmpegError) as e:

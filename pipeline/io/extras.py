@@ -134,6 +134,7 @@ def copy_extras(source, muxer, warn, covers=(), slowmo: Fraction | None = None) 
     pairs = [(source.stream, muxer.vstream)] if source.stream is not None else []
     by_index = {s.index: s for s in src_container.streams}
     pairs += [(by_index[i], o) for i, o in muxer.copy_map.items()]
+    pairs += [(by_index[i], st.output) for i, st in muxer.reencoded.items()]  # re-encoded audio keeps them too
     main = pairs[0][1] if pairs else None
     for s, o in pairs:
         flags = int(s.disposition)

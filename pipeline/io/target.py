@@ -7,7 +7,8 @@ function (:func:`plan_target`), from three things: the destination, the user's
 
 - the muxer (:class:`~filmrt.pipeline.io.encode.Muxer`) opens :attr:`OutputTarget.format` with
   :attr:`OutputTarget.options`, encodes with :attr:`OutputTarget.video` and copies
-  :attr:`OutputTarget.copy`; it decides nothing about them again;
+  :attr:`OutputTarget.copy` (and re-encodes :attr:`OutputTarget.recode`); it decides nothing about
+  them again;
 - convert's result stores :meth:`OutputTarget.to_dict` as ``"output"`` in its JSON report; the
   CLI summary, ``filmrt batch`` and the output verification read the same dict.
 
@@ -98,6 +99,9 @@ class OutputTarget:
     fates: tuple[StreamFate, ...]
     #: the PyAV input streams to remux, in output order (the muxer's templates)
     copy: tuple = field(default=(), compare=False, repr=False)
+    #: the PyAV input audio streams to re-encode (``--audio stretch``, or a codec the container
+    #: cannot carry readably); the muxer adds them among the remuxed ones, in input order
+    recode: tuple = field(default=(), compare=False, repr=False)
     #: what the decision changed from what was asked (e.g. the container's natural encoder)
     notes: tuple[str, ...] = ()
     #: cover art streams written as attachments (Matroska), by :mod:`filmrt.pipeline.io.extras`
@@ -159,13 +163,15 @@ def fit_container(out: OutputFormat, fmt: str, crf: int = 18, options: dict | No
 
 
 def plan_target(dst: str, enc, info, streams, video_index: int, *, audio: str = "copy",
-                replace_timecode: bool = False) -> OutputTarget:
+                replace_timecode: bool = False, recode_audio: bool = True) -> OutputTarget:
     """The :class:`OutputTarget` for writing the source to ``dst`` with ``enc`` (EncodeOptions).
 
     ``info``: the source's VideoInfo; ``streams``: every PyAV input stream; ``video_index``: the one
     converted. ``audio``: what convert does with audio ("copy", "drop", "stretch": slowed and
     re-encoded; :func:`~filmrt.pipeline.time.cadence.analysis.plan`); ``replace_timecode``: a timecode
-    track is written anew (the source's is not copied). Raises a one-line FilmrtError for an OUT
+    track is written anew (the source's is not copied); ``recode_audio``: False where the caller
+    cannot re-encode audio (``filmrt live``): audio the container cannot carry as it is is dropped,
+    with the reason, instead. Raises a one-line FilmrtError for an OUT
     that cannot be written and for a stream the container refuses (``--drop-stream`` leaves it out)."""
     fmt = output_format(dst, enc.format)
     name = container_name(fmt, dst)
@@ -176,19 +182,22 @@ def plan_target(dst: str, enc, info, streams, video_index: int, *, audio: str = 
     video = fit_container(output_for(info, enc), fmt, enc.crf, options, name)
     check_output(dst, enc.format, video.codec)
     notes = [f"{name} holds {enc.codec} video: --codec auto writes it"] if enc.codec != asked.codec else []
-    fates = _fates(fmt, options, video, list(streams), video_index, enc.drop_stream, audio, replace_timecode, name)
+    fates = _fates(fmt, options, video, list(streams), video_index, enc.drop_stream, audio, replace_timecode, name,
+                   recode_audio)
     by_index = {s.index: s for s in streams}
     copy = tuple(by_index[f.index] for f in fates
                  if f.fate == COPIED and f.kind in REMUXED and f.reason != AS_ATTACHMENT)
     attach = tuple(by_index[f.index] for f in fates if f.reason == AS_ATTACHMENT)
-    return OutputTarget(dst, fmt, streamed, options, video, tuple(fates), copy, tuple(notes), attach)
+    recode = tuple(by_index[f.index] for f in fates if f.fate == REENCODED and f.kind == "audio")
+    return OutputTarget(dst, fmt, streamed, options, video, tuple(fates), copy=copy, recode=recode,
+                        notes=tuple(notes), attach=attach)
 
 
 def _fates(fmt: str, options: dict, video: OutputFormat, streams: list, video_index: int, drop: str | None,
-           audio: str, replace_timecode: bool, name: str) -> list[StreamFate]:
+           audio: str, replace_timecode: bool, name: str, recode_audio: bool = True) -> list[StreamFate]:
     """Each input stream's fate, in input order, with its output index (the muxer adds the video,
-    then the remuxed streams, then attachments (Matroska), then re-encoded audio); ``name``: what
-    messages call the container."""
+    then the remuxed and re-encoded audio streams in input order, as ``ffmpeg -map 0`` does, then
+    attachments (Matroska)); ``name``: what messages call the container."""
     kinds, indices = parse_drop(drop)
     decided: dict[int, tuple] = {}
     refused = []
@@ -223,7 +232,9 @@ def _fates(fmt: str, options: dict, video: OutputFormat, streams: list, video_in
                 decided[s.index] = (COPIED, "remuxed" + _reader_caveat(fmt, s))
             elif kind == "audio" and (fallback := audio_fallback(fmt, why)):
                 enc, note = fallback  # e.g. PCM/FLAC in MPEG-TS: re-encoded, said with the reason
-                decided[s.index] = (REENCODED, note, enc)
+                decided[s.index] = (REENCODED, note, enc) if recode_audio else (
+                    DROPPED, f"dropped: {name} cannot carry it as it is ({why}) and a live run passes "
+                             "audio through without re-encoding it (convert the file with `filmrt convert`)")
             else:
                 hint = HINTS.get((fmt, kind))
                 refused.append(f"#{s.index} {kind} {stream_codec(s)} ({hint + '; FFmpeg: ' + why if hint else why})")
@@ -236,11 +247,11 @@ def _fates(fmt: str, options: dict, video: OutputFormat, streams: list, video_in
         )
     # output indices, in the order the muxer adds the streams
     order = ([s for s in streams if s.index == video_index]
-             + [s for s in streams if s.type in REMUXED and decided[s.index][0] == COPIED
-                and decided[s.index][1] != AS_ATTACHMENT]
+             + [s for s in streams if (s.type in REMUXED and decided[s.index][0] == COPIED
+                                       and decided[s.index][1] != AS_ATTACHMENT)
+                or (s.type == "audio" and decided[s.index][0] == REENCODED)]
              + [s for s in streams if s.type == "attachment" and decided[s.index][0] == COPIED]
-             + [s for s in streams if decided[s.index][1] == AS_ATTACHMENT]
-             + [s for s in streams if s.type == "audio" and decided[s.index][0] == REENCODED])
+             + [s for s in streams if decided[s.index][1] == AS_ATTACHMENT])
     out_index = {s.index: i for i, s in enumerate(order)}
     return [StreamFate(s.index, s.type, stream_codec(s), *decided[s.index][:2], out_index.get(s.index),
                        *decided[s.index][2:]) for s in streams]

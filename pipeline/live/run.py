@@ -36,7 +36,7 @@ from filmrt.engine import open_interpolator, resolve_device
 from filmrt.errors import FilmrtError
 from filmrt.fileio import check_overwrite
 from filmrt.pipeline.io.encode import Muxer
-from filmrt.pipeline.io.target import plan_target
+from filmrt.pipeline.io.target import dropped_streams, plan_target
 from filmrt.pipeline.live.deadline import BLEND, MODEL_TIERS, REPEAT, SOURCE, DeadlineScheduler
 from filmrt.pipeline.live.options import LiveOptions, resolve_latency
 from filmrt.pipeline.live.passthrough import Passthrough
@@ -106,7 +106,7 @@ def live_target(dst: str, options: LiveOptions, inp):
     fmt = enc.format or ("hls" if dst.endswith(".m3u8") else "mpegts")
     # HLS segments are MPEG-TS: planned as TS (convert refuses segmenting muxers: it writes one file)
     enc = dataclasses.replace(enc, format="mpegts" if fmt == "hls" else fmt)
-    target = plan_target("-", enc, inp.info, inp.streams, inp.stream.index, audio="copy")
+    target = plan_target("-", enc, inp.info, inp.streams, inp.stream.index, audio="copy", recode_audio=False)
     opts = dict(target.options)
     if fmt == "hls":
         opts.update(hls_time="2", hls_list_size="6", hls_flags="delete_segments+independent_segments")
@@ -154,7 +154,8 @@ class _Live:
         self.worker = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="filmrt-live-model",
                                             initializer=torch.set_num_threads, initargs=(model_threads,))
         self.abandoned: tuple[str, cf.Future] | None = None  # a model run given up on, still running
-        self.notes: list[str] = []
+        # streams the target leaves out (--drop-stream, what the container cannot carry), said as convert says them
+        self.notes: list[str] = [f"stream {d}" for d in dropped_streams(self.target.to_dict())]
         self.copied = Passthrough(first.copy_streams, self.muxer.copy_map, self.muxer.write_packet,
                                   self.muxer.mux_encoded, notes=self.notes,
                                   adts=self.target.format in ("mpegts", "hls"))

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 
+import av
 import numpy as np
 from support.live import free_udp_port, read_output, start_sender
 from support.synth import make_clip
@@ -32,6 +33,32 @@ def test_cli_file_paced_with_stats_and_json(tmp_path, capsys):
     assert "latency p50" in err and "filmrt: live" in err  # the status line and the summary
     ts = np.array(read_output(out)["video"])
     assert len(ts) == r["stats"]["frames_out"] >= 60 and np.allclose(np.diff(ts), 0.02, atol=1e-6)
+
+
+def test_audio_ts_cannot_carry_is_said_dropped_not_lost_silently(tmp_path, capsys):
+    """PCM audio (a MOV master) cannot go into MPEG-TS as it is and live does not re-encode audio: the
+    run says the stream is dropped (stderr and the JSON's stream fates) instead of losing it silently."""
+    pcm = str(tmp_path / "pcm.mov")
+    with av.open(pcm, "w") as o:
+        v, a = o.add_stream("libx264", rate=25), o.add_stream("pcm_s16le", rate=48000)
+        v.width, v.height, v.pix_fmt, a.layout = 96, 64, "yuv420p", "stereo"
+        tone = (3000 * np.sin(np.arange(1920) * 2 * np.pi * 440 / 48000)).astype(np.int16)
+        for i in range(25):
+            for p in v.encode(av.VideoFrame.from_ndarray(np.full((64, 96, 3), 8 * i, np.uint8), format="rgb24")):
+                o.mux(p)
+            f = av.AudioFrame.from_ndarray(np.repeat(tone, 2)[None], format="s16", layout="stereo")
+            f.sample_rate, f.pts = 48000, 1920 * i
+            for p in a.encode(f):
+                o.mux(p)
+        for st in (v, a):
+            for p in st.encode():
+                o.mux(p)
+    report = tmp_path / "r.json"
+    assert main(["live", pcm, str(tmp_path / "out.ts"), "--fps", "50", "--model", "blend", "--latency", "200ms",
+                 "--json", str(report)]) == 0
+    fates = {f["kind"]: f for f in json.loads(report.read_text())["output"]["streams"]}
+    assert fates["audio"]["fate"] == "dropped" and "without re-encoding" in fates["audio"]["reason"]
+    assert "note: stream #1 audio pcm_s16le: dropped" in capsys.readouterr().err
 
 
 def test_cli_bad_latency_is_exit_2(tmp_path, capsys):

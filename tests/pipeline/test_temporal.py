@@ -300,3 +300,27 @@ def test_22_pulldown_shifted_by_a_field_is_field_matched(tmp_path):
     assert r.frames_out == 12 and r.interpolated == 0
     d = displacements(xs_of(tmp_path / "o.mp4"))[1:]  # the first frame has no partner for its first field
     assert np.abs(d - 6).max() < 0.3
+
+
+def test_reencoded_audio_keeps_its_place_among_the_streams(tmp_path):
+    """Slowed (re-encoded) audio is added where it was, as ``ffmpeg -map 0`` would, not after the subtitles;
+    the target's output indices say the same, and the sound keeps its disposition."""
+    made = make_clip(tmp_path / "s.mkv", fps=25, frames=20, audio=True, subtitles=True)
+    clip = str(tmp_path / "vas.mkv")  # remuxed with the sound before the subtitles
+    with av.open(made) as c, av.open(clip, "w") as o:
+        ins = sorted(c.streams, key=lambda s: ["video", "audio", "subtitle"].index(s.type))
+        outs = {s.index: o.add_stream_from_template(s) for s in ins}
+        o.streams.audio[0].disposition = av.stream.Disposition.default | av.stream.Disposition.dub
+        for p in c.demux():
+            if p.dts is not None:
+                p.stream = outs[p.stream.index]
+                o.mux(p)
+    order = ["video", "audio", "subtitle"]
+    assert [s.type for s in probe(clip).streams] == order
+    r = convert(clip, tmp_path / "slow.mkv", opts("25", slowmo="2", audio="stretch"))
+    assert [s.type for s in probe(tmp_path / "slow.mkv").streams] == order
+    fates = {f["kind"]: f for f in r.output["streams"]}
+    assert (fates["audio"]["output_index"], fates["subtitle"]["output_index"]) == (1, 2)
+    with av.open(str(tmp_path / "slow.mkv")) as c:
+        a = c.streams.audio[0]
+        assert a.codec_context.name == "aac" and a.index == 1 and a.disposition & av.stream.Disposition.dub
