@@ -10,7 +10,8 @@ scores every output the same way: the frames the method never saw are the genera
 The methods, each one whole job in a child process (decode, interpolate, encode):
 
 - ``filmrt-openvino`` / ``filmrt-torch`` / ``filmrt-blend``: ``filmrt convert`` (main .venv),
-- ``minterpolate``: libavfilter's minterpolate through PyAV (:mod:`filmrt.bench.peers`),
+- ``minterpolate``: libavfilter's minterpolate through PyAV's bundled libavfilter (no ffmpeg binary;
+  :func:`minterpolate_job`, ``mi_mode=mci:mc_mode=aobmc:me_mode=bidir:vsbmc=1``),
 - ``vs-mlrt-ov``: vs-mlrt's OpenVINO plugin (``core.ov.Model``) running *our* exported RIFE graph.
   The plugin feeds a network one input, the clips' channels side by side (RGB, RGB, then a GRAY
   plane for the time), and the graph has three (``img0``, ``img1``, ``t``): :func:`mlrt_graph`
@@ -51,9 +52,9 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
+import av
 import torch
 
-from filmrt.bench.peers import decode_segment
 from filmrt.bench.report import run_head, run_tail, table, write_pair
 from filmrt.bench.runner import run_child
 from filmrt.bench.settings import csv_list, default_clip
@@ -63,6 +64,7 @@ from filmrt.machine import machine_slug
 from filmrt.options import check_fields, opt
 from filmrt.pipeline.io.encode import DEFAULT_CRF, DEFAULT_PRESET
 from filmrt.pipeline.report_html import pareto_front, save_pareto_plot, write_pareto_report
+from filmrt.pipeline.time.cadence.fieldops import FilterChain
 
 #: the peers' environment (``make bench-peers``), relative to the repository root
 PEERS_VENV = ".venv-peers"
@@ -104,6 +106,30 @@ class PeersOptions:
 
 
 # --- the protocol's inputs ------------------------------------------------------------------------
+
+def decode_segment(path: str | os.PathLike, ss: float, t: float) -> tuple[list, Fraction]:
+    """The video frames (PyAV VideoFrames) whose time lies in [ss, ss + t), and the stream rate.
+
+    The same range as :class:`~filmrt.pipeline.io.decode.PyAVSource` selects: times are counted from
+    the container's start, and a frame within 1 ms (or one time-base tick) of an end is inside.
+    """
+    frames = []
+    with av.open(str(path)) as c:
+        st = c.streams.video[0]
+        rate = Fraction(st.average_rate or st.guessed_rate)
+        tb = Fraction(st.time_base)
+        start = max(Fraction(c.start_time or 0, 1_000_000), Fraction(0)) + Fraction(ss).limit_denominator(1_000_000)
+        end = start + Fraction(t).limit_denominator(1_000_000)
+        snap = min(tb, Fraction(1, 1000))
+        for f in c.decode(st):
+            ts = f.pts * tb if f.pts is not None else start + len(frames) / rate
+            if ts < start - snap:
+                continue
+            if ts >= end - snap:
+                break
+            frames.append(f)
+    return frames, rate
+
 
 def write_protocol_inputs(clip: str | os.PathLike, ss: float, t: float, work: Path) -> dict:
     """``ref.mkv`` (the segment) and ``half.mkv`` (its even frames at half the rate), FFV1 (lossless)."""
@@ -270,11 +296,32 @@ def filmrt_cmd(model: str, backend: str | None, src: str, dst: str, out_rate: Fr
     return cmd + (["--backend", backend] if backend else [])
 
 
+MINTERPOLATE_ARGS = "mi_mode=mci:mc_mode=aobmc:me_mode=bidir:vsbmc=1"
+
+
+def minterpolate_job(src: str, dst: str, factor: int) -> dict:
+    """The minterpolate method: ``ffmpeg -i SRC -vf minterpolate=fps=<factor x rate>:MINTERPOLATE_ARGS
+    -c:v libx264 DST`` through the package's libavfilter graph (buffer -> minterpolate -> buffersink),
+    encoded with convert's libx264 defaults. minterpolate emits nothing for the last input interval
+    (one frame of look-ahead), as ffmpeg's does."""
+    frames, rate = decode_segment(src, 0.0, 1e9)
+    out_rate, f0 = rate * factor, frames[0]
+    fmt = f0.format.name
+    mi = FilterChain([("minterpolate", f"fps={out_rate}:{MINTERPOLATE_ARGS}")], width=f0.width, height=f0.height,
+                     time_base=1 / rate, rate=rate, fmt=fmt)
+    outs: list = []
+    for i, f in enumerate(frames):
+        # a fresh frame (no side data, our own pts); other formats are copied by swscale as they are
+        nf = av.VideoFrame.from_ndarray(f.to_ndarray(), format=fmt) if fmt == "yuv420p" else f.reformat()
+        nf.pts, nf.time_base = i, 1 / rate
+        outs += mi.push(nf)
+    outs += mi.flush()
+    write_clip(dst, outs, out_rate, crf=DEFAULT_CRF, preset=DEFAULT_PRESET)
+    return {"in_frames": len(frames), "out_frames": len(outs), "out_rate": str(out_rate)}
+
+
 def minterpolate_cmd(src: str, dst: str, factor: int) -> list[str]:
-    code = ("import json, sys; from filmrt.bench.peers import minterpolate_transcode as m; "
-            "r = m(sys.argv[1], sys.argv[2], 0.0, 1e9, int(sys.argv[3])); "
-            "print(json.dumps({k: v for k, v in r.items() if k != 'load_average'}))")
-    return [sys.executable, "-c", code, src, dst, str(factor)]
+    return [sys.executable, "-m", "filmrt.bench.peers_vs", "minterpolate", src, dst, str(factor)]
 
 
 # --- the whole comparison -------------------------------------------------------------------------
@@ -490,3 +537,9 @@ def write_html_report(res: dict, folder: str | Path) -> Path:
     summary = {"clip": res["clip"], "protocol": f"{pr['in_rate']} -> {pr['out_rate']} fps, every other frame rebuilt",
                "machine": machine_slug(res["machine"]), "date": res["created_utc"][:10]}
     return write_pareto_report(folder, pareto_points(res), title="filmrt bench --peers", summary=summary)
+
+
+if __name__ == "__main__":  # the minterpolate method's job (minterpolate_cmd)
+    if sys.argv[1:2] != ["minterpolate"] or len(sys.argv) != 5:
+        sys.exit("usage: python -m filmrt.bench.peers_vs minterpolate SRC DST FACTOR (a job of filmrt bench --peers)")
+    print(json.dumps(minterpolate_job(sys.argv[2], sys.argv[3], int(sys.argv[4]))), flush=True)
