@@ -57,8 +57,8 @@ _M, _F = "filmrt.bench.gpu", "filmrt.bench.gpu_models"
 #: (name, module, function, cap s, fewest s worth starting it with, params, needs a GPU for its figures)
 SECTIONS = [Section(*s) for s in (
     ("env", _M, "section_env", 45, 10, {}, False), ("pytest", _M, "section_pytest", 150, 20, {}, False),
-    ("warp", _M, "section_warp", 75, 15), ("models-rife", _F, "section_models", 120, 20, {"model": "rife-4.25"}),
-    ("models-film", _F, "section_models", 150, 25, {"model": "film"}), ("convert", _M, "section_convert", 110, 25),
+    ("warp", _M, "section_warp", 75, 15), ("models-rife", _F, "section_models", 90, 20, {"model": "rife-4.25"}),
+    ("models-film", _F, "section_models", 120, 25, {"model": "film"}), ("convert", _M, "section_convert", 110, 25),
     ("live", _M, "section_live", 75, 25))]
 #: the small FILM configuration of the golden fixture (a dry run must not need ../shared)
 DRY_FILM_CONFIG = {"pyramid_levels": 4, "fusion_pyramid_levels": 3, "specialized_levels": 2, "sub_levels": 3,

@@ -12,7 +12,7 @@ fast but wrong shows.
 The cells run in the order of their value when time runs short (:func:`section_models`): the
 fast-path flags one by one at the main size and batch 1, then every size and precision with the
 best flags, a batch ladder, the best batch at the other sizes, FILM's per-stage times, and last
-(CUDA only, the slowest to measure) ``compile`` and ``cudagraphs`` on top of the best flags, whose
+(CUDA only, optional: in what is left of the section's cap) ``compile`` and ``cudagraphs`` on top of the best flags, whose
 first call's seconds are their compilation time.
 """
 
