@@ -11,7 +11,7 @@ on a synthetic clip, in a child as ``filmrt bench`` runs it, a short and a long 
 difference is the steady rate, next to decode-only and libx264-only rates: the bottleneck);
 ``live`` (``filmrt live`` on loopback). One JSON and one markdown file (``gpu-check-<gpu>-<date>.*``,
 rewritten after every section) hold the machine, the command, every figure and skip reason, the
-``fast`` default decided from the figures and the issue's targets (:mod:`filmrt.bench.gpu_report`).
+``fast`` flags each model chose from its figures and the issue's targets (:mod:`filmrt.bench.gpu_report`).
 ``--dry-run`` runs the same code on the CPU at tiny sizes (``make gpu-check GPU_CHECK_ARGS=--dry-run``,
 and CI). The device call, and what travels with it (``make gpu-carry``), are in bench/README.md.
 """

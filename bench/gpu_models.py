@@ -11,7 +11,7 @@ fast but wrong shows.
 
 The cells run in the order of their value when time runs short (:func:`section_models`): the
 fast-path flags one by one at the main size and batch 1, then every size and precision with the
-best flags, a batch ladder, the best batch at the other sizes, FILM's per-stage times, and last
+best flags (:func:`best_flags`: the fastest that are applied and keep the output), a batch ladder, the best batch at the other sizes, FILM's per-stage times, and last
 (CUDA only, optional: in what is left of the section's cap) ``compile`` and ``cudagraphs`` on top of the best flags, whose
 first call's seconds are their compilation time.
 """
@@ -26,6 +26,7 @@ import torch
 from filmrt.bench.context import ModelCache
 from filmrt.bench.film_stages import stage_row
 from filmrt.bench.flops import film_stage_flops, model_flops
+from filmrt.bench.gpu_report import MAX_ABS_OK
 from filmrt.bench.timing import device_peak_mib, measure
 from filmrt.engine import open_interpolator
 from filmrt.engine.cuda.fast import DEFAULT as DEFAULT_FLAGS
@@ -159,6 +160,17 @@ def _rate(row: dict | None) -> float:
     return row["interp_per_s"] if row else 0.0
 
 
+def best_flags(rows: dict) -> str:
+    """The fastest flag set of ``rows`` ({flags: row or None}) whose every flag was applied (on the CPU,
+    or without the kernel, none is) and whose output stays within ``MAX_ABS_OK`` of the plain path;
+    the default flags when none qualifies."""
+    def usable(r: dict) -> bool:
+        got = {f for a in (r.get("fast") or {}).get("applied") or [] for f in a.split("+")}
+        return (r.get("max_abs_vs_none") or 0) <= MAX_ABS_OK and set(r["flags"].split(",")) - {"none"} <= got
+    rates = {f: r["interp_per_s"] for f, r in rows.items() if r and usable(r)}
+    return max(rates, key=rates.get) if rates else default_flags()
+
+
 def section_models(cfg: dict, cells) -> None:
     """Every cell of one model (``cfg["params"]["model"]``), in the order of the module docstring;
     the choices taken on the way are the section's note ``best``."""
@@ -168,11 +180,11 @@ def section_models(cfg: dict, cells) -> None:
     main, prec, others = mb.main, mb.precisions[0], [s for s in mb.sizes if s != mb.main]
     try:
         # each flag set ("none" first: the reference), then cuDNN autotuning on top of the best (kept if >= 3 %)
-        rates = {f: _rate(mb.run(main, prec, 1, f)) for f in cfg["flag_sets"]}
-        flags = max(rates, key=rates.get) if any(rates.values()) else default_flags()
-        if mb.dev.type == "cuda" and rates.get(flags):
+        rows = {f: mb.run(main, prec, 1, f) for f in cfg["flag_sets"]}
+        flags = best_flags(rows)
+        if mb.dev.type == "cuda" and rows.get(flags):
             mb.cudnn_benchmark = torch.backends.cudnn.benchmark = True
-            if _rate(mb.run(main, prec, 1, flags)) < 1.03 * rates[flags]:
+            if _rate(mb.run(main, prec, 1, flags)) < 1.03 * _rate(rows[flags]):
                 mb.cudnn_benchmark = torch.backends.cudnn.benchmark = False
         for size in [main, *others]:  # every size and precision with those flags
             for p in mb.precisions:

@@ -1,11 +1,11 @@
-"""The report of ``filmrt bench --profile gpu``: targets, the ``fast`` decision and convert's bottleneck
-from the measured cells, and the markdown.
+"""The report of ``filmrt bench --profile gpu``: targets and convert's bottleneck from the measured
+cells, and the markdown.
 
-``fast`` (``report["decisions"]``): of the profile's eager flag sets, the one with the best
-geometric-mean speed-up over ``none`` across the models at the main size (1080p), first precision
-(fp16), batch 1, among sets whose every flag was applied and whose output stays within
-:data:`MAX_ABS_OK` of the plain path. What each model's section chose on its way (flags, batch,
-precision, cuDNN autotuning) is its note ``best``; torch.compile and CUDA graphs are rows of the
+The ``fast`` path's flags are chosen where they are measured: each model's section takes the
+fastest flag set whose every flag was applied and whose output stays within :data:`MAX_ABS_OK` of
+the plain path (:func:`filmrt.bench.gpu_models.best_flags`), and measures the rest with it; its
+choices (flags, batch, precision, cuDNN autotuning) are its note ``best``, which the report sets
+beside today's default (``report["decisions"]``). torch.compile and CUDA graphs are rows of the
 model table (their first call's seconds are the compilation). Targets (``report["targets"]``):
 issue 16's three, each ``met`` True/False, or None with the reason it could not be measured (a dry
 run's sizes are tiny: none applies).
@@ -13,7 +13,6 @@ run's sizes are tiny: none applies).
 
 from __future__ import annotations
 
-import math
 import re
 
 from filmrt.bench.report import TARGET_GPU_MODEL_ONLY, fmt, table
@@ -60,35 +59,17 @@ def _correct(row: dict) -> bool:
     return (row.get("max_abs_vs_none") or 0) <= MAX_ABS_OK
 
 
-def _applied(row: dict) -> bool:
-    """Every flag of the row's set was applied (on the CPU, or without the kernel, none is)."""
-    got = {f for a in ((row.get("fast") or {}).get("applied") or []) for f in a.split("+")}
-    return {f for f in row["flags"].split(",") if f and f != "none"} <= got
-
-
 def decide(report: dict) -> dict:
-    prof = report.get("profile", {})
-    main, prec = prof.get("main_size"), (prof.get("precisions") or ["fp16"])[0]
-    by: dict = {}  # {model: {flags: row}} of the eager sets at the main size, batch 1, no cuDNN autotuning
-    for r in model_rows(report):
-        if (r["size"], r["batch"], r["precision"], r["flags"] in prof.get("flag_sets", ()),
-                r.get("cudnn_benchmark")) == (main, 1, prec, True, False):
-            by.setdefault(r["model"], {})[r["flags"]] = r
-    scores = {f: math.exp(sum(math.log(m[f]["interp_per_s"] / m["none"]["interp_per_s"]) for m in by.values())
-                          / len(by)) for f in sorted({f for m in by.values() for f in m})
-              if all(f in m and "none" in m and _correct(m[f]) and _applied(m[f]) for m in by.values())}
-    out: dict = {"main_size": main, "precision_measured": prec}
+    """Each model's fast-path flags as its section chose them, beside today's default."""
+    best = {m: (report.get("sections", {}).get(f"models-{m.split('-')[0]}", {}).get("notes") or {}).get("best")
+            for m in ("rife-4.25", "film")}
+    fast, current = {m: b["flags"] for m, b in best.items() if b}, report.get("default_flags")
+    out = {"fast": fast, "current_default": current,
+           "change_needed": current is not None and any(set(f.split(",")) != set(current.split(","))
+                                                         for f in fast.values())}
     if report.get("dry_run"):
         out["note"] = "dry run on the CPU: the fast-path flags do not apply there; nothing here is a decision"
-    if not scores:
-        return {**out, "fast": {"value": None, "reason": "no flag set was measured against the plain path on "
-                                                         "every model"}}
-    value, current = max(scores, key=scores.get), report.get("default_flags")
-    return {**out, "fast": {
-        "value": value, "speedup_vs_none": scores, "current_default": current,
-        "change_needed": current is not None and set(value.split(",")) != set(current.split(",")),
-        "rule": f"best geometric-mean speed-up over 'none' at {main}, {prec}, batch 1, every flag applied, "
-                f"output within {MAX_ABS_OK} of 'none'"}}
+    return out
 
 
 def _steady(model: str, key: str):
@@ -204,7 +185,7 @@ def _table(kind: str, rows: list[dict], title: str | None = None, *after: str) -
 
 
 def _head_md(report: dict) -> list[str]:
-    fast = report.get("decisions", {}).get("fast", {})
+    d = report.get("decisions", {})
     v, m = _result(report, "env", "versions") or {}, _result(report, "env", "machine") or {}
     g, git, copy = m.get("gpu") or {}, report.get("git") or {}, _result(report, "env", "copy")
     lines = [f"# filmrt GPU check: {g.get('name') or 'no GPU'} ({report['created_utc'][:10]})"
@@ -219,13 +200,11 @@ def _head_md(report: dict) -> list[str]:
              "Ceilings measured here: " + ", ".join(f"{p} matmul {t:.1f} TFLOP/s" for p, t in peaks(report).items())
              + (f"; device copy {copy['gbps']:.0f} GB/s (read + write)" if copy else ""), "",
              *_table("targets", report.get("targets", []), "Targets (issue 16)"), "## Decisions", "",
-             *[f"- **{n}**" for n in [report.get("decisions", {}).get("note")] if n]]
-    if fast.get("value") is None:
-        lines.append(f"- fast-path defaults: not decided ({fast.get('reason', 'no data')})")
-    else:
-        lines.append(f"- fast-path default: **{fast['value']}** (today: {fast.get('current_default')}; "
-                     f"{'change it' if fast.get('change_needed') else 'no change'}). Speed-up vs none: "
-                     + ", ".join(f"{k} {x:.2f}x" for k, x in fast["speedup_vs_none"].items()) + f". Rule: {fast['rule']}")
+             *[f"- **{n}**" for n in [d.get("note")] if n]]
+    lines.append("- fast-path flags, each model's fastest with every flag applied and the same output: "
+                 + (", ".join(f"{model} **{flags}**" for model, flags in d.get("fast", {}).items()) or "none measured")
+                 + f" (today's default: {d.get('current_default')}; "
+                 + f"{'change it' if d.get('change_needed') else 'no change'})")
     return [*lines, *[f"- {sec}, chosen on the way: " + ", ".join(f"{k} {x}" for k, x in best.items())
                       for sec in ("models-rife", "models-film")
                       if (best := report.get("sections", {}).get(sec, {}).get("notes", {}).get("best"))], ""]
@@ -298,5 +277,5 @@ def summary_text(report: dict) -> str:
             for n, s in report.get("sections", {}).items()]
     out += [f"target {t['target']}: {_f(t['measured'])} ({t['goal']}) {({True: 'MET', False: 'MISSED'}).get(t['met'], 'n/a')}"
             for t in report.get("targets", [])]
-    fast = report.get("decisions", {}).get("fast", {})
-    return "\n".join([*out, f"fast default: {fast.get('value')} (today {fast.get('current_default')})"])
+    d = report.get("decisions", {})
+    return "\n".join([*out, f"fast flags per model: {d.get('fast')} (today's default {d.get('current_default')})"])
