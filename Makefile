@@ -52,9 +52,9 @@ lint: setup
 docs: setup
 	$(BIN)/python -m mkdocs build --strict --site-dir build/site
 
-# Throughput on this machine (GPU when PyTorch sees one), peers in the same run; writes
-# bench/results/<date>-<machine>.json and .md. BENCH_ARGS adds options (see `filmrt bench --help`).
-# minterpolate runs through PyAV's bundled libavfilter: no ffmpeg binary is needed.
+# Throughput on this machine (GPU when PyTorch sees one); writes bench/results/<date>-<machine>.json
+# and .md. BENCH_ARGS adds options (see `filmrt bench --help`). Quality and speed against the peers:
+# make bench-peers (below).
 BENCH_ARGS ?=
 bench: setup
 	$(BIN)/python -m filmrt bench --json bench/results/auto $(BENCH_ARGS)

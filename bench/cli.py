@@ -25,12 +25,12 @@ DEFAULT_JSON = "bench/results/auto"
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "bench",
-        help="measure throughput: models, FILM stages, end-to-end convert, peers (minterpolate, blend)",
+        help="measure throughput: models, FILM stages, end-to-end convert; --peers: quality and speed vs peers",
         description="Benchmark filmrt on this machine (CPU, or the GPU with --device cuda): model-only "
         "throughput per model x backend x precision x size x batch, FILM per stage and the saving of stage "
-        "reuse, end-to-end convert of a real clip, counted FLOPs against the measured matmul peak, and "
-        "ffmpeg's minterpolate and naive blending on the same clip (speed, and quality by dropping every "
-        "other frame). Writes a JSON result and a markdown summary.",
+        "reuse, end-to-end convert of a real clip (speed, memory, where its time goes), counted FLOPs against "
+        "the measured matmul peak. Writes a JSON result and a markdown summary. --peers sets filmrt beside "
+        "its peers (minterpolate, MVTools, vs-mlrt) on the same frames: speed and quality, one scorer.",
     )
     add_options(p, BenchSettings)  # the section switches, on by default, as --no-<section>
     p.add_argument("--json", default=DEFAULT_JSON, metavar="OUT",

@@ -91,7 +91,7 @@ class RunContext:
             print(f"[bench] {msg}", file=sys.stderr, flush=True)
 
     def runtime(self, model: str, **fields) -> RuntimeOptions:
-        """The runtime of ``model`` for the end-to-end and quality runs: the first asked backend (else
+        """The runtime of ``model`` for the end-to-end runs: the first asked backend (else
         auto), the first precision, this device."""
         s = self.settings
         base = {"backend": (s.backends or ["auto"])[0], "device": str(self.device), "precision": s.precisions[0],

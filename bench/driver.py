@@ -1,8 +1,9 @@
 """One bench run: every enabled section in order, into one result document (see :mod:`filmrt.bench`).
 
 Order: matmul peak, counted FLOPs, model only, FILM stages, then on the clip: end to end (with
-where its time went) and peers (minterpolate, quality). A section that cannot run on this
-machine is listed under ``skipped`` with the reason, never silently left out.
+where its time went). Quality against the peers is ``filmrt bench --peers``'s
+(:mod:`filmrt.bench.peers_vs`). A section that cannot run on this machine is listed under
+``skipped`` with the reason, never silently left out.
 """
 
 from __future__ import annotations
@@ -16,11 +17,10 @@ import torch
 
 from filmrt.bench import SCHEMA
 from filmrt.bench.context import ModelCache, RunContext
-from filmrt.bench.e2e import bench_e2e
+from filmrt.bench.e2e import bench_e2e, clip_facts
 from filmrt.bench.film_stages import bench_film_stages
 from filmrt.bench.flops import EXPECTED_TMAC_1080P, check_1080p, matmul_peak, model_flops
 from filmrt.bench.model_only import bench_model_only
-from filmrt.bench.peers import bench_peers, clip_facts
 from filmrt.bench.report import check_targets, run_head, run_tail
 from filmrt.bench.settings import BenchSettings
 from filmrt.engine import resolve_device
@@ -40,8 +40,7 @@ def run_bench(settings: BenchSettings) -> dict:
         if any(ctx.cache.weights_for(m).random for m in s.models):
             res["notes"].append(
                 "Models marked 'random' have no weights installed here and run with seeded random weights "
-                "in their full configuration: timing does not depend on weight values; no quality is "
-                "reported for them.")
+                "in their full configuration: timing does not depend on weight values.")
         peaks = []
         if s.matmul:
             ctx.log("matmul peak ...")
@@ -51,10 +50,7 @@ def run_bench(settings: BenchSettings) -> dict:
         res["flops"] = list(flops.values())
         res["model_only"] = bench_model_only(ctx, flops, peaks) if s.model_only else []
         res["film_stages"] = bench_film_stages(ctx, flops) if s.stages else []
-        res["end_to_end"] = []
-        res["peers"] = {}
-        if s.e2e or s.peers:
-            _on_the_clip(ctx, res)
+        res["end_to_end"] = _on_the_clip(ctx, res) if s.e2e else []
     res["skipped"] = ctx.skipped
     res["targets"] = check_targets(res)
     run_tail(res, time.perf_counter() - t_start)
@@ -80,25 +76,18 @@ def _count_flops(ctx: RunContext, res: dict) -> dict:
     return flops
 
 
-def _on_the_clip(ctx: RunContext, res: dict) -> None:
-    """End to end and peers on the clip's segment (both skipped, with the reason, without the clip)."""
+def _on_the_clip(ctx: RunContext, res: dict) -> list[dict]:
+    """End to end on the clip's segment (skipped, with the reason, without the clip)."""
     s = ctx.settings
     clip_path = Path(s.clip)
     if not clip_path.is_file():
-        ctx.skip("end-to-end and peers", f"clip not found: {clip_path}")
-        return
-    clip = clip_facts(clip_path)
-    res["clip"] = clip
+        ctx.skip("end to end", f"clip not found: {clip_path}")
+        return []
+    res["clip"] = clip_facts(clip_path)
     if s.e2e_models is None:
         s.e2e_models = [m for m in s.models if not ctx.cache.weights_for(m).random]
         for m in s.models:
             if m not in s.e2e_models:
                 ctx.skip(f"end-to-end {m}", "no weights installed for it")
-    if s.quality_models is None:
-        s.quality_models = list(s.e2e_models)
     res["settings"]["e2e_models"] = s.e2e_models
-    res["settings"]["quality_models"] = s.quality_models
-    if s.e2e:
-        res["end_to_end"] = bench_e2e(ctx, clip)
-    if s.peers:
-        res["peers"] = bench_peers(ctx, clip)
+    return bench_e2e(ctx, res["clip"])

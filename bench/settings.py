@@ -67,9 +67,8 @@ class BenchSettings:
     flops: bool = field(default=True, metadata=opt("skip counting FLOPs"))
     matmul: bool = field(default=True, metadata=opt("skip the matmul peak"))
     e2e: bool = field(default=True, metadata=opt("skip the end-to-end convert runs"))
-    peers: bool = field(default=True, metadata=opt("skip the peers (minterpolate) and the quality protocol"))
     clip: str | None = field(default=None, metadata=opt(
-        "video for the end-to-end and peer runs (default: ../shared/data/clips/bbb_720p25_audio.mp4)",
+        "video for the end-to-end runs and --peers (default: ../shared/data/clips/bbb_720p25_audio.mp4)",
         metavar="FILE"))
     #: segment start, seconds
     ss: float = field(default=0.0, metadata=opt("segment start in seconds", metavar="START"))
@@ -81,12 +80,10 @@ class BenchSettings:
     e2e_backends: list[str] | None = field(default=None, metadata=opt(
         "backends for the end-to-end convert (default on CPU: torch, ort and openvino where available, side "
         "by side; on CUDA: the first of --backends, else auto)", type=csv_list, metavar="LIST"))
-    #: models scored on the quality protocol (None: the end-to-end models)
-    quality_models: list[str] | None = None
     #: output rate = factor x source rate in the end-to-end comparison
     rate_factor: int = field(default=2, metadata=opt(
         "output rate = factor x source rate end to end", flag="--factor", metavar="N"))
-    #: frame pairs per model call in convert and in the quality protocol
+    #: frame pairs per model call in convert
     e2e_batch: int = 4
     #: skip model-only/stage cells above this many counted TFLOP per call
     max_tflop: float | None = field(default=None, metadata=opt(
@@ -97,7 +94,7 @@ class BenchSettings:
     command: str = ""
 
     def __post_init__(self) -> None:
-        for name in (*(self.models or ()), *(self.e2e_models or ()), *(self.quality_models or ())):
+        for name in (*(self.models or ()), *(self.e2e_models or ())):
             get_spec(name)  # an unknown model fails now, naming the known ones
         for what, given, known in (("backend", [*(self.backends or ()), *(self.e2e_backends or ())], BACKENDS),
                                    ("precision", self.precisions or (), PRECISIONS)):

@@ -8,12 +8,11 @@ re-encoded: the score is the method's, not the codec's. Pairs with a scene cut b
 detector of :mod:`filmrt.pipeline.time.scenes`) are skipped: nothing can be interpolated across a cut.
 
 Several methods are scored on the same frames in one pass: ``eval-video`` scores the model next
-to naive blending ``(a + b) / 2``; ``filmrt bench`` scores every model and ffmpeg's minterpolate.
-A method is a :data:`PredictFn`. Metrics are :mod:`filmrt.quality` on the prediction rounded to
-uint8 (PSNR with peak 1.0, SSIM with Gaussian sigma 1.5, flicker = brightness/colour gap of the
+to naive blending ``(a + b) / 2``. A method is a :data:`PredictFn`. Metrics are
+:mod:`filmrt.quality` on the prediction rounded to uint8 (PSNR with peak 1.0, SSIM with Gaussian sigma 1.5, flicker = brightness/colour gap of the
 rebuilt frame against its two neighbours in 8-bit code values), averaged over the scored frames.
 Outputs of other tools are scored by ``filmrt score`` (:mod:`filmrt.pipeline.score`), frames matched
-by time.
+by time (``filmrt bench --peers`` scores every peer that way).
 Streaming: memory holds three frames plus one batch, whatever the clip's length.
 """
 

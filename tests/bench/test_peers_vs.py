@@ -159,13 +159,30 @@ def test_table_and_plot_from_a_fake_result(tmp_path):
     res = _fake_result()
     md = peers_vs.peers_markdown(res)
     assert "| fast * | 30.00 |" in md and "| good * | 36.00 |" in md and "| dominated | 29.00 |" in md
-    assert "skipped: CUDA only" in md and "shared machine" in md
+    assert "skipped: CUDA only" in md and "shared machine" in md and "minterpolate's speed" not in md
     pytest.importorskip("matplotlib")
     paths = peers_vs.write_peers_results(res, tmp_path)
     assert [p.suffix for p in paths] == [".json", ".md", ".png"]
     assert paths[2].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and paths[2].stat().st_size > 5000
     assert json.loads(paths[0].read_text())["pareto_png"] == paths[2].name
     assert f"]({paths[2].name})" in paths[1].read_text()
+
+
+def test_the_targets_against_minterpolate():
+    res = _fake_result()
+    ok = res["peers_vs"]["methods"]["good"]
+    res["peers_vs"]["methods"] |= {"minterpolate": {**ok, "wall_s": 20.0, "generated": {"psnr": 33.0}},
+                                   "filmrt-openvino": {**ok, "wall_s": 24.0, "generated": {"psnr": 35.0}},
+                                   "filmrt-torch": {**ok, "wall_s": 40.0, "generated": {"psnr": 35.0}},
+                                   "filmrt-blend": {**ok, "wall_s": 2.0, "generated": {"psnr": 30.0}}}
+    lines = peers_vs.target_lines(res)  # a CPU-only machine: 0.8x wanted, RIFE's methods only
+    assert lines == ["- MET: filmrt-openvino >= 0.8x minterpolate's speed with a higher PSNR of the generated "
+                     "frames (0.83x; 35.00 dB against 33.00 dB)",
+                     "- NOT MET: filmrt-torch >= 0.8x minterpolate's speed with a higher PSNR of the generated "
+                     "frames (0.50x; 35.00 dB against 33.00 dB)"]
+    assert lines[0] in peers_vs.peers_markdown(res)
+    res["machine"]["gpu"] = {"name": "NVIDIA H200"}
+    assert peers_vs.target_lines(res)[0].startswith("- NOT MET: filmrt-openvino >= 2x")
 
 
 def test_html_report_of_a_fake_result(tmp_path):
