@@ -22,16 +22,6 @@ Options. The class is constructed as ``TorchInterpolator(model, options)`` with 
 each ``_run`` sets PyTorch's intra-op thread count and puts the caller's back afterwards
 (:func:`torch_threads`), so loading a model never changes the process's thread count.
 
-Pairs one at a time on the CPU. A whole-model call (RIFE) on the CPU runs the pairs of its chunk
-one by one (:data:`CPU_PAIR_PIXELS`): one 720p pair already keeps every core busy, so a batch of
-four buys no speed; it only makes every intermediate tensor four times larger. Beyond glibc's
-largest dynamic mmap threshold (32 MiB) each of those is a fresh ``mmap``, zero-filled page by
-page and unmapped when freed: at 720p, batch 4 cost 543k minor page faults and 1.12 s of system
-time per pair and 2.7 GB peak RSS, one pair at a time 312k, 0.64 s and 1.1 GB (1 thread, same
-user time; docs/backends.md). The outputs are bit-equal (tests/engine/test_torch_cpu.py): a
-convolution computes each pair of a batch on its own. Small frames keep the batch (their
-tensors stay in the heap, and the batch is what fills the cores).
-
 The warp kernel. On CUDA, ``fast="warp"`` (the default there; :mod:`filmrt.engine.cuda.fast`)
 runs the model's warps on the CUDA kernel: each ``_run`` is wrapped in
 ``filmrt.warp.use_warp_impl(self.warp_impl)``, so the choice holds for this interpolator's own
@@ -57,9 +47,6 @@ from filmrt.stages import StagedRunner, is_staged
 from filmrt.warp import use_warp_impl
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-#: on the CPU, whole-model calls take one pair at a time from this many padded pixels per frame
-#: on (512 x 512; 720p pads to 983,040): see "Pairs one at a time on the CPU" above
-CPU_PAIR_PIXELS = 512 * 512
 
 
 @contextlib.contextmanager
@@ -124,20 +111,8 @@ class TorchInterpolator(Interpolator):
         with scope, torch_threads(self.threads):
             if self.stages is not None:
                 return self.stages.run(a, b, t, keys_a, keys_b)
-            a, b, t = a.to(self.dtype), b.to(self.dtype), t.to(self.dtype)
-            n = a.shape[0]
-            if n == 1 or self.device.type != "cpu" or a.shape[-2] * a.shape[-1] < CPU_PAIR_PIXELS:
-                self.stats["calls"] += 1
-                return self.model(a, b, t)
-            out = None
-            for i in range(n):
-                self.stats["calls"] += 1
-                one = self.model(a[i : i + 1], b[i : i + 1], t[i : i + 1])
-                if out is None:
-                    out = one.new_empty((n, *one.shape[1:]))
-                out[i : i + 1] = one
-                del one  # freed before the next pair allocates its own
-            return out
+            self.stats["calls"] += 1
+            return self.model(a.to(self.dtype), b.to(self.dtype), t.to(self.dtype))
 
     def close(self) -> None:
         if self.stages is not None:
