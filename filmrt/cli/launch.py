@@ -7,9 +7,8 @@ and exit 130: nothing has been opened yet, so OUT is untouched, and raising Keyb
 the middle of a third-party import can leave it half-initialised and fail in odd ways. From then
 on the usual rule holds (:mod:`filmrt.interrupts`: KeyboardInterrupt, cleanup, 130, OUT unchanged).
 This module imports only the standard library and the light ``filmrt`` package; it is a program's
-``main``, so installing process-wide handlers is its job, not a library's; so is the one allocator
-setting (:mod:`filmrt.cli.malloc`: glibc keeps what the model frees; ``FILMRT_MALLOC=glibc`` off),
-made here before anything is imported or any thread started.
+``main``, so installing process-wide handlers is its job, not a library's; so is the allocator
+setting (:mod:`filmrt.cli.malloc`), which :func:`filmrt.cli.main.main` makes for it (``program``).
 """
 
 from __future__ import annotations
@@ -18,7 +17,6 @@ import os
 import signal
 import sys
 
-from filmrt.cli.malloc import keep_freed_memory
 from filmrt.interrupts import SIGNALS, signals_as_interrupt
 
 
@@ -29,7 +27,6 @@ def _interrupted_at_start(signum, frame) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    keep_freed_memory()
     previous = {s: signal.signal(s, _interrupted_at_start) for s in (signal.SIGINT, *SIGNALS)}
     rc = None
     try:
@@ -46,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
             importlib.import_module(mod)
         signal.signal(signal.SIGINT, previous[signal.SIGINT])  # Ctrl-C raises KeyboardInterrupt again
         with signals_as_interrupt():
-            rc = run(argv)  # signals during the work: handled there (130, OUT unchanged)
+            rc = run(argv, program=True)  # signals during the work: handled there (130, OUT unchanged)
     except KeyboardInterrupt:
         if rc is None:  # a signal between the import and the command's own handling
             print("filmrt: interrupted", file=sys.stderr)

