@@ -7,7 +7,8 @@ and exit 130: nothing has been opened yet, so OUT is untouched, and raising Keyb
 the middle of a third-party import can leave it half-initialised and fail in odd ways. From then
 on the usual rule holds (:mod:`filmrt.interrupts`: KeyboardInterrupt, cleanup, 130, OUT unchanged).
 This module imports only the standard library and the light ``filmrt`` package; it is a program's
-``main``, so installing process-wide handlers is its job, not a library's.
+``main``, so installing process-wide handlers is its job, not a library's; so is the allocator
+setting (:mod:`filmrt.cli.malloc`), which :func:`filmrt.cli.main.main` makes for it (``program``).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
             importlib.import_module(mod)
         signal.signal(signal.SIGINT, previous[signal.SIGINT])  # Ctrl-C raises KeyboardInterrupt again
         with signals_as_interrupt():
-            rc = run(argv)  # signals during the work: handled there (130, OUT unchanged)
+            rc = run(argv, program=True)  # signals during the work: handled there (130, OUT unchanged)
     except KeyboardInterrupt:
         if rc is None:  # a signal between the import and the command's own handling
             print("filmrt: interrupted", file=sys.stderr)

@@ -8,6 +8,8 @@ Conventions shared by every sub-command (the option groups of :mod:`filmrt.cli.g
 ``--model``, ``--weights``, ``--backend``, ``--device``, ``--precision``, ``--batch``; ``-o/--output``
 for the main output; ``--json`` for a machine-readable report; ``--quiet`` turns progress bars off;
 ``--ss``/``--t`` are start and duration (ffmpeg's names) where a command cuts time.
+Run as the ``filmrt`` program, a command that runs ``--backend torch`` on the CPU gets the
+program's one allocator setting (:mod:`filmrt.cli.malloc`; ``FILMRT_MALLOC=glibc`` turns it off).
 User errors are :class:`filmrt.errors.FilmrtError`: one line on stderr and exit code 2 (a message with
 more lines, e.g. a failed verification, exit 4, prints each further line as ``filmrt: <line>``).
 """
@@ -19,6 +21,7 @@ import importlib
 import sys
 
 from filmrt import __version__
+from filmrt.cli.malloc import for_torch_on_cpu, keep_freed_memory
 from filmrt.errors import FilmrtError
 
 #: the command table: each module and the commands it registers, in the order ``filmrt --help``
@@ -63,13 +66,17 @@ def command_modules(command: str | None) -> list[str]:
     return [mod for mod, names in TABLE if command in names] or [mod for mod, _ in TABLE]
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, program: bool = False) -> int:
+    """Run one command; ``program``: called as the ``filmrt`` program (:mod:`filmrt.cli.launch`),
+    which owns the process and may make its allocator setting (tests and embedders do not)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(argv[0] if argv else None)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    if program and for_torch_on_cpu(args):  # before the command starts any thread (filmrt.cli.malloc)
+        keep_freed_memory()
     try:
         return int(args.func(args) or 0)
     except FilmrtError as e:
