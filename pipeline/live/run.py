@@ -38,6 +38,7 @@ from filmrt.fileio import check_overwrite
 from filmrt.pipeline.io.encode import Muxer
 from filmrt.pipeline.io.target import dropped_streams, plan_target
 from filmrt.pipeline.live.deadline import BLEND, MODEL_TIERS, REPEAT, SOURCE, DeadlineScheduler
+from filmrt.pipeline.live.header import LIVE_TIMECODE, header_notes
 from filmrt.pipeline.live.options import LiveOptions, resolve_latency
 from filmrt.pipeline.live.passthrough import Passthrough
 from filmrt.pipeline.live.source import Frame, LiveEdge, LiveInput, Packet, is_url
@@ -111,6 +112,10 @@ def live_target(dst: str, options: LiveOptions, inp):
     if fmt == "hls":
         opts.update(hls_time="2", hls_list_size="6", hls_flags="delete_segments+independent_segments")
         target = dataclasses.replace(target, format="hls")
+    # a timecode track is never copied; the target's reason is convert's ("could not be read": live reads none)
+    fates = tuple(dataclasses.replace(f, reason=LIVE_TIMECODE) if f.reason.startswith("timecode track") else f
+                  for f in target.fates)
+    target = dataclasses.replace(target, fates=fates)
     if dst.startswith("udp://") and "pkt_size" not in dst:
         dst += ("&" if "?" in dst else "?") + "pkt_size=1316"
     return dataclasses.replace(target, path=dst, streamed=True, options=opts)
@@ -156,6 +161,11 @@ class _Live:
         self.abandoned: tuple[str, cf.Future] | None = None  # a model run given up on, still running
         # streams the target leaves out (--drop-stream, what the container cannot carry), said as convert says them
         self.notes: list[str] = [f"stream {d}" for d in dropped_streams(self.target.to_dict())]
+        try:  # header facts (dispositions, attachments), before anything is written; what is not kept, said
+            self.notes += header_notes(first, self.muxer, self.target, options.deinterlace)
+        except BaseException:
+            self.muxer.abort()
+            raise
         self.copied = Passthrough(first.copy_streams, self.muxer.copy_map, self.muxer.write_packet,
                                   self.muxer.mux_encoded, notes=self.notes,
                                   adts=self.target.format in ("mpegts", "hls"))
