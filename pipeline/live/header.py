@@ -25,6 +25,8 @@ from filmrt.pipeline.time.timecode import timecode_tag
 INTERLACED = ("tt", "bb", "tb", "bt")
 #: the reason of a timecode track's fate in a live run
 LIVE_TIMECODE = "timecode track: not copied, a live output writes no timecode"
+#: the reason of a QuickTime chapter track's fate in a live run
+LIVE_CHAPTERS = "QuickTime chapter track: not copied, a live output keeps no chapters"
 
 
 def header_notes(first, muxer, target, deinterlace: str) -> list[str]:

@@ -36,9 +36,9 @@ from filmrt.engine import open_interpolator, resolve_device
 from filmrt.errors import FilmrtError
 from filmrt.fileio import check_overwrite
 from filmrt.pipeline.io.encode import Muxer
-from filmrt.pipeline.io.target import dropped_streams, plan_target
+from filmrt.pipeline.io.target import DROPPED, dropped_streams, plan_target
 from filmrt.pipeline.live.deadline import BLEND, MODEL_TIERS, REPEAT, SOURCE, DeadlineScheduler
-from filmrt.pipeline.live.header import LIVE_TIMECODE, header_notes
+from filmrt.pipeline.live.header import LIVE_CHAPTERS, LIVE_TIMECODE, header_notes
 from filmrt.pipeline.live.options import LiveOptions, resolve_latency
 from filmrt.pipeline.live.passthrough import Passthrough
 from filmrt.pipeline.live.source import Frame, LiveEdge, LiveInput, Packet, is_url
@@ -112,9 +112,11 @@ def live_target(dst: str, options: LiveOptions, inp):
     if fmt == "hls":
         opts.update(hls_time="2", hls_list_size="6", hls_flags="delete_segments+independent_segments")
         target = dataclasses.replace(target, format="hls")
-    # a timecode track is never copied; the target's reason is convert's ("could not be read": live reads none)
-    fates = tuple(dataclasses.replace(f, reason=LIVE_TIMECODE) if f.reason.startswith("timecode track") else f
-                  for f in target.fates)
+    # timecode and chapter tracks are never copied; the target's reasons are convert's, which re-writes
+    # both where the container keeps them (live writes neither)
+    live_reason = {"timecode track": LIVE_TIMECODE, "QuickTime chapter track": LIVE_CHAPTERS}
+    fates = tuple(next((dataclasses.replace(f, reason=r) for k, r in live_reason.items()
+                        if f.fate == DROPPED and f.reason.startswith(k)), f) for f in target.fates)
     target = dataclasses.replace(target, fates=fates)
     if dst.startswith("udp://") and "pkt_size" not in dst:
         dst += ("&" if "?" in dst else "?") + "pkt_size=1316"

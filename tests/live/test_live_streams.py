@@ -78,11 +78,17 @@ def test_audio_dispositions_reach_the_ts(tmp_path):
 
 
 def test_chapters_left_out_are_said(tmp_path, capsys):
+    """Matroska chapters were lost without a word; an MP4's chapter track was said "carried as the
+    container's chapter list" (convert's reason), which a live output is not."""
     src = _clip(tmp_path / "in.mkv", [{"language": "eng"}], chapters=True)
     report = tmp_path / "r.json"
     assert _live(src, tmp_path / "out.ts", report) == 0
     assert "note: 2 chapter(s) left out" in capsys.readouterr().err
     assert any("chapter" in n for n in json.loads(report.read_text())["notes"])
+    src = _clip(tmp_path / "in.mp4", [{"language": "eng"}], chapters=True)
+    assert _live(src, tmp_path / "out2.ts", report) == 0
+    track = [f for f in json.loads(report.read_text())["output"]["streams"] if f["kind"] == "data"]
+    assert track and track[0]["fate"] == "dropped" and "keeps no chapters" in track[0]["reason"]
 
 
 def test_mp3_audio_gets_silence(tmp_path):
