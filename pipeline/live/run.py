@@ -231,7 +231,10 @@ class _Live:
         newest, edge, reached = item, LiveEdge(), False
         edge.step(item.pts, item.arrived)
         settle = self.clock() + edge.settle
-        while not reached and self.clock() < settle:
+        # an input paced at its own rate (a file, --realtime) has no backlog: its first picture is
+        # the edge (searched for, a hiccup of the input thread looked like backlog, and every file
+        # lost its first 3 frames to the search itself)
+        while not reached and not self.input.realtime and self.clock() < settle:
             try:
                 nxt = self.input.items.get(timeout=2.0 / self.fps_in)
             except queue.Empty:
@@ -241,7 +244,7 @@ class _Live:
             else:
                 self.copied.unanchored.append(nxt)
                 audio_end = self._audio_end(nxt, audio_end)
-        skipped, paced = edge.skipped - (not reached), edge.paced
+        skipped, paced = (0, 0) if self.input.realtime else (edge.skipped - (not reached), edge.paced)
         if audio_end is not None:
             self._room_for_audio(float(newest.pts) - audio_end)
         self.timeline.dropped += skipped  # counted with the input frames dropped
