@@ -5,6 +5,7 @@ output keeps it, else said.
   (:func:`~filmrt.pipeline.io.extras.copy_extras`): a second language flagged "visual impaired"
   (audio description) or "hearing impaired" stays so (MPEG-TS carries the flag as the audio type
   of its language descriptor, and players choose tracks by it).
+  HLS loses them (FFmpeg's segmenter passes only the tags to its segments): said.
 - **Chapters** are not copied: the output clock starts at the live edge, not where the input's
   chapters count from. Said.
 - **Interlacing**: live has no look-ahead to detect it, but a stream flagged interlaced says so in
@@ -17,16 +18,25 @@ from __future__ import annotations
 
 import os
 
+from av.stream import Disposition
+
 from filmrt.pipeline.io.extras import copy_extras
 from filmrt.pipeline.io.probe import field_order
 from filmrt.pipeline.prepare import source_timecode
 from filmrt.pipeline.time.timecode import timecode_tag
 
 INTERLACED = ("tt", "bb", "tb", "bt")
+#: the dispositions MPEG-TS carries: its ISO 639 descriptor's audio type
+TS_FLAGS = ("clean_effects", "hearing_impaired", "visual_impaired")
 #: the reason of a timecode track's fate in a live run
 LIVE_TIMECODE = "timecode track: not copied, a live output writes no timecode"
 #: the reason of a QuickTime chapter track's fate in a live run
 LIVE_CHAPTERS = "QuickTime chapter track: not copied, a live output keeps no chapters"
+
+
+def _ts_flags(disposition) -> list[str]:
+    """The dispositions MPEG-TS carries (the audio type of its language descriptor) set in ``disposition``."""
+    return [n.replace("_", " ") for n in TS_FLAGS if disposition & getattr(Disposition, n)]
 
 
 def header_notes(first, muxer, target, deinterlace: str) -> list[str]:
@@ -43,8 +53,15 @@ def header_notes(first, muxer, target, deinterlace: str) -> list[str]:
         chapters = len(first.container.chapters())
     except Exception:  # noqa: BLE001 - a demuxer without chapter support
         chapters = 0
-    if chapters:
+    if chapters and not any(f.reason == LIVE_CHAPTERS for f in target.fates):  # else the chapter track says it
         notes.append(f"{chapters} chapter(s) left out: a live output keeps no chapters")
+    if target.format == "hls":  # FFmpeg's segmenter gives its MPEG-TS segments the tags, not the dispositions
+        by_index = {st.index: st for st in first.streams}
+        flagged = [f"#{f.index} ({', '.join(names)})" for f in target.copied
+                   if (names := _ts_flags(by_index[f.index].disposition))]
+        if flagged:
+            notes.append(f"the disposition of stream {', '.join(flagged)} is lost in HLS (FFmpeg's segmenter does "
+                         "not pass it to the segments; an MPEG-TS output keeps it)")
     order = field_order(first.stream)
     if deinterlace == "off" and order in INTERLACED:
         notes.append(f"the input is flagged interlaced ({order}): its frames are converted as they are, two fields "

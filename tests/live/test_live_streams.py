@@ -65,7 +65,7 @@ def _live(src, out, report, *extra) -> int:
                  "--json", str(report), *extra])
 
 
-def test_audio_dispositions_reach_the_ts(tmp_path):
+def test_audio_dispositions_reach_the_ts(tmp_path):  # and are said lost in HLS
     """A second language flagged "visual impaired" (audio description) keeps the flag: MPEG-TS
     carries it as the ISO 639 descriptor's audio type, and players pick tracks by it. Live copied
     the packets and the language but not the dispositions (convert does: pipeline.io.extras)."""
@@ -76,6 +76,10 @@ def test_audio_dispositions_reach_the_ts(tmp_path):
     with av.open(str(out)) as c:
         got = [(s.metadata.get("language"), bool(s.disposition & Disposition.visual_impaired)) for s in c.streams.audio]
     assert got == [("eng", False), ("fra", True)]
+    # HLS: FFmpeg's segmenter passes the tags to its segments, not the dispositions: said
+    (tmp_path / "hls").mkdir()
+    assert _live(src, tmp_path / "hls" / "s.m3u8", report) == 0
+    assert any("#2 (visual impaired) is lost in HLS" in n for n in json.loads(report.read_text())["notes"])
 
 
 def test_chapters_left_out_are_said(tmp_path, capsys):
