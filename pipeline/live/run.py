@@ -479,8 +479,10 @@ class _Live:
         so audio that comes after its picture, up to the latency, still goes with it)."""
         self.last_pic = pic
         now = self.clock()
-        self.stats.decided(tier, why, dl - now, now > dl)
+        # queued first: Ctrl-C/SIGTERM lands while the clock thread waits for room in the queue, and
+        # a frame counted there was never written (the report said one frame more than the file had)
         self._put_enc((n, at, dl, pic))
+        self.stats.decided(tier, why, dl - now, now > dl)
 
     def _put_enc(self, item, force: bool = False) -> None:
         while True:
