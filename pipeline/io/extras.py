@@ -120,11 +120,12 @@ def _covers(src_container, out_container, covers, warn) -> int:
     return done
 
 
-def copy_extras(source, muxer, warn, covers=(), slowmo: Fraction | None = None) -> dict:
+def copy_extras(source, muxer, warn, covers=(), slowmo: Fraction | None = None, chapters: bool = True) -> dict:
     """Copy dispositions, attachments and chapters from a ``source`` (its PyAV container) to
     ``muxer``'s output; ``covers``: cover art streams to write as attachments
     (:attr:`~filmrt.pipeline.io.target.OutputTarget.attach`); ``slowmo``: the factor the picture is
-    slowed by, which chapters follow.
+    slowed by, which chapters follow; ``chapters=False``: none copied (``filmrt live``, whose
+    output clock starts at the live edge, not where the input's chapters count from).
 
     Returns ``{"chapters": n, "attachments": n, "dispositions": n}`` (what was copied)."""
     src_container = source.container
@@ -145,7 +146,8 @@ def copy_extras(source, muxer, warn, covers=(), slowmo: Fraction | None = None) 
             o.disposition = Disposition(flags)
     return {
         "chapters": _chapters(src_container, muxer.container, muxer.shift, source.range_end,
-                              Fraction(slowmo or 1), source.info.start if source.info else Fraction(0), warn),
+                              Fraction(slowmo or 1), source.info.start if source.info else Fraction(0), warn)
+        if chapters else 0,
         "attachments": _attachments(src_container, muxer, warn)
         + _covers(src_container, muxer.container, covers, warn),
         "dispositions": dispositions,

@@ -35,7 +35,8 @@ class _Silence:
 
     def __init__(self, stream, adts: bool = False):
         cc = stream.codec_context
-        codec = av.Codec(cc.name, "w")
+        # the codec's own name, not the decoder's (MP3 is decoded by "mp3float", encoded by libmp3lame)
+        codec = av.Codec(cc.codec.canonical_name, "w")
         enc = av.CodecContext.create(codec, "w")
         enc.sample_rate, enc.layout = cc.sample_rate, cc.layout.name
         enc.format = codec.audio_formats[0].name
@@ -51,7 +52,7 @@ class _Silence:
             f.sample_rate, f.pts, f.time_base = enc.sample_rate, i * self.samples, enc.time_base
             for pkt in enc.encode(f):
                 payload = bytes(pkt)
-        if adts and cc.name == "aac":
+        if adts and codec.canonical_name == "aac":
             payload = _adts_frame(enc, payload)
         self.payload = payload
         self.rate = cc.sample_rate

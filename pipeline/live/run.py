@@ -36,8 +36,9 @@ from filmrt.engine import open_interpolator, resolve_device
 from filmrt.errors import FilmrtError
 from filmrt.fileio import check_overwrite
 from filmrt.pipeline.io.encode import Muxer
-from filmrt.pipeline.io.target import dropped_streams, plan_target
+from filmrt.pipeline.io.target import DROPPED, dropped_streams, plan_target
 from filmrt.pipeline.live.deadline import BLEND, MODEL_TIERS, REPEAT, SOURCE, DeadlineScheduler
+from filmrt.pipeline.live.header import LIVE_CHAPTERS, LIVE_TIMECODE, header_notes
 from filmrt.pipeline.live.options import LiveOptions, resolve_latency
 from filmrt.pipeline.live.passthrough import Passthrough
 from filmrt.pipeline.live.source import Frame, LiveEdge, LiveInput, Packet, is_url
@@ -111,6 +112,12 @@ def live_target(dst: str, options: LiveOptions, inp):
     if fmt == "hls":
         opts.update(hls_time="2", hls_list_size="6", hls_flags="delete_segments+independent_segments")
         target = dataclasses.replace(target, format="hls")
+    # timecode and chapter tracks are never copied; the target's reasons are convert's, which re-writes
+    # both where the container keeps them (live writes neither)
+    live_reason = {"timecode track": LIVE_TIMECODE, "QuickTime chapter track": LIVE_CHAPTERS}
+    fates = tuple(next((dataclasses.replace(f, reason=r) for k, r in live_reason.items()
+                        if f.fate == DROPPED and f.reason.startswith(k)), f) for f in target.fates)
+    target = dataclasses.replace(target, fates=fates)
     if dst.startswith("udp://") and "pkt_size" not in dst:
         dst += ("&" if "?" in dst else "?") + "pkt_size=1316"
     return dataclasses.replace(target, path=dst, streamed=True, options=opts)
@@ -156,6 +163,11 @@ class _Live:
         self.abandoned: tuple[str, cf.Future] | None = None  # a model run given up on, still running
         # streams the target leaves out (--drop-stream, what the container cannot carry), said as convert says them
         self.notes: list[str] = [f"stream {d}" for d in dropped_streams(self.target.to_dict())]
+        try:  # header facts (dispositions, attachments), before anything is written; what is not kept, said
+            self.notes += header_notes(first, self.muxer, self.target, options.deinterlace)
+        except BaseException:
+            self.muxer.abort()
+            raise
         self.copied = Passthrough(first.copy_streams, self.muxer.copy_map, self.muxer.write_packet,
                                   self.muxer.mux_encoded, notes=self.notes,
                                   adts=self.target.format in ("mpegts", "hls"))
@@ -219,7 +231,10 @@ class _Live:
         newest, edge, reached = item, LiveEdge(), False
         edge.step(item.pts, item.arrived)
         settle = self.clock() + edge.settle
-        while not reached and self.clock() < settle:
+        # an input paced at its own rate (a file, --realtime) has no backlog: its first picture is
+        # the edge (searched for, a hiccup of the input thread looked like backlog, and every file
+        # lost its first 3 frames to the search itself)
+        while not reached and not self.input.realtime and self.clock() < settle:
             try:
                 nxt = self.input.items.get(timeout=2.0 / self.fps_in)
             except queue.Empty:
@@ -229,7 +244,7 @@ class _Live:
             else:
                 self.copied.unanchored.append(nxt)
                 audio_end = self._audio_end(nxt, audio_end)
-        skipped, paced = edge.skipped - (not reached), edge.paced
+        skipped, paced = (0, 0) if self.input.realtime else (edge.skipped - (not reached), edge.paced)
         if audio_end is not None:
             self._room_for_audio(float(newest.pts) - audio_end)
         self.timeline.dropped += skipped  # counted with the input frames dropped
@@ -464,8 +479,10 @@ class _Live:
         so audio that comes after its picture, up to the latency, still goes with it)."""
         self.last_pic = pic
         now = self.clock()
-        self.stats.decided(tier, why, dl - now, now > dl)
+        # queued first: Ctrl-C/SIGTERM lands while the clock thread waits for room in the queue, and
+        # a frame counted there was never written (the report said one frame more than the file had)
         self._put_enc((n, at, dl, pic))
+        self.stats.decided(tier, why, dl - now, now > dl)
 
     def _put_enc(self, item, force: bool = False) -> None:
         while True:
