@@ -36,7 +36,7 @@ within :data:`BF16_BOUND_DB` of fp32 (``ModelSpec.bf16_psnr_delta_db``, written 
 ``tests/support/precision_sweep.py``); otherwise fp32. No model has a recorded delta yet, so
 ``auto`` is fp32 everywhere today. ``--precision bf16`` / ``fp16`` by hand are refused: on a CPU
 without native bf16 OpenVINO would compute f32 under a bf16 label. int8 (NNCF post-training
-quantization) is not offered: RIFE lost 2.7 dB on Middlebury (docs/backends.md, "Precision").
+quantization) is not offered: RIFE lost 2.1 dB on Middlebury (docs/backends.md, "Precision").
 
 Devices: ``device="cpu"`` is OpenVINO's ``CPU``. ``--ov-device`` (``OpenVinoSettings.ov_device``)
 names another OpenVINO device, e.g. ``GPU`` for an Intel GPU; inputs and outputs stay torch CPU
