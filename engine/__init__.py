@@ -33,7 +33,8 @@ from filmrt.options import (
 # optional). Each module also exposes ``available(device: torch.device) -> tuple[bool, str]``.
 # Every class is constructed as Cls(model, options): the model name / weights path / module and
 # the RuntimeOptions (device, precision resolved here; the backend reads its own settings object).
-# A module may declare ``PRECISIONS`` (those it runs): ``auto`` passes over it for another precision.
+# A module may declare ``PRECISIONS`` (those it runs): ``auto`` passes over it for another precision;
+# and ``DECIDES_AUTO_PRECISION = True``: it gets ``--precision auto`` as is and picks by its own rule.
 _BACKEND_CLASSES = {
     "torch": "filmrt.engine.torch_backend:TorchInterpolator",
     "ort": "filmrt.engine.ort_backend:OrtInterpolator",
@@ -166,6 +167,8 @@ def open_interpolator(options: RuntimeOptions | str | os.PathLike | None = None,
     prec = resolve_precision(options.precision, dev)
     name = pick_backend(options.backend, dev, wanted, prec)
     model = resolve_model_name(options.model, options.weights)
+    if options.precision in (None, "auto") and getattr(_backend_module(name), "DECIDES_AUTO_PRECISION", 0):
+        prec = "auto"  # the backend decides, e.g. openvino: bf16 only where measured within bound
     mod, cls = _BACKEND_CLASSES[name].split(":")
     klass = getattr(importlib.import_module(mod), cls)
     return klass(model, options.replace(precision=prec))

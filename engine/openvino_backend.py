@@ -28,12 +28,15 @@ by ``keys_a`` / ``keys_b``), like the other backends. ``stats`` counts ``calls``
 (``features_runs``, ``flow_runs``, ``fusion_runs``; ``frames``, ``pairs``, ``decodes`` from the
 runner), ``compiles`` and ``compiles_from_disk`` (those imported from ``CACHE_DIR``).
 
-Precision: ``fp32`` (the default) sets ``INFERENCE_PRECISION_HINT=f32`` explicitly: OpenVINO
-otherwise runs bf16 on CPUs with AVX512-BF16 or AMX. fp16 and bf16 are refused: what OpenVINO's
-bf16/fp16 hints compute depends on the CPU's instruction set (AVX512-BF16, AMX, AVX512-FP16), so
-filmrt could not promise one result, and bf16 is not at parity (RIFE on the 12 Middlebury scenes,
-AVX512-BF16 Xeon: max abs 0.80 against torch fp32, mean PSNR 33.306 vs 33.292 dB; fp32: 3.7e-4,
-33.292 dB). fp16 was not measured.
+Precision. ``fp32`` sets ``INFERENCE_PRECISION_HINT=f32`` explicitly: OpenVINO's CPU plugin
+otherwise runs bf16 on CPUs with AVX512-BF16 or AMX, so an unpinned "fp32" would silently be bf16
+there. ``auto`` follows one rule (:func:`auto_precision`): bf16 only where OpenVINO lists ``BF16``
+in the device's ``OPTIMIZATION_CAPABILITIES`` *and* the model's bf16 Middlebury delta was measured
+within :data:`BF16_BOUND_DB` of fp32 (``ModelSpec.bf16_psnr_delta_db``, written by
+``tests/support/precision_sweep.py``); otherwise fp32. No model has a recorded delta yet, so
+``auto`` is fp32 everywhere today. ``--precision bf16`` / ``fp16`` by hand are refused: on a CPU
+without native bf16 OpenVINO would compute f32 under a bf16 label. int8 (NNCF post-training
+quantization) is not offered: RIFE lost 2.1 dB on Middlebury (docs/backends.md, "Precision").
 
 Devices: ``device="cpu"`` is OpenVINO's ``CPU``. ``--ov-device`` (``OpenVinoSettings.ov_device``)
 names another OpenVINO device, e.g. ``GPU`` for an Intel GPU; inputs and outputs stay torch CPU
@@ -49,6 +52,7 @@ class to multiples of the model's ``pad_multiple``.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections import Counter
@@ -63,14 +67,21 @@ from filmrt.errors import FilmrtError
 from filmrt.export import cache as graph_cache
 from filmrt.export.exporter import resolve_model
 from filmrt.interpolator import Interpolator
+from filmrt.models import get_spec
 from filmrt.options import RuntimeOptions
 from filmrt.padding import MULTIPLE
 from filmrt.stages import LRU, prefixed_feeds
 
-#: filmrt precision -> OpenVINO INFERENCE_PRECISION_HINT (fp32 only: see the module docstring)
-_PRECISION = {"fp32": "f32"}
-#: the precisions this backend runs (``auto`` picks torch for the others)
-PRECISIONS = tuple(_PRECISION)
+#: filmrt precision -> OpenVINO INFERENCE_PRECISION_HINT (bf16 only through auto_precision)
+_PRECISION = {"fp32": "f32", "bf16": "bf16"}
+#: the precisions this backend runs when asked by name (``auto`` picks torch for the others)
+PRECISIONS = ("fp32",)
+#: ``--precision auto`` reaches the backend unresolved: it decides (:func:`auto_precision`)
+DECIDES_AUTO_PRECISION = True
+#: the largest change of Middlebury mean PSNR against fp32 (dB) with which ``auto`` runs bf16
+BF16_BOUND_DB = 0.05
+
+log = logging.getLogger(__name__)
 
 
 def import_openvino():
@@ -109,6 +120,31 @@ def available(device: torch.device) -> tuple[bool, str]:
     if torch.device(device).type != "cpu":
         return False, "the openvino backend runs on the CPU (or an Intel GPU through ov_device), not on CUDA"
     return True, ""
+
+
+def capabilities(core, ov_device: str) -> list[str]:
+    """OpenVINO's ``OPTIMIZATION_CAPABILITIES`` of a device (``BF16`` where the CPU computes bf16
+    natively: AVX512-BF16 or AMX); [] where the device does not say."""
+    try:
+        return [str(c) for c in core.get_property(ov_device, "OPTIMIZATION_CAPABILITIES")]
+    except Exception:  # noqa: BLE001 - a device without the property has no known capability
+        return []
+
+
+def auto_precision(model_name: str, device_capabilities: list[str]) -> tuple[str, str]:
+    """(precision, why) for ``--precision auto``: bf16 only where the device computes bf16 natively
+    and the model's measured bf16 Middlebury delta is within :data:`BF16_BOUND_DB`; else fp32."""
+    if "BF16" not in device_capabilities:
+        return "fp32", "the device has no native bf16 (OpenVINO lists no BF16 capability)"
+    try:
+        delta = get_spec(model_name).bf16_psnr_delta_db
+    except FilmrtError:  # a graph of a model filmrt does not register
+        delta = None
+    if delta is None:
+        return "fp32", f"{model_name}'s bf16 Middlebury delta was not measured"
+    if abs(delta) > BF16_BOUND_DB:
+        return "fp32", f"bf16 moves {model_name}'s Middlebury PSNR by {delta:+.3f} dB (bound {BF16_BOUND_DB})"
+    return "bf16", f"native bf16; {model_name}'s Middlebury PSNR moves by {delta:+.3f} dB in bf16"
 
 
 class OvGraph:
@@ -200,10 +236,11 @@ class OpenVinoInterpolator(Interpolator):
             ok, why = available(self.device)
             if not ok:
                 raise FilmrtError(f"backend 'openvino' cannot run on {self.device}: {why}")
+        auto = options.precision in (None, "auto")
         self.precision = resolve_precision(
-            "fp32" if options.precision == "auto" else options.precision, self.device, backend="openvino",
-            supported=PRECISIONS, hint=": what OpenVINO's bf16/fp16 hints compute depends on the CPU, and bf16 is "
-            "not at parity with fp32; use --precision fp32 (or auto)")
+            "fp32" if auto else options.precision, self.device, backend="openvino",
+            supported=PRECISIONS, hint=": OpenVINO computes its bf16/fp16 hints in f32 on CPUs without "
+            "them; use --precision fp32, or auto (bf16 where the CPU has it and the model was measured)")
         self.max_batch, self.threads, self.hint = options.max_batch, options.threads, settings.ov_hint
         self.take_large_frame_options(options)  # --max-memory tiles, --flow-scale (filmrt.interpolator)
         self.opset = settings.ov_opset
@@ -216,6 +253,9 @@ class OpenVinoInterpolator(Interpolator):
             sources = self._given_graphs(options.onnx)
         else:
             sources = self._exported_graphs(model, options)
+        if auto:
+            self.precision, why = auto_precision(self.model_name, capabilities(self.core, self.ov_device))
+            log.info("openvino precision %s: %s", self.precision, why)
         config = {"INFERENCE_PRECISION_HINT": _PRECISION[self.precision]}
         if self.threads:
             config["INFERENCE_NUM_THREADS"] = int(self.threads)

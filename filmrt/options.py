@@ -256,7 +256,8 @@ class RuntimeOptions:
         output=False))
     device: str = field(default="cpu", metadata=opt("cpu, cuda or cuda:N", metavar="DEV", output=False))
     precision: str = field(default="auto", metadata=opt(
-        "compute precision; auto = fp32 on CPU, fp16 on CUDA", choices=("auto", *PRECISIONS),
+        "compute precision; auto = fp32 on CPU (openvino: bf16 where measured, see docs/backends.md), "
+        "fp16 on CUDA", choices=("auto", *PRECISIONS),
         output=False))  # within the parity bounds of each backend: not another output for batch
     #: most frame pairs per model call (the CLI's --batch)
     max_batch: int = field(default=4, metadata=opt("frame pairs per model call", flag="--batch", metavar="N",

@@ -53,6 +53,10 @@ class ModelSpec:
     pad_align: str = "end"
     #: input height and width must be multiples of this (the default config's value)
     pad_multiple: int = 64
+    #: mean Middlebury PSNR of the released weights on OpenVINO bf16 minus fp32 (dB), as measured by
+    #: ``tests/support/precision_sweep.py`` on a CPU with AVX512-BF16 or AMX; None = not measured,
+    #: so ``--precision auto`` stays fp32 (:func:`filmrt.engine.openvino_backend.auto_precision`)
+    bf16_psnr_delta_db: float | None = None
 
     @property
     def recommended_mode(self) -> str:
