@@ -2,6 +2,7 @@
 
     python bench/ov_profile.py time [--rounds 5] [--pairs 8] [--configs ours-tput,ours-lat,vsmlrt]
     python bench/ov_profile.py profile [--config ours-lat] [--out bench/results/ov-profile-DATE]
+    (both take --graph FILE.onnx: another exported RIFE graph)
 
 The graph is the one the openvino backend reads: the fp32 portable RIFE 4.25 graph of the
 exported-graph cache (``OpenVinoInterpolator("rife-4.25").cache_files``), reshaped to one 720p pair
@@ -19,7 +20,7 @@ The configurations (``CONFIGS``):
 - ``vsmlrt-ovcpu``: the same with ``vsmlrt.py``'s ``Backend.OV_CPU`` defaults
   (NUM_STREAMS=1, INFERENCE_NUM_THREADS=0, ENABLE_CPU_PINNING=YES, f32).
 
-``time`` runs the configurations interleaved (``--rounds``, the order turned each round), each
+``time`` runs the configurations (``NAME`` or ``NAME@GRAPH.onnx``) interleaved (``--rounds``, the order turned each round), each
 round ``--pairs`` pairs, and reports wall and process CPU seconds (user + system, every thread:
 ``resource.getrusage``) per pair. ``profile`` runs one configuration with ``PERF_COUNT`` and sums
 ``get_profiling_info()`` by op type and by node, writing ``.json`` and ``.md``.
@@ -64,7 +65,10 @@ def frames(n: int = 2) -> list[np.ndarray]:
     raise SystemExit(f"{CLIP}: fewer than {2 * n} frames")
 
 
-def graph_path() -> str:
+def graph_path(given: str | None = None) -> str:
+    """``given``, else the graph the openvino backend reads for RIFE 4.25 (exported if missing)."""
+    if given:
+        return given
     from filmrt.engine.openvino_backend import OpenVinoInterpolator
 
     interp = OpenVinoInterpolator("rife-4.25")
@@ -173,10 +177,11 @@ def cmd_time(args) -> dict:
     import openvino as ov
 
     core = ov.Core()
-    path = graph_path()
+    path = graph_path(args.graph)
     f0, f1 = frames()
     names = args.configs.split(",")
-    runners = {n: Runner(core, path, n, f0, f1) for n in names}
+    # NAME or NAME@GRAPH.onnx: a configuration on another graph (graphs compared in the same rounds)
+    runners = {n: Runner(core, n.partition("@")[2] or path, n.partition("@")[0], f0, f1) for n in names}
     for r in runners.values():
         r.run(2)  # warm: first-call allocations
     res: dict = defaultdict(list)
@@ -195,7 +200,8 @@ def cmd_time(args) -> dict:
     print(f"{'config':16} {'wall s/pair (min, median)':28} {'CPU s/pair (min, median)':28} props")
     for n in names:
         ws, cs = [x[0] for x in res[n]], [x[1] for x in res[n]]
-        out["configs"][n] = {"wall": ws, "cpu": cs, "props": runners[n].props, "config": CONFIGS[n]}
+        out["configs"][n] = {"wall": ws, "cpu": cs, "props": runners[n].props,
+                             "config": CONFIGS[n.partition("@")[0]]}
         print(f"{n:16} {min(ws):8.3f} {np.median(ws):8.3f}            {min(cs):8.3f} {np.median(cs):8.3f}"
               f"            {runners[n].props}")
     if args.json:
@@ -207,7 +213,7 @@ def cmd_profile(args) -> dict:
     import openvino as ov
 
     core = ov.Core()
-    path = graph_path()
+    path = graph_path(args.graph)
     f0, f1 = frames()
     r = Runner(core, path, args.config, f0, f1, perf=True)
     req = r.comp.create_infer_request()
@@ -281,6 +287,8 @@ def main() -> None:
     p.add_argument("--calls", type=int, default=5)
     p.add_argument("--top", type=int, default=25)
     p.add_argument("--out")
+    for sp in (t, p):
+        sp.add_argument("--graph", help="an exported RIFE graph (default: the backend's, from the graph cache)")
     args = ap.parse_args()
     {"time": cmd_time, "profile": cmd_profile}[args.cmd](args)
 

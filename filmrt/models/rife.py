@@ -102,15 +102,16 @@ class IFBlock(nn.Module):
     Input: the full-resolution ``parts`` of the block's input (N, C_i, H, W), the time ``t``
     (N, 1, 1, 1) and optionally the current ``flow`` (N, 4, H, W, pixels). The block sees
     ``cat(parts[:4], t plane, parts[4:], flow)`` resized to 1/scale. Returns (flow correction
-    (N,4,H,W) in full-resolution pixels, mask logit (N,1,H,W), hidden features (N,8,H,W)), all at
-    full resolution.
+    (N,4,H,W) in full-resolution pixels, the mask logit and the hidden features in one tensor
+    (N,1+8,H,W): they travel together into the next block's input), both at full resolution.
 
     Written for the graph it exports to: the bilinear resizes work channel by channel, so each part
     is resized on its own and joined at the block's resolution (the reference joins them at full
     resolution first), the time plane is made at the block's resolution (a resized constant plane
-    is that constant), and the output is split before it is resized back. The numbers are the same
-    (tested against the reference form); on OpenVINO's CPU plugin this drops a full-resolution
-    concatenation, its layout reorder and a full-resolution split per block (bench/ov_profile.py).
+    is that constant), and the output is split (flow; mask and features) before it is resized
+    back. The numbers are the same (within float32 rounding: tests/core/test_rife.py, parity with
+    the reference run); on OpenVINO's CPU plugin this drops a full-resolution concatenation, its
+    layout reorder and a full-resolution split per block (bench/ov_profile.py).
     """
 
     def __init__(self, in_planes: int, c: int = 64):
@@ -128,8 +129,7 @@ class IFBlock(nn.Module):
             # resizing the flow field also rescales its pixel units
             lo.append(_resize(flow, 1.0 / scale) * (1.0 / scale) if scale != 1 else flow)
         out = self.lastconv(self.convblock(self.conv0(torch.cat(lo, 1))))
-        flow_d, mask, feat = out[:, 0:4], out[:, 4:5], out[:, 5:13]
-        return _resize(flow_d, scale) * scale, _resize(mask, scale), _resize(feat, scale)
+        return _resize(out[:, 0:4], scale) * scale, _resize(out[:, 4:13], scale)
 
 
 def _resize(x: torch.Tensor, factor: float) -> torch.Tensor:
@@ -169,16 +169,17 @@ class IFNet(nn.Module):
         scales = [s / self.scale for s in SCALES]
         blocks = (self.block0, self.block1, self.block2, self.block3, self.block4)
 
-        flow, mask, feat = self.block0([img0, img1, f0, f1], t, None, scales[0])
+        flow, state = self.block0([img0, img1, f0, f1], t, None, scales[0])  # state: mask logit, features
         w0 = backward_warp(img0, flow[:, 0:2])
         w1 = backward_warp(img1, flow[:, 2:4])
         for block, s in zip(blocks[1:], scales[1:], strict=True):
             wf0 = backward_warp(f0, flow[:, 0:2])
             wf1 = backward_warp(f1, flow[:, 2:4])
-            d, mask, feat = block([w0, w1, wf0, wf1, mask, feat], t, flow, s)
+            d, state = block([w0, w1, wf0, wf1, state], t, flow, s)
             flow = flow + d
             w0 = backward_warp(img0, flow[:, 0:2])
             w1 = backward_warp(img1, flow[:, 2:4])
+        mask = state[:, 0:1]
         m = torch.sigmoid(mask)
         merged = w0 * m + w1 * (1 - m)
         return merged, flow, mask
