@@ -58,13 +58,20 @@ def pixel_grid(flow: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"flow must have 2 channels (dx, dy), got shape {tuple(flow.shape)}")
     dtype = torch.float64 if flow.dtype == torch.float64 else torch.float32
     flow = flow.to(dtype)
-    xs = torch.arange(w, device=flow.device, dtype=dtype).view(1, 1, w)
-    ys = torch.arange(h, device=flow.device, dtype=dtype).view(1, h, 1)
     # x + dx in pixels, then [0, W-1] -> [-1, 1]. max(.., 1) keeps 1-pixel-wide images finite
-    # (grid_sample maps every position to pixel 0 there anyway).
-    gx = (xs + flow[:, 0]) * (2.0 / max(w - 1, 1)) - 1.0
-    gy = (ys + flow[:, 1]) * (2.0 / max(h - 1, 1)) - 1.0
-    return torch.stack((gx, gy), dim=-1)
+    # (grid_sample maps every position to pixel 0 there anyway). Written as one (N, H, W, 2)
+    # expression on the transposed flow, not two planes stacked: the pixel positions and the two
+    # factors do not depend on the flow (an exported graph folds them once its shapes are fixed),
+    # and the same numbers come out, while OpenVINO's CPU plugin ran the stack of two planes as a
+    # slow interleaving copy (bench/ov_profile.py).
+    xs = torch.arange(w, device=flow.device, dtype=dtype).view(1, w).expand(h, w)
+    ys = torch.arange(h, device=flow.device, dtype=dtype).view(h, 1).expand(h, w)
+    pixels = torch.stack((xs, ys), dim=-1)
+    sx, sy = 2.0 / max(w - 1, 1), 2.0 / max(h - 1, 1)
+    # as_tensor, not torch.tensor([sx, sy]): while exporting, sx and sy are traced values of the
+    # input's size, and a list would freeze them to the trace's size
+    factors = torch.stack([torch.as_tensor(f, dtype=dtype, device=flow.device) for f in (sx, sy)])
+    return (flow.permute(0, 2, 3, 1) + pixels) * factors - 1.0
 
 
 def warp_grid_sample(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:

@@ -99,9 +99,19 @@ class ResConv(nn.Module):
 class IFBlock(nn.Module):
     """One coarse-to-fine stage, run at 1/scale of the input resolution.
 
-    Input ``x`` (N, in_planes[-4], H, W) at full resolution and optionally the current ``flow``
-    (N, 4, H, W, pixels). Returns (flow correction (N,4,H,W) in full-resolution pixels, mask logit
-    (N,1,H,W), hidden features (N,8,H,W)), all at full resolution.
+    Input: the full-resolution ``parts`` of the block's input (N, C_i, H, W), the time ``t``
+    (N, 1, 1, 1) and optionally the current ``flow`` (N, 4, H, W, pixels). The block sees
+    ``cat(parts[:4], t plane, parts[4:], flow)`` resized to 1/scale. Returns (flow correction
+    (N,4,H,W) in full-resolution pixels, the mask logit and the hidden features in one tensor
+    (N,1+8,H,W): they travel together into the next block's input), both at full resolution.
+
+    Written for the graph it exports to: the bilinear resizes work channel by channel, so each part
+    is resized on its own and joined at the block's resolution (the reference joins them at full
+    resolution first), the time plane is made at the block's resolution (a resized constant plane
+    is that constant), and the output is split (flow; mask and features) before it is resized
+    back. The numbers are the same (within float32 rounding: tests/core/test_rife.py, parity with
+    the reference run); on OpenVINO's CPU plugin this drops a full-resolution concatenation, its
+    layout reorder and a full-resolution split per block (bench/ov_profile.py).
     """
 
     def __init__(self, in_planes: int, c: int = 64):
@@ -111,19 +121,22 @@ class IFBlock(nn.Module):
         # 52 = 4 * 13 channels at 1/2, pixel-shuffled to 13 channels at the block's input resolution
         self.lastconv = nn.Sequential(nn.ConvTranspose2d(c, 4 * 13, 4, 2, 1), nn.PixelShuffle(2))
 
-    def forward(self, x: torch.Tensor, flow: torch.Tensor | None, scale: float):
-        if scale != 1:
-            x = F.interpolate(x, scale_factor=1.0 / scale, mode="bilinear", align_corners=False)
+    def forward(self, parts: list[torch.Tensor], t: torch.Tensor, flow: torch.Tensor | None, scale: float):
+        lo = [_resize(p, 1.0 / scale) for p in parts]
+        n, _, h, w = lo[0].shape
+        lo.insert(4, t.expand(n, 1, h, w))
         if flow is not None:
-            if scale != 1:
-                # resizing the flow field also rescales its pixel units
-                flow = F.interpolate(flow, scale_factor=1.0 / scale, mode="bilinear", align_corners=False)
-                flow = flow * (1.0 / scale)
-            x = torch.cat((x, flow), 1)
-        out = self.lastconv(self.convblock(self.conv0(x)))
-        if scale != 1:
-            out = F.interpolate(out, scale_factor=scale, mode="bilinear", align_corners=False)
-        return out[:, 0:4] * scale, out[:, 4:5], out[:, 5:13]
+            # resizing the flow field also rescales its pixel units
+            lo.append(_resize(flow, 1.0 / scale) * (1.0 / scale) if scale != 1 else flow)
+        out = self.lastconv(self.convblock(self.conv0(torch.cat(lo, 1))))
+        return _resize(out[:, 0:4], scale) * scale, _resize(out[:, 4:13], scale)
+
+
+def _resize(x: torch.Tensor, factor: float) -> torch.Tensor:
+    """Bilinear resize by ``factor`` (the reference's ``F.interpolate`` call); 1 is no resize."""
+    if factor == 1:
+        return x
+    return F.interpolate(x, scale_factor=factor, mode="bilinear", align_corners=False)
 
 
 class IFNet(nn.Module):
@@ -150,24 +163,23 @@ class IFNet(nn.Module):
 
     def forward_with_aux(self, img0: torch.Tensor, img1: torch.Tensor, t: torch.Tensor):
         """(merged (N,3,H,W), flow (N,4,H,W) pixels, mask logit (N,1,H,W)); see module docstring."""
-        n, _, h, w = img0.shape
         t = torch.as_tensor(t, dtype=img0.dtype, device=img0.device).reshape(-1, 1, 1, 1)
-        tplane = t.expand(n, 1, h, w)
         f0 = self.encode(img0)
         f1 = self.encode(img1)
         scales = [s / self.scale for s in SCALES]
         blocks = (self.block0, self.block1, self.block2, self.block3, self.block4)
 
-        flow, mask, feat = self.block0(torch.cat((img0, img1, f0, f1, tplane), 1), None, scales[0])
+        flow, state = self.block0([img0, img1, f0, f1], t, None, scales[0])  # state: mask logit, features
         w0 = backward_warp(img0, flow[:, 0:2])
         w1 = backward_warp(img1, flow[:, 2:4])
         for block, s in zip(blocks[1:], scales[1:], strict=True):
             wf0 = backward_warp(f0, flow[:, 0:2])
             wf1 = backward_warp(f1, flow[:, 2:4])
-            d, mask, feat = block(torch.cat((w0, w1, wf0, wf1, tplane, mask, feat), 1), flow, s)
+            d, state = block([w0, w1, wf0, wf1, state], t, flow, s)
             flow = flow + d
             w0 = backward_warp(img0, flow[:, 0:2])
             w1 = backward_warp(img1, flow[:, 2:4])
+        mask = state[:, 0:1]
         m = torch.sigmoid(mask)
         merged = w0 * m + w1 * (1 - m)
         return merged, flow, mask
