@@ -63,7 +63,7 @@ def pixel_grid(flow: torch.Tensor) -> torch.Tensor:
     # expression on the transposed flow, not two planes stacked: the pixel positions and the two
     # factors do not depend on the flow (an exported graph folds them once its shapes are fixed),
     # and the same numbers come out, while OpenVINO's CPU plugin ran the stack of two planes as a
-    # slow interleaving copy (bench/ov_profile.py).
+    # slow interleaving copy (tests/support/ov_profile.py).
     xs = torch.arange(w, device=flow.device, dtype=dtype).view(1, w).expand(h, w)
     ys = torch.arange(h, device=flow.device, dtype=dtype).view(h, 1).expand(h, w)
     pixels = torch.stack((xs, ys), dim=-1)

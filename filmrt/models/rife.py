@@ -111,7 +111,7 @@ class IFBlock(nn.Module):
     is that constant), and the output is split (flow; mask and features) before it is resized
     back. The numbers are the same (within float32 rounding: tests/core/test_rife.py, parity with
     the reference run); on OpenVINO's CPU plugin this drops a full-resolution concatenation, its
-    layout reorder and a full-resolution split per block (bench/ov_profile.py).
+    layout reorder and a full-resolution split per block (tests/support/ov_profile.py).
     """
 
     def __init__(self, in_planes: int, c: int = 64):

@@ -1,7 +1,7 @@
 """RIFE on OpenVINO, model only: filmrt's compile settings against vs-mlrt's, and the per-op profile.
 
-    python bench/ov_profile.py time [--rounds 5] [--pairs 8] [--configs ours-tput,ours-lat,vsmlrt]
-    python bench/ov_profile.py profile [--config ours-lat] [--out bench/results/ov-profile-DATE]
+    python tests/support/ov_profile.py time [--rounds 5] [--pairs 8] [--configs ours-tput,ours-lat,vsmlrt]
+    python tests/support/ov_profile.py profile [--config ours-lat] [--out bench/results/ov-profile-DATE]
     (both take --graph FILE.onnx: another exported RIFE graph)
 
 The graph is the one the openvino backend reads: the fp32 portable RIFE 4.25 graph of the
@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-CLIP = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "clips" / "bbb_720p25_audio.mp4"
+CLIP = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "clips" / "bbb_720p25_audio.mp4"
 
 
 def cpu_s() -> float:
