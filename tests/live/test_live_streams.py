@@ -110,12 +110,13 @@ def test_mp3_audio_gets_silence(tmp_path):
     assert silence.samples == 1152 and frames and not np.abs(frames[0].to_ndarray()).any()
 
 
-def _mpeg2_interlaced(path) -> str:
-    """MPEG-2 in MPEG-TS coded as interlaced (field pictures flagged in the stream's header)."""
+def _video_only(path, codec: str, options: dict | None = None, metadata: dict | None = None) -> str:
+    """One second of 96x64 25 fps video in ``codec`` (encoder ``options``, stream ``metadata``)."""
     with av.open(str(path), "w") as c:
-        vs = c.add_stream("mpeg2video", rate=25)
+        vs = c.add_stream(codec, rate=25)
         vs.width, vs.height, vs.pix_fmt = 96, 64, "yuv420p"
-        vs.codec_context.options = {"flags": "+ilme+ildct", "top": "1"}
+        vs.codec_context.options = dict(options or {})
+        vs.metadata.update(metadata or {})
         for i in range(25):
             f = av.VideoFrame.from_ndarray(frame_rgb(i, 96, 64, 25), "rgb24").reformat(format="yuv420p")
             f.pts = i
@@ -124,6 +125,11 @@ def _mpeg2_interlaced(path) -> str:
         for p in vs.encode(None):
             c.mux(p)
     return str(path)
+
+
+def _mpeg2_interlaced(path) -> str:
+    """MPEG-2 in MPEG-TS coded as interlaced (field pictures flagged in the stream's header)."""
+    return _video_only(path, "mpeg2video", {"flags": "+ilme+ildct", "top": "1"})
 
 
 def test_interlaced_input_is_said(tmp_path, capsys):
@@ -141,18 +147,7 @@ def test_timecode_not_carried_is_said(tmp_path, capsys):
     """A MOV master's timecode (a tmcd track) or an MXF's (a container tag): a live output writes
     none; the tmcd track's fate said "its label could not be read" (convert's reason) and the
     container tag was lost without a word."""
-    mov = str(tmp_path / "in.mov")
-    with av.open(mov, "w") as c:
-        vs = c.add_stream("libx264", rate=25)
-        vs.width, vs.height, vs.pix_fmt = 96, 64, "yuv420p"
-        vs.metadata["timecode"] = "01:00:00:00"
-        for i in range(25):
-            f = av.VideoFrame.from_ndarray(frame_rgb(i, 96, 64, 25), "rgb24").reformat(format="yuv420p")
-            f.pts = i
-            for p in vs.encode(f):
-                c.mux(p)
-        for p in vs.encode(None):
-            c.mux(p)
+    mov = _video_only(tmp_path / "in.mov", "libx264", metadata={"timecode": "01:00:00:00"})
     report = tmp_path / "r.json"
     assert _live(mov, tmp_path / "out.ts", report) == 0
     tmcd = [f for f in json.loads(report.read_text())["output"]["streams"] if f["kind"] == "data"]
