@@ -9,10 +9,18 @@ on the usual rule holds (:mod:`filmrt.interrupts`: KeyboardInterrupt, cleanup, 1
 This module imports only the standard library and the light ``filmrt`` package; it is a program's
 ``main``, so installing process-wide handlers is its job, not a library's; so is the allocator
 setting (:mod:`filmrt.cli.malloc`), which :func:`filmrt.cli.main.main` makes for it (``program``).
+
+The program also hands its objects to :func:`gc.freeze` twice: after the imports (PyTorch leaves
+about a million objects that live as long as the process: the collector's full passes need not
+walk them again) and before it returns (the interpreter's exit then skips the collections over
+everything: 0.85 -> 0.2 s of exit after PyTorch on the 2-core bench machine, paid by every command).
+Nothing is lost by it: every file is written and closed (atomically) before the command returns,
+and the exit still runs the ``atexit`` handlers and flushes the standard streams.
 """
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import sys
@@ -41,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         args = sys.argv[1:] if argv is None else list(argv)
         for mod in command_modules(args[0] if args else None):
             importlib.import_module(mod)
+        gc.freeze()  # the imports' objects live as long as the process (see the module docstring)
         signal.signal(signal.SIGINT, previous[signal.SIGINT])  # Ctrl-C raises KeyboardInterrupt again
         with signals_as_interrupt():
             rc = run(argv, program=True)  # signals during the work: handled there (130, OUT unchanged)
@@ -51,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for s, old in previous.items():
             signal.signal(s, old)
+        gc.freeze()  # the exit need not walk every object (see the module docstring)
     return rc
 
 
