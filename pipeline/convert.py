@@ -126,7 +126,8 @@ class ConvertResult:
     model_s: float = 0.0
     #: the thread plan (:mod:`filmrt.pipeline.threads`)
     threads: str = ""
-    #: where the time went: ``setup_s`` (open input and model, wall), ``model_s`` (wall in the model
+    #: where the time went: ``setup_s`` (open input and model, wall; of it ``open_model_s`` and
+    #: ``analysis_s``, the input's interlacing/cadence analysis), ``model_s`` (wall in the model
     #: calls), ``outside_model_s`` (``seconds - model_s``), and the CPU seconds of each stage's own
     #: thread (``decode_cpu_s``: decode + Y'CbCr->RGB; ``encode_cpu_s``: RGB->Y'CbCr + encoder +
     #: muxing; codec worker threads beyond the first are not counted)
@@ -529,11 +530,14 @@ def convert(
         check_encoder(target.video, options.encode.preset, inp.info.width, inp.info.height, fps_out,
                       options.interlace)
         check_protect_fits(options.protect, inp.info.width, inp.info.height)
+        t_open = time.perf_counter()
         if interp is None:
             interp = PipelineBlend.instead_of(options.runtime, device) or open_interpolator(options.runtime)
         mode = choose_convert_mode(options, interp.model_name)
+        t_analysis = time.perf_counter()
         with torch_threads(thread_plan.glue):  # the analysis' PyTorch work is glue, not the model
             temporal = plan_time(src, inp, options, interp.model_name, mode, fps_out, timecode, target)
+        setup_parts = {"open_model_s": t_analysis - t_open, "analysis_s": time.perf_counter() - t_analysis}
         source = open_source(inp, decode_request(options, target, temporal, inp), decoder=options.decoder,
                              device=device, threads=thread_plan.decoder)
         conv = _Conversion(source, interp, options, mode, fps_out, target, on_progress, temporal, thread_plan)
@@ -557,7 +561,8 @@ def convert(
     _close(source, interp, interpolator)
     result.src = src
     result.seconds = time.perf_counter() - t0
-    result.stage_s.update(setup_s=setup_s, model_s=result.model_s, outside_model_s=result.seconds - result.model_s)
+    result.stage_s.update(setup_s=setup_s, **setup_parts, model_s=result.model_s,
+                          outside_model_s=result.seconds - result.model_s)
     return result
 
 

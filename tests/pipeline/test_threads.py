@@ -60,6 +60,7 @@ def test_convert_reports_the_plan_and_the_split(tmp_path):
     assert 0 < r.model_s == st["model_s"] < r.seconds
     assert st["outside_model_s"] == pytest.approx(r.seconds - r.model_s)
     assert 0 <= st["setup_s"] < r.seconds
+    assert 0 <= st["open_model_s"] + st["analysis_s"] <= st["setup_s"]  # parts of the setup
     assert st["decode_cpu_s"] > 0 and st["encode_cpu_s"] > 0
     assert r.to_dict()["stage_s"] == st
 
