@@ -8,7 +8,7 @@ Conventions shared by every sub-command (the option groups of :mod:`filmrt.cli.g
 ``--model``, ``--weights``, ``--backend``, ``--device``, ``--precision``, ``--batch``; ``-o/--output``
 for the main output; ``--json`` for a machine-readable report; ``--quiet`` turns progress bars off;
 ``--ss``/``--t`` are start and duration (ffmpeg's names) where a command cuts time.
-Run as the ``filmrt`` program, a command that runs ``--backend torch`` on the CPU gets the
+Run as the ``filmrt`` program, a work command (convert, batch, live ...) on the CPU gets the
 program's one allocator setting (:mod:`filmrt.cli.malloc`; ``FILMRT_MALLOC=glibc`` turns it off).
 User errors are :class:`filmrt.errors.FilmrtError`: one line on stderr and exit code 2 (a message with
 more lines, e.g. a failed verification, exit 4, prints each further line as ``filmrt: <line>``).
@@ -21,7 +21,7 @@ import importlib
 import sys
 
 from filmrt import __version__
-from filmrt.cli.malloc import for_torch_on_cpu, keep_freed_memory
+from filmrt.cli.malloc import for_cpu_work, keep_freed_memory
 from filmrt.errors import FilmrtError
 
 #: the command table: each module and the commands it registers, in the order ``filmrt --help``
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None, *, program: bool = False) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    if program and for_torch_on_cpu(args):  # before the command starts any thread (filmrt.cli.malloc)
+    if program and for_cpu_work(args):  # before the command starts any thread (filmrt.cli.malloc)
         keep_freed_memory()
     try:
         return int(args.func(args) or 0)

@@ -14,16 +14,18 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from filmrt.cli.main import build_parser
-from filmrt.cli.malloc import for_torch_on_cpu, keep_freed_memory
+from filmrt.cli.malloc import for_cpu_work, keep_freed_memory
 
 _FAULTS = """
 import resource, sys, torch
 from filmrt.cli.malloc import keep_freed_memory
-if sys.argv[1] == "program":  # the program's own path: parse, setting, command (fails: no input)
+if sys.argv[1].startswith("program"):  # the program's own path: parse, setting, command (fails: no input)
     from filmrt.cli.launch import main
-    main(["convert", "/nonexistent/in.mp4", "/nonexistent/out.mp4", "--backend", "torch", "--device", "cpu"])
+    how = ["--model", "blend"] if sys.argv[1] == "program-blend" else ["--backend", "torch"]
+    main(["convert", "/nonexistent/in.mp4", "/nonexistent/out.mp4", *how, "--device", "cpu"])
     applied = "program"
 else:
     applied = keep_freed_memory()
@@ -52,7 +54,7 @@ def _faults(env_value: str | None, how: str) -> tuple[str, int]:
 
 
 @glibc_only
-@pytest.mark.parametrize("how", ["call", "program"])
+@pytest.mark.parametrize("how", ["call", "program", "program-blend"])
 def test_setting_keeps_freed_blocks(how):
     """A RIFE call at 512 x 512 after a warm-up: with glibc's defaults its large tensors are mapped
     and zero-filled again at every call (20,000-31,000 page faults of 4 KiB); with the setting
@@ -70,13 +72,23 @@ def test_setting_keeps_freed_blocks(how):
     [
         (["convert", "a.mp4", "b.mp4", "--backend", "torch", "--device", "cpu"], True),
         (["convert", "a.mp4", "b.mp4", "--backend", "torch", "--device", "cuda"], False),
-        (["convert", "a.mp4", "b.mp4", "--backend", "openvino"], False),
-        (["convert", "a.mp4", "b.mp4"], False),  # auto: openvino or ort on a CPU, not measured with it
+        (["convert", "a.mp4", "b.mp4", "--backend", "openvino", "--device", "cpu"], True),
+        (["convert", "a.mp4", "b.mp4", "--model", "blend", "--device", "cpu"], True),
+        (["live", "udp://127.0.0.1:1234", "out.ts", "--fps", "50", "--device", "cpu"], True),
+        (["score", "a.mp4", "b.mp4"], False),  # not a work command: little goes through PyTorch
+        (["bench", "--quick"], False),  # the bench measures allocators itself
     ],
 )
-def test_only_torch_on_the_cpu_gets_it(argv, wanted):
+def test_work_on_the_cpu_gets_it(argv, wanted):
+    """Every backend on the CPU: the analysis and the colour conversion allocate through PyTorch too."""
     args = build_parser(argv[0]).parse_args(argv)
-    assert for_torch_on_cpu(args) is wanted
+    assert for_cpu_work(args) is wanted
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="auto resolves to the GPU here")
+def test_auto_device_without_a_gpu_gets_it():
+    args = build_parser("convert").parse_args(["convert", "a.mp4", "b.mp4"])
+    assert for_cpu_work(args) is True
 
 
 @glibc_only
