@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from filmrt.bench import runner
-from filmrt.bench.context import RunContext
+from filmrt.bench.settings import RunContext
 from filmrt.bench.temporal import write_clip
 from filmrt.bench.timing import device_peak_mib, sync
 from filmrt.engine import backend_available

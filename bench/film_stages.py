@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import torch
 
-from filmrt.bench.context import RunContext
 from filmrt.bench.flops import film_stage_flops, padded_hw
+from filmrt.bench.settings import RunContext
 from filmrt.bench.timing import measure
 from filmrt.engine.torch_backend import DTYPES
 from filmrt.models import get_spec

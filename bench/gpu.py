@@ -36,12 +36,11 @@ import numpy as np
 import torch
 
 from filmrt.bench import gpu_report
-from filmrt.bench.context import ModelCache
 from filmrt.bench.e2e import convert_child, decode_frames, encode_only
 from filmrt.bench.flops import matmul_peak
 from filmrt.bench.report import write_pair
 from filmrt.bench.runner import Runner, Section, run_child
-from filmrt.bench.settings import csv_list, shared_dir
+from filmrt.bench.settings import ModelCache, csv_list, shared_dir
 from filmrt.bench.temporal import square_frame, write_clip
 from filmrt.bench.timing import measure
 from filmrt.cli.groups import add_options, from_args

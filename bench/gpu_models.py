@@ -23,10 +23,10 @@ from pathlib import Path
 
 import torch
 
-from filmrt.bench.context import ModelCache
 from filmrt.bench.film_stages import stage_row
 from filmrt.bench.flops import film_stage_flops, model_flops
 from filmrt.bench.gpu_report import MAX_ABS_OK
+from filmrt.bench.settings import ModelCache
 from filmrt.bench.timing import device_peak_mib, measure
 from filmrt.engine import open_interpolator
 from filmrt.engine.cuda.fast import DEFAULT as DEFAULT_FLAGS
