@@ -10,7 +10,6 @@ import argparse
 import copy
 import dataclasses
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -18,6 +17,7 @@ from typing import NamedTuple
 import torch
 
 from filmrt import weights as W
+from filmrt.bench.report import progress
 from filmrt.errors import FilmrtError
 from filmrt.models import get_spec, load_model, model_names
 from filmrt.options import BACKENDS, PRECISIONS, RuntimeOptions, opt
@@ -217,9 +217,7 @@ class RunContext:
         self.skipped.append({"what": what, "why": reason})
 
     def log(self, msg: str) -> None:
-        """A progress line on stderr (not with ``quiet``)."""
-        if not self.settings.quiet:
-            print(f"[bench] {msg}", file=sys.stderr, flush=True)
+        progress("bench", self.settings.quiet)(msg)
 
     def runtime(self, model: str, **fields) -> RuntimeOptions:
         """The runtime of ``model`` for the end-to-end runs: the first asked backend (else
