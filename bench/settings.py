@@ -72,7 +72,6 @@ class BenchSettings:
     warmup: int = field(default=1, metadata=opt("untimed calls per cell", metavar="N"))
     repeats: int | None = field(default=None, metadata=opt(
         "timed calls per cell after warm-up (default 5, quick 3)", type=int, metavar="N"))
-    #: per measured cell, seconds
     budget_s: float | None = field(default=None, metadata=opt(
         "seconds per cell before repeats stop (default 30, quick 8)", flag="--budget", type=float, metavar="S"))
     model_only: bool = field(default=True, metadata=opt("skip the model-only runs"))
@@ -83,9 +82,7 @@ class BenchSettings:
     clip: str | None = field(default=None, metadata=opt(
         "video for the end-to-end runs and --peers (default: ../shared/data/clips/bbb_720p25_audio.mp4)",
         metavar="FILE"))
-    #: segment start, seconds
     ss: float = field(default=0.0, metadata=opt("segment start in seconds", metavar="START"))
-    #: segment duration, seconds
     t: float | None = field(default=None, metadata=opt(
         "segment duration in seconds (default 2, quick 1)", type=float, metavar="DURATION"))
     e2e_models: list[str] | None = field(default=None, metadata=opt(
@@ -93,12 +90,10 @@ class BenchSettings:
     e2e_backends: list[str] | None = field(default=None, metadata=opt(
         "backends for the end-to-end convert (default on CPU: torch, ort and openvino where available, side "
         "by side; on CUDA: the first of --backends, else auto)", type=csv_list, metavar="LIST"))
-    #: output rate = factor x source rate in the end-to-end comparison
     rate_factor: int = field(default=2, metadata=opt(
         "output rate = factor x source rate end to end", flag="--factor", metavar="N"))
     #: frame pairs per model call in convert
     e2e_batch: int = 4
-    #: skip model-only/stage cells above this many counted TFLOP per call
     max_tflop: float | None = field(default=None, metadata=opt(
         "skip model-only/stage cells above this many counted TFLOP per call (default: none; 0.5 with --quick "
         "on CPU, which keeps FILM to small sizes)", type=float, metavar="X"))
