@@ -133,9 +133,9 @@ def run(out_dir: Path) -> dict:
         figures = _figures(Path(tmp))
     date = datetime.date.today().isoformat()
     intro = ["Command: `.venv/bin/python -m filmrt.bench.temporal bench/results` (blend model unless RIFE 4.25 is "
-             "named, CPU; 192x108 synthetic clips: a yellow square moving a fixed number of pixels per frame over grey, "
-             "textured for the interlacing cases; see bench/temporal.py). Displacements: mean, spread (max - min), "
-             "max, min over the output frames, the held tail left out.", ""]
+             "named, CPU; 192x108 synthetic clips: a yellow square moving a fixed number of pixels per frame over "
+             "grey, textured for the interlacing cases; see bench/temporal.py). Displacements: mean, spread (max - "
+             "min), max, min over the output frames, the held tail left out.", ""]
     write_pair(out_dir / f"temporal-{date}.json", figures, figures_md(
         f"Temporal figures ({date})", intro, md_table(["case", "figure"], [[k, _cell(v)] for k, v in figures.items()])))
     return figures
