@@ -1,9 +1,5 @@
-"""``filmrt bench``: measure throughput on this machine and record it (see :mod:`filmrt.bench`).
-
-The options are generated from :class:`~filmrt.bench.settings.BenchSettings` (defaults, help and
-flags live on its fields); ``--json`` (where the result goes) is this command's own, and so is
-``--profile gpu`` with its options: the GPU check (:mod:`filmrt.bench.gpu`), whose sections run in
-child processes of the driver's runner (:mod:`filmrt.bench.runner`).
+"""``filmrt bench``: options generated from :class:`~filmrt.bench.settings.BenchSettings` (``--json``
+is this command's own), ``--peers`` (:mod:`filmrt.bench.peers_vs`) and ``--profile gpu`` (:mod:`filmrt.bench.gpu`).
 """
 
 from __future__ import annotations

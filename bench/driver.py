@@ -1,9 +1,7 @@
-"""One bench run: every enabled section in order, into one result document (see :mod:`filmrt.bench`).
-
-Order: matmul peak, counted FLOPs, model only, FILM stages, then on the clip: end to end (with
-where its time went). Quality against the peers is ``filmrt bench --peers``'s
-(:mod:`filmrt.bench.peers_vs`). A section that cannot run on this machine is listed under
-``skipped`` with the reason, never silently left out.
+"""One bench run: matmul peak, counted FLOPs, model only, FILM stages and end to end, in that order,
+into one result document; a section that cannot run here is listed under ``skipped`` with the reason.
+Model only (here) is ``Interpolator.interpolate`` on frames already on the device, one cell per model
+x backend x precision x size x batch: median ms per call, interp/s, achieved FLOP/s against the peak.
 """
 
 from __future__ import annotations
@@ -16,15 +14,16 @@ from pathlib import Path
 import torch
 
 from filmrt.bench import SCHEMA
-from filmrt.bench.context import ModelCache, RunContext
 from filmrt.bench.e2e import bench_e2e, clip_facts
 from filmrt.bench.film_stages import bench_film_stages
-from filmrt.bench.flops import EXPECTED_TMAC_1080P, check_1080p, matmul_peak, model_flops
-from filmrt.bench.model_only import bench_model_only
+from filmrt.bench.flops import EXPECTED_TMAC_1080P, check_1080p, matmul_peak, model_flops, peak_for
 from filmrt.bench.report import check_targets, run_head, run_tail
-from filmrt.bench.settings import BenchSettings
-from filmrt.engine import resolve_device
+from filmrt.bench.settings import BenchSettings, ModelCache, RunContext
+from filmrt.bench.timing import device_peak_mib, measure
+from filmrt.engine import backend_available, open_interpolator, resolve_device
 from filmrt.models import get_spec
+from filmrt.options import BACKENDS
+from filmrt.sizes import Size
 
 
 def run_bench(settings: BenchSettings) -> dict:
@@ -74,6 +73,73 @@ def _count_flops(ctx: RunContext, res: dict) -> dict:
             except Exception as e:  # noqa: BLE001
                 ctx.skip(f"{model} 1080p FLOP check", e)
     return flops
+
+
+def bench_model_only(ctx: RunContext, flops: dict, peaks: list[dict]) -> list[dict]:
+    s, dev = ctx.settings, ctx.device
+    rows = []
+    for model in s.models:
+        for backend in s.backends or [b for b in BACKENDS if backend_available(b, dev)[0]]:
+            ok, why = backend_available(backend, dev)
+            if not ok:
+                ctx.skip(f"model-only {model} on {backend}", why)
+                continue
+            for prec in s.precisions:
+                for size in s.size_list():
+                    for batch in s.batches:
+                        row = _cell(ctx, model, backend, prec, size, batch, flops, peaks)
+                        if row is not None:
+                            rows.append(row)
+    return rows
+
+
+def _cell(ctx: RunContext, model: str, backend: str, prec: str, size: Size, batch: int, flops: dict,
+          peaks: list[dict]) -> dict | None:
+    """One measured cell (None when skipped, with the reason in ``ctx.skipped``)."""
+    s, dev = ctx.settings, ctx.device
+    label, (h, w) = str(size), size.hw
+    what = f"model-only {model} {backend} {prec} {label} batch {batch}"
+    fl = flops.get((model, label))
+    if s.max_tflop is not None and fl and batch * fl["flops"] > s.max_tflop * 1e12:
+        ctx.skip(what, f"{batch * fl['flops'] / 1e12:.2f} TFLOP per call, above the cap of {s.max_tflop:g} "
+                 "(--max-tflop)")
+        return None
+    try:
+        interp = open_interpolator(ctx.cache.runtime(model, backend=backend, device=str(dev), precision=prec,
+                                                     max_batch=batch))
+    except Exception as e:  # noqa: BLE001 - a backend that cannot take this cell
+        ctx.skip(what, e)
+        return None
+    gen = torch.Generator().manual_seed(0)
+    a = torch.rand(batch, 3, h, w, generator=gen).to(dev)
+    b = torch.rand(batch, 3, h, w, generator=gen).to(dev)
+    times = [0.5] * batch
+    ctx.log(f"{what} ...")
+    device_peak_mib(dev, reset=True)
+    try:
+        tm = measure(lambda: interp.interpolate(a, b, times), dev, warmup=s.warmup, repeats=s.repeats,
+                     budget_s=s.budget_s)
+    except Exception as e:  # noqa: BLE001
+        ctx.skip(what, e)
+        return None
+    finally:
+        interp.close()
+    sec = tm["median_ms"] / 1e3
+    row = {
+        "model": model, "backend": backend, "precision": prec, "size": label, "hw": [h, w], "batch": batch,
+        "weights": ctx.cache.weights_for(model).description, "describe": interp.describe(),
+        "timing": tm, "ms_per_call": tm["median_ms"], "ms_per_interp": tm["median_ms"] / batch,
+        "interp_per_s": batch / sec,
+    }
+    if fl and fl["flops"]:
+        row["flops_per_interp"] = fl["flops"]
+        row["achieved_tflops"] = batch * fl["flops"] / sec / 1e12
+        pk = peak_for(peaks, prec, dev)
+        if pk:
+            row["fraction_of_matmul_peak"] = row["achieved_tflops"] / pk
+    row["peak_device_mem_mib"] = device_peak_mib(dev)
+    ctx.log(f"  {row['ms_per_call']:.1f} ms/call, {row['interp_per_s']:.2f} interp/s (n={tm['n']})")
+    return row
 
 
 def _on_the_clip(ctx: RunContext, res: dict) -> list[dict]:

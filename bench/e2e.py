@@ -1,11 +1,5 @@
-"""End to end: ``convert`` on a segment of a real clip, and where its time goes.
-
-Each model's conversion runs in a child process (``python -m filmrt.bench.e2e --child SPEC``), so
-its peak host memory is its own, with :func:`filmrt.pipeline.convert.convert` called directly:
-the figures come from :class:`~filmrt.pipeline.convert.ConvertResult`'s fields, where its time
-went too (:func:`stage_split`: the model calls, the rest, the decode and encode threads' CPU).
-The decoder alone (:func:`decode_frames`) and the encoder alone (:func:`encode_only`) are the GPU
-check's decode-only and libx264-only rates.
+"""End to end: ``convert`` on a segment of a clip in a child process (its peak memory its own), where
+its time went (:func:`stage_split`), and the decoder and encoder alone (the GPU check's rates).
 """
 
 from __future__ import annotations
@@ -21,7 +15,7 @@ from pathlib import Path
 import torch
 
 from filmrt.bench import runner
-from filmrt.bench.context import RunContext
+from filmrt.bench.settings import RunContext
 from filmrt.bench.temporal import write_clip
 from filmrt.bench.timing import device_peak_mib, sync
 from filmrt.engine import backend_available
@@ -40,10 +34,7 @@ CHILD_TIMEOUT_S = 3600
 
 
 def e2e_child(spec: dict) -> dict:
-    """Runs in a child process: one ``convert`` call, its wall and CPU time and this process's peak memory.
-
-    ``spec``: src, dst, runtime (RuntimeOptions fields), fps, ss, t.
-    """
+    """In the child: one ``convert`` of ``spec`` (src, dst, runtime fields, fps, ss, t), its times and peak memory."""
     runtime = RuntimeOptions(**spec["runtime"])
     opts = ConvertOptions(fps=spec["fps"], ss=spec["ss"], t=spec["t"], runtime=runtime)
     dev = torch.device(runtime.device)
@@ -71,12 +62,12 @@ def convert_child(src: str, dst: str, runtime: RuntimeOptions, fps: str, ss: flo
     spec = {"src": src, "dst": dst, "runtime": runtime.to_dict(), "fps": fps, "ss": ss, "t": t}
     log = Path(dst).with_suffix(".log")
     r = runner.run_child([sys.executable, "-m", "filmrt.bench.e2e", "--child", json.dumps(spec)], log, timeout)
-    lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.startswith("{")]
+    rec = runner.last_json(log)
     if r["timed_out"]:
         return {"error": f"timed out after {timeout:.0f} s"}
-    if r["returncode"] != 0 or not lines:
+    if r["returncode"] != 0 or rec is None:
         return {"error": f"exit {r['returncode']}: {' | '.join(r['log_tail'].strip().splitlines()[-3:])}"}
-    return json.loads(lines[-1])
+    return rec
 
 
 def clip_facts(path: str | Path) -> dict:

@@ -1,19 +1,14 @@
-"""Per-stage times of staged models (FILM), and what stage reuse saves.
-
-A staged model (``get_spec(name).staged``) splits one interpolation into three stages with
-different lifetimes (:data:`filmrt.stages.STAGES`): features (``encode_frame``, per
-frame), flow (``encode_pair``, per pair) and fusion (``decode``, per output time). Converting
-x``factor`` costs, per input frame, ``factor - 1`` whole calls without reuse, and one feature
-pass + one flow pass + ``factor - 1`` fusions with it (:func:`reuse_saving`). Timed in torch
-on the bench device, frames padded as the model pads.
+"""Per-stage times of staged models (FILM: features per frame, flow per pair, fusion per output time)
+and what stage reuse saves: x``factor`` costs ``factor - 1`` whole calls per input frame without
+reuse, one feature pass + one flow pass + ``factor - 1`` fusions with it (:func:`reuse_saving`).
 """
 
 from __future__ import annotations
 
 import torch
 
-from filmrt.bench.context import RunContext
 from filmrt.bench.flops import film_stage_flops, padded_hw
+from filmrt.bench.settings import RunContext
 from filmrt.bench.timing import measure
 from filmrt.engine.torch_backend import DTYPES
 from filmrt.models import get_spec
@@ -34,11 +29,7 @@ def stage_times(m: torch.nn.Module, a, b, t, dev: torch.device, **kw) -> tuple[d
 
 
 def reuse_saving(features: float, flow: float, fusion: float, whole: float, factor: int) -> dict:
-    """Cost per input frame of a x``factor`` conversion, whole calls vs stage reuse.
-
-    Whole calls: ``factor - 1`` calls per input frame. Reuse: one feature pass (the other frame's
-    features are cached), one flow pass (shared by every time of the pair), ``factor - 1`` fusions.
-    """
+    """Cost per input frame of a x``factor`` conversion, whole calls against stage reuse (module docstring)."""
     naive = (factor - 1) * whole
     staged = features + flow + (factor - 1) * fusion
     return {"naive_ms_per_input_frame": naive, "staged_ms_per_input_frame": staged,

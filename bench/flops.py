@@ -1,9 +1,5 @@
-"""Counted FLOPs of the models, and the matmul peak they are compared against.
-
-FLOPs are counted with ``torch.utils.flop_counter.FlopCounterMode`` on the *meta* device
-(shapes only, no arithmetic): convolutions and matmuls, 2 FLOPs per multiply-accumulate, not
-element-wise ops or the warp (the figure papers quote). The matmul peak is the achieved FLOP/s
-of a large square matmul per precision: the practical ceiling of the device.
+"""Counted FLOPs (``FlopCounterMode`` on the meta device: convolutions and matmuls, 2 per MAC, no
+arithmetic) and the matmul peak per precision they are compared against.
 """
 
 from __future__ import annotations

@@ -1,24 +1,14 @@
 """Per-format quality of ``convert``: copied and interpolated frames for mezzanine, HDR and alpha formats.
 
-For each format a ground-truth sequence of ``2N-1`` pictures (a textured background with a square
-moving at constant speed) is rendered; the ``N`` even pictures are encoded in that format (the
-source), converted ``x2`` with ``--codec auto`` (the same format out), and the output is decoded:
-
-- **copied**: output frame ``2i`` against the decoded source frame ``i`` (what encoding the output
-  costs: the round trip through our Y'CbCr <-> RGB and the output encoder);
-- **interpolated**: output frame ``2i+1`` against ground-truth picture ``2i+1`` (the model's error
-  plus both encodings);
-- **alpha** (formats with alpha): the same two figures on the alpha plane.
-
-A row ``... as 4:2:0 8-bit`` converts the same source with ``--codec libx264 --pix-fmt yuv420p`` (what
-every format became before ``--codec auto``), for comparison.
-
-Run: ``python -m filmrt.bench.formats --out bench/results/formats-DATE`` (writes .md and .json).
+The ``N`` even pictures of a rendered sequence (:func:`render`: a square moving over a texture) are
+encoded in each format of :data:`FORMATS`, converted x2 with ``--codec auto`` and decoded: copied
+frames are compared with the decoded source (the output encoding's cost), interpolated ones with
+the picture at their time, on the alpha plane too where there is one; :data:`LEGACY` formats also
+as 4:2:0 8-bit H.264. ``python -m filmrt.bench.formats --out bench/results/formats-DATE``.
 """
 
 from __future__ import annotations
 
-import argparse
 import platform
 import sys
 import tempfile
@@ -30,7 +20,7 @@ import numpy as np
 import torch
 
 from filmrt.bench.e2e import decode_frames
-from filmrt.bench.report import fmt, md_table, write_pair
+from filmrt.bench.report import figure_parser, figures_md, table, write_pair
 from filmrt.bench.temporal import write_clip
 from filmrt.options import RuntimeOptions
 from filmrt.pipeline.convert import convert
@@ -129,36 +119,39 @@ def run(width: int, height: int, frames: int, model: str) -> list[dict]:
     return rows
 
 
+#: the table: (header, field or function of a row, format)
+COLS = [("source format", "format"),
+        ("output", lambda r: f"{r['output']['codec']}{' ' + r['output']['profile'] if r['output']['profile'] else ''} "
+                             f"{r['output']['pix_fmt']}"),
+        ("copied PSNR", "copied_psnr", ".1f"), ("interpolated PSNR", "interpolated_psnr", ".1f"),
+        ("alpha copied / interpolated", lambda r: f"{r['alpha_copied_psnr']:.1f} / {r['alpha_interpolated_psnr']:.1f}"
+         if "alpha_copied_psnr" in r else "-"), ("dropped", lambda r: "; ".join(r["dropped"]) or "-")]
+
+
 def markdown(rows: list[dict], command: str, meta: dict) -> str:
-    lines = [f"# convert: quality per format ({meta['date']})", "", f"Command: `{command}`", "",
-             f"{meta['width']}x{meta['height']}, {meta['frames']} source frames -> x2 with {meta['model']} "
-             f"on {meta['machine']}; PSNR in dB over RGB in [0, 1] (alpha: over the alpha plane). "
-             "Copied = output frame vs decoded source frame; interpolated = output frame vs the "
-             "ground-truth picture at that time.", ""]
-    rows = [[r["format"], f"{o['codec']}{' ' + o['profile'] if o['profile'] else ''} {o['pix_fmt']}",
-             fmt(r["copied_psnr"], ".1f"), fmt(r["interpolated_psnr"], ".1f"),
-             f"{r['alpha_copied_psnr']:.1f} / {r['alpha_interpolated_psnr']:.1f}" if "alpha_copied_psnr" in r else "-",
-             "; ".join(r["dropped"]) or "-"] for r in rows for o in [r["output"]]]
-    return "\n".join(lines + md_table(["source format", "output", "copied PSNR", "interpolated PSNR",
-                                       "alpha copied / interpolated", "dropped"], rows)).rstrip() + "\n"
+    return figures_md(f"convert: quality per format ({meta['date']})", [
+        f"Command: `{command}`", "", f"{meta['width']}x{meta['height']}, {meta['frames']} source frames -> x2 with "
+        f"{meta['model']} on {meta['machine']}; PSNR in dB over RGB in [0, 1] (alpha: over the alpha plane). Copied = "
+        "output frame vs decoded source frame; interpolated = output frame vs the ground-truth picture at that time.",
+        ""], table(COLS, rows))
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m filmrt.bench.formats", description=__doc__.splitlines()[0])
+    p = figure_parser("formats", __doc__)
     p.add_argument("--out", required=True, help="OUT.md and OUT.json are written")
     p.add_argument("--size", default="256x144")
     p.add_argument("--frames", type=int, default=8)
     p.add_argument("--model", default="rife")
     a = p.parse_args(argv)
     size = parse_size(a.size)
-    w, h = size.width, size.height
-    rows = run(w, h, a.frames, a.model)
-    meta = {"date": time.strftime("%Y-%m-%d"), "width": w, "height": h, "frames": a.frames, "model": a.model,
-            "machine": f"{platform.processor() or platform.machine()}, torch {torch.__version__}, "
-                       f"PyAV {av.__version__} (FFmpeg {av.ffmpeg_version_info})"}
+    rows = run(size.width, size.height, a.frames, a.model)
+    meta = {"date": time.strftime("%Y-%m-%d"), "width": size.width, "height": size.height, "frames": a.frames,
+            "model": a.model, "machine": f"{platform.processor() or platform.machine()}, torch {torch.__version__}, "
+                                         f"PyAV {av.__version__} (FFmpeg {av.ffmpeg_version_info})"}
     command = "python -m filmrt.bench.formats " + " ".join(argv if argv is not None else sys.argv[1:])
-    write_pair(Path(a.out + ".json"), {"meta": meta, "command": command, "rows": rows}, markdown(rows, command, meta))
-    print(markdown(rows, command, meta))
+    md = markdown(rows, command, meta)
+    write_pair(Path(a.out + ".json"), {"meta": meta, "command": command, "rows": rows}, md)
+    print(md)
     return 0
 
 

@@ -1,19 +1,9 @@
 """``filmrt bench --profile gpu``: the whole GPU path in one command, every figure in one report (issue 16).
 
-Sections, each in a child process of the driver's runner (:mod:`filmrt.bench.runner`: a CUDA
-fault, a crash in the ctypes launcher or a hang costs that section, never the report), each capped
-under one global budget: ``env`` (versions and machine as every bench result records them, the
-matmul peak and device copy GB/s: the ceilings); ``pytest`` (``pytest -m gpu``, and the warp
-kernel's toolkit tests: nvcc rebuilds the committed PTX, ptxas assembles it); ``warp`` (the
-kernel vs grid_sample, and its 64-bit offsets); ``models-rife``, ``models-film``
-(:mod:`filmrt.bench.gpu_models`, torch.compile and CUDA graphs last); ``convert`` (1080p25 -> 50
-on a synthetic clip, in a child as ``filmrt bench`` runs it, a short and a long clip whose
-difference is the steady rate, next to decode-only and libx264-only rates: the bottleneck);
-``live`` (``filmrt live`` on loopback). One JSON and one markdown file (``gpu-check-<gpu>-<date>.*``,
-rewritten after every section) hold the machine, the command, every figure and skip reason, the
-``fast`` flags each model chose from its figures and the issue's targets (:mod:`filmrt.bench.gpu_report`).
-``--dry-run`` runs the same code on the CPU at tiny sizes (``make gpu-check GPU_CHECK_ARGS=--dry-run``,
-and CI). The device call, and what travels with it (``make gpu-carry``), are in bench/README.md.
+Its sections (``env``, ``pytest``, ``warp``, ``models-*`` in :mod:`filmrt.bench.gpu_models`,
+``convert``, ``live``) run in child processes of :mod:`filmrt.bench.runner` under one budget, and
+:mod:`filmrt.bench.gpu_report` writes the report after each; ``--dry-run`` runs the same code on the
+CPU at tiny sizes. What each section measures, and the call on a lent GPU, are in bench/README.md.
 """
 
 from __future__ import annotations
@@ -36,12 +26,11 @@ import numpy as np
 import torch
 
 from filmrt.bench import gpu_report
-from filmrt.bench.context import ModelCache
 from filmrt.bench.e2e import convert_child, decode_frames, encode_only
 from filmrt.bench.flops import matmul_peak
 from filmrt.bench.report import write_pair
 from filmrt.bench.runner import Runner, Section, run_child
-from filmrt.bench.settings import csv_list, shared_dir
+from filmrt.bench.settings import ModelCache, csv_list, shared_dir
 from filmrt.bench.temporal import square_frame, write_clip
 from filmrt.bench.timing import measure
 from filmrt.cli.groups import add_options, from_args

@@ -1,19 +1,11 @@
-"""Model-only sections of the GPU profile: RIFE 4.25 (shipped weights) and FILM (random weights, the
-released configuration) through the public interpolator, on frames already on the device.
+"""The GPU check's model-only sections: RIFE 4.25 (shipped weights) and FILM (released configuration,
+random weights) through the public interpolator, on frames already on the device.
 
-One cell (:meth:`ModelBench.cell`) is the interpolations/s of ``interp.interpolate`` at one size,
-precision, batch and set of fast-path flags, called as a video conversion calls it (frame keys
-advance by the batch, so FILM encodes each frame once and reuses it for the next pair), timed by
-:func:`filmrt.bench.timing.measure`; with the first call's seconds (compilation, autotuning), peak
-device memory, achieved TFLOP/s from the counted FLOPs (:mod:`filmrt.bench.flops`) and, against the
-plain path (flags ``none``) on the same input, the largest output difference: a fast path that is
-fast but wrong shows.
-
-The cells run in the order of their value when time runs short (:func:`section_models`): the
-fast-path flags one by one at the main size and batch 1, then every size and precision with the
-best flags (:func:`best_flags`: the fastest that are applied and keep the output), a batch ladder, the best batch at the other sizes, FILM's per-stage times, and last
-(CUDA only, optional: in what is left of the section's cap) ``compile`` and ``cudagraphs`` on top of the best flags, whose
-first call's seconds are their compilation time.
+A cell (:meth:`ModelBench.cell`) is the interpolations/s of keyed video-order calls at one size,
+precision, batch and set of fast-path flags, with its first call's seconds, peak memory, TFLOP/s
+and its largest difference from the plain path (flags ``none``). :func:`section_models` runs them
+in the order of their value: the flags at the main size, then sizes and precisions with the best
+flags (:func:`best_flags`), a batch ladder, FILM's stages, and last ``compile`` and ``cudagraphs``.
 """
 
 from __future__ import annotations
@@ -23,10 +15,10 @@ from pathlib import Path
 
 import torch
 
-from filmrt.bench.context import ModelCache
 from filmrt.bench.film_stages import stage_row
 from filmrt.bench.flops import film_stage_flops, model_flops
 from filmrt.bench.gpu_report import MAX_ABS_OK
+from filmrt.bench.settings import ModelCache
 from filmrt.bench.timing import device_peak_mib, measure
 from filmrt.engine import open_interpolator
 from filmrt.engine.cuda.fast import DEFAULT as DEFAULT_FLAGS

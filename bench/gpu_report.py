@@ -1,21 +1,13 @@
-"""The report of ``filmrt bench --profile gpu``: targets and convert's bottleneck from the measured
-cells, and the markdown.
-
-The ``fast`` path's flags are chosen where they are measured: each model's section takes the
-fastest flag set whose every flag was applied and whose output stays within :data:`MAX_ABS_OK` of
-the plain path (:func:`filmrt.bench.gpu_models.best_flags`), and measures the rest with it; its
-choices (flags, batch, precision, cuDNN autotuning) are its note ``best``, which the report sets
-beside today's default (``report["decisions"]``). torch.compile and CUDA graphs are rows of the
-model table (their first call's seconds are the compilation). Targets (``report["targets"]``):
-issue 16's three, each ``met`` True/False, or None with the reason it could not be measured (a dry
-run's sizes are tiny: none applies).
+"""The GPU check's report: from the measured cells, each model's ``fast`` choice beside today's
+default (``decisions``), issue 16's targets (met, missed, or None with the reason), convert's
+bottleneck, and the markdown.
 """
 
 from __future__ import annotations
 
 import re
 
-from filmrt.bench.report import TARGET_GPU_MODEL_ONLY, fmt, table
+from filmrt.bench.report import TARGET_GPU_MODEL_ONLY, fmt, section
 from filmrt.sizes import NAMED_SIZES
 from filmrt.stages import STAGES  # FILM's stage names: features, flow, fusion
 
@@ -55,10 +47,6 @@ def output_stem(report: dict) -> str:
     return f"gpu-check-{name}-{report['created_utc'][:10]}"
 
 
-def _correct(row: dict) -> bool:
-    return (row.get("max_abs_vs_none") or 0) <= MAX_ABS_OK
-
-
 def decide(report: dict) -> dict:
     """Each model's fast-path flags as its section chose them, beside today's default."""
     best = {m: (report.get("sections", {}).get(f"models-{m.split('-')[0]}", {}).get("notes") or {}).get("best")
@@ -84,7 +72,8 @@ def _steady(model: str, key: str):
 
 
 def _rife_model_only(report: dict) -> dict:
-    rows = [r for r in model_rows(report) if r["model"] == "rife-4.25" and r["size"] == _RIFE_SIZE and _correct(r)]
+    rows = [r for r in model_rows(report) if r["model"] == "rife-4.25" and r["size"] == _RIFE_SIZE
+            and (r.get("max_abs_vs_none") or 0) <= MAX_ABS_OK]  # the same output as the plain path
     r = max(rows, key=lambda r: r["interp_per_s"], default=None)
     return {"measured": r["interp_per_s"], "how": f"{r['precision']}, batch {r['batch']}, flags {r['flags']}"} \
         if r else {}
@@ -180,8 +169,7 @@ COLS = {
 
 
 def _table(kind: str, rows: list[dict], title: str | None = None, *after: str) -> list[str]:
-    """``COLS[kind]`` over ``rows`` under ``## title`` (nothing without rows)."""
-    return [*([f"## {title}", ""] if title else []), *table(COLS[kind], rows, "auto", "-"), *after] if rows else []
+    return section(title, COLS[kind], rows, *after, spec="auto", none="-")
 
 
 def _head_md(report: dict) -> list[str]:

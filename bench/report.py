@@ -1,19 +1,14 @@
-"""The result of a run: the issue's targets, the JSON document and its markdown summary.
-
-What every bench result shares is written here once: its head (:func:`run_head`, :func:`run_tail`:
-machine, versions, git, load), the JSON + markdown pair (:func:`write_pair`) and the markdown
-tables (:func:`md_table`, :func:`fmt`); the peers, GPU, formats, large-frames and temporal
-results use them too.
-
-``--json OUT`` names the JSON file, or with a name of ``auto`` (or a folder) chooses
-``<folder>/<UTC date>-<machine>[-quick].json``; the markdown summary goes next to it (``.md``).
-Both are written atomically (:func:`filmrt.fileio.atomic_write`).
+"""What every bench result shares, written once: its head and tail (machine, versions, git, load), the
+JSON + markdown pair (:func:`write_pair`), the tables (:func:`table`: a column spec, :func:`fmt`: one
+cell formatter); then ``filmrt bench``'s targets and markdown summary.
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import math
+import sys
 from pathlib import Path
 
 import torch
@@ -104,12 +99,27 @@ def run_tail(res: dict, seconds: float) -> dict:
     return res
 
 
+def progress(tag: str, quiet: bool = False):
+    """A progress logger: ``[tag] msg`` lines on stderr, none with ``quiet``."""
+    return lambda msg: None if quiet else print(f"[{tag}] {msg}", file=sys.stderr, flush=True)
+
+
 def write_pair(json_path: Path, doc: dict, md: str) -> tuple[Path, Path]:
     """``doc`` as JSON at ``json_path`` and ``md`` next to it (.md), both atomically."""
     json_path = Path(json_path)
     json_path.parent.mkdir(parents=True, exist_ok=True)
     write_json(json_path, doc)
     return json_path, atomic_write(json_path.with_suffix(".md"), md)
+
+
+def figure_parser(module: str, doc: str) -> argparse.ArgumentParser:
+    """The options of the figure script ``python -m filmrt.bench.<module>``, described by ``doc``'s first line."""
+    return argparse.ArgumentParser(prog=f"python -m filmrt.bench.{module}", description=doc.strip().split("\n")[0])
+
+
+def figures_md(title: str, intro: list[str], table_lines: list[str], after: list[str] = ()) -> str:
+    """A figure script's markdown: ``# title``, the ``intro`` lines, its table, the ``after`` lines."""
+    return "\n".join([f"# {title}", "", *intro, *table_lines, *after]).rstrip() + "\n"
 
 
 def fmt(x, spec: str = ".2f", none: str = "—") -> str:
@@ -142,8 +152,8 @@ def table(cols: list[tuple], rows: list[dict], spec: str = ".2f", none: str = "�
 
 def markdown(res: dict) -> str:
     """The human summary of a result: one section per measured part."""
-    parts = [_header(res), _matmul(res), _flops(res), model_only_md(res), stages_md(res), end_to_end_md(res),
-             targets_md(res), _skipped(res)]
+    parts = [_header(res), section("Matmul peak", MATMUL_COLS, res.get("matmul_peak")), _flops(res),
+             model_only_md(res), stages_md(res), end_to_end_md(res), targets_md(res), _skipped(res)]
     return "\n".join(line for part in parts for line in part)
 
 
@@ -162,9 +172,10 @@ def _header(res: dict) -> list[str]:
             f"- total bench time: {res['total_s']:.0f} s", *[f"- note: {n}" for n in res.get("notes", [])], ""]
 
 
-def _section(title: str, cols: list[tuple], rows: list[dict], *after: str) -> list[str]:
-    """A titled table of result rows (nothing without rows), then ``after`` lines."""
-    return [f"## {title}", "", *table(cols, rows), *after] if rows else []
+def section(title: str | None, cols: list[tuple], rows: list[dict], *after: str, spec: str = ".2f",
+            none: str = "—") -> list[str]:
+    """``## title`` (if any), the :func:`table` of ``rows``, then ``after`` lines; nothing without rows."""
+    return [*([f"## {title}", ""] if title else []), *table(cols, rows, spec, none), *after] if rows else []
 
 
 #: the summary's tables, as column specs of :func:`table`
@@ -194,21 +205,17 @@ SPLIT_COLS = [("convert", E2E_COLS[0][1]), ("model ms", lambda r: r["split"]["mo
               ("threads", lambda r: str(r["split"].get("threads", "")))]
 
 
-def _matmul(res: dict) -> list[str]:
-    return _section("Matmul peak", MATMUL_COLS, res.get("matmul_peak") or [])
-
-
 def _flops(res: dict) -> list[str]:
     checks = [f"{m} at 1080p (padded {c['padded_hw'][1]}x{c['padded_hw'][0]}): {c['tmac']:.3f} TMAC per "
               f"interpolation (expected ~{c['expected_tmac']} TMAC: {c['relative_difference']:+.1%})."
               for m in EXPECTED_TMAC_1080P if (c := res.get(f"{m}_1080p_check"))]
-    return _section("Counted FLOPs (conv + matmul, FlopCounterMode; 1 MAC = 2 FLOPs)", FLOPS_COLS, res.get("flops"),
+    return section("Counted FLOPs (conv + matmul, FlopCounterMode; 1 MAC = 2 FLOPs)", FLOPS_COLS, res.get("flops"),
                     *checks, *([""] if checks else []))
 
 
 def model_only_md(res: dict) -> list[str]:
     """The model-only table (also the docs' benchmarks page: :mod:`filmrt.bench.update_readme`)."""
-    return _section("Model only (Interpolator.interpolate, frames on the device)", MODEL_ONLY_COLS,
+    return section("Model only (Interpolator.interpolate, frames on the device)", MODEL_ONLY_COLS,
                     res.get("model_only"))
 
 
@@ -216,7 +223,7 @@ def stages_md(res: dict) -> list[str]:
     by_stage = [f"Counted FLOPs by stage ({r['size']}): " + ", ".join(
         f"{n} {fl[n] / (sum(fl.values()) or 1):.0%}" for n in STAGES) + "."
         for r in res.get("film_stages") or [] if (fl := r.get("stage_flops"))][:1]
-    return _section("FILM stages and stage reuse (torch)", STAGE_COLS, res.get("film_stages"), *by_stage,
+    return section("FILM stages and stage reuse (torch)", STAGE_COLS, res.get("film_stages"), *by_stage,
         f"Saving per input frame: x2 runs {' + '.join(STAGES)} instead of one whole call; x4 "
         f"{STAGES[0]} + {STAGES[1]} + 3 {STAGES[2]} instead of three whole calls.", "")
 
@@ -224,7 +231,7 @@ def stages_md(res: dict) -> list[str]:
 def end_to_end_md(res: dict) -> list[str]:
     rows, clip, st = res.get("end_to_end") or [], res.get("clip", {}), res["settings"]
     split = [r for r in rows if r.get("split")]
-    return _section(
+    return section(
         f"End to end: {clip.get('name')} ({clip.get('width')}x{clip.get('height')}, {clip.get('rate')} fps), "
         f"segment {st['ss']} s + {st['t']} s, x{st['rate_factor']} rate", E2E_COLS, rows,
         "CPU time is user + system of the whole child process (all threads); quality and speed against the peers "

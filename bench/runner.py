@@ -1,15 +1,8 @@
-"""The bench driver's child-process runner: sections in processes of their own, under one budget.
-
-Used where a section may take its process down with it (a CUDA fault, a crash in a ctypes
-launcher, a hang): ``filmrt bench --profile gpu``. Each :class:`Section` names a function
-``fn(cfg, cells)`` of an importable module; the parent starts ``python -m filmrt.bench.runner
-CONFIG`` per section, with a time cap, and keeps enough of the global budget for the sections after
-it (a section is skipped, with the reason, when what is left cannot cover it).
-
-Inside a section every cell (one measurement) goes through :class:`Cells`, which writes it to the
-section's state file as soon as it is done: a crash or a timeout keeps what was measured. After a
-crash inside a cell, or an error that leaves the process's CUDA context unusable (:data:`STICKY`),
-the section is started again and goes on after that cell (a cell done is never redone).
+"""Child processes: :func:`run_child`, the bench's one way to run one, and the GPU check's section
+runner. Each :class:`Section` runs as ``python -m filmrt.bench.runner CONFIG`` under its cap and one
+global budget; each cell goes through :class:`Cells`, on disk as soon as it is done, so a crash or
+a hang costs one cell: after a crash in a cell or a lost CUDA context (:data:`STICKY`) the section
+starts again after that cell.
 """
 
 from __future__ import annotations
@@ -60,6 +53,12 @@ def run_child(cmd: list[str], log: Path, timeout: float, cwd: Path | None = None
     return {"returncode": proc.returncode, "timed_out": wall >= timeout, "wall_s": wall,
             "cpu_s": ru.ru_utime + ru.ru_stime, "peak_rss_mb": ru.ru_maxrss / 1024,
             "load_average": [la0, load_average()], "log_tail": text if proc.returncode else text[-300:]}
+
+
+def last_json(log: Path) -> dict | None:
+    """The last line of ``log`` that is a JSON object (a bench child's record), or None."""
+    lines = [ln for ln in Path(log).read_text(errors="replace").splitlines() if ln.startswith("{")]
+    return json.loads(lines[-1]) if lines else None
 
 
 def one_line(e: BaseException, n: int = 400) -> str:

@@ -1,25 +1,26 @@
-"""What one bench run measures: :class:`BenchSettings`, each default written once, here.
-
-``filmrt bench``'s options are generated from the fields (:func:`filmrt.cli.groups.add_options`
-reads the :func:`filmrt.options.opt` metadata), so the CLI, the Python API and the ``settings``
-recorded in every result agree. A ``None`` default means "chosen for the device and ``--quick``"
-and is filled in by :meth:`BenchSettings.resolved`; the help text of the option says how.
-The section switches (bool fields, on by default) are offered as ``--no-<section>`` flags.
+"""What one bench run measures and shares: :class:`BenchSettings`, each default written once, here
+(``filmrt bench``'s options are generated from its fields, bool sections as ``--no-<section>``; a
+``None`` default is chosen for the device and ``--quick`` by :meth:`BenchSettings.resolved`), and
+:class:`RunContext`: the settings, device, weights (:class:`ModelCache`) and skips of one run.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 
+from filmrt import weights as W
+from filmrt.bench.report import progress
 from filmrt.errors import FilmrtError
-from filmrt.models import get_spec, model_names
-from filmrt.options import BACKENDS, PRECISIONS, opt
+from filmrt.models import get_spec, load_model, model_names
+from filmrt.options import BACKENDS, PRECISIONS, RuntimeOptions, opt
 from filmrt.sizes import Size, parse_size
 
 
@@ -34,6 +35,18 @@ def int_list(text: str) -> list[int]:
         return [int(x) for x in csv_list(text)]
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r}: give whole numbers separated by commas, e.g. 1,8") from None
+
+
+#: the defaults of ``None`` fields: (CPU, CPU --quick, CUDA, CUDA --quick)
+DEFAULTS = {
+    "precisions": (["fp32"], ["fp32"], ["fp16", "fp32"], ["fp16", "fp32"]),
+    "sizes": (["720p"], ["256x256", "720p"], ["720p", "1080p", "2160p"], ["720p", "1080p"]),
+    "max_tflop": (None, 0.5, None, None),
+    "batches": ([1], [1], [1, 8], [1, 8]),
+    "repeats": (5, 3, 5, 3),
+    "budget_s": (30.0, 8.0, 30.0, 8.0),
+    "t": (2.0, 1.0, 2.0, 1.0),
+}
 
 
 @dataclass
@@ -59,7 +72,6 @@ class BenchSettings:
     warmup: int = field(default=1, metadata=opt("untimed calls per cell", metavar="N"))
     repeats: int | None = field(default=None, metadata=opt(
         "timed calls per cell after warm-up (default 5, quick 3)", type=int, metavar="N"))
-    #: per measured cell, seconds
     budget_s: float | None = field(default=None, metadata=opt(
         "seconds per cell before repeats stop (default 30, quick 8)", flag="--budget", type=float, metavar="S"))
     model_only: bool = field(default=True, metadata=opt("skip the model-only runs"))
@@ -70,9 +82,7 @@ class BenchSettings:
     clip: str | None = field(default=None, metadata=opt(
         "video for the end-to-end runs and --peers (default: ../shared/data/clips/bbb_720p25_audio.mp4)",
         metavar="FILE"))
-    #: segment start, seconds
     ss: float = field(default=0.0, metadata=opt("segment start in seconds", metavar="START"))
-    #: segment duration, seconds
     t: float | None = field(default=None, metadata=opt(
         "segment duration in seconds (default 2, quick 1)", type=float, metavar="DURATION"))
     e2e_models: list[str] | None = field(default=None, metadata=opt(
@@ -80,12 +90,10 @@ class BenchSettings:
     e2e_backends: list[str] | None = field(default=None, metadata=opt(
         "backends for the end-to-end convert (default on CPU: torch, ort and openvino where available, side "
         "by side; on CUDA: the first of --backends, else auto)", type=csv_list, metavar="LIST"))
-    #: output rate = factor x source rate in the end-to-end comparison
     rate_factor: int = field(default=2, metadata=opt(
         "output rate = factor x source rate end to end", flag="--factor", metavar="N"))
     #: frame pairs per model call in convert
     e2e_batch: int = 4
-    #: skip model-only/stage cells above this many counted TFLOP per call
     max_tflop: float | None = field(default=None, metadata=opt(
         "skip model-only/stage cells above this many counted TFLOP per call (default: none; 0.5 with --quick "
         "on CPU, which keeps FILM to small sizes)", type=float, metavar="X"))
@@ -113,32 +121,16 @@ class BenchSettings:
             raise FilmrtError("--ss must be >= 0 and --t > 0")
 
     def resolved(self) -> BenchSettings:
-        """A copy with every ``None`` replaced by its device- and ``--quick``-dependent default."""
+        """A copy with every ``None`` replaced by its default for the device and ``--quick`` (:data:`DEFAULTS`)."""
         s = dataclasses.replace(self)
         if s.device == "auto":
             s.device = "cuda" if torch.cuda.is_available() else "cpu"
         cuda = torch.device(s.device).type == "cuda"
-        if s.models is None:
-            s.models = model_names()
-        if s.precisions is None:
-            s.precisions = ["fp16", "fp32"] if cuda else ["fp32"]
-        if s.sizes is None:
-            if cuda:
-                s.sizes = ["720p", "1080p"] if s.quick else ["720p", "1080p", "2160p"]
-            else:
-                s.sizes = ["256x256", "720p"] if s.quick else ["720p"]
-        if s.max_tflop is None and s.quick and not cuda:
-            s.max_tflop = 0.5
-        if s.batches is None:
-            s.batches = [1, 8] if cuda else [1]
-        if s.repeats is None:
-            s.repeats = 3 if s.quick else 5
-        if s.budget_s is None:
-            s.budget_s = 8.0 if s.quick else 30.0
-        if s.t is None:
-            s.t = 1.0 if s.quick else 2.0
-        if s.clip is None:
-            s.clip = str(default_clip())
+        for name, choices in DEFAULTS.items():
+            if getattr(s, name) is None:
+                setattr(s, name, copy.copy(choices[2 * cuda + s.quick]))
+        s.models = model_names() if s.models is None else s.models
+        s.clip = str(default_clip()) if s.clip is None else s.clip
         return s
 
     def size_list(self) -> list[Size]:
@@ -154,3 +146,78 @@ def shared_dir() -> Path:
 def default_clip() -> Path:
     """The 720p25 Big Buck Bunny excerpt in :func:`shared_dir`."""
     return shared_dir() / "data" / "clips" / "bbb_720p25_audio.mp4"
+
+
+# --- what the sections of one run share: the models' weights, the device, the work folder, skips ---
+
+class ModelWeights(NamedTuple):
+    #: weights file to load (None: the installed ones, or none for a parameter-free model)
+    path: str | None
+    #: how the result describes them
+    description: str
+    #: seeded random weights (no real ones installed): timing is valid, quality is not
+    random: bool = False
+
+
+class ModelCache:
+    """Each model's weights, built once: a model without installed ones (FILM) gets seeded random weights
+    in its full configuration (timing does not depend on their values), in a safetensors file every
+    backend loads; ``configs`` ({model: config}) forces another configuration (a dry run's small FILM)."""
+
+    def __init__(self, workdir: Path, configs: dict | None = None):
+        self.workdir = workdir
+        self.configs = configs or {}
+        self._weights: dict[str, ModelWeights] = {}
+
+    def weights_for(self, name: str) -> ModelWeights:
+        if name in self._weights:
+            return self._weights[name]
+        spec = get_spec(name)
+        if not spec.needs_weights:
+            res = ModelWeights(None, "none (parameter-free)")
+        elif W.find(spec.name) and spec.name not in self.configs:
+            res = ModelWeights(None, f"installed: {Path(W.find(spec.name)).name}")
+        else:
+            torch.manual_seed(0)
+            config = dict(self.configs.get(spec.name) or spec.default_config)
+            net = spec.build(config)
+            path = self.workdir / f"{spec.name}-random.safetensors"
+            W.save(path, net.state_dict(), spec.name, config, source="bench random init")
+            res = ModelWeights(str(path), "random (seeded; no weights installed; timing does not depend on "
+                               "weight values)", random=True)
+        self._weights[name] = res
+        return res
+
+    def module(self, name: str, device: torch.device) -> torch.nn.Module:
+        return load_model(name, weights=self.weights_for(name).path, device=device)
+
+    def runtime(self, name: str, **fields) -> RuntimeOptions:
+        """RuntimeOptions for ``name`` with this cache's weights (``fields``: backend, device, ...)."""
+        return RuntimeOptions(model=name, weights=self.weights_for(name).path, **fields)
+
+
+@dataclasses.dataclass
+class RunContext:
+    #: resolved settings (no None left where a default is chosen for the device)
+    settings: BenchSettings
+    device: torch.device
+    cache: ModelCache
+    #: temporary folder of this run (random weights, encoded outputs)
+    workdir: Path
+    #: what was not measured: {"what", "why"}
+    skipped: list[dict] = dataclasses.field(default_factory=list)
+
+    def skip(self, what: str, why: BaseException | str) -> None:
+        reason = why if isinstance(why, str) else f"{type(why).__name__}: {why}"
+        self.skipped.append({"what": what, "why": reason})
+
+    def log(self, msg: str) -> None:
+        progress("bench", self.settings.quiet)(msg)
+
+    def runtime(self, model: str, **fields) -> RuntimeOptions:
+        """The runtime of ``model`` for the end-to-end runs: the first asked backend (else
+        auto), the first precision, this device."""
+        s = self.settings
+        base = {"backend": (s.backends or ["auto"])[0], "device": str(self.device), "precision": s.precisions[0],
+                "max_batch": s.e2e_batch}
+        return self.cache.runtime(model, **{**base, **fields})

@@ -1,13 +1,9 @@
 """Temporal figures: judder of down-conversion, deinterlacing PSNR, slow-motion linearity.
 
-Synthetic clips with known motion (a yellow square moving a fixed number of pixels per frame over
-a grey, optionally textured background, so the square's position is read from its colour alone:
-:func:`square_x`). The same generators serve the tests (tests/pipeline/test_temporal*).
-
-``python -m filmrt.bench.temporal [OUT_DIR]`` runs the conversions with the parameter-free
-``blend`` model on the CPU and writes ``temporal-<date>.md`` and ``.json`` to OUT_DIR
-(default bench/results). Blending moves the square's colour centroid exactly linearly in t, so the
-judder figures measure the *schedule* (which times are asked), not a model's quality.
+Synthetic clips with known motion: a yellow square moving a fixed number of pixels per frame over
+grey (:func:`square_frame`), found again by its colour (:func:`square_x`); the tests use them too.
+``python -m filmrt.bench.temporal [OUT_DIR]`` converts them with ``blend`` on the CPU (its colour
+centroid moves linearly in t: the judder measures the schedule) into ``temporal-<date>.md``/``.json``.
 """
 
 from __future__ import annotations
@@ -15,7 +11,6 @@ from __future__ import annotations
 import datetime
 import itertools
 import json
-import sys
 import tempfile
 from fractions import Fraction
 from pathlib import Path
@@ -23,7 +18,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from filmrt.bench.report import md_table, write_pair
+from filmrt.bench.report import figure_parser, figures_md, md_table, write_pair
 from filmrt.options import RuntimeOptions
 from filmrt.pipeline.convert import convert
 from filmrt.pipeline.options import ConvertOptions, EncodeOptions
@@ -136,7 +131,14 @@ def run(out_dir: Path) -> dict:
     """All figures (see the module docstring); returns them and writes the md/json files."""
     with tempfile.TemporaryDirectory(prefix="filmrt-temporal-") as tmp:
         figures = _figures(Path(tmp))
-    return _write(out_dir, figures, datetime.date.today().isoformat())
+    date = datetime.date.today().isoformat()
+    intro = ["Command: `.venv/bin/python -m filmrt.bench.temporal bench/results` (blend model unless RIFE 4.25 is "
+             "named, CPU; 192x108 synthetic clips: a yellow square moving a fixed number of pixels per frame over "
+             "grey, textured for the interlacing cases; see bench/temporal.py). Displacements: mean, spread (max - "
+             "min), max, min over the output frames, the held tail left out.", ""]
+    write_pair(out_dir / f"temporal-{date}.json", figures, figures_md(
+        f"Temporal figures ({date})", intro, md_table(["case", "figure"], [[k, _cell(v)] for k, v in figures.items()])))
+    return figures
 
 
 def _opts(fps: str, model: str = "blend", **kw) -> ConvertOptions:
@@ -145,31 +147,33 @@ def _opts(fps: str, model: str = "blend", **kw) -> ConvertOptions:
 
 
 def _figures(work: Path) -> dict:  # one case after the other; long, but each block is one figure
-    opts = _opts
     figures: dict = {}
+
+    def moved(src, name: str, opts: ConvertOptions, keep: slice) -> dict:
+        """``src`` converted to ``name``: the square's displacement per frame over the output's ``keep`` frames."""
+        convert(src, work / name, opts)
+        return judder([square_x(f) for f in _decode(work / name)][keep])
+
     src = write_clip(work / "p5994.mp4", [square_frame(2 * i, textured=False) for i in range(80)],
                      Fraction(60000, 1001))
     for model, down in (("blend", "interp"), ("blend", "nearest"), ("rife-4.25", "interp")):
         # 2 px per source frame = 2.3976 px per output frame
-        convert(src, work / f"down-{down}.mp4", opts("50", model, down=down))
-        figures[f"59.94p -> 50p, --down {down} ({model}): displacement per output frame (px)"] = judder(
-            [square_x(f) for f in _decode(work / f"down-{down}.mp4")][:-1])
+        figures[f"59.94p -> 50p, --down {down} ({model}): displacement per output frame (px)"] = moved(
+            src, f"down-{down}.mp4", _opts("50", model, down=down), slice(-1))
     src = write_clip(work / "p25.mp4", [square_frame(4 * i, textured=False) for i in range(40)], 25)
-    convert(src, work / "slow.mp4", opts("25", slowmo="4"))
-    figures["25p --slowmo 4 at 25: displacement per output frame (px; 4 px per source frame)"] = judder(
-        [square_x(f) for f in _decode(work / "slow.mp4")][:-4])
+    figures["25p --slowmo 4 at 25: displacement per output frame (px; 4 px per source frame)"] = moved(
+        src, "slow.mp4", _opts("25", slowmo="4"), slice(-4))
     twos = [square_frame(6 * (i // 2), textured=False) for i in range(40)]
     src = write_clip(work / "twos.mp4", twos, 25)
     for dedup in ("auto", "off"):
-        convert(src, work / f"twos-{dedup}.mp4", opts("50", dedup=dedup))
-        figures[f"animation on twos 25 -> 50, --dedup {dedup}: displacement (px)"] = judder(
-            [square_x(f) for f in _decode(work / f"twos-{dedup}.mp4")][:-4])
+        figures[f"animation on twos 25 -> 50, --dedup {dedup}: displacement (px)"] = moved(
+            src, f"twos-{dedup}.mp4", _opts("50", dedup=dedup), slice(-4))
     originals = [square_frame(6 * i) for i in range(28)]  # the square stays inside the 192 px frame
     for order in ("tff", "bff"):
         woven = write_clip(work / f"i25{order}.mp4", originals, 50, interlace=order)
         for mode in ("auto", "yadif", "off"):
             fps = "25" if mode == "off" else "50"
-            convert(woven, work / f"d{order}{mode}.mp4", opts(fps, deinterlace=mode))
+            convert(woven, work / f"d{order}{mode}.mp4", _opts(fps, deinterlace=mode))
             got = _decode(work / f"d{order}{mode}.mp4")
             pairs = [(got[i], originals[i * (2 if mode == "off" else 1)]) for i in range(1, len(got) - 1)]
             figures[f"25i {order} -> {fps}p --deinterlace {mode}: PSNR vs 50p original (dB)"] = round(float(
@@ -177,22 +181,19 @@ def _figures(work: Path) -> dict:  # one case after the other; long, but each bl
     # the broadcast chains: 25i -> 59.94p; 1080i50 -> 1080i59.94 (read back at field rate); film -> 59.94p
     woven = work / "i25tff.mp4"
     for model in ("blend", "rife-4.25"):
-        convert(woven, work / f"i25-5994-{model}.mp4", opts("59.94", model))
-        figures[f"25i -> 59.94p ({model}): displacement per output frame (px; 6 px per field = 5.005)"] = judder(
-            [square_x(f) for f in _decode(work / f"i25-5994-{model}.mp4")][1:-2])
-    convert(woven, work / "i5994.mkv", opts("59.94", interlace="tff"))
-    convert(work / "i5994.mkv", work / "i5994-back.mp4", opts("59.94"))
-    figures["25i -> 29.97i (--fps 59.94 --interlace tff), deinterlaced again: displacement per field (px)"] = judder(
-        [square_x(f) for f in _decode(work / "i5994-back.mp4")][1:-2])
+        figures[f"25i -> 59.94p ({model}): displacement per output frame (px; 6 px per field = 5.005)"] = moved(
+            woven, f"i25-5994-{model}.mp4", _opts("59.94", model), slice(1, -2))
+    convert(woven, work / "i5994.mkv", _opts("59.94", interlace="tff"))
+    figures["25i -> 29.97i (--fps 59.94 --interlace tff), deinterlaced again: displacement per field (px)"] = moved(
+        work / "i5994.mkv", "i5994-back.mp4", _opts("59.94"), slice(1, -2))
     film = [square_frame(3 * i) for i in range(48)]
     src = write_clip(work / "telecined.mp4", film, Fraction(24000, 1001), telecine=True)
-    res = convert(src, work / "ivtc.mp4", opts("24000/1001"))
+    res = convert(src, work / "ivtc.mp4", _opts("24000/1001"))
     got = _decode(work / "ivtc.mp4")
     figures["29.97i telecined -> 23.976p: frames / interpolated / max centroid error (px)"] = [
         res.frames_out, res.interpolated, round(max(abs(square_x(g) - square_x(o)) for g, o in zip(got, film, strict=True)), 3)]
-    convert(src, work / "film-5994.mp4", opts("59.94"))
-    figures["29.97i telecined -> 59.94p: displacement per output frame (px; 3 px per film frame = 1.2)"] = judder(
-        [square_x(f) for f in _decode(work / "film-5994.mp4")][:-3])
+    figures["29.97i telecined -> 59.94p: displacement per output frame (px; 3 px per film frame = 1.2)"] = moved(
+        src, "film-5994.mp4", _opts("59.94"), slice(-3))
     return figures
 
 
@@ -204,15 +205,7 @@ def _cell(v) -> str:
     return str(v)
 
 
-def _write(out_dir: Path, figures: dict, date: str) -> dict:
-    md = [f"# Temporal figures ({date})", "", "Command: `.venv/bin/python -m filmrt.bench.temporal bench/results` "
-          "(blend model unless RIFE 4.25 is named, CPU; 192x108 synthetic clips: a yellow square moving a fixed number "
-          "of pixels per frame over grey, textured for the interlacing cases; see bench/temporal.py). Displacements: "
-          "mean, spread (max - min), max, min over the output frames, the held tail left out.", "",
-          *md_table(["case", "figure"], [[k, _cell(v)] for k, v in figures.items()])]
-    write_pair(out_dir / f"temporal-{date}.json", figures, "\n".join(md))
-    return figures
-
-
 if __name__ == "__main__":
-    print(json.dumps(run(Path(sys.argv[1] if len(sys.argv) > 1 else "bench/results")), indent=2))
+    parser = figure_parser("temporal", __doc__)
+    parser.add_argument("out_dir", nargs="?", default="bench/results", help="where temporal-<date>.md and .json go")
+    print(json.dumps(run(Path(parser.parse_args().out_dir)), indent=2))

@@ -1,8 +1,5 @@
-"""Timing one call: warm-up, the median of repeats within a budget.
-
-On CUDA each call is timed with events around a synchronised call (the GPU runs asynchronously:
-a host clock would time the launch); on CPU with ``time.perf_counter``. Results are in
-milliseconds.
+"""Timing one call: warm-up, then the median of repeats within a budget, in milliseconds (CUDA events
+around a synchronised call on a GPU, where a host clock would time the launch).
 """
 
 from __future__ import annotations
@@ -55,16 +52,9 @@ def measure(
     budget_s: float = 30.0,
     min_time_s: float = 0.5,
 ) -> dict:
-    """Time ``fn()``: ``warmup`` untimed calls, then up to ``repeats`` timed calls.
-
-    Timed calls stop early once ``budget_s`` seconds (warm-up included) are spent, after at least
-    one; fast calls are repeated beyond ``repeats`` until ``min_time_s`` of timed calls (at most
-    1000), so a sub-millisecond call is not judged on three noisy samples. A warm-up call that
-    alone exceeds the budget is kept as the only sample (``warm`` False): for calls that long, the
-    first-call overhead is negligible.
-    Returns milliseconds: median, min, max, mean, stdev, n (timed calls) and the first warm-up
-    call's (``first_ms``: compilation, autotuning, lazy loading land there).
-    """
+    """Time ``fn()``: ``warmup`` untimed calls, then ``repeats`` timed ones within ``budget_s`` (warm-up
+    included), more while under ``min_time_s`` (at most 1000); a warm-up call over the budget is the one
+    sample (``warm`` False). Milliseconds: median, min, max, mean, stdev, n, first warm-up call's."""
     device = torch.device(device)
     samples: list[float] = []
     start = time.perf_counter()

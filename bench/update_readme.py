@@ -1,15 +1,7 @@
-"""Put the latest recorded CPU (and GPU) bench results into the docs' benchmarks page.
-
-Usage: ``.venv/bin/python bench/update_readme.py`` (or ``python -m filmrt.bench.update_readme``)
-in a checkout: it edits the checkout's ``docs/benchmarks.md``, found from this file's place (the
-README stays a short front door; generated tables live in the docs). Reads every
-``bench/results/*.json`` written by ``filmrt bench``, takes the newest CPU run (a full run is
-preferred to a ``--quick`` one of the same day) and the newest GPU run, and rewrites the text
-between ``<!-- bench:cpu:start -->`` / ``<!-- bench:cpu:end -->`` (and ``bench:gpu``) markers, and
-the ``bench:peers`` block from the newest ``bench/results/peers-*.json`` of ``filmrt bench --peers``
-(its table, :func:`filmrt.bench.peers_vs.peers_markdown`, with the Pareto PNG named).
-A GPU table without a result says so plainly. Result files are named as code, not linked: they
-sit outside ``docs/``, and ``mkdocs build --strict`` refuses links that leave the site.
+"""Rewrite the generated blocks of docs/benchmarks.md (``<!-- bench:cpu|gpu|peers:start -->`` ...
+``end``) from the newest results in bench/results: ``python bench/update_readme.py``. A full run
+beats a ``--quick`` one of the same day; result files are named as code, not linked (``mkdocs
+build --strict`` refuses links that leave the site).
 """
 
 from __future__ import annotations
