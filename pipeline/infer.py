@@ -203,8 +203,6 @@ class PipelineBlend:
     model_name = "blend"
     #: no runtime: the pipeline's own arithmetic
     backend = "pipeline"
-    #: one multiply-add per sample: the codecs take the cores (filmrt.pipeline.threads)
-    light = True
 
     def __init__(self, device: torch.device):
         self.device = device

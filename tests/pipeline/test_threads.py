@@ -55,8 +55,7 @@ def test_convert_reports_the_plan_and_the_split(tmp_path):
     threads = torch.get_num_threads()
     r = convert(src, tmp_path / "out.mp4", opts)
     assert torch.get_num_threads() == threads  # the caller's count is restored
-    # the pipeline's blend is light: the encoder takes the cores (the model needs none)
-    assert r.threads.startswith(f"{cpu_cores()} cores: model {cpu_cores()}, decoder 1, encoder {cpu_cores()}")
+    assert r.threads.startswith(f"{cpu_cores()} cores: model {cpu_cores()}, decoder 1, encoder 1")
     st = r.stage_s
     assert 0 < r.model_s == st["model_s"] < r.seconds
     assert st["outside_model_s"] == pytest.approx(r.seconds - r.model_s)
@@ -64,21 +63,6 @@ def test_convert_reports_the_plan_and_the_split(tmp_path):
     assert 0 <= st["open_model_s"] + st["analysis_s"] <= st["setup_s"]  # parts of the setup
     assert st["decode_cpu_s"] > 0 and st["encode_cpu_s"] > 0
     assert r.to_dict()["stage_s"] == st
-
-
-@pytest.mark.usefixtures("one_thread")
-def test_a_model_that_needs_the_cores_keeps_them(tmp_path):
-    """The blend model run by a backend (not the pipeline's own arithmetic) is planned as any model."""
-    src = make_clip(tmp_path / "in.mp4", frames=6)
-    opts = ConvertOptions(fps="x2", runtime=RuntimeOptions(model="blend", backend="torch"),
-                          encode=EncodeOptions(preset="ultrafast"))
-    r = convert(src, tmp_path / "out.mp4", opts)
-    assert r.threads.startswith(f"{cpu_cores()} cores: model {cpu_cores()}, decoder 1, encoder 1")
-
-
-def test_codecs_take_the_cores_on_the_cpu_only():
-    assert plan_threads("cpu", cores=4).codecs_take_the_cores().encoder == 4
-    assert plan_threads(torch.device("cuda"), cores=4).codecs_take_the_cores().encoder == 0  # FFmpeg's choice
 
 
 def test_inference_thread_runs_glue_threads_when_pytorch_is_not_the_model():
