@@ -25,7 +25,7 @@ does its work on the CPU (:func:`for_cpu_work`: ``convert``, ``batch``, ``live``
 PyTorch is not only the torch backend's model. The input's interlacing/cadence analysis and the
 Y'CbCr <-> RGB conversion allocate full frames through it too (the analysis of 60 1080p frames:
 3.4 s of system time and 830k page faults with glibc's defaults, 0.04 s and 2k faults with the
-setting, the same peak RSS; docs/backends.md, "Start-up"). ``FILMRT_MALLOC=glibc`` leaves glibc's
+setting, the same peak RSS; docs/benchmarks.md, "Where the seconds of a short conversion go"). ``FILMRT_MALLOC=glibc`` leaves glibc's
 defaults alone. On other C libraries (musl, macOS) nothing is done. On a CUDA device the setting
 is not made (not measured there).
 """
