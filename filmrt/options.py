@@ -258,7 +258,7 @@ class RuntimeOptions:
     precision: str = field(default="auto", metadata=opt(
         "compute precision; auto = fp32 on CPU (openvino: bf16 where measured, see docs/backends.md), "
         "fp16 on CUDA", choices=("auto", *PRECISIONS),
-        output=False))  # within the parity bounds of each backend: not another output for batch
+        output=False))  # fp32 within each backend's parity bound, bf16 within the quality bound: not another output
     #: most frame pairs per model call (the CLI's --batch)
     max_batch: int = field(default=4, metadata=opt("frame pairs per model call", flag="--batch", metavar="N",
                                                               output=False))

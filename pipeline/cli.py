@@ -207,7 +207,7 @@ def _report(res: ConvertResult, quiet: bool) -> None:
         print(
             f"filmrt: {res.dst}: {res.frames_in} -> {res.frames_out} frames at {format_rate(res.fps_out)} fps "
             f"({res.interpolated} interpolated, {res.copied} copied, {res.scene_cuts} scene cuts) "
-            f"with {res.model} on {res.backend}; {res.width}x{res.height}, {res.colour}; "
+            f"with {res.model} on {res.backend} ({res.precision}); {res.width}x{res.height}, {res.colour}; "
             f"{res.streams_copied} other stream(s) copied; {res.seconds:.1f} s ({speed:.1f} frames/s)",
             file=log,
         )

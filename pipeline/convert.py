@@ -97,6 +97,8 @@ class ConvertResult:
     held: int = 0
     model: str = ""
     backend: str = ""
+    #: what the model computed in (fp32, fp16, bf16: ``--precision auto`` resolved by the backend)
+    precision: str = ""
     decoder: str = ""
     width: int = 0
     height: int = 0
@@ -469,7 +471,8 @@ class _Conversion:
             frames_out=mux.encoded, interpolated=k[INTERP],  # frames in the file (--interlace: 2 fields each)
             copied=k[COPY] + k[CUT] + k[NEAREST] + k[HOLD], scene_cuts=self.scene_cuts, seconds=0.0,
             fps_out=self.fps_out, fps_in=src.info.rate, cut_repeats=k[CUT], nearest=k[NEAREST], held=k[HOLD],
-            model=self.interp.model_name, backend=self.interp.backend, decoder=src.name,
+            model=self.interp.model_name, backend=self.interp.backend, precision=self.interp.precision,
+            decoder=src.name,
             width=mux.width, height=mux.height, colour=mux.spec.describe(), streams_copied=len(mux.copy_map),
             packets_copied=mux.packets_copied, problems=list(src.problems), temporal=self.temporal.to_dict(),
             video={"source": mux.output.source, "output": mux.output.to_dict(),

@@ -203,6 +203,8 @@ class PipelineBlend:
     model_name = "blend"
     #: no runtime: the pipeline's own arithmetic
     backend = "pipeline"
+    #: the mix is computed in float32 (the planes' own codes in, rounded codes out)
+    precision = "fp32"
 
     def __init__(self, device: torch.device):
         self.device = device

@@ -211,10 +211,10 @@ SPEC = ModelSpec(
         "Practical-RIFE's flownet.pkl: filmrt weights convert-rife flownet.pkl -o rife-4.25.safetensors"
     ),
     default_config={},
-    # bf16 on OpenVINO: not recorded. A figure of 2026-11-29 (AVX512-BF16 Xeon: 33.306 vs 33.292 dB)
-    # has neither its per-scene scores nor its script; tests/support/precision_sweep.py on such a CPU
-    # gives one to record here (see docs/backends.md, "Precision")
-    bf16_psnr_delta_db=None,
+    # bf16 on OpenVINO, measured 2026-12-07 on a 2-core Xeon with AMX and AVX512-BF16 (OpenVINO
+    # 2026.4.1): Middlebury mean 33.3164 dB against fp32's 33.2917 (scenes -0.22 to +0.20 dB);
+    # bench/results/precision-bf16-2026-12-07.*, from tests/support/precision_sweep.py --variants none
+    bf16_psnr_delta_db=+0.0247,
 )
 
 

@@ -47,7 +47,9 @@ def _write_triplet(d, names, sizes, seed=0):
 def test_rife_quick_eval_matches_reference_and_beats_blend(shared, tmp_path, capsys):
     root = _mini_middlebury(shared, tmp_path)
     out = tmp_path / "rife.json"
-    assert main(["eval", "--model", "rife-4.25", "--dataset", str(root), "--json", str(out), "--quiet"]) == 0
+    # fp32 by name: the reference scores are fp32's (auto is bf16 where the CPU has it natively)
+    assert main(["eval", "--model", "rife-4.25", "--precision", "fp32", "--dataset", str(root), "--json", str(out),
+                 "--quiet"]) == 0
     rep = json.loads(out.read_text())
     (s,) = rep["sets"]
     got = {e["name"]: e["psnr"] for e in s["examples"]}

@@ -53,7 +53,8 @@ def test_rife_matches_torch_at_two_sizes_and_reuses_its_caches(frames, monkeypat
     from filmrt.engine.openvino_backend import OpenVinoInterpolator
 
     a, b = frames
-    interp = open_interpolator("rife-4.25", backend="openvino", threads=1)
+    # fp32 by name: on a CPU with native bf16, auto would compute in bf16 (test_openvino_precision.py)
+    interp = open_interpolator("rife-4.25", backend="openvino", precision="fp32", threads=1)
     assert isinstance(interp, OpenVinoInterpolator) and interp.backend == "openvino"
     assert interp.describe() == "rife-4.25 on openvino (cpu, fp32; CPU, 1 threads)"
     torch_i = open_interpolator("rife-4.25", backend="torch")
@@ -77,7 +78,7 @@ def test_rife_matches_torch_at_two_sizes_and_reuses_its_caches(frames, monkeypat
         raise AssertionError("exported again despite the cache")
 
     monkeypatch.setattr(exporter, "export_graphs", no_export)
-    again = OpenVinoInterpolator("rife-4.25", RuntimeOptions(threads=1))
+    again = OpenVinoInterpolator("rife-4.25", RuntimeOptions(threads=1, precision="fp32"))
     assert torch.equal(again.interpolate(*pairs, [0.25, 0.5]), out)
     assert again.stats["compiles"] == again.stats["compiles_from_disk"] == 1
     # ... and the ort backend finds the same file: one export serves both
@@ -208,6 +209,8 @@ def test_eval_openvino_matches_torch_on_middlebury_scenes(shared, tmp_path, caps
             "2",
             "--backend",
             backend,
+            "--precision",
+            "fp32",  # auto is bf16 on CPUs with native bf16: the parity asked for here is fp32's
         ]
         assert main([*argv, "--json", str(out), "--quiet"]) == 0
         reports[backend] = json.loads(out.read_text())

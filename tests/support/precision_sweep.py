@@ -276,14 +276,14 @@ def markdown(res: dict) -> str:
         f"{', '.join(res['machine']['ov_capabilities'])}; load {res['machine']['load_start']} at start). "
         f"OpenVINO {res['versions'].get('openvino')}, NNCF {res['versions'].get('nncf')}.", "",
         f"Command: `{res['command']}`", "",
-        "Calibration (never Middlebury): " + "; ".join(res["calibration"]["sets"]) +
-        f" = {res['calibration']['samples']} samples." + (
-            f" Accuracy control's validation: {res['calibration']['validation']}."
-            if "validation" in res["calibration"] else ""), "",
-        f"Left in float by the ignored-scope variants: the {res['ignored_counts']['flow_heads']} transposed "
-        "convolutions (`float-heads`: the 5 blocks' flow/mask heads, the feature encoder's last layer per "
-        f"frame), and (`-inputs`) the {res['ignored_counts']['input_convs']} convolutions fed by the warped "
-        "frames, the flow or the inputs.", "",
+        *([("Calibration (never Middlebury): " + "; ".join(res["calibration"]["sets"]) +
+            f" = {res['calibration']['samples']} samples." + (
+                f" Accuracy control's validation: {res['calibration']['validation']}."
+                if "validation" in res["calibration"] else "")), "",
+           f"Left in float by the ignored-scope variants: the {res['ignored_counts']['flow_heads']} transposed "
+           "convolutions (`float-heads`: the 5 blocks' flow/mask heads, the feature encoder's last layer per "
+           f"frame), and (`-inputs`) the {res['ignored_counts']['input_convs']} convolutions fed by the warped "
+           "frames, the flow or the inputs.", ""] if res["ignored_counts"] else []),
         f"Bound: mean PSNR within {BOUND_DB} dB of fp32 (the `filmrt eval` protocol, all "
         f"{len(fp['scenes'])} scenes).", "",
         "| arm | PSNR dB | delta dB | SSIM | worst scene delta dB | within bound | quantize s |",
@@ -332,7 +332,8 @@ def main(argv=None) -> int:
     ap.add_argument("--ucf", type=int, default=64, help="UCF101-DVF triplets in the calibration (default 64)")
     ap.add_argument("--validation", type=int, default=48,
                     help="UCF101-DVF triplets for the accuracy-control variant (default 48)")
-    ap.add_argument("--variants", default="all", help="comma list of int8 variants, or all")
+    ap.add_argument("--variants", default="all",
+                    help="comma list of int8 variants, all, or none (bf16 only: NNCF not needed)")
     ap.add_argument("--rounds", type=int, default=3, help="speed rounds (0: no speed measurement)")
     ap.add_argument("--calls", type=int, default=2)
     args = ap.parse_args(argv)
@@ -344,7 +345,9 @@ def main(argv=None) -> int:
     from filmrt.engine.openvino_backend import import_openvino
 
     core = import_openvino().Core()  # before nncf, which imports openvino: telemetry declined first
-    import nncf
+    int8 = args.variants != "none"
+    if int8:
+        import nncf
     caps = list(core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
     res: dict = {
         "schema": "filmrt-precision/1", "git": machine.git_info(), "date": dt.date.today().isoformat(),
@@ -352,16 +355,17 @@ def main(argv=None) -> int:
         "machine": {"cpu": machine.cpu_model(), "cores": torch.get_num_threads(), "ov_capabilities": caps,
                     "flags": [f for f in machine.cpu_flags() if "avx512" in f or "amx" in f or "vnni" in f],
                     "load_start": machine.load_average()},
-        "versions": {**environment(), "openvino": import_openvino().__version__, "nncf": nncf.__version__},
+        "versions": {**environment(), "openvino": import_openvino().__version__,
+                     "nncf": nncf.__version__ if int8 else None},
         "bound_db": BOUND_DB, "quantize_s": {},
     }
     arms = Arms()
-    samples, used = calibration_samples(args.ucf, arms.interp.pad_multiple)
+    samples, used = calibration_samples(args.ucf, arms.interp.pad_multiple) if int8 else ([], [])
     res["calibration"] = {"sets": used, "samples": len(samples)}
     print(f"calibration: {len(samples)} samples", flush=True)
-    table, counts = variants(arms.fp32_model)
+    table, counts = variants(arms.fp32_model) if int8 else ({}, {})
     res["ignored_counts"] = counts
-    chosen = list(table) if args.variants == "all" else args.variants.split(",")
+    chosen = list(table) if args.variants == "all" else args.variants.split(",") if int8 else []
     validation = None
     for name in chosen:
         kw = dict(table[name])
