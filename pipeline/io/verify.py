@@ -119,6 +119,9 @@ class Expectation:
     hdr: tuple[str, ...] | None = None
     #: the source's video span (output seconds) the output's must match within a frame
     duration: Fraction | None = None
+    #: how much earlier than the source's first picture in the --ss window the output may start (the
+    #: gap from --ss to that picture, which a picture or field straddling --ss fills; 0 without --ss)
+    duration_lead: Fraction = Fraction(0)
     streams: tuple[StreamExpect, ...] = ()
     #: (input index, "#INDEX TYPE CODEC: why") of every input stream that must not be in the output
     dropped: tuple[tuple[int, str], ...] = ()
@@ -254,17 +257,33 @@ def expectation_from_fates(fates: list[StreamFate], *, src_read: MediaRead | Non
     dropped = tuple((f.index, f"#{f.index} {f.kind} {f.codec}: {f.reason}") for f in fates if f.fate == "dropped")
     order = {"tff": ("tt",), "bff": ("bb",)}.get(temporal.interlace_out, ("progressive", "unknown"))
     static = tuple(n for n, v in (("mastering display", side.mastering), ("content light level", side.light)) if v)
-    span = None
-    if src_video is not None and src_video.duration is not None and not interlaced and not damaged:
-        span = src_video.duration * scale
+    span, lead = video_span(src_read) if not interlaced and not damaged else (None, Fraction(0))
     return Expectation(
         grid=grid, width=muxer.width, height=muxer.height,
         sar=src_video.sar if src_video is not None else None,
         colour=_planned_colour(muxer.colorspace, muxer.spec),
         field_order=order, timecode=temporal.timecode_out,
-        hdr=static if muxer.codec == "libx265" else (), duration=span, streams=streams, dropped=dropped,
+        hdr=static if muxer.codec == "libx265" else (), duration=span * scale if span is not None else None,
+        duration_lead=lead * scale, streams=streams, dropped=dropped,
         chapters=extras.get("chapters"), attachments=extras.get("attachments"), planned=True,
     )
+
+
+def video_span(src: MediaRead | None) -> tuple[Fraction | None, Fraction]:
+    """(seconds of the source's video the output must span, how much earlier it may start) for the
+    range read: from its first picture to its last one's end, cut at the range's end (--t ends the
+    output there, whatever that picture spans: --t 0.73 of 25 fps ends at 0.73 s, not at the 19th
+    picture's end, 0.76 s); with --ss, the output may also start up to --ss itself (a picture or,
+    deinterlaced, a field straddling --ss fills the gap before the first picture in the range, at
+    most one picture)."""
+    sv = src.video if src is not None else None
+    if sv is None or sv.duration is None:
+        return None, Fraction(0)
+    end = sv.end if src.hi is None else min(sv.end, src.hi)
+    lead = max(Fraction(0), sv.start - src.lo) if src.lo is not None else Fraction(0)
+    if sv.rate:  # at most the straddling picture: a video that starts later than --ss starts late
+        lead = min(lead, 1 / sv.rate)
+    return max(Fraction(0), end - sv.start), lead
 
 
 def _planned_colour(colorspace: int, spec) -> tuple:
@@ -324,6 +343,7 @@ def infer_expectation(src: MediaRead, out: MediaRead, origin: Fraction | None = 
         except Exception:  # noqa: BLE001 - an unusual tag: only its presence is checked then
             timecode = None
     notes.append("field order: not checked without a plan (deinterlacing and --interlace change it)")
+    span, lead = video_span(src)
     streams, dropped = infer_streams(src, out, origin)  # the check says the dropped ones (its notes)
     holds_attachments = "matroska" in out.format
     exp = Expectation(
@@ -332,7 +352,7 @@ def infer_expectation(src: MediaRead, out: MediaRead, origin: Fraction | None = 
         # deinterlacing (the default for interlaced IN) and --interlace both change it: only a plan knows
         field_order=None, timecode=timecode,
         hdr=sv.hdr if sv is not None and out.video is not None and out.video.codec == "hevc" else None,
-        duration=sv.duration if sv is not None else None, streams=tuple(streams), dropped=tuple(dropped),
+        duration=span, duration_lead=lead, streams=tuple(streams), dropped=tuple(dropped),
         chapters=src.chapters if any(m in out.format.split(",") for m in CHAPTER_MUXERS) else None,
         attachments=src.attachments if holds_attachments else None, planned=False,
     )

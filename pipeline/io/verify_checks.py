@@ -89,8 +89,10 @@ def _check_frames(exp: Expectation, v: VideoRead, rep: VerifyReport, rate: Fract
     if exp.duration is not None and v.times:
         rep.checks.append("video duration")
         span = v.times[-1] - v.times[0] + 1 / rate
-        if abs(span - exp.duration) > 1 / rate + _tick(v):
-            diff(f"video duration: {_s(span)} in OUT, the source's {_s(exp.duration)} (tolerance one frame)")
+        tol = 1 / rate + _tick(v)
+        if not exp.duration - tol <= span <= exp.duration + exp.duration_lead + tol:
+            want = _s(exp.duration) + (f" to {_s(exp.duration + exp.duration_lead)}" if exp.duration_lead else "")
+            diff(f"video duration: {_s(span)} in OUT, the source's {want} (tolerance one frame)")
     return shift
 
 

@@ -117,6 +117,8 @@ class MediaRead:
     metadata: dict = field(default_factory=dict)
     #: the start of the range read (--ss), None for the whole file
     lo: Fraction | None = None
+    #: the end of the range read (--t: convert writes no frame at or after it), None for the rest of the file
+    hi: Fraction | None = None
 
     def stream(self, index: int) -> StreamRead | None:
         for s in ([self.video] if self.video else []) + self.others:
@@ -207,7 +209,7 @@ def read_back(path, *, decode: str = "all", others: bool | None = None, lo: Frac
             r.decode_errors = 0 if others and s.codec_context is not None and s.type != "data" else None
             reads[s.index] = r
         result = MediaRead(path, c.format.name, Fraction(c.start_time or 0, 1_000_000), video,
-                           [reads[s.index] for s in rest], metadata=dict(c.metadata), lo=lo,
+                           [reads[s.index] for s in rest], metadata=dict(c.metadata), lo=lo, hi=hi,
                            timecode=_timecode(c, vstream),
                            # Matroska reads an image attachment back as cover art (an attached picture)
                            attachments=sum(1 for s in c.streams if s.type == "attachment"
