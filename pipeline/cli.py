@@ -217,6 +217,8 @@ def _report(res: ConvertResult, quiet: bool) -> None:
         print(f"filmrt: {note}", file=log)
     if not quiet and res.video:
         print(f"filmrt: video: {res.video['source']} -> {describe_output(res.video['output'])}", file=log)
+        for note in res.output.get("notes", []):  # why the container got another encoder than the source's
+            print(f"filmrt: note: {note}", file=log)
     for d in res.dropped:
         print(f"filmrt: warning: {d}", file=log)
     for d in res.streams_dropped:

@@ -529,7 +529,8 @@ def convert(
         check_input_fits(inp, options.ss)
         timecode = source_timecode(inp)
         target = plan_target(dst, options.encode, inp.info, inp.streams, inp.stream.index,
-                             audio=audio_policy(options), replace_timecode=timecode is not None)
+                             audio=audio_policy(options), replace_timecode=timecode is not None,
+                             rate=fps_out)
         check_encoder(target.video, options.encode.preset, inp.info.width, inp.info.height, fps_out,
                       options.interlace)
         check_protect_fits(options.protect, inp.info.width, inp.info.height)

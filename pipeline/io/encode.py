@@ -50,11 +50,12 @@ from filmrt.pipeline.io.hdr import SideInfo, x265_hdr_params
 from filmrt.pipeline.io.pixels import planes_to_frame, rgb_to_frame
 from filmrt.pipeline.io.planes import Planes
 from filmrt.pipeline.io.source import VideoInfo
-from filmrt.pipeline.io.streams import NO_TIMES, PS_FORMATS, add_copy, stream_codec
+from filmrt.pipeline.io.streams import NO_TIMES, PS_FORMATS, add_copy, codes_rate, stream_codec
 from filmrt.pipeline.time.audiostretch import reencoder
 from filmrt.pipeline.time.cadence.fieldops import WEAVE, FilterChain
 from filmrt.pipeline.time.timecode import GOP_ENCODERS
 from filmrt.pipeline.time.timestamps import OVERLAP_MAX, reset_offset
+from filmrt.rates import format_rate
 
 if TYPE_CHECKING:
     from filmrt.pipeline.io.target import OutputTarget
@@ -142,6 +143,10 @@ def check_encoder(output: OutputFormat, preset: str, width: int, height: int, ra
     try:
         cc.open()
     except av.error.FFmpegError as e:
+        if output.codec == "mpeg2video" and not codes_rate(output.codec, Fraction(rate)):
+            raise FilmrtError(f"MPEG-2 cannot code {format_rate(Fraction(rate))} fps (its rates: 23.976, 24, 25, 29.97, "
+                              "30, 50, 59.94, 60, and those times n/d with n <= 4, d <= 32): pick another --fps "
+                              "or --codec") from None
         said = ", ".join(x for x in (f"--preset {preset}" if output.codec in ("libx264", "libx265") else "",
                                      f"--profile {output.profile}" if output.profile else "",
                                      "" if output.bitrate or output.codec != "dnxhd" else "no --bitrate") if x)

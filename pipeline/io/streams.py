@@ -64,8 +64,16 @@ from filmrt.pipeline.io.probe import is_chapter_track, is_cover
 
 #: --drop-stream letters -> stream types
 DROP_KINDS = {"a": "audio", "s": "subtitle", "d": "data"}
-#: the encoder a container gets when it cannot hold the default one (H.264)
-NATURAL_CODEC = {"webm": "libvpx-vp9", "ogg": "libtheora"}
+#: the encoder ``--codec auto`` gives a container that cannot hold the source's family (WebM: VP9)
+#: or cannot hold it reliably: MPEG-PS stamps only the first picture of each PES packet, which an
+#: MPEG-2 reader places by its own picture headers and an H.264/HEVC reader guesses (small pictures,
+#: several to a packet, read back on a neighbour's time: 5 of 32 H.264 conversions of test patterns
+#: into .mpg/.vob, refused by the verification); DVD and broadcast program streams are MPEG-2
+NATURAL_CODEC = {"webm": "libvpx-vp9", "ogg": "libtheora",
+                 **{ps: "mpeg2video" for ps in ("mpeg", "vob", "dvd", "svcd")}}
+#: why, where the container would take the source's family but not reliably (said with the choice)
+NATURAL_WHY = {ps: "H.264/HEVC pictures in MPEG-PS read back on a neighbour's time when several share a packet; "
+                   "--codec libx264 keeps H.264" for ps in ("mpeg", "vob", "dvd", "svcd")}
 #: encoders probed as the software encoder of the same bitstream
 PROBE_AS = {"h264_nvenc": "libx264", "hevc_nvenc": "libx265"}
 #: encoders that need more than 64x64 yuv420p to open for the probe: (size, private options)
@@ -406,9 +414,11 @@ def check_video_container(fmt: str) -> None:
                           ".ts or .mp4 and segment it with a packager (e.g. ffmpeg -f hls / -f dash)")
 
 
-def container_codec(enc, fmt: str):
+def container_codec(enc, fmt: str, rate: Fraction | None = None):
     """``enc`` (EncodeOptions) with the container's natural codec for ``--codec auto`` where the
-    container holds only its own family (WebM: VP9); checks first that ``fmt`` holds video at all."""
+    container holds only its own family (WebM: VP9) or holds it reliably (MPEG-PS: MPEG-2, where
+    MPEG-2 codes the output ``rate``; else the source's family stays, as in any container); checks
+    first that ``fmt`` holds video at all."""
     check_video_container(fmt)
     natural = NATURAL_CODEC.get(fmt)
     if enc.codec != "auto" or natural is None:
@@ -416,9 +426,26 @@ def container_codec(enc, fmt: str):
     try:
         av.codec.Codec(natural, "w")
     except Exception:  # noqa: BLE001 - not in this PyAV build
+        if fmt in NATURAL_WHY:  # a preference, not a need
+            return enc
         raise FilmrtError(f"{fmt} needs {natural} video, which this PyAV build lacks: "
                           "write .mp4, .mkv, .mov or .ts") from None
+    if fmt in NATURAL_WHY and rate is not None and not codes_rate(natural, rate):
+        return enc
     return dataclasses.replace(enc, codec=natural)
+
+
+def codes_rate(codec: str, rate: Fraction) -> bool:
+    """Whether encoder ``codec`` opens at frame rate ``rate`` (MPEG-2 codes only its eight rates,
+    23.976 to 60, times n/d with n <= 4 and d <= 32: 144 fps is not one), asked of the encoder."""
+    cc = av.CodecContext.create(codec, "w")
+    cc.width, cc.height, cc.pix_fmt = 64, 64, "yuv420p"
+    cc.time_base, cc.framerate = 1 / Fraction(rate), Fraction(rate)
+    try:
+        cc.open()
+    except av.error.FFmpegError:
+        return False
+    return True
 
 
 #: PCM whose packets are whole sample frames, interleaved, without headers: cut at any sample

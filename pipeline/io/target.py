@@ -23,6 +23,7 @@ Whether a container holds a codec is asked in one place, :func:`~filmrt.pipeline
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 from filmrt.errors import FilmrtError
 from filmrt.fileio import is_stream_target
@@ -33,6 +34,7 @@ from filmrt.pipeline.io.streams import (
     ATTACHED_COVER,
     COVER_ART,
     HINTS,
+    NATURAL_WHY,
     audio_fallback,
     container_codec,
     container_name,
@@ -163,7 +165,8 @@ def fit_container(out: OutputFormat, fmt: str, crf: int = 18, options: dict | No
 
 
 def plan_target(dst: str, enc, info, streams, video_index: int, *, audio: str = "copy",
-                replace_timecode: bool = False, recode_audio: bool = True) -> OutputTarget:
+                replace_timecode: bool = False, recode_audio: bool = True,
+                rate: Fraction | None = None) -> OutputTarget:
     """The :class:`OutputTarget` for writing the source to ``dst`` with ``enc`` (EncodeOptions).
 
     ``info``: the source's VideoInfo; ``streams``: every PyAV input stream; ``video_index``: the one
@@ -171,17 +174,21 @@ def plan_target(dst: str, enc, info, streams, video_index: int, *, audio: str = 
     re-encoded; :func:`~filmrt.pipeline.time.cadence.analysis.plan`); ``replace_timecode``: a timecode
     track is written anew (the source's is not copied); ``recode_audio``: False where the caller
     cannot re-encode audio (``filmrt live``): audio the container cannot carry as it is is dropped,
-    with the reason, instead. Raises a one-line FilmrtError for an OUT
+    with the reason, instead; ``rate``: the output frame rate, where known (an encoder the
+    container prefers is chosen only where it codes that rate). Raises a one-line FilmrtError for an OUT
     that cannot be written and for a stream the container refuses (``--drop-stream`` leaves it out)."""
     fmt = output_format(dst, enc.format)
     name = container_name(fmt, dst)
     streamed = dst == "-" or is_stream_target(dst)
     options = muxer_options(fmt, streamed)
     asked = enc
-    enc = container_codec(enc, fmt)
+    enc = container_codec(enc, fmt, rate)
     video = fit_container(output_for(info, enc), fmt, enc.crf, options, name)
     check_output(dst, enc.format, video.codec)
-    notes = [f"{name} holds {enc.codec} video: --codec auto writes it"] if enc.codec != asked.codec else []
+    notes = []
+    if enc.codec != asked.codec:
+        why = NATURAL_WHY.get(fmt)
+        notes.append(f"{name} holds {enc.codec} video: --codec auto writes it" + (f" ({why})" if why else ""))
     fates = _fates(fmt, options, video, list(streams), video_index, enc.drop_stream, audio, replace_timecode, name,
                    recode_audio)
     by_index = {s.index: s for s in streams}

@@ -9,10 +9,13 @@ decoded back here with PyAV, FFmpeg (the test-only oracle) and filmrt's own deco
 
 from __future__ import annotations
 
+from fractions import Fraction as F
+
 import av
 import pytest
 from support.ffmpeg_oracle import ffmpeg, frame_times
 
+from filmrt.cli.main import main
 from filmrt.options import RuntimeOptions
 from filmrt.pipeline.convert import convert
 from filmrt.pipeline.options import ConvertOptions, EncodeOptions
@@ -32,7 +35,7 @@ def test_h264_in_mpeg_ps_reads_back_with_every_picture_in_place(source, tmp_path
     out = tmp_path / f"out.{ext}"
     res = convert(str(source), str(out), ConvertOptions(
         fps="50", dedup="off", deinterlace="off", runtime=RuntimeOptions(model="blend"),
-        encode=EncodeOptions(preset="medium")))
+        encode=EncodeOptions(codec="libx264", preset="medium")))  # by name: auto writes MPEG-2 into PS
     assert res.verify["status"] == "ok" and res.frames_out == 100
     with av.open(str(out)) as c:
         v = c.streams.video[0]
@@ -58,8 +61,6 @@ def test_vob_messages_name_vob_not_the_svcd_muxer(tmp_path, capsys):
     what the user reads names the container they asked for."""
     from support.media import make_multi_audio
 
-    from filmrt.cli.main import main
-
     src = make_multi_audio(tmp_path / "in.mkv", ("flac",), frames=4)
     rc = main(["convert", src, str(tmp_path / "out.vob"), "--fps", "50", "--model", "blend", "--quiet", "--threads", "1"])
     err = capsys.readouterr().err
@@ -78,8 +79,58 @@ def test_small_pictures_sharing_a_pes_packet_are_read_in_place(tmp_path):
 
     src = make_clip(tmp_path / "in.mkv", width=64, height=48, frames=10)
     out = tmp_path / "out.vob"
-    res = convert(src, str(out), ConvertOptions(fps="50", runtime=RuntimeOptions(model="blend", threads=1)))
+    res = convert(src, str(out), ConvertOptions(fps="50", runtime=RuntimeOptions(model="blend", threads=1),
+                                                encode=EncodeOptions(codec="libx264")))
     assert res.verify["status"] == "ok" and res.frames_out == 20
     with av.open(str(out)) as c:
         untimed = [p for p in c.demux(video=0) if p.size and p.pts is None]
     assert untimed  # the case: pictures without a time of their own
+
+
+PATTERNS = ("testsrc", "testsrc2", "rgbtestsrc", "smptehdbars")
+
+
+@pytest.mark.parametrize("ext", ["mpg", "vob"])
+def test_auto_writes_mpeg2_into_mpeg_ps_and_every_conversion_reads_back(tmp_path, ext, capsys):
+    """``--codec auto`` into MPEG-PS writes MPEG-2, which readers place by its own picture headers:
+    H.264 test patterns into .mpg/.vob read back with one picture on its neighbour's time in 5 of
+    32 conversions (x264 medium and fast), refused by the verification (exit 4). Swept over four
+    patterns x two sizes x two presets; the choice is said, with how to keep H.264."""
+    for pattern in PATTERNS:
+        for size in ("320x240", "720x576"):
+            src = tmp_path / f"{pattern}-{size}.mp4"
+            ffmpeg("-f", "lavfi", "-i", f"{pattern}=size={size}:rate=25:duration=1", "-c:v", "libx264",
+                   "-pix_fmt", "yuv420p", str(src))
+            for preset in ("medium", "fast"):
+                out = tmp_path / f"{pattern}-{size}-{preset}.{ext}"
+                rc = main(["convert", str(src), str(out), "--fps", "50", "--model", "blend", "--preset", preset])
+                err = capsys.readouterr().err
+                assert rc == 0, (pattern, size, preset, err[-600:])
+                assert f"{ext if ext == 'vob' else 'mpeg'} holds mpeg2video video: --codec auto writes it" in err
+                assert "--codec libx264 keeps H.264" in err
+                with av.open(str(out)) as c:
+                    v = c.streams.video[0]
+                    assert v.codec_context.name == "mpeg2video"
+                    times = sorted(f.time for f in c.decode(v))
+                assert len(times) == 50 and all(abs(b - a - 0.02) < 1e-3 for a, b in zip(times, times[1:], strict=False))
+
+
+def test_auto_keeps_h264_in_mpeg_ps_where_mpeg2_cannot_code_the_rate(tmp_path, capsys):
+    """MPEG-2 codes its eight rates times n/d (n <= 4, d <= 32): 144 fps is none of them. There
+    ``--codec auto`` keeps the source's H.264 (what it wrote before), and MPEG-2 asked by name is
+    refused in one line that says why, before anything is decoded."""
+    from support.synth import make_clip
+
+    from filmrt.pipeline.io.streams import codes_rate
+
+    assert codes_rate("mpeg2video", F(50)) and codes_rate("mpeg2video", F(120))
+    assert codes_rate("mpeg2video", F(60000, 1001)) and not codes_rate("mpeg2video", F(144))
+    src = make_clip(tmp_path / "in.mp4", width=64, height=48, frames=10)
+    out = tmp_path / "out.mpg"
+    assert main(["convert", src, str(out), "--fps", "144", "--model", "blend", "--quiet"]) == 0
+    with av.open(str(out)) as c:
+        assert c.streams.video[0].codec_context.name == "h264"
+    capsys.readouterr()
+    rc = main(["convert", src, str(tmp_path / "m.mkv"), "--fps", "144", "--codec", "mpeg2video", "--model", "blend"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "MPEG-2 cannot code 144 fps" in err and not (tmp_path / "m.mkv").exists(), err

@@ -408,8 +408,12 @@ def test_mpeg_ps_holds_only_what_reads_back(tmp_path, capsys):
     from support.media import make_multi_audio
     src = make_clip(tmp_path / "p.mov", width=64, height=48, frames=4, codec="prores_ks", pix_fmt="yuv422p10le")
     res = convert(src, tmp_path / "o.mpg", options())
-    assert streams_of(tmp_path / "o.mpg") == [("video", "h264")] and frames_of(tmp_path / "o.mpg") == 8
-    assert any("mpeg as a readable stream" in n for n in res.dropped), res.dropped
+    # --codec auto: MPEG-PS gets MPEG-2 (its own family, placed by its picture headers), said
+    assert streams_of(tmp_path / "o.mpg") == [("video", "mpeg2video")] and frames_of(tmp_path / "o.mpg") == 8
+    assert any("holds mpeg2video video: --codec auto writes it" in n for n in res.output["notes"]), res.output
+    # ProRes by name stays refused: it would read back as no video at all
+    with pytest.raises(FilmrtError, match="cannot hold it"):
+        convert(src, tmp_path / "p.mpg", options(codec="prores_ks"))
     subs = make_clip(tmp_path / "s.mkv", width=64, height=48, frames=25, subtitles=True)
     rc, err = cli(capsys, "convert", subs, tmp_path / "s.mpg", "--fps", "x2", *ARGS)
     assert rc == 2 and "DVD-subtitle" in err, err
