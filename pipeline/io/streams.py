@@ -414,11 +414,12 @@ def check_video_container(fmt: str) -> None:
                           ".ts or .mp4 and segment it with a packager (e.g. ffmpeg -f hls / -f dash)")
 
 
-def container_codec(enc, fmt: str, rate: Fraction | None = None):
+def container_codec(enc, fmt: str, rate: Fraction | None = None, info=None):
     """``enc`` (EncodeOptions) with the container's natural codec for ``--codec auto`` where the
     container holds only its own family (WebM: VP9) or holds it reliably (MPEG-PS: MPEG-2, where
-    MPEG-2 codes the output ``rate``; else the source's family stays, as in any container); checks
-    first that ``fmt`` holds video at all."""
+    MPEG-2 codes the output ``rate`` and the picture's aspect, ``info`` being the source's
+    VideoInfo; else the source's family stays, as in any container); checks first that ``fmt``
+    holds video at all."""
     check_video_container(fmt)
     natural = NATURAL_CODEC.get(fmt)
     if enc.codec != "auto" or natural is None:
@@ -432,7 +433,22 @@ def container_codec(enc, fmt: str, rate: Fraction | None = None):
                           "write .mp4, .mkv, .mov or .ts") from None
     if fmt in NATURAL_WHY and rate is not None and not codes_rate(natural, rate):
         return enc
+    if fmt in NATURAL_WHY and info is not None and not mpeg2_keeps_sar(info.width, info.height, info.sar):
+        return enc
     return dataclasses.replace(enc, codec=natural)
+
+
+#: MPEG-2's display aspect ratios besides square pixels (its aspect_ratio_information 2 to 4)
+MPEG2_DAR = (Fraction(4, 3), Fraction(16, 9), Fraction(221, 100))
+
+
+def mpeg2_keeps_sar(width: int, height: int, sar: Fraction | None) -> bool:
+    """Whether MPEG-2 carries a picture's sample aspect ratio exactly: square pixels (or none
+    said), or a picture (even-sized, as MPEG-2 codes it) shown at 4:3, 16:9 or 2.21:1. It stores no
+    other: the encoder rounds to the nearest (718x405 at 8100:6103 read back as 22321:17950)."""
+    if not sar or sar == 1:
+        return True
+    return Fraction(width - width % 2) * Fraction(sar) / (height - height % 2) in MPEG2_DAR
 
 
 def codes_rate(codec: str, rate: Fraction) -> bool:

@@ -175,14 +175,14 @@ def plan_target(dst: str, enc, info, streams, video_index: int, *, audio: str = 
     track is written anew (the source's is not copied); ``recode_audio``: False where the caller
     cannot re-encode audio (``filmrt live``): audio the container cannot carry as it is is dropped,
     with the reason, instead; ``rate``: the output frame rate, where known (an encoder the
-    container prefers is chosen only where it codes that rate). Raises a one-line FilmrtError for an OUT
+    container prefers is chosen only where it codes that rate and the picture's aspect). Raises a one-line FilmrtError for an OUT
     that cannot be written and for a stream the container refuses (``--drop-stream`` leaves it out)."""
     fmt = output_format(dst, enc.format)
     name = container_name(fmt, dst)
     streamed = dst == "-" or is_stream_target(dst)
     options = muxer_options(fmt, streamed)
     asked = enc
-    enc = container_codec(enc, fmt, rate)
+    enc = container_codec(enc, fmt, rate, info)
     video = fit_container(output_for(info, enc), fmt, enc.crf, options, name)
     check_output(dst, enc.format, video.codec)
     notes = []

@@ -134,3 +134,46 @@ def test_auto_keeps_h264_in_mpeg_ps_where_mpeg2_cannot_code_the_rate(tmp_path, c
     rc = main(["convert", src, str(tmp_path / "m.mkv"), "--fps", "144", "--codec", "mpeg2video", "--model", "blend"])
     err = capsys.readouterr().err
     assert rc == 2 and "MPEG-2 cannot code 144 fps" in err and not (tmp_path / "m.mkv").exists(), err
+
+
+def test_auto_keeps_h264_in_mpeg_ps_where_mpeg2_cannot_keep_the_aspect(tmp_path, capsys):
+    """MPEG-2 stores square pixels or a 4:3, 16:9 or 2.21:1 picture, nothing else: a 718x405 picture
+    at 8100:6103 came back as 22321:17950 (exit 4 after the whole conversion), at 73:55 the same. There auto keeps
+    H.264, whose SAR is exact; PAL 4:3 (720x576 at 16:15) gets MPEG-2."""
+    from filmrt.pipeline.io.streams import mpeg2_keeps_sar
+
+    assert all(mpeg2_keeps_sar(w, h, F(s)) for w, h, s in (
+        (720, 576, "16/15"), (720, 576, "64/45"), (720, 480, "8/9"), (704, 576, "12/11"), (1440, 1080, "4/3"),
+        (1920, 1080, "1"), (720, 576, "0")))
+    assert not mpeg2_keeps_sar(718, 405, F(8100, 6103)) and not mpeg2_keeps_sar(640, 480, F(2))
+    for size, sar, want in (("718x405", "8100/6103", "h264"), ("720x576", "16/15", "mpeg2video")):
+        src = tmp_path / f"in-{size}.mkv"
+        ffmpeg("-f", "lavfi", "-i", f"testsrc2=size={size}:rate=25:duration=0.6", "-vf", f"setsar={sar}",
+               "-c:v", "ffv1", str(src))
+        out = tmp_path / f"out-{size}.mpg"
+        assert main(["convert", str(src), str(out), "--fps", "50", "--model", "blend", "--quiet"]) == 0, \
+            capsys.readouterr().err
+        with av.open(str(src)) as c:
+            src_sar = c.streams.video[0].sample_aspect_ratio  # setsar keeps denominators <= 100: 73:55
+        with av.open(str(out)) as c:
+            v = c.streams.video[0]
+            assert v.codec_context.name == want
+            assert v.sample_aspect_ratio == src_sar != 1, (size, v.sample_aspect_ratio, src_sar)
+
+
+@pytest.mark.parametrize("size", ["64x48", "160x120"])
+def test_59_94_into_mpeg_ps_reads_back_on_the_grid(tmp_path, size, capsys):
+    """At 59.94 fps a frame is 1501.5 ticks of MPEG-PS's 90 kHz clock: a reader infers unstamped
+    pictures' times by adding 1501, half a tick short each. Small pictures share PES packets, so
+    the times drift by a few ticks within a GOP: the verification refused such outputs (exit 4,
+    'a frame at 0.0834 s is off the planned grid (nearest planned 0.0834 s)'); a frame is still
+    placed within 1/64 of a frame."""
+    src = tmp_path / "in.mkv"
+    ffmpeg("-f", "lavfi", "-i", f"testsrc=size={size}:rate=25:duration=2", "-c:v", "ffv1", str(src))
+    out = tmp_path / "out.mpg"
+    assert main(["convert", str(src), str(out), "--fps", "60000/1001", "--model", "blend", "--quiet"]) == 0, \
+        capsys.readouterr().err
+    with av.open(str(out)) as c:
+        times = sorted(f.time for f in c.decode(video=0))
+    step = 1001 / 60000
+    assert len(times) == 120 and all(abs(b - a - step) < step / 32 for a, b in zip(times, times[1:], strict=False))

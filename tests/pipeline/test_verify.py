@@ -114,7 +114,7 @@ def test_verify_command_on_a_converted_pair_with_json(converted, capsys):
 @pytest.mark.parametrize(("fault", "line"), [
     ({"skip": (12,)}, "video frames: 24 in OUT, 25 planned"),
     ({"skip": (12,)}, "video timestamps: no frame at planned 0.4800 s"),
-    ({"shift": {7: 1}}, "video timestamps: a frame at 0.2900 s is off the planned grid (nearest planned 0.2800 s)"),
+    ({"shift": {7: 1}}, "video timestamps: a frame at 0.2900 s is off the planned grid (nearest planned 0.2800 s, 10 ms from it)"),
     ({"audio": "none"}, "stream #1 audio aac: missing from OUT"),
     ({"sar": F(4, 3)}, "SAR: 4:3 in OUT, the source's 1:1"),
     ({"colour": (6, 1, 1, 1)}, "colour matrix: 6 in OUT, planned 1"),
