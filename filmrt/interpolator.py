@@ -76,6 +76,9 @@ class Interpolator(abc.ABC):
     tile: int | None = None
     tile_overlap: int = _tiles.OVERLAP
     tile_margin: int = _tiles.MARGIN
+    #: the model's arithmetic is next to nothing beside decoding and encoding a frame (the thread
+    #: plan then gives the codecs the cores: filmrt.pipeline.threads); no backend's model is
+    light: bool = False
     #: RIFE's flow scale (None: by frame size), and whether this backend can change it
     flow_scale: float | None = None
     flow_scale_settable: bool = False

@@ -537,6 +537,8 @@ def convert(
         t_open = time.perf_counter()
         if interp is None:
             interp = PipelineBlend.instead_of(options.runtime, device) or open_interpolator(options.runtime)
+        if interp.light and not target.times_guessed:  # the model needs no cores: the encoder takes them
+            thread_plan = thread_plan.codecs_take_the_cores()
         mode = choose_convert_mode(options, interp.model_name)
         t_analysis = time.perf_counter()
         with torch_threads(thread_plan.glue):  # the analysis' PyTorch work is glue, not the model

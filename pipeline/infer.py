@@ -205,6 +205,8 @@ class PipelineBlend:
     backend = "pipeline"
     #: the mix is computed in float32 (the planes' own codes in, rounded codes out)
     precision = "fp32"
+    #: one multiply-add per sample: the codecs take the cores (filmrt.pipeline.threads)
+    light = True
 
     def __init__(self, device: torch.device):
         self.device = device

@@ -23,6 +23,14 @@ convert and encode a frame), so the plan gives the **model every core** and the 
   of 13 720p frames 236 ms of CPU on 2 PyTorch threads, 68 ms on one; ``yuv_to_rgb`` of one 720p
   frame 41 vs 17 ms (OpenMP workers spinning for a core another stage holds).
 
+A model whose arithmetic is next to nothing (the pipeline's own blend: ``light``) leaves the
+cores to the codecs: the encoder gets one thread per core (:meth:`ThreadPlan.codecs_take_the_cores`;
+``live`` does the same when no model runs). On 2 cores a 1080p blend conversion is libx264's work
+almost entirely, and its look-ahead encodes the last ~40 frames after the last blend. Not for
+H.264/HEVC into MPEG-PS (``OutputTarget.times_guessed``): there readers guess the times of all but
+the first picture of a PES packet, and with x264 on 2 threads a .vob read back with two pictures
+on one time (caught by the verification, exit 4); ``--codec auto`` writes MPEG-2 there anyway.
+
 On a GPU the model does not use the CPU cores: the codecs keep their own defaults (0 = FFmpeg's
 choice) and PyTorch's count is left alone. ``--threads N`` sets the model's count (all backends),
 and the plan is built around it.
@@ -34,6 +42,7 @@ THE place these numbers are chosen: :func:`plan_threads`. The stages themselves 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import queue
 import threading
@@ -77,6 +86,11 @@ class ThreadPlan:
         """Called first in the decode and encode threads: their PyTorch work runs on ``glue`` threads."""
         if self.glue:
             torch.set_num_threads(self.glue)
+
+    def codecs_take_the_cores(self) -> ThreadPlan:
+        """The plan when no model needs the cores (a light model, a live run without model tiers):
+        the encoder gets one thread per core (0 stays 0: the library's own choice on a GPU)."""
+        return dataclasses.replace(self, encoder=self.cores if self.encoder else 0)
 
     def inference_threads(self, backend: str, model_count: int) -> int:
         """PyTorch threads of the inference thread: ``model_count`` when PyTorch runs the model

@@ -35,6 +35,7 @@ from filmrt.pipeline.io.streams import (
     COVER_ART,
     HINTS,
     NATURAL_WHY,
+    PS_FORMATS,
     audio_fallback,
     container_codec,
     container_name,
@@ -113,6 +114,13 @@ class OutputTarget:
     def name(self) -> str:
         """What messages call the container (.vob: "vob", written by FFmpeg's svcd muxer)."""
         return container_name(self.format, self.path)
+
+    @property
+    def times_guessed(self) -> bool:
+        """Whether readers guess the times of some pictures: H.264/HEVC in MPEG-PS, which stamps only
+        the first picture of each PES packet (how the encoder packs them decides which are read
+        right: the encoder keeps one thread there, :mod:`filmrt.pipeline.threads`)."""
+        return self.format in PS_FORMATS and self.video.codec in ("libx264", "libx265")
 
     def of(self, fate: str) -> list[StreamFate]:
         return [f for f in self.fates if f.fate == fate]

@@ -151,7 +151,7 @@ class _Live:
         # can take 100x longer than on one)
         self.plan = plan_threads(inp.device, options.runtime.threads)
         if not any(t in MODEL_TIERS for t in self.sched.tiers):  # no model on the cores: the encoder takes them
-            self.plan = dataclasses.replace(self.plan, encoder=self.plan.cores)
+            self.plan = self.plan.codecs_take_the_cores()
         self.caller_threads = torch.get_num_threads()
         self.muxer = Muxer(self.target, info=info, fps_out=self.fps_out, preset=enc.preset, encoder_options=x264,
                            threads=self.plan.encoder)

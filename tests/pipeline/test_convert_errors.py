@@ -155,6 +155,7 @@ class _Boom:
         self.device = self.inner.device
         self.model_name = "blend"
         self.backend = "torch"
+        self.light = False
         self.exc = exc
         self.calls = 0
 

@@ -55,7 +55,8 @@ def test_convert_reports_the_plan_and_the_split(tmp_path):
     threads = torch.get_num_threads()
     r = convert(src, tmp_path / "out.mp4", opts)
     assert torch.get_num_threads() == threads  # the caller's count is restored
-    assert r.threads.startswith(f"{cpu_cores()} cores: model {cpu_cores()}, decoder 1, encoder 1")
+    # the pipeline's blend is light: the encoder takes the cores (the model needs none)
+    assert r.threads.startswith(f"{cpu_cores()} cores: model {cpu_cores()}, decoder 1, encoder {cpu_cores()}")
     st = r.stage_s
     assert 0 < r.model_s == st["model_s"] < r.seconds
     assert st["outside_model_s"] == pytest.approx(r.seconds - r.model_s)
@@ -63,6 +64,33 @@ def test_convert_reports_the_plan_and_the_split(tmp_path):
     assert 0 <= st["open_model_s"] + st["analysis_s"] <= st["setup_s"]  # parts of the setup
     assert st["decode_cpu_s"] > 0 and st["encode_cpu_s"] > 0
     assert r.to_dict()["stage_s"] == st
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_a_model_that_needs_the_cores_keeps_them(tmp_path):
+    """The blend model run by a backend (not the pipeline's own arithmetic) is planned as any model."""
+    src = make_clip(tmp_path / "in.mp4", frames=6)
+    opts = ConvertOptions(fps="x2", runtime=RuntimeOptions(model="blend", backend="torch"),
+                          encode=EncodeOptions(preset="ultrafast"))
+    r = convert(src, tmp_path / "out.mp4", opts)
+    assert r.threads.startswith(f"{cpu_cores()} cores: model {cpu_cores()}, decoder 1, encoder 1")
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_h264_into_mpeg_ps_keeps_one_encoder_thread(tmp_path):
+    """Readers guess the times of H.264 pictures that share an MPEG-PS packet, and the packing
+    follows the encoder's threads: there the encoder keeps one thread; MPEG-2 (auto) takes the cores."""
+    src = make_clip(tmp_path / "in.mp4", frames=6)
+    for codec, enc in (("libx264", 1), ("auto", cpu_cores())):
+        opts = ConvertOptions(fps="x2", runtime=RuntimeOptions(model="blend"), encode=EncodeOptions(codec=codec))
+        r = convert(src, tmp_path / f"out-{codec}.vob", opts)
+        assert r.threads.startswith(f"{cpu_cores()} cores: model {cpu_cores()}, decoder 1, encoder {enc}"), codec
+        assert r.verify["status"] == "ok"
+
+
+def test_codecs_take_the_cores_on_the_cpu_only():
+    assert plan_threads("cpu", cores=4).codecs_take_the_cores().encoder == 4
+    assert plan_threads(torch.device("cuda"), cores=4).codecs_take_the_cores().encoder == 0  # FFmpeg's choice
 
 
 def test_inference_thread_runs_glue_threads_when_pytorch_is_not_the_model():
