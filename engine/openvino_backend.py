@@ -34,8 +34,9 @@ there. ``auto`` follows one rule (:func:`auto_precision`): bf16 only where OpenV
 in the device's ``OPTIMIZATION_CAPABILITIES`` *and* the model's bf16 Middlebury delta was measured
 within :data:`BF16_BOUND_DB` of fp32 (``ModelSpec.bf16_psnr_delta_db``, written by
 ``tests/support/precision_sweep.py``); otherwise fp32. RIFE 4.25's is recorded (+0.025 dB), so
-``auto`` runs RIFE in bf16 on such CPUs and in fp32 elsewhere; FILM has none. ``--precision bf16`` / ``fp16`` by hand are refused: on a CPU
-without native bf16 OpenVINO would compute f32 under a bf16 label. int8 (NNCF post-training
+``auto`` runs RIFE in bf16 on such CPUs and in fp32 elsewhere; FILM has none. ``--precision
+bf16`` / ``fp16`` by hand are refused: on a CPU without native bf16 OpenVINO would compute f32
+under a bf16 label. int8 (NNCF post-training
 quantization) is not offered: RIFE lost 2.1 dB on Middlebury (docs/backends.md, "Precision").
 
 Devices: ``device="cpu"`` is OpenVINO's ``CPU``. ``--ov-device`` (``OpenVinoSettings.ov_device``)

@@ -69,11 +69,11 @@ DROP_KINDS = {"a": "audio", "s": "subtitle", "d": "data"}
 #: MPEG-2 reader places by its own picture headers and an H.264/HEVC reader guesses (small pictures,
 #: several to a packet, read back on a neighbour's time: 5 of 32 H.264 conversions of test patterns
 #: into .mpg/.vob, refused by the verification); DVD and broadcast program streams are MPEG-2
-NATURAL_CODEC = {"webm": "libvpx-vp9", "ogg": "libtheora",
-                 **{ps: "mpeg2video" for ps in ("mpeg", "vob", "dvd", "svcd")}}
+PS_MPEG2 = ("mpeg", "vob", "dvd", "svcd")
+NATURAL_CODEC = {"webm": "libvpx-vp9", "ogg": "libtheora", **dict.fromkeys(PS_MPEG2, "mpeg2video")}
 #: why, where the container would take the source's family but not reliably (said with the choice)
-NATURAL_WHY = {ps: "H.264/HEVC pictures in MPEG-PS read back on a neighbour's time when several share a packet; "
-                   "--codec libx264 keeps H.264" for ps in ("mpeg", "vob", "dvd", "svcd")}
+NATURAL_WHY = dict.fromkeys(PS_MPEG2, "H.264/HEVC pictures in MPEG-PS read back on a neighbour's time when "
+                                      "several share a packet; --codec libx264 keeps H.264")
 #: encoders probed as the software encoder of the same bitstream
 PROBE_AS = {"h264_nvenc": "libx264", "hevc_nvenc": "libx265"}
 #: encoders that need more than 64x64 yuv420p to open for the probe: (size, private options)
@@ -424,18 +424,25 @@ def container_codec(enc, fmt: str, rate: Fraction | None = None, info=None):
     natural = NATURAL_CODEC.get(fmt)
     if enc.codec != "auto" or natural is None:
         return enc
+    preferred = fmt in NATURAL_WHY  # the source's family would do there, less reliably: a preference
     try:
         av.codec.Codec(natural, "w")
     except Exception:  # noqa: BLE001 - not in this PyAV build
-        if fmt in NATURAL_WHY:  # a preference, not a need
+        if preferred:
             return enc
         raise FilmrtError(f"{fmt} needs {natural} video, which this PyAV build lacks: "
                           "write .mp4, .mkv, .mov or .ts") from None
-    if fmt in NATURAL_WHY and rate is not None and not codes_rate(natural, rate):
-        return enc
-    if fmt in NATURAL_WHY and info is not None and not mpeg2_keeps_sar(info.width, info.height, info.sar):
+    if preferred and not _holds(natural, rate, info):
         return enc
     return dataclasses.replace(enc, codec=natural)
+
+
+def _holds(codec: str, rate: Fraction | None, info) -> bool:
+    """Whether ``codec`` codes the output ``rate`` and (MPEG-2) the source picture's aspect; an
+    unknown one passes."""
+    if rate is not None and not codes_rate(codec, rate):
+        return False
+    return codec != "mpeg2video" or info is None or mpeg2_keeps_sar(info.width, info.height, info.sar)
 
 
 #: MPEG-2's display aspect ratios besides square pixels (its aspect_ratio_information 2 to 4)

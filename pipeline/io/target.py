@@ -183,8 +183,9 @@ def plan_target(dst: str, enc, info, streams, video_index: int, *, audio: str = 
     track is written anew (the source's is not copied); ``recode_audio``: False where the caller
     cannot re-encode audio (``filmrt live``): audio the container cannot carry as it is is dropped,
     with the reason, instead; ``rate``: the output frame rate, where known (an encoder the
-    container prefers is chosen only where it codes that rate and the picture's aspect). Raises a one-line FilmrtError for an OUT
-    that cannot be written and for a stream the container refuses (``--drop-stream`` leaves it out)."""
+    container prefers is chosen only where it codes that rate and the picture's aspect). Raises a
+    one-line FilmrtError for an OUT that cannot be written and for a stream the container refuses
+    (``--drop-stream`` leaves it out)."""
     fmt = output_format(dst, enc.format)
     name = container_name(fmt, dst)
     streamed = dst == "-" or is_stream_target(dst)
