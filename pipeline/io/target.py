@@ -195,7 +195,7 @@ def plan_target(dst: str, enc, info, streams, video_index: int, *, audio: str = 
     video = fit_container(output_for(info, enc), fmt, enc.crf, options, name)
     check_output(dst, enc.format, video.codec)
     notes = []
-    if enc.codec != asked.codec:
+    if enc.codec != asked.codec and output_for(info, asked).codec != enc.codec:  # not the source's own family
         why = NATURAL_WHY.get(fmt)
         notes.append(f"{name} holds {enc.codec} video: --codec auto writes it" + (f" ({why})" if why else ""))
     fates = _fates(fmt, options, video, list(streams), video_index, enc.drop_stream, audio, replace_timecode, name,
