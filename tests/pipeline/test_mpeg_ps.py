@@ -177,3 +177,12 @@ def test_59_94_into_mpeg_ps_reads_back_on_the_grid(tmp_path, size, capsys):
         times = sorted(f.time for f in c.decode(video=0))
     step = 1001 / 60000
     assert len(times) == 120 and all(abs(b - a - step) < step / 32 for a, b in zip(times, times[1:], strict=False))
+
+
+def test_an_mpeg2_source_into_mpeg_ps_gets_no_note_about_h264(tmp_path, capsys):
+    """MPEG-2 is the source's own family: auto keeps it, and nothing says the container chose it."""
+    src = tmp_path / "in.mpg"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=0.6", "-c:v", "mpeg2video", str(src))
+    assert main(["convert", str(src), str(tmp_path / "out.vob"), "--fps", "50", "--model", "blend"]) == 0
+    err = capsys.readouterr().err
+    assert "-> mpeg2video" in err and "--codec auto writes it" not in err, err
