@@ -23,6 +23,7 @@ would only add rounding.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -154,12 +155,24 @@ def side_data_of(frame) -> list:
     a 720p frame, 8 MB every 100 frames of a live stream, for minutes). A container of our own refers
     to the frame one way only and goes with the last reference."""
     try:
-        return list(SideDataContainer(frame))
+        return _entries(SideDataContainer(frame))
     except (TypeError, KeyError, AttributeError):
         try:
-            return list(iter(frame.side_data))  # a frame-like object of a test, or another PyAV
+            return _entries(frame.side_data)  # a frame-like object of a test, or another PyAV
         except (TypeError, KeyError, AttributeError):
             return []
+
+
+def _entries(container) -> list:
+    # by position: PyAV < 18.1.1 iterates the entries, later ones the types (a mapping with one entry
+    # per type); an integer index gives the entries in both, two of one type included
+    out = []
+    for i in itertools.count():
+        try:
+            out.append(container[i])
+        except IndexError:
+            return out
+    return out
 
 
 def display_matrix_of(frame) -> list[int] | None:

@@ -16,6 +16,7 @@ from support.helpers import decode_all
 from filmrt.errors import FilmrtError
 from filmrt.options import RuntimeOptions
 from filmrt.pipeline.convert import convert
+from filmrt.pipeline.io.captions import a53_of
 from filmrt.pipeline.io.colour import ColourSpec
 from filmrt.pipeline.io.formats import choose_format
 from filmrt.pipeline.io.hdr import SideInfo, losses, read_side_data
@@ -233,7 +234,7 @@ def test_a53_captions_repaced(tmp_path, out_name, codec):
     res = convert(src, out, options(codec=codec))
     assert res.dropped == [] and res.video["caption_triples"] == {"in": 10, "out": 10}
     frames = decoded(out)
-    got = [b"".join(bytes(sd) for sd in f.side_data if sd.type.name == "A53_CC") for f in frames]
+    got = [a53_of(f) for f in frames]
     assert got[0::2] == [b"\xfc\x94\x20"] * 10  # copied frames: their source frame's captions
     assert not any(got[1::2])  # interpolated frames: nothing due
 
@@ -243,7 +244,7 @@ def test_a53_captions_gathered_when_down_converting(tmp_path):
     the last one everything still due; none is lost or repeated."""
     src = make_caption_clip(tmp_path / "cc.ts", frames=10)
     res = convert(src, tmp_path / "o.mkv", options().replace(fps="12.5"))
-    got = [len(b"".join(bytes(sd) for sd in f.side_data if sd.type.name == "A53_CC")) // 3
+    got = [len(a53_of(f)) // 3
            for f in decoded(tmp_path / "o.mkv")]
     assert got == [1, 2, 2, 2, 3] and res.video["caption_triples"] == {"in": 10, "out": 10}
 
