@@ -71,7 +71,17 @@ from filmrt.pipeline.time.cadence.analysis import (
 from filmrt.pipeline.time.cadence.retime import TemporalStage, retime_packet, slowed
 from filmrt.pipeline.time.protect import Protector
 from filmrt.pipeline.time.scenes import SceneDetector
-from filmrt.pipeline.time.schedule import COPY, CUT, HOLD, INTERP, NEAREST, Job, Scheduler, output_frame_count
+from filmrt.pipeline.time.schedule import (
+    COPY,
+    CUT,
+    HOLD,
+    INTERP,
+    NEAREST,
+    Job,
+    Scheduler,
+    output_frame_count,
+    output_origin,
+)
 from filmrt.pipeline.time.timestamps import clock_repairs
 
 _END = object()
@@ -220,6 +230,7 @@ class _Conversion:
         #: output frames a constant-rate input gives (None when the input does not say)
         self.expected = output_frame_count(info.frames, info.rate, rate) if info.frames and info.rate else None
         self.muxer: Muxer | None = None
+        self.caption_lead = Fraction(0)  # set with the muxer (_open_muxer)
         self.threads: list[threading.Thread] = []
         self.window: dict[int, Pic] = {}  # source frames the pending jobs may still use
         #: blend computed here (no model): pictures stay as decoded, blended in planes
@@ -294,9 +305,12 @@ class _Conversion:
         enc, src, tr = self.options.encode, self.source, self.temporal
         # filmrt's own tags in a source (e.g. a batch mark) say nothing about this output
         tags = {k: v for k, v in src.container_metadata.items() if not k.lower().startswith("filmrt_")}
+        origin, frames = output_origin(first_ts, src.range_start, self.fps_out, self.slowmo or 1)
+        #: a caption's time counts from the start of the range; a picture's from ``origin``
+        self.caption_lead = (origin - src.range_start) * (self.slowmo or 1)
         muxer = Muxer(
             self.target, info=src.info, fps_out=self.fps_out,
-            shift=src.range_start, video_offset=(first_ts - src.range_start) * (self.slowmo or 1),
+            shift=origin, video_offset=frames / self.fps_out,
             side=src.info.side, preset=enc.preset,
             container_metadata={**tags, **self.tags}, warn=self.muxer_notes.append,
             interlace=None if tr.interlace_out == "off" else tr.interlace_out, timecode=tr.timecode_out,
@@ -392,7 +406,7 @@ class _Conversion:
 
     def _write(self, pic: Pic, last: bool) -> None:
         pacer = self.source.captions
-        cc = pacer.take(None if last else self.muxer.video_time()) if pacer is not None else b""
+        cc = pacer.take(None if last else self.muxer.video_time() + self.caption_lead) if pacer is not None else b""
         nals = pacer.nals(cc, self.muxer.codec == "libx265") if cc else None
         if pic.planes is not None:  # as decoded (or blended in planes): the source's own codes
             self.muxer.write_planes(pic.planes, nals)

@@ -196,13 +196,15 @@ def reset_notes(src: MediaRead) -> list[str]:
 
 # ---------------------------------------------------------------------- expectations
 def expectation_from_plan(*, src_read: MediaRead | None, muxer, plan, temporal, planned_frames: int,
-                          range_start: Fraction, slowmo: Fraction | None, extras: dict,
+                          origin: Fraction, slowmo: Fraction | None, extras: dict,
                           side, stretched: tuple[int, ...] = (), damaged: bool = False) -> Expectation:
     """THE adapter from what ``convert`` decided to an :class:`Expectation`: ``plan`` is the
     :class:`~filmrt.pipeline.io.target.OutputTarget` (its ``fates`` are read as they are).
 
     ``src_read``: the source read back (demux only) within the converted range, None for stdin;
     ``muxer``: the :class:`~filmrt.pipeline.io.encode.Muxer` (grid, size, tags);
+    ``origin``: the source time that is 0 in the output (the muxer's ``shift``:
+    :func:`~filmrt.pipeline.time.schedule.output_origin`), from which copied streams are expected;
     ``temporal``: the TemporalReport (interlaced output, audio, timecode); ``planned_frames``: the
     scheduler's output frames; ``stretched``: input indices of audio streams re-encoded (--audio stretch);
     ``damaged``: the decoder reported damage (exit 3): the output holds what was readable, so no span
@@ -214,11 +216,11 @@ def expectation_from_plan(*, src_read: MediaRead | None, muxer, plan, temporal, 
              if f.kind in ("audio", "subtitle", "data") or (f.kind == "video" and f.fate == "copied"
                                                                and not f.reason.startswith("cover art"))]
     return expectation_from_fates(fates, src_read=src_read, muxer=muxer, temporal=temporal,
-                                  planned_frames=planned_frames, range_start=range_start, slowmo=slowmo,
+                                  planned_frames=planned_frames, origin=origin, slowmo=slowmo,
                                   extras=extras, side=side, damaged=damaged)
 
 
-def _stream_expect(f: StreamFate, r, range_start: Fraction, scale: Fraction, damaged: bool,
+def _stream_expect(f: StreamFate, r, origin: Fraction, scale: Fraction, damaged: bool,
                    straddle: bool) -> StreamExpect:
     """What a copied or re-encoded stream must be, from the source's packets ``r`` in the range."""
     seen = dict(packets=r.packets, source_decode_errors=r.decode_errors, language=r.language,
@@ -228,17 +230,17 @@ def _stream_expect(f: StreamFate, r, range_start: Fraction, scale: Fraction, dam
                             **seen)
     if f.fate == "copied":
         dur = r.duration * scale if r.duration is not None and not damaged else None
-        return StreamExpect(f.index, f.kind, f.codec, (r.start - range_start) * scale, dur, f.output_index, **seen)
+        return StreamExpect(f.index, f.kind, f.codec, (r.start - origin) * scale, dur, f.output_index, **seen)
     # re-encoded: fed every packet the range keeps, the one straddling --ss whole (``straddle``: its
     # sound from before the start point too; without --ss, what comes before the start is the
     # source's own priming, which its decoder drops); its own codec delay, any codec
-    fed = r.start if straddle else max(r.start, range_start)
+    fed = r.start if straddle else max(r.start, origin)
     dur = (r.end - fed) * scale if r.end is not None and not damaged else None
     return StreamExpect(f.index, f.kind, None, None, dur, f.output_index, **seen)
 
 
 def expectation_from_fates(fates: list[StreamFate], *, src_read: MediaRead | None, muxer, temporal, planned_frames: int,
-                           range_start: Fraction, slowmo: Fraction | None, extras: dict, side,
+                           origin: Fraction, slowmo: Fraction | None, extras: dict, side,
                            damaged: bool = False) -> Expectation:
     """The :class:`Expectation` from the streams' fates and the muxer (see :func:`expectation_from_plan`)."""
     scale = slowmo or Fraction(1)
@@ -252,7 +254,7 @@ def expectation_from_fates(fates: list[StreamFate], *, src_read: MediaRead | Non
     src_video = src_read.video if src_read is not None else None
     by_index = {s.index: s for s in (src_read.others if src_read is not None else [])}
     straddle = src_read is not None and src_read.lo is not None
-    streams = tuple(_stream_expect(f, by_index.get(f.index), range_start, scale, damaged, straddle)
+    streams = tuple(_stream_expect(f, by_index.get(f.index), origin, scale, damaged, straddle)
                     for f in fates if f.fate in ("copied", "reencoded"))
     dropped = tuple((f.index, f"#{f.index} {f.kind} {f.codec}: {f.reason}") for f in fates if f.fate == "dropped")
     order = {"tff": ("tt",), "bff": ("bb",)}.get(temporal.interlace_out, ("progressive", "unknown"))
@@ -315,6 +317,7 @@ def infer_expectation(src: MediaRead, out: MediaRead, origin: Fraction | None = 
     ``ss``: convert's --ss (the timecode is the first kept frame's); ``hi``: the range's end in IN
     (--t: convert writes no frame at or after it)."""
     from filmrt.pipeline.io.verify_checks import infer_streams
+    from filmrt.pipeline.time.schedule import output_origin
     from filmrt.pipeline.time.timecode import convert_timecode, label_at
 
     notes: list[str] = []
@@ -327,7 +330,9 @@ def infer_expectation(src: MediaRead, out: MediaRead, origin: Fraction | None = 
         # as many output frames as cover the source's span at the output's own rate (the scheduler's
         # rule), the first where the source's first frame was, rounded to the output's grid
         count = -(-sv.duration * rate // 1)
-        first = Fraction(round((sv.start - origin) * rate)) / rate
+        # the output's clock starts where convert starts it: moved by the first frame's rounding
+        origin, frames = output_origin(sv.start, origin, rate)
+        first = Fraction(frames) / rate
         if hi is not None:  # --t: the output ends there, whatever the last source frame spans
             count = min(count, max(0, -(-((hi - origin) - first) * rate // 1)))
         grid = Grid(first, rate, int(count))
@@ -423,7 +428,7 @@ def check_conversion(conv, path: str) -> VerifyReport:
         src_read = read_source(conv.src_path, out, lo=src.range_start if opts.ss else None, hi=src.range_end)
     exp = expectation_from_plan(
         src_read=src_read, muxer=conv.muxer, plan=conv.target, temporal=conv.temporal,
-        planned_frames=sum(conv.kinds.values()), range_start=src.range_start, slowmo=conv.slowmo,
+        planned_frames=sum(conv.kinds.values()), origin=conv.muxer.shift, slowmo=conv.slowmo,
         extras=conv.extras, side=src.info.side, stretched=tuple(conv.stretch), damaged=bool(src.problems))
     report = check(exp, out)
     if src_read is None:

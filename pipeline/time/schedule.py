@@ -228,3 +228,20 @@ def schedule(
 def output_frame_count(n_frames: int, fps_in: Fraction, fps_out: Fraction) -> int:
     """Frames a constant-rate clip of ``n_frames`` at ``fps_in`` gives at ``fps_out``."""
     return math.ceil(Fraction(n_frames) / Fraction(fps_in) * Fraction(fps_out))
+
+
+def output_origin(first_ts: Fraction, range_start: Fraction, fps_out: Fraction,
+                  stretch: Fraction | int = 1) -> tuple[Fraction, int]:
+    """Where the output's clock starts, in source seconds, and the first picture's frame number on it.
+
+    The pictures sit on the output grid ``k / fps_out``, and the first one is the first source frame
+    (``first_ts``, the scheduler's origin). When the range starts off that grid (``--ss`` between two
+    frames, or audio that starts before the video), the first picture goes on the nearest grid point:
+    frame ``round((first_ts - range_start) x stretch x fps_out)``. Every other stream (audio,
+    subtitles, chapters, captions) is then placed from the returned origin, which is ``range_start``
+    moved by that rounding (at most half an output frame): so a sound keeps its exact distance from
+    its picture, instead of being off by up to half a frame. ``stretch``: the slow-motion factor
+    (output seconds per source second)."""
+    stretch = Fraction(stretch)
+    frames = round((first_ts - range_start) * stretch * fps_out)
+    return first_ts - Fraction(frames) / fps_out / stretch, frames

@@ -247,7 +247,7 @@ def test_expectation_reads_an_output_targets_fates():
                spec=NS(guessed=False, color_range=1, primaries=1, trc=1))
     exp = expectation_from_plan(src_read=None, muxer=muxer, plan=NS(fates=fates),
                                 temporal=NS(interlace_out="off", timecode_out=None), planned_frames=50,
-                                range_start=F(0), slowmo=None, extras={"chapters": 0, "attachments": 0},
+                                origin=F(0), slowmo=None, extras={"chapters": 0, "attachments": 0},
                                 side=NS(mastering=None, light=None))
     assert [(s.index, s.codec, s.out_index) for s in exp.streams] == [(1, "aac", 1), (2, None, 2)]
     assert exp.dropped == ((3, "#3 subtitle subrip: left out (--drop-stream)"),)
