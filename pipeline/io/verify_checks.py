@@ -9,9 +9,11 @@ one line per difference. The tolerances are stated here, once:
   MPEG-TS: no negative timestamps), within half an output frame; in AVI and elementary streams
   (:data:`NO_TIMES`) the video's start is a decoder delay: anything from 0 to 16 frames, and the
   other streams' offsets are measured from 0, not from it;
-- the A/V offset (a stream's start minus the video's, compared with the source's): half an output frame;
-  in AVI and elementary streams a copied stream's, one packet of it (no stream start there: the packet
-  that straddles ``--ss`` plays from the file's start);
+- the A/V offset (a stream's start minus the video's, compared with the source's): one tick of each
+  of the two streams' time bases and 1 ms for convert's own check (its plan places every stream
+  exactly), half an output frame without a plan (``filmrt verify``: the grid is inferred); in AVI and
+  elementary streams a copied stream's, one packet of it (no stream start there: the packet that
+  straddles ``--ss`` plays from the file's start);
 - a stream's or the video's duration: one output frame or one packet of the stream, whichever is longer;
   a re-encoded stream one packet more (its encoder's priming, presented before the start where the
   container cannot signal it).
@@ -211,7 +213,7 @@ def _check_streams(exp: Expectation, out: MediaRead, v: VideoRead, rep: VerifyRe
         if o is None:
             diff(f"stream #{s.index} {s.kind}: missing from OUT (the plan copies it)")
             continue
-        _check_stream(s, o, rep, rate, shift, out.format in NO_TIMES)
+        _check_stream(s, o, rep, rate, shift, out.format in NO_TIMES, exp.planned, _tick(v))
     rep.checks.append("dropped streams as planned")
     matched = {o.index for o in found.values() if o is not None}
     for o in out.others:
@@ -226,7 +228,7 @@ def _check_streams(exp: Expectation, out: MediaRead, v: VideoRead, rep: VerifyRe
 
 
 def _check_stream(s: StreamExpect, o: StreamRead, rep: VerifyReport, rate: Fraction, shift: Fraction,
-                  no_times: bool = False) -> None:
+                  no_times: bool = False, planned: bool = False, video_tick: Fraction = Fraction(0)) -> None:
     name, diff = f"stream #{s.index} {s.kind}", rep.differences.append
     if s.codec is not None and not same_codec(s.codec, o.codec):
         diff(f"{name}: codec {o.codec} in OUT, {s.codec} in the source")
@@ -257,10 +259,13 @@ def _check_stream(s: StreamExpect, o: StreamRead, rep: VerifyReport, rate: Fract
         got = o.start - shift
         # AVI keeps no stream start: a copied packet that straddles --ss plays from the file's start,
         # up to one packet of that stream away from its time (a packet cannot be cut)
-        offset_tol = max(1 / (2 * rate), o.max_packet if no_times and s.codec is not None else 0)
+        # convert's plan places every stream exactly (output_origin): only the two streams' ticks
+        # and a millisecond; inferred (filmrt verify alone), the output's grid is a guess: half a frame
+        near = video_tick + max(o.time_base, Fraction(1, 1_000_000)) + Fraction(1, 1000) if planned else 1 / (2 * rate)
+        offset_tol = max(near, o.max_packet if no_times and s.codec is not None else 0)
         if abs(got - s.start) > offset_tol:
             diff(f"{name}: starts at {_s(got)} in OUT, planned {_s(s.start)} from the source "
-                 "(A/V offset beyond half a frame)")
+                 f"(an A/V offset of {_s(got - s.start)}; tolerance {_s(offset_tol)})")
 
 
 def _check_extras(exp: Expectation, out: MediaRead, rep: VerifyReport) -> None:

@@ -114,3 +114,17 @@ def test_the_origin_is_the_range_start_moved_by_the_first_pictures_rounding():
     assert output_origin(F(1, 25), F(1, 50), F(25), 4) == (F(1, 50), 2)
     # on the grid: the range's start is the origin
     assert output_origin(F(2, 5), F(0), F(25)) == (F(0), 10)
+
+
+@pytest.mark.parametrize("ss", ["0.02", "0.019", "0.03"])
+def test_woven_output_keeps_the_click_on_the_flash(tmp_path, ss, capsys):
+    """--interlace tff at 50 fields: the first woven frame goes on the frame grid (25 a second), not
+    the field grid, so the sound is placed from that frame's own time (an odd field count put it
+    half a frame off before)."""
+    src = _flash_clip(tmp_path / "in.mkv", 25, "pcm_s16le")
+    flash, click = _flash_and_click(src)
+    out = tmp_path / "o.mkv"
+    assert main(["convert", src, str(out), "--fps", "50", "--interlace", "tff", "--model", "blend", "--quiet",
+                 "--ss", ss]) == 0, capsys.readouterr().err
+    o_flash, o_click = _flash_and_click(out)
+    assert abs((o_click - o_flash) - (click - flash)) < F(3, 2000), float(o_click - o_flash)

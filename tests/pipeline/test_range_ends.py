@@ -80,3 +80,17 @@ def _seconds(text: str) -> F:
         h, m, s = text.split(":")
         return (int(h) * 60 + int(m)) * 60 + F(s)
     return F(text)
+
+
+def test_standalone_verify_counts_the_window_as_convert_does(tmp_path, capsys):
+    """23.976 -> 59.94 with --ss 1.13 --t 0.77: convert writes 44 frames (from the first picture in
+    the window, 1.1678 s, to 1.9 s); `filmrt verify` without a plan counted 45 from --ss moved by the
+    first picture's rounding the other way. Both now start the output's clock at the same origin."""
+    clip = make_clip(tmp_path / "in.mp4", width=64, height=48, fps=F(24000, 1001), frames=60)
+    out = tmp_path / "out.mp4"
+    window = ["--ss", "1.13", "--t", "0.77"]
+    assert main(["convert", clip, str(out), "--fps", "60000/1001", "--model", "blend", "--quiet", *window]) == 0
+    first = min(x for x in _times(clip) if x >= F(113, 100))
+    assert len(_times(out)) == math.ceil((F(190, 100) - first) * F(60000, 1001)) == 44
+    capsys.readouterr()
+    assert main(["verify", clip, str(out), *window]) == 0, capsys.readouterr().err
