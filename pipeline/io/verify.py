@@ -220,8 +220,7 @@ def expectation_from_plan(*, src_read: MediaRead | None, muxer, plan, temporal, 
                                   extras=extras, side=side, damaged=damaged)
 
 
-def _stream_expect(f: StreamFate, r, origin: Fraction, scale: Fraction, damaged: bool,
-                   straddle: bool) -> StreamExpect:
+def _stream_expect(f: StreamFate, r, origin: Fraction, scale: Fraction, damaged: bool) -> StreamExpect:
     """What a copied or re-encoded stream must be, from the source's packets ``r`` in the range."""
     seen = dict(packets=r.packets, source_decode_errors=r.decode_errors, language=r.language,
                 sound=r.sound if f.fate == "copied" or r.sound is None else (None, r.sound[1])) if r is not None else {}
@@ -231,10 +230,10 @@ def _stream_expect(f: StreamFate, r, origin: Fraction, scale: Fraction, damaged:
     if f.fate == "copied":
         dur = r.duration * scale if r.duration is not None and not damaged else None
         return StreamExpect(f.index, f.kind, f.codec, (r.start - origin) * scale, dur, f.output_index, **seen)
-    # re-encoded: fed every packet the range keeps, the one straddling --ss whole (``straddle``: its
-    # sound from before the start point too; without --ss, what comes before the start is the
-    # source's own priming, which its decoder drops); its own codec delay, any codec
-    fed = r.start if straddle else max(r.start, origin)
+    # re-encoded: the sound from the output's start (the packet straddling --ss is cut there; without
+    # --ss, what comes before the start is the source's own priming, which its decoder drops); its
+    # own codec delay, any codec
+    fed = max(r.start, origin)
     dur = (r.end - fed) * scale if r.end is not None and not damaged else None
     return StreamExpect(f.index, f.kind, None, None, dur, f.output_index, **seen)
 
@@ -253,8 +252,7 @@ def expectation_from_fates(fates: list[StreamFate], *, src_read: MediaRead | Non
         grid = Grid(Fraction(muxer.frame_offset) / rate, rate, planned_frames)
     src_video = src_read.video if src_read is not None else None
     by_index = {s.index: s for s in (src_read.others if src_read is not None else [])}
-    straddle = src_read is not None and src_read.lo is not None
-    streams = tuple(_stream_expect(f, by_index.get(f.index), origin, scale, damaged, straddle)
+    streams = tuple(_stream_expect(f, by_index.get(f.index), origin, scale, damaged)
                     for f in fates if f.fate in ("copied", "reencoded"))
     dropped = tuple((f.index, f"#{f.index} {f.kind} {f.codec}: {f.reason}") for f in fates if f.fate == "dropped")
     order = {"tff": ("tt",), "bff": ("bb",)}.get(temporal.interlace_out, ("progressive", "unknown"))

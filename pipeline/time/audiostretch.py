@@ -5,9 +5,10 @@ audio stream is decoded, run through ``atempo`` and encoded again (AAC, the stre
 and layout; WebM holds only Opus and Vorbis: Opus at 48 kHz there, :func:`stretch_codec`). One ``atempo`` takes tempo factors from 0.5 to 100, so a slowdown beyond 2x is a chain of
 them whose product is 1/N (``4`` -> 0.5, 0.5; ``2.5`` -> 0.5, 0.8): :func:`atempo_chain`.
 
-Timestamps: the output of a stream starts where its first packet was, moved to the slowed timeline
+Timestamps: the output of a stream starts where its first sample was, moved to the slowed timeline
 (``(t - shift) x N``), and then counts samples, so the audio is continuous and in step with the
-video to the sample.
+video to the sample. Samples before ``shift`` (the output's start: the packet that straddles
+``--ss``) are cut off.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 import av
+import numpy as np
 
 from filmrt.pipeline.time.cadence.fieldops import pull_all
 
@@ -60,6 +62,7 @@ class AudioStretch:
             self.output.metadata[k] = v
         self.graph: av.filter.Graph | None = None
         self.next_pts: int | None = None
+        self._cut = 0  # input samples still to drop (before the output's start)
 
     def _build(self, frame) -> None:
         g = self.graph = av.filter.Graph()
@@ -97,12 +100,43 @@ class AudioStretch:
         for frame in self.decoder.decode(packet):
             if self.graph is None:
                 self._build(frame)
-                t = Fraction(packet.pts or 0) * Fraction(packet.time_base) - self.shift
+                t = self._first_sample(packet, frame) - self.shift
                 self.next_pts = max(0, round(t * self.factor * self.rate))
+                # the sound before the output's start (the packet straddling --ss) is cut, not
+                # delayed: left in, it put everything after it that much late
+                self._cut = max(0, round(-t * frame.sample_rate))
+            if self._cut:
+                frame = self._trim(frame)
+                if frame is None:
+                    continue
             frame.pts, frame.time_base = None, Fraction(1, self.rate)  # atempo counts its own samples
             self.graph.push(frame)
             out += self._encode(self._pull())
         return out
+
+    @staticmethod
+    def _first_sample(packet, frame) -> Fraction:
+        """The time of the first sample the decoder gave for ``packet``: its start, moved by the
+        samples the decoder dropped from its front (an encoder's priming, Opus 312 of 960)."""
+        t = Fraction(packet.pts or 0) * Fraction(packet.time_base)
+        if packet.duration and packet.time_base:
+            whole = round(packet.duration * Fraction(packet.time_base) * frame.sample_rate)
+            t += Fraction(max(0, whole - frame.samples), frame.sample_rate)
+        return t
+
+    def _trim(self, frame):
+        """``frame`` without its first ``_cut`` samples (None when it has no more)."""
+        n = min(self._cut, frame.samples)
+        self._cut -= n
+        if n == frame.samples:
+            return None
+        if n == 0:
+            return frame
+        per = 1 if frame.format.is_planar else len(frame.layout.channels)  # packed: samples interleaved
+        rest = av.AudioFrame.from_ndarray(np.ascontiguousarray(frame.to_ndarray()[:, n * per:]),
+                                          format=frame.format.name, layout=frame.layout.name)
+        rest.sample_rate = frame.sample_rate
+        return rest
 
     def finish(self) -> list:
         out = []
