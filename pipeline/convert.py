@@ -306,13 +306,13 @@ class _Conversion:
         # filmrt's own tags in a source (e.g. a batch mark) say nothing about this output
         tags = {k: v for k, v in src.container_metadata.items() if not k.lower().startswith("filmrt_")}
         # on the grid of the frames written: woven frames (two fields each) when interlaced
-        grid = self.fps_out / (2 if tr.interlace_out != "off" else 1)
-        origin, frames = output_origin(first_ts, src.range_start, grid, self.slowmo or 1)
+        weave = 2 if tr.interlace_out != "off" else 1
+        origin, frames = output_origin(first_ts, src.range_start, self.fps_out / weave, self.slowmo or 1)
         #: a caption's time counts from the start of the range; a picture's from ``origin``
         self.caption_lead = (origin - src.range_start) * (self.slowmo or 1)
         muxer = Muxer(
             self.target, info=src.info, fps_out=self.fps_out,
-            shift=origin, video_offset=frames / grid,
+            shift=origin, first_frame=frames * weave,
             side=src.info.side, preset=enc.preset,
             container_metadata={**tags, **self.tags}, warn=self.muxer_notes.append,
             interlace=None if tr.interlace_out == "off" else tr.interlace_out, timecode=tr.timecode_out,

@@ -173,7 +173,7 @@ class Muxer:
         info: VideoInfo,
         fps_out: Fraction,
         shift: Fraction = Fraction(0),
-        video_offset: Fraction = Fraction(0),
+        first_frame: int = 0,
         side: SideInfo | None = None,
         preset: str = DEFAULT_PRESET,
         threads: int = 0,
@@ -237,13 +237,13 @@ class Muxer:
             self._discard_tmp()
             raise FilmrtError(f"cannot write {dst}: {av_error_message(e)}") from None
         try:
-            self._setup(info, target.copy, output, side, preset, container_metadata or {}, video_offset, threads)
+            self._setup(info, target.copy, output, side, preset, container_metadata or {}, first_frame, threads)
         except BaseException:
             self.abort()
             raise
 
     # ------------------------------------------------------------------ setup
-    def _setup(self, info, copy_streams, output, side, preset, container_metadata, video_offset, threads=0) -> None:
+    def _setup(self, info, copy_streams, output, side, preset, container_metadata, first_frame, threads=0) -> None:
         c = self.container
         for k, v in container_metadata.items():
             if k.lower() not in ("encoder", "major_brand", "minor_version", "compatible_brands"):
@@ -311,7 +311,8 @@ class Muxer:
             cc.sample_aspect_ratio = vs.sample_aspect_ratio = info.sar
         self.vstream = vs
         self.frame_time_base = 1 / self.fps_out
-        self.frame_offset = round(Fraction(video_offset) * self.fps_out)
+        #: the first picture's number on the output grid (k / fps_out from ``shift``: output_origin)
+        self.frame_offset = first_frame
         self.encoded = 0  # frames handed to the encoder (woven frames when interlaced)
         # streams copied as they are: the target chose them (filmrt.pipeline.io.target.plan_target)
         self.copy_map = {}

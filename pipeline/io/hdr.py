@@ -172,7 +172,6 @@ def _entries(container) -> list:
             out.append(container[i])
         except IndexError:
             return out
-    return out
 
 
 def display_matrix_of(frame) -> list[int] | None:
