@@ -52,7 +52,7 @@ def _read_png16(path: Path, alpha: bool) -> np.ndarray:
     """A 16-bit PNG at full precision (FFmpeg's decoder): (H, W, 3|4) float32 in [0, 1]."""
     import av
 
-    with av.open(str(path)) as c:
+    with av.open(str(path), metadata_errors="ignore") as c:
         frame = next(c.decode(video=0))
         arr = frame.to_ndarray(format="rgba64le" if alpha else "rgb48le")
     return arr.astype(np.float32) / 65535.0

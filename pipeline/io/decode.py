@@ -86,7 +86,7 @@ def _open_input(src, fmt: str | None = None, options: dict | None = None):
         if not os.access(handle, os.R_OK):
             raise FilmrtError(f"cannot read input {handle}: permission denied")
     try:
-        return av.open(handle, "r", format=fmt, options=options or {}), name
+        return av.open(handle, "r", format=fmt, options=options or {}, metadata_errors="ignore"), name
     except (av.error.InvalidDataError, av.error.DemuxerNotFoundError) as e:
         raise NotAVideo(f"{name} is not a video file FFmpeg can read ({av_error_message(e)})") from None
     except av.error.FFmpegError as e:

@@ -96,7 +96,7 @@ def _cover_bytes(src_container, stream) -> bytes | None:
     path = getattr(src_container, "name", None)
     if not path or not os.path.isfile(path):
         return None
-    with av.open(path) as c:
+    with av.open(path, metadata_errors="ignore") as c:
         for pkt in c.demux(c.streams[stream.index]):
             if pkt.size:
                 return bytes(pkt)

@@ -136,7 +136,8 @@ class LiveInput:
         if self.src.startswith("udp://"):
             opts.update(overrun_nonfatal="1", fifo_size="1000000")
         try:
-            c = av.open(self.src, "r", format=o.input_format, options=opts, timeout=(o.open_timeout, o.read_timeout))
+            c = av.open(self.src, "r", format=o.input_format, options=opts, timeout=(o.open_timeout, o.read_timeout),
+                        metadata_errors="ignore")  # undecodable tag bytes are dropped, not fatal
         except av.error.FFmpegError as e:
             raise FilmrtError(f"cannot open {self.src}: {av_error_message(e)}") from None
         return open_input(self.src, opened=(c, self.src))

@@ -343,7 +343,7 @@ def analyse(src, *, ss: float | None = None, frames: int = ANALYSE_FRAMES) -> Te
         # a pipe or FIFO is read once, by the conversion itself
         rep.notes.append("a pipe is not analysed for interlacing/cadence: taken as progressive")
         return rep
-    with av.open(str(src)) as c:
+    with av.open(str(src), metadata_errors="ignore") as c:
         vs = main_video(c.streams)  # the stream the conversion converts (not a thumbnail track)
         rep.field_order = field_order(vs)
         got = _window(c, vs, ss, frames)
