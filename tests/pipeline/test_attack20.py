@@ -41,6 +41,19 @@ def test_a_repeated_label_with_a_free_slot_is_still_moved_on():
     assert clock.repaired == 1 and clock.overlapped == 0
 
 
+def test_a_repeated_last_label_is_dropped():
+    """The last picture repeats the label before it (a packet written twice: `make fuzz`, TS
+    mutations 1-24, 1-71, 1-86): no next label leaves it a slot, so it is dropped (rule 5), not put
+    a frame after the stream's end, where the verification found OUT a frame longer than IN."""
+    tb = F(1, 25)
+    clock: FrameClock[int] = FrameClock(tb, tb)
+    labels = [0, 1, 2, 3, 4, 4]
+    got = [(i, t) for n, p in enumerate(labels) for i, t in clock.push(n, p, None)]
+    got += list(clock.flush())
+    assert [i for i, _ in got] == [0, 1, 2, 3, 4] and [t / tb for _, t in got] == [0, 1, 2, 3, 4]
+    assert clock.overlapped == 1 and clock.repaired == 0
+
+
 def _slow_pan(path, interlaced: bool) -> None:
     """A 1 px per field time pan of testsrc2 (sharp detail), coded interlaced, tff: woven from 50p
     (interlaced) or 25p frames flagged interlaced (progressive)."""
