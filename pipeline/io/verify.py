@@ -57,6 +57,8 @@ from filmrt.pipeline.io.verify_read import MediaRead, read_back
 
 #: how a difference line starts (the CLI prints one line per difference)
 PREFIX = "mismatch: "
+#: the end of a dropped stream's line when convert would have kept it (``filmrt verify``)
+UNEXPLAINED = "dropped (no plan to say why)"
 
 
 @dataclass(frozen=True)
@@ -220,7 +222,7 @@ def expectation_from_plan(*, src_read: MediaRead | None, muxer, plan, temporal, 
                                   extras=extras, side=side, damaged=damaged)
 
 
-def _stream_expect(f: StreamFate, r, origin: Fraction, scale: Fraction, damaged: bool) -> StreamExpect:
+def stream_expect(f: StreamFate, r, origin: Fraction, scale: Fraction, damaged: bool) -> StreamExpect:
     """What a copied or re-encoded stream must be, from the source's packets ``r`` in the range."""
     seen = dict(packets=r.packets, source_decode_errors=r.decode_errors, language=r.language,
                 sound=r.sound if f.fate == "copied" or r.sound is None else (None, r.sound[1])) if r is not None else {}
@@ -252,7 +254,7 @@ def expectation_from_fates(fates: list[StreamFate], *, src_read: MediaRead | Non
         grid = Grid(Fraction(muxer.frame_offset) / rate, rate, planned_frames)
     src_video = src_read.video if src_read is not None else None
     by_index = {s.index: s for s in (src_read.others if src_read is not None else [])}
-    streams = tuple(_stream_expect(f, by_index.get(f.index), origin, scale, damaged)
+    streams = tuple(stream_expect(f, by_index.get(f.index), origin, scale, damaged)
                     for f in fates if f.fate in ("copied", "reencoded"))
     dropped = tuple((f.index, f"#{f.index} {f.kind} {f.codec}: {f.reason}") for f in fates if f.fate == "dropped")
     order = {"tff": ("tt",), "bff": ("bb",)}.get(temporal.interlace_out, ("progressive", "unknown"))
@@ -309,11 +311,12 @@ def own_rate(v) -> Fraction | None:
 
 
 def infer_expectation(src: MediaRead, out: MediaRead, origin: Fraction | None = None, *, ss: float | None = None,
-                      hi: Fraction | None = None) -> tuple[Expectation, list[str]]:
+                      hi: Fraction | None = None, decided: Decisions | None = None) -> tuple[Expectation, list[str]]:
     """An :class:`Expectation` for OUT made from IN and OUT alone (``filmrt verify``), and notes;
     ``origin``: IN's time that became 0 in OUT (default: IN's start; with --ss the range's start);
     ``ss``: convert's --ss (the timecode is the first kept frame's); ``hi``: the range's end in IN
-    (--t: convert writes no frame at or after it)."""
+    (--t: convert writes no frame at or after it); ``decided``: convert's own decisions for the
+    pair (:func:`convert_decisions`), where it could make them."""
     from filmrt.pipeline.io.verify_checks import infer_streams
     from filmrt.pipeline.time.schedule import output_origin
     from filmrt.pipeline.time.timecode import convert_timecode, label_at
@@ -340,14 +343,18 @@ def infer_expectation(src: MediaRead, out: MediaRead, origin: Fraction | None = 
         unspecified = (2, 0, 2, 2)  # AVCOL_SPC/PRI/TRC_UNSPECIFIED = 2, AVCOL_RANGE_UNSPECIFIED = 0
         colour = tuple(None if v == u else v for v, u in zip(sv.colour, unspecified, strict=True))
     timecode = None
-    if src.timecode and sv is not None and sv.rate and rate:
+    if src.timecode and decided is not None and decided.timecode_carrier is None:
+        notes.append(f"timecode: {decided.name} with {ov.codec if ov else '?'} video has no place for one (convert "
+                     "writes none there): not checked")
+    elif src.timecode and sv is not None and sv.rate and rate:
         try:
             timecode = convert_timecode(label_at(src.timecode, sv.rate, ss), sv.rate, rate)
         except Exception:  # noqa: BLE001 - an unusual tag: only its presence is checked then
             timecode = None
     notes.append("field order: not checked without a plan (deinterlacing and --interlace change it)")
     span, lead = video_span(src)
-    streams, dropped = infer_streams(src, out, origin)  # the check says the dropped ones (its notes)
+    # the check says the dropped ones (its notes)
+    streams, dropped = infer_streams(src, out, origin, decided.fates if decided is not None else None)
     holds_attachments = "matroska" in out.format
     exp = Expectation(
         grid=grid, width=sv.width if sv else None, height=sv.height if sv else None, size_slack=1,
@@ -381,24 +388,77 @@ def verify_pair(src, dst, *, ss: float | None = None, t: float | None = None, de
             raise FilmrtError(f"{p}: not a file (filmrt verify reads both files, a stream cannot be read twice)"
                               if Path(p).exists() else f"not found: {p}")
     out = read_back(dst, decode=decode)
+    decided = convert_decisions(src, dst, out, ss=ss, dropped=dropped)
     lo = hi = None
     if ss or t:
         with av.open(src, metadata_errors="ignore") as c:
             start = max(Fraction(c.start_time or 0, 1_000_000), Fraction(0))
         lo = start + Fraction(ss or 0).limit_denominator(1_000_000)
         hi = lo + Fraction(t).limit_denominator(1_000_000) if t else None
+        if decided is not None and decided.ss != ss:  # MXF: the range starts at the first picture at or after --ss
+            lo = start + Fraction(decided.ss).limit_denominator(1_000_000)
     inp = read_source(src, out, lo=lo if ss else None, hi=hi)
-    exp, notes = infer_expectation(inp, out, lo, ss=ss, hi=hi)
+    exp, notes = infer_expectation(inp, out, lo, ss=ss, hi=hi, decided=decided)
+    if decided is None:
+        notes.append("streams: convert's decisions for this pair could not be made (it would refuse it as it "
+                     "stands): every stream of IN is expected in OUT as it is")
     report = check(exp, out)
     report.notes = notes + reset_notes(inp) + report.notes
     kinds, indices = parse_drop(dropped)
     allowed = {s.index for s in inp.others if s.kind in kinds or s.index in indices}
     for i, why in exp.dropped:
-        if i not in allowed:  # without a plan, nothing says a stream may go: the user must
+        if why.endswith(UNEXPLAINED) and i not in allowed:  # convert keeps it: only the user can say it may go
             report.differences.append(f"stream {why.split(': dropped')[0]}: missing from OUT "
                                       "(pass --dropped SPEC if it was left out on purpose)")
     report.seconds = time.perf_counter() - t0
     return report
+
+
+@dataclass(frozen=True)
+class Decisions:
+    """What ``convert`` decides for IN written to OUT's container, without the conversion's plan."""
+
+    #: the container as messages name it, and where it keeps a timecode (None: nowhere)
+    name: str
+    timecode_carrier: str | None
+    #: each input stream's fate, by input index (copied, re-encoded, or dropped and why)
+    fates: dict[int, StreamFate]
+    #: --ss as the decoder takes it (MXF: moved to the first picture at or after it)
+    ss: float | None
+
+
+def convert_decisions(src: str, dst: str, out: MediaRead, *, ss: float | None = None,
+                      dropped: str | None = None) -> Decisions | None:
+    """Ask convert's own functions what it does with IN written to OUT (``filmrt verify`` has no
+    plan): :func:`~filmrt.pipeline.io.target.plan_target` with the default encoding options and
+    ``--drop-stream dropped`` (which streams are copied, re-encoded as PCM into MPEG-TS is, or left
+    out), :func:`~filmrt.pipeline.prepare.range_start` (MXF starts every stream at the first picture
+    at or after --ss) and :func:`~filmrt.pipeline.time.timecode.timecode_carrier` for OUT's own video
+    codec. None where convert would refuse the pair as it stands (no --drop-stream given, say)."""
+    from filmrt.errors import FilmrtError
+    from filmrt.pipeline.io.decode import open_input
+    from filmrt.pipeline.io.target import plan_target
+    from filmrt.pipeline.options import EncodeOptions
+    from filmrt.pipeline.prepare import range_start
+    from filmrt.pipeline.time.timecode import timecode_carrier
+
+    try:
+        inp = open_input(src)
+    except FilmrtError:
+        return None
+    try:
+        ov = out.video
+        rate = own_rate(ov) if ov is not None else None
+        target = plan_target(dst, EncodeOptions(drop_stream=dropped), inp.info, inp.streams, inp.stream.index,
+                             replace_timecode=True, rate=rate)
+        kinds, indices = parse_drop(dropped)  # those the user named: present or not, as the user says
+        fates = {f.index: f for f in target.fates if f.kind not in kinds and f.index not in indices}
+        return Decisions(target.name, timecode_carrier(target.format, ov.codec if ov is not None else ""), fates,
+                         range_start(ss, inp, target))
+    except FilmrtError:
+        return None
+    finally:
+        inp.close()
 
 
 # ---------------------------------------------------------------------- convert's call

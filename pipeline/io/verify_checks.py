@@ -22,10 +22,12 @@ one line per difference. The tolerances are stated here, once:
 from __future__ import annotations
 
 import bisect
+from dataclasses import replace
 from fractions import Fraction
 
 from filmrt.pipeline.io.streams import NO_TIMES, same_codec
-from filmrt.pipeline.io.verify import Expectation, StreamExpect, VerifyReport
+from filmrt.pipeline.io.target import DROPPED, REENCODED, StreamFate
+from filmrt.pipeline.io.verify import UNEXPLAINED, Expectation, StreamExpect, VerifyReport, stream_expect
 from filmrt.pipeline.io.verify_read import MediaRead, StreamRead, VideoRead
 
 #: how a note on damage the output only carries over from the source starts
@@ -285,21 +287,33 @@ def _check_extras(exp: Expectation, out: MediaRead, rep: VerifyReport) -> None:
 
 
 # ---------------------------------------------------------------------- no plan
-def infer_streams(src: MediaRead, out: MediaRead, origin: Fraction):
-    """Every non-video stream of IN is expected in OUT (same codec, duration, offset), unless OUT
-    lacks one of its kind: then it is "dropped (no plan to say why)". A timecode or chapter track
+def infer_streams(src: MediaRead, out: MediaRead, origin: Fraction, fates: dict[int, StreamFate] | None = None):
+    """Every non-video stream of IN is expected in OUT as convert treats it (``fates``: its decisions
+    for the pair, :func:`~filmrt.pipeline.io.verify.convert_decisions`; without them every stream is
+    expected as it is): copied (same codec, duration, offset), re-encoded (PCM into MPEG-TS: the
+    encoder's codec, the sound from OUT's start), or left out with convert's reason. A stream OUT
+    lacks that convert would keep is "dropped (no plan to say why)". A timecode or chapter track
     is not expected as a stream: it is checked as the timecode and the chapters."""
     streams, dropped = [], []
     free = [o for o in out.others if o.role is None]
     for s in src.others:
+        f = (fates or {}).get(s.index)
         if s.role is not None:
             continue
+        if f is not None and f.fate == DROPPED:
+            dropped.append((s.index, f"#{s.index} {s.kind} {s.codec}: {f.reason}"))
+            continue
+        recoded = f is not None and f.fate == REENCODED
         # same_codec: MP2 copied into MP4 is read back as MP3 (one object type for MPEG audio)
-        pick = next((o for o in free if o.kind == s.kind and same_codec(s.codec, o.codec)), None)
+        codec = f.encoder if recoded else s.codec
+        pick = next((o for o in free if o.kind == s.kind and same_codec(codec, o.codec)), None)
         if pick is None:
-            dropped.append((s.index, f"#{s.index} {s.kind} {s.codec}: dropped (no plan to say why)"))
+            dropped.append((s.index, f"#{s.index} {s.kind} {s.codec}: {UNEXPLAINED}"))
             continue
         free.remove(pick)
+        if recoded:
+            streams.append(stream_expect(replace(f, output_index=pick.index), s, origin, Fraction(1), False))
+            continue
         start = s.start - origin if s.start is not None else None
         streams.append(StreamExpect(s.index, s.kind, s.codec, start, s.duration, pick.index, s.packets,
                                     s.decode_errors, sound=s.sound, language=s.language))

@@ -267,3 +267,28 @@ def test_verify_command_pairs_mp2_read_back_as_mp3(tmp_path, capsys, src_ext, ou
         names = {i.streams.audio[0].codec_context.name, o.streams.audio[0].codec_context.name}
     assert names == {"mp2", "mp3float"}  # the read-back names differ, the stream is the same
     assert main(["verify", src, str(out)]) == 0, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("out_ext", "ss"), [("ts", None), ("ts", 0.5), ("mxf", 0.5), ("mxf", 0.3)])
+def test_verify_command_asks_convert_what_the_container_takes(tmp_path, capsys, out_ext, ss):
+    """Without a plan, ``filmrt verify`` asks convert's own decisions for the pair: MPEG-TS gets the
+    24-bit PCM re-encoded as AAC and has no place for the timecode; MXF starts every stream at the
+    first picture at or after --ss (0.52 s for 0.5 at 25 fps). These correct outputs were refused
+    (exit 4) by the command alone; a wrong one still is."""
+    from support.media import make_multi_audio
+
+    src = make_multi_audio(tmp_path / "in.mov", ("pcm_s24le",), frames=40, timecode="10:00:00:00")
+    out = tmp_path / f"out.{out_ext}"
+    convert(src, out, fast("50", ss=ss))
+    at = ["--ss", str(ss)] if ss else []
+    assert main(["verify", src, str(out), *at]) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    if out_ext == "mxf":  # another range is not this output
+        assert main(["verify", src, str(out), "--ss", str(ss + 0.2)]) == EXIT_VERIFY_FAILED
+        return
+    silent = tmp_path / "silent.ts"  # the sound left out: a difference unless the user says so
+    convert(src, silent, ConvertOptions(fps="50", ss=ss, runtime=RuntimeOptions(model="blend"),
+                                        encode=EncodeOptions(preset="ultrafast", drop_stream="a")))
+    assert main(["verify", src, str(silent), *at]) == EXIT_VERIFY_FAILED
+    assert "filmrt: mismatch: stream #1 audio pcm_s24le: missing from OUT" in capsys.readouterr().err
+    assert main(["verify", src, str(silent), *at, "--dropped", "a"]) == 0

@@ -26,14 +26,17 @@ def _audio_frame(stream, start: int, n: int, rate: int) -> av.AudioFrame:
 
 
 def make_multi_audio(path, audio=("aac",), *, frames: int = 20, fps: int = 25, size=(64, 48),
-                     first=None) -> str:
+                     first=None, timecode: str | None = None) -> str:
     """A matroska (or any container the extension names) clip: H.264 video and one audio stream per
-    codec in ``audio`` (48 kHz stereo). ``first``: (H, W, 3) uint8 picture for frame 0."""
+    codec in ``audio`` (48 kHz stereo). ``first``: (H, W, 3) uint8 picture for frame 0; ``timecode``:
+    the video stream's timecode tag (a MOV's ``tmcd`` track)."""
     path = str(path)
     w, h = size
     with av.open(path, "w") as c:
         vs = c.add_stream("libx264", rate=fps)
         vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
+        if timecode:
+            vs.metadata["timecode"] = timecode
         vs.codec_context.options = {"preset": "ultrafast", "crf": "10"}
         streams = []
         for name in audio:
