@@ -342,13 +342,19 @@ def infer_expectation(src: MediaRead, out: MediaRead, origin: Fraction | None = 
     if sv is not None:  # a tag IN leaves unspecified is guessed by convert: any value is right
         unspecified = (2, 0, 2, 2)  # AVCOL_SPC/PRI/TRC_UNSPECIFIED = 2, AVCOL_RANGE_UNSPECIFIED = 0
         colour = tuple(None if v == u else v for v, u in zip(sv.colour, unspecified, strict=True))
+        if sv.colour[0] == 0 and ov is not None and ov.colour[0] != 0:  # AVCOL_SPC_RGB written as Y'CbCr
+            colour = (None, None, *colour[2:])
+            notes.append("colour: an RGB source written as Y'CbCr: its matrix and range are convert's choice, "
+                         "not checked")
     timecode = None
     if src.timecode and decided is not None and decided.timecode_carrier is None:
         notes.append(f"timecode: {decided.name} with {ov.codec if ov else '?'} video has no place for one (convert "
                      "writes none there): not checked")
     elif src.timecode and sv is not None and sv.rate and rate:
+        # convert counts --ss from the source's first label (the range's first picture may carry another)
+        first_label = decided.timecode if decided is not None and decided.timecode else src.timecode
         try:
-            timecode = convert_timecode(label_at(src.timecode, sv.rate, ss), sv.rate, rate)
+            timecode = convert_timecode(label_at(first_label, sv.rate, ss), sv.rate, rate)
         except Exception:  # noqa: BLE001 - an unusual tag: only its presence is checked then
             timecode = None
     notes.append("field order: not checked without a plan (deinterlacing and --interlace change it)")
@@ -364,7 +370,8 @@ def infer_expectation(src: MediaRead, out: MediaRead, origin: Fraction | None = 
         hdr=sv.hdr if sv is not None and out.video is not None and out.video.codec == "hevc" else None,
         duration=span, duration_lead=lead, streams=tuple(streams), dropped=tuple(dropped),
         chapters=src.chapters if any(m in out.format.split(",") for m in CHAPTER_MUXERS) else None,
-        attachments=src.attachments if holds_attachments else None, planned=False,
+        attachments=src.attachments + (decided.attached if decided else 0) if holds_attachments else None,
+        planned=False,
     )
     return exp, notes
 
@@ -391,12 +398,13 @@ def verify_pair(src, dst, *, ss: float | None = None, t: float | None = None, de
     decided = convert_decisions(src, dst, out, ss=ss, dropped=dropped)
     lo = hi = None
     if ss or t:
-        with av.open(src, metadata_errors="ignore") as c:
-            start = max(Fraction(c.start_time or 0, 1_000_000), Fraction(0))
-        lo = start + Fraction(ss or 0).limit_denominator(1_000_000)
+        if decided is not None:  # convert's start (negative where the pictures start there) and range
+            start, at = decided.start, decided.ss  # MXF: the first picture at or after --ss
+        else:
+            with av.open(src, metadata_errors="ignore") as c:
+                start, at = max(Fraction(c.start_time or 0, 1_000_000), Fraction(0)), ss
+        lo = start + Fraction(at or 0).limit_denominator(1_000_000)
         hi = lo + Fraction(t).limit_denominator(1_000_000) if t else None
-        if decided is not None and decided.ss != ss:  # MXF: the range starts at the first picture at or after --ss
-            lo = start + Fraction(decided.ss).limit_denominator(1_000_000)
     inp = read_source(src, out, lo=lo if ss else None, hi=hi)
     exp, notes = infer_expectation(inp, out, lo, ss=ss, hi=hi, decided=decided)
     if decided is None:
@@ -423,8 +431,14 @@ class Decisions:
     timecode_carrier: str | None
     #: each input stream's fate, by input index (copied, re-encoded, or dropped and why)
     fates: dict[int, StreamFate]
-    #: --ss as the decoder takes it (MXF: moved to the first picture at or after it)
+    #: --ss as the decoder takes it (MXF: moved to the first picture at or after it), counted from
+    #: ``start``, the input's start as convert takes it (negative where the pictures start there)
     ss: float | None
+    start: Fraction
+    #: the source's start timecode as convert reads it (a tag, else the bitstream's first label)
+    timecode: str | None
+    #: cover art the container keeps as an attachment (Matroska)
+    attached: int = 0
 
 
 def convert_decisions(src: str, dst: str, out: MediaRead, *, ss: float | None = None,
@@ -439,7 +453,7 @@ def convert_decisions(src: str, dst: str, out: MediaRead, *, ss: float | None = 
     from filmrt.pipeline.io.decode import open_input
     from filmrt.pipeline.io.target import plan_target
     from filmrt.pipeline.options import EncodeOptions
-    from filmrt.pipeline.prepare import range_start
+    from filmrt.pipeline.prepare import range_start, source_timecode
     from filmrt.pipeline.time.timecode import timecode_carrier
 
     try:
@@ -454,7 +468,7 @@ def convert_decisions(src: str, dst: str, out: MediaRead, *, ss: float | None = 
         kinds, indices = parse_drop(dropped)  # those the user named: present or not, as the user says
         fates = {f.index: f for f in target.fates if f.kind not in kinds and f.index not in indices}
         return Decisions(target.name, timecode_carrier(target.format, ov.codec if ov is not None else ""), fates,
-                         range_start(ss, inp, target))
+                         range_start(ss, inp, target), inp.start, source_timecode(inp), len(target.attach))
     except FilmrtError:
         return None
     finally:
