@@ -324,8 +324,10 @@ def infer_expectation(src: MediaRead, out: MediaRead, origin: Fraction | None = 
     notes: list[str] = []
     sv, ov = src.video, out.video
     grid = None
-    if origin is None:  # convert's rule: output times start at the input's start
-        origin = max(src.start, Fraction(0))
+    if origin is None:  # convert's rule: output times start at the input's start, before 0 only
+        origin = max(src.start, Fraction(0))  # where the pictures start there (placed, without times)
+        if sv is not None and sv.start is not None and src.start <= sv.start < origin:
+            origin = sv.start
     rate = own_rate(ov) if ov is not None else None
     if rate and sv is not None and sv.duration is not None and sv.start is not None:
         # as many output frames as cover the source's span at the output's own rate (the scheduler's
@@ -342,6 +344,8 @@ def infer_expectation(src: MediaRead, out: MediaRead, origin: Fraction | None = 
     if sv is not None:  # a tag IN leaves unspecified is guessed by convert: any value is right
         unspecified = (2, 0, 2, 2)  # AVCOL_SPC/PRI/TRC_UNSPECIFIED = 2, AVCOL_RANGE_UNSPECIFIED = 0
         colour = tuple(None if v == u else v for v, u in zip(sv.colour, unspecified, strict=True))
+        if sv.colour[0] == 2 and colour[1] is not None:  # no matrix: convert guesses it and may tag neither
+            colour = (colour[0], (colour[1], 0), *colour[2:])  # (as _planned_colour: a player reads both alike)
         if sv.colour[0] == 0 and ov is not None and ov.colour[0] != 0:  # AVCOL_SPC_RGB written as Y'CbCr
             colour = (None, None, *colour[2:])
             notes.append("colour: an RGB source written as Y'CbCr: its matrix and range are convert's choice, "
@@ -370,7 +374,9 @@ def infer_expectation(src: MediaRead, out: MediaRead, origin: Fraction | None = 
         hdr=sv.hdr if sv is not None and out.video is not None and out.video.codec == "hevc" else None,
         duration=span, duration_lead=lead, streams=tuple(streams), dropped=tuple(dropped),
         chapters=src.chapters if any(m in out.format.split(",") for m in CHAPTER_MUXERS) else None,
-        attachments=src.attachments + (decided.attached if decided else 0) if holds_attachments else None,
+        # cover art becomes an attachment (a Matroska source reads it back as one already)
+        attachments=src.attachments + (decided.attached if decided and "matroska" not in src.format else 0)
+        if holds_attachments else None,
         planned=False,
     )
     return exp, notes
