@@ -7,11 +7,15 @@ each case once converted with exit 0 and a wrong output, or was refused although
 - HEVC into MP4/MOV was tagged ``hev1``, which QuickTime, iOS and Safari do not play: now ``hvc1``.
 - A container SAR over a square-pixel bitstream (``-aspect 16:9 -c copy``): the output kept the
   container's 64:45, as players show it, but verification read the bitstream's 1:1 (exit 4).
+- A recording cut mid-GOP: the output (right) was compared with the span from the first packet,
+  which never decodes (exit 4).
+- A PAL master's BT.470BG matrix tag (5) was written as SMPTE 170M (6): the same matrix, another tag.
 """
 
 from __future__ import annotations
 
 from fractions import Fraction
+from pathlib import Path
 
 import av
 import numpy as np
@@ -100,3 +104,67 @@ def test_a_container_sar_over_square_pixels_is_the_sar(tmp_path, ext):
     with av.open(str(out)) as c:
         assert Fraction(c.streams.video[0].sample_aspect_ratio) == Fraction(64, 45)
     assert verify_pair(wide, out).ok
+
+
+def _write_ts(path, frames: int = 100, colour: tuple | None = None) -> str:
+    """25 fps H.264 (a keyframe every 25 frames, B-frames) and MP2 audio in MPEG-TS; ``colour``:
+    (matrix, range, primaries, transfer) tags."""
+    with av.open(str(path), "w") as c:
+        vs = c.add_stream("libx264", rate=25)
+        vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
+        vs.codec_context.options = {"preset": "ultrafast", "g": "25", "bf": "2"}
+        if colour:
+            cc = vs.codec_context
+            cc.colorspace, cc.color_range, cc.color_primaries, cc.color_trc = colour
+        au = c.add_stream("mp2", rate=48000)
+        au.layout = "stereo"
+        for i in range(frames):
+            f = av.VideoFrame.from_ndarray(np.full((48, 64, 3), (i * 7) % 255, np.uint8), format="rgb24")
+            f = f.reformat(format="yuv420p")
+            if colour:
+                f.colorspace, f.color_range = colour[:2]
+            f.pts, f.time_base = i, Fraction(1, 25)
+            for p in vs.encode(f):
+                c.mux(p)
+            for k in range(i * 48000 // 25 // 1152, (i + 1) * 48000 // 25 // 1152):
+                a = av.AudioFrame.from_ndarray(np.zeros((2, 1152), np.int16), format="s16p", layout="stereo")
+                a.sample_rate, a.pts = 48000, k * 1152
+                for p in au.encode(a):
+                    c.mux(p)
+        for p in vs.encode(None):
+            c.mux(p)
+    return str(path)
+
+
+def test_a_recording_cut_mid_gop_converts_from_its_first_decodable_picture(tmp_path):
+    """A TS cut at 40 % of its bytes starts between keyframes: the pictures before the first one
+    never decode, in any decoder. The output spans from the first decodable picture (convert's own
+    check compared it with the first packet's time: exit 4, on a right output)."""
+    whole = Path(_write_ts(tmp_path / "whole.ts"))
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.ts"
+    cut.write_bytes(data[(len(data) * 2 // 5) // 188 * 188:])
+    with av.open(str(cut)) as c:
+        vs = c.streams.video[0]
+        first_packet = min(float(p.pts * p.time_base) for p in c.demux(vs) if p.pts is not None)
+    with av.open(str(cut)) as c:
+        decoded = [f.time for f in c.decode(video=0)]
+    assert decoded[0] > first_packet + 0.1  # a stretch of packets before the first decodable picture
+    out = tmp_path / "out.mkv"
+    res = convert(cut, out, _opts("50"))
+    assert res.verify["status"] == "ok", res.verify
+    with av.open(str(out)) as c:
+        n = sum(1 for _ in c.decode(video=0))
+    assert abs(n - 2 * len(decoded)) <= 1, (n, len(decoded))
+    assert verify_pair(cut, out).ok
+
+
+def test_a_pal_matrix_tag_is_kept(tmp_path):
+    """BT.470BG (5) and SMPTE 170M (6) are the same BT.601 matrix; a PAL master's tag stays 5."""
+    src = _write_ts(tmp_path / "pal.ts", frames=10, colour=(5, 1, 5, 5))
+    out = tmp_path / "out.ts"
+    res = convert(src, out, _opts("50"))
+    with av.open(str(out)) as c:
+        f = next(c.decode(video=0))
+        assert (f.colorspace, f.color_range, f.color_primaries, f.color_trc) == (5, 1, 5, 5)
+    assert res.verify["status"] == "ok" and verify_pair(src, out).ok
