@@ -74,10 +74,13 @@ class ColourSpec:
     primaries: int = 2
     trc: int = 2
     guessed: bool = False  # True when the matrix came from the size heuristic
+    #: the stream's own matrix tag, kept: BT.470BG (PAL) and SMPTE 170M (NTSC) are the same BT.601
+    #: matrix, but a PAL master's tag stays 5 (None: the matrix's usual tag)
+    tag: int | None = None
 
     @property
     def colorspace(self) -> int:
-        return _NAME_TO_SPC[self.matrix]
+        return self.tag if self.tag is not None and _SPC_TO_NAME.get(self.tag) == self.matrix else _NAME_TO_SPC[self.matrix]
 
     @property
     def color_range(self) -> int:
@@ -94,7 +97,7 @@ class ColourSpec:
         return f"{self.matrix.upper()} matrix, {rng} range, {self.bits}-bit{tags}{how}"
 
     def with_bits(self, bits: int) -> ColourSpec:
-        return ColourSpec(self.matrix, self.full_range, bits, self.primaries, self.trc, self.guessed)
+        return ColourSpec(self.matrix, self.full_range, bits, self.primaries, self.trc, self.guessed, self.tag)
 
 
 def guess_spec(
@@ -113,7 +116,7 @@ def guess_spec(
     if guessed:
         name = "bt709" if (height >= 720 or width >= 1280) else "bt601"
     full = int(color_range or 0) == RANGE_JPEG or (full_range_format and int(color_range or 0) != RANGE_MPEG)
-    return ColourSpec(name, full, bits, int(primaries or 2), int(trc or 2), guessed)
+    return ColourSpec(name, full, bits, int(primaries or 2), int(trc or 2), guessed, None if guessed else int(colorspace))
 
 
 def _levels(spec: ColourSpec):

@@ -53,7 +53,7 @@ from filmrt.pipeline.io.colour import ColourSpec, guess_spec
 from filmrt.pipeline.io.hdr import display_matrix_of, read_side_data
 from filmrt.pipeline.io.pixels import alpha_of
 from filmrt.pipeline.io.planes import frame_planes, frame_to_rgb, make_thumb
-from filmrt.pipeline.io.probe import is_cover, main_video, stream_duration
+from filmrt.pipeline.io.probe import is_cover, main_video, sample_aspect, stream_duration, video_rate
 from filmrt.pipeline.io.source import DecodedFrame, DecodeRequest, Source, VideoInfo
 from filmrt.pipeline.io.streams import cuttable, place_packet
 from filmrt.pipeline.time.cadence.fieldops import CHAINS, DecodedFilter
@@ -161,12 +161,9 @@ def _input_start(c, vs) -> Fraction:
 
 
 def _sar(vs) -> Fraction | None:
-    """The stream's sample aspect ratio: the container's (MOV pasp, Matroska display size) when it
-    says, else the bitstream's (H.264 VUI, MPEG-2 header), as FFmpeg's av_guess_sample_aspect_ratio."""
-    for sar in (vs.sample_aspect_ratio, vs.codec_context.sample_aspect_ratio):
-        if sar and sar > 0:
-            return None if sar == 1 else Fraction(sar)
-    return None
+    """The stream's sample aspect ratio (:func:`~filmrt.pipeline.io.probe.sample_aspect`), None for square pixels."""
+    sar = sample_aspect(vs)
+    return None if sar == 1 else sar
 
 
 def _raw_rate(c, cc, src_name: str, input_fps: Fraction | None) -> Fraction:
@@ -204,8 +201,7 @@ def open_input(src, fmt: str | None = None, input_fps: Fraction | None = None, *
     # every other stream is copied: other video streams (angles, proxies) and cover art too
     copy_streams = [s for s in c.streams if s is not vs and s.type in ("video", "audio", "subtitle", "data")]
     start = _input_start(c, vs)
-    rate = vs.average_rate or vs.guessed_rate or vs.base_rate
-    rate = Fraction(rate) if rate else None
+    rate = video_rate(vs)
     forced_rate = None
     if set(c.format.name.split(",")) & RAW_STREAMS:
         rate = _raw_rate(c, cc, src_name, input_fps)

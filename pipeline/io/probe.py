@@ -182,10 +182,14 @@ def field_order(s) -> str:
 
 
 def sample_aspect(s) -> Fraction:
-    """The SAR of a PyAV video stream: the decoder's, else the container's; unknown is 1:1."""
+    """The SAR of a PyAV video stream: the container's (MOV pasp, Matroska display size) when it
+    says, else the bitstream's (H.264 VUI, MPEG-2 header), as FFmpeg's av_guess_sample_aspect_ratio
+    and players take it (``-aspect 16:9`` remuxed over square pixels shows 64:45); unknown is 1:1."""
     cc = s.codec_context
-    sar = (cc.sample_aspect_ratio if cc is not None else None) or getattr(s, "sample_aspect_ratio", None)
-    return Fraction(sar) if sar else Fraction(1)
+    for sar in (getattr(s, "sample_aspect_ratio", None), cc.sample_aspect_ratio if cc is not None else None):
+        if sar and sar > 0:
+            return Fraction(sar)
+    return Fraction(1)
 
 
 def frame_colour(f) -> tuple[int, int, int, int]:
@@ -222,6 +226,24 @@ def stream_duration(s) -> Fraction | None:
         return None
 
 
+#: how far a stream's declared rate may be from its measured average and still be its rate
+DECLARED_RATE_SLACK = Fraction(3, 100)
+
+
+def video_rate(s) -> Fraction | None:
+    """A video stream's frame rate: the average (frames over duration), unless the declared rate
+    (FFmpeg's guess from the stream's base rate, the one ffmpeg itself uses) is within
+    :data:`DECLARED_RATE_SLACK` of it: then the declared one, exact. One dropped frame in 3 s of
+    25 fps averages 24.67 fps, a phone's jittered 29.97 fps 29.966; ``--fps x2`` of those is 50 and
+    59.94, not 49.33 and 59.93. A field rate (2x the average) or soft telecine (5/4) is farther, and
+    the average stays."""
+    avg, guessed = s.average_rate, s.guessed_rate
+    if avg and guessed and abs(Fraction(guessed) / Fraction(avg) - 1) <= DECLARED_RATE_SLACK:
+        return Fraction(guessed)
+    rate = avg or guessed or s.base_rate
+    return Fraction(rate) if rate else None
+
+
 def stream_facts(s) -> StreamProbe:
     """What the headers say about one PyAV stream (no packet read)."""
     cc = s.codec_context
@@ -240,7 +262,7 @@ def stream_facts(s) -> StreamProbe:
         named = {"base": s.base_rate, "average": s.average_rate, "guessed": s.guessed_rate,
                  "codec": cc.framerate if cc is not None else None}
         sp.declared_rates = {k: Fraction(r) for k, r in named.items() if r}
-        sp.rate = sp.declared_rates.get("average") or sp.declared_rates.get("guessed")
+        sp.rate = video_rate(s)
         sp.sar, sp.field_order = sample_aspect(s), field_order(s)
         if cc is not None:
             sp.width, sp.height, sp.pix_fmt = cc.width, cc.height, cc.pix_fmt

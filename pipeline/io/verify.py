@@ -282,10 +282,21 @@ def video_span(src: MediaRead | None) -> tuple[Fraction | None, Fraction]:
     if sv is None or sv.duration is None:
         return None, Fraction(0)
     end = sv.end if src.hi is None else min(sv.end, src.hi)
-    lead = max(Fraction(0), sv.start - src.lo) if src.lo is not None else Fraction(0)
+    start = decodable_start(src)
+    lead = max(Fraction(0), start - src.lo) if src.lo is not None else Fraction(0)
     if sv.rate:  # at most the straddling picture: a video that starts later than --ss starts late
         lead = min(lead, 1 / sv.rate)
-    return max(Fraction(0), end - sv.start), lead
+    return max(Fraction(0), end - start), lead
+
+
+def decodable_start(src: MediaRead) -> Fraction:
+    """Where a source's pictures start for any decoder: its first packet's time, or later, the
+    first picture decoded, when the packets before it never decode (a recording cut mid-GOP: the
+    pictures before its first keyframe reference frames it does not hold). Read from the file's
+    start only: a range (--ss) is decoded from the keyframe before it, by convert as by players."""
+    sv = src.video
+    first = sv.first_decoded
+    return first if src.lo is None and first is not None and sv.start < first < sv.end else sv.start
 
 
 def _planned_colour(colorspace: int, spec) -> tuple:
@@ -332,9 +343,10 @@ def infer_expectation(src: MediaRead, out: MediaRead, origin: Fraction | None = 
     if rate and sv is not None and sv.duration is not None and sv.start is not None:
         # as many output frames as cover the source's span at the output's own rate (the scheduler's
         # rule), the first where the source's first frame was, rounded to the output's grid
-        count = -(-sv.duration * rate // 1)
+        v0 = decodable_start(src)
+        count = -(-(sv.end - v0) * rate // 1)
         # the output's clock starts where convert starts it: moved by the first frame's rounding
-        origin, frames = output_origin(sv.start, origin, rate)
+        origin, frames = output_origin(v0, origin, rate)
         first = Fraction(frames) / rate
         if hi is not None:  # --t: the output ends there, whatever the last source frame spans
             count = min(count, max(0, -(-((hi - origin) - first) * rate // 1)))

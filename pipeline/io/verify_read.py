@@ -86,6 +86,9 @@ class VideoRead(StreamRead):
     """The video stream: every presentation time (seconds, sorted) and the picture facts."""
 
     times: list[Fraction] = field(default_factory=list)
+    #: the time of the first picture the decoder gives (packets before it never decode: a stream cut
+    #: mid-GOP, a recording that starts between keyframes); None when unknown
+    first_decoded: Fraction | None = None
     rate: Fraction | None = None
     #: every rate the headers state (base, average, guessed, the codec's), for a rate without a plan
     declared_rates: tuple[Fraction, ...] = ()
@@ -147,6 +150,8 @@ def _picture_facts(v: VideoRead, frame, stream) -> None:
     if order != "unknown":
         v.field_order = order
     v.interlaced_frame = bool(frame.interlaced_frame)
+    if frame.pts is not None and frame.time_base:
+        v.first_decoded = Fraction(frame.pts) * Fraction(frame.time_base)
     v.timecode = frame_timecode(frame)
     side = read_side_data(frame)
     v.hdr = tuple(n for n, x in (("mastering display", side.mastering), ("content light level", side.light)) if x)
