@@ -35,6 +35,13 @@ def mark(settings_hash: str, content_hash: str) -> dict[str, str]:
     return {MARK_KEY: f"{settings_hash}/{content_hash}"}
 
 
+def mark_source(found: str | None) -> str | None:
+    """The source fingerprint a mark names (its part after the ``/``), or None."""
+    if not found or "/" not in found:
+        return None
+    return found.rsplit("/", 1)[-1]
+
+
 def read_mark(path: str | os.PathLike) -> str | None:
     """The mark of an existing output, or None (no mark, or not a readable media file)."""
     try:

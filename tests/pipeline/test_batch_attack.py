@@ -1,0 +1,150 @@
+"""filmrt batch under a user-style attack: what is in DST, SRC and --json when a run starts.
+
+- a truncated or trimmed output of ours (tag kept) is redone, not skipped, with or without the manifest;
+- a file batch did not make is never replaced because the manifest has a record for its path
+  (changed output, changed settings);
+- a second SRC tree into the same DST: an output recorded for another source path is a name clash;
+
+Real convert pipeline (blend model, tiny clips made here with PyAV), in this process (``workers=0``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import av
+import pytest
+from support.batch import convert_options
+from support.synth import make_clip
+
+from filmrt.cli.main import main
+from filmrt.pipeline.batch import run_batch
+from filmrt.pipeline.batch.manifest import MANIFEST_NAME
+from filmrt.pipeline.batch.marker import read_mark
+from filmrt.pipeline.io.probe import probe
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def options(fps="x2"):
+    return convert_options(fps=fps, model="blend", threads=1, preset="ultrafast")
+
+
+def clip(path, frames=4, **kw):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return make_clip(path, frames=frames, **kw)
+
+
+def batch(src, dst, opts=None, **kw):
+    return run_batch(src, dst, opts or options(), workers=0, quiet=True, **kw)
+
+
+def cli(src, dst, *extra) -> int:
+    return main(["batch", str(src), str(dst), "--fps", "x2", "--model", "blend", "--preset", "ultrafast",
+                 "--quiet", "--workers", "0", *map(str, extra)])
+
+
+def trim(path: Path, seconds: float = 1.0) -> None:
+    """``ffmpeg -t SECONDS -c copy`` in PyAV: the first SECONDS of video, container tags kept."""
+    tmp = path.with_name("trimmed" + path.suffix)
+    with av.open(str(path)) as inp, av.open(str(tmp), "w") as out:
+        for k, v in inp.metadata.items():
+            out.metadata[k] = v
+        vin = inp.streams.video[0]
+        vout = out.add_stream_from_template(vin)
+        for pkt in inp.demux(vin):
+            if pkt.dts is None or (pkt.pts is not None and pkt.pts * pkt.time_base >= seconds):
+                continue
+            pkt.stream = vout
+            out.mux(pkt)
+    os.replace(tmp, path)
+
+
+def halve(path: Path) -> None:
+    """``head -c SIZE/2``."""
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+# ------------------------------------------------------------------------------------------ fault 1
+@pytest.mark.parametrize("damage", [halve, trim], ids=["halved", "trimmed"])
+@pytest.mark.parametrize("manifest", ["kept", "deleted"])
+def test_truncated_output_of_ours_is_redone(tmp_path, damage, manifest):
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    clip(src / "a.mkv", frames=100)  # 4 s at 25 fps
+    rep = batch(src, dst)
+    assert rep.counts() == {"done": 1}
+    out = dst / "a.mkv"
+    full = probe(out).video.frames
+    assert full >= 199
+    damage(out)
+    assert read_mark(out) is not None  # the damaged file still carries our mark
+    assert probe(out).video.frames < full
+    if manifest == "deleted":
+        (dst / MANIFEST_NAME).unlink()
+    rep = batch(src, dst)
+    (f,) = rep.files
+    assert f.status == "done", (f.status, f.reason)
+    assert probe(out).video.frames == full
+    assert batch(src, dst).counts() == {"skipped": 1}  # and now it is done
+
+
+# ------------------------------------------------------------------------------------------ fault 2
+def test_foreign_file_at_a_recorded_output_is_not_replaced(tmp_path):
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    clip(src / "a.mp4")
+    clip(src / "b.mp4")
+    assert batch(src, dst).counts() == {"done": 2}
+    foreign = clip(tmp_path / "foreign.mp4", frames=6, width=96, height=64)
+    data = Path(foreign).read_bytes()
+    (dst / "a.mp4").write_bytes(data)  # cp foreign.mp4 DST/a.mp4 (the manifest has a row for it)
+
+    rep = batch(src, dst)
+    by = {f.rel: f for f in rep.files}
+    assert by["a.mp4"].status == "failed" and "not made by filmrt batch" in by["a.mp4"].reason
+    assert "--overwrite" in by["a.mp4"].reason
+    assert by["b.mp4"].status == "skipped"
+    assert (dst / "a.mp4").read_bytes() == data
+    # other settings: still not batch's to replace; batch's own untouched output is redone
+    plan = {f.rel: (f.status, f.reason) for f in batch(src, dst, options(fps="x3"), dry_run=True).files}
+    assert plan["b.mp4"] == ("convert", "settings changed")
+    rep = batch(src, dst, options(fps="x3"))
+    by = {f.rel: f for f in rep.files}
+    assert by["a.mp4"].status == "failed" and "not made by filmrt batch" in by["a.mp4"].reason
+    assert by["b.mp4"].status == "done"
+    assert (dst / "a.mp4").read_bytes() == data
+    assert cli(src, dst) == 1
+    assert (dst / "a.mp4").read_bytes() == data
+    # --overwrite: the user says so
+    assert cli(src, dst, "--overwrite") == 0
+    assert read_mark(dst / "a.mp4") is not None
+
+
+# ------------------------------------------------------------------------------------------ fault 4
+def test_second_source_tree_into_same_dst_is_a_name_clash(tmp_path, capsys):
+    a, b, dst = tmp_path / "r24a", tmp_path / "r24b", tmp_path / "D"
+    clip(a / "ep1.mp4", frames=4)
+    clip(b / "ep1.mp4", frames=6, width=96, height=64)  # other content, same name
+    clip(b / "ep2.mp4", frames=4)
+    assert batch(a, dst).counts() == {"done": 1}
+    before = (dst / "ep1.mp4").read_bytes()
+
+    rep = batch(b, dst)
+    by = {f.rel: f for f in rep.files}
+    assert by["ep1.mp4"].status == "failed" and "name clash" in by["ep1.mp4"].reason
+    assert str(a / "ep1.mp4") in by["ep1.mp4"].reason
+    assert by["ep2.mp4"].status == "done"  # the other items go on
+    assert (dst / "ep1.mp4").read_bytes() == before
+    capsys.readouterr()
+    assert cli(b, dst) == 1
+    assert "name clash" in capsys.readouterr().out
+    assert (dst / "ep1.mp4").read_bytes() == before
+    assert batch(a, dst).counts() == {"skipped": 1}  # the first tree's record is untouched
+
+    # the same source path with other content is still "source changed"
+    clip(a / "ep1.mp4", frames=8)
+    (f,) = batch(a, dst, dry_run=True).files
+    assert (f.status, f.reason) == ("convert", "source changed")
+    (f,) = batch(a, dst).files
+    assert f.status == "done"
