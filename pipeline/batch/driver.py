@@ -30,10 +30,17 @@ from collections import deque
 from pathlib import Path
 
 from filmrt.errors import FilmrtError
-from filmrt.fileio import atomic_path
+from filmrt.fileio import atomic_path, check_distinct, output_exists
 from filmrt.interrupts import signals_as_interrupt
-from filmrt.pipeline.batch.discover import find_videos
-from filmrt.pipeline.batch.manifest import MANIFEST_NAME, Lock, Manifest, settings_dict, settings_hash
+from filmrt.pipeline.batch.discover import find_videos, output_path
+from filmrt.pipeline.batch.manifest import (
+    LOCK_NAME,
+    MANIFEST_NAME,
+    Lock,
+    Manifest,
+    settings_dict,
+    settings_hash,
+)
 from filmrt.pipeline.batch.options import BatchOptions, JobOptions
 from filmrt.pipeline.batch.plan import check_options, estimate_output_frames, plan, resolve_options
 from filmrt.pipeline.batch.report import (
@@ -70,6 +77,16 @@ def place_output(tmp: Path, final: Path) -> None:
             shutil.copyfile(tmp, part)
 
 
+def _is_json(path) -> bool:
+    """True when ``path`` holds a JSON document (an earlier report), so --json may replace it."""
+    try:
+        with open(path, "rb") as f:
+            json.load(f)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 class BatchRun:
     """One run of ``filmrt batch``: prepare, then dry_run or dispatch, then finish."""
 
@@ -104,6 +121,20 @@ class BatchRun:
             settings_hash=settings_hash(self.options), dry_run=b.dry_run,
         )
         self.files = find_videos(self.src, include=b.include, exclude=b.exclude, probe=b.probe, skip=[self.dst])
+        if b.json_report:
+            self._check_json(b.json_report)
+
+    def _check_json(self, path) -> None:
+        """Refuse, before anything is created, a --json REPORT that would replace something: an
+        input video, an output (or the manifest, the lock) in DST, or any existing file that is
+        not a JSON report (convert's rule, :func:`~filmrt.fileio.check_distinct`, plus that)."""
+        others = [p for _, p in self.files]
+        others += [output_path(self.dst, rel, self.batch.ext) for rel, _ in self.files]
+        others += [self.dst / MANIFEST_NAME, self.dst / LOCK_NAME]
+        check_distinct(path, others, "--json")
+        if output_exists(path) and not _is_json(path):
+            raise FilmrtError(f"--json {path} exists and is not a JSON report: not overwritten "
+                              "(name a new file, or an earlier report)")
 
     def _plan(self, manifest: Manifest | None, *, write: bool) -> list[Job]:
         jobs, self.report.files = plan(

@@ -148,3 +148,28 @@ def test_second_source_tree_into_same_dst_is_a_name_clash(tmp_path, capsys):
     assert (f.status, f.reason) == ("convert", "source changed")
     (f,) = batch(a, dst).files
     assert f.status == "done"
+
+
+# ------------------------------------------------------------------------------------------ fault 3
+def test_json_report_never_replaces_a_video_an_output_or_another_file(tmp_path, capsys):
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    clip(src / "a.mp4")
+    clip(src / "sub" / "b.mpg", codec="mpeg2video")  # its output is dst/sub/b.mkv
+    notes = tmp_path / "notes.txt"
+    notes.write_text("the user's notes\n")
+    for target in (src / "a.mp4", dst / "a.mp4", dst / "sub" / "b.mkv", dst / MANIFEST_NAME, notes):
+        before = target.read_bytes() if target.exists() else None
+        capsys.readouterr()
+        assert cli(src, dst, "--json", target) == 2, target
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and "--json" in err, err
+        assert (target.read_bytes() if target.exists() else None) == before
+        assert not dst.exists()  # refused before DST is made
+    report = tmp_path / "report.json"
+    assert cli(src, dst, "--json", report) == 0
+    assert cli(src, dst, "--json", report) == 0  # an earlier report is replaced
+    for target in (src / "a.mp4", dst / "a.mp4", dst / MANIFEST_NAME):  # outputs that exist now
+        before = target.read_bytes()
+        assert cli(src, dst, "--json", target) == 2, target
+        assert target.read_bytes() == before
+    assert cli(src, dst, "--json", src / "a.mp4", "--dry-run") == 2
