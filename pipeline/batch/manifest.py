@@ -195,8 +195,60 @@ def settings_hash(options: JobOptions | dict) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+#: prefix of a text value stored as the hex of its bytes: a file name that is not UTF-8
+#: (``bad\xff.mp4``: Python holds it with surrogates, which SQLite's UTF-8 text cannot take)
+FS_BYTES = "fsbytes:"
+
+
+def to_db(value):
+    """A value as SQLite stores it: text with undecodable file-name bytes as ``fsbytes:<hex>``."""
+    if not isinstance(value, str):
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return FS_BYTES + value.encode("utf-8", "surrogateescape").hex()
+    return value
+
+
+def from_db(value):
+    """The inverse of :func:`to_db`."""
+    if isinstance(value, str) and value.startswith(FS_BYTES):
+        try:
+            return bytes.fromhex(value[len(FS_BYTES):]).decode("utf-8", "surrogateescape")
+        except ValueError:
+            return value
+    return value
+
+
+def _decoded(row) -> dict:
+    return {k: from_db(row[k]) for k in row.keys()}
+
+
+class _Connection:
+    """sqlite3's connection with every parameter passed through :func:`to_db`."""
+
+    def __init__(self, con: sqlite3.Connection):
+        self.con = con
+
+    def execute(self, sql: str, params=()):
+        return self.con.execute(sql, tuple(to_db(p) for p in params))
+
+    def __getattr__(self, name):
+        return getattr(self.con, name)
+
+    def __enter__(self):
+        return self.con.__enter__()
+
+    def __exit__(self, *exc):
+        return self.con.__exit__(*exc)
+
+
 class Manifest:
-    """The SQLite job table of one DST. Open with :meth:`open`; only the driver writes."""
+    """The SQLite job table of one DST. Open with :meth:`open`; only the driver writes.
+
+    File names that are not UTF-8 are kept as the hex of their bytes (:func:`to_db`); every
+    method takes and returns them as Python holds them (with surrogates)."""
 
     def __init__(self, path: str | os.PathLike, *, readonly: bool = False):
         self.path = Path(path)
@@ -208,6 +260,7 @@ class Manifest:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
         self.db.row_factory = sqlite3.Row
+        self.db = _Connection(self.db)
         try:
             if not readonly:
                 self.db.execute("PRAGMA journal_mode=WAL")
@@ -248,17 +301,17 @@ class Manifest:
 
     def get(self, rel: str) -> dict | None:
         row = self.db.execute("SELECT * FROM jobs WHERE rel = ?", (rel,)).fetchone()
-        return dict(row) if row else None
+        return _decoded(row) if row else None
 
     def rows(self) -> dict[str, dict]:
-        return {r["rel"]: dict(r) for r in self.db.execute("SELECT * FROM jobs ORDER BY rel")}
+        return {from_db(r["rel"]): _decoded(r) for r in self.db.execute("SELECT * FROM jobs ORDER BY rel")}
 
     def history(self, rel: str | None = None) -> list[dict]:
         if rel is None:
             cur = self.db.execute("SELECT * FROM attempts ORDER BY id")
         else:
             cur = self.db.execute("SELECT * FROM attempts WHERE rel = ? ORDER BY id", (rel,))
-        return [dict(r) for r in cur]
+        return [_decoded(r) for r in cur]
 
     # ------------------------------------------------------------------ run start
     def reset_interrupted(self) -> list[str]:
@@ -268,7 +321,7 @@ class Manifest:
         """
         now = time.time()
         with self.db:
-            rels = [r[0] for r in self.db.execute("SELECT rel FROM jobs WHERE status = 'running'")]
+            rels = [from_db(r[0]) for r in self.db.execute("SELECT rel FROM jobs WHERE status = 'running'")]
             self.db.execute("UPDATE jobs SET status = 'pending' WHERE status = 'running'")
             self.db.execute(
                 "UPDATE attempts SET outcome = 'interrupted', finished_at = ?, "
@@ -407,7 +460,7 @@ class Manifest:
                 "SELECT rel, COUNT(*) FROM attempts WHERE outcome = 'done' AND settings_hash = ? GROUP BY rel",
                 (settings_hash,),
             )
-        counts = {r[0]: r[1] for r in cur}
+        counts = {from_db(r[0]): r[1] for r in cur}
         if rels is not None:
             return {r: counts.get(r, 0) for r in rels}
         return counts

@@ -169,6 +169,7 @@ class Progress:
     def log(self, msg: str, *, important: bool = False) -> None:
         if self.quiet and not important:
             return
+        msg = shown(msg)
         if self.bar is not None:
             self.bar.write(msg, file=self.err)
         else:
@@ -177,6 +178,12 @@ class Progress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+def shown(text: str) -> str:
+    """Text as it can be printed on any terminal: the bytes of a file name that is not UTF-8
+    (held with surrogates) as ``\\xff`` escapes, instead of a UnicodeEncodeError."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def fmt_seconds(s: float | None) -> str:
@@ -190,6 +197,7 @@ def fmt_seconds(s: float | None) -> str:
 
 
 def _table(rows: list[tuple[str, ...]], out) -> None:
+    rows = [tuple(shown(c) for c in r) for r in rows]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print(
@@ -200,9 +208,9 @@ def _table(rows: list[tuple[str, ...]], out) -> None:
 def print_plan(report: BatchReport, out) -> None:
     """The dry run's answer: what would be converted and why."""
     c = report.counts()
-    print(
+    print(shown(
         f"dry run: {len(report.files)} video(s) under {report.src}: {c.get('convert', 0)} to convert, "
-        f"{c.get('skip', 0)} already done, {c.get('failed', 0)} failed (not retried)",
+        f"{c.get('skip', 0)} already done, {c.get('failed', 0)} failed (not retried)"),
         file=out,
     )
     if report.reset_running:

@@ -4,13 +4,18 @@
 - a file batch did not make is never replaced because the manifest has a record for its path
   (changed output, changed settings);
 - a second SRC tree into the same DST: an output recorded for another source path is a name clash;
+- --json never replaces a source, an output or a file that is not a JSON report;
+- a file name that is not UTF-8 is converted and resumed (no traceback);
 
 Real convert pipeline (blend model, tiny clips made here with PyAV), in this process (``workers=0``).
 """
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import av
@@ -173,3 +178,25 @@ def test_json_report_never_replaces_a_video_an_output_or_another_file(tmp_path, 
         assert cli(src, dst, "--json", target) == 2, target
         assert target.read_bytes() == before
     assert cli(src, dst, "--json", src / "a.mp4", "--dry-run") == 2
+
+
+# ------------------------------------------------------------------------------------------ fault 5
+def test_file_name_that_is_not_utf8_is_converted_and_resumed(tmp_path):
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    clip(src / "ok.mp4")
+    bad = os.fsdecode(b"bad\xff\xfename.mp4")  # bytes that are not UTF-8: Python holds surrogates
+    clip(src / bad)
+    cmd = [sys.executable, "-m", "filmrt", "batch", str(src), str(dst), "--fps", "x2", "--model", "blend",
+           "--preset", "ultrafast", "--workers", "0", "--json", str(tmp_path / "r.json")]
+    # a terminal whose encoding is strict UTF-8 (en_US.UTF-8): printing the name must not fail either
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8:strict"}
+    for expect in ("done", "skipped"):  # the second run finds the name in the manifest
+        r = subprocess.run(cmd, env=env, capture_output=True, timeout=300)
+        out = r.stdout.decode("utf-8", "replace") + r.stderr.decode("utf-8", "replace")
+        assert r.returncode == 0, out
+        assert "Traceback" not in out and "bad\\xff\\xfename.mp4" in out, out
+        files = {f["rel"]: f["status"] for f in json.loads((tmp_path / "r.json").read_text())["files"]}
+        assert files == {"ok.mp4": expect, bad: expect}, files
+    assert probe(dst / bad).video.frames == 8
+    r = subprocess.run(cmd + ["--dry-run"], env=env, capture_output=True, timeout=300)
+    assert r.returncode == 0 and b"bad\\xff\\xfename.mp4" in r.stdout, r.stdout + r.stderr
