@@ -120,7 +120,8 @@ class BatchRun:
             src=str(self.src), dst=str(self.dst), settings=settings_dict(self.options),
             settings_hash=settings_hash(self.options), dry_run=b.dry_run,
         )
-        self.files = find_videos(self.src, include=b.include, exclude=b.exclude, probe=b.probe, skip=[self.dst])
+        self.files = find_videos(self.src, include=b.include, exclude=b.exclude, probe=b.probe, skip=[self.dst],
+                                 left_out=self.report.left_out)
         if b.json_report:
             self._check_json(b.json_report)
 

@@ -74,6 +74,9 @@ class BatchReport:
     seconds: float = 0.0
     files: list[FileReport] = dataclasses.field(default_factory=list)
     reset_running: list[str] = dataclasses.field(default_factory=list)
+    #: what under SRC was not walked or not taken, by reason (relative paths; folders end in "/"):
+    #: hidden files and folders, symlinked folders, FIFOs/devices named like videos...
+    left_out: dict[str, list[str]] = dataclasses.field(default_factory=dict)
     #: this run's id, recorded with every attempt in the manifest: driver host, pid, start time
     run_id: str = dataclasses.field(default_factory=_run_id)
 
@@ -205,6 +208,13 @@ def _table(rows: list[tuple[str, ...]], out) -> None:
         )
 
 
+def print_left_out(report: BatchReport, out, most: int = 5) -> None:
+    """One line per reason something under SRC was left out, with the first few names."""
+    for why, rels in sorted(report.left_out.items()):
+        names = ", ".join(rels[:most]) + (f", ... ({len(rels) - most} more)" if len(rels) > most else "")
+        print(shown(f"  left out: {len(rels)} {why}: {names}"), file=out)
+
+
 def print_plan(report: BatchReport, out) -> None:
     """The dry run's answer: what would be converted and why."""
     c = report.counts()
@@ -218,6 +228,7 @@ def print_plan(report: BatchReport, out) -> None:
             f"  {len(report.reset_running)} job(s) left running by an interrupted run would be reset",
             file=out,
         )
+    print_left_out(report, out)
     if report.files:
         rows = [("action", "file", "output", "why")]
         for f in report.files:
@@ -241,6 +252,7 @@ def print_summary(report: BatchReport, out) -> None:
     if done:
         head += f" ({fps:.1f} frames/s overall)"
     print(head, file=out)
+    print_left_out(report, out)
     if report.files:
         rows = [("status", "file", "frames", "time", "note")]
         for f in report.files:

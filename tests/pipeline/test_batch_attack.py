@@ -6,12 +6,14 @@
 - a second SRC tree into the same DST: an output recorded for another source path is a name clash;
 - --json never replaces a source, an output or a file that is not a JSON report;
 - a file name that is not UTF-8 is converted and resumed (no traceback);
+- a FIFO named like a video is never opened; what discovery leaves out is said in the summary;
 
 Real convert pipeline (blend model, tiny clips made here with PyAV), in this process (``workers=0``).
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -200,3 +202,41 @@ def test_file_name_that_is_not_utf8_is_converted_and_resumed(tmp_path):
     assert probe(dst / bad).video.frames == 8
     r = subprocess.run(cmd + ["--dry-run"], env=env, capture_output=True, timeout=300)
     assert r.returncode == 0 and b"bad\\xff\\xfename.mp4" in r.stdout, r.stdout + r.stderr
+
+
+# ------------------------------------------------------------------------------------------ faults 6, 7
+def test_fifo_named_like_a_video_is_left_out_not_opened(tmp_path):
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    clip(src / "ok.mp4")
+    os.mkfifo(src / "x.mp4")  # opening it would wait for a writer forever
+    cmd = [sys.executable, "-m", "filmrt", "batch", str(src), str(dst), "--fps", "x2", "--model", "blend",
+           "--workers", "0", "--json", str(tmp_path / "r.json")]
+    for extra in ([], ["--probe"], ["--dry-run"]):
+        r = subprocess.run(cmd + extra, capture_output=True, text=True, timeout=120)  # hung before
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "left out: 1 not a regular file (FIFO, device, socket): x.mp4" in r.stdout, r.stdout
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert [f["rel"] for f in report["files"]] == ["ok.mp4"]
+    assert report["left_out"] == {"not a regular file (FIFO, device, socket)": ["x.mp4"]}
+
+
+def test_hidden_and_symlinked_folders_left_out_are_reported(tmp_path):
+    src, dst, elsewhere = tmp_path / "src", tmp_path / "dst", tmp_path / "elsewhere"
+    clip(src / "ok.mp4")
+    clip(src / ".cache" / "hidden_in_folder.mp4")
+    clip(src / ".hidden.mp4")
+    clip(elsewhere / "linked.mp4")
+    (src / "link").symlink_to(elsewhere, target_is_directory=True)
+    os.symlink("/nonexistent/clip.mp4", src / "dangling.mp4")
+    out = io.StringIO()
+    rep = run_batch(src, dst, options(), workers=0, quiet=True, out=out)
+    by = {f.rel: f for f in rep.files}
+    assert by["ok.mp4"].status == "done"
+    assert by["dangling.mp4"].status == "failed" and "cannot read source" in by["dangling.mp4"].reason
+    assert rep.left_out == {
+        "hidden (name starts with '.')": [".cache/", ".hidden.mp4"],
+        "symlinked folder (not followed)": ["link/"],
+    }
+    text = out.getvalue()
+    assert "left out: 2 hidden (name starts with '.'): .cache/, .hidden.mp4" in text, text
+    assert "left out: 1 symlinked folder (not followed): link/" in text, text
