@@ -24,6 +24,7 @@ import errno
 import json
 import os
 import shutil
+import sqlite3
 import sys
 import time
 from collections import deque
@@ -171,28 +172,38 @@ class BatchRun:
         except OSError as e:
             raise FilmrtError(f"cannot create DST {self.dst}: {e.strerror or e}") from None
         with Lock(self.dst), Manifest(self.dst / MANIFEST_NAME) as manifest:
-            jobs = self._start(manifest)
-            progress = Progress(len(jobs), sum(j.estimate or 0 for j in jobs), self.batch.quiet, self.err)
-            self._log_start(progress)
-            if not jobs:
-                progress.close()
-                self.report.runner = "nothing to do"
-                return self.finish()
             try:
-                runner = make_runner(self.batch, self.options, self.converter, progress.frames)
-            except BaseException:
-                progress.close()
-                raise
-            self.report.runner = runner.describe
-            n_skip = sum(1 for f in self.report.files if f.status == "skipped")
-            progress.log(
-                f"filmrt batch: {len(jobs)} to convert, {n_skip} already done, "
-                f"{len(self.report.files) - len(jobs) - n_skip} failed earlier; {runner.describe}"
-            )
-            with signals_as_interrupt():
-                _Dispatcher(self, manifest, runner, progress, jobs).run()
+                return self._dispatch(manifest)
+            except sqlite3.Error as e:  # disk full, I/O error: every write is one transaction, rolled back
+                raise FilmrtError(
+                    f"cannot write the batch manifest {manifest.path}: {e} (free space on DST and run the same "
+                    "command again: finished outputs are kept)"
+                ) from None
+
+    def _dispatch(self, manifest: Manifest) -> BatchReport:
+        """Plan into the manifest, run every planned job, finish (DST exists and is locked)."""
+        jobs = self._start(manifest)
+        progress = Progress(len(jobs), sum(j.estimate or 0 for j in jobs), self.batch.quiet, self.err)
+        self._log_start(progress)
+        if not jobs:
             progress.close()
-            shutil.rmtree(self.dst / TMP_DIRNAME, ignore_errors=True)
+            self.report.runner = "nothing to do"
+            return self.finish()
+        try:
+            runner = make_runner(self.batch, self.options, self.converter, progress.frames)
+        except BaseException:
+            progress.close()
+            raise
+        self.report.runner = runner.describe
+        n_skip = sum(1 for f in self.report.files if f.status == "skipped")
+        progress.log(
+            f"filmrt batch: {len(jobs)} to convert, {n_skip} already done, "
+            f"{len(self.report.files) - len(jobs) - n_skip} failed earlier; {runner.describe}"
+        )
+        with signals_as_interrupt():
+            _Dispatcher(self, manifest, runner, progress, jobs).run()
+        progress.close()
+        shutil.rmtree(self.dst / TMP_DIRNAME, ignore_errors=True)
         return self.finish()
 
     def _start(self, manifest: Manifest) -> list[Job]:
@@ -235,7 +246,10 @@ class BatchRun:
             if f.status == "convert":
                 f.status, f.reason = "pending", "interrupted before it finished"
         self.report.seconds = time.time() - self.t_start
-        self._write_json()
+        try:
+            self._write_json()
+        except FilmrtError:  # the report's disk may be the full one: the error that stopped the run is said
+            pass
 
     def run(self) -> BatchReport:
         self.prepare()
@@ -274,10 +288,13 @@ class _Dispatcher:
                         self._submit(self.queue.popleft())
                 for job, res in self.runner.wait(0.25):
                     self._handle(job, res)
-        except BaseException:  # Ctrl-C, SIGTERM, workers that cannot start, a bug: stop cleanly
+        except BaseException:  # Ctrl-C, SIGTERM, workers that cannot start, a full disk, a bug: stop cleanly
             self.runner.shutdown(kill=True)
-            for job in self.inflight.values():
-                self.manifest.finish_interrupted(job.rel, job.attempt_id)
+            try:
+                for job in self.inflight.values():
+                    self.manifest.finish_interrupted(job.rel, job.attempt_id)
+            except sqlite3.Error:  # the manifest cannot be written (disk full): the next run resets them
+                pass
             self.progress.close()
             self.batch_run.interrupted()
             raise

@@ -271,6 +271,8 @@ class Manifest:
             version = self.get_meta("schema")
         except sqlite3.DatabaseError as e:
             self.db.close()
+            if isinstance(e, sqlite3.OperationalError) and not readonly:  # disk full, I/O error, no permission
+                raise FilmrtError(f"cannot write the batch manifest {self.path}: {e}") from None
             raise FilmrtError(
                 f"{self.path} is not a filmrt batch manifest ({e}); move it away to start over"
             ) from e
@@ -487,8 +489,11 @@ class Lock:
             raise FilmrtError(
                 f"another `filmrt batch` is running on {self.path.parent} (it holds {self.path})"
             ) from None
-        os.ftruncate(self.fd, 0)
-        os.write(self.fd, f"{socket.gethostname()} {os.getpid()}\n".encode())
+        try:  # who holds it, for a person reading the file; a full disk does not matter here
+            os.ftruncate(self.fd, 0)
+            os.write(self.fd, f"{socket.gethostname()} {os.getpid()}\n".encode())
+        except OSError:
+            pass
         return self
 
     def __exit__(self, *exc) -> None:

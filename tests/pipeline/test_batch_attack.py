@@ -7,6 +7,7 @@
 - --json never replaces a source, an output or a file that is not a JSON report;
 - a file name that is not UTF-8 is converted and resumed (no traceback);
 - a FIFO named like a video is never opened; what discovery leaves out is said in the summary;
+- a manifest write that fails (disk full) is one line and exit 2, and the next run resumes;
 
 Real convert pipeline (blend model, tiny clips made here with PyAV), in this process (``workers=0``).
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -27,7 +29,7 @@ from support.synth import make_clip
 
 from filmrt.cli.main import main
 from filmrt.pipeline.batch import run_batch
-from filmrt.pipeline.batch.manifest import MANIFEST_NAME
+from filmrt.pipeline.batch.manifest import MANIFEST_NAME, Manifest
 from filmrt.pipeline.batch.marker import read_mark
 from filmrt.pipeline.io.probe import probe
 
@@ -240,3 +242,37 @@ def test_hidden_and_symlinked_folders_left_out_are_reported(tmp_path):
     text = out.getvalue()
     assert "left out: 2 hidden (name starts with '.'): .cache/, .hidden.mp4" in text, text
     assert "left out: 1 symlinked folder (not followed): link/" in text, text
+
+
+# ------------------------------------------------------------------------------------------ fault 8
+@pytest.mark.parametrize("when", ["finish_done", "upsert_source"])
+def test_manifest_write_failing_disk_full_is_one_line_exit_2_and_resumes(tmp_path, monkeypatch, capsys, when):
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    for name in ("a.mp4", "b.mp4", "c.mp4"):
+        clip(src / name)
+    calls = []
+    real = getattr(Manifest, when)
+
+    def full(self, *args, **kw):  # what SQLite raises when DST's disk is full
+        calls.append(args[0])
+        if len(calls) == 2:
+            raise sqlite3.OperationalError("database or disk is full")
+        return real(self, *args, **kw)
+
+    monkeypatch.setattr(Manifest, when, full)
+    capsys.readouterr()
+    assert cli(src, dst) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    lines = [x for x in err.splitlines() if x.strip()]
+    assert len(lines) == 1 and "database or disk is full" in lines[0] and MANIFEST_NAME in lines[0], err
+    monkeypatch.undo()
+    # the state is consistent: the same command finishes the library, every file converted once
+    with Manifest(dst / MANIFEST_NAME) as m:
+        assert m.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    rep = batch(src, dst)
+    assert set(rep.counts()) <= {"done", "skipped"} and len(rep.files) == 3, [(f.rel, f.status, f.reason) for f in rep.files]
+    for name in ("a.mp4", "b.mp4", "c.mp4"):
+        assert probe(dst / name).video.frames == 8
+    with Manifest(dst / MANIFEST_NAME) as m:
+        assert all(n == 1 for n in m.done_counts().values()) and len(m.done_counts()) == 3
