@@ -281,7 +281,7 @@ class _Planner:
         if not ex.ours:
             if self.batch.overwrite:
                 return "output replaced (--overwrite)"
-            self._not_ours(rep, final, " (it changed since batch wrote it)")
+            self._not_ours(rep, final, " (it changed since batch wrote it and carries no batch mark of this source)")
             return ""
         if ex.size_changed:
             return "output changed since it was written"
