@@ -39,6 +39,7 @@ from filmrt.pipeline.batch.manifest import (
     MANIFEST_NAME,
     Lock,
     Manifest,
+    head_hash,
     settings_dict,
     settings_hash,
 )
@@ -314,6 +315,7 @@ class _Dispatcher:
                 place_output(Path(job.tmp_dst), Path(job.dst))
                 st = Path(job.dst).stat()
                 res["out_size"], res["out_mtime_ns"] = st.st_size, st.st_mtime_ns
+                res["out_head"] = head_hash(job.dst, st.st_size)
             except OSError as e:
                 res.update(ok=False, error=f"cannot move the output into place: {e}")
         shutil.rmtree(Path(job.tmp_dst).parent, ignore_errors=True)

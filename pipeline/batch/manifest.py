@@ -16,7 +16,8 @@ Tables:
     ``attempts`` counts attempts started for the current (source, settings), ``failures`` the
     failed ones (checked against ``--retries``; an attempt cut short by a killed driver is not
     a failure); ``error`` the last failure; timings (epoch seconds) and output facts
-    (``frames_in``, ``frames_out``, ``out_size``, ``out_mtime_ns``) of the last success.
+    (``frames_in``, ``frames_out``, ``out_size``, ``out_mtime_ns``, ``out_head``: see
+    :func:`head_hash`) of the last success.
 ``attempts``: the history, one row per attempt (``running`` -> ``done`` | ``failed`` |
     ``interrupted``), so "was this file ever converted twice?" has a factual answer.
 ``meta``: key/value (schema version, last settings).
@@ -81,7 +82,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     frames_in INTEGER,
     frames_out INTEGER,
     out_size INTEGER,
-    out_mtime_ns INTEGER
+    out_mtime_ns INTEGER,
+    out_head TEXT
 );
 CREATE TABLE IF NOT EXISTS attempts (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -121,6 +123,35 @@ def fingerprint(path: str | os.PathLike, size: int | None = None) -> str:
             f.seek(max(FINGERPRINT_CHUNK, size - FINGERPRINT_CHUNK))
             h.update(f.read(FINGERPRINT_CHUNK))
     return h.hexdigest()
+
+
+#: bytes of an output's start recorded by :func:`head_hash`
+HEAD_BYTES = 16 << 10
+
+
+def head_hash(path: str | os.PathLike, size: int | None = None) -> str:
+    """``N:sha256`` of the first N = min(size, 16 KiB) bytes of an output, recorded when it is
+    written: a file that still starts with those bytes (cut short by ``head -c``, appended to) is
+    provably the one batch wrote, even where the cut lost the container's tags (MP4 keeps them at
+    its end)."""
+    with open(path, "rb") as f:
+        if size is None:
+            size = os.fstat(f.fileno()).st_size
+        n = min(size, HEAD_BYTES)
+        return f"{n}:{hashlib.sha256(f.read(n)).hexdigest()}"
+
+
+def starts_like(path: str | os.PathLike, recorded: str | None) -> bool:
+    """True when ``path`` starts with the bytes :func:`head_hash` recorded."""
+    if not recorded or ":" not in recorded:
+        return False
+    n, digest = recorded.split(":", 1)
+    try:
+        with open(path, "rb") as f:
+            data = f.read(int(n))
+    except (OSError, ValueError):
+        return False
+    return len(data) == int(n) and hashlib.sha256(data).hexdigest() == digest
 
 
 def _field_default(f: dataclasses.Field):
@@ -266,6 +297,9 @@ class Manifest:
                 self.db.execute("PRAGMA journal_mode=WAL")
                 self.db.execute("PRAGMA synchronous=NORMAL")
                 self.db.executescript(_SCHEMA)
+                columns = {r[1] for r in self.db.execute("PRAGMA table_info(jobs)")}
+                if "out_head" not in columns:  # a manifest of an earlier filmrt: the column is added
+                    self.db.execute("ALTER TABLE jobs ADD COLUMN out_head TEXT")
                 if self.get_meta("schema") is None:
                     self.set_meta("schema", str(SCHEMA_VERSION))
             version = self.get_meta("schema")
@@ -397,7 +431,7 @@ class Manifest:
             self.db.execute(
                 """UPDATE jobs SET status = 'done', error = NULL, worker = ?, started_at = ?,
                    finished_at = ?, seconds = ?, frames_in = ?, frames_out = ?, out_size = ?,
-                   out_mtime_ns = ? WHERE rel = ?""",
+                   out_mtime_ns = ?, out_head = ? WHERE rel = ?""",
                 (
                     result.get("worker"),
                     result.get("started_at"),
@@ -407,6 +441,7 @@ class Manifest:
                     result.get("frames_out"),
                     result.get("out_size"),
                     result.get("out_mtime_ns"),
+                    result.get("out_head"),
                     rel,
                 ),
             )

@@ -36,7 +36,7 @@ from filmrt.errors import FilmrtError
 from filmrt.fileio import output_exists
 from filmrt.models import default_model_name, get_spec
 from filmrt.pipeline.batch.discover import output_path
-from filmrt.pipeline.batch.manifest import Manifest, fingerprint
+from filmrt.pipeline.batch.manifest import Manifest, fingerprint, head_hash, starts_like
 from filmrt.pipeline.batch.marker import MARK_KEY, mark, mark_source, read_mark
 from filmrt.pipeline.batch.options import BatchOptions, JobOptions
 from filmrt.pipeline.batch.report import FileReport
@@ -74,8 +74,9 @@ class Existing:
     exists: bool
     #: the file batch wrote, untouched: size and mtime exactly as the manifest recorded them
     intact: bool = False
-    #: provably batch's: intact, or carrying batch's mark made from this source (the recorded one
-    #: or the current one). Anything else is never replaced without --overwrite.
+    #: provably batch's: intact, carrying batch's mark made from this source (the recorded one
+    #: or the current one), or starting with the bytes batch wrote there (recorded ``out_head``).
+    #: Anything else is never replaced without --overwrite.
     ours: bool = False
     #: the mark read from the file (None: no mark, not read because intact, or unreadable)
     mark: str | None = None
@@ -97,7 +98,9 @@ def existing_output(final: Path, row: dict | None, chash: str) -> Existing:
         return Existing(True, intact=True, ours=True)
     found = read_mark(final)
     sources = {chash} | ({row["content_hash"]} if row is not None and row.get("content_hash") else set())
-    return Existing(True, ours=mark_source(found) in sources, mark=found,
+    # still starts with the bytes batch wrote: cut short (an MP4 cut short loses its tags with its end)
+    prefix = recorded and starts_like(final, row.get("out_head"))
+    return Existing(True, ours=mark_source(found) in sources or prefix, mark=found,
                     size_changed=recorded and st.st_size != row["out_size"])
 
 
@@ -266,6 +269,7 @@ class _Planner:
         attempt = self.manifest.start_attempt(rep.rel, "rebuilt-from-dst")
         self.manifest.finish_done(rep.rel, attempt, {
             "worker": "found in DST", "out_size": out.st_size, "out_mtime_ns": out.st_mtime_ns,
+            "out_head": head_hash(final, out.st_size),
         })
 
     def _redo_done(self, rep: FileReport, row: dict, final: Path, chash: str) -> str:

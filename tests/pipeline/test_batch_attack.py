@@ -28,6 +28,7 @@ from support.batch import convert_options
 from support.synth import make_clip
 
 from filmrt.cli.main import main
+from filmrt.pipeline.batch import manifest as manifest_module
 from filmrt.pipeline.batch import run_batch
 from filmrt.pipeline.batch.manifest import MANIFEST_NAME, Manifest
 from filmrt.pipeline.batch.marker import read_mark
@@ -97,6 +98,35 @@ def test_truncated_output_of_ours_is_redone(tmp_path, damage, manifest):
     assert f.status == "done", (f.status, f.reason)
     assert probe(out).video.frames == full
     assert batch(src, dst).counts() == {"skipped": 1}  # and now it is done
+
+
+def test_cut_short_mp4_of_ours_is_redone_though_its_tags_went_with_its_end(tmp_path):
+    """An MP4 keeps its tags (and index) at its end: ``head -c`` leaves no mark to read. It still
+    starts with the bytes batch wrote (recorded in the manifest): ours, redone. Without the
+    manifest nothing proves it: refused, left alone."""
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    clip(src / "a.mp4", frames=100)
+    assert batch(src, dst).counts() == {"done": 1}
+    out = dst / "a.mp4"
+    full = out.read_bytes()
+    halve(out)
+    assert read_mark(out) is None
+    (f,) = batch(src, dst).files
+    assert f.status == "done", (f.status, f.reason)
+    assert out.read_bytes() != full[: len(full) // 2] and probe(out).video.frames >= 199
+    halve(out)
+    (dst / MANIFEST_NAME).unlink()
+    (f,) = batch(src, dst).files
+    assert f.status == "failed" and "not made by filmrt batch" in f.reason
+
+
+def test_manifest_of_an_earlier_filmrt_gets_the_out_head_column(tmp_path):
+    db = tmp_path / MANIFEST_NAME
+    con = sqlite3.connect(db)
+    con.executescript(manifest_module._SCHEMA.replace(",\n    out_head TEXT", ""))
+    con.close()
+    with Manifest(db) as m:
+        assert "out_head" in {r[1] for r in m.db.execute("PRAGMA table_info(jobs)")}
 
 
 # ------------------------------------------------------------------------------------------ fault 2
