@@ -9,12 +9,15 @@ promises they keep:
   validated when made; with ConvertOptions, everything fails before DST exists.
 - :mod:`.discover`: **discovery**: video files by extension; with ``probe=True`` other files
   are probed and kept when they hold a moving video stream; ``include`` / ``exclude`` fnmatch
-  patterns. Hidden files and folders and DST itself (when inside SRC) are never walked.
+  patterns. Hidden files and folders, symlinked folders and DST itself (when inside SRC) are
+  never walked, files that are not regular (a FIFO named ``x.mp4``) never opened; the report
+  says what was left out (``BatchReport.left_out``).
 - :mod:`.manifest`: **state**: the SQLite manifest ``DST/.filmrt-batch.sqlite`` is the single
   source of truth, written only by the driver; the source fingerprint and the settings hash.
-- :mod:`.plan`: **resume**: files done with a valid output are skipped, changed sources (size +
-  fast content hash) or changed settings are redone, jobs a killed driver left ``running`` are
-  reset, failed attempts are retried up to ``retries`` times (a failure never stops the other
+- :mod:`.plan`: **resume**: files done with an output that is still the one written are skipped
+  (a file at an output path is replaced only when it is provably batch's, or with
+  ``--overwrite``), changed sources (size + fast content hash) or changed settings are redone,
+  jobs a killed driver left ``running`` are reset, failed attempts are retried up to ``retries`` times (a failure never stops the other
   files) and then reported.
 - :mod:`.worker`: **no half-written outputs**: a worker converts into its own attempt folder
   ``DST/.filmrt-batch-tmp/<attempt>/`` and checks the result (frame count); the worker state

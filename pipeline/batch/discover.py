@@ -4,7 +4,9 @@ Videos are recognised by extension (:data:`VIDEO_EXTENSIONS`); with ``probe=True
 other extensions (except the obvious non-videos of :data:`NOT_VIDEO_EXTENSIONS`) are probed and
 kept when they hold a moving video stream. ``include`` / ``exclude`` are fnmatch patterns on the
 path relative to SRC, or on the file name (``*`` also matches ``/``). Hidden files and folders
-(``.name``) and DST itself (when it is inside SRC) are never walked.
+(``.name``), symlinked folders and DST itself (when it is inside SRC) are never walked, and only
+regular files are taken (a FIFO is never opened); what was left out and why is returned to the
+caller (``left_out``), which says so in the summary.
 
 The output of ``SRC/rel`` is ``DST/rel``: the tree is mirrored. The container is kept when it can
 carry the output (:data:`KEEP_CONTAINERS`), else it becomes ``.mkv``; ``ext`` forces one.
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -55,6 +58,22 @@ def probe_is_video(path: str | os.PathLike) -> bool:
         return False
 
 
+#: why a file or folder under SRC was left out (keys of ``find_videos``'s ``left_out``)
+HIDDEN = "hidden (name starts with '.')"
+SYMLINKED_DIR = "symlinked folder (not followed)"
+NOT_REGULAR = "not a regular file (FIFO, device, socket)"
+
+
+def _kind(path: Path) -> str | None:
+    """None for a regular file (links followed), else why it is left out. A file that cannot be
+    looked at (a broken link) is taken: the plan reports it as failed ("cannot read source")."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return None if stat.S_ISREG(st.st_mode) else NOT_REGULAR
+
+
 def find_videos(
     src: str | os.PathLike,
     *,
@@ -62,11 +81,17 @@ def find_videos(
     exclude: Sequence[str] = (),
     probe: bool = False,
     skip: Sequence[str | os.PathLike] = (),
+    left_out: dict[str, list[str]] | None = None,
 ) -> list[tuple[str, Path]]:
     """The videos under ``src`` as sorted (relative POSIX path, absolute path) pairs.
 
     ``src`` may also be a single file. ``skip``: folders never entered (DST when inside SRC).
+    ``left_out``: filled with what was not walked or not taken, by reason (:data:`HIDDEN` files
+    and folders, :data:`SYMLINKED_DIR`, and, among names that would be taken (a video extension,
+    or any with ``probe``), :data:`NOT_REGULAR`): relative paths. A FIFO
+    named ``x.mp4`` is never opened (opening it would wait for a writer forever).
     """
+    out: dict[str, list[str]] = left_out if left_out is not None else {}
     root = Path(src).resolve()
     if root.is_file():
         return [(root.name, root)]
@@ -74,22 +99,33 @@ def find_videos(
     found: list[tuple[str, Path]] = []
     for dirpath, dirnames, filenames in os.walk(root):
         d = Path(dirpath)
-        dirnames[:] = sorted(
-            n for n in dirnames if not n.startswith(".") and (d / n).resolve() not in skip_dirs
-        )
-        for name in sorted(filenames):
-            if name.startswith("."):
+        kept = []
+        for n in sorted(dirnames):
+            if (d / n).resolve() in skip_dirs:
                 continue
+            why = HIDDEN if n.startswith(".") else SYMLINKED_DIR if (d / n).is_symlink() else None
+            if why:
+                out.setdefault(why, []).append((d / n).relative_to(root).as_posix() + "/")
+            else:
+                kept.append(n)
+        dirnames[:] = kept
+        for name in sorted(filenames):
             p = d / name
             rel = p.relative_to(root).as_posix()
+            if name.startswith("."):
+                out.setdefault(HIDDEN, []).append(rel)
+                continue
             if include and not _matches(rel, include):
                 continue
             if exclude and _matches(rel, exclude):
                 continue
             ext = p.suffix.lower()
-            if ext in VIDEO_EXTENSIONS:
-                found.append((rel, p))
-            elif probe and ext not in NOT_VIDEO_EXTENSIONS and p.is_file() and probe_is_video(p):
+            if ext not in VIDEO_EXTENSIONS and not (probe and ext not in NOT_VIDEO_EXTENSIONS):
+                continue
+            why = _kind(p)
+            if why:
+                out.setdefault(why, []).append(rel)
+            elif ext in VIDEO_EXTENSIONS or probe_is_video(p):
                 found.append((rel, p))
     found.sort()
     return found

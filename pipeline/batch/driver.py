@@ -24,16 +24,25 @@ import errno
 import json
 import os
 import shutil
+import sqlite3
 import sys
 import time
 from collections import deque
 from pathlib import Path
 
 from filmrt.errors import FilmrtError
-from filmrt.fileio import atomic_path
+from filmrt.fileio import atomic_path, check_distinct, output_exists
 from filmrt.interrupts import signals_as_interrupt
-from filmrt.pipeline.batch.discover import find_videos
-from filmrt.pipeline.batch.manifest import MANIFEST_NAME, Lock, Manifest, settings_dict, settings_hash
+from filmrt.pipeline.batch.discover import find_videos, output_path
+from filmrt.pipeline.batch.manifest import (
+    LOCK_NAME,
+    MANIFEST_NAME,
+    Lock,
+    Manifest,
+    head_hash,
+    settings_dict,
+    settings_hash,
+)
 from filmrt.pipeline.batch.options import BatchOptions, JobOptions
 from filmrt.pipeline.batch.plan import check_options, estimate_output_frames, plan, resolve_options
 from filmrt.pipeline.batch.report import (
@@ -70,6 +79,16 @@ def place_output(tmp: Path, final: Path) -> None:
             shutil.copyfile(tmp, part)
 
 
+def _is_json(path) -> bool:
+    """True when ``path`` holds a JSON document (an earlier report), so --json may replace it."""
+    try:
+        with open(path, "rb") as f:
+            json.load(f)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 class BatchRun:
     """One run of ``filmrt batch``: prepare, then dry_run or dispatch, then finish."""
 
@@ -103,7 +122,22 @@ class BatchRun:
             src=str(self.src), dst=str(self.dst), settings=settings_dict(self.options),
             settings_hash=settings_hash(self.options), dry_run=b.dry_run,
         )
-        self.files = find_videos(self.src, include=b.include, exclude=b.exclude, probe=b.probe, skip=[self.dst])
+        self.files = find_videos(self.src, include=b.include, exclude=b.exclude, probe=b.probe, skip=[self.dst],
+                                 left_out=self.report.left_out)
+        if b.json_report:
+            self._check_json(b.json_report)
+
+    def _check_json(self, path) -> None:
+        """Refuse, before anything is created, a --json REPORT that would replace something: an
+        input video, an output (or the manifest, the lock) in DST, or any existing file that is
+        not a JSON report (convert's rule, :func:`~filmrt.fileio.check_distinct`, plus that)."""
+        others = [p for _, p in self.files]
+        others += [output_path(self.dst, rel, self.batch.ext) for rel, _ in self.files]
+        others += [self.dst / MANIFEST_NAME, self.dst / LOCK_NAME]
+        check_distinct(path, others, "--json")
+        if output_exists(path) and not _is_json(path):
+            raise FilmrtError(f"--json {path} exists and is not a JSON report: not overwritten "
+                              "(name a new file, or an earlier report)")
 
     def _plan(self, manifest: Manifest | None, *, write: bool) -> list[Job]:
         jobs, self.report.files = plan(
@@ -139,28 +173,38 @@ class BatchRun:
         except OSError as e:
             raise FilmrtError(f"cannot create DST {self.dst}: {e.strerror or e}") from None
         with Lock(self.dst), Manifest(self.dst / MANIFEST_NAME) as manifest:
-            jobs = self._start(manifest)
-            progress = Progress(len(jobs), sum(j.estimate or 0 for j in jobs), self.batch.quiet, self.err)
-            self._log_start(progress)
-            if not jobs:
-                progress.close()
-                self.report.runner = "nothing to do"
-                return self.finish()
             try:
-                runner = make_runner(self.batch, self.options, self.converter, progress.frames)
-            except BaseException:
-                progress.close()
-                raise
-            self.report.runner = runner.describe
-            n_skip = sum(1 for f in self.report.files if f.status == "skipped")
-            progress.log(
-                f"filmrt batch: {len(jobs)} to convert, {n_skip} already done, "
-                f"{len(self.report.files) - len(jobs) - n_skip} failed earlier; {runner.describe}"
-            )
-            with signals_as_interrupt():
-                _Dispatcher(self, manifest, runner, progress, jobs).run()
+                return self._dispatch(manifest)
+            except sqlite3.Error as e:  # disk full, I/O error: every write is one transaction, rolled back
+                raise FilmrtError(
+                    f"cannot write the batch manifest {manifest.path}: {e} (free space on DST and run the same "
+                    "command again: finished outputs are kept)"
+                ) from None
+
+    def _dispatch(self, manifest: Manifest) -> BatchReport:
+        """Plan into the manifest, run every planned job, finish (DST exists and is locked)."""
+        jobs = self._start(manifest)
+        progress = Progress(len(jobs), sum(j.estimate or 0 for j in jobs), self.batch.quiet, self.err)
+        self._log_start(progress)
+        if not jobs:
             progress.close()
-            shutil.rmtree(self.dst / TMP_DIRNAME, ignore_errors=True)
+            self.report.runner = "nothing to do"
+            return self.finish()
+        try:
+            runner = make_runner(self.batch, self.options, self.converter, progress.frames)
+        except BaseException:
+            progress.close()
+            raise
+        self.report.runner = runner.describe
+        n_skip = sum(1 for f in self.report.files if f.status == "skipped")
+        progress.log(
+            f"filmrt batch: {len(jobs)} to convert, {n_skip} already done, "
+            f"{len(self.report.files) - len(jobs) - n_skip} failed earlier; {runner.describe}"
+        )
+        with signals_as_interrupt():
+            _Dispatcher(self, manifest, runner, progress, jobs).run()
+        progress.close()
+        shutil.rmtree(self.dst / TMP_DIRNAME, ignore_errors=True)
         return self.finish()
 
     def _start(self, manifest: Manifest) -> list[Job]:
@@ -203,7 +247,10 @@ class BatchRun:
             if f.status == "convert":
                 f.status, f.reason = "pending", "interrupted before it finished"
         self.report.seconds = time.time() - self.t_start
-        self._write_json()
+        try:
+            self._write_json()
+        except FilmrtError:  # the report's disk may be the full one: the error that stopped the run is said
+            pass
 
     def run(self) -> BatchReport:
         self.prepare()
@@ -242,10 +289,13 @@ class _Dispatcher:
                         self._submit(self.queue.popleft())
                 for job, res in self.runner.wait(0.25):
                     self._handle(job, res)
-        except BaseException:  # Ctrl-C, SIGTERM, workers that cannot start, a bug: stop cleanly
+        except BaseException:  # Ctrl-C, SIGTERM, workers that cannot start, a full disk, a bug: stop cleanly
             self.runner.shutdown(kill=True)
-            for job in self.inflight.values():
-                self.manifest.finish_interrupted(job.rel, job.attempt_id)
+            try:
+                for job in self.inflight.values():
+                    self.manifest.finish_interrupted(job.rel, job.attempt_id)
+            except sqlite3.Error:  # the manifest cannot be written (disk full): the next run resets them
+                pass
             self.progress.close()
             self.batch_run.interrupted()
             raise
@@ -265,6 +315,7 @@ class _Dispatcher:
                 place_output(Path(job.tmp_dst), Path(job.dst))
                 st = Path(job.dst).stat()
                 res["out_size"], res["out_mtime_ns"] = st.st_size, st.st_mtime_ns
+                res["out_head"] = head_hash(job.dst, st.st_size)
             except OSError as e:
                 res.update(ok=False, error=f"cannot move the output into place: {e}")
         shutil.rmtree(Path(job.tmp_dst).parent, ignore_errors=True)

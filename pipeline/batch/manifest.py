@@ -16,7 +16,8 @@ Tables:
     ``attempts`` counts attempts started for the current (source, settings), ``failures`` the
     failed ones (checked against ``--retries``; an attempt cut short by a killed driver is not
     a failure); ``error`` the last failure; timings (epoch seconds) and output facts
-    (``frames_in``, ``frames_out``, ``out_size``, ``out_mtime_ns``) of the last success.
+    (``frames_in``, ``frames_out``, ``out_size``, ``out_mtime_ns``, ``out_head``: see
+    :func:`head_hash`) of the last success.
 ``attempts``: the history, one row per attempt (``running`` -> ``done`` | ``failed`` |
     ``interrupted``), so "was this file ever converted twice?" has a factual answer.
 ``meta``: key/value (schema version, last settings).
@@ -81,7 +82,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     frames_in INTEGER,
     frames_out INTEGER,
     out_size INTEGER,
-    out_mtime_ns INTEGER
+    out_mtime_ns INTEGER,
+    out_head TEXT
 );
 CREATE TABLE IF NOT EXISTS attempts (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -121,6 +123,35 @@ def fingerprint(path: str | os.PathLike, size: int | None = None) -> str:
             f.seek(max(FINGERPRINT_CHUNK, size - FINGERPRINT_CHUNK))
             h.update(f.read(FINGERPRINT_CHUNK))
     return h.hexdigest()
+
+
+#: bytes of an output's start recorded by :func:`head_hash`
+HEAD_BYTES = 16 << 10
+
+
+def head_hash(path: str | os.PathLike, size: int | None = None) -> str:
+    """``N:sha256`` of the first N = min(size, 16 KiB) bytes of an output, recorded when it is
+    written: a file that still starts with those bytes (cut short by ``head -c``, appended to) is
+    provably the one batch wrote, even where the cut lost the container's tags (MP4 keeps them at
+    its end)."""
+    with open(path, "rb") as f:
+        if size is None:
+            size = os.fstat(f.fileno()).st_size
+        n = min(size, HEAD_BYTES)
+        return f"{n}:{hashlib.sha256(f.read(n)).hexdigest()}"
+
+
+def starts_like(path: str | os.PathLike, recorded: str | None) -> bool:
+    """True when ``path`` starts with the bytes :func:`head_hash` recorded."""
+    if not recorded or ":" not in recorded:
+        return False
+    n, digest = recorded.split(":", 1)
+    try:
+        with open(path, "rb") as f:
+            data = f.read(int(n))
+    except (OSError, ValueError):
+        return False
+    return len(data) == int(n) and hashlib.sha256(data).hexdigest() == digest
 
 
 def _field_default(f: dataclasses.Field):
@@ -195,8 +226,60 @@ def settings_hash(options: JobOptions | dict) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+#: prefix of a text value stored as the hex of its bytes: a file name that is not UTF-8
+#: (``bad\xff.mp4``: Python holds it with surrogates, which SQLite's UTF-8 text cannot take)
+FS_BYTES = "fsbytes:"
+
+
+def to_db(value):
+    """A value as SQLite stores it: text with undecodable file-name bytes as ``fsbytes:<hex>``."""
+    if not isinstance(value, str):
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return FS_BYTES + value.encode("utf-8", "surrogateescape").hex()
+    return value
+
+
+def from_db(value):
+    """The inverse of :func:`to_db`."""
+    if isinstance(value, str) and value.startswith(FS_BYTES):
+        try:
+            return bytes.fromhex(value[len(FS_BYTES):]).decode("utf-8", "surrogateescape")
+        except ValueError:
+            return value
+    return value
+
+
+def _decoded(row) -> dict:
+    return {k: from_db(row[k]) for k in row.keys()}
+
+
+class _Connection:
+    """sqlite3's connection with every parameter passed through :func:`to_db`."""
+
+    def __init__(self, con: sqlite3.Connection):
+        self.con = con
+
+    def execute(self, sql: str, params=()):
+        return self.con.execute(sql, tuple(to_db(p) for p in params))
+
+    def __getattr__(self, name):
+        return getattr(self.con, name)
+
+    def __enter__(self):
+        return self.con.__enter__()
+
+    def __exit__(self, *exc):
+        return self.con.__exit__(*exc)
+
+
 class Manifest:
-    """The SQLite job table of one DST. Open with :meth:`open`; only the driver writes."""
+    """The SQLite job table of one DST. Open with :meth:`open`; only the driver writes.
+
+    File names that are not UTF-8 are kept as the hex of their bytes (:func:`to_db`); every
+    method takes and returns them as Python holds them (with surrogates)."""
 
     def __init__(self, path: str | os.PathLike, *, readonly: bool = False):
         self.path = Path(path)
@@ -208,16 +291,22 @@ class Manifest:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
         self.db.row_factory = sqlite3.Row
+        self.db = _Connection(self.db)
         try:
             if not readonly:
                 self.db.execute("PRAGMA journal_mode=WAL")
                 self.db.execute("PRAGMA synchronous=NORMAL")
                 self.db.executescript(_SCHEMA)
+                columns = {r[1] for r in self.db.execute("PRAGMA table_info(jobs)")}
+                if "out_head" not in columns:  # a manifest of an earlier filmrt: the column is added
+                    self.db.execute("ALTER TABLE jobs ADD COLUMN out_head TEXT")
                 if self.get_meta("schema") is None:
                     self.set_meta("schema", str(SCHEMA_VERSION))
             version = self.get_meta("schema")
         except sqlite3.DatabaseError as e:
             self.db.close()
+            if isinstance(e, sqlite3.OperationalError) and not readonly:  # disk full, I/O error, no permission
+                raise FilmrtError(f"cannot write the batch manifest {self.path}: {e}") from None
             raise FilmrtError(
                 f"{self.path} is not a filmrt batch manifest ({e}); move it away to start over"
             ) from e
@@ -248,17 +337,17 @@ class Manifest:
 
     def get(self, rel: str) -> dict | None:
         row = self.db.execute("SELECT * FROM jobs WHERE rel = ?", (rel,)).fetchone()
-        return dict(row) if row else None
+        return _decoded(row) if row else None
 
     def rows(self) -> dict[str, dict]:
-        return {r["rel"]: dict(r) for r in self.db.execute("SELECT * FROM jobs ORDER BY rel")}
+        return {from_db(r["rel"]): _decoded(r) for r in self.db.execute("SELECT * FROM jobs ORDER BY rel")}
 
     def history(self, rel: str | None = None) -> list[dict]:
         if rel is None:
             cur = self.db.execute("SELECT * FROM attempts ORDER BY id")
         else:
             cur = self.db.execute("SELECT * FROM attempts WHERE rel = ? ORDER BY id", (rel,))
-        return [dict(r) for r in cur]
+        return [_decoded(r) for r in cur]
 
     # ------------------------------------------------------------------ run start
     def reset_interrupted(self) -> list[str]:
@@ -268,7 +357,7 @@ class Manifest:
         """
         now = time.time()
         with self.db:
-            rels = [r[0] for r in self.db.execute("SELECT rel FROM jobs WHERE status = 'running'")]
+            rels = [from_db(r[0]) for r in self.db.execute("SELECT rel FROM jobs WHERE status = 'running'")]
             self.db.execute("UPDATE jobs SET status = 'pending' WHERE status = 'running'")
             self.db.execute(
                 "UPDATE attempts SET outcome = 'interrupted', finished_at = ?, "
@@ -342,7 +431,7 @@ class Manifest:
             self.db.execute(
                 """UPDATE jobs SET status = 'done', error = NULL, worker = ?, started_at = ?,
                    finished_at = ?, seconds = ?, frames_in = ?, frames_out = ?, out_size = ?,
-                   out_mtime_ns = ? WHERE rel = ?""",
+                   out_mtime_ns = ?, out_head = ? WHERE rel = ?""",
                 (
                     result.get("worker"),
                     result.get("started_at"),
@@ -352,6 +441,7 @@ class Manifest:
                     result.get("frames_out"),
                     result.get("out_size"),
                     result.get("out_mtime_ns"),
+                    result.get("out_head"),
                     rel,
                 ),
             )
@@ -407,7 +497,7 @@ class Manifest:
                 "SELECT rel, COUNT(*) FROM attempts WHERE outcome = 'done' AND settings_hash = ? GROUP BY rel",
                 (settings_hash,),
             )
-        counts = {r[0]: r[1] for r in cur}
+        counts = {from_db(r[0]): r[1] for r in cur}
         if rels is not None:
             return {r: counts.get(r, 0) for r in rels}
         return counts
@@ -434,8 +524,11 @@ class Lock:
             raise FilmrtError(
                 f"another `filmrt batch` is running on {self.path.parent} (it holds {self.path})"
             ) from None
-        os.ftruncate(self.fd, 0)
-        os.write(self.fd, f"{socket.gethostname()} {os.getpid()}\n".encode())
+        try:  # who holds it, for a person reading the file; a full disk does not matter here
+            os.ftruncate(self.fd, 0)
+            os.write(self.fd, f"{socket.gethostname()} {os.getpid()}\n".encode())
+        except OSError:
+            pass
         return self
 
     def __exit__(self, *exc) -> None:

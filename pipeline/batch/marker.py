@@ -7,10 +7,13 @@ The manifest stays the record of a run; the mark is what is left when the manife
 damaged:
 
 - an output whose mark matches the source and settings of this run is adopted as done (not
-  converted again) and recorded in the new manifest;
-- an output with another filmrt mark was made by batch (other settings, changed source): it is
-  redone, like a manifest row with other settings;
-- a file without a mark was not made by filmrt batch: it is never replaced unless ``--overwrite``.
+  converted again) and recorded in the new manifest, when it reads back complete
+  (:func:`~filmrt.pipeline.batch.plan.output_complete`); a truncated or trimmed copy is redone;
+- an output with a mark made from this source (other settings) was made by batch: it is redone,
+  like a manifest row with other settings;
+- a file without a mark, or with a mark made from another source, is not provably batch's output
+  of this source: it is never replaced unless ``--overwrite`` (see
+  :func:`~filmrt.pipeline.batch.plan.existing_output`).
 
 Which containers keep the tag when read back (checked by tests/pipeline/test_batch_safety.py):
 Matroska/WebM (as ``FILMRT_BATCH``), MP4 and MOV (written with ``movflags=use_metadata_tags``,
@@ -33,6 +36,13 @@ PREFIX = "filmrt_"
 def mark(settings_hash: str, content_hash: str) -> dict[str, str]:
     """The container tags of an output made from a source with ``content_hash`` under ``settings_hash``."""
     return {MARK_KEY: f"{settings_hash}/{content_hash}"}
+
+
+def mark_source(found: str | None) -> str | None:
+    """The source fingerprint a mark names (its part after the ``/``), or None."""
+    if not found or "/" not in found:
+        return None
+    return found.rsplit("/", 1)[-1]
 
 
 def read_mark(path: str | os.PathLike) -> str | None:

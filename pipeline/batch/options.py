@@ -86,8 +86,9 @@ class BatchOptions:
     #: failed attempts retried per file (so up to retries + 1 attempts)
     retries: int = field(default=2, metadata=opt("retry a failed file up to K times", metavar="K"))
     overwrite: bool = field(default=False, metadata=opt(
-        "replace files in DST that filmrt batch did not make (by default they are left alone and "
-        "reported as failed)", flag="--overwrite"))
+        "replace files in DST that filmrt batch did not make, changed since it made them, or made for "
+        "another source (a name clash); by default they are left alone and reported as failed",
+        flag="--overwrite"))
     retry_failed: bool = field(default=False, metadata=opt("retry files an earlier run gave up on"))
     dry_run: bool = field(default=False, metadata=opt("list what would be converted and why; change nothing"))
     json_report: str | None = field(default=None, metadata=opt(

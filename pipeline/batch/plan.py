@@ -8,16 +8,22 @@ the default model, so the settings hash means one model whatever is installed la
 
 - new, changed source (size + fingerprint), changed settings hash, changed output path: redo
   from scratch (attempt and failure counters reset);
-- done earlier with an output that still looks like the one written (:func:`output_looks_valid`):
-  skip;
+- done earlier with an output that is still the one written (size and mtime as recorded; or
+  batch's mark, the same size and still readable): skip; batch's own output changed since
+  (truncated, trimmed: the size differs): redo;
 - given up on (failed ``retries`` + 1 times, or once when it is not a video): report, unless
   ``retry_failed``;
 - anything else (failed fewer times, left pending or running): convert again.
 
 Two sources with the same output, or an output that would overwrite its source, fail without
-converting. A file in DST that batch did not make is never replaced unless ``--overwrite``; an
-output carrying this run's mark (:mod:`~filmrt.pipeline.batch.marker`) is adopted as done when the
-manifest has no record of it (deleted or damaged manifest). With ``write`` the decisions are recorded in the manifest (dry runs write nothing).
+converting; so does a source whose output the manifest records for another source path (a
+second SRC tree into the same DST: a name clash) unless ``--overwrite``. A file at an output path
+is replaced only when it is provably batch's (:func:`existing_output`: untouched since batch wrote
+it, or carrying batch's mark made from this source) or with ``--overwrite``; anything else there is
+reported as not made by filmrt batch. An output carrying this run's mark
+(:mod:`~filmrt.pipeline.batch.marker`) with no record of it as done (deleted or damaged manifest)
+is adopted as done when it reads back complete (:func:`output_complete`), else redone. With
+``write`` the decisions are recorded in the manifest (dry runs write nothing).
 """
 
 from __future__ import annotations
@@ -30,12 +36,13 @@ from filmrt.errors import FilmrtError
 from filmrt.fileio import output_exists
 from filmrt.models import default_model_name, get_spec
 from filmrt.pipeline.batch.discover import output_path
-from filmrt.pipeline.batch.manifest import Manifest, fingerprint
-from filmrt.pipeline.batch.marker import MARK_KEY, mark, read_mark
+from filmrt.pipeline.batch.manifest import Manifest, fingerprint, head_hash, starts_like
+from filmrt.pipeline.batch.marker import MARK_KEY, mark, mark_source, read_mark
 from filmrt.pipeline.batch.options import BatchOptions, JobOptions
 from filmrt.pipeline.batch.report import FileReport
 from filmrt.pipeline.batch.worker import NOT_RETRIED, Job
 from filmrt.pipeline.io.probe import probe
+from filmrt.pipeline.time.cadence.analysis import parse_slowmo
 from filmrt.rates import parse_rate_spec
 
 
@@ -60,18 +67,46 @@ def resolve_options(options: JobOptions) -> JobOptions:
     return options
 
 
-def output_looks_valid(path: Path, row: dict) -> tuple[bool, str]:
-    """Cheap check of a finished output on resume: present with the size it was written with;
-    unless its mtime is also unchanged (the file we wrote, untouched), it must open with a video
-    stream. The full check (frame count) ran when it was written."""
+@dataclasses.dataclass
+class Existing:
+    """What is at an output path before batch writes there, and whether batch provably made it."""
+
+    exists: bool
+    #: the file batch wrote, untouched: size and mtime exactly as the manifest recorded them
+    intact: bool = False
+    #: provably batch's: intact, carrying batch's mark made from this source (the recorded one
+    #: or the current one), or starting with the bytes batch wrote there (recorded ``out_head``).
+    #: Anything else is never replaced without --overwrite.
+    ours: bool = False
+    #: the mark read from the file (None: no mark, not read because intact, or unreadable)
+    mark: str | None = None
+    #: the size differs from the recorded one
+    size_changed: bool = False
+
+
+def existing_output(final: Path, row: dict | None, chash: str) -> Existing:
+    """Look at ``final`` before deciding anything about it: cheap (one stat) when it is the file
+    the manifest recorded; otherwise its mark is read (the container's headers)."""
+    if not output_exists(final):
+        return Existing(False)
+    recorded = row is not None and row.get("out_size") is not None and row["dst"] == str(final)
     try:
-        st = path.stat()
+        st = final.stat()
     except OSError:
-        return False, "output missing"
-    if row.get("out_size") is not None and st.st_size != row["out_size"]:
-        return False, "output changed since it was written"
-    if row.get("out_size") is not None and st.st_mtime_ns == row.get("out_mtime_ns"):
-        return True, ""
+        return Existing(True)
+    if recorded and st.st_size == row["out_size"] and st.st_mtime_ns == row.get("out_mtime_ns"):
+        return Existing(True, intact=True, ours=True)
+    found = read_mark(final)
+    sources = {chash} | ({row["content_hash"]} if row is not None and row.get("content_hash") else set())
+    # still starts with the bytes batch wrote: cut short (an MP4 cut short loses its tags with its end)
+    prefix = recorded and starts_like(final, row.get("out_head"))
+    return Existing(True, ours=mark_source(found) in sources or prefix, mark=found,
+                    size_changed=recorded and st.st_size != row["out_size"])
+
+
+def output_readable(path: Path) -> tuple[bool, str]:
+    """Cheap check of an output of ours that was touched (same size, other mtime): it must still
+    open with a video stream. The full check (frame count) ran when it was written."""
     try:
         if probe(path, count=False).video is None:
             return False, "output has no video stream"
@@ -79,6 +114,34 @@ def output_looks_valid(path: Path, row: dict) -> tuple[bool, str]:
         # probe's FilmrtError wraps FFmpeg's: name the FFmpeg error, as a reader would see it
         cause = e.__context__ if isinstance(e, FilmrtError) and e.__context__ is not None else e
         return False, f"output unreadable ({type(cause).__name__})"
+    return True, ""
+
+
+def output_complete(out: Path, src: Path, options: JobOptions) -> tuple[bool, str]:
+    """Read back an output found in DST with this run's mark but no record of its size (the
+    manifest was lost, or the run died before recording it): its video packets are counted
+    (demuxed, not decoded) and must cover the source's duration under these options (--ss, --t,
+    --slowmo) within 0.25 s or 2 %. A truncated or trimmed copy that kept the mark fails."""
+    try:
+        video = probe(out, first_frame=False).video
+        source = probe(src, count=False, first_frame=False)
+    except Exception:  # noqa: BLE001 - unreadable = not complete
+        return False, "output unreadable"
+    if video is None or video.frames <= 0 or video.duration is None:
+        return False, "output has no video frames"
+    sv = source.video
+    src_dur = float(sv.header_duration) if sv is not None and sv.header_duration else source.duration
+    if not src_dur:
+        return True, ""  # nothing to compare with
+    want = max(0.0, src_dur - (getattr(options, "ss", None) or 0.0))
+    if getattr(options, "t", None) is not None:
+        want = min(want, options.t)
+    slowmo = parse_slowmo(getattr(options, "slowmo", None))
+    if slowmo:
+        want *= float(slowmo)
+    got = float(video.duration)
+    if abs(got - want) > max(0.25, 0.02 * want):
+        return False, f"output incomplete: {got:.2f} s of video, {want:.2f} s expected"
     return True, ""
 
 
@@ -112,6 +175,7 @@ class _Planner:
         self.options = options
         self.rows = manifest.rows() if manifest is not None else {}
         self.taken: dict[str, str] = {}  # output path -> the source that has it
+        self._found: Existing | None = None  # what is at the current file's output path
 
     def file(self, rel: str, path: Path) -> tuple[FileReport, Job | None]:
         final = output_path(self.dst_root, rel, self.batch.ext)
@@ -131,6 +195,9 @@ class _Planner:
         except OSError as e:
             rep.fail(f"cannot read source: {e.strerror or e}")
             return rep, None
+        if self._clash(rep, row, final, path, chash):
+            return rep, None
+        self._found = None
         reason, reset = self._decide(rep, row, final, st.st_size, chash)
         if rep.status != "convert" or not self._may_write(rep, row, final, path, st, chash):
             return rep, None
@@ -145,20 +212,48 @@ class _Planner:
         return rep, Job(rel=rel, src=str(path), dst=str(final), tmp_dst="", options=self.options,
                         tags=mark(self.shash, chash))
 
-    def _may_write(self, rep: FileReport, row: dict | None, final: Path, path: Path, st, chash: str) -> bool:
-        """May ``final`` be written? Only when it does not exist, batch made it (the manifest or its
-        mark says so) or ``--overwrite``. An output whose mark is this run's (the manifest was lost)
-        is adopted as done instead. Sets ``rep`` when the answer is no."""
-        if not output_exists(final):
-            return True
-        found = read_mark(final)
-        if found == mark(self.shash, chash)[MARK_KEY]:
-            self._adopt(rep, final, path, st, chash)
+    def _existing(self, final: Path, row: dict | None, chash: str) -> Existing:
+        """:func:`existing_output`, looked at once per file."""
+        if self._found is None:
+            self._found = existing_output(final, row, chash)
+        return self._found
+
+    def _clash(self, rep: FileReport, row: dict | None, final: Path, path: Path, chash: str) -> bool:
+        """The manifest's record of this output is another source's (a second SRC tree into the same
+        DST): refuse it as a name clash, unless ``--overwrite``. The same content at another path
+        (SRC moved or renamed) is the same source."""
+        if row is None or row["src"] == str(path) or row["content_hash"] == chash or self.batch.overwrite:
             return False
-        made = row is not None and row["status"] == "done" and row["dst"] == str(final)
-        if made or found is not None or self.batch.overwrite:
+        rep.fail(
+            f"name clash: {final} is the output of another source, {row['src']} (recorded in the "
+            "manifest): not overwritten (use another DST, or --overwrite to replace it)"
+        )
+        return True
+
+    def _not_ours(self, rep: FileReport, final: Path, why: str = "") -> None:
+        rep.fail(f"{final} exists and was not made by filmrt batch{why}: not overwritten "
+                 "(--overwrite replaces it)")
+
+    def _may_write(self, rep: FileReport, row: dict | None, final: Path, path: Path, st, chash: str) -> bool:
+        """May ``final`` be written? Only when it does not exist, it is provably batch's
+        (:func:`existing_output`) or ``--overwrite``. An output with this run's mark and no record
+        of it as done (the manifest was lost) is adopted as done instead when it reads back
+        complete (:func:`output_complete`); incomplete, it is redone. Sets ``rep`` when the
+        answer is no."""
+        ex = self._existing(final, row, chash)
+        if not ex.exists:
             return True
-        rep.fail(f"{final} exists and was not made by filmrt batch: not overwritten (--overwrite replaces it)")
+        this = mark(self.shash, chash)[MARK_KEY]
+        if ex.mark == this and (row is None or row["status"] != "done"):
+            ok, why = output_complete(final, path, self.options)
+            if ok:
+                self._adopt(rep, final, path, st, chash)
+                return False
+            rep.reason = f"found in DST with this run's mark, but {why}"
+            return True
+        if ex.ours or self.batch.overwrite:
+            return True
+        self._not_ours(rep, final)
         return False
 
     def _adopt(self, rep: FileReport, final: Path, path: Path, st, chash: str) -> None:
@@ -174,7 +269,28 @@ class _Planner:
         attempt = self.manifest.start_attempt(rep.rel, "rebuilt-from-dst")
         self.manifest.finish_done(rep.rel, attempt, {
             "worker": "found in DST", "out_size": out.st_size, "out_mtime_ns": out.st_mtime_ns,
+            "out_head": head_hash(final, out.st_size),
         })
+
+    def _redo_done(self, rep: FileReport, row: dict, final: Path, chash: str) -> str:
+        """Why a file done earlier (same source, same settings) is redone, or "" to skip it. Its
+        output must still be the file written: untouched (size and mtime as recorded), or ours
+        (batch's mark from this source) with the same size and still readable. Ours but changed
+        (truncated, trimmed): redone. Anything else there is not replaced (``rep`` fails)."""
+        ex = self._existing(final, row, chash)
+        if not ex.exists:
+            return "output missing"
+        if ex.intact:
+            return ""
+        if not ex.ours:
+            if self.batch.overwrite:
+                return "output replaced (--overwrite)"
+            self._not_ours(rep, final, " (it changed since batch wrote it and carries no batch mark of this source)")
+            return ""
+        if ex.size_changed:
+            return "output changed since it was written"
+        ok, why = output_readable(final)
+        return "" if ok else why
 
     def _decide(self, rep: FileReport, row: dict | None, final: Path, size: int, chash: str) -> tuple[str, bool]:
         """(why, reset) for a file to convert; sets ``rep.status`` when it is skipped or failed."""
@@ -188,8 +304,8 @@ class _Planner:
             return "output path changed", True
         rep.attempts, rep.failures = row["attempts"], row["failures"]
         if row["status"] == "done":
-            ok, why = output_looks_valid(final, row)
-            if not ok:
+            why = self._redo_done(rep, row, final, chash)
+            if why or rep.status != "convert":
                 return why, True
             rep.status, rep.reason = ("skipped" if self.write else "skip"), "done earlier"
             rep.seconds, rep.frames_in, rep.frames_out = row["seconds"], row["frames_in"], row["frames_out"]

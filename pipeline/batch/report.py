@@ -74,6 +74,9 @@ class BatchReport:
     seconds: float = 0.0
     files: list[FileReport] = dataclasses.field(default_factory=list)
     reset_running: list[str] = dataclasses.field(default_factory=list)
+    #: what under SRC was not walked or not taken, by reason (relative paths; folders end in "/"):
+    #: hidden files and folders, symlinked folders, FIFOs/devices named like videos...
+    left_out: dict[str, list[str]] = dataclasses.field(default_factory=dict)
     #: this run's id, recorded with every attempt in the manifest: driver host, pid, start time
     run_id: str = dataclasses.field(default_factory=_run_id)
 
@@ -169,6 +172,7 @@ class Progress:
     def log(self, msg: str, *, important: bool = False) -> None:
         if self.quiet and not important:
             return
+        msg = shown(msg)
         if self.bar is not None:
             self.bar.write(msg, file=self.err)
         else:
@@ -177,6 +181,12 @@ class Progress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+def shown(text: str) -> str:
+    """Text as it can be printed on any terminal: the bytes of a file name that is not UTF-8
+    (held with surrogates) as ``\\xff`` escapes, instead of a UnicodeEncodeError."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def fmt_seconds(s: float | None) -> str:
@@ -190,6 +200,7 @@ def fmt_seconds(s: float | None) -> str:
 
 
 def _table(rows: list[tuple[str, ...]], out) -> None:
+    rows = [tuple(shown(c) for c in r) for r in rows]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print(
@@ -197,12 +208,19 @@ def _table(rows: list[tuple[str, ...]], out) -> None:
         )
 
 
+def print_left_out(report: BatchReport, out, most: int = 5) -> None:
+    """One line per reason something under SRC was left out, with the first few names."""
+    for why, rels in sorted(report.left_out.items()):
+        names = ", ".join(rels[:most]) + (f", ... ({len(rels) - most} more)" if len(rels) > most else "")
+        print(shown(f"  left out: {len(rels)} {why}: {names}"), file=out)
+
+
 def print_plan(report: BatchReport, out) -> None:
     """The dry run's answer: what would be converted and why."""
     c = report.counts()
-    print(
+    print(shown(
         f"dry run: {len(report.files)} video(s) under {report.src}: {c.get('convert', 0)} to convert, "
-        f"{c.get('skip', 0)} already done, {c.get('failed', 0)} failed (not retried)",
+        f"{c.get('skip', 0)} already done, {c.get('failed', 0)} failed (not retried)"),
         file=out,
     )
     if report.reset_running:
@@ -210,6 +228,7 @@ def print_plan(report: BatchReport, out) -> None:
             f"  {len(report.reset_running)} job(s) left running by an interrupted run would be reset",
             file=out,
         )
+    print_left_out(report, out)
     if report.files:
         rows = [("action", "file", "output", "why")]
         for f in report.files:
@@ -233,6 +252,7 @@ def print_summary(report: BatchReport, out) -> None:
     if done:
         head += f" ({fps:.1f} frames/s overall)"
     print(head, file=out)
+    print_left_out(report, out)
     if report.files:
         rows = [("status", "file", "frames", "time", "note")]
         for f in report.files:

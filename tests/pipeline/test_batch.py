@@ -258,14 +258,15 @@ def test_dry_run_and_redo_rules(lib_copy, tmp_path, convert_log):
     shutil.copyfile(src / "a/b/c/deep.mov", src / "bikes.mp4")  # other content, other size
     changed_out = output_path(dst, "street/night/bunny.mp4")
     changed_out.unlink()
-    clobbered = output_path(dst, "cuts/trailer.mkv")  # same size, garbage inside
+    clobbered = output_path(dst, "cuts/trailer.mkv")  # same size, garbage inside: no longer provably
+    # batch's (other mtime, no mark: fake_convert writes none), so it is not replaced without --overwrite
     # seeded garbage: unseeded bytes are now and then read by FFmpeg as a file without video
     clobbered.write_bytes(random.Random(7).randbytes(clobbered.stat().st_size))
     rep = run_batch(src, dst, FakeOptions(), converter=fake_convert, dry_run=True, retries=0, quiet=True)
     reasons = {f.rel: (f.status, f.reason) for f in rep.files}
     assert reasons["bikes.mp4"] == ("convert", "source changed")
     assert reasons["street/night/bunny.mp4"] == ("convert", "output missing")
-    assert reasons["cuts/trailer.mkv"][0] == "convert" and "output unreadable" in reasons["cuts/trailer.mkv"][1]
+    assert reasons["cuts/trailer.mkv"][0] == "failed" and "not made by filmrt batch" in reasons["cuts/trailer.mkv"][1]
     assert reasons["street/city.mpg"] == ("skip", "done earlier")
     assert reasons["broken/random.mp4"][0] == "failed"
     assert (dst / MANIFEST_NAME).read_bytes() == snap  # a dry run writes nothing
@@ -276,7 +277,8 @@ def test_dry_run_and_redo_rules(lib_copy, tmp_path, convert_log):
     assert {f.rel: f.reason for f in rep.files}["broken/random.mp4"].startswith("retry (1 failed")
 
     before = len(conversions(convert_log))
-    rep = run_batch(src, dst, FakeOptions(), converter=fake_convert, workers=0, retries=0, quiet=True)
+    rep = run_batch(src, dst, FakeOptions(), converter=fake_convert, workers=0, retries=0, quiet=True,
+                    overwrite=True)
     redone = conversions(convert_log)[before:]
     assert sorted(redone) == sorted(str(src / r) for r in ("bikes.mp4", "street/night/bunny.mp4", "cuts/trailer.mkv"))
     assert count_video_frames(output_path(dst, "bikes.mp4"))["frames"] == 2 * good["a/b/c/deep.mov"]
