@@ -41,7 +41,7 @@ from filmrt.pipeline.live.deadline import BLEND, MODEL_TIERS, REPEAT, SOURCE, De
 from filmrt.pipeline.live.header import LIVE_CHAPTERS, LIVE_TIMECODE, header_notes
 from filmrt.pipeline.live.options import LiveOptions, resolve_latency
 from filmrt.pipeline.live.passthrough import Passthrough
-from filmrt.pipeline.live.source import Frame, LiveEdge, LiveInput, Packet, is_url
+from filmrt.pipeline.live.source import Frame, LiveEdge, LiveInput, Packet, is_url, jump_note
 from filmrt.pipeline.live.stats import Histogram, LiveStats
 from filmrt.pipeline.live.tiers import Pic, blank, cheap, model_tier
 from filmrt.pipeline.live.timeline import Timeline
@@ -573,8 +573,9 @@ def live(src: str, dst: str, options: LiveOptions | None = None, *, interpolator
     inp.close()
     if interp is not interpolator:
         interp.close()
-    if (late := run.copied.late_note(run.latency)) is not None:
-        run.notes.append(late)
+    for note in (jump_note(inp.jumps), run.copied.late_note(run.latency)):
+        if note is not None:
+            run.notes.append(note)
     info = first.info
     return LiveResult(
         src=src, dst=dst, fps_out=run.fps_out, latency_s=run.latency, seconds=time.perf_counter() - t0,
