@@ -70,3 +70,41 @@ def test_a_forward_pts_jump_in_a_file_resyncs_instead_of_playing_a_hole(tmp_path
     assert r["stats"]["slate_frames"] == 0 and wall < 12
     seen = read_output(out)
     assert len(seen["flashes"]) == 4  # a flash a second from both recordings
+
+
+# ---------------------------------------------------------------- 5: silence covers a re-sync's whole gap
+def _audio_times(gap: float) -> list[tuple[float, float]]:
+    """(out, duration, silent) of what a Passthrough hands over, tick by tick, for 24 ms MP2 frames with
+    a hole of ``gap`` s in their output times after the tenth (what a re-sync leaves)."""
+    from types import SimpleNamespace
+
+    from filmrt.pipeline.live.passthrough import Passthrough, _SilentPacket
+    from filmrt.pipeline.live.source import Packet
+
+    p = Passthrough([], {1: object()}, None, None, notes=[])
+    p.silence[1] = SimpleNamespace(samples=1152, rate=AUDIO_RATE)
+    tb, step = Fraction(1, 90000), 2160  # 1152 samples at 48 kHz in 90 kHz ticks
+    for i in range(30):
+        pts = i * step + (round(gap * 90000) if i >= 10 else 0)
+        p.place(Packet(SimpleNamespace(pts=pts, dts=pts, duration=step, time_base=tb), 1, "audio"),
+                (Fraction(0), 0.0), here=pts * tb, far=1.0)
+    got = []
+    for n in range(1, 80):
+        for out, item in p.take(n * 0.02):
+            silent = isinstance(item, _SilentPacket)
+            got.append((out, 1152 / AUDIO_RATE if silent else float(item.packet.duration * tb), silent))
+    return got
+
+
+def test_silence_covers_the_whole_gap_a_resync_leaves():
+    """A re-sync on a regular file (a loaded machine) moved the audio 56-80 ms on; silent packets
+    were sent only for whole frames that fit before the next real one, and not at all for a gap
+    under 60 ms: a hole in the audio timestamps (docs/live.md promises a continuous audio clock)."""
+    for gap in (0.03, 0.056, 0.07, 0.08, 0.5):
+        got = _audio_times(gap)
+        holes = [b[0] - (a[0] + a[1]) for a, b in zip(got, got[1:], strict=False)]
+        assert max(abs(h) for h in holes) < 1e-6, (gap, max(holes))
+        real = [o for o, _, silent in got if not silent][10:]  # after the gap: moved by at most half a frame
+        assert len(real) == 20
+        assert all(abs(o - (10 + k) * 0.024 - gap) <= 0.012 + 1e-9 for k, o in enumerate(real)), gap
+
