@@ -108,3 +108,39 @@ def test_silence_covers_the_whole_gap_a_resync_leaves():
         assert len(real) == 20
         assert all(abs(o - (10 + k) * 0.024 - gap) <= 0.012 + 1e-9 for k, o in enumerate(real)), gap
 
+
+# ---------------------------------------------------------------- 2: OUT's container
+def test_out_container_follows_the_extension_or_is_refused_up_front(tmp_path, capsys):
+    """An OUT named .mp4/.mkv/.mov got MPEG-TS inside, silently; --format mp4 failed ("Operation not
+    permitted", exit 2) after leaving a broken 2 KB file at OUT."""
+    from filmrt.cli.main import main
+
+    src = tmp_path / "in.ts"
+    write_segment(src, 1, 1)
+    for name, fmt in (("o.mp4", None), ("o.mov", None), ("f.out", "mp4"), ("o.flv", None), ("o.xyz", None)):
+        out = tmp_path / name
+        args = ["live", str(src), str(out), "--fps", "50", "--model", "blend", "--quiet", "-y", "--t", "1"]
+        assert main(args + (["--format", fmt] if fmt else [])) == 2, name
+        err = capsys.readouterr().err
+        assert not out.exists() and err.count("\n") == 1 and "live writes" in err, (name, err)
+    out = tmp_path / "o.mkv"
+    assert main(["live", str(src), str(out), "--fps", "50", "--model", "blend", "--quiet", "--t", "1"]) == 0
+    with av.open(str(out)) as c:
+        assert c.format.name.startswith("matroska") and sum(1 for _ in c.decode(video=0)) >= 45
+
+
+# ---------------------------------------------------------------- 4: an unpaced pipe
+def test_an_unpaced_pipe_read_as_backlog_does_not_claim_success(tmp_path):
+    """`cat in.ts | filmrt live - out.ts` (no --realtime): exit 0, "2 frames out, video re-encoded",
+    and a 1,880-byte TS that players do not even recognise as MPEG-TS."""
+    src, out, report = tmp_path / "in.ts", tmp_path / "out.ts", tmp_path / "r.json"
+    data = write_segment(src, 6, 1)
+    p = subprocess.run([sys.executable, "-m", "filmrt", "live", "-", str(out), "--fps", "50", "--model", "blend",
+                        "--input-format", "mpegts", "--quiet", "--json", str(report)], input=data,
+                       capture_output=True, timeout=90)
+    if p.returncode == 0:  # then the output must be the stream
+        assert len(read_output(out)["video"]) >= 250
+    else:
+        err = p.stderr.decode()
+        assert p.returncode == 2 and "--realtime" in err and err.count("\n") == 1, err
+        assert not out.exists()
