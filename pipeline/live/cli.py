@@ -2,7 +2,8 @@
 
 The options are generated from :class:`~filmrt.pipeline.live.options.LiveOptions` and the same
 runtime and encoding groups as ``filmrt convert`` (:mod:`filmrt.cli.groups`); the encoding
-defaults a live stream needs (libx264 ``veryfast``; MPEG-TS, or HLS for ``.m3u8``) apply where the option is not given.
+defaults a live stream needs (libx264 ``veryfast``; MPEG-TS, or HLS for ``.m3u8``, Matroska for ``.mkv``) apply
+where the option is not given.
 The status line (stderr, once per second) and ``--stats`` (JSON lines) are drawn here from the
 run's ``on_second`` callback; ``--json`` gets the final summary.
 """
@@ -36,10 +37,11 @@ def register(subparsers) -> None:
         "or at Ctrl-C/SIGTERM (the output is flushed).",
     )
     p.add_argument("input", metavar="IN", help="input URL, file, or - for stdin")
-    p.add_argument("output", metavar="OUT", help="output URL (udp://, srt://, tcp://), file, .m3u8 (HLS), or -")
+    p.add_argument("output", metavar="OUT", help="output URL (udp://, srt://, tcp://), file (.ts MPEG-TS, .mkv Matroska, .m3u8 HLS), or -")
     add_options(p, LiveOptions, required=["fps"], title="live")
     add_options(p, RuntimeOptions, title="model and runtime")
-    add_options(p, EncodeOptions, title="encoding (live defaults: --codec libx264 --preset veryfast; MPEG-TS, HLS for .m3u8)")
+    add_options(p, EncodeOptions, title="encoding (live defaults: --codec libx264 --preset veryfast; the container follows OUT: "
+                "MPEG-TS, HLS for .m3u8, Matroska for .mkv)")
     p.add_argument("--stats", default=None, metavar="FILE", help="write one JSON line per second to FILE")
     p.add_argument("--json", default=None, metavar="OUT", help="write the final summary as JSON to OUT")
     p.add_argument("--quiet", action="store_true", help="no status line")

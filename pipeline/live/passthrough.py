@@ -157,10 +157,14 @@ class Passthrough:
         due = []
         while self.queue and self.queue[0][0] < end:
             out, item = self.queue.popleft()
-            due.append((out, item))
             idx, pkt = item.index, item.packet
             if idx in self.silence:
-                self.queued_end[idx] = out + float((pkt.duration or 0) * Fraction(pkt.time_base))
+                out = self._close_gap(idx, out, due)
+                # a packet without a duration is taken to be one frame long (as its silence is)
+                length = (pkt.duration or 0) * Fraction(pkt.time_base) or Fraction(self.silence[idx].samples,
+                                                                                     self.silence[idx].rate)
+                self.queued_end[idx] = out + float(length)
+            due.append((out, item))
         for idx, s in self.silence.items():
             t = self.queued_end.get(idx)
             if t is None or t >= end - SLACK:  # no sound yet, or no gap
@@ -173,6 +177,23 @@ class Passthrough:
                 t += step
             self.queued_end[idx] = t
         return due
+
+    def _close_gap(self, idx: int, out: float, due: list) -> float:
+        """Where a real packet of audio stream ``idx`` due at ``out`` goes: right after the sound
+        before it. A hole before it (the gap a re-sync leaves, what a stall's whole silent frames
+        left over) gets whole silent frames and the packet follows the last of them, moved by at
+        most half a frame from ``out`` (within a frame of its picture, as docs/live.md says); the
+        audio clock stays continuous. A packet more than half a frame behind the sound before it
+        keeps ``out`` (it is dropped as late)."""
+        t = self.queued_end.get(idx)
+        s = self.silence[idx]
+        step = s.samples / s.rate
+        if t is None or out - t < -step / 2:  # no sound yet, or a packet behind the sound (dropped as late)
+            return out
+        k = round((out - t) / step)
+        for i in range(k):
+            due.append((t + i * step, _SilentPacket(idx, s)))
+        return t + k * step
 
     def mux_one(self, out: float, item) -> None:
         """Re-time ``pkt`` to output time ``out`` and mux it (encoder thread)."""

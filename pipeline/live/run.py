@@ -29,19 +29,21 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
+from pathlib import Path
 
 import torch
 
 from filmrt.engine import open_interpolator, resolve_device
 from filmrt.errors import FilmrtError
-from filmrt.fileio import check_overwrite
-from filmrt.pipeline.io.encode import Muxer
+from filmrt.fileio import check_overwrite, is_stream_target
+from filmrt.pipeline.io.encode import MOV_MUXERS, Muxer
+from filmrt.pipeline.io.streams import output_format
 from filmrt.pipeline.io.target import DROPPED, dropped_streams, plan_target
 from filmrt.pipeline.live.deadline import BLEND, MODEL_TIERS, REPEAT, SOURCE, DeadlineScheduler
 from filmrt.pipeline.live.header import LIVE_CHAPTERS, LIVE_TIMECODE, header_notes
 from filmrt.pipeline.live.options import LiveOptions, resolve_latency
 from filmrt.pipeline.live.passthrough import Passthrough
-from filmrt.pipeline.live.source import Frame, LiveEdge, LiveInput, Packet, is_url
+from filmrt.pipeline.live.source import Frame, LiveEdge, LiveInput, Packet, is_url, jump_note
 from filmrt.pipeline.live.stats import Histogram, LiveStats
 from filmrt.pipeline.live.tiers import Pic, blank, cheap, model_tier
 from filmrt.pipeline.live.timeline import Timeline
@@ -100,11 +102,47 @@ class LiveResult:
         return d
 
 
+#: the containers a live run writes: a muxer that writes as it goes, with no index to write at
+#: the end (MP4 and MOV write theirs there: a stream cut short, or read while it is written, has none)
+LIVE_FORMATS = {"mpegts": "MPEG-TS", "hls": "HLS", "matroska": "Matroska"}
+
+
+def live_format(dst: str, fmt: str | None) -> str:
+    """The container of a live run's OUT: ``--format`` when given, else OUT's extension (``.ts``,
+    ``.m2ts``: MPEG-TS; ``.m3u8``: HLS; ``.mkv``: Matroska); MPEG-TS for a URL, a pipe, a device
+    and a file without an extension. Anything else is refused in one line before anything is
+    opened or written (an ``.mp4`` OUT got MPEG-TS inside; ``--format mp4`` failed after writing
+    part of a file)."""
+    if fmt is None:
+        if dst == "-" or is_url(dst) or is_stream_target(dst) or not Path(dst).suffix:
+            return "mpegts"
+        if dst.lower().endswith(".m3u8"):
+            return "hls"
+        try:
+            fmt = output_format(dst, None)
+        except FilmrtError:
+            raise FilmrtError(f"OUT {dst}: FFmpeg knows no container for {Path(dst).suffix!r}; live writes "
+                              f"{_live_formats()}: name it .ts, .m3u8 or .mkv, or pass --format") from None
+        where = f"OUT {dst} ({Path(dst).suffix} is {fmt})"
+    else:
+        where = f"--format {fmt}"
+    if fmt not in LIVE_FORMATS:
+        why = (" (MP4 and MOV write their index at the end: a live stream cut short, or read while it is written, "
+               "has none; filmrt convert writes them from a file)" if fmt in MOV_MUXERS else "")
+        raise FilmrtError(f"{where}: live writes {_live_formats()} only{why}: name OUT .ts, .m3u8 or .mkv, or pass "
+                          "--format mpegts")
+    return fmt
+
+
+def _live_formats() -> str:
+    return ", ".join(f"{v} ({k})" for k, v in LIVE_FORMATS.items())
+
+
 def live_target(dst: str, options: LiveOptions, inp):
-    """The OutputTarget of a live run: always streamed (written as it comes, never renamed):
-    MPEG-TS by default, HLS for ``.m3u8``; a UDP URL gets 1316-byte datagrams (7 TS packets)."""
+    """The OutputTarget of a live run: always streamed (written as it comes, never renamed), in
+    the container :func:`live_format` says; a UDP URL gets 1316-byte datagrams (7 TS packets)."""
     enc = options.encode
-    fmt = enc.format or ("hls" if dst.endswith(".m3u8") else "mpegts")
+    fmt = live_format(dst, enc.format)
     # HLS segments are MPEG-TS: planned as TS (convert refuses segmenting muxers: it writes one file)
     enc = dataclasses.replace(enc, format="mpegts" if fmt == "hls" else fmt)
     target = plan_target("-", enc, inp.info, inp.streams, inp.stream.index, audio="copy", recode_audio=False)
@@ -245,6 +283,12 @@ class _Live:
                 self.copied.unanchored.append(nxt)
                 audio_end = self._audio_end(nxt, audio_end)
         skipped, paced = (0, 0) if self.input.realtime else (edge.skipped - (not reached), edge.paced)
+        if (skipped > 2 * self.fps_in and not reached and self.input.ended.is_set() and self.input.items.empty()
+                and not self.input.reconnect):
+            # the whole input came as backlog: a couple of frames would go out and the run "succeed"
+            raise FilmrtError(f"{self.input.src} ended before its live edge: all its pictures came faster than real "
+                              f"time ({skipped + 1 + self.input.dropped} of them), so none could be shown live; a file "
+                              "or pipe that is not a live feed needs --realtime")
         if audio_end is not None:
             self._room_for_audio(float(newest.pts) - audio_end)
         self.timeline.dropped += skipped  # counted with the input frames dropped
@@ -546,8 +590,14 @@ def live(src: str, dst: str, options: LiveOptions | None = None, *, interpolator
     an open Interpolator to use (not closed here; tests pass a slowed one); ``on_second(record)``:
     called once per second with the figures of that second (the CLI's status line and ``--stats``)."""
     options = options or LiveOptions()
+    live_format(dst, options.encode.format)  # refused before anything is opened or written
+    # a regular file this run creates is removed when the run fails before its first picture went
+    # out (exit 2 leaves no OUT behind); a stream that ran is kept (flushed) whatever ends it
+    created = None
     if not is_url(dst) and dst != "-":
         check_overwrite(dst, overwrite, "OUT")
+        if not os.path.exists(dst):
+            created = dst
     t0 = time.perf_counter()
     device = interpolator.device if interpolator is not None else resolve_device(options.runtime.device)
     inp = LiveInput(src, options, device=device, clock=clock)
@@ -565,6 +615,8 @@ def live(src: str, dst: str, options: LiveOptions | None = None, *, interpolator
     except BaseException:
         if run is not None:
             run.muxer.abort()
+        if created is not None and (run is None or not run.muxer.frames_written) and os.path.isfile(created):
+            os.remove(created)
         inp.close()
         first.close()
         if interp is not None and interp is not interpolator:
@@ -573,8 +625,9 @@ def live(src: str, dst: str, options: LiveOptions | None = None, *, interpolator
     inp.close()
     if interp is not interpolator:
         interp.close()
-    if (late := run.copied.late_note(run.latency)) is not None:
-        run.notes.append(late)
+    for note in (jump_note(inp.jumps), run.copied.late_note(run.latency)):
+        if note is not None:
+            run.notes.append(note)
     info = first.info
     return LiveResult(
         src=src, dst=dst, fps_out=run.fps_out, latency_s=run.latency, seconds=time.perf_counter() - t0,

@@ -36,6 +36,11 @@ from filmrt.pipeline.time.scenes import SceneDetector
 #: schemes libavformat opens as network inputs
 NETWORK = ("udp", "srt", "rtp", "tcp", "rtmp", "rtmps", "rtsp", "http", "https", "hls")
 BACKOFF = (0.25, 4.0)
+#: a paced input whose timestamps step forward by more than this (s; or by more than 4 of the
+#: stream's frames, where a frame is longer) has a discontinuity: paced, it would be waited out in
+#: real time (a frozen picture, then the slate and silence, for as long as the jump); backwards by
+#: as much, its pacing would stop (the rest of the input read as fast as it decodes)
+JUMP = 1.0
 
 
 def is_url(src: str) -> bool:
@@ -100,6 +105,42 @@ class LiveEdge:
         return self.reached
 
 
+class Pacer:
+    """Paces a file or a ``--realtime`` pipe at its own timestamps (ffmpeg's ``-re``): :meth:`wait`
+    gives the seconds to wait before a frame with timestamp ``pts`` may be delivered at ``now``.
+
+    A step between consecutive frames beyond ``bound`` (forward or backward: a PTS jump, a
+    discontinuity, the segments of two recordings concatenated) is not waited out: pacing starts
+    again from that frame, which is delivered at once; the timeline then re-syncs on it, as on a
+    live input's jump. Each jump is kept in :attr:`jumps` as (pts before, step) for the notes."""
+
+    def __init__(self, bound: float = JUMP, jumps: list | None = None):
+        self.bound = bound
+        self.origin: tuple[float, Fraction] | None = None  # (clock, pts) pacing counts from
+        self.last: Fraction | None = None
+        self.jumps: list[tuple[float, float]] = [] if jumps is None else jumps
+
+    def wait(self, pts: Fraction, now: float) -> float:
+        if self.last is not None and abs(float(pts - self.last)) > self.bound:
+            self.jumps.append((float(self.last), float(pts - self.last)))
+            self.origin = None
+        self.last = pts
+        if self.origin is None:
+            self.origin = (now, pts)
+            return 0.0
+        return self.origin[0] + float(pts - self.origin[1]) - now
+
+
+def jump_note(jumps: list[tuple[float, float]]) -> str | None:
+    """What a run says about the PTS jumps of its paced input (None: there were none)."""
+    if not jumps:
+        return None
+    said = ", ".join(f"{'forward' if d > 0 else 'back'} {abs(d):.2f} s after {at:.2f} s" for at, d in jumps[:3])
+    more = f" and {len(jumps) - 3} more" if len(jumps) > 3 else ""
+    return (f"the input's timestamps jumped {len(jumps)} time(s) ({said}{more}): a discontinuity, not waited out; "
+            "the output re-synced onto the pictures after it")
+
+
 class LiveInput:
     """Opens IN and runs the input thread (:meth:`start`); items go to :attr:`items`."""
 
@@ -123,6 +164,8 @@ class LiveInput:
         self.resized = 0
         self.problems: list[str] = []
         self.last_arrival: float | None = None
+        #: PTS jumps of a paced input, not waited out: (pts before, step) in seconds
+        self.jumps: list[tuple[float, float]] = []
         self.thread: threading.Thread | None = None
         self.plan = None
 
@@ -130,17 +173,27 @@ class LiveInput:
     def open(self) -> PyAVInput:
         """Open IN once and read its headers (raises a one-line FilmrtError)."""
         o = self.options
-        if self.src == "-" or not is_url(self.src):
+        if self.src != "-" and not is_url(self.src):
             return open_input(self.src, o.input_format)
         opts = {"analyzeduration": "1000000", "probesize": "1000000"}
         if self.src.startswith("udp://"):
             opts.update(overrun_nonfatal="1", fifo_size="1000000")
+        # stdin through FFmpeg's own pipe protocol, which hands on whatever one read() returns; as a
+        # Python file (sys.stdin.buffer) PyAV asks it for 32 KiB at a time and a buffered read waits
+        # until it has them all: a 150 kb/s stream came in 2 s bursts (64 % of its frames dropped,
+        # dozens of re-syncs, its sound up to 0.9 s late). A pipe blocks as it always did (no timeout).
+        url, name, timeout = ("pipe:0", "stdin", None) if self.src == "-" else (
+            self.src, self.src, (o.open_timeout, o.read_timeout))
         try:
-            c = av.open(self.src, "r", format=o.input_format, options=opts, timeout=(o.open_timeout, o.read_timeout),
+            c = av.open(url, "r", format=o.input_format, options=opts, timeout=timeout,
                         metadata_errors="ignore")  # undecodable tag bytes are dropped, not fatal
+        except (av.error.InvalidDataError, av.error.DemuxerNotFoundError) as e:
+            if self.src != "-":
+                raise FilmrtError(f"cannot open {self.src}: {av_error_message(e)}") from None
+            raise NotAVideo(f"stdin is not a video stream FFmpeg can read ({av_error_message(e)})") from None
         except av.error.FFmpegError as e:
-            raise FilmrtError(f"cannot open {self.src}: {av_error_message(e)}") from None
-        return open_input(self.src, opened=(c, self.src))
+            raise FilmrtError(f"cannot open {name}: {av_error_message(e)}") from None
+        return open_input(self.src, opened=(c, name))
 
     def start(self, first: PyAVInput, plan) -> None:
         """Run the input thread on ``first`` (opened by :meth:`open`) with the thread plan ``plan``."""
@@ -185,13 +238,13 @@ class LiveInput:
         self.sessions += 1
         # a reconnected session starts on its live edge (the first one: the clock thread's first_frame)
         edge = LiveEdge() if self.sessions > 1 and not self.realtime else None
-        n, t0, p0 = 0, None, None
+        n = 0
+        rate = inp.info.rate
+        pacer = Pacer(max(JUMP, 4 / float(rate)) if rate else JUMP, self.jumps)
         try:
             for f in source.frames(on_packet=lambda p: self._put(Packet(p, p.stream.index, p.stream.type)), stop=self.stop):
                 if self.realtime:  # pace at the input's own timestamps (ffmpeg's -re)
-                    if t0 is None:
-                        t0, p0 = self.clock(), f.ts
-                    wait = t0 + float(f.ts - p0) - self.clock()
+                    wait = pacer.wait(f.ts, self.clock())
                     if wait > 0 and self.stop.wait(wait):
                         break
                 cut = self.detector.update(f.thumb)
