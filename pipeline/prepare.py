@@ -73,8 +73,8 @@ def range_start(ss: float | None, inp: PyAVInput | None, target: OutputTarget) -
 def decode_request(options: ConvertOptions, target: OutputTarget, temporal: TemporalReport,
                    inp: PyAVInput | None = None) -> DecodeRequest:
     """What convert asks of the decoder: the range (:func:`range_start`), alpha and captions when the
-    output keeps them, the field filter the temporal plan chose, and the packets of the streams the
-    output takes."""
+    output keeps them, the field filter the temporal plan chose, the packets of the streams the
+    output takes, and pictures turned upright where the output has no place for a display matrix."""
     wanted = frozenset(f.index for f in target.fates if f.kind in REMUXED and f.fate != DROPPED
                        and not (f.kind == "video" and f.fate == REENCODED))  # the converted video itself
     ss = range_start(options.ss, inp, target)
@@ -85,7 +85,8 @@ def decode_request(options: ConvertOptions, target: OutputTarget, temporal: Temp
                          captions=target.video.codec in CAPTION_CODECS, deinterlace=temporal.deinterlace,
                          field_parity=temporal.field_parity or "tff", streams=wanted,
                          caption_stretch=parse_slowmo(options.slowmo) or Fraction(1),
-                         planes=not rgb_reasons(options, target, temporal))
+                         planes=not rgb_reasons(options, target, temporal),
+                         upright=None if target.holds_matrix else target.name)
 
 
 def rgb_reasons(options: ConvertOptions, target: OutputTarget, temporal: TemporalReport) -> list[str]:
