@@ -120,7 +120,7 @@ def upright_info(info, turn: Turn | None):
 def turn_note(turn: Turn, container: str) -> str:
     """The one line that says it."""
     if not turn.applicable:
-        return (f"the display matrix (rotation {turn.degrees}°, not a quarter turn) is lost: {container} has no "
+        return (f"the display matrix (a {turn.degrees}° clockwise turn, not a quarter turn) is lost: {container} has no "
                 "place for it and the pictures are written as coded (.mp4, .mov, .mkv keep it)")
     return f"{turn.describe()} into the pictures: {container} has no place for the display matrix"
 
