@@ -195,3 +195,14 @@ def test_which_containers_keep_the_matrix(ext, muxer, codec, kept, tmp_path):
     with av.open(p) as c:
         assert (display_matrix_of(next(c.decode(video=0))) is not None) is kept
     assert (muxer in MATRIX_MUXERS) is kept
+
+
+def test_live_from_a_file_turns_too(sources, tmp_path):
+    """`filmrt live` plans with the same output decision: a file's matrix into MPEG-TS is turned."""
+    from filmrt.pipeline.live.options import LiveOptions
+    from filmrt.pipeline.live.run import live
+
+    out = tmp_path / "live.ts"
+    live(sources["rot90"], str(out), LiveOptions(fps="50", runtime=RuntimeOptions(model="blend")))
+    got = read_out(out)
+    assert got["size"] == (H, W) and got["corner"] == "BL" and got["matrix"] is None
