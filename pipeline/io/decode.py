@@ -246,16 +246,20 @@ def open_input(src, fmt: str | None = None, input_fps: Fraction | None = None, *
                      forced_rate)
 
 
-def first_display_matrix(path: str, index: int) -> list[int] | None:
+def first_display_matrix(path: str, index: int, packets: int = 600) -> list[int] | None:
     """The display matrix of stream ``index``'s first picture, read on a second open of the file:
     FFmpeg gives it to decoded frames only (PyAV reads no stream side data), and the output
     decision needs it before decoding (:mod:`filmrt.pipeline.io.orient`: a container without a
     place for it gets the pictures turned). None for no matrix or a file that does not decode."""
     try:
         with av.open(path, metadata_errors="ignore") as c:
-            for f in c.decode(c.streams[index]):
-                return display_matrix_of(f)
-    except (av.error.FFmpegError, IndexError, UnicodeDecodeError):
+            vs = c.streams[index]
+            for n, packet in enumerate(c.demux(vs)):
+                for f in vs.decode(packet):
+                    return display_matrix_of(f)
+                if n >= packets:  # nothing decodes: damage, said by the decoder itself later
+                    break
+    except Exception:  # noqa: BLE001 - an input the real decoder will judge (and report)
         pass
     return None
 

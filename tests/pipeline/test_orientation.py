@@ -206,3 +206,24 @@ def test_live_from_a_file_turns_too(sources, tmp_path):
     live(sources["rot90"], str(out), LiveOptions(fps="50", runtime=RuntimeOptions(model="blend")))
     got = read_out(out)
     assert got["size"] == (H, W) and got["corner"] == "BL" and got["matrix"] is None
+
+
+@pytest.mark.parametrize("matrix,chain,quarter", [
+    ([0, -65536, 0, 65536, 0, 0, 0, 0, 1 << 30], (("transpose", "cclock"),), True),  # -display_rotation 90
+    ([0, 65536, 0, -65536, 0, 0, 0, 0, 1 << 30], (("transpose", "clock"),), True),  # 270
+    ([-65536, 0, 0, 0, -65536, 0, 0, 0, 1 << 30], (("hflip", ""), ("vflip", "")), False),  # 180
+    ([-65536, 0, 0, 0, 65536, 0, 0, 0, 1 << 30], (("hflip", ""),), False),  # mirrored
+    ([65536, 0, 0, 0, -65536, 0, 0, 0, 1 << 30], (("vflip", ""),), False),  # upside-down mirror
+])
+def test_turn_of_is_ffmpegs_autorotate(matrix, chain, quarter):
+    """fftools' choice for each matrix (get_rotation, then transpose / hflip / vflip)."""
+    t = turn_of(matrix)
+    assert t.chain == chain and t.quarter is quarter
+    assert t.size(64, 48) == ((48, 64) if quarter else (64, 48))
+    assert t.sar(Fraction(2)) == (Fraction(1, 2) if quarter else 2)
+
+
+def test_no_turn_for_the_identity_and_none_made_for_a_tilt():
+    assert turn_of([65536, 0, 0, 0, 65536, 0, 0, 0, 1 << 30]) is None and turn_of(None) is None
+    tilt = turn_of([56756, -32768, 0, 32768, 56756, 0, 0, 0, 1 << 30])  # 30°: ffmpeg's `rotate`, not done here
+    assert tilt is not None and not tilt.applicable
