@@ -53,7 +53,14 @@ from filmrt.errors import FilmrtError, NotAVideo
 from filmrt.pipeline.io.captions import CaptionPacer, a53_of
 from filmrt.pipeline.io.colour import ColourSpec, guess_spec
 from filmrt.pipeline.io.hdr import display_matrix_of, read_side_data
-from filmrt.pipeline.io.orient import FrameTurner, rotation_of, turn_note, turn_of, upright_info
+from filmrt.pipeline.io.orient import (
+    FrameTurner,
+    first_display_matrix,
+    rotation_of,
+    turn_note,
+    turn_of,
+    upright_info,
+)
 from filmrt.pipeline.io.pixels import alpha_of
 from filmrt.pipeline.io.planes import frame_planes, frame_to_rgb, make_thumb
 from filmrt.pipeline.io.probe import is_cover, main_video, stream_duration
@@ -244,24 +251,6 @@ def open_input(src, fmt: str | None = None, input_fps: Fraction | None = None, *
         info.rotation = round(rotation_of(info.display_matrix) or 0)
     return PyAVInput(c, src_name, path, vs, list(c.streams), copy_streams, dict(c.metadata), info, start, tags,
                      forced_rate)
-
-
-def first_display_matrix(path: str, index: int, packets: int = 600) -> list[int] | None:
-    """The display matrix of stream ``index``'s first picture, read on a second open of the file:
-    FFmpeg gives it to decoded frames only (PyAV reads no stream side data), and the output
-    decision needs it before decoding (:mod:`filmrt.pipeline.io.orient`: a container without a
-    place for it gets the pictures turned). None for no matrix or a file that does not decode."""
-    try:
-        with av.open(path, metadata_errors="ignore") as c:
-            vs = c.streams[index]
-            for n, packet in enumerate(c.demux(vs)):
-                for f in vs.decode(packet):
-                    return display_matrix_of(f)
-                if n >= packets:  # nothing decodes: damage, said by the decoder itself later
-                    break
-    except Exception:  # noqa: BLE001 - an input the real decoder will judge (and report)
-        pass
-    return None
 
 
 def _expected_frames(vs, c, rate: Fraction | None, tb: Fraction, ss: Fraction | None = None,

@@ -21,6 +21,9 @@ import math
 from dataclasses import dataclass
 from fractions import Fraction
 
+import av
+
+from filmrt.pipeline.io.hdr import display_matrix_of
 from filmrt.pipeline.time.cadence.fieldops import FilterChain
 
 #: muxers whose files keep a display matrix (FFmpeg 8.1: the mov family's tkhd matrix, Matroska's
@@ -68,6 +71,24 @@ class Turn:
         if names == ["hflip", "vflip"]:
             return "rotated 180°"
         return " and ".join({"hflip": "flipped horizontally", "vflip": "flipped vertically"}[n] for n in names)
+
+
+def first_display_matrix(path: str, index: int, packets: int = 600) -> list[int] | None:
+    """The display matrix of stream ``index``'s first picture, read on a second open of the file:
+    FFmpeg gives it to decoded frames only (PyAV reads no stream side data), and the output
+    decision needs it before decoding (:mod:`filmrt.pipeline.io.orient`: a container without a
+    place for it gets the pictures turned). None for no matrix or a file that does not decode."""
+    try:
+        with av.open(path, metadata_errors="ignore") as c:
+            vs = c.streams[index]
+            for n, packet in enumerate(c.demux(vs)):
+                for f in vs.decode(packet):
+                    return display_matrix_of(f)
+                if n >= packets:  # nothing decodes: damage, said by the decoder itself later
+                    break
+    except Exception:  # noqa: BLE001 - an input the real decoder will judge (and report)
+        pass
+    return None
 
 
 def rotation_of(matrix: list[int] | None) -> float | None:
