@@ -47,6 +47,7 @@ from filmrt.pipeline.io.encode import Muxer, check_encoder
 from filmrt.pipeline.io.extras import copy_extras
 from filmrt.pipeline.io.formats import refuse_losses
 from filmrt.pipeline.io.hdr import losses
+from filmrt.pipeline.io.orient import upright_info
 from filmrt.pipeline.io.planes import Pic, blend
 from filmrt.pipeline.io.source import DecodedFrame, Source
 from filmrt.pipeline.io.target import REENCODED, REMUXED, OutputTarget, dropped_streams, plan_target
@@ -547,9 +548,9 @@ def convert(
         target = plan_target(dst, options.encode, inp.info, inp.streams, inp.stream.index,
                              audio=audio_policy(options), replace_timecode=timecode is not None,
                              rate=fps_out)
-        check_encoder(target.video, options.encode.preset, inp.info.width, inp.info.height, fps_out,
-                      options.interlace)
-        check_protect_fits(options.protect, inp.info.width, inp.info.height)
+        seen = upright_info(inp.info, target.turn)  # the pictures as the encoder gets them
+        check_encoder(target.video, options.encode.preset, seen.width, seen.height, fps_out, options.interlace)
+        check_protect_fits(options.protect, seen.width, seen.height)
         t_open = time.perf_counter()
         if interp is None:
             interp = PipelineBlend.instead_of(options.runtime, device) or open_interpolator(options.runtime)

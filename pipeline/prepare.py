@@ -23,6 +23,7 @@ from filmrt.pipeline.infer import choose_mode
 from filmrt.pipeline.io import dali
 from filmrt.pipeline.io.captions import CAPTION_CODECS
 from filmrt.pipeline.io.decode import PyAVInput, PyAVSource
+from filmrt.pipeline.io.orient import turn_of
 from filmrt.pipeline.io.source import DecodeRequest, Source
 from filmrt.pipeline.io.target import DROPPED, REENCODED, REMUXED, OutputTarget
 from filmrt.pipeline.options import ConvertOptions
@@ -40,8 +41,14 @@ from filmrt.pipeline.time.timecode import (
 def open_source(inp: PyAVInput, request: DecodeRequest, *, decoder: str = "auto", device: torch.device,
                 threads: int = 0) -> Source:
     """The decoder for the opened input ``inp``, given what convert asks of it (``request``): DALI
-    when asked for (or ``auto`` with DALI + a CUDA device), else PyAV."""
-    want_dali = decoder == "dali" or (decoder == "auto" and device.type == "cuda" and inp.path is not None)
+    when asked for (or ``auto`` with DALI + a CUDA device), else PyAV. Pictures to be turned upright
+    (``request.upright`` and a display matrix) are decoded by PyAV, which turns them."""
+    turned = request.upright is not None and turn_of(inp.info.display_matrix) is not None
+    if decoder == "dali" and turned:
+        raise FilmrtError(f"--decoder dali cannot turn the pictures upright, which {request.upright} needs (it has no "
+                          "place for the source's display matrix): use --decoder pyav, or write .mp4/.mov/.mkv")
+    want_dali = decoder == "dali" or (decoder == "auto" and device.type == "cuda" and inp.path is not None
+                                      and not turned)
     if want_dali:
         ok, why = dali.available(device)
         if ok:
@@ -73,8 +80,8 @@ def range_start(ss: float | None, inp: PyAVInput | None, target: OutputTarget) -
 def decode_request(options: ConvertOptions, target: OutputTarget, temporal: TemporalReport,
                    inp: PyAVInput | None = None) -> DecodeRequest:
     """What convert asks of the decoder: the range (:func:`range_start`), alpha and captions when the
-    output keeps them, the field filter the temporal plan chose, and the packets of the streams the
-    output takes."""
+    output keeps them, the field filter the temporal plan chose, the packets of the streams the
+    output takes, and pictures turned upright where the output has no place for a display matrix."""
     wanted = frozenset(f.index for f in target.fates if f.kind in REMUXED and f.fate != DROPPED
                        and not (f.kind == "video" and f.fate == REENCODED))  # the converted video itself
     ss = range_start(options.ss, inp, target)
@@ -85,7 +92,8 @@ def decode_request(options: ConvertOptions, target: OutputTarget, temporal: Temp
                          captions=target.video.codec in CAPTION_CODECS, deinterlace=temporal.deinterlace,
                          field_parity=temporal.field_parity or "tff", streams=wanted,
                          caption_stretch=parse_slowmo(options.slowmo) or Fraction(1),
-                         planes=not rgb_reasons(options, target, temporal))
+                         planes=not rgb_reasons(options, target, temporal),
+                         upright=None if target.holds_matrix else target.name)
 
 
 def rgb_reasons(options: ConvertOptions, target: OutputTarget, temporal: TemporalReport) -> list[str]:

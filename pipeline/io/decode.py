@@ -25,7 +25,9 @@ What is handled and what is refused:
 - ``DecodeRequest.planes`` (``filmrt live``): frames carry their Y'CbCr planes instead of RGB
   (:mod:`filmrt.pipeline.io.planes`; an RGB format still comes as RGB).
 - rotation (a display matrix) is not applied to the pixels: the model works on the coded frames
-  and the same display matrix is written to the output, so players rotate it the same way.
+  and the same display matrix is written to the output, so players rotate it the same way; where
+  the output has no place for it (``DecodeRequest.upright``: MPEG-TS, AVI ...), each picture is
+  turned upright here, after deinterlacing (:mod:`filmrt.pipeline.io.orient`, as ffmpeg's autorotate).
 - odd width/height: decoded as is; the encoder drops the last column/row (4:2:0 needs even sizes).
 - timestamps: as FFmpeg presents them (best-effort, display order; :mod:`filmrt.pipeline.time.timestamps`),
   so packed B-frames in AVI and variable frame rate come out right, every picture kept.
@@ -51,6 +53,14 @@ from filmrt.errors import FilmrtError, NotAVideo
 from filmrt.pipeline.io.captions import CaptionPacer, a53_of
 from filmrt.pipeline.io.colour import ColourSpec, guess_spec
 from filmrt.pipeline.io.hdr import display_matrix_of, read_side_data
+from filmrt.pipeline.io.orient import (
+    FrameTurner,
+    first_display_matrix,
+    rotation_of,
+    turn_note,
+    turn_of,
+    upright_info,
+)
 from filmrt.pipeline.io.pixels import alpha_of
 from filmrt.pipeline.io.planes import frame_planes, frame_to_rgb, make_thumb
 from filmrt.pipeline.io.probe import is_cover, main_video, sample_aspect, stream_duration, video_rate
@@ -232,6 +242,9 @@ def open_input(src, fmt: str | None = None, input_fps: Fraction | None = None, *
     tags = dict(colorspace=cc.colorspace, color_range=cc.color_range, primaries=cc.color_primaries,
                 trc=cc.color_trc)
     path = None if src in ("-", None) else os.fspath(src)
+    if path is not None and opened is None and os.path.isfile(path):
+        info.display_matrix = first_display_matrix(path, vs.index)
+        info.rotation = round(rotation_of(info.display_matrix) or 0)
     return PyAVInput(c, src_name, path, vs, list(c.streams), copy_streams, dict(c.metadata), info, start, tags,
                      forced_rate)
 
@@ -317,6 +330,13 @@ class PyAVSource(Source):
                                               rate=info.rate, parity=request.field_parity)
         #: where the headers say the video ends (stream seconds), None when they do not say
         self.header_end = inp.header_end
+        #: the coded picture size (``info`` has the turned one when the pictures are turned)
+        self.coded_size = (info.width, info.height)
+        #: turns every picture upright (DecodeRequest.upright and a display matrix); the output
+        #: decision said so when the matrix was read before decoding (a file), else it is said here
+        self.turner: FrameTurner | None = None
+        if request.upright and info.display_matrix is not None:
+            self._turn(info.display_matrix, said=True)
 
     # ------------------------------------------------------------------
     def _seek(self) -> None:
@@ -450,8 +470,12 @@ class PyAVSource(Source):
             return None  # before --ss (decoded from the previous keyframe)
         if self.range_end is not None and ts >= self.range_end - snap:
             return _PAST_END
-        if (f.width, f.height) != (self.info.width, self.info.height):
+        if (f.width, f.height) != self.coded_size:
             f = self._first_size(f)
+        if self._index == 0:
+            self._orient(f)
+        if self.turner is not None:  # after deinterlacing (frame_filter), before any conversion
+            f = self.turner(f)
         picture = Picture.of_frame(f, self._stream_tags.get("color_range")) if self.request.keep_picture else None
         planes = None
         if self.request.planes:  # RGB only for an RGB format (a model tier converts the planes itself)
@@ -467,10 +491,6 @@ class PyAVSource(Source):
             rgb = torch.cat([rgb, alpha.to(self.device)])
         if self._index == 0:
             self.info.colour = self._spec
-            dm = display_matrix_of(f)
-            if dm is not None:
-                self.info.display_matrix = dm
-                self.info.rotation = int(getattr(f, "rotation", 0) or 0)
         ftb = Fraction(f.time_base) if f.time_base else tb  # a filtered frame has its own
         dur = Fraction(f.duration) * ftb if getattr(f, "duration", 0) and not self.input.forced_rate else None
         self.frames_decoded += 1
@@ -480,6 +500,35 @@ class PyAVSource(Source):
         self._index += 1
         return out
 
+    def _orient(self, f) -> None:
+        """At the first picture: its display matrix, written again by the muxer, or (the output
+        has no place for it, :attr:`DecodeRequest.upright`) turned into every picture."""
+        dm = display_matrix_of(f)
+        if dm is None or self.turner is not None:
+            return
+        if self.request.upright and self._turn(dm, said=False):
+            return
+        self.info.display_matrix = dm
+        self.info.rotation = int(getattr(f, "rotation", 0) or 0)
+
+    def _turn(self, matrix: list[int], said: bool) -> bool:
+        """Turn every picture as ``matrix`` asks (:func:`~filmrt.pipeline.io.orient.turn_of`, as
+        ffmpeg's autorotate); ``info`` then describes the turned picture (width and height swapped on
+        a quarter turn, the SAR its reciprocal, no display matrix). False when the matrix asks for
+        no turn that can be made (not a quarter turn: left as coded, said)."""
+        turn = turn_of(matrix)
+        if turn is None:
+            return False
+        if not said:
+            self.notes.append(turn_note(turn, self.request.upright))
+        if not turn.applicable:
+            return False
+        self.turner = FrameTurner(turn)
+        up = upright_info(self.info, turn)
+        for name in ("width", "height", "sar", "display_matrix", "rotation", "turned"):  # in place: read by all
+            setattr(self.info, name, getattr(up, name))
+        return True
+
     def _first_size(self, f):
         """A picture whose size changed mid-stream (a legal new sequence header: an ad break, a
         spliced feed), scaled to the first size: the output has one size, as ffmpeg's default
@@ -487,9 +536,9 @@ class PyAVSource(Source):
         if not self.resized:
             self.notes.append(f"the picture size changes mid-stream (to {f.width}x{f.height} at "
                               f"{self.frames_decoded} frames): scaled to the first size, "
-                              f"{self.info.width}x{self.info.height}")
+                              f"{self.coded_size[0]}x{self.coded_size[1]}")
         self.resized += 1
-        return f.reformat(width=self.info.width, height=self.info.height)
+        return f.reformat(width=self.coded_size[0], height=self.coded_size[1])
 
     def _copy_packet(self, packet, on_packet: Callable | None, copy_done: set[int]) -> None:
         """Hand a packet of a copied stream on, inside the range; note the streams past its end."""

@@ -16,8 +16,9 @@
   :class:`~filmrt.pipeline.io.target.OutputTarget` the muxer is handed (container, muxer options,
   encoder, every input stream's fate): the muxer carries it out and decides nothing again.
 - Metadata: container tags, per-stream tags (language, title, handler), the video's display
-  matrix (rotation) and its sample aspect ratio (anamorphic pixels: in the bitstream and in the
-  container) are copied.
+  matrix (rotation; where the container keeps one: elsewhere the decoder has turned the pictures,
+  :mod:`filmrt.pipeline.io.orient`) and its sample aspect ratio (anamorphic pixels: in the
+  bitstream and in the container) are copied.
 - Never a half-written OUT: everything goes to a hidden temp file beside OUT
   (:func:`filmrt.fileio.atomic_path`: ``.NAME.filmrt-<pid>-XXXX.ext``, the replaced file's mode kept, a
   symlink's target replaced) that is renamed over OUT only after the trailer is written; any error
@@ -309,8 +310,11 @@ class Muxer:
         for key in ("language", "title", "handler_name"):
             if info.metadata.get(key):
                 vs.metadata[key] = info.metadata[key]
-        if info.display_matrix is not None:
-            vs.set_display_matrix(info.display_matrix)
+        #: the display matrix written (None: the source has none, or OUT's container keeps none, where
+        #: the decoder turned the pictures upright instead: DecodeRequest.upright)
+        self.display_matrix = info.display_matrix if self.target.holds_matrix else None
+        if self.display_matrix is not None:
+            vs.set_display_matrix(self.display_matrix)
         if info.sar:  # anamorphic pixels: the encoder's (bitstream) and the stream's (MOV pasp, mkv display size)
             cc.sample_aspect_ratio = vs.sample_aspect_ratio = info.sar
         self.vstream = vs

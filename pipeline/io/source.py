@@ -74,6 +74,9 @@ class VideoInfo:
     side: SideInfo = field(default_factory=SideInfo)
     #: sample (pixel) aspect ratio, e.g. 4/3 for 16:9 anamorphic 1440x1080; None when square or unknown
     sar: Fraction | None = None
+    #: the :class:`~filmrt.pipeline.io.orient.Turn` the decoder applied to every picture (OUT has no
+    #: place for the display matrix): width, height and ``sar`` are the turned picture's, no matrix
+    turned: object | None = None
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,8 @@ class DecodeRequest:
     ``keep_picture``: each frame also carries the decoded picture as the decoder gave it
     (:attr:`DecodedFrame.picture`, for VMAF: ``filmrt score --vmaf``); ``planes``: frames carry
     their Y'CbCr planes instead of RGB (:attr:`DecodedFrame.planes`: ``filmrt live`` and ``filmrt
-    convert`` make RGB only for the frames a model reads; not with ``keep_alpha``)."""
+    convert`` make RGB only for the frames a model reads; not with ``keep_alpha``); ``upright``:
+    turn pictures that carry a display matrix upright (OUT, named so, cannot hold the matrix)."""
 
     ss: float | None = None
     t: float | None = None
@@ -103,6 +107,9 @@ class DecodeRequest:
     caption_stretch: Fraction = Fraction(1)
     keep_picture: bool = False
     planes: bool = False
+    #: OUT's container name when it has no place for a display matrix: a picture that has one is
+    #: turned upright by the decoder (:mod:`filmrt.pipeline.io.orient`); None: left as coded
+    upright: str | None = None
 
     def __post_init__(self) -> None:
         # written so that NaN fails too (argparse's float takes "nan" and "inf"; Fraction refuses them)

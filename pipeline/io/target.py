@@ -16,6 +16,11 @@ Every input stream has a :class:`StreamFate`: ``copied`` (remuxed as it is), ``r
 video; audio slowed with ``--slowmo --audio stretch``) or ``dropped``, always with the reason,
 and the index it gets in the output where it goes in (:meth:`OutputTarget.output_index`).
 
+Where the container has no place for the source's display matrix (MPEG-TS, MPEG-PS, AVI, MXF:
+:mod:`filmrt.pipeline.io.orient`), :attr:`OutputTarget.turn` says how the pictures are turned
+upright instead (the decoder does it, as ffmpeg's autorotate), and every size decision here (the
+container's natural codec, which keeps only some aspects) is made for the turned picture.
+
 Whether a container holds a codec is asked in one place, :func:`~filmrt.pipeline.io.streams.refusal`
 (FFmpeg itself, on an in-memory header), for the video encoder and for each copied stream alike.
 """
@@ -29,6 +34,7 @@ from filmrt.errors import FilmrtError
 from filmrt.fileio import is_stream_target
 from filmrt.pipeline.io.encode import check_output
 from filmrt.pipeline.io.formats import OutputFormat, choose_format, closest_pix_fmt, output_for
+from filmrt.pipeline.io.orient import Turn, holds_matrix, turn_note, turn_of, upright_info
 from filmrt.pipeline.io.probe import is_chapter_track, is_cover
 from filmrt.pipeline.io.streams import (
     ATTACHED_COVER,
@@ -109,6 +115,14 @@ class OutputTarget:
     notes: tuple[str, ...] = ()
     #: cover art streams written as attachments (Matroska), by :mod:`filmrt.pipeline.io.extras`
     attach: tuple = field(default=(), compare=False, repr=False)
+    #: the turn the pictures get because the container has no place for the source's display
+    #: matrix (:mod:`filmrt.pipeline.io.orient`; None: no matrix, or one the container keeps)
+    turn: Turn | None = None
+
+    @property
+    def holds_matrix(self) -> bool:
+        """Whether the container keeps a display matrix (else the decoder turns the pictures)."""
+        return holds_matrix(self.format)
 
     @property
     def name(self) -> str:
@@ -191,10 +205,13 @@ def plan_target(dst: str, enc, info, streams, video_index: int, *, audio: str = 
     streamed = dst == "-" or is_stream_target(dst)
     options = muxer_options(fmt, streamed)
     asked = enc
+    # the pictures as OUT gets them: turned upright where the container has no place for the matrix
+    turn = None if holds_matrix(fmt) else turn_of(info.display_matrix)
+    info = upright_info(info, turn)
     enc = container_codec(enc, fmt, rate, info)
     video = fit_container(output_for(info, enc), fmt, enc.crf, options, name)
     check_output(dst, enc.format, video.codec)
-    notes = []
+    notes = [turn_note(turn, name)] if turn is not None else []
     if enc.codec != asked.codec and output_for(info, asked).codec != enc.codec:  # not the source's own family
         why = NATURAL_WHY.get(fmt)
         notes.append(f"{name} holds {enc.codec} video: --codec auto writes it" + (f" ({why})" if why else ""))
@@ -206,7 +223,7 @@ def plan_target(dst: str, enc, info, streams, video_index: int, *, audio: str = 
     attach = tuple(by_index[f.index] for f in fates if f.reason == AS_ATTACHMENT)
     recode = tuple(by_index[f.index] for f in fates if f.fate == REENCODED and f.kind == "audio")
     return OutputTarget(dst, fmt, streamed, options, video, tuple(fates), copy=copy, recode=recode,
-                        notes=tuple(notes), attach=attach)
+                        notes=tuple(notes), attach=attach, turn=turn if turn is not None and turn.applicable else None)
 
 
 def _fates(fmt: str, options: dict, video: OutputFormat, streams: list, video_index: int, drop: str | None,

@@ -51,6 +51,7 @@ import av
 from filmrt.errors import VerificationFailed
 from filmrt.fileio import is_stream_target
 from filmrt.pipeline.io.extras import CHAPTER_MUXERS
+from filmrt.pipeline.io.orient import holds_matrix, rotation_of
 from filmrt.pipeline.io.streams import parse_drop
 from filmrt.pipeline.io.target import StreamFate
 from filmrt.pipeline.io.verify_read import MediaRead, read_back
@@ -119,6 +120,10 @@ class Expectation:
     timecode: str | None = None
     #: HDR10 static metadata the first picture must carry ("mastering display", "content light level")
     hdr: tuple[str, ...] | None = None
+    #: the display matrix's rotation OUT must carry (anticlockwise degrees; None: no matrix; not
+    #: checked unless ``matrix_checked``: a flip reads as 0 or 180, so the matrix's presence and turn)
+    rotation: int | None = None
+    matrix_checked: bool = False
     #: the source's video span (output seconds) the output's must match within a frame
     duration: Fraction | None = None
     #: how much earlier than the source's first picture in the --ss window the output may start (the
@@ -199,7 +204,8 @@ def reset_notes(src: MediaRead) -> list[str]:
 # ---------------------------------------------------------------------- expectations
 def expectation_from_plan(*, src_read: MediaRead | None, muxer, plan, temporal, planned_frames: int,
                           origin: Fraction, slowmo: Fraction | None, extras: dict,
-                          side, stretched: tuple[int, ...] = (), damaged: bool = False) -> Expectation:
+                          side, stretched: tuple[int, ...] = (), damaged: bool = False,
+                          turned=None) -> Expectation:
     """THE adapter from what ``convert`` decided to an :class:`Expectation`: ``plan`` is the
     :class:`~filmrt.pipeline.io.target.OutputTarget` (its ``fates`` are read as they are).
 
@@ -210,7 +216,9 @@ def expectation_from_plan(*, src_read: MediaRead | None, muxer, plan, temporal, 
     ``temporal``: the TemporalReport (interlaced output, audio, timecode); ``planned_frames``: the
     scheduler's output frames; ``stretched``: input indices of audio streams re-encoded (--audio stretch);
     ``damaged``: the decoder reported damage (exit 3): the output holds what was readable, so no span
-    (video or copied stream) is compared with the source's.
+    (video or copied stream) is compared with the source's; ``turned``: the
+    :class:`~filmrt.pipeline.io.orient.Turn` the decoder gave the pictures (OUT has no place for the
+    display matrix): the source's SAR turned with them.
     """
     # every input stream the output must hold or must not, as the target decided: audio,
     # subtitles, data, and other video streams remuxed as they are (not cover art: one picture)
@@ -219,7 +227,7 @@ def expectation_from_plan(*, src_read: MediaRead | None, muxer, plan, temporal, 
                                                                and not f.reason.startswith("cover art"))]
     return expectation_from_fates(fates, src_read=src_read, muxer=muxer, temporal=temporal,
                                   planned_frames=planned_frames, origin=origin, slowmo=slowmo,
-                                  extras=extras, side=side, damaged=damaged)
+                                  extras=extras, side=side, damaged=damaged, turned=turned)
 
 
 def stream_expect(f: StreamFate, r, origin: Fraction, scale: Fraction, damaged: bool) -> StreamExpect:
@@ -242,7 +250,7 @@ def stream_expect(f: StreamFate, r, origin: Fraction, scale: Fraction, damaged: 
 
 def expectation_from_fates(fates: list[StreamFate], *, src_read: MediaRead | None, muxer, temporal, planned_frames: int,
                            origin: Fraction, slowmo: Fraction | None, extras: dict, side,
-                           damaged: bool = False) -> Expectation:
+                           damaged: bool = False, turned=None) -> Expectation:
     """The :class:`Expectation` from the streams' fates and the muxer (see :func:`expectation_from_plan`)."""
     scale = slowmo or Fraction(1)
     interlaced = temporal.interlace_out != "off"
@@ -262,13 +270,21 @@ def expectation_from_fates(fates: list[StreamFate], *, src_read: MediaRead | Non
     span, lead = video_span(src_read) if not interlaced and not damaged else (None, Fraction(0))
     return Expectation(
         grid=grid, width=muxer.width, height=muxer.height,
-        sar=src_video.sar if src_video is not None else None,
+        sar=(turned.sar(src_video.sar) if turned is not None else src_video.sar) if src_video is not None else None,
+        rotation=_matrix_rotation(getattr(muxer, "display_matrix", None)),
+        matrix_checked=hasattr(muxer, "display_matrix"),
         colour=_planned_colour(muxer.colorspace, muxer.spec),
         field_order=order, timecode=temporal.timecode_out,
         hdr=static if muxer.codec == "libx265" else (), duration=span * scale if span is not None else None,
         duration_lead=lead * scale, streams=streams, dropped=dropped,
         chapters=extras.get("chapters"), attachments=extras.get("attachments"), planned=True,
     )
+
+
+def _matrix_rotation(matrix: list[int] | None) -> int | None:
+    """A display matrix's rotation as :class:`~filmrt.pipeline.io.verify_read.VideoRead` reads it."""
+    turn = rotation_of(matrix)
+    return None if turn is None else round(turn) % 360
 
 
 def video_span(src: MediaRead | None) -> tuple[Fraction | None, Fraction]:
@@ -378,9 +394,16 @@ def infer_expectation(src: MediaRead, out: MediaRead, origin: Fraction | None = 
     # the check says the dropped ones (its notes)
     streams, dropped = infer_streams(src, out, origin, decided.fates if decided is not None else None)
     holds_attachments = "matroska" in out.format
+    width, height, sar, rotation = (sv.width, sv.height, sv.sar, sv.rotation) if sv else (None, None, None, None)
+    turn = decided.turn if decided is not None else None
+    if turn is not None:  # convert turns the pictures upright where OUT has no place for the matrix
+        (width, height), sar, rotation = turn.size(width, height), turn.sar(sar), None
+        notes.append(f"picture: {turn.describe()} (IN's display matrix; {decided.name} has no place for it)")
+    elif decided is not None and not holds_matrix(decided.format):
+        rotation = None  # a matrix convert cannot turn (not a quarter turn) is lost there, said by convert
     exp = Expectation(
-        grid=grid, width=sv.width if sv else None, height=sv.height if sv else None, size_slack=1,
-        sar=sv.sar if sv else None, colour=colour,
+        grid=grid, width=width, height=height, size_slack=1, sar=sar, colour=colour,
+        rotation=rotation, matrix_checked=sv is not None and decided is not None,
         # deinterlacing (the default for interlaced IN) and --interlace both change it: only a plan knows
         field_order=None, timecode=timecode,
         hdr=sv.hdr if sv is not None and out.video is not None and out.video.codec == "hevc" else None,
@@ -457,6 +480,9 @@ class Decisions:
     timecode: str | None
     #: cover art the container keeps as an attachment (Matroska)
     attached: int = 0
+    #: OUT's muxer, and the turn convert gives the pictures there (no place for IN's display matrix)
+    format: str = ""
+    turn: object | None = None
 
 
 def convert_decisions(src: str, dst: str, out: MediaRead, *, ss: float | None = None,
@@ -486,7 +512,8 @@ def convert_decisions(src: str, dst: str, out: MediaRead, *, ss: float | None = 
         kinds, indices = parse_drop(dropped)  # those the user named: present or not, as the user says
         fates = {f.index: f for f in target.fates if f.kind not in kinds and f.index not in indices}
         return Decisions(target.name, timecode_carrier(target.format, ov.codec if ov is not None else ""), fates,
-                         range_start(ss, inp, target), inp.start, source_timecode(inp), len(target.attach))
+                         range_start(ss, inp, target), inp.start, source_timecode(inp), len(target.attach),
+                         target.format, target.turn)
     except FilmrtError:
         return None
     finally:
@@ -519,7 +546,8 @@ def check_conversion(conv, path: str) -> VerifyReport:
     exp = expectation_from_plan(
         src_read=src_read, muxer=conv.muxer, plan=conv.target, temporal=conv.temporal,
         planned_frames=sum(conv.kinds.values()), origin=conv.muxer.shift, slowmo=conv.slowmo,
-        extras=conv.extras, side=src.info.side, stretched=tuple(conv.stretch), damaged=bool(src.problems))
+        extras=conv.extras, side=src.info.side, stretched=tuple(conv.stretch), damaged=bool(src.problems),
+        turned=src.info.turned)
     report = check(exp, out)
     if src_read is None:
         report.notes.append("the input was a stream (stdin, FIFO): copied streams' start and duration not compared")

@@ -159,6 +159,12 @@ def _check_picture(exp: Expectation, v: VideoRead, rep: VerifyReport) -> None:
         if v.sar != want:
             diff(f"SAR: {v.sar.numerator}:{v.sar.denominator} in OUT, the source's "
                  f"{want.numerator}:{want.denominator} (the display aspect ratio changes)")
+    if exp.matrix_checked:
+        rep.checks.append("display matrix")
+        if v.rotation != exp.rotation:
+            said = {None: "none"}
+            diff(f"display matrix: {said.get(v.rotation, f'rotation {v.rotation}')} in OUT, planned "
+                 f"{said.get(exp.rotation, f'rotation {exp.rotation}')} (the picture would play turned)")
     if exp.colour is not None:
         rep.checks.append("colour tags")
         for name, got, want in zip(_TAGS, v.colour, exp.colour, strict=True):

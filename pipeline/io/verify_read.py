@@ -30,7 +30,8 @@ import av
 
 from filmrt.errors import FilmrtError
 from filmrt.pipeline.io.decode import av_error_message
-from filmrt.pipeline.io.hdr import read_side_data
+from filmrt.pipeline.io.hdr import display_matrix_of, read_side_data
+from filmrt.pipeline.io.orient import rotation_of
 from filmrt.pipeline.io.probe import (
     field_order,
     frame_colour,
@@ -104,6 +105,8 @@ class VideoRead(StreamRead):
     hdr: tuple[str, ...] = ()
     #: the timecode the first picture carries in the bitstream (MPEG-2 GOP header, H.264 SEI)
     timecode: str | None = None
+    #: the display matrix's rotation (anticlockwise degrees, rounded), None when the picture has none
+    rotation: int | None = None
 
 
 @dataclass
@@ -155,6 +158,8 @@ def _picture_facts(v: VideoRead, frame, stream) -> None:
     v.timecode = frame_timecode(frame)
     side = read_side_data(frame)
     v.hdr = tuple(n for n, x in (("mastering display", side.mastering), ("content light level", side.light)) if x)
+    turn = rotation_of(display_matrix_of(frame))
+    v.rotation = None if turn is None else round(turn) % 360
 
 
 def _decode(stream, packet, s: StreamRead, on_frame) -> None:

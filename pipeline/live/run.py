@@ -37,6 +37,7 @@ from filmrt.engine import open_interpolator, resolve_device
 from filmrt.errors import FilmrtError
 from filmrt.fileio import check_overwrite, is_stream_target
 from filmrt.pipeline.io.encode import MOV_MUXERS, Muxer
+from filmrt.pipeline.io.orient import upright_info
 from filmrt.pipeline.io.streams import output_format
 from filmrt.pipeline.io.target import DROPPED, dropped_streams, plan_target
 from filmrt.pipeline.live.deadline import BLEND, MODEL_TIERS, REPEAT, SOURCE, DeadlineScheduler
@@ -168,7 +169,10 @@ class _Live:
                  on_second: Callable[[dict], None] | None):
         self.input, self.interp, self.options, self.clock = inp, interp, options, clock
         self.on_second = on_second
-        self.info = info = first.info
+        self.target = live_target(dst, options, first)
+        # the pictures as they are written: turned upright where OUT has no place for the display matrix
+        self.info = info = upright_info(first.info, self.target.turn)
+        inp.upright = self.target.name if self.target.turn is not None else None
         self.fps_out = options.rate_out(info.rate)
         self.latency = resolve_latency(options.latency, info.rate)
         self.fps_in = float(info.rate or 25)
@@ -180,7 +184,6 @@ class _Live:
         #: a wait for a frame or for the model ends this long before the time a blend still fits:
         #: a thread woken on a loaded machine may run a few ms late
         self.wake_guard = min(0.25 * self.latency, 0.04)
-        self.target = live_target(dst, options, first)
         enc = options.encode
         x264 = {"tune": "zerolatency", "g": str(max(1, round(2 * self.fps_out)))} if enc.codec in (
             "libx264", "libx265", "auto") else {}
@@ -609,7 +612,7 @@ def live(src: str, dst: str, options: LiveOptions | None = None, *, interpolator
             interp = open_interpolator(options.runtime)
         run = _Live(inp, first, interp, options, dst, clock, on_second)
         run.calibrate()
-        inp.size = (first.info.height, first.info.width)
+        inp.size = (run.info.height, run.info.width)
         inp.start(first, run.plan)
         ended = run.run()
     except BaseException:

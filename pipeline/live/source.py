@@ -157,6 +157,9 @@ class LiveInput:
         self.error: BaseException | None = None
         self.detector = SceneDetector(options.scene_threshold)
         self.size: tuple[int, int] | None = None  # (H, W) of the output, from the first picture
+        #: OUT's container name when the pictures are turned upright (it has no place for the
+        #: display matrix the file's first picture carries: the live target planned it), else None
+        self.upright: str | None = None
         self.first: PyAVInput | None = None
         self.sessions = 0
         self.reconnects = 0
@@ -233,7 +236,8 @@ class LiveInput:
         """Decode one opened input until it ends; returns the frames delivered."""
         o = self.options
         wanted = frozenset(s.index for s in inp.copy_streams)
-        request = DecodeRequest(deinterlace=o.deinterlace, streams=wanted, planes=True)  # RGB when a model asks
+        request = DecodeRequest(deinterlace=o.deinterlace, streams=wanted, planes=True,  # RGB when a model asks
+                                upright=self.upright)
         source = PyAVSource(inp, request, device=self.device, threads=self.plan.decoder)
         self.sessions += 1
         # a reconnected session starts on its live edge (the first one: the clock thread's first_frame)
