@@ -272,9 +272,7 @@ class Muxer:
         cc.time_base = 1 / rate
         cc.framerate = rate
         if output.codec == "libx265" and c.format.name in ("mov", "mp4"):
-            # 'hvc1' (parameter sets in the sample entry): what QuickTime, iOS and Safari play;
-            # FFmpeg writes 'hev1' unless told, and an iPhone's HEVC came in as 'hvc1'
-            cc.codec_tag = "hvc1"
+            cc.codec_tag = "hvc1"  # QuickTime, iOS and Safari play 'hvc1', not FFmpeg's default 'hev1'
         self.colorspace = SPC_RGB if layout.rgb else self.spec.colorspace
         cc.colorspace = self.colorspace
         cc.color_range = self.spec.color_range

@@ -23,7 +23,7 @@ from filmrt.rates import parse_rate_spec
 
 _LATENCY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(f|ms|s)\s*$")
 #: what live changes from convert's encoding defaults (a live encoder must not look ahead)
-#: (the container follows OUT: MPEG-TS, HLS for .m3u8, Matroska for .mkv; see run.live_format)
+#: (the container follows OUT: MPEG-TS, HLS for .m3u8, Matroska for .mkv; see output.live_format)
 LIVE_ENCODE = {"codec": "libx264", "preset": "veryfast"}
 
 
