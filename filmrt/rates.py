@@ -36,6 +36,18 @@ MAX_RATE = 1000
 MIN_RATE = Fraction(1, 60)
 
 _HINT = "use e.g. 60, 59.94, 60000/1001, x2 or 2x"
+#: a measured rate this close (relative) to a whole or NTSC rate is that rate: Matroska's
+#: millisecond clock reads 59.94 fps as 19001/317 (2e-6 off); 60 and 59.94 are 1e-3 apart
+EXACT_SLACK = Fraction(1, 10000)
+
+
+def exact_rate(rate: Fraction) -> Fraction:
+    """``rate`` as the whole or NTSC (x/1001) rate it measures, within :data:`EXACT_SLACK`; else as it is."""
+    rate = Fraction(rate)
+    for near in (Fraction(round(rate)), Fraction(round(rate * Fraction(1001, 1000)) * 1000, 1001)):
+        if near > 0 and abs(rate / near - 1) <= EXACT_SLACK:
+            return near
+    return rate
 
 
 @dataclass(frozen=True)

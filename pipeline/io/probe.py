@@ -23,6 +23,7 @@ import av
 from av.stream import Disposition
 
 from filmrt.errors import FilmrtError
+from filmrt.rates import exact_rate
 
 #: AVFieldOrder values, as FFmpeg names them
 FIELD_ORDERS = {0: "unknown", 1: "progressive", 2: "tt", 3: "bb", 4: "tb", 5: "bt"}
@@ -226,22 +227,23 @@ def stream_duration(s) -> Fraction | None:
         return None
 
 
-#: how far a stream's declared rate may be from its measured average and still be its rate
-DECLARED_RATE_SLACK = Fraction(3, 100)
+#: how far above (dropped frames) or below (jitter) a stream's measured average its declared rate
+#: may be and still be its rate: a field rate (2x) or soft telecine's (5/4) is beyond
+DECLARED_ABOVE, DECLARED_BELOW = Fraction(1, 5), Fraction(3, 100)
 
 
 def video_rate(s) -> Fraction | None:
     """A video stream's frame rate: the average (frames over duration), unless the declared rate
-    (FFmpeg's guess from the stream's base rate, the one ffmpeg itself uses) is within
-    :data:`DECLARED_RATE_SLACK` of it: then the declared one, exact. One dropped frame in 3 s of
-    25 fps averages 24.67 fps, a phone's jittered 29.97 fps 29.966; ``--fps x2`` of those is 50 and
-    59.94, not 49.33 and 59.93. A field rate (2x the average) or soft telecine (5/4) is farther, and
-    the average stays."""
+    (FFmpeg's guess from the stream's base rate, the one ffmpeg itself uses) is near it
+    (:data:`DECLARED_ABOVE`, :data:`DECLARED_BELOW`): then the declared one. Two dropped frames in
+    2 s of 25 fps average 24 fps, a phone's jittered 29.97 fps 29.966; ``--fps x2`` of those is 50
+    and 59.94, not 48 and 59.93. Either is then taken as the whole or NTSC rate it measures
+    (:func:`filmrt.rates.exact_rate`: Matroska's millisecond clock reads 59.94 as 19001/317)."""
     avg, guessed = s.average_rate, s.guessed_rate
-    if avg and guessed and abs(Fraction(guessed) / Fraction(avg) - 1) <= DECLARED_RATE_SLACK:
-        return Fraction(guessed)
+    if avg and guessed and -DECLARED_BELOW <= Fraction(guessed) / Fraction(avg) - 1 <= DECLARED_ABOVE:
+        return exact_rate(Fraction(guessed))
     rate = avg or guessed or s.base_rate
-    return Fraction(rate) if rate else None
+    return exact_rate(Fraction(rate)) if rate else None
 
 
 def stream_facts(s) -> StreamProbe:

@@ -245,7 +245,7 @@ def stream_expect(f: StreamFate, r, origin: Fraction, scale: Fraction, damaged: 
     # own codec delay, any codec
     fed = max(r.start, origin)
     dur = (r.end - fed) * scale if r.end is not None and not damaged else None
-    return StreamExpect(f.index, f.kind, None, None, dur, f.output_index, **seen)
+    return StreamExpect(f.index, f.kind, None, (fed - origin) * scale, dur, f.output_index, **seen)
 
 
 def expectation_from_fates(fates: list[StreamFate], *, src_read: MediaRead | None, muxer, temporal, planned_frames: int,

@@ -34,9 +34,10 @@ from filmrt.pipeline.io.verify_read import MediaRead, StreamRead, VideoRead
 DAMAGED = "damaged input: "
 #: timestamps listed in a difference line before "and N more"
 SHOWN = 3
-#: muxers that start every stream after a delay of their own (MPEG-PS preload 0.5 s, MPEG-TS mux delay):
+#: muxers that start every stream after a delay of their own (MPEG-PS preload 0.5 s, MPEG-TS mux delay;
+#: FLV and NUT store no negative decoding time: B-frames' reorder delay lifts every stream by it):
 #: any common shift is right there; the A/V offset is still checked
-MUX_DELAY = {"mpeg", "vob", "dvd", "svcd", "vcd", "mpegts"}
+MUX_DELAY = {"mpeg", "vob", "dvd", "svcd", "vcd", "mpegts", "flv", "nut"}
 #: the deepest reorder delay a decoder may add there (H.264/HEVC: 16 frames)
 MAX_REORDER = 16
 #: FFmpeg's colour tag names, for the difference lines
@@ -271,6 +272,8 @@ def _check_stream(s: StreamExpect, o: StreamRead, rep: VerifyReport, rate: Fract
         # and a millisecond; inferred (filmrt verify alone), the output's grid is a guess: half a frame
         near = video_tick + max(o.time_base, Fraction(1, 1_000_000)) + Fraction(1, 1000) if planned else 1 / (2 * rate)
         offset_tol = max(near, o.max_packet if no_times and s.codec is not None else 0)
+        if s.codec is None:  # re-encoded: the encoder's priming may be presented before it (one packet)
+            offset_tol = near + o.max_packet
         if abs(got - s.start) > offset_tol:
             diff(f"{name}: starts at {_s(got)} in OUT, planned {_s(s.start)} from the source "
                  f"(an A/V offset of {_s(got - s.start)}; tolerance {_s(offset_tol)})")

@@ -226,9 +226,10 @@ class _Live:
                 self.copied.unanchored.append(nxt)
                 audio_end = self._audio_end(nxt, audio_end)
         skipped, paced = (0, 0) if self.input.realtime else (edge.skipped - (not reached), edge.paced)
-        if (skipped > 2 * self.fps_in and not reached and self.input.ended.is_set() and self.input.items.empty()
+        if (skipped > 2 and not reached and self.input.ended.is_set() and self.input.items.empty()
                 and not self.input.reconnect):
-            # the whole input came as backlog: a couple of frames would go out and the run "succeed"
+            # the whole input came as backlog (of any length: a 2 s clip too): a couple of frames
+            # would go out and the run "succeed"
             raise FilmrtError(f"{self.input.src} ended before its live edge: all its pictures came faster than real "
                               f"time ({skipped + 1 + self.input.dropped} of them), so none could be shown live; a file "
                               "or pipe that is not a live feed needs --realtime")

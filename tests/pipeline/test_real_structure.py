@@ -51,6 +51,28 @@ def test_a_factor_multiplies_the_declared_rate_despite_a_dropped_frame(tmp_path)
     assert res.verify["status"] == "ok"
 
 
+def test_two_dropped_frames_in_two_seconds_and_a_matroska_5994(tmp_path):
+    """Two frames missing from 2 s of 25 fps average 24 fps (4 % below the declared 25); Matroska's
+    millisecond clock reads 59.94 fps as 19001/317. ``--fps x2``: 50 and 120000/1001."""
+    src = make_clip(tmp_path / "drop2.mp4", fps=25, frames=50, skip=(20, 21), width=64, height=48)
+    assert convert(src, tmp_path / "a.mkv", _opts("x2")).fps_out == 50
+    mkv = make_clip(tmp_path / "ntsc.mkv", fps=Fraction(60000, 1001), frames=30, width=64, height=48)
+    with av.open(mkv) as c:
+        assert Fraction(c.streams.video[0].average_rate) == Fraction(19001, 317)
+    res = convert(mkv, tmp_path / "b.mp4", _opts("x2"))
+    assert res.fps_in == Fraction(60000, 1001) and res.fps_out == Fraction(120000, 1001)
+    assert _rate(tmp_path / "b.mp4") == Fraction(120000, 1001)
+
+
+def test_exact_rate_snaps_only_what_a_clock_rounded():
+    from filmrt.rates import exact_rate
+
+    assert exact_rate(Fraction(19001, 317)) == Fraction(60000, 1001)
+    assert exact_rate(Fraction(60)) == 60 and exact_rate(Fraction(25)) == 25
+    assert exact_rate(Fraction(60000, 1001)) == Fraction(60000, 1001)  # 60 and 59.94 stay apart
+    assert exact_rate(Fraction(49, 2)) == Fraction(49, 2) and exact_rate(Fraction(74, 3)) == Fraction(74, 3)
+
+
 def test_a_field_rate_is_not_taken_for_the_frame_rate():
     """The declared rate wins only near the average: twice it (a field rate) or 5/4 (soft telecine) does not."""
     from types import SimpleNamespace as NS
@@ -168,3 +190,18 @@ def test_a_pal_matrix_tag_is_kept(tmp_path):
         f = next(c.decode(video=0))
         assert (f.colorspace, f.color_range, f.color_primaries, f.color_trc) == (5, 1, 5, 5)
     assert res.verify["status"] == "ok" and verify_pair(src, out).ok
+
+
+@pytest.mark.parametrize("ext", ["flv", "nut"])
+def test_flv_and_nut_outputs_lifted_by_the_reorder_delay_pass(tmp_path, ext):
+    """FLV and NUT store no negative decoding time: B-frames lift every stream by their reorder
+    delay (40 ms at 50 fps), the A/V relation kept. Both checks refused every such output (exit 4)."""
+    src = make_clip(tmp_path / "in.mp4", fps=25, frames=25, audio=True, width=64, height=48)
+    out = tmp_path / f"out.{ext}"
+    res = convert(src, out, ConvertOptions(fps="50", runtime=RuntimeOptions(model="blend"),
+                                           encode=EncodeOptions(preset="fast")))  # B-frames (ultrafast has none)
+    assert res.verify["status"] == "ok", res.verify
+    with av.open(str(out)) as c:
+        assert sum(1 for _ in c.decode(video=0)) == 50 and len(c.streams.audio) == 1
+        assert c.streams.video[0].start_time > 0  # lifted
+    assert verify_pair(src, out).ok

@@ -292,3 +292,27 @@ def test_verify_command_asks_convert_what_the_container_takes(tmp_path, capsys, 
     assert main(["verify", src, str(silent), *at]) == EXIT_VERIFY_FAILED
     assert "filmrt: mismatch: stream #1 audio pcm_s24le: missing from OUT" in capsys.readouterr().err
     assert main(["verify", src, str(silent), *at, "--dropped", "a"]) == 0
+
+
+def test_a_re_encoded_sound_moved_off_its_picture_is_a_difference(tmp_path, capsys):
+    """PCM re-encoded as AAC into MPEG-TS: its start is checked too (within the encoder's priming,
+    one packet), not only its duration: the sound moved 150 ms later fails, the right one passes."""
+    from support.media import make_multi_audio
+
+    src = make_multi_audio(tmp_path / "in.mov", ("pcm_s16le",), frames=40)
+    out = tmp_path / "out.ts"
+    assert convert(src, out, fast("50")).verify["status"] == "ok"
+    assert main(["verify", src, str(out)]) == 0, capsys.readouterr().err
+    moved = tmp_path / "moved.ts"
+    with av.open(str(out)) as i, av.open(str(moved), "w", format="mpegts") as o:
+        streams = {s.index: o.add_stream_from_template(s) for s in i.streams if s.type in ("video", "audio")}
+        late = {s.index: int(F(15, 100) / F(s.time_base)) if s.type == "audio" else 0 for s in i.streams}
+        for p in i.demux():
+            if p.dts is None or p.stream.index not in streams:
+                continue
+            p.pts, p.dts = p.pts + late[p.stream.index], p.dts + late[p.stream.index]
+            p.stream = streams[p.stream.index]
+            o.mux(p)
+    capsys.readouterr()
+    assert main(["verify", src, str(moved)]) == EXIT_VERIFY_FAILED
+    assert "stream #1 audio: starts at" in capsys.readouterr().err
