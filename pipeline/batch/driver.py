@@ -56,9 +56,20 @@ from filmrt.pipeline.batch.report import (
 )
 from filmrt.pipeline.batch.runners import check_gpus, make_runner
 from filmrt.pipeline.batch.worker import Converter, Job
+from filmrt.pipeline.io.verify import failed_name
 
 #: per-attempt work folders under DST (deleted when a run starts and when it ends)
 TMP_DIRNAME = ".filmrt-batch-tmp"
+
+
+def keep_failed_beside(tmp_dst: str, dst: str, res: dict) -> None:
+    """``--keep-failed``: the output that failed verification (``OUT.failed-verify.<ext>`` beside the
+    attempt's temp file) moves beside the final OUT, and the error names it there: the attempt's
+    folder is removed after it (the kept file went with it, though the message said it was kept)."""
+    kept, final = failed_name(tmp_dst), failed_name(dst)
+    if not res.get("ok") and os.path.isfile(kept):
+        os.replace(kept, final)
+        res["error"] = str(res.get("error", "")).replace(kept, final)
 
 
 def place_output(tmp: Path, final: Path) -> None:
@@ -318,6 +329,7 @@ class _Dispatcher:
                 res["out_head"] = head_hash(job.dst, st.st_size)
             except OSError as e:
                 res.update(ok=False, error=f"cannot move the output into place: {e}")
+        keep_failed_beside(job.tmp_dst, job.dst, res)
         shutil.rmtree(Path(job.tmp_dst).parent, ignore_errors=True)
         if res.get("ok"):
             self._done(job, res)

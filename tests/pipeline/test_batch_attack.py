@@ -306,3 +306,22 @@ def test_manifest_write_failing_disk_full_is_one_line_exit_2_and_resumes(tmp_pat
         assert probe(dst / name).video.frames == 8
     with Manifest(dst / MANIFEST_NAME) as m:
         assert all(n == 1 for n in m.done_counts().values()) and len(m.done_counts()) == 3
+
+
+def test_keep_failed_output_is_moved_beside_out_before_the_attempt_folder_goes(tmp_path):
+    """``--keep-failed`` in batch said "kept the failed output as DST/.filmrt-batch-tmp/1/v.failed-verify.mp4",
+    then removed that folder with the attempt: the file now goes beside OUT and the message says so."""
+    from filmrt.pipeline.batch.driver import keep_failed_beside
+
+    attempt = tmp_path / ".filmrt-batch-tmp" / "1"
+    attempt.mkdir(parents=True)
+    kept = attempt / "v.failed-verify.mp4"
+    kept.write_bytes(b"the output that failed")
+    res = {"ok": False, "error": f"verification failed: 1 difference; kept the failed output as {kept}"}
+    keep_failed_beside(str(attempt / "v.mp4"), str(tmp_path / "v.mp4"), res)
+    beside = tmp_path / "v.failed-verify.mp4"
+    assert beside.read_bytes() == b"the output that failed" and not kept.exists()
+    assert res["error"].endswith(f"kept the failed output as {beside}")
+    done = {"ok": True}
+    keep_failed_beside(str(attempt / "w.mp4"), str(tmp_path / "w.mp4"), done)  # nothing to keep: nothing moves
+    assert done == {"ok": True} and not (tmp_path / "w.failed-verify.mp4").exists()
